@@ -1,0 +1,141 @@
+import type { Channel, ConsumeMessage, Options } from 'amqplib';
+import type { AmqpConnection } from './connection';
+import type { AmqpLogger } from './logger';
+
+/**
+ * One consumed message. It ends in exactly one `ack` or `reject`; later calls are ignored, and so
+ * are calls after its channel has gone (the broker has already requeued it).
+ */
+export class Delivery {
+  private done = false;
+
+  constructor(
+    readonly message: ConsumeMessage,
+    private readonly channel: Channel,
+    private readonly isLive: () => boolean,
+  ) {}
+
+  get content(): Buffer {
+    return this.message.content;
+  }
+
+  get properties(): ConsumeMessage['properties'] {
+    return this.message.properties;
+  }
+
+  get redelivered(): boolean {
+    return this.message.fields.redelivered;
+  }
+
+  /** True once acked or rejected. */
+  get settled(): boolean {
+    return this.done;
+  }
+
+  /** True while the channel it came on is open, so an ack would reach the broker. */
+  get live(): boolean {
+    return this.isLive();
+  }
+
+  ack(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.isLive()) this.channel.ack(this.message);
+  }
+
+  /** Rejects; without `requeue` the broker dead-letters or drops it. */
+  reject(requeue = false): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.isLive()) this.channel.nack(this.message, false, requeue);
+  }
+}
+
+/** Options of {@link Consumer}. */
+export interface ConsumerOptions {
+  queue: string;
+  /** unacknowledged messages the broker may push at once */
+  prefetch: number;
+  logger: AmqpLogger;
+  /**
+   * Handles one message. It must settle the delivery (now or later); if it throws or rejects
+   * before doing so, the message is rejected without requeue and the reason logged.
+   */
+  handler: (delivery: Delivery) => void | Promise<void>;
+  consumeOptions?: Options.Consume;
+}
+
+/**
+ * Consumes a queue on its own channel, re-subscribing after every reconnect. `cancel` stops new
+ * deliveries while leaving the channel open so that messages in hand can still be acked.
+ */
+export class Consumer {
+  private channel: Channel | null = null;
+  private consumerTag: string | null = null;
+  private cancelled = false;
+
+  constructor(
+    private readonly conn: AmqpConnection,
+    private readonly opts: ConsumerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.conn.attach(async (model) => {
+      if (this.cancelled) return;
+      const ch = await this.conn.ownedChannel(model);
+      await ch.prefetch(this.opts.prefetch);
+      this.channel = ch;
+      let open = true;
+      ch.on('close', () => {
+        open = false;
+        if (this.channel === ch) this.channel = null;
+      });
+      const isLive = () => open;
+      const { consumerTag } = await ch.consume(
+        this.opts.queue,
+        (msg) => {
+          if (!msg) {
+            this.opts.logger.warn({ queue: this.opts.queue }, 'consumer cancelled by the broker');
+            return;
+          }
+          this.dispatch(new Delivery(msg, ch, isLive));
+        },
+        { noAck: false, ...this.opts.consumeOptions },
+      );
+      this.consumerTag = consumerTag;
+    });
+  }
+
+  private dispatch(delivery: Delivery): void {
+    const fail = (err: unknown) => {
+      this.opts.logger.error(
+        { queue: this.opts.queue, err: (err as Error)?.message ?? String(err), correlationId: delivery.properties.correlationId },
+        'message handler failed; rejecting without requeue',
+      );
+      delivery.reject(false);
+    };
+    try {
+      const r = this.opts.handler(delivery);
+      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  /** Stops taking new messages; messages already delivered can still be settled. */
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    const ch = this.channel;
+    const tag = this.consumerTag;
+    this.consumerTag = null;
+    if (ch && tag) await ch.cancel(tag).catch(() => undefined);
+  }
+
+  /** Cancels and closes the channel; unsettled messages go back to the queue. */
+  async close(): Promise<void> {
+    await this.cancel();
+    const ch = this.channel;
+    this.channel = null;
+    await ch?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,7 @@
+export * from './backoff';
+export * from './connection';
+export * from './consumer';
+export * from './errors';
+export * from './logger';
+export * from './publisher';
+export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';

@@ -1,0 +1,188 @@
+import { ENV_NAME_PATTERN, LIMITS } from './limits';
+import type {
+  CommandMessage,
+  MessageKind,
+  OutputCapture,
+  PresenceMessage,
+  ReplyMessage,
+  ResultMessage,
+  StartedMessage,
+  WarrenMessage,
+} from './messages';
+import { AGENT_RESULT_STATES } from './states';
+import { isValidHostId } from './topology';
+import { PROTOCOL_VERSION } from './version';
+
+/** Outcome of decoding bytes from the wire: the message, or why it is not one. */
+export type Decoded<T> =
+  | { ok: true; message: T }
+  | {
+      ok: false;
+      /** one line saying what is wrong, for logs and `rejected` replies */
+      reason: string;
+      /** ids recovered from a bad message, so the sender can still be answered */
+      partial: { invocationId?: string; taskId?: string };
+    };
+
+/** Serialises a message for publishing. */
+export function encode(message: WarrenMessage): Buffer {
+  return Buffer.from(JSON.stringify(message), 'utf8');
+}
+
+type Obj = Record<string, unknown>;
+type Check = (o: Obj, errors: string[]) => void;
+
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function str(field: string, opts: { max?: number; min?: number; nullable?: boolean } = {}): Check {
+  return (o, errors) => {
+    const v = o[field];
+    if (v === null && opts.nullable) return;
+    if (typeof v !== 'string') return void errors.push(`${field} must be a string`);
+    if (v.length < (opts.min ?? 1)) errors.push(`${field} must not be empty`);
+    if (opts.max !== undefined && v.length > opts.max) errors.push(`${field} is longer than ${opts.max}`);
+  };
+}
+
+function int(field: string, opts: { min?: number; max?: number; nullable?: boolean } = {}): Check {
+  return (o, errors) => {
+    const v = o[field];
+    if (v === null && opts.nullable) return;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) return void errors.push(`${field} must be an integer`);
+    if (opts.min !== undefined && v < opts.min) errors.push(`${field} must be ≥ ${opts.min}`);
+    if (opts.max !== undefined && v > opts.max) errors.push(`${field} must be ≤ ${opts.max}`);
+  };
+}
+
+function oneOf(field: string, values: readonly string[]): Check {
+  return (o, errors) => {
+    if (!values.includes(o[field] as string)) errors.push(`${field} must be one of ${values.join(', ')}`);
+  };
+}
+
+function host(field = 'host'): Check {
+  return (o, errors) => {
+    if (typeof o[field] !== 'string' || !isValidHostId(o[field] as string)) errors.push(`${field} is not a valid host id`);
+  };
+}
+
+function stringMap(field: string, opts: { names?: RegExp; maxEntries: number; maxValue: number }): Check {
+  return (o, errors) => {
+    const v = o[field];
+    if (!isObj(v)) return void errors.push(`${field} must be an object of strings`);
+    const entries = Object.entries(v);
+    if (entries.length > opts.maxEntries) errors.push(`${field} has more than ${opts.maxEntries} entries`);
+    for (const [k, val] of entries) {
+      if (opts.names && !opts.names.test(k)) errors.push(`${field} has an invalid name ${JSON.stringify(k.slice(0, 64))}`);
+      if (typeof val !== 'string') errors.push(`${field}.${k} must be a string`);
+      else if (val.length > opts.maxValue) errors.push(`${field}.${k} is longer than ${opts.maxValue}`);
+    }
+  };
+}
+
+function capture(field: string): Check {
+  return (o, errors) => {
+    const v = o[field];
+    if (!isObj(v)) return void errors.push(`${field} must be an object`);
+    const c = v as Partial<OutputCapture>;
+    if (typeof c.data !== 'string') errors.push(`${field}.data must be a string`);
+    if (typeof c.bytes !== 'number' || !Number.isSafeInteger(c.bytes) || c.bytes < 0) errors.push(`${field}.bytes must be a non-negative integer`);
+    if (typeof c.truncated !== 'boolean') errors.push(`${field}.truncated must be a boolean`);
+  };
+}
+
+const ids: Check[] = [str('invocationId', { max: 128 }), str('taskId', { max: 128 }), host()];
+const epochMs = (field: string, nullable = false) => int(field, { min: 0, nullable });
+
+const SCHEMAS: Record<MessageKind, Check[]> = {
+  command: [
+    ...ids,
+    str('command', { max: LIMITS.commandLength }),
+    str('cwd', { max: LIMITS.cwdLength, nullable: true }),
+    stringMap('env', { names: ENV_NAME_PATTERN, maxEntries: LIMITS.envCount, maxValue: LIMITS.envValueLength }),
+    int('timeoutMs', { min: 1, max: LIMITS.maxTimeoutMs }),
+    int('killGraceMs', { min: 0, max: LIMITS.maxKillGraceMs }),
+    epochMs('issuedAt'),
+    epochMs('expiresAt'),
+  ],
+  started: [...ids, epochMs('startedAt'), int('pid', { min: 0 })],
+  result: [
+    ...ids,
+    oneOf('state', AGENT_RESULT_STATES),
+    int('exitCode', { nullable: true }),
+    str('signal', { max: 32, nullable: true }),
+    capture('stdout'),
+    capture('stderr'),
+    epochMs('startedAt', true),
+    epochMs('finishedAt'),
+    int('durationMs', { min: 0, nullable: true }),
+    str('reason', { max: 4096, nullable: true }),
+  ],
+  presence: [
+    host(),
+    oneOf('status', ['online', 'goodbye']),
+    stringMap('labels', { maxEntries: 64, maxValue: 256 }),
+    str('version', { max: 64 }),
+    int('running', { min: 0 }),
+    int('concurrency', { min: 1 }),
+    int('intervalMs', { min: 1 }),
+    epochMs('sentAt'),
+  ],
+};
+
+const MAX_BYTES: Record<MessageKind, number> = {
+  command: LIMITS.maxCommandMessageBytes,
+  started: 64 * 1024,
+  result: LIMITS.maxReplyMessageBytes,
+  presence: 64 * 1024,
+};
+
+function fail<T>(reason: string, o?: Obj): Decoded<T> {
+  const partial: { invocationId?: string; taskId?: string } = {};
+  if (o && typeof o.invocationId === 'string' && o.invocationId.length <= 128) partial.invocationId = o.invocationId;
+  if (o && typeof o.taskId === 'string' && o.taskId.length <= 128) partial.taskId = o.taskId;
+  return { ok: false, reason, partial };
+}
+
+/**
+ * Decodes and validates bytes from the wire as one of `kinds`. Never throws: anything that is not a
+ * well-formed message of an accepted kind and the current protocol version comes back as
+ * `{ ok: false, reason }`. The size is checked before parsing, so a huge body costs nothing.
+ */
+export function decode<T extends WarrenMessage>(body: Buffer, kinds: readonly T['kind'][]): Decoded<T> {
+  const limit = Math.max(...kinds.map((k) => MAX_BYTES[k]));
+  if (body.length > limit) return fail(`message of ${body.length} bytes exceeds the ${limit}-byte limit`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return fail('body is not valid JSON');
+  }
+  if (!isObj(parsed)) return fail('body is not a JSON object');
+  if (parsed.v !== PROTOCOL_VERSION) return fail(`unsupported protocol version ${JSON.stringify(parsed.v)}`, parsed);
+  const kind = parsed.kind as MessageKind;
+  if (!kinds.includes(kind)) return fail(`unexpected message kind ${JSON.stringify(parsed.kind)}`, parsed);
+  if (body.length > MAX_BYTES[kind]) return fail(`${kind} message of ${body.length} bytes exceeds the ${MAX_BYTES[kind]}-byte limit`, parsed);
+  const errors: string[] = [];
+  for (const check of SCHEMAS[kind]) check(parsed, errors);
+  if (kind === 'command' && errors.length === 0 && (parsed.expiresAt as number) < (parsed.issuedAt as number)) {
+    errors.push('expiresAt is before issuedAt');
+  }
+  if (errors.length > 0) return fail(`invalid ${kind}: ${errors.slice(0, 5).join('; ')}`, parsed);
+  return { ok: true, message: parsed as unknown as T };
+}
+
+/** Decodes a command (agent side). */
+export function decodeCommand(body: Buffer): Decoded<CommandMessage> {
+  return decode<CommandMessage>(body, ['command']);
+}
+
+/** Decodes a `started` or `result` reply (controller side). */
+export function decodeReply(body: Buffer): Decoded<ReplyMessage> {
+  return decode<StartedMessage | ResultMessage>(body, ['started', 'result']);
+}
+
+/** Decodes a presence heartbeat or goodbye. */
+export function decodePresence(body: Buffer): Decoded<PresenceMessage> {
+  return decode<PresenceMessage>(body, ['presence']);
+}

@@ -1,0 +1,6 @@
+export * from './codec';
+export * from './limits';
+export * from './messages';
+export * from './states';
+export * from './topology';
+export * from './version';

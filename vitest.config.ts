@@ -1,0 +1,40 @@
+import { resolve } from 'node:path';
+import swc from 'unplugin-swc';
+import { defineConfig } from 'vitest/config';
+
+const alias = {
+  '@warren/protocol': resolve(__dirname, 'libs/protocol/src'),
+  '@warren/amqp': resolve(__dirname, 'libs/amqp/src'),
+};
+
+// Unit specs sit beside the code; end-to-end specs start the built apps as real
+// processes against the real broker (run `npm run build` first; `npm test` does).
+export default defineConfig({
+  plugins: [swc.vite({ module: { type: 'es6' } })],
+  resolve: { alias },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.e2e-spec.ts'],
+          environment: 'node',
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
+          // Each e2e file boots its own controller and agents; two cores are plenty for two files at once.
+          maxWorkers: 2,
+          fileParallelism: true,
+        },
+      },
+    ],
+  },
+});
