@@ -61,3 +61,46 @@ export function agentQueue(ns: string, host: string): string {
 export function agentQueueArguments(ns: string): Record<string, unknown> {
   return { 'x-dead-letter-exchange': deadLetterExchange(ns), 'x-queue-type': 'classic' };
 }
+
+/** One exchange, queue or binding to assert: plain data, so both ends declare exactly the same thing. */
+export interface TopologyDeclarations {
+  exchanges: { name: string; type: 'direct' | 'fanout' | 'topic'; durable: boolean }[];
+  queues: { name: string; durable: boolean; arguments?: Record<string, unknown> }[];
+  bindings: { queue: string; exchange: string; routingKey: string }[];
+}
+
+/**
+ * What every Warren process shares: the command, control, replies, dead-letter and presence
+ * exchanges, the results and undelivered queues and their bindings. Agents publish replies to the
+ * replies exchange with the command's `reply_to` as routing key; the results queue is bound with
+ * its own name as key, so `reply_to` = `resultsQueue(ns)`. The dead-letter exchange is a fanout:
+ * a dead-lettered command keeps its routing key (the host), and every one of them belongs in the
+ * one undelivered queue.
+ */
+export function sharedTopology(ns: string): TopologyDeclarations {
+  return {
+    exchanges: [
+      { name: commandExchange(ns), type: 'direct', durable: true },
+      { name: controlExchange(ns), type: 'direct', durable: true },
+      { name: repliesExchange(ns), type: 'direct', durable: true },
+      { name: deadLetterExchange(ns), type: 'fanout', durable: true },
+      { name: presenceExchange(ns), type: 'fanout', durable: true },
+    ],
+    queues: [
+      { name: resultsQueue(ns), durable: true },
+      { name: undeliveredQueue(ns), durable: true },
+    ],
+    bindings: [
+      { queue: resultsQueue(ns), exchange: repliesExchange(ns), routingKey: resultsQueue(ns) },
+      { queue: undeliveredQueue(ns), exchange: deadLetterExchange(ns), routingKey: '' },
+    ],
+  };
+}
+
+/** {@link sharedTopology} plus one host's inbox, bound to the command exchange by host id. */
+export function agentTopology(ns: string, host: string): TopologyDeclarations {
+  const t = sharedTopology(ns);
+  t.queues.push({ name: agentQueue(ns, host), durable: true, arguments: agentQueueArguments(ns) });
+  t.bindings.push({ queue: agentQueue(ns, host), exchange: commandExchange(ns), routingKey: host });
+  return t;
+}

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { AmqpConnection, assertTopology, ConfirmPublisher, type ReturnedMessage } from '@warren/amqp';
+import { presenceExchange, sharedTopology } from '@warren/protocol';
+import type { Logger } from 'pino';
+import { ControllerConfig } from '../config/controller.config';
+import { ROOT_LOGGER } from '../logger';
+
+/**
+ * The controller's one broker connection and its confirm publisher. Asserts the shared topology
+ * plus this controller's own exclusive presence queue on every (re)connect. Consumers attach to
+ * `connection`; they are closed by their owners before this closes the connection.
+ */
+@Injectable()
+export class BrokerService implements OnApplicationShutdown {
+  readonly connection: AmqpConnection;
+  readonly publisher: ConfirmPublisher;
+  /** exclusive, auto-deleted queue bound to the presence fanout; one per controller process */
+  readonly presenceQueue: string;
+  private readonly returnHandlers: ((msg: ReturnedMessage) => void)[] = [];
+  private readonly log: Logger;
+
+  constructor(config: ControllerConfig, @Inject(ROOT_LOGGER) root: Logger) {
+    this.log = root.child({ component: 'broker' });
+    const ns = config.namespace;
+    this.presenceQueue = `${ns}.presence.controller-${randomBytes(4).toString('hex')}`;
+    this.connection = new AmqpConnection({
+      url: config.brokerUrl,
+      name: `warren-controller ${process.pid}`,
+      logger: this.log,
+      heartbeatSec: config.amqpHeartbeatSec,
+      setup: async (ch) => {
+        const t = sharedTopology(ns);
+        t.queues.push({ name: this.presenceQueue, durable: false, exclusive: true, autoDelete: true } as never);
+        t.bindings.push({ queue: this.presenceQueue, exchange: presenceExchange(ns), routingKey: '' });
+        await assertTopology(ch, t);
+      },
+    });
+    this.publisher = new ConfirmPublisher(this.connection, {
+      logger: this.log,
+      onReturn: (msg) => this.returnHandlers.forEach((h) => h(msg)),
+      waitForConnectionMs: 5_000,
+    });
+  }
+
+  /** Connects in the background; the HTTP API is up even while the broker is not. */
+  async start(): Promise<void> {
+    await this.publisher.start();
+    this.connection.start();
+  }
+
+  /** Registers a handler for commands the broker returned as unroutable. */
+  onReturn(handler: (msg: ReturnedMessage) => void): void {
+    this.returnHandlers.push(handler);
+  }
+
+  get connected(): boolean {
+    return this.connection.connected;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.publisher.close(2_000);
+    await this.connection.close();
+  }
+}

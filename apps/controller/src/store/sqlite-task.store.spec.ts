@@ -1,0 +1,109 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteTaskStore } from './sqlite-task.store';
+import type { InvocationUpdate, TaskRecord } from './task-store.port';
+
+const capture = (data: string) => ({ data, bytes: Buffer.byteLength(data), truncated: false });
+
+function task(id: string, createdAt = 1_000): TaskRecord {
+  return { id, command: 'echo hi', cwd: null, env: { A: '1' }, timeoutMs: 10_000, deliveryTimeoutMs: 5_000, killGraceMs: 1_000, state: 'running', createdAt, finishedAt: null, hostCount: 2 };
+}
+
+function result(invocationId: string, state: 'succeeded' | 'failed' | 'rejected', stdout = 'out'): InvocationUpdate {
+  return { kind: 'result', invocationId, state, exitCode: state === 'succeeded' ? 0 : 1, signal: null, stdout: capture(stdout), stderr: capture(''), startedAt: 2_000, finishedAt: 3_000, durationMs: 1_000, reason: null };
+}
+
+describe('SqliteTaskStore', () => {
+  let dir: string;
+  let store: SqliteTaskStore;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'warren-store-'));
+    store = new SqliteTaskStore(join(dir, 'db.sqlite'));
+    store.createTask(task('t1'), [
+      { id: 'i1', host: 'a', deadlineAt: 7_000 },
+      { id: 'i2', host: 'b', deadlineAt: 7_000 },
+    ]);
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates one pending row per host from the moment the task exists', () => {
+    expect(store.getInvocations('t1').map((r) => [r.host, r.state])).toEqual([['a', 'pending'], ['b', 'pending']]);
+    expect(store.getTask('t1')).toMatchObject({ state: 'running', env: { A: '1' }, hostCount: 2 });
+  });
+
+  it('stores a result once: a redelivered copy changes nothing', () => {
+    expect(store.applyUpdates([result('i1', 'succeeded', 'first')], 4_000).applied).toBe(1);
+    expect(store.applyUpdates([result('i1', 'failed', 'second')], 5_000).applied).toBe(0);
+    expect(store.getInvocations('t1')[0]).toMatchObject({ state: 'succeeded', stdout: 'first', exitCode: 0 });
+  });
+
+  it('completes the task when the last invocation becomes terminal, and says so once', () => {
+    expect(store.applyUpdates([result('i1', 'succeeded')], 4_000).completedTaskIds).toEqual([]);
+    expect(store.applyUpdates([result('i2', 'failed')], 4_500).completedTaskIds).toEqual(['t1']);
+    expect(store.getTask('t1')).toMatchObject({ state: 'completed', finishedAt: 4_500 });
+    expect(store.applyUpdates([result('i2', 'failed')], 4_600).completedTaskIds).toEqual([]);
+    expect(store.countByState('t1')).toEqual({ succeeded: 1, failed: 1 });
+  });
+
+  it('sets a running deadline of now + timeout + kill grace + result grace when the agent says started', () => {
+    store.applyUpdates([{ kind: 'started', invocationId: 'i1', startedAt: 1_500, resultGraceMs: 500 }], 2_000);
+    expect(store.getInvocations('t1')[0]).toMatchObject({ state: 'running', startedAt: 1_500 });
+    const running = (now: number) => store.findOverdue(now, 10).filter((o) => o.state === 'running');
+    expect(running(2_000 + 10_000 + 1_000 + 499)).toEqual([]);
+    expect(running(2_000 + 10_000 + 1_000 + 500)).toEqual([{ invocationId: 'i1', taskId: 't1', host: 'a', state: 'running' }]);
+  });
+
+  it('finds pending invocations past their delivery deadline, and forgets them once judged', () => {
+    expect(store.findOverdue(6_999, 10)).toEqual([]);
+    expect(store.findOverdue(7_000, 10).map((o) => o.state)).toEqual(['pending', 'pending']);
+    store.applyUpdates([{ kind: 'verdict', invocationId: 'i1', state: 'undelivered', reason: 'x', at: 7_000 }], 7_000);
+    expect(store.findOverdue(7_000, 10).map((o) => o.invocationId)).toEqual(['i2']);
+  });
+
+  it('lets an agent report that it did run override an inferred undelivered or lost, and reopens the task', () => {
+    store.applyUpdates(
+      [
+        { kind: 'verdict', invocationId: 'i1', state: 'undelivered', reason: 'late', at: 7_000 },
+        { kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'silent', at: 7_000 },
+      ],
+      7_000,
+    );
+    expect(store.getTask('t1')!.state).toBe('completed');
+    store.applyUpdates([{ kind: 'started', invocationId: 'i1', startedAt: 6_900, resultGraceMs: 500 }], 7_100);
+    expect(store.getTask('t1')!.state).toBe('running');
+    const { completedTaskIds } = store.applyUpdates([result('i1', 'succeeded'), result('i2', 'failed')], 7_200);
+    expect(completedTaskIds).toEqual(['t1']);
+    expect(store.getInvocations('t1').map((r) => r.state)).toEqual(['succeeded', 'failed']);
+  });
+
+  it('never lets a rejection or a verdict override a terminal state', () => {
+    store.applyUpdates([{ kind: 'verdict', invocationId: 'i1', state: 'undelivered', reason: 'late', at: 7_000 }], 7_000);
+    expect(store.applyUpdates([result('i1', 'rejected')], 7_100).applied).toBe(0);
+    store.applyUpdates([result('i2', 'succeeded')], 7_000);
+    expect(store.applyUpdates([{ kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'x', at: 8_000 }], 8_000).applied).toBe(0);
+    expect(store.getInvocations('t1').map((r) => r.state)).toEqual(['undelivered', 'succeeded']);
+  });
+
+  it('keeps everything across a reopen of the file (a controller restart)', () => {
+    store.applyUpdates([result('i1', 'succeeded', 'kept')], 4_000);
+    store.close();
+    store = new SqliteTaskStore(join(dir, 'db.sqlite'));
+    expect(store.getInvocations('t1')[0]).toMatchObject({ state: 'succeeded', stdout: 'kept' });
+    expect(store.findOverdue(7_000, 10).map((o) => o.invocationId)).toEqual(['i2']);
+  });
+
+  it('lists tasks newest first with their counts', () => {
+    store.createTask(task('t2', 2_000), [{ id: 'j1', host: 'a', deadlineAt: 9_000 }]);
+    expect(store.listTasks(10).map((t) => [t.task.id, t.counts])).toEqual([
+      ['t2', { pending: 1 }],
+      ['t1', { pending: 2 }],
+    ]);
+    expect(store.listTasks(1)).toHaveLength(1);
+  });
+});

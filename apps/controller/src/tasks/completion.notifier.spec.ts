@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { CompletionNotifier } from './completion.notifier';
+
+describe('CompletionNotifier', () => {
+  it('wakes every waiter of a task when it completes, and only those', async () => {
+    const n = new CompletionNotifier();
+    const a = n.wait('t1', 5_000);
+    const b = n.wait('t1', 5_000);
+    const other = n.wait('t2', 50);
+    n.notify(['t1']);
+    expect(await a).toBe(true);
+    expect(await b).toBe(true);
+    expect(await other).toBe(false);
+    expect(n.waiting).toBe(0);
+  });
+
+  it('gives up at the timeout or when the client goes away', async () => {
+    const n = new CompletionNotifier();
+    expect(await n.wait('t1', 20)).toBe(false);
+    const ac = new AbortController();
+    const p = n.wait('t1', 5_000, ac.signal);
+    ac.abort();
+    expect(await p).toBe(false);
+    expect(n.waiting).toBe(0);
+  });
+});

@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+
+/** Wakes requests waiting for a task to complete (`wait: true`, `?waitMs=`). In-process only. */
+@Injectable()
+export class CompletionNotifier {
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  /** Resolves true when `taskId` completes, false after `timeoutMs` or when `signal` aborts. */
+  wait(taskId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(taskId);
+      if (!set) this.waiters.set(taskId, (set = new Set()));
+      const done = (completed: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        set!.delete(wake);
+        if (set!.size === 0 && this.waiters.get(taskId) === set) this.waiters.delete(taskId);
+        resolve(completed);
+      };
+      const wake = () => done(true);
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      signal?.addEventListener('abort', onAbort);
+      set.add(wake);
+    });
+  }
+
+  /** Called after a store transaction completed these tasks. */
+  notify(taskIds: Iterable<string>): void {
+    for (const id of taskIds) for (const wake of [...(this.waiters.get(id) ?? [])]) wake();
+  }
+
+  /** Requests waiting now, across all tasks. */
+  get waiting(): number {
+    let n = 0;
+    for (const s of this.waiters.values()) n += s.size;
+    return n;
+  }
+}

@@ -1,0 +1,53 @@
+import type { InvocationRecord, StateCounts, TaskRecord } from '../store/task-store.port';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** `{ total, byState }` of a task's invocations. */
+export function presentSummary(task: TaskRecord, counts: StateCounts) {
+  return { total: task.hostCount, byState: counts };
+}
+
+/** The API shape of one host's result. */
+export function presentInvocation(r: InvocationRecord) {
+  return {
+    host: r.host,
+    invocationId: r.id,
+    state: r.state,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    stdoutBytes: r.stdoutBytes,
+    stderrBytes: r.stderrBytes,
+    stdoutTruncated: r.stdoutTruncated,
+    stderrTruncated: r.stderrTruncated,
+    reason: r.reason,
+    startedAt: iso(r.startedAt),
+    finishedAt: iso(r.finishedAt),
+    durationMs: r.durationMs,
+  };
+}
+
+/** The task without results, as listed by `GET /v1/tasks`; env values are never shown. */
+export function presentTaskHead(task: TaskRecord, counts: StateCounts) {
+  return {
+    id: task.id,
+    command: task.command,
+    cwd: task.cwd,
+    envNames: Object.keys(task.env),
+    state: task.state,
+    timeoutMs: task.timeoutMs,
+    deliveryTimeoutMs: task.deliveryTimeoutMs,
+    killGraceMs: task.killGraceMs,
+    createdAt: iso(task.createdAt),
+    finishedAt: iso(task.finishedAt),
+    summary: presentSummary(task, counts),
+  };
+}
+
+/** The whole task, as `GET /v1/tasks/:id` answers it. */
+export function presentTask(task: TaskRecord, invocations: InvocationRecord[]) {
+  const counts: StateCounts = {};
+  for (const r of invocations) counts[r.state] = (counts[r.state] ?? 0) + 1;
+  return { ...presentTaskHead(task, counts), results: invocations.map(presentInvocation) };
+}

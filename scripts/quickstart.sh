@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Quick start on a fresh Debian/Ubuntu machine: installs dependencies, builds, makes sure a RabbitMQ
+# broker answers (installing it if needed), starts a controller and one local agent in the
+# background, and runs a real command through them.
+#   scripts/quickstart.sh         bring everything up and run `uname -a; uptime` on the local agent
+#   scripts/quickstart.sh stop    stop the controller and agent it started
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+STATE="$ROOT/.warren"
+PORT=${WARREN_PORT:-7070}
+export WARREN_URL="http://127.0.0.1:$PORT"
+HOST_ID=$(hostname -s 2>/dev/null | tr -c 'A-Za-z0-9._\n-' '-' | cut -c1-63)
+HOST_ID=${HOST_ID:-local}
+
+stop() {
+  for name in agent controller; do
+    if [ -f "$STATE/$name.pid" ] && kill -0 "$(cat "$STATE/$name.pid")" 2>/dev/null; then
+      kill "$(cat "$STATE/$name.pid")" && echo "stopped $name (pid $(cat "$STATE/$name.pid"))"
+    fi
+    rm -f "$STATE/$name.pid"
+  done
+}
+if [ "${1:-}" = "stop" ]; then stop; exit 0; fi
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "Warren needs Node.js 20.19 or later (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "Install it (e.g. from NodeSource or your distribution's backports) and run this again." >&2
+  exit 1
+fi
+
+echo "== installing dependencies and building"
+npm ci --no-audit --no-fund --loglevel=error
+npm run build --silent >/dev/null
+
+echo "== broker"
+bash scripts/ensure-broker.sh
+
+mkdir -p "$STATE"
+stop >/dev/null
+echo "== starting the controller on $WARREN_URL (log: .warren/controller.log)"
+WARREN_DB="$STATE/controller.db" WARREN_PORT=$PORT nohup node bin/warren-controller.js >"$STATE/controller.log" 2>&1 &
+echo $! >"$STATE/controller.pid"
+for _ in $(seq 1 50); do curl -fsS "$WARREN_URL/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS "$WARREN_URL/healthz" >/dev/null || { echo "controller did not come up; see .warren/controller.log" >&2; tail -5 "$STATE/controller.log" >&2; exit 1; }
+
+echo "== starting an agent for host '$HOST_ID' (log: .warren/agent.log)"
+WARREN_HOST_ID=$HOST_ID WARREN_STATE_DIR="$STATE/agent-$HOST_ID" nohup node bin/warren-agent.js >"$STATE/agent.log" 2>&1 &
+echo $! >"$STATE/agent.pid"
+for _ in $(seq 1 50); do node bin/warren.js hosts --json 2>/dev/null | grep -q "\"$HOST_ID\"" && break; sleep 0.2; done
+
+echo "== warren run \"uname -a; uptime\" --hosts $HOST_ID --wait"
+node bin/warren.js run "uname -a; uptime" --hosts "$HOST_ID" --wait
+echo
+echo "Warren is running. Try:  npx warren hosts   |   npx warren run \"df -h\" --hosts $HOST_ID --wait"
+echo "Stop it with:  scripts/quickstart.sh stop"

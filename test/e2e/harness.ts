@@ -1,0 +1,182 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as amqplib from 'amqplib';
+import { agentQueue, sharedTopology } from '@warren/protocol';
+
+/** The shared broker every e2e suite uses; each run gets its own namespace on it. */
+export const BROKER_URL = process.env.WARREN_TEST_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const ROOT = resolve(__dirname, '../..');
+
+/** A process started by a test, with its output kept for assertions. */
+export class Proc {
+  output = '';
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (b: Buffer) => (this.output += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (this.output += b.toString()));
+    this.exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  }
+  get pid(): number {
+    return this.child.pid!;
+  }
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+  /** Resolves with the first output line matching `re` (the logs are JSON lines). */
+  async waitFor(re: RegExp, timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const line = this.output.split('\n').find((l) => re.test(l));
+      if (line) return line;
+      if (!this.alive) throw new Error(`process exited before printing ${re}:\n${this.output.slice(-2000)}`);
+      await sleep(25);
+    }
+    throw new Error(`timed out waiting for ${re}:\n${this.output.slice(-2000)}`);
+  }
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.alive) this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function until<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000, stepMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as T;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(stepMs);
+  }
+}
+
+/**
+ * A Warren installation for one test file: its own namespace on the shared broker, its own
+ * controller (random port, own SQLite file) and any number of agent processes.
+ */
+export class Warren {
+  readonly ns = `wt${randomBytes(4).toString('hex')}`;
+  readonly dir = mkdtempSync(join(tmpdir(), 'warren-e2e-'));
+  readonly dbPath = join(this.dir, 'controller.db');
+  controller: Proc | null = null;
+  url = '';
+  readonly agents = new Map<string, Proc>();
+  private readonly all: Proc[] = [];
+
+  /** Starts (or restarts) the controller; resolves once it listens. */
+  async startController(env: Record<string, string> = {}): Promise<Proc> {
+    const p = this.spawn('bin/warren-controller.js', ['--port', '0', '--db', this.dbPath, '--namespace', this.ns, '--broker', BROKER_URL], {
+      WARREN_RESULT_GRACE: '1s',
+      WARREN_DELIVERY_GRACE: '1s',
+      ...env,
+    });
+    const line = await p.waitFor(/"controller listening"/);
+    this.url = `http://127.0.0.1:${JSON.parse(line).port}`;
+    await until(async () => (await fetch(`${this.url}/healthz`)).ok);
+    this.controller = p;
+    return p;
+  }
+
+  /** Starts an agent for `host`; resolves once the controller sees it online. */
+  async startAgent(host: string, env: Record<string, string> = {}, args: string[] = []): Promise<Proc> {
+    const p = this.spawn(
+      'bin/warren-agent.js',
+      ['--host', host, '--namespace', this.ns, '--broker', BROKER_URL, '--state-dir', join(this.dir, `agent-${host}`), '--presence-interval', '1s', ...args],
+      env,
+    );
+    this.agents.set(host, p);
+    await until(async () => {
+      const { hosts } = (await this.api('GET', '/v1/hosts')).body as { hosts: { host: string; status: string }[] };
+      return hosts.some((h) => h.host === host && h.status === 'online');
+    }, 20_000);
+    return p;
+  }
+
+  /** Runs the `warren` CLI to completion. */
+  async cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/warren.js'), ...args], {
+      env: { ...process.env, WARREN_URL: this.url, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    return { code, stdout, stderr };
+  }
+
+  /** One HTTP call to the controller. */
+  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+
+  /** Posts a task with `wait: true` and returns the finished task. */
+  async runAndWait(body: Record<string, unknown>): Promise<any> {
+    const res = await this.api('POST', '/v1/tasks', { ...body, wait: true });
+    if (res.status !== 200) throw new Error(`POST /v1/tasks → ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  private spawn(script: string, args: string[], env: Record<string, string>): Proc {
+    const child = spawn(process.execPath, [join(ROOT, script), ...args], {
+      env: { ...process.env, WARREN_LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const p = new Proc(child);
+    this.all.push(p);
+    return p;
+  }
+
+  /** Kills every process and deletes this namespace's queues and exchanges. */
+  async teardown(): Promise<void> {
+    await Promise.all(this.all.map((p) => p.stop('SIGKILL')));
+    const conn = await amqplib.connect(BROKER_URL);
+    try {
+      const t = sharedTopology(this.ns);
+      const queues = [...t.queues.map((q) => q.name), ...[...this.agents.keys()].map((h) => agentQueue(this.ns, h))];
+      for (const q of queues) {
+        const ch = await conn.createChannel();
+        await ch.deleteQueue(q).catch(() => undefined);
+        await ch.close().catch(() => undefined);
+      }
+      for (const e of t.exchanges) {
+        const ch = await conn.createChannel();
+        await ch.deleteExchange(e.name).catch(() => undefined);
+        await ch.close().catch(() => undefined);
+      }
+    } finally {
+      await conn.close();
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** True while any process of group `pgid` exists. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Peak resident set (VmHWM) of a process, in bytes. */
+export async function peakRss(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}

@@ -1,0 +1,75 @@
+import * as amqplib from 'amqplib';
+import { agentQueue, commandExchange, resultsQueue } from '@warren/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BROKER_URL, peakRss, sleep, until, Warren } from './harness';
+
+describe('bad input, huge output and a controller restart', () => {
+  const w = new Warren();
+
+  beforeAll(async () => {
+    await w.startController();
+    await Promise.all(['r1', 'r2', 'r3'].map((h) => w.startAgent(h)));
+  });
+  afterAll(() => w.teardown());
+
+  it('reports 50 MiB of output as truncated with the true byte count, and the agent stays small', async () => {
+    const agent = w.agents.get('r1')!;
+    const task = await w.runAndWait({ command: 'head -c 52428800 /dev/zero | tr "\\0" x; echo tail >&2', hosts: ['r1'] });
+    const r = task.results[0];
+    expect(r.state).toBe('succeeded');
+    expect(r.stdoutBytes).toBe(52_428_800);
+    expect(r.stdoutTruncated).toBe(true);
+    expect(r.stdout.length).toBe(1024 * 1024);
+    expect(r.stderr).toBe('tail\n');
+    expect(r.stderrTruncated).toBe(false);
+    // The agent never held the 50 MiB: its peak RSS stays far below it plus its idle size.
+    expect(await peakRss(agent.pid)).toBeLessThan(160 * 1024 * 1024);
+  });
+
+  it('rejects malformed JSON, a wrong message type and a 10 MiB body without requeue, and keeps serving', async () => {
+    const agent = w.agents.get('r2')!;
+    const conn = await amqplib.connect(BROKER_URL);
+    const ch = await conn.createConfirmChannel();
+    const props = { persistent: true, replyTo: resultsQueue(w.ns), contentType: 'application/json' };
+    const send = (body: Buffer, extra: object = {}) =>
+      new Promise<void>((res, rej) => ch.publish(commandExchange(w.ns), 'r2', body, { ...props, ...extra }, (err) => (err ? rej(err) : res())));
+    await send(Buffer.from('{"v":1,"kind":"command",'), { correlationId: 'bad-json' });
+    await send(Buffer.from(JSON.stringify({ v: 1, kind: 'presence', host: 'r2' })), { correlationId: 'wrong-kind' });
+    await send(Buffer.alloc(10 * 1024 * 1024, 0x7b), { correlationId: 'huge' });
+    await until(() => (agent.output.match(/rejected message/g) ?? []).length >= 3, 10_000);
+    // Nothing left behind, nothing redelivered in a loop.
+    await sleep(500);
+    expect((await ch.checkQueue(agentQueue(w.ns, 'r2'))).messageCount).toBe(0);
+    await conn.close();
+    expect(agent.alive).toBe(true);
+    expect(agent.output).toMatch(/not valid JSON/);
+    expect(agent.output).toMatch(/unexpected message kind/);
+    expect(agent.output).toMatch(/exceeds/);
+    const task = await w.runAndWait({ command: 'echo still here', hosts: ['r2'] });
+    expect(task.results[0]).toMatchObject({ state: 'succeeded', stdout: 'still here\n' });
+  });
+
+  it('stores every result exactly once after a controller crash with results waiting in the queue', async () => {
+    const { body } = await w.api('POST', '/v1/tasks', { command: 'sleep 1; echo finished', hosts: ['r1', 'r2', 'r3'] });
+    expect(body.id).toBeTruthy();
+    await w.controller!.stop('SIGKILL');
+    // The agents finish while no controller listens: their replies wait in the durable results queue.
+    const conn = await amqplib.connect(BROKER_URL);
+    const ch = await conn.createChannel();
+    await until(async () => (await ch.checkQueue(resultsQueue(w.ns))).messageCount >= 6, 10_000); // 3 × (started + result)
+    await conn.close();
+
+    await w.startController();
+    const task = (await w.api('GET', `/v1/tasks/${body.id}?waitMs=10000`)).body;
+    expect(task.state).toBe('completed');
+    expect(task.results).toHaveLength(3);
+    expect(task.results.map((r: any) => [r.host, r.state, r.stdout])).toEqual([
+      ['r1', 'succeeded', 'finished\n'],
+      ['r2', 'succeeded', 'finished\n'],
+      ['r3', 'succeeded', 'finished\n'],
+    ]);
+    const check = await w.cli(['check', body.id]);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/3 hosts: 3 succeeded/);
+  });
+});
