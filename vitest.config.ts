@@ -26,7 +26,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.e2e-spec.ts'],
+          include: ['test/e2e/**/*.e2e-spec.ts', 'libs/**/*.int-spec.ts'],
           environment: 'node',
           testTimeout: 90_000,
           hookTimeout: 90_000,
