@@ -62,7 +62,7 @@ describe('AmqpConnection + ConfirmPublisher + Consumer against the real broker',
       }
       await conn.close();
     });
-    return { conn, publisher, received, models, queue, setups: () => setups };
+    return { conn, consumer, publisher, received, models, queue, setups: () => setups };
   }
 
   it('reconnects after the socket is cut, re-runs setup and consumes again', async () => {
@@ -75,6 +75,15 @@ describe('AmqpConnection + ConfirmPublisher + Consumer against the real broker',
     expect(setups()).toBe(2);
     await publisher.publish('', queue, Buffer.from('after'));
     await expect.poll(() => received).toEqual(['before', 'after']);
+  });
+
+  it('does not reconnect when a channel is closed on purpose', async () => {
+    const { conn, consumer, publisher, queue } = await setup();
+    await consumer.close();
+    await sleep(200);
+    expect(conn.connected).toBe(true);
+    expect(conn.reconnects).toBe(0);
+    await publisher.publish('', queue, Buffer.from('still connected'));
   });
 
   it('holds a publish made while disconnected and sends it once the connection is back', async () => {

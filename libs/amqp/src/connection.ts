@@ -34,7 +34,7 @@ export type AttachHook = (conn: ChannelModel) => Promise<void>;
  * heartbeat, or an owned channel closed by the broker) it reconnects with jittered exponential
  * backoff and does all of it again.
  *
- * Events: `connected` (after setup and hooks), `disconnected` (err), `reconnect-failed` (err, delayMs).
+ * Events: `connected` (after setup and hooks), `disconnected`, `reconnect-failed` (err, delayMs), `closed`.
  */
 export class AmqpConnection extends EventEmitter {
   private model: ChannelModel | null = null;
@@ -79,9 +79,16 @@ export class AmqpConnection extends EventEmitter {
       }, timeoutMs);
       const onConnected = () => {
         clearTimeout(timer);
+        this.off('closed', onClosed);
         resolve();
       };
+      const onClosed = () => {
+        clearTimeout(timer);
+        this.off('connected', onConnected);
+        reject(new ClosedError('connection closed'));
+      };
       this.once('connected', onConnected);
+      this.once('closed', onClosed);
     });
   }
 
@@ -96,9 +103,15 @@ export class AmqpConnection extends EventEmitter {
   }
 
   private guard<C extends Channel>(conn: ChannelModel, ch: C): C {
-    ch.on('error', (err: Error) => this.opts.logger.warn({ err: err.message, conn: this.opts.name }, 'amqp channel error'));
+    // The broker closes a channel with an error first; a close without one is ours (or the
+    // connection's, handled there), and must not cost a reconnect.
+    let failed = false;
+    ch.on('error', (err: Error) => {
+      failed = true;
+      this.opts.logger.warn({ err: err.message, conn: this.opts.name }, 'amqp channel error');
+    });
     ch.on('close', () => {
-      if (!this.closing && this.model === conn) {
+      if (failed && !this.closing && this.model === conn) {
         this.opts.logger.warn({ conn: this.opts.name }, 'amqp channel closed by broker; reconnecting');
         conn.close().catch(() => undefined);
       }
@@ -184,6 +197,7 @@ export class AmqpConnection extends EventEmitter {
     const model = this.model;
     this.model = null;
     if (model) await model.close().catch(() => undefined);
+    this.emit('closed');
     await this.loop?.catch(() => undefined);
     this.removeAllListeners('connected');
   }

@@ -74,7 +74,8 @@ export class ConfirmPublisher {
     if (this.closed) return Promise.reject(new ClosedError('publisher closed'));
     return new Promise<void>((resolve, reject) => {
       const entry: Entry = { exchange, routingKey, content, options, resolve, reject, timer: null, sends: 0 };
-      if (this.channel && this.conn.connected) {
+      // The channel exists from its attach hook on: publishing need not wait for later hooks.
+      if (this.channel) {
         this.send(this.channel, entry);
       } else {
         const waitMs = this.opts.waitForConnectionMs ?? 5_000;
@@ -88,7 +89,7 @@ export class ConfirmPublisher {
 
   /** Publishes only if connected now, without waiting or re-publishing (heartbeats). */
   publishIfConnected(exchange: string, routingKey: string, content: Buffer, options: Options.Publish = {}): boolean {
-    if (!this.channel || !this.conn.connected || this.closed) return false;
+    if (!this.channel || this.closed) return false;
     try {
       this.channel.publish(exchange, routingKey, content, options, () => undefined);
       return true;

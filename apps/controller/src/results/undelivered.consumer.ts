@@ -35,7 +35,11 @@ export class UndeliveredConsumer implements OnModuleDestroy {
       logger: this.log,
       handler: (d) => {
         const invocationId = d.properties.correlationId as string | undefined;
-        if (invocationId) {
+        // Agents also dead-letter what they reject unread (malformed, wrong host): only an expiry
+        // means nobody took the command.
+        const deaths = d.properties.headers?.['x-death'] as { reason?: string }[] | undefined;
+        const expired = deaths?.[0]?.reason === 'expired';
+        if (invocationId && expired) {
           const now = Date.now();
           const { applied, completedTaskIds } = this.store.applyUpdates(
             [{ kind: 'verdict', invocationId, state: 'undelivered', reason: 'expired in the host queue: no agent took it within the delivery timeout', at: now }],

@@ -24,3 +24,15 @@ describe('CompletionNotifier', () => {
     expect(n.waiting).toBe(0);
   });
 });
+
+describe('CompletionNotifier on shutdown', () => {
+  it('releases every held request at once, and later waits return immediately', async () => {
+    const n = new CompletionNotifier();
+    const held = n.wait('t1', 60_000);
+    n.onModuleDestroy();
+    expect(await held).toBe(false);
+    const t0 = Date.now();
+    expect(await n.wait('t2', 60_000)).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(50);
+  });
+});

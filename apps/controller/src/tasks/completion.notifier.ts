@@ -1,12 +1,15 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 
 /** Wakes requests waiting for a task to complete (`wait: true`, `?waitMs=`). In-process only. */
 @Injectable()
-export class CompletionNotifier {
-  private readonly waiters = new Map<string, Set<() => void>>();
+export class CompletionNotifier implements OnModuleDestroy {
+  private readonly waiters = new Map<string, Set<(completed: boolean) => void>>();
+  /** set on shutdown: waits end at once, so held requests are answered and the server can close */
+  closed = false;
 
   /** Resolves true when `taskId` completes, false after `timeoutMs` or when `signal` aborts. */
   wait(taskId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
       let set = this.waiters.get(taskId);
       if (!set) this.waiters.set(taskId, (set = new Set()));
@@ -17,7 +20,7 @@ export class CompletionNotifier {
         if (set!.size === 0 && this.waiters.get(taskId) === set) this.waiters.delete(taskId);
         resolve(completed);
       };
-      const wake = () => done(true);
+      const wake = (completed: boolean) => done(completed);
       const onAbort = () => done(false);
       const timer = setTimeout(() => done(false), timeoutMs);
       signal?.addEventListener('abort', onAbort);
@@ -27,7 +30,13 @@ export class CompletionNotifier {
 
   /** Called after a store transaction completed these tasks. */
   notify(taskIds: Iterable<string>): void {
-    for (const id of taskIds) for (const wake of [...(this.waiters.get(id) ?? [])]) wake();
+    for (const id of taskIds) for (const wake of [...(this.waiters.get(id) ?? [])]) wake(true);
+  }
+
+  /** Answers every held request with the task as it stands (still running). */
+  onModuleDestroy(): void {
+    this.closed = true;
+    for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake(false);
   }
 
   /** Requests waiting now, across all tasks. */

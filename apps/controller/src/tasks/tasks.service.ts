@@ -80,7 +80,7 @@ export class TasksService {
 
   /** Holds until the task completes (it always does: every invocation has a deadline). */
   async waitForCompletion(id: string, signal?: AbortSignal) {
-    while (!signal?.aborted) {
+    while (!signal?.aborted && !this.notifier.closed) {
       const task = this.store.getTask(id);
       if (!task) throw new TaskNotFoundError(id);
       if (task.state !== 'running') return presentTask(task, this.store.getInvocations(id));

@@ -1,0 +1,37 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import { AgentLifecycle } from './agent.lifecycle';
+import { BrokerService } from './broker/broker.service';
+import { AgentConfig } from './config/agent.config';
+import { ProcessRunner } from './exec/process.runner';
+import { InboxService } from './inbox/inbox.service';
+import { ReplyPublisher } from './inbox/reply.publisher';
+import { InvocationJournal } from './journal/invocation.journal';
+import { ROOT_LOGGER } from './logger';
+import { PresenceService } from './presence/presence.service';
+
+/**
+ * The agent: one broker connection, the inbox consumer that runs commands through the process
+ * runner at most once (the journal), replies, and presence heartbeats. No HTTP.
+ */
+@Module({})
+export class AgentModule {
+  static forRoot(config: AgentConfig, logger: Logger): DynamicModule {
+    return {
+      module: AgentModule,
+      imports: [LoggerModule.forRoot({ pinoHttp: { logger } })],
+      providers: [
+        { provide: AgentConfig, useValue: config },
+        { provide: ROOT_LOGGER, useValue: logger },
+        { provide: InvocationJournal, useFactory: () => InvocationJournal.open(config.stateDir) },
+        { provide: ProcessRunner, useFactory: () => new ProcessRunner({ baseEnv: config.childEnv, maxOutputBytes: config.maxOutputBytes }) },
+        BrokerService,
+        ReplyPublisher,
+        InboxService,
+        PresenceService,
+        AgentLifecycle,
+      ],
+    };
+  }
+}

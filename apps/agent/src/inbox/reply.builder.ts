@@ -1,0 +1,81 @@
+import { StringDecoder } from 'node:string_decoder';
+import { encode, LIMITS, type OutputCapture, PROTOCOL_VERSION, type ResultMessage, type StartedMessage } from '@warren/protocol';
+import { EMPTY_CAPTURE } from '../exec/output.capture';
+import type { RunOutcome } from '../exec/run.types';
+
+/** Who a reply is about. */
+export interface ReplyIds {
+  invocationId: string;
+  taskId: string;
+  host: string;
+}
+
+/** `started`: the command was journaled, acked and spawned as process group `pid`. */
+export function startedMessage(ids: ReplyIds, startedAt: number, pid: number): StartedMessage {
+  return { v: PROTOCOL_VERSION, kind: 'started', ...pick(ids), startedAt, pid };
+}
+
+/** The `result` of a run, cut down if need be to fit a reply (see {@link fitReply}). */
+export function resultMessage(ids: ReplyIds, o: RunOutcome): ResultMessage {
+  return fitReply({
+    v: PROTOCOL_VERSION,
+    kind: 'result',
+    ...pick(ids),
+    state: o.state,
+    exitCode: o.exitCode,
+    signal: o.signal,
+    stdout: o.stdout,
+    stderr: o.stderr,
+    startedAt: o.startedAt,
+    finishedAt: o.finishedAt,
+    durationMs: o.durationMs,
+    reason: o.reason,
+  });
+}
+
+/** A terminal result for a command that never ran: `rejected` (refused) or `error` (could not start). */
+export function refusedMessage(ids: ReplyIds, state: 'rejected' | 'error', reason: string, now = Date.now()): ResultMessage {
+  return resultMessage(ids, {
+    state,
+    exitCode: null,
+    signal: null,
+    stdout: EMPTY_CAPTURE,
+    stderr: EMPTY_CAPTURE,
+    startedAt: null,
+    finishedAt: now,
+    durationMs: null,
+    reason: reason.slice(0, 4096),
+  });
+}
+
+/**
+ * The routing key for replies to a command: its `reply_to` when that is a plausible name
+ * (a non-empty string of at most 255 characters, the AMQP limit), else null.
+ */
+export function replyRoute(replyTo: unknown): string | null {
+  return typeof replyTo === 'string' && replyTo.length > 0 && replyTo.length <= 255 ? replyTo : null;
+}
+
+/**
+ * Shrinks a result whose encoding exceeds the reply limit, halving the longer output until it fits
+ * and marking it truncated (`bytes` keeps the true total). JSON escaping can make binary output
+ * up to six times its size on the wire, so even captures under the cap may need this.
+ */
+export function fitReply(msg: ResultMessage, limit: number = LIMITS.maxReplyMessageBytes): ResultMessage {
+  let m = msg;
+  while (encode(m).length > limit) {
+    const key = m.stdout.data.length >= m.stderr.data.length ? 'stdout' : 'stderr';
+    if (m[key].data.length === 0) break;
+    m = { ...m, [key]: halve(m[key]) };
+  }
+  return m;
+}
+
+function halve(c: OutputCapture): OutputCapture {
+  // Cut on a UTF-8 character boundary, never inside a character.
+  const bytes = Buffer.from(c.data, 'utf8');
+  const data = new StringDecoder('utf8').write(bytes.subarray(0, Math.floor(bytes.length / 2)));
+  return { data, bytes: c.bytes, truncated: true };
+}
+
+const pick = ({ invocationId, taskId, host }: ReplyIds): ReplyIds => ({ invocationId, taskId, host });

@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_ID, encode, MESSAGE_TYPES, type ReplyMessage, repliesExchange } from '@warren/protocol';
+import type { Logger } from 'pino';
+import { BrokerService } from '../broker/broker.service';
+import { AgentConfig } from '../config/agent.config';
+import { ROOT_LOGGER } from '../logger';
+
+/**
+ * Publishes `started` and `result` replies to the replies exchange with publisher confirms. A reply
+ * is never lost to a broker outage: it waits for the connection (in order, so `started` still
+ * precedes its `result`) and is re-published after a lost confirm. Sending never throws; a reply
+ * that cannot be delivered is logged.
+ */
+@Injectable()
+export class ReplyPublisher {
+  private readonly outstanding = new Set<Promise<void>>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly broker: BrokerService,
+    private readonly config: AgentConfig,
+    @Inject(ROOT_LOGGER) root: Logger,
+  ) {
+    this.log = root.child({ component: 'replies' });
+  }
+
+  /** Replies not yet confirmed by the broker. */
+  get pending(): number {
+    return this.outstanding.size;
+  }
+
+  /** Publishes `message` with routing key `routingKey` (the command's reply_to); resolves at once. */
+  send(message: ReplyMessage, routingKey: string): void {
+    const p = this.deliver(message, routingKey).catch((err: Error) => {
+      this.log.error(
+        { err: err.message, correlationId: message.invocationId, taskId: message.taskId, kind: message.kind, state: message.kind === 'result' ? message.state : undefined },
+        'reply not delivered',
+      );
+    });
+    this.outstanding.add(p);
+    void p.finally(() => this.outstanding.delete(p));
+  }
+
+  /** Waits up to `ms` for every reply sent so far to be confirmed; false if some are still pending. */
+  async drain(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+    const all = Promise.all([...this.outstanding]).then(() => true as const);
+    const done = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  private async deliver(message: ReplyMessage, routingKey: string): Promise<void> {
+    // Only publish on a fully set-up connection; see BrokerService.whenConnected.
+    if (!this.broker.connection.connected) await this.broker.whenConnected();
+    await this.broker.publisher.publish(repliesExchange(this.config.namespace), routingKey, encode(message), {
+      persistent: true,
+      correlationId: message.invocationId,
+      messageId: randomUUID(),
+      type: MESSAGE_TYPES[message.kind],
+      contentType: 'application/json',
+      timestamp: Math.floor(Date.now() / 1000), // AMQP timestamps are in seconds
+      appId: APP_ID,
+    });
+  }
+}

@@ -1,0 +1,101 @@
+import { WARREN_VERSION } from '@warren/protocol';
+import { Command } from 'commander';
+import { UsageError } from './cli.errors';
+import type { CliIo } from './cli.io';
+import { registerCheckCommand } from './commands/check.command';
+import type { CommandContext } from './commands/command.context';
+import { registerHostsCommand } from './commands/hosts.command';
+import { registerRunCommand } from './commands/run.command';
+import { registerTasksCommand } from './commands/tasks.command';
+import { DEFAULT_POLL, type PollTuning } from './commands/task.poller';
+import { EXIT, EXIT_STATUS_HELP, exitStatusOf } from './exit-status.table';
+import { ControllerClient, type FetchFn } from './http/controller.client';
+
+/** Where the controller is when neither `--url` nor `WARREN_URL` says. */
+export const DEFAULT_URL = 'http://127.0.0.1:7070';
+
+/** Knobs tests turn; the defaults are what users get. */
+export interface CliTuning {
+  poll: PollTuning;
+  fetch?: FetchFn;
+  /** ms since epoch */
+  now(): number;
+}
+
+/** `--url`, else `WARREN_URL`, else {@link DEFAULT_URL}; must be an http(s) URL. */
+export function resolveControllerUrl(flag: string | undefined, env: CliIo['env']): string {
+  const url = flag ?? (env.WARREN_URL || DEFAULT_URL);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`controller URL ${JSON.stringify(url)} is not a URL (expected e.g. ${DEFAULT_URL})`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`controller URL ${JSON.stringify(url)} must start with http:// or https://`);
+  return url;
+}
+
+const EXAMPLES = `
+Examples:
+  warren hosts
+  warren run "uptime" --hosts web1 web2 --wait
+  id=$(warren run "sleep 30; date" --hosts web1); warren check "$id" --wait
+  warren --url http://controller:7070 tasks --limit 5
+`;
+
+function buildProgram(ctx: CommandContext, state: { url?: string }): Command {
+  const { io } = ctx;
+  const program = new Command('warren')
+    .description('Run shell commands on many hosts through a Warren controller (RPC over RabbitMQ instead of SSH).')
+    .version(WARREN_VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .helpCommand('help [command]', 'show help for a command')
+    .option('--url <url>', `controller URL (env WARREN_URL, default ${DEFAULT_URL})`)
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      // Commander's "error: …" becomes "warren: …", like every other diagnostic.
+      outputError: (s, write) => write(s.replace(/^error: /, 'warren: ')),
+      getOutHelpWidth: () => io.stdout.columns ?? 100,
+      getErrHelpWidth: () => io.stderr.columns ?? 100,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
+    .configureHelp({ showGlobalOptions: true })
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addHelpText('after', EXAMPLES + EXIT_STATUS_HELP)
+    .hook('preAction', () => {
+      state.url = resolveControllerUrl(program.opts<{ url?: string }>().url, io.env);
+    });
+  registerRunCommand(program, ctx);
+  registerCheckCommand(program, ctx);
+  registerHostsCommand(program, ctx);
+  registerTasksCommand(program, ctx);
+  return program;
+}
+
+/**
+ * Runs `warren` with `argv` (the arguments after the program name) and resolves to its exit
+ * status; never calls `process.exit` and never throws. Results go to `io.stdout`, diagnostics to
+ * `io.stderr`. Errors become exit statuses in one place: {@link exitStatusOf}.
+ */
+export async function runCli(argv: string[], io: CliIo, tuning: Partial<CliTuning> = {}): Promise<number> {
+  const state: { url?: string } = {};
+  let code: number = EXIT.OK;
+  const ctx: CommandContext = {
+    io,
+    client: () => new ControllerClient(state.url ?? DEFAULT_URL, tuning.fetch),
+    poll: tuning.poll ?? DEFAULT_POLL,
+    now: tuning.now ?? Date.now,
+    setExit: (c) => void (code = c),
+  };
+  try {
+    await buildProgram(ctx, state).parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    const status = exitStatusOf(err);
+    for (const line of status.lines) io.stderr.write(`warren: ${line}\n`);
+    return status.code;
+  }
+}

@@ -1,0 +1,11 @@
+import { runCli } from './cli.program';
+
+// `warren … | head` closes the pipe early: that is the reader's choice, not an error to report.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import type { HostResult, TaskView } from '../http/api.types';
+import { allSucceeded, renderTask } from './task.render';
+
+const T0 = Date.parse('2025-01-01T00:00:00.000Z');
+const iso = (ms: number) => new Date(T0 + ms).toISOString();
+
+function result(host: string, over: Partial<HostResult>): HostResult {
+  return {
+    host,
+    invocationId: `i-${host}`,
+    state: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    stdout: '',
+    stderr: '',
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    reason: null,
+    startedAt: iso(10),
+    finishedAt: iso(20),
+    durationMs: 10,
+    ...over,
+  };
+}
+
+function task(results: HostResult[], over: Partial<TaskView> = {}): TaskView {
+  const byState: Record<string, number> = {};
+  for (const r of results) byState[r.state] = (byState[r.state] ?? 0) + 1;
+  return {
+    id: 't_abc',
+    command: 'deploy',
+    state: 'completed',
+    timeoutMs: 2000,
+    createdAt: iso(0),
+    finishedAt: iso(1200),
+    summary: { total: results.length, byState },
+    results,
+    ...over,
+  };
+}
+
+const mixed = task([
+  result('web1', { stdout: 'hello\n\nworld\n', stdoutBytes: 13, durationMs: 12 }),
+  result('web2', { state: 'failed', exitCode: 3, stderr: 'boom\nno newline at end', stderrBytes: 26, durationMs: 1500 }),
+  result('web3', { state: 'timed_out', exitCode: null, signal: 'SIGTERM', stdout: 'tick\n', stdoutBytes: 5, durationMs: 2003, reason: 'timed out' }),
+  result('web4', { stdout: `${'a'.repeat(1023)}\n`, stdoutBytes: 50 * 1024 * 1024, stdoutTruncated: true, durationMs: 40 }),
+  result('nope1', { state: 'unknown_host', exitCode: null, startedAt: null, durationMs: null }),
+  result('db1', { state: 'failed', exitCode: null, signal: 'SIGSEGV', durationMs: 7 }),
+]);
+
+describe('renderTask', () => {
+  const text = renderTask(mixed, { color: false, now: T0 + 5000 });
+  const lines = text.split('\n');
+
+  it('prints one aligned header per host, with exit code and duration, or what happened instead', () => {
+    expect(lines.filter((l) => /^\S/.test(l)).slice(0, 6)).toEqual([
+      'web1   succeeded     exit 0          12 ms',
+      'web2   failed        exit 3          1.5 s',
+      'web3   timed_out     killed after 2 s timeout',
+      'web4   succeeded     exit 0          40 ms',
+      'nope1  unknown_host  no agent queue for this host',
+      'db1    failed        signal SIGSEGV  7 ms',
+    ]);
+  });
+
+  it('indents stdout under its host, marks stderr with "!", and keeps blank lines without trailing blanks', () => {
+    const web1 = lines.indexOf('web1   succeeded     exit 0          12 ms');
+    expect(lines.slice(web1 + 1, web1 + 4)).toEqual(['    hello', '', '    world']);
+    const web2 = lines.findIndex((l) => l.startsWith('web2'));
+    expect(lines.slice(web2 + 1, web2 + 3)).toEqual(['    ! boom', '    ! no newline at end']);
+    expect(lines[lines.findIndex((l) => l.startsWith('web3')) + 1]).toBe('    tick');
+  });
+
+  it('says how much of a truncated stream is shown', () => {
+    const web4 = lines.findIndex((l) => l.startsWith('web4'));
+    expect(lines[web4 + 1]).toBe(`    ${'a'.repeat(1023)}`);
+    expect(lines[web4 + 2]).toBe('    [stdout truncated: 1.0 KiB of 50.0 MiB shown]');
+  });
+
+  it('ends with counts by state, success first, then the hosts of each other state by name', () => {
+    expect(text.endsWith(
+      [
+        '',
+        '6 hosts: 2 succeeded, 2 failed, 1 timed_out, 1 unknown_host  (task t_abc, 1.2 s)',
+        'failed: web2, db1',
+        'timed_out: web3',
+        'unknown_host: nope1',
+        '',
+      ].join('\n'),
+    )).toBe(true);
+  });
+
+  it('shows hosts still pending or running as such, and how long the task has been running', () => {
+    const running = task(
+      [
+        result('a', {}),
+        result('b', { state: 'running', exitCode: null, startedAt: iso(1000), finishedAt: null, durationMs: null }),
+        result('c', { state: 'pending', exitCode: null, startedAt: null, finishedAt: null, durationMs: null }),
+      ],
+      { state: 'running', finishedAt: null },
+    );
+    const out = renderTask(running, { color: false, now: T0 + 4000 }).split('\n');
+    expect(out).toContain('b  running    running for 3.0 s');
+    expect(out).toContain('c  pending    waiting for its agent to take it');
+    expect(out).toContain('3 hosts: 1 succeeded, 1 pending, 1 running  (task t_abc, running for 4.0 s)');
+    expect(out).toContain('pending: c');
+    expect(out).toContain('running: b');
+  });
+
+  it('colors states only when asked to', () => {
+    expect(text).not.toContain('\x1b[');
+    const colored = renderTask(mixed, { color: true, now: T0 });
+    expect(colored).toContain('\x1b[32msucceeded');
+    expect(colored).toContain('\x1b[31mfailed');
+    expect(colored).toContain('\x1b[33mtimed_out');
+    // padding stays outside the width computation: hosts still line up
+    expect(colored.split('\n')[0].replace(/\x1b\[\d+m/g, '')).toBe('web1   succeeded     exit 0          12 ms');
+  });
+});
+
+describe('allSucceeded', () => {
+  it('is true only when every host succeeded', () => {
+    expect(allSucceeded(task([result('a', {}), result('b', {})]))).toBe(true);
+    expect(allSucceeded(mixed)).toBe(false);
+    expect(allSucceeded(task([result('a', {}), result('b', { state: 'undelivered', exitCode: null })]))).toBe(false);
+  });
+});
