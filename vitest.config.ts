@@ -18,6 +18,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // Units first, then the e2e files (which run two at a time).
+          sequence: { groupOrder: 0 },
           include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts'],
           environment: 'node',
         },
@@ -26,6 +28,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
+          sequence: { groupOrder: 1 },
           include: ['test/e2e/**/*.e2e-spec.ts', 'libs/**/*.int-spec.ts'],
           environment: 'node',
           testTimeout: 90_000,
