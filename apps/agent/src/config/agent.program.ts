@@ -19,7 +19,7 @@ interface SettingSpec extends AgentSetting {
 const SPECS: SettingSpec[] = [
   { attr: 'host', flag: '--host', flags: '--host <id>', envVar: 'WARREN_HOST_ID', description: "this host's id; its inbox is <namespace>.agent.<id> (required)" },
   { attr: 'broker', flag: '--broker', flags: '--broker <url>', envVar: 'WARREN_BROKER_URL', description: 'broker URL, amqp:// or amqps://', default: 'amqp://guest:guest@127.0.0.1:5672' },
-  { attr: 'labels', flag: '--labels', flags: '--labels <k=v,...>', envVar: 'WARREN_LABELS', description: 'labels reported in heartbeats, for `warren run --label`', default: '' },
+  { attr: 'labels', flag: '--labels', flags: '--labels <k=v,...>', envVar: 'WARREN_LABELS', description: 'labels reported in heartbeats, shown by `warren hosts`', default: '' },
   { attr: 'concurrency', flag: '--concurrency', flags: '--concurrency <n>', envVar: 'WARREN_CONCURRENCY', description: 'most commands run at once (1-1024)', default: '4' },
   { attr: 'stateDir', flag: '--state-dir', flags: '--state-dir <dir>', envVar: 'WARREN_STATE_DIR', description: 'where the invocation journal lives (default: ~/.warren/agent-<host>)' },
   { attr: 'namespace', flag: '--namespace', flags: '--namespace <name>', envVar: 'WARREN_NAMESPACE', description: 'prefix of every exchange and queue name', default: 'warren' },
