@@ -1,13 +1,14 @@
 import type { CreateTaskRequest, HostView, TaskAccepted, TaskHead, TaskView } from './api.types';
 import { ApiError, ControllerUnreachableError } from './http.errors';
+import { type HttpAnswer, type HttpCall, nodeHttpFetch } from './node-http.fetch';
 
 /** ms; budget of an ordinary call (everything but a long poll) */
 export const CALL_TIMEOUT_MS = 10_000;
 /** ms; extra budget of a long poll beyond the `waitMs` the controller may hold it */
 const LONG_POLL_SLACK_MS = 10_000;
 
-/** The slice of global `fetch` the client uses; injectable for tests. */
-export type FetchFn = (url: string, init: RequestInit) => Promise<Response>;
+/** A `fetch`-shaped transport; {@link nodeHttpFetch} by default, injectable for tests. */
+export type FetchFn = (url: string, init: HttpCall) => Promise<HttpAnswer>;
 
 /**
  * The controller's HTTP API over global `fetch`. Every failure leaves here as one of two typed
@@ -20,7 +21,7 @@ export class ControllerClient {
   constructor(
     /** controller URL, e.g. `http://127.0.0.1:7070`; a path prefix is kept */
     readonly url: string,
-    private readonly fetchFn: FetchFn = (u, init) => fetch(u, init),
+    private readonly fetchFn: FetchFn = nodeHttpFetch,
   ) {
     this.base = url.replace(/\/+$/, '');
   }
@@ -47,7 +48,7 @@ export class ControllerClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
-    let res: Response;
+    let res: HttpAnswer;
     let text: string;
     try {
       res = await this.fetchFn(this.base + path, {
@@ -78,14 +79,14 @@ function parseJson(text: string): unknown {
 }
 
 /** The API's `message` (a string or an array of them), else the status line. */
-function apiMessages(body: unknown, res: Response): string[] {
+function apiMessages(body: unknown, res: HttpAnswer): string[] {
   const message = (body as { message?: unknown } | undefined)?.message;
   if (Array.isArray(message) && message.length > 0) return message.map(String);
   if (typeof message === 'string' && message !== '') return [message];
   return [`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`];
 }
 
-/** One line saying why fetch failed: undici hides the socket error in `cause` (or in `cause.errors`). */
+/** One line saying why a request failed (a socket error, or fetch's undici error with its `cause`). */
 export function networkReason(err: unknown, timeoutMs: number): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string; errors?: { message?: string }[] } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer within ${Math.round(timeoutMs / 1000)} s`;
