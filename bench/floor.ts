@@ -1,0 +1,68 @@
+/**
+ * The floor under one invocation on this machine: what no implementation of "run `true` on one
+ * host and store the result" can avoid. Measured in this process, reported as bench rows.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as amqplib from 'amqplib';
+import Database from 'better-sqlite3';
+import { timeRounds } from './lib';
+
+/** Spawn + exit of `/bin/sh -c true`, in ms per round. */
+export function shSpawnExit(rounds: number): Promise<number[]> {
+  return timeRounds(rounds, 10, () => new Promise<void>((r) => spawn('/bin/sh', ['-c', 'true'], { stdio: 'ignore' }).on('exit', () => r())));
+}
+
+/** One append + fsync of a 64-byte line (the agent's journal write), in ms. */
+export async function fsyncAppend(rounds: number): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'warren-floor-'));
+  const fd = openSync(join(dir, 'j'), 'a');
+  const line = Buffer.from(`${'x'.repeat(63)}\n`);
+  try {
+    return await timeRounds(rounds, 10, async () => {
+      writeSync(fd, line);
+      fsyncSync(fd);
+    });
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One committed single-row UPDATE in SQLite, WAL + synchronous=FULL as the controller runs it, in ms. */
+export async function sqliteCommit(rounds: number): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'warren-floor-'));
+  const db = new Database(join(dir, 'db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)');
+  db.exec('INSERT INTO t VALUES (1, 0)');
+  const upd = db.prepare('UPDATE t SET v = v + 1 WHERE id = 1');
+  try {
+    return await timeRounds(rounds, 10, async () => void upd.run());
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Publish a persistent message with confirm and consume it back: one broker round trip, in ms. */
+export async function brokerRoundTrip(url: string, rounds: number): Promise<number[]> {
+  const conn = await amqplib.connect(url, { noDelay: true });
+  const pub = await conn.createConfirmChannel();
+  const sub = await conn.createChannel();
+  const { queue } = await sub.assertQueue('', { exclusive: true });
+  let waiter: (() => void) | null = null;
+  await sub.consume(queue, () => waiter?.(), { noAck: true });
+  try {
+    return await timeRounds(rounds, 20, () => {
+      const got = new Promise<void>((r) => (waiter = r));
+      pub.publish('', queue, Buffer.from('{}'), { persistent: true });
+      return got;
+    });
+  } finally {
+    await conn.close();
+  }
+}
