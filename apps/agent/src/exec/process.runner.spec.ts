@@ -104,14 +104,15 @@ describe('ProcessRunner', () => {
     expect(held).toBeLessThan(8 * MiB);
 
     // The first big read grew V8's young generation and buffer pools once (about 30 MiB, even when
-    // every byte is discarded); a second run must reuse them, not add another 50 MiB.
+    // every byte is discarded); a second run must reuse them, not add another 50 MiB. RSS of a
+    // vitest worker is noisy (seen: +32 MiB), so the bound sits below the 50 MiB a leak would add.
     const rssBefore = process.memoryUsage().rss;
     let peak = rssBefore;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
     const again = await run('head -c 52428800 /dev/zero');
     clearInterval(sampler);
     expect(again.stdout).toMatchObject({ bytes: 52_428_800, truncated: true });
-    expect(Math.max(peak, process.memoryUsage().rss) - rssBefore).toBeLessThan(30 * MiB);
+    expect(Math.max(peak, process.memoryUsage().rss) - rssBefore).toBeLessThan(45 * MiB);
   });
 
   it('reports a missing cwd as error without starting anything', async () => {
