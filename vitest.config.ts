@@ -13,6 +13,7 @@ export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: { alias },
   test: {
+    reporters: ['default', './test/summary.reporter.ts'],
     projects: [
       {
         extends: true,

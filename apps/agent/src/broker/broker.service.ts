@@ -47,8 +47,8 @@ export class BrokerService {
 
   /**
    * Resolves when connected: now, or at the next connect. Rejects with `ClosedError` once the
-   * broker service is closed. (Publishing only when connected matters: a publish made while the
-   * connection is being set up would otherwise wait for the *next* reconnect.)
+   * broker service is closed. Replies wait here rather than in the publisher, so that a reply is
+   * encoded and handed over only once it can go out.
    */
   whenConnected(): Promise<void> {
     if (this.connection.connected) return Promise.resolve();
@@ -58,9 +58,8 @@ export class BrokerService {
 
   /**
    * Closes the connection, then the publisher (failing whatever it still holds, and clearing its
-   * timers); replies still waiting for a connection fail with `ClosedError`. The connection goes
-   * first: closing an owned channel on a live connection reads, to `AmqpConnection`, as the broker
-   * closing it, and would start a reconnect.
+   * timers); replies still waiting for a connection fail with `ClosedError`. By now the shutdown
+   * sequence has already waited for every result to be confirmed.
    */
   async close(): Promise<void> {
     this.closed = true;
