@@ -51,7 +51,8 @@ export class BenchWarren {
 
   /** Starts one process simulating `n` agents `prefix0001…` (answers without spawning). */
   async startSimulated(prefix: string, n: number): Promise<string[]> {
-    const sim = startBg([process.execPath, join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'bench/sim-agents.ts'), '--namespace', this.ns, '--count', String(n), '--prefix', prefix, '--broker', BROKER]);
+    // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a grandchild that a kill would orphan.
+    const sim = startBg([process.execPath, '--import', 'tsx', join(ROOT, 'bench/sim-agents.ts'), '--namespace', this.ns, '--count', String(n), '--prefix', prefix, '--broker', BROKER]);
     this.others.push(sim);
     await sim.waitFor(/^ready$/m, 120_000);
     const names = Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
