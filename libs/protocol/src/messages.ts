@@ -62,11 +62,8 @@ export interface OutputCapture {
   truncated: boolean;
 }
 
-/** Agent → controller: the terminal outcome of one invocation. */
-export interface ResultMessage extends Base<'result'> {
-  invocationId: string;
-  taskId: string;
-  host: string;
+/** How one invocation ended, as the agent reports it: a `result` message without its ids. */
+export interface InvocationOutcome {
   state: AgentResultState;
   /** null when killed by a signal or never started */
   exitCode: number | null;
@@ -82,6 +79,13 @@ export interface ResultMessage extends Base<'result'> {
   durationMs: number | null;
   /** why it was rejected, errored, timed out or cancelled; null otherwise */
   reason: string | null;
+}
+
+/** Agent → controller: the terminal outcome of one invocation. */
+export interface ResultMessage extends Base<'result'>, InvocationOutcome {
+  invocationId: string;
+  taskId: string;
+  host: string;
 }
 
 /** Agent → everyone: a heartbeat (`online`) every `intervalMs`, and `goodbye` on clean shutdown. */

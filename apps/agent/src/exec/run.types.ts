@@ -1,4 +1,4 @@
-import type { AgentResultState, OutputCapture } from '@warren/protocol';
+import type { InvocationOutcome } from '@warren/protocol';
 
 /** What to run: the execution part of a command message. */
 export interface RunSpec {
@@ -15,23 +15,7 @@ export interface RunSpec {
 }
 
 /** How one run ended: everything a `result` message reports, minus the ids. */
-export interface RunOutcome {
-  state: AgentResultState;
-  /** null when killed by a signal or never started */
-  exitCode: number | null;
-  /** e.g. `SIGKILL`; null when the shell exited by itself */
-  signal: string | null;
-  stdout: OutputCapture;
-  stderr: OutputCapture;
-  /** ms since epoch; null when it never started */
-  startedAt: number | null;
-  /** ms since epoch */
-  finishedAt: number;
-  /** ms; null when it never started */
-  durationMs: number | null;
-  /** why it errored, timed out or was cancelled; null otherwise */
-  reason: string | null;
-}
+export type RunOutcome = InvocationOutcome;
 
 /** A run in progress. */
 export interface RunHandle {

@@ -31,9 +31,11 @@ export class BrokerService implements OnApplicationShutdown {
       heartbeatSec: config.amqpHeartbeatSec,
       setup: async (ch) => {
         const t = sharedTopology(ns);
-        t.queues.push({ name: this.presenceQueue, durable: false, exclusive: true, autoDelete: true } as never);
-        t.bindings.push({ queue: this.presenceQueue, exchange: presenceExchange(ns), routingKey: '' });
-        await assertTopology(ch, t);
+        await assertTopology(ch, {
+          ...t,
+          queues: [...t.queues, { name: this.presenceQueue, durable: false, exclusive: true, autoDelete: true }],
+          bindings: [...t.bindings, { queue: this.presenceQueue, exchange: presenceExchange(ns), routingKey: '' }],
+        });
       },
     });
     this.publisher = new ConfirmPublisher(this.connection, {

@@ -72,19 +72,7 @@ export class ResultsConsumer implements OnModuleDestroy {
       if (m.kind === 'started') {
         updates.push({ kind: 'started', invocationId: m.invocationId, startedAt: m.startedAt, resultGraceMs: this.config.resultGraceMs });
       } else {
-        updates.push({
-          kind: 'result',
-          invocationId: m.invocationId,
-          state: m.state,
-          exitCode: m.exitCode,
-          signal: m.signal,
-          stdout: m.stdout,
-          stderr: m.stderr,
-          startedAt: m.startedAt,
-          finishedAt: m.finishedAt,
-          durationMs: m.durationMs,
-          reason: m.reason,
-        });
+        updates.push(m); // a result message is itself a `result` update: its outcome plus ids
         this.log.info(
           { taskId: m.taskId, host: m.host, correlationId: m.invocationId, state: m.state, exitCode: m.exitCode, durationMs: m.durationMs },
           'invocation finished',

@@ -1,4 +1,4 @@
-import type { InvocationState, OutputCapture, TaskState } from '@warren/protocol';
+import type { InvocationOutcome, InvocationState, TaskState } from '@warren/protocol';
 
 /** A task as stored. Times are ms since epoch. */
 export interface TaskRecord {
@@ -55,19 +55,7 @@ export type InvocationUpdate =
       /** ms; past now + the task's timeout + kill grace, the invocation is `lost` */
       resultGraceMs: number;
     }
-  | {
-      kind: 'result';
-      invocationId: string;
-      state: InvocationState;
-      exitCode: number | null;
-      signal: string | null;
-      stdout: OutputCapture;
-      stderr: OutputCapture;
-      startedAt: number | null;
-      finishedAt: number;
-      durationMs: number | null;
-      reason: string | null;
-    }
+  | ({ kind: 'result'; invocationId: string } & InvocationOutcome)
   /** a state the controller decides itself: unknown_host, undelivered, lost, error */
   | { kind: 'verdict'; invocationId: string; state: InvocationState; reason: string; at: number };
 
