@@ -56,7 +56,10 @@ describe('bad input, huge output and a controller restart', () => {
     // The agents finish while no controller listens: their replies wait in the durable results queue.
     const conn = await amqplib.connect(BROKER_URL);
     const ch = await conn.createChannel();
-    await until(async () => (await ch.checkQueue(resultsQueue(w.ns))).messageCount >= 6, 10_000); // 3 × (started + result)
+    // Every agent has finished and published its result while no controller listens.
+    const finished = (h: string) => w.agents.get(h)!.output.split('\n').some((l) => l.includes(body.id) && l.includes('invocation finished'));
+    await until(() => ['r1', 'r2', 'r3'].every(finished), 10_000);
+    await until(async () => (await ch.checkQueue(resultsQueue(w.ns))).messageCount >= 3, 5_000);
     await conn.close();
 
     await w.startController();
