@@ -17,12 +17,27 @@ export interface AmqpConnectionOptions {
   /** ms; TCP connect + AMQP handshake limit */
   connectTimeoutMs?: number;
   reconnect?: BackoffOptions;
+  /** PEM material for `amqps://` URLs: a private CA, and a client certificate when the broker asks for one */
+  tls?: AmqpTlsOptions;
   /**
    * Asserts every exchange, queue and binding this process needs, and nothing else. Run on a
    * fresh channel after every (re)connect, before any consumer or publisher attaches; must be
-   * idempotent.
+   * idempotent. `conn` lets it open another channel when the broker closed the first one (a
+   * declare refused for lack of permission, handled by falling back to passive checks).
    */
-  setup: (channel: Channel) => Promise<void>;
+  setup: (channel: Channel, conn: ChannelModel) => Promise<void>;
+}
+
+/** TLS material for `amqps://`; given to `tls.connect`. Without `ca` the system's CAs are trusted. */
+export interface AmqpTlsOptions {
+  /** PEM CA certificate(s) the broker's certificate must chain to */
+  ca?: Buffer;
+  /** PEM client certificate, for brokers that verify peers */
+  cert?: Buffer;
+  /** PEM private key of `cert` */
+  key?: Buffer;
+  /** name the broker's certificate must carry, when it differs from the URL's host */
+  servername?: string;
 }
 
 /** Something that (re)attaches channels to each new connection: consumers, publishers. */
@@ -125,6 +140,7 @@ export class AmqpConnection extends EventEmitter {
       let model: ChannelModel | null = null;
       try {
         model = await amqplib.connect(this.urlWithHeartbeat(), {
+          ...this.opts.tls,
           noDelay: true,
           timeout: this.opts.connectTimeoutMs ?? 5_000,
           clientProperties: { connection_name: this.opts.name },
@@ -134,8 +150,9 @@ export class AmqpConnection extends EventEmitter {
         model.on('close', () => this.onClosed(conn));
         this.model = model;
         const setupChannel = await model.createChannel();
-        await this.opts.setup(setupChannel);
-        await setupChannel.close();
+        await this.opts.setup(setupChannel, model);
+        // Already closed if the broker refused something setup then worked around.
+        await setupChannel.close().catch(() => undefined);
         for (const hook of this.hooks) await hook(model);
         if (this.closing) return;
         this.ready = true;

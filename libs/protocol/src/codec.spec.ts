@@ -10,18 +10,20 @@ const command: CommandMessage = {
   taskId: 't_1',
   host: 'web1',
   command: 'df -h',
+  runAs: null,
   cwd: null,
   env: { LANG: 'C' },
   timeoutMs: 1000,
   killGraceMs: 500,
   issuedAt: 1,
   expiresAt: 2,
+  replyTo: 'warren.results',
 };
 
 describe('codec', () => {
-  it('round-trips a command', () => {
-    const d = decodeCommand(encode(command));
-    expect(d).toEqual({ ok: true, message: command });
+  it('round-trips a command, with or without live: false', () => {
+    expect(decodeCommand(encode(command))).toEqual({ ok: true, message: command });
+    expect(decodeCommand(encode({ ...command, live: false }))).toEqual({ ok: true, message: { ...command, live: false } });
   });
 
   it('rejects what is not a valid command, saying why and keeping the ids it could read', () => {
@@ -34,6 +36,7 @@ describe('codec', () => {
     expect(bad({ ...command, host: '../etc' })).toMatchObject({ ok: false, reason: expect.stringMatching(/host is not a valid host id/) });
     expect(bad({ ...command, env: { 'A-B': 'x' } })).toMatchObject({ ok: false, reason: expect.stringMatching(/env has an invalid name/) });
     expect(bad({ ...command, env: { A: 1 } })).toMatchObject({ ok: false, reason: expect.stringMatching(/env.A must be a string/) });
+    expect(bad({ ...command, live: 'no' })).toMatchObject({ ok: false, reason: expect.stringMatching(/live must be a boolean/) });
     expect(bad({ ...command, expiresAt: 0 })).toMatchObject({ ok: false, reason: 'invalid command: expiresAt is before issuedAt' });
     const { command: _omit, ...noCommand } = command;
     expect(bad(noCommand)).toMatchObject({ ok: false, reason: expect.stringMatching(/command must be a string/), partial: { invocationId: 'inv-1', taskId: 't_1' } });

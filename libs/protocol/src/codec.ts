@@ -1,5 +1,6 @@
 import { ENV_NAME_PATTERN, LIMITS } from './limits';
 import type {
+  CancelMessage,
   CommandMessage,
   MessageKind,
   OutputCapture,
@@ -9,6 +10,7 @@ import type {
   StartedMessage,
   WarrenMessage,
 } from './messages';
+import { REJECT_CODES } from './messages';
 import { AGENT_RESULT_STATES } from './states';
 import { isValidHostId } from './topology';
 import { PROTOCOL_VERSION } from './version';
@@ -60,6 +62,27 @@ function oneOf(field: string, values: readonly string[]): Check {
   };
 }
 
+function stringList(field: string, opts: { max: number; maxItem: number }): Check {
+  return (o, errors) => {
+    const v = o[field];
+    if (!Array.isArray(v)) return void errors.push(`${field} must be an array of strings`);
+    if (v.length > opts.max) errors.push(`${field} has more than ${opts.max} entries`);
+    if (v.some((x) => typeof x !== 'string' || x.length === 0 || x.length > opts.maxItem)) errors.push(`${field} must hold non-empty strings of at most ${opts.maxItem} characters`);
+  };
+}
+
+function optionalOneOf(field: string, values: readonly string[]): Check {
+  return (o, errors) => {
+    if (o[field] !== undefined && !values.includes(o[field] as string)) errors.push(`${field} must be one of ${values.join(', ')}`);
+  };
+}
+
+function optionalBool(field: string): Check {
+  return (o, errors) => {
+    if (o[field] !== undefined && typeof o[field] !== 'boolean') errors.push(`${field} must be a boolean`);
+  };
+}
+
 function host(field = 'host'): Check {
   return (o, errors) => {
     if (typeof o[field] !== 'string' || !isValidHostId(o[field] as string)) errors.push(`${field} is not a valid host id`);
@@ -102,8 +125,11 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     stringMap('env', { names: ENV_NAME_PATTERN, maxEntries: LIMITS.envCount, maxValue: LIMITS.envValueLength }),
     int('timeoutMs', { min: 1, max: LIMITS.maxTimeoutMs }),
     int('killGraceMs', { min: 0, max: LIMITS.maxKillGraceMs }),
+    str('runAs', { max: 64, nullable: true }),
     epochMs('issuedAt'),
     epochMs('expiresAt'),
+    str('replyTo', { max: 255 }),
+    optionalBool('live'),
   ],
   started: [...ids, epochMs('startedAt'), int('pid', { min: 0 })],
   result: [
@@ -117,6 +143,7 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     epochMs('finishedAt'),
     int('durationMs', { min: 0, nullable: true }),
     str('reason', { max: 4096, nullable: true }),
+    optionalOneOf('code', REJECT_CODES),
   ],
   presence: [
     host(),
@@ -127,6 +154,17 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     int('concurrency', { min: 1 }),
     int('intervalMs', { min: 1 }),
     epochMs('sentAt'),
+    str('publicKey', { max: 256 }),
+  ],
+  output: [...ids, oneOf('stream', ['stdout', 'stderr']), int('seq', { min: 0 }), int('offset', { min: 0 }), str('data', { min: 0, max: LIMITS.maxOutputChunkChars })],
+  cancel: [
+    str('taskId', { max: 128 }),
+    host(),
+    stringList('invocationIds', { max: LIMITS.hostsPerTask, maxItem: 128 }),
+    str('requestedBy', { max: 256 }),
+    epochMs('issuedAt'),
+    epochMs('expiresAt'),
+    str('replyTo', { max: 255 }),
   ],
 };
 
@@ -135,6 +173,8 @@ const MAX_BYTES: Record<MessageKind, number> = {
   started: 64 * 1024,
   result: LIMITS.maxReplyMessageBytes,
   presence: 64 * 1024,
+  output: 6 * LIMITS.maxOutputChunkChars + 4096,
+  cancel: LIMITS.maxCommandMessageBytes,
 };
 
 function fail<T>(reason: string, o?: Obj): Decoded<T> {
@@ -177,9 +217,14 @@ export function decodeCommand(body: Buffer): Decoded<CommandMessage> {
   return decode<CommandMessage>(body, ['command']);
 }
 
-/** Decodes a `started` or `result` reply (controller side). */
+/** Decodes a `started`, `output` or `result` reply (controller side). */
 export function decodeReply(body: Buffer): Decoded<ReplyMessage> {
-  return decode<StartedMessage | ResultMessage>(body, ['started', 'result']);
+  return decode<ReplyMessage>(body, ['started', 'result', 'output']);
+}
+
+/** Decodes a cancel (agent side, after its signature was verified). */
+export function decodeCancel(body: Buffer): Decoded<CancelMessage> {
+  return decode<CancelMessage>(body, ['cancel']);
 }
 
 /** Decodes a presence heartbeat or goodbye. */

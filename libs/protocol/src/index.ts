@@ -4,3 +4,5 @@ export * from './messages';
 export * from './states';
 export * from './topology';
 export * from './version';
+export * from './signing';
+export * from './hostlist';

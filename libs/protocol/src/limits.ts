@@ -18,6 +18,8 @@ export const LIMITS = {
   maxKillGraceMs: 5 * 60 * 1000,
   /** bytes; a command message larger than this is rejected unread (it cannot be a valid command) */
   maxCommandMessageBytes: 512 * 1024,
+  /** characters of output in one live `output` chunk */
+  maxOutputChunkChars: 64 * 1024,
   /** bytes; a reply larger than this is rejected (two 1 MiB captures plus JSON escaping fit) */
   maxReplyMessageBytes: 16 * 1024 * 1024,
 } as const;

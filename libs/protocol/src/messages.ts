@@ -7,6 +7,8 @@ export const MESSAGE_TYPES = {
   started: 'warren.started',
   result: 'warren.result',
   presence: 'warren.presence',
+  output: 'warren.output',
+  cancel: 'warren.cancel',
 } as const;
 
 /** Kinds of message on the wire. */
@@ -27,6 +29,8 @@ export interface CommandMessage extends Base<'command'> {
   host: string;
   /** run as `/bin/sh -c <command>` */
   command: string;
+  /** user to run it as; null = the agent policy's default user */
+  runAs: string | null;
   /** working directory; null = the agent's own */
   cwd: string | null;
   /** added to the agent's base environment */
@@ -39,6 +43,10 @@ export interface CommandMessage extends Base<'command'> {
   issuedAt: number;
   /** ms since epoch; the agent never starts it after this (issuedAt + delivery timeout) */
   expiresAt: number;
+  /** routing key on the replies exchange for this command's replies (signed, unlike the AMQP reply_to) */
+  replyTo: string;
+  /** false: send no live output chunks, only the result (absent: stream, as before this field) */
+  live?: boolean;
 }
 
 /** Agent → controller: the command is about to run (it was journaled and acked). */
@@ -81,11 +89,35 @@ export interface InvocationOutcome {
   reason: string | null;
 }
 
+/**
+ * Why an agent refused a message. The first five mean the agent could not trust what it read, so
+ * the ids it names are only claims; the controller records them in the audit log and changes no
+ * invocation for them.
+ */
+export const REJECT_CODES = [
+  'oversized',
+  'malformed',
+  'unsigned',
+  'untrusted_key',
+  'bad_signature',
+  'wrong_host',
+  'expired',
+  'not_yet_valid',
+  'replay',
+  'policy',
+] as const;
+export type RejectCode = (typeof REJECT_CODES)[number];
+
+/** Reject codes given before the signature was verified: the message's ids cannot be trusted. */
+export const UNVERIFIED_REJECT_CODES: readonly RejectCode[] = ['oversized', 'malformed', 'unsigned', 'untrusted_key', 'bad_signature'];
+
 /** Agent → controller: the terminal outcome of one invocation. */
 export interface ResultMessage extends Base<'result'>, InvocationOutcome {
   invocationId: string;
   taskId: string;
   host: string;
+  /** set when `state` is `rejected`: why, as a code (the `reason` says it in words) */
+  code?: RejectCode;
 }
 
 /** Agent → everyone: a heartbeat (`online`) every `intervalMs`, and `goodbye` on clean shutdown. */
@@ -103,10 +135,54 @@ export interface PresenceMessage extends Base<'presence'> {
   intervalMs: number;
   /** ms since epoch */
   sentAt: number;
+  /** the agent's Ed25519 public key (base64 SPKI DER); it signs its replies and heartbeats with it */
+  publicKey: string;
+}
+
+/**
+ * Agent → controller: a piece of a running command's output, for live streaming. Chunks are
+ * batched (not one per write) and stop at the output cap; the `result` still carries the whole
+ * captured output, so a missed chunk loses nothing that is stored.
+ */
+export interface OutputMessage extends Base<'output'> {
+  invocationId: string;
+  taskId: string;
+  host: string;
+  stream: 'stdout' | 'stderr';
+  /** per invocation, from 0, across both streams: the order the agent read them in */
+  seq: number;
+  /**
+   * byte offset of `data` in its stream's UTF-8 text as the agent decodes it (the raw byte offset
+   * when the output is valid UTF-8): the chunks of a stream, joined, are the result's `data`, so a
+   * reader who missed chunks takes the rest of the text from the result at this offset
+   */
+  offset: number;
+  /** UTF-8 text, cut on character boundaries */
+  data: string;
+}
+
+/**
+ * Controller → agent, on the control exchange (never queued behind commands): cancel these
+ * invocations of a task on `host`. Signed like a command. A running one is killed (process group:
+ * SIGTERM, SIGKILL after its grace) and ends `cancelled`; one not yet started never starts, even if
+ * its command arrives after the cancel (the agent remembers the ids until `expiresAt`).
+ */
+export interface CancelMessage extends Base<'cancel'> {
+  taskId: string;
+  host: string;
+  invocationIds: string[];
+  /** who asked, for the agent's log and the `cancelled` reason */
+  requestedBy: string;
+  /** ms since epoch */
+  issuedAt: number;
+  /** ms since epoch; the last moment one of the commands could still arrive (their expiry) */
+  expiresAt: number;
+  /** routing key of the `cancelled` results on the replies exchange */
+  replyTo: string;
 }
 
 /** What an agent sends back on the replies exchange. */
-export type ReplyMessage = StartedMessage | ResultMessage;
+export type ReplyMessage = StartedMessage | ResultMessage | OutputMessage;
 
 /** Any Warren message. */
-export type WarrenMessage = CommandMessage | StartedMessage | ResultMessage | PresenceMessage;
+export type WarrenMessage = CommandMessage | StartedMessage | ResultMessage | PresenceMessage | OutputMessage | CancelMessage;

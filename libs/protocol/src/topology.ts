@@ -57,6 +57,15 @@ export function agentQueue(ns: string, host: string): string {
   return `${ns}.agent.${host}`;
 }
 
+/**
+ * The host's control queue: durable, bound to {@link controlExchange} with the host id as key, so
+ * that a cancel sent while the agent is offline is there when it comes back, and is read before
+ * its inbox.
+ */
+export function agentControlQueue(ns: string, host: string): string {
+  return `${ns}.ctl.${host}`;
+}
+
 /** Queue arguments of every agent inbox; agent and tools must declare it with exactly these. */
 export function agentQueueArguments(ns: string): Record<string, unknown> {
   return { 'x-dead-letter-exchange': deadLetterExchange(ns), 'x-queue-type': 'classic' };
@@ -102,5 +111,7 @@ export function agentTopology(ns: string, host: string): TopologyDeclarations {
   const t = sharedTopology(ns);
   t.queues.push({ name: agentQueue(ns, host), durable: true, arguments: agentQueueArguments(ns) });
   t.bindings.push({ queue: agentQueue(ns, host), exchange: commandExchange(ns), routingKey: host });
+  t.queues.push({ name: agentControlQueue(ns, host), durable: true });
+  t.bindings.push({ queue: agentControlQueue(ns, host), exchange: controlExchange(ns), routingKey: host });
   return t;
 }
