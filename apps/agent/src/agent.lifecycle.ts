@@ -3,10 +3,13 @@ import { agentQueue } from '@warren/protocol';
 import type { Logger } from 'pino';
 import { BrokerService } from './broker/broker.service';
 import { AgentConfig } from './config/agent.config';
+import { ControlService } from './control/control.service';
 import { InboxService } from './inbox/inbox.service';
 import { ReplyPublisher } from './inbox/reply.publisher';
+import { AgentIdentity } from './identity/agent.identity';
 import { InvocationJournal } from './journal/invocation.journal';
 import { ROOT_LOGGER } from './logger';
+import { describePolicy } from './policy/policy.decision';
 import { PresenceService } from './presence/presence.service';
 
 /** ms; on shutdown, how long to wait for the broker to confirm the last results. */
@@ -24,9 +27,11 @@ export class AgentLifecycle implements OnApplicationBootstrap, BeforeApplication
     private readonly config: AgentConfig,
     private readonly broker: BrokerService,
     private readonly inbox: InboxService,
+    private readonly control: ControlService,
     private readonly replies: ReplyPublisher,
     private readonly presence: PresenceService,
     private readonly journal: InvocationJournal,
+    private readonly identity: AgentIdentity,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'agent' });
@@ -34,12 +39,14 @@ export class AgentLifecycle implements OnApplicationBootstrap, BeforeApplication
 
   /** Attaches the consumer and heartbeats, then connects (in the background, retrying). */
   async onApplicationBootstrap(): Promise<void> {
+    // Control first: on every connect its backlog is applied before the inbox consumes.
+    await this.control.start();
     await this.inbox.start();
     this.presence.start();
     await this.broker.start();
     const c = this.config;
     this.log.info(
-      { namespace: c.namespace, queue: agentQueue(c.namespace, c.host), concurrency: c.concurrency, labels: c.labels, stateDir: c.stateDir, journaled: this.journal.size },
+      { namespace: c.namespace, queue: agentQueue(c.namespace, c.host), concurrency: c.concurrency, labels: c.labels, stateDir: c.stateDir, journaled: this.journal.size, policy: describePolicy(c.policy), trusted: c.trustedKeys.map((k) => k.keyId), keyId: this.identity.key.keyId },
       'agent started',
     );
   }

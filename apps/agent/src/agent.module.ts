@@ -5,6 +5,8 @@ import { AgentLifecycle } from './agent.lifecycle';
 import { BrokerService } from './broker/broker.service';
 import { AgentConfig } from './config/agent.config';
 import { ProcessRunner } from './exec/process.runner';
+import { AgentIdentity } from './identity/agent.identity';
+import { ControlService } from './control/control.service';
 import { InboxService } from './inbox/inbox.service';
 import { ReplyPublisher } from './inbox/reply.publisher';
 import { InvocationJournal } from './journal/invocation.journal';
@@ -24,11 +26,13 @@ export class AgentModule {
       providers: [
         { provide: AgentConfig, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },
+        { provide: AgentIdentity, useFactory: () => AgentIdentity.load(config) },
         { provide: InvocationJournal, useFactory: () => InvocationJournal.open(config.stateDir) },
         { provide: ProcessRunner, useFactory: () => new ProcessRunner({ baseEnv: config.childEnv, maxOutputBytes: config.maxOutputBytes }) },
         BrokerService,
         ReplyPublisher,
         InboxService,
+        ControlService,
         PresenceService,
         AgentLifecycle,
       ],

@@ -1,16 +1,47 @@
-import type { Channel } from '@warren/amqp';
+import type { Channel, ChannelModel } from '@warren/amqp';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { agentTopologySetup } from './agent.topology';
+import { agentTopologySetup, TopologyMissingError } from './agent.topology';
+
+const amqpError = (code: number, message: string) => Object.assign(new Error(message), { code });
+
+/** A declaring channel that records calls and fails the first `assertExchange` with `failWith`. */
+function declaringChannel(calls: unknown[][], failWith?: Error): Channel {
+  return {
+    assertExchange: async (...a: unknown[]) => {
+      if (failWith) throw failWith;
+      calls.push(['exchange', ...a]);
+    },
+    assertQueue: async (...a: unknown[]) => void calls.push(['queue', ...a]),
+    bindQueue: async (...a: unknown[]) => void calls.push(['bind', ...a]),
+  } as unknown as Channel;
+}
+
+/** A connection whose channels answer passive checks: `missing` names give NOT_FOUND. */
+function passiveConn(checks: string[], missing: string[] = []) {
+  let channels = 0;
+  let closed = 0;
+  const conn = {
+    createChannel: async () => {
+      channels++;
+      const check = async (name: string) => {
+        checks.push(name);
+        if (missing.includes(name)) throw amqpError(404, `NOT_FOUND - no queue '${name}'`);
+        return { queue: name };
+      };
+      return { on: () => undefined, checkExchange: check, checkQueue: check, close: async () => void closed++ };
+    },
+  } as unknown as ChannelModel;
+  return { conn, channels: () => channels, closed: () => closed };
+}
+
+const silent = pino({ level: 'silent' });
 
 describe('agentTopologySetup', () => {
   it('declares the shared topology and this host inbox exactly as the controller does', async () => {
     const calls: unknown[][] = [];
-    const ch = {
-      assertExchange: async (...a: unknown[]) => void calls.push(['exchange', ...a]),
-      assertQueue: async (...a: unknown[]) => void calls.push(['queue', ...a]),
-      bindQueue: async (...a: unknown[]) => void calls.push(['bind', ...a]),
-    } as unknown as Channel;
-    await agentTopologySetup('ns', 'web1')(ch);
+    const { conn, channels } = passiveConn([]);
+    await agentTopologySetup('ns', 'web1', silent)(declaringChannel(calls), conn);
     const d = { durable: true };
     expect(calls.filter((c) => c[0] === 'exchange')).toEqual([
       ['exchange', 'ns.cmd', 'direct', d],
@@ -24,11 +55,50 @@ describe('agentTopologySetup', () => {
       ['ns.results', true, undefined],
       ['ns.undelivered', true, undefined],
       ['ns.agent.web1', true, { 'x-dead-letter-exchange': 'ns.dlx', 'x-queue-type': 'classic' }],
+      ['ns.ctl.web1', true, undefined],
     ]);
     expect(calls.filter((c) => c[0] === 'bind')).toEqual([
       ['bind', 'ns.results', 'ns.replies', 'ns.results'],
       ['bind', 'ns.undelivered', 'ns.dlx', ''],
       ['bind', 'ns.agent.web1', 'ns.cmd', 'web1'],
+      ['bind', 'ns.ctl.web1', 'ns.ctl', 'web1'],
     ]);
+    expect(channels()).toBe(0);
+  });
+
+  it('with a user refused declares, checks the provisioned exchanges and inbox on a fresh channel instead', async () => {
+    const checks: string[] = [];
+    const { conn, closed } = passiveConn(checks);
+    const logged: unknown[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void logged.push(JSON.parse(l)) });
+    await agentTopologySetup('ns', 'web1', log)(declaringChannel([], amqpError(403, 'ACCESS_REFUSED - access to exchange')), conn);
+    expect(checks).toEqual(['ns.replies', 'ns.presence', 'ns.agent.web1', 'ns.ctl.web1']);
+    expect(closed()).toBe(1);
+    expect(logged).toEqual([expect.objectContaining({ inbox: 'ns.agent.web1', msg: expect.stringContaining('managed by the broker admin') })]);
+  });
+
+  it('after one refusal, skips declaring on every later reconnect', async () => {
+    const setup = agentTopologySetup('ns', 'web1', silent);
+    const checks: string[] = [];
+    await setup(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), passiveConn(checks).conn);
+    const calls: unknown[][] = [];
+    await setup(declaringChannel(calls), passiveConn(checks).conn);
+    expect(calls).toEqual([]);
+    expect(checks).toHaveLength(8);
+  });
+
+  it('fails the connect, naming the missing queue and how to provision it, when the admin has not declared it', async () => {
+    const { conn, closed } = passiveConn([], ['ns.agent.web1']);
+    const run = agentTopologySetup('ns', 'web1', silent)(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), conn);
+    await expect(run).rejects.toThrow(TopologyMissingError);
+    await expect(run).rejects.toThrow(/queue ns\.agent\.web1 does not exist.*scripts\/broker-users\.sh agent web1/);
+    expect(closed()).toBe(1);
+  });
+
+  it('rethrows any other broker error, so the connection retries as before', async () => {
+    const { conn, channels } = passiveConn([]);
+    const run = agentTopologySetup('ns', 'web1', silent)(declaringChannel([], amqpError(406, 'PRECONDITION_FAILED - inequivalent arg')), conn);
+    await expect(run).rejects.toThrow(/PRECONDITION_FAILED/);
+    expect(channels()).toBe(0);
   });
 });

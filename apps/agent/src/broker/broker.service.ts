@@ -12,7 +12,8 @@ import { agentTopologySetup } from './agent.topology';
 const REPLY_HOLD_MS = 24 * 3600 * 1000;
 
 /**
- * The agent's one broker connection (reconnecting, topology asserted on every connect) and its
+ * The agent's one broker connection (reconnecting, topology asserted, or with a least-privilege
+ * broker user only checked, on every connect; TLS material from the config for amqps://) and its
  * confirm publisher. Consumers and the publisher attach before `start`, so the first connection
  * sets everything up at once. Closed last, by the agent's shutdown sequence.
  */
@@ -30,7 +31,8 @@ export class BrokerService {
       name: `warren-agent ${config.host}`,
       logger: log,
       heartbeatSec: config.amqpHeartbeatSec,
-      setup: agentTopologySetup(config.namespace, config.host),
+      tls: config.brokerTls,
+      setup: agentTopologySetup(config.namespace, config.host, log),
     });
     this.publisher = new ConfirmPublisher(this.connection, { logger: log, waitForConnectionMs: REPLY_HOLD_MS });
     this.connection.on('connected', () => {

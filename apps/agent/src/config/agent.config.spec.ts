@@ -1,11 +1,21 @@
-import { homedir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSigningKey } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
 import { agentProgram } from './agent.program';
 import { ConfigError, loadAgentConfig, parseLabels } from './agent.config';
 import { parseDurationMs } from './duration.parser';
 
-const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadAgentConfig(argv, env);
+const keysDir = mkdtempSync(join(tmpdir(), 'warren-trust-'));
+const trustKeys = [generateSigningKey(), generateSigningKey()];
+const trustFiles = trustKeys.map((k, i) => {
+  const f = join(keysDir, `controller${i}.pub`);
+  writeFileSync(f, k.publicPem);
+  return f;
+});
+/** Every load trusts one controller key unless the test says otherwise. */
+const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadAgentConfig(argv, { WARREN_TRUST: trustFiles[0], ...env });
 const errorOf = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
   try {
     load(argv, env);
@@ -17,6 +27,18 @@ const errorOf = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
 };
 
 describe('loadAgentConfig', () => {
+  it('requires at least one trusted controller key, takes several for rotation, and names a bad file', () => {
+    expect(errorOf(['--host', 'web1'], { WARREN_TRUST: '' })).toMatch(/^--trust \(WARREN_TRUST\) is required/);
+    expect(load(['--host', 'web1', '--trust', trustFiles[0], '--trust', trustFiles[1]]).trustedKeys.map((k) => k.keyId)).toEqual(trustKeys.map((k) => k.keyId));
+    expect(load(['--host', 'web1'], { WARREN_TRUST: trustFiles.join(',') }).trustedKeys).toHaveLength(2);
+    const notAKey = join(keysDir, 'nope.pub');
+    writeFileSync(notAKey, 'hello');
+    expect(errorOf(['--host', 'web1', '--trust', notAKey])).toMatch(/^--trust \(WARREN_TRUST\) .*nope\.pub: not a public key/);
+    expect(errorOf(['--host', 'web1', '--trust', join(keysDir, 'missing.pub')])).toMatch(/missing\.pub/);
+    expect(load(['--host', 'web1']).clockSkewMs).toBe(30_000);
+    expect(errorOf(['--host', 'web1', '--clock-skew', '10m'])).toMatch(/--clock-skew .*at most 5m/);
+  });
+
   it('takes defaults when only the host is given', () => {
     expect(load(['--host', 'web1'])).toMatchObject({
       host: 'web1',

@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { HOST_ID_PATTERN, NAMESPACE_PATTERN } from '@warren/protocol';
+import { HOST_ID_PATTERN, NAMESPACE_PATTERN, readPublicKeyFile, type TrustedKey } from '@warren/protocol';
 import { IsDefined, IsIn, IsInt, Matches, Max, Min, validateSync, type ValidationArguments } from 'class-validator';
 import { AGENT_SETTINGS, agentProgram, type AgentSetting } from './agent.program';
 import { buildBaseEnv } from './base-env.builder';
 import { parseDurationMs } from './duration.parser';
+import { loadAgentPolicy } from '../policy/policy.loader';
+import { PolicyError } from '../policy/policy.error';
+import type { AgentPolicy } from '../policy/policy.types';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -31,6 +35,9 @@ export class AgentConfig {
   @Matches(/^amqps?:\/\/[^\s]+$/, { message: '--broker (WARREN_BROKER_URL) must be an amqp:// or amqps:// URL' })
   brokerUrl: string;
 
+  /** PEM material for amqps:// (`--broker-ca`, `--broker-cert`, `--broker-key`), read at boot; empty for the system CAs */
+  brokerTls: BrokerTls;
+
   /** reported in heartbeats, for targeting by label */
   labels: Record<string, string>;
 
@@ -40,8 +47,17 @@ export class AgentConfig {
   @Max(1024, { message: msg('concurrency', 'must be an integer from 1 to 1024') })
   concurrency: number;
 
-  /** absolute path of the directory holding the invocation journal */
+  /** absolute path of the directory holding the invocation journal and the agent's key */
   stateDir: string;
+
+  /** controller public keys whose signatures this agent obeys (at least one) */
+  trustedKeys: TrustedKey[];
+
+  /** ms of clock difference tolerated when checking a command's issue and expiry times */
+  @IsInt({ message: msg('clockSkew', 'must be a duration like 500ms, 5s or 2m') })
+  @Min(0, { message: msg('clockSkew', 'must not be negative') })
+  @Max(300_000, { message: msg('clockSkew', 'must be at most 5m') })
+  clockSkewMs: number;
 
   /** prefix of every exchange and queue name */
   @Matches(NAMESPACE_PATTERN, { message: msg('namespace', 'must be letters, digits, . _ -, at most 63 characters') })
@@ -75,6 +91,9 @@ export class AgentConfig {
 
   /** the environment commands start from: the agent's own minus every WARREN_* variable */
   childEnv: Readonly<Record<string, string>>;
+
+  /** the local policy (`--policy`, or the default one), users resolved; it wins over every envelope */
+  policy: AgentPolicy;
 }
 
 /** A configuration problem, reported as one line before the agent exits with status 2. */
@@ -100,6 +119,56 @@ export function parseLabels(text: string): Record<string, string> {
   }
   if (Object.keys(labels).length > 64) throw new ConfigError(`${s.flag} (${s.envVar}) has more than 64 labels`);
   return labels;
+}
+
+/** Reads every `--trust` file (comma-separated); at least one is required. */
+function loadTrustedKeys(text: string | undefined): TrustedKey[] {
+  const s = setting('trust');
+  const paths = (text ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (paths.length === 0) {
+    throw new ConfigError(`${s.flag} (${s.envVar}) is required: the controller's public key (the controller writes it to <state-dir>/controller.pub); the agent runs only commands signed by a trusted key`);
+  }
+  return paths.map((p) => {
+    try {
+      return readPublicKeyFile(resolve(p));
+    } catch (err) {
+      throw new ConfigError(`${s.flag} (${s.envVar}) ${(err as Error).message}`);
+    }
+  });
+}
+
+/** TLS files for the broker connection, read at boot so that a bad path stops the agent at once. */
+export interface BrokerTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+function loadBrokerTls(raw: Record<string, string | undefined>): BrokerTls {
+  const read = (attr: string): Buffer | undefined => {
+    const path = raw[attr];
+    if (path === undefined || path === '') return undefined;
+    const s = setting(attr);
+    try {
+      return readFileSync(resolve(path));
+    } catch (err) {
+      throw new ConfigError(`${s.flag} (${s.envVar}) cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const tls: BrokerTls = { ca: read('brokerCa'), cert: read('brokerCert'), key: read('brokerKey') };
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new ConfigError('--broker-cert and --broker-key (WARREN_BROKER_CERT, WARREN_BROKER_KEY) go together: give both or neither');
+  return tls;
+}
+
+/** Reads `--policy` (none = the default policy). `agentMaxOutputBytes` is the ceiling its cap may lower. */
+function loadPolicy(path: string | undefined, agentMaxOutputBytes: number): AgentPolicy {
+  const s = setting('policy');
+  try {
+    return loadAgentPolicy(path === undefined || path === '' ? null : resolve(path), { agentMaxOutputBytes });
+  } catch (err) {
+    if (err instanceof PolicyError) throw new ConfigError(`${s.flag} (${s.envVar}) ${err.message}`);
+    throw err;
+  }
 }
 
 /** Integer text to number; NaN (reported by validation) for anything else. */
@@ -133,9 +202,12 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
   const cfg = Object.assign(new AgentConfig(), {
     host: host as string,
     brokerUrl: raw.broker ?? '',
+    brokerTls: loadBrokerTls(raw),
     labels: parseLabels(raw.labels ?? ''),
     concurrency: toInt(raw.concurrency),
     stateDir: resolve(raw.stateDir ?? join(homedir(), '.warren', `agent-${host}`)),
+    trustedKeys: loadTrustedKeys(raw.trust),
+    clockSkewMs: toMs(raw.clockSkew),
     namespace: raw.namespace ?? '',
     presenceIntervalMs: toMs(raw.presenceInterval),
     maxOutputBytes: toInt(raw.maxOutput),
@@ -143,6 +215,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     amqpHeartbeatSec: toInt(raw.amqpHeartbeat),
     logLevel: raw.logLevel ?? '',
     childEnv: buildBaseEnv(env),
+    policy: loadPolicy(raw.policy, toInt(raw.maxOutput)),
   } satisfies AgentConfig);
   const errors = validateSync(cfg);
   if (errors.length > 0) {

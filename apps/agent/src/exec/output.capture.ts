@@ -13,14 +13,16 @@ export class BoundedCapture {
 
   constructor(private readonly capBytes: number) {}
 
-  push(chunk: Buffer): void {
+  /** Adds what the stream read; returns the part kept (null once the cap is reached), for live streaming. */
+  push(chunk: Buffer): Buffer | null {
     this.bytes += chunk.length;
     const room = this.capBytes - this.kept;
-    if (room <= 0) return;
+    if (room <= 0) return null;
     // Copy a partial chunk: a subarray would pin the whole pipe buffer behind it.
     const part = chunk.length <= room ? chunk : Buffer.from(chunk.subarray(0, room));
     this.chunks.push(part);
     this.kept += part.length;
+    return part;
   }
 
   /**

@@ -1,15 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
 import type { AgentResultState } from '@warren/protocol';
 import { BoundedCapture, EMPTY_CAPTURE } from './output.capture';
 import type { RunHandle, RunOutcome, RunSpec } from './run.types';
+import { findPrlimit, findSetpriv, planSpawn, type SpawnPlan, type UserSwitch } from './spawn.plan';
 
 /** Options of {@link ProcessRunner}. */
 export interface ProcessRunnerOptions {
   /** environment every command starts from (the agent's own minus WARREN_*) */
   baseEnv: Readonly<Record<string, string>>;
-  /** bytes of stdout, and separately of stderr, kept per run */
+  /** bytes of stdout, and separately of stderr, kept per run (a spec may ask for less) */
   maxOutputBytes: number;
+  /**
+   * setpriv(1), used to run as another user with that user's supplementary groups; null = Node's
+   * uid/gid switch, which leaves the command no supplementary groups. Default: the host's, if any.
+   */
+  setpriv?: string | null;
+  /** uid of the agent process; default `process.getuid()` */
+  agentUid?: number;
   /**
    * ms to wait, after the shell exits, for its stdout/stderr to close. A command that leaves a
    * daemon holding them open must still get a result; its output after this is not captured.
@@ -45,8 +52,15 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
  */
 export class ProcessRunner {
   private readonly active = new Set<Run>();
+  private readonly userSwitch: UserSwitch;
 
-  constructor(private readonly opts: ProcessRunnerOptions) {}
+  constructor(private readonly opts: ProcessRunnerOptions) {
+    this.userSwitch = {
+      setpriv: opts.setpriv === undefined ? findSetpriv() : opts.setpriv,
+      prlimit: findPrlimit(),
+      agentUid: opts.agentUid ?? process.getuid!(),
+    };
+  }
 
   /** Runs that have not ended yet. */
   get running(): number {
@@ -55,19 +69,23 @@ export class ProcessRunner {
 
   /** Starts `spec` now. */
   start(spec: RunSpec): RunHandle {
-    if (spec.cwd !== null && !isDirectory(spec.cwd)) {
-      return { pid: null, startedAt: null, outcome: Promise.resolve(notStarted(`cwd ${spec.cwd} does not exist or is not a directory`)) };
-    }
+    const plan = planSpawn(spec, this.opts.baseEnv, this.userSwitch);
+    if ('error' in plan) return neverStarted(plan.error);
     let run: Run;
     try {
-      run = new Run(spec, this.opts);
+      run = new Run(spec, plan, Math.min(spec.maxOutputBytes ?? Infinity, this.opts.maxOutputBytes), this.opts.pipeCloseWaitMs ?? 500);
     } catch (err) {
       // spawn throws at once for arguments it cannot pass at all, e.g. a NUL byte in the command or env.
-      return { pid: null, startedAt: null, outcome: Promise.resolve(notStarted(`could not start /bin/sh: ${(err as Error).message}`)) };
+      return neverStarted(`could not start ${plan.file}: ${(err as Error).message}`);
     }
     this.active.add(run);
     void run.outcome.then(() => this.active.delete(run));
-    return { pid: run.pid, startedAt: run.pid === null ? null : run.startedAt, outcome: run.outcome };
+    return {
+      pid: run.pid,
+      startedAt: run.pid === null ? null : run.startedAt,
+      outcome: run.outcome,
+      cancel: (reason) => run.kill('cancelled', reason, run.spec.killGraceMs),
+    };
   }
 
   /**
@@ -86,12 +104,8 @@ export class ProcessRunner {
   }
 }
 
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+function neverStarted(reason: string): RunHandle {
+  return { pid: null, startedAt: null, outcome: Promise.resolve(notStarted(reason)), cancel: () => undefined };
 }
 
 function notStarted(reason: string): RunOutcome {
@@ -128,14 +142,18 @@ class Run {
 
   constructor(
     readonly spec: RunSpec,
-    private readonly opts: ProcessRunnerOptions,
+    private readonly plan: SpawnPlan,
+    maxOutputBytes: number,
+    private readonly pipeCloseWaitMs: number,
   ) {
     this.outcome = new Promise((r) => (this.resolve = r));
-    this.out = new BoundedCapture(opts.maxOutputBytes);
-    this.err = new BoundedCapture(opts.maxOutputBytes);
-    this.child = spawn('/bin/sh', ['-c', spec.command], {
-      cwd: spec.cwd ?? undefined,
-      env: { ...opts.baseEnv, ...spec.env },
+    this.out = new BoundedCapture(maxOutputBytes);
+    this.err = new BoundedCapture(maxOutputBytes);
+    this.child = spawn(plan.file, plan.args, {
+      cwd: plan.cwd,
+      env: plan.env,
+      uid: plan.uid,
+      gid: plan.gid,
       // Its own process group (pgid = pid), so the whole tree can be signalled at once.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -143,8 +161,15 @@ class Run {
     this.pid = this.child.pid ?? null;
     this.child.on('error', (e) => this.onError(e));
     if (this.pid === null) return; // 'error' follows: it never started
-    this.child.stdout!.on('data', (b: Buffer) => this.out.push(b));
-    this.child.stderr!.on('data', (b: Buffer) => this.err.push(b));
+    const onOutput = spec.onOutput;
+    this.child.stdout!.on('data', (b: Buffer) => {
+      const kept = this.out.push(b);
+      if (kept && onOutput) onOutput('stdout', kept);
+    });
+    this.child.stderr!.on('data', (b: Buffer) => {
+      const kept = this.err.push(b);
+      if (kept && onOutput) onOutput('stderr', kept);
+    });
     this.child.stdout!.on('error', () => undefined);
     this.child.stderr!.on('error', () => undefined);
     this.child.on('exit', (code, signal) => this.onExit(code, signal));
@@ -166,13 +191,13 @@ class Run {
     const sigkill = () => {
       if (this.killing!.sigkillSent) return;
       this.killing!.sigkillSent = true;
-      signalGroup(pid, 'SIGKILL');
+      if (signalGroup(pid, 'SIGKILL')) this.spec.onKill?.({ pid, signal: 'SIGKILL', state: this.killing!.state, reason: this.killing!.reason, graceMs: 0 });
       this.tryFinish();
     };
     if (!this.killing) {
       this.killing = { state, reason, sigkillSent: false };
       if (graceMs > 0) {
-        signalGroup(pid, 'SIGTERM');
+        if (signalGroup(pid, 'SIGTERM')) this.spec.onKill?.({ pid, signal: 'SIGTERM', state, reason, graceMs });
         this.after(graceMs, sigkill);
         return;
       }
@@ -182,12 +207,12 @@ class Run {
 
   private onError(e: Error): void {
     if (this.pid !== null) return; // e.g. a kill that raced with exit; the exit event decides
-    this.finish(notStarted(`could not start /bin/sh: ${e.message}`));
+    this.finish(notStarted(`could not start ${this.plan.file}: ${e.message}`));
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exit = { code, signal };
-    this.after(this.opts.pipeCloseWaitMs ?? 500, () => {
+    this.after(this.pipeCloseWaitMs, () => {
       this.pipeWaitOver = true;
       this.tryFinish();
     });

@@ -1,10 +1,20 @@
 import type { InvocationOutcome } from '@warren/protocol';
 
+/** The account a command runs as, as the policy resolved it (a `PolicyGrant` fits). */
+export interface RunAsUser {
+  /** login name: the command's USER and LOGNAME */
+  user: string;
+  uid: number;
+  gid: number;
+  /** the command's HOME, and its cwd when the spec gives none (`/` if it does not exist) */
+  home: string;
+}
+
 /** What to run: the execution part of a command message. */
 export interface RunSpec {
   /** run as `/bin/sh -c <command>` */
   command: string;
-  /** working directory; null = the agent's own */
+  /** working directory; null = the run-as user's home (without `runAs`: the agent's own cwd) */
   cwd: string | null;
   /** laid over the agent's base environment */
   env: Record<string, string>;
@@ -12,6 +22,26 @@ export interface RunSpec {
   timeoutMs: number;
   /** ms; between that SIGTERM and the SIGKILL of the group */
   killGraceMs: number;
+  /**
+   * who to run it as; absent or null = the agent's own user, with its environment and cwd. When
+   * this is another uid the agent must be root. HOME, USER and LOGNAME are always this user's.
+   */
+  runAs?: RunAsUser | null;
+  /** bytes of stdout, and of stderr, kept; default and ceiling: the runner's `maxOutputBytes` */
+  maxOutputBytes?: number;
+  /** RLIMIT_NPROC for the command (set through prlimit(1)); absent or null = none */
+  maxProcesses?: number | null;
+  /**
+   * Hears each piece of output as it is captured, for live streaming: only what the capture
+   * keeps (nothing past the cap), in the order it was read, all of it before the outcome resolves.
+   * Must not throw.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', bytes: Buffer) => void;
+  /**
+   * Hears each signal sent to the process group (SIGTERM at a timeout or cancel, SIGKILL after the
+   * grace), so that every kill is one structured log line. Must not throw.
+   */
+  onKill?: (kill: { pid: number; signal: 'SIGTERM' | 'SIGKILL'; state: string; reason: string; graceMs: number }) => void;
 }
 
 /** How one run ended: everything a `result` message reports, minus the ids. */
@@ -25,4 +55,9 @@ export interface RunHandle {
   startedAt: number | null;
   /** resolves once (never rejects) when the run has ended and its pipes are closed */
   outcome: Promise<RunOutcome>;
+  /**
+   * Kills the whole process group (SIGTERM, SIGKILL after the run's kill grace); the run ends
+   * `cancelled` with `reason`. No effect once it has ended or could not start.
+   */
+  cancel(reason: string): void;
 }

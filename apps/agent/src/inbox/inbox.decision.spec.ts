@@ -1,53 +1,82 @@
-import { type CommandMessage, decodeCommand, encode } from '@warren/protocol';
+import { type CommandMessage, encode, generateSigningKey, keyRing, signBody } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
-import { admit, decideStart, type StartContext } from './inbox.decision';
+import { type AdmitContext, admit, decideStart, type StartContext } from './inbox.decision';
 
+const controller = generateSigningKey();
 const command: CommandMessage = {
-  v: 1, kind: 'command', invocationId: 'inv-1', taskId: 't_1', host: 'web1', command: 'true',
-  cwd: null, env: {}, timeoutMs: 1000, killGraceMs: 100, issuedAt: 1000, expiresAt: 2000,
+  v: 1, kind: 'command', invocationId: 'inv-1', taskId: 't_1', host: 'web1', command: 'true', runAs: null,
+  cwd: null, env: {}, timeoutMs: 1000, killGraceMs: 100, issuedAt: 1000, expiresAt: 2000, replyTo: 'ns.results',
 };
-const bytes = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o));
+const signed = (c: CommandMessage | Buffer, key = controller) => {
+  const content = Buffer.isBuffer(c) ? c : encode(c);
+  return { content, headers: signBody(content, key), correlationId: 'inv-1' };
+};
+const ctx = (over: Partial<AdmitContext> = {}): AdmitContext => ({
+  host: 'web1', trusted: keyRing([controller]), now: 1500, skewMs: 30_000, seen: () => null, outcomeOf: () => null, ...over,
+});
 
 describe('admit', () => {
-  it('queues a valid command for this host', () => {
-    expect(admit(decodeCommand(encode(command)), 'web1')).toEqual({ action: 'queue', command });
+  it('queues a command signed by a trusted key, for this host, in its validity window, never seen', () => {
+    expect(admit(signed(command), ctx())).toEqual({ action: 'queue', command });
   });
 
-  it('rejects a command for another host, answering it', () => {
-    expect(admit(decodeCommand(encode({ ...command, host: 'db1' })), 'web1')).toEqual({
-      action: 'reject',
-      reason: 'command is for host db1',
-      answer: { invocationId: 'inv-1', taskId: 't_1' },
-    });
+  it('checks the signature before reading anything: unsigned, untrusted, altered', () => {
+    const unsigned = { content: encode(command), headers: {}, correlationId: 'inv-1' };
+    expect(admit(unsigned, ctx())).toMatchObject({ action: 'reject', code: 'unsigned', verified: false, answer: { invocationId: 'inv-1', taskId: 'unknown' } });
+    expect(admit(signed(command, generateSigningKey()), ctx())).toMatchObject({ code: 'untrusted_key', verified: false });
+    const s = signed(command);
+    const altered = Buffer.from(s.content.toString().replace('"true"', '"reboot"'));
+    expect(admit({ ...s, content: altered }, ctx())).toMatchObject({ code: 'bad_signature', verified: false });
+    // even bytes that are not JSON at all are refused for their signature, not parsed
+    expect(admit({ content: Buffer.from('{"v":1,'), headers: {}, correlationId: undefined }, ctx())).toMatchObject({ code: 'unsigned', answer: { invocationId: 'unidentified' } });
   });
 
-  it('rejects what is not a command, answering only when an invocation id could be read', () => {
-    expect(admit(decodeCommand(bytes('{"v":1,')), 'web1')).toEqual({ action: 'reject', reason: 'body is not valid JSON', answer: null });
-    expect(admit(decodeCommand(bytes({ ...command, v: 9 })), 'web1')).toMatchObject({ action: 'reject', answer: { invocationId: 'inv-1', taskId: 't_1' } });
-    const { taskId: _t, ...noTask } = command;
-    expect(admit(decodeCommand(bytes(noTask)), 'web1')).toMatchObject({ action: 'reject', answer: { invocationId: 'inv-1', taskId: 'unknown' } });
-    expect(admit(decodeCommand(bytes({ v: 1, kind: 'presence', host: 'web1' })), 'web1')).toMatchObject({
-      reason: 'unexpected message kind "presence"',
-      answer: null,
+  it('refuses an oversized message before hashing it', () => {
+    const huge = Buffer.alloc(600 * 1024, 0x20);
+    expect(admit({ content: huge, headers: signBody(huge, controller), correlationId: 'inv-9' }, ctx())).toMatchObject({ code: 'oversized', verified: false, answer: { invocationId: 'inv-9' } });
+  });
+
+  it('refuses a signed message that is not a valid command as malformed', () => {
+    expect(admit(signed(Buffer.from('{"v":1,')), ctx())).toMatchObject({ code: 'malformed', reason: 'body is not valid JSON', verified: false });
+  });
+
+  it('refuses a command for another host, issued in the future beyond the skew, or expired (no skew: the controller calls it undelivered then)', () => {
+    expect(admit(signed({ ...command, host: 'db1' }), ctx())).toMatchObject({ code: 'wrong_host', verified: true, answer: { invocationId: 'inv-1', taskId: 't_1' } });
+    const future = (issuedAt: number) => ({ ...command, issuedAt, expiresAt: issuedAt + 1000 });
+    expect(admit(signed(future(1500 + 30_000)), ctx())).toEqual({ action: 'queue', command: future(31_500) });
+    expect(admit(signed(future(1500 + 30_001)), ctx())).toMatchObject({ code: 'not_yet_valid' });
+    expect(admit(signed(command), ctx({ now: 2000 }))).toMatchObject({ action: 'queue' });
+    expect(admit(signed(command), ctx({ now: 2001 }))).toMatchObject({ code: 'expired' });
+  });
+
+  it('refuses any copy of an invocation already running, waiting or journaled, saying how the first one went', () => {
+    expect(admit(signed(command), ctx({ seen: () => 'running' }))).toMatchObject({ code: 'replay', reason: 'replay: this invocation is running now; not run again' });
+    expect(admit(signed(command), ctx({ seen: () => 'waiting' }))).toMatchObject({ code: 'replay' });
+    const out = { state: 'succeeded', exitCode: 0, signal: null, finishedAt: Date.UTC(2026, 0, 1) };
+    expect(admit(signed(command), ctx({ seen: () => 'journaled', outcomeOf: () => out }))).toMatchObject({
+      code: 'replay',
+      reason: 'replay: this invocation already ran (succeeded, exit 0, finished 2026-01-01T00:00:00.000Z); not run again',
     });
+    expect(admit(signed(command), ctx({ seen: () => 'journaled' }))).toMatchObject({ reason: expect.stringContaining('outcome unknown') });
   });
 });
 
 describe('decideStart', () => {
-  const ctx = (over: Partial<StartContext> = {}): StartContext => ({ now: 1500, isRunning: () => false, isJournaled: () => false, ...over });
+  const sctx = (over: Partial<StartContext> = {}): StartContext => ({ now: 1500, skewMs: 0, isRunning: () => false, isJournaled: () => false, ...over });
 
   it('runs a fresh, unexpired command', () => {
-    expect(decideStart(command, ctx())).toBe('run');
-    expect(decideStart(command, ctx({ now: 2000 }))).toBe('run'); // the deadline itself is still in time
+    expect(decideStart(command, sctx())).toBe('run');
+    expect(decideStart(command, sctx({ now: 2000 }))).toBe('run'); // the deadline itself is still in time
   });
 
-  it('never starts a command past its expiry', () => {
-    expect(decideStart(command, ctx({ now: 2001 }))).toBe('expired');
+  it('never starts a command past its expiry, whatever the skew', () => {
+    expect(decideStart(command, sctx({ now: 2001 }))).toBe('expired');
+    expect(decideStart(command, sctx({ now: 2001, skewMs: 30_000 }))).toBe('expired');
   });
 
-  it('never runs an invocation twice, and stays silent while the first is still running', () => {
-    expect(decideStart(command, ctx({ isJournaled: (id) => id === 'inv-1' }))).toBe('duplicate');
-    expect(decideStart(command, ctx({ isJournaled: () => true, now: 9999 }))).toBe('duplicate');
-    expect(decideStart(command, ctx({ isJournaled: () => true, isRunning: () => true }))).toBe('running');
+  it('never runs an invocation twice', () => {
+    expect(decideStart(command, sctx({ isJournaled: (id) => id === 'inv-1' }))).toBe('duplicate');
+    expect(decideStart(command, sctx({ isJournaled: () => true, now: 9999 }))).toBe('duplicate');
+    expect(decideStart(command, sctx({ isRunning: () => true }))).toBe('duplicate');
   });
 });

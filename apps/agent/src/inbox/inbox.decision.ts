@@ -1,38 +1,108 @@
-import type { CommandMessage, Decoded } from '@warren/protocol';
+import type { KeyObject } from 'node:crypto';
+import { type CommandMessage, decodeCommand, LIMITS, type RejectCode, verifyBody } from '@warren/protocol';
+import type { JournaledOutcome } from '../journal/invocation.journal';
+
+/** What arrived: the delivery's bytes and the AMQP properties we look at. */
+export interface Incoming {
+  content: Buffer;
+  headers: Record<string, unknown> | undefined;
+  /** AMQP correlation_id; for an unverifiable message, only a claim */
+  correlationId: unknown;
+}
+
+/** Where an invocation id stands on this agent right now. */
+export type Seen = 'running' | 'waiting' | 'journaled' | null;
+
+/** What admission needs to know about the agent. */
+export interface AdmitContext {
+  host: string;
+  /** controller keys we obey: fingerprint → key */
+  trusted: ReadonlyMap<string, KeyObject>;
+  now: number;
+  /** ms of clock difference tolerated on issue and expiry times */
+  skewMs: number;
+  seen(invocationId: string): Seen;
+  outcomeOf(invocationId: string): JournaledOutcome | null;
+}
+
+/** Whom to answer about a refused message. */
+export interface Answer {
+  invocationId: string;
+  taskId: string;
+}
 
 /** What to do with a delivery the moment it arrives. */
 export type Admission =
   | { action: 'queue'; command: CommandMessage }
   | {
       action: 'reject';
+      code: RejectCode;
       /** one line, for the log and the `rejected` reply */
       reason: string;
-      /** whom to answer with a `rejected` result; null when the message names nobody */
-      answer: { invocationId: string; taskId: string } | null;
+      /** whom to answer; ids of an unverified message are only what it claims */
+      answer: Answer;
+      /**
+       * true when the command was verified (the reply goes to its signed `replyTo`); false when
+       * nothing in it can be trusted (the reply goes to the default results route)
+       */
+      verified: boolean;
     };
 
+/** Longest correlation id taken as an invocation id from an unverified message. */
+const MAX_ID = 128;
+
 /**
- * Admits a decoded delivery: a valid command for this host waits for a slot (still unacked);
- * anything else is rejected, answered when the ids could be read.
+ * Admits a delivery, checking in this order and before anything else acts on it: its size, the signature
+ * over the whole body by a trusted controller key (nothing is parsed before that), that it decodes
+ * as a command, that it is for this host, that it was not issued in the future (beyond the clock
+ * skew) nor has expired, and that its invocation id has never been accepted here (running,
+ * waiting, or in the journal, whatever the `redelivered` flag says). The skew applies to the issue
+ * time only. What passes waits for a slot.
  */
-export function admit(decoded: Decoded<CommandMessage>, ownHost: string): Admission {
-  if (!decoded.ok) {
-    const { invocationId, taskId } = decoded.partial;
-    // Without an invocation id the controller could not match an answer; a missing task id is filled in.
-    return { action: 'reject', reason: decoded.reason, answer: invocationId ? { invocationId, taskId: taskId || 'unknown' } : null };
+export function admit(m: Incoming, ctx: AdmitContext): Admission {
+  // Size first: it costs nothing, and a huge body is not even hashed.
+  if (m.content.length > LIMITS.maxCommandMessageBytes) {
+    return unverified('oversized', `message of ${m.content.length} bytes exceeds the ${LIMITS.maxCommandMessageBytes}-byte limit`, m.correlationId);
   }
+  const v = verifyBody(m.content, m.headers, ctx.trusted);
+  if (!v.ok) return unverified(v.code, v.reason, m.correlationId);
+  const decoded = decodeCommand(m.content);
+  if (!decoded.ok) return unverified('malformed', decoded.reason, m.correlationId);
   const c = decoded.message;
-  if (c.host !== ownHost) return { action: 'reject', reason: `command is for host ${c.host}`, answer: { invocationId: c.invocationId, taskId: c.taskId } };
+  const answer = { invocationId: c.invocationId, taskId: c.taskId };
+  const refuse = (code: RejectCode, reason: string): Admission => ({ action: 'reject', code, reason, answer, verified: true });
+  if (c.host !== ctx.host) return refuse('wrong_host', `wrong host: the command is for ${c.host}, this is ${ctx.host}`);
+  if (c.issuedAt > ctx.now + ctx.skewMs) {
+    return refuse('not_yet_valid', `issued ${Math.round((c.issuedAt - ctx.now) / 1000)} s in the future, beyond the ${Math.round(ctx.skewMs / 1000)} s clock skew`);
+  }
+  // No skew on expiry: the controller declares the command `undelivered` soon after it, and a
+  // command started later than that would be reported as never delivered. Keep clocks in sync (NTP).
+  if (ctx.now > c.expiresAt) return refuse('expired', `expired ${new Date(c.expiresAt).toISOString()}, before it could start`);
+  const seen = ctx.seen(c.invocationId);
+  if (seen) return refuse('replay', replayReason(seen, ctx.outcomeOf(c.invocationId)));
   return { action: 'queue', command: c };
+}
+
+function unverified(code: RejectCode, reason: string, correlationId: unknown): Admission {
+  const id = typeof correlationId === 'string' && correlationId.length > 0 && correlationId.length <= MAX_ID ? correlationId : 'unidentified';
+  return { action: 'reject', code, reason, answer: { invocationId: id, taskId: 'unknown' }, verified: false };
+}
+
+/** "replay: …", saying what became of the first copy. */
+export function replayReason(seen: Exclude<Seen, null>, out: JournaledOutcome | null): string {
+  if (seen === 'running') return 'replay: this invocation is running now; not run again';
+  if (seen === 'waiting') return 'replay: this invocation is already queued here; not run again';
+  if (!out) return 'replay: this invocation was accepted before (outcome unknown: the agent stopped while it ran); not run again';
+  if (out.started === false) return `replay: this invocation was cancelled before it started (${new Date(out.finishedAt).toISOString()}); not run`;
+  const how = out.exitCode !== null ? `exit ${out.exitCode}` : out.signal ? `signal ${out.signal}` : 'no exit code';
+  return `replay: this invocation already ran (${out.state}, ${how}, finished ${new Date(out.finishedAt).toISOString()}); not run again`;
 }
 
 /** What to do with a waiting command when a slot frees up. */
 export type StartDecision =
   /** journal it, ack it, run it */
   | 'run'
-  /** the same invocation is running here now (a redelivery raced with it): ack and stay silent, its result will come */
-  | 'running'
-  /** accepted before, by this run or an earlier one: ack, answer `rejected`, never run again */
+  /** accepted meanwhile (a copy started first): ack, answer `rejected` (replay), never run again */
   | 'duplicate'
   /** its delivery deadline passed while it waited: ack, answer `rejected`, do not run */
   | 'expired';
@@ -40,17 +110,17 @@ export type StartDecision =
 /** What the start decision needs to know about the agent's state. */
 export interface StartContext {
   now: number;
+  skewMs: number;
   isRunning(invocationId: string): boolean;
   isJournaled(invocationId: string): boolean;
 }
 
 /**
  * Decides whether a waiting command may start. Duplicates are checked before expiry so that a
- * command which did run is reported as a duplicate rather than as never started.
+ * command which did run is reported as a replay rather than as never started.
  */
 export function decideStart(c: CommandMessage, ctx: StartContext): StartDecision {
-  if (ctx.isRunning(c.invocationId)) return 'running';
-  if (ctx.isJournaled(c.invocationId)) return 'duplicate';
+  if (ctx.isRunning(c.invocationId) || ctx.isJournaled(c.invocationId)) return 'duplicate';
   if (ctx.now > c.expiresAt) return 'expired';
   return 'run';
 }

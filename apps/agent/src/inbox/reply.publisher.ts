@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_ID, encode, MESSAGE_TYPES, type ReplyMessage, repliesExchange } from '@warren/protocol';
+import { APP_ID, encode, MESSAGE_TYPES, type OutputMessage, type ReplyMessage, repliesExchange } from '@warren/protocol';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
+import { AgentIdentity } from '../identity/agent.identity';
 import { ROOT_LOGGER } from '../logger';
 
 /**
- * Publishes `started` and `result` replies to the replies exchange with publisher confirms. A reply
+ * Publishes `started` and `result` replies to the replies exchange with publisher confirms (and
+ * live `output` chunks without them, see {@link sendLive}). A reply
  * is never lost to a broker outage: it waits for the connection (in order, so `started` still
  * precedes its `result`) and is re-published after a lost confirm. Sending never throws; a reply
- * that cannot be delivered is logged.
+ * that cannot be delivered is logged. Every reply is signed with the agent's key.
  */
 @Injectable()
 export class ReplyPublisher {
@@ -20,6 +22,7 @@ export class ReplyPublisher {
   constructor(
     private readonly broker: BrokerService,
     private readonly config: AgentConfig,
+    private readonly identity: AgentIdentity,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'replies' });
@@ -42,6 +45,16 @@ export class ReplyPublisher {
     void p.finally(() => this.outstanding.delete(p));
   }
 
+  /**
+   * Publishes a live `output` chunk only if connected now: no confirm, not persistent, never held
+   * over a reconnect. A lost chunk costs only liveness (the `result` carries the whole output), and
+   * it goes out on the same channel as the `result` sent after it, so it cannot arrive after it.
+   */
+  sendLive(message: OutputMessage, routingKey: string): boolean {
+    const body = encode(message);
+    return this.broker.publisher.publishIfConnected(repliesExchange(this.config.namespace), routingKey, body, { ...this.properties(message, body), persistent: false });
+  }
+
   /** Waits up to `ms` for every reply sent so far to be confirmed; false if some are still pending. */
   async drain(ms: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
@@ -55,7 +68,14 @@ export class ReplyPublisher {
   private async deliver(message: ReplyMessage, routingKey: string): Promise<void> {
     // Only publish on a fully set-up connection; see BrokerService.whenConnected.
     if (!this.broker.connection.connected) await this.broker.whenConnected();
-    await this.broker.publisher.publish(repliesExchange(this.config.namespace), routingKey, encode(message), {
+    const body = encode(message);
+    // Signed, so that the controller stores only what this host's accepted key vouches for.
+    await this.broker.publisher.publish(repliesExchange(this.config.namespace), routingKey, body, this.properties(message, body));
+  }
+
+  private properties(message: ReplyMessage, body: Buffer) {
+    return {
+      headers: this.identity.sign(body),
       persistent: true,
       correlationId: message.invocationId,
       messageId: randomUUID(),
@@ -63,6 +83,6 @@ export class ReplyPublisher {
       contentType: 'application/json',
       timestamp: Math.floor(Date.now() / 1000), // AMQP timestamps are in seconds
       appId: APP_ID,
-    });
+    };
   }
 }

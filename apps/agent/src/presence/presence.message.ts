@@ -7,6 +7,8 @@ export interface PresenceFacts {
   concurrency: number;
   /** ms; the next heartbeat is due within this */
   intervalMs: number;
+  /** base64 SPKI DER of the agent's public key */
+  publicKey: string;
 }
 
 /** A heartbeat (`online`) or the last word of a clean shutdown (`goodbye`). */
@@ -22,5 +24,6 @@ export function presenceMessage(facts: PresenceFacts, status: 'online' | 'goodby
     concurrency: facts.concurrency,
     intervalMs: facts.intervalMs,
     sentAt: now,
+    publicKey: facts.publicKey,
   };
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { ProcessRunner } from '../exec/process.runner';
+import { AgentIdentity } from '../identity/agent.identity';
 import { ROOT_LOGGER } from '../logger';
 import { presenceMessage } from './presence.message';
 
@@ -26,6 +27,7 @@ export class PresenceService {
     private readonly config: AgentConfig,
     private readonly broker: BrokerService,
     private readonly runner: ProcessRunner,
+    private readonly identity: AgentIdentity,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'presence' });
@@ -48,8 +50,9 @@ export class PresenceService {
   async goodbye(): Promise<void> {
     if (!this.broker.connection.connected) return;
     let timer: NodeJS.Timeout | undefined;
+    const body = this.body('goodbye');
     const sent = this.broker.publisher
-      .publish(presenceExchange(this.config.namespace), '', this.body('goodbye'), this.props())
+      .publish(presenceExchange(this.config.namespace), '', body, this.props(body))
       .then(() => true)
       .catch(() => false);
     const confirmed = await Promise.race([sent, new Promise<false>((r) => (timer = setTimeout(() => r(false), GOODBYE_WAIT_MS)))]);
@@ -58,17 +61,20 @@ export class PresenceService {
   }
 
   private beat(): void {
-    const sent = this.broker.publisher.publishIfConnected(presenceExchange(this.config.namespace), '', this.body('online'), this.props());
+    const body = this.body('online');
+    const sent = this.broker.publisher.publishIfConnected(presenceExchange(this.config.namespace), '', body, this.props(body));
     this.log.debug({ sent, running: this.runner.running }, 'heartbeat');
   }
 
   private body(status: 'online' | 'goodbye'): Buffer {
     const { host, labels, concurrency, presenceIntervalMs: intervalMs } = this.config;
-    return encode(presenceMessage({ host, labels, concurrency, intervalMs }, status, this.runner.running));
+    return encode(presenceMessage({ host, labels, concurrency, intervalMs, publicKey: this.identity.publicKeyBase64 }, status, this.runner.running));
   }
 
-  private props() {
+  /** Signed with the key it announces: proof that the sender holds it. */
+  private props(body: Buffer) {
     return {
+      headers: this.identity.sign(body),
       messageId: randomUUID(),
       type: MESSAGE_TYPES.presence,
       contentType: 'application/json',
