@@ -2,22 +2,37 @@ import { type DynamicModule, Inject, Module, type OnApplicationBootstrap } from 
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
+import { AuditController } from './audit/audit.controller';
+import { AUTH_PROVIDERS } from './auth/auth.providers';
 import { BrokerService } from './broker/broker.service';
 import { ControllerConfig } from './config/controller.config';
 import { HttpExceptionFilter } from './errors/http-exception.filter';
 import { HealthController } from './health/health.controller';
 import { HostsController } from './hosts/hosts.controller';
+import { TaskEventLog } from './events/task-event.log';
+import { TaskEvents } from './events/task-events';
+import { TaskEventsController } from './events/task-events.controller';
+import { HostKeysStore } from './hosts/host-keys.store';
 import { HostsRegistry } from './hosts/hosts.registry';
+import { ControllerKey } from './keys/controller-key';
 import { ROOT_LOGGER } from './logger';
+import { metricsController } from './metrics/metrics.controller';
+import { MetricsService } from './metrics/metrics.service';
+import { MetricsSources } from './metrics/metrics.sources';
 import { ResultsConsumer } from './results/results.consumer';
 import { UndeliveredConsumer } from './results/undelivered.consumer';
+import { DATABASE, type Db, openDatabase } from './store/database';
 import { SqliteTaskStore } from './store/sqlite-task.store';
 import { TASK_STORE, type TaskStore } from './store/task-store.port';
 import { CompletionNotifier } from './tasks/completion.notifier';
 import { DeadlineSweeper } from './tasks/deadline.sweeper';
 import { DispatcherService } from './tasks/dispatcher.service';
+import { CancelService } from './tasks/cancel.service';
+import { TaskActionsController } from './tasks/task-actions.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { TasksService } from './tasks/tasks.service';
+import { RollingScheduler } from './tasks/rolling.scheduler';
+import { TargetResolver } from './tasks/target.resolver';
 
 /** Closes the task store last, after every consumer has flushed into it. */
 class StoreCloser {
@@ -49,16 +64,30 @@ export class AppModule implements OnApplicationBootstrap {
           pinoHttp: {
             logger,
             // Access logs at debug: one line per request would dominate the log at fleet scale.
-            customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+            // 503 (no broker yet, or a /healthz probe saying so) is a state, not a bug: warn, not error.
+            customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
           },
         }),
       ],
-      controllers: [TasksController, HostsController, HealthController],
+      controllers: [TasksController, TaskActionsController, TaskEventsController, HostsController, HealthController, AuditController, metricsController(config)],
       providers: [
         { provide: ControllerConfig, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },
-        { provide: TASK_STORE, useFactory: () => new SqliteTaskStore(config.dbPath) },
+        { provide: DATABASE, useFactory: () => openDatabase(config.dbPath) },
+        // The store reports every change it commits, so invocation metrics and live task events need nothing from whoever applied it.
+        {
+          provide: TASK_STORE,
+          useFactory: (db: Db, metrics: MetricsService, events: TaskEvents) =>
+            new SqliteTaskStore(db, (c) => {
+              metrics.invocationsChanged(c);
+              events.changed(c.map((x) => x.taskId));
+            }),
+          inject: [DATABASE, MetricsService, TaskEvents],
+        },
+        MetricsService,
+        MetricsSources,
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
+        ...AUTH_PROVIDERS,
         StoreCloser,
         BrokerService,
         CompletionNotifier,
@@ -67,7 +96,14 @@ export class AppModule implements OnApplicationBootstrap {
         ResultsConsumer,
         UndeliveredConsumer,
         HostsRegistry,
+        HostKeysStore,
+        ControllerKey,
+        TaskEvents,
+        TaskEventLog,
+        CancelService,
         DeadlineSweeper,
+        TargetResolver,
+        RollingScheduler,
       ],
     };
   }

@@ -1,16 +1,41 @@
 import 'reflect-metadata';
-import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { ConfigError, loadControllerConfig } from './config/controller.config';
+import { runMaintenanceCommand } from './auth/token.commands';
+import { ConfigError, type ControllerConfig, parseControllerArgs } from './config/controller.config';
+import { validationPipe } from './errors/validation.pipe';
 import { createRootLogger } from './logger';
 
-async function bootstrap(): Promise<void> {
-  let config;
+async function serve(config: ControllerConfig): Promise<void> {
+  const logger = createRootLogger(config.logLevel);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), { bufferLogs: true, bodyParser: false });
+  app.useLogger(app.get(Logger));
+  // Commands (64 KiB) and env (128 KiB in all) fit well under this.
+  app.useBodyParser('json', { limit: '8mb' });
+  app.useGlobalPipes(validationPipe());
+  // A clean shutdown (consumers cancelled, buffered replies stored and acked, connection and store
+  // closed) exits 0 rather than re-raising the signal; a second signal exits at once.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals === 1) return void logger.info({ signal }, 'shutting down');
+    logger.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  await app.listen(config.port, config.bind);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ port, bind: config.bind, namespace: config.namespace, db: config.dbPath }, 'controller listening');
+}
+
+async function main(): Promise<void> {
+  let parsed;
   try {
-    config = loadControllerConfig(process.argv.slice(2));
+    parsed = parseControllerArgs(process.argv.slice(2));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`warren-controller: invalid configuration: ${err.message}\n`);
@@ -19,20 +44,12 @@ async function bootstrap(): Promise<void> {
     const code = (err as { exitCode?: number }).exitCode;
     process.exit(code ?? 2); // --help / --version already printed
   }
-  const logger = createRootLogger(config.logLevel);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), { bufferLogs: true, bodyParser: false });
-  app.useLogger(app.get(Logger));
-  // Commands (64 KiB) and env (128 × 32 KiB) fit well under this.
-  app.useBodyParser('json', { limit: '8mb' });
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: false }));
-  app.enableShutdownHooks();
-  await app.listen(config.port, config.bind);
-  const address = app.getHttpServer().address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info({ port, bind: config.bind, namespace: config.namespace, db: config.dbPath }, 'controller listening');
+  const { action, config } = parsed;
+  if (action.command === 'serve') return serve(config);
+  process.exitCode = runMaintenanceCommand(action, config, { stdout: process.stdout, stderr: process.stderr });
 }
 
-bootstrap().catch((err: Error) => {
+main().catch((err: Error) => {
   process.stderr.write(`warren-controller: ${err.message}\n`);
   process.exit(1);
 });

@@ -29,6 +29,7 @@ export class BrokerService implements OnApplicationShutdown {
       name: `warren-controller ${process.pid}`,
       logger: this.log,
       heartbeatSec: config.amqpHeartbeatSec,
+      tls: config.brokerTls,
       setup: async (ch) => {
         const t = sharedTopology(ns);
         await assertTopology(ch, {

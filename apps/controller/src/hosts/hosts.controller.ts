@@ -1,12 +1,58 @@
-import { Controller, Get } from '@nestjs/common';
+import { Body, ConflictException, Controller, ForbiddenException, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
+import { AuditAs, Roles } from '../auth/auth.decorators';
+import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
+import { HostKeyError, HostKeysStore } from './host-keys.store';
 import { type HostView, HostsRegistry } from './hosts.registry';
+
+/** Body of `POST /v1/hosts/:host/accept`. */
+export class AcceptHostDto {
+  /** the fingerprint to accept, when the host has announced several keys */
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  keyId?: string;
+}
 
 @Controller('v1/hosts')
 export class HostsController {
-  constructor(private readonly registry: HostsRegistry) {}
+  constructor(
+    private readonly registry: HostsRegistry,
+    private readonly keys: HostKeysStore,
+    @Inject(AUDIT_LOG) private readonly audit: AuditLog,
+  ) {}
 
+  /** The agents, with their trust; a token limited to host patterns sees only matching hosts. */
   @Get()
-  list(): { hosts: HostView[] } {
-    return { hosts: this.registry.list() };
+  @Roles('viewer')
+  list(@CurrentPrincipal() who: Principal): { hosts: HostView[] } {
+    return { hosts: this.registry.list().filter((h) => who.scope.allows(h.host)) };
+  }
+
+  /**
+   * Accepts a host's pending key (admin only): from then on its replies are stored and commands
+   * are sent to it. Accepting a new key for a host retires its old one. 409 when there is nothing
+   * (unambiguous) to accept.
+   */
+  @Post(':host/accept')
+  @HttpCode(200)
+  @Roles('admin')
+  @AuditAs('host.accept')
+  accept(@Param('host') host: string, @Body() dto: AcceptHostDto, @CurrentPrincipal() who: Principal, @ClientIp() ip: string | null) {
+    if (!who.scope.allows(host)) {
+      const reason = `host ${host} is outside the token's patterns (${(who.hostPatterns ?? []).join(' ')})`;
+      this.audit.record({ actor: who.name, source: ip, action: 'host.accept', decision: 'denied', hosts: [host], reason });
+      throw new ForbiddenException(`the token ${JSON.stringify(who.name)} may not accept keys of ${host}: ${reason}`);
+    }
+    try {
+      const { keyId, replaced } = this.keys.accept(host, dto.keyId, who.name);
+      this.audit.record({ actor: who.name, source: ip, action: 'host.accept', decision: 'allowed', hosts: [host], detail: { keyId, replaced } });
+      return { host, keyId, replaced, trust: 'accepted' };
+    } catch (err) {
+      if (!(err instanceof HostKeyError)) throw err;
+      this.audit.record({ actor: who.name, source: ip, action: 'host.accept', decision: 'denied', hosts: [host], reason: err.message });
+      throw new ConflictException(err.message);
+    }
   }
 }

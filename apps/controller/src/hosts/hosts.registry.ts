@@ -1,9 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { Consumer } from '@warren/amqp';
-import { decodePresence, type PresenceMessage } from '@warren/protocol';
+import { Consumer, type Delivery } from '@warren/amqp';
+import { decodePresence, keyRing, parsePublicKey, type PresenceMessage, verifyBody } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
+import { ControllerConfig } from '../config/controller.config';
 import { ROOT_LOGGER } from '../logger';
+import { HostKeysStore, type HostTrust } from './host-keys.store';
 
 /** What `GET /v1/hosts` shows of one agent. */
 export interface HostView {
@@ -15,14 +18,22 @@ export interface HostView {
   concurrency: number;
   /** ISO time of the last heartbeat or goodbye */
   lastSeen: string;
+  /** whether its key is accepted (its results are stored and commands are sent to it) */
+  trust: HostTrust;
+  /** fingerprint of its accepted key */
+  keyId: string | null;
+  /** fingerprints seen and not accepted: `warren hosts accept <host>` */
+  pendingKeyIds: string[];
 }
 
 /** A host is offline after this many missed heartbeat intervals. */
 const MISSED_HEARTBEATS = 3;
 
 /**
- * Known agents, from their presence heartbeats. In memory: after a controller restart the fleet
- * reappears within one heartbeat interval.
+ * Known agents, from their presence heartbeats. Each heartbeat carries the agent's public key and
+ * is signed with it; the key is recorded (see {@link HostKeysStore}) and, once accepted, a heartbeat
+ * signed with any other key is not believed. Presence is in memory: after a controller restart the
+ * fleet reappears within one heartbeat interval (keys persist).
  */
 @Injectable()
 export class HostsRegistry implements OnModuleDestroy {
@@ -32,6 +43,9 @@ export class HostsRegistry implements OnModuleDestroy {
 
   constructor(
     private readonly broker: BrokerService,
+    private readonly keys: HostKeysStore,
+    private readonly config: ControllerConfig,
+    @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'presence' });
@@ -43,14 +57,66 @@ export class HostsRegistry implements OnModuleDestroy {
       prefetch: 200,
       logger: this.log,
       handler: (d) => {
-        const decoded = decodePresence(d.content);
         d.ack();
-        if (!decoded.ok) return void this.log.warn({ reason: decoded.reason }, 'rejected presence message');
-        this.record(decoded.message, Date.now());
+        this.receive(d, Date.now());
       },
     });
     await this.consumer.start();
   }
+
+  /** Verifies a heartbeat (signed with the key it carries) and records it with its key. */
+  private receive(d: Delivery, now: number): void {
+    const decoded = decodePresence(d.content);
+    if (!decoded.ok) return void this.log.warn({ reason: decoded.reason }, 'rejected presence message');
+    const p = decoded.message;
+    let key;
+    try {
+      key = parsePublicKey(p.publicKey);
+    } catch (err) {
+      return void this.log.warn({ host: p.host, reason: (err as Error).message }, 'rejected presence message');
+    }
+    const v = verifyBody(d.content, d.properties.headers as Record<string, unknown> | undefined, keyRing([key]));
+    if (!v.ok) return void this.log.warn({ host: p.host, reason: v.reason }, 'rejected presence message');
+    // A captured heartbeat (or goodbye) played again is older than the last one of that key: ignore it.
+    const lastKey = `${p.host} ${key.keyId}`;
+    const last = this.lastSentAt.get(lastKey);
+    if (last !== undefined && p.sentAt <= last) return void this.log.debug({ host: p.host, sentAt: p.sentAt, last }, 'ignored a stale or replayed heartbeat');
+    this.lastSentAt.set(lastKey, p.sentAt);
+    const seen = this.keys.seen(p.host, p.publicKey, key.keyId, this.config.autoAccept, now);
+    if (seen === 'too-many-pending') {
+      if (!this.warnedChanged.has(lastKey)) {
+        this.warnedChanged.add(lastKey);
+        this.log.warn({ host: p.host, keyId: key.keyId }, 'too many pending keys: not recording another one (accept or investigate the pending ones)');
+      }
+      return;
+    }
+    if (seen === 'changed') {
+      // Reinstalled, or someone else claiming the name: keep believing the accepted key only.
+      if (!this.warnedChanged.has(`${p.host} ${key.keyId}`)) {
+        this.warnedChanged.add(`${p.host} ${key.keyId}`);
+        this.log.warn({ host: p.host, keyId: key.keyId }, 'host announced a different key than the accepted one; ignored until accepted');
+        this.audit.record({ actor: `agent:${p.host}`, source: 'broker', action: 'host.key.changed', decision: 'denied', hosts: [p.host], reason: `announced key ${key.keyId}, not the accepted one`, detail: { keyId: key.keyId } });
+      }
+      return;
+    }
+    if (seen === 'new-pending' || seen === 'auto-accepted') {
+      this.log.info({ host: p.host, keyId: key.keyId, accepted: seen === 'auto-accepted' }, seen === 'auto-accepted' ? 'host key accepted on first use (--auto-accept)' : 'new host key pending acceptance');
+      this.audit.record({
+        actor: seen === 'auto-accepted' ? 'controller' : `agent:${p.host}`,
+        source: 'broker',
+        action: seen === 'auto-accepted' ? 'host.accept' : 'host.key.seen',
+        decision: seen === 'auto-accepted' ? 'allowed' : 'denied',
+        hosts: [p.host],
+        reason: seen === 'auto-accepted' ? 'accepted on first use (--auto-accept)' : 'key pending acceptance',
+        detail: { keyId: key.keyId },
+      });
+    }
+    this.record(p, now);
+  }
+
+  private readonly warnedChanged = new Set<string>();
+  /** `host keyId` → sentAt of the newest heartbeat of that key */
+  private readonly lastSentAt = new Map<string, number>();
 
   /** Records a heartbeat or goodbye received at `now`. */
   record(p: PresenceMessage, now: number): void {
@@ -61,9 +127,31 @@ export class HostsRegistry implements OnModuleDestroy {
     else if (!wasOnline) this.log.info({ host: p.host, version: p.version, labels: p.labels }, 'agent online');
   }
 
+  /**
+   * True when the agent holding a host's accepted key is gone (goodbye, or 3 heartbeats missed)
+   * while another key is announced for that name: most likely the host was reinstalled, and what
+   * it would run could not be reported (its replies are not trusted). Commands are refused until
+   * an operator accepts the new key. While the accepted key is still heard, an impostor announcing
+   * a key for the name changes nothing.
+   */
+  acceptedKeyGone(host: string, now = Date.now()): boolean {
+    const e = this.hosts.get(host);
+    return !e || this.statusOf(e.last, e.receivedAt, now) === 'offline';
+  }
+
   private statusOf(p: PresenceMessage, receivedAt: number, now: number): 'online' | 'offline' {
     if (p.status === 'goodbye') return 'offline';
     return now - receivedAt <= MISSED_HEARTBEATS * p.intervalMs ? 'online' : 'offline';
+  }
+
+  /** Hosts whose latest heartbeat says they are online now. */
+  onlineHosts(now = Date.now()): PresenceMessage[] {
+    return [...this.hosts.values()].filter(({ last, receivedAt }) => this.statusOf(last, receivedAt, now) === 'online').map(({ last }) => last);
+  }
+
+  /** Every host seen since this controller started, with its last heartbeat. */
+  known(): PresenceMessage[] {
+    return [...this.hosts.values()].map(({ last }) => last);
   }
 
   list(now = Date.now()): HostView[] {
@@ -76,6 +164,7 @@ export class HostsRegistry implements OnModuleDestroy {
         running: last.status === 'goodbye' ? 0 : last.running,
         concurrency: last.concurrency,
         lastSeen: new Date(receivedAt).toISOString(),
+        ...this.keys.view(last.host),
       }))
       .sort((a, b) => a.host.localeCompare(b.host));
   }

@@ -1,10 +1,14 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
-import { decodeReply, resultsQueue } from '@warren/protocol';
+import { decodeReply, KEY_ID_HEADER, type ResultMessage, resultsQueue, UNVERIFIED_REJECT_CODES, verifyBody } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
+import { TaskEvents } from '../events/task-events';
+import { HostKeysStore } from '../hosts/host-keys.store';
 import { ROOT_LOGGER } from '../logger';
+import { MetricsService } from '../metrics/metrics.service';
 import { TASK_STORE, type InvocationUpdate, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from '../tasks/completion.notifier';
 
@@ -15,12 +19,20 @@ const MAX_BATCH = 500;
  * Consumes `started` and `result` replies from the durable results queue and stores them, many per
  * transaction; each message is acked only after the transaction holding it has committed, so a
  * controller crash loses nothing (the broker redelivers, and storing is idempotent).
+ *
+ * A reply is believed only when it is signed by the accepted key of the host it speaks for, and it
+ * can change only that host's invocations (see {@link HostKeysStore}); anything else is dropped and
+ * logged. An agent's `rejected` answers are audited; those about messages it could not verify,
+ * about another host's command, or about a replay change no invocation (their ids are claims, or
+ * the first copy's outcome stands).
  */
 @Injectable()
 export class ResultsConsumer implements OnModuleDestroy {
   private consumer: Consumer | null = null;
   private batch: Delivery[] = [];
   private scheduled = false;
+  /** replies dropped because no accepted key signed them */
+  private untrusted = 0;
   private readonly log: Logger;
 
   constructor(
@@ -28,7 +40,11 @@ export class ResultsConsumer implements OnModuleDestroy {
     private readonly config: ControllerConfig,
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly notifier: CompletionNotifier,
+    private readonly hostKeys: HostKeysStore,
+    private readonly events: TaskEvents,
+    @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
+    private readonly metrics: MetricsService,
   ) {
     this.log = root.child({ component: 'results' });
   }
@@ -60,29 +76,60 @@ export class ResultsConsumer implements OnModuleDestroy {
     if (batch.length === 0) return;
     const updates: InvocationUpdate[] = [];
     const accepted: Delivery[] = [];
+    /** tasks whose invocations these replies may change */
+    const touched = new Set<string>();
     for (const d of batch) {
-      const decoded = decodeReply(d.content);
-      if (!decoded.ok) {
-        this.log.warn({ reason: decoded.reason, correlationId: d.properties.correlationId, ...decoded.partial }, 'rejected reply');
+      const headers = d.properties.headers as Record<string, unknown> | undefined;
+      const keyId = headers?.[KEY_ID_HEADER];
+      const signer = typeof keyId === 'string' ? this.hostKeys.acceptedKey(keyId) : null;
+      if (!signer) {
+        this.untrusted++;
+        this.metrics.replyRejected('untrusted_key');
+        this.log.warn({ correlationId: d.properties.correlationId, keyId: typeof keyId === 'string' ? keyId.slice(0, 80) : null, dropped: this.untrusted }, 'dropped a reply not signed by an accepted agent key');
+        d.reject(false);
+        continue;
+      }
+      const v = verifyBody(d.content, headers, new Map([[keyId as string, signer.key]]));
+      const decoded = v.ok ? decodeReply(d.content) : null;
+      if (!v.ok || !decoded?.ok || decoded.message.host !== signer.host) {
+        const reason = !v.ok ? v.reason : decoded && !decoded.ok ? decoded.reason : `signed by ${signer.host}'s key but speaks for ${decoded?.ok ? decoded.message.host : '?'}`;
+        this.metrics.replyRejected(!v.ok ? 'bad_signature' : decoded && !decoded.ok ? 'malformed' : 'wrong_host');
+        this.log.warn({ host: signer.host, correlationId: d.properties.correlationId, reason }, 'rejected reply');
         d.reject(false);
         continue;
       }
       const m = decoded.message;
       accepted.push(d);
-      if (m.kind === 'started') {
-        updates.push({ kind: 'started', invocationId: m.invocationId, startedAt: m.startedAt, resultGraceMs: this.config.resultGraceMs });
-      } else {
-        updates.push(m); // a result message is itself a `result` update: its outcome plus ids
-        this.log.info(
-          { taskId: m.taskId, host: m.host, correlationId: m.invocationId, state: m.state, exitCode: m.exitCode, durationMs: m.durationMs },
-          'invocation finished',
-        );
+      if (m.kind === 'output') {
+        // Live only, never stored: so check here that it is about this host's own invocation.
+        if (this.owns(m)) this.events.output(m);
+        continue;
       }
+      touched.add(m.taskId);
+      if (m.kind === 'started') {
+        if (this.owns(m)) this.events.started(m); // now, so that it precedes the live chunks read after it
+        updates.push({ kind: 'started', invocationId: m.invocationId, host: m.host, startedAt: m.startedAt, resultGraceMs: this.config.resultGraceMs });
+        continue;
+      }
+      if (m.state === 'rejected') {
+        this.auditRejection(m);
+        this.metrics.agentRejected(m.code);
+      }
+      if (m.code && (UNVERIFIED_REJECT_CODES.includes(m.code) || m.code === 'wrong_host' || m.code === 'replay')) continue;
+      updates.push(m); // a result message is itself a `result` update: its outcome plus ids
+      this.log.info(
+        { taskId: m.taskId, host: m.host, correlationId: m.invocationId, state: m.state, exitCode: m.exitCode, durationMs: m.durationMs, code: m.code },
+        'invocation finished',
+      );
     }
-    if (updates.length === 0) return;
+    if (updates.length === 0) {
+      for (const d of accepted) d.ack();
+      return;
+    }
     try {
       const { completedTaskIds } = this.store.applyUpdates(updates, Date.now());
       for (const d of accepted) d.ack();
+      this.events.changed(touched);
       this.notifier.notify(completedTaskIds);
       for (const taskId of completedTaskIds) this.log.info({ taskId }, 'task completed');
     } catch (err) {
@@ -90,6 +137,37 @@ export class ResultsConsumer implements OnModuleDestroy {
       this.log.error({ err: (err as Error).message, count: accepted.length }, 'storing replies failed; requeueing');
       setTimeout(() => accepted.forEach((d) => d.reject(true)), 1_000).unref();
     }
+  }
+
+  /** invocation id → its task and host, for the live events (bounded: the oldest go first) */
+  private readonly owners = new Map<string, { taskId: string; host: string } | null>();
+
+  /** True when the invocation a live event names is a task's invocation on the host that signed it. */
+  private owns(m: { invocationId: string; taskId: string; host: string }): boolean {
+    let o = this.owners.get(m.invocationId);
+    if (o === undefined) {
+      o = this.store.invocationOwner(m.invocationId);
+      this.owners.set(m.invocationId, o);
+      if (this.owners.size > 50_000) this.owners.delete(this.owners.keys().next().value as string);
+    }
+    const ok = o !== null && o.taskId === m.taskId && o.host === m.host;
+    if (!ok) this.log.warn({ host: m.host, taskId: m.taskId, correlationId: m.invocationId }, 'dropped a live event about an invocation that is not this host\'s');
+    return ok;
+  }
+
+  /** One audit record per refusal an agent reports. */
+  private auditRejection(m: ResultMessage): void {
+    this.audit.record({
+      actor: `agent:${m.host}`,
+      source: 'broker',
+      action: 'agent.rejected',
+      decision: 'denied',
+      reason: m.reason,
+      taskId: m.taskId === 'unknown' ? null : m.taskId,
+      hosts: [m.host],
+      invocationId: m.invocationId,
+      detail: { code: m.code ?? null },
+    });
   }
 
   async onModuleDestroy(): Promise<void> {

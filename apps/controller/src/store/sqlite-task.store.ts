@@ -1,12 +1,14 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import type { InvocationState, TaskState } from '@warren/protocol';
+import { type Db, ensureColumn, openDatabase } from './database';
+import type { InvocationState, RejectCode, TaskState } from '@warren/protocol';
 import type {
+  AppliedChange,
   InvocationRecord,
   InvocationUpdate,
   OverdueInvocation,
+  RollingProgress,
+  RollingStep,
   StateCounts,
+  StoreActivity,
   TaskListItem,
   TaskRecord,
   TaskStore,
@@ -60,25 +62,43 @@ const RAN_STATES = `('succeeded', 'failed', 'timed_out', 'cancelled', 'error')`;
  * controller has acked survives a crash of the process or the machine). One row per (task, host).
  */
 export class SqliteTaskStore implements TaskStore {
-  private readonly db: Database.Database;
+  private readonly db: Db;
   private readonly stmts;
 
-  constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = ON');
+  /**
+   * Opens `db` (a path, or a connection shared with the other stores) and creates the tables.
+   * `onApplied` hears every change {@link applyUpdates} made, once its transaction has committed
+   * (metrics count there, so that whoever applies an update need not know about them); it must not throw.
+   */
+  constructor(
+    pathOrDb: string | Db,
+    private readonly onApplied?: (changes: AppliedChange[]) => void,
+  ) {
+    this.db = typeof pathOrDb === 'string' ? openDatabase(pathOrDb) : pathOrDb;
     this.db.exec(SCHEMA);
+    ensureColumn(this.db, 'tasks', 'run_as', 'TEXT');
+    ensureColumn(this.db, 'tasks', 'created_by', 'TEXT');
+    ensureColumn(this.db, 'invocations', 'reject_code', 'TEXT');
+    ensureColumn(this.db, 'tasks', 'cancel_requested_at', 'INTEGER');
+    ensureColumn(this.db, 'tasks', 'concurrency', 'INTEGER');
+    ensureColumn(this.db, 'tasks', 'max_errors', 'INTEGER');
+    ensureColumn(this.db, 'tasks', 'rerun_of', 'TEXT');
+    ensureColumn(this.db, 'tasks', 'live', 'INTEGER NOT NULL DEFAULT 1');
+    const hadSentAt = (this.db.prepare(`PRAGMA table_info(invocations)`).all() as { name: string }[]).some((c) => c.name === 'sent_at');
+    ensureColumn(this.db, 'invocations', 'sent_at', 'INTEGER');
+    // Every invocation stored before rolling runs existed was sent at once: never mistake one for unsent.
+    if (!hadSentAt) this.db.exec(`UPDATE invocations SET sent_at = updated_at`);
+    // Rolling runs to resume after a restart: few rows, found without scanning the history.
+    this.db.exec(`CREATE INDEX IF NOT EXISTS invocations_unsent ON invocations(task_id) WHERE state = 'pending' AND sent_at IS NULL`);
     const db = this.db;
     this.stmts = {
       insertTask: db.prepare(
-        `INSERT INTO tasks (id, command, cwd, env, timeout_ms, delivery_timeout_ms, kill_grace_ms, state, created_at, finished_at, host_count)
-         VALUES (@id, @command, @cwd, @env, @timeoutMs, @deliveryTimeoutMs, @killGraceMs, @state, @createdAt, @finishedAt, @hostCount)`,
+        `INSERT INTO tasks (id, command, cwd, env, run_as, timeout_ms, delivery_timeout_ms, kill_grace_ms, state, created_at, finished_at, host_count, created_by, concurrency, max_errors, rerun_of, live)
+         VALUES (@id, @command, @cwd, @env, @runAs, @timeoutMs, @deliveryTimeoutMs, @killGraceMs, @state, @createdAt, @finishedAt, @hostCount, @createdBy, @concurrency, @maxErrors, @rerunOf, @live)`,
       ),
       insertInvocation: db.prepare(
-        `INSERT INTO invocations (id, task_id, host, state, deadline_at, updated_at) VALUES (@id, @taskId, @host, 'pending', @deadlineAt, @now)`,
+        `INSERT INTO invocations (id, task_id, host, state, deadline_at, sent_at, updated_at)
+         VALUES (@id, @taskId, @host, 'pending', @deadlineAt, CASE WHEN @deadlineAt IS NULL THEN NULL ELSE @now END, @now)`,
       ),
       getTask: db.prepare(`SELECT * FROM tasks WHERE id = ?`),
       getInvocations: db.prepare(`SELECT * FROM invocations WHERE task_id = ? ORDER BY host`),
@@ -86,39 +106,62 @@ export class SqliteTaskStore implements TaskStore {
       listTasks: db.prepare(`SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?`),
       started: db.prepare(
         `UPDATE invocations SET state = 'running', started_at = @startedAt, deadline_at = @now + @resultGraceMs + (SELECT timeout_ms + kill_grace_ms FROM tasks WHERE tasks.id = invocations.task_id), reason = NULL, finished_at = NULL, updated_at = @now
-         WHERE id = @invocationId AND state IN ('pending', 'undelivered') RETURNING task_id`,
+         WHERE id = @invocationId AND host = @host AND state IN ('pending', 'undelivered') RETURNING task_id`,
       ),
       result: db.prepare(
         `UPDATE invocations SET state = @state, exit_code = @exitCode, signal = @signal,
            stdout = @stdout, stderr = @stderr, stdout_bytes = @stdoutBytes, stderr_bytes = @stderrBytes,
-           stdout_truncated = @stdoutTruncated, stderr_truncated = @stderrTruncated, reason = @reason,
+           stdout_truncated = @stdoutTruncated, stderr_truncated = @stderrTruncated, reason = @reason, reject_code = @code,
            started_at = COALESCE(@startedAt, started_at), finished_at = @finishedAt, duration_ms = @durationMs,
            deadline_at = NULL, updated_at = @now
-         WHERE id = @invocationId AND (state IN ('pending', 'running') OR (state IN ('undelivered', 'lost') AND @state IN ${RAN_STATES}))
+         WHERE id = @invocationId AND host = @host AND (state IN ('pending', 'running') OR (state IN ('undelivered', 'lost', 'cancelled') AND @state IN ${RAN_STATES}))
          RETURNING task_id`,
       ),
       verdict: db.prepare(
         `UPDATE invocations SET state = @state, reason = @reason, finished_at = @at, deadline_at = NULL, updated_at = @now
          WHERE id = @invocationId AND state IN ('pending', 'running') RETURNING task_id`,
       ),
+      verdictIfPending: db.prepare(
+        `UPDATE invocations SET state = @state, reason = @reason, finished_at = @at, deadline_at = NULL, updated_at = @now
+         WHERE id = @invocationId AND state = 'pending' RETURNING task_id`,
+      ),
       complete: db.prepare(
-        `UPDATE tasks SET state = 'completed', finished_at = @now WHERE id = @taskId AND state = 'running'
+        `UPDATE tasks SET state = CASE WHEN cancel_requested_at IS NULL THEN 'completed' ELSE 'cancelled' END, finished_at = @now WHERE id = @taskId AND state = 'running'
          AND NOT EXISTS (SELECT 1 FROM invocations WHERE task_id = @taskId AND state IN ('pending', 'running'))`,
       ),
       reopen: db.prepare(
-        `UPDATE tasks SET state = 'running', finished_at = NULL WHERE id = @taskId AND state = 'completed'
+        `UPDATE tasks SET state = 'running', finished_at = NULL WHERE id = @taskId AND state IN ('completed', 'cancelled')
          AND EXISTS (SELECT 1 FROM invocations WHERE task_id = @taskId AND state IN ('pending', 'running'))`,
       ),
+      // Both read the partial index of active invocations, so their cost follows the work under way, not the history.
+      activeByState: db.prepare(`SELECT state, COUNT(*) AS n FROM invocations WHERE state IN ('pending', 'running') GROUP BY state`),
+      activeTasks: db.prepare(`SELECT COUNT(DISTINCT task_id) AS n FROM invocations WHERE state IN ('pending', 'running')`),
+      markCancel: db.prepare(`UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, @now) WHERE id = @taskId`),
+      owner: db.prepare(`SELECT task_id, host FROM invocations WHERE id = ?`),
+      activeOf: db.prepare(`SELECT * FROM invocations WHERE task_id = ? AND state IN ('pending', 'running') ORDER BY host`),
+      rollingCounts: db.prepare(
+        `SELECT COUNT(*) AS total,
+           COALESCE(SUM(state = 'pending' AND sent_at IS NULL), 0) AS unsent,
+           COALESCE(SUM(state IN ('pending', 'running') AND sent_at IS NOT NULL), 0) AS inFlight,
+           COALESCE(SUM(state NOT IN ('pending', 'running', 'succeeded', 'cancelled', 'skipped') AND sent_at IS NOT NULL), 0) AS failed
+         FROM invocations WHERE task_id = ?`,
+      ),
+      nextUnsent: db.prepare(`SELECT id, host FROM invocations WHERE task_id = ? AND state = 'pending' AND sent_at IS NULL ORDER BY rowid LIMIT ?`),
+      claim: db.prepare(`UPDATE invocations SET sent_at = @now, deadline_at = @deadlineAt, updated_at = @now WHERE id = @id AND state = 'pending' AND sent_at IS NULL`),
+      skipUnsent: db.prepare(
+        `UPDATE invocations SET state = 'skipped', reason = @reason, finished_at = @now, deadline_at = NULL, updated_at = @now WHERE task_id = @taskId AND state = 'pending' AND sent_at IS NULL`,
+      ),
+      rollingTasks: db.prepare(`SELECT DISTINCT task_id FROM invocations WHERE state = 'pending' AND sent_at IS NULL`).pluck(),
       overdue: db.prepare(
         `SELECT id, task_id, host, state FROM invocations WHERE state IN ('pending', 'running') AND deadline_at <= ? ORDER BY deadline_at LIMIT ?`,
       ),
     };
   }
 
-  createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number }[]): void {
+  createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number | null }[]): void {
     const now = task.createdAt;
     this.db.transaction(() => {
-      this.stmts.insertTask.run({ ...task, env: JSON.stringify(task.env) });
+      this.stmts.insertTask.run({ ...task, env: JSON.stringify(task.env), concurrency: task.concurrency ?? null, maxErrors: task.maxErrors ?? null, rerunOf: task.rerunOf ?? null, live: task.live === false ? 0 : 1 });
       for (const inv of invocations) this.stmts.insertInvocation.run({ ...inv, taskId: task.id, now });
     })();
   }
@@ -143,7 +186,8 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   applyUpdates(updates: InvocationUpdate[], now: number): { applied: number; completedTaskIds: string[] } {
-    return this.db.transaction(() => {
+    const changes: AppliedChange[] = [];
+    const outcome = this.db.transaction(() => {
       const touched = new Set<string>();
       let applied = 0;
       for (const u of updates) {
@@ -151,6 +195,7 @@ export class SqliteTaskStore implements TaskStore {
         if (row) {
           applied++;
           touched.add(row.task_id);
+          changes.push({ invocationId: u.invocationId, taskId: row.task_id, state: u.kind === 'started' ? 'running' : u.state, kind: u.kind });
         }
       }
       const completedTaskIds: string[] = [];
@@ -160,15 +205,19 @@ export class SqliteTaskStore implements TaskStore {
       }
       return { applied, completedTaskIds };
     })();
+    if (changes.length > 0) this.onApplied?.(changes);
+    return outcome;
   }
 
   private applyOne(u: InvocationUpdate, now: number): { task_id: string } | undefined {
     switch (u.kind) {
       case 'started':
-        return this.stmts.started.get({ invocationId: u.invocationId, startedAt: u.startedAt, resultGraceMs: u.resultGraceMs, now }) as { task_id: string } | undefined;
+        return this.stmts.started.get({ invocationId: u.invocationId, host: u.host, startedAt: u.startedAt, resultGraceMs: u.resultGraceMs, now }) as { task_id: string } | undefined;
       case 'result':
         return this.stmts.result.get({
           invocationId: u.invocationId,
+          host: u.host,
+          code: u.code ?? null,
           state: u.state,
           exitCode: u.exitCode,
           signal: u.signal,
@@ -185,8 +234,58 @@ export class SqliteTaskStore implements TaskStore {
           now,
         }) as { task_id: string } | undefined;
       case 'verdict':
-        return this.stmts.verdict.get({ invocationId: u.invocationId, state: u.state, reason: u.reason, at: u.at, now }) as { task_id: string } | undefined;
+        return (u.pendingOnly ? this.stmts.verdictIfPending : this.stmts.verdict).get({ invocationId: u.invocationId, state: u.state, reason: u.reason, at: u.at, now }) as
+          | { task_id: string }
+          | undefined;
     }
+  }
+
+  requestCancel(taskId: string, hosts: ReadonlySet<string> | null, reason: string, now: number): { pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean } {
+    const outcome = this.db.transaction(() => {
+      const active = (this.stmts.activeOf.all(taskId) as InvocationRow[]).map(toInvocation).filter((r) => !hosts || hosts.has(r.host));
+      if (active.length === 0) return { pending: [], running: [], completed: false };
+      this.stmts.markCancel.run({ taskId, now });
+      const pending = active.filter((r) => r.state === 'pending');
+      for (const r of pending) this.stmts.verdict.get({ invocationId: r.id, state: 'cancelled', reason, at: now, now });
+      const completed = this.stmts.complete.run({ taskId, now }).changes > 0;
+      return { pending, running: active.filter((r) => r.state === 'running'), completed };
+    })();
+    if (outcome.pending.length > 0) this.onApplied?.(outcome.pending.map((r) => ({ invocationId: r.id, taskId, state: 'cancelled', kind: 'verdict' })));
+    return outcome;
+  }
+
+  advanceRolling(taskId: string, decide: (p: RollingProgress) => RollingStep, deadlineAt: number, now: number): { claimed: { id: string; host: string }[]; skipped: number; completed: boolean } {
+    let skippedIds: string[] = [];
+    const outcome = this.db.transaction(() => {
+      const row = this.stmts.getTask.get(taskId) as TaskRow | undefined;
+      const none = { claimed: [], skipped: 0, completed: false };
+      if (!row || row.state !== 'running') return none;
+      const counts = this.stmts.rollingCounts.get(taskId) as { total: number; unsent: number; inFlight: number; failed: number };
+      if (counts.unsent === 0) return none;
+      const step = decide({ ...counts, concurrency: row.concurrency, maxErrors: row.max_errors });
+      if (step.skipReason !== undefined) {
+        skippedIds = (this.stmts.nextUnsent.all(taskId, counts.unsent) as { id: string }[]).map((r) => r.id);
+        const skipped = this.stmts.skipUnsent.run({ taskId, reason: step.skipReason, now }).changes;
+        return { claimed: [], skipped, completed: this.stmts.complete.run({ taskId, now }).changes > 0 };
+      }
+      // A cancel of the whole task has already made every unsent invocation `cancelled`; after a
+      // cancel of some hosts the others still get their turn.
+      if (step.send <= 0) return none;
+      const next = this.stmts.nextUnsent.all(taskId, step.send) as { id: string; host: string }[];
+      for (const inv of next) this.stmts.claim.run({ id: inv.id, deadlineAt, now });
+      return { claimed: next, skipped: 0, completed: false };
+    })();
+    if (skippedIds.length > 0) this.onApplied?.(skippedIds.map((invocationId) => ({ invocationId, taskId, state: 'skipped', kind: 'verdict' })));
+    return outcome;
+  }
+
+  rollingTaskIds(): string[] {
+    return this.stmts.rollingTasks.all() as string[];
+  }
+
+  invocationOwner(invocationId: string): { taskId: string; host: string } | null {
+    const r = this.stmts.owner.get(invocationId) as { task_id: string; host: string } | undefined;
+    return r ? { taskId: r.task_id, host: r.host } : null;
   }
 
   findOverdue(now: number, limit: number): OverdueInvocation[] {
@@ -198,6 +297,14 @@ export class SqliteTaskStore implements TaskStore {
     }));
   }
 
+  activity(): StoreActivity {
+    const a: StoreActivity = { pending: 0, running: 0, tasksRunning: 0 };
+    for (const r of this.stmts.activeByState.all() as { state: 'pending' | 'running'; n: number }[]) a[r.state] = r.n;
+    a.tasksRunning = (this.stmts.activeTasks.get() as { n: number }).n;
+    return a;
+  }
+
+  /** Closes the shared connection (the store is the last user of it at shutdown). */
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -208,6 +315,8 @@ interface TaskRow {
   command: string;
   cwd: string | null;
   env: string;
+  run_as: string | null;
+  created_by: string | null;
   timeout_ms: number;
   delivery_timeout_ms: number;
   kill_grace_ms: number;
@@ -215,6 +324,11 @@ interface TaskRow {
   created_at: number;
   finished_at: number | null;
   host_count: number;
+  cancel_requested_at: number | null;
+  concurrency: number | null;
+  max_errors: number | null;
+  rerun_of: string | null;
+  live: number;
 }
 
 interface InvocationRow {
@@ -231,9 +345,11 @@ interface InvocationRow {
   stdout_truncated: number;
   stderr_truncated: number;
   reason: string | null;
+  reject_code: RejectCode | null;
   started_at: number | null;
   finished_at: number | null;
   duration_ms: number | null;
+  sent_at: number | null;
 }
 
 function toTask(r: TaskRow): TaskRecord {
@@ -242,6 +358,8 @@ function toTask(r: TaskRow): TaskRecord {
     command: r.command,
     cwd: r.cwd,
     env: JSON.parse(r.env) as Record<string, string>,
+    runAs: r.run_as,
+    createdBy: r.created_by,
     timeoutMs: r.timeout_ms,
     deliveryTimeoutMs: r.delivery_timeout_ms,
     killGraceMs: r.kill_grace_ms,
@@ -249,6 +367,10 @@ function toTask(r: TaskRow): TaskRecord {
     createdAt: r.created_at,
     finishedAt: r.finished_at,
     hostCount: r.host_count,
+    concurrency: r.concurrency,
+    maxErrors: r.max_errors,
+    rerunOf: r.rerun_of,
+    live: r.live !== 0,
   };
 }
 
@@ -267,8 +389,10 @@ function toInvocation(r: InvocationRow): InvocationRecord {
     stdoutTruncated: r.stdout_truncated === 1,
     stderrTruncated: r.stderr_truncated === 1,
     reason: r.reason,
+    rejectCode: r.reject_code,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     durationMs: r.duration_ms,
+    sentAt: r.sent_at,
   };
 }

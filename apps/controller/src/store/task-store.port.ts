@@ -1,4 +1,4 @@
-import type { InvocationOutcome, InvocationState, TaskState } from '@warren/protocol';
+import type { InvocationOutcome, InvocationState, RejectCode, TaskState } from '@warren/protocol';
 
 /** A task as stored. Times are ms since epoch. */
 export interface TaskRecord {
@@ -7,6 +7,10 @@ export interface TaskRecord {
   cwd: string | null;
   /** names only are ever shown; values are kept to re-send */
   env: Record<string, string>;
+  /** user the agents run it as; null = each agent's policy default */
+  runAs: string | null;
+  /** who created it (the API token's name), for the audit log */
+  createdBy: string | null;
   timeoutMs: number;
   deliveryTimeoutMs: number;
   killGraceMs: number;
@@ -14,6 +18,14 @@ export interface TaskRecord {
   createdAt: number;
   finishedAt: number | null;
   hostCount: number;
+  /** rolling run: most invocations sent and not yet finished at once; null/absent = all at once */
+  concurrency?: number | null;
+  /** rolling run: once more than this many sent invocations did not succeed, the unsent ones are `skipped`; null/absent = no budget */
+  maxErrors?: number | null;
+  /** the task this one re-runs a subset of (`POST /v1/tasks/:id/rerun`) */
+  rerunOf?: string | null;
+  /** false: agents send no live output, only results (absent = stream) */
+  live?: boolean;
 }
 
 /** One (task, host) row. */
@@ -31,9 +43,13 @@ export interface InvocationRecord {
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
   reason: string | null;
+  /** why the agent rejected it, as a code; null unless `rejected` by an agent */
+  rejectCode: RejectCode | null;
   startedAt: number | null;
   finishedAt: number | null;
   durationMs: number | null;
+  /** when the controller published it; null while a rolling run has not reached it (or it was never sent) */
+  sentAt: number | null;
 }
 
 /** Counts of a task's invocations by state. */
@@ -50,14 +66,24 @@ export type InvocationUpdate =
   | {
       kind: 'started';
       invocationId: string;
+      /** the host whose accepted key signed it: an update about another host's invocation changes nothing */
+      host: string;
       /** ms since epoch, the agent's clock */
       startedAt: number;
       /** ms; past now + the task's timeout + kill grace, the invocation is `lost` */
       resultGraceMs: number;
     }
-  | ({ kind: 'result'; invocationId: string } & InvocationOutcome)
+  | ({ kind: 'result'; invocationId: string; host: string; code?: RejectCode } & InvocationOutcome)
   /** a state the controller decides itself: unknown_host, undelivered, lost, error */
-  | { kind: 'verdict'; invocationId: string; state: InvocationState; reason: string; at: number };
+  | {
+      kind: 'verdict';
+      invocationId: string;
+      state: InvocationState;
+      reason: string;
+      at: number;
+      /** only a `pending` invocation takes it (default: `pending` or `running`) */
+      pendingOnly?: boolean;
+    };
 
 /** An invocation whose deadline has passed while it was still pending or running. */
 export interface OverdueInvocation {
@@ -67,10 +93,49 @@ export interface OverdueInvocation {
   state: 'pending' | 'running';
 }
 
+/** One change {@link TaskStore.applyUpdates} made: the invocation and the state it is now in. */
+export interface AppliedChange {
+  invocationId: string;
+  taskId: string;
+  state: InvocationState;
+  /** what made it: the agent's `started` or `result`, or the controller's own `verdict` */
+  kind: InvocationUpdate['kind'];
+}
+
+/** What is under way now, counted for metrics. */
+export interface StoreActivity {
+  /** invocations published and not yet started */
+  pending: number;
+  /** invocations started and not yet finished */
+  running: number;
+  /** tasks with at least one invocation pending or running */
+  tasksRunning: number;
+}
+
+/** Where a rolling task stands, counted in the transaction that decides its next step. */
+export interface RollingProgress {
+  total: number;
+  /** pending and never sent */
+  unsent: number;
+  /** sent and not yet terminal */
+  inFlight: number;
+  /** sent and ended in a state other than succeeded or cancelled */
+  failed: number;
+  concurrency: number | null;
+  maxErrors: number | null;
+}
+
+/** What a rolling step does: send the next `send` unsent invocations, or skip every unsent one. */
+export type RollingStep = { send: number; skipReason?: undefined } | { send: 0; skipReason: string };
+
 /** Persistence of tasks and their per-host results. */
 export interface TaskStore {
-  /** Creates the task and one `pending` row per host, in one transaction. */
-  createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number }[]): void;
+  /**
+   * Creates the task and one `pending` row per host, in one transaction. An invocation with a
+   * deadline counts as sent now; one with `deadlineAt: null` waits, unsent, for its rolling turn
+   * (the deadline sweeper never touches it).
+   */
+  createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number | null }[]): void;
   getTask(id: string): TaskRecord | null;
   getInvocations(taskId: string): InvocationRecord[];
   countByState(taskId: string): StateCounts;
@@ -80,8 +145,27 @@ export interface TaskStore {
    * Returns how many rows changed and the ids of tasks this completed.
    */
   applyUpdates(updates: InvocationUpdate[], now: number): { applied: number; completedTaskIds: string[] };
+  /**
+   * Records a cancel of the task's pending and running invocations (of `hosts` only, if given):
+   * pending ones become `cancelled` at once (an agent's later report that it did run one still wins),
+   * running ones stay `running` until their agent reports the kill. When all are terminal the task
+   * ends `cancelled`. Returns the invocations it concerned.
+   */
+  requestCancel(taskId: string, hosts: ReadonlySet<string> | null, reason: string, now: number): { pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean };
+  /**
+   * One step of a rolling task, in one transaction: counts its progress, asks `decide`, then marks
+   * the next unsent invocations (in creation order) sent with `deadlineAt` and returns them, or
+   * marks every unsent one `skipped` with the reason. Invocations a cancel reached are `cancelled`, never unsent.
+   */
+  advanceRolling(taskId: string, decide: (p: RollingProgress) => RollingStep, deadlineAt: number, now: number): { claimed: { id: string; host: string }[]; skipped: number; completed: boolean };
+  /** Ids of running tasks that still have unsent invocations (rolling runs to resume). */
+  rollingTaskIds(): string[];
+  /** The task and host an invocation belongs to; null if there is no such invocation. */
+  invocationOwner(invocationId: string): { taskId: string; host: string } | null;
   /** Pending or running invocations whose deadline is at or before `now`. */
   findOverdue(now: number, limit: number): OverdueInvocation[];
+  /** Counts of what is under way, from the index of active invocations (cheap enough for every scrape). */
+  activity(): StoreActivity;
   close(): void;
 }
 

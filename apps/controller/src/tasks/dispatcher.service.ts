@@ -12,14 +12,21 @@ import {
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
+import { HostKeysStore } from '../hosts/host-keys.store';
+import { HostsRegistry } from '../hosts/hosts.registry';
+import { ControllerKey } from '../keys/controller-key';
 import { ROOT_LOGGER } from '../logger';
-import { TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
+import { MetricsService } from '../metrics/metrics.service';
+import { type InvocationUpdate, TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 
 /**
  * Publishes a task's commands, one per host, back to back, then awaits their confirms together.
- * An unroutable command (no queue for that host) comes back as `basic.return` before its confirm
- * and becomes `unknown_host` at once.
+ * Each command is signed with the controller's key over its whole body (see libs/protocol
+ * signing.ts). Only hosts whose key is accepted get one: a host never announced is `unknown_host`,
+ * one whose key awaits acceptance is `rejected`, both at once and without sending anything, since
+ * nothing such a host answered could be stored. An unroutable command (no queue for that host)
+ * comes back as `basic.return` before its confirm and becomes `unknown_host` at once.
  */
 @Injectable()
 export class DispatcherService {
@@ -30,16 +37,21 @@ export class DispatcherService {
     private readonly config: ControllerConfig,
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly notifier: CompletionNotifier,
+    private readonly signer: ControllerKey,
+    private readonly hostKeys: HostKeysStore,
+    private readonly hosts: HostsRegistry,
     @Inject(ROOT_LOGGER) root: Logger,
+    private readonly metrics: MetricsService,
   ) {
     this.log = root.child({ component: 'dispatcher' });
     this.broker.onReturn((msg) => this.onReturn(msg));
   }
 
   /** Publishes every invocation of `task`; resolves when each is confirmed or marked `error`. */
-  async dispatch(task: TaskRecord, invocations: { id: string; host: string }[], issuedAt: number): Promise<void> {
+  async dispatch(task: TaskRecord, all: { id: string; host: string }[], issuedAt: number): Promise<void> {
     const ns = this.config.namespace;
     const expiresAt = issuedAt + task.deliveryTimeoutMs;
+    const invocations = this.refuseUntrusted(task, all, issuedAt);
     const sends = invocations.map((inv) => {
       const msg: CommandMessage = {
         v: PROTOCOL_VERSION,
@@ -48,14 +60,19 @@ export class DispatcherService {
         taskId: task.id,
         host: inv.host,
         command: task.command,
+        runAs: task.runAs,
         cwd: task.cwd,
         env: task.env,
         timeoutMs: task.timeoutMs,
         killGraceMs: task.killGraceMs,
         issuedAt,
         expiresAt,
+        replyTo: resultsQueue(ns),
+        ...(task.live === false ? { live: false } : {}),
       };
-      return this.broker.publisher.publish(commandExchange(ns), inv.host, encode(msg), {
+      const body = encode(msg);
+      return this.metrics.timePublish(inv.id, () => this.broker.publisher.publish(commandExchange(ns), inv.host, body, {
+        headers: this.signer.sign(body),
         persistent: true,
         mandatory: true,
         expiration: String(task.deliveryTimeoutMs),
@@ -66,7 +83,7 @@ export class DispatcherService {
         contentType: 'application/json',
         timestamp: Math.floor(issuedAt / 1000),
         appId: APP_ID,
-      });
+      }));
     });
     const settled = await Promise.allSettled(sends);
     const failures = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ inv: invocations[i], err: s.reason as Error }] : []));
@@ -80,6 +97,36 @@ export class DispatcherService {
       this.notifier.notify(completedTaskIds);
     }
     this.log.info({ taskId: task.id, hosts: invocations.length, failed: failures.length, ms: Date.now() - issuedAt }, 'task dispatched');
+  }
+
+  /** Marks the invocations of hosts without an accepted key; returns the others. */
+  private refuseUntrusted(task: TaskRecord, invocations: { id: string; host: string }[], now: number): { id: string; host: string }[] {
+    const sendable: { id: string; host: string }[] = [];
+    const verdicts: InvocationUpdate[] = [];
+    for (const inv of invocations) {
+      // The common case costs two map lookups; the store is read only for a host not plainly trusted.
+      const accepted = this.hostKeys.isAccepted(inv.host);
+      if (accepted && !this.hosts.acceptedKeyGone(inv.host, now)) {
+        sendable.push(inv);
+        continue;
+      }
+      const { trust, pendingKeyIds } = this.hostKeys.view(inv.host);
+      const changedAndGone = accepted && trust === 'changed';
+      if (accepted && !changedAndGone) {
+        sendable.push(inv); // accepted and merely offline: it ends `undelivered` if it stays away
+        continue;
+      }
+      const [state, reason] =
+        trust === 'unknown'
+          ? (['unknown_host', `no agent has announced host ${inv.host} to this controller`] as const)
+          : changedAndGone
+            ? (['rejected', `controller: host ${inv.host} now announces another key (${pendingKeyIds[0] ?? ''}) and its accepted key is gone; if it was reinstalled, check the new key and run \`warren hosts accept ${inv.host}\``] as const)
+            : (['rejected', `controller: host ${inv.host}'s key ${pendingKeyIds[0] ?? ''} is not accepted; check it and run \`warren hosts accept ${inv.host}\``] as const);
+      verdicts.push({ kind: 'verdict', invocationId: inv.id, state, reason, at: now });
+      this.log.warn({ taskId: task.id, host: inv.host, correlationId: inv.id, state }, 'command not sent: host not trusted');
+    }
+    if (verdicts.length > 0) this.notifier.notify(this.store.applyUpdates(verdicts, now).completedTaskIds);
+    return sendable;
   }
 
   private onReturn(msg: ReturnedMessage): void {

@@ -1,6 +1,9 @@
 import { Body, Controller, DefaultValuePipe, Get, HttpCode, Param, ParseIntPipe, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { AuditAs, Roles } from '../auth/auth.decorators';
+import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { CreateTaskDto } from './dto/create-task.dto';
+import { RerunTaskDto } from './dto/rerun-task.dto';
 import { MAX_WAIT_MS, TasksService } from './tasks.service';
 
 /** An AbortSignal that fires when the HTTP client goes away, so waits end with it. */
@@ -16,23 +19,65 @@ function clientGone(res: Response): AbortSignal {
 export class TasksController {
   constructor(private readonly tasks: TasksService) {}
 
-  /** 202 with `{id, hosts, state}` once the broker has the commands; with `wait`, 200 and the finished task. */
+  /**
+   * 202 with `{id, hosts, state, …}` once the broker has the commands; with `wait`, 200 and the
+   * finished task; with `dryRun`, 200 and what the target resolved to (nothing stored or sent).
+   */
   @Post()
   @HttpCode(202)
-  async create(@Body() dto: CreateTaskDto, @Res({ passthrough: true }) res: Response) {
-    const created = await this.tasks.create(dto);
+  @Roles('operator')
+  @AuditAs('task.create')
+  async create(
+    @Body() dto: CreateTaskDto,
+    @CurrentPrincipal() principal: Principal,
+    @ClientIp() source: string | null,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const caller = { principal, source };
+    if (dto.dryRun) {
+      res.status(200);
+      return this.tasks.dryRun(dto, caller);
+    }
+    const created = await this.tasks.create(dto, caller);
     if (!dto.wait) return created;
     res.status(200);
-    return this.tasks.waitForCompletion(created.id, clientGone(res));
+    return this.tasks.waitForCompletion(created.id, caller, clientGone(res));
+  }
+
+  /** A new task: the same command on the hosts of `:id` in the states `only` names; 202, or 200 and the finished task with `wait`. */
+  @Post(':id/rerun')
+  @HttpCode(202)
+  @Roles('operator')
+  @AuditAs('task.rerun')
+  async rerun(
+    @Param('id') id: string,
+    @Body() dto: RerunTaskDto,
+    @CurrentPrincipal() principal: Principal,
+    @ClientIp() source: string | null,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const caller = { principal, source };
+    const created = await this.tasks.rerun(id, dto, caller);
+    if (!dto.wait) return created;
+    res.status(200);
+    return this.tasks.waitForCompletion(created.id, caller, clientGone(res));
   }
 
   @Get()
-  list(@Query('limit', new DefaultValuePipe(20), new ParseIntPipe()) limit: number) {
-    return this.tasks.list(Math.max(1, Math.min(1000, limit)));
+  @Roles('viewer')
+  list(@Query('limit', new DefaultValuePipe(20), new ParseIntPipe()) limit: number, @CurrentPrincipal() principal: Principal, @ClientIp() source: string | null) {
+    return this.tasks.list(Math.max(1, Math.min(1000, limit)), { principal, source });
   }
 
   @Get(':id')
-  get(@Param('id') id: string, @Query('waitMs', new DefaultValuePipe(0), new ParseIntPipe()) waitMs: number, @Res({ passthrough: true }) res: Response) {
-    return this.tasks.get(id, Math.max(0, Math.min(MAX_WAIT_MS, waitMs)), clientGone(res));
+  @Roles('viewer')
+  get(
+    @Param('id') id: string,
+    @Query('waitMs', new DefaultValuePipe(0), new ParseIntPipe()) waitMs: number,
+    @CurrentPrincipal() principal: Principal,
+    @ClientIp() source: string | null,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return this.tasks.get(id, { principal, source }, Math.max(0, Math.min(MAX_WAIT_MS, waitMs)), clientGone(res));
   }
 }

@@ -1,18 +1,31 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
+import type { Principal } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { BrokerUnavailableError, TaskNotFoundError } from '../errors/errors';
+import { foldHosts, naturalCompare } from '@warren/protocol';
+import { BadQueryError, BrokerUnavailableError, ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
 import { ROOT_LOGGER } from '../logger';
+import { DATABASE, type Db } from '../store/database';
 import { TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 import { DispatcherService } from './dispatcher.service';
 import { type CreateTaskDto, TASK_DEFAULTS } from './dto/create-task.dto';
+import { DEFAULT_RERUN_STATES, type RerunTaskDto } from './dto/rerun-task.dto';
+import { normalizeLabels } from './dto/targeting.validators';
+import { type LimitSpec, LimitSpecError, resolveLimit } from './rolling.policy';
+import { RollingScheduler } from './rolling.scheduler';
+import { type ResolvedTarget, TargetResolver } from './target.resolver';
 import { presentTask, presentTaskHead } from './task.presenter';
 
 /** Longest a single `GET /v1/tasks/:id?waitMs=` is held, in ms. */
 export const MAX_WAIT_MS = 120_000;
+
+/** Most recent tasks a host-limited token's `GET /v1/tasks` looks through for ones it may see. */
+export const RESTRICTED_LIST_SCAN = 2_000;
 
 /** A short, typeable, URL-safe task id: `t_` + 12 base32 characters (60 random bits). */
 export function newTaskId(): string {
@@ -23,9 +36,70 @@ export function newTaskId(): string {
   return id;
 }
 
+/** Who asks: the authenticated token and the client's address, for scope checks and the audit log. */
+export interface Caller {
+  principal: Principal;
+  /** client IP */
+  source: string | null;
+}
+
+/** What the audit log keeps of a task: its hosts and exact command, env names but never values. */
+function auditFacts(spec: TaskSpec, hosts: string[]) {
+  return { hosts, command: spec.command, cwd: spec.cwd, envNames: Object.keys(spec.env), runAs: spec.runAs };
+}
+
+/** `web1, web2, … and 7 more`: a denial names hosts without growing with the request. */
+function nameHosts(hosts: string[], max = 20): string {
+  return hosts.length <= max ? hosts.join(', ') : `${hosts.slice(0, max).join(', ')} and ${hosts.length - max} more`;
+}
+
+/** What a task runs, wherever its hosts came from (a target or a re-run). */
+type TaskSpec = Pick<TaskRecord, 'command' | 'cwd' | 'env' | 'runAs' | 'timeoutMs' | 'deliveryTimeoutMs' | 'killGraceMs' | 'live'>;
+
+/** Rolling limits as counts; null: no limit. */
+interface RollingLimits {
+  concurrency: number | null;
+  maxErrors: number | null;
+}
+
+/** `202` answer of `POST /v1/tasks` and `POST /v1/tasks/:id/rerun`. */
+export interface TaskAccepted {
+  id: string;
+  hosts: string[];
+  state: string;
+  concurrency: number | null;
+  maxErrors: number | null;
+  rerunOf?: string;
+  excluded?: ResolvedTarget['excluded'];
+  unmatched?: string[];
+}
+
+/** `200` answer of a dry run: what a task would reach; nothing stored or sent. */
+export interface DryRunAnswer extends ResolvedTarget, RollingLimits {
+  dryRun: true;
+  count: number;
+  /** the hosts in short form, `db1,web[01-40]` */
+  folded: string;
+}
+
+/** Counts from `concurrency` / `maxErrors` given as `5` or `"25%"` of `total` hosts; 400 when they cannot be read. */
+export function rollingLimits(concurrency: LimitSpec | null | undefined, maxErrors: LimitSpec | null | undefined, total: number): RollingLimits {
+  try {
+    const c = concurrency === undefined || concurrency === null ? null : resolveLimit(concurrency, total, 'concurrency');
+    const m = maxErrors === undefined || maxErrors === null ? null : resolveLimit(maxErrors, total, 'maxErrors');
+    // With every host started at once there is nothing left to skip: an error budget would be a silent no-op.
+    if (m !== null && c === null) throw new LimitSpecError('maxErrors needs concurrency: with every host started at once, no host is left to skip');
+    return { concurrency: c, maxErrors: m };
+  } catch (err) {
+    if (err instanceof LimitSpecError) throw new BadQueryError(err.message);
+    throw err;
+  }
+}
+
 @Injectable()
 export class TasksService {
   private readonly log: Logger;
+  private readonly hostsOfTask: Statement;
 
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
@@ -34,43 +108,133 @@ export class TasksService {
     private readonly notifier: CompletionNotifier,
     private readonly config: ControllerConfig,
     @Inject(ROOT_LOGGER) root: Logger,
+    @Inject(AUDIT_LOG) private readonly audit: AuditLog,
+    @Inject(DATABASE) db: Db,
+    private readonly targets: TargetResolver,
+    private readonly rolling: RollingScheduler,
   ) {
     this.log = root.child({ component: 'tasks' });
+    // Only the hosts, not the rows with their output: a host-limited listing reads this per task.
+    this.hostsOfTask = db.prepare(`SELECT host FROM invocations WHERE task_id = ?`).pluck();
   }
 
   /**
-   * Creates the task with a `pending` row per host, publishes its commands and returns once the
-   * broker has confirmed them. Refuses (503, nothing stored) while the broker is unreachable.
+   * Resolves the target (names, ranges, globs, labels, all: see {@link TargetResolver}), then
+   * creates the task with a `pending` row per host and publishes its commands (a rolling task only
+   * its first `concurrency`), returning once the broker has confirmed them. Refuses with 400 a bad
+   * selector, 422 a target that matches nothing, 403 (audited, nothing stored or sent) hosts
+   * outside the caller's token patterns, 503 (nothing stored) while the broker is unreachable.
    */
-  async create(dto: CreateTaskDto): Promise<{ id: string; hosts: string[]; state: string }> {
-    if (!this.broker.connected) throw new BrokerUnavailableError('the controller is not connected to the broker; nothing was sent');
-    const hosts = [...new Set(dto.hosts)];
-    const now = Date.now();
-    const task: TaskRecord = {
-      id: newTaskId(),
+  async create(dto: CreateTaskDto, caller: Caller): Promise<TaskAccepted> {
+    const { spec, target, limits } = this.prepare(dto, caller);
+    const created = await this.launch(spec, target.hosts, limits, null, caller);
+    return { ...created, ...(target.excluded.length > 0 ? { excluded: target.excluded } : {}), ...(target.unmatched.length > 0 ? { unmatched: target.unmatched } : {}) };
+  }
+
+  /**
+   * What {@link create} would reach, refused for the same reasons (403 audited with `dryRun`);
+   * stores and sends nothing, and an allowed dry run is not audited (it reveals no more than `GET /v1/hosts`).
+   */
+  dryRun(dto: CreateTaskDto, caller: Caller): DryRunAnswer {
+    const { target, limits } = this.prepare(dto, caller, { dryRun: true });
+    return { dryRun: true, ...target, count: target.hosts.length, folded: foldHosts(target.hosts), ...limits };
+  }
+
+  private prepare(dto: CreateTaskDto, caller: Caller, auditDetail?: Record<string, unknown>): { spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits } {
+    let labels: Record<string, string> | undefined;
+    try {
+      labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels);
+    } catch (err) {
+      throw new BadQueryError(`labels: ${(err as Error).message}`);
+    }
+    const target = this.targets.resolve({ hosts: dto.hosts, labels, all: dto.all });
+    const limits = rollingLimits(dto.concurrency, dto.maxErrors, target.hosts.length);
+    const spec: TaskSpec = {
       command: dto.command,
       cwd: dto.cwd ?? null,
       env: dto.env ?? {},
+      runAs: dto.runAs ?? null,
       timeoutMs: dto.timeoutMs ?? TASK_DEFAULTS.timeoutMs,
       deliveryTimeoutMs: dto.deliveryTimeoutMs ?? TASK_DEFAULTS.deliveryTimeoutMs,
       killGraceMs: dto.killGraceMs ?? TASK_DEFAULTS.killGraceMs,
+      live: dto.live !== false,
+    };
+    this.checkScope(spec, target.hosts, caller, auditDetail);
+    return { spec, target, limits };
+  }
+
+  /**
+   * A new task with the same command, cwd, env, user and timeouts on the hosts of `id` whose
+   * invocation ended in one of `only` (default: every state but succeeded), recording where it
+   * came from. Rolling limits are the original's unless given. 404 unknown task; 403 when the
+   * caller may not read the original or reach a host; 422 when no host is in those states.
+   */
+  async rerun(id: string, dto: RerunTaskDto, caller: Caller): Promise<TaskAccepted> {
+    const original = this.store.getTask(id);
+    if (!original) throw new TaskNotFoundError(id);
+    this.checkReadable(original.id, caller);
+    const only = new Set(dto.only ?? DEFAULT_RERUN_STATES);
+    const invocations = this.store.getInvocations(id);
+    const hosts = invocations.filter((r) => only.has(r.state)).map((r) => r.host).sort(naturalCompare);
+    if (hosts.length === 0) {
+      const now: Record<string, number> = {};
+      for (const r of invocations) now[r.state] = (now[r.state] ?? 0) + 1;
+      const states = Object.entries(now).map(([s, n]) => `${n} ${s}`).join(', ');
+      throw new UnprocessableTaskError(`no host of task ${id} is in ${[...only].join(', ')} (its hosts now: ${states || 'none'}); nothing was sent`);
+    }
+    const limits = rollingLimits(dto.concurrency ?? original.concurrency, dto.maxErrors ?? original.maxErrors, hosts.length);
+    const { command, cwd, env, runAs, timeoutMs, deliveryTimeoutMs, killGraceMs } = original;
+    const spec: TaskSpec = { command, cwd, env, runAs, timeoutMs, deliveryTimeoutMs, killGraceMs, live: original.live !== false };
+    this.checkScope(spec, hosts, caller, { rerunOf: id });
+    return { ...(await this.launch(spec, hosts, limits, id, caller)), rerunOf: id };
+  }
+
+  /** 403 (audited) when a host is outside the caller's token patterns. */
+  private checkScope(spec: TaskSpec, hosts: string[], caller: Caller, detail?: Record<string, unknown>): void {
+    const who = caller.principal;
+    const outside = who.scope.outside(hosts);
+    if (outside.length === 0) return;
+    const reason = `host${outside.length > 1 ? 's' : ''} outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
+    this.audit.record({ actor: who.name, source: caller.source, action: 'task.create', decision: 'denied', reason, ...auditFacts(spec, hosts), ...(detail ? { detail } : {}) });
+    throw new ForbiddenError(`the token ${JSON.stringify(who.name)} may not run commands on ${nameHosts(outside)}: ${reason}; nothing was sent`);
+  }
+
+  /** Stores the task, audits it, and sends its commands (all, or a rolling task's first ones). */
+  private async launch(spec: TaskSpec, hosts: string[], limits: RollingLimits, rerunOf: string | null, caller: Caller): Promise<TaskAccepted> {
+    if (!this.broker.connected) throw new BrokerUnavailableError('the controller is not connected to the broker; nothing was sent');
+    const who = caller.principal;
+    const now = Date.now();
+    const task: TaskRecord = {
+      id: newTaskId(),
+      ...spec,
+      createdBy: who.name,
       state: 'running',
       createdAt: now,
       finishedAt: null,
       hostCount: hosts.length,
+      concurrency: limits.concurrency,
+      maxErrors: limits.maxErrors,
+      rerunOf,
     };
-    const deadlineAt = now + task.deliveryTimeoutMs + this.config.deliveryGraceMs;
+    const rollingRun = limits.concurrency !== null && limits.concurrency < hosts.length;
+    // A rolling task's invocations wait unsent, without a deadline, until the scheduler reaches them.
+    const deadlineAt = rollingRun ? null : now + task.deliveryTimeoutMs + this.config.deliveryGraceMs;
     const invocations = hosts.map((host) => ({ id: randomUUID(), host, deadlineAt }));
     this.store.createTask(task, invocations);
-    this.log.info({ taskId: task.id, hosts: hosts.length, timeoutMs: task.timeoutMs, envNames: Object.keys(task.env) }, 'task created');
-    await this.dispatcher.dispatch(task, invocations, now);
-    return { id: task.id, hosts, state: this.store.getTask(task.id)?.state ?? task.state };
+    // Recorded before anything is sent: a command that reached a host always has its record.
+    const detail = { ...(rerunOf ? { rerunOf } : {}), ...(limits.concurrency !== null ? limits : {}) };
+    this.audit.record({ at: now, actor: who.name, source: caller.source, action: 'task.create', decision: 'allowed', taskId: task.id, ...auditFacts(spec, hosts), ...(Object.keys(detail).length > 0 ? { detail } : {}) });
+    this.log.info({ taskId: task.id, hosts: hosts.length, timeoutMs: task.timeoutMs, envNames: Object.keys(spec.env), runAs: task.runAs, actor: who.name, ...limits, rerunOf }, 'task created');
+    if (rollingRun) await this.rolling.advance(task.id);
+    else await this.dispatcher.dispatch(task, invocations, now);
+    return { id: task.id, hosts, state: this.store.getTask(task.id)?.state ?? task.state, ...limits };
   }
 
-  /** The whole task; with `waitMs`, held until it completes or that time passes. */
-  async get(id: string, waitMs = 0, signal?: AbortSignal) {
+  /** The whole task; with `waitMs`, held until it completes or that time passes. 403 when a host is outside the caller's patterns. */
+  async get(id: string, caller: Caller, waitMs = 0, signal?: AbortSignal) {
     let task = this.store.getTask(id);
     if (!task) throw new TaskNotFoundError(id);
+    this.checkReadable(task.id, caller);
     if (task.state === 'running' && waitMs > 0) {
       await this.notifier.wait(id, Math.min(waitMs, MAX_WAIT_MS), signal);
       task = this.store.getTask(id)!;
@@ -79,17 +243,37 @@ export class TasksService {
   }
 
   /** Holds until the task completes (it always does: every invocation has a deadline). */
-  async waitForCompletion(id: string, signal?: AbortSignal) {
+  async waitForCompletion(id: string, caller: Caller, signal?: AbortSignal) {
     while (!signal?.aborted && !this.notifier.closed) {
       const task = this.store.getTask(id);
       if (!task) throw new TaskNotFoundError(id);
       if (task.state !== 'running') return presentTask(task, this.store.getInvocations(id));
       await this.notifier.wait(id, 1_000, signal);
     }
-    return this.get(id);
+    return this.get(id, caller);
   }
 
-  list(limit: number) {
-    return { tasks: this.store.listTasks(limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
+  /**
+   * Recent tasks, newest first. A host-limited token sees only tasks whose every host is within
+   * its patterns, among the {@link RESTRICTED_LIST_SCAN} most recent.
+   */
+  list(limit: number, caller: Caller) {
+    const scope = caller.principal.scope;
+    if (scope.unlimited) return { tasks: this.store.listTasks(limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
+    const visible = (taskId: string) => scope.outside(this.hostsOfTask.all(taskId) as string[]).length === 0;
+    // A first look at a few times the limit usually suffices; only a sparse scope reads further back.
+    let items = this.store.listTasks(Math.min(RESTRICTED_LIST_SCAN, limit * 4)).filter(({ task }) => visible(task.id));
+    if (items.length < limit) items = this.store.listTasks(RESTRICTED_LIST_SCAN).filter(({ task }) => visible(task.id));
+    return { tasks: items.slice(0, limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
+  }
+
+  private checkReadable(taskId: string, caller: Caller): void {
+    const who = caller.principal;
+    if (who.scope.unlimited) return;
+    const outside = who.scope.outside(this.hostsOfTask.all(taskId) as string[]);
+    if (outside.length === 0) return;
+    const reason = `task has hosts outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
+    this.audit.record({ actor: who.name, source: caller.source, action: 'task.read', decision: 'denied', reason, taskId, hosts: outside });
+    throw new ForbiddenError(`the token ${JSON.stringify(who.name)} may not read task ${taskId}: ${reason}`);
   }
 }

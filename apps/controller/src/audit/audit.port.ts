@@ -1,0 +1,40 @@
+/**
+ * One audited decision. Every decision the controller takes or hears of is one record: task
+ * created or denied, API access denied, host key accepted, an agent's refusal of a message.
+ * Records are append-only: nothing in the API edits or deletes them.
+ */
+export interface AuditEvent {
+  /** ms since epoch; filled in by the log when absent */
+  at?: number;
+  /** who: the API token's name, `agent:<host>` for what an agent reported, `anonymous` without a token */
+  actor: string;
+  /** from where: the client's IP address, or `broker` for what came over the broker */
+  source: string | null;
+  /** what was asked, e.g. `task.create`, `task.cancel`, `api.request`, `host.accept`, `agent.rejected` */
+  action: string;
+  /** `allowed` or `denied` */
+  decision: 'allowed' | 'denied';
+  /** why it was denied (or any note on an allowed one) */
+  reason?: string | null;
+  taskId?: string | null;
+  /** hosts the decision is about */
+  hosts?: string[];
+  /** the exact command */
+  command?: string | null;
+  cwd?: string | null;
+  /** names of the env variables set; never their values */
+  envNames?: string[];
+  runAs?: string | null;
+  /** the invocation an agent's report is about */
+  invocationId?: string | null;
+  /** anything else worth keeping (small) */
+  detail?: Record<string, unknown>;
+}
+
+/** Where audit records go. Never throws into the caller: an audit failure is logged loudly instead. */
+export interface AuditLog {
+  record(event: AuditEvent): void;
+}
+
+/** Injection token of the {@link AuditLog}. */
+export const AUDIT_LOG = Symbol('AUDIT_LOG');

@@ -1,0 +1,171 @@
+import type { Statement } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { Db } from '../store/database';
+import type { AuditEvent, AuditLog } from './audit.port';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  source TEXT,
+  action TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  reason TEXT,
+  task_id TEXT,
+  hosts TEXT,
+  command TEXT,
+  cwd TEXT,
+  env_names TEXT,
+  run_as TEXT,
+  invocation_id TEXT,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_by_task ON audit_log(task_id) WHERE task_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_at ON audit_log(at);
+`;
+
+/** Filters of `GET /v1/audit`; all optional, combined with AND. */
+export interface AuditQuery {
+  /** most records returned, newest first */
+  limit: number;
+  taskId?: string;
+  actor?: string;
+  action?: string;
+  decision?: 'allowed' | 'denied';
+  /** ms since epoch; records at or after */
+  since?: number;
+}
+
+/** One stored record, as the API shows it. */
+export interface AuditRecordView {
+  id: number;
+  /** ISO time */
+  at: string;
+  actor: string;
+  source: string | null;
+  action: string;
+  decision: 'allowed' | 'denied';
+  reason: string | null;
+  taskId: string | null;
+  hosts: string[];
+  command: string | null;
+  cwd: string | null;
+  envNames: string[];
+  runAs: string | null;
+  invocationId: string | null;
+  detail: Record<string, unknown> | null;
+  /** for a created task: each host's invocation state now (read from the task store, not stored here) */
+  outcome?: Record<string, string>;
+}
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  source: string | null;
+  action: string;
+  decision: 'allowed' | 'denied';
+  reason: string | null;
+  task_id: string | null;
+  hosts: string | null;
+  command: string | null;
+  cwd: string | null;
+  env_names: string | null;
+  run_as: string | null;
+  invocation_id: string | null;
+  detail: string | null;
+}
+
+const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+
+/**
+ * The audit log in the controller's SQLite file: append-only (nothing here updates or deletes a
+ * row). Each record is written in its own statement, synchronously, before the request goes on.
+ */
+export class SqliteAuditLog implements AuditLog {
+  private readonly insert;
+  /** prepared on first use: the task store may create the invocations table after this log */
+  private outcomes: Statement | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly log?: Logger,
+  ) {
+    db.exec(SCHEMA);
+    this.insert = db.prepare(
+      `INSERT INTO audit_log (at, actor, source, action, decision, reason, task_id, hosts, command, cwd, env_names, run_as, invocation_id, detail)
+       VALUES (@at, @actor, @source, @action, @decision, @reason, @taskId, @hosts, @command, @cwd, @envNames, @runAs, @invocationId, @detail)`,
+    );
+  }
+
+  /** The per-host outcome query, or null while there is no invocations table (`token` subcommands on a new file). */
+  private outcomeQuery(): Statement | null {
+    if (this.outcomes) return this.outcomes;
+    const exists = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'invocations'`).get() !== undefined;
+    if (exists) this.outcomes = this.db.prepare(`SELECT host, state FROM invocations WHERE task_id = ? ORDER BY host`);
+    return this.outcomes;
+  }
+
+  record(e: AuditEvent): void {
+    try {
+      this.insert.run({
+        at: e.at ?? Date.now(),
+        actor: e.actor,
+        source: e.source ?? null,
+        action: e.action,
+        decision: e.decision,
+        reason: e.reason ?? null,
+        taskId: e.taskId ?? null,
+        hosts: json(e.hosts),
+        command: e.command ?? null,
+        cwd: e.cwd ?? null,
+        envNames: json(e.envNames),
+        runAs: e.runAs ?? null,
+        invocationId: e.invocationId ?? null,
+        detail: json(e.detail),
+      });
+    } catch (err) {
+      // The port promises never to throw into the caller; a lost record must at least be loud.
+      this.log?.error({ err, action: e.action, actor: e.actor, decision: e.decision, taskId: e.taskId }, 'AUDIT RECORD NOT WRITTEN');
+    }
+  }
+
+  /** Records matching `q`, newest first; a `task.create` record carries each host's outcome. */
+  query(q: AuditQuery): AuditRecordView[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: q.limit };
+    if (q.taskId !== undefined) (where.push('task_id = @taskId'), (params.taskId = q.taskId));
+    if (q.actor !== undefined) (where.push('actor = @actor'), (params.actor = q.actor));
+    if (q.action !== undefined) (where.push('action = @action'), (params.action = q.action));
+    if (q.decision !== undefined) (where.push('decision = @decision'), (params.decision = q.decision));
+    if (q.since !== undefined) (where.push('at >= @since'), (params.since = q.since));
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as AuditRow[]).map((r) => this.view(r));
+  }
+
+  private view(r: AuditRow): AuditRecordView {
+    const v: AuditRecordView = {
+      id: r.id,
+      at: new Date(r.at).toISOString(),
+      actor: r.actor,
+      source: r.source,
+      action: r.action,
+      decision: r.decision,
+      reason: r.reason,
+      taskId: r.task_id,
+      hosts: r.hosts ? (JSON.parse(r.hosts) as string[]) : [],
+      command: r.command,
+      cwd: r.cwd,
+      envNames: r.env_names ? (JSON.parse(r.env_names) as string[]) : [],
+      runAs: r.run_as,
+      invocationId: r.invocation_id,
+      detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+    };
+    const outcomes = r.action === 'task.create' && r.decision === 'allowed' && r.task_id ? this.outcomeQuery() : null;
+    if (outcomes) {
+      v.outcome = Object.fromEntries((outcomes.all(r.task_id) as { host: string; state: string }[]).map((o) => [o.host, o.state]));
+    }
+    return v;
+  }
+}

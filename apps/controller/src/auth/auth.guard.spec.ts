@@ -1,0 +1,145 @@
+import 'reflect-metadata';
+import { Body, Controller, Delete, Get, type INestApplication, Module, Post } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
+import { IsString } from 'class-validator';
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AUDIT_LOG } from '../audit/audit.port';
+import { SqliteAuditLog } from '../audit/sqlite-audit.log';
+import { HttpExceptionFilter } from '../errors/http-exception.filter';
+import { validationPipe } from '../errors/validation.pipe';
+import { ROOT_LOGGER } from '../logger';
+import { openDatabase } from '../store/database';
+import { AuditAs, Public, Roles } from './auth.decorators';
+import { AuthGuard } from './auth.guard';
+import { CurrentPrincipal, type Principal } from './principal';
+import { SqliteTokenStore, TOKEN_STORE } from './token.store';
+
+class Thing {
+  @IsString()
+  command: string;
+}
+
+@Controller()
+class ProbeController {
+  @Get('open')
+  @Public()
+  open() {
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@CurrentPrincipal() who: Principal) {
+    return { name: who.name, role: who.role, hostPatterns: who.hostPatterns, tokenId: who.tokenId };
+  }
+
+  @Post('write')
+  @Roles('operator')
+  @AuditAs('task.create')
+  write(@Body() body: Thing) {
+    return body;
+  }
+
+  @Delete('thing')
+  remove() {
+    return { removed: true };
+  }
+}
+
+const db = openDatabase(':memory:');
+const tokens = new SqliteTokenStore(db);
+const audit = new SqliteAuditLog(db);
+
+@Module({
+  controllers: [ProbeController],
+  providers: [
+    { provide: ROOT_LOGGER, useValue: pino({ level: 'silent' }) },
+    { provide: TOKEN_STORE, useValue: tokens },
+    { provide: AUDIT_LOG, useValue: audit },
+    { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_FILTER, useClass: HttpExceptionFilter },
+  ],
+})
+class ProbeModule {}
+
+describe('AuthGuard', () => {
+  let app: INestApplication;
+  let url: string;
+  const t: Record<string, string> = {};
+
+  beforeAll(async () => {
+    app = await NestFactory.create(ProbeModule, { logger: false });
+    app.useGlobalPipes(validationPipe());
+    await app.listen(0, '127.0.0.1');
+    url = await app.getUrl();
+    for (const role of ['viewer', 'operator', 'admin'] as const) t[role] = tokens.create(role, role, role === 'operator' ? ['web*'] : null).text;
+    t.revoked = tokens.create('gone', 'admin', null).text;
+    tokens.revoke('gone');
+  });
+  afterAll(() => app.close());
+  beforeEach(() => db.exec('DELETE FROM audit_log'));
+
+  const call = async (method: string, path: string, token?: string, body?: unknown) => {
+    const headers: Record<string, string> = {};
+    if (token !== undefined) headers.authorization = token.includes(' ') ? token : `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(url.replace('[::1]', '127.0.0.1') + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, auth: res.headers.get('www-authenticate'), body: (await res.json()) as { message?: string } };
+  };
+
+  it('lets anyone reach a @Public() route', async () => {
+    expect(await call('GET', '/open')).toMatchObject({ status: 200 });
+    expect(audit.query({ limit: 10 })).toEqual([]);
+  });
+
+  it.each([
+    ['no Authorization header', undefined, 'no token'],
+    ['another scheme', 'Basic dXNlcjpwYXNz', 'Authorization header is not a bearer token'],
+    ['a malformed token', 'hunter2', 'malformed token'],
+    ['an unknown token', 'wrn_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'unknown token'],
+  ])('answers 401 with WWW-Authenticate: Bearer to %s, and audits it', async (_what, token, reason) => {
+    const r = await call('GET', '/read', token);
+    expect(r.status).toBe(401);
+    expect(r.auth).toMatch(/^Bearer/);
+    expect(r.body).toMatchObject({ statusCode: 401, message: expect.stringMatching(/warren-controller token create/) });
+    expect(audit.query({ limit: 10 })).toEqual([
+      expect.objectContaining({ actor: 'anonymous', source: '127.0.0.1', action: 'api.request', decision: 'denied', reason, detail: { method: 'GET', path: '/read', status: 401 } }),
+    ]);
+  });
+
+  it('refuses a revoked token by name', async () => {
+    const r = await call('GET', '/read', t.revoked);
+    expect(r).toMatchObject({ status: 401, body: { message: expect.stringMatching(/"gone" was revoked/) } });
+    expect(audit.query({ limit: 10 })[0]).toMatchObject({ actor: 'gone', reason: 'token revoked' });
+  });
+
+  it('gives the handler the principal of a valid token', async () => {
+    const r = await call('GET', '/read', t.operator);
+    expect(r).toMatchObject({ status: 200, body: { name: 'operator', role: 'operator', hostPatterns: ['web*'] } });
+  });
+
+  it('lets a role reach its routes and those below, never above; unannotated writes need admin', async () => {
+    expect((await call('GET', '/read', t.viewer)).status).toBe(200);
+    expect((await call('POST', '/write', t.viewer, { command: 'x' })).status).toBe(403);
+    expect((await call('POST', '/write', t.operator, { command: 'x' })).status).toBe(201);
+    expect((await call('POST', '/write', t.admin, { command: 'x' })).status).toBe(201);
+    expect((await call('DELETE', '/thing', t.operator)).status).toBe(403);
+    expect((await call('DELETE', '/thing', t.admin)).status).toBe(200);
+  });
+
+  it('audits a 403 under the route action with what was attempted', async () => {
+    const r = await call('POST', '/write', t.viewer, { command: 'rm -rf /tmp/x', hosts: ['web1'] });
+    expect(r.body.message).toMatch(/role viewer; POST \/write needs operator/);
+    expect(audit.query({ limit: 10 })).toEqual([
+      expect.objectContaining({ actor: 'viewer', action: 'task.create', decision: 'denied', command: 'rm -rf /tmp/x', hosts: ['web1'], reason: 'role viewer below operator' }),
+    ]);
+  });
+
+  it('audits an invalid body on an audited route, naming the field', async () => {
+    const r = await call('POST', '/write', t.operator, { command: 42 });
+    expect(r.status).toBe(400);
+    expect(audit.query({ limit: 10 })).toEqual([
+      expect.objectContaining({ actor: 'operator', action: 'task.create', decision: 'denied', reason: expect.stringMatching(/^invalid request: command must be a string/) }),
+    ]);
+  });
+});

@@ -1,0 +1,74 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Logger } from 'pino';
+import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
+import { ForbiddenError, UnauthenticatedError } from '../errors/errors';
+import { ROOT_LOGGER } from '../logger';
+import { AUDIT_ACTION, IS_PUBLIC, REQUIRED_ROLE } from './auth.decorators';
+import { HostScope } from './host-patterns';
+import { type AuthedRequest, attemptedTask, clientIp } from './principal';
+import { type Role, roleAllows } from './roles';
+import { type SqliteTokenStore, TOKEN_STORE } from './token.store';
+
+/** How to get a token, appended to every 401. */
+export const GET_A_TOKEN = 'create one on the controller host with `warren-controller token create --name <name> --role operator`';
+
+/**
+ * The global guard (APP_GUARD): every route but `@Public()` ones needs `Authorization: Bearer
+ * <token>` with a live token whose role is at least the route's `@Roles(…)` (default: `viewer` for
+ * reads, `admin` for anything else). Every refusal is an audit record before it is answered.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(TOKEN_STORE) private readonly tokens: SqliteTokenStore,
+    @Inject(AUDIT_LOG) private readonly audit: AuditLog,
+    @Inject(ROOT_LOGGER) root: Logger,
+  ) {
+    this.log = root.child({ component: 'auth' });
+  }
+
+  canActivate(ctx: ExecutionContext): boolean {
+    if (ctx.getType() !== 'http') return true;
+    const targets = [ctx.getHandler(), ctx.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
+    const req = ctx.switchToHttp().getRequest<AuthedRequest>();
+    const explicitAction = this.reflector.getAllAndOverride<string | undefined>(AUDIT_ACTION, targets);
+    const required = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ?? (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'admin');
+    const deny = (status: 401 | 403, actor: string, reason: string, message: string): never => {
+      const action = explicitAction ?? 'api.request';
+      this.audit.record({
+        actor,
+        source: clientIp(req),
+        action,
+        decision: 'denied',
+        reason,
+        ...(action === 'task.create' ? attemptedTask(req.body) : {}),
+        detail: { method: req.method, path: req.path, status },
+      });
+      this.log.info({ actor, method: req.method, path: req.path, status, reason }, 'request denied');
+      throw status === 401 ? new UnauthenticatedError(`${message}; ${GET_A_TOKEN}`) : new ForbiddenError(message);
+    };
+
+    const header = req.headers.authorization;
+    if (header === undefined || header === '') return deny(401, 'anonymous', 'no token', 'this API needs a token: send `Authorization: Bearer <token>`');
+    const m = /^Bearer +(\S+) *$/i.exec(header);
+    if (!m) return deny(401, 'anonymous', 'Authorization header is not a bearer token', 'the Authorization header must be `Bearer <token>`');
+    const check = this.tokens.check(m[1]);
+    if (!check.ok) {
+      if (check.reason === 'revoked') return deny(401, check.token!.name, 'token revoked', `the token ${JSON.stringify(check.token!.name)} was revoked`);
+      return deny(401, 'anonymous', check.reason === 'malformed' ? 'malformed token' : 'unknown token', 'the token is not valid');
+    }
+    const t = check.token;
+    if (!roleAllows(t.role, required)) {
+      return deny(403, t.name, `role ${t.role} below ${required}`, `the token ${JSON.stringify(t.name)} has role ${t.role}; ${req.method} ${req.path} needs ${required} or above`);
+    }
+    req.principal = { tokenId: t.id, name: t.name, role: t.role, hostPatterns: t.hostPatterns, scope: new HostScope(t.hostPatterns) };
+    if (explicitAction) req.auditAction = explicitAction;
+    this.tokens.touch(t.id);
+    return true;
+  }
+}

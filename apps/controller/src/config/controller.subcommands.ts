@@ -1,0 +1,84 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+
+/** What `warren-controller` was asked to do: run the server (the default) or one maintenance command. */
+export type ControllerAction =
+  | { command: 'serve' }
+  | { command: 'token create'; name: string; role: 'admin' | 'operator' | 'viewer'; hosts: string[] | null }
+  | { command: 'token list'; json: boolean }
+  | { command: 'token revoke'; name: string }
+  | { command: 'keygen'; out: string | null };
+
+const HELP_AFTER = `
+Without a command, or with "serve", the controller runs (the options above configure it).
+The token and keygen commands use --state-dir / --db / --key like the server, and work while it
+runs. Examples:
+  warren-controller --port 7070 --state-dir /var/lib/warren
+  warren-controller token create --name alice --role operator --hosts 'web*' 'db[1-3]' > alice.token
+  warren-controller token list
+  warren-controller token revoke alice
+  warren-controller keygen --out /etc/warren/controller.key
+`;
+
+function nonEmpty(flag: string) {
+  return (v: string) => {
+    if (v.trim() === '') throw new InvalidArgumentError(`${flag}: must not be empty`);
+    return v;
+  };
+}
+
+/**
+ * Adds `serve` (default), `token create|list|revoke` and `keygen` to the controller's program. Each
+ * action only reports what was asked through `onAction`: the caller loads the configuration and
+ * carries it out, so that parsing stays free of side effects (and testable).
+ */
+export function addControllerSubcommands(program: Command, onAction: (a: ControllerAction) => void): Command {
+  program.addHelpText('after', HELP_AFTER);
+  program
+    .command('serve', { isDefault: true })
+    .description('run the controller: HTTP API, dispatcher, result store (the default)')
+    .action(() => onAction({ command: 'serve' }));
+
+  const token = program
+    .command('token')
+    .description('manage API tokens (every HTTP endpoint but /healthz needs one)')
+    .addHelpText(
+      'after',
+      `
+Roles: viewer (read tasks and hosts), operator (also run and cancel tasks), admin (everything,
+including the audit log and accepting host keys). --hosts limits a token to hosts matching any of
+its patterns: globs (web*, db?) and ranges (web[01-20], db[1-3,7]).`,
+    )
+    .action(() => {
+      throw new Error('token: expected a command: create, list or revoke (see warren-controller token --help)');
+    });
+  token
+    .command('create')
+    .description('create a token; prints it once on stdout (only its hash is kept)')
+    .requiredOption('--name <name>', 'unique name, shown as the actor in the audit log', nonEmpty('--name'))
+    .addOption(new Option('--role <role>', 'what the token may do').choices(['admin', 'operator', 'viewer']).makeOptionMandatory())
+    .option('--hosts <pattern...>', 'limit the token to hosts matching these patterns (default: every host)')
+    .action((o: { name: string; role: 'admin' | 'operator' | 'viewer'; hosts?: string[] }) => onAction({ command: 'token create', name: o.name, role: o.role, hosts: o.hosts ?? null }));
+  token
+    .command('list')
+    .description('list tokens (names, roles, host patterns, times; never secrets)')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) => onAction({ command: 'token list', json: o.json === true }));
+  token
+    .command('revoke')
+    .description('revoke a token by name; requests with it get 401 from then on')
+    .argument('<name>', 'the token name')
+    .action((name: string) => onAction({ command: 'token revoke', name }));
+
+  program
+    .command('keygen')
+    .description('write a new Ed25519 command-signing key pair (refuses to overwrite)')
+    .option('--out <file>', 'private key file; the public key goes next to it as .pub (default: --key, i.e. <state-dir>/controller.key)')
+    .action((o: { out?: string }) => onAction({ command: 'keygen', out: o.out ?? null }));
+  return program;
+}
+
+/** Applies `fn` to a command and every subcommand below it. */
+export function eachCommand(cmd: Command, fn: (c: Command) => void): void {
+  fn(cmd);
+  for (const sub of cmd.commands) eachCommand(sub, fn);
+}

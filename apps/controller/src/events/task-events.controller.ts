@@ -1,0 +1,34 @@
+import { Controller, Get, Headers, Param, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { Roles } from '../auth/auth.decorators';
+import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
+import { TasksService } from '../tasks/tasks.service';
+import { SseSession } from './sse.session';
+import { TaskEventLog } from './task-event.log';
+
+/** `GET /v1/tasks/:id/events`: a task's progress as Server-Sent Events (docs/streaming.md). */
+@Controller('v1/tasks')
+export class TaskEventsController {
+  constructor(
+    private readonly tasks: TasksService,
+    private readonly log: TaskEventLog,
+  ) {}
+
+  /**
+   * `started`, `output`, `result`, then `completed`, after which the response ends; resumable with
+   * `Last-Event-ID`. 404 unknown task; 403 (audited) when a host is outside the token's patterns.
+   */
+  @Get(':id/events')
+  @Roles('viewer')
+  async events(
+    @Param('id') id: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+    @ClientIp() source: string | null,
+    @Res() res: Response,
+  ): Promise<void> {
+    // The same existence and host-scope rules as GET /v1/tasks/:id, refused before any byte is sent.
+    await this.tasks.get(id, { principal, source });
+    new SseSession(res, this.log, id).start(lastEventId);
+  }
+}

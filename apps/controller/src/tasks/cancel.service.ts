@@ -1,0 +1,106 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_ID, type CancelMessage, controlExchange, encode, MESSAGE_TYPES, PROTOCOL_VERSION, resultsQueue } from '@warren/protocol';
+import type { Logger } from 'pino';
+import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
+import type { Principal } from '../auth/principal';
+import { BrokerService } from '../broker/broker.service';
+import { ControllerConfig } from '../config/controller.config';
+import { ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
+import { TaskEvents } from '../events/task-events';
+import { ControllerKey } from '../keys/controller-key';
+import { ROOT_LOGGER } from '../logger';
+import { TASK_STORE, type TaskStore } from '../store/task-store.port';
+import { CompletionNotifier } from './completion.notifier';
+
+/** What a cancel did. */
+export interface CancelOutcome {
+  id: string;
+  /** invocations that had not started: `cancelled` now, and they never run */
+  cancelled: string[];
+  /** hosts whose running command is being killed; they report `cancelled` when it is gone */
+  killing: string[];
+  /** the task's state after the cancel */
+  state: string;
+}
+
+/**
+ * Cancels a task, or some of its hosts. Pending invocations become `cancelled` at once in the
+ * store; every host with a pending or running invocation gets a signed cancel on the control
+ * exchange, a queue the agent reads before its inbox (also after being offline): a running command
+ * is killed with its whole process group, a queued one never starts.
+ */
+@Injectable()
+export class CancelService {
+  private readonly log: Logger;
+
+  constructor(
+    @Inject(TASK_STORE) private readonly store: TaskStore,
+    private readonly broker: BrokerService,
+    private readonly config: ControllerConfig,
+    private readonly signer: ControllerKey,
+    private readonly notifier: CompletionNotifier,
+    private readonly events: TaskEvents,
+    @Inject(AUDIT_LOG) private readonly audit: AuditLog,
+    @Inject(ROOT_LOGGER) root: Logger,
+  ) {
+    this.log = root.child({ component: 'cancel' });
+  }
+
+  async cancel(taskId: string, hosts: string[] | undefined, who: { principal: Principal; ip: string | null }): Promise<CancelOutcome> {
+    const task = this.store.getTask(taskId);
+    if (!task) throw new TaskNotFoundError(taskId);
+    const invocations = this.store.getInvocations(taskId);
+    const targets = hosts && hosts.length > 0 ? hosts : invocations.map((r) => r.host);
+    const outside = who.principal.scope.outside(targets);
+    const unknown = hosts ? hosts.filter((h) => !invocations.some((r) => r.host === h)) : [];
+    const base = { actor: who.principal.name, source: who.ip, action: 'task.cancel', taskId, command: task.command, hosts: targets };
+    if (outside.length > 0) {
+      const reason = `hosts outside the token's patterns: ${outside.join(', ')}`;
+      this.audit.record({ ...base, decision: 'denied', reason });
+      throw new ForbiddenError(`cannot cancel: ${reason}; nothing was cancelled`);
+    }
+    if (unknown.length > 0) throw new UnprocessableTaskError(`cannot cancel: hosts not in task ${taskId}: ${unknown.join(', ')}; nothing was cancelled`);
+    const now = Date.now();
+    const reason = `cancelled by ${who.principal.name} before it started`;
+    const { pending, running, completed } = this.store.requestCancel(taskId, hosts && hosts.length > 0 ? new Set(hosts) : null, reason, now);
+    // Every host with anything not yet terminal hears of it: a "pending" command may already be running there.
+    const byHost = new Map<string, string[]>();
+    for (const r of [...pending, ...running]) byHost.set(r.host, [...(byHost.get(r.host) ?? []), r.id]);
+    // Long enough to outlive any copy of these commands: a rolling run sends its hosts later than
+    // createdAt, at the latest now, and each expires a delivery timeout after it was sent.
+    const expiresAt = now + task.deliveryTimeoutMs + this.config.deliveryGraceMs + 60_000;
+    const sends = [...byHost].map(([host, invocationIds]) => {
+      const msg: CancelMessage = {
+        v: PROTOCOL_VERSION,
+        kind: 'cancel',
+        taskId,
+        host,
+        invocationIds,
+        requestedBy: who.principal.name,
+        issuedAt: now,
+        expiresAt,
+        replyTo: resultsQueue(this.config.namespace),
+      };
+      const body = encode(msg);
+      return this.broker.publisher.publish(controlExchange(this.config.namespace), host, body, {
+        headers: this.signer.sign(body),
+        persistent: true,
+        messageId: `${taskId}:${host}:${now}`,
+        type: MESSAGE_TYPES.cancel,
+        contentType: 'application/json',
+        timestamp: Math.floor(now / 1000),
+        appId: APP_ID,
+      });
+    });
+    const settled = await Promise.allSettled(sends);
+    const failed = settled.filter((s) => s.status === 'rejected').length;
+    if (failed > 0) this.log.error({ taskId, failed }, 'some cancels were not confirmed by the broker; pending ones stay cancelled, running ones end by their deadline');
+    this.events.changed([taskId]);
+    if (completed) this.notifier.notify([taskId]);
+    const outcome = { id: taskId, cancelled: pending.map((r) => r.host), killing: running.map((r) => r.host), state: this.store.getTask(taskId)!.state };
+    const detail = Object.fromEntries(Object.entries({ cancelled: outcome.cancelled, killing: outcome.killing }).filter(([, hosts]) => hosts.length > 0));
+    this.audit.record({ ...base, decision: 'allowed', detail });
+    this.log.info({ taskId, requestedBy: who.principal.name, cancelled: pending.length, killing: running.length }, 'task cancel requested');
+    return outcome;
+  }
+}

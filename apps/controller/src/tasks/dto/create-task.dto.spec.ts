@@ -1,0 +1,60 @@
+import { BadRequestException } from '@nestjs/common';
+import { LIMITS } from '@warren/protocol';
+import { describe, expect, it } from 'vitest';
+import { validationPipe } from '../../errors/validation.pipe';
+import { CreateTaskDto, ENV_TOTAL_LENGTH } from './create-task.dto';
+
+/** The messages of the 400 the API answers for `body`, or [] when it is valid. */
+async function refusal(body: Record<string, unknown>): Promise<string[]> {
+  try {
+    await validationPipe().transform(body, { type: 'body', metatype: CreateTaskDto });
+    return [];
+  } catch (err) {
+    expect(err).toBeInstanceOf(BadRequestException);
+    return ((err as BadRequestException).getResponse() as { message: string[] }).message;
+  }
+}
+
+const ok = { command: 'uptime', hosts: ['web1'] };
+const manyEnv = (n: number, size = 1) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`V${i}`, 'x'.repeat(size)]));
+
+describe('POST /v1/tasks body limits', () => {
+  it('accepts a body at every limit', async () => {
+    expect(await refusal({ ...ok, command: 'x'.repeat(LIMITS.commandLength), cwd: `/${'d'.repeat(LIMITS.cwdLength - 1)}`, runAs: 'deploy_user-1' })).toEqual([]);
+    expect(await refusal({ ...ok, hosts: Array.from({ length: LIMITS.hostsPerTask }, (_, i) => `h${i}`) })).toEqual([]);
+    expect(await refusal({ ...ok, env: manyEnv(LIMITS.envCount) })).toEqual([]);
+  });
+
+  it('accepts targets by pattern, label and all, and rolling limits as counts or percentages', async () => {
+    expect(await refusal({ command: 'x', hosts: ['web[01-20]', 'db*', 'r?'], labels: ['zone=eu', 'k8s.io/role=web'], concurrency: '25%', maxErrors: 0 })).toEqual([]);
+    expect(await refusal({ command: 'x', all: true, labels: { zone: 'eu' }, concurrency: 3, maxErrors: '10%', dryRun: true })).toEqual([]);
+  });
+
+  it.each([
+    ['command', { command: 'x'.repeat(LIMITS.commandLength + 1) }, /^command must be shorter than or equal to 65536/],
+    ['command', { command: '' }, /^command should not be empty/],
+    ['hosts', { hosts: Array.from({ length: LIMITS.hostsPerTask + 1 }, (_, i) => `h${i}`) }, /^hosts must contain no more than 10000/],
+    ['hosts', { hosts: ['web 1'] }, /hosts must be a host id/],
+    ['cwd', { cwd: `/${'d'.repeat(LIMITS.cwdLength)}` }, /^cwd must be shorter than or equal to 4096/],
+    ['env', { env: manyEnv(LIMITS.envCount + 1) }, /^env: has 129 variables; at most 128/],
+    ['env', { env: { BIG: 'x'.repeat(LIMITS.envValueLength + 1) } }, /^env: value of BIG is 32769 characters/],
+    ['env', { env: manyEnv(8, 32_000) }, new RegExp(`^env: names and values add up to \\d+ characters; at most ${ENV_TOTAL_LENGTH}`)],
+    ['env', { env: { 'BAD-NAME': 'x' } }, /^env: name "BAD-NAME" must match/],
+    ['runAs', { runAs: 'Root' }, /^runAs must be a user name/],
+    ['runAs', { runAs: 'a'.repeat(33) }, /^runAs must be a user name/],
+    ['runAs', { runAs: 'x;id' }, /^runAs must be a user name/],
+    ['hosts', { hosts: ['web$(id)'] }, /hosts must be a host id .*a range .*or a glob/],
+    ['labels', { labels: ['zone'] }, /^labels: label "zone" must be key=value/],
+    ['labels', { labels: { zone: 1 } }, /^labels: value of zone must be a string/],
+    ['labels', { labels: ['zone=eu', 'zone=us'] }, /^labels: zone is given twice \(eu, us\); no host can have both/],
+    ['labels', { labels: 'zone=eu' }, /^labels: must be an object/],
+    ['all', { all: 'yes' }, /^all must be a boolean/],
+    ['concurrency', { concurrency: 0 }, /^concurrency must be a whole number of at least 1/],
+    ['concurrency', { concurrency: '0%' }, /^concurrency a percentage must be above 0%/],
+    ['maxErrors', { maxErrors: '150%' }, /^maxErrors a percentage must be at most 100%/],
+    ['maxErrors', { maxErrors: 'some' }, /^maxErrors must be a whole number of at least 0/],
+  ])('refuses a bad %s with a 400 naming it', async (_field, patch, re) => {
+    const messages = await refusal({ ...ok, ...patch });
+    expect(messages.some((m) => re.test(m)), messages.join(' | ')).toBe(true);
+  });
+});

@@ -1,0 +1,83 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { BrokerService } from '../broker/broker.service';
+import { ControllerConfig } from '../config/controller.config';
+import { TaskEvents } from '../events/task-events';
+import { ROOT_LOGGER } from '../logger';
+import { TASK_STORE, type TaskStore } from '../store/task-store.port';
+import { CompletionNotifier } from './completion.notifier';
+import { DispatcherService } from './dispatcher.service';
+import { nextRollingStep } from './rolling.policy';
+
+/**
+ * Sends a rolling task's commands a few at a time. Every invocation is stored at creation,
+ * unsent and without a deadline; each step (one SQLite transaction, {@link TaskStore.advanceRolling})
+ * counts what is in flight and what failed, then claims the next hosts (giving them their delivery
+ * deadline) or skips the rest once the error budget is spent. Steps run when a task is created,
+ * whenever its stored invocations change (results), right after each dispatch (a host refused at
+ * once frees its slot at once), and on a timer that also catches the deadline sweeper's verdicts
+ * and resumes rolling tasks after a controller restart, since everything it needs is in the store.
+ */
+@Injectable()
+export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy {
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    @Inject(TASK_STORE) private readonly store: TaskStore,
+    private readonly dispatcher: DispatcherService,
+    private readonly broker: BrokerService,
+    private readonly config: ControllerConfig,
+    private readonly notifier: CompletionNotifier,
+    private readonly events: TaskEvents,
+    @Inject(ROOT_LOGGER) root: Logger,
+  ) {
+    this.log = root.child({ component: 'rolling' });
+  }
+
+  onApplicationBootstrap(): void {
+    this.unsubscribe = this.events.onChanged((ids) => void this.advanceMany(ids));
+    this.timer = setInterval(() => void this.advanceMany(this.store.rollingTaskIds()), this.config.sweepIntervalMs);
+  }
+
+  /**
+   * Takes as many steps as the task allows now: claims, publishes, and repeats while a publish
+   * ended some invocations at once (unknown or untrusted hosts free their slot without running).
+   */
+  async advance(taskId: string): Promise<void> {
+    for (let round = 0; round < 10_000; round++) {
+      // Claiming while the broker is away would only turn the claimed hosts into `error`.
+      if (!this.broker.connected) return;
+      const task = this.store.getTask(taskId);
+      // Only a rolling task ever has unsent invocations; the others cost no transaction here.
+      if (!task || task.state !== 'running' || task.concurrency == null) return;
+      const now = Date.now();
+      const step = this.store.advanceRolling(taskId, nextRollingStep, now + task.deliveryTimeoutMs + this.config.deliveryGraceMs, now);
+      if (step.skipped > 0) {
+        this.log.warn({ taskId, skipped: step.skipped, maxErrors: task.maxErrors }, 'error budget exhausted; the hosts not yet sent are skipped');
+        this.events.changed([taskId]);
+        if (step.completed) this.notifier.notify([taskId]);
+      }
+      if (step.claimed.length === 0) return;
+      this.log.debug({ taskId, hosts: step.claimed.map((c) => c.host) }, 'rolling: sending the next hosts');
+      await this.dispatcher.dispatch(task, step.claimed, now);
+    }
+  }
+
+  private async advanceMany(taskIds: Iterable<string>): Promise<void> {
+    for (const id of taskIds) {
+      try {
+        await this.advance(id);
+      } catch (err) {
+        this.log.error({ taskId: id, err: (err as Error).message }, 'rolling step failed; retried on the next tick');
+      }
+    }
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.unsubscribe?.();
+  }
+}

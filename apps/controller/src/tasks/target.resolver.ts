@@ -1,0 +1,124 @@
+import { Injectable } from '@nestjs/common';
+import { expandHostPattern, foldHosts, HostPatternError, isGlob, LIMITS, matchHosts, naturalCompare } from '@warren/protocol';
+import { BadQueryError, UnprocessableTaskError } from '../errors/errors';
+import { HostsRegistry } from '../hosts/hosts.registry';
+
+/** Which hosts a task is for, as `POST /v1/tasks` takes it. At least one of the three. */
+export interface TargetSelector {
+  /** names, ranges (`web[01-20]`) and globs (`web*`) */
+  hosts?: string[];
+  /** `k=v` pairs a host's labels must all have */
+  labels?: Record<string, string>;
+  /** every usable host (narrowed by `labels` if given) */
+  all?: boolean;
+}
+
+/** A host as presence knows it, reduced to what targeting needs. */
+export interface KnownHost {
+  host: string;
+  status: 'online' | 'offline';
+  labels: Record<string, string>;
+  /** it has an accepted key, so commands are sent to it */
+  trusted: boolean;
+}
+
+/** What a selector resolved to. */
+export interface ResolvedTarget {
+  /** the task's hosts, in order: named hosts as given, matches of globs, labels and `all` in natural order */
+  hosts: string[];
+  /** known hosts a glob, a label or `all` matched but that are left out, and why */
+  excluded: { host: string; reason: 'offline' | 'key not accepted' }[];
+  /** globs that matched no usable host */
+  unmatched: string[];
+}
+
+/**
+ * Resolves a selector against the hosts presence knows, pdsh/ClusterShell style:
+ *
+ * - a **name or range** (`db1`, `web[01-20]`) names hosts whether or not an agent is known for them
+ *   (an unknown one ends `unknown_host`, an offline one `undelivered`: asking by name is explicit);
+ * - a **glob**, **labels** and **all** select among *usable* hosts: online now, with an accepted key
+ *   (as Salt targets only accepted minions). Known hosts they match but leave out are listed in
+ *   `excluded`, so a dry run shows them, rather than making every run wait a delivery timeout for
+ *   machines that are gone;
+ * - selectors **intersect**: `hosts: ['web*'], labels: {zone: 'eu'}` is the web hosts in zone eu;
+ *   a named host kept by a label filter must be known to presence with those labels.
+ *
+ * Throws {@link BadQueryError} (400) for an unreadable pattern or selector, and
+ * {@link UnprocessableTaskError} (422) when nothing matches or the result is too large.
+ */
+export function resolveTarget(sel: TargetSelector, known: KnownHost[], max: number = LIMITS.hostsPerTask): ResolvedTarget {
+  const patterns = sel.hosts ?? [];
+  const labels = Object.entries(sel.labels ?? {});
+  if (sel.all && patterns.length > 0) throw new BadQueryError('all cannot be combined with hosts: all already means every online host (narrow it with labels)');
+  if (!sel.all && patterns.length === 0 && labels.length === 0) throw new BadQueryError('say which hosts: give hosts (names, ranges, globs), labels, or all');
+
+  const byName = new Map(known.map((k) => [k.host, k]));
+  const usable = (k: KnownHost) => k.status === 'online' && k.trusted;
+  const whyNot = (k: KnownHost) => (k.status !== 'online' ? 'offline' : 'key not accepted') as 'offline' | 'key not accepted';
+  const chosen = new Set<string>();
+  const excluded = new Map<string, 'offline' | 'key not accepted'>();
+  const unmatched: string[] = [];
+  const consider = (k: KnownHost) => (usable(k) ? chosen.add(k.host) : excluded.set(k.host, whyNot(k)));
+
+  try {
+    for (const pattern of patterns) {
+      if (!isGlob(pattern)) {
+        for (const h of expandHostPattern(pattern, max)) chosen.add(h);
+        continue;
+      }
+      const matches = matchHosts(pattern, byName.keys(), max).map((h) => byName.get(h)!);
+      matches.forEach(consider);
+      if (!matches.some(usable)) unmatched.push(pattern);
+    }
+  } catch (err) {
+    if (err instanceof HostPatternError) throw new BadQueryError(`hosts: ${err.message}`);
+    throw err;
+  }
+  if (patterns.length === 0) [...known].sort((a, b) => naturalCompare(a.host, b.host)).forEach(consider);
+
+  let hosts = [...chosen];
+  if (labels.length > 0) {
+    const fits = (h: string) => {
+      const k = byName.get(h);
+      return k !== undefined && labels.every(([key, value]) => k.labels[key] === value);
+    };
+    hosts = hosts.filter(fits);
+    for (const h of [...excluded.keys()]) if (!fits(h)) excluded.delete(h);
+  }
+  const out = [...excluded].map(([host, reason]) => ({ host, reason })).sort((a, b) => naturalCompare(a.host, b.host));
+  if (hosts.length === 0) throw new UnprocessableTaskError(nothingMatches(sel, known, out));
+  if (hosts.length > max) throw new UnprocessableTaskError(`the target matches ${hosts.length} hosts, more than the ${max} one task may have; narrow it`);
+  return { hosts, excluded: out, unmatched };
+}
+
+/** `hosts web*,db1 labels zone=eu`: the selector in the words of the request. */
+export function describeSelector(sel: TargetSelector): string {
+  const parts: string[] = [];
+  if (sel.hosts?.length) parts.push(`hosts ${sel.hosts.join(',')}`);
+  const labels = Object.entries(sel.labels ?? {});
+  if (labels.length) parts.push(`labels ${labels.map(([k, v]) => `${k}=${v}`).join(',')}`);
+  if (sel.all) parts.push('all');
+  return parts.join(' ');
+}
+
+function nothingMatches(sel: TargetSelector, known: KnownHost[], excluded: ResolvedTarget['excluded']): string {
+  const online = known.filter((k) => k.status === 'online' && k.trusted).length;
+  let text = `no host matches the target (${describeSelector(sel)}); nothing was sent. ${online} usable host${online === 1 ? ' is' : 's are'} online`;
+  for (const reason of ['offline', 'key not accepted'] as const) {
+    const left = excluded.filter((e) => e.reason === reason).map((e) => e.host);
+    if (left.length > 0) text += `; ${left.length} matching known host${left.length === 1 ? ' is' : 's are'} ${reason === 'offline' ? 'offline' : 'without an accepted key'}: ${foldHosts(left)}`;
+  }
+  return text;
+}
+
+/** {@link resolveTarget} against the live presence registry. */
+@Injectable()
+export class TargetResolver {
+  constructor(private readonly registry: HostsRegistry) {}
+
+  resolve(sel: TargetSelector): ResolvedTarget {
+    const known = this.registry.list().map((h) => ({ host: h.host, status: h.status, labels: h.labels, trusted: h.keyId !== null }));
+    return resolveTarget(sel, known);
+  }
+}
