@@ -103,7 +103,7 @@ describe('warren against a controller over HTTP', () => {
     expect(r.code).toBe(1);
     expect(ctl.seen[0].body).toEqual({ command: 'deploy', hosts: ['web1', 'web2'] });
     expect(ctl.seen.slice(1).map((s) => `${s.method} ${s.url}`)).toEqual(Array(3).fill('GET /v1/tasks/t_abc?waitMs=30000'));
-    expect(r.stdout).toMatch(/^web1  succeeded  exit 0  10 ms\n    ok\nweb2  failed     exit 2  10 ms\n\n2 hosts: 1 succeeded, 1 failed {2}\(task t_abc, 1\.0 s\)\nfailed: web2\n$/);
+    expect(r.stdout).toMatch(/^web1  succeeded  exit 0  10 ms\n    ok\nweb2  failed     exit 2  10 ms\n\n2 hosts: 1 succeeded, 1 failed {2}\(task t_abc, 1\.0 s\)\nfailed \(1\): web2\n$/);
     expect(r.stderr).toBe('');
   });
 
@@ -159,12 +159,12 @@ describe('warren against a controller over HTTP', () => {
   it('lists hosts and tasks as tables', async () => {
     ctl.route = (req) =>
       req.url.startsWith('/v1/hosts')
-        ? { status: 200, body: { hosts: [{ host: 'web1', status: 'online', labels: { role: 'web' }, version: '0.1.0', running: 1, concurrency: 4, lastSeen: new Date(Date.now() - 3000).toISOString() }] } }
+        ? { status: 200, body: { hosts: [{ host: 'web1', status: 'online', labels: { role: 'web' }, version: '0.1.0', running: 1, concurrency: 4, lastSeen: new Date(Date.now() - 3000).toISOString(), trust: 'pending' }] } }
         : { status: 200, body: { tasks: [{ ...taskOf([]), command: `echo ${'x'.repeat(80)}`, summary: { total: 3, byState: { succeeded: 2, failed: 1 } } }] } };
     const hosts = await cli(['hosts', '--url', url]);
     expect(hosts.code).toBe(0);
-    expect(hosts.stdout.split('\n')[0]).toMatch(/^HOST\s+STATUS\s+LABELS\s+VERSION\s+RUNNING\s+LAST SEEN$/);
-    expect(hosts.stdout.split('\n')[1]).toMatch(/^web1\s+online\s+role=web\s+0\.1\.0\s+1\/4\s+[34]s ago$/);
+    expect(hosts.stdout.split('\n')[0]).toMatch(/^HOST\s+STATUS\s+TRUST\s+LABELS\s+VERSION\s+RUNNING\s+LAST SEEN$/);
+    expect(hosts.stdout.split('\n')[1]).toMatch(/^web1\s+online\s+pending\s+role=web\s+0\.1\.0\s+1\/4\s+[34]s ago$/);
     const tasks = await cli(['tasks', '--limit', '5', '--url', url]);
     expect(tasks.code).toBe(0);
     expect(ctl.seen.at(-1)?.url).toBe('/v1/tasks?limit=5');
@@ -193,7 +193,7 @@ describe('warren without a controller', () => {
     const words = await cli(['run', 'df', '/tmp', '--hosts', 'a'], nowhere);
     expect(words).toMatchObject({ code: 2, stderr: 'warren: run takes the command as one argument; quote it: warren run "df /tmp" --hosts …\n' });
     expect((await cli(['run', 'true', '--hosts', 'a', '--env', 'NOEQUALS'], nowhere)).code).toBe(2);
-    expect((await cli(['run', 'true'], nowhere)).stderr).toMatch(/required option '--hosts <host\.\.\.>' not specified/);
+    expect((await cli(['run', 'true'], nowhere)).stderr).toMatch(/say where to run it: --hosts, --label key=value, or --all/);
     expect((await cli(['frobnicate'], nowhere)).code).toBe(2);
     expect((await cli(['hosts'], { WARREN_URL: 'ftp://x' })).stderr).toMatch(/must start with http/);
   });

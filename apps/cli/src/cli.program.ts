@@ -2,14 +2,21 @@ import { WARREN_VERSION } from '@warren/protocol';
 import { Command } from 'commander';
 import { UsageError } from './cli.errors';
 import type { CliIo } from './cli.io';
+import { registerAuditCommand } from './commands/audit.command';
 import { registerCheckCommand } from './commands/check.command';
 import type { CommandContext } from './commands/command.context';
+import { registerCancelCommand } from './commands/cancel.command';
 import { registerHostsCommand } from './commands/hosts.command';
+import { type Confirmer, NO_PROMPT } from './commands/confirm.prompt';
+import type { InterruptHub } from './commands/interrupt';
+import { registerRerunCommand } from './commands/rerun.command';
 import { registerRunCommand } from './commands/run.command';
+import { registerShellCommand } from './commands/shell.command';
 import { registerTasksCommand } from './commands/tasks.command';
 import { DEFAULT_POLL, type PollTuning } from './commands/task.poller';
-import { EXIT, EXIT_STATUS_HELP, exitStatusOf } from './exit-status.table';
+import { EXIT, EXIT_STATUS_HELP, exitStatusOf, TOKEN_HELP } from './exit-status.table';
 import { ControllerClient, type FetchFn } from './http/controller.client';
+import { resolveToken } from './http/token.source';
 
 /** Where the controller is when neither `--url` nor `WARREN_URL` says. */
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
@@ -20,6 +27,10 @@ export interface CliTuning {
   fetch?: FetchFn;
   /** ms since epoch */
   now(): number;
+  /** who is asked before a large run (default: the terminal on stdin; inside `warren shell`, nobody) */
+  confirm?: Confirmer;
+  /** Ctrl-C while watching a task: cancel or detach (the real process only) */
+  interrupts?: InterruptHub;
 }
 
 /** `--url`, else `WARREN_URL`, else {@link DEFAULT_URL}; must be an http(s) URL. */
@@ -41,9 +52,10 @@ Examples:
   warren run "uptime" --hosts web1 web2 --wait
   id=$(warren run "sleep 30; date" --hosts web1); warren check "$id" --wait
   warren --url http://controller:7070 tasks --limit 5
+  warren shell
 `;
 
-function buildProgram(ctx: CommandContext, state: { url?: string }): Command {
+function buildProgram(ctx: CommandContext, state: { url?: string; token?: string | null }, tuning: Partial<CliTuning>): Command {
   const { io } = ctx;
   const program = new Command('warren')
     .description('Run shell commands on many hosts through a Warren controller (RPC over RabbitMQ instead of SSH).')
@@ -51,6 +63,7 @@ function buildProgram(ctx: CommandContext, state: { url?: string }): Command {
     .helpOption('-h, --help', 'show help')
     .helpCommand('help [command]', 'show help for a command')
     .option('--url <url>', `controller URL (env WARREN_URL, default ${DEFAULT_URL})`)
+    .option('--token <token>', 'API token (else env WARREN_TOKEN, else the file ~/.warren/token)')
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
       writeErr: (s) => void io.stderr.write(s),
@@ -64,14 +77,25 @@ function buildProgram(ctx: CommandContext, state: { url?: string }): Command {
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
-    .addHelpText('after', EXAMPLES + EXIT_STATUS_HELP)
+    .addHelpText('after', EXAMPLES + TOKEN_HELP + EXIT_STATUS_HELP)
     .hook('preAction', () => {
-      state.url = resolveControllerUrl(program.opts<{ url?: string }>().url, io.env);
+      const opts = program.opts<{ url?: string; token?: string }>();
+      state.url = resolveControllerUrl(opts.url, io.env);
+      state.token = resolveToken(opts.token, io).token;
     });
   registerRunCommand(program, ctx);
+  registerRerunCommand(program, ctx);
   registerCheckCommand(program, ctx);
   registerHostsCommand(program, ctx);
+  registerCancelCommand(program, ctx);
   registerTasksCommand(program, ctx);
+  registerAuditCommand(program, ctx);
+  registerShellCommand(
+    program,
+    ctx,
+    (argv, lineIo, fetch, interrupts) => runCli(['--url', state.url ?? DEFAULT_URL, ...(state.token ? ['--token', state.token] : []), ...argv], lineIo, { ...tuning, fetch, confirm: NO_PROMPT, interrupts }),
+    tuning.fetch,
+  );
   return program;
 }
 
@@ -81,17 +105,19 @@ function buildProgram(ctx: CommandContext, state: { url?: string }): Command {
  * `io.stderr`. Errors become exit statuses in one place: {@link exitStatusOf}.
  */
 export async function runCli(argv: string[], io: CliIo, tuning: Partial<CliTuning> = {}): Promise<number> {
-  const state: { url?: string } = {};
+  const state: { url?: string; token?: string | null } = {};
   let code: number = EXIT.OK;
   const ctx: CommandContext = {
     io,
-    client: () => new ControllerClient(state.url ?? DEFAULT_URL, tuning.fetch),
+    client: () => new ControllerClient(state.url ?? DEFAULT_URL, tuning.fetch, state.token ?? null),
     poll: tuning.poll ?? DEFAULT_POLL,
     now: tuning.now ?? Date.now,
+    confirm: tuning.confirm,
+    interrupts: tuning.interrupts,
     setExit: (c) => void (code = c),
   };
   try {
-    await buildProgram(ctx, state).parseAsync(argv, { from: 'user' });
+    await buildProgram(ctx, state, tuning).parseAsync(argv, { from: 'user' });
     return code;
   } catch (err) {
     const status = exitStatusOf(err);

@@ -1,4 +1,5 @@
 import { runCli } from './cli.program';
+import { processInterruptHub } from './commands/interrupt';
 
 // `warren … | head` closes the pipe early: that is the reader's choice, not an error to report.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -6,6 +7,6 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
+void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }, { interrupts: processInterruptHub() }).then((code) => {
   process.exitCode = code;
 });

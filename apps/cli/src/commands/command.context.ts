@@ -3,7 +3,10 @@ import { colorEnabled } from '../cli.io';
 import { EXIT } from '../exit-status.table';
 import type { TaskView } from '../http/api.types';
 import type { ControllerClient } from '../http/controller.client';
+import { collapsedTaskJson, renderCollapsedTask } from '../render/task.collapse';
 import { allSucceeded, renderTask } from '../render/task.render';
+import type { Confirmer } from './confirm.prompt';
+import type { InterruptHub } from './interrupt';
 import type { PollTuning } from './task.poller';
 
 /** What every command gets: the streams, the controller client, and a way to report its exit status. */
@@ -16,6 +19,10 @@ export interface CommandContext {
   now(): number;
   /** the command's exit status when it ends without an error */
   setExit(code: number): void;
+  /** who is asked before a large run; default: the terminal on stdin, if any */
+  confirm?: Confirmer;
+  /** Ctrl-C while watching a task (only in the real process): cancel or detach */
+  interrupts?: InterruptHub;
 }
 
 /** Writes one JSON document to stdout. */
@@ -23,9 +30,13 @@ export function printJson(ctx: CommandContext, value: unknown): void {
   ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Prints a finished or running task (human or `--json`) and returns its exit status: 0 only when every host succeeded. */
-export function showTask(ctx: CommandContext, task: TaskView, json: boolean): number {
-  if (json) printJson(ctx, task);
-  else ctx.io.stdout.write(renderTask(task, { color: colorEnabled(ctx.io), now: ctx.now() }));
+/**
+ * Prints a finished or running task (human or `--json`; with `collapse`, hosts with identical
+ * results as one group) and returns its exit status: 0 only when every host succeeded.
+ */
+export function showTask(ctx: CommandContext, task: TaskView, json: boolean, collapse = false): number {
+  const opts = { color: colorEnabled(ctx.io), now: ctx.now() };
+  if (json) printJson(ctx, collapse ? collapsedTaskJson(task) : task);
+  else ctx.io.stdout.write(collapse ? renderCollapsedTask(task, opts) : renderTask(task, opts));
   return allSucceeded(task) ? EXIT.OK : EXIT.NOT_ALL_SUCCEEDED;
 }

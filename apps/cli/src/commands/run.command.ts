@@ -5,18 +5,23 @@ import type { CreateTaskRequest } from '../http/api.types';
 import { parseDurationMs, parseDurationOrZeroMs } from '../parse/duration.parser';
 import { collectEnv } from '../parse/env.parser';
 import { parseHostList } from '../parse/hosts.parser';
-import { type CommandContext, printJson, showTask } from './command.context';
-import { waitForTask } from './task.poller';
+import { type CommandContext, printJson } from './command.context';
+import { addTargetingOptions, applyTargeting, noteLeftOut, settleTarget, TARGETING_HELP, type TargetingOptions } from './targeting';
+import { watchTask } from './task.watch';
 
-interface RunOptions {
-  hosts: string[];
+interface RunOptions extends TargetingOptions {
   timeout?: number;
   deliveryTimeout?: number;
   killGrace?: number;
   cwd?: string;
   env?: Record<string, string>;
+  user?: string;
   wait?: boolean;
+  stream?: boolean;
+  /** false with --no-live */
+  live?: boolean;
   json?: boolean;
+  collapse?: boolean;
 }
 
 const DURATION_HELP = '500ms, 30s, 5m, 1h, or a bare number of seconds';
@@ -39,60 +44,68 @@ function envOption(text: string, previous: Record<string, string> | undefined): 
 
 /** The request body: only what the user gave, so the controller's defaults apply to the rest. */
 export function buildTaskRequest(command: string, opts: RunOptions): CreateTaskRequest {
-  const hosts = parseHostList(opts.hosts);
-  if (hosts.length === 0) throw new UsageError('--hosts names no host');
-  const body: CreateTaskRequest = { command, hosts };
+  const hosts = parseHostList(opts.hosts ?? []);
+  if (opts.hosts && hosts.length === 0) throw new UsageError('--hosts names no host');
+  const body = applyTargeting({ command, ...(hosts.length > 0 ? { hosts } : {}) }, opts);
   if (opts.timeout !== undefined) body.timeoutMs = opts.timeout;
   if (opts.deliveryTimeout !== undefined) body.deliveryTimeoutMs = opts.deliveryTimeout;
   if (opts.killGrace !== undefined) body.killGraceMs = opts.killGrace;
   if (opts.env !== undefined) body.env = opts.env;
   if (opts.cwd !== undefined) body.cwd = opts.cwd;
+  if (opts.user !== undefined) body.runAs = opts.user;
+  if (opts.live === false) body.live = false;
   return body;
 }
 
 /** `warren run <command> --hosts …`: sends a task; prints its id, or with `--wait` its results. */
 export function registerRunCommand(program: Command, ctx: CommandContext): void {
-  program
-    .command('run')
+  addTargetingOptions(program.command('run'))
     .description('run a shell command on hosts; prints the task id, or the results with --wait')
     .argument('<command>', 'the command, run as /bin/sh -c <command> on each host; quote it if it has spaces')
-    .requiredOption('--hosts <host...>', 'target hosts, space or comma separated')
     .option('--timeout <duration>', 'execution timeout: the agent kills the command\'s process group after it (default 60s)', duration(false))
     .option('--delivery-timeout <duration>', 'how long the command may wait for a host\'s agent to take it; after that the host is undelivered (default 60s)', duration(false))
     .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL at the timeout (default 5s)', duration(true))
     .option('--cwd <dir>', 'working directory on each host (default: the agent\'s own)')
     .option('--env <NAME=VALUE>', 'set an environment variable for the command (repeatable)', envOption)
+    .option('--user <name>', 'run it as this user on each host (the agent\'s policy decides which users are allowed)')
     .option('--wait', 'wait until every host has finished, show each host\'s output, and exit 0 only if all succeeded')
+    .option('--stream', 'wait, printing each host\'s output live as "host | line" (stderr: "host ! line"), then each host\'s state and the summary; exit as with --wait')
+    .option('--no-live', 'agents send no live output, only each host\'s result: less broker traffic for chatty commands on many hosts (check --follow then shows each host\'s lines when it finishes)')
     .option('--json', 'print JSON: {id, hosts, state}, or the whole task with --wait')
+    .option('--collapse', 'with --wait: print hosts with identical state, exit code and output once, as one group headed by their folded names (web[01-40]); with --json, groups instead of results')
     .allowExcessArguments(true)
     .addHelpText(
       'after',
       `
-Durations: ${DURATION_HELP}.
+Durations: ${DURATION_HELP}.${TARGETING_HELP}
 The defaults shown are the controller's: only the options you give are sent.
 
 Examples:
   warren run "df -h /" --hosts web1 web2 --wait
   id=$(warren run "apt-get update" --hosts web1,web2 --timeout 10m); warren check "$id" --wait
-  warren run 'echo "$GREETING"' --hosts web1 --env GREETING=hello --cwd /tmp --wait --json`,
+  warren run 'echo "$GREETING"' --hosts web1 --env GREETING=hello --cwd /tmp --wait --json
+  warren run "uname -r" --hosts web01 web02 web03 --wait --collapse
+  warren run "apt-get -y upgrade" --hosts web1 web2 --stream
+  warren run "uptime" --hosts 'web[01-20]' --label zone=eu --dry-run
+  warren run "systemctl restart app" --label role=web --concurrency 2 --max-errors 1 --wait`,
     )
     .action(async (command: string, opts: RunOptions, cmd: Command) => {
       if (cmd.args.length > 1) {
         throw new UsageError(`run takes the command as one argument; quote it: warren run ${JSON.stringify(cmd.args.join(' '))} --hosts …`);
       }
+      if (opts.stream && (opts.json || opts.collapse)) throw new UsageError('--stream prints lines as they come: it cannot be combined with --json or --collapse (use --wait)');
+      if (opts.stream && opts.live === false) throw new UsageError('--stream prints the live output that --no-live turns off: use one or the other');
+      if (opts.collapse && !opts.wait) throw new UsageError('--collapse needs --wait (without it, run prints only the task id)');
       const client = ctx.client();
-      const accepted = await client.createTask(buildTaskRequest(command, opts));
-      if (!opts.wait) {
+      const body = await settleTarget(ctx, client, buildTaskRequest(command, opts), opts);
+      if (body === null) return; // a dry run, or not confirmed
+      const accepted = await client.createTask(body);
+      noteLeftOut(ctx, accepted);
+      if (!opts.wait && !opts.stream) {
         if (opts.json) printJson(ctx, accepted);
         else ctx.io.stdout.write(`${accepted.id}\n`);
         return ctx.setExit(EXIT.OK);
       }
-      if (ctx.io.stderr.isTTY) ctx.io.stderr.write(`warren: task ${accepted.id} sent to ${accepted.hosts.length} host(s); waiting (Ctrl-C stops waiting, not the task)\n`);
-      try {
-        ctx.setExit(showTask(ctx, await waitForTask(client, accepted.id, ctx.poll), opts.json === true));
-      } catch (err) {
-        ctx.io.stderr.write(`warren: task ${accepted.id} was sent; see it later with: warren check ${accepted.id}\n`);
-        throw err;
-      }
+      await watchTask(ctx, client, accepted.id, `task ${accepted.id} sent to ${accepted.hosts.length} host(s)`, opts);
     });
 }

@@ -1,6 +1,8 @@
-import type { CreateTaskRequest, HostView, TaskAccepted, TaskHead, TaskView } from './api.types';
+import type { AuditQuery, AuditRecord, CreateTaskRequest, DryRunAnswer, HostAccepted, RerunRequest, HostView, TaskAccepted, TaskCancelled, TaskHead, TaskView } from './api.types';
 import { ApiError, ControllerUnreachableError } from './http.errors';
 import { type HttpAnswer, type HttpCall, nodeHttpFetch } from './node-http.fetch';
+import { openEventStream, SSE_IDLE_TIMEOUT_MS } from './sse.client';
+import type { SseEvent } from './sse.parser';
 
 /** ms; budget of an ordinary call (everything but a long poll) */
 export const CALL_TIMEOUT_MS = 10_000;
@@ -22,6 +24,8 @@ export class ControllerClient {
     /** controller URL, e.g. `http://127.0.0.1:7070`; a path prefix is kept */
     readonly url: string,
     private readonly fetchFn: FetchFn = nodeHttpFetch,
+    /** API token sent as `Authorization: Bearer …`; null sends none (the controller answers 401) */
+    private readonly token: string | null = null,
   ) {
     this.base = url.replace(/\/+$/, '');
   }
@@ -31,10 +35,34 @@ export class ControllerClient {
     return this.call<TaskAccepted>('POST', '/v1/tasks', body);
   }
 
+  /** `POST /v1/tasks` with `dryRun`: the hosts the target resolves to; nothing is stored or sent. */
+  previewTask(body: CreateTaskRequest): Promise<DryRunAnswer> {
+    return this.call<DryRunAnswer>('POST', '/v1/tasks', { ...body, dryRun: true });
+  }
+
+  /** `POST /v1/tasks/:id/rerun` (operator): the same command on the task's hosts in some states, as a new task. */
+  rerunTask(id: string, body: RerunRequest): Promise<TaskAccepted> {
+    return this.call<TaskAccepted>('POST', `/v1/tasks/${encodeURIComponent(id)}/rerun`, body);
+  }
+
   /** `GET /v1/tasks/:id`; with `waitMs`, the controller holds the answer until the task completes or that passes. */
   getTask(id: string, waitMs = 0): Promise<TaskView> {
     const query = waitMs > 0 ? `?waitMs=${waitMs}` : '';
     return this.call<TaskView>('GET', `/v1/tasks/${encodeURIComponent(id)}${query}`, undefined, waitMs + (waitMs > 0 ? LONG_POLL_SLACK_MS : CALL_TIMEOUT_MS));
+  }
+
+  /**
+   * `GET /v1/tasks/:id/events` (Server-Sent Events, resumed after `lastEventId` if given): calls
+   * `onEvent` for each event; resolves when the controller ends the stream (after `completed`).
+   */
+  streamTaskEvents(id: string, lastEventId: string | undefined, onEvent: (e: SseEvent) => void): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
+    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+    return openEventStream(`${this.base}/v1/tasks/${encodeURIComponent(id)}/events`, headers, onEvent, {
+      refused: (status, statusText, body) => new ApiError(this.url, status, apiMessages(parseJson(body), { status, statusText }), this.token !== null),
+      unreachable: (err) => new ControllerUnreachableError(this.url, networkReason(err, SSE_IDLE_TIMEOUT_MS)),
+    });
   }
 
   /** `GET /v1/tasks?limit=N`, newest first. */
@@ -47,13 +75,34 @@ export class ControllerClient {
     return this.call('GET', '/v1/hosts');
   }
 
+  /** `POST /v1/hosts/:host/accept` (admin): trust the host's pending key (`keyId` when it has several). */
+  acceptHost(host: string, keyId?: string): Promise<HostAccepted> {
+    return this.call('POST', `/v1/hosts/${encodeURIComponent(host)}/accept`, keyId ? { keyId } : {});
+  }
+
+  /** `POST /v1/tasks/:id/cancel` (operator): cancel on every host of the task, or on `hosts`. */
+  cancelTask(id: string, hosts?: string[]): Promise<TaskCancelled> {
+    return this.call('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`, hosts && hosts.length > 0 ? { hosts } : {});
+  }
+
+  /** `GET /v1/audit` (admin tokens only), newest first. */
+  listAudit(query: AuditQuery): Promise<{ records: AuditRecord[] }> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return this.call('GET', `/v1/audit${qs ? `?${qs}` : ''}`);
+  }
+
   private async call<T>(method: string, path: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
     let res: HttpAnswer;
     let text: string;
     try {
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
       res = await this.fetchFn(this.base + path, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -62,7 +111,7 @@ export class ControllerClient {
       throw new ControllerUnreachableError(this.url, networkReason(err, timeoutMs));
     }
     const parsed = parseJson(text);
-    if (!res.ok) throw new ApiError(this.url, res.status, apiMessages(parsed, res));
+    if (!res.ok) throw new ApiError(this.url, res.status, apiMessages(parsed, res), this.token !== null);
     if (parsed === undefined || typeof parsed !== 'object' || parsed === null) {
       throw new ControllerUnreachableError(this.url, `answered ${res.status} with a body that is not the controller's JSON (is this a Warren controller?)`);
     }
@@ -79,7 +128,7 @@ function parseJson(text: string): unknown {
 }
 
 /** The API's `message` (a string or an array of them), else the status line. */
-function apiMessages(body: unknown, res: HttpAnswer): string[] {
+function apiMessages(body: unknown, res: Pick<HttpAnswer, 'status' | 'statusText'>): string[] {
   const message = (body as { message?: unknown } | undefined)?.message;
   if (Array.isArray(message) && message.length > 0) return message.map(String);
   if (typeof message === 'string' && message !== '') return [message];

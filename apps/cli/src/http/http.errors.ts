@@ -24,6 +24,8 @@ export class ApiError extends Error {
     readonly status: number,
     /** the API's `message` (a 400 names each bad field), never empty */
     readonly messages: string[],
+    /** whether the request carried a token: a 401 without one needs different advice */
+    readonly tokenSent = false,
   ) {
     super(messages.join('; '));
   }

@@ -1,8 +1,11 @@
+import { splitHostPatterns } from '@warren/protocol';
+
 /**
  * Flattens `--hosts` values given space- or comma-separated (`--hosts a b`, `--hosts a,b`),
- * dropping empty pieces and repeats, keeping first-seen order.
+ * dropping empty pieces and repeats, keeping first-seen order. Commas inside a range
+ * (`web[1-3,7]`) belong to the range. Patterns (globs, ranges) are resolved by the controller.
  */
 export function parseHostList(values: readonly string[]): string[] {
-  const hosts = values.flatMap((v) => v.split(',')).map((h) => h.trim()).filter((h) => h !== '');
+  const hosts = values.flatMap((v) => splitHostPatterns(v)).map((h) => h.trim()).filter((h) => h !== '');
   return [...new Set(hosts)];
 }

@@ -1,46 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { HostResult, TaskView } from '../http/api.types';
 import { allSucceeded, renderTask } from './task.render';
-
-const T0 = Date.parse('2025-01-01T00:00:00.000Z');
-const iso = (ms: number) => new Date(T0 + ms).toISOString();
-
-function result(host: string, over: Partial<HostResult>): HostResult {
-  return {
-    host,
-    invocationId: `i-${host}`,
-    state: 'succeeded',
-    exitCode: 0,
-    signal: null,
-    stdout: '',
-    stderr: '',
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    stdoutTruncated: false,
-    stderrTruncated: false,
-    reason: null,
-    startedAt: iso(10),
-    finishedAt: iso(20),
-    durationMs: 10,
-    ...over,
-  };
-}
-
-function task(results: HostResult[], over: Partial<TaskView> = {}): TaskView {
-  const byState: Record<string, number> = {};
-  for (const r of results) byState[r.state] = (byState[r.state] ?? 0) + 1;
-  return {
-    id: 't_abc',
-    command: 'deploy',
-    state: 'completed',
-    timeoutMs: 2000,
-    createdAt: iso(0),
-    finishedAt: iso(1200),
-    summary: { total: results.length, byState },
-    results,
-    ...over,
-  };
-}
+import { iso, result, T0, task } from './task.fixtures';
 
 const mixed = task([
   result('web1', { stdout: 'hello\n\nworld\n', stdoutBytes: 13, durationMs: 12 }),
@@ -80,14 +40,14 @@ describe('renderTask', () => {
     expect(lines[web4 + 2]).toBe('    [stdout truncated: 1.0 KiB of 50.0 MiB shown]');
   });
 
-  it('ends with counts by state, success first, then the hosts of each other state by name', () => {
+  it('ends with counts by state, success first, then the hosts of each other state by name, folded', () => {
     expect(text.endsWith(
       [
         '',
         '6 hosts: 2 succeeded, 2 failed, 1 timed_out, 1 unknown_host  (task t_abc, 1.2 s)',
-        'failed: web2, db1',
-        'timed_out: web3',
-        'unknown_host: nope1',
+        'failed (2): db1,web2',
+        'timed_out (1): web3',
+        'unknown_host (1): nope1',
         '',
       ].join('\n'),
     )).toBe(true);
@@ -106,8 +66,8 @@ describe('renderTask', () => {
     expect(out).toContain('b  running    running for 3.0 s');
     expect(out).toContain('c  pending    waiting for its agent to take it');
     expect(out).toContain('3 hosts: 1 succeeded, 1 pending, 1 running  (task t_abc, running for 4.0 s)');
-    expect(out).toContain('pending: c');
-    expect(out).toContain('running: b');
+    expect(out).toContain('pending (1): c');
+    expect(out).toContain('running (1): b');
   });
 
   it('colors states only when asked to', () => {
@@ -118,6 +78,17 @@ describe('renderTask', () => {
     expect(colored).toContain('\x1b[33mtimed_out');
     // padding stays outside the width computation: hosts still line up
     expect(colored.split('\n')[0].replace(/\x1b\[\d+m/g, '')).toBe('web1   succeeded     exit 0          12 ms');
+  });
+
+  it('folds the hosts of a state in the summary, however many there are', () => {
+    const many = task([
+      ...Array.from({ length: 40 }, (_, i) => result(`web${String(i + 1).padStart(2, '0')}`, { state: i === 2 || i === 6 ? 'failed' : 'succeeded', exitCode: i === 2 || i === 6 ? 1 : 0 })),
+      result('db1', { state: 'timed_out', exitCode: null }),
+    ]);
+    const out = renderTask(many, { color: false, now: T0 }).split('\n');
+    expect(out).toContain('failed (2): web[03,07]');
+    expect(out).toContain('timed_out (1): db1');
+    expect(out.filter((l) => l.startsWith('succeeded'))).toEqual([]);
   });
 });
 

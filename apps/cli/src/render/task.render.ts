@@ -1,4 +1,4 @@
-import { INVOCATION_STATES, type InvocationState } from '@warren/protocol';
+import { foldHosts, INVOCATION_STATES, type InvocationState } from '@warren/protocol';
 import type { HostResult, TaskView } from '../http/api.types';
 import { type Paint, painter } from './colors';
 import { formatColumns } from './columns.format';
@@ -28,7 +28,7 @@ const FALLBACK_REASON: Partial<Record<InvocationState, string>> = {
 };
 
 /** States in the order a summary lists them: success first, then the life-cycle order. */
-const SUMMARY_ORDER: InvocationState[] = ['succeeded', ...INVOCATION_STATES.filter((s) => s !== 'succeeded')];
+export const SUMMARY_ORDER: InvocationState[] = ['succeeded', ...INVOCATION_STATES.filter((s) => s !== 'succeeded')];
 
 /**
  * Renders a task for a person: per host a header line (`web1  succeeded  exit 0  12 ms`, columns
@@ -43,21 +43,31 @@ export function renderTask(task: TaskView, opts: RenderOptions): string {
     (cell, row, col) => (col === 1 ? paint(cell, task.results[row].state) : cell),
   );
   const lines: string[] = [];
-  task.results.forEach((r, i) => {
-    lines.push(headers[i]);
-    lines.push(...outputLines(r.stdout, STDOUT_PREFIX));
-    if (r.stdoutTruncated) lines.push(truncationNote('stdout', r.stdout, r.stdoutBytes));
-    lines.push(...outputLines(r.stderr, STDERR_PREFIX));
-    if (r.stderrTruncated) lines.push(truncationNote('stderr', r.stderr, r.stderrBytes));
-  });
+  task.results.forEach((r, i) => lines.push(headers[i], ...outputBlock(r)));
   if (lines.length > 0) lines.push('');
-  lines.push(summaryLine(task, paint, opts.now));
-  lines.push(...unsuccessfulHostLines(task.results, paint));
+  lines.push(...summaryLines(task, paint, opts.now));
   return lines.join('\n') + '\n';
 }
 
+/** The streams a command wrote, as printed under its header: stdout indented, stderr marked, truncation noted. */
+export type Streams = Pick<HostResult, 'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'stdoutTruncated' | 'stderrTruncated'>;
+
+/** A host's (or a group's) output lines under its header. */
+export function outputBlock(r: Streams): string[] {
+  const lines = outputLines(r.stdout, STDOUT_PREFIX);
+  if (r.stdoutTruncated) lines.push(truncationNote('stdout', r.stdout, r.stdoutBytes));
+  lines.push(...outputLines(r.stderr, STDERR_PREFIX));
+  if (r.stderrTruncated) lines.push(truncationNote('stderr', r.stderr, r.stderrBytes));
+  return lines;
+}
+
+/** The closing lines: counts by state, then the hosts of each state other than `succeeded`, folded. */
+export function summaryLines(task: TaskView, paint: Paint, now: number): string[] {
+  return [summaryLine(task, paint, now), ...unsuccessfulHostLines(task.results, paint)];
+}
+
 /** The cells after host and state in a host's header line. */
-function headerDetail(r: HostResult, task: TaskView, now: number): string[] {
+export function headerDetail(r: HostResult, task: TaskView, now: number): string[] {
   switch (r.state) {
     case 'pending':
       return ['waiting for its agent to take it'];
@@ -99,12 +109,12 @@ function summaryLine(task: TaskView, paint: Paint, now: number): string {
   return `${total} ${total === 1 ? 'host' : 'hosts'}: ${parts.join(', ') || 'no results yet'}  (task ${task.id}, ${when})`;
 }
 
-/** `failed: web2, web5` — one line per state other than `succeeded`. */
+/** `failed (3): web[03,07],db1` — one line per state other than `succeeded`, its hosts folded so that 500 of them fit a line. */
 function unsuccessfulHostLines(results: HostResult[], paint: Paint): string[] {
   return SUMMARY_ORDER.filter((s) => s !== 'succeeded')
     .map((s) => [s, results.filter((r) => r.state === s).map((r) => r.host)] as const)
     .filter(([, hosts]) => hosts.length > 0)
-    .map(([s, hosts]) => `${paint(s, s)}: ${hosts.join(', ')}`);
+    .map(([s, hosts]) => `${paint(s, s)} (${hosts.length}): ${foldHosts(hosts)}`);
 }
 
 /** True when every host succeeded: the task's exit status is then 0. */

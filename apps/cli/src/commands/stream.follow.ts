@@ -1,0 +1,66 @@
+import { colorEnabled } from '../cli.io';
+import { EXIT } from '../exit-status.table';
+import type { HostResult, TaskView } from '../http/api.types';
+import type { ControllerClient } from '../http/controller.client';
+import { ControllerUnreachableError } from '../http/http.errors';
+import type { SseEvent } from '../http/sse.parser';
+import { painter } from '../render/colors';
+import { formatColumns } from '../render/columns.format';
+import { allSucceeded, headerDetail, summaryLines } from '../render/task.render';
+import type { CommandContext } from './command.context';
+import { type OutputEvent, type ResultEvent, StreamPrinter } from './stream.printer';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** ms before the first reconnect; doubled after each failure in a row, at most {@link MAX_BACKOFF_MS} */
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 2_000;
+
+/**
+ * `--stream` / `--follow`: prints the task's output live as `host | line` (stderr `host ! line`)
+ * from `GET /v1/tasks/:id/events`, reconnecting with `Last-Event-ID` when the connection drops
+ * (up to `ctx.poll.maxFailures` failures in a row), then one header line per host and the summary,
+ * as `warren check` prints them without the output. Returns the exit status: 0 only if every host
+ * succeeded.
+ */
+export async function followTask(ctx: CommandContext, client: ControllerClient, id: string): Promise<number> {
+  const printer = new StreamPrinter(ctx.io.stdout, colorEnabled(ctx.io));
+  let lastEventId: string | undefined;
+  let completed = false;
+  let failures = 0;
+  const onEvent = (e: SseEvent) => {
+    failures = 0;
+    const data = JSON.parse(e.data) as unknown;
+    if (e.event === 'output') printer.output(data as OutputEvent);
+    else if (e.event === 'result') printer.result(data as ResultEvent);
+    else if (e.event === 'completed') completed = true;
+    lastEventId = e.id; // only once handled: a reconnect resumes after what was printed
+  };
+  while (!completed) {
+    try {
+      await client.streamTaskEvents(id, lastEventId, onEvent);
+      // The controller ends the stream after `completed`, or when it shuts down: then resume.
+      if (completed) break;
+      failures++;
+    } catch (err) {
+      if (!(err instanceof ControllerUnreachableError)) throw err;
+      failures++;
+      if (failures >= ctx.poll.maxFailures) throw err;
+    }
+    await sleep(Math.min(FIRST_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS));
+  }
+  const task = await client.getTask(id);
+  ctx.io.stdout.write(renderStreamSummary(task, colorEnabled(ctx.io), ctx.now()));
+  return allSucceeded(task) ? EXIT.OK : EXIT.NOT_ALL_SUCCEEDED;
+}
+
+/** After the live lines: a blank line, each host's header (`web1  succeeded  exit 0  2.0 s`), and the summary. */
+export function renderStreamSummary(task: TaskView, color: boolean, now: number): string {
+  const paint = painter(color);
+  const results: HostResult[] = task.results;
+  const headers = formatColumns(
+    results.map((r) => [r.host, r.state, ...headerDetail(r, task, now)]),
+    (cell, row, col) => (col === 1 ? paint(cell, results[row].state) : cell),
+  );
+  return ['', ...headers, '', ...summaryLines(task, paint, now)].join('\n') + '\n';
+}

@@ -1,0 +1,73 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
+import { type SseEvent, SseParser } from './sse.parser';
+
+/** ms without a byte (the controller sends a comment every 15 s) before the connection counts as dead */
+export const SSE_IDLE_TIMEOUT_MS = 45_000;
+
+/** How {@link openEventStream} turns failures into the client's typed errors. */
+export interface EventStreamErrors {
+  /** a non-200 answer, with its body */
+  refused(status: number, statusText: string, body: string): Error;
+  /** no usable answer: connection refused or cut, or silent for the idle timeout */
+  unreachable(err: unknown): Error;
+}
+
+/**
+ * One `text/event-stream` GET over `node:http` (see node-http.fetch.ts for why not `fetch`): calls
+ * `onEvent` for each event as it arrives and resolves when the server ends the stream. Rejects with
+ * `errors.refused` for a non-200 answer and `errors.unreachable` when the connection fails, is cut,
+ * or stays silent for `idleTimeoutMs`; events already delivered stay delivered, so the caller
+ * reconnects with the last id it saw.
+ */
+export function openEventStream(
+  url: string,
+  headers: Record<string, string>,
+  onEvent: (e: SseEvent) => void,
+  errors: EventStreamErrors,
+  idleTimeoutMs = SSE_IDLE_TIMEOUT_MS,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      req.destroy();
+      reject(err);
+    };
+    const u = new URL(url);
+    const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = request(u, { method: 'GET', headers: { accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status !== 200) {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => fail(errors.refused(status, res.statusMessage ?? '', Buffer.concat(chunks).toString('utf8'))));
+        res.on('error', (e) => fail(errors.unreachable(e)));
+        return;
+      }
+      const decoder = new StringDecoder('utf8');
+      const parser = new SseParser(onEvent);
+      res.on('data', (c: Buffer) => {
+        try {
+          parser.feed(decoder.write(c));
+        } catch (err) {
+          fail(err as Error); // onEvent threw: a bug of the caller's, not a network failure
+        }
+      });
+      // A cut connection may end the body without an error: only a clean end after the last event counts.
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        if (res.complete) resolve();
+        else reject(errors.unreachable(new Error('the event stream was cut')));
+      });
+      res.on('error', (e) => fail(errors.unreachable(e)));
+      res.on('close', () => fail(errors.unreachable(new Error('the event stream was cut'))));
+    });
+    req.setTimeout(idleTimeoutMs, () => fail(errors.unreachable(new Error(`no data for ${Math.round(idleTimeoutMs / 1000)} s`))));
+    req.on('error', (e) => fail(errors.unreachable(e)));
+    req.end();
+  });
+}

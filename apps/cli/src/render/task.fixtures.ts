@@ -1,0 +1,47 @@
+import type { HostResult, TaskView } from '../http/api.types';
+
+/** Fixtures for render specs: a fixed clock and results that differ from a plain success only where a test says. */
+export const T0 = Date.parse('2025-01-01T00:00:00.000Z');
+export const iso = (ms: number) => new Date(T0 + ms).toISOString();
+
+export function result(host: string, over: Partial<HostResult> = {}): HostResult {
+  const stdout = over.stdout ?? '';
+  const stderr = over.stderr ?? '';
+  return {
+    host,
+    invocationId: `i-${host}`,
+    state: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    stdout,
+    stderr,
+    stdoutBytes: Buffer.byteLength(stdout),
+    stderrBytes: Buffer.byteLength(stderr),
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    reason: null,
+    startedAt: iso(10),
+    finishedAt: iso(20),
+    durationMs: 10,
+    ...over,
+  };
+}
+
+export function task(results: HostResult[], over: Partial<TaskView> = {}): TaskView {
+  const byState: Record<string, number> = {};
+  for (const r of results) byState[r.state] = (byState[r.state] ?? 0) + 1;
+  return {
+    id: 't_abc',
+    command: 'deploy',
+    state: 'completed',
+    timeoutMs: 2000,
+    createdAt: iso(0),
+    finishedAt: iso(1200),
+    summary: { total: results.length, byState },
+    results,
+    ...over,
+  };
+}
+
+/** `web01`…`web<n>`, zero-padded to two digits. */
+export const webHosts = (n: number) => Array.from({ length: n }, (_, i) => `web${String(i + 1).padStart(2, '0')}`);
