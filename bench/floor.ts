@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as amqplib from 'amqplib';
 import Database from 'better-sqlite3';
+import { generateSigningKey, keyRing, signBody, verifyBody } from '@warren/protocol';
 import { timeRounds } from './lib';
 
 /** Spawn + exit of `/bin/sh -c true`, in ms per round. */
@@ -65,4 +66,32 @@ export async function brokerRoundTrip(url: string, rounds: number): Promise<numb
   } finally {
     await conn.close();
   }
+}
+
+/** A typical signed command envelope and the agent's whole admission check of it, for the security rows. */
+function sampleEnvelope() {
+  const key = generateSigningKey();
+  const m = {
+    v: 1, kind: 'command', invocationId: '7f1c1f55-3a0e-4a55-9d0b-2b1c8a7e9e01', taskId: 't_abcdefghijkm', host: 'web01',
+    command: 'systemctl status nginx --no-pager | head -20', runAs: null, cwd: null, env: { LANG: 'C.UTF-8' },
+    timeoutMs: 60_000, killGraceMs: 5_000, issuedAt: Date.now(), expiresAt: Date.now() + 60_000, replyTo: 'warren.results',
+  };
+  const body = Buffer.from(JSON.stringify(m));
+  return { key, body, headers: signBody(body, key), ring: keyRing([key]) };
+}
+
+/** Ed25519 signature of one command envelope (the controller's cost per host), in µs per envelope. */
+export async function signEnvelope(rounds: number): Promise<number[]> {
+  const { key, body } = sampleEnvelope();
+  const ms = await timeRounds(rounds, 100, async () => void signBody(body, key));
+  return ms.map((x) => x * 1000);
+}
+
+/** Verification of one signed command envelope (the agent's cost per message, before parsing), in µs. */
+export async function verifyEnvelope(rounds: number): Promise<number[]> {
+  const { body, headers, ring } = sampleEnvelope();
+  const ms = await timeRounds(rounds, 100, async () => {
+    if (!verifyBody(body, headers, ring).ok) throw new Error('verification failed');
+  });
+  return ms.map((x) => x * 1000);
 }

@@ -11,7 +11,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ProcessRunner } from '../apps/agent/src/exec/process.runner';
 import { bin, cpuMs, quantile, ROOT, type Row, renderTable, rss, runCommand, sleep, timeRounds } from './lib';
 import { peerCommands, peerVersions, setupPeers, teardownPeers } from './peers/peers';
-import { brokerRoundTrip, fsyncAppend, shSpawnExit, sqliteCommit } from './floor';
+import { brokerRoundTrip, fsyncAppend, shSpawnExit, signEnvelope, sqliteCommit, verifyEnvelope } from './floor';
 import { BenchWarren, BROKER } from './warren';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -28,7 +28,8 @@ function row(group: string, name: string, unit: string, xs: number[], extra: Par
 }
 
 async function warrenRows(w: BenchWarren): Promise<void> {
-  const cli = (args: string[]) => runCommand([...bin('warren'), ...args], { WARREN_URL: w.url });
+  // WARREN_CONFIRM_OVER: the benchmark's large runs are not confirmed at a prompt.
+  const cli = (args: string[]) => runCommand([...bin('warren'), ...args], { WARREN_URL: w.url, WARREN_TOKEN: w.token, WARREN_CONFIRM_OVER: '100000' });
 
   // 1. One host, `true`.
   const [one] = await w.startAgents('one', 1);
@@ -103,7 +104,7 @@ async function warrenRows(w: BenchWarren): Promise<void> {
     for (let i = 0; i < 100; i++) {
       const res = await fetch(`${w.url}/v1/tasks`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: w.headers(),
         body: JSON.stringify({ command: 'true', hosts: silent, deliveryTimeoutMs: 600_000 }),
       });
       if (res.status !== 202) throw new Error(`POST → ${res.status}`);
@@ -165,6 +166,8 @@ async function main(): Promise<void> {
   row('floor', 'broker round trip (publish → consume, one connection)', 'ms', await brokerRoundTrip(BROKER, R(300, 30)));
   row('floor', 'append + fsync of one journal line', 'ms', await fsyncAppend(R(200, 30)));
   row('floor', 'SQLite commit (WAL, synchronous=FULL)', 'ms', await sqliteCommit(R(200, 30)));
+  row('security', 'Ed25519 sign of one command envelope (controller, per host)', 'µs', await signEnvelope(R(2000, 300)));
+  row('security', 'verify one signed envelope (agent, before parsing)', 'µs', await verifyEnvelope(R(2000, 300)));
   await spawnBlockRows();
   const w = new BenchWarren();
   try {

@@ -1,19 +1,27 @@
 /**
  * Simulated agents for the benchmark: one process hosting `--count` agent inboxes, answering each
  * command with `started` and a `succeeded` result at once, without spawning anything. It speaks
- * the real protocol through the real libs, so the controller cannot tell it from a fleet.
+ * the real protocol through the real libs, so the controller cannot tell it from a fleet: each
+ * simulated host has its own key, verifies the controller's signature on every command, and signs
+ * its heartbeats and replies.
  *
- *   tsx bench/sim-agents.ts --namespace NS --count 1000 [--prefix sim] [--broker URL]
+ *   node --import tsx bench/sim-agents.ts --namespace NS --count 1000 --trust controller.pub [--prefix sim] [--broker URL]
  * Prints `ready` on stdout once every inbox is consumed.
  */
 import * as amqplib from 'amqplib';
 import pino from 'pino';
 import { AmqpConnection, assertTopology, ConfirmPublisher } from '@warren/amqp';
 import {
+  agentQueue,
   agentTopology,
   APP_ID,
   decodeCommand,
   encode,
+  generateSigningKey,
+  keyRing,
+  readPublicKeyFile,
+  signBody,
+  verifyBody,
   MESSAGE_TYPES,
   PROTOCOL_VERSION,
   presenceExchange,
@@ -35,6 +43,9 @@ async function main(): Promise<void> {
   const url = arg('broker', 'amqp://guest:guest@127.0.0.1:5672');
   const hosts = Array.from({ length: count }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
   const log = pino({ level: 'warn' });
+  const trusted = keyRing([readPublicKeyFile(arg('trust'))]);
+  const keys = new Map(hosts.map((h) => [h, generateSigningKey()]));
+  const pub = (h: string) => keys.get(h)!.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   const conn = new AmqpConnection({
     url,
     name: `warren-bench-sim ${count}`,
@@ -50,32 +61,34 @@ async function main(): Promise<void> {
     const ch = await conn.ownedChannel(model);
     await ch.prefetch(2000);
     for (const host of hosts) {
-      await ch.consume(agentTopology(ns, host).queues.at(-1)!.name, (msg) => {
+      await ch.consume(agentQueue(ns, host), (msg) => {
         if (!msg) return;
         ch.ack(msg);
+        if (!verifyBody(msg.content, msg.properties.headers, trusted).ok) return;
         const d = decodeCommand(msg.content);
         if (!d.ok) return;
         const c = d.message;
-        const replyTo = String(msg.properties.replyTo);
+        const replyTo = c.replyTo;
         const now = Date.now();
-        const props = (type: string) => ({ correlationId: c.invocationId, type, contentType: 'application/json', appId: APP_ID, persistent: true });
-        void publisher.publish(repliesExchange(ns), replyTo, encode({ v: PROTOCOL_VERSION, kind: 'started', invocationId: c.invocationId, taskId: c.taskId, host, startedAt: now, pid: 0 }), props(MESSAGE_TYPES.started));
-        void publisher.publish(
-          repliesExchange(ns),
-          replyTo,
+        const key = keys.get(host)!;
+        const send = (type: string, body: Buffer) =>
+          void publisher.publish(repliesExchange(ns), replyTo, body, { headers: signBody(body, key), correlationId: c.invocationId, type, contentType: 'application/json', appId: APP_ID, persistent: true });
+        send(MESSAGE_TYPES.started, encode({ v: PROTOCOL_VERSION, kind: 'started', invocationId: c.invocationId, taskId: c.taskId, host, startedAt: now, pid: 0 }));
+        send(
+          MESSAGE_TYPES.result,
           encode({
             v: PROTOCOL_VERSION, kind: 'result', invocationId: c.invocationId, taskId: c.taskId, host, state: 'succeeded', exitCode: 0, signal: null,
             stdout: { data: `${host}\n`, bytes: host.length + 1, truncated: false }, stderr: { data: '', bytes: 0, truncated: false },
             startedAt: now, finishedAt: now, durationMs: 0, reason: null,
           }),
-          props(MESSAGE_TYPES.result),
         );
         handled++;
       });
     }
     // One heartbeat per simulated host, so the controller lists them as online.
     for (const host of hosts) {
-      ch.publish(presenceExchange(ns), '', encode({ v: PROTOCOL_VERSION, kind: 'presence', host, status: 'online', labels: { sim: 'true' }, version: WARREN_VERSION, running: 0, concurrency: 1000, intervalMs: 3_600_000, sentAt: Date.now() }));
+      const body = encode({ v: PROTOCOL_VERSION, kind: 'presence', host, status: 'online', labels: { sim: 'true' }, version: WARREN_VERSION, running: 0, concurrency: 1000, intervalMs: 3_600_000, sentAt: Date.now(), publicKey: pub(host) });
+      ch.publish(presenceExchange(ns), '', body, { headers: signBody(body, keys.get(host)!) });
     }
   });
   conn.start();

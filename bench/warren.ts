@@ -1,10 +1,11 @@
 /** Starting a Warren installation for the benchmark: controller, real agents, simulated agents. */
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as amqplib from 'amqplib';
-import { agentQueue, agentTopology, sharedTopology } from '@warren/protocol';
+import { agentQueue, agentQueueArguments, agentTopology, encode, generateSigningKey, presenceExchange, PROTOCOL_VERSION, sharedTopology, signBody, WARREN_VERSION } from '@warren/protocol';
 import { type Bg, bin, ROOT, sleep, startBg } from './lib';
 
 export const BROKER = process.env.WARREN_BENCH_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -13,13 +14,27 @@ export class BenchWarren {
   readonly ns = `bench${randomBytes(3).toString('hex')}`;
   readonly dir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
   url = '';
+  /** written by the controller on first start; every agent trusts it */
+  readonly controllerPub = join(this.dir, 'controller.pub');
   controller: Bg | null = null;
   readonly agents = new Map<string, Bg>();
   private readonly hosts = new Set<string>();
   private readonly others: Bg[] = [];
 
+  /** an admin API token for this installation, created before the controller starts */
+  token = '';
+
+  /** Headers of an authenticated JSON request. */
+  headers(): Record<string, string> {
+    return { 'content-type': 'application/json', authorization: `Bearer ${this.token}` };
+  }
+
   async startController(): Promise<void> {
-    const c = startBg([...bin('warren-controller'), '--port', '0', '--db', join(this.dir, 'controller.db'), '--namespace', this.ns, '--broker', BROKER], {});
+    const made = spawnSync(bin('warren-controller')[0], [...bin('warren-controller').slice(1), 'token', 'create', '--name', 'bench', '--role', 'admin', '--state-dir', this.dir], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`token create failed: ${made.stderr}`);
+    this.token = made.stdout.trim();
+    // --auto-accept: the fleet is started by the benchmark itself, so its keys are trusted on first sight.
+    const c = startBg([...bin('warren-controller'), '--port', '0', '--state-dir', this.dir, '--auto-accept', '--namespace', this.ns, '--broker', BROKER], {});
     // Default log level (info), as operators run it: one line per invocation is part of the cost.
     this.controller = c;
     const port = JSON.parse(await c.waitFor(/"controller listening"/)).port as number;
@@ -41,7 +56,7 @@ export class BenchWarren {
         this.hosts.add(h);
         this.agents.set(
           h,
-          startBg([...bin('warren-agent'), '--host', h, '--namespace', this.ns, '--broker', BROKER, '--state-dir', join(this.dir, h)]),
+          startBg([...bin('warren-agent'), '--host', h, '--namespace', this.ns, '--broker', BROKER, '--state-dir', join(this.dir, h), '--trust', this.controllerPub, '--policy', join(ROOT, 'docs/examples/lab-policy.yaml')]),
         );
       }
       await this.waitOnline(batch);
@@ -52,26 +67,37 @@ export class BenchWarren {
   /** Starts one process simulating `n` agents `prefix0001…` (answers without spawning). */
   async startSimulated(prefix: string, n: number): Promise<string[]> {
     // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a grandchild that a kill would orphan.
-    const sim = startBg([process.execPath, '--import', 'tsx', join(ROOT, 'bench/sim-agents.ts'), '--namespace', this.ns, '--count', String(n), '--prefix', prefix, '--broker', BROKER]);
+    const sim = startBg([process.execPath, '--import', 'tsx', join(ROOT, 'bench/sim-agents.ts'), '--namespace', this.ns, '--count', String(n), '--prefix', prefix, '--broker', BROKER, '--trust', this.controllerPub]);
     this.others.push(sim);
     await sim.waitFor(/^ready$/m, 120_000);
     const names = Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
     names.forEach((h) => this.hosts.add(h));
+    // The controller targets only hosts whose signed heartbeat it has accepted.
+    await this.waitOnline(names);
     return names;
   }
 
   /** Declares inboxes that nobody consumes: commands to them stay in flight. */
   async declareSilentHosts(prefix: string, n: number): Promise<string[]> {
     const names = Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
-    const conn = await amqplib.connect(BROKER);
-    const ch = await conn.createChannel();
+    const conn = await amqplib.connect(BROKER, { noDelay: true });
+    const ch = await conn.createConfirmChannel();
     for (const h of names) {
       const t = agentTopology(this.ns, h);
-      await ch.assertQueue(agentQueue(this.ns, h), { durable: true, arguments: t.queues.at(-1)!.arguments });
+      await ch.assertQueue(agentQueue(this.ns, h), { durable: true, arguments: agentQueueArguments(this.ns) });
       await ch.bindQueue(agentQueue(this.ns, h), t.exchanges[0].name, h);
+      // Announce it once, signed with its own key, so that the controller trusts and targets it.
+      const key = generateSigningKey();
+      const body = encode({
+        v: PROTOCOL_VERSION, kind: 'presence', host: h, status: 'online', labels: {}, version: WARREN_VERSION, running: 0, concurrency: 1,
+        intervalMs: 3_600_000, sentAt: Date.now(), publicKey: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+      });
+      ch.publish(presenceExchange(this.ns), '', body, { headers: signBody(body, key) });
       this.hosts.add(h);
     }
+    await ch.waitForConfirms(); // else the last heartbeats may still be in the socket at close
     await conn.close();
+    await this.waitOnline(names);
     return names;
   }
 
@@ -79,7 +105,7 @@ export class BenchWarren {
     const want = new Set(hosts);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const { hosts: seen } = (await (await fetch(`${this.url}/v1/hosts`)).json()) as { hosts: { host: string; status: string }[] };
+      const { hosts: seen } = (await (await fetch(`${this.url}/v1/hosts`, { headers: this.headers() })).json()) as { hosts: { host: string; status: string }[] };
       if ([...want].every((h) => seen.some((s) => s.host === h && s.status === 'online'))) return;
       await sleep(100);
     }
@@ -90,7 +116,7 @@ export class BenchWarren {
   async runWait(command: string, hosts: string[], extra: Record<string, unknown> = {}): Promise<{ summary: { byState: Record<string, number> } }> {
     const res = await fetch(`${this.url}/v1/tasks`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: this.headers(),
       body: JSON.stringify({ command, hosts, wait: true, ...extra }),
     });
     if (res.status !== 200) throw new Error(`POST → ${res.status}: ${await res.text()}`);

@@ -31,6 +31,12 @@ describe('deadlines: every invocation ends, and timeouts kill the whole process 
     expect(r.durationMs).toBeGreaterThanOrEqual(1900); // timeout + grace: SIGTERM did not end it
     const pgid = Number(readFileSync(pidFile, 'utf8'));
     await until(() => !groupAlive(pgid), 3000);
+    // Each signal is one structured line of the agent's log, with the task, the invocation and the pid.
+    const kills = w.agents.get('d2')!.output.split('\n').filter((l) => l.includes('"killing process group"')).map((l) => JSON.parse(l));
+    expect(kills.map((k) => [k.taskId, k.correlationId, k.pid, k.signal, k.state])).toEqual([
+      [task.id, r.invocationId, pgid, 'SIGTERM', 'timed_out'],
+      [task.id, r.invocationId, pgid, 'SIGKILL', 'timed_out'],
+    ]);
   });
 
   it('marks an unknown host `unknown_host` in well under a second while the other hosts run', async () => {

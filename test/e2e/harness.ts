@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,8 @@ import { agentQueue, sharedTopology } from '@warren/protocol';
 /** The shared broker every e2e suite uses; each run gets its own namespace on it. */
 export const BROKER_URL = process.env.WARREN_TEST_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const ROOT = resolve(__dirname, '../..');
+/** Agents here run as root, as in a lab: this policy allows that (and nothing else changes). */
+export const LAB_POLICY = join(ROOT, 'docs/examples/lab-policy.yaml');
 
 /** A process started by a test, with its output kept for assertions. */
 export class Proc {
@@ -61,16 +63,29 @@ export async function until<T>(fn: () => Promise<T | undefined | null | false> |
  */
 export class Warren {
   readonly ns = `wt${randomBytes(4).toString('hex')}`;
+  /** the broker this installation's controller and agents use (a private node's URL, for fault tests) */
+  readonly brokerUrl: string;
   readonly dir = mkdtempSync(join(tmpdir(), 'warren-e2e-'));
   readonly dbPath = join(this.dir, 'controller.db');
+  /** written by the controller on its first start; agents trust it */
+  readonly controllerPublicKey = join(this.dir, 'controller.pub');
+  /** the controller's signing key (tests sign their own envelopes with it) */
+  readonly controllerKeyPath = join(this.dir, 'controller.key');
   controller: Proc | null = null;
   url = '';
+  /** an admin API token, created before the controller first starts; `cli()` and `api()` send it by default */
+  token = '';
   readonly agents = new Map<string, Proc>();
   private readonly all: Proc[] = [];
 
+  constructor(opts: { brokerUrl?: string } = {}) {
+    this.brokerUrl = opts.brokerUrl ?? BROKER_URL;
+  }
+
   /** Starts (or restarts) the controller; resolves once it listens. */
-  async startController(env: Record<string, string> = {}): Promise<Proc> {
-    const p = this.spawn('bin/warren-controller.js', ['--port', '0', '--db', this.dbPath, '--namespace', this.ns, '--broker', BROKER_URL], {
+  async startController(env: Record<string, string> = {}, args: string[] = ['--auto-accept']): Promise<Proc> {
+    if (!this.token) this.token = this.createToken('e2e', 'admin');
+    const p = this.spawn('bin/warren-controller.js', ['--port', '0', '--state-dir', this.dir, '--db', this.dbPath, '--namespace', this.ns, '--broker', this.brokerUrl, ...args], {
       WARREN_RESULT_GRACE: '1s',
       WARREN_DELIVERY_GRACE: '1s',
       ...env,
@@ -82,14 +97,18 @@ export class Warren {
     return p;
   }
 
-  /** Starts an agent for `host`; resolves once the controller sees it online. */
-  async startAgent(host: string, env: Record<string, string> = {}, args: string[] = []): Promise<Proc> {
+  /**
+   * Starts an agent for `host`; resolves once the controller sees it online (or at once with
+   * `wait: false`). A later flag in `args` wins over the defaults (e.g. another `--state-dir`).
+   */
+  async startAgent(host: string, env: Record<string, string> = {}, args: string[] = [], opts: { wait?: boolean } = {}): Promise<Proc> {
     const p = this.spawn(
       'bin/warren-agent.js',
-      ['--host', host, '--namespace', this.ns, '--broker', BROKER_URL, '--state-dir', join(this.dir, `agent-${host}`), '--presence-interval', '1s', ...args],
+      ['--host', host, '--namespace', this.ns, '--broker', this.brokerUrl, '--state-dir', join(this.dir, `agent-${host}`), '--trust', this.controllerPublicKey, '--policy', LAB_POLICY, '--presence-interval', '1s', ...args],
       env,
     );
     this.agents.set(host, p);
+    if (opts.wait === false) return p;
     await until(async () => {
       const { hosts } = (await this.api('GET', '/v1/hosts')).body as { hosts: { host: string; status: string }[] };
       return hosts.some((h) => h.host === host && h.status === 'online');
@@ -97,10 +116,25 @@ export class Warren {
     return p;
   }
 
-  /** Runs the `warren` CLI to completion. */
+  /**
+   * `warren-controller token create` on this installation's database (works whether or not the
+   * controller runs); returns the token text.
+   */
+  createToken(name: string, role: 'admin' | 'operator' | 'viewer', hosts?: string[]): string {
+    return this.controllerCommand(['token', 'create', '--name', name, '--role', role, ...(hosts ? ['--hosts', ...hosts] : [])]).trim();
+  }
+
+  /** Runs `warren-controller <args>` against this installation's state; returns its stdout, throws on a non-zero exit. */
+  controllerCommand(args: string[]): string {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/warren-controller.js'), ...args, '--state-dir', this.dir, '--db', this.dbPath], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`warren-controller ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** Runs the `warren` CLI to completion, with this installation's admin token unless `env` says otherwise. */
   async cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const child = spawn(process.execPath, [join(ROOT, 'bin/warren.js'), ...args], {
-      env: { ...process.env, WARREN_URL: this.url, NO_COLOR: '1', ...env },
+      env: { ...process.env, WARREN_URL: this.url, WARREN_TOKEN: this.token, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -111,15 +145,18 @@ export class Warren {
     return { code, stdout, stderr };
   }
 
-  /** One HTTP call to the controller. */
-  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  /** One HTTP call to the controller, with the admin token unless `opts.token` gives another (null: none). */
+  async api(method: string, path: string, body?: unknown, opts: { token?: string | null } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+    const token = opts.token === undefined ? this.token : opts.token;
+    const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`${this.url}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
   }
 
   /** Posts a task with `wait: true` and returns the finished task. */
@@ -142,7 +179,7 @@ export class Warren {
   /** Kills every process and deletes this namespace's queues and exchanges. */
   async teardown(): Promise<void> {
     await Promise.all(this.all.map((p) => p.stop('SIGKILL')));
-    const conn = await amqplib.connect(BROKER_URL);
+    const conn = await amqplib.connect(this.brokerUrl);
     try {
       const t = sharedTopology(this.ns);
       const queues = [...t.queues.map((q) => q.name), ...[...this.agents.keys()].map((h) => agentQueue(this.ns, h))];

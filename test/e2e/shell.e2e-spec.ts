@@ -1,0 +1,281 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Terminal } from '../support/terminal';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+/**
+ * `warren shell` driven like a person at a terminal: util-linux `script` gives it a
+ * pseudo-terminal, the test types keystrokes (arrows, Ctrl-C, Ctrl-D) into it and reads the
+ * screen. The controller is a stand-in answering the few HTTP calls the CLI makes: the shell is
+ * a client feature, and what the controller does with a task is tested elsewhere.
+ */
+
+const ROOT = resolve(__dirname, '../..');
+const WARREN = join(ROOT, 'bin/warren.js');
+const UP = '\x1b[A';
+const CTRL_C = '\x03';
+const CTRL_D = '\x04';
+
+interface Seen {
+  method: string;
+  url: string;
+  body: any;
+}
+
+/** Answers like a controller whose hosts all print the same uptime; tasks named `t_slow*` never finish. */
+class FakeController {
+  readonly seen: Seen[] = [];
+  private tasks = new Map<string, { command: string; hosts: string[]; cancelled?: boolean; at?: number }>();
+  private server: Server = createServer(async (req, res) => {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const seen = { method: req.method ?? '', url: req.url ?? '', body: raw ? JSON.parse(raw) : undefined };
+    this.seen.push(seen);
+    const answer = this.answer(seen);
+    if (!answer) return; // never answered
+    const [status, body] = answer;
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+
+  reset(): void {
+    this.seen.length = 0;
+    this.tasks.clear();
+  }
+
+  count(method: string, path: RegExp): number {
+    return this.seen.filter((s) => s.method === method && path.test(s.url)).length;
+  }
+
+  /** null: leave the request hanging (`GET /v1/audit` here: a controller that does not answer). */
+  private answer(req: Seen): [number, unknown] | null {
+    if (req.url.startsWith('/v1/audit')) return null;
+    const now = new Date().toISOString();
+    if (req.method === 'GET' && req.url === '/v1/hosts') {
+      const host = (name: string) => ({ host: name, status: 'online', labels: { role: 'web' }, version: '0.1.0', running: 0, concurrency: 4, lastSeen: now, trust: 'accepted' });
+      return [200, { hosts: [host('web1'), host('web2')] }];
+    }
+    if (req.method === 'POST' && req.url === '/v1/tasks') {
+      const id = `${/sleep/.test(req.body.command) ? 't_slow' : /brief/.test(req.body.command) ? 't_brief' : 't_'}${this.tasks.size + 1}`;
+      this.tasks.set(id, { ...req.body, at: Date.now() });
+      return [202, { id, hosts: req.body.hosts, state: 'running' }];
+    }
+    const m = /^\/v1\/tasks\/([^/?]+)/.exec(req.url);
+    if (req.method === 'POST' && m && req.url.endsWith('/cancel')) {
+      const task = this.tasks.get(m[1]);
+      if (!task) return [404, { statusCode: 404, message: `no task ${m[1]}` }];
+      task.cancelled = true;
+      return [202, { id: m[1], cancelled: [], killing: task.hosts, alreadyFinished: [] }];
+    }
+    if (req.method === 'GET' && m) {
+      const task = this.tasks.get(m[1]);
+      if (!task) return [404, { statusCode: 404, message: `no task ${m[1]}` }];
+      if (task.cancelled) {
+        const results = task.hosts.map((host) => ({
+          host, invocationId: `i-${host}`, state: 'cancelled', exitCode: null, signal: 'SIGTERM', stdout: '', stderr: '', stdoutBytes: 0, stderrBytes: 0,
+          stdoutTruncated: false, stderrTruncated: false, reason: 'cancelled by test', startedAt: now, finishedAt: now, durationMs: 5,
+        }));
+        return [200, { id: m[1], command: task.command, state: 'cancelled', createdAt: now, finishedAt: now, summary: { total: results.length, byState: { cancelled: results.length } }, results }];
+      }
+      // `t_brief*` tasks run for 1.5 s, `t_slow*` ones forever
+      const slow = m[1].startsWith('t_slow') || (m[1].startsWith('t_brief') && Date.now() - task.at! < 1_500);
+      const results = task.hosts.map((host) => ({
+        host, invocationId: `i-${host}`, state: slow ? 'running' : 'succeeded', exitCode: slow ? null : 0, signal: null,
+        stdout: slow ? '' : ' 10:00:00 up 3 days,  load average: 0.00\n', stderr: '', stdoutBytes: 41, stderrBytes: 0,
+        stdoutTruncated: false, stderrTruncated: false, reason: null, startedAt: now, finishedAt: slow ? null : now, durationMs: slow ? null : 5,
+      }));
+      return [200, { id: m[1], command: task.command, state: slow ? 'running' : 'completed', createdAt: now, finishedAt: slow ? null : now, summary: { total: results.length, byState: {} }, results }];
+    }
+    if (req.method === 'GET' && req.url.startsWith('/v1/tasks')) return [200, { tasks: [] }];
+    return [404, { statusCode: 404, message: 'no route' }];
+  }
+}
+
+describe('warren shell on a terminal', () => {
+  const ctl = new FakeController();
+  let url = '';
+  let home = '';
+  const terminals: Terminal[] = [];
+  const open = (args = '') => {
+    const t = new Terminal(`node ${WARREN} --url ${url} shell ${args}`, { HOME: home });
+    terminals.push(t);
+    return t;
+  };
+
+  beforeAll(async () => {
+    url = await ctl.start();
+  });
+  afterAll(() => ctl.stop());
+  beforeEach(() => {
+    home = mkdtempSync(join(tmpdir(), 'warren-shell-home-'));
+    ctl.reset();
+  });
+  afterEach(() => {
+    for (const t of terminals.splice(0)) t.kill();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('runs commands typed at the prompt, recalls them with the up arrow, and leaves with exit', async () => {
+    const t = open();
+    let at = await t.waitFor(/warren> /);
+
+    t.type('hosts\r');
+    at = await t.waitFor(/web1\s+online\s+accepted\s+role=web[\s\S]*web2\s+online[\s\S]*warren> /, at);
+
+    t.type('@web1,web2 uptime\r');
+    at = await t.waitFor(/2 hosts: 2 succeeded[\s\S]*warren> /, at);
+    expect(ctl.seen.find((s) => s.method === 'POST')?.body).toEqual({ command: 'uptime', hosts: ['web1', 'web2'] });
+
+    // a bad line prints the usage error and the prompt comes back
+    t.type('hosts --bogus\r');
+    at = await t.waitFor(/warren: unknown option '--bogus'[\s\S]*warren> /, at);
+
+    // two lines back is the @ line: Enter runs it again
+    t.type(UP);
+    at = await t.waitFor(/hosts --bogus/, at);
+    t.type(UP);
+    at = await t.waitFor(/@web1,web2 uptime/, at);
+    t.type('\r');
+    at = await t.waitFor(/2 hosts: 2 succeeded[\s\S]*warren> /, at);
+    expect(ctl.count('POST', /^\/v1\/tasks$/)).toBe(2);
+
+    t.type('check t_1 --collapse\r');
+    at = await t.waitFor(/==== web\[1-2\] \(2\) succeeded exit 0 ====\n {4} 10:00:00 up 3 days/, at);
+
+    t.type('exit\r');
+    expect(await t.exited).toBe(0);
+    expect(readFileSync(join(home, '.warren', 'shell_history'), 'utf8')).toBe(
+      ['hosts', 'hosts --bogus', '@web1,web2 uptime', 'check t_1 --collapse', 'exit', ''].join('\n'),
+    );
+  });
+
+  it('clears a half-typed line on Ctrl-C without running it, and leaves with status 0 on Ctrl-D', async () => {
+    const t = open();
+    let at = await t.waitFor(/warren> /);
+    t.type('tasks --limit 5');
+    at = await t.waitFor(/tasks --limit 5/, at);
+    t.type(CTRL_C);
+    at = await t.waitFor(/tasks --limit 5\^C\nwarren> $/, at - 'tasks --limit 5'.length);
+    // the line is gone: Enter now runs nothing
+    t.type('\r');
+    await t.waitFor(/warren> \nwarren> $/, at - 'warren> '.length);
+    t.type(CTRL_D);
+    expect(await t.exited).toBe(0);
+    expect(ctl.seen).toEqual([]);
+  });
+
+  it('on Ctrl-C while waiting, [d] detaches: the prompt comes back, the task goes on, and exit still leaves at once', async () => {
+    const t = open();
+    let at = await t.waitFor(/warren> /);
+    t.type('@web1 sleep 100\r');
+    at = await t.waitFor(/task t_slow1 sent to 1 host\(s\); waiting \(Ctrl-C: cancel or detach\)/, at);
+    t.type(CTRL_C);
+    at = await t.waitFor(/\[c\]ancel task t_slow1 on every host, or \[d\]etach/, at);
+    t.type('x'); // not an answer: ignored, and not typed into the next line
+    t.type('d');
+    at = await t.waitFor(/detached; task t_slow1 keeps running\. See it with: warren check t_slow1 --wait[\s\S]*warren> /, at);
+    expect(ctl.count('POST', /\/cancel$/)).toBe(0);
+    const polls = ctl.count('GET', /^\/v1\/tasks\/t_slow1/);
+    t.type('hosts\r');
+    at = await t.waitFor(/web2\s+online[\s\S]*warren> /, at);
+    // nothing of the abandoned wait reaches the screen, and the ignored key did not reach the line
+    expect(t.screen.slice(at)).not.toMatch(/running/);
+    expect(t.screen).not.toMatch(/xhosts|unknown command/);
+    // the abandoned wait must not keep the process alive after exit
+    t.type('exit\r');
+    expect(await Promise.race([t.exited, new Promise((r) => setTimeout(() => r('still running 3 s after exit'), 3000))])).toBe(0);
+    expect(ctl.count('GET', /^\/v1\/tasks\/t_slow1/)).toBeLessThanOrEqual(polls + 1);
+  });
+
+  it('on Ctrl-C while waiting, [c] cancels the task and shows it cancelled; Ctrl-C on a line with no task just stops it', async () => {
+    const t = open();
+    let at = await t.waitFor(/warren> /);
+    t.type('run "sleep 100" --hosts web1 web2 --wait\r');
+    at = await t.waitFor(/task t_slow1 sent to 2 host\(s\); waiting/, at);
+    t.type(CTRL_C);
+    at = await t.waitFor(/\[d\]etach/, at);
+    t.type('c');
+    at = await t.waitFor(/cancelling t_slow1: 0 not started, 2 being killed[\s\S]*2 hosts: 2 cancelled[\s\S]*warren> /, at);
+    expect(ctl.seen.filter((x) => x.method === 'POST' && x.url === '/v1/tasks/t_slow1/cancel')).toHaveLength(1);
+    t.type('check t_slow1\r');
+    at = await t.waitFor(/web1\s+cancelled[\s\S]*warren> /, at);
+    const before = at;
+    t.type('audit\r'); // the controller never answers this one: Ctrl-C has no task to ask about
+    await new Promise((r) => setTimeout(r, 300));
+    t.type(CTRL_C);
+    at = await t.waitFor(/\^C\nwarren: stopped; a task it had already sent goes on[\s\S]*warren> /, at);
+    expect(t.screen.slice(before)).not.toMatch(/\[d\]etach/);
+    t.type('exit\r');
+    expect(await t.exited).toBe(0);
+  });
+
+  it('withdraws the question when the task finishes unanswered, and the keyboard is the prompt\'s again', async () => {
+    const t = open();
+    let at = await t.waitFor(/warren> /);
+    t.type('@web1 brief\r');
+    at = await t.waitFor(/task t_brief1 sent to 1 host\(s\); waiting/, at);
+    t.type(CTRL_C);
+    at = await t.waitFor(/\[d\]etach/, at);
+    at = await t.waitFor(/\(the task has finished\)[\s\S]*web1\s+succeeded[\s\S]*warren> /, at);
+    t.type('hosts\r');
+    at = await t.waitFor(/web2\s+online[\s\S]*warren> /, at);
+    expect(ctl.count('POST', /\/cancel$/)).toBe(0);
+    t.type('exit\r');
+    expect(await t.exited).toBe(0);
+  });
+
+  it('recalls the previous session\'s lines from the history file', async () => {
+    const first = open();
+    await first.waitFor(/warren> /);
+    first.type('check t_404\r');
+    await first.waitFor(/no task t_404[\s\S]*warren> /);
+    first.type(CTRL_D);
+    expect(await first.exited).toBe(0);
+
+    const second = open();
+    const at = await second.waitFor(/warren> /);
+    second.type(UP);
+    await second.waitFor(/check t_404/, at);
+    second.type('\r');
+    await second.waitFor(/no task t_404[\s\S]*warren> /, at);
+    expect(ctl.count('GET', /^\/v1\/tasks\/t_404/)).toBe(2);
+    second.type('quit\r');
+    expect(await second.exited).toBe(0);
+  });
+});
+
+describe('warren shell reading a script', () => {
+  it('runs each line without a prompt and exits with the last line\'s status', async () => {
+    const ctl = new FakeController();
+    const url = await ctl.start();
+    try {
+      const child = spawn('node', [WARREN, '--url', url, 'shell'], { env: { ...process.env, WARREN_SHELL_HISTORY: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      child.stdin.end('hosts --json\n@web1 uptime\ncheck t_nope\n');
+      const code = await new Promise((r) => child.on('exit', r));
+      expect(out).not.toContain('warren>');
+      expect(JSON.parse(out.slice(0, out.indexOf('\n}\n') + 2)).hosts).toHaveLength(2);
+      expect(out).toMatch(/1 host: 1 succeeded/);
+      expect(err).toMatch(/no task t_nope/);
+      expect(code).toBe(2);
+    } finally {
+      await ctl.stop();
+    }
+  });
+});
