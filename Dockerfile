@@ -12,5 +12,6 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
+COPY --from=build /app/docs/examples ./docs/examples
 COPY package.json ./
 ENV PATH="/app/bin:${PATH}"

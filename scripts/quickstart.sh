@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start on a fresh Debian/Ubuntu machine: installs dependencies, builds, makes sure a RabbitMQ
 # broker answers (installing it if needed), starts a controller and one local agent in the
-# background, and runs a real command through them.
+# background, and runs a real command through them. The first run also creates an admin API token
+# for you in ~/.warren/token (mode 0600), where `warren` finds it.
 #   scripts/quickstart.sh         bring everything up and run `uname -a; uptime` on the local agent
 #   scripts/quickstart.sh stop    stop the controller and agent it started
 set -euo pipefail
@@ -39,16 +40,48 @@ bash scripts/ensure-broker.sh
 
 mkdir -p "$STATE"
 stop >/dev/null
+
+# The API needs a token. Create a local admin one, once, where the CLI looks for it; it works
+# before or while the controller runs (the token table is in the same SQLite file).
+TOKEN_FILE="$HOME/.warren/token"
+if [ -z "${WARREN_TOKEN:-}" ] && [ ! -s "$TOKEN_FILE" ]; then
+  echo "== creating an admin API token in $TOKEN_FILE"
+  mkdir -p "$(dirname "$TOKEN_FILE")" && chmod 700 "$(dirname "$TOKEN_FILE")"
+  name="local-admin"
+  # A name is never reused (the audit log refers to tokens by name): pick a fresh one if taken.
+  if node bin/warren-controller.js token list --db "$STATE/controller.db" 2>/dev/null | grep -q "^$name "; then name="local-admin-$(date +%s)"; fi
+  (umask 077; node bin/warren-controller.js token create --name "$name" --role admin --db "$STATE/controller.db" >"$TOKEN_FILE.tmp" 2>/dev/null)
+  mv "$TOKEN_FILE.tmp" "$TOKEN_FILE"
+fi
 echo "== starting the controller on $WARREN_URL (log: .warren/controller.log)"
-WARREN_DB="$STATE/controller.db" WARREN_PORT=$PORT nohup node bin/warren-controller.js >"$STATE/controller.log" 2>&1 &
+# Its state dir holds the database and the command-signing key (generated on first start; agents trust controller.pub).
+WARREN_STATE_DIR="$STATE" WARREN_PORT=$PORT nohup node bin/warren-controller.js >"$STATE/controller.log" 2>&1 &
 echo $! >"$STATE/controller.pid"
 for _ in $(seq 1 50); do curl -fsS "$WARREN_URL/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 curl -fsS "$WARREN_URL/healthz" >/dev/null || { echo "controller did not come up; see .warren/controller.log" >&2; tail -5 "$STATE/controller.log" >&2; exit 1; }
 
+rc=0; node bin/warren.js hosts --json >/dev/null 2>&1 || rc=$?
+if [ "$rc" = 5 ]; then  # 5: the controller refused the token (see warren --help)
+  echo "this controller refuses the API token warren found (WARREN_TOKEN or ~/.warren/token): it belongs to another" >&2
+  echo "installation. Unset WARREN_TOKEN or move ~/.warren/token away, and run this again to create a new one." >&2
+  exit 1
+fi
+
 echo "== starting an agent for host '$HOST_ID' (log: .warren/agent.log)"
-WARREN_HOST_ID=$HOST_ID WARREN_STATE_DIR="$STATE/agent-$HOST_ID" nohup node bin/warren-agent.js >"$STATE/agent.log" 2>&1 &
+# It obeys only commands signed by this controller's key, under the lab policy (which lets it run
+# commands as root when you run this as root; see docs/policy.md for a real one).
+WARREN_HOST_ID=$HOST_ID WARREN_STATE_DIR="$STATE/agent-$HOST_ID" WARREN_TRUST="$STATE/controller.pub" WARREN_POLICY="$ROOT/docs/examples/lab-policy.yaml" \
+  nohup node bin/warren-agent.js >"$STATE/agent.log" 2>&1 &
 echo $! >"$STATE/agent.pid"
 for _ in $(seq 1 50); do node bin/warren.js hosts --json 2>/dev/null | grep -q "\"$HOST_ID\"" && break; sleep 0.2; done
+
+# The controller trusts an agent's key only once someone accepts it (as with Salt minion keys).
+# This agent is the one we just started, so accept it; on a real fleet, compare the fingerprint
+# with the agent's "agent started" log line first.
+if node bin/warren.js hosts --json | grep -q '"trust": *"accepted"'; then :; else
+  echo "== warren hosts accept $HOST_ID"
+  node bin/warren.js hosts accept "$HOST_ID"
+fi
 
 echo "== warren run \"uname -a; uptime\" --hosts $HOST_ID --wait"
 node bin/warren.js run "uname -a; uptime" --hosts "$HOST_ID" --wait

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// Declares Warren's topology with the broker admin's credentials, for installations whose agents
+// have least-privilege broker users (scripts/broker-users.sh, docs/broker-security.md): such an
+// agent may not declare its own inbox or bind it, since a bind cannot be limited to one routing
+// key and an agent allowed to bind could read another host's commands.
+//
+//   node scripts/broker-provision.mjs --broker-url amqp://admin:pw@host:5672 [--vhost /]
+//        [--namespace warren] [--agent web1]...
+//
+// Plain ESM with amqplib only, so it runs after `npm ci` without a build. The names and arguments
+// mirror libs/protocol/src/topology.ts (sharedTopology, agentTopology); test/e2e/broker-privilege
+// asserts that they stay equal.
+import { pathToFileURL } from 'node:url';
+import amqplib from 'amqplib';
+
+/** Same patterns as HOST_ID_PATTERN and NAMESPACE_PATTERN in libs/protocol/src/topology.ts. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** What to declare for a namespace and a list of agent hosts: shared topology, then each host's inbox and control queue. */
+export function provisionPlan(ns, hosts = []) {
+  const plan = {
+    exchanges: [
+      { name: `${ns}.cmd`, type: 'direct', durable: true },
+      { name: `${ns}.ctl`, type: 'direct', durable: true },
+      { name: `${ns}.replies`, type: 'direct', durable: true },
+      { name: `${ns}.dlx`, type: 'fanout', durable: true },
+      { name: `${ns}.presence`, type: 'fanout', durable: true },
+    ],
+    queues: [
+      { name: `${ns}.results`, durable: true },
+      { name: `${ns}.undelivered`, durable: true },
+    ],
+    bindings: [
+      { queue: `${ns}.results`, exchange: `${ns}.replies`, routingKey: `${ns}.results` },
+      { queue: `${ns}.undelivered`, exchange: `${ns}.dlx`, routingKey: '' },
+    ],
+  };
+  for (const host of hosts) {
+    plan.queues.push({ name: `${ns}.agent.${host}`, durable: true, arguments: { 'x-dead-letter-exchange': `${ns}.dlx`, 'x-queue-type': 'classic' } });
+    plan.bindings.push({ queue: `${ns}.agent.${host}`, exchange: `${ns}.cmd`, routingKey: host });
+    // Its control queue (cancels), durable so that a cancel waits for an agent that is offline.
+    plan.queues.push({ name: `${ns}.ctl.${host}`, durable: true });
+    plan.bindings.push({ queue: `${ns}.ctl.${host}`, exchange: `${ns}.ctl`, routingKey: host });
+  }
+  return plan;
+}
+
+/** Declares `plan` over `url` (admin credentials); idempotent. */
+export async function provision(url, plan) {
+  const conn = await amqplib.connect(url, { noDelay: true, timeout: 10_000 });
+  conn.on('error', () => undefined);
+  try {
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    for (const e of plan.exchanges) await ch.assertExchange(e.name, e.type, { durable: e.durable });
+    for (const q of plan.queues) await ch.assertQueue(q.name, { durable: q.durable, arguments: q.arguments });
+    for (const b of plan.bindings) await ch.bindQueue(b.queue, b.exchange, b.routingKey);
+    await ch.close();
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+function usage(message) {
+  process.stderr.write(`broker-provision: ${message}\nusage: node scripts/broker-provision.mjs --broker-url URL [--vhost VHOST] [--namespace NS] [--agent HOST]...\n`);
+  process.exit(2);
+}
+
+async function main(argv) {
+  let url = process.env.WARREN_ADMIN_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  let vhost;
+  let ns = process.env.WARREN_NAMESPACE || 'warren';
+  const hosts = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (!['--broker-url', '--vhost', '--namespace', '--agent'].includes(flag)) usage(`unknown argument ${JSON.stringify(flag)}`);
+    if (value === undefined) usage(`${flag} needs a value`);
+    i++;
+    if (flag === '--broker-url') url = value;
+    else if (flag === '--vhost') vhost = value;
+    else if (flag === '--namespace') ns = value;
+    else hosts.push(value);
+  }
+  if (!NAME_PATTERN.test(ns)) usage(`--namespace ${JSON.stringify(ns)}: letters, digits, . _ -, at most 63 characters`);
+  for (const h of hosts) if (!NAME_PATTERN.test(h)) usage(`--agent ${JSON.stringify(h)}: not a host id (letters, digits, . _ -, at most 63 characters)`);
+  let target;
+  try {
+    target = new URL(url);
+  } catch {
+    usage('--broker-url must be an amqp:// or amqps:// URL');
+  }
+  if (!/^amqps?:$/.test(target.protocol)) usage('--broker-url must be an amqp:// or amqps:// URL');
+  // The vhost is the URL's path; --vhost overrides it (so "/" need not be spelled %2F).
+  if (vhost !== undefined) target.pathname = `/${encodeURIComponent(vhost)}`;
+  const plan = provisionPlan(ns, hosts);
+  try {
+    await provision(target.toString(), plan);
+  } catch (err) {
+    target.password = target.password ? '***' : '';
+    process.stderr.write(`broker-provision: declaring on ${target} failed: ${err.message}\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`declared ${plan.exchanges.length} exchanges, ${plan.queues.length} queues, ${plan.bindings.length} bindings in namespace ${ns}\n`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main(process.argv.slice(2));
