@@ -156,7 +156,7 @@ describe('warren shell on a terminal', () => {
     at = await t.waitFor(/==== web\[1-2\] \(2\) succeeded exit 0 ====\n {4} 10:00:00 up 3 days/, at);
 
     t.type('exit\r');
-    expect(await t.exited).toBe(0);
+    expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
     expect(readFileSync(join(home, '.warren', 'shell_history'), 'utf8')).toBe(
       ['hosts', 'hosts --bogus', '@web1,web2 uptime', 'check t_1 --collapse', 'exit', ''].join('\n'),
     );
@@ -173,7 +173,7 @@ describe('warren shell on a terminal', () => {
     t.type('\r');
     await t.waitFor(/warren> \nwarren> $/, at - 'warren> '.length);
     t.type(CTRL_D);
-    expect(await t.exited).toBe(0);
+    expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
     expect(ctl.seen).toEqual([]);
   });
 
@@ -219,7 +219,7 @@ describe('warren shell on a terminal', () => {
     at = await t.waitFor(/\^C\nwarren: stopped; a task it had already sent goes on[\s\S]*warren> /, at);
     expect(t.screen.slice(before)).not.toMatch(/\[d\]etach/);
     t.type('exit\r');
-    expect(await t.exited).toBe(0);
+    expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
   });
 
   it('withdraws the question when the task finishes unanswered, and the keyboard is the prompt\'s again', async () => {
@@ -234,7 +234,7 @@ describe('warren shell on a terminal', () => {
     at = await t.waitFor(/web2\s+online[\s\S]*warren> /, at);
     expect(ctl.count('POST', /\/cancel$/)).toBe(0);
     t.type('exit\r');
-    expect(await t.exited).toBe(0);
+    expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
   });
 
   it('recalls the previous session\'s lines from the history file', async () => {
@@ -243,7 +243,7 @@ describe('warren shell on a terminal', () => {
     first.type('check t_404\r');
     await first.waitFor(/no task t_404[\s\S]*warren> /);
     first.type(CTRL_D);
-    expect(await first.exited).toBe(0);
+    expect(await first.exited, `exit status; the screen shows:\n${first.screen}`).toBe(0);
 
     const second = open();
     const at = await second.waitFor(/warren> /);
@@ -253,7 +253,7 @@ describe('warren shell on a terminal', () => {
     await second.waitFor(/no task t_404[\s\S]*warren> /, at);
     expect(ctl.count('GET', /^\/v1\/tasks\/t_404/)).toBe(2);
     second.type('quit\r');
-    expect(await second.exited).toBe(0);
+    expect(await second.exited, `exit status; the screen shows:\n${second.screen}`).toBe(0);
   });
 });
 
