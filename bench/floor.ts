@@ -13,7 +13,11 @@ import { timeRounds } from './lib';
 
 /** Spawn + exit of `/bin/sh -c true`, in ms per round. */
 export function shSpawnExit(rounds: number): Promise<number[]> {
-  return timeRounds(rounds, 10, () => new Promise<void>((r) => spawn('/bin/sh', ['-c', 'true'], { stdio: 'ignore' }).on('exit', () => r())));
+  return timeRounds(
+    rounds,
+    10,
+    () => new Promise<void>((r) => spawn('/bin/sh', ['-c', 'true'], { stdio: 'ignore' }).on('exit', () => r())),
+  );
 }
 
 /** One append + fsync of a 64-byte line (the agent's journal write), in ms. */
@@ -72,9 +76,20 @@ export async function brokerRoundTrip(url: string, rounds: number): Promise<numb
 function sampleEnvelope() {
   const key = generateSigningKey();
   const m = {
-    v: 1, kind: 'command', invocationId: '7f1c1f55-3a0e-4a55-9d0b-2b1c8a7e9e01', taskId: 't_abcdefghijkm', host: 'web01',
-    command: 'systemctl status nginx --no-pager | head -20', runAs: null, cwd: null, env: { LANG: 'C.UTF-8' },
-    timeoutMs: 60_000, killGraceMs: 5_000, issuedAt: Date.now(), expiresAt: Date.now() + 60_000, replyTo: 'warren.results',
+    v: 1,
+    kind: 'command',
+    invocationId: '7f1c1f55-3a0e-4a55-9d0b-2b1c8a7e9e01',
+    taskId: 't_abcdefghijkm',
+    host: 'web01',
+    command: 'systemctl status nginx --no-pager | head -20',
+    runAs: null,
+    cwd: null,
+    env: { LANG: 'C.UTF-8' },
+    timeoutMs: 60_000,
+    killGraceMs: 5_000,
+    issuedAt: Date.now(),
+    expiresAt: Date.now() + 60_000,
+    replyTo: 'warren.results',
   };
   const body = Buffer.from(JSON.stringify(m));
   return { key, body, headers: signBody(body, key), ring: keyRing([key]) };

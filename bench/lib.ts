@@ -47,7 +47,9 @@ export function runCommand(argv: string[], env: Record<string, string> = {}): Pr
     c.stdout.resume();
     c.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-2000)));
     c.on('error', rej);
-    c.on('exit', (code) => (code === 0 ? res() : rej(new Error(`${argv.slice(0, 3).join(' ')} … exited ${code}: ${err}`))));
+    c.on('exit', (code) =>
+      code === 0 ? res() : rej(new Error(`${argv.slice(0, 3).join(' ')} … exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -78,7 +80,9 @@ export class Bg {
 }
 
 export function startBg(argv: string[], env: Record<string, string> = {}): Bg {
-  return new Bg(spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return new Bg(
+    spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
 }
 
 export function bin(name: string): string[] {
@@ -117,6 +121,10 @@ export function renderTable(rows: Row[]): string {
     r.vs ? `${r.vs.ratio.toFixed(1)}× vs ${r.vs.name}` : (r.note ?? ''),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 3 && i <= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= 3 && i <= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }

@@ -21,7 +21,15 @@ const rows: Row[] = [];
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 function row(group: string, name: string, unit: string, xs: number[], extra: Partial<Row> = {}): Row {
-  const r: Row = { group, name, unit, median: quantile(xs, 0.5), p99: xs.length > 1 ? quantile(xs, 0.99) : null, rounds: xs.length, ...extra };
+  const r: Row = {
+    group,
+    name,
+    unit,
+    median: quantile(xs, 0.5),
+    p99: xs.length > 1 ? quantile(xs, 0.99) : null,
+    rounds: xs.length,
+    ...extra,
+  };
   rows.push(r);
   log(`${group} / ${name}: median ${r.median.toFixed(2)} ${unit}`);
   return r;
@@ -29,20 +37,50 @@ function row(group: string, name: string, unit: string, xs: number[], extra: Par
 
 async function warrenRows(w: BenchWarren): Promise<void> {
   // WARREN_CONFIRM_OVER: the benchmark's large runs are not confirmed at a prompt.
-  const cli = (args: string[]) => runCommand([...bin('warren'), ...args], { WARREN_URL: w.url, WARREN_TOKEN: w.token, WARREN_CONFIRM_OVER: '100000' });
+  const cli = (args: string[]) =>
+    runCommand([...bin('warren'), ...args], {
+      WARREN_URL: w.url,
+      WARREN_TOKEN: w.token,
+      WARREN_CONFIRM_OVER: '100000',
+    });
 
   // 1. One host, `true`.
   const [one] = await w.startAgents('one', 1);
-  row('1 host, true', 'HTTP POST wait:true', 'ms', await timeRounds(R(300, 30), 20, () => w.runWait('true', [one]).then(() => undefined)));
-  row('1 host, true', 'CLI warren run --wait', 'ms', await timeRounds(R(30, 5), 3, () => cli(['run', 'true', '--hosts', one, '--wait'])));
-  row('1 host, true', 'CLI process start (warren --version)', 'ms', await timeRounds(R(30, 5), 3, () => cli(['--version'])));
+  row(
+    '1 host, true',
+    'HTTP POST wait:true',
+    'ms',
+    await timeRounds(R(300, 30), 20, () => w.runWait('true', [one]).then(() => undefined)),
+  );
+  row(
+    '1 host, true',
+    'CLI warren run --wait',
+    'ms',
+    await timeRounds(R(30, 5), 3, () => cli(['run', 'true', '--hosts', one, '--wait'])),
+  );
+  row(
+    '1 host, true',
+    'CLI process start (warren --version)',
+    'ms',
+    await timeRounds(R(30, 5), 3, () => cli(['--version'])),
+  );
 
   // 2. Fan-out to real agents.
   const agents = await w.startAgents('ag', QUICK ? 10 : 100);
   for (const n of QUICK ? [10] : [10, 50, 100]) {
     const hosts = agents.slice(0, n);
-    row(`fan-out ${n} real agents`, 'all results stored (HTTP wait)', 'ms', await timeRounds(R(15, 3), 2, () => w.runWait(FANOUT_COMMAND, hosts).then(() => undefined)));
-    row(`fan-out ${n} real agents`, 'CLI warren run --wait', 'ms', await timeRounds(R(10, 3), 1, () => cli(['run', FANOUT_COMMAND, '--hosts', ...hosts, '--wait'])));
+    row(
+      `fan-out ${n} real agents`,
+      'all results stored (HTTP wait)',
+      'ms',
+      await timeRounds(R(15, 3), 2, () => w.runWait(FANOUT_COMMAND, hosts).then(() => undefined)),
+    );
+    row(
+      `fan-out ${n} real agents`,
+      'CLI warren run --wait',
+      'ms',
+      await timeRounds(R(10, 3), 1, () => cli(['run', FANOUT_COMMAND, '--hosts', ...hosts, '--wait'])),
+    );
   }
 
   // 3. Real commands per second across 10 real agents (4 slots each), 15 s.
@@ -76,7 +114,12 @@ async function warrenRows(w: BenchWarren): Promise<void> {
 
   // 5. 1,000 simulated agents through the real controller.
   const sims = await w.startSimulated('sim', 1000);
-  row('fan-out 1000 simulated agents', 'all results stored (HTTP wait)', 'ms', await timeRounds(R(15, 3), 3, () => w.runWait('true', sims).then(() => undefined)));
+  row(
+    'fan-out 1000 simulated agents',
+    'all results stored (HTTP wait)',
+    'ms',
+    await timeRounds(R(15, 3), 3, () => w.runWait('true', sims).then(() => undefined)),
+  );
 
   // 6. Sustained throughput, simulated agents, every result stored.
   {
@@ -92,7 +135,9 @@ async function warrenRows(w: BenchWarren): Promise<void> {
     };
     const t0 = performance.now();
     await Promise.all(Array.from({ length: 8 }, (_, k) => worker(k)));
-    row('throughput', `invocations/s for ${secs} s, simulated agents, all stored`, 'inv/s', [(done * 1000) / (performance.now() - t0)]);
+    row('throughput', `invocations/s for ${secs} s, simulated agents, all stored`, 'inv/s', [
+      (done * 1000) / (performance.now() - t0),
+    ]);
   }
 
   // 7. Controller memory per 10,000 in-flight invocations (hosts whose inboxes nobody reads).
@@ -110,7 +155,9 @@ async function warrenRows(w: BenchWarren): Promise<void> {
       if (res.status !== 202) throw new Error(`POST → ${res.status}`);
     }
     await sleep(1_000);
-    row('footprint', 'controller RSS growth per 10,000 in-flight', 'MiB', [(rss(pid) - before) / 2 ** 20], { note: 'RSS, an upper bound on heap growth' });
+    row('footprint', 'controller RSS growth per 10,000 in-flight', 'MiB', [(rss(pid) - before) / 2 ** 20], {
+      note: 'RSS, an upper bound on heap growth',
+    });
     // Broker memory of an idle host queue (empty ones: the `ag…` inboxes of stopped agents).
     const out = execFileSync('rabbitmqctl', ['list_queues', '-q', 'name', 'memory', 'messages'], { encoding: 'utf8' });
     const idle = out
@@ -163,10 +210,20 @@ async function main(): Promise<void> {
   const started = Date.now();
   const versions: Record<string, string> = { node: process.version };
   row('floor', 'spawn + exit of /bin/sh -c true', 'ms', await shSpawnExit(R(200, 30)));
-  row('floor', 'broker round trip (publish → consume, one connection)', 'ms', await brokerRoundTrip(BROKER, R(300, 30)));
+  row(
+    'floor',
+    'broker round trip (publish → consume, one connection)',
+    'ms',
+    await brokerRoundTrip(BROKER, R(300, 30)),
+  );
   row('floor', 'append + fsync of one journal line', 'ms', await fsyncAppend(R(200, 30)));
   row('floor', 'SQLite commit (WAL, synchronous=FULL)', 'ms', await sqliteCommit(R(200, 30)));
-  row('security', 'Ed25519 sign of one command envelope (controller, per host)', 'µs', await signEnvelope(R(2000, 300)));
+  row(
+    'security',
+    'Ed25519 sign of one command envelope (controller, per host)',
+    'µs',
+    await signEnvelope(R(2000, 300)),
+  );
   row('security', 'verify one signed envelope (agent, before parsing)', 'µs', await verifyEnvelope(R(2000, 300)));
   await spawnBlockRows();
   const w = new BenchWarren();
@@ -187,13 +244,22 @@ async function main(): Promise<void> {
     }
   }
   try {
-    versions.rabbitmq = /RabbitMQ version: (\S+)/.exec(execFileSync('rabbitmqctl', ['status'], { encoding: 'utf8' }))?.[1] ?? '?';
+    versions.rabbitmq =
+      /RabbitMQ version: (\S+)/.exec(execFileSync('rabbitmqctl', ['status'], { encoding: 'utf8' }))?.[1] ?? '?';
   } catch {
     versions.rabbitmq = '?';
   }
   const table = renderTable(rows);
-  const meta = { date: new Date().toISOString(), quick: QUICK, cores: (await import('node:os')).cpus().length, versions, seconds: Math.round((Date.now() - started) / 1000) };
-  process.stdout.write(`\nWarren benchmark, ${meta.date} (${meta.cores} cores, ${meta.seconds} s${QUICK ? ', QUICK' : ''})\n${JSON.stringify(versions)}\n\n${table}\n`);
+  const meta = {
+    date: new Date().toISOString(),
+    quick: QUICK,
+    cores: (await import('node:os')).cpus().length,
+    versions,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+  process.stdout.write(
+    `\nWarren benchmark, ${meta.date} (${meta.cores} cores, ${meta.seconds} s${QUICK ? ', QUICK' : ''})\n${JSON.stringify(versions)}\n\n${table}\n`,
+  );
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results', `bench-${meta.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ ...meta, rows }, null, 2));

@@ -72,14 +72,43 @@ async function main(): Promise<void> {
         const now = Date.now();
         const key = keys.get(host)!;
         const send = (type: string, body: Buffer) =>
-          void publisher.publish(repliesExchange(ns), replyTo, body, { headers: signBody(body, key), correlationId: c.invocationId, type, contentType: 'application/json', appId: APP_ID, persistent: true });
-        send(MESSAGE_TYPES.started, encode({ v: PROTOCOL_VERSION, kind: 'started', invocationId: c.invocationId, taskId: c.taskId, host, startedAt: now, pid: 0 }));
+          void publisher.publish(repliesExchange(ns), replyTo, body, {
+            headers: signBody(body, key),
+            correlationId: c.invocationId,
+            type,
+            contentType: 'application/json',
+            appId: APP_ID,
+            persistent: true,
+          });
+        send(
+          MESSAGE_TYPES.started,
+          encode({
+            v: PROTOCOL_VERSION,
+            kind: 'started',
+            invocationId: c.invocationId,
+            taskId: c.taskId,
+            host,
+            startedAt: now,
+            pid: 0,
+          }),
+        );
         send(
           MESSAGE_TYPES.result,
           encode({
-            v: PROTOCOL_VERSION, kind: 'result', invocationId: c.invocationId, taskId: c.taskId, host, state: 'succeeded', exitCode: 0, signal: null,
-            stdout: { data: `${host}\n`, bytes: host.length + 1, truncated: false }, stderr: { data: '', bytes: 0, truncated: false },
-            startedAt: now, finishedAt: now, durationMs: 0, reason: null,
+            v: PROTOCOL_VERSION,
+            kind: 'result',
+            invocationId: c.invocationId,
+            taskId: c.taskId,
+            host,
+            state: 'succeeded',
+            exitCode: 0,
+            signal: null,
+            stdout: { data: `${host}\n`, bytes: host.length + 1, truncated: false },
+            stderr: { data: '', bytes: 0, truncated: false },
+            startedAt: now,
+            finishedAt: now,
+            durationMs: 0,
+            reason: null,
           }),
         );
         handled++;
@@ -87,7 +116,19 @@ async function main(): Promise<void> {
     }
     // One heartbeat per simulated host, so the controller lists them as online.
     for (const host of hosts) {
-      const body = encode({ v: PROTOCOL_VERSION, kind: 'presence', host, status: 'online', labels: { sim: 'true' }, version: WARREN_VERSION, running: 0, concurrency: 1000, intervalMs: 3_600_000, sentAt: Date.now(), publicKey: pub(host) });
+      const body = encode({
+        v: PROTOCOL_VERSION,
+        kind: 'presence',
+        host,
+        status: 'online',
+        labels: { sim: 'true' },
+        version: WARREN_VERSION,
+        running: 0,
+        concurrency: 1000,
+        intervalMs: 3_600_000,
+        sentAt: Date.now(),
+        publicKey: pub(host),
+      });
       ch.publish(presenceExchange(ns), '', body, { headers: signBody(body, keys.get(host)!) });
     }
   });

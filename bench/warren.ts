@@ -5,7 +5,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as amqplib from 'amqplib';
-import { agentQueue, agentQueueArguments, agentTopology, encode, generateSigningKey, presenceExchange, PROTOCOL_VERSION, sharedTopology, signBody, WARREN_VERSION } from '@warren/protocol';
+import {
+  agentQueue,
+  agentQueueArguments,
+  agentTopology,
+  encode,
+  generateSigningKey,
+  presenceExchange,
+  PROTOCOL_VERSION,
+  sharedTopology,
+  signBody,
+  WARREN_VERSION,
+} from '@warren/protocol';
 import { type Bg, bin, ROOT, sleep, startBg } from './lib';
 
 export const BROKER = process.env.WARREN_BENCH_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -30,17 +41,47 @@ export class BenchWarren {
   }
 
   async startController(): Promise<void> {
-    const made = spawnSync(bin('warren-controller')[0], [...bin('warren-controller').slice(1), 'token', 'create', '--name', 'bench', '--role', 'admin', '--state-dir', this.dir], { encoding: 'utf8' });
+    const made = spawnSync(
+      bin('warren-controller')[0],
+      [
+        ...bin('warren-controller').slice(1),
+        'token',
+        'create',
+        '--name',
+        'bench',
+        '--role',
+        'admin',
+        '--state-dir',
+        this.dir,
+      ],
+      { encoding: 'utf8' },
+    );
     if (made.status !== 0) throw new Error(`token create failed: ${made.stderr}`);
     this.token = made.stdout.trim();
     // --auto-accept: the fleet is started by the benchmark itself, so its keys are trusted on first sight.
-    const c = startBg([...bin('warren-controller'), '--port', '0', '--state-dir', this.dir, '--auto-accept', '--namespace', this.ns, '--broker', BROKER], {});
+    const c = startBg(
+      [
+        ...bin('warren-controller'),
+        '--port',
+        '0',
+        '--state-dir',
+        this.dir,
+        '--auto-accept',
+        '--namespace',
+        this.ns,
+        '--broker',
+        BROKER,
+      ],
+      {},
+    );
     // Default log level (info), as operators run it: one line per invocation is part of the cost.
     this.controller = c;
     const port = JSON.parse(await c.waitFor(/"controller listening"/)).port as number;
     this.url = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 200; i++) {
-      const ok = await fetch(`${this.url}/healthz`).then((r) => r.ok).catch(() => false);
+      const ok = await fetch(`${this.url}/healthz`)
+        .then((r) => r.ok)
+        .catch(() => false);
       if (ok) return;
       await sleep(50);
     }
@@ -56,7 +97,21 @@ export class BenchWarren {
         this.hosts.add(h);
         this.agents.set(
           h,
-          startBg([...bin('warren-agent'), '--host', h, '--namespace', this.ns, '--broker', BROKER, '--state-dir', join(this.dir, h), '--trust', this.controllerPub, '--policy', join(ROOT, 'docs/examples/lab-policy.yaml')]),
+          startBg([
+            ...bin('warren-agent'),
+            '--host',
+            h,
+            '--namespace',
+            this.ns,
+            '--broker',
+            BROKER,
+            '--state-dir',
+            join(this.dir, h),
+            '--trust',
+            this.controllerPub,
+            '--policy',
+            join(ROOT, 'docs/examples/lab-policy.yaml'),
+          ]),
         );
       }
       await this.waitOnline(batch);
@@ -67,7 +122,22 @@ export class BenchWarren {
   /** Starts one process simulating `n` agents `prefix0001…` (answers without spawning). */
   async startSimulated(prefix: string, n: number): Promise<string[]> {
     // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a grandchild that a kill would orphan.
-    const sim = startBg([process.execPath, '--import', 'tsx', join(ROOT, 'bench/sim-agents.ts'), '--namespace', this.ns, '--count', String(n), '--prefix', prefix, '--broker', BROKER, '--trust', this.controllerPub]);
+    const sim = startBg([
+      process.execPath,
+      '--import',
+      'tsx',
+      join(ROOT, 'bench/sim-agents.ts'),
+      '--namespace',
+      this.ns,
+      '--count',
+      String(n),
+      '--prefix',
+      prefix,
+      '--broker',
+      BROKER,
+      '--trust',
+      this.controllerPub,
+    ]);
     this.others.push(sim);
     await sim.waitFor(/^ready$/m, 120_000);
     const names = Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
@@ -89,8 +159,17 @@ export class BenchWarren {
       // Announce it once, signed with its own key, so that the controller trusts and targets it.
       const key = generateSigningKey();
       const body = encode({
-        v: PROTOCOL_VERSION, kind: 'presence', host: h, status: 'online', labels: {}, version: WARREN_VERSION, running: 0, concurrency: 1,
-        intervalMs: 3_600_000, sentAt: Date.now(), publicKey: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+        v: PROTOCOL_VERSION,
+        kind: 'presence',
+        host: h,
+        status: 'online',
+        labels: {},
+        version: WARREN_VERSION,
+        running: 0,
+        concurrency: 1,
+        intervalMs: 3_600_000,
+        sentAt: Date.now(),
+        publicKey: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
       });
       ch.publish(presenceExchange(this.ns), '', body, { headers: signBody(body, key) });
       this.hosts.add(h);
@@ -105,7 +184,9 @@ export class BenchWarren {
     const want = new Set(hosts);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const { hosts: seen } = (await (await fetch(`${this.url}/v1/hosts`, { headers: this.headers() })).json()) as { hosts: { host: string; status: string }[] };
+      const { hosts: seen } = (await (await fetch(`${this.url}/v1/hosts`, { headers: this.headers() })).json()) as {
+        hosts: { host: string; status: string }[];
+      };
       if ([...want].every((h) => seen.some((s) => s.host === h && s.status === 'online'))) return;
       await sleep(100);
     }
@@ -113,7 +194,11 @@ export class BenchWarren {
   }
 
   /** POST a task with wait; returns the finished task. */
-  async runWait(command: string, hosts: string[], extra: Record<string, unknown> = {}): Promise<{ summary: { byState: Record<string, number> } }> {
+  async runWait(
+    command: string,
+    hosts: string[],
+    extra: Record<string, unknown> = {},
+  ): Promise<{ summary: { byState: Record<string, number> } }> {
     const res = await fetch(`${this.url}/v1/tasks`, {
       method: 'POST',
       headers: this.headers(),
@@ -121,7 +206,8 @@ export class BenchWarren {
     });
     if (res.status !== 200) throw new Error(`POST → ${res.status}: ${await res.text()}`);
     const task = (await res.json()) as { summary: { total: number; byState: Record<string, number> } };
-    if ((task.summary.byState.succeeded ?? 0) !== hosts.length) throw new Error(`not all succeeded: ${JSON.stringify(task.summary)}`);
+    if ((task.summary.byState.succeeded ?? 0) !== hosts.length)
+      throw new Error(`not all succeeded: ${JSON.stringify(task.summary)}`);
     return task;
   }
 
@@ -129,7 +215,10 @@ export class BenchWarren {
     await Promise.all([...this.agents.values(), ...this.others].map((a) => a.kill('SIGKILL')));
     await this.controller?.kill('SIGKILL');
     const conn = await amqplib.connect(BROKER);
-    for (const q of [...sharedTopology(this.ns).queues.map((x) => x.name), ...[...this.hosts].map((h) => agentQueue(this.ns, h))]) {
+    for (const q of [
+      ...sharedTopology(this.ns).queues.map((x) => x.name),
+      ...[...this.hosts].map((h) => agentQueue(this.ns, h)),
+    ]) {
       const ch = await conn.createChannel();
       await ch.deleteQueue(q).catch(() => undefined);
       await ch.close().catch(() => undefined);

@@ -36,7 +36,11 @@ export function provisionPlan(ns, hosts = []) {
     ],
   };
   for (const host of hosts) {
-    plan.queues.push({ name: `${ns}.agent.${host}`, durable: true, arguments: { 'x-dead-letter-exchange': `${ns}.dlx`, 'x-queue-type': 'classic' } });
+    plan.queues.push({
+      name: `${ns}.agent.${host}`,
+      durable: true,
+      arguments: { 'x-dead-letter-exchange': `${ns}.dlx`, 'x-queue-type': 'classic' },
+    });
     plan.bindings.push({ queue: `${ns}.agent.${host}`, exchange: `${ns}.cmd`, routingKey: host });
     // Its control queue (cancels), durable so that a cancel waits for an agent that is offline.
     plan.queues.push({ name: `${ns}.ctl.${host}`, durable: true });
@@ -62,7 +66,9 @@ export async function provision(url, plan) {
 }
 
 function usage(message) {
-  process.stderr.write(`broker-provision: ${message}\nusage: node scripts/broker-provision.mjs --broker-url URL [--vhost VHOST] [--namespace NS] [--agent HOST]...\n`);
+  process.stderr.write(
+    `broker-provision: ${message}\nusage: node scripts/broker-provision.mjs --broker-url URL [--vhost VHOST] [--namespace NS] [--agent HOST]...\n`,
+  );
   process.exit(2);
 }
 
@@ -74,7 +80,8 @@ async function main(argv) {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
-    if (!['--broker-url', '--vhost', '--namespace', '--agent'].includes(flag)) usage(`unknown argument ${JSON.stringify(flag)}`);
+    if (!['--broker-url', '--vhost', '--namespace', '--agent'].includes(flag))
+      usage(`unknown argument ${JSON.stringify(flag)}`);
     if (value === undefined) usage(`${flag} needs a value`);
     i++;
     if (flag === '--broker-url') url = value;
@@ -83,7 +90,9 @@ async function main(argv) {
     else hosts.push(value);
   }
   if (!NAME_PATTERN.test(ns)) usage(`--namespace ${JSON.stringify(ns)}: letters, digits, . _ -, at most 63 characters`);
-  for (const h of hosts) if (!NAME_PATTERN.test(h)) usage(`--agent ${JSON.stringify(h)}: not a host id (letters, digits, . _ -, at most 63 characters)`);
+  for (const h of hosts)
+    if (!NAME_PATTERN.test(h))
+      usage(`--agent ${JSON.stringify(h)}: not a host id (letters, digits, . _ -, at most 63 characters)`);
   let target;
   try {
     target = new URL(url);
@@ -101,7 +110,9 @@ async function main(argv) {
     process.stderr.write(`broker-provision: declaring on ${target} failed: ${err.message}\n`);
     process.exit(1);
   }
-  process.stdout.write(`declared ${plan.exchanges.length} exchanges, ${plan.queues.length} queues, ${plan.bindings.length} bindings in namespace ${ns}\n`);
+  process.stdout.write(
+    `declared ${plan.exchanges.length} exchanges, ${plan.queues.length} queues, ${plan.bindings.length} bindings in namespace ${ns}\n`,
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main(process.argv.slice(2));

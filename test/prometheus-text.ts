@@ -24,10 +24,13 @@ export class Exposition {
       const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: -?\d+)?$/.exec(line);
       if (!m) throw new Error(`not a sample line: ${JSON.stringify(line)}`);
       const labels: Record<string, string> = {};
-      const rest = (m[2] ?? '').replace(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g, (_all, k: string, v: string) => {
-        labels[k] = v.replace(/\\(.)/g, (_e, c: string) => (c === 'n' ? '\n' : c));
-        return '';
-      });
+      const rest = (m[2] ?? '').replace(
+        /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g,
+        (_all, k: string, v: string) => {
+          labels[k] = v.replace(/\\(.)/g, (_e, c: string) => (c === 'n' ? '\n' : c));
+          return '';
+        },
+      );
       if (rest !== '') throw new Error(`bad labels in ${JSON.stringify(line)}`);
       this.samples.push({ name: m[1], labels, value: parseValue(m[3], line) });
     }
@@ -35,7 +38,9 @@ export class Exposition {
 
   /** The value of the one sample named `name` whose labels include `labels`; undefined if none. */
   value(name: string, labels: Record<string, string> = {}): number | undefined {
-    const found = this.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    const found = this.samples.filter(
+      (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    );
     if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`);
     return found[0]?.value;
   }

@@ -162,10 +162,11 @@ export function peerVersions(): Record<string, string> {
   const versions: Record<string, string> = {};
   for (const [key, pkg] of Object.entries(pkgs)) {
     try {
-      versions[key] = execFileSync('dpkg-query', ['-W', '-f', '${Version}', pkg], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim() || 'not installed';
+      versions[key] =
+        execFileSync('dpkg-query', ['-W', '-f', '${Version}', pkg], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        }).trim() || 'not installed';
     } catch {
       versions[key] = 'not installed';
     }

@@ -40,14 +40,24 @@ describe('API authentication, roles and the audit log', () => {
 
   it('lets a viewer read but not create tasks (403)', async () => {
     expect((await w.api('GET', '/v1/tasks', undefined, { token: t.viewer })).status).toBe(200);
-    const res = await w.api('POST', '/v1/tasks', { command: 'echo viewer-was-here', hosts: ['web1'] }, { token: t.viewer });
+    const res = await w.api(
+      'POST',
+      '/v1/tasks',
+      { command: 'echo viewer-was-here', hosts: ['web1'] },
+      { token: t.viewer },
+    );
     expect(res.status).toBe(403);
     expect(res.body.message).toMatch(/role viewer; POST \/v1\/tasks needs operator/);
     expect((await w.api('GET', '/v1/audit', undefined, { token: t.viewer })).status).toBe(403);
   });
 
   it('refuses an operator limited to web* a task on db1, naming db1, storing and sending nothing', async () => {
-    const res = await w.api('POST', '/v1/tasks', { command: 'echo webops-on-db', hosts: ['web1', 'db1'], wait: true }, { token: t.webops });
+    const res = await w.api(
+      'POST',
+      '/v1/tasks',
+      { command: 'echo webops-on-db', hosts: ['web1', 'db1'], wait: true },
+      { token: t.webops },
+    );
     expect(res.status).toBe(403);
     expect(res.body.message).toMatch(/may not run commands on db1\b/);
     expect(res.body.message).not.toMatch(/on web1/);
@@ -56,18 +66,32 @@ describe('API authentication, roles and the audit log', () => {
   });
 
   it('runs an operator limited to web* on web1, and shows it only the tasks within its patterns', async () => {
-    const res = await w.api('POST', '/v1/tasks', { command: 'echo "hi from $(hostname -s)" $SECRET_NAME', hosts: ['web1'], env: { SECRET_NAME: 'p4ssw0rd' }, wait: true }, { token: t.webops });
+    const res = await w.api(
+      'POST',
+      '/v1/tasks',
+      {
+        command: 'echo "hi from $(hostname -s)" $SECRET_NAME',
+        hosts: ['web1'],
+        env: { SECRET_NAME: 'p4ssw0rd' },
+        wait: true,
+      },
+      { token: t.webops },
+    );
     expect(res.status).toBe(200);
     expect(res.body.results[0]).toMatchObject({ host: 'web1', state: 'succeeded' });
     const dbTask = await w.runAndWait({ command: 'true', hosts: ['db1'] });
-    const mine = (await w.api('GET', '/v1/tasks', undefined, { token: t.webops })).body.tasks.map((x: { id: string }) => x.id);
+    const mine = (await w.api('GET', '/v1/tasks', undefined, { token: t.webops })).body.tasks.map(
+      (x: { id: string }) => x.id,
+    );
     expect(mine).toContain(res.body.id);
     expect(mine).not.toContain(dbTask.id);
     const other = await w.api('GET', `/v1/tasks/${dbTask.id}`, undefined, { token: t.webops });
     expect(other.status).toBe(403);
     expect(other.body.message).toMatch(/db1/);
     // …and only the hosts within its patterns
-    const hosts = (await w.api('GET', '/v1/hosts', undefined, { token: t.webops })).body.hosts.map((h: { host: string }) => h.host);
+    const hosts = (await w.api('GET', '/v1/hosts', undefined, { token: t.webops })).body.hosts.map(
+      (h: { host: string }) => h.host,
+    );
     expect(hosts).toEqual(['web1']);
     expect((await w.api('GET', '/v1/hosts')).body.hosts.map((h: { host: string }) => h.host)).toEqual(['db1', 'web1']);
   });
@@ -75,12 +99,16 @@ describe('API authentication, roles and the audit log', () => {
   it('refuses an over-long command with a 400 naming the field, and audits it', async () => {
     const res = await w.api('POST', '/v1/tasks', { command: 'x'.repeat(65_537), hosts: ['web1'] });
     expect(res.status).toBe(400);
-    expect(res.body.message).toEqual([expect.stringMatching(/^command must be shorter than or equal to 65536 characters/)]);
+    expect(res.body.message).toEqual([
+      expect.stringMatching(/^command must be shorter than or equal to 65536 characters/),
+    ]);
   });
 
   it('keeps an audit record of every created task (exact command, env names without values, outcome per host) and every denial with its source', async () => {
     const { records } = (await w.api('GET', '/v1/audit?limit=1000')).body;
-    const created = records.find((r: any) => r.action === 'task.create' && r.decision === 'allowed' && r.actor === 'webops');
+    const created = records.find(
+      (r: any) => r.action === 'task.create' && r.decision === 'allowed' && r.actor === 'webops',
+    );
     expect(created).toMatchObject({
       command: 'echo "hi from $(hostname -s)" $SECRET_NAME',
       envNames: ['SECRET_NAME'],
@@ -97,15 +125,35 @@ describe('API authentication, roles and the audit log', () => {
         expect.objectContaining({ actor: 'anonymous', action: 'api.request', reason: 'no token', source: '127.0.0.1' }),
         expect.objectContaining({ actor: 'anonymous', reason: 'unknown token', source: '127.0.0.1' }),
         expect.objectContaining({ actor: 'leaver', reason: 'token revoked' }),
-        expect.objectContaining({ actor: 'viewer1', action: 'task.create', command: 'echo viewer-was-here', reason: 'role viewer below operator', source: '127.0.0.1' }),
-        expect.objectContaining({ actor: 'webops', action: 'task.create', command: 'echo webops-on-db', hosts: ['web1', 'db1'], reason: expect.stringMatching(/db1/) }),
+        expect.objectContaining({
+          actor: 'viewer1',
+          action: 'task.create',
+          command: 'echo viewer-was-here',
+          reason: 'role viewer below operator',
+          source: '127.0.0.1',
+        }),
+        expect.objectContaining({
+          actor: 'webops',
+          action: 'task.create',
+          command: 'echo webops-on-db',
+          hosts: ['web1', 'db1'],
+          reason: expect.stringMatching(/db1/),
+        }),
         expect.objectContaining({ actor: 'webops', action: 'task.read', reason: expect.stringMatching(/db1/) }),
-        expect.objectContaining({ actor: 'e2e', action: 'task.create', reason: expect.stringMatching(/^invalid request: command must be shorter/) }),
+        expect.objectContaining({
+          actor: 'e2e',
+          action: 'task.create',
+          reason: expect.stringMatching(/^invalid request: command must be shorter/),
+        }),
       ]),
     );
-    expect(records.filter((r: any) => r.action === 'token.create').map((r: any) => r.detail.name)).toEqual(expect.arrayContaining(['e2e', 'viewer1', 'webops', 'leaver']));
+    expect(records.filter((r: any) => r.action === 'token.create').map((r: any) => r.detail.name)).toEqual(
+      expect.arrayContaining(['e2e', 'viewer1', 'webops', 'leaver']),
+    );
     // newest first
-    expect(records.map((r: any) => r.id)).toEqual([...records.map((r: any) => r.id)].sort((a: number, b: number) => b - a));
+    expect(records.map((r: any) => r.id)).toEqual(
+      [...records.map((r: any) => r.id)].sort((a: number, b: number) => b - a),
+    );
   });
 
   it('`warren run` without a token exits 5 and says how to get one', async () => {
@@ -125,8 +173,12 @@ describe('API authentication, roles and the audit log', () => {
     const r = await w.cli(['audit', '--limit', '200']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^TIME \(UTC\)\s+ACTOR\s+SOURCE\s+ACTION\s+DECISION\s+HOSTS\s+COMMAND/);
-    expect(r.stdout).toMatch(/\swebops\s+127\.0\.0\.1\s+task\.create\s+allowed\s+web1\s+echo "hi from \$\(hostname -s\)" \$SECRET_N…\s+succeeded web1$/m);
-    expect(r.stdout).toMatch(/\slocal:\S+\s+local\s+token\.create\s+allowed\s+-\s+-\s+name=webops role=operator hostPatterns=web\*$/m);
+    expect(r.stdout).toMatch(
+      /\swebops\s+127\.0\.0\.1\s+task\.create\s+allowed\s+web1\s+echo "hi from \$\(hostname -s\)" \$SECRET_N…\s+succeeded web1$/m,
+    );
+    expect(r.stdout).toMatch(
+      /\slocal:\S+\s+local\s+token\.create\s+allowed\s+-\s+-\s+name=webops role=operator hostPatterns=web\*$/m,
+    );
     expect(r.stdout).toMatch(/\sanonymous\s+127\.0\.0\.1\s+api\.request\s+denied\s+-\s+-\s+no token$/m);
     const json = await w.cli(['audit', '--json', '--decision', 'denied', '--limit', '3']);
     expect(JSON.parse(json.stdout).records).toHaveLength(3);

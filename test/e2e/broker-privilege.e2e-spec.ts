@@ -20,7 +20,11 @@ const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
 describe('broker least privilege', () => {
   const ns = `wp${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'warren-priv-'));
-  const pw = { web1: `pw-${randomBytes(6).toString('hex')}`, web2: `pw-${randomBytes(6).toString('hex')}`, ctl: `pw-${randomBytes(6).toString('hex')}` };
+  const pw = {
+    web1: `pw-${randomBytes(6).toString('hex')}`,
+    web2: `pw-${randomBytes(6).toString('hex')}`,
+    ctl: `pw-${randomBytes(6).toString('hex')}`,
+  };
   let b: PrivateBroker;
   const procs: Proc[] = [];
   const conns: amqplib.ChannelModel[] = [];
@@ -51,7 +55,10 @@ describe('broker least privilege', () => {
    * Runs `op` on a fresh confirm channel of `conn`; resolves with the broker's refusal, or
    * 'allowed'. A refused publish is reported asynchronously, as a channel error.
    */
-  async function attempt(conn: amqplib.ChannelModel, op: (ch: amqplib.ConfirmChannel) => Promise<unknown>): Promise<string> {
+  async function attempt(
+    conn: amqplib.ChannelModel,
+    op: (ch: amqplib.ConfirmChannel) => Promise<unknown>,
+  ): Promise<string> {
     const ch = await conn.createConfirmChannel();
     const closedWith = new Promise<string>((r) => ch.on('error', (e: Error) => r(e.message)));
     try {
@@ -95,7 +102,7 @@ describe('broker least privilege', () => {
     expect(bindings).toMatch(new RegExp(`${ns}\\.cmd\\s+${ns}\\.agent\\.web2\\s+web2`));
   });
 
-  it("refuses agent web1 everything but its own inbox, replies and presence", async () => {
+  it('refuses agent web1 everything but its own inbox, replies and presence', async () => {
     const web1 = await connectAs('web1', pw.web1);
     const refused = /ACCESS_REFUSED/;
     expect(await attempt(web1, publish(`${ns}.cmd`, 'web2'))).toMatch(refused);
@@ -114,7 +121,9 @@ describe('broker least privilege', () => {
     const web1 = await connectAs('web1', pw.web1);
     expect(await attempt(admin, publish(`${ns}.cmd`, 'web1'))).toBe('allowed');
     let got: amqplib.GetMessage | false = false;
-    expect(await attempt(web1, async (ch) => (got = await until(() => ch.get(`${ns}.agent.web1`, { noAck: true }), 5_000)))).toBe('allowed');
+    expect(
+      await attempt(web1, async (ch) => (got = await until(() => ch.get(`${ns}.agent.web1`, { noAck: true }), 5_000))),
+    ).toBe('allowed');
     expect(got).not.toBe(false);
     expect(await attempt(web1, publish(`${ns}.replies`, `${ns}.results`))).toBe('allowed');
     expect(await attempt(web1, publish(`${ns}.presence`, ''))).toBe('allowed');
@@ -134,9 +143,18 @@ describe('broker least privilege', () => {
   });
 
   it('rejects bad input to the script with a usage error', async () => {
-    expect(await brokerUsers(['agent', 'web 1', 'pw'])).toMatchObject({ code: 2, out: expect.stringContaining('not a host id') });
-    expect(await brokerUsers(['agent', 'web1'])).toMatchObject({ code: 2, out: expect.stringContaining('expected: controller') });
-    expect(await brokerUsers(['root', 'x', 'pw'])).toMatchObject({ code: 2, out: expect.stringContaining("unknown role 'root'") });
+    expect(await brokerUsers(['agent', 'web 1', 'pw'])).toMatchObject({
+      code: 2,
+      out: expect.stringContaining('not a host id'),
+    });
+    expect(await brokerUsers(['agent', 'web1'])).toMatchObject({
+      code: 2,
+      out: expect.stringContaining('expected: controller'),
+    });
+    expect(await brokerUsers(['root', 'x', 'pw'])).toMatchObject({
+      code: 2,
+      out: expect.stringContaining("unknown role 'root'"),
+    });
   });
 
   describe('a controller and an agent with their least-privilege users', () => {
@@ -156,7 +174,10 @@ describe('broker least privilege', () => {
     const api = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${apiUrl}${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
@@ -164,19 +185,40 @@ describe('broker least privilege', () => {
     };
 
     const agentArgs = (host: string, user: string, pass: string) => [
-      '--host', host, '--namespace', ns, '--broker', b.url(user, pass), '--state-dir', join(dir, `agent-${host}`),
-      '--trust', join(dir, 'controller.pub'), '--presence-interval', '1s', '--policy', LAB_POLICY,
+      '--host',
+      host,
+      '--namespace',
+      ns,
+      '--broker',
+      b.url(user, pass),
+      '--state-dir',
+      join(dir, `agent-${host}`),
+      '--trust',
+      join(dir, 'controller.pub'),
+      '--presence-interval',
+      '1s',
+      '--policy',
+      LAB_POLICY,
     ];
 
     beforeAll(async () => {
       const stateArgs = ['--state-dir', join(dir), '--namespace', ns];
       // The token is stdout's one line; the notice about keeping it goes to stderr.
       token = await new Promise<string>((res, rej) =>
-        execFile(process.execPath, [join(ROOT, 'bin/warren-controller.js'), 'token', 'create', '--role', 'admin', '--name', 'e2e', ...stateArgs], (err, stdout, stderr) =>
-          err ? rej(new Error(`token create failed: ${stderr}`)) : res(stdout.trim()),
+        execFile(
+          process.execPath,
+          [join(ROOT, 'bin/warren-controller.js'), 'token', 'create', '--role', 'admin', '--name', 'e2e', ...stateArgs],
+          (err, stdout, stderr) => (err ? rej(new Error(`token create failed: ${stderr}`)) : res(stdout.trim())),
         ),
       );
-      const ctl = start('bin/warren-controller.js', ['--port', '0', '--auto-accept', '--broker', b.url('ctl', pw.ctl), ...stateArgs]);
+      const ctl = start('bin/warren-controller.js', [
+        '--port',
+        '0',
+        '--auto-accept',
+        '--broker',
+        b.url('ctl', pw.ctl),
+        ...stateArgs,
+      ]);
       apiUrl = `http://127.0.0.1:${JSON.parse(await ctl.waitFor(/"controller listening"/)).port}`;
       await ctl.waitFor(/"amqp connected"/);
     });
@@ -191,7 +233,9 @@ describe('broker least privilege', () => {
       }, 20_000);
       const res = await api('POST', '/v1/tasks', { command: 'echo least-privilege', hosts: ['web1'], wait: true });
       expect(res.status).toBe(200);
-      expect(res.body.results).toEqual([expect.objectContaining({ host: 'web1', state: 'succeeded', exitCode: 0, stdout: 'least-privilege\n' })]);
+      expect(res.body.results).toEqual([
+        expect.objectContaining({ host: 'web1', state: 'succeeded', exitCode: 0, stdout: 'least-privilege\n' }),
+      ]);
       expect(agent.output).not.toMatch(/ACCESS_REFUSED.*reconnecting/);
     });
 
@@ -199,7 +243,9 @@ describe('broker least privilege', () => {
       const impostor = start('bin/warren-agent.js', agentArgs('web2', 'web1', pw.web1));
       await impostor.waitFor(/ACCESS_REFUSED - access to queue '[^']*(agent|ctl)\.web2'/);
       const { body } = await api('GET', '/v1/hosts');
-      expect(body.hosts.some((h: { host: string; status: string }) => h.host === 'web2' && h.status === 'online')).toBe(false);
+      expect(body.hosts.some((h: { host: string; status: string }) => h.host === 'web2' && h.status === 'online')).toBe(
+        false,
+      );
       await impostor.stop('SIGKILL');
     });
   });

@@ -22,7 +22,14 @@ describe('broker TLS (amqps://)', () => {
   beforeAll(async () => {
     certs = makeTestCerts();
     foreign = makeTestCerts('some-other-ca');
-    b = await PrivateBroker.start({ tls: { caFile: certs.caFile, certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, clientCerts: 'verify' } });
+    b = await PrivateBroker.start({
+      tls: {
+        caFile: certs.caFile,
+        certFile: certs.serverCertFile,
+        keyFile: certs.serverKeyFile,
+        clientCerts: 'verify',
+      },
+    });
   });
 
   afterAll(async () => {
@@ -72,8 +79,12 @@ describe('broker TLS (amqps://)', () => {
   });
 
   it('presents a client certificate: one from the broker CA is accepted, one from another CA is refused', async () => {
-    expect(await tryConnect({ ca: pem(certs.caFile), cert: pem(certs.clientCertFile), key: pem(certs.clientKeyFile) })).toBe('connected');
-    expect(await tryConnect({ ca: pem(certs.caFile), cert: pem(foreign.clientCertFile), key: pem(foreign.clientKeyFile) })).toMatch(/unknown ca/i);
+    expect(
+      await tryConnect({ ca: pem(certs.caFile), cert: pem(certs.clientCertFile), key: pem(certs.clientKeyFile) }),
+    ).toBe('connected');
+    expect(
+      await tryConnect({ ca: pem(certs.caFile), cert: pem(foreign.clientCertFile), key: pem(foreign.clientKeyFile) }),
+    ).toMatch(/unknown ca/i);
   });
 
   describe('controller and agent binaries', () => {
@@ -90,38 +101,93 @@ describe('broker TLS (amqps://)', () => {
     it('run a task over amqps with --broker-ca (controller) and WARREN_BROKER_CA (agent) plus a client certificate', async () => {
       const stateArgs = ['--state-dir', dir, '--namespace', 'wtls'];
       const token = await new Promise<string>((res, rej) =>
-        execFile(process.execPath, [join(ROOT, 'bin/warren-controller.js'), 'token', 'create', '--role', 'admin', '--name', 'tls', ...stateArgs], (err, stdout, stderr) =>
-          err ? rej(new Error(stderr)) : res(stdout.trim()),
+        execFile(
+          process.execPath,
+          [join(ROOT, 'bin/warren-controller.js'), 'token', 'create', '--role', 'admin', '--name', 'tls', ...stateArgs],
+          (err, stdout, stderr) => (err ? rej(new Error(stderr)) : res(stdout.trim())),
         ),
       );
-      const ctl = start('bin/warren-controller.js', ['--port', '0', '--auto-accept', '--broker', b.tlsUrl(), '--broker-ca', certs.caFile, ...stateArgs]);
+      const ctl = start('bin/warren-controller.js', [
+        '--port',
+        '0',
+        '--auto-accept',
+        '--broker',
+        b.tlsUrl(),
+        '--broker-ca',
+        certs.caFile,
+        ...stateArgs,
+      ]);
       const url = `http://127.0.0.1:${JSON.parse(await ctl.waitFor(/"controller listening"/)).port}`;
       await ctl.waitFor(/"amqp connected"/);
       const agent = start(
         'bin/warren-agent.js',
-        ['--host', 'tls1', '--namespace', 'wtls', '--broker', b.tlsUrl(), '--state-dir', join(dir, 'agent'), '--trust', join(dir, 'controller.pub'), '--presence-interval', '1s', '--policy', LAB_POLICY, '--broker-cert', certs.clientCertFile, '--broker-key', certs.clientKeyFile],
+        [
+          '--host',
+          'tls1',
+          '--namespace',
+          'wtls',
+          '--broker',
+          b.tlsUrl(),
+          '--state-dir',
+          join(dir, 'agent'),
+          '--trust',
+          join(dir, 'controller.pub'),
+          '--presence-interval',
+          '1s',
+          '--policy',
+          LAB_POLICY,
+          '--broker-cert',
+          certs.clientCertFile,
+          '--broker-key',
+          certs.clientKeyFile,
+        ],
         { WARREN_BROKER_CA: certs.caFile },
       );
       await agent.waitFor(/"amqp connected"/);
       const api = async (method: string, path: string, body?: unknown) => {
         const res = await fetch(`${url}${path}`, {
           method,
-          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
         return { status: res.status, body: (await res.json()) as any };
       };
-      await until(async () => (await api('GET', '/v1/hosts')).body.hosts?.some((h: { host: string; status: string }) => h.host === 'tls1' && h.status === 'online'), 20_000);
+      await until(
+        async () =>
+          (await api('GET', '/v1/hosts')).body.hosts?.some(
+            (h: { host: string; status: string }) => h.host === 'tls1' && h.status === 'online',
+          ),
+        20_000,
+      );
       const res = await api('POST', '/v1/tasks', { command: 'echo over-tls', hosts: ['tls1'], wait: true });
-      expect(res.body.results).toEqual([expect.objectContaining({ host: 'tls1', state: 'succeeded', stdout: 'over-tls\n' })]);
+      expect(res.body.results).toEqual([
+        expect.objectContaining({ host: 'tls1', state: 'succeeded', stdout: 'over-tls\n' }),
+      ]);
     });
 
     it('exit 2 naming the flag when a TLS file cannot be read, or a certificate comes without its key', async () => {
       const missing = join(dir, 'no-such-ca.pem');
-      const agent = start('bin/warren-agent.js', ['--host', 'x', '--trust', join(dir, 'controller.pub'), '--broker-ca', missing]);
+      const agent = start('bin/warren-agent.js', [
+        '--host',
+        'x',
+        '--trust',
+        join(dir, 'controller.pub'),
+        '--broker-ca',
+        missing,
+      ]);
       expect(await agent.exited).toBe(2);
       expect(agent.output).toMatch(/--broker-ca \(WARREN_BROKER_CA\) cannot read .*no-such-ca\.pem.*ENOENT/);
-      const halfAgent = start('bin/warren-agent.js', ['--host', 'x', '--trust', join(dir, 'controller.pub'), '--broker-cert', certs.clientCertFile]);
+      const halfAgent = start('bin/warren-agent.js', [
+        '--host',
+        'x',
+        '--trust',
+        join(dir, 'controller.pub'),
+        '--broker-cert',
+        certs.clientCertFile,
+      ]);
       expect(await halfAgent.exited).toBe(2);
       expect(halfAgent.output).toMatch(/--broker-cert and --broker-key/);
       const ctl = start('bin/warren-controller.js', ['--state-dir', dir, '--broker-ca', missing]);

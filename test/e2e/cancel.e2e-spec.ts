@@ -20,7 +20,11 @@ describe('cancel', () => {
 
   it('kills a running process tree and cancels the command queued behind it, which never runs', async () => {
     const marker = join(w.dir, 'queued-ran');
-    const running = await w.api('POST', '/v1/tasks', { command: 'sleep 30 & sleep 30 & wait', hosts: ['c1'], killGraceMs: 500 });
+    const running = await w.api('POST', '/v1/tasks', {
+      command: 'sleep 30 & sleep 30 & wait',
+      hosts: ['c1'],
+      killGraceMs: 500,
+    });
     const pid = await pidOf('c1', running.body.id);
     const queued = await w.api('POST', '/v1/tasks', { command: `touch ${marker}`, hosts: ['c1'] });
     expect(groupAlive(pid)).toBe(true);
@@ -47,7 +51,11 @@ describe('cancel', () => {
   it('a command queued for an offline host is cancelled and never runs when the host comes back', async () => {
     const marker = join(w.dir, 'offline-ran');
     await w.agents.get('c2')!.stop('SIGTERM');
-    const t = await w.api('POST', '/v1/tasks', { command: `touch ${marker}`, hosts: ['c2'], deliveryTimeoutMs: 60_000 });
+    const t = await w.api('POST', '/v1/tasks', {
+      command: `touch ${marker}`,
+      hosts: ['c2'],
+      deliveryTimeoutMs: 60_000,
+    });
     const c = await w.api('POST', `/v1/tasks/${t.body.id}/cancel`, {});
     expect(c.body).toMatchObject({ cancelled: ['c2'], killing: [], state: 'cancelled' });
     await w.startAgent('c2');

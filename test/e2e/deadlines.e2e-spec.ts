@@ -15,7 +15,12 @@ describe('deadlines: every invocation ends, and timeouts kill the whole process 
   it('marks `timed_out` and kills every process of the group, background children included', async () => {
     const pidFile = join(w.dir, 'tree.pid');
     const t0 = Date.now();
-    const task = await w.runAndWait({ command: `echo $$ > ${pidFile}; sh -c 'sleep 100 & sleep 100'`, hosts: ['d1'], timeoutMs: 2000, killGraceMs: 1000 });
+    const task = await w.runAndWait({
+      command: `echo $$ > ${pidFile}; sh -c 'sleep 100 & sleep 100'`,
+      hosts: ['d1'],
+      timeoutMs: 2000,
+      killGraceMs: 1000,
+    });
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(task.results[0].state).toBe('timed_out');
     const pgid = Number(readFileSync(pidFile, 'utf8'));
@@ -25,14 +30,23 @@ describe('deadlines: every invocation ends, and timeouts kill the whole process 
 
   it('SIGKILLs a command that ignores SIGTERM once the grace has passed', async () => {
     const pidFile = join(w.dir, 'stubborn.pid');
-    const task = await w.runAndWait({ command: `trap '' TERM; echo $$ > ${pidFile}; sleep 100`, hosts: ['d2'], timeoutMs: 1000, killGraceMs: 1000 });
+    const task = await w.runAndWait({
+      command: `trap '' TERM; echo $$ > ${pidFile}; sleep 100`,
+      hosts: ['d2'],
+      timeoutMs: 1000,
+      killGraceMs: 1000,
+    });
     const r = task.results[0];
     expect(r.state).toBe('timed_out');
     expect(r.durationMs).toBeGreaterThanOrEqual(1900); // timeout + grace: SIGTERM did not end it
     const pgid = Number(readFileSync(pidFile, 'utf8'));
     await until(() => !groupAlive(pgid), 3000);
     // Each signal is one structured line of the agent's log, with the task, the invocation and the pid.
-    const kills = w.agents.get('d2')!.output.split('\n').filter((l) => l.includes('"killing process group"')).map((l) => JSON.parse(l));
+    const kills = w.agents
+      .get('d2')!
+      .output.split('\n')
+      .filter((l) => l.includes('"killing process group"'))
+      .map((l) => JSON.parse(l));
     expect(kills.map((k) => [k.taskId, k.correlationId, k.pid, k.signal, k.state])).toEqual([
       [task.id, r.invocationId, pgid, 'SIGTERM', 'timed_out'],
       [task.id, r.invocationId, pgid, 'SIGKILL', 'timed_out'],
@@ -41,13 +55,20 @@ describe('deadlines: every invocation ends, and timeouts kill the whole process 
 
   it('marks an unknown host `unknown_host` in well under a second while the other hosts run', async () => {
     const t0 = Date.now();
-    const { status, body } = await w.api('POST', '/v1/tasks', { command: 'sleep 2; echo done', hosts: ['d1', 'no-such-host'] });
+    const { status, body } = await w.api('POST', '/v1/tasks', {
+      command: 'sleep 2; echo done',
+      hosts: ['d1', 'no-such-host'],
+    });
     expect(status).toBe(202);
-    const seen = await until(async () => {
-      const t = (await w.api('GET', `/v1/tasks/${body.id}`)).body;
-      const unknown = t.results.find((r: any) => r.host === 'no-such-host');
-      return unknown.state === 'unknown_host' ? t : null;
-    }, 1000, 10);
+    const seen = await until(
+      async () => {
+        const t = (await w.api('GET', `/v1/tasks/${body.id}`)).body;
+        const unknown = t.results.find((r: any) => r.host === 'no-such-host');
+        return unknown.state === 'unknown_host' ? t : null;
+      },
+      1000,
+      10,
+    );
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(seen.state).toBe('running');
     expect(['pending', 'running']).toContain(seen.results.find((r: any) => r.host === 'd1').state);
@@ -78,7 +99,12 @@ describe('deadlines: every invocation ends, and timeouts kill the whole process 
   it('marks a command whose agent was SIGKILLed mid-run `lost` by its deadline, and the task ends', async () => {
     const pidFile = join(w.dir, 'orphan.pid');
     const agent = await w.startAgent('d4');
-    const { body } = await w.api('POST', '/v1/tasks', { command: `echo $$ > ${pidFile}; sleep 30`, hosts: ['d4'], timeoutMs: 2000, killGraceMs: 500 });
+    const { body } = await w.api('POST', '/v1/tasks', {
+      command: `echo $$ > ${pidFile}; sleep 30`,
+      hosts: ['d4'],
+      timeoutMs: 2000,
+      killGraceMs: 500,
+    });
     await until(async () => (await w.api('GET', `/v1/tasks/${body.id}`)).body.results[0].state === 'running', 5000);
     await agent.stop('SIGKILL');
     const t0 = Date.now();

@@ -19,7 +19,14 @@ describe('one task to three agents', () => {
     expect(task.summary).toEqual({ total: 3, byState: { succeeded: 2, failed: 1 } });
     const byHost = Object.fromEntries(task.results.map((r: any) => [r.host, r]));
     for (const h of ['h1', 'h2']) {
-      expect(byHost[h]).toMatchObject({ state: 'succeeded', exitCode: 0, signal: null, stdout: `out:${h}\n`, stderr: `err:${h}\n`, stdoutTruncated: false });
+      expect(byHost[h]).toMatchObject({
+        state: 'succeeded',
+        exitCode: 0,
+        signal: null,
+        stdout: `out:${h}\n`,
+        stderr: `err:${h}\n`,
+        stdoutTruncated: false,
+      });
       expect(byHost[h].durationMs).toBeGreaterThanOrEqual(0);
       expect(Date.parse(byHost[h].finishedAt)).toBeGreaterThanOrEqual(Date.parse(byHost[h].startedAt));
     }
@@ -27,7 +34,12 @@ describe('one task to three agents', () => {
   });
 
   it('passes cwd and env to the command', async () => {
-    const task = await w.runAndWait({ command: 'pwd; echo "$GREETING"', hosts: ['h1'], cwd: '/tmp', env: { GREETING: 'hello there' } });
+    const task = await w.runAndWait({
+      command: 'pwd; echo "$GREETING"',
+      hosts: ['h1'],
+      cwd: '/tmp',
+      env: { GREETING: 'hello there' },
+    });
     expect(task.results[0]).toMatchObject({ state: 'succeeded', stdout: '/tmp\nhello there\n' });
     expect(task.envNames).toEqual(['GREETING']);
   });
@@ -72,7 +84,11 @@ describe('one task to three agents', () => {
     const hosts = await w.cli(['hosts', '--json']);
     expect(hosts.code).toBe(0);
     const list = JSON.parse(hosts.stdout).hosts.map((h: any) => [h.host, h.status]);
-    expect(list).toEqual([['h1', 'online'], ['h2', 'online'], ['h3', 'online']]);
+    expect(list).toEqual([
+      ['h1', 'online'],
+      ['h2', 'online'],
+      ['h3', 'online'],
+    ]);
     const tasks = await w.cli(['tasks', '--limit', '2']);
     expect(tasks.code).toBe(0);
     expect(tasks.stdout).toMatch(/t_[a-z0-9]+/);

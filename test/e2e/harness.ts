@@ -47,7 +47,11 @@ export class Proc {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function until<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000, stepMs = 50): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 15_000,
+  stepMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -85,11 +89,27 @@ export class Warren {
   /** Starts (or restarts) the controller; resolves once it listens. */
   async startController(env: Record<string, string> = {}, args: string[] = ['--auto-accept']): Promise<Proc> {
     if (!this.token) this.token = this.createToken('e2e', 'admin');
-    const p = this.spawn('bin/warren-controller.js', ['--port', '0', '--state-dir', this.dir, '--db', this.dbPath, '--namespace', this.ns, '--broker', this.brokerUrl, ...args], {
-      WARREN_RESULT_GRACE: '1s',
-      WARREN_DELIVERY_GRACE: '1s',
-      ...env,
-    });
+    const p = this.spawn(
+      'bin/warren-controller.js',
+      [
+        '--port',
+        '0',
+        '--state-dir',
+        this.dir,
+        '--db',
+        this.dbPath,
+        '--namespace',
+        this.ns,
+        '--broker',
+        this.brokerUrl,
+        ...args,
+      ],
+      {
+        WARREN_RESULT_GRACE: '1s',
+        WARREN_DELIVERY_GRACE: '1s',
+        ...env,
+      },
+    );
     const line = await p.waitFor(/"controller listening"/);
     this.url = `http://127.0.0.1:${JSON.parse(line).port}`;
     await until(async () => (await fetch(`${this.url}/healthz`)).ok);
@@ -101,10 +121,31 @@ export class Warren {
    * Starts an agent for `host`; resolves once the controller sees it online (or at once with
    * `wait: false`). A later flag in `args` wins over the defaults (e.g. another `--state-dir`).
    */
-  async startAgent(host: string, env: Record<string, string> = {}, args: string[] = [], opts: { wait?: boolean } = {}): Promise<Proc> {
+  async startAgent(
+    host: string,
+    env: Record<string, string> = {},
+    args: string[] = [],
+    opts: { wait?: boolean } = {},
+  ): Promise<Proc> {
     const p = this.spawn(
       'bin/warren-agent.js',
-      ['--host', host, '--namespace', this.ns, '--broker', this.brokerUrl, '--state-dir', join(this.dir, `agent-${host}`), '--trust', this.controllerPublicKey, '--policy', LAB_POLICY, '--presence-interval', '1s', ...args],
+      [
+        '--host',
+        host,
+        '--namespace',
+        this.ns,
+        '--broker',
+        this.brokerUrl,
+        '--state-dir',
+        join(this.dir, `agent-${host}`),
+        '--trust',
+        this.controllerPublicKey,
+        '--policy',
+        LAB_POLICY,
+        '--presence-interval',
+        '1s',
+        ...args,
+      ],
       env,
     );
     this.agents.set(host, p);
@@ -121,18 +162,33 @@ export class Warren {
    * controller runs); returns the token text.
    */
   createToken(name: string, role: 'admin' | 'operator' | 'viewer', hosts?: string[]): string {
-    return this.controllerCommand(['token', 'create', '--name', name, '--role', role, ...(hosts ? ['--hosts', ...hosts] : [])]).trim();
+    return this.controllerCommand([
+      'token',
+      'create',
+      '--name',
+      name,
+      '--role',
+      role,
+      ...(hosts ? ['--hosts', ...hosts] : []),
+    ]).trim();
   }
 
   /** Runs `warren-controller <args>` against this installation's state; returns its stdout, throws on a non-zero exit. */
   controllerCommand(args: string[]): string {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/warren-controller.js'), ...args, '--state-dir', this.dir, '--db', this.dbPath], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin/warren-controller.js'), ...args, '--state-dir', this.dir, '--db', this.dbPath],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`warren-controller ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
     return r.stdout;
   }
 
   /** Runs the `warren` CLI to completion, with this installation's admin token unless `env` says otherwise. */
-  async cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async cli(
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const child = spawn(process.execPath, [join(ROOT, 'bin/warren.js'), ...args], {
       env: { ...process.env, WARREN_URL: this.url, WARREN_TOKEN: this.token, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -146,7 +202,12 @@ export class Warren {
   }
 
   /** One HTTP call to the controller, with the admin token unless `opts.token` gives another (null: none). */
-  async api(method: string, path: string, body?: unknown, opts: { token?: string | null } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { token?: string | null } = {},
+  ): Promise<{ status: number; body: any; headers: Headers }> {
     const token = opts.token === undefined ? this.token : opts.token;
     const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import * as amqplib from 'amqplib';
-import { encode, generateSigningKey, PROTOCOL_VERSION, readSigningKeyFile, repliesExchange, resultsQueue, signBody } from '@warren/protocol';
+import {
+  encode,
+  generateSigningKey,
+  PROTOCOL_VERSION,
+  readSigningKeyFile,
+  repliesExchange,
+  resultsQueue,
+  signBody,
+} from '@warren/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, until, Warren } from './harness';
 
@@ -11,7 +19,13 @@ import { sleep, until, Warren } from './harness';
  */
 describe('host keys: first use is recorded, must be accepted, and nothing untrusted is stored', () => {
   const w = new Warren();
-  const hosts = async () => (await w.api('GET', '/v1/hosts')).body.hosts as { host: string; trust: string; keyId: string | null; pendingKeyIds: string[] }[];
+  const hosts = async () =>
+    (await w.api('GET', '/v1/hosts')).body.hosts as {
+      host: string;
+      trust: string;
+      keyId: string | null;
+      pendingKeyIds: string[];
+    }[];
 
   beforeAll(async () => {
     await w.startController({}, []); // no --auto-accept
@@ -42,7 +56,11 @@ describe('host keys: first use is recorded, must be accepted, and nothing untrus
     const accepted = await w.cli(['hosts', 'accept', 'k1']);
     expect(accepted.code).toBe(0);
     expect(accepted.stdout).toBe(`accepted k1 key ${pendingKey}\n`);
-    expect((await hosts()).find((h) => h.host === 'k1')).toMatchObject({ trust: 'accepted', keyId: pendingKey, pendingKeyIds: [] });
+    expect((await hosts()).find((h) => h.host === 'k1')).toMatchObject({
+      trust: 'accepted',
+      keyId: pendingKey,
+      pendingKeyIds: [],
+    });
     const again = await w.cli(['hosts', 'accept', 'k1']);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/no pending key/);
@@ -66,12 +84,29 @@ describe('host keys: first use is recorded, must be accepted, and nothing untrus
     const ch = await conn.createConfirmChannel();
     const forge = (host: string, key = generateSigningKey()) => {
       const body = encode({
-        v: PROTOCOL_VERSION, kind: 'result', invocationId: inv, taskId: slow.body.id, host, state: 'succeeded', exitCode: 0, signal: null,
-        stdout: { data: 'forged\n', bytes: 7, truncated: false }, stderr: { data: '', bytes: 0, truncated: false },
-        startedAt: Date.now(), finishedAt: Date.now(), durationMs: 1, reason: null,
+        v: PROTOCOL_VERSION,
+        kind: 'result',
+        invocationId: inv,
+        taskId: slow.body.id,
+        host,
+        state: 'succeeded',
+        exitCode: 0,
+        signal: null,
+        stdout: { data: 'forged\n', bytes: 7, truncated: false },
+        stderr: { data: '', bytes: 0, truncated: false },
+        startedAt: Date.now(),
+        finishedAt: Date.now(),
+        durationMs: 1,
+        reason: null,
       });
       return new Promise<void>((res, rej) =>
-        ch.publish(repliesExchange(w.ns), resultsQueue(w.ns), body, { headers: signBody(body, key), correlationId: inv, messageId: randomUUID() }, (e) => (e ? rej(e) : res())),
+        ch.publish(
+          repliesExchange(w.ns),
+          resultsQueue(w.ns),
+          body,
+          { headers: signBody(body, key), correlationId: inv, messageId: randomUUID() },
+          (e) => (e ? rej(e) : res()),
+        ),
       );
     };
     await forge('k1'); // claims to be k1, signed by a key nobody accepted

@@ -7,7 +7,10 @@ const ROOT = resolve(__dirname, '../..');
 
 /** `warren <args>` on a pseudo-terminal (util-linux `script`), so that Ctrl-C and keypresses are real. */
 const warren = (args: string[], env: Record<string, string>) =>
-  new Terminal([process.execPath, join(ROOT, 'bin/warren.js'), ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' '), env);
+  new Terminal(
+    [process.execPath, join(ROOT, 'bin/warren.js'), ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' '),
+    env,
+  );
 
 describe('Ctrl-C while warren waits on a task', () => {
   const w = new Warren();
@@ -38,7 +41,10 @@ describe('Ctrl-C while warren waits on a task', () => {
     await t.waitFor(/waiting \(Ctrl-C: cancel or detach\)/);
     t.type('\x03');
     await t.waitFor(/\[d\]etach/);
-    const exit = await Promise.race([t.exited, new Promise((r) => setTimeout(() => r('still running 8 s later'), 8_000))]);
+    const exit = await Promise.race([
+      t.exited,
+      new Promise((r) => setTimeout(() => r('still running 8 s later'), 8_000)),
+    ]);
     expect(exit, `exit status; the screen shows:\n${t.screen}`).toBe(0);
     expect(t.screen).toMatch(/\(the task has finished\)[\s\S]*i1\s+succeeded[\s\S]*done/);
   }, 30_000);

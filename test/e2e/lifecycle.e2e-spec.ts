@@ -7,7 +7,10 @@ import { sleep, until, Warren } from './harness';
  */
 describe('presence and graceful shutdown', () => {
   const w = new Warren();
-  const host = async (name: string) => ((await w.api('GET', '/v1/hosts')).body.hosts as { host: string; status: string; lastSeen: string }[]).find((h) => h.host === name);
+  const host = async (name: string) =>
+    ((await w.api('GET', '/v1/hosts')).body.hosts as { host: string; status: string; lastSeen: string }[]).find(
+      (h) => h.host === name,
+    );
 
   beforeAll(async () => {
     await w.startController();
@@ -23,10 +26,14 @@ describe('presence and graceful shutdown', () => {
     const agent = w.agents.get('p1')!;
     await agent.stop('SIGKILL');
     const t0 = Date.now();
-    const offline = await until(async () => {
-      const h = await host('p1');
-      return h?.status === 'offline' ? h : null;
-    }, 16_000, 200);
+    const offline = await until(
+      async () => {
+        const h = await host('p1');
+        return h?.status === 'offline' ? h : null;
+      },
+      16_000,
+      200,
+    );
     const detectedMs = Date.now() - t0;
     expect(detectedMs).toBeLessThanOrEqual(15_000);
     expect(Date.parse(offline.lastSeen)).toBeLessThanOrEqual(t0);

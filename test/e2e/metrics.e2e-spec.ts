@@ -6,10 +6,17 @@ import { PrivateBroker } from '../support/private-broker';
 import { until, Warren } from './harness';
 
 /** `GET /metrics` as Prometheus scrapes it: with `Authorization: Bearer <token>` from its credentials file, or none. */
-async function scrape(w: Warren, token: string | null): Promise<{ status: number; contentType: string | null; m: Exposition | null }> {
+async function scrape(
+  w: Warren,
+  token: string | null,
+): Promise<{ status: number; contentType: string | null; m: Exposition | null }> {
   const res = await fetch(`${w.url}/metrics`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
   const text = await res.text();
-  return { status: res.status, contentType: res.headers.get('content-type'), m: res.status === 200 ? new Exposition(text) : null };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    m: res.status === 200 ? new Exposition(text) : null,
+  };
 }
 
 describe('GET /metrics on a controller with real agents', () => {
@@ -38,7 +45,11 @@ describe('GET /metrics on a controller with real agents', () => {
 
   it('shows a task run on the agents: terminal states, both latencies, hosts online, nothing left running', async () => {
     const task = await w.runAndWait({ command: 'echo metrics', hosts: [...hosts, 'nosuchhost'] });
-    expect(task.results.map((r: { state: string }) => r.state).sort()).toEqual(['succeeded', 'succeeded', 'unknown_host']);
+    expect(task.results.map((r: { state: string }) => r.state).sort()).toEqual([
+      'succeeded',
+      'succeeded',
+      'unknown_host',
+    ]);
     const { m } = await scrape(w, viewer);
     expect(m!.value('warren_invocations_total', { state: 'succeeded' })).toBeGreaterThanOrEqual(2);
     expect(m!.value('warren_invocations_total', { state: 'unknown_host' })).toBeGreaterThanOrEqual(1);
@@ -46,7 +57,9 @@ describe('GET /metrics on a controller with real agents', () => {
     expect(m!.types.get('warren_publish_confirm_seconds')).toBe('histogram');
     expect(m!.value('warren_publish_confirm_seconds_count')).toBeGreaterThanOrEqual(2);
     expect(m!.value('warren_publish_to_result_seconds_count')).toBeGreaterThanOrEqual(2);
-    expect(m!.value('warren_publish_to_result_seconds_bucket', { le: '+Inf' })).toBe(m!.value('warren_publish_to_result_seconds_count'));
+    expect(m!.value('warren_publish_to_result_seconds_bucket', { le: '+Inf' })).toBe(
+      m!.value('warren_publish_to_result_seconds_count'),
+    );
     expect(m!.value('warren_hosts', { status: 'online' })).toBe(hosts.length);
     expect(m!.value('warren_hosts', { status: 'offline' })).toBe(0);
     expect(m!.value('warren_broker_connected')).toBe(1);
@@ -84,7 +97,10 @@ describe('GET /metrics on a controller with real agents', () => {
     } finally {
       await conn.close();
     }
-    await until(async () => (await scrape(w, viewer)).m!.value('warren_replies_rejected_total', { reason: 'untrusted_key' }) === 1);
+    await until(
+      async () =>
+        (await scrape(w, viewer)).m!.value('warren_replies_rejected_total', { reason: 'untrusted_key' }) === 1,
+    );
   });
 
   it('serves /metrics without a token when started with --metrics-public', async () => {

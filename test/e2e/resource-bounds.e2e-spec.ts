@@ -29,12 +29,28 @@ describe('resource bounds: a flood of queued commands to one agent', () => {
     const ids: string[] = [];
     for (let i = 0; i < N; i++) {
       const m: CommandMessage = {
-        v: 1, kind: 'command', invocationId: randomUUID(), taskId: 't_flood', host: 'flood1', command: ':', runAs: null, cwd: null, env: {},
-        timeoutMs: 60_000, killGraceMs: 1_000, issuedAt: now, expiresAt: now + 600_000, replyTo: resultsQueue(w.ns),
+        v: 1,
+        kind: 'command',
+        invocationId: randomUUID(),
+        taskId: 't_flood',
+        host: 'flood1',
+        command: ':',
+        runAs: null,
+        cwd: null,
+        env: {},
+        timeoutMs: 60_000,
+        killGraceMs: 1_000,
+        issuedAt: now,
+        expiresAt: now + 600_000,
+        replyTo: resultsQueue(w.ns),
       };
       ids.push(m.invocationId);
       const body = encode(m);
-      ch.sendToQueue(agentQueue(w.ns, 'flood1'), body, { headers: signBody(body, key), correlationId: m.invocationId, persistent: true });
+      ch.sendToQueue(agentQueue(w.ns, 'flood1'), body, {
+        headers: signBody(body, key),
+        correlationId: m.invocationId,
+        persistent: true,
+      });
     }
     await ch.waitForConfirms();
     const t0 = Date.now();
@@ -62,6 +78,8 @@ describe('resource bounds: a flood of queued commands to one agent', () => {
     expect(ids.every((id) => started.has(id))).toBe(true);
     const rss = await peakRss(agent.pid);
     expect(rss).toBeLessThan(200 * 1024 * 1024);
-    console.log(`flood: ${N} commands in ${seconds.toFixed(1)} s (${Math.round(N / seconds)}/s), peak concurrency ${peak}, agent peak RSS ${(rss / 1048576).toFixed(0)} MiB`);
+    console.log(
+      `flood: ${N} commands in ${seconds.toFixed(1)} s (${Math.round(N / seconds)}/s), peak concurrency ${peak}, agent peak RSS ${(rss / 1048576).toFixed(0)} MiB`,
+    );
   }, 300_000);
 });

@@ -1,5 +1,12 @@
 import * as amqplib from 'amqplib';
-import { agentQueue, commandExchange, readSigningKeyFile, resultsQueue, signBody, undeliveredQueue } from '@warren/protocol';
+import {
+  agentQueue,
+  commandExchange,
+  readSigningKeyFile,
+  resultsQueue,
+  signBody,
+  undeliveredQueue,
+} from '@warren/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_URL, peakRss, sleep, until, Warren } from './harness';
 
@@ -15,7 +22,10 @@ describe('bad input, huge output and a controller restart', () => {
 
   it('reports 50 MiB of output as truncated with the true byte count, and the agent stays small', async () => {
     const agent = w.agents.get('r1')!;
-    const task = await w.runAndWait({ command: 'head -c 52428800 /dev/zero | tr "\\0" x; echo tail >&2', hosts: ['r1'] });
+    const task = await w.runAndWait({
+      command: 'head -c 52428800 /dev/zero | tr "\\0" x; echo tail >&2',
+      hosts: ['r1'],
+    });
     const r = task.results[0];
     expect(r.state).toBe('succeeded');
     expect(r.stdoutBytes).toBe(52_428_800);
@@ -35,7 +45,11 @@ describe('bad input, huge output and a controller restart', () => {
     const props = { persistent: true, replyTo: resultsQueue(w.ns), contentType: 'application/json' };
     // Signed with the controller's own key, so that the agent gets as far as parsing them.
     const send = (body: Buffer, extra: object = {}) =>
-      new Promise<void>((res, rej) => ch.publish(commandExchange(w.ns), 'r2', body, { ...props, headers: signBody(body, key), ...extra }, (err) => (err ? rej(err) : res())));
+      new Promise<void>((res, rej) =>
+        ch.publish(commandExchange(w.ns), 'r2', body, { ...props, headers: signBody(body, key), ...extra }, (err) =>
+          err ? rej(err) : res(),
+        ),
+      );
     await send(Buffer.from('{"v":1,"kind":"command",'), { correlationId: 'bad-json' });
     await send(Buffer.from(JSON.stringify({ v: 1, kind: 'presence', host: 'r2' })), { correlationId: 'wrong-kind' });
     await send(Buffer.alloc(10 * 1024 * 1024, 0x7b), { correlationId: 'huge' });
@@ -63,7 +77,11 @@ describe('bad input, huge output and a controller restart', () => {
     const invocationId = real.properties.correlationId as string;
     const expired = [{ reason: 'expired', queue: agentQueue(w.ns, 'r4'), count: 1 }];
     const deadLetter = (content: Buffer, headers: object) =>
-      new Promise<void>((res, rej) => ch.sendToQueue(undeliveredQueue(w.ns), content, { correlationId: invocationId, headers }, (err) => (err ? rej(err) : res())));
+      new Promise<void>((res, rej) =>
+        ch.sendToQueue(undeliveredQueue(w.ns), content, { correlationId: invocationId, headers }, (err) =>
+          err ? rej(err) : res(),
+        ),
+      );
     // ...and posts it as if the broker had dead-lettered it; and an unsigned forgery with the same id.
     await deadLetter(real.content, { ...real.properties.headers, 'x-death': expired });
     await deadLetter(Buffer.from(JSON.stringify({ v: 1, kind: 'command', invocationId })), { 'x-death': expired });
@@ -74,17 +92,27 @@ describe('bad input, huge output and a controller restart', () => {
     // Once its signed expiry has passed, no agent would run it: the same copy now counts.
     await sleep(Math.max(0, JSON.parse(real.content.toString()).expiresAt - Date.now()) + 50);
     await deadLetter(real.content, { ...real.properties.headers, 'x-death': expired });
-    const line = await w.controller!.waitFor(new RegExp(`command expired unread.*${invocationId}|${invocationId}.*command expired unread`), 5_000);
+    const line = await w.controller!.waitFor(
+      new RegExp(`command expired unread.*${invocationId}|${invocationId}.*command expired unread`),
+      5_000,
+    );
     expect(JSON.parse(line)).toMatchObject({ correlationId: invocationId, host: 'r4', state: 'undelivered' });
     const done = (await w.api('GET', `/v1/tasks/${body.id}?waitMs=5000`)).body;
-    expect(done.results[0]).toMatchObject({ state: 'undelivered', reason: expect.stringMatching(/expired in the host queue/) });
+    expect(done.results[0]).toMatchObject({
+      state: 'undelivered',
+      reason: expect.stringMatching(/expired in the host queue/),
+    });
 
     // A command the broker itself expires keeps its signature through dead-lettering: the fast path
     // marks it, long before the controller's own deadline (30 s of grace here).
     const t0 = Date.now();
-    const second = (await w.api('POST', '/v1/tasks', { command: 'echo hi', hosts: ['r4'], deliveryTimeoutMs: 1_500 })).body;
+    const second = (await w.api('POST', '/v1/tasks', { command: 'echo hi', hosts: ['r4'], deliveryTimeoutMs: 1_500 }))
+      .body;
     const after = (await w.api('GET', `/v1/tasks/${second.id}?waitMs=10000`)).body;
-    expect(after.results[0]).toMatchObject({ state: 'undelivered', reason: expect.stringMatching(/expired in the host queue/) });
+    expect(after.results[0]).toMatchObject({
+      state: 'undelivered',
+      reason: expect.stringMatching(/expired in the host queue/),
+    });
     expect(Date.now() - t0).toBeLessThan(10_000);
     await conn.close();
   });
@@ -97,7 +125,11 @@ describe('bad input, huge output and a controller restart', () => {
     const conn = await amqplib.connect(BROKER_URL);
     const ch = await conn.createChannel();
     // Every agent has finished and published its result while no controller listens.
-    const finished = (h: string) => w.agents.get(h)!.output.split('\n').some((l) => l.includes(body.id) && l.includes('invocation finished'));
+    const finished = (h: string) =>
+      w.agents
+        .get(h)!
+        .output.split('\n')
+        .some((l) => l.includes(body.id) && l.includes('invocation finished'));
     await until(() => ['r1', 'r2', 'r3'].every(finished), 10_000);
     await until(async () => (await ch.checkQueue(resultsQueue(w.ns))).messageCount >= 3, 5_000);
     await conn.close();

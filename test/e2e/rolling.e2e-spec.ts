@@ -19,14 +19,21 @@ function maxOverlap(log: string): { max: number; started: string[] } {
     now += e.kind === 'start' ? 1 : -1;
     max = Math.max(max, now);
   }
-  return { max, started: events.filter((e) => e.kind === 'start').map((e) => e.host).sort() };
+  return {
+    max,
+    started: events
+      .filter((e) => e.kind === 'start')
+      .map((e) => e.host)
+      .sort(),
+  };
 }
 
 describe('rolling runs with an error budget, and re-runs', () => {
   const w = new Warren();
   const log = (name: string) => join(w.dir, `${name}.log`);
   /** Each host writes when its command starts and ends, by its own clock (one machine here). */
-  const timed = (file: string, body: string) => `echo "$(date +%s%N) start $ROLE" >> ${file}; ${body}; rc=$?; echo "$(date +%s%N) end $ROLE" >> ${file}; exit $rc`;
+  const timed = (file: string, body: string) =>
+    `echo "$(date +%s%N) start $ROLE" >> ${file}; ${body}; rc=$?; echo "$(date +%s%N) end $ROLE" >> ${file}; exit $rc`;
 
   beforeAll(async () => {
     await w.startController();
@@ -55,7 +62,17 @@ describe('rolling runs with an error budget, and re-runs', () => {
   it('with --max-errors 1, starts no host once two failed and leaves the rest skipped', async () => {
     // One at a time, so the order is fixed: h1 fails (within the budget), h2 fails (one too many).
     const fail = 'case "$ROLE" in h1|h2) exit 3;; esac';
-    const r = await w.cli(['run', timed(log('budget'), fail), '--hosts', 'h[1-6]', '--concurrency', '1', '--max-errors', '1', '--wait']);
+    const r = await w.cli([
+      'run',
+      timed(log('budget'), fail),
+      '--hosts',
+      'h[1-6]',
+      '--concurrency',
+      '1',
+      '--max-errors',
+      '1',
+      '--wait',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/6 hosts: 2 failed, 4 skipped/);
     const task = (await w.api('GET', '/v1/tasks?limit=1')).body.tasks[0];
@@ -63,7 +80,9 @@ describe('rolling runs with an error budget, and re-runs', () => {
     const full = (await w.api('GET', `/v1/tasks/${budgetTask}`)).body;
     const states = Object.fromEntries(full.results.map((x: any) => [x.host, x.state]));
     expect(states).toEqual({ h1: 'failed', h2: 'failed', h3: 'skipped', h4: 'skipped', h5: 'skipped', h6: 'skipped' });
-    expect(full.results.find((x: any) => x.host === 'h3').reason).toBe('error budget exhausted: 2 of 2 sent did not succeed (at most 1 allowed); never sent');
+    expect(full.results.find((x: any) => x.host === 'h3').reason).toBe(
+      'error budget exhausted: 2 of 2 sent did not succeed (at most 1 allowed); never sent',
+    );
     expect(maxOverlap(readFileSync(log('budget'), 'utf8')).started).toEqual(['h1', 'h2']);
   });
 
@@ -73,7 +92,11 @@ describe('rolling runs with an error budget, and re-runs', () => {
     const again = JSON.parse(failed.stdout);
     expect(again).toMatchObject({ hosts: ['h1', 'h2'], rerunOf: budgetTask, concurrency: 1, maxErrors: 1 });
     const done = (await w.api('GET', `/v1/tasks/${again.id}?waitMs=20000`)).body;
-    expect(done).toMatchObject({ rerunOf: budgetTask, state: 'completed', summary: { total: 2, byState: { failed: 2 } } });
+    expect(done).toMatchObject({
+      rerunOf: budgetTask,
+      state: 'completed',
+      summary: { total: 2, byState: { failed: 2 } },
+    });
 
     const skipped = await w.cli(['rerun', budgetTask, '--only', 'skipped', '--max-errors', '0', '--wait']);
     expect(skipped.code).toBe(0);
@@ -106,7 +129,11 @@ describe('rolling runs with an error budget, and re-runs', () => {
   });
 
   it('cancels the hosts of a rolling run not yet started, and they never run', async () => {
-    const created = await w.api('POST', '/v1/tasks', { command: timed(log('cancel'), 'sleep 1'), hosts: ['h[1-6]'], concurrency: 1 });
+    const created = await w.api('POST', '/v1/tasks', {
+      command: timed(log('cancel'), 'sleep 1'),
+      hosts: ['h[1-6]'],
+      concurrency: 1,
+    });
     expect(created.status).toBe(202);
     const cancel = await w.cli(['cancel', created.body.id, '--json']);
     expect(cancel.code).toBe(0);

@@ -19,7 +19,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_URL, sleep, until, Warren } from './harness';
 
 /** Lines in a side-effect file: one per execution of a command that appends to it. */
-const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : []);
+const lines = (file: string) =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+    : [];
 
 /**
  * The broker is an untrusted pipe: whoever can publish to an agent's queue cannot make it run
@@ -55,7 +60,12 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
   /** Publishes raw bytes with headers straight into an agent's queue, as anyone with broker access could. */
   const inject = (body: Buffer, headers: Record<string, unknown>, correlationId: string, host = 'sec1') =>
     new Promise<void>((res, rej) =>
-      ch.sendToQueue(agentQueue(w.ns, host), body, { headers, correlationId, persistent: true, contentType: 'application/json' }, (err) => (err ? rej(err) : res())),
+      ch.sendToQueue(
+        agentQueue(w.ns, host),
+        body,
+        { headers, correlationId, persistent: true, contentType: 'application/json' },
+        (err) => (err ? rej(err) : res()),
+      ),
     );
   const injectSigned = (m: CommandMessage, signer: SigningKey = key) => {
     const body = encode(m);
@@ -66,7 +76,12 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
   const rejections = async (): Promise<{ invocationId: string; reason: string; code: string; actor: string }[]> => {
     const res = await w.api('GET', '/v1/audit?action=agent.rejected&limit=1000');
     expect(res.status).toBe(200);
-    return (res.body.records as any[]).map((r) => ({ invocationId: r.invocationId, reason: r.reason, code: r.detail?.code, actor: r.actor }));
+    return (res.body.records as any[]).map((r) => ({
+      invocationId: r.invocationId,
+      reason: r.reason,
+      code: r.detail?.code,
+      actor: r.actor,
+    }));
   };
   const rejectionOf = (invocationId: string, code: string) =>
     until(async () => (await rejections()).find((r) => r.invocationId === invocationId && r.code === code), 10_000);
@@ -75,7 +90,8 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
   const tap = async (host: string) => {
     const q = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(q.queue, commandExchange(w.ns), host);
-    return async (): Promise<amqplib.GetMessage> => until(async () => (await ch.get(q.queue, { noAck: true })) || null, 10_000);
+    return async (): Promise<amqplib.GetMessage> =>
+      until(async () => (await ch.get(q.queue, { noAck: true })) || null, 10_000);
   };
 
   beforeAll(async () => {
@@ -101,7 +117,8 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
   it('rejects unsigned, badly signed, untrusted-key, wrong-host, expired, future-dated and oversized envelopes, runs none, audits each', async () => {
     const before = lines(side()).length;
     const cases: [string, () => Promise<void>, string][] = [];
-    const add = (code: string, m: CommandMessage, send: (m: CommandMessage) => Promise<void>) => cases.push([m.invocationId, () => send(m), code]);
+    const add = (code: string, m: CommandMessage, send: (m: CommandMessage) => Promise<void>) =>
+      cases.push([m.invocationId, () => send(m), code]);
     add('unsigned', envelope(), (m) => inject(encode(m), {}, m.invocationId));
     add('bad_signature', envelope(), (m) => {
       const sig = signBody(encode({ ...m, command: 'true' }), key);
@@ -109,9 +126,22 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
     });
     add('untrusted_key', envelope(), (m) => injectSigned(m, generateSigningKey()));
     add('wrong_host', envelope({ host: 'sec2' }), (m) => injectSigned(m)); // signed for sec2, dropped into sec1's queue
-    add('expired', envelope({ issuedAt: Date.now() - 200_000, expiresAt: Date.now() - 100_000 }), (m) => injectSigned(m));
-    add('not_yet_valid', envelope({ issuedAt: Date.now() + 120_000, expiresAt: Date.now() + 180_000 }), (m) => injectSigned(m));
-    add('oversized', envelope({ env: { PAD: 'x'.repeat(30_000), ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`P${i}`, 'y'.repeat(30_000)])) } }), (m) => injectSigned(m));
+    add('expired', envelope({ issuedAt: Date.now() - 200_000, expiresAt: Date.now() - 100_000 }), (m) =>
+      injectSigned(m),
+    );
+    add('not_yet_valid', envelope({ issuedAt: Date.now() + 120_000, expiresAt: Date.now() + 180_000 }), (m) =>
+      injectSigned(m),
+    );
+    add(
+      'oversized',
+      envelope({
+        env: {
+          PAD: 'x'.repeat(30_000),
+          ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`P${i}`, 'y'.repeat(30_000)])),
+        },
+      }),
+      (m) => injectSigned(m),
+    );
     for (const [, send] of cases) await send();
     for (const [id, , code] of cases) {
       const r = await rejectionOf(id, code);
@@ -144,7 +174,12 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
     // Each copy keeps the real signature headers; the body still names the real invocation, which
     // must stay `succeeded`: a refusal of an unverifiable message changes no invocation.
     for (const t of tampered) await inject(encode({ ...real, ...t }), headers, real.invocationId);
-    await until(async () => (await rejections()).filter((r) => r.invocationId === real.invocationId && r.code === 'bad_signature').length === tampered.length, 10_000);
+    await until(
+      async () =>
+        (await rejections()).filter((r) => r.invocationId === real.invocationId && r.code === 'bad_signature')
+          .length === tampered.length,
+      10_000,
+    );
     await sleep(300);
     expect(lines(side()).length).toBe(before);
     const after = (await w.api('GET', `/v1/tasks/${task.id}`)).body;
@@ -166,7 +201,10 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
     await w.agents.get('sec1')!.stop('SIGTERM');
     await w.startAgent('sec1');
     await inject(copy.content, copy.properties.headers as Record<string, unknown>, id);
-    await until(async () => (await rejections()).filter((r) => r.invocationId === id && r.code === 'replay').length === 2, 10_000);
+    await until(
+      async () => (await rejections()).filter((r) => r.invocationId === id && r.code === 'replay').length === 2,
+      10_000,
+    );
 
     // while it runs
     const slow = await tap('sec1');
@@ -248,6 +286,8 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
     expect(lines(file)).toEqual(['fuzz']);
     const logged = (w.agents.get('sec1')!.output.match(/"rejected message"/g) ?? []).length;
     expect(logged).toBeGreaterThanOrEqual(mutated);
-    console.log(`fuzz: ${mutated} mutated envelopes, ${lines(file).length - 1} executions from them, ${logged} rejections logged`);
+    console.log(
+      `fuzz: ${mutated} mutated envelopes, ${lines(file).length - 1} executions from them, ${logged} rejections logged`,
+    );
   }, 180_000);
 });

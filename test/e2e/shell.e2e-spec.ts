@@ -65,7 +65,16 @@ class FakeController {
     if (req.url.startsWith('/v1/audit')) return null;
     const now = new Date().toISOString();
     if (req.method === 'GET' && req.url === '/v1/hosts') {
-      const host = (name: string) => ({ host: name, status: 'online', labels: { role: 'web' }, version: '0.1.0', running: 0, concurrency: 4, lastSeen: now, trust: 'accepted' });
+      const host = (name: string) => ({
+        host: name,
+        status: 'online',
+        labels: { role: 'web' },
+        version: '0.1.0',
+        running: 0,
+        concurrency: 4,
+        lastSeen: now,
+        trust: 'accepted',
+      });
       return [200, { hosts: [host('web1'), host('web2')] }];
     }
     if (req.method === 'POST' && req.url === '/v1/tasks') {
@@ -85,19 +94,66 @@ class FakeController {
       if (!task) return [404, { statusCode: 404, message: `no task ${m[1]}` }];
       if (task.cancelled) {
         const results = task.hosts.map((host) => ({
-          host, invocationId: `i-${host}`, state: 'cancelled', exitCode: null, signal: 'SIGTERM', stdout: '', stderr: '', stdoutBytes: 0, stderrBytes: 0,
-          stdoutTruncated: false, stderrTruncated: false, reason: 'cancelled by test', startedAt: now, finishedAt: now, durationMs: 5,
+          host,
+          invocationId: `i-${host}`,
+          state: 'cancelled',
+          exitCode: null,
+          signal: 'SIGTERM',
+          stdout: '',
+          stderr: '',
+          stdoutBytes: 0,
+          stderrBytes: 0,
+          stdoutTruncated: false,
+          stderrTruncated: false,
+          reason: 'cancelled by test',
+          startedAt: now,
+          finishedAt: now,
+          durationMs: 5,
         }));
-        return [200, { id: m[1], command: task.command, state: 'cancelled', createdAt: now, finishedAt: now, summary: { total: results.length, byState: { cancelled: results.length } }, results }];
+        return [
+          200,
+          {
+            id: m[1],
+            command: task.command,
+            state: 'cancelled',
+            createdAt: now,
+            finishedAt: now,
+            summary: { total: results.length, byState: { cancelled: results.length } },
+            results,
+          },
+        ];
       }
       // `t_brief*` tasks run for 1.5 s, `t_slow*` ones forever
       const slow = m[1].startsWith('t_slow') || (m[1].startsWith('t_brief') && Date.now() - task.at! < 1_500);
       const results = task.hosts.map((host) => ({
-        host, invocationId: `i-${host}`, state: slow ? 'running' : 'succeeded', exitCode: slow ? null : 0, signal: null,
-        stdout: slow ? '' : ' 10:00:00 up 3 days,  load average: 0.00\n', stderr: '', stdoutBytes: 41, stderrBytes: 0,
-        stdoutTruncated: false, stderrTruncated: false, reason: null, startedAt: now, finishedAt: slow ? null : now, durationMs: slow ? null : 5,
+        host,
+        invocationId: `i-${host}`,
+        state: slow ? 'running' : 'succeeded',
+        exitCode: slow ? null : 0,
+        signal: null,
+        stdout: slow ? '' : ' 10:00:00 up 3 days,  load average: 0.00\n',
+        stderr: '',
+        stdoutBytes: 41,
+        stderrBytes: 0,
+        stdoutTruncated: false,
+        stderrTruncated: false,
+        reason: null,
+        startedAt: now,
+        finishedAt: slow ? null : now,
+        durationMs: slow ? null : 5,
       }));
-      return [200, { id: m[1], command: task.command, state: slow ? 'running' : 'completed', createdAt: now, finishedAt: slow ? null : now, summary: { total: results.length, byState: {} }, results }];
+      return [
+        200,
+        {
+          id: m[1],
+          command: task.command,
+          state: slow ? 'running' : 'completed',
+          createdAt: now,
+          finishedAt: slow ? null : now,
+          summary: { total: results.length, byState: {} },
+          results,
+        },
+      ];
     }
     if (req.method === 'GET' && req.url.startsWith('/v1/tasks')) return [200, { tasks: [] }];
     return [404, { statusCode: 404, message: 'no route' }];
@@ -186,7 +242,10 @@ describe('warren shell on a terminal', () => {
     at = await t.waitFor(/\[c\]ancel task t_slow1 on every host, or \[d\]etach/, at);
     t.type('x'); // not an answer: ignored, and not typed into the next line
     t.type('d');
-    at = await t.waitFor(/detached; task t_slow1 keeps running\. See it with: warren check t_slow1 --wait[\s\S]*warren> /, at);
+    at = await t.waitFor(
+      /detached; task t_slow1 keeps running\. See it with: warren check t_slow1 --wait[\s\S]*warren> /,
+      at,
+    );
     expect(ctl.count('POST', /\/cancel$/)).toBe(0);
     const polls = ctl.count('GET', /^\/v1\/tasks\/t_slow1/);
     t.type('hosts\r');
@@ -196,7 +255,9 @@ describe('warren shell on a terminal', () => {
     expect(t.screen).not.toMatch(/xhosts|unknown command/);
     // the abandoned wait must not keep the process alive after exit
     t.type('exit\r');
-    expect(await Promise.race([t.exited, new Promise((r) => setTimeout(() => r('still running 3 s after exit'), 3000))])).toBe(0);
+    expect(
+      await Promise.race([t.exited, new Promise((r) => setTimeout(() => r('still running 3 s after exit'), 3000))]),
+    ).toBe(0);
     expect(ctl.count('GET', /^\/v1\/tasks\/t_slow1/)).toBeLessThanOrEqual(polls + 1);
   });
 
@@ -208,7 +269,10 @@ describe('warren shell on a terminal', () => {
     t.type(CTRL_C);
     at = await t.waitFor(/\[d\]etach/, at);
     t.type('c');
-    at = await t.waitFor(/cancelling t_slow1: 0 not started, 2 being killed[\s\S]*2 hosts: 2 cancelled[\s\S]*warren> /, at);
+    at = await t.waitFor(
+      /cancelling t_slow1: 0 not started, 2 being killed[\s\S]*2 hosts: 2 cancelled[\s\S]*warren> /,
+      at,
+    );
     expect(ctl.seen.filter((x) => x.method === 'POST' && x.url === '/v1/tasks/t_slow1/cancel')).toHaveLength(1);
     t.type('check t_slow1\r');
     at = await t.waitFor(/web1\s+cancelled[\s\S]*warren> /, at);
@@ -222,7 +286,7 @@ describe('warren shell on a terminal', () => {
     expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
   });
 
-  it('withdraws the question when the task finishes unanswered, and the keyboard is the prompt\'s again', async () => {
+  it("withdraws the question when the task finishes unanswered, and the keyboard is the prompt's again", async () => {
     const t = open();
     let at = await t.waitFor(/warren> /);
     t.type('@web1 brief\r');
@@ -237,7 +301,7 @@ describe('warren shell on a terminal', () => {
     expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
   });
 
-  it('recalls the previous session\'s lines from the history file', async () => {
+  it("recalls the previous session's lines from the history file", async () => {
     const first = open();
     await first.waitFor(/warren> /);
     first.type('check t_404\r');
@@ -258,11 +322,14 @@ describe('warren shell on a terminal', () => {
 });
 
 describe('warren shell reading a script', () => {
-  it('runs each line without a prompt and exits with the last line\'s status', async () => {
+  it("runs each line without a prompt and exits with the last line's status", async () => {
     const ctl = new FakeController();
     const url = await ctl.start();
     try {
-      const child = spawn('node', [WARREN, '--url', url, 'shell'], { env: { ...process.env, WARREN_SHELL_HISTORY: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn('node', [WARREN, '--url', url, 'shell'], {
+        env: { ...process.env, WARREN_SHELL_HISTORY: '' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));

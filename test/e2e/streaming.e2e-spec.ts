@@ -7,7 +7,8 @@ import { sleep, until, Warren } from './harness';
 const ROOT = join(__dirname, '../..');
 
 /** One line every 100 ms, 20 in all (about 2 s); h2 also fails, so exit statuses can be told apart. */
-const TICKER = 'for i in $(seq 1 20); do echo "line $i"; sleep 0.1; done; echo "done on $ROLE" >&2; [ "$ROLE" != h2 ] || exit 3';
+const TICKER =
+  'for i in $(seq 1 20); do echo "line $i"; sleep 0.1; done; echo "done on $ROLE" >&2; [ "$ROLE" != h2 ] || exit 3';
 const LINES = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`);
 
 interface Received {
@@ -22,14 +23,20 @@ interface Received {
  * Reads `GET /v1/tasks/:id/events` (after `lastEventId`, if given) until the controller ends it,
  * or until `stopWhen` says to drop the connection, as a client losing its network would.
  */
-async function readEvents(w: Warren, id: string, opts: { lastEventId?: string; stopWhen?: (seen: Received[]) => boolean; token?: string } = {}) {
+async function readEvents(
+  w: Warren,
+  id: string,
+  opts: { lastEventId?: string; stopWhen?: (seen: Received[]) => boolean; token?: string } = {},
+) {
   const ac = new AbortController();
   const headers: Record<string, string> = { authorization: `Bearer ${opts.token ?? w.token}` };
   if (opts.lastEventId) headers['last-event-id'] = opts.lastEventId;
   const res = await fetch(`${w.url}/v1/tasks/${id}/events`, { headers, signal: ac.signal });
   const events: Received[] = [];
   if (res.status !== 200) return { status: res.status, events, ended: false, body: await res.text() };
-  const parser = new SseParser((e) => events.push({ id: e.id!, event: e.event, data: JSON.parse(e.data), at: Date.now() }));
+  const parser = new SseParser((e) =>
+    events.push({ id: e.id!, event: e.event, data: JSON.parse(e.data), at: Date.now() }),
+  );
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let ended = false;
   try {
@@ -52,7 +59,17 @@ async function readEvents(w: Warren, id: string, opts: { lastEventId?: string; s
 }
 
 /** Runs the CLI, timestamping each stdout chunk, so a test can tell lines printed live from lines printed at the end. */
-function cliTimed(w: Warren, args: string[]): Promise<{ code: number | null; chunks: { at: number; text: string }[]; stdout: string; stderr: string; spawnedAt: number; exitedAt: number }> {
+function cliTimed(
+  w: Warren,
+  args: string[],
+): Promise<{
+  code: number | null;
+  chunks: { at: number; text: string }[];
+  stdout: string;
+  stderr: string;
+  spawnedAt: number;
+  exitedAt: number;
+}> {
   const spawnedAt = Date.now();
   const child = spawn(process.execPath, [join(ROOT, 'bin/warren.js'), ...args], {
     env: { ...process.env, WARREN_URL: w.url, WARREN_TOKEN: w.token, NO_COLOR: '1' },
@@ -63,12 +80,15 @@ function cliTimed(w: Warren, args: string[]): Promise<{ code: number | null; chu
   child.stdout.on('data', (b: Buffer) => chunks.push({ at: Date.now(), text: b.toString() }));
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   return new Promise((resolve) =>
-    child.on('close', (code) => resolve({ code, chunks, stdout: chunks.map((c) => c.text).join(''), stderr, spawnedAt, exitedAt: Date.now() })),
+    child.on('close', (code) =>
+      resolve({ code, chunks, stdout: chunks.map((c) => c.text).join(''), stderr, spawnedAt, exitedAt: Date.now() }),
+    ),
   );
 }
 
 /** When the first chunk holding `text` was printed. */
-const printedAt = (chunks: { at: number; text: string }[], text: string) => chunks.find((c) => c.text.includes(text))?.at ?? Infinity;
+const printedAt = (chunks: { at: number; text: string }[], text: string) =>
+  chunks.find((c) => c.text.includes(text))?.at ?? Infinity;
 
 /** The stdout of one host as its output events carry it, checking that the chunks are contiguous (none missing, none twice). */
 function streamedText(events: Received[], host: string): string {
@@ -94,7 +114,9 @@ describe('live streaming', () => {
   it('delivers the lines of a running command while it runs, in order, none missing or twice across a reconnect with Last-Event-ID', async () => {
     const createdAt = Date.now();
     const { body } = await w.api('POST', '/v1/tasks', { command: TICKER, hosts: ['h1'] });
-    const first = await readEvents(w, body.id, { stopWhen: (seen) => seen.some((e) => e.event === 'output' && e.data.data.includes('line 8')) });
+    const first = await readEvents(w, body.id, {
+      stopWhen: (seen) => seen.some((e) => e.event === 'output' && e.data.data.includes('line 8')),
+    });
     expect(first.contentType).toMatch(/^text\/event-stream/);
     expect(first.ended).toBe(false); // we dropped it mid-run
     await sleep(400); // lines go on arriving while nobody is connected
@@ -114,8 +136,17 @@ describe('live streaming', () => {
     const result = all.find((e) => e.event === 'result')!;
     expect(firstOutput.at - started.at).toBeLessThan(1_000);
     expect(Date.parse(result.data.finishedAt) - firstOutput.at).toBeGreaterThan(1_000);
-    expect(result.data).toMatchObject({ host: 'h1', state: 'succeeded', stdout: LINES.map((l) => `${l}\n`).join(''), stderr: 'done on h1\n' });
-    expect(second.events[second.events.length - 1].data).toMatchObject({ taskId: body.id, state: 'completed', summary: { total: 1, byState: { succeeded: 1 } } });
+    expect(result.data).toMatchObject({
+      host: 'h1',
+      state: 'succeeded',
+      stdout: LINES.map((l) => `${l}\n`).join(''),
+      stderr: 'done on h1\n',
+    });
+    expect(second.events[second.events.length - 1].data).toMatchObject({
+      taskId: body.id,
+      state: 'completed',
+      summary: { total: 1, byState: { succeeded: 1 } },
+    });
     console.log(`first-line latency (task created → first output event): ${firstOutput.at - createdAt} ms`);
   });
 
@@ -123,12 +154,17 @@ describe('live streaming', () => {
     const latencies: number[] = [];
     for (let i = 0; i < 5; i++) {
       const createdAt = Date.now();
-      const { body } = await w.api('POST', '/v1/tasks', { command: 'echo first; sleep 0.5; echo second', hosts: ['h1'] });
+      const { body } = await w.api('POST', '/v1/tasks', {
+        command: 'echo first; sleep 0.5; echo second',
+        hosts: ['h1'],
+      });
       const r = await readEvents(w, body.id, { stopWhen: (seen) => seen.some((e) => e.event === 'output') });
       latencies.push(r.events.find((e) => e.event === 'output')!.at - createdAt);
       await w.api('GET', `/v1/tasks/${body.id}?waitMs=5000`);
     }
-    console.log(`first-line latency over ${latencies.length} runs: median ${median(latencies)} ms (${latencies.join(', ')} ms)`);
+    console.log(
+      `first-line latency over ${latencies.length} runs: median ${median(latencies)} ms (${latencies.join(', ')} ms)`,
+    );
     // The agent batches output for up to 100 ms; everything else is a few ms.
     expect(median(latencies)).toBeLessThan(500);
   });
@@ -142,7 +178,9 @@ describe('live streaming', () => {
       expect(r.stdout).toContain(`${h} ! done on ${h}\n`);
     }
     expect(printedAt(r.chunks, '| line 1\n')).toBeLessThan(r.exitedAt - 1_000);
-    console.log(`warren run --stream: first line printed ${printedAt(r.chunks, '| line 1\n') - r.spawnedAt} ms after the CLI started, exit ${r.exitedAt - r.spawnedAt} ms`);
+    console.log(
+      `warren run --stream: first line printed ${printedAt(r.chunks, '| line 1\n') - r.spawnedAt} ms after the CLI started, exit ${r.exitedAt - r.spawnedAt} ms`,
+    );
     expect(r.stdout).toMatch(/^h1\s+succeeded\s+exit 0/m);
     expect(r.stdout).toMatch(/^h2\s+failed\s+exit 3/m);
     expect(r.stdout).toMatch(/2 hosts: 1 succeeded, 1 failed/);
@@ -167,7 +205,10 @@ describe('live streaming', () => {
     expect(task.results[0]).toMatchObject({ state: 'succeeded', stdout: expected, stdoutTruncated: false });
     const late = await cliTimed(w, ['check', task.id, '--follow']);
     expect(late.code).toBe(0);
-    const printed = late.stdout.split('\n').filter((l) => l.startsWith('h1 | ')).map((l) => l.slice('h1 | '.length));
+    const printed = late.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('h1 | '))
+      .map((l) => l.slice('h1 | '.length));
     expect(printed.join('\n') + '\n').toBe(expected);
   });
 
@@ -181,7 +222,11 @@ describe('live streaming', () => {
     for (const h of ['h1', 'h2']) {
       const result = sse.events.find((e) => e.event === 'result' && e.data.host === h)!;
       expect(result.data.stdout).toBe(LINES.map((l) => `${l}\n`).join(''));
-      const finished = JSON.parse(await w.agents.get(h)!.waitFor(new RegExp(`"invocation finished".*"taskId":"${id}"|"taskId":"${id}".*"invocation finished"`)));
+      const finished = JSON.parse(
+        await w.agents
+          .get(h)!
+          .waitFor(new RegExp(`"invocation finished".*"taskId":"${id}"|"taskId":"${id}".*"invocation finished"`)),
+      );
       expect(finished.chunks).toBe(0);
     }
     const task = (await w.api('GET', `/v1/tasks/${id}`)).body;
@@ -211,19 +256,22 @@ describe('live streaming', () => {
     expect(ok.events.map((e) => e.event)).toEqual(['started', 'result', 'completed']);
   });
 
-  it.each(['SIGTERM', 'SIGKILL'] as const)('a CLI follower survives a controller restart (%s) mid-run: it reconnects and still prints every line once', async (signal) => {
-    const run = await w.cli(['run', TICKER, '--hosts', 'h1', '--timeout', '30s']);
-    const id = run.stdout.trim();
-    const follower = cliTimed(w, ['check', id, '--follow']);
-    await sleep(600);
-    const port = new URL(w.url).port;
-    const stopping = Date.now();
-    await w.controller!.stop(signal);
-    expect(Date.now() - stopping).toBeLessThan(3_000); // an open event stream does not hold a stopping controller
-    await w.startController({}, ['--auto-accept', '--port', port]);
-    const r = await follower;
-    expect(r.code).toBe(0);
-    expect(r.stdout.split('\n').filter((l) => l.startsWith('h1 | '))).toEqual(LINES.map((l) => `h1 | ${l}`));
-    await until(async () => (await w.api('GET', `/v1/tasks/${id}`)).body.state === 'completed');
-  });
+  it.each(['SIGTERM', 'SIGKILL'] as const)(
+    'a CLI follower survives a controller restart (%s) mid-run: it reconnects and still prints every line once',
+    async (signal) => {
+      const run = await w.cli(['run', TICKER, '--hosts', 'h1', '--timeout', '30s']);
+      const id = run.stdout.trim();
+      const follower = cliTimed(w, ['check', id, '--follow']);
+      await sleep(600);
+      const port = new URL(w.url).port;
+      const stopping = Date.now();
+      await w.controller!.stop(signal);
+      expect(Date.now() - stopping).toBeLessThan(3_000); // an open event stream does not hold a stopping controller
+      await w.startController({}, ['--auto-accept', '--port', port]);
+      const r = await follower;
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('h1 | '))).toEqual(LINES.map((l) => `h1 | ${l}`));
+      await until(async () => (await w.api('GET', `/v1/tasks/${id}`)).body.state === 'completed');
+    },
+  );
 });

@@ -35,7 +35,11 @@ describe('targeting by name, range, glob, label and all', () => {
     const range = await w.cli(['run', 'hostname >/dev/null', '--hosts', 'web[1-3]', '--wait', '--json']);
     expect(range.code).toBe(0);
     expect(hostsOf(JSON.parse(range.stdout))).toEqual(['web1', 'web2', 'web3']);
-    expect(hostsOf(await w.runAndWait({ command: 'true', hosts: ['*'], labels: ['zone=eu'] }))).toEqual(['db1', 'web1', 'web2']);
+    expect(hostsOf(await w.runAndWait({ command: 'true', hosts: ['*'], labels: ['zone=eu'] }))).toEqual([
+      'db1',
+      'web1',
+      'web2',
+    ]);
   });
 
   it('runs on every online host with --all', async () => {
@@ -48,7 +52,9 @@ describe('targeting by name, range, glob, label and all', () => {
     const before = await taskCount();
     const api = await w.api('POST', '/v1/tasks', { command: 'true', hosts: ['cache*'] });
     expect(api.status).toBe(422);
-    expect(api.body.message).toMatch(/^no host matches the target \(hosts cache\*\); nothing was sent\. 6 usable hosts are online/);
+    expect(api.body.message).toMatch(
+      /^no host matches the target \(hosts cache\*\); nothing was sent\. 6 usable hosts are online/,
+    );
     const labels = await w.api('POST', '/v1/tasks', { command: 'true', labels: { role: 'web', zone: 'ap' } });
     expect(labels.status).toBe(422);
     const cli = await w.cli(['run', 'true', '--label', 'role=mail', '--wait']);
@@ -64,8 +70,24 @@ describe('targeting by name, range, glob, label and all', () => {
     const before = await taskCount();
     const r = await w.cli(['run', 'reboot', '--hosts', 'web*', '--label', 'zone=us', '--dry-run']);
     expect(r).toMatchObject({ code: 0, stdout: '2 hosts: web[3-4]\n' });
-    const json = await w.cli(['run', 'reboot', '--all', '--concurrency', '50%', '--max-errors', '1', '--dry-run', '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ dryRun: true, count: 6, folded: 'db[1-2],web[1-4]', concurrency: 3, maxErrors: 1 });
+    const json = await w.cli([
+      'run',
+      'reboot',
+      '--all',
+      '--concurrency',
+      '50%',
+      '--max-errors',
+      '1',
+      '--dry-run',
+      '--json',
+    ]);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      dryRun: true,
+      count: 6,
+      folded: 'db[1-2],web[1-4]',
+      concurrency: 3,
+      maxErrors: 1,
+    });
     expect(await taskCount()).toBe(before);
   });
 
@@ -73,7 +95,9 @@ describe('targeting by name, range, glob, label and all', () => {
     const before = await taskCount();
     const refused = await w.cli(['run', 'true', '--all', '--confirm-over', '5', '--wait']);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/not run: it would reach 6 hosts \(db\[1-2\],web\[1-4\]\), more than 5, and there is no terminal to confirm it; add --yes/);
+    expect(refused.stderr).toMatch(
+      /not run: it would reach 6 hosts \(db\[1-2\],web\[1-4\]\), more than 5, and there is no terminal to confirm it; add --yes/,
+    );
     const env = await w.cli(['run', 'true', '--hosts', 'web*'], { WARREN_CONFIRM_OVER: '3' });
     expect(env.code).toBe(2);
     expect(await taskCount()).toBe(before);
@@ -84,7 +108,9 @@ describe('targeting by name, range, glob, label and all', () => {
 
   it('leaves out matching hosts that went offline, and says so', async () => {
     await w.agents.get('web4')!.stop();
-    await until(async () => (await w.api('GET', '/v1/hosts')).body.hosts.some((h: any) => h.host === 'web4' && h.status === 'offline'));
+    await until(async () =>
+      (await w.api('GET', '/v1/hosts')).body.hosts.some((h: any) => h.host === 'web4' && h.status === 'offline'),
+    );
     const dry = await w.cli(['run', 'true', '--hosts', 'web*', '--dry-run']);
     expect(dry.stdout).toBe('3 hosts: web[1-3]\nleft out (offline): web4\n');
     const run = await w.cli(['run', 'true', '--label', 'zone=us', '--wait']);

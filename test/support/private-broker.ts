@@ -27,7 +27,9 @@ export interface PrivateBrokerOptions {
 }
 
 /** The directory holding RabbitMQ's own scripts; called directly so that no wrapper switches user. */
-const RABBIT_BIN = ['/usr/lib/rabbitmq/bin', '/usr/local/lib/rabbitmq/bin'].find((d) => existsSync(join(d, 'rabbitmq-server')));
+const RABBIT_BIN = ['/usr/lib/rabbitmq/bin', '/usr/local/lib/rabbitmq/bin'].find((d) =>
+  existsSync(join(d, 'rabbitmq-server')),
+);
 
 function bin(name: string): string {
   return RABBIT_BIN ? join(RABBIT_BIN, name) : name;
@@ -85,7 +87,11 @@ export class PrivateBroker {
 
   /** Starts a fresh node and resolves once it accepts AMQP connections. */
   static async start(opts: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
-    const [port, distPort, tlsPort] = await Promise.all([freePort(), freePort(), opts.tls ? freePort() : Promise.resolve(null)]);
+    const [port, distPort, tlsPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      opts.tls ? freePort() : Promise.resolve(null),
+    ]);
     const b = new PrivateBroker(port, distPort, tlsPort, opts);
     PrivateBroker.live.add(b);
     try {
@@ -134,10 +140,15 @@ export class PrivateBroker {
   /** Runs `rabbitmqctl -n <node> …args`; resolves with stdout, rejects with stderr on failure. */
   ctl(...args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile(bin('rabbitmqctl'), ['-n', this.nodename, ...args], { env: this.env, timeout: 60_000 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`rabbitmqctl ${args.join(' ')} failed: ${stderr || stdout || err.message}`));
-        else resolve(stdout);
-      });
+      execFile(
+        bin('rabbitmqctl'),
+        ['-n', this.nodename, ...args],
+        { env: this.env, timeout: 60_000 },
+        (err, stdout, stderr) => {
+          if (err) reject(new Error(`rabbitmqctl ${args.join(' ')} failed: ${stderr || stdout || err.message}`));
+          else resolve(stdout);
+        },
+      );
     });
   }
 
@@ -197,7 +208,13 @@ export class PrivateBroker {
     PrivateBroker.live.delete(this);
     if (this.child) {
       await this.ctl('stop').catch(() => undefined);
-      if (!(await this.waitExit(15_000).then(() => true, () => false))) await this.killHard().catch(() => undefined);
+      if (
+        !(await this.waitExit(15_000).then(
+          () => true,
+          () => false,
+        ))
+      )
+        await this.killHard().catch(() => undefined);
     }
     for (const pid of await this.pids()) {
       try {
@@ -259,13 +276,17 @@ export class PrivateBroker {
     );
     const deadline = started + (this.opts.startTimeoutMs ?? 60_000);
     for (;;) {
-      if (this.child !== child) throw new Error(`private broker ${this.nodename} exited during start:\n${this.output.slice(-4000)}`);
+      if (this.child !== child)
+        throw new Error(`private broker ${this.nodename} exited during start:\n${this.output.slice(-4000)}`);
       try {
         const c = await amqplib.connect(this.url(), { noDelay: true, timeout: 2_000 });
         await c.close();
         break;
       } catch {
-        if (Date.now() > deadline) throw new Error(`private broker ${this.nodename} not up within ${this.opts.startTimeoutMs ?? 60_000} ms:\n${this.output.slice(-4000)}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `private broker ${this.nodename} not up within ${this.opts.startTimeoutMs ?? 60_000} ms:\n${this.output.slice(-4000)}`,
+          );
         await sleep(100);
       }
     }
@@ -285,7 +306,10 @@ export class PrivateBroker {
     await Promise.race([
       this.exited,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`private broker ${this.nodename} did not exit within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`private broker ${this.nodename} did not exit within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   }

@@ -11,7 +11,10 @@ export class Terminal {
     // `exec`: script runs the command through $SHELL -c; where that is dash (no SHELL set, as in CI) the
     // shell would stay in the terminal's foreground group, die of the Ctrl-C a test types, and take the
     // pty (and script's exit status, 130) with it. Exec'd, the terminal holds only the program under test.
-    this.child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], { env: { ...process.env, ...env, TERM: 'xterm', NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], {
+      env: { ...process.env, ...env, TERM: 'xterm', NO_COLOR: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.child.stdout!.on('data', (b: Buffer) => (this.raw += b.toString()));
     this.child.stderr!.on('data', (b: Buffer) => (this.raw += b.toString()));
     this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
@@ -31,7 +34,8 @@ export class Terminal {
     for (;;) {
       const m = re.exec(this.screen.slice(from));
       if (m) return from + m.index + m[0].length;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; the screen shows:\n${this.screen.slice(from)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${re}; the screen shows:\n${this.screen.slice(from)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -40,4 +44,3 @@ export class Terminal {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
-

@@ -46,7 +46,17 @@ export class AgentLifecycle implements OnApplicationBootstrap, BeforeApplication
     await this.broker.start();
     const c = this.config;
     this.log.info(
-      { namespace: c.namespace, queue: agentQueue(c.namespace, c.host), concurrency: c.concurrency, labels: c.labels, stateDir: c.stateDir, journaled: this.journal.size, policy: describePolicy(c.policy), trusted: c.trustedKeys.map((k) => k.keyId), keyId: this.identity.key.keyId },
+      {
+        namespace: c.namespace,
+        queue: agentQueue(c.namespace, c.host),
+        concurrency: c.concurrency,
+        labels: c.labels,
+        stateDir: c.stateDir,
+        journaled: this.journal.size,
+        policy: describePolicy(c.policy),
+        trusted: c.trustedKeys.map((k) => k.keyId),
+        keyId: this.identity.key.keyId,
+      },
       'agent started',
     );
   }

@@ -28,7 +28,10 @@ export class AgentModule {
         { provide: ROOT_LOGGER, useValue: logger },
         { provide: AgentIdentity, useFactory: () => AgentIdentity.load(config) },
         { provide: InvocationJournal, useFactory: () => InvocationJournal.open(config.stateDir) },
-        { provide: ProcessRunner, useFactory: () => new ProcessRunner({ baseEnv: config.childEnv, maxOutputBytes: config.maxOutputBytes }) },
+        {
+          provide: ProcessRunner,
+          useFactory: () => new ProcessRunner({ baseEnv: config.childEnv, maxOutputBytes: config.maxOutputBytes }),
+        },
         BrokerService,
         ReplyPublisher,
         InboxService,

@@ -20,11 +20,23 @@ beforeAll(async () => {
   server = createServer(async (req, res) => {
     let raw = '';
     for await (const c of req) raw += c;
-    const r = { method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization, body: raw ? JSON.parse(raw) : undefined };
+    const r = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      auth: req.headers.authorization,
+      body: raw ? JSON.parse(raw) : undefined,
+    };
     seen.push(r);
     const a =
       r.auth === undefined
-        ? { status: 401, body: { statusCode: 401, message: 'this API needs a token: send `Authorization: Bearer <token>`; create one on the controller host with `warren-controller token create`' } }
+        ? {
+            status: 401,
+            body: {
+              statusCode: 401,
+              message:
+                'this API needs a token: send `Authorization: Bearer <token>`; create one on the controller host with `warren-controller token create`',
+            },
+          }
         : r.auth !== `Bearer ${GOOD}`
           ? { status: 401, body: { statusCode: 401, message: 'the token is not valid' } }
           : answer(r);
@@ -45,7 +57,11 @@ beforeEach(() => {
 async function cli(argv: string[], env: Record<string, string> = {}) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { WARREN_URL: url, ...env } });
+  const code = await runCli(argv, {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env: { WARREN_URL: url, ...env },
+  });
   return { code, stdout, stderr };
 }
 
@@ -54,7 +70,9 @@ describe('warren and API tokens', () => {
     const r = await cli(['hosts'], { HOME: home });
     expect(r.code).toBe(EXIT.UNAUTHENTICATED);
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/no API token given: pass one with --token, the WARREN_TOKEN variable, or the file ~\/\.warren\/token/);
+    expect(r.stderr).toMatch(
+      /no API token given: pass one with --token, the WARREN_TOKEN variable, or the file ~\/\.warren\/token/,
+    );
     expect(r.stderr).toMatch(/warren-controller token create --name <you> --role operator/);
     expect(seen[0].auth).toBeUndefined();
   });
@@ -104,8 +122,22 @@ describe('warren and API tokens', () => {
 
 describe('warren audit', () => {
   const rec = (over: Partial<AuditRecord>): AuditRecord => ({
-    id: 1, at: '2025-01-31T12:00:05.123Z', actor: 'alice', source: '10.0.0.7', action: 'task.create', decision: 'allowed', reason: null, taskId: 't_1',
-    hosts: [], command: null, cwd: null, envNames: [], runAs: null, invocationId: null, detail: null, ...over,
+    id: 1,
+    at: '2025-01-31T12:00:05.123Z',
+    actor: 'alice',
+    source: '10.0.0.7',
+    action: 'task.create',
+    decision: 'allowed',
+    reason: null,
+    taskId: 't_1',
+    hosts: [],
+    command: null,
+    cwd: null,
+    envNames: [],
+    runAs: null,
+    invocationId: null,
+    detail: null,
+    ...over,
   });
 
   it('passes the filters and prints one line per record: time, actor, source, action, decision, hosts, command, reason or outcome', async () => {
@@ -113,8 +145,20 @@ describe('warren audit', () => {
       status: 200,
       body: {
         records: [
-          rec({ id: 2, hosts: ['web1', 'web2', 'db1'], command: 'systemctl   restart nginx && echo a very long tail that will be cut off here', outcome: { web1: 'succeeded', web2: 'succeeded', db1: 'rejected' } }),
-          rec({ id: 1, actor: 'anonymous', action: 'api.request', decision: 'denied', reason: 'no token', taskId: null }),
+          rec({
+            id: 2,
+            hosts: ['web1', 'web2', 'db1'],
+            command: 'systemctl   restart nginx && echo a very long tail that will be cut off here',
+            outcome: { web1: 'succeeded', web2: 'succeeded', db1: 'rejected' },
+          }),
+          rec({
+            id: 1,
+            actor: 'anonymous',
+            action: 'api.request',
+            decision: 'denied',
+            reason: 'no token',
+            taskId: null,
+          }),
         ],
       },
     });
@@ -122,8 +166,12 @@ describe('warren audit', () => {
     expect(seen[0].url).toBe('/v1/audit?limit=5&taskId=t_1&decision=denied');
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^TIME \(UTC\)\s+ACTOR\s+SOURCE\s+ACTION\s+DECISION\s+HOSTS\s+COMMAND\s+REASON \/ OUTCOME$/);
-    expect(lines[1]).toMatch(/^2025-01-31 12:00:05Z\s+alice\s+10\.0\.0\.7\s+task\.create\s+allowed\s+db1,web\[1-2\]\s+systemctl restart nginx && echo a very…\s+succeeded web\[1-2\]; rejected db1$/);
+    expect(lines[0]).toMatch(
+      /^TIME \(UTC\)\s+ACTOR\s+SOURCE\s+ACTION\s+DECISION\s+HOSTS\s+COMMAND\s+REASON \/ OUTCOME$/,
+    );
+    expect(lines[1]).toMatch(
+      /^2025-01-31 12:00:05Z\s+alice\s+10\.0\.0\.7\s+task\.create\s+allowed\s+db1,web\[1-2\]\s+systemctl restart nginx && echo a very…\s+succeeded web\[1-2\]; rejected db1$/,
+    );
     expect(lines[2]).toMatch(/^\S+ \S+\s+anonymous\s+10\.0\.0\.7\s+api\.request\s+denied\s+-\s+-\s+no token$/);
   });
 

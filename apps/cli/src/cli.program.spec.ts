@@ -45,19 +45,41 @@ const TUNING: Partial<CliTuning> = { poll: { waitMs: 30_000, minIntervalMs: 0, r
 async function cli(argv: string[], env: Record<string, string> = {}) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env }, TUNING);
+  const code = await runCli(
+    argv,
+    { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env },
+    TUNING,
+  );
   return { code, stdout, stderr };
 }
 
 const done = (host: string, state: HostResult['state'], exitCode: number | null, out = ''): HostResult => ({
-  host, invocationId: `i-${host}`, state, exitCode, signal: null, stdout: out, stderr: '', stdoutBytes: out.length, stderrBytes: 0,
-  stdoutTruncated: false, stderrTruncated: false, reason: null, startedAt: '2025-01-01T00:00:00.000Z', finishedAt: '2025-01-01T00:00:00.010Z', durationMs: 10,
+  host,
+  invocationId: `i-${host}`,
+  state,
+  exitCode,
+  signal: null,
+  stdout: out,
+  stderr: '',
+  stdoutBytes: out.length,
+  stderrBytes: 0,
+  stdoutTruncated: false,
+  stderrTruncated: false,
+  reason: null,
+  startedAt: '2025-01-01T00:00:00.000Z',
+  finishedAt: '2025-01-01T00:00:00.010Z',
+  durationMs: 10,
 });
 
 function taskOf(results: HostResult[], state: TaskView['state'] = 'completed'): TaskView {
   return {
-    id: 't_abc', command: 'deploy', state, createdAt: '2025-01-01T00:00:00.000Z', finishedAt: state === 'running' ? null : '2025-01-01T00:00:01.000Z',
-    summary: { total: results.length, byState: {} }, results,
+    id: 't_abc',
+    command: 'deploy',
+    state,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    finishedAt: state === 'running' ? null : '2025-01-01T00:00:01.000Z',
+    summary: { total: results.length, byState: {} },
+    results,
   };
 }
 
@@ -75,41 +97,85 @@ describe('warren against a controller over HTTP', () => {
     ctl.route = () => ({ status: 202, body: { id: 't_abc', hosts: ['web1', 'web2'], state: 'running' } });
     const r = await cli(['run', 'uptime', '--hosts', 'web1', 'web2'], { WARREN_URL: url });
     expect(r).toEqual({ code: 0, stdout: 't_abc\n', stderr: '' });
-    expect(ctl.seen).toEqual([{ method: 'POST', url: '/v1/tasks', body: { command: 'uptime', hosts: ['web1', 'web2'] } }]);
+    expect(ctl.seen).toEqual([
+      { method: 'POST', url: '/v1/tasks', body: { command: 'uptime', hosts: ['web1', 'web2'] } },
+    ]);
   });
 
   it('run turns durations into ms and collects --env, with --url after the subcommand winning over WARREN_URL', async () => {
     ctl.route = () => ({ status: 202, body: { id: 't_abc', hosts: ['a', 'b', 'c'], state: 'running' } });
     const r = await cli(
-      ['run', 'env', '--hosts', 'a,b', 'c', '--timeout', '2s', '--delivery-timeout', '500ms', '--kill-grace', '0', '--env', 'A=1', '--env', 'B=x=y', '--cwd', '/tmp', '--json', '--url', url],
+      [
+        'run',
+        'env',
+        '--hosts',
+        'a,b',
+        'c',
+        '--timeout',
+        '2s',
+        '--delivery-timeout',
+        '500ms',
+        '--kill-grace',
+        '0',
+        '--env',
+        'A=1',
+        '--env',
+        'B=x=y',
+        '--cwd',
+        '/tmp',
+        '--json',
+        '--url',
+        url,
+      ],
       { WARREN_URL: 'http://127.0.0.1:9' },
     );
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ id: 't_abc', hosts: ['a', 'b', 'c'], state: 'running' });
     expect(ctl.seen[0].body).toEqual({
-      command: 'env', hosts: ['a', 'b', 'c'], timeoutMs: 2000, deliveryTimeoutMs: 500, killGraceMs: 0, env: { A: '1', B: 'x=y' }, cwd: '/tmp',
+      command: 'env',
+      hosts: ['a', 'b', 'c'],
+      timeoutMs: 2000,
+      deliveryTimeoutMs: 500,
+      killGraceMs: 0,
+      env: { A: '1', B: 'x=y' },
+      cwd: '/tmp',
     });
   });
 
   it('run --wait long-polls until the task completes, renders it, and exits 1 when one host failed', async () => {
     let polls = 0;
     ctl.route = (req) => {
-      if (req.method === 'POST') return { status: 202, body: { id: 't_abc', hosts: ['web1', 'web2'], state: 'running' } };
+      if (req.method === 'POST')
+        return { status: 202, body: { id: 't_abc', hosts: ['web1', 'web2'], state: 'running' } };
       polls++;
-      if (polls < 3) return { status: 200, body: taskOf([done('web1', 'succeeded', 0, 'ok\n'), { ...done('web2', 'running', null), finishedAt: null }], 'running') };
+      if (polls < 3)
+        return {
+          status: 200,
+          body: taskOf(
+            [done('web1', 'succeeded', 0, 'ok\n'), { ...done('web2', 'running', null), finishedAt: null }],
+            'running',
+          ),
+        };
       return { status: 200, body: taskOf([done('web1', 'succeeded', 0, 'ok\n'), done('web2', 'failed', 2)]) };
     };
     const r = await cli(['--url', url, 'run', 'deploy', '--hosts', 'web1', 'web2', '--wait']);
     expect(r.code).toBe(1);
     expect(ctl.seen[0].body).toEqual({ command: 'deploy', hosts: ['web1', 'web2'] });
-    expect(ctl.seen.slice(1).map((s) => `${s.method} ${s.url}`)).toEqual(Array(3).fill('GET /v1/tasks/t_abc?waitMs=30000'));
-    expect(r.stdout).toMatch(/^web1  succeeded  exit 0  10 ms\n    ok\nweb2  failed     exit 2  10 ms\n\n2 hosts: 1 succeeded, 1 failed {2}\(task t_abc, 1\.0 s\)\nfailed \(1\): web2\n$/);
+    expect(ctl.seen.slice(1).map((s) => `${s.method} ${s.url}`)).toEqual(
+      Array(3).fill('GET /v1/tasks/t_abc?waitMs=30000'),
+    );
+    expect(r.stdout).toMatch(
+      /^web1  succeeded  exit 0  10 ms\n    ok\nweb2  failed     exit 2  10 ms\n\n2 hosts: 1 succeeded, 1 failed {2}\(task t_abc, 1\.0 s\)\nfailed \(1\): web2\n$/,
+    );
     expect(r.stderr).toBe('');
   });
 
   it('run --wait --json prints exactly one JSON document, and exits 0 when every host succeeded', async () => {
     const finished = taskOf([done('a', 'succeeded', 0)]);
-    ctl.route = (req) => (req.method === 'POST' ? { status: 202, body: { id: 't_abc', hosts: ['a'], state: 'running' } } : { status: 200, body: finished });
+    ctl.route = (req) =>
+      req.method === 'POST'
+        ? { status: 202, body: { id: 't_abc', hosts: ['a'], state: 'running' } }
+        : { status: 200, body: finished };
     const r = await cli(['run', 'true', '--hosts', 'a', '--wait', '--json', '--url', url]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(finished);
@@ -126,8 +192,15 @@ describe('warren against a controller over HTTP', () => {
     expect(polls).toBe(2);
   });
 
-  it('exits 2 and prints each of the API\'s messages when it refuses the task (400)', async () => {
-    ctl.route = () => ({ status: 400, body: { statusCode: 400, error: 'Bad Request', message: ['each value in hosts must be a host id', 'env must be an object'] } });
+  it("exits 2 and prints each of the API's messages when it refuses the task (400)", async () => {
+    ctl.route = () => ({
+      status: 400,
+      body: {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: ['each value in hosts must be a host id', 'env must be an object'],
+      },
+    });
     const r = await cli(['run', 'true', '--hosts', 'bad!', '--url', url]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
@@ -135,14 +208,20 @@ describe('warren against a controller over HTTP', () => {
   });
 
   it('exits 3 when the controller answers 503, saying so', async () => {
-    ctl.route = () => ({ status: 503, body: { statusCode: 503, error: 'BrokerUnavailableError', message: 'broker unavailable' } });
+    ctl.route = () => ({
+      status: 503,
+      body: { statusCode: 503, error: 'BrokerUnavailableError', message: 'broker unavailable' },
+    });
     const r = await cli(['run', 'true', '--hosts', 'a', '--url', url]);
     expect(r.code).toBe(3);
     expect(r.stderr).toBe(`warren: the controller at ${url} is unavailable (HTTP 503): broker unavailable\n`);
   });
 
   it('check of a running task shows what is there, says it is still running, and exits 4', async () => {
-    ctl.route = () => ({ status: 200, body: taskOf([done('a', 'succeeded', 0), { ...done('b', 'pending', null), startedAt: null }], 'running') });
+    ctl.route = () => ({
+      status: 200,
+      body: taskOf([done('a', 'succeeded', 0), { ...done('b', 'pending', null), startedAt: null }], 'running'),
+    });
     const r = await cli(['check', 't_abc', '--url', url]);
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/^b {2}pending {4}waiting for its agent to take it$/m);
@@ -150,8 +229,11 @@ describe('warren against a controller over HTTP', () => {
     expect(ctl.seen.map((s) => s.url)).toEqual(['/v1/tasks/t_abc']);
   });
 
-  it('check_task of an unknown task exits 2 with the API\'s message', async () => {
-    ctl.route = () => ({ status: 404, body: { statusCode: 404, error: 'TaskNotFoundError', message: 'task t_nope not found' } });
+  it("check_task of an unknown task exits 2 with the API's message", async () => {
+    ctl.route = () => ({
+      status: 404,
+      body: { statusCode: 404, error: 'TaskNotFoundError', message: 'task t_nope not found' },
+    });
     const r = await cli(['check_task', 't_nope'], { WARREN_URL: url });
     expect(r).toEqual({ code: 2, stdout: '', stderr: 'warren: task t_nope not found\n' });
   });
@@ -159,8 +241,35 @@ describe('warren against a controller over HTTP', () => {
   it('lists hosts and tasks as tables', async () => {
     ctl.route = (req) =>
       req.url.startsWith('/v1/hosts')
-        ? { status: 200, body: { hosts: [{ host: 'web1', status: 'online', labels: { role: 'web' }, version: '0.1.0', running: 1, concurrency: 4, lastSeen: new Date(Date.now() - 3000).toISOString(), trust: 'pending' }] } }
-        : { status: 200, body: { tasks: [{ ...taskOf([]), command: `echo ${'x'.repeat(80)}`, summary: { total: 3, byState: { succeeded: 2, failed: 1 } } }] } };
+        ? {
+            status: 200,
+            body: {
+              hosts: [
+                {
+                  host: 'web1',
+                  status: 'online',
+                  labels: { role: 'web' },
+                  version: '0.1.0',
+                  running: 1,
+                  concurrency: 4,
+                  lastSeen: new Date(Date.now() - 3000).toISOString(),
+                  trust: 'pending',
+                },
+              ],
+            },
+          }
+        : {
+            status: 200,
+            body: {
+              tasks: [
+                {
+                  ...taskOf([]),
+                  command: `echo ${'x'.repeat(80)}`,
+                  summary: { total: 3, byState: { succeeded: 2, failed: 1 } },
+                },
+              ],
+            },
+          };
     const hosts = await cli(['hosts', '--url', url]);
     expect(hosts.code).toBe(0);
     expect(hosts.stdout.split('\n')[0]).toMatch(/^HOST\s+STATUS\s+TRUST\s+LABELS\s+VERSION\s+RUNNING\s+LAST SEEN$/);
@@ -182,7 +291,9 @@ describe('warren without a controller', () => {
     await new Promise((resolve) => server.close(resolve));
     const r = await cli(['hosts', '--url', `http://127.0.0.1:${port}`]);
     expect(r.code).toBe(3);
-    expect(r.stderr).toBe(`warren: cannot reach the controller at http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    expect(r.stderr).toBe(
+      `warren: cannot reach the controller at http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    );
   });
 
   it('exits 2 on usage errors before sending anything', async () => {
@@ -191,9 +302,14 @@ describe('warren without a controller', () => {
     expect(duration.code).toBe(2);
     expect(duration.stderr).toMatch(/^warren: option '--timeout <duration>' argument 'soon' is invalid/);
     const words = await cli(['run', 'df', '/tmp', '--hosts', 'a'], nowhere);
-    expect(words).toMatchObject({ code: 2, stderr: 'warren: run takes the command as one argument; quote it: warren run "df /tmp" --hosts …\n' });
+    expect(words).toMatchObject({
+      code: 2,
+      stderr: 'warren: run takes the command as one argument; quote it: warren run "df /tmp" --hosts …\n',
+    });
     expect((await cli(['run', 'true', '--hosts', 'a', '--env', 'NOEQUALS'], nowhere)).code).toBe(2);
-    expect((await cli(['run', 'true'], nowhere)).stderr).toMatch(/say where to run it: --hosts, --label key=value, or --all/);
+    expect((await cli(['run', 'true'], nowhere)).stderr).toMatch(
+      /say where to run it: --hosts, --label key=value, or --all/,
+    );
     expect((await cli(['frobnicate'], nowhere)).code).toBe(2);
     expect((await cli(['hosts'], { WARREN_URL: 'ftp://x' })).stderr).toMatch(/must start with http/);
   });

@@ -42,7 +42,8 @@ export function resolveControllerUrl(flag: string | undefined, env: CliIo['env']
   } catch {
     throw new UsageError(`controller URL ${JSON.stringify(url)} is not a URL (expected e.g. ${DEFAULT_URL})`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`controller URL ${JSON.stringify(url)} must start with http:// or https://`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new UsageError(`controller URL ${JSON.stringify(url)} must start with http:// or https://`);
   return url;
 }
 
@@ -55,7 +56,11 @@ Examples:
   warren shell
 `;
 
-function buildProgram(ctx: CommandContext, state: { url?: string; token?: string | null }, tuning: Partial<CliTuning>): Command {
+function buildProgram(
+  ctx: CommandContext,
+  state: { url?: string; token?: string | null },
+  tuning: Partial<CliTuning>,
+): Command {
   const { io } = ctx;
   const program = new Command('warren')
     .description('Run shell commands on many hosts through a Warren controller (RPC over RabbitMQ instead of SSH).')
@@ -93,7 +98,13 @@ function buildProgram(ctx: CommandContext, state: { url?: string; token?: string
   registerShellCommand(
     program,
     ctx,
-    (argv, lineIo, fetch, interrupts) => runCli(['--url', state.url ?? DEFAULT_URL, ...(state.token ? ['--token', state.token] : []), ...argv], lineIo, { ...tuning, fetch, confirm: NO_PROMPT, interrupts }),
+    (argv, lineIo, fetch, interrupts) =>
+      runCli(['--url', state.url ?? DEFAULT_URL, ...(state.token ? ['--token', state.token] : []), ...argv], lineIo, {
+        ...tuning,
+        fetch,
+        confirm: NO_PROMPT,
+        interrupts,
+      }),
     tuning.fetch,
   );
   return program;

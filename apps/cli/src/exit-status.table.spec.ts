@@ -8,12 +8,20 @@ const URL = 'http://ctl:7070';
 
 describe('exitStatusOf', () => {
   it('maps usage errors, refusals (400) and unknown tasks (404) to 2, printing each API message', () => {
-    expect(exitStatusOf(new UsageError('--hosts names no host'))).toEqual({ code: 2, lines: ['--hosts names no host'] });
-    expect(exitStatusOf(new ApiError(URL, 400, ['hosts should not be empty', 'timeoutMs must not be less than 1']))).toEqual({
+    expect(exitStatusOf(new UsageError('--hosts names no host'))).toEqual({
+      code: 2,
+      lines: ['--hosts names no host'],
+    });
+    expect(
+      exitStatusOf(new ApiError(URL, 400, ['hosts should not be empty', 'timeoutMs must not be less than 1'])),
+    ).toEqual({
       code: 2,
       lines: ['hosts should not be empty', 'timeoutMs must not be less than 1'],
     });
-    expect(exitStatusOf(new ApiError(URL, 404, ['task t_x not found']))).toEqual({ code: 2, lines: ['task t_x not found'] });
+    expect(exitStatusOf(new ApiError(URL, 404, ['task t_x not found']))).toEqual({
+      code: 2,
+      lines: ['task t_x not found'],
+    });
   });
 
   it('maps an unreachable controller, and one answering 5xx, to 3, saying which', () => {
@@ -29,8 +37,14 @@ describe('exitStatusOf', () => {
   });
 
   it('lets help and version exit 0 and commander usage errors exit 2, without printing twice', () => {
-    expect(exitStatusOf(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'))).toEqual({ code: 0, lines: [] });
-    expect(exitStatusOf(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'"))).toEqual({ code: 2, lines: [] });
+    expect(exitStatusOf(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'))).toEqual({
+      code: 0,
+      lines: [],
+    });
+    expect(exitStatusOf(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'"))).toEqual({
+      code: 2,
+      lines: [],
+    });
   });
 
   it('treats anything else as a bug in warren, not as a host failure or a usage error', () => {

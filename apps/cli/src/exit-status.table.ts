@@ -52,9 +52,17 @@ const isApi5xx = (err: unknown) => err instanceof ApiError && err.status >= 500;
 /** The one table from errors to exit statuses; the first matching rule wins. */
 const RULES: ErrorRule[] = [
   // Commander has already printed its message (or the help / version text).
-  { matches: (e) => e instanceof CommanderError, code: (e) => ((e as CommanderError).exitCode === 0 ? EXIT.OK : EXIT.USAGE), lines: () => [] },
+  {
+    matches: (e) => e instanceof CommanderError,
+    code: (e) => ((e as CommanderError).exitCode === 0 ? EXIT.OK : EXIT.USAGE),
+    lines: () => [],
+  },
   { matches: (e) => e instanceof UsageError, code: () => EXIT.USAGE, lines: (e) => [(e as Error).message] },
-  { matches: (e) => e instanceof ControllerUnreachableError, code: () => EXIT.UNREACHABLE, lines: (e) => [(e as Error).message] },
+  {
+    matches: (e) => e instanceof ControllerUnreachableError,
+    code: () => EXIT.UNREACHABLE,
+    lines: (e) => [(e as Error).message],
+  },
   {
     matches: isApi5xx,
     code: () => EXIT.UNREACHABLE,
@@ -71,7 +79,10 @@ const RULES: ErrorRule[] = [
       const advice = err.tokenSent
         ? 'the token given was refused (unknown or revoked): ask an admin for a new one'
         : 'no API token given: pass one with --token, the WARREN_TOKEN variable, or the file ~/.warren/token (mode 0600)';
-      return [`${advice}; an admin creates one on the controller host with: warren-controller token create --name <you> --role operator`, ...err.messages.map((m) => `controller said: ${m.replace(/; create one on the controller host with .*$/, '')}`)];
+      return [
+        `${advice}; an admin creates one on the controller host with: warren-controller token create --name <you> --role operator`,
+        ...err.messages.map((m) => `controller said: ${m.replace(/; create one on the controller host with .*$/, '')}`),
+      ];
     },
   },
   {

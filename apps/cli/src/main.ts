@@ -7,6 +7,10 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }, { interrupts: processInterruptHub() }).then((code) => {
+void runCli(
+  process.argv.slice(2),
+  { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  { interrupts: processInterruptHub() },
+).then((code) => {
   process.exitCode = code;
 });

@@ -65,11 +65,26 @@ export class AppModule implements OnApplicationBootstrap {
             logger,
             // Access logs at debug: one line per request would dominate the log at fleet scale.
             // 503 (no broker yet, or a /healthz probe saying so) is a state, not a bug: warn, not error.
-            customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+            customLogLevel: (_req, res, err) =>
+              res.statusCode === 503
+                ? 'warn'
+                : err || res.statusCode >= 500
+                  ? 'error'
+                  : res.statusCode >= 400
+                    ? 'info'
+                    : 'debug',
           },
         }),
       ],
-      controllers: [TasksController, TaskActionsController, TaskEventsController, HostsController, HealthController, AuditController, metricsController(config)],
+      controllers: [
+        TasksController,
+        TaskActionsController,
+        TaskEventsController,
+        HostsController,
+        HealthController,
+        AuditController,
+        metricsController(config),
+      ],
       providers: [
         { provide: ControllerConfig, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },

@@ -5,5 +5,9 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
 /** One JSON line per event on stdout. */
 export function createRootLogger(level: string): Logger {
-  return pino({ level, base: { app: 'warren-controller', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({
+    level,
+    base: { app: 'warren-controller', pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
 }

@@ -10,7 +10,10 @@ import { createRootLogger } from './logger';
 
 async function serve(config: ControllerConfig): Promise<void> {
   const logger = createRootLogger(config.logLevel);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), { bufferLogs: true, bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
   // Commands (64 KiB) and env (128 KiB in all) fit well under this.
   app.useBodyParser('json', { limit: '8mb' });

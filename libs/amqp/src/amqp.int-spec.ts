@@ -13,7 +13,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Cuts the TCP socket under a live connection, as a network fault would. */
 function cutSocket(model: ChannelModel): void {
-  (model as unknown as { connection: { stream: { destroy(err: Error): void } } }).connection.stream.destroy(new Error('simulated network fault'));
+  (model as unknown as { connection: { stream: { destroy(err: Error): void } } }).connection.stream.destroy(
+    new Error('simulated network fault'),
+  );
 }
 
 describe('AmqpConnection + ConfirmPublisher + Consumer against the real broker', () => {
@@ -108,7 +110,13 @@ describe('AmqpConnection + ConfirmPublisher + Consumer against the real broker',
   });
 
   it('fails a publish with BrokerUnavailableError when no broker comes back in time, never sending it', async () => {
-    const conn = new AmqpConnection({ url: 'amqp://guest:guest@127.0.0.1:1', name: 'nowhere', logger: log, reconnect: { initialMs: 50, maxMs: 100 }, setup: async () => undefined });
+    const conn = new AmqpConnection({
+      url: 'amqp://guest:guest@127.0.0.1:1',
+      name: 'nowhere',
+      logger: log,
+      reconnect: { initialMs: 50, maxMs: 100 },
+      setup: async () => undefined,
+    });
     const publisher = new ConfirmPublisher(conn, { logger: log, waitForConnectionMs: 300 });
     await publisher.start();
     conn.start();

@@ -13,7 +13,11 @@ export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000 }
  * cap = min(maxMs, initialMs · 2^attempt). Half the window is fixed so that no client retries in a
  * tight loop; the other half is random so that 500 agents dropped at once do not return at once.
  */
-export function backoffDelay(attempt: number, opts: BackoffOptions = DEFAULT_BACKOFF, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  opts: BackoffOptions = DEFAULT_BACKOFF,
+  random: () => number = Math.random,
+): number {
   const cap = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(attempt, 30));
   return Math.round(cap / 2 + random() * (cap / 2));
 }

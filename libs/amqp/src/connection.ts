@@ -145,7 +145,9 @@ export class AmqpConnection extends EventEmitter {
           timeout: this.opts.connectTimeoutMs ?? 5_000,
           clientProperties: { connection_name: this.opts.name },
         });
-        model.on('error', (err: Error) => this.opts.logger.warn({ err: err.message, conn: this.opts.name }, 'amqp connection error'));
+        model.on('error', (err: Error) =>
+          this.opts.logger.warn({ err: err.message, conn: this.opts.name }, 'amqp connection error'),
+        );
         const conn = model;
         model.on('close', () => this.onClosed(conn));
         this.model = model;
@@ -158,7 +160,10 @@ export class AmqpConnection extends EventEmitter {
         this.ready = true;
         if (this.everConnected) this.reconnects++;
         this.everConnected = true;
-        this.opts.logger.info({ conn: this.opts.name, url: redactUrl(this.opts.url), attempt, reconnects: this.reconnects }, 'amqp connected');
+        this.opts.logger.info(
+          { conn: this.opts.name, url: redactUrl(this.opts.url), attempt, reconnects: this.reconnects },
+          'amqp connected',
+        );
         this.emit('connected');
         return;
       } catch (err) {
@@ -166,7 +171,10 @@ export class AmqpConnection extends EventEmitter {
         if (model) await model.close().catch(() => undefined);
         if (this.closing) return;
         const delayMs = backoffDelay(attempt++, this.opts.reconnect ?? DEFAULT_BACKOFF);
-        this.opts.logger.warn({ conn: this.opts.name, url: redactUrl(this.opts.url), err: (err as Error).message, attempt, delayMs }, 'amqp connect failed; retrying');
+        this.opts.logger.warn(
+          { conn: this.opts.name, url: redactUrl(this.opts.url), err: (err as Error).message, attempt, delayMs },
+          'amqp connect failed; retrying',
+        );
         this.emit('reconnect-failed', err, delayMs);
         await this.sleep(delayMs);
       }
@@ -225,13 +233,24 @@ export async function assertTopology(
   channel: Channel,
   t: {
     exchanges: { name: string; type: string; durable: boolean }[];
-    queues: { name: string; durable: boolean; arguments?: Record<string, unknown>; exclusive?: boolean; autoDelete?: boolean }[];
+    queues: {
+      name: string;
+      durable: boolean;
+      arguments?: Record<string, unknown>;
+      exclusive?: boolean;
+      autoDelete?: boolean;
+    }[];
     bindings: { queue: string; exchange: string; routingKey: string }[];
   },
 ): Promise<void> {
   for (const e of t.exchanges) await channel.assertExchange(e.name, e.type, { durable: e.durable });
   for (const q of t.queues) {
-    await channel.assertQueue(q.name, { durable: q.durable, arguments: q.arguments, exclusive: q.exclusive, autoDelete: q.autoDelete });
+    await channel.assertQueue(q.name, {
+      durable: q.durable,
+      arguments: q.arguments,
+      exclusive: q.exclusive,
+      autoDelete: q.autoDelete,
+    });
   }
   for (const b of t.bindings) await channel.bindQueue(b.queue, b.exchange, b.routingKey);
 }

@@ -109,7 +109,11 @@ export class Consumer {
   private dispatch(delivery: Delivery): void {
     const fail = (err: unknown) => {
       this.opts.logger.error(
-        { queue: this.opts.queue, err: (err as Error)?.message ?? String(err), correlationId: delivery.properties.correlationId },
+        {
+          queue: this.opts.queue,
+          err: (err as Error)?.message ?? String(err),
+          correlationId: delivery.properties.correlationId,
+        },
         'message handler failed; rejecting without requeue',
       );
       delivery.reject(false);

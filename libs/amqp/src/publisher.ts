@@ -4,7 +4,9 @@ import { BrokerUnavailableError, ClosedError, PublishNackedError } from './error
 import type { AmqpLogger } from './logger';
 
 /** A message returned by the broker as unroutable (`mandatory` publish with no matching queue). */
-export type ReturnedMessage = Pick<ConsumeMessage, 'content' | 'properties'> & { fields: { exchange: string; routingKey: string; replyText: string } };
+export type ReturnedMessage = Pick<ConsumeMessage, 'content' | 'properties'> & {
+  fields: { exchange: string; routingKey: string; replyText: string };
+};
 
 /** Options of {@link ConfirmPublisher}. */
 export interface PublisherOptions {
@@ -65,7 +67,8 @@ export class ConfirmPublisher {
         if (e.sends > 0) this.republished++;
         this.send(ch, e);
       }
-      if (resend.length > 0) this.opts.logger.info({ count: resend.length }, 'published messages held over a reconnect');
+      if (resend.length > 0)
+        this.opts.logger.info({ count: resend.length }, 'published messages held over a reconnect');
     });
   }
 
@@ -80,7 +83,8 @@ export class ConfirmPublisher {
       } else {
         const waitMs = this.opts.waitForConnectionMs ?? 5_000;
         entry.timer = setTimeout(() => {
-          if (this.waiting.delete(entry)) reject(new BrokerUnavailableError(`broker not reachable within ${waitMs} ms`));
+          if (this.waiting.delete(entry))
+            reject(new BrokerUnavailableError(`broker not reachable within ${waitMs} ms`));
         }, waitMs);
         this.waiting.add(entry);
       }

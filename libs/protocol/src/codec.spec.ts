@@ -23,35 +23,81 @@ const command: CommandMessage = {
 describe('codec', () => {
   it('round-trips a command, with or without live: false', () => {
     expect(decodeCommand(encode(command))).toEqual({ ok: true, message: command });
-    expect(decodeCommand(encode({ ...command, live: false }))).toEqual({ ok: true, message: { ...command, live: false } });
+    expect(decodeCommand(encode({ ...command, live: false }))).toEqual({
+      ok: true,
+      message: { ...command, live: false },
+    });
   });
 
   it('rejects what is not a valid command, saying why and keeping the ids it could read', () => {
     const bad = (o: unknown) => decodeCommand(Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)));
     expect(bad('{"v":1,')).toMatchObject({ ok: false, reason: 'body is not valid JSON' });
     expect(bad([1])).toMatchObject({ ok: false, reason: 'body is not a JSON object' });
-    expect(bad({ ...command, v: 2 })).toMatchObject({ ok: false, reason: 'unsupported protocol version 2', partial: { invocationId: 'inv-1' } });
-    expect(bad({ ...command, kind: 'result' })).toMatchObject({ ok: false, reason: 'unexpected message kind "result"' });
-    expect(bad({ ...command, timeoutMs: -1 })).toMatchObject({ ok: false, reason: expect.stringMatching(/timeoutMs must be ≥ 1/) });
-    expect(bad({ ...command, host: '../etc' })).toMatchObject({ ok: false, reason: expect.stringMatching(/host is not a valid host id/) });
-    expect(bad({ ...command, env: { 'A-B': 'x' } })).toMatchObject({ ok: false, reason: expect.stringMatching(/env has an invalid name/) });
-    expect(bad({ ...command, env: { A: 1 } })).toMatchObject({ ok: false, reason: expect.stringMatching(/env.A must be a string/) });
-    expect(bad({ ...command, live: 'no' })).toMatchObject({ ok: false, reason: expect.stringMatching(/live must be a boolean/) });
-    expect(bad({ ...command, expiresAt: 0 })).toMatchObject({ ok: false, reason: 'invalid command: expiresAt is before issuedAt' });
+    expect(bad({ ...command, v: 2 })).toMatchObject({
+      ok: false,
+      reason: 'unsupported protocol version 2',
+      partial: { invocationId: 'inv-1' },
+    });
+    expect(bad({ ...command, kind: 'result' })).toMatchObject({
+      ok: false,
+      reason: 'unexpected message kind "result"',
+    });
+    expect(bad({ ...command, timeoutMs: -1 })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/timeoutMs must be ≥ 1/),
+    });
+    expect(bad({ ...command, host: '../etc' })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/host is not a valid host id/),
+    });
+    expect(bad({ ...command, env: { 'A-B': 'x' } })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/env has an invalid name/),
+    });
+    expect(bad({ ...command, env: { A: 1 } })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/env.A must be a string/),
+    });
+    expect(bad({ ...command, live: 'no' })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/live must be a boolean/),
+    });
+    expect(bad({ ...command, expiresAt: 0 })).toMatchObject({
+      ok: false,
+      reason: 'invalid command: expiresAt is before issuedAt',
+    });
     const { command: _omit, ...noCommand } = command;
-    expect(bad(noCommand)).toMatchObject({ ok: false, reason: expect.stringMatching(/command must be a string/), partial: { invocationId: 'inv-1', taskId: 't_1' } });
+    expect(bad(noCommand)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/command must be a string/),
+      partial: { invocationId: 'inv-1', taskId: 't_1' },
+    });
   });
 
   it('refuses an oversized body before parsing it', () => {
     const huge = Buffer.alloc(10 * 1024 * 1024, 0x20);
-    expect(decodeCommand(huge)).toMatchObject({ ok: false, reason: expect.stringMatching(/exceeds the \d+-byte limit/) });
+    expect(decodeCommand(huge)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/exceeds the \d+-byte limit/),
+    });
   });
 
   it('decodes results and started replies, and nothing else, as replies', () => {
     const result: ResultMessage = {
-      v: 1, kind: 'result', invocationId: 'i', taskId: 't', host: 'h', state: 'failed', exitCode: 2, signal: null,
-      stdout: { data: 'x', bytes: 10, truncated: true }, stderr: { data: '', bytes: 0, truncated: false },
-      startedAt: 1, finishedAt: 2, durationMs: 1, reason: null,
+      v: 1,
+      kind: 'result',
+      invocationId: 'i',
+      taskId: 't',
+      host: 'h',
+      state: 'failed',
+      exitCode: 2,
+      signal: null,
+      stdout: { data: 'x', bytes: 10, truncated: true },
+      stderr: { data: '', bytes: 0, truncated: false },
+      startedAt: 1,
+      finishedAt: 2,
+      durationMs: 1,
+      reason: null,
     };
     expect(decodeReply(encode(result))).toEqual({ ok: true, message: result });
     expect(decodeReply(encode({ ...result, state: 'lost' } as never))).toMatchObject({ ok: false });
@@ -67,6 +113,10 @@ describe('topology', () => {
       return [...t.exchanges.map((e) => e.name), ...t.queues.map((q) => q.name)];
     };
     for (const name of names('prod')) expect(name.startsWith('prod.')).toBe(true);
-    expect(agentTopology('prod', 'web1').bindings).toContainEqual({ queue: 'prod.agent.web1', exchange: commandExchange('prod'), routingKey: 'web1' });
+    expect(agentTopology('prod', 'web1').bindings).toContainEqual({
+      queue: 'prod.agent.web1',
+      exchange: commandExchange('prod'),
+      routingKey: 'web1',
+    });
   });
 });

@@ -67,13 +67,15 @@ function stringList(field: string, opts: { max: number; maxItem: number }): Chec
     const v = o[field];
     if (!Array.isArray(v)) return void errors.push(`${field} must be an array of strings`);
     if (v.length > opts.max) errors.push(`${field} has more than ${opts.max} entries`);
-    if (v.some((x) => typeof x !== 'string' || x.length === 0 || x.length > opts.maxItem)) errors.push(`${field} must hold non-empty strings of at most ${opts.maxItem} characters`);
+    if (v.some((x) => typeof x !== 'string' || x.length === 0 || x.length > opts.maxItem))
+      errors.push(`${field} must hold non-empty strings of at most ${opts.maxItem} characters`);
   };
 }
 
 function optionalOneOf(field: string, values: readonly string[]): Check {
   return (o, errors) => {
-    if (o[field] !== undefined && !values.includes(o[field] as string)) errors.push(`${field} must be one of ${values.join(', ')}`);
+    if (o[field] !== undefined && !values.includes(o[field] as string))
+      errors.push(`${field} must be one of ${values.join(', ')}`);
   };
 }
 
@@ -85,7 +87,8 @@ function optionalBool(field: string): Check {
 
 function host(field = 'host'): Check {
   return (o, errors) => {
-    if (typeof o[field] !== 'string' || !isValidHostId(o[field] as string)) errors.push(`${field} is not a valid host id`);
+    if (typeof o[field] !== 'string' || !isValidHostId(o[field] as string))
+      errors.push(`${field} is not a valid host id`);
   };
 }
 
@@ -96,7 +99,8 @@ function stringMap(field: string, opts: { names?: RegExp; maxEntries: number; ma
     const entries = Object.entries(v);
     if (entries.length > opts.maxEntries) errors.push(`${field} has more than ${opts.maxEntries} entries`);
     for (const [k, val] of entries) {
-      if (opts.names && !opts.names.test(k)) errors.push(`${field} has an invalid name ${JSON.stringify(k.slice(0, 64))}`);
+      if (opts.names && !opts.names.test(k))
+        errors.push(`${field} has an invalid name ${JSON.stringify(k.slice(0, 64))}`);
       if (typeof val !== 'string') errors.push(`${field}.${k} must be a string`);
       else if (val.length > opts.maxValue) errors.push(`${field}.${k} is longer than ${opts.maxValue}`);
     }
@@ -109,7 +113,8 @@ function capture(field: string): Check {
     if (!isObj(v)) return void errors.push(`${field} must be an object`);
     const c = v as Partial<OutputCapture>;
     if (typeof c.data !== 'string') errors.push(`${field}.data must be a string`);
-    if (typeof c.bytes !== 'number' || !Number.isSafeInteger(c.bytes) || c.bytes < 0) errors.push(`${field}.bytes must be a non-negative integer`);
+    if (typeof c.bytes !== 'number' || !Number.isSafeInteger(c.bytes) || c.bytes < 0)
+      errors.push(`${field}.bytes must be a non-negative integer`);
     if (typeof c.truncated !== 'boolean') errors.push(`${field}.truncated must be a boolean`);
   };
 }
@@ -156,7 +161,13 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     epochMs('sentAt'),
     str('publicKey', { max: 256 }),
   ],
-  output: [...ids, oneOf('stream', ['stdout', 'stderr']), int('seq', { min: 0 }), int('offset', { min: 0 }), str('data', { min: 0, max: LIMITS.maxOutputChunkChars })],
+  output: [
+    ...ids,
+    oneOf('stream', ['stdout', 'stderr']),
+    int('seq', { min: 0 }),
+    int('offset', { min: 0 }),
+    str('data', { min: 0, max: LIMITS.maxOutputChunkChars }),
+  ],
   cancel: [
     str('taskId', { max: 128 }),
     host(),
@@ -202,7 +213,8 @@ export function decode<T extends WarrenMessage>(body: Buffer, kinds: readonly T[
   if (parsed.v !== PROTOCOL_VERSION) return fail(`unsupported protocol version ${JSON.stringify(parsed.v)}`, parsed);
   const kind = parsed.kind as MessageKind;
   if (!kinds.includes(kind)) return fail(`unexpected message kind ${JSON.stringify(parsed.kind)}`, parsed);
-  if (body.length > MAX_BYTES[kind]) return fail(`${kind} message of ${body.length} bytes exceeds the ${MAX_BYTES[kind]}-byte limit`, parsed);
+  if (body.length > MAX_BYTES[kind])
+    return fail(`${kind} message of ${body.length} bytes exceeds the ${MAX_BYTES[kind]}-byte limit`, parsed);
   const errors: string[] = [];
   for (const check of SCHEMAS[kind]) check(parsed, errors);
   if (kind === 'command' && errors.length === 0 && (parsed.expiresAt as number) < (parsed.issuedAt as number)) {

@@ -87,7 +87,11 @@ describe('globs', () => {
   });
 
   it('accepts a range inside a glob', () => {
-    expect(matchHosts('web[01-02]*', ['web01', 'web01.old', 'web02x', 'web03', 'web1'])).toEqual(['web01', 'web01.old', 'web02x']);
+    expect(matchHosts('web[01-02]*', ['web01', 'web01.old', 'web02x', 'web03', 'web1'])).toEqual([
+      'web01',
+      'web01.old',
+      'web02x',
+    ]);
     expect(globToRegExp('w[1-2]?').source).toBe('^w(?:1|2)[A-Za-z0-9._-]$');
   });
 
@@ -109,7 +113,15 @@ describe('splitHostPatterns', () => {
 
 describe('naturalCompare', () => {
   it('sorts digit runs by value', () => {
-    expect(['web10', 'web2', 'web1', 'db3', 'web1a', 'web07', 'web7'].sort(naturalCompare)).toEqual(['db3', 'web1', 'web1a', 'web2', 'web7', 'web07', 'web10']);
+    expect(['web10', 'web2', 'web1', 'db3', 'web1a', 'web07', 'web7'].sort(naturalCompare)).toEqual([
+      'db3',
+      'web1',
+      'web1a',
+      'web2',
+      'web7',
+      'web07',
+      'web10',
+    ]);
   });
 
   it('is a total order: equal only for equal strings', () => {
@@ -159,7 +171,12 @@ describe('foldHosts', () => {
     let seed = 42;
     const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
     for (let k = 0; k < 50; k++) {
-      cases.push(Array.from({ length: 1 + rand(30) }, () => `${['web', 'db', 'r1n'][rand(3)]}${String(rand(25)).padStart(rand(3) + 1, '0')}${['', '.a'][rand(2)]}`));
+      cases.push(
+        Array.from(
+          { length: 1 + rand(30) },
+          () => `${['web', 'db', 'r1n'][rand(3)]}${String(rand(25)).padStart(rand(3) + 1, '0')}${['', '.a'][rand(2)]}`,
+        ),
+      );
     }
     for (const hosts of cases) {
       const folded = foldHosts(hosts);

@@ -48,7 +48,8 @@ export function isGlob(pattern: string): boolean {
 }
 
 function parseNumber(pattern: string, digits: string): number {
-  if (digits.length > MAX_NUMBER_DIGITS) throw new HostPatternError(pattern, `number ${digits} has more than ${MAX_NUMBER_DIGITS} digits`);
+  if (digits.length > MAX_NUMBER_DIGITS)
+    throw new HostPatternError(pattern, `number ${digits} has more than ${MAX_NUMBER_DIGITS} digits`);
   return Number(digits);
 }
 
@@ -56,7 +57,11 @@ function parseBracket(pattern: string, body: string): NumRange[] {
   if (body.trim() === '') throw new HostPatternError(pattern, 'empty brackets []');
   return body.split(',').map((item) => {
     const m = /^(\d+)(?:-(\d+))?$/.exec(item.trim());
-    if (!m) throw new HostPatternError(pattern, `[${body}]: expected numbers or ranges like 1-5 separated by commas, found ${JSON.stringify(item)}`);
+    if (!m)
+      throw new HostPatternError(
+        pattern,
+        `[${body}]: expected numbers or ranges like 1-5 separated by commas, found ${JSON.stringify(item)}`,
+      );
     const from = parseNumber(pattern, m[1]);
     const to = m[2] === undefined ? from : parseNumber(pattern, m[2]);
     if (from > to) throw new HostPatternError(pattern, `range ${m[1]}-${m[2]} runs backwards`);
@@ -90,7 +95,10 @@ function* rangeValues(r: NumRange): Generator<string> {
 }
 
 function sizeOf(segments: Segment[]): number {
-  return segments.reduce((total, s) => (s.kind === 'text' ? total : total * s.ranges.reduce((sum, r) => sum + r.to - r.from + 1, 0)), 1);
+  return segments.reduce(
+    (total, s) => (s.kind === 'text' ? total : total * s.ranges.reduce((sum, r) => sum + r.to - r.from + 1, 0)),
+    1,
+  );
 }
 
 /**
@@ -105,7 +113,10 @@ export function expandHostPattern(pattern: string, max = MAX_HOST_PATTERN_EXPANS
   for (const s of segments) {
     if (s.kind === 'text' && !HOST_CHARS.test(s.text)) {
       const bad = [...s.text].find((c) => !HOST_CHARS.test(c));
-      throw new HostPatternError(pattern, `${JSON.stringify(bad)} cannot be part of a host id (letters, digits, ".", "_", "-")`);
+      throw new HostPatternError(
+        pattern,
+        `${JSON.stringify(bad)} cannot be part of a host id (letters, digits, ".", "_", "-")`,
+      );
     }
   }
   const size = sizeOf(segments);
@@ -120,7 +131,11 @@ export function expandHostPattern(pattern: string, max = MAX_HOST_PATTERN_EXPANS
   }
   const unique = [...new Set(names)];
   const invalid = unique.find((n) => !HOST_ID_PATTERN.test(n));
-  if (invalid !== undefined) throw new HostPatternError(pattern, `${JSON.stringify(invalid)} is not a valid host id (1-63 of letters, digits, ".", "_", "-", starting with a letter or digit)`);
+  if (invalid !== undefined)
+    throw new HostPatternError(
+      pattern,
+      `${JSON.stringify(invalid)} is not a valid host id (1-63 of letters, digits, ".", "_", "-", starting with a letter or digit)`,
+    );
   return unique;
 }
 
@@ -136,7 +151,10 @@ export function globToRegExp(pattern: string, max = MAX_HOST_PATTERN_EXPANSION):
     }
     if (!GLOB_TEXT_CHARS.test(s.text)) {
       const bad = [...s.text].find((c) => !GLOB_TEXT_CHARS.test(c));
-      throw new HostPatternError(pattern, `${JSON.stringify(bad)} cannot be part of a host id or a glob (letters, digits, ".", "_", "-", "*", "?")`);
+      throw new HostPatternError(
+        pattern,
+        `${JSON.stringify(bad)} cannot be part of a host id or a glob (letters, digits, ".", "_", "-", "*", "?")`,
+      );
     }
     return s.text.replace(/\./g, '\\.').replace(/\*/g, '[A-Za-z0-9._-]*').replace(/\?/g, '[A-Za-z0-9._-]');
   });
@@ -209,7 +227,9 @@ interface Folded {
 }
 
 function tokenize(host: string): Token[] {
-  return (host.match(CHUNKS) ?? []).map((c) => (/^\d/.test(c) && c.length <= MAX_NUMBER_DIGITS ? new Map([[c, Number(c)]]) : c));
+  return (host.match(CHUNKS) ?? []).map((c) =>
+    /^\d/.test(c) && c.length <= MAX_NUMBER_DIGITS ? new Map([[c, Number(c)]]) : c,
+  );
 }
 
 const isPadded = (digits: string) => digits.length > 1 && digits.startsWith('0');
@@ -241,7 +261,10 @@ function renderSet(set: NumSet): string {
       start = i;
     }
   }
-  return `[${runs.sort((a, b) => a.from - b.from || a.text.length - b.text.length).map((r) => r.text).join(',')}]`;
+  return `[${runs
+    .sort((a, b) => a.from - b.from || a.text.length - b.text.length)
+    .map((r) => r.text)
+    .join(',')}]`;
 }
 
 const renderToken = (t: Token) => (typeof t === 'string' ? t : renderSet(t));
@@ -264,13 +287,18 @@ export function foldHosts(hosts: Iterable<string>): string {
   let entries: Folded[] = [...new Set(hosts)].map((h) => ({ tokens: tokenize(h), first: h }));
   const dims = Math.max(0, ...entries.map((e) => e.tokens.filter((t) => typeof t !== 'string').length));
   // Merging two products that agree everywhere but one digit run is exact; repeat until nothing merges.
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (let d = 0; d < dims; d++) {
       const groups = new Map<string, Folded[]>();
       entries.forEach((e, i) => {
         const at = numericIndex(e.tokens, d);
-        const key = at === -1 ? `\u0000${i}` : e.tokens.map((t, j) => (j === at ? '\u0000' : typeof t === 'string' ? `L${t}` : `N${renderSet(t)}`)).join('\u0001');
+        const key =
+          at === -1
+            ? `\u0000${i}`
+            : e.tokens
+                .map((t, j) => (j === at ? '\u0000' : typeof t === 'string' ? `L${t}` : `N${renderSet(t)}`))
+                .join('\u0001');
         const group = groups.get(key);
         if (group) group.push(e);
         else groups.set(key, [e]);

@@ -109,7 +109,13 @@ export const REJECT_CODES = [
 export type RejectCode = (typeof REJECT_CODES)[number];
 
 /** Reject codes given before the signature was verified: the message's ids cannot be trusted. */
-export const UNVERIFIED_REJECT_CODES: readonly RejectCode[] = ['oversized', 'malformed', 'unsigned', 'untrusted_key', 'bad_signature'];
+export const UNVERIFIED_REJECT_CODES: readonly RejectCode[] = [
+  'oversized',
+  'malformed',
+  'unsigned',
+  'untrusted_key',
+  'bad_signature',
+];
 
 /** Agent → controller: the terminal outcome of one invocation. */
 export interface ResultMessage extends Base<'result'>, InvocationOutcome {
@@ -185,4 +191,5 @@ export interface CancelMessage extends Base<'cancel'> {
 export type ReplyMessage = StartedMessage | ResultMessage | OutputMessage;
 
 /** Any Warren message. */
-export type WarrenMessage = CommandMessage | StartedMessage | ResultMessage | PresenceMessage | OutputMessage | CancelMessage;
+export type WarrenMessage =
+  CommandMessage | StartedMessage | ResultMessage | PresenceMessage | OutputMessage | CancelMessage;

@@ -36,16 +36,27 @@ describe('envelope signatures', () => {
   it('refuses a missing signature, an unknown key id, a truncated signature, and a signature by another key under a trusted id', () => {
     const headers = signBody(body, key);
     expect(verifyBody(body, undefined, ring)).toMatchObject({ ok: false, code: 'unsigned' });
-    expect(verifyBody(body, { [SIGNATURE_HEADER]: headers[SIGNATURE_HEADER] }, ring)).toMatchObject({ ok: false, code: 'unsigned' });
+    expect(verifyBody(body, { [SIGNATURE_HEADER]: headers[SIGNATURE_HEADER] }, ring)).toMatchObject({
+      ok: false,
+      code: 'unsigned',
+    });
     const other = generateSigningKey();
     expect(verifyBody(body, signBody(body, other), ring)).toMatchObject({ ok: false, code: 'untrusted_key' });
-    expect(verifyBody(body, { ...signBody(body, other), [KEY_ID_HEADER]: key.keyId }, ring)).toMatchObject({ ok: false, code: 'bad_signature' });
-    expect(verifyBody(body, { ...headers, [SIGNATURE_HEADER]: headers[SIGNATURE_HEADER].slice(0, 40) }, ring)).toMatchObject({ ok: false, code: 'bad_signature' });
+    expect(verifyBody(body, { ...signBody(body, other), [KEY_ID_HEADER]: key.keyId }, ring)).toMatchObject({
+      ok: false,
+      code: 'bad_signature',
+    });
+    expect(
+      verifyBody(body, { ...headers, [SIGNATURE_HEADER]: headers[SIGNATURE_HEADER].slice(0, 40) }, ring),
+    ).toMatchObject({ ok: false, code: 'bad_signature' });
   });
 
   it('accepts headers as the Buffers amqplib may hand over', () => {
     const h = signBody(body, key);
-    const asBuffers = { [SIGNATURE_HEADER]: Buffer.from(h[SIGNATURE_HEADER]), [KEY_ID_HEADER]: Buffer.from(h[KEY_ID_HEADER]) };
+    const asBuffers = {
+      [SIGNATURE_HEADER]: Buffer.from(h[SIGNATURE_HEADER]),
+      [KEY_ID_HEADER]: Buffer.from(h[KEY_ID_HEADER]),
+    };
     expect(verifyBody(body, asBuffers, ring)).toMatchObject({ ok: true });
   });
 });

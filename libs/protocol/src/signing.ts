@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -46,18 +54,26 @@ export function generateSigningKey(): SigningKey {
 }
 
 function toSigningKey(privateKey: KeyObject, publicKey: KeyObject): SigningKey {
-  return { privateKey, publicKey, keyId: keyFingerprint(publicKey), publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return {
+    privateKey,
+    publicKey,
+    keyId: keyFingerprint(publicKey),
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
 }
 
 /** Parses a PEM or base64 SPKI public key; throws with a clear message on anything else. */
 export function parsePublicKey(text: string): TrustedKey {
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey(text.includes('-----BEGIN') ? text : { key: Buffer.from(text.trim(), 'base64'), format: 'der', type: 'spki' });
+    publicKey = createPublicKey(
+      text.includes('-----BEGIN') ? text : { key: Buffer.from(text.trim(), 'base64'), format: 'der', type: 'spki' },
+    );
   } catch (err) {
     throw new Error(`not a public key: ${(err as Error).message}`);
   }
-  if (publicKey.asymmetricKeyType !== 'ed25519') throw new Error(`expected an Ed25519 public key, got ${publicKey.asymmetricKeyType}`);
+  if (publicKey.asymmetricKeyType !== 'ed25519')
+    throw new Error(`expected an Ed25519 public key, got ${publicKey.asymmetricKeyType}`);
   return { keyId: keyFingerprint(publicKey), publicKey };
 }
 
@@ -78,7 +94,8 @@ export function readSigningKeyFile(path: string): SigningKey {
   } catch (err) {
     throw new Error(`${path}: not a private key: ${(err as Error).message}`);
   }
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${path}: expected an Ed25519 private key, got ${privateKey.asymmetricKeyType}`);
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new Error(`${path}: expected an Ed25519 private key, got ${privateKey.asymmetricKeyType}`);
   return toSigningKey(privateKey, createPublicKey(privateKey));
 }
 
@@ -147,13 +164,19 @@ export type Verification =
  * Checks the signature headers of a message against `trusted` keys. Never throws. Does not look at
  * the body beyond hashing it: call this before parsing anything.
  */
-export function verifyBody(body: Buffer, headers: Record<string, unknown> | undefined, trusted: ReadonlyMap<string, KeyObject>): Verification {
+export function verifyBody(
+  body: Buffer,
+  headers: Record<string, unknown> | undefined,
+  trusted: ReadonlyMap<string, KeyObject>,
+): Verification {
   const sig = headers?.[SIGNATURE_HEADER];
   const keyId = headers?.[KEY_ID_HEADER];
   const sigText = Buffer.isBuffer(sig) ? sig.toString('utf8') : sig;
   const keyText = Buffer.isBuffer(keyId) ? keyId.toString('utf8') : keyId;
-  if (typeof sigText !== 'string' || sigText === '') return { ok: false, code: 'unsigned', reason: 'unsigned: no signature header' };
-  if (typeof keyText !== 'string' || keyText === '') return { ok: false, code: 'unsigned', reason: 'unsigned: no key id header' };
+  if (typeof sigText !== 'string' || sigText === '')
+    return { ok: false, code: 'unsigned', reason: 'unsigned: no signature header' };
+  if (typeof keyText !== 'string' || keyText === '')
+    return { ok: false, code: 'unsigned', reason: 'unsigned: no key id header' };
   const key = trusted.get(keyText);
   if (!key) return { ok: false, code: 'untrusted_key', reason: `signed by an untrusted key ${keyText.slice(0, 80)}` };
   const raw = Buffer.from(sigText, 'base64');
@@ -164,7 +187,9 @@ export function verifyBody(body: Buffer, headers: Record<string, unknown> | unde
   } catch {
     good = false;
   }
-  return good ? { ok: true, keyId: keyText } : { ok: false, code: 'bad_signature', reason: 'bad signature: the message was altered or signed with another key' };
+  return good
+    ? { ok: true, keyId: keyText }
+    : { ok: false, code: 'bad_signature', reason: 'bad signature: the message was altered or signed with another key' };
 }
 
 /** A key ring for {@link verifyBody}: fingerprint → key. */

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateBroker } from '../../support/private-broker';
 import { sleep, until, Warren } from '../harness';
 import { Ledger, startAgents } from './ledger';
-import { bounceAndMeasure, describeReconnect, HERD_WINDOW_MS, maxAttemptsWithin, peakWithin, type ReconnectReport } from './reconnect.measure';
+import {
+  bounceAndMeasure,
+  describeReconnect,
+  HERD_WINDOW_MS,
+  maxAttemptsWithin,
+  peakWithin,
+  type ReconnectReport,
+} from './reconnect.measure';
 
 /** Every agent: the issue's reconnect figure is 50. */
 const FLEET = Array.from({ length: 50 }, (_, i) => `f${String(i + 1).padStart(2, '0')}`);
@@ -35,14 +42,27 @@ describe('faults: broker restarted or killed with 200 invocations in flight acro
     const ledger = new Ledger(w, scenario);
     // Staggered sleeps: at the cut some commands are running, some just finished (results in
     // flight), some wait unacked in the agents (4 at a time each) and the rest sit in the queues.
-    for (let i = 0; i < 10; i++) await ledger.send(HOSTS, { before: `sleep ${(0.3 + (i % 4) * 0.3).toFixed(1)}`, timeoutMs: 20_000, deliveryTimeoutMs: 40_000, killGraceMs: 1_000 });
+    for (let i = 0; i < 10; i++)
+      await ledger.send(HOSTS, {
+        before: `sleep ${(0.3 + (i % 4) * 0.3).toFixed(1)}`,
+        timeoutMs: 20_000,
+        deliveryTimeoutMs: 40_000,
+        killGraceMs: 1_000,
+      });
     await until(() => ledger.executions().length >= 60, 30_000);
     const atCut = await ledger.snapshot();
     const reconnect = await bounceAndMeasure(broker, w, FLEET, down);
     const counts = await ledger.settle();
     ledger.report(counts, { atCut });
     describeReconnect(scenario, reconnect);
-    expect(counts).toEqual({ invocations: 200, lost: 0, duplicated: 0, unexpected: 0, inconsistent: 0, byState: { succeeded: 200 } });
+    expect(counts).toEqual({
+      invocations: 200,
+      lost: 0,
+      duplicated: 0,
+      unexpected: 0,
+      inconsistent: 0,
+      byState: { succeeded: 200 },
+    });
     return reconnect;
   }
 
@@ -50,14 +70,22 @@ describe('faults: broker restarted or killed with 200 invocations in flight acro
     expect(r.allConsumingMs).toBeLessThan(30_000);
     // No herd: every agent kept to its backoff, and they did not all come back in one tick.
     expect(r.overBudget).toBe(0);
-    expect(r.peakInWindow, `agents reconnecting within ${HERD_WINDOW_MS} ms: ${r.connectedMs.join(' ')}`).toBeLessThanOrEqual(FLEET.length / 2);
+    expect(
+      r.peakInWindow,
+      `agents reconnecting within ${HERD_WINDOW_MS} ms: ${r.connectedMs.join(' ')}`,
+    ).toBeLessThanOrEqual(FLEET.length / 2);
   }
 
   it('the herd checks would catch a fleet retrying on a fixed interval (so they can fail)', () => {
     // 6 s away: the backoff allows 6 attempts; a 200 ms fixed retry makes 30, all agents on the same ticks.
     expect(maxAttemptsWithin(6_000)).toBe(6);
     expect(Math.floor(6_000 / 200)).toBeGreaterThan(maxAttemptsWithin(6_000));
-    expect(peakWithin(FLEET.map(() => 5_000), HERD_WINDOW_MS)).toBe(50);
+    expect(
+      peakWithin(
+        FLEET.map(() => 5_000),
+        HERD_WINDOW_MS,
+      ),
+    ).toBe(50);
     expect(peakWithin([0, 100, 400, 700, 1_000, 1_100], HERD_WINDOW_MS)).toBe(2);
   });
 
@@ -84,7 +112,12 @@ describe('faults: broker restarted or killed with 200 invocations in flight acro
     /** A client posting tasks of 5 hosts until told to stop; the ledger records what was refused. */
     const poster = async (k: number) => {
       while (posting) {
-        const r = await ledger.trySend(HOSTS.slice(k * 5, k * 5 + 5), { before: 'sleep 0.2', timeoutMs: 20_000, deliveryTimeoutMs: 40_000, killGraceMs: 1_000 });
+        const r = await ledger.trySend(HOSTS.slice(k * 5, k * 5 + 5), {
+          before: 'sleep 0.2',
+          timeoutMs: 20_000,
+          deliveryTimeoutMs: 40_000,
+          killGraceMs: 1_000,
+        });
         // Paced: enough to have publishes in flight at the kill without flooding two cores with shells.
         await sleep(typeof r === 'string' ? 200 : 100);
       }
@@ -99,7 +132,13 @@ describe('faults: broker restarted or killed with 200 invocations in flight acro
         await sleep(500);
         await broker.killHard();
         // While it is away a post is refused; one that slipped in before the controller noticed ends `error`, unsent.
-        await until(async () => typeof (await ledger.trySend(HOSTS.slice(0, 5), { timeoutMs: 20_000, deliveryTimeoutMs: 40_000 })) !== 'string', 5_000, 50);
+        await until(
+          async () =>
+            typeof (await ledger.trySend(HOSTS.slice(0, 5), { timeoutMs: 20_000, deliveryTimeoutMs: 40_000 })) !==
+            'string',
+          5_000,
+          50,
+        );
       });
       await until(() => ledger.taskIds.length >= acceptedBefore + 12, 30_000);
     } finally {
@@ -109,9 +148,28 @@ describe('faults: broker restarted or killed with 200 invocations in flight acro
     const counts = await ledger.settle();
     const refusedStatuses = [...new Set(ledger.refused)];
     // How many commands the controller held over the reconnect and sent again, and how many copies the agents refused as replays.
-    const heldOver = [...w.controller!.output.slice(controllerLogFrom).matchAll(/"count":(\d+)[^\n]*"published messages held over a reconnect"/g)].reduce((n, m) => n + Number(m[1]), 0);
-    const replays = HOSTS.reduce((n, h) => n + (w.agents.get(h)!.output.slice(agentLogFrom.get(h)).match(/"code":"replay"[^\n]*"rejected message"/g) ?? []).length, 0);
-    ledger.report(counts, { refused: ledger.refused.length, refusedStatuses, heldOverReconnect: heldOver, replaysRefused: replays });
+    const heldOver = [
+      ...w
+        .controller!.output.slice(controllerLogFrom)
+        .matchAll(/"count":(\d+)[^\n]*"published messages held over a reconnect"/g),
+    ].reduce((n, m) => n + Number(m[1]), 0);
+    const replays = HOSTS.reduce(
+      (n, h) =>
+        n +
+        (
+          w.agents
+            .get(h)!
+            .output.slice(agentLogFrom.get(h))
+            .match(/"code":"replay"[^\n]*"rejected message"/g) ?? []
+        ).length,
+      0,
+    );
+    ledger.report(counts, {
+      refused: ledger.refused.length,
+      refusedStatuses,
+      heldOverReconnect: heldOver,
+      replaysRefused: replays,
+    });
     // Refused while the broker was away: 503, nothing stored or sent (a refused task's token never shows up).
     expect(ledger.refused.length).toBeGreaterThan(0);
     expect(refusedStatuses).toEqual([503]);

@@ -35,11 +35,20 @@ describe('faults: undelivered on time without the broker expiring anything', () 
   });
 
   /** Polls until the task's only invocation is `state`; returns it and the ms since `t0`. */
-  async function waitState(taskId: string, state: string, t0: number, timeoutMs: number): Promise<{ r: any; ms: number }> {
-    const r = await until(async () => {
-      const inv = (await w.api('GET', `/v1/tasks/${taskId}`)).body.results[0];
-      return inv.state === state ? inv : null;
-    }, timeoutMs, 50);
+  async function waitState(
+    taskId: string,
+    state: string,
+    t0: number,
+    timeoutMs: number,
+  ): Promise<{ r: any; ms: number }> {
+    const r = await until(
+      async () => {
+        const inv = (await w.api('GET', `/v1/tasks/${taskId}`)).body.results[0];
+        return inv.state === state ? inv : null;
+      },
+      timeoutMs,
+      50,
+    );
     return { r, ms: Date.now() - t0 };
   }
 
@@ -63,7 +72,14 @@ describe('faults: undelivered on time without the broker expiring anything', () 
     const counts = await ledger.settle(0, 2_000);
     // The head's deadline is an hour away: settle returned because both are terminal.
     ledger.report(counts, { undeliveredAfterMs: ms });
-    expect(counts).toEqual({ invocations: 2, lost: 0, duplicated: 0, unexpected: 0, inconsistent: 0, byState: { succeeded: 1, undelivered: 1 } });
+    expect(counts).toEqual({
+      invocations: 2,
+      lost: 0,
+      duplicated: 0,
+      unexpected: 0,
+      inconsistent: 0,
+      byState: { succeeded: 1, undelivered: 1 },
+    });
     expect(ledger.runsOf(short, 'hol')).toBe(0);
     expect(ledger.runsOf(head, 'hol')).toBe(1);
   }, 60_000);
@@ -87,7 +103,14 @@ describe('faults: undelivered on time without the broker expiring anything', () 
     await w.startAgent('nodlx', agentEnv('nodlx'));
     const counts = await ledger.settle(0, 1_000);
     ledger.report(counts, { undeliveredAfterMs: ms });
-    expect(counts).toEqual({ invocations: 1, lost: 0, duplicated: 0, unexpected: 0, inconsistent: 0, byState: { undelivered: 1 } });
+    expect(counts).toEqual({
+      invocations: 1,
+      lost: 0,
+      duplicated: 0,
+      unexpected: 0,
+      inconsistent: 0,
+      byState: { undelivered: 1 },
+    });
   }, 60_000);
 
   it('the ledger itself sees a duplicate, an invented run and a state that contradicts the side effect (so the counts above can fail)', async () => {
@@ -100,6 +123,13 @@ describe('faults: undelivered on time without the broker expiring anything', () 
     // Ran twice; ran though never sent; ran though the controller says it could not have.
     appendFileSync(ledger.sideFile, `${line}\ntok000000000000-led\n${neverToken}-no-such-host\n`);
     const counts = await ledger.settle(0, 0);
-    expect(counts).toEqual({ invocations: 2, lost: 0, duplicated: 1, unexpected: 1, inconsistent: 1, byState: { succeeded: 1, unknown_host: 1 } });
+    expect(counts).toEqual({
+      invocations: 2,
+      lost: 0,
+      duplicated: 1,
+      unexpected: 1,
+      inconsistent: 1,
+      byState: { succeeded: 1, unknown_host: 1 },
+    });
   }, 30_000);
 });

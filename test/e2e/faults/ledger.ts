@@ -7,7 +7,18 @@ import { sleep, type Warren } from '../harness';
 export const HOST_VAR = 'FAULT_HOST';
 
 /** Invocation states that end it. */
-const TERMINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'undelivered', 'unknown_host', 'lost', 'rejected', 'error', 'skipped']);
+const TERMINAL = new Set([
+  'succeeded',
+  'failed',
+  'timed_out',
+  'cancelled',
+  'undelivered',
+  'unknown_host',
+  'lost',
+  'rejected',
+  'error',
+  'skipped',
+]);
 /** States that say the command never ran on its host. */
 const NEVER_RAN = new Set(['undelivered', 'unknown_host', 'rejected', 'error', 'skipped']);
 
@@ -85,7 +96,8 @@ export class Ledger {
     const effect = `echo ${token}-$${HOST_VAR} >> ${this.sideFile}`;
     const command = [opts.before, effect, opts.after].filter(Boolean).join('; ');
     const body: Record<string, unknown> = { command, hosts };
-    for (const k of ['timeoutMs', 'deliveryTimeoutMs', 'killGraceMs'] as const) if (opts[k] !== undefined) body[k] = opts[k];
+    for (const k of ['timeoutMs', 'deliveryTimeoutMs', 'killGraceMs'] as const)
+      if (opts[k] !== undefined) body[k] = opts[k];
     const sentAt = Date.now();
     const res = await this.w.api('POST', '/v1/tasks', body);
     if (res.status !== 202) {
@@ -93,7 +105,13 @@ export class Ledger {
       return res;
     }
     const d = { ...DEFAULTS, ...opts };
-    this.sent.push({ id: res.body.id, token, hosts, command, deadline: sentAt + d.deliveryTimeoutMs + d.timeoutMs + d.killGraceMs + HARNESS_GRACES_MS });
+    this.sent.push({
+      id: res.body.id,
+      token,
+      hosts,
+      command,
+      deadline: sentAt + d.deliveryTimeoutMs + d.timeoutMs + d.killGraceMs + HARNESS_GRACES_MS,
+    });
     return res.body.id;
   }
 
@@ -180,7 +198,9 @@ export class Ledger {
 
   /** One line per scenario, quotable in the closing note and docs/reliability.md. */
   report(c: LedgerCounts, extra: Record<string, unknown> = {}): string {
-    const more = Object.entries(extra).map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('');
+    const more = Object.entries(extra)
+      .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join('');
     const line = `[faults] ${this.scenario}: invocations=${c.invocations} lost=${c.lost} duplicated=${c.duplicated} unexpected=${c.unexpected} inconsistent=${c.inconsistent} states=${JSON.stringify(c.byState)}${more}`;
     console.log(line);
     return line;

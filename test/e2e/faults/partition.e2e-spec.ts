@@ -28,7 +28,11 @@ describe('faults: an agent partitioned from the broker, then healed', () => {
     w = new Warren({ brokerUrl: broker.url() });
     await w.startController();
     // A later --broker wins over the harness's own.
-    await startAgents(w, ['p1'], ['--broker', proxy.url(), '--amqp-heartbeat', String(HEARTBEAT_SEC), '--concurrency', '2']);
+    await startAgents(
+      w,
+      ['p1'],
+      ['--broker', proxy.url(), '--amqp-heartbeat', String(HEARTBEAT_SEC), '--concurrency', '2'],
+    );
     await startAgents(w, ['p2'], ['--concurrency', '2']);
     admin = await amqplib.connect(broker.url(), { noDelay: true });
     ch = await admin.createChannel();
@@ -46,7 +50,8 @@ describe('faults: an agent partitioned from the broker, then healed', () => {
     const ledger = new Ledger(w, 'agent partitioned');
     const p1 = w.agents.get('p1')!;
     expect(proxy.connections).toBeGreaterThan(0);
-    for (let i = 0; i < 12; i++) await ledger.send(['p1', 'p2'], { before: 'sleep 0.5', timeoutMs: 20_000, deliveryTimeoutMs: 60_000 });
+    for (let i = 0; i < 12; i++)
+      await ledger.send(['p1', 'p2'], { before: 'sleep 0.5', timeoutMs: 20_000, deliveryTimeoutMs: 60_000 });
     // Cut while p1 runs two and holds two more unacked.
     await until(() => ledger.executions().filter((l) => l.endsWith('-p1')).length >= 2, 10_000);
     const logFrom = p1.output.length;
@@ -57,7 +62,9 @@ describe('faults: an agent partitioned from the broker, then healed', () => {
     // unacked commands to the queue), the agent drops the connection and retries with backoff.
     const [brokerNoticedMs, agentNoticedMs] = await Promise.all([
       until(async () => (await consumers('p1')) === 0, 20_000, 100).then(() => Date.now() - cutAt),
-      until(() => p1.output.slice(logFrom).includes('"amqp connection lost; reconnecting"'), 20_000).then(() => Date.now() - cutAt),
+      until(() => p1.output.slice(logFrom).includes('"amqp connection lost; reconnecting"'), 20_000).then(
+        () => Date.now() - cutAt,
+      ),
     ]);
     expect(p1.alive).toBe(true);
     const during = await ledger.snapshot();
@@ -68,7 +75,14 @@ describe('faults: an agent partitioned from the broker, then healed', () => {
     const backMs = Date.now() - healedAt;
     const counts = await ledger.settle();
     ledger.report(counts, { brokerNoticedMs, agentNoticedMs, consumingAgainAfterHealMs: backMs, atHeal: during });
-    expect(counts).toEqual({ invocations: 24, lost: 0, duplicated: 0, unexpected: 0, inconsistent: 0, byState: { succeeded: 24 } });
+    expect(counts).toEqual({
+      invocations: 24,
+      lost: 0,
+      duplicated: 0,
+      unexpected: 0,
+      inconsistent: 0,
+      byState: { succeeded: 24 },
+    });
     // Both ends noticed within a few heartbeats, not at TCP's timeouts (minutes).
     expect(brokerNoticedMs).toBeLessThan(HEARTBEAT_SEC * 1000 * 4);
     expect(agentNoticedMs).toBeLessThan(HEARTBEAT_SEC * 1000 * 4);

@@ -36,7 +36,10 @@ export class PartitionProxy {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
-    proxy = new PartitionProxy(server, (server.address() as { port: number }).port, { host: targetHost, port: targetPort });
+    proxy = new PartitionProxy(server, (server.address() as { port: number }).port, {
+      host: targetHost,
+      port: targetPort,
+    });
     return proxy;
   }
 

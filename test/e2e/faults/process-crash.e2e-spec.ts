@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as amqplib from 'amqplib';
-import { type CommandMessage, commandExchange, encode, PROTOCOL_VERSION, readSigningKeyFile, resultsQueue, signBody } from '@warren/protocol';
+import {
+  type CommandMessage,
+  commandExchange,
+  encode,
+  PROTOCOL_VERSION,
+  readSigningKeyFile,
+  resultsQueue,
+  signBody,
+} from '@warren/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateBroker } from '../../support/private-broker';
 import { groupAlive, until, Warren } from '../harness';
@@ -43,7 +51,12 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
     const ledger = new Ledger(w, 'agent SIGKILL mid-command');
     const pidFile = join(w.dir, 'k1-long.pid');
     // Runs past the kill: the agent dies, its command's process group lives on (as on a real host).
-    const long = await ledger.send(['k1'], { before: `echo $$ > ${pidFile}`, after: 'sleep 30', timeoutMs: 2_000, killGraceMs: 500 });
+    const long = await ledger.send(['k1'], {
+      before: `echo $$ > ${pidFile}`,
+      after: 'sleep 30',
+      timeoutMs: 2_000,
+      killGraceMs: 500,
+    });
     // Behind it (concurrency 1): one waits unacked in the agent, the others in the queue.
     for (let i = 0; i < 3; i++) await ledger.send(['k1'], { timeoutMs: 10_000 });
     await until(async () => (await w.api('GET', `/v1/tasks/${long}`)).body.results[0].state === 'running', 10_000);
@@ -73,11 +86,24 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
     };
     const body = encode(copy);
     await new Promise<void>((res, rej) =>
-      ch.publish(commandExchange(w.ns), 'k1', body, { headers: signBody(body, readSigningKeyFile(w.controllerKeyPath)), correlationId: invocationId, persistent: true }, (err) =>
-        err ? rej(err) : res(),
+      ch.publish(
+        commandExchange(w.ns),
+        'k1',
+        body,
+        {
+          headers: signBody(body, readSigningKeyFile(w.controllerKeyPath)),
+          correlationId: invocationId,
+          persistent: true,
+        },
+        (err) => (err ? rej(err) : res()),
       ),
     );
-    const refusal = await restarted.waitFor(new RegExp(`"correlationId":"${invocationId}".*"rejected message"|"rejected message".*"correlationId":"${invocationId}"`), 10_000);
+    const refusal = await restarted.waitFor(
+      new RegExp(
+        `"correlationId":"${invocationId}".*"rejected message"|"rejected message".*"correlationId":"${invocationId}"`,
+      ),
+      10_000,
+    );
     expect(refusal).toMatch(/"code":"replay"/);
 
     const lost = (await w.api('GET', `/v1/tasks/${long}?waitMs=10000`)).body;
@@ -85,7 +111,14 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
     const later = await ledger.send(['k1'], { timeoutMs: 10_000 });
     const counts = await ledger.settle();
     ledger.report(counts);
-    expect(counts).toEqual({ invocations: 5, lost: 0, duplicated: 0, unexpected: 0, inconsistent: 0, byState: { lost: 1, succeeded: 4 } });
+    expect(counts).toEqual({
+      invocations: 5,
+      lost: 0,
+      duplicated: 0,
+      unexpected: 0,
+      inconsistent: 0,
+      byState: { lost: 1, succeeded: 4 },
+    });
     expect(ledger.runsOf(long, 'k1')).toBe(1);
     expect(ledger.runsOf(later, 'k1')).toBe(1);
     // Still running: nothing the agent or the controller did killed or re-ran it.
@@ -94,11 +127,18 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
 
   it('the controller SIGKILLed with results waiting, then restarted: every result stored once, every task ends', async () => {
     const ledger = new Ledger(w, 'controller SIGKILL');
-    for (let i = 0; i < 10; i++) await ledger.send(CONTROLLER_HOSTS, { before: 'sleep 1', timeoutMs: 15_000, deliveryTimeoutMs: 30_000 });
+    for (let i = 0; i < 10; i++)
+      await ledger.send(CONTROLLER_HOSTS, { before: 'sleep 1', timeoutMs: 15_000, deliveryTimeoutMs: 30_000 });
     await w.controller!.stop('SIGKILL');
     // The agents finish while no controller listens: every result waits in the durable results queue.
     await until(() => ledger.executions().length === 40, 20_000);
-    const finished = (h: string) => ledger.taskIds.every((id) => w.agents.get(h)!.output.split('\n').some((l) => l.includes(id) && l.includes('"invocation finished"')));
+    const finished = (h: string) =>
+      ledger.taskIds.every((id) =>
+        w.agents
+          .get(h)!
+          .output.split('\n')
+          .some((l) => l.includes(id) && l.includes('"invocation finished"')),
+      );
     await until(() => CONTROLLER_HOSTS.every(finished), 10_000);
     const waiting = await until(async () => {
       const n = (await ch.checkQueue(resultsQueue(w.ns))).messageCount;
@@ -108,7 +148,14 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
     await w.startController();
     const counts = await ledger.settle();
     ledger.report(counts, { resultsWaitingAtRestart: waiting });
-    expect(counts).toEqual({ invocations: 40, lost: 0, duplicated: 0, unexpected: 0, inconsistent: 0, byState: { succeeded: 40 } });
+    expect(counts).toEqual({
+      invocations: 40,
+      lost: 0,
+      duplicated: 0,
+      unexpected: 0,
+      inconsistent: 0,
+      byState: { succeeded: 40 },
+    });
     for (const id of ledger.taskIds) {
       const t = (await w.api('GET', `/v1/tasks/${id}`)).body;
       expect(t.state).toBe('completed');

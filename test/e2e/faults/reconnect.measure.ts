@@ -37,7 +37,8 @@ function linesSince(text: string): LogLine[] {
     if (!raw.startsWith('{')) continue;
     try {
       const j = JSON.parse(raw) as { time?: string | number; msg?: string };
-      if (j.msg && j.time !== undefined) out.push({ time: typeof j.time === 'number' ? j.time : Date.parse(j.time), msg: j.msg });
+      if (j.msg && j.time !== undefined)
+        out.push({ time: typeof j.time === 'number' ? j.time : Date.parse(j.time), msg: j.msg });
     } catch {
       // not a log line
     }
@@ -76,7 +77,13 @@ export function peakWithin(times: number[], windowMs: number): number {
  * the agents of `hosts` come back: the broker's own view (a consumer on each agent's queue, polled)
  * and the agents' (their `amqp connected` log lines, for the spread).
  */
-export async function bounceAndMeasure(broker: PrivateBroker, w: Warren, hosts: string[], down: () => Promise<void>, timeoutMs = 60_000): Promise<ReconnectReport> {
+export async function bounceAndMeasure(
+  broker: PrivateBroker,
+  w: Warren,
+  hosts: string[],
+  down: () => Promise<void>,
+  timeoutMs = 60_000,
+): Promise<ReconnectReport> {
   const offsets = new Map(hosts.map((h) => [h, w.agents.get(h)!.output.length]));
   await down();
   await broker.restart();
@@ -98,10 +105,13 @@ export async function bounceAndMeasure(broker: PrivateBroker, w: Warren, hosts: 
   }
   if (consumingAt.size < hosts.length) {
     const missing = hosts.filter((h) => !consumingAt.has(h));
-    throw new Error(`${missing.length} agents not consuming ${timeoutMs} ms after the broker came back: ${missing.join(' ')}`);
+    throw new Error(
+      `${missing.length} agents not consuming ${timeoutMs} ms after the broker came back: ${missing.join(' ')}`,
+    );
   }
   // The broker lists the consumer a moment before the agent logs it: give the log lines time to arrive.
-  const back = (h: string) => linesSince(w.agents.get(h)!.output.slice(offsets.get(h))).some((l) => l.msg === 'amqp connected');
+  const back = (h: string) =>
+    linesSince(w.agents.get(h)!.output.slice(offsets.get(h))).some((l) => l.msg === 'amqp connected');
   await until(() => hosts.every(back), 5_000).catch(() => undefined);
   const connected: number[] = [];
   const attempts: number[] = [];
@@ -113,19 +123,29 @@ export async function bounceAndMeasure(broker: PrivateBroker, w: Warren, hosts: 
     const log = all.slice(offsets.get(h));
     const lines = linesSince(log);
     // An agent caught in the middle of a reconnect when the broker went down logs no loss, only failed attempts.
-    const lost = lines.find((l) => l.msg === 'amqp connection lost; reconnecting' || l.msg === 'amqp connect failed; retrying');
+    const lost = lines.find(
+      (l) => l.msg === 'amqp connection lost; reconnecting' || l.msg === 'amqp connect failed; retrying',
+    );
     const back = lost && lines.find((l) => l.msg === 'amqp connected' && l.time >= lost.time);
     if (!lost || !back) {
-      throw new Error(`agent ${h}: no 'amqp connection lost' then 'amqp connected' in its log; before the outage:\n${all.slice(Math.max(0, offsets.get(h)! - 3000), offsets.get(h))}\nsince:\n${log.slice(-6000)}`);
+      throw new Error(
+        `agent ${h}: no 'amqp connection lost' then 'amqp connected' in its log; before the outage:\n${all.slice(Math.max(0, offsets.get(h)! - 3000), offsets.get(h))}\nsince:\n${log.slice(-6000)}`,
+      );
     }
     if (lost.msg !== 'amqp connection lost; reconnecting') {
       midReconnect++;
-      const before = linesSince(all.slice(0, offsets.get(h))).filter((l) => l.msg.startsWith('amqp')).slice(-5);
-      console.log(`[faults] agent ${h} was already reconnecting when the broker went down; its last connection events: ${JSON.stringify(before)}`);
+      const before = linesSince(all.slice(0, offsets.get(h)))
+        .filter((l) => l.msg.startsWith('amqp'))
+        .slice(-5);
+      console.log(
+        `[faults] agent ${h} was already reconnecting when the broker went down; its last connection events: ${JSON.stringify(before)}`,
+      );
     }
     firstLoss = Math.min(firstLoss, lost.time);
     connected.push(back.time - upAt);
-    const n = lines.filter((l) => l.msg === 'amqp connect failed; retrying' && l.time >= lost.time && l.time <= back.time).length + 1;
+    const n =
+      lines.filter((l) => l.msg === 'amqp connect failed; retrying' && l.time >= lost.time && l.time <= back.time)
+        .length + 1;
     attempts.push(n);
     if (n > maxAttemptsWithin(back.time - lost.time + 5)) overBudget++;
   }
@@ -136,7 +156,10 @@ export async function bounceAndMeasure(broker: PrivateBroker, w: Warren, hosts: 
     allConsumingMs: Math.max(...consumingAt.values()),
     connectedMs: connected,
     peakInWindow: peakWithin(connected, HERD_WINDOW_MS),
-    attempts: { mean: Math.round((attempts.reduce((a, b) => a + b, 0) / attempts.length) * 10) / 10, max: Math.max(...attempts) },
+    attempts: {
+      mean: Math.round((attempts.reduce((a, b) => a + b, 0) / attempts.length) * 10) / 10,
+      max: Math.max(...attempts),
+    },
     overBudget,
     midReconnect,
   };

@@ -50,7 +50,13 @@ describe('agentTopologySetup', () => {
       ['exchange', 'ns.dlx', 'fanout', d],
       ['exchange', 'ns.presence', 'fanout', d],
     ]);
-    const queues = calls.filter((c) => c[0] === 'queue').map((c) => [c[1], (c[2] as { durable: boolean; arguments?: object }).durable, (c[2] as { arguments?: object }).arguments]);
+    const queues = calls
+      .filter((c) => c[0] === 'queue')
+      .map((c) => [
+        c[1],
+        (c[2] as { durable: boolean; arguments?: object }).durable,
+        (c[2] as { arguments?: object }).arguments,
+      ]);
     expect(queues).toEqual([
       ['ns.results', true, undefined],
       ['ns.undelivered', true, undefined],
@@ -71,10 +77,16 @@ describe('agentTopologySetup', () => {
     const { conn, closed } = passiveConn(checks);
     const logged: unknown[] = [];
     const log = pino({ level: 'info' }, { write: (l: string) => void logged.push(JSON.parse(l)) });
-    await agentTopologySetup('ns', 'web1', log)(declaringChannel([], amqpError(403, 'ACCESS_REFUSED - access to exchange')), conn);
+    await agentTopologySetup(
+      'ns',
+      'web1',
+      log,
+    )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED - access to exchange')), conn);
     expect(checks).toEqual(['ns.replies', 'ns.presence', 'ns.agent.web1', 'ns.ctl.web1']);
     expect(closed()).toBe(1);
-    expect(logged).toEqual([expect.objectContaining({ inbox: 'ns.agent.web1', msg: expect.stringContaining('managed by the broker admin') })]);
+    expect(logged).toEqual([
+      expect.objectContaining({ inbox: 'ns.agent.web1', msg: expect.stringContaining('managed by the broker admin') }),
+    ]);
   });
 
   it('after one refusal, skips declaring on every later reconnect', async () => {
@@ -97,7 +109,11 @@ describe('agentTopologySetup', () => {
 
   it('rethrows any other broker error, so the connection retries as before', async () => {
     const { conn, channels } = passiveConn([]);
-    const run = agentTopologySetup('ns', 'web1', silent)(declaringChannel([], amqpError(406, 'PRECONDITION_FAILED - inequivalent arg')), conn);
+    const run = agentTopologySetup(
+      'ns',
+      'web1',
+      silent,
+    )(declaringChannel([], amqpError(406, 'PRECONDITION_FAILED - inequivalent arg')), conn);
     await expect(run).rejects.toThrow(/PRECONDITION_FAILED/);
     expect(channels()).toBe(0);
   });

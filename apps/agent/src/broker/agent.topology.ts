@@ -29,7 +29,11 @@ export class TopologyMissingError extends Error {
  * must exist (passive declares need no permission). A missing one fails the connect with {@link TopologyMissingError}, so the
  * connection retries with backoff until the admin provisions it.
  */
-export function agentTopologySetup(namespace: string, host: string, log: Logger): (channel: Channel, conn: ChannelModel) => Promise<void> {
+export function agentTopologySetup(
+  namespace: string,
+  host: string,
+  log: Logger,
+): (channel: Channel, conn: ChannelModel) => Promise<void> {
   let managedByAdmin = false;
   return async (channel, conn) => {
     if (!managedByAdmin) {

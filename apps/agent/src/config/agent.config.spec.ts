@@ -15,7 +15,8 @@ const trustFiles = trustKeys.map((k, i) => {
   return f;
 });
 /** Every load trusts one controller key unless the test says otherwise. */
-const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadAgentConfig(argv, { WARREN_TRUST: trustFiles[0], ...env });
+const load = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+  loadAgentConfig(argv, { WARREN_TRUST: trustFiles[0], ...env });
 const errorOf = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
   try {
     load(argv, env);
@@ -29,11 +30,15 @@ const errorOf = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
 describe('loadAgentConfig', () => {
   it('requires at least one trusted controller key, takes several for rotation, and names a bad file', () => {
     expect(errorOf(['--host', 'web1'], { WARREN_TRUST: '' })).toMatch(/^--trust \(WARREN_TRUST\) is required/);
-    expect(load(['--host', 'web1', '--trust', trustFiles[0], '--trust', trustFiles[1]]).trustedKeys.map((k) => k.keyId)).toEqual(trustKeys.map((k) => k.keyId));
+    expect(
+      load(['--host', 'web1', '--trust', trustFiles[0], '--trust', trustFiles[1]]).trustedKeys.map((k) => k.keyId),
+    ).toEqual(trustKeys.map((k) => k.keyId));
     expect(load(['--host', 'web1'], { WARREN_TRUST: trustFiles.join(',') }).trustedKeys).toHaveLength(2);
     const notAKey = join(keysDir, 'nope.pub');
     writeFileSync(notAKey, 'hello');
-    expect(errorOf(['--host', 'web1', '--trust', notAKey])).toMatch(/^--trust \(WARREN_TRUST\) .*nope\.pub: not a public key/);
+    expect(errorOf(['--host', 'web1', '--trust', notAKey])).toMatch(
+      /^--trust \(WARREN_TRUST\) .*nope\.pub: not a public key/,
+    );
     expect(errorOf(['--host', 'web1', '--trust', join(keysDir, 'missing.pub')])).toMatch(/missing\.pub/);
     expect(load(['--host', 'web1']).clockSkewMs).toBe(30_000);
     expect(errorOf(['--host', 'web1', '--clock-skew', '10m'])).toMatch(/--clock-skew .*at most 5m/);
@@ -101,13 +106,19 @@ describe('loadAgentConfig', () => {
 
   it('refuses out-of-range or malformed settings', () => {
     const h = ['--host', 'h'];
-    expect(errorOf([...h, '--concurrency', '0'])).toMatch(/^--concurrency \(WARREN_CONCURRENCY\) must be an integer from 1 to 1024/);
+    expect(errorOf([...h, '--concurrency', '0'])).toMatch(
+      /^--concurrency \(WARREN_CONCURRENCY\) must be an integer from 1 to 1024/,
+    );
     expect(errorOf([...h], { WARREN_CONCURRENCY: '1025' })).toMatch(/--concurrency/);
     expect(errorOf([...h, '--concurrency', 'lots'])).toMatch(/--concurrency/);
     expect(errorOf([...h, '--namespace', 'a b'])).toMatch(/^--namespace/);
-    expect(errorOf([...h, '--broker', 'http://x'])).toBe('--broker (WARREN_BROKER_URL) must be an amqp:// or amqps:// URL');
+    expect(errorOf([...h, '--broker', 'http://x'])).toBe(
+      '--broker (WARREN_BROKER_URL) must be an amqp:// or amqps:// URL',
+    );
     expect(errorOf([...h, '--labels', 'role'])).toMatch(/^--labels \(WARREN_LABELS\) expects k=v pairs/);
-    expect(errorOf([...h, '--presence-interval', 'soon'])).toMatch(/^--presence-interval \(WARREN_PRESENCE_INTERVAL\) must be a duration/);
+    expect(errorOf([...h, '--presence-interval', 'soon'])).toMatch(
+      /^--presence-interval \(WARREN_PRESENCE_INTERVAL\) must be a duration/,
+    );
     expect(errorOf([...h, '--shutdown-grace', '-1s'])).toMatch(/^--shutdown-grace/);
     expect(errorOf([...h, '--log-level', 'loud'])).toMatch(/^--log-level/);
     expect(errorOf([...h, '--bogus'])).toMatch(/unknown option '--bogus'/);
@@ -118,7 +129,13 @@ describe('loadAgentConfig', () => {
   });
 
   it('gives commands the agent environment minus every WARREN_* variable', () => {
-    const cfg = load(['--host', 'h'], { PATH: '/bin', HOME: '/root', WARREN_BROKER_URL: 'amqp://u:secret@b', WARREN_TOKEN: 't', ROLE: 'web' });
+    const cfg = load(['--host', 'h'], {
+      PATH: '/bin',
+      HOME: '/root',
+      WARREN_BROKER_URL: 'amqp://u:secret@b',
+      WARREN_TOKEN: 't',
+      ROLE: 'web',
+    });
     expect(cfg.childEnv).toEqual({ PATH: '/bin', HOME: '/root', ROLE: 'web' });
   });
 
@@ -153,9 +170,13 @@ describe('parseLabels', () => {
 
 describe('parseDurationMs', () => {
   it('accepts ms, s, m, h and bare seconds', () => {
-    expect([parseDurationMs('500ms'), parseDurationMs('5s'), parseDurationMs('2m'), parseDurationMs('1h'), parseDurationMs('1.5')]).toEqual([
-      500, 5000, 120_000, 3_600_000, 1500,
-    ]);
+    expect([
+      parseDurationMs('500ms'),
+      parseDurationMs('5s'),
+      parseDurationMs('2m'),
+      parseDurationMs('1h'),
+      parseDurationMs('1.5'),
+    ]).toEqual([500, 5000, 120_000, 3_600_000, 1500]);
     expect(parseDurationMs('5 minutes')).toBeNull();
     expect(parseDurationMs('')).toBeNull();
   });

@@ -20,7 +20,8 @@ const setting = (attr: string): AgentSetting => AGENT_SETTINGS.find((s) => s.att
 /** `--flag (ENV_VAR) <problem>, got "<value>"`: names the setting both ways, whichever the user set. */
 const msg = (attr: string, problem: string) => (a: ValidationArguments) => {
   const s = setting(attr);
-  const got = a.value === undefined || Number.isNaN(a.value) ? '' : `, got ${JSON.stringify(String(a.value)).slice(0, 80)}`;
+  const got =
+    a.value === undefined || Number.isNaN(a.value) ? '' : `, got ${JSON.stringify(String(a.value)).slice(0, 80)}`;
   return `${s.flag} (${s.envVar}) ${problem}${got}`;
 };
 
@@ -28,7 +29,9 @@ const msg = (attr: string, problem: string) => (a: ValidationArguments) => {
 export class AgentConfig {
   /** this host's id; the routing key of its inbox */
   @IsDefined({ message: '--host is required (or WARREN_HOST_ID)' })
-  @Matches(HOST_ID_PATTERN, { message: msg('host', 'must be a host id: letters, digits, . _ -, at most 63 characters') })
+  @Matches(HOST_ID_PATTERN, {
+    message: msg('host', 'must be a host id: letters, digits, . _ -, at most 63 characters'),
+  })
   host: string;
 
   /** amqp:// or amqps:// URL; holds a password, so it is never logged unredacted */
@@ -108,11 +111,17 @@ const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 export function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
   const s = setting('labels');
-  for (const pair of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const eq = pair.indexOf('=');
     const key = eq < 0 ? pair : pair.slice(0, eq);
     const value = eq < 0 ? '' : pair.slice(eq + 1);
-    if (eq < 0 || !LABEL_KEY.test(key)) throw new ConfigError(`${s.flag} (${s.envVar}) expects k=v pairs separated by commas, got ${JSON.stringify(pair)}`);
+    if (eq < 0 || !LABEL_KEY.test(key))
+      throw new ConfigError(
+        `${s.flag} (${s.envVar}) expects k=v pairs separated by commas, got ${JSON.stringify(pair)}`,
+      );
     if (value.length > 256) throw new ConfigError(`${s.flag} (${s.envVar}) label ${key} is longer than 256 characters`);
     if (key in labels) throw new ConfigError(`${s.flag} (${s.envVar}) sets label ${key} twice`);
     labels[key] = value;
@@ -124,9 +133,14 @@ export function parseLabels(text: string): Record<string, string> {
 /** Reads every `--trust` file (comma-separated); at least one is required. */
 function loadTrustedKeys(text: string | undefined): TrustedKey[] {
   const s = setting('trust');
-  const paths = (text ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const paths = (text ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   if (paths.length === 0) {
-    throw new ConfigError(`${s.flag} (${s.envVar}) is required: the controller's public key (the controller writes it to <state-dir>/controller.pub); the agent runs only commands signed by a trusted key`);
+    throw new ConfigError(
+      `${s.flag} (${s.envVar}) is required: the controller's public key (the controller writes it to <state-dir>/controller.pub); the agent runs only commands signed by a trusted key`,
+    );
   }
   return paths.map((p) => {
     try {
@@ -152,11 +166,16 @@ function loadBrokerTls(raw: Record<string, string | undefined>): BrokerTls {
     try {
       return readFileSync(resolve(path));
     } catch (err) {
-      throw new ConfigError(`${s.flag} (${s.envVar}) cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(
+        `${s.flag} (${s.envVar}) cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   };
   const tls: BrokerTls = { ca: read('brokerCa'), cert: read('brokerCert'), key: read('brokerKey') };
-  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new ConfigError('--broker-cert and --broker-key (WARREN_BROKER_CERT, WARREN_BROKER_KEY) go together: give both or neither');
+  if ((tls.cert === undefined) !== (tls.key === undefined))
+    throw new ConfigError(
+      '--broker-cert and --broker-key (WARREN_BROKER_CERT, WARREN_BROKER_KEY) go together: give both or neither',
+    );
   return tls;
 }
 

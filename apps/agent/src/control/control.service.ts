@@ -50,10 +50,20 @@ export class ControlService {
 
   private handle(ch: Channel, m: Message): void {
     try {
-      const v = verifyBody(m.content, m.properties.headers as Record<string, unknown> | undefined, this.identity.trusted);
+      const v = verifyBody(
+        m.content,
+        m.properties.headers as Record<string, unknown> | undefined,
+        this.identity.trusted,
+      );
       const decoded = v.ok ? decodeCancel(m.content) : null;
       if (!v.ok || !decoded?.ok) {
-        this.log.warn({ reason: v.ok ? decoded && !decoded.ok ? decoded.reason : 'undecodable' : v.reason, messageId: m.properties.messageId }, 'rejected control message');
+        this.log.warn(
+          {
+            reason: v.ok ? (decoded && !decoded.ok ? decoded.reason : 'undecodable') : v.reason,
+            messageId: m.properties.messageId,
+          },
+          'rejected control message',
+        );
         return ch.nack(m, false, false);
       }
       const c = decoded.message;
@@ -61,7 +71,13 @@ export class ControlService {
         this.log.warn({ taskId: c.taskId, for: c.host }, 'rejected control message: for another host');
         return ch.nack(m, false, false);
       }
-      this.inbox.cancel({ taskId: c.taskId, invocationIds: c.invocationIds, expiresAt: c.expiresAt, replyTo: c.replyTo, requestedBy: c.requestedBy });
+      this.inbox.cancel({
+        taskId: c.taskId,
+        invocationIds: c.invocationIds,
+        expiresAt: c.expiresAt,
+        replyTo: c.replyTo,
+        requestedBy: c.requestedBy,
+      });
       ch.ack(m);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'failed to apply a control message; dropped');

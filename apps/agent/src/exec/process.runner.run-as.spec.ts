@@ -14,7 +14,14 @@ const nobodyEntry = systemUserDatabase.lookup('nobody')!;
 const nobody: RunAsUser = { user: 'nobody', uid: nobodyEntry.uid, gid: nobodyEntry.gid, home: nobodyEntry.home };
 const root: RunAsUser = { user: 'root', uid: 0, gid: 0, home: '/root' };
 const baseEnv = buildBaseEnv({ ...process.env, HOME: '/root', USER: 'root', LOGNAME: 'root' });
-const spec = (command: string, over: Partial<RunSpec> = {}): RunSpec => ({ command, cwd: null, env: {}, timeoutMs: 10_000, killGraceMs: 500, ...over });
+const spec = (command: string, over: Partial<RunSpec> = {}): RunSpec => ({
+  command,
+  cwd: null,
+  env: {},
+  timeoutMs: 10_000,
+  killGraceMs: 500,
+  ...over,
+});
 const scratch = mkdtempSync(join(tmpdir(), 'warren-runas-'));
 chmodSync(scratch, 0o777); // writable by nobody
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -35,7 +42,11 @@ function userWithSupplementaryGroups(): string | null {
 
 function liveMembers(pgid: number): string[] {
   const ps = execFileSync('ps', ['-eo', 'pid=,pgid=,stat='], { encoding: 'utf8' });
-  return ps.split('\n').map((l) => l.trim().split(/\s+/)).filter(([, g, stat]) => Number(g) === pgid && stat !== undefined && !stat.startsWith('Z')).map((f) => f.join(' '));
+  return ps
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, g, stat]) => Number(g) === pgid && stat !== undefined && !stat.startsWith('Z'))
+    .map((f) => f.join(' '));
 }
 
 const modes = [
@@ -48,7 +59,12 @@ describe.each(modes)('ProcessRunner running as another user ($name)', ({ setpriv
 
   it("runs the command as that user, with the user's HOME, USER and LOGNAME, and files it creates are the user's", async () => {
     const file = join(scratch, `made-by-${setpriv ? 'setpriv' : 'node'}`);
-    const h = runner.start(spec(`echo $$; id -un; echo "$HOME|$USER|$LOGNAME"; ${IDS}; touch ${file}`, { runAs: nobody, env: { HOME: '/root', USER: 'root' } }));
+    const h = runner.start(
+      spec(`echo $$; id -un; echo "$HOME|$USER|$LOGNAME"; ${IDS}; touch ${file}`, {
+        runAs: nobody,
+        env: { HOME: '/root', USER: 'root' },
+      }),
+    );
     const o = await h.outcome;
     expect(o).toMatchObject({ state: 'succeeded', stderr: { data: '' } });
     const [pid, name, vars, ...ids] = o.stdout.data.trim().split('\n');
@@ -81,17 +97,22 @@ describe.each(modes)('ProcessRunner running as another user ($name)', ({ setpriv
   });
 });
 
-describe('ProcessRunner: the envelope\'s environment never reaches what runs as root', () => {
+describe("ProcessRunner: the envelope's environment never reaches what runs as root", () => {
   it('LD_PRELOAD from the envelope is loaded only as the run-as user, never in setpriv or prlimit (root)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warren-preload-'));
     chmodSync(dir, 0o777);
     const log = join(dir, 'uids');
     const src = join(dir, 'p.c');
-    require('node:fs').writeFileSync(src, `#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void c(void) { FILE *f = fopen("${log}", "a"); if (f) { fprintf(f, "%d\\n", (int) getuid()); fclose(f); } }\n`);
+    require('node:fs').writeFileSync(
+      src,
+      `#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void c(void) { FILE *f = fopen("${log}", "a"); if (f) { fprintf(f, "%d\\n", (int) getuid()); fclose(f); } }\n`,
+    );
     execFileSync('gcc', ['-shared', '-fPIC', '-o', join(dir, 'p.so'), src]);
     chmodSync(join(dir, 'p.so'), 0o755);
     const runner = new ProcessRunner({ baseEnv, maxOutputBytes: 65_536 });
-    const o = await runner.start(spec('true', { runAs: nobody, maxProcesses: 50, env: { LD_PRELOAD: join(dir, 'p.so') } })).outcome;
+    const o = await runner.start(
+      spec('true', { runAs: nobody, maxProcesses: 50, env: { LD_PRELOAD: join(dir, 'p.so') } }),
+    ).outcome;
     expect(o.state).toBe('succeeded');
     const uids = readFileSync(log, 'utf8').trim().split('\n').map(Number);
     expect(uids.length).toBeGreaterThan(0); // it was loaded: in env(1) and the shell, as the user
@@ -113,7 +134,12 @@ describe('ProcessRunner with a process limit (policy maxProcesses)', () => {
   };
   const runner = new ProcessRunner({ baseEnv, maxOutputBytes: 65_536, setpriv: null });
   /** Processes of `uid` now, counted from outside (by root, whom no limit binds). */
-  const countOf = (uid: number) => Number(execFileSync('sh', ['-c', `ps -u ${uid} --no-headers | wc -l`]).toString().trim());
+  const countOf = (uid: number) =>
+    Number(
+      execFileSync('sh', ['-c', `ps -u ${uid} --no-headers | wc -l`])
+        .toString()
+        .trim(),
+    );
 
   /** Kills whatever `uid` still runs (a bomb re-forks: until none is left). */
   const reap = async (uid: number) => {
@@ -126,7 +152,14 @@ describe('ProcessRunner with a process limit (policy maxProcesses)', () => {
   it('caps the processes a command may start: forks past the limit fail', async () => {
     const u = lonelyUser();
     try {
-      const h = runner.start(spec('for i in $(seq 100); do sleep 3 & done; wait', { runAs: u, maxProcesses: 30, timeoutMs: 1000, killGraceMs: 100 }));
+      const h = runner.start(
+        spec('for i in $(seq 100); do sleep 3 & done; wait', {
+          runAs: u,
+          maxProcesses: 30,
+          timeoutMs: 1000,
+          killGraceMs: 100,
+        }),
+      );
       let peak = 0;
       const timer = setInterval(() => (peak = Math.max(peak, countOf(u.uid))), 50);
       const o = await h.outcome;
@@ -142,7 +175,9 @@ describe('ProcessRunner with a process limit (policy maxProcesses)', () => {
   it('holds a fork bomb to the limit while it runs', async () => {
     const u = lonelyUser();
     try {
-      const h = runner.start(spec('b() { b | b & }; b; sleep 5', { runAs: u, maxProcesses: 30, timeoutMs: 1500, killGraceMs: 200 }));
+      const h = runner.start(
+        spec('b() { b | b & }; b; sleep 5', { runAs: u, maxProcesses: 30, timeoutMs: 1500, killGraceMs: 200 }),
+      );
       let peak = 0;
       const timer = setInterval(() => (peak = Math.max(peak, countOf(u.uid))), 25);
       const o = await h.outcome;
@@ -158,7 +193,9 @@ describe('ProcessRunner with a process limit (policy maxProcesses)', () => {
   });
 
   it('keeps the group leader the same process through prlimit, with the limit set', async () => {
-    const h = runner.start(spec("echo $$; grep 'Max processes' /proc/self/limits", { runAs: lonelyUser(), maxProcesses: 7 }));
+    const h = runner.start(
+      spec("echo $$; grep 'Max processes' /proc/self/limits", { runAs: lonelyUser(), maxProcesses: 7 }),
+    );
     const o = await h.outcome;
     expect(o.stderr.data).toBe('');
     const [pid, limit] = o.stdout.data.trim().split('\n');
@@ -172,8 +209,14 @@ describe('ProcessRunner user switching', () => {
     const name = userWithSupplementaryGroups() ?? 'nobody';
     const u = systemUserDatabase.lookup(name)!;
     const runner = new ProcessRunner({ baseEnv, maxOutputBytes: 65_536 });
-    const o = await runner.start(spec('id -G', { runAs: { user: u.name, uid: u.uid, gid: u.gid, home: u.home } })).outcome;
-    const sorted = (text: string) => text.trim().split(/\s+/).map(Number).sort((a, b) => a - b);
+    const o = await runner.start(spec('id -G', { runAs: { user: u.name, uid: u.uid, gid: u.gid, home: u.home } }))
+      .outcome;
+    const sorted = (text: string) =>
+      text
+        .trim()
+        .split(/\s+/)
+        .map(Number)
+        .sort((a, b) => a - b);
     expect(sorted(o.stdout.data)).toEqual(sorted(execFileSync('id', ['-G', name], { encoding: 'utf8' })));
   });
 
@@ -182,21 +225,40 @@ describe('ProcessRunner user switching', () => {
     const runner = new ProcessRunner({ baseEnv, maxOutputBytes: 1024, agentUid: 1000 });
     const h = runner.start(spec(`touch ${mark}`, { runAs: nobody }));
     expect(h.pid).toBeNull();
-    expect(await h.outcome).toMatchObject({ state: 'error', startedAt: null, reason: 'cannot run as nobody: the agent is not root' });
+    expect(await h.outcome).toMatchObject({
+      state: 'error',
+      startedAt: null,
+      reason: 'cannot run as nobody: the agent is not root',
+    });
     expect(existsSync(mark)).toBe(false);
   });
 
   it('runs as its own user without switching, and reports a missing setpriv as error when it must switch', async () => {
-    const runner = new ProcessRunner({ baseEnv: buildBaseEnv({ ...process.env, HOME: '/elsewhere' }), maxOutputBytes: 1024, setpriv: '/nonexistent/setpriv' });
+    const runner = new ProcessRunner({
+      baseEnv: buildBaseEnv({ ...process.env, HOME: '/elsewhere' }),
+      maxOutputBytes: 1024,
+      setpriv: '/nonexistent/setpriv',
+    });
     const self = await runner.start(spec('id -u; echo "$HOME"', { runAs: root })).outcome;
     expect(self).toMatchObject({ state: 'succeeded', stdout: { data: '0\n/root\n' } });
     const other = await runner.start(spec('id -u', { runAs: nobody })).outcome;
-    expect(other).toMatchObject({ state: 'error', reason: expect.stringMatching(/^could not start \/nonexistent\/setpriv: .*ENOENT/) });
+    expect(other).toMatchObject({
+      state: 'error',
+      reason: expect.stringMatching(/^could not start \/nonexistent\/setpriv: .*ENOENT/),
+    });
   });
 
   it('keeps the output cap a run asks for, never more than the runner allows', async () => {
     const runner = new ProcessRunner({ baseEnv, maxOutputBytes: 8 });
-    expect((await runner.start(spec('echo 0123456789', { maxOutputBytes: 4 })).outcome).stdout).toEqual({ data: '0123', bytes: 11, truncated: true });
-    expect((await runner.start(spec('echo 0123456789', { maxOutputBytes: 1_000_000 })).outcome).stdout).toEqual({ data: '01234567', bytes: 11, truncated: true });
+    expect((await runner.start(spec('echo 0123456789', { maxOutputBytes: 4 })).outcome).stdout).toEqual({
+      data: '0123',
+      bytes: 11,
+      truncated: true,
+    });
+    expect((await runner.start(spec('echo 0123456789', { maxOutputBytes: 1_000_000 })).outcome).stdout).toEqual({
+      data: '01234567',
+      bytes: 11,
+      truncated: true,
+    });
   });
 });

@@ -12,7 +12,14 @@ import type { RunSpec } from './run.types';
 
 const MiB = 1024 * 1024;
 const runner = new ProcessRunner({ baseEnv: buildBaseEnv(process.env), maxOutputBytes: MiB });
-const spec = (command: string, over: Partial<RunSpec> = {}): RunSpec => ({ command, cwd: null, env: {}, timeoutMs: 10_000, killGraceMs: 1_000, ...over });
+const spec = (command: string, over: Partial<RunSpec> = {}): RunSpec => ({
+  command,
+  cwd: null,
+  env: {},
+  timeoutMs: 10_000,
+  killGraceMs: 1_000,
+  ...over,
+});
 const run = (command: string, over: Partial<RunSpec> = {}) => runner.start(spec(command, over)).outcome;
 
 /**
@@ -119,7 +126,13 @@ describe('ProcessRunner', () => {
     const h = runner.start(spec('echo ran', { cwd: '/nonexistent/dir' }));
     expect(h.pid).toBeNull();
     const o = await h.outcome;
-    expect(o).toMatchObject({ state: 'error', exitCode: null, startedAt: null, durationMs: null, stdout: { data: '' } });
+    expect(o).toMatchObject({
+      state: 'error',
+      exitCode: null,
+      startedAt: null,
+      durationMs: null,
+      stdout: { data: '' },
+    });
     expect(o.reason).toMatch(/cwd \/nonexistent\/dir does not exist/);
   });
 
@@ -131,8 +144,13 @@ describe('ProcessRunner', () => {
   });
 
   it("passes the command's env over the base env, and never the agent's WARREN_* variables", async () => {
-    const r = new ProcessRunner({ baseEnv: buildBaseEnv({ ...process.env, WARREN_BROKER_URL: 'amqp://u:secret@x', BASE_ONLY: 'b' }), maxOutputBytes: 1024 });
-    const o = await r.start(spec('echo "$GREETING|$BASE_ONLY|${WARREN_BROKER_URL-unset}"', { env: { GREETING: 'hello there' } })).outcome;
+    const r = new ProcessRunner({
+      baseEnv: buildBaseEnv({ ...process.env, WARREN_BROKER_URL: 'amqp://u:secret@x', BASE_ONLY: 'b' }),
+      maxOutputBytes: 1024,
+    });
+    const o = await r.start(
+      spec('echo "$GREETING|$BASE_ONLY|${WARREN_BROKER_URL-unset}"', { env: { GREETING: 'hello there' } }),
+    ).outcome;
     expect(o.stdout.data).toBe('hello there|b|unset\n');
   });
 

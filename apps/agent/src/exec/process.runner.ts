@@ -73,7 +73,12 @@ export class ProcessRunner {
     if ('error' in plan) return neverStarted(plan.error);
     let run: Run;
     try {
-      run = new Run(spec, plan, Math.min(spec.maxOutputBytes ?? Infinity, this.opts.maxOutputBytes), this.opts.pipeCloseWaitMs ?? 500);
+      run = new Run(
+        spec,
+        plan,
+        Math.min(spec.maxOutputBytes ?? Infinity, this.opts.maxOutputBytes),
+        this.opts.pipeCloseWaitMs ?? 500,
+      );
     } catch (err) {
       // spawn throws at once for arguments it cannot pass at all, e.g. a NUL byte in the command or env.
       return neverStarted(`could not start ${plan.file}: ${(err as Error).message}`);
@@ -191,7 +196,14 @@ class Run {
     const sigkill = () => {
       if (this.killing!.sigkillSent) return;
       this.killing!.sigkillSent = true;
-      if (signalGroup(pid, 'SIGKILL')) this.spec.onKill?.({ pid, signal: 'SIGKILL', state: this.killing!.state, reason: this.killing!.reason, graceMs: 0 });
+      if (signalGroup(pid, 'SIGKILL'))
+        this.spec.onKill?.({
+          pid,
+          signal: 'SIGKILL',
+          state: this.killing!.state,
+          reason: this.killing!.reason,
+          graceMs: 0,
+        });
       this.tryFinish();
     };
     if (!this.killing) {

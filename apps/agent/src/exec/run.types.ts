@@ -41,7 +41,13 @@ export interface RunSpec {
    * Hears each signal sent to the process group (SIGTERM at a timeout or cancel, SIGKILL after the
    * grace), so that every kill is one structured log line. Must not throw.
    */
-  onKill?: (kill: { pid: number; signal: 'SIGTERM' | 'SIGKILL'; state: string; reason: string; graceMs: number }) => void;
+  onKill?: (kill: {
+    pid: number;
+    signal: 'SIGTERM' | 'SIGKILL';
+    state: string;
+    reason: string;
+    graceMs: number;
+  }) => void;
 }
 
 /** How one run ended: everything a `result` message reports, minus the ids. */

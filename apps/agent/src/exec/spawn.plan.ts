@@ -58,17 +58,29 @@ export function findSetpriv(): string | null {
  * three from the user database and then execs the shell in the same process, which keeps the pid
  * and the process group the runner kills. Returns a reason instead when it cannot be run.
  */
-export function planSpawn(spec: RunSpec, baseEnv: Readonly<Record<string, string>>, sw: UserSwitch): SpawnPlan | { error: string } {
+export function planSpawn(
+  spec: RunSpec,
+  baseEnv: Readonly<Record<string, string>>,
+  sw: UserSwitch,
+): SpawnPlan | { error: string } {
   const plan = planUser(spec, baseEnv, sw);
   if ('error' in plan || !spec.maxProcesses) return plan;
   // prlimit sets RLIMIT_NPROC on itself and execs the rest (setpriv, then the shell): one process,
   // the same pid and process group, and every descendant inherits the limit.
   if (!sw.prlimit) return { error: 'the policy sets maxProcesses, but this host has no prlimit (util-linux)' };
   // When prlimit runs as root ahead of setpriv, it gets setpriv's (envelope-free) environment.
-  return { ...plan, file: sw.prlimit, args: [`--nproc=${spec.maxProcesses}:${spec.maxProcesses}`, '--', plan.file, ...plan.args] };
+  return {
+    ...plan,
+    file: sw.prlimit,
+    args: [`--nproc=${spec.maxProcesses}:${spec.maxProcesses}`, '--', plan.file, ...plan.args],
+  };
 }
 
-function planUser(spec: RunSpec, baseEnv: Readonly<Record<string, string>>, sw: UserSwitch): SpawnPlan | { error: string } {
+function planUser(
+  spec: RunSpec,
+  baseEnv: Readonly<Record<string, string>>,
+  sw: UserSwitch,
+): SpawnPlan | { error: string } {
   const as = spec.runAs ?? null;
   let cwd: string | undefined;
   if (spec.cwd !== null) {
@@ -91,7 +103,17 @@ function planUser(spec: RunSpec, baseEnv: Readonly<Record<string, string>>, sw: 
     const assignments = Object.entries({ ...spec.env, ...identity }).map(([k, v]) => `${k}=${v}`);
     return {
       file: sw.setpriv,
-      args: [`--reuid=${as.uid}`, `--regid=${as.gid}`, '--init-groups', '--', ENV_BIN, '--', ...assignments, '/bin/sh', ...shell],
+      args: [
+        `--reuid=${as.uid}`,
+        `--regid=${as.gid}`,
+        '--init-groups',
+        '--',
+        ENV_BIN,
+        '--',
+        ...assignments,
+        '/bin/sh',
+        ...shell,
+      ],
       cwd,
       env: { ...baseEnv, ...identity },
     };

@@ -4,15 +4,33 @@ import { type AdmitContext, admit, decideStart, type StartContext } from './inbo
 
 const controller = generateSigningKey();
 const command: CommandMessage = {
-  v: 1, kind: 'command', invocationId: 'inv-1', taskId: 't_1', host: 'web1', command: 'true', runAs: null,
-  cwd: null, env: {}, timeoutMs: 1000, killGraceMs: 100, issuedAt: 1000, expiresAt: 2000, replyTo: 'ns.results',
+  v: 1,
+  kind: 'command',
+  invocationId: 'inv-1',
+  taskId: 't_1',
+  host: 'web1',
+  command: 'true',
+  runAs: null,
+  cwd: null,
+  env: {},
+  timeoutMs: 1000,
+  killGraceMs: 100,
+  issuedAt: 1000,
+  expiresAt: 2000,
+  replyTo: 'ns.results',
 };
 const signed = (c: CommandMessage | Buffer, key = controller) => {
   const content = Buffer.isBuffer(c) ? c : encode(c);
   return { content, headers: signBody(content, key), correlationId: 'inv-1' };
 };
 const ctx = (over: Partial<AdmitContext> = {}): AdmitContext => ({
-  host: 'web1', trusted: keyRing([controller]), now: 1500, skewMs: 30_000, seen: () => null, outcomeOf: () => null, ...over,
+  host: 'web1',
+  trusted: keyRing([controller]),
+  now: 1500,
+  skewMs: 30_000,
+  seen: () => null,
+  outcomeOf: () => null,
+  ...over,
 });
 
 describe('admit', () => {
@@ -22,26 +40,49 @@ describe('admit', () => {
 
   it('checks the signature before reading anything: unsigned, untrusted, altered', () => {
     const unsigned = { content: encode(command), headers: {}, correlationId: 'inv-1' };
-    expect(admit(unsigned, ctx())).toMatchObject({ action: 'reject', code: 'unsigned', verified: false, answer: { invocationId: 'inv-1', taskId: 'unknown' } });
-    expect(admit(signed(command, generateSigningKey()), ctx())).toMatchObject({ code: 'untrusted_key', verified: false });
+    expect(admit(unsigned, ctx())).toMatchObject({
+      action: 'reject',
+      code: 'unsigned',
+      verified: false,
+      answer: { invocationId: 'inv-1', taskId: 'unknown' },
+    });
+    expect(admit(signed(command, generateSigningKey()), ctx())).toMatchObject({
+      code: 'untrusted_key',
+      verified: false,
+    });
     const s = signed(command);
     const altered = Buffer.from(s.content.toString().replace('"true"', '"reboot"'));
     expect(admit({ ...s, content: altered }, ctx())).toMatchObject({ code: 'bad_signature', verified: false });
     // even bytes that are not JSON at all are refused for their signature, not parsed
-    expect(admit({ content: Buffer.from('{"v":1,'), headers: {}, correlationId: undefined }, ctx())).toMatchObject({ code: 'unsigned', answer: { invocationId: 'unidentified' } });
+    expect(admit({ content: Buffer.from('{"v":1,'), headers: {}, correlationId: undefined }, ctx())).toMatchObject({
+      code: 'unsigned',
+      answer: { invocationId: 'unidentified' },
+    });
   });
 
   it('refuses an oversized message before hashing it', () => {
     const huge = Buffer.alloc(600 * 1024, 0x20);
-    expect(admit({ content: huge, headers: signBody(huge, controller), correlationId: 'inv-9' }, ctx())).toMatchObject({ code: 'oversized', verified: false, answer: { invocationId: 'inv-9' } });
+    expect(admit({ content: huge, headers: signBody(huge, controller), correlationId: 'inv-9' }, ctx())).toMatchObject({
+      code: 'oversized',
+      verified: false,
+      answer: { invocationId: 'inv-9' },
+    });
   });
 
   it('refuses a signed message that is not a valid command as malformed', () => {
-    expect(admit(signed(Buffer.from('{"v":1,')), ctx())).toMatchObject({ code: 'malformed', reason: 'body is not valid JSON', verified: false });
+    expect(admit(signed(Buffer.from('{"v":1,')), ctx())).toMatchObject({
+      code: 'malformed',
+      reason: 'body is not valid JSON',
+      verified: false,
+    });
   });
 
   it('refuses a command for another host, issued in the future beyond the skew, or expired (no skew: the controller calls it undelivered then)', () => {
-    expect(admit(signed({ ...command, host: 'db1' }), ctx())).toMatchObject({ code: 'wrong_host', verified: true, answer: { invocationId: 'inv-1', taskId: 't_1' } });
+    expect(admit(signed({ ...command, host: 'db1' }), ctx())).toMatchObject({
+      code: 'wrong_host',
+      verified: true,
+      answer: { invocationId: 'inv-1', taskId: 't_1' },
+    });
     const future = (issuedAt: number) => ({ ...command, issuedAt, expiresAt: issuedAt + 1000 });
     expect(admit(signed(future(1500 + 30_000)), ctx())).toEqual({ action: 'queue', command: future(31_500) });
     expect(admit(signed(future(1500 + 30_001)), ctx())).toMatchObject({ code: 'not_yet_valid' });
@@ -50,19 +91,31 @@ describe('admit', () => {
   });
 
   it('refuses any copy of an invocation already running, waiting or journaled, saying how the first one went', () => {
-    expect(admit(signed(command), ctx({ seen: () => 'running' }))).toMatchObject({ code: 'replay', reason: 'replay: this invocation is running now; not run again' });
+    expect(admit(signed(command), ctx({ seen: () => 'running' }))).toMatchObject({
+      code: 'replay',
+      reason: 'replay: this invocation is running now; not run again',
+    });
     expect(admit(signed(command), ctx({ seen: () => 'waiting' }))).toMatchObject({ code: 'replay' });
     const out = { state: 'succeeded', exitCode: 0, signal: null, finishedAt: Date.UTC(2026, 0, 1) };
     expect(admit(signed(command), ctx({ seen: () => 'journaled', outcomeOf: () => out }))).toMatchObject({
       code: 'replay',
-      reason: 'replay: this invocation already ran (succeeded, exit 0, finished 2026-01-01T00:00:00.000Z); not run again',
+      reason:
+        'replay: this invocation already ran (succeeded, exit 0, finished 2026-01-01T00:00:00.000Z); not run again',
     });
-    expect(admit(signed(command), ctx({ seen: () => 'journaled' }))).toMatchObject({ reason: expect.stringContaining('outcome unknown') });
+    expect(admit(signed(command), ctx({ seen: () => 'journaled' }))).toMatchObject({
+      reason: expect.stringContaining('outcome unknown'),
+    });
   });
 });
 
 describe('decideStart', () => {
-  const sctx = (over: Partial<StartContext> = {}): StartContext => ({ now: 1500, skewMs: 0, isRunning: () => false, isJournaled: () => false, ...over });
+  const sctx = (over: Partial<StartContext> = {}): StartContext => ({
+    now: 1500,
+    skewMs: 0,
+    isRunning: () => false,
+    isJournaled: () => false,
+    ...over,
+  });
 
   it('runs a fresh, unexpired command', () => {
     expect(decideStart(command, sctx())).toBe('run');

@@ -62,7 +62,11 @@ const MAX_ID = 128;
 export function admit(m: Incoming, ctx: AdmitContext): Admission {
   // Size first: it costs nothing, and a huge body is not even hashed.
   if (m.content.length > LIMITS.maxCommandMessageBytes) {
-    return unverified('oversized', `message of ${m.content.length} bytes exceeds the ${LIMITS.maxCommandMessageBytes}-byte limit`, m.correlationId);
+    return unverified(
+      'oversized',
+      `message of ${m.content.length} bytes exceeds the ${LIMITS.maxCommandMessageBytes}-byte limit`,
+      m.correlationId,
+    );
   }
   const v = verifyBody(m.content, m.headers, ctx.trusted);
   if (!v.ok) return unverified(v.code, v.reason, m.correlationId);
@@ -70,21 +74,34 @@ export function admit(m: Incoming, ctx: AdmitContext): Admission {
   if (!decoded.ok) return unverified('malformed', decoded.reason, m.correlationId);
   const c = decoded.message;
   const answer = { invocationId: c.invocationId, taskId: c.taskId };
-  const refuse = (code: RejectCode, reason: string): Admission => ({ action: 'reject', code, reason, answer, verified: true });
+  const refuse = (code: RejectCode, reason: string): Admission => ({
+    action: 'reject',
+    code,
+    reason,
+    answer,
+    verified: true,
+  });
   if (c.host !== ctx.host) return refuse('wrong_host', `wrong host: the command is for ${c.host}, this is ${ctx.host}`);
   if (c.issuedAt > ctx.now + ctx.skewMs) {
-    return refuse('not_yet_valid', `issued ${Math.round((c.issuedAt - ctx.now) / 1000)} s in the future, beyond the ${Math.round(ctx.skewMs / 1000)} s clock skew`);
+    return refuse(
+      'not_yet_valid',
+      `issued ${Math.round((c.issuedAt - ctx.now) / 1000)} s in the future, beyond the ${Math.round(ctx.skewMs / 1000)} s clock skew`,
+    );
   }
   // No skew on expiry: the controller declares the command `undelivered` soon after it, and a
   // command started later than that would be reported as never delivered. Keep clocks in sync (NTP).
-  if (ctx.now > c.expiresAt) return refuse('expired', `expired ${new Date(c.expiresAt).toISOString()}, before it could start`);
+  if (ctx.now > c.expiresAt)
+    return refuse('expired', `expired ${new Date(c.expiresAt).toISOString()}, before it could start`);
   const seen = ctx.seen(c.invocationId);
   if (seen) return refuse('replay', replayReason(seen, ctx.outcomeOf(c.invocationId)));
   return { action: 'queue', command: c };
 }
 
 function unverified(code: RejectCode, reason: string, correlationId: unknown): Admission {
-  const id = typeof correlationId === 'string' && correlationId.length > 0 && correlationId.length <= MAX_ID ? correlationId : 'unidentified';
+  const id =
+    typeof correlationId === 'string' && correlationId.length > 0 && correlationId.length <= MAX_ID
+      ? correlationId
+      : 'unidentified';
   return { action: 'reject', code, reason, answer: { invocationId: id, taskId: 'unknown' }, verified: false };
 }
 
@@ -92,8 +109,10 @@ function unverified(code: RejectCode, reason: string, correlationId: unknown): A
 export function replayReason(seen: Exclude<Seen, null>, out: JournaledOutcome | null): string {
   if (seen === 'running') return 'replay: this invocation is running now; not run again';
   if (seen === 'waiting') return 'replay: this invocation is already queued here; not run again';
-  if (!out) return 'replay: this invocation was accepted before (outcome unknown: the agent stopped while it ran); not run again';
-  if (out.started === false) return `replay: this invocation was cancelled before it started (${new Date(out.finishedAt).toISOString()}); not run`;
+  if (!out)
+    return 'replay: this invocation was accepted before (outcome unknown: the agent stopped while it ran); not run again';
+  if (out.started === false)
+    return `replay: this invocation was cancelled before it started (${new Date(out.finishedAt).toISOString()}); not run`;
   const how = out.exitCode !== null ? `exit ${out.exitCode}` : out.signal ? `signal ${out.signal}` : 'no exit code';
   return `replay: this invocation already ran (${out.state}, ${how}, finished ${new Date(out.finishedAt).toISOString()}); not run again`;
 }

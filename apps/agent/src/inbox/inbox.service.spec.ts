@@ -2,7 +2,16 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Delivery } from '@warren/amqp';
-import { type CommandMessage, encode, type OutputMessage, generateSigningKey, keyRing, type ReplyMessage, type ResultMessage, signBody } from '@warren/protocol';
+import {
+  type CommandMessage,
+  encode,
+  type OutputMessage,
+  generateSigningKey,
+  keyRing,
+  type ReplyMessage,
+  type ResultMessage,
+  signBody,
+} from '@warren/protocol';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerService } from '../broker/broker.service';
@@ -71,16 +80,38 @@ describe('InboxService', () => {
     return new InboxService(config, {} as BrokerService, journal, runner, replies, identity, pino({ level: 'silent' }));
   };
   const command = (over: Partial<CommandMessage> = {}): CommandMessage => ({
-    v: 1, kind: 'command', invocationId: `inv-${++seq}`, taskId: 't_1', host: 'web1', command: 'true', runAs: null,
-    cwd: null, env: {}, timeoutMs: 10_000, killGraceMs: 100, issuedAt: Date.now(), expiresAt: Date.now() + 60_000, replyTo: 'ns.results', ...over,
+    v: 1,
+    kind: 'command',
+    invocationId: `inv-${++seq}`,
+    taskId: 't_1',
+    host: 'web1',
+    command: 'true',
+    runAs: null,
+    cwd: null,
+    env: {},
+    timeoutMs: 10_000,
+    killGraceMs: 100,
+    issuedAt: Date.now(),
+    expiresAt: Date.now() + 60_000,
+    replyTo: 'ns.results',
+    ...over,
   });
   /** Delivers `body` signed by the controller's key (or `opts.key`, or unsigned with `opts.key: null`). */
-  const deliver = (target: InboxService, body: CommandMessage | Buffer, props: Record<string, unknown> = {}, opts: { key?: typeof controllerKey | null } = {}) => {
+  const deliver = (
+    target: InboxService,
+    body: CommandMessage | Buffer,
+    props: Record<string, unknown> = {},
+    opts: { key?: typeof controllerKey | null } = {},
+  ) => {
     const content = Buffer.isBuffer(body) ? body : encode(body);
     const id = Buffer.isBuffer(body) ? 'raw' : body.invocationId;
     const key = opts.key === undefined ? controllerKey : opts.key;
     const headers = key ? signBody(content, key) : {};
-    const d = new FakeDelivery(content, { correlationId: id, replyTo: 'ns.results', messageId: 'm', headers, ...props }, () => journal);
+    const d = new FakeDelivery(
+      content,
+      { correlationId: id, replyTo: 'ns.results', messageId: 'm', headers, ...props },
+      () => journal,
+    );
     target.handle(d as unknown as Delivery);
     return d;
   };
@@ -107,10 +138,18 @@ describe('InboxService', () => {
     expect(d.settled).toBe('ack');
     expect(d.journaledAtAck).toBe(true);
     await until(() => results().length === 1);
-    expect(sent.map((s) => [s.message.kind, s.routingKey])).toEqual([['started', 'custom.replies'], ['result', 'custom.replies']]);
-    expect(results()[0]).toMatchObject({ invocationId: c.invocationId, taskId: 't_1', host: 'web1', state: 'succeeded', stdout: { data: 'hi\n' } });
+    expect(sent.map((s) => [s.message.kind, s.routingKey])).toEqual([
+      ['started', 'custom.replies'],
+      ['result', 'custom.replies'],
+    ]);
+    expect(results()[0]).toMatchObject({
+      invocationId: c.invocationId,
+      taskId: 't_1',
+      host: 'web1',
+      state: 'succeeded',
+      stdout: { data: 'hi\n' },
+    });
   });
-
 
   it('streams output while the command runs, in order, to its replyTo, and sends the last chunk before the result', async () => {
     const c = command({ command: 'echo one; sleep 0.3; echo two >&2; echo three', replyTo: 'custom.replies' });
@@ -118,9 +157,15 @@ describe('InboxService', () => {
     await until(() => live.length >= 1);
     expect(results()).toHaveLength(0); // the first line arrived while the command still ran
     await until(() => results().length === 1);
-    expect(live.every((l) => l.routingKey === 'custom.replies' && l.message.invocationId === c.invocationId && l.at === 1)).toBe(true);
+    expect(
+      live.every((l) => l.routingKey === 'custom.replies' && l.message.invocationId === c.invocationId && l.at === 1),
+    ).toBe(true);
     expect(live.map((l) => l.message.seq)).toEqual(live.map((_, i) => i));
-    const text = (stream: string) => live.filter((l) => l.message.stream === stream).map((l) => l.message.data).join('');
+    const text = (stream: string) =>
+      live
+        .filter((l) => l.message.stream === stream)
+        .map((l) => l.message.data)
+        .join('');
     expect(text('stdout')).toBe(results()[0].stdout.data);
     expect(text('stderr')).toBe('two\n');
   });
@@ -197,7 +242,12 @@ describe('InboxService', () => {
   it('rejects a command the local policy denies, even with a valid signature, and never runs it', async () => {
     const c = command({ command: 'reboot now' });
     expect(deliver(inbox, c).settled).toBe('ack');
-    expect(results()[0]).toMatchObject({ invocationId: c.invocationId, state: 'rejected', code: 'policy', reason: 'policy: command matches deny pattern "reboot*"' });
+    expect(results()[0]).toMatchObject({
+      invocationId: c.invocationId,
+      state: 'rejected',
+      code: 'policy',
+      reason: 'policy: command matches deny pattern "reboot*"',
+    });
     expect(started()).toHaveLength(0);
     expect(journal.has(c.invocationId)).toBe(false);
   });
@@ -236,7 +286,9 @@ describe('InboxService', () => {
   it('rejects signed but malformed messages without requeue, answering with the correlation id', () => {
     expect(deliver(inbox, Buffer.from('{"v":1,'), { correlationId: 'inv-x' }).settled).toBe('reject');
     const wrongVersion = { ...command(), v: 2 };
-    expect(deliver(inbox, Buffer.from(JSON.stringify(wrongVersion)), { correlationId: wrongVersion.invocationId }).settled).toBe('reject');
+    expect(
+      deliver(inbox, Buffer.from(JSON.stringify(wrongVersion)), { correlationId: wrongVersion.invocationId }).settled,
+    ).toBe('reject');
     expect(results().map((r) => [r.invocationId, r.code, r.reason])).toEqual([
       ['inv-x', 'malformed', 'body is not valid JSON'],
       [wrongVersion.invocationId, 'malformed', 'unsupported protocol version 2'],
@@ -246,7 +298,13 @@ describe('InboxService', () => {
   it('rejects a command for another host and says so', () => {
     const c = command({ host: 'db1' });
     expect(deliver(inbox, c).settled).toBe('ack');
-    expect(results()[0]).toMatchObject({ invocationId: c.invocationId, host: 'web1', state: 'rejected', code: 'wrong_host', reason: 'wrong host: the command is for db1, this is web1' });
+    expect(results()[0]).toMatchObject({
+      invocationId: c.invocationId,
+      host: 'web1',
+      state: 'rejected',
+      code: 'wrong_host',
+      reason: 'wrong host: the command is for db1, this is web1',
+    });
     expect(runner.running).toBe(0);
   });
 
@@ -284,8 +342,18 @@ describe('InboxService', () => {
     deliver(one, running);
     const w = deliver(one, waiting);
     expect(w.settled).toBeNull();
-    const outcome = one.cancel({ taskId: 't_1', invocationIds: [running.invocationId, waiting.invocationId, later.invocationId], expiresAt: Date.now() + 60_000, replyTo: 'ns.results', requestedBy: 'alice' });
-    expect(outcome).toEqual({ [running.invocationId]: 'killed', [waiting.invocationId]: 'dequeued', [later.invocationId]: 'barred' });
+    const outcome = one.cancel({
+      taskId: 't_1',
+      invocationIds: [running.invocationId, waiting.invocationId, later.invocationId],
+      expiresAt: Date.now() + 60_000,
+      replyTo: 'ns.results',
+      requestedBy: 'alice',
+    });
+    expect(outcome).toEqual({
+      [running.invocationId]: 'killed',
+      [waiting.invocationId]: 'dequeued',
+      [later.invocationId]: 'barred',
+    });
     expect(w.settled).toBe('ack');
     await until(() => results().length === 2);
     expect(results().map((r) => [r.invocationId, r.state, r.reason])).toEqual(

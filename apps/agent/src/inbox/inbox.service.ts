@@ -113,20 +113,54 @@ export class InboxService {
       // A verified refusal is settled for good; an unverifiable message goes to the dead letters, never back.
       if (verified) d.ack();
       else d.reject(false);
-      this.log.warn({ code, reason, taskId: answer.taskId, correlationId: answer.invocationId, messageId, verified, redelivered: d.redelivered }, 'rejected message');
+      this.log.warn(
+        {
+          code,
+          reason,
+          taskId: answer.taskId,
+          correlationId: answer.invocationId,
+          messageId,
+          verified,
+          redelivered: d.redelivered,
+        },
+        'rejected message',
+      );
       const route = verified ? (this.decodedReplyTo(d) ?? this.defaultRoute) : this.defaultRoute;
       return this.refuse({ ...answer, host: this.config.host }, 'rejected', reason, route, code);
     }
     const c = admission.command;
     const replyTo = replyRoute(c.replyTo) ?? this.defaultRoute;
     // The local policy has the last word, whatever the (valid) signature says.
-    const decision = evaluatePolicy(this.config.policy, { command: c.command, runAs: c.runAs, timeoutMs: c.timeoutMs, envNames: Object.keys(c.env) }, this.agentUser);
+    const decision = evaluatePolicy(
+      this.config.policy,
+      { command: c.command, runAs: c.runAs, timeoutMs: c.timeoutMs, envNames: Object.keys(c.env) },
+      this.agentUser,
+    );
     if (!decision.ok) {
       d.ack();
-      this.log.warn({ code: 'policy', reason: decision.reason, taskId: c.taskId, correlationId: c.invocationId, messageId, verified: true }, 'rejected message');
-      return this.refuse({ invocationId: c.invocationId, taskId: c.taskId, host: c.host }, 'rejected', decision.reason, replyTo, 'policy');
+      this.log.warn(
+        {
+          code: 'policy',
+          reason: decision.reason,
+          taskId: c.taskId,
+          correlationId: c.invocationId,
+          messageId,
+          verified: true,
+        },
+        'rejected message',
+      );
+      return this.refuse(
+        { invocationId: c.invocationId, taskId: c.taskId, host: c.host },
+        'rejected',
+        decision.reason,
+        replyTo,
+        'policy',
+      );
     }
-    this.log.debug({ taskId: c.taskId, correlationId: c.invocationId, redelivered: d.redelivered, queued: this.waiting.length }, 'command received');
+    this.log.debug(
+      { taskId: c.taskId, correlationId: c.invocationId, redelivered: d.redelivered, queued: this.waiting.length },
+      'command received',
+    );
     this.waiting.push({ delivery: d, command: c, grant: decision, replyTo });
     this.pump();
   }
@@ -160,7 +194,10 @@ export class InboxService {
         this.consider(w);
       } catch (err) {
         // Unforeseen: settle it rather than leave it hanging, and keep serving.
-        this.log.error({ err: (err as Error).message, correlationId: w.command.invocationId }, 'failed to handle command');
+        this.log.error(
+          { err: (err as Error).message, correlationId: w.command.invocationId },
+          'failed to handle command',
+        );
         w.delivery.reject(false);
       }
     }
@@ -179,14 +216,23 @@ export class InboxService {
     switch (decision) {
       case 'duplicate': {
         d.ack();
-        const reason = replayReason(this.active.has(c.invocationId) ? 'running' : 'journaled', this.journal.outcomeOf(c.invocationId));
+        const reason = replayReason(
+          this.active.has(c.invocationId) ? 'running' : 'journaled',
+          this.journal.outcomeOf(c.invocationId),
+        );
         this.log.warn({ ...logIds, code: 'replay', reason }, 'rejected message');
         return this.refuse(ids, 'rejected', reason, w.replyTo, 'replay');
       }
       case 'expired':
         d.ack();
         this.log.warn({ ...logIds, code: 'expired', expiresAt: c.expiresAt }, 'rejected message');
-        return this.refuse(ids, 'rejected', `expired ${new Date(c.expiresAt).toISOString()}, before it could start`, w.replyTo, 'expired');
+        return this.refuse(
+          ids,
+          'rejected',
+          `expired ${new Date(c.expiresAt).toISOString()}, before it could start`,
+          w.replyTo,
+          'expired',
+        );
       case 'run':
         return this.run(w);
     }
@@ -200,37 +246,107 @@ export class InboxService {
     } catch (err) {
       // Unrecorded means it could run twice: refuse to run it at all.
       d.reject(false);
-      this.log.error({ taskId: c.taskId, correlationId: c.invocationId, err: (err as Error).message }, 'cannot write the journal; command not run');
+      this.log.error(
+        { taskId: c.taskId, correlationId: c.invocationId, err: (err as Error).message },
+        'cannot write the journal; command not run',
+      );
       return this.refuse(ids, 'error', `agent cannot record the invocation: ${(err as Error).message}`, w.replyTo);
     }
     d.ack();
     const g = w.grant;
     // A run streams unless its (signed) command says `live: false`: a silent command costs nothing,
     // a chatty one at most ten chunks a second up to its cap.
-    const streamer = c.live === false ? null : new OutputStreamer({ ...STREAM_DEFAULTS, send: (chunk) => this.replies.sendLive(outputMessage(ids, chunk), w.replyTo) });
-    const onOutput = streamer ? (stream: 'stdout' | 'stderr', bytes: Buffer) => streamer.push(stream, bytes) : undefined;
-    const h = this.runner.start({ command: c.command, cwd: c.cwd, env: c.env, timeoutMs: g.timeoutMs, killGraceMs: c.killGraceMs, maxOutputBytes: g.maxOutputBytes, maxProcesses: g.maxProcesses, runAs: g, onOutput,
+    const streamer =
+      c.live === false
+        ? null
+        : new OutputStreamer({
+            ...STREAM_DEFAULTS,
+            send: (chunk) => this.replies.sendLive(outputMessage(ids, chunk), w.replyTo),
+          });
+    const onOutput = streamer
+      ? (stream: 'stdout' | 'stderr', bytes: Buffer) => streamer.push(stream, bytes)
+      : undefined;
+    const h = this.runner.start({
+      command: c.command,
+      cwd: c.cwd,
+      env: c.env,
+      timeoutMs: g.timeoutMs,
+      killGraceMs: c.killGraceMs,
+      maxOutputBytes: g.maxOutputBytes,
+      maxProcesses: g.maxProcesses,
+      runAs: g,
+      onOutput,
       // One line per signal sent to the group: SIGTERM at a timeout or cancel, SIGKILL after the grace.
-      onKill: (k) => this.log.warn({ taskId: c.taskId, correlationId: c.invocationId, pid: k.pid, signal: k.signal, state: k.state, reason: k.reason, graceMs: k.graceMs }, 'killing process group'),
+      onKill: (k) =>
+        this.log.warn(
+          {
+            taskId: c.taskId,
+            correlationId: c.invocationId,
+            pid: k.pid,
+            signal: k.signal,
+            state: k.state,
+            reason: k.reason,
+            graceMs: k.graceMs,
+          },
+          'killing process group',
+        ),
     });
-    if (g.note) this.log.info({ taskId: c.taskId, correlationId: c.invocationId, note: g.note }, 'policy adjusted command');
+    if (g.note)
+      this.log.info({ taskId: c.taskId, correlationId: c.invocationId, note: g.note }, 'policy adjusted command');
     if (h.pid !== null) {
       this.replies.send(startedMessage(ids, h.startedAt!, h.pid), w.replyTo);
-      this.log.info({ taskId: c.taskId, correlationId: c.invocationId, pid: h.pid, timeoutMs: g.timeoutMs, user: g.user }, 'invocation started');
-      this.log.debug({ correlationId: c.invocationId, command: c.command.slice(0, 200), cwd: c.cwd, envNames: Object.keys(c.env) }, 'invocation command');
+      this.log.info(
+        { taskId: c.taskId, correlationId: c.invocationId, pid: h.pid, timeoutMs: g.timeoutMs, user: g.user },
+        'invocation started',
+      );
+      this.log.debug(
+        { correlationId: c.invocationId, command: c.command.slice(0, 200), cwd: c.cwd, envNames: Object.keys(c.env) },
+        'invocation command',
+      );
     }
-    const done = h.outcome.then((o) => {
-      try {
-        this.journal.recordOutcome(c.invocationId, { state: o.state, exitCode: o.exitCode, signal: o.signal, finishedAt: o.finishedAt });
-      } catch (err) {
-        // Only the answer to a later replay loses detail; the result itself must still go out.
-        this.log.error({ taskId: c.taskId, correlationId: c.invocationId, err: (err as Error).message }, 'cannot journal the outcome');
-      }
-      streamer?.end({ stdout: o.stdout.truncated, stderr: o.stderr.truncated }); // the last chunks go before the result
-      this.replies.send(resultMessage(ids, o), w.replyTo);
-      const fields = { taskId: c.taskId, correlationId: c.invocationId, state: o.state, exitCode: o.exitCode, signal: o.signal, durationMs: o.durationMs };
-      this.log.info({ ...fields, stdoutBytes: o.stdout.bytes, stderrBytes: o.stderr.bytes, chunks: streamer?.sent ?? 0, reason: o.reason }, 'invocation finished');
-    }).catch((err: Error) => this.log.error({ taskId: c.taskId, correlationId: c.invocationId, err: err.message }, 'failed to report invocation'));
+    const done = h.outcome
+      .then((o) => {
+        try {
+          this.journal.recordOutcome(c.invocationId, {
+            state: o.state,
+            exitCode: o.exitCode,
+            signal: o.signal,
+            finishedAt: o.finishedAt,
+          });
+        } catch (err) {
+          // Only the answer to a later replay loses detail; the result itself must still go out.
+          this.log.error(
+            { taskId: c.taskId, correlationId: c.invocationId, err: (err as Error).message },
+            'cannot journal the outcome',
+          );
+        }
+        streamer?.end({ stdout: o.stdout.truncated, stderr: o.stderr.truncated }); // the last chunks go before the result
+        this.replies.send(resultMessage(ids, o), w.replyTo);
+        const fields = {
+          taskId: c.taskId,
+          correlationId: c.invocationId,
+          state: o.state,
+          exitCode: o.exitCode,
+          signal: o.signal,
+          durationMs: o.durationMs,
+        };
+        this.log.info(
+          {
+            ...fields,
+            stdoutBytes: o.stdout.bytes,
+            stderrBytes: o.stderr.bytes,
+            chunks: streamer?.sent ?? 0,
+            reason: o.reason,
+          },
+          'invocation finished',
+        );
+      })
+      .catch((err: Error) =>
+        this.log.error(
+          { taskId: c.taskId, correlationId: c.invocationId, err: err.message },
+          'failed to report invocation',
+        ),
+      );
     this.active.set(c.invocationId, done);
     this.handles.set(c.invocationId, h);
     void done.finally(() => {
@@ -240,7 +356,13 @@ export class InboxService {
     });
   }
 
-  private refuse(ids: { invocationId: string; taskId: string; host: string }, state: 'rejected' | 'error' | 'cancelled', reason: string, route: string, code?: RejectCode): void {
+  private refuse(
+    ids: { invocationId: string; taskId: string; host: string },
+    state: 'rejected' | 'error' | 'cancelled',
+    reason: string,
+    route: string,
+    code?: RejectCode,
+  ): void {
     this.replies.send(refusedMessage(ids, state, reason, Date.now(), code), route);
   }
 
@@ -248,7 +370,11 @@ export class InboxService {
     const before = this.waiting.length;
     const live = this.waiting.filter((w) => w.delivery.live);
     this.waiting.splice(0, this.waiting.length, ...live);
-    if (before > live.length) this.log.info({ dropped: before - live.length }, 'dropped waiting commands of a lost channel; the broker redelivers them');
+    if (before > live.length)
+      this.log.info(
+        { dropped: before - live.length },
+        'dropped waiting commands of a lost channel; the broker redelivers them',
+      );
   }
 
   /**
@@ -257,7 +383,13 @@ export class InboxService {
    * `cancelled` without running, and one that has not arrived yet is journaled as cancelled so that
    * it never runs when it does arrive, even after a restart. Returns what happened to each.
    */
-  cancel(ids: { taskId: string; invocationIds: string[]; expiresAt: number; replyTo: string; requestedBy: string }): Record<string, 'killed' | 'dequeued' | 'barred' | 'finished'> {
+  cancel(ids: {
+    taskId: string;
+    invocationIds: string[];
+    expiresAt: number;
+    replyTo: string;
+    requestedBy: string;
+  }): Record<string, 'killed' | 'dequeued' | 'barred' | 'finished'> {
     const reason = `cancelled by ${ids.requestedBy}`;
     const outcome: Record<string, 'killed' | 'dequeued' | 'barred' | 'finished'> = {};
     for (const id of ids.invocationIds) {
@@ -272,7 +404,12 @@ export class InboxService {
         const [w] = this.waiting.splice(i, 1);
         this.bar(id, w.command.expiresAt);
         w.delivery.ack();
-        this.refuse({ invocationId: id, taskId: w.command.taskId, host: w.command.host }, 'cancelled', reason, w.replyTo);
+        this.refuse(
+          { invocationId: id, taskId: w.command.taskId, host: w.command.host },
+          'cancelled',
+          reason,
+          w.replyTo,
+        );
         outcome[id] = 'dequeued';
         continue;
       }
@@ -291,9 +428,18 @@ export class InboxService {
   private bar(id: string, expiresAt: number): void {
     try {
       this.journal.append(id, expiresAt);
-      this.journal.recordOutcome(id, { state: 'cancelled', exitCode: null, signal: null, finishedAt: Date.now(), started: false });
+      this.journal.recordOutcome(id, {
+        state: 'cancelled',
+        exitCode: null,
+        signal: null,
+        finishedAt: Date.now(),
+        started: false,
+      });
     } catch (err) {
-      this.log.error({ correlationId: id, err: (err as Error).message }, 'cannot journal a cancel; it holds until the agent restarts');
+      this.log.error(
+        { correlationId: id, err: (err as Error).message },
+        'cannot journal a cancel; it holds until the agent restarts',
+      );
     }
   }
 
@@ -318,7 +464,10 @@ export class InboxService {
     this.log.info({ running: this.active.size, graceMs }, 'waiting for running commands to finish');
     let timer: NodeJS.Timeout | undefined;
     const all = Promise.all([...this.active.values()]).then(() => true);
-    const finished = await Promise.race([all, new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+    const finished = await Promise.race([
+      all,
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs))),
+    ]);
     clearTimeout(timer);
     if (finished) return;
     this.log.warn({ running: this.active.size }, 'shutdown grace over; killing running commands');

@@ -6,7 +6,11 @@ describe('OutputStreamer', () => {
   let chunks: OutputChunk[];
   const make = (over: Partial<{ flushMs: number; maxChunkBytes: number }> = {}) =>
     new OutputStreamer({ flushMs: 100, maxChunkBytes: 1024, ...over, send: (c) => chunks.push(c) });
-  const text = (stream: 'stdout' | 'stderr') => chunks.filter((c) => c.stream === stream).map((c) => c.data).join('');
+  const text = (stream: 'stdout' | 'stderr') =>
+    chunks
+      .filter((c) => c.stream === stream)
+      .map((c) => c.data)
+      .join('');
 
   beforeEach(() => {
     chunks = [];
@@ -57,7 +61,11 @@ describe('OutputStreamer', () => {
   it('sends at once, in chunks of at most maxChunkBytes, once that much is pending', () => {
     const s = make({ maxChunkBytes: 8 });
     s.push('stdout', Buffer.from('0123456789abcdefXY'));
-    expect(chunks.map((c) => [c.data, c.offset])).toEqual([['01234567', 0], ['89abcdef', 8], ['XY', 16]]);
+    expect(chunks.map((c) => [c.data, c.offset])).toEqual([
+      ['01234567', 0],
+      ['89abcdef', 8],
+      ['XY', 16],
+    ]);
   });
 
   it('never cuts a character: neither a write split inside one, nor a chunk at its size limit', () => {

@@ -39,7 +39,10 @@ export const STREAM_DEFAULTS = { flushMs: 100, maxChunkBytes: 16 * 1024 } as con
  * what lets a watcher who missed chunks complete the text from the result without repeating any.
  */
 export class OutputStreamer {
-  private readonly decoders: Record<StreamName, StringDecoder> = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  private readonly decoders: Record<StreamName, StringDecoder> = {
+    stdout: new StringDecoder('utf8'),
+    stderr: new StringDecoder('utf8'),
+  };
   private readonly offsets: Record<StreamName, number> = { stdout: 0, stderr: 0 };
   /** decoded text not yet sent, in the order read; consecutive pieces of one stream merged */
   private pending: { stream: StreamName; text: string }[] = [];
@@ -127,5 +130,15 @@ export function splitUtf8(text: string, maxBytes: number): string[] {
 
 /** The `output` message of one chunk. */
 export function outputMessage(ids: ReplyIds, c: OutputChunk): OutputMessage {
-  return { v: PROTOCOL_VERSION, kind: 'output', invocationId: ids.invocationId, taskId: ids.taskId, host: ids.host, stream: c.stream, seq: c.seq, offset: c.offset, data: c.data };
+  return {
+    v: PROTOCOL_VERSION,
+    kind: 'output',
+    invocationId: ids.invocationId,
+    taskId: ids.taskId,
+    host: ids.host,
+    stream: c.stream,
+    seq: c.seq,
+    offset: c.offset,
+    data: c.data,
+  };
 }

@@ -1,5 +1,13 @@
 import { StringDecoder } from 'node:string_decoder';
-import { encode, LIMITS, type OutputCapture, PROTOCOL_VERSION, type RejectCode, type ResultMessage, type StartedMessage } from '@warren/protocol';
+import {
+  encode,
+  LIMITS,
+  type OutputCapture,
+  PROTOCOL_VERSION,
+  type RejectCode,
+  type ResultMessage,
+  type StartedMessage,
+} from '@warren/protocol';
 import { EMPTY_CAPTURE } from '../exec/output.capture';
 import type { RunOutcome } from '../exec/run.types';
 
@@ -34,7 +42,13 @@ export function resultMessage(ids: ReplyIds, o: RunOutcome): ResultMessage {
 }
 
 /** A terminal result for a command that never ran: `rejected` (refused) or `error` (could not start). */
-export function refusedMessage(ids: ReplyIds, state: 'rejected' | 'error' | 'cancelled', reason: string, now = Date.now(), code?: RejectCode): ResultMessage {
+export function refusedMessage(
+  ids: ReplyIds,
+  state: 'rejected' | 'error' | 'cancelled',
+  reason: string,
+  now = Date.now(),
+  code?: RejectCode,
+): ResultMessage {
   const msg = resultMessage(ids, {
     state,
     exitCode: null,

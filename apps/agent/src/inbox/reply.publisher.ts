@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_ID, encode, MESSAGE_TYPES, type OutputMessage, type ReplyMessage, repliesExchange } from '@warren/protocol';
+import {
+  APP_ID,
+  encode,
+  MESSAGE_TYPES,
+  type OutputMessage,
+  type ReplyMessage,
+  repliesExchange,
+} from '@warren/protocol';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
@@ -37,7 +44,13 @@ export class ReplyPublisher {
   send(message: ReplyMessage, routingKey: string): void {
     const p = this.deliver(message, routingKey).catch((err: Error) => {
       this.log.error(
-        { err: err.message, correlationId: message.invocationId, taskId: message.taskId, kind: message.kind, state: message.kind === 'result' ? message.state : undefined },
+        {
+          err: err.message,
+          correlationId: message.invocationId,
+          taskId: message.taskId,
+          kind: message.kind,
+          state: message.kind === 'result' ? message.state : undefined,
+        },
         'reply not delivered',
       );
     });
@@ -52,7 +65,10 @@ export class ReplyPublisher {
    */
   sendLive(message: OutputMessage, routingKey: string): boolean {
     const body = encode(message);
-    return this.broker.publisher.publishIfConnected(repliesExchange(this.config.namespace), routingKey, body, { ...this.properties(message, body), persistent: false });
+    return this.broker.publisher.publishIfConnected(repliesExchange(this.config.namespace), routingKey, body, {
+      ...this.properties(message, body),
+      persistent: false,
+    });
   }
 
   /** Waits up to `ms` for every reply sent so far to be confirmed; false if some are still pending. */
@@ -70,7 +86,12 @@ export class ReplyPublisher {
     if (!this.broker.connection.connected) await this.broker.whenConnected();
     const body = encode(message);
     // Signed, so that the controller stores only what this host's accepted key vouches for.
-    await this.broker.publisher.publish(repliesExchange(this.config.namespace), routingKey, body, this.properties(message, body));
+    await this.broker.publisher.publish(
+      repliesExchange(this.config.namespace),
+      routingKey,
+      body,
+      this.properties(message, body),
+    );
   }
 
   private properties(message: ReplyMessage, body: Buffer) {

@@ -50,7 +50,10 @@ describe('InvocationJournal', () => {
     expect(readFileSync(join(dir, 'journal.log'), 'utf8').trim().split('\n')).toHaveLength(3);
     const again = InvocationJournal.open(dir, now);
     expect([again.has('old'), again.has('recent'), again.has('live')]).toEqual([false, true, true]);
-    const lines = readFileSync(join(dir, 'journal.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).id);
+    const lines = readFileSync(join(dir, 'journal.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).id);
     expect(lines.sort()).toEqual(['live', 'recent']);
     // appends after compaction land in the new file
     again.append('after', now + 60_000);

@@ -48,7 +48,8 @@ function tokenize(source: string): Token[] {
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i];
     if (c === '\\') {
-      if (i + 1 === chars.length) throw new PolicyError(`glob ${JSON.stringify(source)} ends with a lone \\ (write \\\\ for a backslash)`);
+      if (i + 1 === chars.length)
+        throw new PolicyError(`glob ${JSON.stringify(source)} ends with a lone \\ (write \\\\ for a backslash)`);
       tokens.push({ kind: 'char', char: chars[++i] });
     } else if (c === '*') {
       if (tokens.at(-1)?.kind !== 'star') tokens.push({ kind: 'star' });

@@ -13,17 +13,33 @@ const file = (name: string, text: string) => {
   writeFileSync(path, text);
   return path;
 };
-const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadAgentConfig(['--host', 'web1', ...argv], { WARREN_TRUST: trust, ...env });
+const load = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+  loadAgentConfig(['--host', 'web1', ...argv], { WARREN_TRUST: trust, ...env });
 
 describe('--policy (WARREN_POLICY)', () => {
   it('loads the policy file named by the flag or the environment, capping output at --max-output', () => {
     const lab = file('lab.yaml', 'allowRoot: true\nmaxOutputBytes: 4MiB\nmaxTimeout: 5m\n');
-    expect(load(['--policy', lab]).policy).toMatchObject({ file: lab, allowRoot: true, maxTimeoutMs: 300_000, maxOutputBytes: 1_048_576 });
-    expect(load(['--max-output', '1000'], { WARREN_POLICY: lab }).policy).toMatchObject({ file: lab, maxOutputBytes: 1000 });
+    expect(load(['--policy', lab]).policy).toMatchObject({
+      file: lab,
+      allowRoot: true,
+      maxTimeoutMs: 300_000,
+      maxOutputBytes: 1_048_576,
+    });
+    expect(load(['--max-output', '1000'], { WARREN_POLICY: lab }).policy).toMatchObject({
+      file: lab,
+      maxOutputBytes: 1000,
+    });
   });
 
   it("uses the default policy without one: the agent's own user, root refused", () => {
-    expect(load([]).policy).toMatchObject({ file: null, allow: [], deny: [], allowRoot: false, maxTimeoutMs: null, users: [{ name: 'root', uid: 0 }] });
+    expect(load([]).policy).toMatchObject({
+      file: null,
+      allow: [],
+      deny: [],
+      allowRoot: false,
+      maxTimeoutMs: null,
+      users: [{ name: 'root', uid: 0 }],
+    });
   });
 
   it('refuses to start on a bad policy with one line naming the setting, the file, the field and the problem', () => {
@@ -36,6 +52,8 @@ describe('--policy (WARREN_POLICY)', () => {
       message = (err as Error).message;
     }
     expect(message).toBe(`--policy (WARREN_POLICY) ${bad}: users[0]: no such user no-such-user-warren on this host`);
-    expect(() => load([], { WARREN_POLICY: join(dir, 'missing.yaml') })).toThrow(/^--policy \(WARREN_POLICY\) .*missing\.yaml: cannot read the policy file: no such file$/);
+    expect(() => load([], { WARREN_POLICY: join(dir, 'missing.yaml') })).toThrow(
+      /^--policy \(WARREN_POLICY\) .*missing\.yaml: cannot read the policy file: no such file$/,
+    );
   });
 });

@@ -11,11 +11,15 @@ const refuse = (reason: string): PolicyDecision => ({ ok: false, reason: `policy
 export function evaluatePolicy(policy: AgentPolicy, req: PolicyRequest, agent: AgentIdentity): PolicyDecision {
   const denied = policy.deny.find((p) => p.test(req.command));
   if (denied) return refuse(`command matches deny pattern ${JSON.stringify(denied.source)}`);
-  if (policy.allow.length > 0 && !policy.allow.some((p) => p.test(req.command))) return refuse('command matches no allow pattern');
+  if (policy.allow.length > 0 && !policy.allow.some((p) => p.test(req.command)))
+    return refuse('command matches no allow pattern');
   if (policy.envNames !== null) {
     const allowed = policy.envNames;
-    const bad = (req.envNames ?? []).find((n) => !allowed.some((a) => (a.endsWith('*') ? n.startsWith(a.slice(0, -1)) : n === a)));
-    if (bad !== undefined) return refuse(`env ${bad} is not allowed (allowed: ${allowed.length > 0 ? allowed.join(', ') : 'none'})`);
+    const bad = (req.envNames ?? []).find(
+      (n) => !allowed.some((a) => (a.endsWith('*') ? n.startsWith(a.slice(0, -1)) : n === a)),
+    );
+    if (bad !== undefined)
+      return refuse(`env ${bad} is not allowed (allowed: ${allowed.length > 0 ? allowed.join(', ') : 'none'})`);
   }
 
   const user = req.runAs === null ? policy.users[0] : policy.users.find((u) => u.name === req.runAs);
@@ -23,7 +27,8 @@ export function evaluatePolicy(policy: AgentPolicy, req: PolicyRequest, agent: A
   if (user.uid === 0 && !policy.allowRoot) {
     return refuse('refusing to run as root; set allowRoot: true in the policy or run the agent as another user');
   }
-  if (user.uid !== agent.uid && agent.uid !== 0) return refuse(`cannot run as ${user.name}: the agent is not root (it runs as ${agent.user})`);
+  if (user.uid !== agent.uid && agent.uid !== 0)
+    return refuse(`cannot run as ${user.name}: the agent is not root (it runs as ${agent.user})`);
 
   const clamped = policy.maxTimeoutMs !== null && req.timeoutMs > policy.maxTimeoutMs;
   return {
@@ -36,13 +41,19 @@ export function evaluatePolicy(policy: AgentPolicy, req: PolicyRequest, agent: A
     timeoutMs: clamped ? policy.maxTimeoutMs! : req.timeoutMs,
     maxOutputBytes: policy.maxOutputBytes,
     maxProcesses: policy.maxProcesses,
-    note: clamped ? `timeout clamped to ${formatDuration(policy.maxTimeoutMs!)} by policy (asked ${formatDuration(req.timeoutMs)})` : null,
+    note: clamped
+      ? `timeout clamped to ${formatDuration(policy.maxTimeoutMs!)} by policy (asked ${formatDuration(req.timeoutMs)})`
+      : null,
   };
 }
 
 /** `1h`, `90s`, `1500ms`: the largest unit that divides `ms` exactly. */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;

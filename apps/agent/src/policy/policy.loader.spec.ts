@@ -7,8 +7,19 @@ import { defaultPolicy, loadAgentPolicy, parsePolicy, type PolicyLoadOptions } f
 import type { PolicyUser } from './policy.types';
 import type { UserDatabase } from './user.database';
 
-const account = (name: string, uid: number): PolicyUser => ({ name, uid, gid: uid, home: `/home/${name}`, shell: '/bin/sh' });
-const known: Record<string, PolicyUser> = { deploy: account('deploy', 1001), 'www-data': account('www-data', 33), root: { ...account('root', 0), home: '/root' }, toor: account('toor', 0) };
+const account = (name: string, uid: number): PolicyUser => ({
+  name,
+  uid,
+  gid: uid,
+  home: `/home/${name}`,
+  shell: '/bin/sh',
+});
+const known: Record<string, PolicyUser> = {
+  deploy: account('deploy', 1001),
+  'www-data': account('www-data', 33),
+  root: { ...account('root', 0), home: '/root' },
+  toor: account('toor', 0),
+};
 const users: UserDatabase = { lookup: (name) => known[name] ?? null };
 const agent = account('warren', 999);
 const opts: PolicyLoadOptions = { agentMaxOutputBytes: 1_048_576, agent, users };
@@ -36,7 +47,11 @@ maxTimeout: 1h
 maxOutputBytes: 512KiB
 `);
     expect(p.file).toBe(FILE);
-    expect(p.allow.map((a) => [a.source, a.kind])).toEqual([['systemctl status *', 'glob'], ['df *', 'glob'], ['/^uptime$/', 'regex']]);
+    expect(p.allow.map((a) => [a.source, a.kind])).toEqual([
+      ['systemctl status *', 'glob'],
+      ['df *', 'glob'],
+      ['/^uptime$/', 'regex'],
+    ]);
     expect(p.deny.map((d) => d.kind)).toEqual(['glob', 'regex']);
     expect(p.users).toEqual([known.deploy, known['www-data']]);
     expect(p).toMatchObject({ allowRoot: false, maxTimeoutMs: 3_600_000, maxOutputBytes: 512 * 1024 });
@@ -44,7 +59,14 @@ maxOutputBytes: 512KiB
 
   it('reads JSON too, and defaults what it leaves out: everything allowed, as the agent, no ceilings', () => {
     const p = parse('{"allowRoot": true}');
-    expect(p).toMatchObject({ allow: [], deny: [], users: [agent], allowRoot: true, maxTimeoutMs: null, maxOutputBytes: 1_048_576 });
+    expect(p).toMatchObject({
+      allow: [],
+      deny: [],
+      users: [agent],
+      allowRoot: true,
+      maxTimeoutMs: null,
+      maxOutputBytes: 1_048_576,
+    });
     expect(parse('{}').allowRoot).toBe(false);
   });
 
@@ -61,7 +83,9 @@ maxOutputBytes: 512KiB
   });
 
   it('lets root in only with allowRoot, whatever the name of the uid-0 account', () => {
-    expect(errorOf('users: [deploy, root]')).toBe(`${FILE}: users[1]: root is uid 0; set allowRoot: true to let commands run as root`);
+    expect(errorOf('users: [deploy, root]')).toBe(
+      `${FILE}: users[1]: root is uid 0; set allowRoot: true to let commands run as root`,
+    );
     expect(errorOf('users: [toor]')).toMatch(/users\[0\]: toor is uid 0/);
     expect(parse('{users: [root], allowRoot: true}').users).toEqual([known.root]);
   });
@@ -80,7 +104,10 @@ maxOutputBytes: 512KiB
     ['maxTimeout: 0s', 'maxTimeout: must be more than 0'],
     ['maxOutputBytes: 1MB', 'maxOutputBytes: must be a size like 65536, 512KiB or 1MiB, got "1MB"'],
     ['maxOutputBytes: -1', 'maxOutputBytes: must be a whole number of bytes, got -1'],
-    ['alow: ["df *"]', 'alow: unknown field (known: allow, deny, users, allowRoot, maxTimeout, maxOutputBytes, maxProcesses, env)'],
+    [
+      'alow: ["df *"]',
+      'alow: unknown field (known: allow, deny, users, allowRoot, maxTimeout, maxOutputBytes, maxProcesses, env)',
+    ],
     ['maxProcesses: 0', 'maxProcesses: must be a whole number from 1 to 1000000, got 0'],
     ['maxProcesses: "lots"', 'maxProcesses: must be a whole number from 1 to 1000000, got "lots"'],
     ['- df *', 'must be a mapping of fields (allow, deny, users, ...)'],
@@ -100,7 +127,9 @@ maxOutputBytes: 512KiB
         throw new PolicyError('cannot look up user deploy: getent passwd failed: timeout');
       },
     };
-    expect(errorOf('users: [deploy]', { users: broken })).toBe(`${FILE}: users[0]: cannot look up user deploy: getent passwd failed: timeout`);
+    expect(errorOf('users: [deploy]', { users: broken })).toBe(
+      `${FILE}: users[0]: cannot look up user deploy: getent passwd failed: timeout`,
+    );
   });
 });
 
@@ -111,22 +140,40 @@ describe('loadAgentPolicy', () => {
     writeFileSync(file, 'users: [www-data]\nmaxTimeout: 10m\n');
     expect(loadAgentPolicy(file, opts)).toMatchObject({ file, users: [known['www-data']], maxTimeoutMs: 600_000 });
     expect(loadAgentPolicy(null, opts)).toEqual(defaultPolicy(opts));
-    expect(defaultPolicy(opts)).toMatchObject({ file: null, allow: [], deny: [], users: [agent], allowRoot: false, maxTimeoutMs: null });
-    expect(() => loadAgentPolicy(join(dir, 'missing.yaml'), opts)).toThrow(`${join(dir, 'missing.yaml')}: cannot read the policy file: no such file`);
+    expect(defaultPolicy(opts)).toMatchObject({
+      file: null,
+      allow: [],
+      deny: [],
+      users: [agent],
+      allowRoot: false,
+      maxTimeoutMs: null,
+    });
+    expect(() => loadAgentPolicy(join(dir, 'missing.yaml'), opts)).toThrow(
+      `${join(dir, 'missing.yaml')}: cannot read the policy file: no such file`,
+    );
     expect(() => loadAgentPolicy(dir, opts)).toThrow(`${dir}: cannot read the policy file: is a directory`);
   });
 
   it('loads the example policies shipped in docs/examples with the real user database', () => {
     const root = join(__dirname, '../../../../docs/examples');
-    expect(loadAgentPolicy(join(root, 'lab-policy.yaml'), { agentMaxOutputBytes: 1024 })).toMatchObject({ allowRoot: true, allow: [], deny: [] });
+    expect(loadAgentPolicy(join(root, 'lab-policy.yaml'), { agentMaxOutputBytes: 1024 })).toMatchObject({
+      allowRoot: true,
+      allow: [],
+      deny: [],
+    });
     // The full example names deploy and www-data, which a test host may lack: the fake database has them.
-    const p = loadAgentPolicy(join(root, 'agent-policy.yaml'), { agentMaxOutputBytes: 1_048_576, users: { lookup: (n) => known[n] ?? null } });
+    const p = loadAgentPolicy(join(root, 'agent-policy.yaml'), {
+      agentMaxOutputBytes: 1_048_576,
+      users: { lookup: (n) => known[n] ?? null },
+    });
     expect(p.allow.length).toBeGreaterThan(0);
     expect(p.deny.length).toBeGreaterThan(0);
     expect(p.users.map((u) => u.name)).toEqual(['deploy', 'www-data']);
     const allowed = (c: string) => p.allow.some((a) => a.test(c)) && !p.deny.some((d) => d.test(c));
-    for (const ok of ['uptime', 'df -h /', 'ls -l /var/log/syslog', 'journalctl -u nginx -n 50']) expect(allowed(ok)).toBe(true);
-    for (const no of ['df -h; rm -rf /', 'ls /var/log; id', 'free -s REBOOT', 'ls -l /etc']) expect(allowed(no)).toBe(false);
+    for (const ok of ['uptime', 'df -h /', 'ls -l /var/log/syslog', 'journalctl -u nginx -n 50'])
+      expect(allowed(ok)).toBe(true);
+    for (const no of ['df -h; rm -rf /', 'ls /var/log; id', 'free -s REBOOT', 'ls -l /etc'])
+      expect(allowed(no)).toBe(false);
     expect(p).toMatchObject({ allowRoot: false, maxTimeoutMs: 3_600_000, maxOutputBytes: 256 * 1024 });
   });
 });

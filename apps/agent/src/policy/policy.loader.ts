@@ -49,7 +49,14 @@ export function loadAgentPolicy(file: string | null, opts: PolicyLoadOptions): A
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+    const why =
+      e.code === 'ENOENT'
+        ? 'no such file'
+        : e.code === 'EACCES'
+          ? 'permission denied'
+          : e.code === 'EISDIR'
+            ? 'is a directory'
+            : e.message;
     throw new PolicyError(`${file}: cannot read the policy file: ${why}`);
   }
   return parsePolicy(text, file, opts);
@@ -64,7 +71,8 @@ export function parsePolicy(text: string, file: string, opts: PolicyLoadOptions)
   if (doc.errors.length > 0) fail(null, `not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
   const raw: unknown = doc.toJS();
   if (raw === null || raw === undefined) fail(null, 'is empty (write {} for the default policy on purpose)');
-  if (typeof raw !== 'object' || Array.isArray(raw)) fail(null, 'must be a mapping of fields (allow, deny, users, ...)');
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    fail(null, 'must be a mapping of fields (allow, deny, users, ...)');
   const obj = raw as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
     if (!(FIELDS as readonly string[]).includes(key)) fail(key, `unknown field (known: ${FIELDS.join(', ')})`);
@@ -92,7 +100,8 @@ export function parsePolicy(text: string, file: string, opts: PolicyLoadOptions)
   if (typeof allowRoot !== 'boolean') fail('allowRoot', `must be true or false, got ${JSON.stringify(allowRoot)}`);
 
   const names = stringList('users');
-  if (obj.users !== undefined && obj.users !== null && names.length === 0) fail('users', "must name at least one user (leave it out for the agent's own user)");
+  if (obj.users !== undefined && obj.users !== null && names.length === 0)
+    fail('users', "must name at least one user (leave it out for the agent's own user)");
   const db = opts.users ?? systemUserDatabase;
   const users: PolicyUser[] = [];
   names.forEach((name, i) => {
@@ -116,18 +125,32 @@ export function parsePolicy(text: string, file: string, opts: PolicyLoadOptions)
     deny: patterns('deny'),
     users: users.length > 0 ? users : [opts.agent ?? agentAccount()],
     allowRoot: allowRoot as boolean,
-    maxTimeoutMs: obj.maxTimeout === undefined || obj.maxTimeout === null ? null : parseMaxTimeout(obj.maxTimeout, (p) => fail('maxTimeout', p)),
-    maxOutputBytes: Math.min(opts.agentMaxOutputBytes, obj.maxOutputBytes === undefined || obj.maxOutputBytes === null ? Infinity : parseByteSize(obj.maxOutputBytes, (p) => fail('maxOutputBytes', p))),
+    maxTimeoutMs:
+      obj.maxTimeout === undefined || obj.maxTimeout === null
+        ? null
+        : parseMaxTimeout(obj.maxTimeout, (p) => fail('maxTimeout', p)),
+    maxOutputBytes: Math.min(
+      opts.agentMaxOutputBytes,
+      obj.maxOutputBytes === undefined || obj.maxOutputBytes === null
+        ? Infinity
+        : parseByteSize(obj.maxOutputBytes, (p) => fail('maxOutputBytes', p)),
+    ),
     maxProcesses: parseMaxProcesses(obj.maxProcesses, (p) => fail('maxProcesses', p)),
     envNames: parseEnvNames(obj.env, stringList('env'), stringList('allow').length > 0, (f, p) => fail(f, p)),
   };
 }
 
 /** `env`: variable names (a trailing `*` = a prefix); absent = none with an allow list, any without. */
-function parseEnvNames(raw: unknown, names: string[], hasAllow: boolean, fail: (field: string, problem: string) => never): readonly string[] | null {
+function parseEnvNames(
+  raw: unknown,
+  names: string[],
+  hasAllow: boolean,
+  fail: (field: string, problem: string) => never,
+): readonly string[] | null {
   if (raw === undefined || raw === null) return hasAllow ? [] : null;
   names.forEach((n, i) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*\*?$/.test(n)) fail(`env[${i}]`, `${JSON.stringify(n)} is not a variable name (a trailing * matches a prefix)`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*\*?$/.test(n))
+      fail(`env[${i}]`, `${JSON.stringify(n)} is not a variable name (a trailing * matches a prefix)`);
   });
   return names;
 }
@@ -135,13 +158,21 @@ function parseEnvNames(raw: unknown, names: string[], hasAllow: boolean, fail: (
 /** A whole number of processes, 1 to 1,000,000; absent = no limit. */
 function parseMaxProcesses(v: unknown, fail: (problem: string) => never): number | null {
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1_000_000) return fail(`must be a whole number from 1 to 1000000, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1_000_000)
+    return fail(`must be a whole number from 1 to 1000000, got ${JSON.stringify(v)}`);
   return v;
 }
 
 /** ms from `30s`, `5m`, `1h`, `500ms` or a number of seconds. */
 function parseMaxTimeout(v: unknown, fail: (problem: string) => never): number {
-  const ms = typeof v === 'number' ? (Number.isFinite(v) ? Math.round(v * 1000) : null) : typeof v === 'string' ? parseDurationMs(v) : null;
+  const ms =
+    typeof v === 'number'
+      ? Number.isFinite(v)
+        ? Math.round(v * 1000)
+        : null
+      : typeof v === 'string'
+        ? parseDurationMs(v)
+        : null;
   if (ms === null) return fail(`must be a duration like 30s, 5m or 1h, got ${JSON.stringify(v)}`);
   if (ms < 1) return fail('must be more than 0');
   return ms;

@@ -3,11 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PolicyError } from './policy.error';
-import { agentAccount, agentIdentity, lookupInPasswdFile, parsePasswdLine, systemUserDatabase, USER_NAME_PATTERN } from './user.database';
+import {
+  agentAccount,
+  agentIdentity,
+  lookupInPasswdFile,
+  parsePasswdLine,
+  systemUserDatabase,
+  USER_NAME_PATTERN,
+} from './user.database';
 
 describe('parsePasswdLine', () => {
   it('reads name, uid, gid, home and shell, and nothing from a line of another shape', () => {
-    expect(parsePasswdLine('deploy:x:1001:1002:Deploy Bot,,,:/home/deploy:/bin/bash\n')).toEqual({ name: 'deploy', uid: 1001, gid: 1002, home: '/home/deploy', shell: '/bin/bash' });
+    expect(parsePasswdLine('deploy:x:1001:1002:Deploy Bot,,,:/home/deploy:/bin/bash\n')).toEqual({
+      name: 'deploy',
+      uid: 1001,
+      gid: 1002,
+      home: '/home/deploy',
+      shell: '/bin/bash',
+    });
     expect(parsePasswdLine('svc:x:5:5::::')).toBeNull(); // eight fields
     expect(parsePasswdLine('svc:x:five:5::/:/bin/sh')).toBeNull();
     expect(parsePasswdLine('')).toBeNull();
@@ -37,7 +50,8 @@ describe('lookupInPasswdFile', () => {
 
 describe('USER_NAME_PATTERN', () => {
   it('takes login names and refuses uids, options and shell syntax', () => {
-    for (const ok of ['deploy', 'www-data', '_apt', 'svc.backup', 'machine$']) expect(USER_NAME_PATTERN.test(ok)).toBe(true);
+    for (const ok of ['deploy', 'www-data', '_apt', 'svc.backup', 'machine$'])
+      expect(USER_NAME_PATTERN.test(ok)).toBe(true);
     for (const bad of ['1001', '-s', 'a b', 'a;b', '', 'x'.repeat(70)]) expect(USER_NAME_PATTERN.test(bad)).toBe(false);
   });
 });

@@ -31,15 +31,22 @@ export const systemUserDatabase: UserDatabase = {
   lookup(name: string): PolicyUser | null {
     let out: string;
     try {
-      out = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+      out = execFileSync('getent', ['passwd', name], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 10_000,
+      });
     } catch (err) {
       const e = err as { code?: string; status?: number | null; stderr?: string };
       if (e.status === 2) return null; // getent: key not found
       if (e.code === 'ENOENT') return lookupInPasswdFile(name, '/etc/passwd');
-      throw new PolicyError(`cannot look up user ${name}: getent passwd failed: ${(e.stderr ?? '').trim() || (err as Error).message}`);
+      throw new PolicyError(
+        `cannot look up user ${name}: getent passwd failed: ${(e.stderr ?? '').trim() || (err as Error).message}`,
+      );
     }
     const user = parsePasswdLine(out.split('\n')[0]);
-    if (!user || user.name !== name) throw new PolicyError(`cannot look up user ${name}: getent passwd printed ${JSON.stringify(out.slice(0, 120))}`);
+    if (!user || user.name !== name)
+      throw new PolicyError(`cannot look up user ${name}: getent passwd printed ${JSON.stringify(out.slice(0, 120))}`);
     return user;
   },
 };

@@ -12,7 +12,12 @@ export interface PresenceFacts {
 }
 
 /** A heartbeat (`online`) or the last word of a clean shutdown (`goodbye`). */
-export function presenceMessage(facts: PresenceFacts, status: 'online' | 'goodbye', running: number, now = Date.now()): PresenceMessage {
+export function presenceMessage(
+  facts: PresenceFacts,
+  status: 'online' | 'goodbye',
+  running: number,
+  now = Date.now(),
+): PresenceMessage {
   return {
     v: PROTOCOL_VERSION,
     kind: 'presence',

@@ -55,20 +55,34 @@ export class PresenceService {
       .publish(presenceExchange(this.config.namespace), '', body, this.props(body))
       .then(() => true)
       .catch(() => false);
-    const confirmed = await Promise.race([sent, new Promise<false>((r) => (timer = setTimeout(() => r(false), GOODBYE_WAIT_MS)))]);
+    const confirmed = await Promise.race([
+      sent,
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), GOODBYE_WAIT_MS))),
+    ]);
     clearTimeout(timer);
     this.log.info({ confirmed }, 'said goodbye');
   }
 
   private beat(): void {
     const body = this.body('online');
-    const sent = this.broker.publisher.publishIfConnected(presenceExchange(this.config.namespace), '', body, this.props(body));
+    const sent = this.broker.publisher.publishIfConnected(
+      presenceExchange(this.config.namespace),
+      '',
+      body,
+      this.props(body),
+    );
     this.log.debug({ sent, running: this.runner.running }, 'heartbeat');
   }
 
   private body(status: 'online' | 'goodbye'): Buffer {
     const { host, labels, concurrency, presenceIntervalMs: intervalMs } = this.config;
-    return encode(presenceMessage({ host, labels, concurrency, intervalMs, publicKey: this.identity.publicKeyBase64 }, status, this.runner.running));
+    return encode(
+      presenceMessage(
+        { host, labels, concurrency, intervalMs, publicKey: this.identity.publicKeyBase64 },
+        status,
+        this.runner.running,
+      ),
+    );
   }
 
   /** Signed with the key it announces: proof that the sender holds it. */

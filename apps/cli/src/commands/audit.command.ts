@@ -8,7 +8,8 @@ const MAX_LIMIT = 1000;
 
 function limitOption(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 1 || n > MAX_LIMIT) throw new InvalidArgumentError(`Expected a whole number from 1 to ${MAX_LIMIT}.`);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || n > MAX_LIMIT)
+    throw new InvalidArgumentError(`Expected a whole number from 1 to ${MAX_LIMIT}.`);
   return n;
 }
 
@@ -30,10 +31,13 @@ export function registerAuditCommand(program: Command, ctx: CommandContext): voi
     .option('--limit <n>', 'how many records', limitOption, 50)
     .option('--task <task-id>', 'only the records of this task')
     .option('--actor <name>', 'only this actor: a token name, anonymous, local:<user>, agent:<host>')
-    .option('--action <action>', 'only this action, e.g. task.create, api.request, token.create, host.accept, agent.rejected')
+    .option(
+      '--action <action>',
+      'only this action, e.g. task.create, api.request, token.create, host.accept, agent.rejected',
+    )
     .addOption(new Option('--decision <decision>', 'only allowed or only denied').choices(['allowed', 'denied']))
     .option('--since <time>', 'only records at or after this ISO time (2025-01-31T12:00:00Z)')
-    .option('--json', 'print the API\'s answer')
+    .option('--json', "print the API's answer")
     .action(async (opts: AuditOptions) => {
       const { records } = await ctx.client().listAudit({
         limit: opts.limit,

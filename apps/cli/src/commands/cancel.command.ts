@@ -13,7 +13,7 @@ export function registerCancelCommand(program: Command, ctx: CommandContext): vo
         'grace) and end `cancelled`; commands not yet started never run, even on a host that is offline now',
     )
     .option('--hosts <hosts...>', 'only on these hosts of the task (space or comma separated)')
-    .option('--json', 'print the API\'s answer')
+    .option('--json', "print the API's answer")
     .action(async (id: string, opts: { hosts?: string[]; json?: boolean }) => {
       const r = await ctx.client().cancelTask(id, opts.hosts ? parseHostList(opts.hosts) : undefined);
       if (opts.json) printJson(ctx, r);
@@ -22,7 +22,9 @@ export function registerCancelCommand(program: Command, ctx: CommandContext): vo
           r.cancelled.length > 0 ? `${r.cancelled.length} not started, cancelled: ${foldHosts(r.cancelled)}` : null,
           r.killing.length > 0 ? `${r.killing.length} running, being killed: ${foldHosts(r.killing)}` : null,
         ].filter(Boolean);
-        ctx.io.stdout.write(`${id}: ${parts.length > 0 ? parts.join('; ') : 'nothing left to cancel (every host had finished)'}\n`);
+        ctx.io.stdout.write(
+          `${id}: ${parts.length > 0 ? parts.join('; ') : 'nothing left to cancel (every host had finished)'}\n`,
+        );
         if (r.killing.length > 0) ctx.io.stdout.write(`follow with: warren check ${id} --wait\n`);
       }
       ctx.setExit(EXIT.OK);

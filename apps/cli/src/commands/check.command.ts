@@ -10,16 +10,25 @@ export function registerCheckCommand(program: Command, ctx: CommandContext): voi
   program
     .command('check')
     .alias('check_task')
-    .description('show a task\'s results, host by host')
+    .description("show a task's results, host by host")
     .argument('<task-id>', 'as printed by warren run')
     .option('--wait', 'wait until every host has finished')
-    .option('--follow', 'print each host\'s output live as "host | line" (stderr: "host ! line") until every host has finished, then each host\'s state and the summary')
+    .option(
+      '--follow',
+      'print each host\'s output live as "host | line" (stderr: "host ! line") until every host has finished, then each host\'s state and the summary',
+    )
     .option('--json', 'print the task as the API returns it (with --collapse: groups instead of results)')
-    .option('--collapse', 'print hosts with identical state, exit code and output once, as one group headed by their folded names (web[01-40])')
+    .option(
+      '--collapse',
+      'print hosts with identical state, exit code and output once, as one group headed by their folded names (web[01-40])',
+    )
     .action(async (id: string, opts: { wait?: boolean; follow?: boolean; json?: boolean; collapse?: boolean }) => {
       const client = ctx.client();
       if (opts.follow) {
-        if (opts.json || opts.collapse) throw new UsageError('--follow prints lines as they come: it cannot be combined with --json or --collapse (use --wait)');
+        if (opts.json || opts.collapse)
+          throw new UsageError(
+            '--follow prints lines as they come: it cannot be combined with --json or --collapse (use --wait)',
+          );
         return ctx.setExit(await followTask(ctx, client, id));
       }
       const task = opts.wait ? await waitForTask(client, id, ctx.poll) : await client.getTask(id);

@@ -12,7 +12,10 @@ export interface Confirmer {
 export const NO_PROMPT: Confirmer = { interactive: false, ask: async () => false };
 
 /** Asks on stderr and reads the answer from stdin, when stdin is a terminal. */
-export function ttyConfirmer(input: NodeJS.ReadStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Confirmer {
+export function ttyConfirmer(
+  input: NodeJS.ReadStream = process.stdin,
+  output: NodeJS.WritableStream = process.stderr,
+): Confirmer {
   return {
     interactive: input.isTTY === true,
     ask: (question) =>

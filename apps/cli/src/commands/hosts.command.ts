@@ -9,7 +9,7 @@ export function registerHostsCommand(program: Command, ctx: CommandContext): voi
   const hosts = program
     .command('hosts')
     .description('list the agents the controller has heard from, with their key trust')
-    .option('--json', 'print the API\'s answer')
+    .option('--json', "print the API's answer")
     .addHelpText(
       'after',
       '\nTRUST: accepted (commands are sent, results stored), pending (a new key: check its fingerprint, then\n' +
@@ -27,7 +27,7 @@ export function registerHostsCommand(program: Command, ctx: CommandContext): voi
     .command('accept <host>')
     .description("trust a host's pending key (admin): from then on commands are sent to it and its results stored")
     .option('--key <fingerprint>', 'the key to accept, when the host has announced several (see `warren hosts --json`)')
-    .option('--json', 'print the API\'s answer')
+    .option('--json', "print the API's answer")
     .action(async (host: string, opts: { key?: string; json?: boolean }) => {
       const r = await ctx.client().acceptHost(host, opts.key);
       if (opts.json) printJson(ctx, r);

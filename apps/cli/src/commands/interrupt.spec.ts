@@ -29,10 +29,22 @@ describe('Ctrl-C while watching a task', () => {
     expect(answerOf('\u0003')).toBe('detach');
     expect(answerOf('\u0003\u0003')).toBe('detach');
     const strays = [
-      '', '\r', ' ', 'x', 'cd', '\rc', 'echo done\n', 'ls\ncd /tmp\n', // typed ahead or pasted: not one key
-      '\u001b[A', '\u001bOD', '\u001b', '\u001b[I', // arrows, focus
-      '\u001b[?1;2c', '\u001b[>0;276;0c', // device attributes reports (end in c)
-      '\u001b]11;rgb:1c1c/1c1c/1c1c\u0007', '\u001b]11;rgb:dcdc/dcdc/dcdc\u001b\\', // colour reports (hold c and d)
+      '',
+      '\r',
+      ' ',
+      'x',
+      'cd',
+      '\rc',
+      'echo done\n',
+      'ls\ncd /tmp\n', // typed ahead or pasted: not one key
+      '\u001b[A',
+      '\u001bOD',
+      '\u001b',
+      '\u001b[I', // arrows, focus
+      '\u001b[?1;2c',
+      '\u001b[>0;276;0c', // device attributes reports (end in c)
+      '\u001b]11;rgb:1c1c/1c1c/1c1c\u0007',
+      '\u001b]11;rgb:dcdc/dcdc/dcdc\u001b\\', // colour reports (hold c and d)
       'x\u001b[Bd',
     ];
     for (const stray of strays) expect([stray, answerOf(stray)]).toEqual([stray, null]);
@@ -68,7 +80,10 @@ describe('Ctrl-C while watching a task', () => {
 
   it('says why when the cancel fails, and a later Ctrl-C asks again', async () => {
     const { hub, press, exits } = fakeHub(['cancel', 'cancel']);
-    const cancelTask = vi.fn().mockRejectedValueOnce(new Error('controller unreachable')).mockResolvedValue({ cancelled: [], killing: ['web1'] });
+    const cancelTask = vi
+      .fn()
+      .mockRejectedValueOnce(new Error('controller unreachable'))
+      .mockResolvedValue({ cancelled: [], killing: ['web1'] });
     let err = '';
     guardWatch(hub, 't_3', { cancelTask } as unknown as ControllerClient, { write: (s: string) => (err += s) });
     press();

@@ -30,7 +30,12 @@ export interface InterruptHub {
  * question detaches. The returned function ends the guard; a question still open is withdrawn
  * (the task finished while it was asked) and its answer, if any, ignored.
  */
-export function guardWatch(hub: InterruptHub | undefined, taskId: string, client: ControllerClient, stderr: OutStream): () => void {
+export function guardWatch(
+  hub: InterruptHub | undefined,
+  taskId: string,
+  client: ControllerClient,
+  stderr: OutStream,
+): () => void {
   if (!hub) return () => undefined;
   let asking = false;
   let released = false;
@@ -49,7 +54,9 @@ export function guardWatch(hub: InterruptHub | undefined, taskId: string, client
         if (choice !== 'cancel') return detach();
         try {
           const r = await client.cancelTask(taskId);
-          stderr.write(`warren: cancelling ${taskId}: ${r.cancelled.length} not started, ${r.killing.length} being killed; waiting for the hosts to confirm\n`);
+          stderr.write(
+            `warren: cancelling ${taskId}: ${r.cancelled.length} not started, ${r.killing.length} being killed; waiting for the hosts to confirm\n`,
+          );
         } catch (err) {
           stderr.write(`warren: cancel failed: ${(err as Error).message}\n`);
         }

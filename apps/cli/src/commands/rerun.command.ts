@@ -12,9 +12,15 @@ const FINISHED = INVOCATION_STATES.filter((s) => TERMINAL_STATES.has(s));
 
 /** `failed,timed_out` (also repeatable) → the states, checked. */
 function collectStates(text: string, previous: string[] | undefined): string[] {
-  const states = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const states = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const bad = states.find((s) => !(FINISHED as readonly string[]).includes(s));
-  if (bad !== undefined || states.length === 0) throw new InvalidArgumentError(`expected finished states separated by commas (${FINISHED.join(', ')}), got ${JSON.stringify(bad ?? text)}.`);
+  if (bad !== undefined || states.length === 0)
+    throw new InvalidArgumentError(
+      `expected finished states separated by commas (${FINISHED.join(', ')}), got ${JSON.stringify(bad ?? text)}.`,
+    );
   return [...new Set([...(previous ?? []), ...states])];
 }
 
@@ -42,13 +48,30 @@ interface RerunOptions {
 export function registerRerunCommand(program: Command, ctx: CommandContext): void {
   program
     .command('rerun')
-    .description('run a task\'s command again, as a new task, on its hosts that ended in some states (default: every host that did not succeed)')
+    .description(
+      "run a task's command again, as a new task, on its hosts that ended in some states (default: every host that did not succeed)",
+    )
     .argument('<task-id>', 'the task to re-run hosts of')
-    .option('--only <states>', `only hosts in these states, comma separated: ${FINISHED.join(', ')} (default: all but succeeded)`, collectStates)
-    .option('--concurrency <n|n%>', 'rolling run: at most n hosts (or n% of them) at once (default: the original task\'s)', limit('concurrency'))
-    .option('--max-errors <n|n%>', 'once more than n hosts (or n%) did not succeed, start no more (default: the original task\'s)', limit('max-errors'))
-    .option('--wait', 'wait until every host has finished, show each host\'s output, and exit 0 only if all succeeded')
-    .option('--stream', 'print each host\'s output lines live as "host | line", then the summary (exit status as with --wait)')
+    .option(
+      '--only <states>',
+      `only hosts in these states, comma separated: ${FINISHED.join(', ')} (default: all but succeeded)`,
+      collectStates,
+    )
+    .option(
+      '--concurrency <n|n%>',
+      "rolling run: at most n hosts (or n% of them) at once (default: the original task's)",
+      limit('concurrency'),
+    )
+    .option(
+      '--max-errors <n|n%>',
+      "once more than n hosts (or n%) did not succeed, start no more (default: the original task's)",
+      limit('max-errors'),
+    )
+    .option('--wait', "wait until every host has finished, show each host's output, and exit 0 only if all succeeded")
+    .option(
+      '--stream',
+      'print each host\'s output lines live as "host | line", then the summary (exit status as with --wait)',
+    )
     .option('--json', 'print JSON: {id, hosts, state, rerunOf}, or the whole task with --wait')
     .option('--collapse', 'with --wait: print hosts with identical results once, as one group')
     .addHelpText(
@@ -63,8 +86,12 @@ Examples:
   warren rerun t_snk9sc868nrw --only failed,timed_out --concurrency 2`,
     )
     .action(async (id: string, opts: RerunOptions) => {
-      if (opts.stream && (opts.json || opts.collapse)) throw new UsageError('--stream prints lines as they come: it cannot be combined with --json or --collapse (use --wait)');
-      if (opts.collapse && !opts.wait) throw new UsageError('--collapse needs --wait (without it, rerun prints only the new task id)');
+      if (opts.stream && (opts.json || opts.collapse))
+        throw new UsageError(
+          '--stream prints lines as they come: it cannot be combined with --json or --collapse (use --wait)',
+        );
+      if (opts.collapse && !opts.wait)
+        throw new UsageError('--collapse needs --wait (without it, rerun prints only the new task id)');
       const client = ctx.client();
       const body: RerunRequest = {};
       if (opts.only) body.only = opts.only;

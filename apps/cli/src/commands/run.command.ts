@@ -6,7 +6,14 @@ import { parseDurationMs, parseDurationOrZeroMs } from '../parse/duration.parser
 import { collectEnv } from '../parse/env.parser';
 import { parseHostList } from '../parse/hosts.parser';
 import { type CommandContext, printJson } from './command.context';
-import { addTargetingOptions, applyTargeting, noteLeftOut, settleTarget, TARGETING_HELP, type TargetingOptions } from './targeting';
+import {
+  addTargetingOptions,
+  applyTargeting,
+  noteLeftOut,
+  settleTarget,
+  TARGETING_HELP,
+  type TargetingOptions,
+} from './targeting';
 import { watchTask } from './task.watch';
 
 interface RunOptions extends TargetingOptions {
@@ -29,7 +36,8 @@ const DURATION_HELP = '500ms, 30s, 5m, 1h, or a bare number of seconds';
 function duration(allowZero: boolean) {
   return (text: string): number => {
     const ms = allowZero ? parseDurationOrZeroMs(text) : parseDurationMs(text);
-    if (ms === null) throw new InvalidArgumentError(`Expected a duration${allowZero ? '' : ' above 0'}: ${DURATION_HELP}.`);
+    if (ms === null)
+      throw new InvalidArgumentError(`Expected a duration${allowZero ? '' : ' above 0'}: ${DURATION_HELP}.`);
     return ms;
   };
 }
@@ -62,17 +70,34 @@ export function registerRunCommand(program: Command, ctx: CommandContext): void 
   addTargetingOptions(program.command('run'))
     .description('run a shell command on hosts; prints the task id, or the results with --wait')
     .argument('<command>', 'the command, run as /bin/sh -c <command> on each host; quote it if it has spaces')
-    .option('--timeout <duration>', 'execution timeout: the agent kills the command\'s process group after it (default 60s)', duration(false))
-    .option('--delivery-timeout <duration>', 'how long the command may wait for a host\'s agent to take it; after that the host is undelivered (default 60s)', duration(false))
+    .option(
+      '--timeout <duration>',
+      "execution timeout: the agent kills the command's process group after it (default 60s)",
+      duration(false),
+    )
+    .option(
+      '--delivery-timeout <duration>',
+      "how long the command may wait for a host's agent to take it; after that the host is undelivered (default 60s)",
+      duration(false),
+    )
     .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL at the timeout (default 5s)', duration(true))
-    .option('--cwd <dir>', 'working directory on each host (default: the agent\'s own)')
+    .option('--cwd <dir>', "working directory on each host (default: the agent's own)")
     .option('--env <NAME=VALUE>', 'set an environment variable for the command (repeatable)', envOption)
-    .option('--user <name>', 'run it as this user on each host (the agent\'s policy decides which users are allowed)')
-    .option('--wait', 'wait until every host has finished, show each host\'s output, and exit 0 only if all succeeded')
-    .option('--stream', 'wait, printing each host\'s output live as "host | line" (stderr: "host ! line"), then each host\'s state and the summary; exit as with --wait')
-    .option('--no-live', 'agents send no live output, only each host\'s result: less broker traffic for chatty commands on many hosts (check --follow then shows each host\'s lines when it finishes)')
+    .option('--user <name>', "run it as this user on each host (the agent's policy decides which users are allowed)")
+    .option('--wait', "wait until every host has finished, show each host's output, and exit 0 only if all succeeded")
+    .option(
+      '--stream',
+      'wait, printing each host\'s output live as "host | line" (stderr: "host ! line"), then each host\'s state and the summary; exit as with --wait',
+    )
+    .option(
+      '--no-live',
+      "agents send no live output, only each host's result: less broker traffic for chatty commands on many hosts (check --follow then shows each host's lines when it finishes)",
+    )
     .option('--json', 'print JSON: {id, hosts, state}, or the whole task with --wait')
-    .option('--collapse', 'with --wait: print hosts with identical state, exit code and output once, as one group headed by their folded names (web[01-40]); with --json, groups instead of results')
+    .option(
+      '--collapse',
+      'with --wait: print hosts with identical state, exit code and output once, as one group headed by their folded names (web[01-40]); with --json, groups instead of results',
+    )
     .allowExcessArguments(true)
     .addHelpText(
       'after',
@@ -91,11 +116,18 @@ Examples:
     )
     .action(async (command: string, opts: RunOptions, cmd: Command) => {
       if (cmd.args.length > 1) {
-        throw new UsageError(`run takes the command as one argument; quote it: warren run ${JSON.stringify(cmd.args.join(' '))} --hosts …`);
+        throw new UsageError(
+          `run takes the command as one argument; quote it: warren run ${JSON.stringify(cmd.args.join(' '))} --hosts …`,
+        );
       }
-      if (opts.stream && (opts.json || opts.collapse)) throw new UsageError('--stream prints lines as they come: it cannot be combined with --json or --collapse (use --wait)');
-      if (opts.stream && opts.live === false) throw new UsageError('--stream prints the live output that --no-live turns off: use one or the other');
-      if (opts.collapse && !opts.wait) throw new UsageError('--collapse needs --wait (without it, run prints only the task id)');
+      if (opts.stream && (opts.json || opts.collapse))
+        throw new UsageError(
+          '--stream prints lines as they come: it cannot be combined with --json or --collapse (use --wait)',
+        );
+      if (opts.stream && opts.live === false)
+        throw new UsageError('--stream prints the live output that --no-live turns off: use one or the other');
+      if (opts.collapse && !opts.wait)
+        throw new UsageError('--collapse needs --wait (without it, run prints only the task id)');
       const client = ctx.client();
       const body = await settleTarget(ctx, client, buildTaskRequest(command, opts), opts);
       if (body === null) return; // a dry run, or not confirmed

@@ -9,7 +9,10 @@ import { historyPath, type LineRunner, parseShellLine, runShell } from './shell.
 
 describe('parseShellLine', () => {
   it('reads warren commands as words, dropping a leading "warren"', () => {
-    expect(parseShellLine('run "uptime -p" --hosts web1 --wait')).toEqual({ kind: 'argv', argv: ['run', 'uptime -p', '--hosts', 'web1', '--wait'] });
+    expect(parseShellLine('run "uptime -p" --hosts web1 --wait')).toEqual({
+      kind: 'argv',
+      argv: ['run', 'uptime -p', '--hosts', 'web1', '--wait'],
+    });
     expect(parseShellLine('warren hosts --json')).toEqual({ kind: 'argv', argv: ['hosts', '--json'] });
   });
 
@@ -52,10 +55,21 @@ describe('runShell reading a script (stdin not a terminal)', () => {
   async function script(lines: string, run: LineRunner) {
     let out = '';
     let err = '';
-    const io: CliIo = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} };
+    const io: CliIo = {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      env: {},
+    };
     const input = new PassThrough();
     dir = mkdtempSync(join(tmpdir(), 'warren-shell-'));
-    const done = runShell({ input, output: new PassThrough(), io, run, fetch: (() => Promise.reject(new Error('unused'))) as FetchFn, historyFile: join(dir, 'h') });
+    const done = runShell({
+      input,
+      output: new PassThrough(),
+      io,
+      run,
+      fetch: (() => Promise.reject(new Error('unused'))) as FetchFn,
+      historyFile: join(dir, 'h'),
+    });
     input.end(lines);
     return { code: await done, out, err };
   }
@@ -84,7 +98,7 @@ describe('runShell reading a script (stdin not a terminal)', () => {
     expect(() => readFileSync(join(dir, 'h'))).toThrow(/ENOENT/);
   });
 
-  it('shows its own help before the program\'s', async () => {
+  it("shows its own help before the program's", async () => {
     const seen: string[][] = [];
     const r = await script('help\nhelp run\n', async (argv) => (seen.push(argv), 0));
     expect(r.out).toMatch(/@web1,web\[01-03\] uptime -p/);

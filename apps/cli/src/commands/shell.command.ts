@@ -23,7 +23,8 @@ export const HISTORY_SIZE = 1000;
 export const PROMPT = 'warren> ';
 
 /** What one line of the shell asks for. */
-export type ShellLine = { kind: 'nothing' } | { kind: 'exit' } | { kind: 'help'; topic: string[] } | { kind: 'argv'; argv: string[] };
+export type ShellLine =
+  { kind: 'nothing' } | { kind: 'exit' } | { kind: 'help'; topic: string[] } | { kind: 'argv'; argv: string[] };
 
 /**
  * Reads one line: `exit`/`quit`; `help [command]`; `@HOSTS COMMAND…` (run the rest of the line, as
@@ -38,7 +39,8 @@ export function parseShellLine(line: string): ShellLine {
     const m = /^@(\S+)(?:\s+([\s\S]*))?$/.exec(text);
     const hosts = splitHostPatterns(m?.[1] ?? '');
     const command = m?.[2]?.trim() ?? '';
-    if (hosts.length === 0 || command === '') throw new UsageError('write @HOSTS COMMAND, e.g. @web1,web[01-03] uptime');
+    if (hosts.length === 0 || command === '')
+      throw new UsageError('write @HOSTS COMMAND, e.g. @web1,web[01-03] uptime');
     // `--` so that a command starting with "-" is not read as a flag
     return { kind: 'argv', argv: ['run', '--hosts', ...hosts, '--wait', '--', command] };
   }
@@ -80,9 +82,12 @@ function abandonable(base: FetchFn, signal: AbortSignal): FetchFn {
   return (url, init) =>
     new Promise((resolve, reject) => {
       if (signal.aborted) return;
-      base(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, signal]) : signal }).then(resolve, (err) => {
-        if (!signal.aborted) reject(err);
-      });
+      base(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, signal]) : signal }).then(
+        resolve,
+        (err) => {
+          if (!signal.aborted) reject(err);
+        },
+      );
     });
 }
 
@@ -94,7 +99,11 @@ function gate(stream: OutStream, live: () => boolean): OutStream {
 function loadHistory(file: string | null): string[] {
   if (!file) return [];
   try {
-    return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').slice(-HISTORY_SIZE).reverse();
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-HISTORY_SIZE)
+      .reverse();
   } catch {
     return [];
   }
@@ -125,7 +134,8 @@ export function runShell(opts: ShellOptions): Promise<number> {
         mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
         writeFileSync(file, [...lines].reverse().join('\n') + '\n', { mode: 0o600 });
       } catch (err) {
-        if (!historyWarned) opts.io.stderr.write(`warren: cannot keep the history in ${file}: ${(err as Error).message}\n`);
+        if (!historyWarned)
+          opts.io.stderr.write(`warren: cannot keep the history in ${file}: ${(err as Error).message}\n`);
         historyWarned = true;
       }
     });
@@ -159,7 +169,9 @@ export function runShell(opts: ShellOptions): Promise<number> {
     const live = () => !abort.signal.aborted;
     const io: CliIo = { stdout: gate(opts.io.stdout, live), stderr: gate(opts.io.stderr, live), env: opts.io.env };
     let stoppedWith = 130;
-    const stopped = new Promise<number>((resolve) => abort.signal.addEventListener('abort', () => resolve(stoppedWith)));
+    const stopped = new Promise<number>((resolve) =>
+      abort.signal.addEventListener('abort', () => resolve(stoppedWith)),
+    );
     const hub: InterruptHub = {
       onInterrupt(handler) {
         watchers.push(handler);
@@ -283,13 +295,28 @@ export function historyPath(env: CliIo['env']): string | null {
  * `warren shell`: a prompt that takes the same commands. `run` runs one line's argv through the
  * same program (with the shell's `--url`); `fetch` is the transport it would use.
  */
-export function registerShellCommand(program: Command, ctx: CommandContext, run: LineRunner, fetch: FetchFn = nodeHttpFetch): void {
+export function registerShellCommand(
+  program: Command,
+  ctx: CommandContext,
+  run: LineRunner,
+  fetch: FetchFn = nodeHttpFetch,
+): void {
   program
     .command('shell')
     .description('an interactive prompt that takes the same commands (history, line editing, @hosts command)')
-    .addHelpText('after', `\n${SHELL_HELP}\nWith stdin not a terminal, it reads commands line by line without a prompt and exits with the last one's status.`)
+    .addHelpText(
+      'after',
+      `\n${SHELL_HELP}\nWith stdin not a terminal, it reads commands line by line without a prompt and exits with the last one's status.`,
+    )
     .action(async () => {
-      const code = await runShell({ input: process.stdin, output: process.stdout, io: ctx.io, run, fetch, historyFile: historyPath(ctx.io.env) });
+      const code = await runShell({
+        input: process.stdin,
+        output: process.stdout,
+        io: ctx.io,
+        run,
+        fetch,
+        historyFile: historyPath(ctx.io.env),
+      });
       ctx.setExit(code);
     });
 }

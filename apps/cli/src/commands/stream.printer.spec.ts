@@ -6,7 +6,12 @@ function printer() {
   const p = new StreamPrinter({ write: (s: string) => (text += s) }, false);
   return { p, out: () => text };
 }
-const out = (host: string, offset: number, data: string, stream: 'stdout' | 'stderr' = 'stdout') => ({ host, stream, offset, data });
+const out = (host: string, offset: number, data: string, stream: 'stdout' | 'stderr' = 'stdout') => ({
+  host,
+  stream,
+  offset,
+  data,
+});
 
 describe('StreamPrinter', () => {
   it('prints whole lines as they complete, host first, stderr marked with !', () => {

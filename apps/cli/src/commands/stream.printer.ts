@@ -80,7 +80,11 @@ export class StreamPrinter {
 
   private state(host: string): Record<StreamName, StreamState> {
     let st = this.hosts.get(host);
-    if (!st) this.hosts.set(host, (st = { stdout: { printed: 0, partial: '', gap: false }, stderr: { printed: 0, partial: '', gap: false } }));
+    if (!st)
+      this.hosts.set(
+        host,
+        (st = { stdout: { printed: 0, partial: '', gap: false }, stderr: { printed: 0, partial: '', gap: false } }),
+      );
     return st;
   }
 

@@ -43,14 +43,36 @@ function count(text: string): number {
 /** Adds the targeting and rolling flags to `cmd` (they appear in its `--help` in this order). */
 export function addTargetingOptions(cmd: Command): Command {
   return cmd
-    .option('--hosts <host...>', 'target hosts, space or comma separated: names (web1), ranges (web[01-20], sent to each name), globs ("web*", "db?": matched among online hosts)')
-    .option('--label <key=value>', 'only hosts with this label (repeatable; several must all match); alone, every online host with it', arg(collectLabels))
+    .option(
+      '--hosts <host...>',
+      'target hosts, space or comma separated: names (web1), ranges (web[01-20], sent to each name), globs ("web*", "db?": matched among online hosts)',
+    )
+    .option(
+      '--label <key=value>',
+      'only hosts with this label (repeatable; several must all match); alone, every online host with it',
+      arg(collectLabels),
+    )
     .option('--all', 'every online host (with --label: every online host with those labels)')
-    .option('--dry-run', 'print the hosts the target resolves to, folded and counted (and those left out), and send nothing')
+    .option(
+      '--dry-run',
+      'print the hosts the target resolves to, folded and counted (and those left out), and send nothing',
+    )
     .option('--yes', `do not ask before running on more than --confirm-over hosts`)
-    .option('--confirm-over <n>', `ask before running on more than n hosts (env WARREN_CONFIRM_OVER, default ${DEFAULT_CONFIRM_OVER}); on a non-terminal, refuse without --yes`, arg(count))
-    .option('--concurrency <n|n%>', 'rolling run: at most n hosts (or n% of them) at once, the next starting as each finishes', arg((t) => parseLimit(t, 'concurrency')))
-    .option('--max-errors <n|n%>', 'with --concurrency: once more than n hosts (or n%) did not succeed, start no more; the rest end skipped', arg((t) => parseLimit(t, 'max-errors')));
+    .option(
+      '--confirm-over <n>',
+      `ask before running on more than n hosts (env WARREN_CONFIRM_OVER, default ${DEFAULT_CONFIRM_OVER}); on a non-terminal, refuse without --yes`,
+      arg(count),
+    )
+    .option(
+      '--concurrency <n|n%>',
+      'rolling run: at most n hosts (or n% of them) at once, the next starting as each finishes',
+      arg((t) => parseLimit(t, 'concurrency')),
+    )
+    .option(
+      '--max-errors <n|n%>',
+      'with --concurrency: once more than n hosts (or n%) did not succeed, start no more; the rest end skipped',
+      arg((t) => parseLimit(t, 'max-errors')),
+    );
 }
 
 /** Help text for the targeting flags. */
@@ -65,8 +87,10 @@ starting hosts once more than that many did not succeed, and the hosts never sta
 /** Adds the targeting and rolling fields the user gave to `body`; a usage error when no target was given. */
 export function applyTargeting(body: CreateTaskRequest, opts: TargetingOptions): CreateTaskRequest {
   if (opts.all && body.hosts) throw new UsageError('--all cannot be combined with --hosts (narrow --all with --label)');
-  if (!opts.all && !body.hosts && !opts.label) throw new UsageError('say where to run it: --hosts, --label key=value, or --all');
-  if (opts.maxErrors !== undefined && opts.concurrency === undefined) throw new UsageError('--max-errors needs --concurrency: with every host started at once, none is left to skip');
+  if (!opts.all && !body.hosts && !opts.label)
+    throw new UsageError('say where to run it: --hosts, --label key=value, or --all');
+  if (opts.maxErrors !== undefined && opts.concurrency === undefined)
+    throw new UsageError('--max-errors needs --concurrency: with every host started at once, none is left to skip');
   if (opts.label) body.labels = opts.label;
   if (opts.all) body.all = true;
   if (opts.concurrency !== undefined) body.concurrency = opts.concurrency;
@@ -79,7 +103,8 @@ function threshold(ctx: CommandContext, opts: TargetingOptions): number {
   if (opts.confirmOver !== undefined) return opts.confirmOver;
   const env = ctx.io.env.WARREN_CONFIRM_OVER;
   if (env === undefined || env === '') return DEFAULT_CONFIRM_OVER;
-  if (!/^\d+$/.test(env.trim())) throw new UsageError(`WARREN_CONFIRM_OVER must be a whole number, got ${JSON.stringify(env)}`);
+  if (!/^\d+$/.test(env.trim()))
+    throw new UsageError(`WARREN_CONFIRM_OVER must be a whole number, got ${JSON.stringify(env)}`);
   return Number(env);
 }
 
@@ -99,11 +124,18 @@ function localCount(body: CreateTaskRequest): number | null {
 }
 
 /** Notes on stderr the known hosts a target left out and the globs that matched nothing. */
-export function noteLeftOut(ctx: CommandContext, answer: Pick<DryRunAnswer, 'excluded' | 'unmatched'> | TaskAccepted): void {
-  for (const pattern of answer.unmatched ?? []) ctx.io.stderr.write(`warren: --hosts ${pattern} matched no online host\n`);
+export function noteLeftOut(
+  ctx: CommandContext,
+  answer: Pick<DryRunAnswer, 'excluded' | 'unmatched'> | TaskAccepted,
+): void {
+  for (const pattern of answer.unmatched ?? [])
+    ctx.io.stderr.write(`warren: --hosts ${pattern} matched no online host\n`);
   for (const reason of ['offline', 'key not accepted'] as const) {
     const left = (answer.excluded ?? []).filter((e) => e.reason === reason).map((e) => e.host);
-    if (left.length > 0) ctx.io.stderr.write(`warren: left out ${left.length} matching host${left.length === 1 ? '' : 's'} (${reason}): ${foldHosts(left)}\n`);
+    if (left.length > 0)
+      ctx.io.stderr.write(
+        `warren: left out ${left.length} matching host${left.length === 1 ? '' : 's'} (${reason}): ${foldHosts(left)}\n`,
+      );
   }
 }
 
@@ -111,7 +143,8 @@ export function noteLeftOut(ctx: CommandContext, answer: Pick<DryRunAnswer, 'exc
 function renderPreview(p: DryRunAnswer): string {
   let text = `${p.count} host${p.count === 1 ? '' : 's'}: ${p.folded}\n`;
   for (const e of p.excluded) text += `left out (${e.reason}): ${e.host}\n`;
-  if (p.concurrency !== null) text += `rolling: at most ${p.concurrency} at once${p.maxErrors !== null ? `; stop starting hosts once more than ${p.maxErrors} did not succeed` : ''}\n`;
+  if (p.concurrency !== null)
+    text += `rolling: at most ${p.concurrency} at once${p.maxErrors !== null ? `; stop starting hosts once more than ${p.maxErrors} did not succeed` : ''}\n`;
   return text;
 }
 
@@ -122,13 +155,20 @@ function renderPreview(p: DryRunAnswer): string {
  * never left hanging); a "no" returns null (exit 2). Once the controller has resolved the target,
  * the returned body names exactly the hosts shown, so what was confirmed is what runs.
  */
-export async function settleTarget(ctx: CommandContext, client: ControllerClient, body: CreateTaskRequest, opts: TargetingOptions, confirm: Confirmer = ctx.confirm ?? ttyConfirmer()): Promise<CreateTaskRequest | null> {
+export async function settleTarget(
+  ctx: CommandContext,
+  client: ControllerClient,
+  body: CreateTaskRequest,
+  opts: TargetingOptions,
+  confirm: Confirmer = ctx.confirm ?? ttyConfirmer(),
+): Promise<CreateTaskRequest | null> {
   if (opts.dryRun) {
     const preview = await client.previewTask(body);
     if (opts.json) printJson(ctx, preview);
     else {
       ctx.io.stdout.write(renderPreview(preview));
-      for (const pattern of preview.unmatched) ctx.io.stderr.write(`warren: --hosts ${pattern} matched no online host\n`);
+      for (const pattern of preview.unmatched)
+        ctx.io.stderr.write(`warren: --hosts ${pattern} matched no online host\n`);
     }
     ctx.setExit(EXIT.OK);
     return null;
@@ -143,10 +183,13 @@ export async function settleTarget(ctx: CommandContext, client: ControllerClient
   delete resolved.all;
   if (preview.count <= limit) return resolved;
   if (!confirm.interactive) {
-    throw new UsageError(`not run: it would reach ${preview.count} hosts (${preview.folded}), more than ${limit}, and there is no terminal to confirm it; add --yes (or raise --confirm-over / WARREN_CONFIRM_OVER)`);
+    throw new UsageError(
+      `not run: it would reach ${preview.count} hosts (${preview.folded}), more than ${limit}, and there is no terminal to confirm it; add --yes (or raise --confirm-over / WARREN_CONFIRM_OVER)`,
+    );
   }
   const shown = body.command.length > 60 ? `${body.command.slice(0, 57)}...` : body.command;
-  if (await confirm.ask(`Run ${JSON.stringify(shown)} on ${preview.count} hosts (${preview.folded})? [y/N] `)) return resolved;
+  if (await confirm.ask(`Run ${JSON.stringify(shown)} on ${preview.count} hosts (${preview.folded})? [y/N] `))
+    return resolved;
   ctx.io.stderr.write('warren: not run\n');
   ctx.setExit(EXIT.USAGE);
   return null;

@@ -17,9 +17,17 @@ export interface WatchMode {
  * exit status from its results. `intro` is the stderr note printed first on a terminal. If the
  * watch fails (the controller went away), says how to look at the task later and rethrows.
  */
-export async function watchTask(ctx: CommandContext, client: ControllerClient, id: string, intro: string, mode: WatchMode): Promise<void> {
+export async function watchTask(
+  ctx: CommandContext,
+  client: ControllerClient,
+  id: string,
+  intro: string,
+  mode: WatchMode,
+): Promise<void> {
   const how = mode.stream ? 'streaming' : 'waiting';
-  const ctrlC = ctx.interrupts ? 'Ctrl-C: cancel or detach' : `Ctrl-C stops ${how === 'streaming' ? 'watching' : 'waiting'}, not the task`;
+  const ctrlC = ctx.interrupts
+    ? 'Ctrl-C: cancel or detach'
+    : `Ctrl-C stops ${how === 'streaming' ? 'watching' : 'waiting'}, not the task`;
   if (ctx.io.stderr.isTTY) ctx.io.stderr.write(`warren: ${intro}; ${how} (${ctrlC})\n`);
   const release = guardWatch(ctx.interrupts, id, client, ctx.io.stderr);
   try {

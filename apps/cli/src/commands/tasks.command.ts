@@ -8,7 +8,8 @@ const MAX_LIMIT = 1000;
 
 function limitOption(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 1 || n > MAX_LIMIT) throw new InvalidArgumentError(`Expected a whole number from 1 to ${MAX_LIMIT}.`);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || n > MAX_LIMIT)
+    throw new InvalidArgumentError(`Expected a whole number from 1 to ${MAX_LIMIT}.`);
   return n;
 }
 
@@ -18,7 +19,7 @@ export function registerTasksCommand(program: Command, ctx: CommandContext): voi
     .command('tasks')
     .description('list recent tasks, newest first')
     .option('--limit <n>', 'how many', limitOption, 20)
-    .option('--json', 'print the API\'s answer')
+    .option('--json', "print the API's answer")
     .action(async (opts: { limit: number; json?: boolean }) => {
       const { tasks } = await ctx.client().listTasks(opts.limit);
       if (opts.json) printJson(ctx, { tasks });

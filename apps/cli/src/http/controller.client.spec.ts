@@ -2,13 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { ControllerClient, type FetchFn, networkReason } from './controller.client';
 import { ApiError, ControllerUnreachableError } from './http.errors';
 
-const answering = (status: number, body: string): FetchFn => async () => new Response(body, { status });
+const answering =
+  (status: number, body: string): FetchFn =>
+  async () =>
+    new Response(body, { status });
 
 describe('ControllerClient', () => {
   it('turns a non-2xx answer into an ApiError with the API messages, whether an array or a string', async () => {
-    const many = new ControllerClient('http://c', answering(400, JSON.stringify({ statusCode: 400, message: ['a bad', 'b bad'] })));
-    await expect(many.listHosts()).rejects.toMatchObject({ name: 'ApiError', status: 400, messages: ['a bad', 'b bad'] });
-    const one = new ControllerClient('http://c', answering(404, JSON.stringify({ statusCode: 404, message: 'task t_x not found' })));
+    const many = new ControllerClient(
+      'http://c',
+      answering(400, JSON.stringify({ statusCode: 400, message: ['a bad', 'b bad'] })),
+    );
+    await expect(many.listHosts()).rejects.toMatchObject({
+      name: 'ApiError',
+      status: 400,
+      messages: ['a bad', 'b bad'],
+    });
+    const one = new ControllerClient(
+      'http://c',
+      answering(404, JSON.stringify({ statusCode: 404, message: 'task t_x not found' })),
+    );
     await expect(one.getTask('t_x')).rejects.toMatchObject({ status: 404, messages: ['task t_x not found'] });
     const html = new ControllerClient('http://c', answering(502, '<html>Bad Gateway</html>'));
     const err = await html.listHosts().catch((e) => e);
@@ -36,17 +49,29 @@ describe('ControllerClient', () => {
 
   it('maps network failures to ControllerUnreachableError naming the cause', async () => {
     const refused = new ControllerClient('http://127.0.0.1:7070', async () => {
-      throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:7070'), { code: 'ECONNREFUSED' }) });
+      throw Object.assign(new TypeError('fetch failed'), {
+        cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:7070'), { code: 'ECONNREFUSED' }),
+      });
     });
-    await expect(refused.listHosts()).rejects.toThrow('cannot reach the controller at http://127.0.0.1:7070: connect ECONNREFUSED 127.0.0.1:7070');
+    await expect(refused.listHosts()).rejects.toThrow(
+      'cannot reach the controller at http://127.0.0.1:7070: connect ECONNREFUSED 127.0.0.1:7070',
+    );
   });
 });
 
 describe('networkReason', () => {
   it('explains timeouts, and finds the socket error inside an AggregateError cause', () => {
-    expect(networkReason(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 10_000)).toBe('no answer within 10 s');
+    expect(networkReason(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 10_000)).toBe(
+      'no answer within 10 s',
+    );
     const both = Object.assign(new TypeError('fetch failed'), {
-      cause: Object.assign(new AggregateError([new Error('connect ECONNREFUSED ::1:7070'), new Error('connect ECONNREFUSED 127.0.0.1:7070')], ''), { code: 'ECONNREFUSED' }),
+      cause: Object.assign(
+        new AggregateError(
+          [new Error('connect ECONNREFUSED ::1:7070'), new Error('connect ECONNREFUSED 127.0.0.1:7070')],
+          '',
+        ),
+        { code: 'ECONNREFUSED' },
+      ),
     });
     expect(networkReason(both, 10_000)).toBe('connect ECONNREFUSED ::1:7070');
   });

@@ -1,4 +1,16 @@
-import type { AuditQuery, AuditRecord, CreateTaskRequest, DryRunAnswer, HostAccepted, RerunRequest, HostView, TaskAccepted, TaskCancelled, TaskHead, TaskView } from './api.types';
+import type {
+  AuditQuery,
+  AuditRecord,
+  CreateTaskRequest,
+  DryRunAnswer,
+  HostAccepted,
+  RerunRequest,
+  HostView,
+  TaskAccepted,
+  TaskCancelled,
+  TaskHead,
+  TaskView,
+} from './api.types';
 import { ApiError, ControllerUnreachableError } from './http.errors';
 import { type HttpAnswer, type HttpCall, nodeHttpFetch } from './node-http.fetch';
 import { openEventStream, SSE_IDLE_TIMEOUT_MS } from './sse.client';
@@ -48,7 +60,12 @@ export class ControllerClient {
   /** `GET /v1/tasks/:id`; with `waitMs`, the controller holds the answer until the task completes or that passes. */
   getTask(id: string, waitMs = 0): Promise<TaskView> {
     const query = waitMs > 0 ? `?waitMs=${waitMs}` : '';
-    return this.call<TaskView>('GET', `/v1/tasks/${encodeURIComponent(id)}${query}`, undefined, waitMs + (waitMs > 0 ? LONG_POLL_SLACK_MS : CALL_TIMEOUT_MS));
+    return this.call<TaskView>(
+      'GET',
+      `/v1/tasks/${encodeURIComponent(id)}${query}`,
+      undefined,
+      waitMs + (waitMs > 0 ? LONG_POLL_SLACK_MS : CALL_TIMEOUT_MS),
+    );
   }
 
   /**
@@ -60,7 +77,8 @@ export class ControllerClient {
     if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
     return openEventStream(`${this.base}/v1/tasks/${encodeURIComponent(id)}/events`, headers, onEvent, {
-      refused: (status, statusText, body) => new ApiError(this.url, status, apiMessages(parseJson(body), { status, statusText }), this.token !== null),
+      refused: (status, statusText, body) =>
+        new ApiError(this.url, status, apiMessages(parseJson(body), { status, statusText }), this.token !== null),
       unreachable: (err) => new ControllerUnreachableError(this.url, networkReason(err, SSE_IDLE_TIMEOUT_MS)),
     });
   }
@@ -113,7 +131,10 @@ export class ControllerClient {
     const parsed = parseJson(text);
     if (!res.ok) throw new ApiError(this.url, res.status, apiMessages(parsed, res), this.token !== null);
     if (parsed === undefined || typeof parsed !== 'object' || parsed === null) {
-      throw new ControllerUnreachableError(this.url, `answered ${res.status} with a body that is not the controller's JSON (is this a Warren controller?)`);
+      throw new ControllerUnreachableError(
+        this.url,
+        `answered ${res.status} with a body that is not the controller's JSON (is this a Warren controller?)`,
+      );
     }
     return parsed as T;
   }
@@ -137,8 +158,13 @@ function apiMessages(body: unknown, res: Pick<HttpAnswer, 'status' | 'statusText
 
 /** One line saying why a request failed (a socket error, or fetch's undici error with its `cause`). */
 export function networkReason(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string; errors?: { message?: string }[] } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer within ${Math.round(timeoutMs / 1000)} s`;
+  const e = err as {
+    name?: string;
+    message?: string;
+    cause?: { code?: string; message?: string; errors?: { message?: string }[] };
+  };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
+    return `no answer within ${Math.round(timeoutMs / 1000)} s`;
   const cause = e?.cause;
   if (cause) {
     const inner = cause.errors?.find((x) => x?.message)?.message;

@@ -34,7 +34,12 @@ export function nodeHttpFetch(url: string, init: HttpCall): Promise<HttpAnswer> 
       res.on('end', () => {
         const status = res.statusCode ?? 0;
         const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ ok: status >= 200 && status < 300, status, statusText: res.statusMessage ?? '', text: async () => text });
+        resolve({
+          ok: status >= 200 && status < 300,
+          status,
+          statusText: res.statusMessage ?? '',
+          text: async () => text,
+        });
       });
     });
     req.on('error', reject);

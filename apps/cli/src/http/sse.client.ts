@@ -38,35 +38,43 @@ export function openEventStream(
     };
     const u = new URL(url);
     const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(u, { method: 'GET', headers: { accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status !== 200) {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => fail(errors.refused(status, res.statusMessage ?? '', Buffer.concat(chunks).toString('utf8'))));
-        res.on('error', (e) => fail(errors.unreachable(e)));
-        return;
-      }
-      const decoder = new StringDecoder('utf8');
-      const parser = new SseParser(onEvent);
-      res.on('data', (c: Buffer) => {
-        try {
-          parser.feed(decoder.write(c));
-        } catch (err) {
-          fail(err as Error); // onEvent threw: a bug of the caller's, not a network failure
+    const req = request(
+      u,
+      { method: 'GET', headers: { accept: 'text/event-stream', ...headers }, agent: false },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (status !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            fail(errors.refused(status, res.statusMessage ?? '', Buffer.concat(chunks).toString('utf8'))),
+          );
+          res.on('error', (e) => fail(errors.unreachable(e)));
+          return;
         }
-      });
-      // A cut connection may end the body without an error: only a clean end after the last event counts.
-      res.on('end', () => {
-        if (settled) return;
-        settled = true;
-        if (res.complete) resolve();
-        else reject(errors.unreachable(new Error('the event stream was cut')));
-      });
-      res.on('error', (e) => fail(errors.unreachable(e)));
-      res.on('close', () => fail(errors.unreachable(new Error('the event stream was cut'))));
-    });
-    req.setTimeout(idleTimeoutMs, () => fail(errors.unreachable(new Error(`no data for ${Math.round(idleTimeoutMs / 1000)} s`))));
+        const decoder = new StringDecoder('utf8');
+        const parser = new SseParser(onEvent);
+        res.on('data', (c: Buffer) => {
+          try {
+            parser.feed(decoder.write(c));
+          } catch (err) {
+            fail(err as Error); // onEvent threw: a bug of the caller's, not a network failure
+          }
+        });
+        // A cut connection may end the body without an error: only a clean end after the last event counts.
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          if (res.complete) resolve();
+          else reject(errors.unreachable(new Error('the event stream was cut')));
+        });
+        res.on('error', (e) => fail(errors.unreachable(e)));
+        res.on('close', () => fail(errors.unreachable(new Error('the event stream was cut'))));
+      },
+    );
+    req.setTimeout(idleTimeoutMs, () =>
+      fail(errors.unreachable(new Error(`no data for ${Math.round(idleTimeoutMs / 1000)} s`))),
+    );
     req.on('error', (e) => fail(errors.unreachable(e)));
     req.end();
   });

@@ -10,7 +10,9 @@ function parse(...pieces: string[]): { events: SseEvent[]; parser: SseParser } {
 
 describe('SseParser', () => {
   it('parses named events with ids and JSON data, ignoring comments', () => {
-    const { events, parser } = parse('retry: 1000\n\n: ping\n\nid: ab.1\nevent: output\ndata: {"a":1}\n\nid: ab.2\nevent: completed\ndata: {}\n\n');
+    const { events, parser } = parse(
+      'retry: 1000\n\n: ping\n\nid: ab.1\nevent: output\ndata: {"a":1}\n\nid: ab.2\nevent: completed\ndata: {}\n\n',
+    );
     expect(events).toEqual([
       { id: 'ab.1', event: 'output', data: '{"a":1}' },
       { id: 'ab.2', event: 'completed', data: '{}' },

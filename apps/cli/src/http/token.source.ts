@@ -41,7 +41,8 @@ const realFiles: TokenFiles = {
 function checked(token: string, source: string): TokenChoice {
   const t = token.trim();
   if (t === '') throw new UsageError(`the token from ${source} is empty`);
-  if (/\s/.test(t)) throw new UsageError(`the token from ${source} contains white space; it should be one word like wrn_…`);
+  if (/\s/.test(t))
+    throw new UsageError(`the token from ${source} contains white space; it should be one word like wrn_…`);
   return { token: t, source };
 }
 
@@ -59,7 +60,9 @@ export function resolveToken(flag: string | undefined, io: CliIo, files: TokenFi
   if (text === null) return { token: null, source: null };
   const mode = files.mode(path);
   if (mode !== null && (mode & 0o077) !== 0) {
-    io.stderr.write(`warren: warning: ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); protect it with: chmod 600 ${path}\n`);
+    io.stderr.write(
+      `warren: warning: ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); protect it with: chmod 600 ${path}\n`,
+    );
   }
   return checked(text.split('\n')[0] ?? '', path);
 }

@@ -18,7 +18,10 @@ describe('parseEnvAssignment', () => {
   });
 
   it('collects repeated --env into one object, the later value winning', () => {
-    const env = ['A=1', 'B=2', 'A=3'].reduce<Record<string, string> | undefined>((acc, t) => collectEnv(t, acc), undefined);
+    const env = ['A=1', 'B=2', 'A=3'].reduce<Record<string, string> | undefined>(
+      (acc, t) => collectEnv(t, acc),
+      undefined,
+    );
     expect(env).toEqual({ A: '3', B: '2' });
   });
 });

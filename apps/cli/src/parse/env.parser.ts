@@ -9,7 +9,10 @@ export function parseEnvAssignment(text: string): [name: string, value: string] 
   const eq = text.indexOf('=');
   if (eq < 0) throw new Error(`expected NAME=VALUE, got ${JSON.stringify(text)}`);
   const name = text.slice(0, eq);
-  if (!ENV_NAME_PATTERN.test(name)) throw new Error(`${JSON.stringify(name)} is not a valid variable name (letters, digits and _, not starting with a digit)`);
+  if (!ENV_NAME_PATTERN.test(name))
+    throw new Error(
+      `${JSON.stringify(name)} is not a valid variable name (letters, digits and _, not starting with a digit)`,
+    );
   return [name, text.slice(eq + 1)];
 }
 

@@ -6,6 +6,9 @@ import { splitHostPatterns } from '@warren/protocol';
  * (`web[1-3,7]`) belong to the range. Patterns (globs, ranges) are resolved by the controller.
  */
 export function parseHostList(values: readonly string[]): string[] {
-  const hosts = values.flatMap((v) => splitHostPatterns(v)).map((h) => h.trim()).filter((h) => h !== '');
+  const hosts = values
+    .flatMap((v) => splitHostPatterns(v))
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
   return [...new Set(hosts)];
 }

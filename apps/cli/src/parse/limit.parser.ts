@@ -8,12 +8,19 @@ export function parseLimit(text: string, kind: 'concurrency' | 'max-errors'): nu
   const min = kind === 'concurrency' ? 1 : 0;
   if (/^\d+$/.test(t)) {
     const n = Number(t);
-    if (n < min || n > 1_000_000) throw new Error(`expected a whole number of at least ${min} or a percentage like 25%, got ${JSON.stringify(text)}`);
+    if (n < min || n > 1_000_000)
+      throw new Error(
+        `expected a whole number of at least ${min} or a percentage like 25%, got ${JSON.stringify(text)}`,
+      );
     return n;
   }
   const m = /^(\d+(?:\.\d+)?)%$/.exec(t);
-  if (!m) throw new Error(`expected a whole number (5) or a percentage of the hosts (25%), got ${JSON.stringify(text)}`);
+  if (!m)
+    throw new Error(`expected a whole number (5) or a percentage of the hosts (25%), got ${JSON.stringify(text)}`);
   const pct = Number(m[1]);
-  if (pct > 100 || (kind === 'concurrency' && pct === 0)) throw new Error(`a percentage must be ${kind === 'concurrency' ? 'above 0' : 'at least 0'} and at most 100%, got ${text}`);
+  if (pct > 100 || (kind === 'concurrency' && pct === 0))
+    throw new Error(
+      `a percentage must be ${kind === 'concurrency' ? 'above 0' : 'at least 0'} and at most 100%, got ${text}`,
+    );
   return `${m[1]}%`;
 }

@@ -35,7 +35,8 @@ export function splitShellWords(line: string): string[] {
     } else if (c === '"') {
       i++;
       for (;;) {
-        if (i >= line.length) throw new UsageError(`unterminated double quote: ${line.slice(line.lastIndexOf('"', i - 1))}`);
+        if (i >= line.length)
+          throw new UsageError(`unterminated double quote: ${line.slice(line.lastIndexOf('"', i - 1))}`);
         const d = line[i];
         if (d === '"') break;
         if (d === '\\' && i + 1 < line.length && DQUOTE_ESCAPES.has(line[i + 1])) {

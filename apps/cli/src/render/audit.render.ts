@@ -47,5 +47,9 @@ export function renderAudit(records: AuditRecord[]): string {
       r.reason ?? (r.outcome ? outcomeText(r.outcome) : detailText(r.detail)),
     ]),
   ];
-  return formatColumns(rows).map((l) => l.trimEnd()).join('\n') + '\n';
+  return (
+    formatColumns(rows)
+      .map((l) => l.trimEnd())
+      .join('\n') + '\n'
+  );
 }

@@ -12,12 +12,20 @@ export function renderHosts(hosts: HostView[], opts: { color: boolean; now: numb
       h.host,
       h.status,
       h.trust ?? '-',
-      Object.entries(h.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-',
+      Object.entries(h.labels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',') || '-',
       h.version || '-',
       `${h.running}/${h.concurrency}`,
       formatAgo(h.lastSeen, opts.now),
     ]),
   ];
-  const lines = formatColumns(rows, (cell, row, col) => (row > 0 && col === 1 ? paint(cell, hosts[row - 1].status) : row > 0 && col === 2 && cell !== 'accepted' ? paint(cell, 'failed') : cell));
+  const lines = formatColumns(rows, (cell, row, col) =>
+    row > 0 && col === 1
+      ? paint(cell, hosts[row - 1].status)
+      : row > 0 && col === 2 && cell !== 'accepted'
+        ? paint(cell, 'failed')
+        : cell,
+  );
   return lines.join('\n') + '\n';
 }

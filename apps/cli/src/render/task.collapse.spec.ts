@@ -8,12 +8,29 @@ const KERNEL = '6.1.0-18-amd64\n';
 const fleet = task([
   ...webHosts(40).map((h) =>
     h === 'web03' || h === 'web07'
-      ? result(h, { state: 'failed', exitCode: 2, stderr: 'uname: cannot open /proc: Permission denied\n', durationMs: 30 })
+      ? result(h, {
+          state: 'failed',
+          exitCode: 2,
+          stderr: 'uname: cannot open /proc: Permission denied\n',
+          durationMs: 30,
+        })
       : result(h, { stdout: KERNEL, durationMs: 12 }),
   ),
   result('db1', { state: 'timed_out', exitCode: null, signal: 'SIGTERM', stdout: 'tick\n', durationMs: 2003 }),
-  result('nope1', { state: 'unknown_host', exitCode: null, startedAt: null, durationMs: null, reason: 'no agent has ever registered host nope1 on this broker (NO_ROUTE)' }),
-  result('nope2', { state: 'unknown_host', exitCode: null, startedAt: null, durationMs: null, reason: 'no agent has ever registered host nope2 on this broker (NO_ROUTE)' }),
+  result('nope1', {
+    state: 'unknown_host',
+    exitCode: null,
+    startedAt: null,
+    durationMs: null,
+    reason: 'no agent has ever registered host nope1 on this broker (NO_ROUTE)',
+  }),
+  result('nope2', {
+    state: 'unknown_host',
+    exitCode: null,
+    startedAt: null,
+    durationMs: null,
+    reason: 'no agent has ever registered host nope2 on this broker (NO_ROUTE)',
+  }),
 ]);
 
 describe('groupResults', () => {
@@ -94,15 +111,23 @@ describe('renderCollapsedTask', () => {
     );
   });
 
-  it('shows a single host\'s own duration and reason', () => {
-    const one = renderCollapsedTask(task([result('web1', { stdout: 'ok\n', durationMs: 12 }), result('web2', { stdout: 'other\n', durationMs: 1500 })]), { color: false, now: T0 });
+  it("shows a single host's own duration and reason", () => {
+    const one = renderCollapsedTask(
+      task([
+        result('web1', { stdout: 'ok\n', durationMs: 12 }),
+        result('web2', { stdout: 'other\n', durationMs: 1500 }),
+      ]),
+      { color: false, now: T0 },
+    );
     expect(one).toContain('==== web1 (1) succeeded exit 0  12 ms ====');
     expect(one).toContain('==== web2 (1) succeeded exit 0  1.5 s ====');
   });
 
   it('colors the state only when asked to', () => {
     expect(text).not.toContain('\x1b[');
-    expect(renderCollapsedTask(fleet, { color: true, now: T0 })).toContain('==== web[03,07] (2) \x1b[31mfailed\x1b[0m exit 2 ====');
+    expect(renderCollapsedTask(fleet, { color: true, now: T0 })).toContain(
+      '==== web[03,07] (2) \x1b[31mfailed\x1b[0m exit 2 ====',
+    );
   });
 });
 

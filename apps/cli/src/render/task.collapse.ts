@@ -8,7 +8,19 @@ import { headerDetail, outputBlock, type RenderOptions, summaryLines, SUMMARY_OR
  * byte-identical output. `--collapse` prints each group once instead of once per host.
  */
 /** The result fields a group's hosts share; `reason` names `<host>` where the controller named a host. */
-type SharedResult = Pick<HostResult, 'state' | 'exitCode' | 'signal' | 'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'stdoutTruncated' | 'stderrTruncated' | 'reason'>;
+type SharedResult = Pick<
+  HostResult,
+  | 'state'
+  | 'exitCode'
+  | 'signal'
+  | 'stdout'
+  | 'stderr'
+  | 'stdoutBytes'
+  | 'stderrBytes'
+  | 'stdoutTruncated'
+  | 'stderrTruncated'
+  | 'reason'
+>;
 
 export interface HostGroup extends SharedResult {
   /** natural order */
@@ -32,7 +44,18 @@ function hostRegExp(host: string): RegExp {
 }
 
 function groupKey(r: HostResult, reason: string | null): string {
-  return JSON.stringify([r.state, r.exitCode, r.signal, reason, r.stdout, r.stderr, r.stdoutBytes, r.stderrBytes, r.stdoutTruncated, r.stderrTruncated]);
+  return JSON.stringify([
+    r.state,
+    r.exitCode,
+    r.signal,
+    reason,
+    r.stdout,
+    r.stderr,
+    r.stdoutBytes,
+    r.stderrBytes,
+    r.stdoutTruncated,
+    r.stderrTruncated,
+  ]);
 }
 
 const stateRank = (s: InvocationState) => SUMMARY_ORDER.indexOf(s);
@@ -77,13 +100,22 @@ function toGroup(members: HostResult[], reason: string | null): HostGroup {
 export function groupResults(results: HostResult[]): HostGroup[] {
   const exact = bucket(results, (r) => groupKey(r, r.reason));
   const groups = exact.filter((g) => g.length > 1).map((g) => toGroup(g, g[0].reason));
-  const alone = exact.filter((g) => g.length === 1).map(([r]) => ({ r, template: r.reason?.replace(hostRegExp(r.host), HOST_MARK) ?? null }));
+  const alone = exact
+    .filter((g) => g.length === 1)
+    .map(([r]) => ({ r, template: r.reason?.replace(hostRegExp(r.host), HOST_MARK) ?? null }));
   for (const members of bucket(alone, ({ r, template }) => groupKey(r, template))) {
     const { r, template } = members[0];
     const reason = members.length === 1 ? r.reason : (template?.split(HOST_MARK).join('<host>') ?? null);
-    groups.push(toGroup(members.map((m) => m.r), reason));
+    groups.push(
+      toGroup(
+        members.map((m) => m.r),
+        reason,
+      ),
+    );
   }
-  return groups.sort((a, b) => stateRank(a.state) - stateRank(b.state) || b.count - a.count || naturalCompare(a.hosts[0], b.hosts[0]));
+  return groups.sort(
+    (a, b) => stateRank(a.state) - stateRank(b.state) || b.count - a.count || naturalCompare(a.hosts[0], b.hosts[0]),
+  );
 }
 
 /**
@@ -96,7 +128,11 @@ export function renderCollapsedTask(task: TaskView, opts: RenderOptions): string
   const lines: string[] = [];
   for (const g of groupResults(task.results)) {
     const one = task.results.find((r) => r.host === g.hosts[0])!;
-    const detail = headerDetail(g.count === 1 ? one : { ...one, reason: g.reason, durationMs: null, startedAt: null }, task, opts.now);
+    const detail = headerDetail(
+      g.count === 1 ? one : { ...one, reason: g.reason, durationMs: null, startedAt: null },
+      task,
+      opts.now,
+    );
     lines.push(`==== ${g.folded} (${g.count}) ${paint(g.state, g.state)} ${detail.join('  ')} ====`, ...outputBlock(g));
   }
   if (lines.length > 0) lines.push('');

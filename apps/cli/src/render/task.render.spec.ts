@@ -4,9 +4,28 @@ import { iso, result, T0, task } from './task.fixtures';
 
 const mixed = task([
   result('web1', { stdout: 'hello\n\nworld\n', stdoutBytes: 13, durationMs: 12 }),
-  result('web2', { state: 'failed', exitCode: 3, stderr: 'boom\nno newline at end', stderrBytes: 26, durationMs: 1500 }),
-  result('web3', { state: 'timed_out', exitCode: null, signal: 'SIGTERM', stdout: 'tick\n', stdoutBytes: 5, durationMs: 2003, reason: 'timed out' }),
-  result('web4', { stdout: `${'a'.repeat(1023)}\n`, stdoutBytes: 50 * 1024 * 1024, stdoutTruncated: true, durationMs: 40 }),
+  result('web2', {
+    state: 'failed',
+    exitCode: 3,
+    stderr: 'boom\nno newline at end',
+    stderrBytes: 26,
+    durationMs: 1500,
+  }),
+  result('web3', {
+    state: 'timed_out',
+    exitCode: null,
+    signal: 'SIGTERM',
+    stdout: 'tick\n',
+    stdoutBytes: 5,
+    durationMs: 2003,
+    reason: 'timed out',
+  }),
+  result('web4', {
+    stdout: `${'a'.repeat(1023)}\n`,
+    stdoutBytes: 50 * 1024 * 1024,
+    stdoutTruncated: true,
+    durationMs: 40,
+  }),
   result('nope1', { state: 'unknown_host', exitCode: null, startedAt: null, durationMs: null }),
   result('db1', { state: 'failed', exitCode: null, signal: 'SIGSEGV', durationMs: 7 }),
 ]);
@@ -41,16 +60,18 @@ describe('renderTask', () => {
   });
 
   it('ends with counts by state, success first, then the hosts of each other state by name, folded', () => {
-    expect(text.endsWith(
-      [
-        '',
-        '6 hosts: 2 succeeded, 2 failed, 1 timed_out, 1 unknown_host  (task t_abc, 1.2 s)',
-        'failed (2): db1,web2',
-        'timed_out (1): web3',
-        'unknown_host (1): nope1',
-        '',
-      ].join('\n'),
-    )).toBe(true);
+    expect(
+      text.endsWith(
+        [
+          '',
+          '6 hosts: 2 succeeded, 2 failed, 1 timed_out, 1 unknown_host  (task t_abc, 1.2 s)',
+          'failed (2): db1,web2',
+          'timed_out (1): web3',
+          'unknown_host (1): nope1',
+          '',
+        ].join('\n'),
+      ),
+    ).toBe(true);
   });
 
   it('shows hosts still pending or running as such, and how long the task has been running', () => {
@@ -82,7 +103,12 @@ describe('renderTask', () => {
 
   it('folds the hosts of a state in the summary, however many there are', () => {
     const many = task([
-      ...Array.from({ length: 40 }, (_, i) => result(`web${String(i + 1).padStart(2, '0')}`, { state: i === 2 || i === 6 ? 'failed' : 'succeeded', exitCode: i === 2 || i === 6 ? 1 : 0 })),
+      ...Array.from({ length: 40 }, (_, i) =>
+        result(`web${String(i + 1).padStart(2, '0')}`, {
+          state: i === 2 || i === 6 ? 'failed' : 'succeeded',
+          exitCode: i === 2 || i === 6 ? 1 : 0,
+        }),
+      ),
       result('db1', { state: 'timed_out', exitCode: null }),
     ]);
     const out = renderTask(many, { color: false, now: T0 }).split('\n');

@@ -50,7 +50,10 @@ export function renderTask(task: TaskView, opts: RenderOptions): string {
 }
 
 /** The streams a command wrote, as printed under its header: stdout indented, stderr marked, truncation noted. */
-export type Streams = Pick<HostResult, 'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'stdoutTruncated' | 'stderrTruncated'>;
+export type Streams = Pick<
+  HostResult,
+  'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'stdoutTruncated' | 'stderrTruncated'
+>;
 
 /** A host's (or a group's) output lines under its header. */
 export function outputBlock(r: Streams): string[] {
@@ -74,7 +77,11 @@ export function headerDetail(r: HostResult, task: TaskView, now: number): string
     case 'running':
       return [r.startedAt ? `running for ${formatElapsed(now - Date.parse(r.startedAt))}` : 'running'];
     case 'timed_out':
-      return [task.timeoutMs ? `killed after ${formatSetting(task.timeoutMs)} timeout` : (r.reason ?? 'killed at its timeout')];
+      return [
+        task.timeoutMs
+          ? `killed after ${formatSetting(task.timeoutMs)} timeout`
+          : (r.reason ?? 'killed at its timeout'),
+      ];
   }
   const exit = r.exitCode !== null ? `exit ${r.exitCode}` : r.signal ? `signal ${r.signal}` : null;
   if (exit === null) return [r.reason ?? FALLBACK_REASON[r.state] ?? r.state];

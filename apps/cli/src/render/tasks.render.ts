@@ -10,7 +10,14 @@ export const COMMAND_WIDTH = 50;
 export function renderTasks(tasks: TaskHead[], now: number): string {
   const rows = [
     ['ID', 'STATE', 'HOSTS', 'SUMMARY', 'CREATED', 'COMMAND'],
-    ...tasks.map((t) => [t.id, t.state, String(t.summary?.total ?? 0), summaryCounts(t.summary), formatAgo(t.createdAt, now), oneLine(t.command)]),
+    ...tasks.map((t) => [
+      t.id,
+      t.state,
+      String(t.summary?.total ?? 0),
+      summaryCounts(t.summary),
+      formatAgo(t.createdAt, now),
+      oneLine(t.command),
+    ]),
   ];
   return formatColumns(rows).join('\n') + '\n';
 }

@@ -22,11 +22,13 @@ function one(q: RawQuery, name: string): string | undefined {
 export function parseAuditQuery(q: RawQuery): AuditQuery {
   const known = new Set(['limit', 'taskId', 'actor', 'action', 'decision', 'since']);
   const unknown = Object.keys(q).filter((k) => !known.has(k));
-  if (unknown.length) throw new BadQueryError(`unknown query parameter ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  if (unknown.length)
+    throw new BadQueryError(`unknown query parameter ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
   const out: AuditQuery = { limit: AUDIT_LIMITS.default };
   const limit = one(q, 'limit');
   if (limit !== undefined) {
-    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > AUDIT_LIMITS.max) throw new BadQueryError(`limit must be a whole number from 1 to ${AUDIT_LIMITS.max}`);
+    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > AUDIT_LIMITS.max)
+      throw new BadQueryError(`limit must be a whole number from 1 to ${AUDIT_LIMITS.max}`);
     out.limit = Number(limit);
   }
   const decision = one(q, 'decision');
@@ -37,7 +39,8 @@ export function parseAuditQuery(q: RawQuery): AuditQuery {
   const since = one(q, 'since');
   if (since !== undefined) {
     const ms = /^\d+$/.test(since) ? Number(since) : Date.parse(since);
-    if (!Number.isFinite(ms)) throw new BadQueryError('since must be an ISO time (2025-01-31T12:00:00Z) or ms since the epoch');
+    if (!Number.isFinite(ms))
+      throw new BadQueryError('since must be an ISO time (2025-01-31T12:00:00Z) or ms since the epoch');
     out.since = ms;
   }
   for (const name of ['taskId', 'actor', 'action'] as const) {

@@ -10,16 +10,56 @@ describe('SqliteAuditLog', () => {
     const store = new SqliteTaskStore(db);
     const audit = new SqliteAuditLog(db);
     store.createTask(
-      { id: 't_1', command: 'uptime', cwd: null, env: {}, runAs: null, createdBy: 'alice', timeoutMs: 1000, deliveryTimeoutMs: 1000, killGraceMs: 0, state: 'running', createdAt: 1, finishedAt: null, hostCount: 2 },
-      [{ id: 'i1', host: 'web1', deadlineAt: 10 }, { id: 'i2', host: 'web2', deadlineAt: 10 }],
+      {
+        id: 't_1',
+        command: 'uptime',
+        cwd: null,
+        env: {},
+        runAs: null,
+        createdBy: 'alice',
+        timeoutMs: 1000,
+        deliveryTimeoutMs: 1000,
+        killGraceMs: 0,
+        state: 'running',
+        createdAt: 1,
+        finishedAt: null,
+        hostCount: 2,
+      },
+      [
+        { id: 'i1', host: 'web1', deadlineAt: 10 },
+        { id: 'i2', host: 'web2', deadlineAt: 10 },
+      ],
     );
     store.applyUpdates([{ kind: 'verdict', invocationId: 'i2', state: 'undelivered', reason: 'no agent', at: 5 }], 5);
-    audit.record({ at: 1_000, actor: 'anonymous', source: '10.0.0.9', action: 'api.request', decision: 'denied', reason: 'no token' });
-    audit.record({ at: 2_000, actor: 'alice', source: '10.0.0.1', action: 'task.create', decision: 'allowed', taskId: 't_1', hosts: ['web1', 'web2'], command: 'uptime', envNames: ['A'] });
+    audit.record({
+      at: 1_000,
+      actor: 'anonymous',
+      source: '10.0.0.9',
+      action: 'api.request',
+      decision: 'denied',
+      reason: 'no token',
+    });
+    audit.record({
+      at: 2_000,
+      actor: 'alice',
+      source: '10.0.0.1',
+      action: 'task.create',
+      decision: 'allowed',
+      taskId: 't_1',
+      hosts: ['web1', 'web2'],
+      command: 'uptime',
+      envNames: ['A'],
+    });
 
     const all = audit.query({ limit: 10 });
     expect(all.map((r) => r.action)).toEqual(['task.create', 'api.request']);
-    expect(all[0]).toMatchObject({ at: new Date(2_000).toISOString(), actor: 'alice', hosts: ['web1', 'web2'], envNames: ['A'], outcome: { web1: 'pending', web2: 'undelivered' } });
+    expect(all[0]).toMatchObject({
+      at: new Date(2_000).toISOString(),
+      actor: 'alice',
+      hosts: ['web1', 'web2'],
+      envNames: ['A'],
+      outcome: { web1: 'pending', web2: 'undelivered' },
+    });
     expect(all[1].outcome).toBeUndefined();
     expect(audit.query({ limit: 10, decision: 'denied' }).map((r) => r.actor)).toEqual(['anonymous']);
     expect(audit.query({ limit: 10, taskId: 't_1', actor: 'alice', action: 'task.create' })).toHaveLength(1);
@@ -40,8 +80,22 @@ describe('SqliteAuditLog', () => {
 describe('parseAuditQuery', () => {
   it('reads every filter and defaults the limit', () => {
     expect(parseAuditQuery({})).toEqual({ limit: 100 });
-    expect(parseAuditQuery({ limit: '5', taskId: 't_1', actor: 'a', action: 'task.create', decision: 'denied', since: '1970-01-01T00:00:01Z' })).toEqual({
-      limit: 5, taskId: 't_1', actor: 'a', action: 'task.create', decision: 'denied', since: 1000,
+    expect(
+      parseAuditQuery({
+        limit: '5',
+        taskId: 't_1',
+        actor: 'a',
+        action: 'task.create',
+        decision: 'denied',
+        since: '1970-01-01T00:00:01Z',
+      }),
+    ).toEqual({
+      limit: 5,
+      taskId: 't_1',
+      actor: 'a',
+      action: 'task.create',
+      decision: 'denied',
+      since: 1000,
     });
     expect(parseAuditQuery({ since: '1500' }).since).toBe(1500);
   });

@@ -102,7 +102,8 @@ export class SqliteAuditLog implements AuditLog {
   /** The per-host outcome query, or null while there is no invocations table (`token` subcommands on a new file). */
   private outcomeQuery(): Statement | null {
     if (this.outcomes) return this.outcomes;
-    const exists = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'invocations'`).get() !== undefined;
+    const exists =
+      this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'invocations'`).get() !== undefined;
     if (exists) this.outcomes = this.db.prepare(`SELECT host, state FROM invocations WHERE task_id = ? ORDER BY host`);
     return this.outcomes;
   }
@@ -127,7 +128,10 @@ export class SqliteAuditLog implements AuditLog {
       });
     } catch (err) {
       // The port promises never to throw into the caller; a lost record must at least be loud.
-      this.log?.error({ err, action: e.action, actor: e.actor, decision: e.decision, taskId: e.taskId }, 'AUDIT RECORD NOT WRITTEN');
+      this.log?.error(
+        { err, action: e.action, actor: e.actor, decision: e.decision, taskId: e.taskId },
+        'AUDIT RECORD NOT WRITTEN',
+      );
     }
   }
 
@@ -164,7 +168,9 @@ export class SqliteAuditLog implements AuditLog {
     };
     const outcomes = r.action === 'task.create' && r.decision === 'allowed' && r.task_id ? this.outcomeQuery() : null;
     if (outcomes) {
-      v.outcome = Object.fromEntries((outcomes.all(r.task_id) as { host: string; state: string }[]).map((o) => [o.host, o.state]));
+      v.outcome = Object.fromEntries(
+        (outcomes.all(r.task_id) as { host: string; state: string }[]).map((o) => [o.host, o.state]),
+      );
     }
     return v;
   }

@@ -72,7 +72,8 @@ describe('AuthGuard', () => {
     app.useGlobalPipes(validationPipe());
     await app.listen(0, '127.0.0.1');
     url = await app.getUrl();
-    for (const role of ['viewer', 'operator', 'admin'] as const) t[role] = tokens.create(role, role, role === 'operator' ? ['web*'] : null).text;
+    for (const role of ['viewer', 'operator', 'admin'] as const)
+      t[role] = tokens.create(role, role, role === 'operator' ? ['web*'] : null).text;
     t.revoked = tokens.create('gone', 'admin', null).text;
     tokens.revoke('gone');
   });
@@ -83,8 +84,16 @@ describe('AuthGuard', () => {
     const headers: Record<string, string> = {};
     if (token !== undefined) headers.authorization = token.includes(' ') ? token : `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(url.replace('[::1]', '127.0.0.1') + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, auth: res.headers.get('www-authenticate'), body: (await res.json()) as { message?: string } };
+    const res = await fetch(url.replace('[::1]', '127.0.0.1') + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return {
+      status: res.status,
+      auth: res.headers.get('www-authenticate'),
+      body: (await res.json()) as { message?: string },
+    };
   };
 
   it('lets anyone reach a @Public() route', async () => {
@@ -103,7 +112,14 @@ describe('AuthGuard', () => {
     expect(r.auth).toMatch(/^Bearer/);
     expect(r.body).toMatchObject({ statusCode: 401, message: expect.stringMatching(/warren-controller token create/) });
     expect(audit.query({ limit: 10 })).toEqual([
-      expect.objectContaining({ actor: 'anonymous', source: '127.0.0.1', action: 'api.request', decision: 'denied', reason, detail: { method: 'GET', path: '/read', status: 401 } }),
+      expect.objectContaining({
+        actor: 'anonymous',
+        source: '127.0.0.1',
+        action: 'api.request',
+        decision: 'denied',
+        reason,
+        detail: { method: 'GET', path: '/read', status: 401 },
+      }),
     ]);
   });
 
@@ -131,7 +147,14 @@ describe('AuthGuard', () => {
     const r = await call('POST', '/write', t.viewer, { command: 'rm -rf /tmp/x', hosts: ['web1'] });
     expect(r.body.message).toMatch(/role viewer; POST \/write needs operator/);
     expect(audit.query({ limit: 10 })).toEqual([
-      expect.objectContaining({ actor: 'viewer', action: 'task.create', decision: 'denied', command: 'rm -rf /tmp/x', hosts: ['web1'], reason: 'role viewer below operator' }),
+      expect.objectContaining({
+        actor: 'viewer',
+        action: 'task.create',
+        decision: 'denied',
+        command: 'rm -rf /tmp/x',
+        hosts: ['web1'],
+        reason: 'role viewer below operator',
+      }),
     ]);
   });
 
@@ -139,7 +162,12 @@ describe('AuthGuard', () => {
     const r = await call('POST', '/write', t.operator, { command: 42 });
     expect(r.status).toBe(400);
     expect(audit.query({ limit: 10 })).toEqual([
-      expect.objectContaining({ actor: 'operator', action: 'task.create', decision: 'denied', reason: expect.stringMatching(/^invalid request: command must be a string/) }),
+      expect.objectContaining({
+        actor: 'operator',
+        action: 'task.create',
+        decision: 'denied',
+        reason: expect.stringMatching(/^invalid request: command must be a string/),
+      }),
     ]);
   });
 });

@@ -11,7 +11,8 @@ import { type Role, roleAllows } from './roles';
 import { type SqliteTokenStore, TOKEN_STORE } from './token.store';
 
 /** How to get a token, appended to every 401. */
-export const GET_A_TOKEN = 'create one on the controller host with `warren-controller token create --name <name> --role operator`';
+export const GET_A_TOKEN =
+  'create one on the controller host with `warren-controller token create --name <name> --role operator`';
 
 /**
  * The global guard (APP_GUARD): every route but `@Public()` ones needs `Authorization: Bearer
@@ -37,7 +38,9 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const explicitAction = this.reflector.getAllAndOverride<string | undefined>(AUDIT_ACTION, targets);
-    const required = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ?? (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'admin');
+    const required =
+      this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ??
+      (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'admin');
     const deny = (status: 401 | 403, actor: string, reason: string, message: string): never => {
       const action = explicitAction ?? 'api.request';
       this.audit.record({
@@ -54,19 +57,48 @@ export class AuthGuard implements CanActivate {
     };
 
     const header = req.headers.authorization;
-    if (header === undefined || header === '') return deny(401, 'anonymous', 'no token', 'this API needs a token: send `Authorization: Bearer <token>`');
+    if (header === undefined || header === '')
+      return deny(401, 'anonymous', 'no token', 'this API needs a token: send `Authorization: Bearer <token>`');
     const m = /^Bearer +(\S+) *$/i.exec(header);
-    if (!m) return deny(401, 'anonymous', 'Authorization header is not a bearer token', 'the Authorization header must be `Bearer <token>`');
+    if (!m)
+      return deny(
+        401,
+        'anonymous',
+        'Authorization header is not a bearer token',
+        'the Authorization header must be `Bearer <token>`',
+      );
     const check = this.tokens.check(m[1]);
     if (!check.ok) {
-      if (check.reason === 'revoked') return deny(401, check.token!.name, 'token revoked', `the token ${JSON.stringify(check.token!.name)} was revoked`);
-      return deny(401, 'anonymous', check.reason === 'malformed' ? 'malformed token' : 'unknown token', 'the token is not valid');
+      if (check.reason === 'revoked')
+        return deny(
+          401,
+          check.token!.name,
+          'token revoked',
+          `the token ${JSON.stringify(check.token!.name)} was revoked`,
+        );
+      return deny(
+        401,
+        'anonymous',
+        check.reason === 'malformed' ? 'malformed token' : 'unknown token',
+        'the token is not valid',
+      );
     }
     const t = check.token;
     if (!roleAllows(t.role, required)) {
-      return deny(403, t.name, `role ${t.role} below ${required}`, `the token ${JSON.stringify(t.name)} has role ${t.role}; ${req.method} ${req.path} needs ${required} or above`);
+      return deny(
+        403,
+        t.name,
+        `role ${t.role} below ${required}`,
+        `the token ${JSON.stringify(t.name)} has role ${t.role}; ${req.method} ${req.path} needs ${required} or above`,
+      );
     }
-    req.principal = { tokenId: t.id, name: t.name, role: t.role, hostPatterns: t.hostPatterns, scope: new HostScope(t.hostPatterns) };
+    req.principal = {
+      tokenId: t.id,
+      name: t.name,
+      role: t.role,
+      hostPatterns: t.hostPatterns,
+      scope: new HostScope(t.hostPatterns),
+    };
     if (explicitAction) req.auditAction = explicitAction;
     this.tokens.touch(t.id);
     return true;

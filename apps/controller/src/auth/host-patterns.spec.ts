@@ -10,8 +10,10 @@ describe('HostScope', () => {
 
   it('matches globs, ranges with padding, and exact names, anchored at both ends', () => {
     const s = new HostScope(['web*', 'db[1-3]', 'lb[01-02]', 'cache?', 'bastion']);
-    for (const h of ['web', 'web1', 'web-eu.1', 'db1', 'db3', 'lb01', 'lb02', 'cache7', 'bastion']) expect(s.allows(h), h).toBe(true);
-    for (const h of ['db4', 'db10', 'xweb1', 'lb1', 'lb03', 'cache', 'cache12', 'bastion2', 'mydb1']) expect(s.allows(h), h).toBe(false);
+    for (const h of ['web', 'web1', 'web-eu.1', 'db1', 'db3', 'lb01', 'lb02', 'cache7', 'bastion'])
+      expect(s.allows(h), h).toBe(true);
+    for (const h of ['db4', 'db10', 'xweb1', 'lb1', 'lb03', 'cache', 'cache12', 'bastion2', 'mydb1'])
+      expect(s.allows(h), h).toBe(false);
   });
 
   it('lists the hosts outside, once each, in the order given', () => {

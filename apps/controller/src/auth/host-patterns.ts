@@ -35,7 +35,8 @@ export const MAX_TOKEN_HOST_PATTERNS = 100;
 export function validateHostPatterns(patterns: readonly string[]): string[] {
   const trimmed = patterns.map((p) => p.trim()).filter((p) => p !== '');
   if (trimmed.length === 0) throw new HostPatternError('', 'no host pattern given');
-  if (trimmed.length > MAX_TOKEN_HOST_PATTERNS) throw new HostPatternError(trimmed[0], `at most ${MAX_TOKEN_HOST_PATTERNS} patterns per token`);
+  if (trimmed.length > MAX_TOKEN_HOST_PATTERNS)
+    throw new HostPatternError(trimmed[0], `at most ${MAX_TOKEN_HOST_PATTERNS} patterns per token`);
   new HostScope(trimmed);
   return trimmed;
 }

@@ -30,7 +30,12 @@ export function attemptedTask(body: unknown): { command: string | null; hosts?: 
   const b = (typeof body === 'object' && body !== null ? body : {}) as { command?: unknown; hosts?: unknown };
   return {
     command: typeof b.command === 'string' ? b.command.slice(0, 65_536) : null,
-    hosts: Array.isArray(b.hosts) ? b.hosts.filter((h): h is string => typeof h === 'string').slice(0, 100).map((h) => h.slice(0, 100)) : undefined,
+    hosts: Array.isArray(b.hosts)
+      ? b.hosts
+          .filter((h): h is string => typeof h === 'string')
+          .slice(0, 100)
+          .map((h) => h.slice(0, 100))
+      : undefined,
   };
 }
 
@@ -44,7 +49,11 @@ export function clientIp(req: Request): string | null {
  * The request's {@link Principal} as a handler parameter: `list(@CurrentPrincipal() who: Principal)`.
  * Undefined only on `@Public()` routes.
  */
-export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext) => ctx.switchToHttp().getRequest<AuthedRequest>().principal);
+export const CurrentPrincipal = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext) => ctx.switchToHttp().getRequest<AuthedRequest>().principal,
+);
 
 /** The client IP of the request as a handler parameter, for the audit log. */
-export const ClientIp = createParamDecorator((_data: unknown, ctx: ExecutionContext) => clientIp(ctx.switchToHttp().getRequest<Request>()));
+export const ClientIp = createParamDecorator((_data: unknown, ctx: ExecutionContext) =>
+  clientIp(ctx.switchToHttp().getRequest<Request>()),
+);

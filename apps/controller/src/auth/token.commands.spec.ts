@@ -18,7 +18,12 @@ function run(argv: string[], dir = mkdtempSync(join(tmpdir(), 'warren-tok-'))) {
   if (action.command === 'serve') throw new Error('parsed as serve');
   let stdout = '';
   let stderr = '';
-  const code = runMaintenanceCommand(action, config, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } }, 'local:tester');
+  const code = runMaintenanceCommand(
+    action,
+    config,
+    { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } },
+    'local:tester',
+  );
   return { code, stdout, stderr, dir, db: config.dbPath };
 }
 
@@ -29,9 +34,19 @@ describe('warren-controller token …', () => {
     expect(r.stdout).toMatch(/^wrn_[a-z2-9]{12}_[A-Za-z0-9_-]{43}\n$/);
     expect(r.stderr).toMatch(/shown only this once/);
     const db = openDatabase(r.db);
-    expect(new SqliteTokenStore(db).check(r.stdout.trim())).toMatchObject({ ok: true, token: { name: 'ci', role: 'operator', hostPatterns: ['web*', 'db[1-3]'] } });
+    expect(new SqliteTokenStore(db).check(r.stdout.trim())).toMatchObject({
+      ok: true,
+      token: { name: 'ci', role: 'operator', hostPatterns: ['web*', 'db[1-3]'] },
+    });
     const records = new SqliteAuditLog(db).query({ limit: 10 });
-    expect(records).toEqual([expect.objectContaining({ actor: 'local:tester', action: 'token.create', decision: 'allowed', detail: expect.objectContaining({ name: 'ci', role: 'operator' }) })]);
+    expect(records).toEqual([
+      expect.objectContaining({
+        actor: 'local:tester',
+        action: 'token.create',
+        decision: 'allowed',
+        detail: expect.objectContaining({ name: 'ci', role: 'operator' }),
+      }),
+    ]);
     expect(JSON.stringify(records)).not.toContain(r.stdout.trim());
     db.close();
   });
@@ -42,19 +57,36 @@ describe('warren-controller token …', () => {
     expect(list.stdout).toMatch(/^NAME\s+ROLE\s+HOSTS/);
     expect(list.stdout).toMatch(/^ci\s+viewer\s+\*/m);
     expect(list.stdout).not.toContain(created.stdout.trim().slice(-20));
-    expect(run(['token', 'revoke', 'ci'], created.dir)).toMatchObject({ code: 0, stderr: expect.stringMatching(/revoked token "ci"/) });
-    expect(run(['token', 'revoke', 'ci'], created.dir)).toMatchObject({ code: 1, stderr: expect.stringMatching(/already revoked/) });
+    expect(run(['token', 'revoke', 'ci'], created.dir)).toMatchObject({
+      code: 0,
+      stderr: expect.stringMatching(/revoked token "ci"/),
+    });
+    expect(run(['token', 'revoke', 'ci'], created.dir)).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/already revoked/),
+    });
     const json = JSON.parse(run(['token', 'list', '--json'], created.dir).stdout);
     expect(json.tokens[0]).toMatchObject({ name: 'ci', revokedAt: expect.stringMatching(/^\d{4}-/) });
     const db = openDatabase(created.db);
-    expect(new SqliteAuditLog(db).query({ limit: 10 }).map((r) => `${r.action} ${r.decision}`)).toEqual(['token.revoke denied', 'token.revoke allowed', 'token.create allowed']);
+    expect(new SqliteAuditLog(db).query({ limit: 10 }).map((r) => `${r.action} ${r.decision}`)).toEqual([
+      'token.revoke denied',
+      'token.revoke allowed',
+      'token.create allowed',
+    ]);
     db.close();
   });
 
   it('refuses a taken name and a bad host pattern, printing nothing on stdout', () => {
     const first = run(['token', 'create', '--name', 'ci', '--role', 'viewer']);
-    expect(run(['token', 'create', '--name', 'ci', '--role', 'admin'], first.dir)).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/already exists/) });
-    expect(run(['token', 'create', '--name', 'x', '--role', 'admin', '--hosts', 'web[a]'], first.dir)).toMatchObject({ code: 1, stdout: '' });
+    expect(run(['token', 'create', '--name', 'ci', '--role', 'admin'], first.dir)).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringMatching(/already exists/),
+    });
+    expect(run(['token', 'create', '--name', 'x', '--role', 'admin', '--hosts', 'web[a]'], first.dir)).toMatchObject({
+      code: 1,
+      stdout: '',
+    });
   });
 });
 

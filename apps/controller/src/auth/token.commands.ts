@@ -26,9 +26,22 @@ export function localActor(): string {
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
 
 function tokenTable(tokens: TokenInfo[]): string {
-  const rows = [['NAME', 'ROLE', 'HOSTS', 'CREATED', 'LAST USED', 'REVOKED'], ...tokens.map((t) => [t.name, t.role, t.hostPatterns?.join(' ') ?? '*', iso(t.createdAt), iso(t.lastUsedAt), iso(t.revokedAt)])];
+  const rows = [
+    ['NAME', 'ROLE', 'HOSTS', 'CREATED', 'LAST USED', 'REVOKED'],
+    ...tokens.map((t) => [
+      t.name,
+      t.role,
+      t.hostPatterns?.join(' ') ?? '*',
+      iso(t.createdAt),
+      iso(t.lastUsedAt),
+      iso(t.revokedAt),
+    ]),
+  ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')).join('\n') + '\n';
+  return (
+    rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')).join('\n') +
+    '\n'
+  );
 }
 
 /**
@@ -36,7 +49,12 @@ function tokenTable(tokens: TokenInfo[]): string {
  * exit status (0 done, 1 refused: a name taken or unknown, a key file present, a bad pattern).
  * Token changes are audit records with the local user as actor.
  */
-export function runMaintenanceCommand(action: Exclude<ControllerAction, { command: 'serve' }>, config: ControllerConfig, io: CommandIo, actor = localActor()): number {
+export function runMaintenanceCommand(
+  action: Exclude<ControllerAction, { command: 'serve' }>,
+  config: ControllerConfig,
+  io: CommandIo,
+  actor = localActor(),
+): number {
   const fail = (message: string) => {
     io.stderr.write(`warren-controller: ${message}\n`);
     return 1;
@@ -47,7 +65,9 @@ export function runMaintenanceCommand(action: Exclude<ControllerAction, { comman
       const key = generateSigningKey();
       const { privatePath, publicPath } = writeSigningKeyFiles(out, key);
       io.stdout.write(`${key.keyId}\n`);
-      io.stderr.write(`wrote the private key to ${privatePath} (mode 0600) and the public key to ${publicPath}; give agents the public key with --trust\n`);
+      io.stderr.write(
+        `wrote the private key to ${privatePath} (mode 0600) and the public key to ${publicPath}; give agents the public key with --trust\n`,
+      );
       return 0;
     } catch (err) {
       return fail((err as Error).message);
@@ -58,8 +78,12 @@ export function runMaintenanceCommand(action: Exclude<ControllerAction, { comman
   try {
     const tokens = new SqliteTokenStore(db);
     const audit = new SqliteAuditLog(db);
-    const record = (act: string, decision: 'allowed' | 'denied', detail: Record<string, unknown>, reason: string | null = null) =>
-      audit.record({ actor, source: 'local', action: act, decision, reason, detail });
+    const record = (
+      act: string,
+      decision: 'allowed' | 'denied',
+      detail: Record<string, unknown>,
+      reason: string | null = null,
+    ) => audit.record({ actor, source: 'local', action: act, decision, reason, detail });
     switch (action.command) {
       case 'token create': {
         const detail = { name: action.name, role: action.role, hostPatterns: action.hosts };
@@ -69,7 +93,9 @@ export function runMaintenanceCommand(action: Exclude<ControllerAction, { comman
           record('token.create', 'allowed', { ...detail, hostPatterns: patterns, tokenId: token.id });
           io.stdout.write(`${text}\n`);
           const scope = patterns === null ? 'every host' : `hosts matching ${patterns.join(' ')}`;
-          io.stderr.write(`created token ${JSON.stringify(token.name)} (role ${token.role}, ${scope}). It is shown only this once and cannot be recovered: store it now, e.g. in ~/.warren/token (mode 0600) or WARREN_TOKEN.\n`);
+          io.stderr.write(
+            `created token ${JSON.stringify(token.name)} (role ${token.role}, ${scope}). It is shown only this once and cannot be recovered: store it now, e.g. in ~/.warren/token (mode 0600) or WARREN_TOKEN.\n`,
+          );
           return 0;
         } catch (err) {
           if (!(err instanceof TokenError || err instanceof HostPatternError)) throw err;
@@ -79,8 +105,14 @@ export function runMaintenanceCommand(action: Exclude<ControllerAction, { comman
       }
       case 'token list': {
         const list = tokens.list();
-        if (action.json) io.stdout.write(`${JSON.stringify({ tokens: list.map((t) => ({ ...t, createdAt: iso(t.createdAt), lastUsedAt: t.lastUsedAt === null ? null : iso(t.lastUsedAt), revokedAt: t.revokedAt === null ? null : iso(t.revokedAt) })) }, null, 2)}\n`);
-        else if (list.length === 0) io.stderr.write('no tokens yet; create one with: warren-controller token create --name <name> --role <admin|operator|viewer>\n');
+        if (action.json)
+          io.stdout.write(
+            `${JSON.stringify({ tokens: list.map((t) => ({ ...t, createdAt: iso(t.createdAt), lastUsedAt: t.lastUsedAt === null ? null : iso(t.lastUsedAt), revokedAt: t.revokedAt === null ? null : iso(t.revokedAt) })) }, null, 2)}\n`,
+          );
+        else if (list.length === 0)
+          io.stderr.write(
+            'no tokens yet; create one with: warren-controller token create --name <name> --role <admin|operator|viewer>\n',
+          );
         else io.stdout.write(tokenTable(list));
         return 0;
       }

@@ -31,7 +31,13 @@ describe('SqliteTokenStore', () => {
   it('keeps only the hash: the token text is nowhere in the database', () => {
     const { db, tokens } = store();
     const { text, token } = tokens.create('alice', 'operator', ['web*']);
-    expect(token).toMatchObject({ name: 'alice', role: 'operator', hostPatterns: ['web*'], lastUsedAt: null, revokedAt: null });
+    expect(token).toMatchObject({
+      name: 'alice',
+      role: 'operator',
+      hostPatterns: ['web*'],
+      lastUsedAt: null,
+      revokedAt: null,
+    });
     const rows = JSON.stringify(db.prepare('SELECT * FROM api_tokens').all());
     expect(rows).not.toContain(text.split('_').slice(2).join('_'));
     expect(rows).toContain(hashToken(text));
@@ -64,7 +70,9 @@ describe('SqliteTokenStore', () => {
   it('writes last-used at most once per resolution period', () => {
     const { db, tokens } = store();
     const { token } = tokens.create('alice', 'viewer', null);
-    const lastUsed = () => (db.prepare('SELECT last_used_at FROM api_tokens WHERE id = ?').get(token.id) as { last_used_at: number | null }).last_used_at;
+    const lastUsed = () =>
+      (db.prepare('SELECT last_used_at FROM api_tokens WHERE id = ?').get(token.id) as { last_used_at: number | null })
+        .last_used_at;
     tokens.touch(token.id, 1_000);
     tokens.touch(token.id, 2_000);
     expect(lastUsed()).toBe(1_000);

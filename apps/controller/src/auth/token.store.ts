@@ -37,7 +37,8 @@ export class TokenError extends Error {
 }
 
 /** What checking a presented token found. */
-export type TokenCheck = { ok: true; token: TokenInfo } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked'; token?: TokenInfo };
+export type TokenCheck =
+  { ok: true; token: TokenInfo } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked'; token?: TokenInfo };
 
 interface TokenRow {
   id: string;
@@ -90,12 +91,30 @@ export class SqliteTokenStore {
    * Creates a token and returns its text, which exists nowhere else: the store keeps only its hash.
    * Names are unique, including revoked tokens' (the audit log refers to tokens by name).
    */
-  create(name: string, role: Role, hostPatterns: string[] | null, now = Date.now()): { text: string; token: TokenInfo } {
-    if (!TOKEN_NAME_PATTERN.test(name)) throw new TokenError(`token name ${JSON.stringify(name)}: use 1-64 letters, digits, . _ @ -, starting with a letter or digit`);
+  create(
+    name: string,
+    role: Role,
+    hostPatterns: string[] | null,
+    now = Date.now(),
+  ): { text: string; token: TokenInfo } {
+    if (!TOKEN_NAME_PATTERN.test(name))
+      throw new TokenError(
+        `token name ${JSON.stringify(name)}: use 1-64 letters, digits, . _ @ -, starting with a letter or digit`,
+      );
     if (hostPatterns !== null) new HostScope(hostPatterns);
-    if (this.stmts.byName.get(name)) throw new TokenError(`a token named ${JSON.stringify(name)} already exists (names are never reused; pick another)`);
+    if (this.stmts.byName.get(name))
+      throw new TokenError(
+        `a token named ${JSON.stringify(name)} already exists (names are never reused; pick another)`,
+      );
     const { id, text } = newApiToken();
-    this.stmts.insert.run({ id, name, role, hostPatterns: hostPatterns === null ? null : JSON.stringify(hostPatterns), hash: hashToken(text), createdAt: now });
+    this.stmts.insert.run({
+      id,
+      name,
+      role,
+      hostPatterns: hostPatterns === null ? null : JSON.stringify(hostPatterns),
+      hash: hashToken(text),
+      createdAt: now,
+    });
     return { text, token: toInfo(this.stmts.byId.get(id) as TokenRow) };
   }
 
@@ -108,7 +127,10 @@ export class SqliteTokenStore {
   revoke(name: string, now = Date.now()): TokenInfo {
     const row = this.stmts.byName.get(name) as TokenRow | undefined;
     if (!row) throw new TokenError(`no token named ${JSON.stringify(name)}`);
-    if (row.revoked_at !== null) throw new TokenError(`token ${JSON.stringify(name)} was already revoked on ${new Date(row.revoked_at).toISOString()}`);
+    if (row.revoked_at !== null)
+      throw new TokenError(
+        `token ${JSON.stringify(name)} was already revoked on ${new Date(row.revoked_at).toISOString()}`,
+      );
     this.stmts.revoke.run(now, name);
     return toInfo(this.stmts.byName.get(name) as TokenRow);
   }

@@ -58,13 +58,16 @@ const pemFile = (flag: string) => (v: string) => {
   try {
     return readFileSync(resolve(v));
   } catch (err) {
-    throw new InvalidArgumentError(`${flag}: cannot read ${JSON.stringify(v)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new InvalidArgumentError(
+      `${flag}: cannot read ${JSON.stringify(v)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 };
 
 const intIn = (flag: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag}: expected an integer ${min}–${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new InvalidArgumentError(`${flag}: expected an integer ${min}–${max}`);
   return n;
 };
 
@@ -83,20 +86,98 @@ export function controllerProgram(onAction: (a: ControllerAction) => void = () =
     .addOption(opt('--port <port>', 'HTTP port', 'WARREN_PORT', intIn('--port', 0, 65535), 7070))
     .addOption(opt('--bind <addr>', 'HTTP listen address', 'WARREN_BIND', undefined, '127.0.0.1'))
     .addOption(opt('--broker <url>', 'broker URL', 'WARREN_BROKER_URL', undefined, 'amqp://guest:guest@127.0.0.1:5672'))
-    .addOption(opt('--broker-ca <file>', "PEM CA certificate the broker's TLS certificate must chain to (amqps://; default: the system CAs)", 'WARREN_BROKER_CA', pemFile('--broker-ca')))
-    .addOption(opt('--broker-cert <file>', 'PEM client certificate, for a broker that verifies peers (with --broker-key)', 'WARREN_BROKER_CERT', pemFile('--broker-cert')))
-    .addOption(opt('--broker-key <file>', 'PEM private key of --broker-cert', 'WARREN_BROKER_KEY', pemFile('--broker-key')))
-    .addOption(opt('--state-dir <dir>', 'state directory: database and signing key', 'WARREN_STATE_DIR', undefined, join(homedir(), '.warren')))
+    .addOption(
+      opt(
+        '--broker-ca <file>',
+        "PEM CA certificate the broker's TLS certificate must chain to (amqps://; default: the system CAs)",
+        'WARREN_BROKER_CA',
+        pemFile('--broker-ca'),
+      ),
+    )
+    .addOption(
+      opt(
+        '--broker-cert <file>',
+        'PEM client certificate, for a broker that verifies peers (with --broker-key)',
+        'WARREN_BROKER_CERT',
+        pemFile('--broker-cert'),
+      ),
+    )
+    .addOption(
+      opt('--broker-key <file>', 'PEM private key of --broker-cert', 'WARREN_BROKER_KEY', pemFile('--broker-key')),
+    )
+    .addOption(
+      opt(
+        '--state-dir <dir>',
+        'state directory: database and signing key',
+        'WARREN_STATE_DIR',
+        undefined,
+        join(homedir(), '.warren'),
+      ),
+    )
     .addOption(opt('--db <file>', 'SQLite task store (default: <state-dir>/controller.db)', 'WARREN_DB'))
-    .addOption(opt('--key <file>', 'Ed25519 signing key, generated on first start (default: <state-dir>/controller.key)', 'WARREN_KEY'))
-    .addOption(opt('--auto-accept', "trust each agent's key on first sight, without `warren hosts accept` (labs only)", 'WARREN_AUTO_ACCEPT', (v: string) => v !== 'false' && v !== '0'))
-    .addOption(opt('--namespace <name>', 'prefix of every exchange and queue', 'WARREN_NAMESPACE', undefined, DEFAULT_NAMESPACE))
+    .addOption(
+      opt(
+        '--key <file>',
+        'Ed25519 signing key, generated on first start (default: <state-dir>/controller.key)',
+        'WARREN_KEY',
+      ),
+    )
+    .addOption(
+      opt(
+        '--auto-accept',
+        "trust each agent's key on first sight, without `warren hosts accept` (labs only)",
+        'WARREN_AUTO_ACCEPT',
+        (v: string) => v !== 'false' && v !== '0',
+      ),
+    )
+    .addOption(
+      opt('--namespace <name>', 'prefix of every exchange and queue', 'WARREN_NAMESPACE', undefined, DEFAULT_NAMESPACE),
+    )
     .addOption(opt('--log-level <level>', 'trace|debug|info|warn|error|silent', 'WARREN_LOG_LEVEL', undefined, 'info'))
-    .addOption(opt('--amqp-heartbeat <sec>', 'AMQP heartbeat in seconds', 'WARREN_AMQP_HEARTBEAT', intIn('--amqp-heartbeat', 1, 600), 10))
-    .addOption(opt('--delivery-grace <dur>', 'wait this long past a delivery timeout before marking undelivered', 'WARREN_DELIVERY_GRACE', duration('--delivery-grace'), 2000))
-    .addOption(opt('--result-grace <dur>', 'wait this long past timeout + kill grace before marking lost', 'WARREN_RESULT_GRACE', duration('--result-grace'), 5000))
-    .addOption(opt('--metrics-public', 'serve GET /metrics without a token (firewall it instead); default: needs a viewer token', 'WARREN_METRICS_PUBLIC', (v: string) => v !== 'false' && v !== '0'))
-    .addOption(opt('--sweep-interval <dur>', 'how often deadlines are checked', 'WARREN_SWEEP_INTERVAL', duration('--sweep-interval'), 250).hideHelp())
+    .addOption(
+      opt(
+        '--amqp-heartbeat <sec>',
+        'AMQP heartbeat in seconds',
+        'WARREN_AMQP_HEARTBEAT',
+        intIn('--amqp-heartbeat', 1, 600),
+        10,
+      ),
+    )
+    .addOption(
+      opt(
+        '--delivery-grace <dur>',
+        'wait this long past a delivery timeout before marking undelivered',
+        'WARREN_DELIVERY_GRACE',
+        duration('--delivery-grace'),
+        2000,
+      ),
+    )
+    .addOption(
+      opt(
+        '--result-grace <dur>',
+        'wait this long past timeout + kill grace before marking lost',
+        'WARREN_RESULT_GRACE',
+        duration('--result-grace'),
+        5000,
+      ),
+    )
+    .addOption(
+      opt(
+        '--metrics-public',
+        'serve GET /metrics without a token (firewall it instead); default: needs a viewer token',
+        'WARREN_METRICS_PUBLIC',
+        (v: string) => v !== 'false' && v !== '0',
+      ),
+    )
+    .addOption(
+      opt(
+        '--sweep-interval <dur>',
+        'how often deadlines are checked',
+        'WARREN_SWEEP_INTERVAL',
+        duration('--sweep-interval'),
+        250,
+      ).hideHelp(),
+    )
     .showHelpAfterError()
     .allowExcessArguments(false);
   return addControllerSubcommands(program, onAction);
@@ -111,7 +192,10 @@ export function loadControllerConfig(argv: string[], env: NodeJS.ProcessEnv = pr
 }
 
 /** Like {@link loadControllerConfig}, and also says which command was asked for (`serve` by default). */
-export function parseControllerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { action: ControllerAction; config: ControllerConfig } {
+export function parseControllerArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { action: ControllerAction; config: ControllerConfig } {
   let action: ControllerAction = { command: 'serve' };
   const program = controllerProgram((a) => (action = a));
   eachCommand(program, (c) => c.exitOverride().configureOutput({ writeErr: () => undefined }));
@@ -129,7 +213,8 @@ export function parseControllerArgs(argv: string[], env: NodeJS.ProcessEnv = pro
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const e = err as { code?: string; message: string };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') throw err;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version')
+      throw err;
     throw new ConfigError(e.message.replace(/^error: /, ''));
   }
   const o = program.opts();
@@ -150,9 +235,14 @@ export function parseControllerArgs(argv: string[], env: NodeJS.ProcessEnv = pro
     sweepIntervalMs: o.sweepInterval,
     metricsPublic: o.metricsPublic === true,
   } satisfies ControllerConfig);
-  if (!NAMESPACE_PATTERN.test(cfg.namespace)) throw new ConfigError(`--namespace: ${JSON.stringify(cfg.namespace)} is not a valid namespace (letters, digits, . _ -)`);
+  if (!NAMESPACE_PATTERN.test(cfg.namespace))
+    throw new ConfigError(
+      `--namespace: ${JSON.stringify(cfg.namespace)} is not a valid namespace (letters, digits, . _ -)`,
+    );
   if (!/^amqps?:\/\//.test(cfg.brokerUrl)) throw new ConfigError('--broker: expected an amqp:// or amqps:// URL');
-  if ((o.brokerCert === undefined) !== (o.brokerKey === undefined)) throw new ConfigError('--broker-cert and --broker-key go together: give both or neither');
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(cfg.logLevel)) throw new ConfigError(`--log-level: unknown level ${cfg.logLevel}`);
+  if ((o.brokerCert === undefined) !== (o.brokerKey === undefined))
+    throw new ConfigError('--broker-cert and --broker-key go together: give both or neither');
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(cfg.logLevel))
+    throw new ConfigError(`--log-level: unknown level ${cfg.logLevel}`);
   return { action, config: cfg };
 }

@@ -55,9 +55,15 @@ its patterns: globs (web*, db?) and ranges (web[01-20], db[1-3,7]).`,
     .command('create')
     .description('create a token; prints it once on stdout (only its hash is kept)')
     .requiredOption('--name <name>', 'unique name, shown as the actor in the audit log', nonEmpty('--name'))
-    .addOption(new Option('--role <role>', 'what the token may do').choices(['admin', 'operator', 'viewer']).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'what the token may do')
+        .choices(['admin', 'operator', 'viewer'])
+        .makeOptionMandatory(),
+    )
     .option('--hosts <pattern...>', 'limit the token to hosts matching these patterns (default: every host)')
-    .action((o: { name: string; role: 'admin' | 'operator' | 'viewer'; hosts?: string[] }) => onAction({ command: 'token create', name: o.name, role: o.role, hosts: o.hosts ?? null }));
+    .action((o: { name: string; role: 'admin' | 'operator' | 'viewer'; hosts?: string[] }) =>
+      onAction({ command: 'token create', name: o.name, role: o.role, hosts: o.hosts ?? null }),
+    );
   token
     .command('list')
     .description('list tokens (names, roles, host patterns, times; never secrets)')
@@ -72,7 +78,10 @@ its patterns: globs (web*, db?) and ranges (web[01-20], db[1-3,7]).`,
   program
     .command('keygen')
     .description('write a new Ed25519 command-signing key pair (refuses to overwrite)')
-    .option('--out <file>', 'private key file; the public key goes next to it as .pub (default: --key, i.e. <state-dir>/controller.key)')
+    .option(
+      '--out <file>',
+      'private key file; the public key goes next to it as .pub (default: --key, i.e. <state-dir>/controller.key)',
+    )
     .action((o: { out?: string }) => onAction({ command: 'keygen', out: o.out ?? null }));
   return program;
 }

@@ -1,10 +1,25 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Inject, Optional } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Optional,
+} from '@nestjs/common';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { type AuthedRequest, attemptedTask, clientIp } from '../auth/principal';
 import { ROOT_LOGGER } from '../logger';
-import { BadQueryError, BrokerUnavailableError, ForbiddenError, TaskNotFoundError, UnauthenticatedError, UnprocessableTaskError } from './errors';
+import {
+  BadQueryError,
+  BrokerUnavailableError,
+  ForbiddenError,
+  TaskNotFoundError,
+  UnauthenticatedError,
+  UnprocessableTaskError,
+} from './errors';
 
 /** The one table from domain errors to HTTP status codes. */
 const STATUS_BY_ERROR: [new (...args: never[]) => Error, HttpStatus][] = [
@@ -34,7 +49,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (err instanceof HttpException) {
       const body = err.getResponse();
       if (err.getStatus() === HttpStatus.BAD_REQUEST) this.auditRefusal(req, body);
-      res.status(err.getStatus()).json(typeof body === 'string' ? { statusCode: err.getStatus(), message: body } : body);
+      res
+        .status(err.getStatus())
+        .json(typeof body === 'string' ? { statusCode: err.getStatus(), message: body } : body);
       return;
     }
     const match = STATUS_BY_ERROR.find(([cls]) => err instanceof cls);
@@ -48,7 +65,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return;
     }
     this.log.error({ err }, 'unhandled error in request');
-    res.status(500).json({ statusCode: 500, error: 'InternalServerError', message: 'internal error; see the controller log' });
+    res
+      .status(500)
+      .json({ statusCode: 500, error: 'InternalServerError', message: 'internal error; see the controller log' });
   }
 
   /**

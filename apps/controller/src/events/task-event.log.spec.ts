@@ -10,17 +10,53 @@ import { type EventLogOptions, type LogWatcher, parseEventId, type SentEvent, Ta
 import { TaskEvents } from './task-events';
 
 const task = (id: string): TaskRecord => ({
-  id, command: 'tick', cwd: null, env: {}, timeoutMs: 60_000, deliveryTimeoutMs: 60_000, killGraceMs: 1_000,
-  state: 'running', createdAt: 1_000, finishedAt: null, hostCount: 2, runAs: null, createdBy: 'alice',
+  id,
+  command: 'tick',
+  cwd: null,
+  env: {},
+  timeoutMs: 60_000,
+  deliveryTimeoutMs: 60_000,
+  killGraceMs: 1_000,
+  state: 'running',
+  createdAt: 1_000,
+  finishedAt: null,
+  hostCount: 2,
+  runAs: null,
+  createdBy: 'alice',
 });
-const started = (inv: string, host: string, taskId = 't1'): StartedMessage => ({ v: 1, kind: 'started', invocationId: inv, taskId, host, startedAt: 2_000, pid: 42 });
+const started = (inv: string, host: string, taskId = 't1'): StartedMessage => ({
+  v: 1,
+  kind: 'started',
+  invocationId: inv,
+  taskId,
+  host,
+  startedAt: 2_000,
+  pid: 42,
+});
 const chunk = (inv: string, host: string, seq: number, offset: number, data: string, taskId = 't1'): OutputMessage => ({
-  v: 1, kind: 'output', invocationId: inv, taskId, host, stream: 'stdout', seq, offset, data,
+  v: 1,
+  kind: 'output',
+  invocationId: inv,
+  taskId,
+  host,
+  stream: 'stdout',
+  seq,
+  offset,
+  data,
 });
 const result = (inv: string, host: string, stdout: string): InvocationUpdate => ({
-  kind: 'result', invocationId: inv, host, state: 'succeeded', exitCode: 0, signal: null,
-  stdout: { data: stdout, bytes: Buffer.byteLength(stdout), truncated: false }, stderr: { data: '', bytes: 0, truncated: false },
-  startedAt: 2_000, finishedAt: 3_000, durationMs: 1_000, reason: null,
+  kind: 'result',
+  invocationId: inv,
+  host,
+  state: 'succeeded',
+  exitCode: 0,
+  signal: null,
+  stdout: { data: stdout, bytes: Buffer.byteLength(stdout), truncated: false },
+  stderr: { data: '', bytes: 0, truncated: false },
+  startedAt: 2_000,
+  finishedAt: 3_000,
+  durationMs: 1_000,
+  reason: null,
 });
 
 describe('TaskEventLog', () => {
@@ -31,7 +67,10 @@ describe('TaskEventLog', () => {
     events = new TaskEvents();
     // As in the app: the store announces every change it commits.
     store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.changed(c.map((x) => x.taskId)));
-    store.createTask(task('t1'), [{ id: 'i1', host: 'web1', deadlineAt: 99_000 }, { id: 'i2', host: 'web2', deadlineAt: 99_000 }]);
+    store.createTask(task('t1'), [
+      { id: 'i1', host: 'web1', deadlineAt: 99_000 },
+      { id: 'i2', host: 'web2', deadlineAt: 99_000 },
+    ]);
     log = new TaskEventLog(store, events, opts);
   };
   const idle: LogWatcher = { wake: () => undefined, shutdown: () => undefined };
@@ -56,7 +95,11 @@ describe('TaskEventLog', () => {
     events.output(chunk('i1', 'web1', 0, 0, 'one\n')); // redelivered
     events.started(started('i1', 'web1')); // redelivered
     const all = read('t1');
-    expect(all.map((e) => [e.event, e.data.data ?? null])).toEqual([['started', null], ['output', 'one\n'], ['output', 'two\n']]);
+    expect(all.map((e) => [e.event, e.data.data ?? null])).toEqual([
+      ['started', null],
+      ['output', 'one\n'],
+      ['output', 'two\n'],
+    ]);
     expect(read('t1').map((e) => e.id)).toEqual(all.map((e) => e.id));
   });
 
@@ -78,14 +121,25 @@ describe('TaskEventLog', () => {
     events.output(chunk('i1', 'web1', 0, 0, 'one\n'));
     store.applyUpdates([result('i1', 'web1', 'one\ntwo\n')], 4_000);
     await tick();
-    store.applyUpdates([{ kind: 'verdict', invocationId: 'i2', state: 'unknown_host', reason: 'no queue', at: 4_000 }], 4_000);
+    store.applyUpdates(
+      [{ kind: 'verdict', invocationId: 'i2', state: 'unknown_host', reason: 'no queue', at: 4_000 }],
+      4_000,
+    );
     await tick();
     const sent = log.render('t1', sub.epoch, sub.after(0, 100));
     expect(sent.map((e) => [e.event, e.data.host ?? null])).toEqual([
-      ['started', 'web1'], ['output', 'web1'], ['result', 'web1'], ['result', 'web2'], ['completed', null],
+      ['started', 'web1'],
+      ['output', 'web1'],
+      ['result', 'web1'],
+      ['result', 'web2'],
+      ['completed', null],
     ]);
     expect(sent[2].data).toMatchObject({ state: 'succeeded', stdout: 'one\ntwo\n', invocationId: 'i1' });
-    expect(sent[4].data).toMatchObject({ taskId: 't1', state: 'completed', summary: { total: 2, byState: { succeeded: 1, unknown_host: 1 } } });
+    expect(sent[4].data).toMatchObject({
+      taskId: 't1',
+      state: 'completed',
+      summary: { total: 2, byState: { succeeded: 1, unknown_host: 1 } },
+    });
     expect(woken).toBeGreaterThanOrEqual(4);
     // A chunk arriving after its result (a late redelivery) is not logged.
     events.output(chunk('i1', 'web1', 5, 8, 'late\n'));
@@ -94,8 +148,20 @@ describe('TaskEventLog', () => {
   });
 
   it('starts a log it never had (evicted, or a restarted controller) from the store: started and result per host, then completed', () => {
-    store.applyUpdates([{ kind: 'started', invocationId: 'i1', host: 'web1', startedAt: 2_000, resultGraceMs: 1_000 }, result('i1', 'web1', 'all of it\n')], 4_000);
-    store.applyUpdates([{ kind: 'started', invocationId: 'i2', host: 'web2', startedAt: 2_000, resultGraceMs: 1_000 }, result('i2', 'web2', 'b\n')], 4_000);
+    store.applyUpdates(
+      [
+        { kind: 'started', invocationId: 'i1', host: 'web1', startedAt: 2_000, resultGraceMs: 1_000 },
+        result('i1', 'web1', 'all of it\n'),
+      ],
+      4_000,
+    );
+    store.applyUpdates(
+      [
+        { kind: 'started', invocationId: 'i2', host: 'web2', startedAt: 2_000, resultGraceMs: 1_000 },
+        result('i2', 'web2', 'b\n'),
+      ],
+      4_000,
+    );
     const sent = read('t1', 'abcdef01.40'); // an id from the log before the restart
     expect(sent.map((e) => e.event)).toEqual(['started', 'result', 'started', 'result', 'completed']);
     expect(sent[1].data).toMatchObject({ host: 'web1', stdout: 'all of it\n' });
@@ -106,15 +172,31 @@ describe('TaskEventLog', () => {
     events = new TaskEvents();
     let announce = true;
     store = new SqliteTaskStore(openDatabase(':memory:'), (c) => announce && events.changed(c.map((x) => x.taskId)));
-    store.createTask(task('t1'), [{ id: 'i1', host: 'web1', deadlineAt: 99_000 }, { id: 'i2', host: 'web2', deadlineAt: 99_000 }]);
+    store.createTask(task('t1'), [
+      { id: 'i1', host: 'web1', deadlineAt: 99_000 },
+      { id: 'i2', host: 'web2', deadlineAt: 99_000 },
+    ]);
     log = new TaskEventLog(store, events, { refreshMs: 20 });
-    const verdict = (inv: string, state: 'undelivered' | 'lost') => ({ kind: 'verdict' as const, invocationId: inv, state, reason: state, at: 5_000 });
+    const verdict = (inv: string, state: 'undelivered' | 'lost') => ({
+      kind: 'verdict' as const,
+      invocationId: inv,
+      state,
+      reason: state,
+      at: 5_000,
+    });
     store.applyUpdates([verdict('i1', 'undelivered'), verdict('i2', 'undelivered')], 5_000);
     const sub = log.open('t1', idle);
-    expect(log.render('t1', sub.epoch, sub.after(0, 100)).map((e) => e.event)).toEqual(['result', 'result', 'completed']);
+    expect(log.render('t1', sub.epoch, sub.after(0, 100)).map((e) => e.event)).toEqual([
+      'result',
+      'result',
+      'completed',
+    ]);
     // web1's agent says it did start it: the task runs again; then its deadline passes. Nobody announces either.
     announce = false;
-    store.applyUpdates([{ kind: 'started', invocationId: 'i1', host: 'web1', startedAt: 6_000, resultGraceMs: 1_000 }], 6_000);
+    store.applyUpdates(
+      [{ kind: 'started', invocationId: 'i1', host: 'web1', startedAt: 6_000, resultGraceMs: 1_000 }],
+      6_000,
+    );
     store.applyUpdates([verdict('i1', 'lost')], 9_000);
     await new Promise((r) => setTimeout(r, 100));
     const sent = log.render('t1', sub.epoch, sub.after(0, 100));
@@ -185,7 +267,11 @@ function parseFrames(text: string): { id: string; event: string; data: Record<st
     .split('\n\n')
     .filter((f) => f.includes('event: '))
     .map((f) => {
-      const field = (k: string) => f.split('\n').find((l) => l.startsWith(`${k}: `))!.slice(k.length + 2);
+      const field = (k: string) =>
+        f
+          .split('\n')
+          .find((l) => l.startsWith(`${k}: `))!
+          .slice(k.length + 2);
       return { id: field('id'), event: field('event'), data: JSON.parse(field('data')) };
     });
 }
@@ -211,7 +297,11 @@ describe('SseSession', () => {
     store.applyUpdates([result('i1', 'web1', 'a\nb\n')], 4_000);
     await new Promise((r) => setImmediate(r));
     const rest = parseFrames(second.written);
-    expect(rest.map((f) => [f.event, f.data.data ?? null])).toEqual([['output', 'b\n'], ['result', null], ['completed', null]]);
+    expect(rest.map((f) => [f.event, f.data.data ?? null])).toEqual([
+      ['output', 'b\n'],
+      ['result', null],
+      ['completed', null],
+    ]);
     expect(second.writableEnded).toBe(true);
     log.onModuleDestroy();
   });

@@ -42,7 +42,12 @@ export interface EventLogOptions {
   refreshMs: number;
 }
 
-export const EVENT_LOG_DEFAULTS: EventLogOptions = { maxTaskBytes: 4 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024, idleMs: 10 * 60_000, refreshMs: 2_000 };
+export const EVENT_LOG_DEFAULTS: EventLogOptions = {
+  maxTaskBytes: 4 * 1024 * 1024,
+  maxTotalBytes: 64 * 1024 * 1024,
+  idleMs: 10 * 60_000,
+  refreshMs: 2_000,
+};
 /** Injection token of partial {@link EventLogOptions} (tests); absent = the defaults. */
 export const EVENT_LOG_OPTIONS = Symbol('EVENT_LOG_OPTIONS');
 
@@ -156,7 +161,11 @@ export class TaskEventLog implements OnModuleDestroy {
     @Optional() @Inject(EVENT_LOG_OPTIONS) opts?: Partial<EventLogOptions>,
   ) {
     this.opts = { ...EVENT_LOG_DEFAULTS, ...opts };
-    this.unlisten = [events.onStarted((m) => this.onStarted(m)), events.onOutput((m) => this.onOutput(m)), events.onChanged((ids) => this.onChanged(ids))];
+    this.unlisten = [
+      events.onStarted((m) => this.onStarted(m)),
+      events.onOutput((m) => this.onOutput(m)),
+      events.onChanged((ids) => this.onChanged(ids)),
+    ];
     this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(this.opts.idleMs, 60_000));
     this.sweeper.unref();
     this.refresher = setInterval(() => this.refresh(), this.opts.refreshMs);
@@ -226,7 +235,12 @@ export class TaskEventLog implements OnModuleDestroy {
     log.lastSeq.set(m.invocationId, m.seq);
     // Roughly what the entry costs in memory: its text and a fixed overhead.
     const bytes = m.data.length + 128;
-    log.append('output', m.invocationId, { host: m.host, invocationId: m.invocationId, stream: m.stream, seq: m.seq, offset: m.offset, data: m.data }, bytes);
+    log.append(
+      'output',
+      m.invocationId,
+      { host: m.host, invocationId: m.invocationId, stream: m.stream, seq: m.seq, offset: m.offset, data: m.data },
+      bytes,
+    );
     this.total += bytes;
     if (log.bytes > this.opts.maxTaskBytes) this.total -= log.trim(Math.floor(this.opts.maxTaskBytes * 0.75));
     if (this.total > this.opts.maxTotalBytes) this.makeRoom();
@@ -277,7 +291,12 @@ export class TaskEventLog implements OnModuleDestroy {
       log.completed = done;
       const byState: StateCounts = {};
       for (const r of invocations) byState[r.state] = (byState[r.state] ?? 0) + 1;
-      log.append('completed', null, { taskId, state: task.state, finishedAt: iso(task.finishedAt), summary: { total: task.hostCount, byState } });
+      log.append('completed', null, {
+        taskId,
+        state: task.state,
+        finishedAt: iso(task.finishedAt),
+        summary: { total: task.hostCount, byState },
+      });
     }
     if (log.entries.length > before) log.wake();
   }
@@ -285,7 +304,9 @@ export class TaskEventLog implements OnModuleDestroy {
   /** Frees output memory: logs nobody watches first (least recently active), then the largest logs' oldest chunks. */
   private makeRoom(): void {
     const target = Math.floor(this.opts.maxTotalBytes * 0.75);
-    const idle = [...this.logs].filter(([, l]) => l.watchers.size === 0).sort(([, a], [, b]) => a.lastActive - b.lastActive);
+    const idle = [...this.logs]
+      .filter(([, l]) => l.watchers.size === 0)
+      .sort(([, a], [, b]) => a.lastActive - b.lastActive);
     for (const [id, log] of idle) {
       if (this.total <= target) return;
       this.drop(id, log);
@@ -307,7 +328,8 @@ export class TaskEventLog implements OnModuleDestroy {
   }
 
   private sweep(now: number): void {
-    for (const [id, log] of this.logs) if (log.watchers.size === 0 && now - log.lastActive > this.opts.idleMs) this.drop(id, log);
+    for (const [id, log] of this.logs)
+      if (log.watchers.size === 0 && now - log.lastActive > this.opts.idleMs) this.drop(id, log);
   }
 
   private drop(id: string, log: TaskLog): void {

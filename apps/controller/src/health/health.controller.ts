@@ -13,6 +13,8 @@ export class HealthController {
   @Public()
   health(@Res() res: Response): void {
     const connected = this.broker.connected;
-    res.status(connected ? 200 : 503).json({ status: connected ? 'ok' : 'degraded', broker: connected ? 'connected' : 'disconnected' });
+    res
+      .status(connected ? 200 : 503)
+      .json({ status: connected ? 'ok' : 'degraded', broker: connected ? 'connected' : 'disconnected' });
   }
 }

@@ -81,7 +81,9 @@ export class HostKeysStore {
       ),
       touch: db.prepare(`UPDATE host_keys SET last_seen_at = ? WHERE host = ? AND key_id = ?`),
       retire: db.prepare(`UPDATE host_keys SET status = 'retired' WHERE host = ? AND status = 'accepted'`),
-      accept: db.prepare(`UPDATE host_keys SET status = 'accepted', accepted_at = @now, accepted_by = @by WHERE host = @host AND key_id = @keyId`),
+      accept: db.prepare(
+        `UPDATE host_keys SET status = 'accepted', accepted_at = @now, accepted_by = @by WHERE host = @host AND key_id = @keyId`,
+      ),
       allAccepted: db.prepare(`SELECT * FROM host_keys WHERE status = 'accepted'`),
       pendingCount: db.prepare(`SELECT COUNT(*) AS n FROM host_keys WHERE status = 'pending'`),
       pendingCountOf: db.prepare(`SELECT COUNT(*) AS n FROM host_keys WHERE host = ? AND status = 'pending'`),
@@ -107,7 +109,15 @@ export class HostKeysStore {
       const all = (this.stmts.pendingCount.get() as { n: number }).n;
       if (ofHost >= MAX_PENDING_KEYS_PER_HOST || all >= MAX_PENDING_KEYS) return 'too-many-pending';
     }
-    this.stmts.insert.run({ host, keyId, publicKey, status: accept ? 'accepted' : 'pending', now, acceptedAt: accept ? now : null, acceptedBy: accept ? 'auto-accept' : null });
+    this.stmts.insert.run({
+      host,
+      keyId,
+      publicKey,
+      status: accept ? 'accepted' : 'pending',
+      now,
+      acceptedAt: accept ? now : null,
+      acceptedBy: accept ? 'auto-accept' : null,
+    });
     if (accept) {
       this.cache(host, keyId, publicKey);
       return 'auto-accepted';
@@ -119,16 +129,25 @@ export class HostKeysStore {
    * Accepts a host's pending key: the only one, or the one named by `keyId` when there are several.
    * Retires the key it replaces. Throws {@link HostKeyError} when there is nothing (unambiguous) to accept.
    */
-  accept(host: string, keyId: string | undefined, by: string, now = Date.now()): { keyId: string; replaced: string | null } {
+  accept(
+    host: string,
+    keyId: string | undefined,
+    by: string,
+    now = Date.now(),
+  ): { keyId: string; replaced: string | null } {
     const rows = (this.stmts.byHost.all(host) as Row[]).filter((r) => r.status === 'pending');
     const pick = keyId ? rows.find((r) => r.key_id === keyId) : rows.length === 1 ? rows[0] : undefined;
     if (!pick) {
       if (keyId) throw new HostKeyError(`host ${host} has no pending key ${keyId}`);
       if (rows.length === 0) {
         const current = this.acceptedByHost.get(host);
-        throw new HostKeyError(current ? `host ${host} has no pending key (accepted: ${current})` : `no agent has announced host ${host}`);
+        throw new HostKeyError(
+          current ? `host ${host} has no pending key (accepted: ${current})` : `no agent has announced host ${host}`,
+        );
       }
-      throw new HostKeyError(`host ${host} has ${rows.length} pending keys (${rows.map((r) => r.key_id).join(', ')}); name one with keyId`);
+      throw new HostKeyError(
+        `host ${host} has ${rows.length} pending keys (${rows.map((r) => r.key_id).join(', ')}); name one with keyId`,
+      );
     }
     const replaced = this.acceptedByHost.get(host) ?? null;
     this.db.transaction(() => {
@@ -150,7 +169,13 @@ export class HostKeysStore {
     const rows = this.stmts.byHost.all(host) as Row[];
     const accepted = this.acceptedByHost.get(host) ?? null;
     const pendingKeyIds = rows.filter((r) => r.status === 'pending').map((r) => r.key_id);
-    const trust: HostTrust = accepted ? (pendingKeyIds.length > 0 ? 'changed' : 'accepted') : pendingKeyIds.length > 0 ? 'pending' : 'unknown';
+    const trust: HostTrust = accepted
+      ? pendingKeyIds.length > 0
+        ? 'changed'
+        : 'accepted'
+      : pendingKeyIds.length > 0
+        ? 'pending'
+        : 'unknown';
     return { trust, keyId: accepted, pendingKeyIds };
   }
 

@@ -1,4 +1,14 @@
-import { Body, ConflictException, Controller, ForbiddenException, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import {
+  Body,
+  ConflictException,
+  Controller,
+  ForbiddenException,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+} from '@nestjs/common';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { AuditAs, Roles } from '../auth/auth.decorators';
@@ -39,19 +49,45 @@ export class HostsController {
   @HttpCode(200)
   @Roles('admin')
   @AuditAs('host.accept')
-  accept(@Param('host') host: string, @Body() dto: AcceptHostDto, @CurrentPrincipal() who: Principal, @ClientIp() ip: string | null) {
+  accept(
+    @Param('host') host: string,
+    @Body() dto: AcceptHostDto,
+    @CurrentPrincipal() who: Principal,
+    @ClientIp() ip: string | null,
+  ) {
     if (!who.scope.allows(host)) {
       const reason = `host ${host} is outside the token's patterns (${(who.hostPatterns ?? []).join(' ')})`;
-      this.audit.record({ actor: who.name, source: ip, action: 'host.accept', decision: 'denied', hosts: [host], reason });
+      this.audit.record({
+        actor: who.name,
+        source: ip,
+        action: 'host.accept',
+        decision: 'denied',
+        hosts: [host],
+        reason,
+      });
       throw new ForbiddenException(`the token ${JSON.stringify(who.name)} may not accept keys of ${host}: ${reason}`);
     }
     try {
       const { keyId, replaced } = this.keys.accept(host, dto.keyId, who.name);
-      this.audit.record({ actor: who.name, source: ip, action: 'host.accept', decision: 'allowed', hosts: [host], detail: { keyId, replaced } });
+      this.audit.record({
+        actor: who.name,
+        source: ip,
+        action: 'host.accept',
+        decision: 'allowed',
+        hosts: [host],
+        detail: { keyId, replaced },
+      });
       return { host, keyId, replaced, trust: 'accepted' };
     } catch (err) {
       if (!(err instanceof HostKeyError)) throw err;
-      this.audit.record({ actor: who.name, source: ip, action: 'host.accept', decision: 'denied', hosts: [host], reason: err.message });
+      this.audit.record({
+        actor: who.name,
+        source: ip,
+        action: 'host.accept',
+        decision: 'denied',
+        hosts: [host],
+        reason: err.message,
+      });
       throw new ConflictException(err.message);
     }
   }

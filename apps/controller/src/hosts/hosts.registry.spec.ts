@@ -11,8 +11,18 @@ import { HostsRegistry } from './hosts.registry';
 /** A heartbeat of `host`, signed with the key it announces. */
 function heartbeat(host: string, key = generateSigningKey(), over: Partial<PresenceMessage> = {}) {
   const m: PresenceMessage = {
-    v: 1, kind: 'presence', host, status: 'online', labels: {}, version: '0.1.0', running: 0, concurrency: 4, intervalMs: 1000, sentAt: Date.now(),
-    publicKey: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), ...over,
+    v: 1,
+    kind: 'presence',
+    host,
+    status: 'online',
+    labels: {},
+    version: '0.1.0',
+    running: 0,
+    concurrency: 4,
+    intervalMs: 1000,
+    sentAt: Date.now(),
+    publicKey: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+    ...over,
   };
   const content = encode(m);
   return { content, properties: { headers: signBody(content, key) }, key };
@@ -21,8 +31,15 @@ function heartbeat(host: string, key = generateSigningKey(), over: Partial<Prese
 function registry(autoAccept: boolean) {
   const keys = new HostKeysStore(openDatabase(':memory:'));
   const audit: AuditEvent[] = [];
-  const r = new HostsRegistry({} as BrokerService, keys, { autoAccept } as ControllerConfig, { record: (e) => audit.push(e) }, pino({ level: 'silent' }));
-  const receive = (d: { content: Buffer; properties: object }, now = Date.now()) => (r as unknown as { receive(d: unknown, now: number): void }).receive(d, now);
+  const r = new HostsRegistry(
+    {} as BrokerService,
+    keys,
+    { autoAccept } as ControllerConfig,
+    { record: (e) => audit.push(e) },
+    pino({ level: 'silent' }),
+  );
+  const receive = (d: { content: Buffer; properties: object }, now = Date.now()) =>
+    (r as unknown as { receive(d: unknown, now: number): void }).receive(d, now);
   return { r, keys, audit, receive };
 }
 

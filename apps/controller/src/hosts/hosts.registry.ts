@@ -80,13 +80,17 @@ export class HostsRegistry implements OnModuleDestroy {
     // A captured heartbeat (or goodbye) played again is older than the last one of that key: ignore it.
     const lastKey = `${p.host} ${key.keyId}`;
     const last = this.lastSentAt.get(lastKey);
-    if (last !== undefined && p.sentAt <= last) return void this.log.debug({ host: p.host, sentAt: p.sentAt, last }, 'ignored a stale or replayed heartbeat');
+    if (last !== undefined && p.sentAt <= last)
+      return void this.log.debug({ host: p.host, sentAt: p.sentAt, last }, 'ignored a stale or replayed heartbeat');
     this.lastSentAt.set(lastKey, p.sentAt);
     const seen = this.keys.seen(p.host, p.publicKey, key.keyId, this.config.autoAccept, now);
     if (seen === 'too-many-pending') {
       if (!this.warnedChanged.has(lastKey)) {
         this.warnedChanged.add(lastKey);
-        this.log.warn({ host: p.host, keyId: key.keyId }, 'too many pending keys: not recording another one (accept or investigate the pending ones)');
+        this.log.warn(
+          { host: p.host, keyId: key.keyId },
+          'too many pending keys: not recording another one (accept or investigate the pending ones)',
+        );
       }
       return;
     }
@@ -94,13 +98,27 @@ export class HostsRegistry implements OnModuleDestroy {
       // Reinstalled, or someone else claiming the name: keep believing the accepted key only.
       if (!this.warnedChanged.has(`${p.host} ${key.keyId}`)) {
         this.warnedChanged.add(`${p.host} ${key.keyId}`);
-        this.log.warn({ host: p.host, keyId: key.keyId }, 'host announced a different key than the accepted one; ignored until accepted');
-        this.audit.record({ actor: `agent:${p.host}`, source: 'broker', action: 'host.key.changed', decision: 'denied', hosts: [p.host], reason: `announced key ${key.keyId}, not the accepted one`, detail: { keyId: key.keyId } });
+        this.log.warn(
+          { host: p.host, keyId: key.keyId },
+          'host announced a different key than the accepted one; ignored until accepted',
+        );
+        this.audit.record({
+          actor: `agent:${p.host}`,
+          source: 'broker',
+          action: 'host.key.changed',
+          decision: 'denied',
+          hosts: [p.host],
+          reason: `announced key ${key.keyId}, not the accepted one`,
+          detail: { keyId: key.keyId },
+        });
       }
       return;
     }
     if (seen === 'new-pending' || seen === 'auto-accepted') {
-      this.log.info({ host: p.host, keyId: key.keyId, accepted: seen === 'auto-accepted' }, seen === 'auto-accepted' ? 'host key accepted on first use (--auto-accept)' : 'new host key pending acceptance');
+      this.log.info(
+        { host: p.host, keyId: key.keyId, accepted: seen === 'auto-accepted' },
+        seen === 'auto-accepted' ? 'host key accepted on first use (--auto-accept)' : 'new host key pending acceptance',
+      );
       this.audit.record({
         actor: seen === 'auto-accepted' ? 'controller' : `agent:${p.host}`,
         source: 'broker',
@@ -146,7 +164,9 @@ export class HostsRegistry implements OnModuleDestroy {
 
   /** Hosts whose latest heartbeat says they are online now. */
   onlineHosts(now = Date.now()): PresenceMessage[] {
-    return [...this.hosts.values()].filter(({ last, receivedAt }) => this.statusOf(last, receivedAt, now) === 'online').map(({ last }) => last);
+    return [...this.hosts.values()]
+      .filter(({ last, receivedAt }) => this.statusOf(last, receivedAt, now) === 'online')
+      .map(({ last }) => last);
   }
 
   /** Every host seen since this controller started, with its last heartbeat. */

@@ -20,7 +20,10 @@ export class ControllerKey {
     const { key, created, publicPath } = loadOrCreateSigningKey(config.keyPath);
     this.key = key;
     this.publicPath = publicPath;
-    log.info({ keyId: key.keyId, publicKey: publicPath, created }, created ? 'generated the command signing key' : 'loaded the command signing key');
+    log.info(
+      { keyId: key.keyId, publicKey: publicPath, created },
+      created ? 'generated the command signing key' : 'loaded the command signing key',
+    );
   }
 
   /** Signature headers for a command body. */

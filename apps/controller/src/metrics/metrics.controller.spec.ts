@@ -6,7 +6,10 @@ import { metricsController } from './metrics.controller';
 /** What the global auth guard reads off the `/metrics` handler the configuration picks. */
 function access(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const handler = metricsController(loadControllerConfig(argv, env)).prototype.scrape;
-  return { public: Reflect.getMetadata(IS_PUBLIC, handler) === true, role: Reflect.getMetadata(REQUIRED_ROLE, handler) as string | undefined };
+  return {
+    public: Reflect.getMetadata(IS_PUBLIC, handler) === true,
+    role: Reflect.getMetadata(REQUIRED_ROLE, handler) as string | undefined,
+  };
 }
 
 describe('metricsController', () => {

@@ -8,11 +8,38 @@ import { MetricsService, type ScrapeSources } from './metrics.service';
 const capture = (data: string) => ({ data, bytes: data.length, truncated: false });
 
 function task(id: string): TaskRecord {
-  return { id, command: 'true', cwd: null, env: {}, runAs: null, createdBy: 'alice', timeoutMs: 10_000, deliveryTimeoutMs: 5_000, killGraceMs: 1_000, state: 'running', createdAt: 1_000, finishedAt: null, hostCount: 3 };
+  return {
+    id,
+    command: 'true',
+    cwd: null,
+    env: {},
+    runAs: null,
+    createdBy: 'alice',
+    timeoutMs: 10_000,
+    deliveryTimeoutMs: 5_000,
+    killGraceMs: 1_000,
+    state: 'running',
+    createdAt: 1_000,
+    finishedAt: null,
+    hostCount: 3,
+  };
 }
 
 function result(invocationId: string, host: string, state: 'succeeded' | 'failed'): InvocationUpdate {
-  return { kind: 'result', invocationId, host, state, exitCode: state === 'succeeded' ? 0 : 1, signal: null, stdout: capture(''), stderr: capture(''), startedAt: 2_000, finishedAt: 3_000, durationMs: 1_000, reason: null };
+  return {
+    kind: 'result',
+    invocationId,
+    host,
+    state,
+    exitCode: state === 'succeeded' ? 0 : 1,
+    signal: null,
+    stdout: capture(''),
+    stderr: capture(''),
+    startedAt: 2_000,
+    finishedAt: 3_000,
+    durationMs: 1_000,
+    reason: null,
+  };
 }
 
 /** A metrics service fed by a real store, as the controller wires them, with one task of three hosts. */
@@ -31,8 +58,17 @@ function setup() {
 describe('MetricsService', () => {
   it('counts each terminal state the store commits, once, and not a start or an update that changed nothing', async () => {
     const { store, scrape } = setup();
-    store.applyUpdates([{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 1_500, resultGraceMs: 500 }], 2_000);
-    store.applyUpdates([result('i1', 'a', 'succeeded'), { kind: 'verdict', invocationId: 'i2', state: 'undelivered', reason: 'x', at: 3_000 }], 3_000);
+    store.applyUpdates(
+      [{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 1_500, resultGraceMs: 500 }],
+      2_000,
+    );
+    store.applyUpdates(
+      [
+        result('i1', 'a', 'succeeded'),
+        { kind: 'verdict', invocationId: 'i2', state: 'undelivered', reason: 'x', at: 3_000 },
+      ],
+      3_000,
+    );
     store.applyUpdates([result('i1', 'a', 'failed'), result('i3', 'wrong-host', 'succeeded')], 4_000); // neither applies
     const m = await scrape();
     expect(m.types.get('warren_invocations_total')).toBe('counter');
@@ -63,7 +99,10 @@ describe('MetricsService', () => {
     expect(m.value('warren_publish_confirm_seconds_bucket', { le: '+Inf' })).toBe(2);
     expect(m.value('warren_publish_to_result_seconds_count')).toBe(0);
 
-    store.applyUpdates([result('i1', 'a', 'succeeded'), { kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'x', at: 3_000 }], 3_000);
+    store.applyUpdates(
+      [result('i1', 'a', 'succeeded'), { kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'x', at: 3_000 }],
+      3_000,
+    );
     store.applyUpdates([result('i1', 'a', 'succeeded')], 3_100); // a duplicate: not observed twice
     m = await scrape();
     expect(m.types.get('warren_publish_to_result_seconds')).toBe('histogram');
@@ -83,7 +122,10 @@ describe('MetricsService', () => {
       resultsQueueDepth: async () => depth,
     };
     metrics.bind(sources);
-    store.applyUpdates([{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 1_500, resultGraceMs: 500 }], 2_000);
+    store.applyUpdates(
+      [{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 1_500, resultGraceMs: 500 }],
+      2_000,
+    );
     let m = await scrape();
     expect(m.types.get('warren_invocations')).toBe('gauge');
     expect(m.value('warren_invocations', { state: 'pending' })).toBe(2);
@@ -94,7 +136,10 @@ describe('MetricsService', () => {
     expect(m.value('warren_broker_connected')).toBe(1);
     expect(m.value('warren_results_queue_messages')).toBe(7);
 
-    store.applyUpdates([result('i1', 'a', 'succeeded'), result('i2', 'b', 'succeeded'), result('i3', 'c', 'succeeded')], 3_000);
+    store.applyUpdates(
+      [result('i1', 'a', 'succeeded'), result('i2', 'b', 'succeeded'), result('i3', 'c', 'succeeded')],
+      3_000,
+    );
     depth = null;
     connected = false;
     m = await scrape();

@@ -1,6 +1,13 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
-import { decodeReply, KEY_ID_HEADER, type ResultMessage, resultsQueue, UNVERIFIED_REJECT_CODES, verifyBody } from '@warren/protocol';
+import {
+  decodeReply,
+  KEY_ID_HEADER,
+  type ResultMessage,
+  resultsQueue,
+  UNVERIFIED_REJECT_CODES,
+  verifyBody,
+} from '@warren/protocol';
 import type { Logger } from 'pino';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
@@ -85,14 +92,25 @@ export class ResultsConsumer implements OnModuleDestroy {
       if (!signer) {
         this.untrusted++;
         this.metrics.replyRejected('untrusted_key');
-        this.log.warn({ correlationId: d.properties.correlationId, keyId: typeof keyId === 'string' ? keyId.slice(0, 80) : null, dropped: this.untrusted }, 'dropped a reply not signed by an accepted agent key');
+        this.log.warn(
+          {
+            correlationId: d.properties.correlationId,
+            keyId: typeof keyId === 'string' ? keyId.slice(0, 80) : null,
+            dropped: this.untrusted,
+          },
+          'dropped a reply not signed by an accepted agent key',
+        );
         d.reject(false);
         continue;
       }
       const v = verifyBody(d.content, headers, new Map([[keyId as string, signer.key]]));
       const decoded = v.ok ? decodeReply(d.content) : null;
       if (!v.ok || !decoded?.ok || decoded.message.host !== signer.host) {
-        const reason = !v.ok ? v.reason : decoded && !decoded.ok ? decoded.reason : `signed by ${signer.host}'s key but speaks for ${decoded?.ok ? decoded.message.host : '?'}`;
+        const reason = !v.ok
+          ? v.reason
+          : decoded && !decoded.ok
+            ? decoded.reason
+            : `signed by ${signer.host}'s key but speaks for ${decoded?.ok ? decoded.message.host : '?'}`;
         this.metrics.replyRejected(!v.ok ? 'bad_signature' : decoded && !decoded.ok ? 'malformed' : 'wrong_host');
         this.log.warn({ host: signer.host, correlationId: d.properties.correlationId, reason }, 'rejected reply');
         d.reject(false);
@@ -108,17 +126,32 @@ export class ResultsConsumer implements OnModuleDestroy {
       touched.add(m.taskId);
       if (m.kind === 'started') {
         if (this.owns(m)) this.events.started(m); // now, so that it precedes the live chunks read after it
-        updates.push({ kind: 'started', invocationId: m.invocationId, host: m.host, startedAt: m.startedAt, resultGraceMs: this.config.resultGraceMs });
+        updates.push({
+          kind: 'started',
+          invocationId: m.invocationId,
+          host: m.host,
+          startedAt: m.startedAt,
+          resultGraceMs: this.config.resultGraceMs,
+        });
         continue;
       }
       if (m.state === 'rejected') {
         this.auditRejection(m);
         this.metrics.agentRejected(m.code);
       }
-      if (m.code && (UNVERIFIED_REJECT_CODES.includes(m.code) || m.code === 'wrong_host' || m.code === 'replay')) continue;
+      if (m.code && (UNVERIFIED_REJECT_CODES.includes(m.code) || m.code === 'wrong_host' || m.code === 'replay'))
+        continue;
       updates.push(m); // a result message is itself a `result` update: its outcome plus ids
       this.log.info(
-        { taskId: m.taskId, host: m.host, correlationId: m.invocationId, state: m.state, exitCode: m.exitCode, durationMs: m.durationMs, code: m.code },
+        {
+          taskId: m.taskId,
+          host: m.host,
+          correlationId: m.invocationId,
+          state: m.state,
+          exitCode: m.exitCode,
+          durationMs: m.durationMs,
+          code: m.code,
+        },
         'invocation finished',
       );
     }
@@ -151,7 +184,11 @@ export class ResultsConsumer implements OnModuleDestroy {
       if (this.owners.size > 50_000) this.owners.delete(this.owners.keys().next().value as string);
     }
     const ok = o !== null && o.taskId === m.taskId && o.host === m.host;
-    if (!ok) this.log.warn({ host: m.host, taskId: m.taskId, correlationId: m.invocationId }, 'dropped a live event about an invocation that is not this host\'s');
+    if (!ok)
+      this.log.warn(
+        { host: m.host, taskId: m.taskId, correlationId: m.invocationId },
+        "dropped a live event about an invocation that is not this host's",
+      );
     return ok;
   }
 

@@ -1,4 +1,12 @@
-import { type CommandMessage, encode, generateSigningKey, PROTOCOL_VERSION, signBody, type SigningKey, type WarrenMessage } from '@warren/protocol';
+import {
+  type CommandMessage,
+  encode,
+  generateSigningKey,
+  PROTOCOL_VERSION,
+  signBody,
+  type SigningKey,
+  type WarrenMessage,
+} from '@warren/protocol';
 import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerService } from '../broker/broker.service';
@@ -11,8 +19,21 @@ import { UndeliveredConsumer } from './undelivered.consumer';
 
 const NOW = Date.now();
 const command = (over: Partial<CommandMessage> = {}): CommandMessage => ({
-  v: PROTOCOL_VERSION, kind: 'command', invocationId: 'i1', taskId: 't1', host: 'web1', command: 'true', runAs: null, cwd: null, env: {},
-  timeoutMs: 60_000, killGraceMs: 1_000, issuedAt: NOW - 10_000, expiresAt: NOW - 5_000, replyTo: 'warren.results', ...over,
+  v: PROTOCOL_VERSION,
+  kind: 'command',
+  invocationId: 'i1',
+  taskId: 't1',
+  host: 'web1',
+  command: 'true',
+  runAs: null,
+  cwd: null,
+  env: {},
+  timeoutMs: 60_000,
+  killGraceMs: 1_000,
+  issuedAt: NOW - 10_000,
+  expiresAt: NOW - 5_000,
+  replyTo: 'warren.results',
+  ...over,
 });
 const EXPIRED = [{ reason: 'expired', queue: 'warren.agent.web1', count: 1 }];
 
@@ -23,17 +44,45 @@ describe('UndeliveredConsumer: which dead letters mark a command undelivered', (
   const state = (id = 'i1') => store.getInvocations('t1').find((r) => r.id === id)!.state;
   const deadLetter = (message: WarrenMessage, key: SigningKey | null = own, deaths: object[] | null = EXPIRED) => {
     const body = encode(message);
-    consumer.onDeadLetter(body, { ...(key ? signBody(body, key) : {}), ...(deaths ? { 'x-death': deaths } : {}) }, (message as CommandMessage).invocationId);
+    consumer.onDeadLetter(
+      body,
+      { ...(key ? signBody(body, key) : {}), ...(deaths ? { 'x-death': deaths } : {}) },
+      (message as CommandMessage).invocationId,
+    );
   };
 
   beforeEach(() => {
     own = generateSigningKey();
     store = new SqliteTaskStore(openDatabase(':memory:'));
     store.createTask(
-      { id: 't1', command: 'true', cwd: null, env: {}, timeoutMs: 60_000, deliveryTimeoutMs: 5_000, killGraceMs: 1_000, state: 'running', createdAt: NOW - 10_000, finishedAt: null, hostCount: 2, runAs: null, createdBy: 'alice' },
-      [{ id: 'i1', host: 'web1', deadlineAt: NOW + 60_000 }, { id: 'i2', host: 'web2', deadlineAt: NOW + 60_000 }],
+      {
+        id: 't1',
+        command: 'true',
+        cwd: null,
+        env: {},
+        timeoutMs: 60_000,
+        deliveryTimeoutMs: 5_000,
+        killGraceMs: 1_000,
+        state: 'running',
+        createdAt: NOW - 10_000,
+        finishedAt: null,
+        hostCount: 2,
+        runAs: null,
+        createdBy: 'alice',
+      },
+      [
+        { id: 'i1', host: 'web1', deadlineAt: NOW + 60_000 },
+        { id: 'i2', host: 'web2', deadlineAt: NOW + 60_000 },
+      ],
     );
-    consumer = new UndeliveredConsumer({} as BrokerService, { key: own } as unknown as ControllerKey, {} as ControllerConfig, store, new CompletionNotifier(), pino({ level: 'silent' }));
+    consumer = new UndeliveredConsumer(
+      {} as BrokerService,
+      { key: own } as unknown as ControllerKey,
+      {} as ControllerConfig,
+      store,
+      new CompletionNotifier(),
+      pino({ level: 'silent' }),
+    );
   });
 
   it('marks a pending invocation undelivered for its own signed command, expired in the queue', () => {
@@ -55,7 +104,17 @@ describe('UndeliveredConsumer: which dead letters mark a command undelivered', (
 
   it('ignores a signed command whose signed expiry has not passed, and a signed message that is not a command', () => {
     deadLetter(command({ expiresAt: NOW + 60_000 }));
-    deadLetter({ v: PROTOCOL_VERSION, kind: 'cancel', taskId: 't1', host: 'web1', invocationIds: ['i1'], requestedBy: 'x', issuedAt: NOW - 10_000, expiresAt: NOW - 5_000, replyTo: 'r' } as WarrenMessage);
+    deadLetter({
+      v: PROTOCOL_VERSION,
+      kind: 'cancel',
+      taskId: 't1',
+      host: 'web1',
+      invocationIds: ['i1'],
+      requestedBy: 'x',
+      issuedAt: NOW - 10_000,
+      expiresAt: NOW - 5_000,
+      replyTo: 'r',
+    } as WarrenMessage);
     expect(state()).toBe('pending');
   });
 
@@ -66,7 +125,10 @@ describe('UndeliveredConsumer: which dead letters mark a command undelivered', (
   });
 
   it('leaves a running invocation running: an unread copy does not prove no copy was taken', () => {
-    store.applyUpdates([{ kind: 'started', invocationId: 'i1', host: 'web1', startedAt: NOW - 1_000, resultGraceMs: 1_000 }], NOW);
+    store.applyUpdates(
+      [{ kind: 'started', invocationId: 'i1', host: 'web1', startedAt: NOW - 1_000, resultGraceMs: 1_000 }],
+      NOW,
+    );
     deadLetter(command());
     expect(state()).toBe('running');
   });

@@ -61,7 +61,10 @@ export class UndeliveredConsumer implements OnModuleDestroy {
     if (deaths?.[0]?.reason !== 'expired') return;
     const signed = verifyBody(body, headers, this.ownKey);
     if (!signed.ok) {
-      this.log.warn({ correlationId, reason: signed.reason }, 'ignored a dead letter that is not a command this controller signed');
+      this.log.warn(
+        { correlationId, reason: signed.reason },
+        'ignored a dead letter that is not a command this controller signed',
+      );
       return;
     }
     const decoded = decodeCommand(body);
@@ -72,16 +75,29 @@ export class UndeliveredConsumer implements OnModuleDestroy {
     const { invocationId, taskId, host, expiresAt } = decoded.message;
     const now = Date.now();
     if (now < expiresAt) {
-      this.log.warn({ correlationId: invocationId, taskId, host, expiresAt }, 'ignored a dead letter whose command has not expired yet');
+      this.log.warn(
+        { correlationId: invocationId, taskId, host, expiresAt },
+        'ignored a dead letter whose command has not expired yet',
+      );
       return;
     }
     const { applied, completedTaskIds } = this.store.applyUpdates(
       // Only while `pending`: an expired copy proves that this copy went unread, not that no other
       // copy (re-published after a reconnect, or put back by whoever peeked at it) was taken.
-      [{ kind: 'verdict', invocationId, state: 'undelivered', reason: 'expired in the host queue: no agent took it within the delivery timeout', at: now, pendingOnly: true }],
+      [
+        {
+          kind: 'verdict',
+          invocationId,
+          state: 'undelivered',
+          reason: 'expired in the host queue: no agent took it within the delivery timeout',
+          at: now,
+          pendingOnly: true,
+        },
+      ],
       now,
     );
-    if (applied) this.log.warn({ correlationId: invocationId, taskId, host, state: 'undelivered' }, 'command expired unread');
+    if (applied)
+      this.log.warn({ correlationId: invocationId, taskId, host, state: 'undelivered' }, 'command expired unread');
     this.notifier.notify(completedTaskIds);
   }
 

@@ -8,14 +8,46 @@ import type { InvocationUpdate, TaskRecord } from './task-store.port';
 const capture = (data: string) => ({ data, bytes: Buffer.byteLength(data), truncated: false });
 
 function task(id: string, createdAt = 1_000): TaskRecord {
-  return { id, command: 'echo hi', cwd: null, env: { A: '1' }, timeoutMs: 10_000, deliveryTimeoutMs: 5_000, killGraceMs: 1_000, state: 'running', createdAt, finishedAt: null, hostCount: 2, runAs: null, createdBy: 'alice' };
+  return {
+    id,
+    command: 'echo hi',
+    cwd: null,
+    env: { A: '1' },
+    timeoutMs: 10_000,
+    deliveryTimeoutMs: 5_000,
+    killGraceMs: 1_000,
+    state: 'running',
+    createdAt,
+    finishedAt: null,
+    hostCount: 2,
+    runAs: null,
+    createdBy: 'alice',
+  };
 }
 
 /** Hosts of the invocations every test creates. */
 const HOST: Record<string, string> = { i1: 'a', i2: 'b' };
 
-function result(invocationId: string, state: 'succeeded' | 'failed' | 'rejected', stdout = 'out', host = HOST[invocationId]): InvocationUpdate {
-  return { kind: 'result', invocationId, host, state, exitCode: state === 'succeeded' ? 0 : 1, signal: null, stdout: capture(stdout), stderr: capture(''), startedAt: 2_000, finishedAt: 3_000, durationMs: 1_000, reason: null };
+function result(
+  invocationId: string,
+  state: 'succeeded' | 'failed' | 'rejected',
+  stdout = 'out',
+  host = HOST[invocationId],
+): InvocationUpdate {
+  return {
+    kind: 'result',
+    invocationId,
+    host,
+    state,
+    exitCode: state === 'succeeded' ? 0 : 1,
+    signal: null,
+    stdout: capture(stdout),
+    stderr: capture(''),
+    startedAt: 2_000,
+    finishedAt: 3_000,
+    durationMs: 1_000,
+    reason: null,
+  };
 }
 
 describe('SqliteTaskStore', () => {
@@ -37,15 +69,25 @@ describe('SqliteTaskStore', () => {
 
   it('changes an invocation only for the host it belongs to', () => {
     expect(store.applyUpdates([result('i1', 'succeeded', 'forged', 'b')], 4_000).applied).toBe(0);
-    expect(store.applyUpdates([{ kind: 'started', invocationId: 'i1', host: 'b', startedAt: 1_500, resultGraceMs: 500 }], 2_000).applied).toBe(0);
+    expect(
+      store.applyUpdates(
+        [{ kind: 'started', invocationId: 'i1', host: 'b', startedAt: 1_500, resultGraceMs: 500 }],
+        2_000,
+      ).applied,
+    ).toBe(0);
     expect(store.getInvocations('t1')[0]).toMatchObject({ host: 'a', state: 'pending', stdout: '' });
-    expect(store.applyUpdates([{ ...result('i1', 'rejected'), code: 'policy' } as InvocationUpdate], 4_000).applied).toBe(1);
+    expect(
+      store.applyUpdates([{ ...result('i1', 'rejected'), code: 'policy' } as InvocationUpdate], 4_000).applied,
+    ).toBe(1);
     expect(store.getInvocations('t1')[0]).toMatchObject({ state: 'rejected', rejectCode: 'policy' });
     expect(store.getTask('t1')).toMatchObject({ createdBy: 'alice', runAs: null });
   });
 
   it('creates one pending row per host from the moment the task exists', () => {
-    expect(store.getInvocations('t1').map((r) => [r.host, r.state])).toEqual([['a', 'pending'], ['b', 'pending']]);
+    expect(store.getInvocations('t1').map((r) => [r.host, r.state])).toEqual([
+      ['a', 'pending'],
+      ['b', 'pending'],
+    ]);
     expect(store.getTask('t1')).toMatchObject({ state: 'running', env: { A: '1' }, hostCount: 2 });
   });
 
@@ -64,11 +106,16 @@ describe('SqliteTaskStore', () => {
   });
 
   it('sets a running deadline of now + timeout + kill grace + result grace when the agent says started', () => {
-    store.applyUpdates([{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 1_500, resultGraceMs: 500 }], 2_000);
+    store.applyUpdates(
+      [{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 1_500, resultGraceMs: 500 }],
+      2_000,
+    );
     expect(store.getInvocations('t1')[0]).toMatchObject({ state: 'running', startedAt: 1_500 });
     const running = (now: number) => store.findOverdue(now, 10).filter((o) => o.state === 'running');
     expect(running(2_000 + 10_000 + 1_000 + 499)).toEqual([]);
-    expect(running(2_000 + 10_000 + 1_000 + 500)).toEqual([{ invocationId: 'i1', taskId: 't1', host: 'a', state: 'running' }]);
+    expect(running(2_000 + 10_000 + 1_000 + 500)).toEqual([
+      { invocationId: 'i1', taskId: 't1', host: 'a', state: 'running' },
+    ]);
   });
 
   it('finds pending invocations past their delivery deadline, and forgets them once judged', () => {
@@ -87,7 +134,10 @@ describe('SqliteTaskStore', () => {
       7_000,
     );
     expect(store.getTask('t1')!.state).toBe('completed');
-    store.applyUpdates([{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 6_900, resultGraceMs: 500 }], 7_100);
+    store.applyUpdates(
+      [{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 6_900, resultGraceMs: 500 }],
+      7_100,
+    );
     expect(store.getTask('t1')!.state).toBe('running');
     const { completedTaskIds } = store.applyUpdates([result('i1', 'succeeded'), result('i2', 'failed')], 7_200);
     expect(completedTaskIds).toEqual(['t1']);
@@ -95,10 +145,16 @@ describe('SqliteTaskStore', () => {
   });
 
   it('never lets a rejection or a verdict override a terminal state', () => {
-    store.applyUpdates([{ kind: 'verdict', invocationId: 'i1', state: 'undelivered', reason: 'late', at: 7_000 }], 7_000);
+    store.applyUpdates(
+      [{ kind: 'verdict', invocationId: 'i1', state: 'undelivered', reason: 'late', at: 7_000 }],
+      7_000,
+    );
     expect(store.applyUpdates([result('i1', 'rejected')], 7_100).applied).toBe(0);
     store.applyUpdates([result('i2', 'succeeded')], 7_000);
-    expect(store.applyUpdates([{ kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'x', at: 8_000 }], 8_000).applied).toBe(0);
+    expect(
+      store.applyUpdates([{ kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'x', at: 8_000 }], 8_000)
+        .applied,
+    ).toBe(0);
     expect(store.getInvocations('t1').map((r) => r.state)).toEqual(['undelivered', 'succeeded']);
   });
 

@@ -84,12 +84,16 @@ export class SqliteTaskStore implements TaskStore {
     ensureColumn(this.db, 'tasks', 'max_errors', 'INTEGER');
     ensureColumn(this.db, 'tasks', 'rerun_of', 'TEXT');
     ensureColumn(this.db, 'tasks', 'live', 'INTEGER NOT NULL DEFAULT 1');
-    const hadSentAt = (this.db.prepare(`PRAGMA table_info(invocations)`).all() as { name: string }[]).some((c) => c.name === 'sent_at');
+    const hadSentAt = (this.db.prepare(`PRAGMA table_info(invocations)`).all() as { name: string }[]).some(
+      (c) => c.name === 'sent_at',
+    );
     ensureColumn(this.db, 'invocations', 'sent_at', 'INTEGER');
     // Every invocation stored before rolling runs existed was sent at once: never mistake one for unsent.
     if (!hadSentAt) this.db.exec(`UPDATE invocations SET sent_at = updated_at`);
     // Rolling runs to resume after a restart: few rows, found without scanning the history.
-    this.db.exec(`CREATE INDEX IF NOT EXISTS invocations_unsent ON invocations(task_id) WHERE state = 'pending' AND sent_at IS NULL`);
+    this.db.exec(
+      `CREATE INDEX IF NOT EXISTS invocations_unsent ON invocations(task_id) WHERE state = 'pending' AND sent_at IS NULL`,
+    );
     const db = this.db;
     this.stmts = {
       insertTask: db.prepare(
@@ -134,11 +138,19 @@ export class SqliteTaskStore implements TaskStore {
          AND EXISTS (SELECT 1 FROM invocations WHERE task_id = @taskId AND state IN ('pending', 'running'))`,
       ),
       // Both read the partial index of active invocations, so their cost follows the work under way, not the history.
-      activeByState: db.prepare(`SELECT state, COUNT(*) AS n FROM invocations WHERE state IN ('pending', 'running') GROUP BY state`),
-      activeTasks: db.prepare(`SELECT COUNT(DISTINCT task_id) AS n FROM invocations WHERE state IN ('pending', 'running')`),
-      markCancel: db.prepare(`UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, @now) WHERE id = @taskId`),
+      activeByState: db.prepare(
+        `SELECT state, COUNT(*) AS n FROM invocations WHERE state IN ('pending', 'running') GROUP BY state`,
+      ),
+      activeTasks: db.prepare(
+        `SELECT COUNT(DISTINCT task_id) AS n FROM invocations WHERE state IN ('pending', 'running')`,
+      ),
+      markCancel: db.prepare(
+        `UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, @now) WHERE id = @taskId`,
+      ),
       owner: db.prepare(`SELECT task_id, host FROM invocations WHERE id = ?`),
-      activeOf: db.prepare(`SELECT * FROM invocations WHERE task_id = ? AND state IN ('pending', 'running') ORDER BY host`),
+      activeOf: db.prepare(
+        `SELECT * FROM invocations WHERE task_id = ? AND state IN ('pending', 'running') ORDER BY host`,
+      ),
       rollingCounts: db.prepare(
         `SELECT COUNT(*) AS total,
            COALESCE(SUM(state = 'pending' AND sent_at IS NULL), 0) AS unsent,
@@ -146,12 +158,18 @@ export class SqliteTaskStore implements TaskStore {
            COALESCE(SUM(state NOT IN ('pending', 'running', 'succeeded', 'cancelled', 'skipped') AND sent_at IS NOT NULL), 0) AS failed
          FROM invocations WHERE task_id = ?`,
       ),
-      nextUnsent: db.prepare(`SELECT id, host FROM invocations WHERE task_id = ? AND state = 'pending' AND sent_at IS NULL ORDER BY rowid LIMIT ?`),
-      claim: db.prepare(`UPDATE invocations SET sent_at = @now, deadline_at = @deadlineAt, updated_at = @now WHERE id = @id AND state = 'pending' AND sent_at IS NULL`),
+      nextUnsent: db.prepare(
+        `SELECT id, host FROM invocations WHERE task_id = ? AND state = 'pending' AND sent_at IS NULL ORDER BY rowid LIMIT ?`,
+      ),
+      claim: db.prepare(
+        `UPDATE invocations SET sent_at = @now, deadline_at = @deadlineAt, updated_at = @now WHERE id = @id AND state = 'pending' AND sent_at IS NULL`,
+      ),
       skipUnsent: db.prepare(
         `UPDATE invocations SET state = 'skipped', reason = @reason, finished_at = @now, deadline_at = NULL, updated_at = @now WHERE task_id = @taskId AND state = 'pending' AND sent_at IS NULL`,
       ),
-      rollingTasks: db.prepare(`SELECT DISTINCT task_id FROM invocations WHERE state = 'pending' AND sent_at IS NULL`).pluck(),
+      rollingTasks: db
+        .prepare(`SELECT DISTINCT task_id FROM invocations WHERE state = 'pending' AND sent_at IS NULL`)
+        .pluck(),
       overdue: db.prepare(
         `SELECT id, task_id, host, state FROM invocations WHERE state IN ('pending', 'running') AND deadline_at <= ? ORDER BY deadline_at LIMIT ?`,
       ),
@@ -161,7 +179,14 @@ export class SqliteTaskStore implements TaskStore {
   createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number | null }[]): void {
     const now = task.createdAt;
     this.db.transaction(() => {
-      this.stmts.insertTask.run({ ...task, env: JSON.stringify(task.env), concurrency: task.concurrency ?? null, maxErrors: task.maxErrors ?? null, rerunOf: task.rerunOf ?? null, live: task.live === false ? 0 : 1 });
+      this.stmts.insertTask.run({
+        ...task,
+        env: JSON.stringify(task.env),
+        concurrency: task.concurrency ?? null,
+        maxErrors: task.maxErrors ?? null,
+        rerunOf: task.rerunOf ?? null,
+        live: task.live === false ? 0 : 1,
+      });
       for (const inv of invocations) this.stmts.insertInvocation.run({ ...inv, taskId: task.id, now });
     })();
   }
@@ -177,12 +202,16 @@ export class SqliteTaskStore implements TaskStore {
 
   countByState(taskId: string): StateCounts {
     const counts: StateCounts = {};
-    for (const r of this.stmts.countByState.all(taskId) as { state: InvocationState; n: number }[]) counts[r.state] = r.n;
+    for (const r of this.stmts.countByState.all(taskId) as { state: InvocationState; n: number }[])
+      counts[r.state] = r.n;
     return counts;
   }
 
   listTasks(limit: number): TaskListItem[] {
-    return (this.stmts.listTasks.all(limit) as TaskRow[]).map((row) => ({ task: toTask(row), counts: this.countByState(row.id) }));
+    return (this.stmts.listTasks.all(limit) as TaskRow[]).map((row) => ({
+      task: toTask(row),
+      counts: this.countByState(row.id),
+    }));
   }
 
   applyUpdates(updates: InvocationUpdate[], now: number): { applied: number; completedTaskIds: string[] } {
@@ -195,7 +224,12 @@ export class SqliteTaskStore implements TaskStore {
         if (row) {
           applied++;
           touched.add(row.task_id);
-          changes.push({ invocationId: u.invocationId, taskId: row.task_id, state: u.kind === 'started' ? 'running' : u.state, kind: u.kind });
+          changes.push({
+            invocationId: u.invocationId,
+            taskId: row.task_id,
+            state: u.kind === 'started' ? 'running' : u.state,
+            kind: u.kind,
+          });
         }
       }
       const completedTaskIds: string[] = [];
@@ -212,7 +246,13 @@ export class SqliteTaskStore implements TaskStore {
   private applyOne(u: InvocationUpdate, now: number): { task_id: string } | undefined {
     switch (u.kind) {
       case 'started':
-        return this.stmts.started.get({ invocationId: u.invocationId, host: u.host, startedAt: u.startedAt, resultGraceMs: u.resultGraceMs, now }) as { task_id: string } | undefined;
+        return this.stmts.started.get({
+          invocationId: u.invocationId,
+          host: u.host,
+          startedAt: u.startedAt,
+          resultGraceMs: u.resultGraceMs,
+          now,
+        }) as { task_id: string } | undefined;
       case 'result':
         return this.stmts.result.get({
           invocationId: u.invocationId,
@@ -234,15 +274,26 @@ export class SqliteTaskStore implements TaskStore {
           now,
         }) as { task_id: string } | undefined;
       case 'verdict':
-        return (u.pendingOnly ? this.stmts.verdictIfPending : this.stmts.verdict).get({ invocationId: u.invocationId, state: u.state, reason: u.reason, at: u.at, now }) as
-          | { task_id: string }
-          | undefined;
+        return (u.pendingOnly ? this.stmts.verdictIfPending : this.stmts.verdict).get({
+          invocationId: u.invocationId,
+          state: u.state,
+          reason: u.reason,
+          at: u.at,
+          now,
+        }) as { task_id: string } | undefined;
     }
   }
 
-  requestCancel(taskId: string, hosts: ReadonlySet<string> | null, reason: string, now: number): { pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean } {
+  requestCancel(
+    taskId: string,
+    hosts: ReadonlySet<string> | null,
+    reason: string,
+    now: number,
+  ): { pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean } {
     const outcome = this.db.transaction(() => {
-      const active = (this.stmts.activeOf.all(taskId) as InvocationRow[]).map(toInvocation).filter((r) => !hosts || hosts.has(r.host));
+      const active = (this.stmts.activeOf.all(taskId) as InvocationRow[])
+        .map(toInvocation)
+        .filter((r) => !hosts || hosts.has(r.host));
       if (active.length === 0) return { pending: [], running: [], completed: false };
       this.stmts.markCancel.run({ taskId, now });
       const pending = active.filter((r) => r.state === 'pending');
@@ -250,17 +301,30 @@ export class SqliteTaskStore implements TaskStore {
       const completed = this.stmts.complete.run({ taskId, now }).changes > 0;
       return { pending, running: active.filter((r) => r.state === 'running'), completed };
     })();
-    if (outcome.pending.length > 0) this.onApplied?.(outcome.pending.map((r) => ({ invocationId: r.id, taskId, state: 'cancelled', kind: 'verdict' })));
+    if (outcome.pending.length > 0)
+      this.onApplied?.(
+        outcome.pending.map((r) => ({ invocationId: r.id, taskId, state: 'cancelled', kind: 'verdict' })),
+      );
     return outcome;
   }
 
-  advanceRolling(taskId: string, decide: (p: RollingProgress) => RollingStep, deadlineAt: number, now: number): { claimed: { id: string; host: string }[]; skipped: number; completed: boolean } {
+  advanceRolling(
+    taskId: string,
+    decide: (p: RollingProgress) => RollingStep,
+    deadlineAt: number,
+    now: number,
+  ): { claimed: { id: string; host: string }[]; skipped: number; completed: boolean } {
     let skippedIds: string[] = [];
     const outcome = this.db.transaction(() => {
       const row = this.stmts.getTask.get(taskId) as TaskRow | undefined;
       const none = { claimed: [], skipped: 0, completed: false };
       if (!row || row.state !== 'running') return none;
-      const counts = this.stmts.rollingCounts.get(taskId) as { total: number; unsent: number; inFlight: number; failed: number };
+      const counts = this.stmts.rollingCounts.get(taskId) as {
+        total: number;
+        unsent: number;
+        inFlight: number;
+        failed: number;
+      };
       if (counts.unsent === 0) return none;
       const step = decide({ ...counts, concurrency: row.concurrency, maxErrors: row.max_errors });
       if (step.skipReason !== undefined) {
@@ -275,7 +339,8 @@ export class SqliteTaskStore implements TaskStore {
       for (const inv of next) this.stmts.claim.run({ id: inv.id, deadlineAt, now });
       return { claimed: next, skipped: 0, completed: false };
     })();
-    if (skippedIds.length > 0) this.onApplied?.(skippedIds.map((invocationId) => ({ invocationId, taskId, state: 'skipped', kind: 'verdict' })));
+    if (skippedIds.length > 0)
+      this.onApplied?.(skippedIds.map((invocationId) => ({ invocationId, taskId, state: 'skipped', kind: 'verdict' })));
     return outcome;
   }
 
@@ -289,7 +354,14 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   findOverdue(now: number, limit: number): OverdueInvocation[] {
-    return (this.stmts.overdue.all(now, limit) as { id: string; task_id: string; host: string; state: 'pending' | 'running' }[]).map((r) => ({
+    return (
+      this.stmts.overdue.all(now, limit) as {
+        id: string;
+        task_id: string;
+        host: string;
+        state: 'pending' | 'running';
+      }[]
+    ).map((r) => ({
       invocationId: r.id,
       taskId: r.task_id,
       host: r.host,

@@ -151,13 +151,23 @@ export interface TaskStore {
    * running ones stay `running` until their agent reports the kill. When all are terminal the task
    * ends `cancelled`. Returns the invocations it concerned.
    */
-  requestCancel(taskId: string, hosts: ReadonlySet<string> | null, reason: string, now: number): { pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean };
+  requestCancel(
+    taskId: string,
+    hosts: ReadonlySet<string> | null,
+    reason: string,
+    now: number,
+  ): { pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean };
   /**
    * One step of a rolling task, in one transaction: counts its progress, asks `decide`, then marks
    * the next unsent invocations (in creation order) sent with `deadlineAt` and returns them, or
    * marks every unsent one `skipped` with the reason. Invocations a cancel reached are `cancelled`, never unsent.
    */
-  advanceRolling(taskId: string, decide: (p: RollingProgress) => RollingStep, deadlineAt: number, now: number): { claimed: { id: string; host: string }[]; skipped: number; completed: boolean };
+  advanceRolling(
+    taskId: string,
+    decide: (p: RollingProgress) => RollingStep,
+    deadlineAt: number,
+    now: number,
+  ): { claimed: { id: string; host: string }[]; skipped: number; completed: boolean };
   /** Ids of running tasks that still have unsent invocations (rolling runs to resume). */
   rollingTaskIds(): string[];
   /** The task and host an invocation belongs to; null if there is no such invocation. */

@@ -1,5 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_ID, type CancelMessage, controlExchange, encode, MESSAGE_TYPES, PROTOCOL_VERSION, resultsQueue } from '@warren/protocol';
+import {
+  APP_ID,
+  type CancelMessage,
+  controlExchange,
+  encode,
+  MESSAGE_TYPES,
+  PROTOCOL_VERSION,
+  resultsQueue,
+} from '@warren/protocol';
 import type { Logger } from 'pino';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import type { Principal } from '../auth/principal';
@@ -46,23 +54,42 @@ export class CancelService {
     this.log = root.child({ component: 'cancel' });
   }
 
-  async cancel(taskId: string, hosts: string[] | undefined, who: { principal: Principal; ip: string | null }): Promise<CancelOutcome> {
+  async cancel(
+    taskId: string,
+    hosts: string[] | undefined,
+    who: { principal: Principal; ip: string | null },
+  ): Promise<CancelOutcome> {
     const task = this.store.getTask(taskId);
     if (!task) throw new TaskNotFoundError(taskId);
     const invocations = this.store.getInvocations(taskId);
     const targets = hosts && hosts.length > 0 ? hosts : invocations.map((r) => r.host);
     const outside = who.principal.scope.outside(targets);
     const unknown = hosts ? hosts.filter((h) => !invocations.some((r) => r.host === h)) : [];
-    const base = { actor: who.principal.name, source: who.ip, action: 'task.cancel', taskId, command: task.command, hosts: targets };
+    const base = {
+      actor: who.principal.name,
+      source: who.ip,
+      action: 'task.cancel',
+      taskId,
+      command: task.command,
+      hosts: targets,
+    };
     if (outside.length > 0) {
       const reason = `hosts outside the token's patterns: ${outside.join(', ')}`;
       this.audit.record({ ...base, decision: 'denied', reason });
       throw new ForbiddenError(`cannot cancel: ${reason}; nothing was cancelled`);
     }
-    if (unknown.length > 0) throw new UnprocessableTaskError(`cannot cancel: hosts not in task ${taskId}: ${unknown.join(', ')}; nothing was cancelled`);
+    if (unknown.length > 0)
+      throw new UnprocessableTaskError(
+        `cannot cancel: hosts not in task ${taskId}: ${unknown.join(', ')}; nothing was cancelled`,
+      );
     const now = Date.now();
     const reason = `cancelled by ${who.principal.name} before it started`;
-    const { pending, running, completed } = this.store.requestCancel(taskId, hosts && hosts.length > 0 ? new Set(hosts) : null, reason, now);
+    const { pending, running, completed } = this.store.requestCancel(
+      taskId,
+      hosts && hosts.length > 0 ? new Set(hosts) : null,
+      reason,
+      now,
+    );
     // Every host with anything not yet terminal hears of it: a "pending" command may already be running there.
     const byHost = new Map<string, string[]>();
     for (const r of [...pending, ...running]) byHost.set(r.host, [...(byHost.get(r.host) ?? []), r.id]);
@@ -94,13 +121,29 @@ export class CancelService {
     });
     const settled = await Promise.allSettled(sends);
     const failed = settled.filter((s) => s.status === 'rejected').length;
-    if (failed > 0) this.log.error({ taskId, failed }, 'some cancels were not confirmed by the broker; pending ones stay cancelled, running ones end by their deadline');
+    if (failed > 0)
+      this.log.error(
+        { taskId, failed },
+        'some cancels were not confirmed by the broker; pending ones stay cancelled, running ones end by their deadline',
+      );
     this.events.changed([taskId]);
     if (completed) this.notifier.notify([taskId]);
-    const outcome = { id: taskId, cancelled: pending.map((r) => r.host), killing: running.map((r) => r.host), state: this.store.getTask(taskId)!.state };
-    const detail = Object.fromEntries(Object.entries({ cancelled: outcome.cancelled, killing: outcome.killing }).filter(([, hosts]) => hosts.length > 0));
+    const outcome = {
+      id: taskId,
+      cancelled: pending.map((r) => r.host),
+      killing: running.map((r) => r.host),
+      state: this.store.getTask(taskId)!.state,
+    };
+    const detail = Object.fromEntries(
+      Object.entries({ cancelled: outcome.cancelled, killing: outcome.killing }).filter(
+        ([, hosts]) => hosts.length > 0,
+      ),
+    );
     this.audit.record({ ...base, decision: 'allowed', detail });
-    this.log.info({ taskId, requestedBy: who.principal.name, cancelled: pending.length, killing: running.length }, 'task cancel requested');
+    this.log.info(
+      { taskId, requestedBy: who.principal.name, cancelled: pending.length, killing: running.length },
+      'task cancel requested',
+    );
     return outcome;
   }
 }

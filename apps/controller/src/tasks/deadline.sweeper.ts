@@ -36,12 +36,32 @@ export class DeadlineSweeper implements OnModuleDestroy {
       if (overdue.length === 0) return total;
       const updates: InvocationUpdate[] = overdue.map((o) =>
         o.state === 'pending'
-          ? { kind: 'verdict', invocationId: o.invocationId, state: 'undelivered', reason: 'no agent took the command within its delivery timeout', at: now }
-          : { kind: 'verdict', invocationId: o.invocationId, state: 'lost', reason: 'the agent started the command but sent no result by its deadline (agent died or was cut off?)', at: now },
+          ? {
+              kind: 'verdict',
+              invocationId: o.invocationId,
+              state: 'undelivered',
+              reason: 'no agent took the command within its delivery timeout',
+              at: now,
+            }
+          : {
+              kind: 'verdict',
+              invocationId: o.invocationId,
+              state: 'lost',
+              reason: 'the agent started the command but sent no result by its deadline (agent died or was cut off?)',
+              at: now,
+            },
       );
       const { completedTaskIds } = this.store.applyUpdates(updates, now);
       for (const o of overdue) {
-        this.log.warn({ taskId: o.taskId, host: o.host, correlationId: o.invocationId, state: o.state === 'pending' ? 'undelivered' : 'lost' }, 'invocation deadline passed');
+        this.log.warn(
+          {
+            taskId: o.taskId,
+            host: o.host,
+            correlationId: o.invocationId,
+            state: o.state === 'pending' ? 'undelivered' : 'lost',
+          },
+          'invocation deadline passed',
+        );
       }
       this.notifier.notify(completedTaskIds);
       total += overdue.length;

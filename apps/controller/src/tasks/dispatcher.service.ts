@@ -71,36 +71,57 @@ export class DispatcherService {
         ...(task.live === false ? { live: false } : {}),
       };
       const body = encode(msg);
-      return this.metrics.timePublish(inv.id, () => this.broker.publisher.publish(commandExchange(ns), inv.host, body, {
-        headers: this.signer.sign(body),
-        persistent: true,
-        mandatory: true,
-        expiration: String(task.deliveryTimeoutMs),
-        correlationId: inv.id,
-        messageId: inv.id,
-        replyTo: resultsQueue(ns),
-        type: MESSAGE_TYPES.command,
-        contentType: 'application/json',
-        timestamp: Math.floor(issuedAt / 1000),
-        appId: APP_ID,
-      }));
+      return this.metrics.timePublish(inv.id, () =>
+        this.broker.publisher.publish(commandExchange(ns), inv.host, body, {
+          headers: this.signer.sign(body),
+          persistent: true,
+          mandatory: true,
+          expiration: String(task.deliveryTimeoutMs),
+          correlationId: inv.id,
+          messageId: inv.id,
+          replyTo: resultsQueue(ns),
+          type: MESSAGE_TYPES.command,
+          contentType: 'application/json',
+          timestamp: Math.floor(issuedAt / 1000),
+          appId: APP_ID,
+        }),
+      );
     });
     const settled = await Promise.allSettled(sends);
-    const failures = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ inv: invocations[i], err: s.reason as Error }] : []));
+    const failures = settled.flatMap((s, i) =>
+      s.status === 'rejected' ? [{ inv: invocations[i], err: s.reason as Error }] : [],
+    );
     if (failures.length > 0) {
       const now = Date.now();
-      for (const f of failures) this.log.error({ taskId: task.id, host: f.inv.host, correlationId: f.inv.id, err: f.err.message }, 'command not sent');
+      for (const f of failures)
+        this.log.error(
+          { taskId: task.id, host: f.inv.host, correlationId: f.inv.id, err: f.err.message },
+          'command not sent',
+        );
       const { completedTaskIds } = this.store.applyUpdates(
-        failures.map((f) => ({ kind: 'verdict', invocationId: f.inv.id, state: 'error', reason: `not sent: ${f.err.message}`, at: now })),
+        failures.map((f) => ({
+          kind: 'verdict',
+          invocationId: f.inv.id,
+          state: 'error',
+          reason: `not sent: ${f.err.message}`,
+          at: now,
+        })),
         now,
       );
       this.notifier.notify(completedTaskIds);
     }
-    this.log.info({ taskId: task.id, hosts: invocations.length, failed: failures.length, ms: Date.now() - issuedAt }, 'task dispatched');
+    this.log.info(
+      { taskId: task.id, hosts: invocations.length, failed: failures.length, ms: Date.now() - issuedAt },
+      'task dispatched',
+    );
   }
 
   /** Marks the invocations of hosts without an accepted key; returns the others. */
-  private refuseUntrusted(task: TaskRecord, invocations: { id: string; host: string }[], now: number): { id: string; host: string }[] {
+  private refuseUntrusted(
+    task: TaskRecord,
+    invocations: { id: string; host: string }[],
+    now: number,
+  ): { id: string; host: string }[] {
     const sendable: { id: string; host: string }[] = [];
     const verdicts: InvocationUpdate[] = [];
     for (const inv of invocations) {
@@ -120,10 +141,19 @@ export class DispatcherService {
         trust === 'unknown'
           ? (['unknown_host', `no agent has announced host ${inv.host} to this controller`] as const)
           : changedAndGone
-            ? (['rejected', `controller: host ${inv.host} now announces another key (${pendingKeyIds[0] ?? ''}) and its accepted key is gone; if it was reinstalled, check the new key and run \`warren hosts accept ${inv.host}\``] as const)
-            : (['rejected', `controller: host ${inv.host}'s key ${pendingKeyIds[0] ?? ''} is not accepted; check it and run \`warren hosts accept ${inv.host}\``] as const);
+            ? ([
+                'rejected',
+                `controller: host ${inv.host} now announces another key (${pendingKeyIds[0] ?? ''}) and its accepted key is gone; if it was reinstalled, check the new key and run \`warren hosts accept ${inv.host}\``,
+              ] as const)
+            : ([
+                'rejected',
+                `controller: host ${inv.host}'s key ${pendingKeyIds[0] ?? ''} is not accepted; check it and run \`warren hosts accept ${inv.host}\``,
+              ] as const);
       verdicts.push({ kind: 'verdict', invocationId: inv.id, state, reason, at: now });
-      this.log.warn({ taskId: task.id, host: inv.host, correlationId: inv.id, state }, 'command not sent: host not trusted');
+      this.log.warn(
+        { taskId: task.id, host: inv.host, correlationId: inv.id, state },
+        'command not sent: host not trusted',
+      );
     }
     if (verdicts.length > 0) this.notifier.notify(this.store.applyUpdates(verdicts, now).completedTaskIds);
     return sendable;
@@ -135,10 +165,19 @@ export class DispatcherService {
     const host = msg.fields.routingKey;
     const now = Date.now();
     const { applied, completedTaskIds } = this.store.applyUpdates(
-      [{ kind: 'verdict', invocationId, state: 'unknown_host', reason: `no agent has ever registered host ${host} on this broker (${msg.fields.replyText})`, at: now }],
+      [
+        {
+          kind: 'verdict',
+          invocationId,
+          state: 'unknown_host',
+          reason: `no agent has ever registered host ${host} on this broker (${msg.fields.replyText})`,
+          at: now,
+        },
+      ],
       now,
     );
-    if (applied) this.log.warn({ host, correlationId: invocationId, state: 'unknown_host' }, 'command returned unroutable');
+    if (applied)
+      this.log.warn({ host, correlationId: invocationId, state: 'unknown_host' }, 'command returned unroutable');
     this.notifier.notify(completedTaskIds);
   }
 }

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { LimitSpecError, nextRollingStep, resolveLimit } from './rolling.policy';
 
-const progress = (p: Partial<Parameters<typeof nextRollingStep>[0]>) => ({ total: 6, unsent: 4, inFlight: 2, failed: 0, concurrency: 2, maxErrors: null, ...p });
+const progress = (p: Partial<Parameters<typeof nextRollingStep>[0]>) => ({
+  total: 6,
+  unsent: 4,
+  inFlight: 2,
+  failed: 0,
+  concurrency: 2,
+  maxErrors: null,
+  ...p,
+});
 
 describe('resolveLimit', () => {
   it('takes counts as they are and percentages of the resolved hosts', () => {
@@ -48,7 +56,9 @@ describe('nextRollingStep', () => {
     const step = nextRollingStep(progress({ unsent: 2, inFlight: 1, failed: 2, maxErrors: 1 }));
     expect(step.send).toBe(0);
     expect(step.skipReason).toBe('error budget exhausted: 2 of 4 sent did not succeed (at most 1 allowed); never sent');
-    expect(nextRollingStep(progress({ inFlight: 0, failed: 1, maxErrors: 0 })).skipReason).toMatch(/error budget exhausted: 1 of 2/);
+    expect(nextRollingStep(progress({ inFlight: 0, failed: 1, maxErrors: 0 })).skipReason).toMatch(
+      /error budget exhausted: 1 of 2/,
+    );
   });
 
   it('does nothing once every host was sent', () => {

@@ -24,7 +24,10 @@ export class LimitSpecError extends Error {
 export function resolveLimit(spec: LimitSpec, total: number, kind: 'concurrency' | 'maxErrors'): number {
   const min = kind === 'concurrency' ? 1 : 0;
   if (typeof spec === 'number') {
-    if (!Number.isInteger(spec) || spec < min) throw new LimitSpecError(`${kind} must be a whole number of at least ${min}, or a percentage like "25%"; got ${spec}`);
+    if (!Number.isInteger(spec) || spec < min)
+      throw new LimitSpecError(
+        `${kind} must be a whole number of at least ${min}, or a percentage like "25%"; got ${spec}`,
+      );
     return spec;
   }
   const m = PERCENT.exec(spec.trim());
@@ -33,7 +36,10 @@ export function resolveLimit(spec: LimitSpec, total: number, kind: 'concurrency'
     throw new LimitSpecError(`${kind} must be a whole number or a percentage like "25%"; got ${JSON.stringify(spec)}`);
   }
   const pct = Number(m[1]);
-  if (pct > 100 || (kind === 'concurrency' && pct <= 0)) throw new LimitSpecError(`${kind} percentage must be ${kind === 'concurrency' ? 'above 0' : 'at least 0'} and at most 100%; got ${spec}`);
+  if (pct > 100 || (kind === 'concurrency' && pct <= 0))
+    throw new LimitSpecError(
+      `${kind} percentage must be ${kind === 'concurrency' ? 'above 0' : 'at least 0'} and at most 100%; got ${spec}`,
+    );
   const exact = (total * pct) / 100;
   return kind === 'concurrency' ? Math.max(1, Math.ceil(exact - 1e-9)) : Math.floor(exact + 1e-9);
 }
@@ -48,7 +54,10 @@ export function nextRollingStep(p: RollingProgress): RollingStep {
   if (p.unsent === 0) return { send: 0 };
   if (p.maxErrors !== null && p.failed > p.maxErrors) {
     const sent = p.total - p.unsent;
-    return { send: 0, skipReason: `error budget exhausted: ${p.failed} of ${sent} sent did not succeed (at most ${p.maxErrors} allowed); never sent` };
+    return {
+      send: 0,
+      skipReason: `error budget exhausted: ${p.failed} of ${sent} sent did not succeed (at most ${p.maxErrors} allowed); never sent`,
+    };
   }
   const room = p.concurrency === null ? p.unsent : p.concurrency - p.inFlight;
   return { send: Math.max(0, Math.min(room, p.unsent)) };

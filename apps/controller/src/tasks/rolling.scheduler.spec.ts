@@ -16,7 +16,22 @@ import { RollingScheduler } from './rolling.scheduler';
 const HOSTS = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
 
 function task(id: string, limits: { concurrency: number; maxErrors: number | null }): TaskRecord {
-  return { id, command: 'x', cwd: null, env: {}, runAs: null, createdBy: 'a', timeoutMs: 10_000, deliveryTimeoutMs: 5_000, killGraceMs: 1_000, state: 'running', createdAt: Date.now(), finishedAt: null, hostCount: HOSTS.length, ...limits };
+  return {
+    id,
+    command: 'x',
+    cwd: null,
+    env: {},
+    runAs: null,
+    createdBy: 'a',
+    timeoutMs: 10_000,
+    deliveryTimeoutMs: 5_000,
+    killGraceMs: 1_000,
+    state: 'running',
+    createdAt: Date.now(),
+    finishedAt: null,
+    hostCount: HOSTS.length,
+    ...limits,
+  };
 }
 
 describe('RollingScheduler', () => {
@@ -35,24 +50,63 @@ describe('RollingScheduler', () => {
       dispatch: async (_t: TaskRecord, invs: { id: string; host: string }[]) => {
         sent.push(invs.map((i) => i.host));
         const refused = invs.filter((i) => unknown.has(i.host));
-        store.applyUpdates(refused.map((i) => ({ kind: 'verdict', invocationId: i.id, state: 'unknown_host', reason: 'no queue', at: Date.now() })), Date.now());
+        store.applyUpdates(
+          refused.map((i) => ({
+            kind: 'verdict',
+            invocationId: i.id,
+            state: 'unknown_host',
+            reason: 'no queue',
+            at: Date.now(),
+          })),
+          Date.now(),
+        );
       },
     } as unknown as DispatcherService;
     const config = Object.assign(new ControllerConfig(), { deliveryGraceMs: 1000, sweepIntervalMs: 10_000 });
-    const scheduler = new RollingScheduler(store, dispatcher, { connected: true } as BrokerService, config, new CompletionNotifier(), new TaskEvents(), pino({ level: 'silent' }));
+    const scheduler = new RollingScheduler(
+      store,
+      dispatcher,
+      { connected: true } as BrokerService,
+      config,
+      new CompletionNotifier(),
+      new TaskEvents(),
+      pino({ level: 'silent' }),
+    );
     return { store, scheduler };
   }
 
   function create(store: SqliteTaskStore, id: string, limits: { concurrency: number; maxErrors: number | null }) {
-    store.createTask(task(id, limits), HOSTS.map((host) => ({ id: `${id}-${host}`, host, deadlineAt: null })));
+    store.createTask(
+      task(id, limits),
+      HOSTS.map((host) => ({ id: `${id}-${host}`, host, deadlineAt: null })),
+    );
   }
 
   function finish(store: SqliteTaskStore, id: string, host: string, state: 'succeeded' | 'failed') {
     const out = { data: '', bytes: 0, truncated: false };
-    store.applyUpdates([{ kind: 'result', invocationId: `${id}-${host}`, host, state, exitCode: state === 'succeeded' ? 0 : 1, signal: null, stdout: out, stderr: out, startedAt: 1, finishedAt: 2, durationMs: 1, reason: null }], Date.now());
+    store.applyUpdates(
+      [
+        {
+          kind: 'result',
+          invocationId: `${id}-${host}`,
+          host,
+          state,
+          exitCode: state === 'succeeded' ? 0 : 1,
+          signal: null,
+          stdout: out,
+          stderr: out,
+          startedAt: 1,
+          finishedAt: 2,
+          durationMs: 1,
+          reason: null,
+        },
+      ],
+      Date.now(),
+    );
   }
 
-  const states = (store: SqliteTaskStore, id: string) => store.getInvocations(id).map((r) => `${r.host}:${r.state}${r.sentAt === null ? '(unsent)' : ''}`);
+  const states = (store: SqliteTaskStore, id: string) =>
+    store.getInvocations(id).map((r) => `${r.host}:${r.state}${r.sentAt === null ? '(unsent)' : ''}`);
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'warren-rolling-'));
@@ -89,8 +143,17 @@ describe('RollingScheduler', () => {
     finish(store, 't1', 'h2', 'failed');
     await scheduler.advance('t1');
     expect(sent).toEqual([['h1', 'h2'], ['h3']]);
-    expect(states(store, 't1')).toEqual(['h1:failed', 'h2:failed', 'h3:pending', 'h4:skipped(unsent)', 'h5:skipped(unsent)', 'h6:skipped(unsent)']);
-    expect(store.getInvocations('t1')[3].reason).toBe('error budget exhausted: 2 of 3 sent did not succeed (at most 1 allowed); never sent');
+    expect(states(store, 't1')).toEqual([
+      'h1:failed',
+      'h2:failed',
+      'h3:pending',
+      'h4:skipped(unsent)',
+      'h5:skipped(unsent)',
+      'h6:skipped(unsent)',
+    ]);
+    expect(store.getInvocations('t1')[3].reason).toBe(
+      'error budget exhausted: 2 of 3 sent did not succeed (at most 1 allowed); never sent',
+    );
     finish(store, 't1', 'h3', 'succeeded');
     expect(store.getTask('t1')!.state).toBe('completed');
   });
@@ -111,7 +174,12 @@ describe('RollingScheduler', () => {
     expect(pending.map((r) => r.host)).toEqual(HOSTS);
     await scheduler.advance('t1');
     expect(sent).toEqual([['h1', 'h2']]);
-    expect(states(store, 't1').slice(2)).toEqual(['h3:cancelled(unsent)', 'h4:cancelled(unsent)', 'h5:cancelled(unsent)', 'h6:cancelled(unsent)']);
+    expect(states(store, 't1').slice(2)).toEqual([
+      'h3:cancelled(unsent)',
+      'h4:cancelled(unsent)',
+      'h5:cancelled(unsent)',
+      'h6:cancelled(unsent)',
+    ]);
     expect(store.rollingTaskIds()).toEqual([]);
   });
 

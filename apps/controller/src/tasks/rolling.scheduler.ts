@@ -53,9 +53,17 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
       // Only a rolling task ever has unsent invocations; the others cost no transaction here.
       if (!task || task.state !== 'running' || task.concurrency == null) return;
       const now = Date.now();
-      const step = this.store.advanceRolling(taskId, nextRollingStep, now + task.deliveryTimeoutMs + this.config.deliveryGraceMs, now);
+      const step = this.store.advanceRolling(
+        taskId,
+        nextRollingStep,
+        now + task.deliveryTimeoutMs + this.config.deliveryGraceMs,
+        now,
+      );
       if (step.skipped > 0) {
-        this.log.warn({ taskId, skipped: step.skipped, maxErrors: task.maxErrors }, 'error budget exhausted; the hosts not yet sent are skipped');
+        this.log.warn(
+          { taskId, skipped: step.skipped, maxErrors: task.maxErrors },
+          'error budget exhausted; the hosts not yet sent are skipped',
+        );
         this.events.changed([taskId]);
         if (step.completed) this.notifier.notify([taskId]);
       }

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { BadQueryError, UnprocessableTaskError } from '../errors/errors';
 import { type KnownHost, resolveTarget } from './target.resolver';
 
-const online = (host: string, labels: Record<string, string> = {}): KnownHost => ({ host, status: 'online', labels, trusted: true });
+const online = (host: string, labels: Record<string, string> = {}): KnownHost => ({
+  host,
+  status: 'online',
+  labels,
+  trusted: true,
+});
 const KNOWN: KnownHost[] = [
   online('web10', { role: 'web', zone: 'eu' }),
   online('web2', { role: 'web', zone: 'us' }),
@@ -14,24 +19,39 @@ const KNOWN: KnownHost[] = [
 
 describe('resolveTarget', () => {
   it('takes names and ranges as given, known or not, in order and without repeats', () => {
-    expect(resolveTarget({ hosts: ['db1', 'web[01-02]', 'ghost', 'db1'] }, KNOWN).hosts).toEqual(['db1', 'web01', 'web02', 'ghost']);
+    expect(resolveTarget({ hosts: ['db1', 'web[01-02]', 'ghost', 'db1'] }, KNOWN).hosts).toEqual([
+      'db1',
+      'web01',
+      'web02',
+      'ghost',
+    ]);
     expect(resolveTarget({ hosts: ['web3'] }, KNOWN)).toEqual({ hosts: ['web3'], excluded: [], unmatched: [] });
   });
 
   it('matches globs among online hosts with accepted keys, in natural order, and lists the known ones it left out', () => {
     expect(resolveTarget({ hosts: ['web*'] }, KNOWN)).toEqual({
       hosts: ['web1', 'web2', 'web10'],
-      excluded: [{ host: 'web3', reason: 'offline' }, { host: 'web4', reason: 'key not accepted' }],
+      excluded: [
+        { host: 'web3', reason: 'offline' },
+        { host: 'web4', reason: 'key not accepted' },
+      ],
       unmatched: [],
     });
-    expect(resolveTarget({ hosts: ['web?', 'cache*'] }, KNOWN)).toMatchObject({ hosts: ['web1', 'web2'], unmatched: ['cache*'] });
+    expect(resolveTarget({ hosts: ['web?', 'cache*'] }, KNOWN)).toMatchObject({
+      hosts: ['web1', 'web2'],
+      unmatched: ['cache*'],
+    });
   });
 
   it('ANDs labels, alone, with all, or narrowing hosts', () => {
     expect(resolveTarget({ labels: { zone: 'eu' } }, KNOWN).hosts).toEqual(['db1', 'web1', 'web10']);
     expect(resolveTarget({ labels: { zone: 'eu', role: 'web' } }, KNOWN).hosts).toEqual(['web1', 'web10']);
     expect(resolveTarget({ all: true, labels: { role: 'db' } }, KNOWN).hosts).toEqual(['db1']);
-    expect(resolveTarget({ hosts: ['web*'], labels: { zone: 'us' } }, KNOWN)).toEqual({ hosts: ['web2'], excluded: [], unmatched: [] });
+    expect(resolveTarget({ hosts: ['web*'], labels: { zone: 'us' } }, KNOWN)).toEqual({
+      hosts: ['web2'],
+      excluded: [],
+      unmatched: [],
+    });
     // A named host is kept only if presence knows it with those labels.
     expect(resolveTarget({ hosts: ['web1', 'web2', 'ghost'], labels: { zone: 'eu' } }, KNOWN).hosts).toEqual(['web1']);
   });
@@ -42,7 +62,9 @@ describe('resolveTarget', () => {
 
   it('refuses a target that matches nothing with a 422 that says what is online and what matched but is left out', () => {
     expect(() => resolveTarget({ hosts: ['cache*'] }, KNOWN)).toThrow(UnprocessableTaskError);
-    expect(() => resolveTarget({ hosts: ['cache*'] }, KNOWN)).toThrow('no host matches the target (hosts cache*); nothing was sent. 4 usable hosts are online');
+    expect(() => resolveTarget({ hosts: ['cache*'] }, KNOWN)).toThrow(
+      'no host matches the target (hosts cache*); nothing was sent. 4 usable hosts are online',
+    );
     expect(() => resolveTarget({ labels: { zone: 'eu' }, hosts: ['web[3-4]*'] }, KNOWN)).toThrow(
       /1 matching known host is offline: web3; 1 matching known host is without an accepted key: web4/,
     );
@@ -59,7 +81,11 @@ describe('resolveTarget', () => {
   });
 
   it('refuses more hosts than a task may have', () => {
-    expect(() => resolveTarget({ hosts: ['h[1-6]', 'h[7-12]'] }, KNOWN, 10)).toThrow(/matches 12 hosts, more than the 10 one task may have/);
-    expect(() => resolveTarget({ hosts: ['h[1-20]'] }, KNOWN, 10)).toThrow(/hosts: .*expands to 20 names, more than the limit of 10/);
+    expect(() => resolveTarget({ hosts: ['h[1-6]', 'h[7-12]'] }, KNOWN, 10)).toThrow(
+      /matches 12 hosts, more than the 10 one task may have/,
+    );
+    expect(() => resolveTarget({ hosts: ['h[1-20]'] }, KNOWN, 10)).toThrow(
+      /hosts: .*expands to 20 names, more than the limit of 10/,
+    );
   });
 });

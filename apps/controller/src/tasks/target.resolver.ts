@@ -1,5 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { expandHostPattern, foldHosts, HostPatternError, isGlob, LIMITS, matchHosts, naturalCompare } from '@warren/protocol';
+import {
+  expandHostPattern,
+  foldHosts,
+  HostPatternError,
+  isGlob,
+  LIMITS,
+  matchHosts,
+  naturalCompare,
+} from '@warren/protocol';
 import { BadQueryError, UnprocessableTaskError } from '../errors/errors';
 import { HostsRegistry } from '../hosts/hosts.registry';
 
@@ -47,15 +55,24 @@ export interface ResolvedTarget {
  * Throws {@link BadQueryError} (400) for an unreadable pattern or selector, and
  * {@link UnprocessableTaskError} (422) when nothing matches or the result is too large.
  */
-export function resolveTarget(sel: TargetSelector, known: KnownHost[], max: number = LIMITS.hostsPerTask): ResolvedTarget {
+export function resolveTarget(
+  sel: TargetSelector,
+  known: KnownHost[],
+  max: number = LIMITS.hostsPerTask,
+): ResolvedTarget {
   const patterns = sel.hosts ?? [];
   const labels = Object.entries(sel.labels ?? {});
-  if (sel.all && patterns.length > 0) throw new BadQueryError('all cannot be combined with hosts: all already means every online host (narrow it with labels)');
-  if (!sel.all && patterns.length === 0 && labels.length === 0) throw new BadQueryError('say which hosts: give hosts (names, ranges, globs), labels, or all');
+  if (sel.all && patterns.length > 0)
+    throw new BadQueryError(
+      'all cannot be combined with hosts: all already means every online host (narrow it with labels)',
+    );
+  if (!sel.all && patterns.length === 0 && labels.length === 0)
+    throw new BadQueryError('say which hosts: give hosts (names, ranges, globs), labels, or all');
 
   const byName = new Map(known.map((k) => [k.host, k]));
   const usable = (k: KnownHost) => k.status === 'online' && k.trusted;
-  const whyNot = (k: KnownHost) => (k.status !== 'online' ? 'offline' : 'key not accepted') as 'offline' | 'key not accepted';
+  const whyNot = (k: KnownHost) =>
+    (k.status !== 'online' ? 'offline' : 'key not accepted') as 'offline' | 'key not accepted';
   const chosen = new Set<string>();
   const excluded = new Map<string, 'offline' | 'key not accepted'>();
   const unmatched: string[] = [];
@@ -88,7 +105,10 @@ export function resolveTarget(sel: TargetSelector, known: KnownHost[], max: numb
   }
   const out = [...excluded].map(([host, reason]) => ({ host, reason })).sort((a, b) => naturalCompare(a.host, b.host));
   if (hosts.length === 0) throw new UnprocessableTaskError(nothingMatches(sel, known, out));
-  if (hosts.length > max) throw new UnprocessableTaskError(`the target matches ${hosts.length} hosts, more than the ${max} one task may have; narrow it`);
+  if (hosts.length > max)
+    throw new UnprocessableTaskError(
+      `the target matches ${hosts.length} hosts, more than the ${max} one task may have; narrow it`,
+    );
   return { hosts, excluded: out, unmatched };
 }
 
@@ -107,7 +127,8 @@ function nothingMatches(sel: TargetSelector, known: KnownHost[], excluded: Resol
   let text = `no host matches the target (${describeSelector(sel)}); nothing was sent. ${online} usable host${online === 1 ? ' is' : 's are'} online`;
   for (const reason of ['offline', 'key not accepted'] as const) {
     const left = excluded.filter((e) => e.reason === reason).map((e) => e.host);
-    if (left.length > 0) text += `; ${left.length} matching known host${left.length === 1 ? ' is' : 's are'} ${reason === 'offline' ? 'offline' : 'without an accepted key'}: ${foldHosts(left)}`;
+    if (left.length > 0)
+      text += `; ${left.length} matching known host${left.length === 1 ? ' is' : 's are'} ${reason === 'offline' ? 'offline' : 'without an accepted key'}: ${foldHosts(left)}`;
   }
   return text;
 }
@@ -118,7 +139,9 @@ export class TargetResolver {
   constructor(private readonly registry: HostsRegistry) {}
 
   resolve(sel: TargetSelector): ResolvedTarget {
-    const known = this.registry.list().map((h) => ({ host: h.host, status: h.status, labels: h.labels, trusted: h.keyId !== null }));
+    const known = this.registry
+      .list()
+      .map((h) => ({ host: h.host, status: h.status, labels: h.labels, trusted: h.keyId !== null }));
     return resolveTarget(sel, known);
   }
 }

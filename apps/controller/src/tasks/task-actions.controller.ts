@@ -26,7 +26,12 @@ export class TaskActionsController {
   @HttpCode(200)
   @Roles('operator')
   @AuditAs('task.cancel')
-  cancel(@Param('id') id: string, @Body() dto: CancelTaskDto, @CurrentPrincipal() principal: Principal, @ClientIp() ip: string | null) {
+  cancel(
+    @Param('id') id: string,
+    @Body() dto: CancelTaskDto,
+    @CurrentPrincipal() principal: Principal,
+    @ClientIp() ip: string | null,
+  ) {
     return this.cancels.cancel(id, dto.hosts, { principal, ip });
   }
 }

@@ -1,4 +1,15 @@
-import { Body, Controller, DefaultValuePipe, Get, HttpCode, Param, ParseIntPipe, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  DefaultValuePipe,
+  Get,
+  HttpCode,
+  Param,
+  ParseIntPipe,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import type { Response } from 'express';
 import { AuditAs, Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
@@ -65,7 +76,11 @@ export class TasksController {
 
   @Get()
   @Roles('viewer')
-  list(@Query('limit', new DefaultValuePipe(20), new ParseIntPipe()) limit: number, @CurrentPrincipal() principal: Principal, @ClientIp() source: string | null) {
+  list(
+    @Query('limit', new DefaultValuePipe(20), new ParseIntPipe()) limit: number,
+    @CurrentPrincipal() principal: Principal,
+    @ClientIp() source: string | null,
+  ) {
     return this.tasks.list(Math.max(1, Math.min(1000, limit)), { principal, source });
   }
 

@@ -6,7 +6,13 @@ import type { Principal } from '../auth/principal';
 import type { Role } from '../auth/roles';
 import type { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { BadQueryError, BrokerUnavailableError, ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
+import {
+  BadQueryError,
+  BrokerUnavailableError,
+  ForbiddenError,
+  TaskNotFoundError,
+  UnprocessableTaskError,
+} from '../errors/errors';
 import { TaskEvents } from '../events/task-events';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
@@ -24,7 +30,12 @@ const admin = caller('root', 'admin');
 
 /** What presence knows in these tests: six web hosts in two zones, one offline, one db host without an accepted key. */
 const KNOWN: KnownHost[] = [
-  ...[1, 2, 3, 4, 5].map((n) => ({ host: `web${n}`, status: 'online' as const, labels: { role: 'web', zone: n <= 3 ? 'eu' : 'us' }, trusted: true })),
+  ...[1, 2, 3, 4, 5].map((n) => ({
+    host: `web${n}`,
+    status: 'online' as const,
+    labels: { role: 'web', zone: n <= 3 ? 'eu' : 'us' },
+    trusted: true,
+  })),
   { host: 'web6', status: 'offline', labels: { role: 'web', zone: 'eu' }, trusted: true },
   { host: 'db1', status: 'online', labels: { role: 'db', zone: 'eu' }, trusted: false },
 ];
@@ -57,7 +68,25 @@ function service(connected: boolean) {
 function finish(store: SqliteTaskStore, taskId: string, host: string, state: 'succeeded' | 'failed') {
   const inv = store.getInvocations(taskId).find((r) => r.host === host)!;
   const out = { data: '', bytes: 0, truncated: false };
-  store.applyUpdates([{ kind: 'result', invocationId: inv.id, host, state, exitCode: state === 'succeeded' ? 0 : 1, signal: null, stdout: out, stderr: out, startedAt: 1, finishedAt: 2, durationMs: 1, reason: null }], Date.now());
+  store.applyUpdates(
+    [
+      {
+        kind: 'result',
+        invocationId: inv.id,
+        host,
+        state,
+        exitCode: state === 'succeeded' ? 0 : 1,
+        signal: null,
+        stdout: out,
+        stderr: out,
+        startedAt: 1,
+        finishedAt: 2,
+        durationMs: 1,
+        reason: null,
+      },
+    ],
+    Date.now(),
+  );
 }
 
 describe('TasksService', () => {
@@ -73,8 +102,16 @@ describe('TasksService', () => {
     const created = await svc.create({ command: 'true', hosts: ['b', 'a', 'b'] }, admin);
     expect(created.hosts).toEqual(['b', 'a']);
     expect(dispatched).toEqual([created.id]);
-    expect(store.getTask(created.id)).toMatchObject({ timeoutMs: 60_000, deliveryTimeoutMs: 60_000, killGraceMs: 5_000, hostCount: 2 });
-    expect(store.getInvocations(created.id).map((r) => [r.host, r.state])).toEqual([['a', 'pending'], ['b', 'pending']]);
+    expect(store.getTask(created.id)).toMatchObject({
+      timeoutMs: 60_000,
+      deliveryTimeoutMs: 60_000,
+      killGraceMs: 5_000,
+      hostCount: 2,
+    });
+    expect(store.getInvocations(created.id).map((r) => [r.host, r.state])).toEqual([
+      ['a', 'pending'],
+      ['b', 'pending'],
+    ]);
   });
 
   it('says which task it does not know', async () => {
@@ -84,12 +121,23 @@ describe('TasksService', () => {
 
   it('keeps who created the task and the run-as user, and audits the exact command with env names but not values', async () => {
     const { svc, store, audited } = service(true);
-    const created = await svc.create({ command: 'echo "$X" | tee /tmp/y', hosts: ['web1'], env: { X: 's3cret' }, cwd: '/srv', runAs: 'deploy' }, caller('alice'));
+    const created = await svc.create(
+      { command: 'echo "$X" | tee /tmp/y', hosts: ['web1'], env: { X: 's3cret' }, cwd: '/srv', runAs: 'deploy' },
+      caller('alice'),
+    );
     expect(store.getTask(created.id)).toMatchObject({ createdBy: 'alice', runAs: 'deploy' });
     expect(audited).toEqual([
       expect.objectContaining({
-        actor: 'alice', source: '10.1.2.3', action: 'task.create', decision: 'allowed', taskId: created.id,
-        hosts: ['web1'], command: 'echo "$X" | tee /tmp/y', cwd: '/srv', envNames: ['X'], runAs: 'deploy',
+        actor: 'alice',
+        source: '10.1.2.3',
+        action: 'task.create',
+        decision: 'allowed',
+        taskId: created.id,
+        hosts: ['web1'],
+        command: 'echo "$X" | tee /tmp/y',
+        cwd: '/srv',
+        envNames: ['X'],
+        runAs: 'deploy',
       }),
     ]);
     expect(JSON.stringify(audited)).not.toContain('s3cret');
@@ -104,9 +152,19 @@ describe('TasksService', () => {
     expect(err.message).not.toMatch(/web1,/);
     expect(store.listTasks(10)).toEqual([]);
     expect(dispatched).toEqual([]);
-    expect(audited).toEqual([expect.objectContaining({ actor: 'webops', action: 'task.create', decision: 'denied', command: 'reboot', hosts: ['web1', 'db1', 'lb3'] })]);
+    expect(audited).toEqual([
+      expect.objectContaining({
+        actor: 'webops',
+        action: 'task.create',
+        decision: 'denied',
+        command: 'reboot',
+        hosts: ['web1', 'db1', 'lb3'],
+      }),
+    ]);
     expect(audited[0].reason).toMatch(/db1, lb3/);
-    await expect(svc.create({ command: 'uptime', hosts: ['web1', 'lb2'] }, web)).resolves.toMatchObject({ hosts: ['web1', 'lb2'] });
+    await expect(svc.create({ command: 'uptime', hosts: ['web1', 'lb2'] }, web)).resolves.toMatchObject({
+      hosts: ['web1', 'lb2'],
+    });
   });
 
   it('shows a host-limited token only the tasks whose every host is within its patterns', async () => {
@@ -116,19 +174,39 @@ describe('TasksService', () => {
     const web = caller('webview', 'viewer', ['web*']);
     expect(svc.list(20, web).tasks.map((t) => t.id)).toEqual([webTask.id]);
     // Both may be created in the same ms (then listed by id): compare as a set.
-    expect(svc.list(20, admin).tasks.map((t) => t.id).sort()).toEqual([mixed.id, webTask.id].sort());
+    expect(
+      svc
+        .list(20, admin)
+        .tasks.map((t) => t.id)
+        .sort(),
+    ).toEqual([mixed.id, webTask.id].sort());
     await expect(svc.get(webTask.id, web)).resolves.toMatchObject({ id: webTask.id });
     const err = await svc.get(mixed.id, web).catch((e) => e);
     expect(err).toBeInstanceOf(ForbiddenError);
     expect(err.message).toMatch(/db1/);
-    expect(audited.at(-1)).toMatchObject({ actor: 'webview', action: 'task.read', decision: 'denied', taskId: mixed.id, hosts: ['db1'] });
+    expect(audited.at(-1)).toMatchObject({
+      actor: 'webview',
+      action: 'task.read',
+      decision: 'denied',
+      taskId: mixed.id,
+      hosts: ['db1'],
+    });
   });
 
   it('resolves globs and labels among online hosts with accepted keys, and says which matching hosts it left out', async () => {
     const { svc, store, dispatched, audited } = service(true);
     const preview = svc.dryRun({ command: 'uptime', hosts: ['web*'], labels: ['zone=eu'] }, admin);
-    expect(preview).toMatchObject({ dryRun: true, hosts: ['web1', 'web2', 'web3'], count: 3, folded: 'web[1-3]', excluded: [{ host: 'web6', reason: 'offline' }] });
-    expect(svc.dryRun({ command: 'x', all: true }, admin).excluded).toEqual([{ host: 'db1', reason: 'key not accepted' }, { host: 'web6', reason: 'offline' }]);
+    expect(preview).toMatchObject({
+      dryRun: true,
+      hosts: ['web1', 'web2', 'web3'],
+      count: 3,
+      folded: 'web[1-3]',
+      excluded: [{ host: 'web6', reason: 'offline' }],
+    });
+    expect(svc.dryRun({ command: 'x', all: true }, admin).excluded).toEqual([
+      { host: 'db1', reason: 'key not accepted' },
+      { host: 'web6', reason: 'offline' },
+    ]);
     expect(svc.dryRun({ command: 'x', labels: { role: 'web', zone: 'us' } }, admin).hosts).toEqual(['web4', 'web5']);
     // A dry run stores, sends and audits nothing.
     expect(store.listTasks(10)).toEqual([]);
@@ -141,7 +219,9 @@ describe('TasksService', () => {
     const err = await svc.create({ command: 'uptime', hosts: ['cache*'] }, admin).catch((e) => e);
     expect(err).toBeInstanceOf(UnprocessableTaskError);
     expect(err.message).toMatch(/no host matches the target \(hosts cache\*\)/);
-    const offline = await svc.create({ command: 'uptime', labels: { zone: 'eu' }, hosts: ['web6*'] }, admin).catch((e) => e);
+    const offline = await svc
+      .create({ command: 'uptime', labels: { zone: 'eu' }, hosts: ['web6*'] }, admin)
+      .catch((e) => e);
     expect(offline.message).toMatch(/1 matching known host is offline: web6/);
     expect(() => svc.dryRun({ command: 'x', labels: ['role=mail'] }, admin)).toThrow(UnprocessableTaskError);
     expect(store.listTasks(10)).toEqual([]);
@@ -152,16 +232,31 @@ describe('TasksService', () => {
     const { svc } = service(true);
     await expect(svc.create({ command: 'x' }, admin)).rejects.toThrow(/give hosts .*labels, or all/);
     await expect(svc.create({ command: 'x', all: true, hosts: ['web1'] }, admin)).rejects.toBeInstanceOf(BadQueryError);
-    await expect(svc.create({ command: 'x', hosts: ['web[3-1]'] }, admin)).rejects.toThrow(/hosts: host pattern "web\[3-1\]": range 3-1 runs backwards/);
-    await expect(svc.create({ command: 'x', hosts: ['web*'], maxErrors: 1 }, admin)).rejects.toThrow(/maxErrors needs concurrency/);
+    await expect(svc.create({ command: 'x', hosts: ['web[3-1]'] }, admin)).rejects.toThrow(
+      /hosts: host pattern "web\[3-1\]": range 3-1 runs backwards/,
+    );
+    await expect(svc.create({ command: 'x', hosts: ['web*'], maxErrors: 1 }, admin)).rejects.toThrow(
+      /maxErrors needs concurrency/,
+    );
   });
 
   it('checks the token patterns against the resolved hosts, in a dry run too (audited as such)', async () => {
     const { svc, audited } = service(true);
     const web = caller('eu-ops', 'operator', ['web[1-3]']);
-    expect(svc.dryRun({ command: 'x', labels: { zone: 'eu' }, hosts: ['web*'] }, web).hosts).toEqual(['web1', 'web2', 'web3']);
+    expect(svc.dryRun({ command: 'x', labels: { zone: 'eu' }, hosts: ['web*'] }, web).hosts).toEqual([
+      'web1',
+      'web2',
+      'web3',
+    ]);
     expect(() => svc.dryRun({ command: 'x', hosts: ['web*'] }, web)).toThrow(ForbiddenError);
-    expect(audited).toEqual([expect.objectContaining({ actor: 'eu-ops', decision: 'denied', hosts: ['web1', 'web2', 'web3', 'web4', 'web5'], detail: { dryRun: true } })]);
+    expect(audited).toEqual([
+      expect.objectContaining({
+        actor: 'eu-ops',
+        decision: 'denied',
+        hosts: ['web1', 'web2', 'web3', 'web4', 'web5'],
+        detail: { dryRun: true },
+      }),
+    ]);
   });
 
   it('sends a rolling task a few hosts at a time, the next as each one finishes', async () => {
@@ -169,7 +264,10 @@ describe('TasksService', () => {
     const created = await svc.create({ command: 'x', hosts: ['web[1-5]'], concurrency: '40%' }, admin);
     expect(created).toMatchObject({ concurrency: 2, maxErrors: null });
     expect(sent).toEqual([['web1', 'web2']]);
-    const unsent = store.getInvocations(created.id).filter((r) => r.sentAt === null).map((r) => r.host);
+    const unsent = store
+      .getInvocations(created.id)
+      .filter((r) => r.sentAt === null)
+      .map((r) => r.host);
     expect(unsent).toEqual(['web3', 'web4', 'web5']);
     expect(store.findOverdue(Date.now() + 10 * 60_000, 10).map((o) => o.host)).toEqual(['web1', 'web2']); // no deadline before it is sent
     finish(store, created.id, 'web1', 'succeeded');
@@ -179,17 +277,29 @@ describe('TasksService', () => {
 
   it('re-runs the hosts of a task in the states asked for as a new task that records where it came from', async () => {
     const { svc, store, sent } = service(true);
-    const first = await svc.create({ command: 'deploy', hosts: ['web1', 'web2', 'web3'], env: { V: '2' }, timeoutMs: 9_000 }, admin);
+    const first = await svc.create(
+      { command: 'deploy', hosts: ['web1', 'web2', 'web3'], env: { V: '2' }, timeoutMs: 9_000 },
+      admin,
+    );
     finish(store, first.id, 'web1', 'succeeded');
     finish(store, first.id, 'web2', 'failed');
     const again = await svc.rerun(first.id, { only: ['failed'] }, admin);
     expect(again).toMatchObject({ hosts: ['web2'], rerunOf: first.id });
-    expect(store.getTask(again.id)).toMatchObject({ command: 'deploy', env: { V: '2' }, timeoutMs: 9_000, rerunOf: first.id });
+    expect(store.getTask(again.id)).toMatchObject({
+      command: 'deploy',
+      env: { V: '2' },
+      timeoutMs: 9_000,
+      rerunOf: first.id,
+    });
     expect(sent.at(-1)).toEqual(['web2']);
     // Default: every host that did not succeed, finished ones only (web3 is still pending).
     await expect(svc.rerun(first.id, {}, admin)).resolves.toMatchObject({ hosts: ['web2'] });
-    await expect(svc.rerun(first.id, { only: ['timed_out'] }, admin)).rejects.toThrow(/no host of task t_\w+ is in timed_out \(its hosts now: .*1 failed/);
+    await expect(svc.rerun(first.id, { only: ['timed_out'] }, admin)).rejects.toThrow(
+      /no host of task t_\w+ is in timed_out \(its hosts now: .*1 failed/,
+    );
     await expect(svc.rerun('t_nope', {}, admin)).rejects.toBeInstanceOf(TaskNotFoundError);
-    await expect(svc.rerun(first.id, { only: ['failed'] }, caller('dbops', 'operator', ['db*']))).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(
+      svc.rerun(first.id, { only: ['failed'] }, caller('dbops', 'operator', ['db*'])),
+    ).rejects.toBeInstanceOf(ForbiddenError);
   });
 });

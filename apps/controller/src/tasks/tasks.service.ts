@@ -7,7 +7,13 @@ import type { Principal } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { foldHosts, naturalCompare } from '@warren/protocol';
-import { BadQueryError, BrokerUnavailableError, ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
+import {
+  BadQueryError,
+  BrokerUnavailableError,
+  ForbiddenError,
+  TaskNotFoundError,
+  UnprocessableTaskError,
+} from '../errors/errors';
 import { ROOT_LOGGER } from '../logger';
 import { DATABASE, type Db } from '../store/database';
 import { TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
@@ -54,7 +60,10 @@ function nameHosts(hosts: string[], max = 20): string {
 }
 
 /** What a task runs, wherever its hosts came from (a target or a re-run). */
-type TaskSpec = Pick<TaskRecord, 'command' | 'cwd' | 'env' | 'runAs' | 'timeoutMs' | 'deliveryTimeoutMs' | 'killGraceMs' | 'live'>;
+type TaskSpec = Pick<
+  TaskRecord,
+  'command' | 'cwd' | 'env' | 'runAs' | 'timeoutMs' | 'deliveryTimeoutMs' | 'killGraceMs' | 'live'
+>;
 
 /** Rolling limits as counts; null: no limit. */
 interface RollingLimits {
@@ -83,12 +92,18 @@ export interface DryRunAnswer extends ResolvedTarget, RollingLimits {
 }
 
 /** Counts from `concurrency` / `maxErrors` given as `5` or `"25%"` of `total` hosts; 400 when they cannot be read. */
-export function rollingLimits(concurrency: LimitSpec | null | undefined, maxErrors: LimitSpec | null | undefined, total: number): RollingLimits {
+export function rollingLimits(
+  concurrency: LimitSpec | null | undefined,
+  maxErrors: LimitSpec | null | undefined,
+  total: number,
+): RollingLimits {
   try {
-    const c = concurrency === undefined || concurrency === null ? null : resolveLimit(concurrency, total, 'concurrency');
+    const c =
+      concurrency === undefined || concurrency === null ? null : resolveLimit(concurrency, total, 'concurrency');
     const m = maxErrors === undefined || maxErrors === null ? null : resolveLimit(maxErrors, total, 'maxErrors');
     // With every host started at once there is nothing left to skip: an error budget would be a silent no-op.
-    if (m !== null && c === null) throw new LimitSpecError('maxErrors needs concurrency: with every host started at once, no host is left to skip');
+    if (m !== null && c === null)
+      throw new LimitSpecError('maxErrors needs concurrency: with every host started at once, no host is left to skip');
     return { concurrency: c, maxErrors: m };
   } catch (err) {
     if (err instanceof LimitSpecError) throw new BadQueryError(err.message);
@@ -128,7 +143,11 @@ export class TasksService {
   async create(dto: CreateTaskDto, caller: Caller): Promise<TaskAccepted> {
     const { spec, target, limits } = this.prepare(dto, caller);
     const created = await this.launch(spec, target.hosts, limits, null, caller);
-    return { ...created, ...(target.excluded.length > 0 ? { excluded: target.excluded } : {}), ...(target.unmatched.length > 0 ? { unmatched: target.unmatched } : {}) };
+    return {
+      ...created,
+      ...(target.excluded.length > 0 ? { excluded: target.excluded } : {}),
+      ...(target.unmatched.length > 0 ? { unmatched: target.unmatched } : {}),
+    };
   }
 
   /**
@@ -140,7 +159,11 @@ export class TasksService {
     return { dryRun: true, ...target, count: target.hosts.length, folded: foldHosts(target.hosts), ...limits };
   }
 
-  private prepare(dto: CreateTaskDto, caller: Caller, auditDetail?: Record<string, unknown>): { spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits } {
+  private prepare(
+    dto: CreateTaskDto,
+    caller: Caller,
+    auditDetail?: Record<string, unknown>,
+  ): { spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits } {
     let labels: Record<string, string> | undefined;
     try {
       labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels);
@@ -175,16 +198,36 @@ export class TasksService {
     this.checkReadable(original.id, caller);
     const only = new Set(dto.only ?? DEFAULT_RERUN_STATES);
     const invocations = this.store.getInvocations(id);
-    const hosts = invocations.filter((r) => only.has(r.state)).map((r) => r.host).sort(naturalCompare);
+    const hosts = invocations
+      .filter((r) => only.has(r.state))
+      .map((r) => r.host)
+      .sort(naturalCompare);
     if (hosts.length === 0) {
       const now: Record<string, number> = {};
       for (const r of invocations) now[r.state] = (now[r.state] ?? 0) + 1;
-      const states = Object.entries(now).map(([s, n]) => `${n} ${s}`).join(', ');
-      throw new UnprocessableTaskError(`no host of task ${id} is in ${[...only].join(', ')} (its hosts now: ${states || 'none'}); nothing was sent`);
+      const states = Object.entries(now)
+        .map(([s, n]) => `${n} ${s}`)
+        .join(', ');
+      throw new UnprocessableTaskError(
+        `no host of task ${id} is in ${[...only].join(', ')} (its hosts now: ${states || 'none'}); nothing was sent`,
+      );
     }
-    const limits = rollingLimits(dto.concurrency ?? original.concurrency, dto.maxErrors ?? original.maxErrors, hosts.length);
+    const limits = rollingLimits(
+      dto.concurrency ?? original.concurrency,
+      dto.maxErrors ?? original.maxErrors,
+      hosts.length,
+    );
     const { command, cwd, env, runAs, timeoutMs, deliveryTimeoutMs, killGraceMs } = original;
-    const spec: TaskSpec = { command, cwd, env, runAs, timeoutMs, deliveryTimeoutMs, killGraceMs, live: original.live !== false };
+    const spec: TaskSpec = {
+      command,
+      cwd,
+      env,
+      runAs,
+      timeoutMs,
+      deliveryTimeoutMs,
+      killGraceMs,
+      live: original.live !== false,
+    };
     this.checkScope(spec, hosts, caller, { rerunOf: id });
     return { ...(await this.launch(spec, hosts, limits, id, caller)), rerunOf: id };
   }
@@ -195,13 +238,30 @@ export class TasksService {
     const outside = who.scope.outside(hosts);
     if (outside.length === 0) return;
     const reason = `host${outside.length > 1 ? 's' : ''} outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
-    this.audit.record({ actor: who.name, source: caller.source, action: 'task.create', decision: 'denied', reason, ...auditFacts(spec, hosts), ...(detail ? { detail } : {}) });
-    throw new ForbiddenError(`the token ${JSON.stringify(who.name)} may not run commands on ${nameHosts(outside)}: ${reason}; nothing was sent`);
+    this.audit.record({
+      actor: who.name,
+      source: caller.source,
+      action: 'task.create',
+      decision: 'denied',
+      reason,
+      ...auditFacts(spec, hosts),
+      ...(detail ? { detail } : {}),
+    });
+    throw new ForbiddenError(
+      `the token ${JSON.stringify(who.name)} may not run commands on ${nameHosts(outside)}: ${reason}; nothing was sent`,
+    );
   }
 
   /** Stores the task, audits it, and sends its commands (all, or a rolling task's first ones). */
-  private async launch(spec: TaskSpec, hosts: string[], limits: RollingLimits, rerunOf: string | null, caller: Caller): Promise<TaskAccepted> {
-    if (!this.broker.connected) throw new BrokerUnavailableError('the controller is not connected to the broker; nothing was sent');
+  private async launch(
+    spec: TaskSpec,
+    hosts: string[],
+    limits: RollingLimits,
+    rerunOf: string | null,
+    caller: Caller,
+  ): Promise<TaskAccepted> {
+    if (!this.broker.connected)
+      throw new BrokerUnavailableError('the controller is not connected to the broker; nothing was sent');
     const who = caller.principal;
     const now = Date.now();
     const task: TaskRecord = {
@@ -223,8 +283,29 @@ export class TasksService {
     this.store.createTask(task, invocations);
     // Recorded before anything is sent: a command that reached a host always has its record.
     const detail = { ...(rerunOf ? { rerunOf } : {}), ...(limits.concurrency !== null ? limits : {}) };
-    this.audit.record({ at: now, actor: who.name, source: caller.source, action: 'task.create', decision: 'allowed', taskId: task.id, ...auditFacts(spec, hosts), ...(Object.keys(detail).length > 0 ? { detail } : {}) });
-    this.log.info({ taskId: task.id, hosts: hosts.length, timeoutMs: task.timeoutMs, envNames: Object.keys(spec.env), runAs: task.runAs, actor: who.name, ...limits, rerunOf }, 'task created');
+    this.audit.record({
+      at: now,
+      actor: who.name,
+      source: caller.source,
+      action: 'task.create',
+      decision: 'allowed',
+      taskId: task.id,
+      ...auditFacts(spec, hosts),
+      ...(Object.keys(detail).length > 0 ? { detail } : {}),
+    });
+    this.log.info(
+      {
+        taskId: task.id,
+        hosts: hosts.length,
+        timeoutMs: task.timeoutMs,
+        envNames: Object.keys(spec.env),
+        runAs: task.runAs,
+        actor: who.name,
+        ...limits,
+        rerunOf,
+      },
+      'task created',
+    );
     if (rollingRun) await this.rolling.advance(task.id);
     else await this.dispatcher.dispatch(task, invocations, now);
     return { id: task.id, hosts, state: this.store.getTask(task.id)?.state ?? task.state, ...limits };
@@ -259,7 +340,8 @@ export class TasksService {
    */
   list(limit: number, caller: Caller) {
     const scope = caller.principal.scope;
-    if (scope.unlimited) return { tasks: this.store.listTasks(limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
+    if (scope.unlimited)
+      return { tasks: this.store.listTasks(limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
     const visible = (taskId: string) => scope.outside(this.hostsOfTask.all(taskId) as string[]).length === 0;
     // A first look at a few times the limit usually suffices; only a sparse scope reads further back.
     let items = this.store.listTasks(Math.min(RESTRICTED_LIST_SCAN, limit * 4)).filter(({ task }) => visible(task.id));
@@ -273,7 +355,15 @@ export class TasksService {
     const outside = who.scope.outside(this.hostsOfTask.all(taskId) as string[]);
     if (outside.length === 0) return;
     const reason = `task has hosts outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
-    this.audit.record({ actor: who.name, source: caller.source, action: 'task.read', decision: 'denied', reason, taskId, hosts: outside });
+    this.audit.record({
+      actor: who.name,
+      source: caller.source,
+      action: 'task.read',
+      decision: 'denied',
+      reason,
+      taskId,
+      hosts: outside,
+    });
     throw new ForbiddenError(`the token ${JSON.stringify(who.name)} may not read task ${taskId}: ${reason}`);
   }
 }

@@ -39,17 +39,33 @@ describe(`chaos: ${FLEET} agents through three broker outages`, () => {
   for (const [label, down] of outages) {
     it(`${label}: all ${FLEET} agents consume again within 30 s without a herd; nothing lost, duplicated or invented`, async () => {
       const ledger = new Ledger(w, `chaos ${label}`);
-      for (let i = 0; i < 4; i++) await ledger.send(HOSTS, { before: `sleep ${(0.5 + i * 0.5).toFixed(1)}`, timeoutMs: 30_000, deliveryTimeoutMs: 60_000, killGraceMs: 1_000 });
+      for (let i = 0; i < 4; i++)
+        await ledger.send(HOSTS, {
+          before: `sleep ${(0.5 + i * 0.5).toFixed(1)}`,
+          timeoutMs: 30_000,
+          deliveryTimeoutMs: 60_000,
+          killGraceMs: 1_000,
+        });
       await until(() => ledger.executions().length >= FLEET, 60_000);
       const atCut = await ledger.snapshot();
       const r = await bounceAndMeasure(broker, w, HOSTS, down);
       const counts = await ledger.settle();
       ledger.report(counts, { atCut });
       describeReconnect(`${FLEET} agents, ${label}`, r);
-      expect(counts).toEqual({ invocations: 4 * FLEET, lost: 0, duplicated: 0, unexpected: 0, inconsistent: 0, byState: { succeeded: 4 * FLEET } });
+      expect(counts).toEqual({
+        invocations: 4 * FLEET,
+        lost: 0,
+        duplicated: 0,
+        unexpected: 0,
+        inconsistent: 0,
+        byState: { succeeded: 4 * FLEET },
+      });
       expect(r.allConsumingMs).toBeLessThan(30_000);
       expect(r.overBudget).toBe(0);
-      expect(r.peakInWindow, `agents reconnecting within ${HERD_WINDOW_MS} ms: ${r.connectedMs.join(' ')}`).toBeLessThanOrEqual(FLEET / 2);
+      expect(
+        r.peakInWindow,
+        `agents reconnecting within ${HERD_WINDOW_MS} ms: ${r.connectedMs.join(' ')}`,
+      ).toBeLessThanOrEqual(FLEET / 2);
     });
   }
 });

@@ -16,29 +16,62 @@ async function refusal(body: Record<string, unknown>): Promise<string[]> {
 }
 
 const ok = { command: 'uptime', hosts: ['web1'] };
-const manyEnv = (n: number, size = 1) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`V${i}`, 'x'.repeat(size)]));
+const manyEnv = (n: number, size = 1) =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [`V${i}`, 'x'.repeat(size)]));
 
 describe('POST /v1/tasks body limits', () => {
   it('accepts a body at every limit', async () => {
-    expect(await refusal({ ...ok, command: 'x'.repeat(LIMITS.commandLength), cwd: `/${'d'.repeat(LIMITS.cwdLength - 1)}`, runAs: 'deploy_user-1' })).toEqual([]);
+    expect(
+      await refusal({
+        ...ok,
+        command: 'x'.repeat(LIMITS.commandLength),
+        cwd: `/${'d'.repeat(LIMITS.cwdLength - 1)}`,
+        runAs: 'deploy_user-1',
+      }),
+    ).toEqual([]);
     expect(await refusal({ ...ok, hosts: Array.from({ length: LIMITS.hostsPerTask }, (_, i) => `h${i}`) })).toEqual([]);
     expect(await refusal({ ...ok, env: manyEnv(LIMITS.envCount) })).toEqual([]);
   });
 
   it('accepts targets by pattern, label and all, and rolling limits as counts or percentages', async () => {
-    expect(await refusal({ command: 'x', hosts: ['web[01-20]', 'db*', 'r?'], labels: ['zone=eu', 'k8s.io/role=web'], concurrency: '25%', maxErrors: 0 })).toEqual([]);
-    expect(await refusal({ command: 'x', all: true, labels: { zone: 'eu' }, concurrency: 3, maxErrors: '10%', dryRun: true })).toEqual([]);
+    expect(
+      await refusal({
+        command: 'x',
+        hosts: ['web[01-20]', 'db*', 'r?'],
+        labels: ['zone=eu', 'k8s.io/role=web'],
+        concurrency: '25%',
+        maxErrors: 0,
+      }),
+    ).toEqual([]);
+    expect(
+      await refusal({
+        command: 'x',
+        all: true,
+        labels: { zone: 'eu' },
+        concurrency: 3,
+        maxErrors: '10%',
+        dryRun: true,
+      }),
+    ).toEqual([]);
   });
 
   it.each([
     ['command', { command: 'x'.repeat(LIMITS.commandLength + 1) }, /^command must be shorter than or equal to 65536/],
     ['command', { command: '' }, /^command should not be empty/],
-    ['hosts', { hosts: Array.from({ length: LIMITS.hostsPerTask + 1 }, (_, i) => `h${i}`) }, /^hosts must contain no more than 10000/],
+    [
+      'hosts',
+      { hosts: Array.from({ length: LIMITS.hostsPerTask + 1 }, (_, i) => `h${i}`) },
+      /^hosts must contain no more than 10000/,
+    ],
     ['hosts', { hosts: ['web 1'] }, /hosts must be a host id/],
     ['cwd', { cwd: `/${'d'.repeat(LIMITS.cwdLength)}` }, /^cwd must be shorter than or equal to 4096/],
     ['env', { env: manyEnv(LIMITS.envCount + 1) }, /^env: has 129 variables; at most 128/],
     ['env', { env: { BIG: 'x'.repeat(LIMITS.envValueLength + 1) } }, /^env: value of BIG is 32769 characters/],
-    ['env', { env: manyEnv(8, 32_000) }, new RegExp(`^env: names and values add up to \\d+ characters; at most ${ENV_TOTAL_LENGTH}`)],
+    [
+      'env',
+      { env: manyEnv(8, 32_000) },
+      new RegExp(`^env: names and values add up to \\d+ characters; at most ${ENV_TOTAL_LENGTH}`),
+    ],
     ['env', { env: { 'BAD-NAME': 'x' } }, /^env: name "BAD-NAME" must match/],
     ['runAs', { runAs: 'Root' }, /^runAs must be a user name/],
     ['runAs', { runAs: 'a'.repeat(33) }, /^runAs must be a user name/],
@@ -55,6 +88,9 @@ describe('POST /v1/tasks body limits', () => {
     ['maxErrors', { maxErrors: 'some' }, /^maxErrors must be a whole number of at least 0/],
   ])('refuses a bad %s with a 400 naming it', async (_field, patch, re) => {
     const messages = await refusal({ ...ok, ...patch });
-    expect(messages.some((m) => re.test(m)), messages.join(' | ')).toBe(true);
+    expect(
+      messages.some((m) => re.test(m)),
+      messages.join(' | '),
+    ).toBe(true);
   });
 });

@@ -54,14 +54,17 @@ function IsEnvMap(): PropertyDecorator {
 
 /** What is wrong with an env object, in words, or null when nothing is. */
 function envProblem(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be an object of NAME: "value" pairs';
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return 'must be an object of NAME: "value" pairs';
   const entries = Object.entries(value);
   if (entries.length > LIMITS.envCount) return `has ${entries.length} variables; at most ${LIMITS.envCount}`;
   let total = 0;
   for (const [k, v] of entries) {
-    if (!ENV_NAME_PATTERN.test(k)) return `name ${JSON.stringify(k.slice(0, 64))} must match ${ENV_NAME_PATTERN.source}`;
+    if (!ENV_NAME_PATTERN.test(k))
+      return `name ${JSON.stringify(k.slice(0, 64))} must match ${ENV_NAME_PATTERN.source}`;
     if (typeof v !== 'string') return `value of ${k} must be a string`;
-    if (v.length > LIMITS.envValueLength) return `value of ${k} is ${v.length} characters; at most ${LIMITS.envValueLength}`;
+    if (v.length > LIMITS.envValueLength)
+      return `value of ${k} is ${v.length} characters; at most ${LIMITS.envValueLength}`;
     total += k.length + v.length;
   }
   if (total > ENV_TOTAL_LENGTH) return `names and values add up to ${total} characters; at most ${ENV_TOTAL_LENGTH}`;
@@ -87,7 +90,10 @@ export class CreateTaskDto {
   @IsString({ each: true })
   @MinLength(1, { each: true, message: 'each value in hosts must be a host id, a range or a glob; found an empty one' })
   @MaxLength(HOST_PATTERN_LENGTH, { each: true })
-  @Matches(HOST_PATTERN_CHARS, { each: true, message: 'each value in hosts must be a host id (letters, digits, . _ -), a range (web[01-20]) or a glob (web*)' })
+  @Matches(HOST_PATTERN_CHARS, {
+    each: true,
+    message: 'each value in hosts must be a host id (letters, digits, . _ -), a range (web[01-20]) or a glob (web*)',
+  })
   hosts?: string[];
 
   /** `{"zone": "eu"}` or `["zone=eu"]`: hosts (online, accepted) whose labels have every pair */
@@ -149,7 +155,9 @@ export class CreateTaskDto {
   /** user the agents run the command as (their policy decides which are allowed); default: the agent's policy default */
   @IsOptional()
   @IsString()
-  @Matches(RUN_AS_PATTERN, { message: 'runAs must be a user name: a lowercase letter or _, then up to 31 of a-z 0-9 _ -' })
+  @Matches(RUN_AS_PATTERN, {
+    message: 'runAs must be a user name: a lowercase letter or _, then up to 31 of a-z 0-9 _ -',
+  })
   runAs?: string;
 
   /** false: agents send no live output (no `output` events), only each host's result; default true */

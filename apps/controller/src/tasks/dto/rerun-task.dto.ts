@@ -15,7 +15,10 @@ export class RerunTaskDto {
   @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(RERUNNABLE_STATES.length)
-  @IsIn(RERUNNABLE_STATES, { each: true, message: `each value in only must be a finished state: ${RERUNNABLE_STATES.join(', ')}` })
+  @IsIn(RERUNNABLE_STATES, {
+    each: true,
+    message: `each value in only must be a finished state: ${RERUNNABLE_STATES.join(', ')}`,
+  })
   only?: InvocationState[];
 
   /** default: the original task's */

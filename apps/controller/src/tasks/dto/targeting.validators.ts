@@ -29,7 +29,8 @@ export function normalizeLabels(value: unknown): Record<string, string> {
   if (pairs.length > MAX_LABEL_PAIRS) throw new Error(`has ${pairs.length} pairs; at most ${MAX_LABEL_PAIRS}`);
   const out: Record<string, string> = {};
   for (const [k, v] of pairs) {
-    if (!LABEL_KEY_PATTERN.test(k)) throw new Error(`key ${JSON.stringify(k.slice(0, 80))} must match ${LABEL_KEY_PATTERN.source}`);
+    if (!LABEL_KEY_PATTERN.test(k))
+      throw new Error(`key ${JSON.stringify(k.slice(0, 80))} must match ${LABEL_KEY_PATTERN.source}`);
     if (typeof v !== 'string') throw new Error(`value of ${k} must be a string`);
     if (v.length > LABEL_VALUE_LENGTH) throw new Error(`value of ${k} is longer than ${LABEL_VALUE_LENGTH} characters`);
     if (k in out && out[k] !== v) throw new Error(`${k} is given twice (${out[k]}, ${v}); no host can have both`);
@@ -47,7 +48,8 @@ export function IsLabelSelector(): PropertyDecorator {
       propertyName: propertyName as string,
       validator: {
         validate: (value: unknown) => problem(() => normalizeLabels(value)) === null,
-        defaultMessage: (args: ValidationArguments) => `${args.property}: ${problem(() => normalizeLabels(args.value)) ?? 'invalid'}`,
+        defaultMessage: (args: ValidationArguments) =>
+          `${args.property}: ${problem(() => normalizeLabels(args.value)) ?? 'invalid'}`,
       },
     });
 }
@@ -57,8 +59,12 @@ const PERCENT = /^\d+(?:\.\d+)?%$/;
 /** What is wrong with a concurrency / maxErrors value (`5`, `"25%"`), or null. */
 export function limitSpecProblem(value: unknown, kind: 'concurrency' | 'maxErrors'): string | null {
   const min = kind === 'concurrency' ? 1 : 0;
-  if (typeof value === 'number') return Number.isInteger(value) && value >= min && value <= 1_000_000 ? null : `must be a whole number of at least ${min}, or a percentage like "25%"`;
-  if (typeof value !== 'string' || !PERCENT.test(value)) return `must be a whole number of at least ${min}, or a percentage like "25%"`;
+  if (typeof value === 'number')
+    return Number.isInteger(value) && value >= min && value <= 1_000_000
+      ? null
+      : `must be a whole number of at least ${min}, or a percentage like "25%"`;
+  if (typeof value !== 'string' || !PERCENT.test(value))
+    return `must be a whole number of at least ${min}, or a percentage like "25%"`;
   const pct = Number(value.slice(0, -1));
   if (pct > 100) return 'a percentage must be at most 100%';
   if (kind === 'concurrency' && pct <= 0) return 'a percentage must be above 0%';
@@ -74,7 +80,8 @@ export function IsLimitSpec(kind: 'concurrency' | 'maxErrors'): PropertyDecorato
       propertyName: propertyName as string,
       validator: {
         validate: (value: unknown) => limitSpecProblem(value, kind) === null,
-        defaultMessage: (args: ValidationArguments) => `${args.property} ${limitSpecProblem(args.value, kind) ?? 'is invalid'}`,
+        defaultMessage: (args: ValidationArguments) =>
+          `${args.property} ${limitSpecProblem(args.value, kind) ?? 'is invalid'}`,
       },
     });
 }
