@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 const alias = {
   '@warren/protocol': resolve(__dirname, 'libs/protocol/src'),
   '@warren/amqp': resolve(__dirname, 'libs/amqp/src'),
+  '@warren/runtime': resolve(__dirname, 'libs/runtime/src'),
 };
 
 // Unit specs sit beside the code; end-to-end specs start the built apps as real

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
+import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from '@warren/runtime';
 import { BrokerUnavailableError, ClosedError } from './errors';
 import { type AmqpLogger, redactUrl } from './logger';
 

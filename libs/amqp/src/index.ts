@@ -1,4 +1,3 @@
-export * from './backoff';
 export * from './connection';
 export * from './consumer';
 export * from './errors';

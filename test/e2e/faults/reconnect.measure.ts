@@ -1,5 +1,5 @@
 import * as amqplib from 'amqplib';
-import { type BackoffOptions, DEFAULT_BACKOFF } from '@warren/amqp';
+import { type BackoffOptions, DEFAULT_BACKOFF } from '@warren/runtime';
 import { agentQueue } from '@warren/protocol';
 import { sleep, until, type Warren } from '../harness';
 import type { PrivateBroker } from '../../support/private-broker';

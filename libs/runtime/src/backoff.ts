@@ -1,4 +1,4 @@
-/** Reconnection delays: exponential, capped, with "equal jitter" so that a fleet of agents spreads out. */
+/** Retry delays (broker reconnects, the CLI's event-stream reconnects): exponential, capped, with "equal jitter" so that a fleet of clients spreads out. */
 export interface BackoffOptions {
   /** ms; first delay's upper bound */
   initialMs: number;
