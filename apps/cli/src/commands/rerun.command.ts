@@ -1,4 +1,5 @@
-import { foldHosts, INVOCATION_STATES, TERMINAL_STATES } from '@warren/protocol';
+import { foldHosts } from '@warren/api';
+import { INVOCATION_STATES, TERMINAL_STATES } from '@warren/protocol';
 import { type Command, InvalidArgumentError } from 'commander';
 import { EXIT } from '../exit-status.table';
 import type { RerunRequest } from '../http/api.types';

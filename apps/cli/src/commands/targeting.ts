@@ -1,4 +1,4 @@
-import { expandHostPattern, foldHosts, HostPatternError, isGlob } from '@warren/protocol';
+import { expandHostPattern, foldHosts, HostPatternError, isGlob } from '@warren/api';
 import { type Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../cli.errors';
 import { EXIT } from '../exit-status.table';

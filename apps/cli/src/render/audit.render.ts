@@ -1,4 +1,4 @@
-import { foldHosts } from '@warren/protocol';
+import { foldHosts } from '@warren/api';
 import type { AuditRecord } from '../http/api.types';
 import { formatColumns } from './columns.format';
 

@@ -1,4 +1,5 @@
-import { foldHosts, INVOCATION_STATES, type InvocationState } from '@warren/protocol';
+import { foldHosts } from '@warren/api';
+import { INVOCATION_STATES, type InvocationState } from '@warren/protocol';
 import type { HostResult, TaskView } from '../http/api.types';
 import { type Paint, painter } from './colors';
 import { formatColumns } from './columns.format';

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { generateSigningKey, HostPatternError, writeSigningKeyFiles } from '@warren/protocol';
+import { HostPatternError } from '@warren/api';
+import { generateSigningKey, writeSigningKeyFiles } from '@warren/protocol';
 import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerAction } from '../config/controller.subcommands';

@@ -6,7 +6,7 @@ import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import type { Principal } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { foldHosts, naturalCompare } from '@warren/protocol';
+import { foldHosts, naturalCompare } from '@warren/api';
 import {
   BadQueryError,
   BrokerUnavailableError,

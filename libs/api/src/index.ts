@@ -1,0 +1,7 @@
+/**
+ * The HTTP contract between the controller and its clients (the CLI, test fakes, later the console):
+ * every request and response body, and the one rule for each input a person types (durations,
+ * labels, `N|N%` limits, host lists), so that both sides read them alike. Nothing here crosses the
+ * broker: that is `@warren/protocol`.
+ */
+export * from './hostlist';
