@@ -75,7 +75,7 @@ interface RollingLimits {
 export interface TaskAccepted {
   id: string;
   hosts: string[];
-  state: string;
+  state: TaskRecord['state'];
   concurrency: number | null;
   maxErrors: number | null;
   rerunOf?: string;

@@ -1,3 +1,4 @@
+import type { CreateTaskRequest } from '@warren/api';
 import { ENV_NAME_PATTERN, LIMITS } from '@warren/protocol';
 import {
   ArrayMaxSize,
@@ -72,7 +73,7 @@ function envProblem(value: unknown): string | null {
 }
 
 /** Body of `POST /v1/tasks`. Unknown fields are refused by the global ValidationPipe. */
-export class CreateTaskDto {
+export class CreateTaskDto implements CreateTaskRequest {
   /** run on each host as `/bin/sh -c <command>` */
   @IsString()
   @IsNotEmpty()

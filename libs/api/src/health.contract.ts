@@ -1,0 +1,16 @@
+/** `GET /healthz` (no token needed): 200 when the broker connection is up, 503 otherwise. */
+export interface Health {
+  status: 'ok' | 'degraded';
+  broker: 'connected' | 'disconnected';
+}
+
+/**
+ * The body of every non-2xx answer. `message` is one string, or for a 400 from validation one
+ * string per bad field; `error` is the error's name (`TaskNotFoundError`, `Bad Request`, …).
+ */
+export interface ApiErrorBody {
+  /** the HTTP status again */
+  statusCode: number;
+  error?: string;
+  message: string | string[];
+}
