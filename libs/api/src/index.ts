@@ -5,8 +5,8 @@
  * crosses the broker: that is `@warren/protocol`.
  */
 export * from './audit.contract';
+export * from './common.contract';
 export * from './events.contract';
-export * from './health.contract';
 export * from './hostlist';
 export * from './hosts.contract';
 export * from './tasks.contract';

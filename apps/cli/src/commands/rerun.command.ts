@@ -1,8 +1,7 @@
-import { foldHosts } from '@warren/api';
-import { INVOCATION_STATES, TERMINAL_STATES } from '@warren/protocol';
+import { foldHosts, type RerunRequest } from '@warren/api';
+import { INVOCATION_STATES, type InvocationState, TERMINAL_STATES } from '@warren/protocol';
 import { type Command, InvalidArgumentError } from 'commander';
 import { EXIT } from '../exit-status.table';
-import type { RerunRequest } from '../http/api.types';
 import { parseLimit } from '../parse/limit.parser';
 import { UsageError } from '../cli.errors';
 import { type CommandContext, printJson } from './command.context';
@@ -12,12 +11,12 @@ import { watchTask } from './task.watch';
 const FINISHED = INVOCATION_STATES.filter((s) => TERMINAL_STATES.has(s));
 
 /** `failed,timed_out` (also repeatable) → the states, checked. */
-function collectStates(text: string, previous: string[] | undefined): string[] {
+function collectStates(text: string, previous: InvocationState[] | undefined): InvocationState[] {
   const states = text
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const bad = states.find((s) => !(FINISHED as readonly string[]).includes(s));
+    .filter((s) => s !== '') as InvocationState[];
+  const bad = states.find((s) => !FINISHED.includes(s));
   if (bad !== undefined || states.length === 0)
     throw new InvalidArgumentError(
       `expected finished states separated by commas (${FINISHED.join(', ')}), got ${JSON.stringify(bad ?? text)}.`,
@@ -36,7 +35,7 @@ function limit(kind: 'concurrency' | 'max-errors') {
 }
 
 interface RerunOptions {
-  only?: string[];
+  only?: InvocationState[];
   concurrency?: number | string;
   maxErrors?: number | string;
   wait?: boolean;

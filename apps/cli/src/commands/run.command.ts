@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../cli.errors';
 import { EXIT } from '../exit-status.table';
-import type { CreateTaskRequest } from '../http/api.types';
+import type { CreateTaskRequest } from '@warren/api';
 import { parseDurationMs, parseDurationOrZeroMs } from '../parse/duration.parser';
 import { collectEnv } from '../parse/env.parser';
 import { parseHostList } from '../parse/hosts.parser';

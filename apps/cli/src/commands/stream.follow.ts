@@ -1,6 +1,6 @@
 import { colorEnabled } from '../cli.io';
 import { EXIT } from '../exit-status.table';
-import type { HostResult, TaskView } from '../http/api.types';
+import type { HostResult, TaskView } from '@warren/api';
 import type { ControllerClient } from '../http/controller.client';
 import { ControllerUnreachableError } from '../http/http.errors';
 import type { SseEvent } from '../http/sse.parser';

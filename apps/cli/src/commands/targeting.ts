@@ -2,7 +2,7 @@ import { expandHostPattern, foldHosts, HostPatternError, isGlob } from '@warren/
 import { type Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../cli.errors';
 import { EXIT } from '../exit-status.table';
-import type { CreateTaskRequest, DryRunAnswer, TaskAccepted } from '../http/api.types';
+import type { CreateTaskRequest, DryRunAnswer, TaskAccepted } from '@warren/api';
 import type { ControllerClient } from '../http/controller.client';
 import { collectLabels } from '../parse/labels.parser';
 import { parseLimit } from '../parse/limit.parser';

@@ -1,5 +1,5 @@
 import { foldHosts } from '@warren/api';
-import type { AuditRecord } from '../http/api.types';
+import type { AuditRecord } from '@warren/api';
 import { formatColumns } from './columns.format';
 
 /** characters of a command shown in the table */

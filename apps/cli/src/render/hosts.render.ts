@@ -1,4 +1,4 @@
-import type { HostView } from '../http/api.types';
+import type { HostView } from '@warren/api';
 import { painter } from './colors';
 import { formatColumns } from './columns.format';
 import { formatAgo } from './units.format';
@@ -11,8 +11,8 @@ export function renderHosts(hosts: HostView[], opts: { color: boolean; now: numb
     ...hosts.map((h) => [
       h.host,
       h.status,
-      h.trust ?? '-',
-      Object.entries(h.labels ?? {})
+      h.trust,
+      Object.entries(h.labels)
         .map(([k, v]) => `${k}=${v}`)
         .join(',') || '-',
       h.version || '-',

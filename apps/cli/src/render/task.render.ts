@@ -1,6 +1,6 @@
 import { foldHosts } from '@warren/api';
 import { INVOCATION_STATES, type InvocationState } from '@warren/protocol';
-import type { HostResult, TaskView } from '../http/api.types';
+import type { HostResult, TaskView } from '@warren/api';
 import { type Paint, painter } from './colors';
 import { formatColumns } from './columns.format';
 import { formatBytes, formatElapsed, formatSetting } from './units.format';

@@ -1,5 +1,5 @@
 import { INVOCATION_STATES } from '@warren/protocol';
-import type { TaskHead, TaskSummary } from '../http/api.types';
+import type { TaskHead, TaskSummary } from '@warren/api';
 import { formatColumns } from './columns.format';
 import { formatAgo } from './units.format';
 

@@ -1,3 +1,7 @@
+import type { AuditList } from './audit.contract';
+import type { HostAccepted, HostList } from './hosts.contract';
+import type { DryRunAnswer, TaskAccepted, TaskCancelled, TaskList, TaskView } from './tasks.contract';
+
 /** `GET /healthz` (no token needed): 200 when the broker connection is up, 503 otherwise. */
 export interface Health {
   status: 'ok' | 'degraded';
@@ -14,3 +18,16 @@ export interface ApiErrorBody {
   error?: string;
   message: string | string[];
 }
+
+/** Any body the controller answers with; for clients' and test fakes' plumbing, where the route is not known. */
+export type ApiResponseBody =
+  | TaskAccepted
+  | DryRunAnswer
+  | TaskView
+  | TaskList
+  | TaskCancelled
+  | HostList
+  | HostAccepted
+  | AuditList
+  | Health
+  | ApiErrorBody;
