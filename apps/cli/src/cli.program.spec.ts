@@ -308,6 +308,9 @@ describe('warren without a controller', () => {
     const duration = await cli(['run', 'true', '--hosts', 'a', '--timeout', 'soon'], nowhere);
     expect(duration.code).toBe(2);
     expect(duration.stderr).toMatch(/^warren: option '--timeout <duration>' argument 'soon' is invalid/);
+    const zero = await cli(['run', 'true', '--hosts', 'a', '--delivery-timeout', '0'], nowhere);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/argument '0' is invalid\. Expected a duration above 0: 500ms, 30s, 5m, 1h/);
     const words = await cli(['run', 'df', '/tmp', '--hosts', 'a'], nowhere);
     expect(words).toMatchObject({
       code: 2,

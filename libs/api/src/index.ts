@@ -10,3 +10,4 @@ export * from './events.contract';
 export * from './hostlist';
 export * from './hosts.contract';
 export * from './tasks.contract';
+export * from './duration.rule';

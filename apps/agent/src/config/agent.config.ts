@@ -5,7 +5,7 @@ import { HOST_ID_PATTERN, NAMESPACE_PATTERN, readPublicKeyFile, type TrustedKey 
 import { IsDefined, IsIn, IsInt, Matches, Max, Min, validateSync, type ValidationArguments } from 'class-validator';
 import { AGENT_SETTINGS, agentProgram, type AgentSetting } from './agent.program';
 import { buildBaseEnv } from './base-env.builder';
-import { parseDurationMs } from './duration.parser';
+import { parseDurationMs } from '@warren/api';
 import { loadAgentPolicy } from '../policy/policy.loader';
 import { PolicyError } from '../policy/policy.error';
 import type { AgentPolicy } from '../policy/policy.types';
