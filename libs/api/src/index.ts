@@ -11,3 +11,4 @@ export * from './hostlist';
 export * from './hosts.contract';
 export * from './tasks.contract';
 export * from './duration.rule';
+export * from './labels.rule';

@@ -30,8 +30,9 @@ describe('collectLabels', () => {
   });
 
   it('refuses a pair without = or a key given two values', () => {
-    expect(() => collectLabels('zone', undefined)).toThrow(/expected key=value/);
+    expect(() => collectLabels('zone', undefined)).toThrow(/label "zone" must be key=value/);
     expect(() => collectLabels('zone=us', ['zone=eu'])).toThrow(/zone is given twice \(eu, us\)/);
-    expect(() => collectLabels('=x', undefined)).toThrow(/expected key=value/);
+    expect(() => collectLabels('=x', undefined)).toThrow(/label "=x" must be key=value/);
+    expect(() => collectLabels(',', undefined)).toThrow(/expected key=value/);
   });
 });

@@ -1,45 +1,7 @@
+import { normalizeLabels } from '@warren/api';
 import { registerDecorator, type ValidationArguments } from 'class-validator';
 
-/** Label keys, as agents accept them (`--labels`): like host ids, plus `/` (`k8s.io/zone`). */
-export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
-/** Most label pairs one selector may AND together. */
-export const MAX_LABEL_PAIRS = 64;
-/** chars of one label value, as agents accept them */
-const LABEL_VALUE_LENGTH = 256;
-
-/**
- * A label selector as `{k: v}` or `["k=v", …]`, as a plain object; throws a message naming
- * the bad pair. Every pair must hold (AND); a key given twice with different values is an error,
- * since no host can have both.
- */
-export function normalizeLabels(value: unknown): Record<string, string> {
-  let pairs: [string, unknown][];
-  if (Array.isArray(value)) {
-    pairs = value.map((item) => {
-      if (typeof item !== 'string') throw new Error('each label must be a "key=value" string');
-      const eq = item.indexOf('=');
-      if (eq <= 0) throw new Error(`label ${JSON.stringify(item.slice(0, 80))} must be key=value`);
-      return [item.slice(0, eq), item.slice(eq + 1)];
-    });
-  } else if (typeof value === 'object' && value !== null) {
-    pairs = Object.entries(value);
-  } else {
-    throw new Error('must be an object of key: "value" pairs or an array of "key=value" strings');
-  }
-  if (pairs.length > MAX_LABEL_PAIRS) throw new Error(`has ${pairs.length} pairs; at most ${MAX_LABEL_PAIRS}`);
-  const out: Record<string, string> = {};
-  for (const [k, v] of pairs) {
-    if (!LABEL_KEY_PATTERN.test(k))
-      throw new Error(`key ${JSON.stringify(k.slice(0, 80))} must match ${LABEL_KEY_PATTERN.source}`);
-    if (typeof v !== 'string') throw new Error(`value of ${k} must be a string`);
-    if (v.length > LABEL_VALUE_LENGTH) throw new Error(`value of ${k} is longer than ${LABEL_VALUE_LENGTH} characters`);
-    if (k in out && out[k] !== v) throw new Error(`${k} is given twice (${out[k]}, ${v}); no host can have both`);
-    out[k] = v;
-  }
-  return out;
-}
-
-/** Validates a label selector (see {@link normalizeLabels}). */
+/** Validates a label selector: `{k: v}` or `["k=v", …]`, by the one label rule ({@link normalizeLabels}). */
 export function IsLabelSelector(): PropertyDecorator {
   return (target, propertyName) =>
     registerDecorator({
