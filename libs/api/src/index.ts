@@ -12,3 +12,4 @@ export * from './hosts.contract';
 export * from './tasks.contract';
 export * from './duration.rule';
 export * from './labels.rule';
+export * from './limit.rule';

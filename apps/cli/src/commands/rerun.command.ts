@@ -1,8 +1,8 @@
-import { foldHosts, type RerunRequest } from '@warren/api';
+import { foldHosts, type LimitKind, type RerunRequest } from '@warren/api';
 import { INVOCATION_STATES, type InvocationState, TERMINAL_STATES } from '@warren/protocol';
 import { type Command, InvalidArgumentError } from 'commander';
 import { EXIT } from '../exit-status.table';
-import { parseLimit } from '../parse/limit.parser';
+import { parseLimitFlag } from '../parse/limit.parser';
 import { UsageError } from '../cli.errors';
 import { type CommandContext, printJson } from './command.context';
 import { watchTask } from './task.watch';
@@ -24,10 +24,10 @@ function collectStates(text: string, previous: InvocationState[] | undefined): I
   return [...new Set([...(previous ?? []), ...states])];
 }
 
-function limit(kind: 'concurrency' | 'max-errors') {
+function limit(kind: LimitKind) {
   return (text: string) => {
     try {
-      return parseLimit(text, kind);
+      return parseLimitFlag(text, kind);
     } catch (err) {
       throw new InvalidArgumentError(`${(err as Error).message}.`);
     }
@@ -65,7 +65,7 @@ export function registerRerunCommand(program: Command, ctx: CommandContext): voi
     .option(
       '--max-errors <n|n%>',
       "once more than n hosts (or n%) did not succeed, start no more (default: the original task's)",
-      limit('max-errors'),
+      limit('maxErrors'),
     )
     .option('--wait', "wait until every host has finished, show each host's output, and exit 0 only if all succeeded")
     .option(
