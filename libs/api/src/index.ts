@@ -13,3 +13,4 @@ export * from './tasks.contract';
 export * from './duration.rule';
 export * from './labels.rule';
 export * from './limit.rule';
+export * from './columns.format';

@@ -1,3 +1,4 @@
+import { formatColumns } from '@warren/api';
 import type { HostResult, TaskView } from '@warren/api';
 import { backoffDelay, type BackoffOptions } from '@warren/runtime';
 import { colorEnabled } from '../cli.io';
@@ -6,7 +7,6 @@ import type { ControllerClient } from '../http/controller.client';
 import { ControllerUnreachableError } from '../http/http.errors';
 import type { SseEvent } from '../http/sse.parser';
 import { painter } from '../render/colors';
-import { formatColumns } from '../render/columns.format';
 import { allSucceeded, headerDetail, summaryLines } from '../render/task.render';
 import type { CommandContext } from './command.context';
 import { type OutputEvent, type ResultEvent, StreamPrinter } from './stream.printer';

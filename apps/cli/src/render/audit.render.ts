@@ -1,6 +1,5 @@
-import { foldHosts } from '@warren/api';
+import { foldHosts, formatColumns } from '@warren/api';
 import type { AuditRecord } from '@warren/api';
-import { formatColumns } from './columns.format';
 
 /** characters of a command shown in the table */
 export const AUDIT_COMMAND_WIDTH = 40;

@@ -1,6 +1,6 @@
+import { formatColumns } from '@warren/api';
 import type { HostView } from '@warren/api';
 import { painter } from './colors';
-import { formatColumns } from './columns.format';
 import { formatAgo } from './units.format';
 
 /** The agents as a table: HOST STATUS TRUST LABELS VERSION RUNNING LAST SEEN (running as `running/concurrency`). */
