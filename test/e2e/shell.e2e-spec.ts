@@ -36,7 +36,7 @@ const CTRL_D = '\x04';
 interface Seen {
   method: string;
   url: string;
-  body: any;
+  body: unknown;
 }
 
 /** Answers like a controller whose hosts all print the same uptime; tasks named `t_slow*` never finish. */
@@ -253,7 +253,7 @@ describe('warren shell on a terminal', () => {
     expect(ctl.count('POST', /^\/v1\/tasks$/)).toBe(2);
 
     t.type('check t_1 --collapse\r');
-    at = await t.waitFor(/==== web\[1-2\] \(2\) succeeded exit 0 ====\n {4} 10:00:00 up 3 days/, at);
+    await t.waitFor(/==== web\[1-2\] \(2\) succeeded exit 0 ====\n {4} 10:00:00 up 3 days/, at);
 
     t.type('exit\r');
     expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
@@ -324,7 +324,7 @@ describe('warren shell on a terminal', () => {
     t.type('audit\r'); // the controller never answers this one: Ctrl-C has no task to ask about
     await new Promise((r) => setTimeout(r, 300));
     t.type(CTRL_C);
-    at = await t.waitFor(/\^C\nwarren: stopped; a task it had already sent goes on[\s\S]*warren> /, at);
+    await t.waitFor(/\^C\nwarren: stopped; a task it had already sent goes on[\s\S]*warren> /, at);
     expect(t.screen.slice(before)).not.toMatch(/\[d\]etach/);
     t.type('exit\r');
     expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
@@ -339,7 +339,7 @@ describe('warren shell on a terminal', () => {
     at = await t.waitFor(/\[d\]etach/, at);
     at = await t.waitFor(/\(the task has finished\)[\s\S]*web1\s+succeeded[\s\S]*warren> /, at);
     t.type('hosts\r');
-    at = await t.waitFor(/web2\s+online[\s\S]*warren> /, at);
+    await t.waitFor(/web2\s+online[\s\S]*warren> /, at);
     expect(ctl.count('POST', /\/cancel$/)).toBe(0);
     t.type('exit\r');
     expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);

@@ -176,7 +176,7 @@ describe('warren against a controller over HTTP', () => {
       Array(3).fill('GET /v1/tasks/t_abc?waitMs=30000'),
     );
     expect(r.stdout).toMatch(
-      /^web1  succeeded  exit 0  10 ms\n    ok\nweb2  failed     exit 2  10 ms\n\n2 hosts: 1 succeeded, 1 failed {2}\(task t_abc, 1\.0 s\)\nfailed \(1\): web2\n$/,
+      /^web1 {2}succeeded {2}exit 0 {2}10 ms\n {4}ok\nweb2 {2}failed {5}exit 2 {2}10 ms\n\n2 hosts: 1 succeeded, 1 failed {2}\(task t_abc, 1\.0 s\)\nfailed \(1\): web2\n$/,
     );
     expect(r.stderr).toBe('');
   });

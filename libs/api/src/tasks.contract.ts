@@ -1,4 +1,5 @@
 import type { InvocationState, RejectCode, TaskState } from '@warren/protocol';
+import type { LimitSpec } from './limit.rule';
 
 /** Why a host a glob, a label selector or `all` matched is left out of a task. */
 export type ExclusionReason = 'offline' | 'key not accepted';
@@ -25,9 +26,9 @@ export interface CreateTaskRequest {
   /** resolve the target and answer 200 {@link DryRunAnswer}; nothing is stored or sent */
   dryRun?: boolean;
   /** rolling run: at most this many hosts (`5`, `"5"`) or this share of them (`"25%"`) at once */
-  concurrency?: number | string;
+  concurrency?: LimitSpec;
   /** rolling run: once more than this many (`1`, `"10%"`) did not succeed, the rest are skipped; needs `concurrency` */
-  maxErrors?: number | string;
+  maxErrors?: LimitSpec;
   /** ms; execution timeout, enforced by the agent; default 60 000 */
   timeoutMs?: number;
   /** ms; how long a command may wait for its agent; default 60 000 */
@@ -51,8 +52,8 @@ export interface RerunRequest {
   /** finished states to pick hosts by; default every finished state but `succeeded` */
   only?: InvocationState[];
   /** as in {@link CreateTaskRequest}; default the original task's */
-  concurrency?: number | string;
-  maxErrors?: number | string;
+  concurrency?: LimitSpec;
+  maxErrors?: LimitSpec;
   /** hold the request until the new task completes */
   wait?: boolean;
 }

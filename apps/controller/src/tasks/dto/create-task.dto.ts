@@ -29,7 +29,7 @@ export const ENV_TOTAL_LENGTH = 128 * 1024;
 export const HOST_PATTERN_LENGTH = 255;
 
 /** What a host pattern may be made of; its syntax is checked when the target is resolved (400 naming it). */
-const HOST_PATTERN_CHARS = /^[A-Za-z0-9._*?,\[\]-]+$/;
+const HOST_PATTERN_CHARS = /^[A-Za-z0-9._*?,[\]-]+$/;
 
 /** User names `runAs` may hold: the portable POSIX-ish shape useradd accepts. */
 export const RUN_AS_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
