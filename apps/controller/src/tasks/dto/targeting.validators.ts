@@ -17,7 +17,7 @@ export function IsLabelSelector(): PropertyDecorator {
 }
 
 /** What is wrong with a concurrency / maxErrors value (`5`, `"5"`, `"25%"`), naming the field, or null. */
-export function limitSpecProblem(value: unknown, kind: LimitKind): string | null {
+function limitSpecProblem(value: unknown, kind: LimitKind): string | null {
   return problem(() => parseLimit(value, kind));
 }
 
