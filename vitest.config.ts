@@ -6,6 +6,7 @@ const alias = {
   '@warren/protocol': resolve(__dirname, 'libs/protocol/src'),
   '@warren/amqp': resolve(__dirname, 'libs/amqp/src'),
   '@warren/runtime': resolve(__dirname, 'libs/runtime/src'),
+  '@warren/api': resolve(__dirname, 'libs/api/src'),
 };
 
 // Unit specs sit beside the code; end-to-end specs start the built apps as real

@@ -4,6 +4,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type {
+  ApiErrorBody,
+  CreateTaskRequest,
+  HostList,
+  HostResult,
+  HostView,
+  TaskAccepted,
+  TaskCancelled,
+  TaskList,
+  TaskSummary,
+  TaskView,
+} from '@warren/api';
+import type { TaskState } from '@warren/protocol';
 import { Terminal } from '../support/terminal';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
@@ -23,7 +36,7 @@ const CTRL_D = '\x04';
 interface Seen {
   method: string;
   url: string;
-  body: any;
+  body: unknown;
 }
 
 /** Answers like a controller whose hosts all print the same uptime; tasks named `t_slow*` never finish. */
@@ -61,103 +74,134 @@ class FakeController {
   }
 
   /** null: leave the request hanging (`GET /v1/audit` here: a controller that does not answer). */
-  private answer(req: Seen): [number, unknown] | null {
+  private answer(req: Seen): [number, Answer] | null {
     if (req.url.startsWith('/v1/audit')) return null;
     const now = new Date().toISOString();
     if (req.method === 'GET' && req.url === '/v1/hosts') {
-      const host = (name: string) => ({
-        host: name,
-        status: 'online',
-        labels: { role: 'web' },
-        version: '0.1.0',
-        running: 0,
-        concurrency: 4,
-        lastSeen: now,
-        trust: 'accepted',
-      });
-      return [200, { hosts: [host('web1'), host('web2')] }];
+      return [200, { hosts: [hostView('web1', now), hostView('web2', now)] } satisfies HostList];
     }
     if (req.method === 'POST' && req.url === '/v1/tasks') {
-      const id = `${/sleep/.test(req.body.command) ? 't_slow' : /brief/.test(req.body.command) ? 't_brief' : 't_'}${this.tasks.size + 1}`;
-      this.tasks.set(id, { ...req.body, at: Date.now() });
-      return [202, { id, hosts: req.body.hosts, state: 'running' }];
+      const body = req.body as CreateTaskRequest;
+      const id = `${/sleep/.test(body.command) ? 't_slow' : /brief/.test(body.command) ? 't_brief' : 't_'}${this.tasks.size + 1}`;
+      const hosts = body.hosts ?? [];
+      this.tasks.set(id, { command: body.command, hosts, at: Date.now() });
+      return [202, { id, hosts, state: 'running', concurrency: null, maxErrors: null } satisfies TaskAccepted];
     }
     const m = /^\/v1\/tasks\/([^/?]+)/.exec(req.url);
     if (req.method === 'POST' && m && req.url.endsWith('/cancel')) {
       const task = this.tasks.get(m[1]);
-      if (!task) return [404, { statusCode: 404, message: `no task ${m[1]}` }];
+      if (!task) return [404, notFound(m[1])];
       task.cancelled = true;
-      return [202, { id: m[1], cancelled: [], killing: task.hosts, alreadyFinished: [] }];
+      // As the controller: 200, the running hosts being killed, the task still running until they report.
+      return [200, { id: m[1], cancelled: [], killing: task.hosts, state: 'running' } satisfies TaskCancelled];
     }
     if (req.method === 'GET' && m) {
       const task = this.tasks.get(m[1]);
-      if (!task) return [404, { statusCode: 404, message: `no task ${m[1]}` }];
+      if (!task) return [404, notFound(m[1])];
       if (task.cancelled) {
-        const results = task.hosts.map((host) => ({
-          host,
-          invocationId: `i-${host}`,
-          state: 'cancelled',
-          exitCode: null,
-          signal: 'SIGTERM',
-          stdout: '',
-          stderr: '',
-          stdoutBytes: 0,
-          stderrBytes: 0,
-          stdoutTruncated: false,
-          stderrTruncated: false,
-          reason: 'cancelled by test',
-          startedAt: now,
-          finishedAt: now,
-          durationMs: 5,
-        }));
-        return [
-          200,
-          {
-            id: m[1],
-            command: task.command,
-            state: 'cancelled',
-            createdAt: now,
-            finishedAt: now,
-            summary: { total: results.length, byState: { cancelled: results.length } },
-            results,
-          },
-        ];
+        const results = task.hosts.map((host) =>
+          hostResult(host, now, { state: 'cancelled', signal: 'SIGTERM', reason: 'cancelled by test', durationMs: 5 }),
+        );
+        return [200, taskView(m[1], task.command, 'cancelled', now, results, { cancelled: results.length })];
       }
       // `t_brief*` tasks run for 1.5 s, `t_slow*` ones forever
       const slow = m[1].startsWith('t_slow') || (m[1].startsWith('t_brief') && Date.now() - task.at! < 1_500);
-      const results = task.hosts.map((host) => ({
-        host,
-        invocationId: `i-${host}`,
-        state: slow ? 'running' : 'succeeded',
-        exitCode: slow ? null : 0,
-        signal: null,
-        stdout: slow ? '' : ' 10:00:00 up 3 days,  load average: 0.00\n',
-        stderr: '',
-        stdoutBytes: 41,
-        stderrBytes: 0,
-        stdoutTruncated: false,
-        stderrTruncated: false,
-        reason: null,
-        startedAt: now,
-        finishedAt: slow ? null : now,
-        durationMs: slow ? null : 5,
-      }));
-      return [
-        200,
-        {
-          id: m[1],
-          command: task.command,
-          state: slow ? 'running' : 'completed',
-          createdAt: now,
-          finishedAt: slow ? null : now,
-          summary: { total: results.length, byState: {} },
-          results,
-        },
-      ];
+      const results = task.hosts.map((host) =>
+        hostResult(
+          host,
+          now,
+          slow
+            ? { state: 'running', stdoutBytes: 41, finishedAt: null }
+            : {
+                state: 'succeeded',
+                exitCode: 0,
+                stdout: ' 10:00:00 up 3 days,  load average: 0.00\n',
+                stdoutBytes: 41,
+                durationMs: 5,
+              },
+        ),
+      );
+      return [200, taskView(m[1], task.command, slow ? 'running' : 'completed', now, results, {})];
     }
-    if (req.method === 'GET' && req.url.startsWith('/v1/tasks')) return [200, { tasks: [] }];
-    return [404, { statusCode: 404, message: 'no route' }];
+    if (req.method === 'GET' && req.url.startsWith('/v1/tasks')) return [200, { tasks: [] } satisfies TaskList];
+    return [404, { statusCode: 404, error: 'NotFoundError', message: 'no route' }];
   }
+}
+
+/** Every body the fake answers with: the controller's contract, so that a drift fails to compile. */
+type Answer = HostList | TaskAccepted | TaskCancelled | TaskView | TaskList | ApiErrorBody;
+
+const notFound = (id: string): ApiErrorBody => ({
+  statusCode: 404,
+  error: 'TaskNotFoundError',
+  message: `no task ${id}`,
+});
+
+function hostView(host: string, now: string): HostView {
+  return {
+    host,
+    status: 'online',
+    labels: { role: 'web' },
+    version: '0.1.0',
+    running: 0,
+    concurrency: 4,
+    lastSeen: now,
+    trust: 'accepted',
+    keyId: `key-${host}`,
+    pendingKeyIds: [],
+  };
+}
+
+function hostResult(host: string, now: string, over: Partial<HostResult>): HostResult {
+  return {
+    host,
+    invocationId: `i-${host}`,
+    state: 'succeeded',
+    exitCode: null,
+    signal: null,
+    stdout: '',
+    stderr: '',
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    reason: null,
+    rejectCode: null,
+    startedAt: now,
+    finishedAt: now,
+    durationMs: null,
+    ...over,
+  };
+}
+
+function taskView(
+  id: string,
+  command: string,
+  state: TaskState,
+  now: string,
+  results: HostResult[],
+  byState: TaskSummary['byState'],
+): TaskView {
+  return {
+    id,
+    command,
+    cwd: null,
+    envNames: [],
+    runAs: null,
+    createdBy: 'test',
+    state,
+    timeoutMs: 60_000,
+    deliveryTimeoutMs: 60_000,
+    killGraceMs: 5_000,
+    concurrency: null,
+    maxErrors: null,
+    rerunOf: null,
+    live: true,
+    createdAt: now,
+    finishedAt: state === 'running' ? null : now,
+    summary: { total: results.length, byState },
+    results,
+  };
 }
 
 describe('warren shell on a terminal', () => {
@@ -209,7 +253,7 @@ describe('warren shell on a terminal', () => {
     expect(ctl.count('POST', /^\/v1\/tasks$/)).toBe(2);
 
     t.type('check t_1 --collapse\r');
-    at = await t.waitFor(/==== web\[1-2\] \(2\) succeeded exit 0 ====\n {4} 10:00:00 up 3 days/, at);
+    await t.waitFor(/==== web\[1-2\] \(2\) succeeded exit 0 ====\n {4} 10:00:00 up 3 days/, at);
 
     t.type('exit\r');
     expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
@@ -280,7 +324,7 @@ describe('warren shell on a terminal', () => {
     t.type('audit\r'); // the controller never answers this one: Ctrl-C has no task to ask about
     await new Promise((r) => setTimeout(r, 300));
     t.type(CTRL_C);
-    at = await t.waitFor(/\^C\nwarren: stopped; a task it had already sent goes on[\s\S]*warren> /, at);
+    await t.waitFor(/\^C\nwarren: stopped; a task it had already sent goes on[\s\S]*warren> /, at);
     expect(t.screen.slice(before)).not.toMatch(/\[d\]etach/);
     t.type('exit\r');
     expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);
@@ -295,7 +339,7 @@ describe('warren shell on a terminal', () => {
     at = await t.waitFor(/\[d\]etach/, at);
     at = await t.waitFor(/\(the task has finished\)[\s\S]*web1\s+succeeded[\s\S]*warren> /, at);
     t.type('hosts\r');
-    at = await t.waitFor(/web2\s+online[\s\S]*warren> /, at);
+    await t.waitFor(/web2\s+online[\s\S]*warren> /, at);
     expect(ctl.count('POST', /\/cancel$/)).toBe(0);
     t.type('exit\r');
     expect(await t.exited, `exit status; the screen shows:\n${t.screen}`).toBe(0);

@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from './cli.program';
 import { EXIT } from './exit-status.table';
-import type { AuditRecord } from './http/api.types';
+import type { ApiResponseBody, AuditRecord } from '@warren/api';
+import { accepted } from './render/task.fixtures';
 
 /** A stand-in controller that checks the bearer token like the real one and records what it saw. */
 const seen: { method: string; url: string; auth?: string; body?: unknown }[] = [];
-let answer: (req: (typeof seen)[number]) => { status: number; body: unknown } = () => ({ status: 200, body: {} });
+let answer: (req: (typeof seen)[number]) => { status: number; body: ApiResponseBody } = () => ({
+  status: 200,
+  body: { tasks: [] },
+});
 const GOOD = 'wrn_aaaaaaaaaaaa_good';
 let server: Server;
 let url: string;
@@ -114,7 +118,7 @@ describe('warren and API tokens', () => {
   });
 
   it('run --user sends runAs', async () => {
-    answer = () => ({ status: 202, body: { id: 't_1', hosts: ['web1'], state: 'running' } });
+    answer = () => ({ status: 202, body: accepted('t_1', ['web1']) });
     await cli(['--token', GOOD, 'run', 'id', '--hosts', 'web1', '--user', 'deploy']);
     expect(seen[0].body).toEqual({ command: 'id', hosts: ['web1'], runAs: 'deploy' });
   });

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CliTuning, runCli } from './cli.program';
-import type { HostResult, TaskView } from './http/api.types';
+import type { ApiResponseBody, HostResult, TaskView } from '@warren/api';
+import { accepted, hostView, task } from './render/task.fixtures';
 
 /** A request the fake controller received. */
 interface Seen {
@@ -11,12 +12,15 @@ interface Seen {
   body: unknown;
 }
 
-type Answer = { status: number; body?: unknown } | 'cut';
+type Answer = { status: number; body?: ApiResponseBody } | 'cut';
 
 /** A stand-in controller on a random port: answers each request with what `route` says, and records it. */
 class FakeController {
   readonly seen: Seen[] = [];
-  route: (req: Seen) => Answer = () => ({ status: 404, body: { statusCode: 404, message: 'no route' } });
+  route: (req: Seen) => Answer = () => ({
+    status: 404,
+    body: { statusCode: 404, error: 'NotFoundError', message: 'no route' },
+  });
   private server: Server = createServer((req, res) => void this.handle(req, res));
 
   async start(): Promise<string> {
@@ -66,6 +70,7 @@ const done = (host: string, state: HostResult['state'], exitCode: number | null,
   stdoutTruncated: false,
   stderrTruncated: false,
   reason: null,
+  rejectCode: null,
   startedAt: '2025-01-01T00:00:00.000Z',
   finishedAt: '2025-01-01T00:00:00.010Z',
   durationMs: 10,
@@ -73,6 +78,7 @@ const done = (host: string, state: HostResult['state'], exitCode: number | null,
 
 function taskOf(results: HostResult[], state: TaskView['state'] = 'completed'): TaskView {
   return {
+    ...task([]),
     id: 't_abc',
     command: 'deploy',
     state,
@@ -94,7 +100,7 @@ describe('warren against a controller over HTTP', () => {
   afterEach(() => ctl.stop());
 
   it('run without --wait sends only the given fields and prints only the task id', async () => {
-    ctl.route = () => ({ status: 202, body: { id: 't_abc', hosts: ['web1', 'web2'], state: 'running' } });
+    ctl.route = () => ({ status: 202, body: accepted('t_abc', ['web1', 'web2']) });
     const r = await cli(['run', 'uptime', '--hosts', 'web1', 'web2'], { WARREN_URL: url });
     expect(r).toEqual({ code: 0, stdout: 't_abc\n', stderr: '' });
     expect(ctl.seen).toEqual([
@@ -103,7 +109,7 @@ describe('warren against a controller over HTTP', () => {
   });
 
   it('run turns durations into ms and collects --env, with --url after the subcommand winning over WARREN_URL', async () => {
-    ctl.route = () => ({ status: 202, body: { id: 't_abc', hosts: ['a', 'b', 'c'], state: 'running' } });
+    ctl.route = () => ({ status: 202, body: accepted('t_abc', ['a', 'b', 'c']) });
     const r = await cli(
       [
         'run',
@@ -130,7 +136,13 @@ describe('warren against a controller over HTTP', () => {
       { WARREN_URL: 'http://127.0.0.1:9' },
     );
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ id: 't_abc', hosts: ['a', 'b', 'c'], state: 'running' });
+    expect(JSON.parse(r.stdout)).toEqual({
+      id: 't_abc',
+      hosts: ['a', 'b', 'c'],
+      state: 'running',
+      concurrency: null,
+      maxErrors: null,
+    });
     expect(ctl.seen[0].body).toEqual({
       command: 'env',
       hosts: ['a', 'b', 'c'],
@@ -145,8 +157,7 @@ describe('warren against a controller over HTTP', () => {
   it('run --wait long-polls until the task completes, renders it, and exits 1 when one host failed', async () => {
     let polls = 0;
     ctl.route = (req) => {
-      if (req.method === 'POST')
-        return { status: 202, body: { id: 't_abc', hosts: ['web1', 'web2'], state: 'running' } };
+      if (req.method === 'POST') return { status: 202, body: accepted('t_abc', ['web1', 'web2']) };
       polls++;
       if (polls < 3)
         return {
@@ -165,7 +176,7 @@ describe('warren against a controller over HTTP', () => {
       Array(3).fill('GET /v1/tasks/t_abc?waitMs=30000'),
     );
     expect(r.stdout).toMatch(
-      /^web1  succeeded  exit 0  10 ms\n    ok\nweb2  failed     exit 2  10 ms\n\n2 hosts: 1 succeeded, 1 failed {2}\(task t_abc, 1\.0 s\)\nfailed \(1\): web2\n$/,
+      /^web1 {2}succeeded {2}exit 0 {2}10 ms\n {4}ok\nweb2 {2}failed {5}exit 2 {2}10 ms\n\n2 hosts: 1 succeeded, 1 failed {2}\(task t_abc, 1\.0 s\)\nfailed \(1\): web2\n$/,
     );
     expect(r.stderr).toBe('');
   });
@@ -173,9 +184,7 @@ describe('warren against a controller over HTTP', () => {
   it('run --wait --json prints exactly one JSON document, and exits 0 when every host succeeded', async () => {
     const finished = taskOf([done('a', 'succeeded', 0)]);
     ctl.route = (req) =>
-      req.method === 'POST'
-        ? { status: 202, body: { id: 't_abc', hosts: ['a'], state: 'running' } }
-        : { status: 200, body: finished };
+      req.method === 'POST' ? { status: 202, body: accepted('t_abc', ['a']) } : { status: 200, body: finished };
     const r = await cli(['run', 'true', '--hosts', 'a', '--wait', '--json', '--url', url]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(finished);
@@ -184,7 +193,7 @@ describe('warren against a controller over HTTP', () => {
   it('run --wait rides out one cut connection while polling', async () => {
     let polls = 0;
     ctl.route = (req) => {
-      if (req.method === 'POST') return { status: 202, body: { id: 't_abc', hosts: ['a'], state: 'running' } };
+      if (req.method === 'POST') return { status: 202, body: accepted('t_abc', ['a']) };
       return ++polls === 1 ? 'cut' : { status: 200, body: taskOf([done('a', 'succeeded', 0)]) };
     };
     const r = await cli(['run', 'true', '--hosts', 'a', '--wait', '--url', url]);
@@ -245,16 +254,14 @@ describe('warren against a controller over HTTP', () => {
             status: 200,
             body: {
               hosts: [
-                {
-                  host: 'web1',
-                  status: 'online',
+                hostView('web1', {
                   labels: { role: 'web' },
-                  version: '0.1.0',
                   running: 1,
-                  concurrency: 4,
                   lastSeen: new Date(Date.now() - 3000).toISOString(),
                   trust: 'pending',
-                },
+                  keyId: null,
+                  pendingKeyIds: ['key-web1'],
+                }),
               ],
             },
           }
@@ -301,6 +308,9 @@ describe('warren without a controller', () => {
     const duration = await cli(['run', 'true', '--hosts', 'a', '--timeout', 'soon'], nowhere);
     expect(duration.code).toBe(2);
     expect(duration.stderr).toMatch(/^warren: option '--timeout <duration>' argument 'soon' is invalid/);
+    const zero = await cli(['run', 'true', '--hosts', 'a', '--delivery-timeout', '0'], nowhere);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/argument '0' is invalid\. Expected a duration above 0: 500ms, 30s, 5m, 1h/);
     const words = await cli(['run', 'df', '/tmp', '--hosts', 'a'], nowhere);
     expect(words).toMatchObject({
       code: 2,

@@ -5,4 +5,3 @@ export * from './states';
 export * from './topology';
 export * from './version';
 export * from './signing';
-export * from './hostlist';

@@ -5,7 +5,7 @@ import { generateSigningKey } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
 import { agentProgram } from './agent.program';
 import { ConfigError, loadAgentConfig, parseLabels } from './agent.config';
-import { parseDurationMs } from './duration.parser';
+import { parseDurationMs } from '@warren/api';
 
 const keysDir = mkdtempSync(join(tmpdir(), 'warren-trust-'));
 const trustKeys = [generateSigningKey(), generateSigningKey()];

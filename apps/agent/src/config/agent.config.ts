@@ -5,7 +5,7 @@ import { HOST_ID_PATTERN, NAMESPACE_PATTERN, readPublicKeyFile, type TrustedKey 
 import { IsDefined, IsIn, IsInt, Matches, Max, Min, validateSync, type ValidationArguments } from 'class-validator';
 import { AGENT_SETTINGS, agentProgram, type AgentSetting } from './agent.program';
 import { buildBaseEnv } from './base-env.builder';
-import { parseDurationMs } from './duration.parser';
+import { LabelError, parseDurationMs, parseLabelList } from '@warren/api';
 import { loadAgentPolicy } from '../policy/policy.loader';
 import { PolicyError } from '../policy/policy.error';
 import type { AgentPolicy } from '../policy/policy.types';
@@ -104,30 +104,15 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Label keys: like host ids, plus `/` for prefixed keys such as `k8s.io/zone`. */
-const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
-
-/** Parses `k=v,k2=v2` (empty = none). Throws {@link ConfigError} naming the bad pair. */
+/** Parses `k=v,k2=v2` (empty = none) by the one label rule. Throws {@link ConfigError} naming the bad pair. */
 export function parseLabels(text: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  const s = setting('labels');
-  for (const pair of text
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '')) {
-    const eq = pair.indexOf('=');
-    const key = eq < 0 ? pair : pair.slice(0, eq);
-    const value = eq < 0 ? '' : pair.slice(eq + 1);
-    if (eq < 0 || !LABEL_KEY.test(key))
-      throw new ConfigError(
-        `${s.flag} (${s.envVar}) expects k=v pairs separated by commas, got ${JSON.stringify(pair)}`,
-      );
-    if (value.length > 256) throw new ConfigError(`${s.flag} (${s.envVar}) label ${key} is longer than 256 characters`);
-    if (key in labels) throw new ConfigError(`${s.flag} (${s.envVar}) sets label ${key} twice`);
-    labels[key] = value;
+  try {
+    return parseLabelList(text);
+  } catch (err) {
+    if (!(err instanceof LabelError)) throw err;
+    const s = setting('labels');
+    throw new ConfigError(`${s.flag} (${s.envVar}) expects k=v pairs separated by commas: ${err.message}`);
   }
-  if (Object.keys(labels).length > 64) throw new ConfigError(`${s.flag} (${s.envVar}) has more than 64 labels`);
-  return labels;
 }
 
 /** Reads every `--trust` file (comma-separated); at least one is required. */

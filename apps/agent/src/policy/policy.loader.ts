@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { parseDurationMs } from '../config/duration.parser';
+import { parseDurationMs } from '@warren/api';
 import { compilePattern } from './command.pattern';
 import type { AgentPolicy, CommandPattern, PolicyUser } from './policy.types';
 import { PolicyError } from './policy.error';

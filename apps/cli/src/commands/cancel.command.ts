@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EXIT } from '../exit-status.table';
-import { foldHosts } from '@warren/protocol';
+import { foldHosts } from '@warren/api';
 import { parseHostList } from '../parse/hosts.parser';
 import { type CommandContext, printJson } from './command.context';
 

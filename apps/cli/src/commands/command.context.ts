@@ -1,7 +1,7 @@
 import type { CliIo } from '../cli.io';
 import { colorEnabled } from '../cli.io';
 import { EXIT } from '../exit-status.table';
-import type { TaskView } from '../http/api.types';
+import type { TaskView } from '@warren/api';
 import type { ControllerClient } from '../http/controller.client';
 import { collapsedTaskJson, renderCollapsedTask } from '../render/task.collapse';
 import { allSucceeded, renderTask } from '../render/task.render';

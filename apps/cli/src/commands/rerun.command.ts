@@ -1,8 +1,8 @@
-import { foldHosts, INVOCATION_STATES, TERMINAL_STATES } from '@warren/protocol';
+import { foldHosts, type LimitKind, type RerunRequest } from '@warren/api';
+import { INVOCATION_STATES, type InvocationState, TERMINAL_STATES } from '@warren/protocol';
 import { type Command, InvalidArgumentError } from 'commander';
 import { EXIT } from '../exit-status.table';
-import type { RerunRequest } from '../http/api.types';
-import { parseLimit } from '../parse/limit.parser';
+import { parseLimitFlag } from '../parse/limit.parser';
 import { UsageError } from '../cli.errors';
 import { type CommandContext, printJson } from './command.context';
 import { watchTask } from './task.watch';
@@ -11,12 +11,12 @@ import { watchTask } from './task.watch';
 const FINISHED = INVOCATION_STATES.filter((s) => TERMINAL_STATES.has(s));
 
 /** `failed,timed_out` (also repeatable) → the states, checked. */
-function collectStates(text: string, previous: string[] | undefined): string[] {
+function collectStates(text: string, previous: InvocationState[] | undefined): InvocationState[] {
   const states = text
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const bad = states.find((s) => !(FINISHED as readonly string[]).includes(s));
+    .filter((s) => s !== '') as InvocationState[];
+  const bad = states.find((s) => !FINISHED.includes(s));
   if (bad !== undefined || states.length === 0)
     throw new InvalidArgumentError(
       `expected finished states separated by commas (${FINISHED.join(', ')}), got ${JSON.stringify(bad ?? text)}.`,
@@ -24,10 +24,10 @@ function collectStates(text: string, previous: string[] | undefined): string[] {
   return [...new Set([...(previous ?? []), ...states])];
 }
 
-function limit(kind: 'concurrency' | 'max-errors') {
+function limit(kind: LimitKind) {
   return (text: string) => {
     try {
-      return parseLimit(text, kind);
+      return parseLimitFlag(text, kind);
     } catch (err) {
       throw new InvalidArgumentError(`${(err as Error).message}.`);
     }
@@ -35,7 +35,7 @@ function limit(kind: 'concurrency' | 'max-errors') {
 }
 
 interface RerunOptions {
-  only?: string[];
+  only?: InvocationState[];
   concurrency?: number | string;
   maxErrors?: number | string;
   wait?: boolean;
@@ -65,7 +65,7 @@ export function registerRerunCommand(program: Command, ctx: CommandContext): voi
     .option(
       '--max-errors <n|n%>',
       "once more than n hosts (or n%) did not succeed, start no more (default: the original task's)",
-      limit('max-errors'),
+      limit('maxErrors'),
     )
     .option('--wait', "wait until every host has finished, show each host's output, and exit 0 only if all succeeded")
     .option(

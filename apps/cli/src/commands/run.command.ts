@@ -1,8 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../cli.errors';
 import { EXIT } from '../exit-status.table';
-import type { CreateTaskRequest } from '../http/api.types';
-import { parseDurationMs, parseDurationOrZeroMs } from '../parse/duration.parser';
+import type { CreateTaskRequest } from '@warren/api';
+import { DURATION_FORMAT, parseDurationMs } from '@warren/api';
 import { collectEnv } from '../parse/env.parser';
 import { parseHostList } from '../parse/hosts.parser';
 import { type CommandContext, printJson } from './command.context';
@@ -31,13 +31,12 @@ interface RunOptions extends TargetingOptions {
   collapse?: boolean;
 }
 
-const DURATION_HELP = '500ms, 30s, 5m, 1h, or a bare number of seconds';
-
+/** A duration flag; 0 only where no time at all makes sense (`--kill-grace 0`: SIGKILL at once). */
 function duration(allowZero: boolean) {
   return (text: string): number => {
-    const ms = allowZero ? parseDurationOrZeroMs(text) : parseDurationMs(text);
-    if (ms === null)
-      throw new InvalidArgumentError(`Expected a duration${allowZero ? '' : ' above 0'}: ${DURATION_HELP}.`);
+    const ms = parseDurationMs(text);
+    if (ms === null || (ms === 0 && !allowZero))
+      throw new InvalidArgumentError(`Expected a duration${allowZero ? '' : ' above 0'}: ${DURATION_FORMAT}.`);
     return ms;
   };
 }
@@ -102,7 +101,7 @@ export function registerRunCommand(program: Command, ctx: CommandContext): void 
     .addHelpText(
       'after',
       `
-Durations: ${DURATION_HELP}.${TARGETING_HELP}
+Durations: ${DURATION_FORMAT}.${TARGETING_HELP}
 The defaults shown are the controller's: only the options you give are sent.
 
 Examples:

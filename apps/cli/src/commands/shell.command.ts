@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import { splitHostPatterns } from '@warren/protocol';
+import { splitHostPatterns } from '@warren/api';
 import type { Command } from 'commander';
 import { UsageError } from '../cli.errors';
 import type { CliIo, OutStream } from '../cli.io';

@@ -1,20 +1,20 @@
+import { formatColumns } from '@warren/api';
+import type { HostResult, TaskView } from '@warren/api';
+import { backoffDelay, type BackoffOptions } from '@warren/runtime';
 import { colorEnabled } from '../cli.io';
 import { EXIT } from '../exit-status.table';
-import type { HostResult, TaskView } from '../http/api.types';
 import type { ControllerClient } from '../http/controller.client';
 import { ControllerUnreachableError } from '../http/http.errors';
 import type { SseEvent } from '../http/sse.parser';
 import { painter } from '../render/colors';
-import { formatColumns } from '../render/columns.format';
 import { allSucceeded, headerDetail, summaryLines } from '../render/task.render';
 import type { CommandContext } from './command.context';
 import { type OutputEvent, type ResultEvent, StreamPrinter } from './stream.printer';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** ms before the first reconnect; doubled after each failure in a row, at most {@link MAX_BACKOFF_MS} */
-const FIRST_BACKOFF_MS = 250;
-const MAX_BACKOFF_MS = 2_000;
+/** Reconnect delays: the first at most 250 ms, doubling after each failure in a row, at most 2 s; jittered. */
+const RECONNECT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 2_000 };
 
 /**
  * `--stream` / `--follow`: prints the task's output live as `host | line` (stderr `host ! line`)
@@ -47,7 +47,7 @@ export async function followTask(ctx: CommandContext, client: ControllerClient, 
       failures++;
       if (failures >= ctx.poll.maxFailures) throw err;
     }
-    await sleep(Math.min(FIRST_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS));
+    await sleep(backoffDelay(failures - 1, RECONNECT_BACKOFF));
   }
   const task = await client.getTask(id);
   ctx.io.stdout.write(renderStreamSummary(task, colorEnabled(ctx.io), ctx.now()));

@@ -1,23 +1,14 @@
+import type { OutputEventData, ResultEventData } from '@warren/api';
 import type { OutStream } from '../cli.io';
 import { painter } from '../render/colors';
 
-type StreamName = 'stdout' | 'stderr';
+type StreamName = OutputEventData['stream'];
 
-/** An `output` event's data. */
-export interface OutputEvent {
-  host: string;
-  stream: StreamName;
-  /** byte offset of `data` in its stream's UTF-8 text */
-  offset: number;
-  data: string;
-}
+/** The part of an `output` event's data the printer reads. */
+export type OutputEvent = Pick<OutputEventData, 'host' | 'stream' | 'offset' | 'data'>;
 
 /** The part of a `result` event's data the printer reads: the whole stored output. */
-export interface ResultEvent {
-  host: string;
-  stdout: string;
-  stderr: string;
-}
+export type ResultEvent = Pick<ResultEventData, 'host' | 'stdout' | 'stderr'>;
 
 interface StreamState {
   /** bytes of the stream's text printed (or held as a partial line) */

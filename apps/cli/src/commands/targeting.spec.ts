@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../cli.errors';
-import type { CreateTaskRequest, DryRunAnswer } from '../http/api.types';
+import type { CreateTaskRequest, DryRunAnswer } from '@warren/api';
 import type { ControllerClient } from '../http/controller.client';
 import type { CommandContext } from './command.context';
 import type { Confirmer } from './confirm.prompt';

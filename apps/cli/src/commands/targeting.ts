@@ -1,11 +1,11 @@
-import { expandHostPattern, foldHosts, HostPatternError, isGlob } from '@warren/protocol';
+import { expandHostPattern, foldHosts, HostPatternError, isGlob } from '@warren/api';
 import { type Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../cli.errors';
 import { EXIT } from '../exit-status.table';
-import type { CreateTaskRequest, DryRunAnswer, TaskAccepted } from '../http/api.types';
+import type { CreateTaskRequest, DryRunAnswer, TaskAccepted } from '@warren/api';
 import type { ControllerClient } from '../http/controller.client';
 import { collectLabels } from '../parse/labels.parser';
-import { parseLimit } from '../parse/limit.parser';
+import { parseLimitFlag } from '../parse/limit.parser';
 import { type CommandContext, printJson } from './command.context';
 import { type Confirmer, ttyConfirmer } from './confirm.prompt';
 
@@ -66,12 +66,12 @@ export function addTargetingOptions(cmd: Command): Command {
     .option(
       '--concurrency <n|n%>',
       'rolling run: at most n hosts (or n% of them) at once, the next starting as each finishes',
-      arg((t) => parseLimit(t, 'concurrency')),
+      arg((t) => parseLimitFlag(t, 'concurrency')),
     )
     .option(
       '--max-errors <n|n%>',
       'with --concurrency: once more than n hosts (or n%) did not succeed, start no more; the rest end skipped',
-      arg((t) => parseLimit(t, 'max-errors')),
+      arg((t) => parseLimitFlag(t, 'maxErrors')),
     );
 }
 

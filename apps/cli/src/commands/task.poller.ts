@@ -1,4 +1,4 @@
-import type { TaskView } from '../http/api.types';
+import type { TaskView } from '@warren/api';
 import type { ControllerClient } from '../http/controller.client';
 import { ControllerUnreachableError } from '../http/http.errors';
 

@@ -1,16 +1,16 @@
 import type {
-  AuditQuery,
-  AuditRecord,
+  AuditQueryParams,
+  AuditList,
   CreateTaskRequest,
   DryRunAnswer,
   HostAccepted,
   RerunRequest,
-  HostView,
+  HostList,
   TaskAccepted,
   TaskCancelled,
-  TaskHead,
+  TaskList,
   TaskView,
-} from './api.types';
+} from '@warren/api';
 import { ApiError, ControllerUnreachableError } from './http.errors';
 import { type HttpAnswer, type HttpCall, nodeHttpFetch } from './node-http.fetch';
 import { openEventStream, SSE_IDLE_TIMEOUT_MS } from './sse.client';
@@ -84,12 +84,12 @@ export class ControllerClient {
   }
 
   /** `GET /v1/tasks?limit=N`, newest first. */
-  listTasks(limit: number): Promise<{ tasks: TaskHead[] }> {
+  listTasks(limit: number): Promise<TaskList> {
     return this.call('GET', `/v1/tasks?limit=${limit}`);
   }
 
   /** `GET /v1/hosts`, sorted by host. */
-  listHosts(): Promise<{ hosts: HostView[] }> {
+  listHosts(): Promise<HostList> {
     return this.call('GET', '/v1/hosts');
   }
 
@@ -104,7 +104,7 @@ export class ControllerClient {
   }
 
   /** `GET /v1/audit` (admin tokens only), newest first. */
-  listAudit(query: AuditQuery): Promise<{ records: AuditRecord[] }> {
+  listAudit(query: AuditQueryParams): Promise<AuditList> {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
     const qs = params.toString();

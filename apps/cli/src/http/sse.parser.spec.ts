@@ -8,8 +8,8 @@ function parse(...pieces: string[]): { events: SseEvent[]; parser: SseParser } {
   return { events, parser };
 }
 
-describe('SseParser', () => {
-  it('parses named events with ids and JSON data, ignoring comments', () => {
+describe('SseParser (eventsource-parser behind the adapter)', () => {
+  it('parses named events with ids and JSON data, ignoring comments and retry', () => {
     const { events, parser } = parse(
       'retry: 1000\n\n: ping\n\nid: ab.1\nevent: output\ndata: {"a":1}\n\nid: ab.2\nevent: completed\ndata: {}\n\n',
     );
@@ -18,7 +18,6 @@ describe('SseParser', () => {
       { id: 'ab.2', event: 'completed', data: '{}' },
     ]);
     expect(parser.lastEventId).toBe('ab.2');
-    expect(parser.retryMs).toBe(1000);
   });
 
   it('gives the same events however the stream is split, with LF, CR or CRLF line ends', () => {
@@ -36,5 +35,11 @@ describe('SseParser', () => {
   it('joins multi-line data, keeps an event unfinished until its blank line, and skips events without data', () => {
     const { events } = parse('event: a\ndata: one\ndata:two\n\nevent: nothing\n\ndata: pending');
     expect(events).toEqual([{ id: undefined, event: 'a', data: 'one\ntwo' }]);
+  });
+
+  it('keeps the last id for events that carry none, and ignores an id holding NUL', () => {
+    const { events, parser } = parse('id: 7.1\ndata: a\n\ndata: b\n\nid: 7\u00002\ndata: c\n\n');
+    expect(events.map((e) => e.id)).toEqual(['7.1', '7.1', '7.1']);
+    expect(parser.lastEventId).toBe('7.1');
   });
 });

@@ -1,4 +1,4 @@
-import { splitHostPatterns } from '@warren/protocol';
+import { splitHostPatterns } from '@warren/api';
 
 /**
  * Flattens `--hosts` values given space- or comma-separated (`--hosts a b`, `--hosts a,b`),

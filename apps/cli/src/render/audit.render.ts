@@ -1,6 +1,5 @@
-import { foldHosts } from '@warren/protocol';
-import type { AuditRecord } from '../http/api.types';
-import { formatColumns } from './columns.format';
+import { foldHosts, formatColumns } from '@warren/api';
+import type { AuditRecord } from '@warren/api';
 
 /** characters of a command shown in the table */
 export const AUDIT_COMMAND_WIDTH = 40;

@@ -1,6 +1,6 @@
-import type { HostView } from '../http/api.types';
+import { formatColumns } from '@warren/api';
+import type { HostView } from '@warren/api';
 import { painter } from './colors';
-import { formatColumns } from './columns.format';
 import { formatAgo } from './units.format';
 
 /** The agents as a table: HOST STATUS TRUST LABELS VERSION RUNNING LAST SEEN (running as `running/concurrency`). */
@@ -11,8 +11,8 @@ export function renderHosts(hosts: HostView[], opts: { color: boolean; now: numb
     ...hosts.map((h) => [
       h.host,
       h.status,
-      h.trust ?? '-',
-      Object.entries(h.labels ?? {})
+      h.trust,
+      Object.entries(h.labels)
         .map(([k, v]) => `${k}=${v}`)
         .join(',') || '-',
       h.version || '-',

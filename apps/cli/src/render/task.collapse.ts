@@ -1,5 +1,6 @@
-import { foldHosts, type InvocationState, naturalCompare } from '@warren/protocol';
-import type { HostResult, TaskHead, TaskView } from '../http/api.types';
+import { foldHosts, naturalCompare } from '@warren/api';
+import type { InvocationState } from '@warren/protocol';
+import type { HostResult, TaskHead, TaskView } from '@warren/api';
 import { painter } from './colors';
 import { headerDetail, outputBlock, type RenderOptions, summaryLines, SUMMARY_ORDER } from './task.render';
 

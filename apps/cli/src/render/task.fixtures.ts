@@ -1,4 +1,4 @@
-import type { HostResult, TaskView } from '../http/api.types';
+import type { HostResult, HostView, TaskAccepted, TaskView } from '@warren/api';
 
 /** Fixtures for render specs: a fixed clock and results that differ from a plain success only where a test says. */
 export const T0 = Date.parse('2025-01-01T00:00:00.000Z');
@@ -20,6 +20,7 @@ export function result(host: string, over: Partial<HostResult> = {}): HostResult
     stdoutTruncated: false,
     stderrTruncated: false,
     reason: null,
+    rejectCode: null,
     startedAt: iso(10),
     finishedAt: iso(20),
     durationMs: 10,
@@ -33,12 +34,44 @@ export function task(results: HostResult[], over: Partial<TaskView> = {}): TaskV
   return {
     id: 't_abc',
     command: 'deploy',
+    cwd: null,
+    envNames: [],
+    runAs: null,
+    createdBy: null,
     state: 'completed',
     timeoutMs: 2000,
+    deliveryTimeoutMs: 60_000,
+    killGraceMs: 5_000,
+    concurrency: null,
+    maxErrors: null,
+    rerunOf: null,
+    live: true,
     createdAt: iso(0),
     finishedAt: iso(1200),
     summary: { total: results.length, byState },
     results,
+    ...over,
+  };
+}
+
+/** The `202` answer of `POST /v1/tasks`: sent to `hosts`, no rolling limits. */
+export function accepted(id: string, hosts: string[], over: Partial<TaskAccepted> = {}): TaskAccepted {
+  return { id, hosts, state: 'running', concurrency: null, maxErrors: null, ...over };
+}
+
+/** One agent of `GET /v1/hosts`: online, key accepted, idle. */
+export function hostView(host: string, over: Partial<HostView> = {}): HostView {
+  return {
+    host,
+    status: 'online',
+    labels: {},
+    version: '0.1.0',
+    running: 0,
+    concurrency: 4,
+    lastSeen: new Date(T0).toISOString(),
+    trust: 'accepted',
+    keyId: `key-${host}`,
+    pendingKeyIds: [],
     ...over,
   };
 }

@@ -1,7 +1,7 @@
-import { foldHosts, INVOCATION_STATES, type InvocationState } from '@warren/protocol';
-import type { HostResult, TaskView } from '../http/api.types';
+import { foldHosts, formatColumns } from '@warren/api';
+import { INVOCATION_STATES, type InvocationState } from '@warren/protocol';
+import type { HostResult, TaskView } from '@warren/api';
 import { type Paint, painter } from './colors';
-import { formatColumns } from './columns.format';
 import { formatBytes, formatElapsed, formatSetting } from './units.format';
 
 /** How to render: colors on or off, and the time "now" for durations of what is still running. */

@@ -1,6 +1,6 @@
+import { formatColumns } from '@warren/api';
 import { INVOCATION_STATES } from '@warren/protocol';
-import type { TaskHead, TaskSummary } from '../http/api.types';
-import { formatColumns } from './columns.format';
+import type { TaskHead, TaskSummary } from '@warren/api';
 import { formatAgo } from './units.format';
 
 /** characters of a command shown in the list */

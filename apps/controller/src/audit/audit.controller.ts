@@ -1,3 +1,4 @@
+import type { AuditList } from '@warren/api';
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { Roles } from '../auth/auth.decorators';
 import { BadQueryError } from '../errors/errors';
@@ -58,7 +59,7 @@ export class AuditController {
   /** `GET /v1/audit?limit=&taskId=&actor=&action=&decision=&since=`: newest first; admin only. */
   @Get()
   @Roles('admin')
-  list(@Query() query: RawQuery) {
+  list(@Query() query: RawQuery): AuditList {
     return { records: this.audit.query(parseAuditQuery(query)) };
   }
 }

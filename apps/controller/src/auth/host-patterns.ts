@@ -1,8 +1,8 @@
-import { globToRegExp, HostPatternError } from '@warren/protocol';
+import { globToRegExp, HostPatternError } from '@warren/api';
 
 /**
  * The hosts an API token may reach, as patterns: globs (`web*`, `db?`) and ranges (`web[01-20]`,
- * `db[1-3,7]`), the same syntax as `--hosts` (libs/protocol/src/hostlist.ts). `null` means every host.
+ * `db[1-3,7]`), the same syntax as `--hosts` (libs/api/src/hostlist.ts). `null` means every host.
  */
 export class HostScope {
   private readonly regexps: RegExp[] | null;

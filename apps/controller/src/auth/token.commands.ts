@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { generateSigningKey, HostPatternError, writeSigningKeyFiles } from '@warren/protocol';
+import { formatColumns, HostPatternError } from '@warren/api';
+import { generateSigningKey, writeSigningKeyFiles } from '@warren/protocol';
 import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerAction } from '../config/controller.subcommands';
@@ -37,11 +38,7 @@ function tokenTable(tokens: TokenInfo[]): string {
       iso(t.revokedAt),
     ]),
   ];
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return (
-    rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')).join('\n') +
-    '\n'
-  );
+  return formatColumns(rows).join('\n') + '\n';
 }
 
 /**

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN } from '@warren/protocol';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type ControllerAction, addControllerSubcommands, eachCommand } from './controller.subcommands';
-import { parseDurationMs } from './duration';
+import { parseDurationMs } from '@warren/api';
 
 /** Everything the controller is configured with, validated at boot. The only reader of process.env. */
 export class ControllerConfig {

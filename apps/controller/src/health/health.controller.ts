@@ -1,4 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
+import type { Health } from '@warren/api';
 import type { Response } from 'express';
 import { Public } from '../auth/auth.decorators';
 import { BrokerService } from '../broker/broker.service';
@@ -13,8 +14,7 @@ export class HealthController {
   @Public()
   health(@Res() res: Response): void {
     const connected = this.broker.connected;
-    res
-      .status(connected ? 200 : 503)
-      .json({ status: connected ? 'ok' : 'degraded', broker: connected ? 'connected' : 'disconnected' });
+    const body: Health = { status: connected ? 'ok' : 'degraded', broker: connected ? 'connected' : 'disconnected' };
+    res.status(connected ? 200 : 503).json(body);
   }
 }

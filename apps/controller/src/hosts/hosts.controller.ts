@@ -9,15 +9,16 @@ import {
   Param,
   Post,
 } from '@nestjs/common';
+import type { AcceptHostRequest, HostAccepted, HostList } from '@warren/api';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { AuditAs, Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { HostKeyError, HostKeysStore } from './host-keys.store';
-import { type HostView, HostsRegistry } from './hosts.registry';
+import { HostsRegistry } from './hosts.registry';
 
 /** Body of `POST /v1/hosts/:host/accept`. */
-export class AcceptHostDto {
+export class AcceptHostDto implements AcceptHostRequest {
   /** the fingerprint to accept, when the host has announced several keys */
   @IsOptional()
   @IsString()
@@ -36,7 +37,7 @@ export class HostsController {
   /** The agents, with their trust; a token limited to host patterns sees only matching hosts. */
   @Get()
   @Roles('viewer')
-  list(@CurrentPrincipal() who: Principal): { hosts: HostView[] } {
+  list(@CurrentPrincipal() who: Principal): HostList {
     return { hosts: this.registry.list().filter((h) => who.scope.allows(h.host)) };
   }
 
@@ -54,7 +55,7 @@ export class HostsController {
     @Body() dto: AcceptHostDto,
     @CurrentPrincipal() who: Principal,
     @ClientIp() ip: string | null,
-  ) {
+  ): HostAccepted {
     if (!who.scope.allows(host)) {
       const reason = `host ${host} is outside the token's patterns (${(who.hostPatterns ?? []).join(' ')})`;
       this.audit.record({

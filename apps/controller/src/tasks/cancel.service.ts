@@ -7,6 +7,7 @@ import {
   MESSAGE_TYPES,
   PROTOCOL_VERSION,
   resultsQueue,
+  type TaskState,
 } from '@warren/protocol';
 import type { Logger } from 'pino';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
@@ -28,7 +29,7 @@ export interface CancelOutcome {
   /** hosts whose running command is being killed; they report `cancelled` when it is gone */
   killing: string[];
   /** the task's state after the cancel */
-  state: string;
+  state: TaskState;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LimitSpecError, nextRollingStep, resolveLimit } from './rolling.policy';
+import { nextRollingStep } from './rolling.policy';
 
 const progress = (p: Partial<Parameters<typeof nextRollingStep>[0]>) => ({
   total: 6,
@@ -9,37 +9,6 @@ const progress = (p: Partial<Parameters<typeof nextRollingStep>[0]>) => ({
   concurrency: 2,
   maxErrors: null,
   ...p,
-});
-
-describe('resolveLimit', () => {
-  it('takes counts as they are and percentages of the resolved hosts', () => {
-    expect(resolveLimit(3, 100, 'concurrency')).toBe(3);
-    expect(resolveLimit('3', 100, 'concurrency')).toBe(3);
-    expect(resolveLimit('25%', 100, 'concurrency')).toBe(25);
-    expect(resolveLimit('0', 100, 'maxErrors')).toBe(0);
-  });
-
-  it('rounds a concurrency share up and never to zero, an error budget share down', () => {
-    expect(resolveLimit('10%', 5, 'concurrency')).toBe(1);
-    expect(resolveLimit('30%', 10, 'concurrency')).toBe(3);
-    expect(resolveLimit('34%', 10, 'concurrency')).toBe(4);
-    expect(resolveLimit('10%', 15, 'maxErrors')).toBe(1);
-    expect(resolveLimit('10%', 9, 'maxErrors')).toBe(0);
-    expect(resolveLimit('100%', 7, 'maxErrors')).toBe(7);
-  });
-
-  it.each([
-    [0, 'concurrency', /at least 1/],
-    [-1, 'maxErrors', /at least 0/],
-    [1.5, 'concurrency', /whole number/],
-    ['0%', 'concurrency', /above 0/],
-    ['101%', 'maxErrors', /at most 100%/],
-    ['ten', 'concurrency', /whole number or a percentage/],
-    ['5 %x', 'maxErrors', /whole number or a percentage/],
-  ] as const)('refuses %j as %s', (spec, kind, re) => {
-    expect(() => resolveLimit(spec, 10, kind)).toThrow(LimitSpecError);
-    expect(() => resolveLimit(spec, 10, kind)).toThrow(re);
-  });
 });
 
 describe('nextRollingStep', () => {

@@ -1,13 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import {
-  expandHostPattern,
-  foldHosts,
-  HostPatternError,
-  isGlob,
-  LIMITS,
-  matchHosts,
-  naturalCompare,
-} from '@warren/protocol';
+import { expandHostPattern, foldHosts, HostPatternError, isGlob, matchHosts, naturalCompare } from '@warren/api';
+import { LIMITS } from '@warren/protocol';
 import { BadQueryError, UnprocessableTaskError } from '../errors/errors';
 import { HostsRegistry } from '../hosts/hosts.registry';
 

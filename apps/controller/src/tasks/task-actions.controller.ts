@@ -1,3 +1,4 @@
+import type { CancelTaskRequest, TaskCancelled } from '@warren/api';
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ArrayMaxSize, IsArray, IsOptional, IsString, Matches } from 'class-validator';
 import { HOST_ID_PATTERN, LIMITS } from '@warren/protocol';
@@ -6,7 +7,7 @@ import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { CancelService } from './cancel.service';
 
 /** Body of `POST /v1/tasks/:id/cancel`. */
-export class CancelTaskDto {
+export class CancelTaskDto implements CancelTaskRequest {
   /** cancel on these hosts only; default: every host of the task */
   @IsOptional()
   @IsArray()
@@ -31,7 +32,7 @@ export class TaskActionsController {
     @Body() dto: CancelTaskDto,
     @CurrentPrincipal() principal: Principal,
     @ClientIp() ip: string | null,
-  ) {
+  ): Promise<TaskCancelled> {
     return this.cancels.cancel(id, dto.hosts, { principal, ip });
   }
 }

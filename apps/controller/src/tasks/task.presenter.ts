@@ -1,14 +1,15 @@
+import type { HostResult, TaskHead, TaskSummary, TaskView } from '@warren/api';
 import type { InvocationRecord, StateCounts, TaskRecord } from '../store/task-store.port';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** `{ total, byState }` of a task's invocations. */
-export function presentSummary(task: TaskRecord, counts: StateCounts) {
+export function presentSummary(task: TaskRecord, counts: StateCounts): TaskSummary {
   return { total: task.hostCount, byState: counts };
 }
 
-/** The API shape of one host's result. */
-export function presentInvocation(r: InvocationRecord) {
+/** The API shape of one host's result (also the data of a `result` event). */
+export function presentInvocation(r: InvocationRecord): HostResult {
   return {
     host: r.host,
     invocationId: r.id,
@@ -30,7 +31,7 @@ export function presentInvocation(r: InvocationRecord) {
 }
 
 /** The task without results, as listed by `GET /v1/tasks`; env values are never shown. */
-export function presentTaskHead(task: TaskRecord, counts: StateCounts) {
+export function presentTaskHead(task: TaskRecord, counts: StateCounts): TaskHead {
   return {
     id: task.id,
     command: task.command,
@@ -46,14 +47,14 @@ export function presentTaskHead(task: TaskRecord, counts: StateCounts) {
     maxErrors: task.maxErrors ?? null,
     rerunOf: task.rerunOf ?? null,
     live: task.live !== false,
-    createdAt: iso(task.createdAt),
+    createdAt: new Date(task.createdAt).toISOString(),
     finishedAt: iso(task.finishedAt),
     summary: presentSummary(task, counts),
   };
 }
 
 /** The whole task, as `GET /v1/tasks/:id` answers it. */
-export function presentTask(task: TaskRecord, invocations: InvocationRecord[]) {
+export function presentTask(task: TaskRecord, invocations: InvocationRecord[]): TaskView {
   const counts: StateCounts = {};
   for (const r of invocations) counts[r.state] = (counts[r.state] ?? 0) + 1;
   return { ...presentTaskHead(task, counts), results: invocations.map(presentInvocation) };

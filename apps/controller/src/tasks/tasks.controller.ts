@@ -10,6 +10,7 @@ import {
   Query,
   Res,
 } from '@nestjs/common';
+import type { DryRunAnswer, TaskAccepted, TaskList, TaskView } from '@warren/api';
 import type { Response } from 'express';
 import { AuditAs, Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
@@ -43,7 +44,7 @@ export class TasksController {
     @CurrentPrincipal() principal: Principal,
     @ClientIp() source: string | null,
     @Res({ passthrough: true }) res: Response,
-  ) {
+  ): Promise<TaskAccepted | DryRunAnswer | TaskView> {
     const caller = { principal, source };
     if (dto.dryRun) {
       res.status(200);
@@ -66,7 +67,7 @@ export class TasksController {
     @CurrentPrincipal() principal: Principal,
     @ClientIp() source: string | null,
     @Res({ passthrough: true }) res: Response,
-  ) {
+  ): Promise<TaskAccepted | TaskView> {
     const caller = { principal, source };
     const created = await this.tasks.rerun(id, dto, caller);
     if (!dto.wait) return created;
@@ -80,7 +81,7 @@ export class TasksController {
     @Query('limit', new DefaultValuePipe(20), new ParseIntPipe()) limit: number,
     @CurrentPrincipal() principal: Principal,
     @ClientIp() source: string | null,
-  ) {
+  ): TaskList {
     return this.tasks.list(Math.max(1, Math.min(1000, limit)), { principal, source });
   }
 
@@ -92,7 +93,7 @@ export class TasksController {
     @CurrentPrincipal() principal: Principal,
     @ClientIp() source: string | null,
     @Res({ passthrough: true }) res: Response,
-  ) {
+  ): Promise<TaskView> {
     return this.tasks.get(id, { principal, source }, Math.max(0, Math.min(MAX_WAIT_MS, waitMs)), clientGone(res));
   }
 }

@@ -6,7 +6,7 @@ import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import type { Principal } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { foldHosts, naturalCompare } from '@warren/protocol';
+import { foldHosts, type LimitSpec, LimitSpecError, naturalCompare, normalizeLabels, resolveLimit } from '@warren/api';
 import {
   BadQueryError,
   BrokerUnavailableError,
@@ -21,8 +21,6 @@ import { CompletionNotifier } from './completion.notifier';
 import { DispatcherService } from './dispatcher.service';
 import { type CreateTaskDto, TASK_DEFAULTS } from './dto/create-task.dto';
 import { DEFAULT_RERUN_STATES, type RerunTaskDto } from './dto/rerun-task.dto';
-import { normalizeLabels } from './dto/targeting.validators';
-import { type LimitSpec, LimitSpecError, resolveLimit } from './rolling.policy';
 import { RollingScheduler } from './rolling.scheduler';
 import { type ResolvedTarget, TargetResolver } from './target.resolver';
 import { presentTask, presentTaskHead } from './task.presenter';
@@ -75,7 +73,7 @@ interface RollingLimits {
 export interface TaskAccepted {
   id: string;
   hosts: string[];
-  state: string;
+  state: TaskRecord['state'];
   concurrency: number | null;
   maxErrors: number | null;
   rerunOf?: string;

@@ -1,3 +1,4 @@
+import type { CreateTaskRequest } from '@warren/api';
 import { ENV_NAME_PATTERN, LIMITS } from '@warren/protocol';
 import {
   ArrayMaxSize,
@@ -28,7 +29,7 @@ export const ENV_TOTAL_LENGTH = 128 * 1024;
 export const HOST_PATTERN_LENGTH = 255;
 
 /** What a host pattern may be made of; its syntax is checked when the target is resolved (400 naming it). */
-const HOST_PATTERN_CHARS = /^[A-Za-z0-9._*?,\[\]-]+$/;
+const HOST_PATTERN_CHARS = /^[A-Za-z0-9._*?,[\]-]+$/;
 
 /** User names `runAs` may hold: the portable POSIX-ish shape useradd accepts. */
 export const RUN_AS_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -72,7 +73,7 @@ function envProblem(value: unknown): string | null {
 }
 
 /** Body of `POST /v1/tasks`. Unknown fields are refused by the global ValidationPipe. */
-export class CreateTaskDto {
+export class CreateTaskDto implements CreateTaskRequest {
   /** run on each host as `/bin/sh -c <command>` */
   @IsString()
   @IsNotEmpty()

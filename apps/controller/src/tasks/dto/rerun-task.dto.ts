@@ -1,3 +1,4 @@
+import type { RerunRequest } from '@warren/api';
 import { type InvocationState, TERMINAL_STATES } from '@warren/protocol';
 import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsBoolean, IsIn, IsOptional } from 'class-validator';
 import { IsLimitSpec } from './targeting.validators';
@@ -9,7 +10,7 @@ export const RERUNNABLE_STATES = [...TERMINAL_STATES] as InvocationState[];
 export const DEFAULT_RERUN_STATES = RERUNNABLE_STATES.filter((s) => s !== 'succeeded');
 
 /** Body of `POST /v1/tasks/:id/rerun`. */
-export class RerunTaskDto {
+export class RerunTaskDto implements RerunRequest {
   /** re-run the hosts whose invocation ended in one of these states; default: every state but succeeded */
   @IsOptional()
   @IsArray()

@@ -1,4 +1,4 @@
-import { HOST_ID_PATTERN } from './topology';
+import { HOST_ID_PATTERN } from '@warren/protocol';
 
 /**
  * Host lists as operators write them (pdsh / ClusterShell style), shared by the controller and the CLI:

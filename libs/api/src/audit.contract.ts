@@ -1,0 +1,45 @@
+/** An audited decision. */
+export type AuditDecision = 'allowed' | 'denied';
+
+/** Query string of `GET /v1/audit` (admin only); each parameter at most once, unknown ones refused. */
+export interface AuditQueryParams {
+  /** records per answer, newest first: 1–1000, default 100 */
+  limit?: number;
+  taskId?: string;
+  actor?: string;
+  action?: string;
+  decision?: AuditDecision;
+  /** records at or after: an ISO time or ms since the epoch */
+  since?: string;
+}
+
+/** One record of `GET /v1/audit`. */
+export interface AuditRecord {
+  id: number;
+  /** ISO time */
+  at: string;
+  /** token name, `anonymous`, `local:<user>` or `agent:<host>` */
+  actor: string;
+  /** client IP, `broker` or `local` */
+  source: string | null;
+  /** e.g. `task.create`, `host.accept` */
+  action: string;
+  decision: AuditDecision;
+  reason: string | null;
+  taskId: string | null;
+  hosts: string[];
+  command: string | null;
+  cwd: string | null;
+  /** names of the env variables; never their values */
+  envNames: string[];
+  runAs: string | null;
+  invocationId: string | null;
+  detail: Record<string, unknown> | null;
+  /** for a created task: each host's invocation state now */
+  outcome?: Record<string, string>;
+}
+
+/** `GET /v1/audit`. */
+export interface AuditList {
+  records: AuditRecord[];
+}

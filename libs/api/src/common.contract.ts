@@ -1,0 +1,33 @@
+import type { AuditList } from './audit.contract';
+import type { HostAccepted, HostList } from './hosts.contract';
+import type { DryRunAnswer, TaskAccepted, TaskCancelled, TaskList, TaskView } from './tasks.contract';
+
+/** `GET /healthz` (no token needed): 200 when the broker connection is up, 503 otherwise. */
+export interface Health {
+  status: 'ok' | 'degraded';
+  broker: 'connected' | 'disconnected';
+}
+
+/**
+ * The body of every non-2xx answer. `message` is one string, or for a 400 from validation one
+ * string per bad field; `error` is the error's name (`TaskNotFoundError`, `Bad Request`, …).
+ */
+export interface ApiErrorBody {
+  /** the HTTP status again */
+  statusCode: number;
+  error?: string;
+  message: string | string[];
+}
+
+/** Any body the controller answers with; for clients' and test fakes' plumbing, where the route is not known. */
+export type ApiResponseBody =
+  | TaskAccepted
+  | DryRunAnswer
+  | TaskView
+  | TaskList
+  | TaskCancelled
+  | HostList
+  | HostAccepted
+  | AuditList
+  | Health
+  | ApiErrorBody;

@@ -1,0 +1,70 @@
+/**
+ * Label keys, wherever labels are given (an agent's `--labels`, the CLI's `--label`, the API's
+ * `labels`): like host ids, plus `/` for prefixed keys (`k8s.io/zone`); 1 to 63 characters.
+ */
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+
+/** Bounds of one set of labels (an agent's, or a selector). */
+export const LABEL_LIMITS = {
+  /** pairs in one set */
+  pairs: 64,
+  /** characters of one value */
+  valueLength: 256,
+} as const;
+
+/** A label input that breaks the rule; the message names the pair, the caller names the field. */
+export class LabelError extends Error {
+  override readonly name = 'LabelError';
+}
+
+/** `k=v` → `[k, v]`, split at the first `=` (a value may hold more). Throws {@link LabelError}. */
+export function parseLabelPair(pair: string): [string, string] {
+  const eq = pair.indexOf('=');
+  if (eq <= 0) throw new LabelError(`label ${JSON.stringify(pair.slice(0, 80))} must be key=value`);
+  return [pair.slice(0, eq), pair.slice(eq + 1)];
+}
+
+/**
+ * Pairs from any source as one set: keys match {@link LABEL_KEY_PATTERN}, values are strings of at
+ * most 256 characters, at most 64 pairs; a pair given twice counts once, a key given two values is
+ * refused (no host has both). Throws {@link LabelError} naming the bad pair.
+ */
+export function labelSet(pairs: Iterable<readonly [string, unknown]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of pairs) {
+    if (!LABEL_KEY_PATTERN.test(k))
+      throw new LabelError(
+        `label key ${JSON.stringify(k.slice(0, 80))} must be 1 to 63 letters, digits, . _ / - starting with a letter or digit`,
+      );
+    if (typeof v !== 'string') throw new LabelError(`value of ${k} must be a string`);
+    if (v.length > LABEL_LIMITS.valueLength)
+      throw new LabelError(`value of ${k} is longer than ${LABEL_LIMITS.valueLength} characters`);
+    if (k in out && out[k] !== v) throw new LabelError(`${k} is given twice (${out[k]}, ${v}); no host can have both`);
+    out[k] = v;
+  }
+  const count = Object.keys(out).length;
+  if (count > LABEL_LIMITS.pairs) throw new LabelError(`${count} labels; at most ${LABEL_LIMITS.pairs}`);
+  return out;
+}
+
+/** `k=v,k2=v2` as typed on a command line or in an env variable (blanks around pairs ignored; empty: none). */
+export function parseLabelList(text: string): Record<string, string> {
+  const pairs = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  return labelSet(pairs.map(parseLabelPair));
+}
+
+/** The API's `labels`: `{"zone": "eu"}` or `["zone=eu"]`, as one set (see {@link labelSet}). Throws {@link LabelError}. */
+export function normalizeLabels(value: unknown): Record<string, string> {
+  if (Array.isArray(value))
+    return labelSet(
+      value.map((item) => {
+        if (typeof item !== 'string') throw new LabelError('each label must be a "key=value" string');
+        return parseLabelPair(item);
+      }),
+    );
+  if (typeof value === 'object' && value !== null) return labelSet(Object.entries(value));
+  throw new LabelError('must be an object of key: "value" pairs or an array of "key=value" strings');
+}
