@@ -113,7 +113,7 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
     ledger.report(counts);
     expect(counts).toEqual({
       invocations: 5,
-      lost: 0,
+      unfinished: 0,
       duplicated: 0,
       unexpected: 0,
       inconsistent: 0,
@@ -150,7 +150,7 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
     ledger.report(counts, { resultsWaitingAtRestart: waiting });
     expect(counts).toEqual({
       invocations: 40,
-      lost: 0,
+      unfinished: 0,
       duplicated: 0,
       unexpected: 0,
       inconsistent: 0,
