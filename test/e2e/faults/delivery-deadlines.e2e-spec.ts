@@ -40,7 +40,7 @@ describe('faults: undelivered on time without the broker expiring anything', () 
     state: string,
     t0: number,
     timeoutMs: number,
-  ): Promise<{ r: any; ms: number }> {
+  ): Promise<{ r: { state: string; reason: string }; ms: number }> {
     const r = await until(
       async () => {
         const inv = (await w.api('GET', `/v1/tasks/${taskId}`)).body.results[0];

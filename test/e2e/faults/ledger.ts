@@ -38,6 +38,12 @@ export interface LedgerCounts {
   byState: Record<string, number>;
 }
 
+/** What the ledger reads of `GET /v1/tasks/:id`. */
+interface TaskSeen {
+  state: string;
+  results: { host: string; state: string }[];
+}
+
 interface SentTask {
   id: string;
   token: string;
@@ -157,7 +163,7 @@ export class Ledger {
    * so that a late duplicate would show, and counts.
    */
   async settle(slackMs = 3_000, quietMs = 1_000): Promise<LedgerCounts> {
-    const tasks = new Map<string, any>();
+    const tasks = new Map<string, TaskSeen>();
     for (const t of this.sent) {
       const end = t.deadline + slackMs;
       for (;;) {
@@ -172,7 +178,7 @@ export class Ledger {
     return this.count(tasks);
   }
 
-  private count(tasks: Map<string, any>): LedgerCounts {
+  private count(tasks: Map<string, TaskSeen>): LedgerCounts {
     const runs = new Map<string, number>();
     for (const line of this.executions()) runs.set(line, (runs.get(line) ?? 0) + 1);
     const expected = new Set<string>();
@@ -185,7 +191,7 @@ export class Ledger {
       byState: {},
     };
     for (const t of this.sent) {
-      const results: { host: string; state: string }[] = tasks.get(t.id)?.results ?? [];
+      const results = tasks.get(t.id)?.results ?? [];
       for (const host of t.hosts) {
         const key = `${t.token}-${host}`;
         expected.add(key);
