@@ -126,12 +126,12 @@ describe('faults: an agent or the controller killed (or stopped) and restarted',
     expect(groupAlive(orphans[0])).toBe(true);
   }, 60_000);
 
-  // Last: it stops every agent (their heartbeats are writes, which the locked store would make wait).
+  // Last: it stops every agent.
   it('the controller stopped (SIGTERM) with results in flight, then SIGKILLed holding replies its store cannot commit: nothing is acked before it is stored, and a restart stores every result once', async () => {
     const ledger = new Ledger(w, 'controller stopped, then SIGKILLed before its commit');
     for (let i = 0; i < 10; i++)
       await ledger.send(CONTROLLER_HOSTS, {
-        before: 'sleep 2',
+        before: 'sleep 3', // longer than the ten POSTs take: no result comes before the stop
         after: 'echo finished',
         timeoutMs: 60_000,
         deliveryTimeoutMs: 60_000,
@@ -154,6 +154,7 @@ describe('faults: an agent or the controller killed (or stopped) and restarted',
           .some((l) => l.includes(id) && l.includes('"invocation finished"')),
       );
     await until(() => CONTROLLER_HOSTS.every(finished), 10_000);
+    // Their work is done; their heartbeats are writes, which the locked store below would hold up.
     await Promise.all([...w.agents.values()].map((a) => a.stop('SIGTERM')));
     const results = resultsQueue(w.ns);
     const waiting = (await ch.checkQueue(results)).messageCount;
@@ -162,13 +163,14 @@ describe('faults: an agent or the controller killed (or stopped) and restarted',
     const mustStore = storedReplyKeys(held.messages);
     expect(mustStore.filter((k) => k.startsWith('result '))).toHaveLength(40);
 
-    // Restarted, it gets the replies only once the store is locked: it takes them, cannot commit them, is SIGKILLed.
+    // Restarted, it gets the replies only once the test holds the store's write lock: every commit it
+    // tries fails, so any reply it acks meanwhile is acked before it is stored. Then it is SIGKILLed.
     const second = await w.startController();
     await w.api('GET', `/v1/tasks/${ledger.taskIds[0]}`); // the token's last use is written now, not under the lock
     const lock = lockStore(w.dbPath);
     try {
       await held.release();
-      await second.waitFor(/storing replies failed/, 30_000);
+      await second.waitFor(/storing replies failed/, 30_000); // it took replies and tried to commit them
       // Answered after a timer of the controller's, so after the event-loop turn in which amqplib
       // writes to the socket any ack issued before that failed commit.
       await w.api('GET', `/v1/tasks/${ledger.taskIds[0]}?waitMs=200`);
