@@ -3,7 +3,8 @@ import { sleep, until, Warren } from './harness';
 
 /**
  * Presence with the default heartbeat (5 s, offline after 3 missed) shows a dead agent offline
- * within 15 s; both processes shut down gracefully on SIGTERM, leaving nothing half-done.
+ * within 15 s; an agent shuts down gracefully on SIGTERM, leaving nothing half-done. (The
+ * controller's SIGTERM, with results in flight, is in `faults/process-crash.e2e-spec.ts`.)
  */
 describe('presence and graceful shutdown', () => {
   const w = new Warren();
@@ -17,7 +18,6 @@ describe('presence and graceful shutdown', () => {
     // The default presence interval (the harness passes 1s: a later flag wins).
     await w.startAgent('p1', {}, ['--presence-interval', '5s']);
     await w.startAgent('p2');
-    await w.startAgent('p3');
   });
   afterAll(() => w.teardown());
 
@@ -53,21 +53,5 @@ describe('presence and graceful shutdown', () => {
     expect(done.results[0]).toMatchObject({ state: 'succeeded', stdout: 'done\n' });
     // goodbye: offline at once, not after three missed heartbeats
     expect((await host('p2'))?.status).toBe('offline');
-  });
-
-  it('the controller on SIGTERM stops taking replies, exits 0, and a restart stores every result once', async () => {
-    const t = await w.api('POST', '/v1/tasks', { command: 'sleep 0.5; echo fin', hosts: ['p3'] });
-    expect(t.status).toBe(202);
-    const controller = w.controller!;
-    controller.child.kill('SIGTERM');
-    expect(await controller.exited).toBe(0);
-    const stopping = controller.output.slice(controller.output.indexOf('"shutting down"'));
-    expect(stopping).toMatch(/"shutting down"/);
-    expect(stopping).not.toMatch(/"level":(50|60)/); // no error logged while stopping
-    await w.agents.get('p3')!.waitFor(new RegExp(`"taskId":"${t.body.id}".*"invocation finished"`));
-    await w.startController();
-    const done = (await w.api('GET', `/v1/tasks/${t.body.id}?waitMs=10000`)).body;
-    expect(done).toMatchObject({ state: 'completed' });
-    expect(done.results).toEqual([expect.objectContaining({ host: 'p3', state: 'succeeded', stdout: 'fin\n' })]);
   });
 });

@@ -10,13 +10,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_URL, peakRss, sleep, until, Warren } from './harness';
 
-describe('bad input, huge output and a controller restart', () => {
+describe('bad input, huge output and forged dead letters', () => {
   const w = new Warren();
 
   beforeAll(async () => {
     // A long delivery grace keeps the deadline sweeper out of the dead-letter test's way.
     await w.startController({ WARREN_DELIVERY_GRACE: '30s' });
-    await Promise.all(['r1', 'r2', 'r3'].map((h) => w.startAgent(h)));
+    await Promise.all(['r1', 'r2'].map((h) => w.startAgent(h)));
   });
   afterAll(() => w.teardown());
 
@@ -115,36 +115,5 @@ describe('bad input, huge output and a controller restart', () => {
     });
     expect(Date.now() - t0).toBeLessThan(10_000);
     await conn.close();
-  });
-
-  it('stores every result exactly once after a controller crash with results waiting in the queue', async () => {
-    const { body } = await w.api('POST', '/v1/tasks', { command: 'sleep 1; echo finished', hosts: ['r1', 'r2', 'r3'] });
-    expect(body.id).toBeTruthy();
-    await w.controller!.stop('SIGKILL');
-    // The agents finish while no controller listens: their replies wait in the durable results queue.
-    const conn = await amqplib.connect(BROKER_URL);
-    const ch = await conn.createChannel();
-    // Every agent has finished and published its result while no controller listens.
-    const finished = (h: string) =>
-      w.agents
-        .get(h)!
-        .output.split('\n')
-        .some((l) => l.includes(body.id) && l.includes('invocation finished'));
-    await until(() => ['r1', 'r2', 'r3'].every(finished), 10_000);
-    await until(async () => (await ch.checkQueue(resultsQueue(w.ns))).messageCount >= 3, 5_000);
-    await conn.close();
-
-    await w.startController();
-    const task = (await w.api('GET', `/v1/tasks/${body.id}?waitMs=10000`)).body;
-    expect(task.state).toBe('completed');
-    expect(task.results).toHaveLength(3);
-    expect(task.results.map((r: any) => [r.host, r.state, r.stdout])).toEqual([
-      ['r1', 'succeeded', 'finished\n'],
-      ['r2', 'succeeded', 'finished\n'],
-      ['r3', 'succeeded', 'finished\n'],
-    ]);
-    const check = await w.cli(['check', body.id]);
-    expect(check.code).toBe(0);
-    expect(check.stdout).toMatch(/3 hosts: 3 succeeded/);
   });
 });

@@ -57,7 +57,7 @@ describe('faults: broker restarted or killed with 200 invocations in flight acro
     describeReconnect(scenario, reconnect);
     expect(counts).toEqual({
       invocations: 200,
-      lost: 0,
+      unfinished: 0,
       duplicated: 0,
       unexpected: 0,
       inconsistent: 0,
@@ -173,7 +173,7 @@ describe('faults: broker restarted or killed with 200 invocations in flight acro
     // Refused while the broker was away: 503, nothing stored or sent (a refused task's token never shows up).
     expect(ledger.refused.length).toBeGreaterThan(0);
     expect(refusedStatuses).toEqual([503]);
-    expect(counts).toMatchObject({ lost: 0, duplicated: 0, unexpected: 0, inconsistent: 0 });
+    expect(counts).toMatchObject({ unfinished: 0, duplicated: 0, unexpected: 0, inconsistent: 0 });
     expect(counts.invocations).toBe(ledger.taskIds.length * 5);
     // `error` only for a post accepted in the instant before the controller saw the broker go (never sent, never run).
     expect(Object.keys(counts.byState).filter((s) => s !== 'succeeded' && s !== 'error')).toEqual([]);

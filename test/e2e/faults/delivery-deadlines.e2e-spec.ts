@@ -40,7 +40,7 @@ describe('faults: undelivered on time without the broker expiring anything', () 
     state: string,
     t0: number,
     timeoutMs: number,
-  ): Promise<{ r: any; ms: number }> {
+  ): Promise<{ r: { state: string; reason: string }; ms: number }> {
     const r = await until(
       async () => {
         const inv = (await w.api('GET', `/v1/tasks/${taskId}`)).body.results[0];
@@ -74,7 +74,7 @@ describe('faults: undelivered on time without the broker expiring anything', () 
     ledger.report(counts, { undeliveredAfterMs: ms });
     expect(counts).toEqual({
       invocations: 2,
-      lost: 0,
+      unfinished: 0,
       duplicated: 0,
       unexpected: 0,
       inconsistent: 0,
@@ -105,7 +105,7 @@ describe('faults: undelivered on time without the broker expiring anything', () 
     ledger.report(counts, { undeliveredAfterMs: ms });
     expect(counts).toEqual({
       invocations: 1,
-      lost: 0,
+      unfinished: 0,
       duplicated: 0,
       unexpected: 0,
       inconsistent: 0,
@@ -125,7 +125,7 @@ describe('faults: undelivered on time without the broker expiring anything', () 
     const counts = await ledger.settle(0, 0);
     expect(counts).toEqual({
       invocations: 2,
-      lost: 0,
+      unfinished: 0,
       duplicated: 1,
       unexpected: 1,
       inconsistent: 1,

@@ -26,8 +26,8 @@ const NEVER_RAN = new Set(['undelivered', 'unknown_host', 'rejected', 'error', '
 export interface LedgerCounts {
   /** invocations accepted by the API */
   invocations: number;
-  /** accepted, never reached a terminal state by its deadline */
-  lost: number;
+  /** accepted, never reached a terminal state by its deadline (not the invocation state `lost`, which is terminal) */
+  unfinished: number;
   /** executed more than once (its token appears more than once in the side-effect file) */
   duplicated: number;
   /** executed without being sent (a token nobody sent, or sent to another host) */
@@ -36,6 +36,12 @@ export interface LedgerCounts {
   inconsistent: number;
   /** final states, counted */
   byState: Record<string, number>;
+}
+
+/** What the ledger reads of `GET /v1/tasks/:id`. */
+interface TaskSeen {
+  state: string;
+  results: { host: string; state: string }[];
 }
 
 interface SentTask {
@@ -66,7 +72,7 @@ export interface SendOptions {
  * Counts, per invocation, what a fault did to execution. Every command appends a token unique to
  * its invocation (`<task token>-$FAULT_HOST`: the agent exports no invocation id, but each agent
  * here carries its own host in {@link HOST_VAR}) to one side-effect file; the API says what the
- * controller stored. Then: lost = not terminal by its deadline, duplicated = token seen twice or
+ * controller stored. Then: unfinished = not terminal by its deadline, duplicated = token seen twice or
  * more, unexpected = token never sent to that host.
  */
 export class Ledger {
@@ -157,7 +163,7 @@ export class Ledger {
    * so that a late duplicate would show, and counts.
    */
   async settle(slackMs = 3_000, quietMs = 1_000): Promise<LedgerCounts> {
-    const tasks = new Map<string, any>();
+    const tasks = new Map<string, TaskSeen>();
     for (const t of this.sent) {
       const end = t.deadline + slackMs;
       for (;;) {
@@ -172,13 +178,20 @@ export class Ledger {
     return this.count(tasks);
   }
 
-  private count(tasks: Map<string, any>): LedgerCounts {
+  private count(tasks: Map<string, TaskSeen>): LedgerCounts {
     const runs = new Map<string, number>();
     for (const line of this.executions()) runs.set(line, (runs.get(line) ?? 0) + 1);
     const expected = new Set<string>();
-    const c: LedgerCounts = { invocations: 0, lost: 0, duplicated: 0, unexpected: 0, inconsistent: 0, byState: {} };
+    const c: LedgerCounts = {
+      invocations: 0,
+      unfinished: 0,
+      duplicated: 0,
+      unexpected: 0,
+      inconsistent: 0,
+      byState: {},
+    };
     for (const t of this.sent) {
-      const results: { host: string; state: string }[] = tasks.get(t.id)?.results ?? [];
+      const results = tasks.get(t.id)?.results ?? [];
       for (const host of t.hosts) {
         const key = `${t.token}-${host}`;
         expected.add(key);
@@ -187,7 +200,7 @@ export class Ledger {
         const state = r?.state ?? 'missing';
         c.byState[state] = (c.byState[state] ?? 0) + 1;
         const n = runs.get(key) ?? 0;
-        if (!TERMINAL.has(state)) c.lost++;
+        if (!TERMINAL.has(state)) c.unfinished++;
         if (n > 1) c.duplicated++;
         if ((state === 'succeeded' && n === 0) || (NEVER_RAN.has(state) && n !== 0)) c.inconsistent++;
       }
@@ -201,7 +214,7 @@ export class Ledger {
     const more = Object.entries(extra)
       .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join('');
-    const line = `[faults] ${this.scenario}: invocations=${c.invocations} lost=${c.lost} duplicated=${c.duplicated} unexpected=${c.unexpected} inconsistent=${c.inconsistent} states=${JSON.stringify(c.byState)}${more}`;
+    const line = `[faults] ${this.scenario}: invocations=${c.invocations} unfinished=${c.unfinished} duplicated=${c.duplicated} unexpected=${c.unexpected} inconsistent=${c.inconsistent} states=${JSON.stringify(c.byState)}${more}`;
     console.log(line);
     return line;
   }

@@ -77,7 +77,7 @@ describe('faults: an agent partitioned from the broker, then healed', () => {
     ledger.report(counts, { brokerNoticedMs, agentNoticedMs, consumingAgainAfterHealMs: backMs, atHeal: during });
     expect(counts).toEqual({
       invocations: 24,
-      lost: 0,
+      unfinished: 0,
       duplicated: 0,
       unexpected: 0,
       inconsistent: 0,

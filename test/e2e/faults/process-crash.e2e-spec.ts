@@ -14,11 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateBroker } from '../../support/private-broker';
 import { groupAlive, until, Warren } from '../harness';
 import { agentEnv, Ledger, startAgents } from './ledger';
+import { holdQueue, lockStore, storedReplyKeys } from './results-queue';
 
 const CONTROLLER_HOSTS = ['c1', 'c2', 'c3', 'c4'];
 
-/** A process dies hard (SIGKILL: no goodbye, no drain) and comes back; the broker stays up. */
-describe('faults: an agent or the controller SIGKILLed and restarted', () => {
+/** A process stops or dies hard (SIGKILL: no goodbye, no drain) and comes back; the broker stays up. */
+describe('faults: an agent or the controller killed (or stopped) and restarted', () => {
   let broker: PrivateBroker;
   let w: Warren;
   let admin: amqplib.ChannelModel;
@@ -113,7 +114,7 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
     ledger.report(counts);
     expect(counts).toEqual({
       invocations: 5,
-      lost: 0,
+      unfinished: 0,
       duplicated: 0,
       unexpected: 0,
       inconsistent: 0,
@@ -125,11 +126,24 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
     expect(groupAlive(orphans[0])).toBe(true);
   }, 60_000);
 
-  it('the controller SIGKILLed with results waiting, then restarted: every result stored once, every task ends', async () => {
-    const ledger = new Ledger(w, 'controller SIGKILL');
+  // Last: it stops every agent.
+  it('the controller stopped (SIGTERM) with results in flight, then SIGKILLed holding replies its store cannot commit: nothing is acked before it is stored, and a restart stores every result once', async () => {
+    const ledger = new Ledger(w, 'controller stopped, then SIGKILLed before its commit');
     for (let i = 0; i < 10; i++)
-      await ledger.send(CONTROLLER_HOSTS, { before: 'sleep 1', timeoutMs: 15_000, deliveryTimeoutMs: 30_000 });
-    await w.controller!.stop('SIGKILL');
+      await ledger.send(CONTROLLER_HOSTS, {
+        before: 'sleep 3', // longer than the ten POSTs take: no result comes before the stop
+        after: 'echo finished',
+        timeoutMs: 60_000,
+        deliveryTimeoutMs: 60_000,
+      });
+    // SIGTERM while the commands run: it stops taking replies and exits 0, logging no error.
+    const first = w.controller!;
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const stopping = first.output.slice(first.output.indexOf('"shutting down"'));
+    expect(stopping).toMatch(/"shutting down"/);
+    expect(stopping).not.toMatch(/"level":(50|60)/);
+
     // The agents finish while no controller listens: every result waits in the durable results queue.
     await until(() => ledger.executions().length === 40, 20_000);
     const finished = (h: string) =>
@@ -140,17 +154,42 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
           .some((l) => l.includes(id) && l.includes('"invocation finished"')),
       );
     await until(() => CONTROLLER_HOSTS.every(finished), 10_000);
-    const waiting = await until(async () => {
-      const n = (await ch.checkQueue(resultsQueue(w.ns))).messageCount;
-      return n >= 40 ? n : null;
-    }, 5_000);
+    // Their work is done; their heartbeats are writes, which the locked store below would hold up.
+    await Promise.all([...w.agents.values()].map((a) => a.stop('SIGTERM')));
+    const results = resultsQueue(w.ns);
+    const waiting = (await ch.checkQueue(results)).messageCount;
+    const held = await holdQueue(admin, results, (m) => m.length >= waiting);
+    expect(held.messages).toHaveLength(waiting);
+    const mustStore = storedReplyKeys(held.messages);
+    expect(mustStore.filter((k) => k.startsWith('result '))).toHaveLength(40);
+
+    // Restarted, it gets the replies only once the test holds the store's write lock: every commit it
+    // tries fails, so any reply it acks meanwhile is acked before it is stored. Then it is SIGKILLed.
+    const second = await w.startController();
+    await w.api('GET', `/v1/tasks/${ledger.taskIds[0]}`); // the token's last use is written now, not under the lock
+    const lock = lockStore(w.dbPath);
+    try {
+      await held.release();
+      await second.waitFor(/storing replies failed/, 30_000); // it took replies and tried to commit them
+      // Answered after a timer of the controller's, so after the event-loop turn in which amqplib
+      // writes to the socket any ack issued before that failed commit.
+      await w.api('GET', `/v1/tasks/${ledger.taskIds[0]}?waitMs=200`);
+      await second.stop('SIGKILL');
+      await until(async () => (await ch.checkQueue(results)).consumerCount === 0, 10_000);
+      // Nothing was stored, so nothing may have been acked: every reply the store needs is back in the queue.
+      const back = await holdQueue(admin, results, (m) => storedReplyKeys(m).length >= mustStore.length);
+      expect(storedReplyKeys(back.messages)).toEqual(mustStore);
+      await back.release();
+    } finally {
+      lock.release();
+    }
 
     await w.startController();
     const counts = await ledger.settle();
     ledger.report(counts, { resultsWaitingAtRestart: waiting });
     expect(counts).toEqual({
       invocations: 40,
-      lost: 0,
+      unfinished: 0,
       duplicated: 0,
       unexpected: 0,
       inconsistent: 0,
@@ -159,9 +198,13 @@ describe('faults: an agent or the controller SIGKILLed and restarted', () => {
     for (const id of ledger.taskIds) {
       const t = (await w.api('GET', `/v1/tasks/${id}`)).body;
       expect(t.state).toBe('completed');
-      expect(t.results.map((r: { host: string }) => r.host).sort()).toEqual(CONTROLLER_HOSTS);
+      const rows = t.results.map((r: { host: string; state: string; stdout: string }) => [r.host, r.state, r.stdout]);
+      expect(rows.sort()).toEqual(CONTROLLER_HOSTS.map((h) => [h, 'succeeded', 'finished\n']));
     }
+    const check = await w.cli(['check', ledger.taskIds[0]]);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/4 hosts: 4 succeeded/);
     // Everything stored was acked: nothing left for a third controller to store again.
-    await until(async () => (await ch.checkQueue(resultsQueue(w.ns))).messageCount === 0, 5_000);
-  }, 90_000);
+    await until(async () => (await ch.checkQueue(results)).messageCount === 0, 5_000);
+  }, 120_000);
 });

@@ -54,7 +54,7 @@ describe(`chaos: ${FLEET} agents through three broker outages`, () => {
       describeReconnect(`${FLEET} agents, ${label}`, r);
       expect(counts).toEqual({
         invocations: 4 * FLEET,
-        lost: 0,
+        unfinished: 0,
         duplicated: 0,
         unexpected: 0,
         inconsistent: 0,
