@@ -2,6 +2,7 @@ import { type DynamicModule, Inject, Module, type OnApplicationBootstrap } from 
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AuditController } from './audit/audit.controller';
 import { AUTH_PROVIDERS } from './auth/auth.providers';
 import { BrokerService } from './broker/broker.service';
@@ -15,7 +16,6 @@ import { TaskEventsController } from './events/task-events.controller';
 import { HostKeysStore } from './hosts/host-keys.store';
 import { HostsRegistry } from './hosts/hosts.registry';
 import { ControllerKey } from './keys/controller-key';
-import { ROOT_LOGGER } from './logger';
 import { metricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
 import { MetricsSources } from './metrics/metrics.sources';

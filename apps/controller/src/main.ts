@@ -1,15 +1,15 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createRootLogger } from '@warren/runtime';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runMaintenanceCommand } from './auth/token.commands';
 import { ConfigError, type ControllerConfig, parseControllerArgs } from './config/controller.config';
 import { validationPipe } from './errors/validation.pipe';
-import { createRootLogger } from './logger';
 
 async function serve(config: ControllerConfig): Promise<void> {
-  const logger = createRootLogger(config.logLevel);
+  const logger = createRootLogger('warren-controller', config.logLevel);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
     bufferLogs: true,
     bodyParser: false,

@@ -1,9 +1,9 @@
 import type { Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG } from '../audit/audit.port';
 import { SqliteAuditLog } from '../audit/sqlite-audit.log';
-import { ROOT_LOGGER } from '../logger';
 import { DATABASE, type Db } from '../store/database';
 import { AuthGuard } from './auth.guard';
 import { SqliteTokenStore, TOKEN_STORE } from './token.store';

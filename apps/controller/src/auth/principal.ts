@@ -18,8 +18,6 @@ export interface Principal {
 /** What the auth guard attaches to each request it lets through. */
 export interface AuthedRequest extends Request {
   principal?: Principal;
-  /** the route's audited action (`@AuditAs`), so that refusing its body as invalid is audited too */
-  auditAction?: string;
 }
 
 /**

@@ -5,7 +5,8 @@ import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerAction } from '../config/controller.subcommands';
 import { openDatabase } from '../store/database';
 import { validateHostPatterns } from './host-patterns';
-import { SqliteTokenStore, TokenError, type TokenInfo } from './token.store';
+import { TokenError } from '../errors/errors';
+import { SqliteTokenStore, type TokenInfo } from './token.store';
 
 /** Where a maintenance command writes: stdout for what scripts capture, stderr for people. */
 export interface CommandIo {

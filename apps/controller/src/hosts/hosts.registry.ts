@@ -2,10 +2,10 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
 import { decodePresence, keyRing, parsePublicKey, type PresenceMessage, verifyBody } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { ROOT_LOGGER } from '../logger';
 import { HostKeysStore, type HostTrust } from './host-keys.store';
 
 /** What `GET /v1/hosts` shows of one agent. */

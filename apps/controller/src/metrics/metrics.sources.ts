@@ -2,10 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Channel, ChannelModel } from '@warren/amqp';
 import { resultsQueue } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { HostsRegistry } from '../hosts/hosts.registry';
-import { ROOT_LOGGER } from '../logger';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { MetricsService } from './metrics.service';
 

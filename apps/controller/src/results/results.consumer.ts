@@ -9,12 +9,12 @@ import {
   verifyBody,
 } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { TaskEvents } from '../events/task-events';
 import { HostKeysStore } from '../hosts/host-keys.store';
-import { ROOT_LOGGER } from '../logger';
 import { MetricsService } from '../metrics/metrics.service';
 import { TASK_STORE, type InvocationUpdate, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from '../tasks/completion.notifier';

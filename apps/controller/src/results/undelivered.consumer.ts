@@ -3,10 +3,10 @@ import { Consumer } from '@warren/amqp';
 import { decodeCommand, keyRing, undeliveredQueue, verifyBody } from '@warren/protocol';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { ControllerKey } from '../keys/controller-key';
-import { ROOT_LOGGER } from '../logger';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from '../tasks/completion.notifier';
 

@@ -9,6 +9,7 @@ import {
   resultsQueue,
 } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import type { Principal } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
@@ -16,7 +17,6 @@ import { ControllerConfig } from '../config/controller.config';
 import { ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
 import { TaskEvents } from '../events/task-events';
 import { ControllerKey } from '../keys/controller-key';
-import { ROOT_LOGGER } from '../logger';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 

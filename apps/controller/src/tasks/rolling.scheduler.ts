@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { TaskEvents } from '../events/task-events';
-import { ROOT_LOGGER } from '../logger';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 import { DispatcherService } from './dispatcher.service';

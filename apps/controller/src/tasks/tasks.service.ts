@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import type { Principal } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
@@ -14,7 +15,6 @@ import {
   TaskNotFoundError,
   UnprocessableTaskError,
 } from '../errors/errors';
-import { ROOT_LOGGER } from '../logger';
 import { DATABASE, type Db } from '../store/database';
 import { TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
@@ -22,7 +22,7 @@ import { DispatcherService } from './dispatcher.service';
 import { type CreateTaskDto, TASK_DEFAULTS } from './dto/create-task.dto';
 import { DEFAULT_RERUN_STATES, type RerunTaskDto } from './dto/rerun-task.dto';
 import { normalizeLabels } from './dto/targeting.validators';
-import { type LimitSpec, LimitSpecError, resolveLimit } from './rolling.policy';
+import { type LimitSpec, resolveLimit } from './rolling.policy';
 import { RollingScheduler } from './rolling.scheduler';
 import { type ResolvedTarget, TargetResolver } from './target.resolver';
 import { presentTask, presentTaskHead } from './task.presenter';
@@ -91,24 +91,21 @@ export interface DryRunAnswer extends ResolvedTarget, RollingLimits {
   folded: string;
 }
 
-/** Counts from `concurrency` / `maxErrors` given as `5` or `"25%"` of `total` hosts; 400 when they cannot be read. */
+/**
+ * Counts from `concurrency` / `maxErrors` given as `5` or `"25%"` of `total` hosts. Throws (400)
+ * {@link LimitSpecError} when one cannot be read, {@link BadQueryError} for `maxErrors` alone.
+ */
 export function rollingLimits(
   concurrency: LimitSpec | null | undefined,
   maxErrors: LimitSpec | null | undefined,
   total: number,
 ): RollingLimits {
-  try {
-    const c =
-      concurrency === undefined || concurrency === null ? null : resolveLimit(concurrency, total, 'concurrency');
-    const m = maxErrors === undefined || maxErrors === null ? null : resolveLimit(maxErrors, total, 'maxErrors');
-    // With every host started at once there is nothing left to skip: an error budget would be a silent no-op.
-    if (m !== null && c === null)
-      throw new LimitSpecError('maxErrors needs concurrency: with every host started at once, no host is left to skip');
-    return { concurrency: c, maxErrors: m };
-  } catch (err) {
-    if (err instanceof LimitSpecError) throw new BadQueryError(err.message);
-    throw err;
-  }
+  const c = concurrency === undefined || concurrency === null ? null : resolveLimit(concurrency, total, 'concurrency');
+  const m = maxErrors === undefined || maxErrors === null ? null : resolveLimit(maxErrors, total, 'maxErrors');
+  // With every host started at once there is nothing left to skip: an error budget would be a silent no-op.
+  if (m !== null && c === null)
+    throw new BadQueryError('maxErrors needs concurrency: with every host started at once, no host is left to skip');
+  return { concurrency: c, maxErrors: m };
 }
 
 @Injectable()
