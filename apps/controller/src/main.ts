@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import { runMaintenanceCommand } from './auth/token.commands';
 import { ConfigError, type ControllerConfig, parseControllerArgs } from './config/controller.config';
 import { validationPipe } from './errors/validation.pipe';
+import { runKeygen } from './keys/keygen.command';
 
 async function serve(config: ControllerConfig): Promise<void> {
   const logger = createRootLogger('warren-controller', config.logLevel);
@@ -49,7 +50,11 @@ async function main(): Promise<void> {
   }
   const { action, config } = parsed;
   if (action.command === 'serve') return serve(config);
-  process.exitCode = runMaintenanceCommand(action, config, { stdout: process.stdout, stderr: process.stderr });
+  const io = { stdout: process.stdout, stderr: process.stderr };
+  process.exitCode =
+    action.command === 'keygen'
+      ? runKeygen(action.out ?? config.keyPath, io)
+      : runMaintenanceCommand(action, config, io);
 }
 
 main().catch((err: Error) => {

@@ -6,8 +6,9 @@ import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import type { InvocationUpdate, TaskRecord } from '../store/task-store.port';
 import { SseSession } from './sse.session';
-import { type EventLogOptions, type LogWatcher, parseEventId, type SentEvent, TaskEventLog } from './task-event.log';
-import { TaskEvents } from './task-events';
+import { type EventLogOptions, TaskEventLog } from './task-event.log';
+import { type LogWatcher, parseEventId, type SentEvent } from './task-log';
+import { TaskActivityNotifier } from './task-activity.notifier';
 
 const task = (id: string): TaskRecord => ({
   id,
@@ -60,11 +61,11 @@ const result = (inv: string, host: string, stdout: string): InvocationUpdate => 
 });
 
 describe('TaskEventLog', () => {
-  let events: TaskEvents;
+  let events: TaskActivityNotifier;
   let store: SqliteTaskStore;
   let log: TaskEventLog;
   const make = (opts: Partial<EventLogOptions> = {}) => {
-    events = new TaskEvents();
+    events = new TaskActivityNotifier();
     // As in the app: the store announces every change it commits.
     store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.changed(c.map((x) => x.taskId)));
     store.createTask(task('t1'), [
@@ -169,7 +170,7 @@ describe('TaskEventLog', () => {
 
   it('a watch of a task that completed, reopened (its host did run it) and completed again ends, even if no change was announced', async () => {
     log.onModuleDestroy();
-    events = new TaskEvents();
+    events = new TaskActivityNotifier();
     let announce = true;
     store = new SqliteTaskStore(openDatabase(':memory:'), (c) => announce && events.changed(c.map((x) => x.taskId)));
     store.createTask(task('t1'), [
@@ -278,7 +279,7 @@ function parseFrames(text: string): { id: string; event: string; data: Record<st
 
 describe('SseSession', () => {
   it('streams the log as text/event-stream, resumes after Last-Event-ID, and ends after completed', async () => {
-    const events = new TaskEvents();
+    const events = new TaskActivityNotifier();
     const store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.changed(c.map((x) => x.taskId)));
     store.createTask({ ...task('t1'), hostCount: 1 }, [{ id: 'i1', host: 'web1', deadlineAt: 99_000 }]);
     const log = new TaskEventLog(store, events, {});

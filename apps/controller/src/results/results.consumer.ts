@@ -13,7 +13,7 @@ import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { TaskEvents } from '../events/task-events';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { HostKeysStore } from '../hosts/host-keys.store';
 import { MetricsService } from '../metrics/metrics.service';
 import { TASK_STORE, type InvocationUpdate, type TaskStore } from '../store/task-store.port';
@@ -48,7 +48,7 @@ export class ResultsConsumer implements OnModuleDestroy {
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly notifier: CompletionNotifier,
     private readonly hostKeys: HostKeysStore,
-    private readonly events: TaskEvents,
+    private readonly events: TaskActivityNotifier,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly metrics: MetricsService,

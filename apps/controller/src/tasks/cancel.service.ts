@@ -15,7 +15,7 @@ import type { Principal } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
-import { TaskEvents } from '../events/task-events';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { ControllerKey } from '../keys/controller-key';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
@@ -47,7 +47,7 @@ export class CancelService {
     private readonly config: ControllerConfig,
     private readonly signer: ControllerKey,
     private readonly notifier: CompletionNotifier,
-    private readonly events: TaskEvents,
+    private readonly events: TaskActivityNotifier,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {

@@ -13,7 +13,7 @@ import {
   TaskNotFoundError,
   UnprocessableTaskError,
 } from '../errors/errors';
-import { TaskEvents } from '../events/task-events';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import { CompletionNotifier } from './completion.notifier';
@@ -59,7 +59,7 @@ function service(connected: boolean) {
   const logger = pino({ level: 'silent' });
   const notifier = new CompletionNotifier();
   const targets = { resolve: (sel) => resolveTarget(sel, KNOWN) } as TargetResolver;
-  const rolling = new RollingScheduler(store, dispatcher, broker, config, notifier, new TaskEvents(), logger);
+  const rolling = new RollingScheduler(store, dispatcher, broker, config, notifier, new TaskActivityNotifier(), logger);
   const svc = new TasksService(store, dispatcher, broker, notifier, config, logger, audit, db, targets, rolling);
   return { svc, store, dispatched, sent, audited };
 }
