@@ -26,9 +26,9 @@ import { TasksModule } from './tasks/tasks.module';
  * each in its feature module. Here: the global configuration and logger, the one exception
  * filter, and the start-up order across modules.
  *
- * Shutdown needs no code here: Nest destroys modules from this one inwards, so the consumers
- * (results, dead letters, presence) flush before the modules they write to, and the store
- * (StoreModule, imported by every module that writes) closes last.
+ * Shutdown needs no code here: every consumer (results, dead letters, presence) flushes when its
+ * module is destroyed, which Nest does for all modules before any shuts down, and the store
+ * closes last (StoreModule says how).
  */
 @Module({})
 export class AppModule implements OnApplicationBootstrap {

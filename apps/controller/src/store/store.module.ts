@@ -1,4 +1,4 @@
-import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { ControllerConfig } from '../config/controller.config';
 import { TaskActivityModule } from '../events/task-activity.module';
 import { TaskActivityNotifier } from '../events/task-activity.notifier';
@@ -7,9 +7,9 @@ import { SqliteTaskStore } from './sqlite-task.store';
 import { TASK_STORE, type TaskStore } from './task-store.port';
 
 /**
- * Closes the task store (and with it the SQLite file) at application shutdown. Every module that
- * writes to the store imports this one, so Nest shuts this module down after them: after the
- * consumers have flushed (module destroy) and the broker connection has closed.
+ * Closes the task store (and with it the SQLite file) at application shutdown: after every
+ * consumer has flushed into it (module destroy comes first), after the HTTP server has closed,
+ * and after the broker connection (see {@link StoreModule} for why last).
  */
 class StoreCloser implements OnApplicationShutdown {
   constructor(@Inject(TASK_STORE) private readonly store: TaskStore) {}
@@ -23,7 +23,12 @@ class StoreCloser implements OnApplicationShutdown {
  * host keys) and the task store (`TASK_STORE`), which reports every change it commits to the
  * {@link TaskActivityNotifier}: invocation metrics and live task events then need nothing from
  * whoever applied it.
+ *
+ * Global only for its place in the shutdown order: Nest shuts global modules down after all
+ * others, whatever the import graph, so the store closes last. Every module that uses it still
+ * imports it, to say so.
  */
+@Global()
 @Module({
   imports: [TaskActivityModule],
   providers: [
