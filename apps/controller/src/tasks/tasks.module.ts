@@ -12,13 +12,14 @@ import { DeadlineSweeper } from './deadline.sweeper';
 import { DispatcherService } from './dispatcher.service';
 import { RollingScheduler } from './rolling.scheduler';
 import { TargetResolver } from './target.resolver';
+import { TaskReader } from './task-reader.service';
 import { TaskActionsController } from './task-actions.controller';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
 
 /**
- * Tasks: creating (target resolution, rolling limits, scope checks), dispatching signed commands,
- * rolling runs, cancelling, reading and waiting ({@link CompletionNotifier}), and the deadline
+ * Tasks: creating and re-running (target resolution, rolling limits, scope checks), dispatching
+ * signed commands, rolling runs, cancelling, reading and waiting ({@link TaskReader}), and the deadline
  * sweeper that ends what no reply will. `/v1/tasks` and its actions.
  */
 @Module({
@@ -26,6 +27,7 @@ import { TasksService } from './tasks.service';
   controllers: [TasksController, TaskActionsController],
   providers: [
     TasksService,
+    TaskReader,
     DispatcherService,
     RollingScheduler,
     TargetResolver,
@@ -33,6 +35,6 @@ import { TasksService } from './tasks.service';
     DeadlineSweeper,
     CompletionNotifier,
   ],
-  exports: [TasksService, CompletionNotifier, DeadlineSweeper],
+  exports: [TaskReader, CompletionNotifier, DeadlineSweeper],
 })
 export class TasksModule {}
