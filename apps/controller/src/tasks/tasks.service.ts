@@ -88,6 +88,11 @@ export function rollingLimits(
   return { concurrency: c, maxErrors: m };
 }
 
+/**
+ * Creates tasks (and dry runs of them) and re-runs: resolves the target, checks the caller's
+ * host scope (a refusal audited), stores and audits the task, and sends its commands through the
+ * dispatcher or the rolling scheduler. Reading tasks is {@link TaskReader}'s.
+ */
 @Injectable()
 export class TasksService {
   private readonly log: Logger;
