@@ -1,4 +1,9 @@
-import { type DynamicModule, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Module,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
@@ -26,12 +31,13 @@ import { TasksModule } from './tasks/tasks.module';
  * each in its feature module. Here: the global configuration and logger, the one exception
  * filter, and the start-up order across modules.
  *
- * Shutdown needs no code here: every consumer (results, dead letters, presence) flushes when its
- * module is destroyed, which Nest does for all modules before any shuts down, and the store
- * closes last (StoreModule says how).
+ * Shutdown, in Nest's phases: module destroy stops every timer and listener (sweeper, rolling
+ * scheduler, completion waits, live event logs); then the consumers stop here, the results
+ * consumer storing and acking what it received, which so starts nothing new; then the HTTP server
+ * closes; then the broker connection, and the store last (StoreModule says how).
  */
 @Module({})
-export class AppModule implements OnApplicationBootstrap {
+export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     private readonly broker: BrokerService,
     private readonly results: ResultsConsumer,
@@ -67,5 +73,10 @@ export class AppModule implements OnApplicationBootstrap {
     await this.hosts.start();
     await this.broker.start();
     this.sweeper.start();
+  }
+
+  /** Stops the consumers once every timer and listener is gone (see the class comment). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all([this.results.stop(), this.undelivered.stop(), this.hosts.stop()]);
   }
 }

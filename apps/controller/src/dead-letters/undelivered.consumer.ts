@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Consumer } from '@warren/amqp';
 import { decodeCommand, keyRing, undeliveredQueue, verifyBody } from '@warren/protocol';
 import type { KeyObject } from 'node:crypto';
@@ -23,7 +23,7 @@ import { CompletionNotifier } from '../tasks/completion.notifier';
  * known here: after a key rotation, dead letters of older commands are left to the sweeper.
  */
 @Injectable()
-export class UndeliveredConsumer implements OnModuleDestroy {
+export class UndeliveredConsumer {
   private consumer: Consumer | null = null;
   private readonly log: Logger;
   private readonly ownKey: ReadonlyMap<string, KeyObject>;
@@ -101,7 +101,8 @@ export class UndeliveredConsumer implements OnModuleDestroy {
     this.notifier.notify(completedTaskIds);
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Closes the consumer (AppModule calls it at shutdown, see there). */
+  async stop(): Promise<void> {
     await this.consumer?.close();
   }
 }

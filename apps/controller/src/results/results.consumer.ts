@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
 import {
   decodeReply,
@@ -34,7 +34,7 @@ const MAX_BATCH = 500;
  * the first copy's outcome stands).
  */
 @Injectable()
-export class ResultsConsumer implements OnModuleDestroy {
+export class ResultsConsumer {
   private consumer: Consumer | null = null;
   private batch: Delivery[] = [];
   private scheduled = false;
@@ -207,7 +207,8 @@ export class ResultsConsumer implements OnModuleDestroy {
     });
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Stops taking replies, stores and acks those received (AppModule calls it at shutdown, see there). */
+  async stop(): Promise<void> {
     await this.consumer?.cancel();
     this.flush();
     await this.consumer?.close();
