@@ -8,7 +8,7 @@ import { TASK_STORE, type TaskStore } from './task-store.port';
 
 /**
  * Closes the task store (and with it the SQLite file) at application shutdown: after every
- * consumer has flushed into it (module destroy comes first), after the HTTP server has closed,
+ * consumer has flushed into it (AppModule stops them before), after the HTTP server has closed,
  * and after the broker connection (see {@link StoreModule} for why last).
  */
 class StoreCloser implements OnApplicationShutdown {
