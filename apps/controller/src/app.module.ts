@@ -1,53 +1,43 @@
-import { type DynamicModule, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Module,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
-import { AuditController } from './audit/audit.controller';
-import { AUTH_PROVIDERS } from './auth/auth.providers';
+import { AuditModule } from './audit/audit.module';
+import { AuthModule } from './auth/auth.module';
+import { BrokerModule } from './broker/broker.module';
 import { BrokerService } from './broker/broker.service';
 import { ControllerConfig } from './config/controller.config';
+import { CoreModule } from './core/core.module';
+import { DeadLettersModule } from './dead-letters/dead-letters.module';
+import { UndeliveredConsumer } from './dead-letters/undelivered.consumer';
 import { HttpExceptionFilter } from './errors/http-exception.filter';
-import { HealthController } from './health/health.controller';
-import { HostsController } from './hosts/hosts.controller';
-import { TaskEventLog } from './events/task-event.log';
-import { TaskEvents } from './events/task-events';
-import { TaskEventsController } from './events/task-events.controller';
-import { HostKeysStore } from './hosts/host-keys.store';
+import { EventsModule } from './events/events.module';
+import { HealthModule } from './health/health.module';
+import { HostsModule } from './hosts/hosts.module';
 import { HostsRegistry } from './hosts/hosts.registry';
-import { ControllerKey } from './keys/controller-key';
-import { ROOT_LOGGER } from './logger';
-import { metricsController } from './metrics/metrics.controller';
-import { MetricsService } from './metrics/metrics.service';
-import { MetricsSources } from './metrics/metrics.sources';
+import { MetricsEndpointModule } from './metrics/metrics.module';
 import { ResultsConsumer } from './results/results.consumer';
-import { UndeliveredConsumer } from './results/undelivered.consumer';
-import { DATABASE, type Db, openDatabase } from './store/database';
-import { SqliteTaskStore } from './store/sqlite-task.store';
-import { TASK_STORE, type TaskStore } from './store/task-store.port';
-import { CompletionNotifier } from './tasks/completion.notifier';
+import { ResultsModule } from './results/results.module';
 import { DeadlineSweeper } from './tasks/deadline.sweeper';
-import { DispatcherService } from './tasks/dispatcher.service';
-import { CancelService } from './tasks/cancel.service';
-import { TaskActionsController } from './tasks/task-actions.controller';
-import { TasksController } from './tasks/tasks.controller';
-import { TasksService } from './tasks/tasks.service';
-import { RollingScheduler } from './tasks/rolling.scheduler';
-import { TargetResolver } from './tasks/target.resolver';
-
-/** Closes the task store last, after every consumer has flushed into it. */
-class StoreCloser {
-  constructor(@Inject(TASK_STORE) private readonly store: TaskStore) {}
-  onApplicationShutdown(): void {
-    this.store.close();
-  }
-}
+import { TasksModule } from './tasks/tasks.module';
 
 /**
- * The controller: HTTP API (tasks, hosts, health), the dispatcher, the consumers of results,
- * dead letters and presence, the deadline sweeper, and the SQLite task store.
+ * The controller: HTTP API (tasks, events, hosts, audit, metrics, health), the dispatcher, the
+ * consumers of results, dead letters and presence, the deadline sweeper, and the SQLite store,
+ * each in its feature module. Here: the global configuration and logger, the one exception
+ * filter, and the start-up order across modules.
+ *
+ * Shutdown, in Nest's phases: module destroy stops every timer and listener (sweeper, rolling
+ * scheduler, completion waits, live event logs); then the consumers stop here, the results
+ * consumer storing and acking what it received, which so starts nothing new; then the HTTP server
+ * closes; then the broker connection, and the store last (StoreModule says how).
  */
 @Module({})
-export class AppModule implements OnApplicationBootstrap {
+export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     private readonly broker: BrokerService,
     private readonly results: ResultsConsumer,
@@ -60,66 +50,19 @@ export class AppModule implements OnApplicationBootstrap {
     return {
       module: AppModule,
       imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            logger,
-            // Access logs at debug: one line per request would dominate the log at fleet scale.
-            // 503 (no broker yet, or a /healthz probe saying so) is a state, not a bug: warn, not error.
-            customLogLevel: (_req, res, err) =>
-              res.statusCode === 503
-                ? 'warn'
-                : err || res.statusCode >= 500
-                  ? 'error'
-                  : res.statusCode >= 400
-                    ? 'info'
-                    : 'debug',
-          },
-        }),
+        CoreModule.forRoot(config, logger),
+        BrokerModule,
+        AuthModule,
+        AuditModule,
+        HostsModule,
+        TasksModule,
+        ResultsModule,
+        DeadLettersModule,
+        EventsModule,
+        MetricsEndpointModule.register(config),
+        HealthModule,
       ],
-      controllers: [
-        TasksController,
-        TaskActionsController,
-        TaskEventsController,
-        HostsController,
-        HealthController,
-        AuditController,
-        metricsController(config),
-      ],
-      providers: [
-        { provide: ControllerConfig, useValue: config },
-        { provide: ROOT_LOGGER, useValue: logger },
-        { provide: DATABASE, useFactory: () => openDatabase(config.dbPath) },
-        // The store reports every change it commits, so invocation metrics and live task events need nothing from whoever applied it.
-        {
-          provide: TASK_STORE,
-          useFactory: (db: Db, metrics: MetricsService, events: TaskEvents) =>
-            new SqliteTaskStore(db, (c) => {
-              metrics.invocationsChanged(c);
-              events.changed(c.map((x) => x.taskId));
-            }),
-          inject: [DATABASE, MetricsService, TaskEvents],
-        },
-        MetricsService,
-        MetricsSources,
-        { provide: APP_FILTER, useClass: HttpExceptionFilter },
-        ...AUTH_PROVIDERS,
-        StoreCloser,
-        BrokerService,
-        CompletionNotifier,
-        DispatcherService,
-        TasksService,
-        ResultsConsumer,
-        UndeliveredConsumer,
-        HostsRegistry,
-        HostKeysStore,
-        ControllerKey,
-        TaskEvents,
-        TaskEventLog,
-        CancelService,
-        DeadlineSweeper,
-        TargetResolver,
-        RollingScheduler,
-      ],
+      providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };
   }
 
@@ -130,5 +73,10 @@ export class AppModule implements OnApplicationBootstrap {
     await this.hosts.start();
     await this.broker.start();
     this.sweeper.start();
+  }
+
+  /** Stops the consumers once every timer and listener is gone (see the class comment). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all([this.results.stop(), this.undelivered.stop(), this.hosts.stop()]);
   }
 }

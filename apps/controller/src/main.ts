@@ -1,15 +1,16 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createRootLogger } from '@warren/runtime';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runMaintenanceCommand } from './auth/token.commands';
 import { ConfigError, type ControllerConfig, parseControllerArgs } from './config/controller.config';
 import { validationPipe } from './errors/validation.pipe';
-import { createRootLogger } from './logger';
+import { runKeygen } from './keys/keygen.command';
 
 async function serve(config: ControllerConfig): Promise<void> {
-  const logger = createRootLogger(config.logLevel);
+  const logger = createRootLogger('warren-controller', config.logLevel);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
     bufferLogs: true,
     bodyParser: false,
@@ -49,7 +50,11 @@ async function main(): Promise<void> {
   }
   const { action, config } = parsed;
   if (action.command === 'serve') return serve(config);
-  process.exitCode = runMaintenanceCommand(action, config, { stdout: process.stdout, stderr: process.stderr });
+  const io = { stdout: process.stdout, stderr: process.stderr };
+  process.exitCode =
+    action.command === 'keygen'
+      ? runKeygen(action.out ?? config.keyPath, io)
+      : runMaintenanceCommand(action, config, io);
 }
 
 main().catch((err: Error) => {

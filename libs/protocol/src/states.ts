@@ -20,7 +20,11 @@ export const INVOCATION_STATES = [
 /** One of {@link INVOCATION_STATES}. */
 export type InvocationState = (typeof INVOCATION_STATES)[number];
 
-/** States an invocation never leaves once reached (but see {@link INFERRED_STATES}). */
+/**
+ * States an invocation never leaves once reached, with one exception: `undelivered` and `lost` are
+ * inferred from silence (a deadline passed), and if the agent later reports that it did run the
+ * command, its report wins: Warren says what happened on the host, not what the controller guessed.
+ */
 export const TERMINAL_STATES: ReadonlySet<InvocationState> = new Set<InvocationState>([
   'succeeded',
   'failed',
@@ -33,13 +37,6 @@ export const TERMINAL_STATES: ReadonlySet<InvocationState> = new Set<InvocationS
   'error',
   'skipped',
 ]);
-
-/**
- * Terminal states the controller infers from silence (a deadline passed) rather than hears from
- * the agent. If the agent later reports that it did run the command, its report wins: Warren says
- * what happened on the host, not what the controller guessed.
- */
-export const INFERRED_STATES: ReadonlySet<InvocationState> = new Set<InvocationState>(['undelivered', 'lost']);
 
 /** Terminal states an agent may report in a `result` message. */
 export const AGENT_RESULT_STATES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'error'] as const;

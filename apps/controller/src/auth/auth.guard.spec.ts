@@ -1,17 +1,18 @@
 import 'reflect-metadata';
 import { Body, Controller, Delete, Get, type INestApplication, Module, Post } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { IsString } from 'class-validator';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG } from '../audit/audit.port';
 import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import { HttpExceptionFilter } from '../errors/http-exception.filter';
 import { validationPipe } from '../errors/validation.pipe';
-import { ROOT_LOGGER } from '../logger';
 import { openDatabase } from '../store/database';
 import { AuditAs, Public, Roles } from './auth.decorators';
 import { AuthGuard } from './auth.guard';
+import { RefusalAuditInterceptor } from './refusal-audit.interceptor';
 import { CurrentPrincipal, type Principal } from './principal';
 import { SqliteTokenStore, TOKEN_STORE } from './token.store';
 
@@ -57,6 +58,7 @@ const audit = new SqliteAuditLog(db);
     { provide: TOKEN_STORE, useValue: tokens },
     { provide: AUDIT_LOG, useValue: audit },
     { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_INTERCEPTOR, useClass: RefusalAuditInterceptor },
     { provide: APP_FILTER, useClass: HttpExceptionFilter },
   ],
 })

@@ -1,9 +1,9 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { ForbiddenError, UnauthenticatedError } from '../errors/errors';
-import { ROOT_LOGGER } from '../logger';
 import { AUDIT_ACTION, IS_PUBLIC, REQUIRED_ROLE } from './auth.decorators';
 import { HostScope } from './host-patterns';
 import { type AuthedRequest, attemptedTask, clientIp } from './principal';
@@ -99,7 +99,6 @@ export class AuthGuard implements CanActivate {
       hostPatterns: t.hostPatterns,
       scope: new HostScope(t.hostPatterns),
     };
-    if (explicitAction) req.auditAction = explicitAction;
     this.tokens.touch(t.id);
     return true;
   }

@@ -28,6 +28,11 @@ export class HostScope {
   }
 }
 
+/** `web1, web2, … and 7 more`: a denial names hosts without growing with the request. */
+export function nameHosts(hosts: string[], max = 20): string {
+  return hosts.length <= max ? hosts.join(', ') : `${hosts.slice(0, max).join(', ')} and ${hosts.length - max} more`;
+}
+
 /** Most patterns one token may hold; a token is a credential, not an inventory. */
 export const MAX_TOKEN_HOST_PATTERNS = 100;
 

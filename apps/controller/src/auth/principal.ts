@@ -15,11 +15,16 @@ export interface Principal {
   scope: HostScope;
 }
 
+/** Who asks: the authenticated token and the client's address, for scope checks and the audit log. */
+export interface Caller {
+  principal: Principal;
+  /** client IP */
+  source: string | null;
+}
+
 /** What the auth guard attaches to each request it lets through. */
 export interface AuthedRequest extends Request {
   principal?: Principal;
-  /** the route's audited action (`@AuditAs`), so that refusing its body as invalid is audited too */
-  auditAction?: string;
 }
 
 /**

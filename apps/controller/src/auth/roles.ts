@@ -7,10 +7,6 @@ export type Role = 'viewer' | 'operator' | 'admin';
  */
 export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
 
-export function isRole(value: unknown): value is Role {
-  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
-}
-
 /** True when `held` is `required` or a role above it. */
 export function roleAllows(held: Role, required: Role): boolean {
   return ROLES.indexOf(held) >= ROLES.indexOf(required);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force
 function run(argv: string[], dir = mkdtempSync(join(tmpdir(), 'warren-tok-'))) {
   if (!dirs.includes(dir)) dirs.push(dir);
   const { action, config } = parseControllerArgs([...argv, '--state-dir', dir], {});
-  if (action.command === 'serve') throw new Error('parsed as serve');
+  if (action.command === 'serve' || action.command === 'keygen') throw new Error(`parsed as ${action.command}`);
   let stdout = '';
   let stderr = '';
   const code = runMaintenanceCommand(
@@ -87,17 +87,5 @@ describe('warren-controller token …', () => {
       code: 1,
       stdout: '',
     });
-  });
-});
-
-describe('warren-controller keygen', () => {
-  it('writes a key pair (private 0600) and refuses to overwrite it', () => {
-    const r = run(['keygen']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^SHA256:/);
-    expect(statSync(join(r.dir, 'controller.key')).mode & 0o777).toBe(0o600);
-    expect(existsSync(join(r.dir, 'controller.pub'))).toBe(true);
-    expect(run(['keygen'], r.dir)).toMatchObject({ code: 1, stderr: expect.stringMatching(/already exists/) });
-    expect(run(['keygen', '--out', join(r.dir, 'other.key')], r.dir).code).toBe(0);
   });
 });

@@ -1,12 +1,12 @@
 import { userInfo } from 'node:os';
 import { formatColumns, HostPatternError } from '@warren/api';
-import { generateSigningKey, writeSigningKeyFiles } from '@warren/protocol';
 import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerAction } from '../config/controller.subcommands';
 import { openDatabase } from '../store/database';
 import { validateHostPatterns } from './host-patterns';
-import { SqliteTokenStore, TokenError, type TokenInfo } from './token.store';
+import { TokenError } from '../errors/errors';
+import { SqliteTokenStore, type TokenInfo } from './token.store';
 
 /** Where a maintenance command writes: stdout for what scripts capture, stderr for people. */
 export interface CommandIo {
@@ -42,12 +42,12 @@ function tokenTable(tokens: TokenInfo[]): string {
 }
 
 /**
- * Carries out `token create|list|revoke` and `keygen` against the controller's state; returns the
- * exit status (0 done, 1 refused: a name taken or unknown, a key file present, a bad pattern).
+ * Carries out `token create|list|revoke` against the controller's state; returns the exit status
+ * (0 done, 1 refused: a name taken or unknown, a bad pattern).
  * Token changes are audit records with the local user as actor.
  */
 export function runMaintenanceCommand(
-  action: Exclude<ControllerAction, { command: 'serve' }>,
+  action: Exclude<ControllerAction, { command: 'serve' | 'keygen' }>,
   config: ControllerConfig,
   io: CommandIo,
   actor = localActor(),
@@ -56,21 +56,6 @@ export function runMaintenanceCommand(
     io.stderr.write(`warren-controller: ${message}\n`);
     return 1;
   };
-  if (action.command === 'keygen') {
-    const out = action.out ?? config.keyPath;
-    try {
-      const key = generateSigningKey();
-      const { privatePath, publicPath } = writeSigningKeyFiles(out, key);
-      io.stdout.write(`${key.keyId}\n`);
-      io.stderr.write(
-        `wrote the private key to ${privatePath} (mode 0600) and the public key to ${publicPath}; give agents the public key with --trust\n`,
-      );
-      return 0;
-    } catch (err) {
-      return fail((err as Error).message);
-    }
-  }
-
   const db = openDatabase(config.dbPath);
   try {
     const tokens = new SqliteTokenStore(db);

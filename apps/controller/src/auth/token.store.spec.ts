@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../store/database';
 import { hashToken, newApiToken, TOKEN_PATTERN, tokenIdOf, tokenMatches } from './api-token';
-import { LAST_USED_RESOLUTION_MS, SqliteTokenStore, TokenError } from './token.store';
+import { TokenError } from '../errors/errors';
+import { LAST_USED_RESOLUTION_MS, SqliteTokenStore } from './token.store';
 
 describe('API token text', () => {
   it('is wrn_<id>_<secret> with 256 random bits, different every time', () => {

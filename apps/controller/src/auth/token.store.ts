@@ -1,3 +1,4 @@
+import { TokenError } from '../errors/errors';
 import type { Db } from '../store/database';
 import { hashToken, newApiToken, tokenIdOf, tokenMatches } from './api-token';
 import { HostScope } from './host-patterns';
@@ -29,11 +30,6 @@ export interface TokenInfo {
   createdAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
-}
-
-/** A token the store refuses to create or revoke, with a one-line reason. */
-export class TokenError extends Error {
-  override readonly name = 'TokenError';
 }
 
 /** What checking a presented token found. */

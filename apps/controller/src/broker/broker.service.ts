@@ -3,8 +3,8 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AmqpConnection, assertTopology, ConfirmPublisher, type ReturnedMessage } from '@warren/amqp';
 import { presenceExchange, sharedTopology } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
-import { ROOT_LOGGER } from '../logger';
 
 /**
  * The controller's one broker connection and its confirm publisher. Asserts the shared topology

@@ -1,4 +1,10 @@
-/** No task with this id. */
+/**
+ * The controller's domain errors, one small class each, `name` its class name. The HTTP status and
+ * body of each are in the one table of `http-exception.filter.ts`; the command-line paths
+ * (`warren-controller token …`) print their message.
+ */
+
+/** No task with this id (404). */
 export class TaskNotFoundError extends Error {
   override readonly name = 'TaskNotFoundError';
   constructor(readonly taskId: string) {
@@ -6,24 +12,45 @@ export class TaskNotFoundError extends Error {
   }
 }
 
-/** A request that passed validation but cannot be carried out as asked. */
+/** A request that passed validation but cannot be carried out as asked (422). */
 export class UnprocessableTaskError extends Error {
   override readonly name = 'UnprocessableTaskError';
 }
 
 /** No valid API token: none sent, unknown, malformed or revoked (401, `WWW-Authenticate: Bearer`). */
 export class UnauthenticatedError extends Error {
-  override readonly name = 'Unauthorized';
+  override readonly name = 'UnauthenticatedError';
 }
 
 /** The token is valid but may not do this: its role is too low, or a host is outside its patterns (403). */
 export class ForbiddenError extends Error {
-  override readonly name = 'Forbidden';
+  override readonly name = 'ForbiddenError';
 }
 
-/** A query parameter that cannot be read (400), naming the parameter. */
+/** A request field or query parameter that cannot be read (400), the message naming it. */
 export class BadQueryError extends Error {
-  override readonly name = 'BadRequest';
+  override readonly name = 'BadQueryError';
+}
+
+/**
+ * A body or parameter the global `ValidationPipe` refused (400): `problems` names every bad field
+ * (`command must be a string`), all of them, and is the body's `message` as the pipe gave it.
+ */
+export class InvalidRequestError extends Error {
+  override readonly name = 'InvalidRequestError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+/** Nothing (or nothing unambiguous) to accept for a host: no pending key, or several (409). */
+export class HostKeyError extends Error {
+  override readonly name = 'HostKeyError';
+}
+
+/** A token command refused: a bad or taken name, no such token, already revoked. */
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
 }
 
 export { BrokerUnavailableError } from '@warren/amqp';

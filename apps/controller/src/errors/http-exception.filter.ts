@@ -1,91 +1,95 @@
-import {
-  type ArgumentsHost,
-  Catch,
-  type ExceptionFilter,
-  HttpException,
-  HttpStatus,
-  Inject,
-  Optional,
-} from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Inject } from '@nestjs/common';
+import { ROOT_LOGGER } from '@warren/runtime';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
-import { type AuthedRequest, attemptedTask, clientIp } from '../auth/principal';
-import { ROOT_LOGGER } from '../logger';
+import { LimitSpecError } from '@warren/api';
 import {
   BadQueryError,
   BrokerUnavailableError,
   ForbiddenError,
+  HostKeyError,
+  InvalidRequestError,
   TaskNotFoundError,
   UnauthenticatedError,
   UnprocessableTaskError,
 } from './errors';
 
-/** The one table from domain errors to HTTP status codes. */
-const STATUS_BY_ERROR: [new (...args: never[]) => Error, HttpStatus][] = [
-  [BadQueryError, HttpStatus.BAD_REQUEST],
-  [UnauthenticatedError, HttpStatus.UNAUTHORIZED],
-  [ForbiddenError, HttpStatus.FORBIDDEN],
-  [TaskNotFoundError, HttpStatus.NOT_FOUND],
-  [UnprocessableTaskError, HttpStatus.UNPROCESSABLE_ENTITY],
-  [BrokerUnavailableError, HttpStatus.SERVICE_UNAVAILABLE],
+/** An error's HTTP answer: `{statusCode, error, message}`. */
+export interface ErrorBody {
+  statusCode: number;
+  /** the kind of refusal, as the API has always named it (not the class name) */
+  error: string;
+  /** one line; for an {@link InvalidRequestError}, one line per bad field */
+  message: string | string[];
+}
+
+/**
+ * The one table from domain errors to HTTP: status, and the body's `error` text. The texts are
+ * the API's (clients and scripts read them), kept as they were when some classes were named after
+ * them. First match wins.
+ */
+const ERROR_TABLE: [new (...args: never[]) => Error, HttpStatus, string][] = [
+  [InvalidRequestError, HttpStatus.BAD_REQUEST, 'Bad Request'],
+  [BadQueryError, HttpStatus.BAD_REQUEST, 'BadRequest'],
+  [LimitSpecError, HttpStatus.BAD_REQUEST, 'BadRequest'],
+  [UnauthenticatedError, HttpStatus.UNAUTHORIZED, 'Unauthorized'],
+  [ForbiddenError, HttpStatus.FORBIDDEN, 'Forbidden'],
+  [TaskNotFoundError, HttpStatus.NOT_FOUND, 'TaskNotFoundError'],
+  [HostKeyError, HttpStatus.CONFLICT, 'Conflict'],
+  [UnprocessableTaskError, HttpStatus.UNPROCESSABLE_ENTITY, 'UnprocessableTaskError'],
+  [BrokerUnavailableError, HttpStatus.SERVICE_UNAVAILABLE, 'BrokerUnavailableError'],
 ];
 
-/** Maps every error to `{statusCode, error, message}`; unknown errors are logged and become 500. */
+/**
+ * The HTTP answer to `err`: a domain error by the table; an exception of Nest's own (an unknown
+ * route's 404, a `ParseIntPipe` 400, a body too large) as Nest renders it; null for anything
+ * else, which is a bug (500).
+ */
+export function httpAnswerOf(err: unknown): ErrorBody | null {
+  const row = ERROR_TABLE.find(([cls]) => err instanceof cls);
+  if (row) {
+    const e = err as Error;
+    return { statusCode: row[1], error: row[2], message: e instanceof InvalidRequestError ? e.problems : e.message };
+  }
+  if (err instanceof HttpException) {
+    const body = err.getResponse();
+    return typeof body === 'string'
+      ? ({ statusCode: err.getStatus(), message: body } as ErrorBody)
+      : (body as ErrorBody);
+  }
+  return null;
+}
+
+/** The HTTP status `err` is answered with (500 for an error no row of the table knows). */
+export function httpStatusOf(err: unknown): number {
+  return httpAnswerOf(err)?.statusCode ?? HttpStatus.INTERNAL_SERVER_ERROR;
+}
+
+/**
+ * Answers every error a request ends with, by {@link httpAnswerOf}; unknown errors are logged and
+ * become 500. It only maps: refusals are audited where they are decided (the auth guard, the
+ * services, and {@link RefusalAuditInterceptor} for invalid requests).
+ */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly log: Logger;
 
-  constructor(
-    @Inject(ROOT_LOGGER) root: Logger,
-    @Optional() @Inject(AUDIT_LOG) private readonly audit?: AuditLog,
-  ) {
+  constructor(@Inject(ROOT_LOGGER) root: Logger) {
     this.log = root.child({ component: 'http' });
   }
 
   catch(err: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
-    const req = host.switchToHttp().getRequest<AuthedRequest>();
-    if (err instanceof HttpException) {
-      const body = err.getResponse();
-      if (err.getStatus() === HttpStatus.BAD_REQUEST) this.auditRefusal(req, body);
+    const answer = httpAnswerOf(err);
+    if (!answer) {
+      this.log.error({ err }, 'unhandled error in request');
       res
-        .status(err.getStatus())
-        .json(typeof body === 'string' ? { statusCode: err.getStatus(), message: body } : body);
+        .status(500)
+        .json({ statusCode: 500, error: 'InternalServerError', message: 'internal error; see the controller log' });
       return;
     }
-    const match = STATUS_BY_ERROR.find(([cls]) => err instanceof cls);
-    if (match) {
-      const status = match[1];
-      // RFC 6750: a 401 says which scheme would work.
-      if (status === HttpStatus.UNAUTHORIZED) res.setHeader('WWW-Authenticate', 'Bearer realm="warren"');
-      // A request refused as invalid (a bad host pattern, no target…) is a denial like a DTO error.
-      if (status === HttpStatus.BAD_REQUEST) this.auditRefusal(req, { message: (err as Error).message });
-      res.status(status).json({ statusCode: status, error: (err as Error).name, message: (err as Error).message });
-      return;
-    }
-    this.log.error({ err }, 'unhandled error in request');
-    res
-      .status(500)
-      .json({ statusCode: 500, error: 'InternalServerError', message: 'internal error; see the controller log' });
-  }
-
-  /**
-   * An authenticated request to an audited action (`task.create`) refused as invalid is a denial
-   * too: who tried what, and why it was refused. The body's command is kept only when it is a string.
-   */
-  private auditRefusal(req: AuthedRequest | undefined, body: unknown): void {
-    const action = req?.auditAction;
-    if (!this.audit || !req?.principal || !action) return;
-    const message = (body as { message?: unknown } | undefined)?.message;
-    const reason = Array.isArray(message) ? message.map(String).join('; ') : String(message ?? 'bad request');
-    this.audit.record({
-      actor: req.principal.name,
-      source: clientIp(req),
-      action,
-      decision: 'denied',
-      reason: `invalid request: ${reason}`.slice(0, 4096),
-      ...attemptedTask(req.body),
-    });
+    // RFC 6750: a 401 says which scheme would work.
+    if (err instanceof UnauthenticatedError) res.setHeader('WWW-Authenticate', 'Bearer realm="warren"');
+    res.status(answer.statusCode).json(answer);
   }
 }

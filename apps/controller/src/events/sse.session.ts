@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { type LogSubscription, parseEventId, type SentEvent, type TaskEventLog } from './task-event.log';
+import type { LogSubscription, TaskEventLog } from './task-event.log';
+import { parseEventId, type SentEvent } from './task-log';
 
 /** ms between comment lines that keep idle proxies and clients from dropping the connection */
 export const HEARTBEAT_MS = 15_000;

@@ -1,72 +1,19 @@
-import { EventEmitter } from 'node:events';
-import type { ServerResponse } from 'node:http';
-import type { OutputMessage, StartedMessage } from '@warren/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
-import type { InvocationUpdate, TaskRecord } from '../store/task-store.port';
-import { SseSession } from './sse.session';
-import { type EventLogOptions, type LogWatcher, parseEventId, type SentEvent, TaskEventLog } from './task-event.log';
-import { TaskEvents } from './task-events';
-
-const task = (id: string): TaskRecord => ({
-  id,
-  command: 'tick',
-  cwd: null,
-  env: {},
-  timeoutMs: 60_000,
-  deliveryTimeoutMs: 60_000,
-  killGraceMs: 1_000,
-  state: 'running',
-  createdAt: 1_000,
-  finishedAt: null,
-  hostCount: 2,
-  runAs: null,
-  createdBy: 'alice',
-});
-const started = (inv: string, host: string, taskId = 't1'): StartedMessage => ({
-  v: 1,
-  kind: 'started',
-  invocationId: inv,
-  taskId,
-  host,
-  startedAt: 2_000,
-  pid: 42,
-});
-const chunk = (inv: string, host: string, seq: number, offset: number, data: string, taskId = 't1'): OutputMessage => ({
-  v: 1,
-  kind: 'output',
-  invocationId: inv,
-  taskId,
-  host,
-  stream: 'stdout',
-  seq,
-  offset,
-  data,
-});
-const result = (inv: string, host: string, stdout: string): InvocationUpdate => ({
-  kind: 'result',
-  invocationId: inv,
-  host,
-  state: 'succeeded',
-  exitCode: 0,
-  signal: null,
-  stdout: { data: stdout, bytes: Buffer.byteLength(stdout), truncated: false },
-  stderr: { data: '', bytes: 0, truncated: false },
-  startedAt: 2_000,
-  finishedAt: 3_000,
-  durationMs: 1_000,
-  reason: null,
-});
+import { type EventLogOptions, TaskEventLog } from './task-event.log';
+import { type LogWatcher, parseEventId, type SentEvent } from './task-log';
+import { TaskActivityNotifier } from './task-activity.notifier';
+import { chunk, result, started, task } from './task-events.fixtures';
 
 describe('TaskEventLog', () => {
-  let events: TaskEvents;
+  let events: TaskActivityNotifier;
   let store: SqliteTaskStore;
   let log: TaskEventLog;
   const make = (opts: Partial<EventLogOptions> = {}) => {
-    events = new TaskEvents();
+    events = new TaskActivityNotifier();
     // As in the app: the store announces every change it commits.
-    store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.changed(c.map((x) => x.taskId)));
+    store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.applied(c));
     store.createTask(task('t1'), [
       { id: 'i1', host: 'web1', deadlineAt: 99_000 },
       { id: 'i2', host: 'web2', deadlineAt: 99_000 },
@@ -169,9 +116,9 @@ describe('TaskEventLog', () => {
 
   it('a watch of a task that completed, reopened (its host did run it) and completed again ends, even if no change was announced', async () => {
     log.onModuleDestroy();
-    events = new TaskEvents();
+    events = new TaskActivityNotifier();
     let announce = true;
-    store = new SqliteTaskStore(openDatabase(':memory:'), (c) => announce && events.changed(c.map((x) => x.taskId)));
+    store = new SqliteTaskStore(openDatabase(':memory:'), (c) => announce && events.applied(c));
     store.createTask(task('t1'), [
       { id: 'i1', host: 'web1', deadlineAt: 99_000 },
       { id: 'i2', host: 'web2', deadlineAt: 99_000 },
@@ -240,69 +187,5 @@ describe('TaskEventLog', () => {
     } finally {
       vi.useRealTimers();
     }
-  });
-});
-
-/** The slice of a ServerResponse a session uses, recording what it writes. */
-class FakeResponse extends EventEmitter {
-  written = '';
-  writableEnded = false;
-  status = 0;
-  writeHead(status: number) {
-    this.status = status;
-    return this;
-  }
-  write(s: string) {
-    this.written += s;
-    return true;
-  }
-  end() {
-    this.writableEnded = true;
-    this.emit('close');
-  }
-}
-
-function parseFrames(text: string): { id: string; event: string; data: Record<string, unknown> }[] {
-  return text
-    .split('\n\n')
-    .filter((f) => f.includes('event: '))
-    .map((f) => {
-      const field = (k: string) =>
-        f
-          .split('\n')
-          .find((l) => l.startsWith(`${k}: `))!
-          .slice(k.length + 2);
-      return { id: field('id'), event: field('event'), data: JSON.parse(field('data')) };
-    });
-}
-
-describe('SseSession', () => {
-  it('streams the log as text/event-stream, resumes after Last-Event-ID, and ends after completed', async () => {
-    const events = new TaskEvents();
-    const store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.changed(c.map((x) => x.taskId)));
-    store.createTask({ ...task('t1'), hostCount: 1 }, [{ id: 'i1', host: 'web1', deadlineAt: 99_000 }]);
-    const log = new TaskEventLog(store, events, {});
-    const first = new FakeResponse();
-    new SseSession(first as unknown as ServerResponse, log, 't1').start(undefined);
-    expect(first.status).toBe(200);
-    events.started(started('i1', 'web1'));
-    events.output(chunk('i1', 'web1', 0, 0, 'a\n'));
-    const seen = parseFrames(first.written);
-    expect(seen.map((f) => f.event)).toEqual(['started', 'output']);
-    first.emit('close'); // the client dropped
-
-    events.output(chunk('i1', 'web1', 1, 2, 'b\n'));
-    const second = new FakeResponse();
-    new SseSession(second as unknown as ServerResponse, log, 't1').start(seen[1].id);
-    store.applyUpdates([result('i1', 'web1', 'a\nb\n')], 4_000);
-    await new Promise((r) => setImmediate(r));
-    const rest = parseFrames(second.written);
-    expect(rest.map((f) => [f.event, f.data.data ?? null])).toEqual([
-      ['output', 'b\n'],
-      ['result', null],
-      ['completed', null],
-    ]);
-    expect(second.writableEnded).toBe(true);
-    log.onModuleDestroy();
   });
 });

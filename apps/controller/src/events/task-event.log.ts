@@ -1,34 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
 import { isTerminal, type OutputMessage, type StartedMessage } from '@warren/protocol';
 import { type InvocationRecord, type StateCounts, TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { presentInvocation } from '../tasks/task.presenter';
-import { TaskEvents } from './task-events';
-
-/** The SSE event names of `GET /v1/tasks/:id/events`. */
-export type TaskEventName = 'started' | 'output' | 'result' | 'completed';
-
-/** One event as a task's log records it. */
-export interface LoggedEvent {
-  /** per log, from 1, increasing */
-  seq: number;
-  event: TaskEventName;
-  invocationId: string | null;
-  /**
-   * The event's data; null for `result`, which is read from the store when sent: the store holds
-   * the whole output, so the log keeps no second copy of it.
-   */
-  data: Record<string, unknown> | null;
-  /** bytes counted against the bounds (live output only) */
-  bytes: number;
-}
-
-/** One event as sent: its SSE id (`<epoch>.<seq>`), name and data. */
-export interface SentEvent {
-  id: string;
-  event: TaskEventName;
-  data: Record<string, unknown>;
-}
+import { TaskActivityNotifier } from './task-activity.notifier';
+import { type LoggedEvent, type LogWatcher, type SentEvent, TaskLog } from './task-log';
 
 /** Bounds of the in-memory logs. */
 export interface EventLogOptions {
@@ -51,12 +26,6 @@ export const EVENT_LOG_DEFAULTS: EventLogOptions = {
 /** Injection token of partial {@link EventLogOptions} (tests); absent = the defaults. */
 export const EVENT_LOG_OPTIONS = Symbol('EVENT_LOG_OPTIONS');
 
-/** Who watches a log: woken when events are appended, told when the controller shuts down. */
-export interface LogWatcher {
-  wake(): void;
-  shutdown(): void;
-}
-
 /** A watcher's handle on one task's log. */
 export interface LogSubscription {
   /** this log's epoch: a `Last-Event-ID` of another epoch is from a log that no longer exists */
@@ -67,67 +36,6 @@ export interface LogSubscription {
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** `<epoch>.<seq>` → its parts; null for anything else (then the whole log is sent). */
-export function parseEventId(id: string | undefined): { epoch: string; seq: number } | null {
-  const m = /^([0-9a-f]{8})\.(\d{1,15})$/.exec(id?.trim() ?? '');
-  return m ? { epoch: m[1], seq: Number(m[2]) } : null;
-}
-
-/** One task's events, in the order the controller heard them. */
-class TaskLog {
-  readonly epoch = randomBytes(4).toString('hex');
-  entries: LoggedEvent[] = [];
-  private nextSeq = 1;
-  /** output bytes held */
-  bytes = 0;
-  /** invocations whose `started` is logged */
-  readonly started = new Set<string>();
-  /** invocation → highest output seq logged: a redelivered or stale chunk is dropped */
-  readonly lastSeq = new Map<string, number>();
-  /** invocation → `state@finishedAt` of its last logged result */
-  readonly results = new Map<string, string>();
-  /** `state@finishedAt` of the last logged `completed` */
-  completed: string | null = null;
-  /** the store may hold changes the log has not caught up with */
-  dirty = true;
-  lastActive = Date.now();
-  readonly watchers = new Set<LogWatcher>();
-
-  append(event: TaskEventName, invocationId: string | null, data: Record<string, unknown> | null, bytes = 0): void {
-    this.entries.push({ seq: this.nextSeq++, event, invocationId, data, bytes });
-    this.bytes += bytes;
-    this.lastActive = Date.now();
-  }
-
-  after(seq: number, limit: number): LoggedEvent[] {
-    // Binary search: seqs increase, though dropped chunks leave holes.
-    let lo = 0;
-    let hi = this.entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.entries[mid].seq <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.entries.slice(lo, lo + limit);
-  }
-
-  /** Drops the oldest output chunks until at most `target` bytes are held; returns the bytes freed. */
-  trim(target: number): number {
-    if (this.bytes <= target) return 0;
-    const before = this.bytes;
-    this.entries = this.entries.filter((e) => {
-      if (e.event !== 'output' || this.bytes <= target) return true;
-      this.bytes -= e.bytes;
-      return false;
-    });
-    return before - this.bytes;
-  }
-
-  wake(): void {
-    for (const w of this.watchers) w.wake();
-  }
-}
 
 /**
  * The per-task event logs behind `GET /v1/tasks/:id/events`: every task the controller hears
@@ -157,7 +65,7 @@ export class TaskEventLog implements OnModuleDestroy {
 
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
-    events: TaskEvents,
+    events: TaskActivityNotifier,
     @Optional() @Inject(EVENT_LOG_OPTIONS) opts?: Partial<EventLogOptions>,
   ) {
     this.opts = { ...EVENT_LOG_DEFAULTS, ...opts };

@@ -2,7 +2,7 @@ import { Controller, Get, Headers, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
-import { TasksService } from '../tasks/tasks.service';
+import { TaskReader } from '../tasks/task-reader.service';
 import { SseSession } from './sse.session';
 import { TaskEventLog } from './task-event.log';
 
@@ -10,7 +10,7 @@ import { TaskEventLog } from './task-event.log';
 @Controller('v1/tasks')
 export class TaskEventsController {
   constructor(
-    private readonly tasks: TasksService,
+    private readonly tasks: TaskReader,
     private readonly log: TaskEventLog,
   ) {}
 

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { parsePublicKey } from '@warren/protocol';
+import { HostKeyError } from '../errors/errors';
 import { DATABASE, type Db } from '../store/database';
 
 const SCHEMA = `
@@ -188,9 +189,4 @@ export class HostKeysStore {
     this.acceptedByKeyId.set(keyId, { host, key: parsePublicKey(publicKeyBase64).publicKey });
     this.acceptedByHost.set(host, keyId);
   }
-}
-
-/** Nothing (or nothing unambiguous) to accept; a 409/404 for the API. */
-export class HostKeyError extends Error {
-  override readonly name = 'HostKeyError';
 }

@@ -1,21 +1,12 @@
-import {
-  Body,
-  ConflictException,
-  Controller,
-  ForbiddenException,
-  Get,
-  HttpCode,
-  Inject,
-  Param,
-  Post,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import type { AcceptHostRequest, HostAccepted, HostList } from '@warren/api';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { AuditAs, Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
-import { HostKeyError, HostKeysStore } from './host-keys.store';
-import { HostsRegistry } from './hosts.registry';
+import { ForbiddenError, HostKeyError } from '../errors/errors';
+import { HostKeysStore } from './host-keys.store';
+import { type HostView, HostsRegistry } from './hosts.registry';
 
 /** Body of `POST /v1/hosts/:host/accept`. */
 export class AcceptHostDto implements AcceptHostRequest {
@@ -66,7 +57,7 @@ export class HostsController {
         hosts: [host],
         reason,
       });
-      throw new ForbiddenException(`the token ${JSON.stringify(who.name)} may not accept keys of ${host}: ${reason}`);
+      throw new ForbiddenError(`the token ${JSON.stringify(who.name)} may not accept keys of ${host}: ${reason}`);
     }
     try {
       const { keyId, replaced } = this.keys.accept(host, dto.keyId, who.name);
@@ -89,7 +80,7 @@ export class HostsController {
         hosts: [host],
         reason: err.message,
       });
-      throw new ConflictException(err.message);
+      throw err;
     }
   }
 }

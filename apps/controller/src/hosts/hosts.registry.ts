@@ -1,11 +1,11 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
 import { decodePresence, keyRing, parsePublicKey, type PresenceMessage, verifyBody } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { ROOT_LOGGER } from '../logger';
 import { HostKeysStore, type HostTrust } from './host-keys.store';
 
 /** What `GET /v1/hosts` shows of one agent. */
@@ -36,7 +36,7 @@ const MISSED_HEARTBEATS = 3;
  * fleet reappears within one heartbeat interval (keys persist).
  */
 @Injectable()
-export class HostsRegistry implements OnModuleDestroy {
+export class HostsRegistry {
   private readonly hosts = new Map<string, { last: PresenceMessage; receivedAt: number }>();
   private consumer: Consumer | null = null;
   private readonly log: Logger;
@@ -189,7 +189,8 @@ export class HostsRegistry implements OnModuleDestroy {
       .sort((a, b) => a.host.localeCompare(b.host));
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Closes the presence consumer (AppModule calls it at shutdown, see there). */
+  async stop(): Promise<void> {
     await this.consumer?.close();
   }
 }

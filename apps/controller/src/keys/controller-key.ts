@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { loadOrCreateSigningKey, signBody, type SigningKey } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
-import { ROOT_LOGGER } from '../logger';
 
 /**
  * The controller's Ed25519 signing key: every command envelope is signed with it, and agents run

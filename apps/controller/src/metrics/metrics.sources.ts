@@ -2,10 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Channel, ChannelModel } from '@warren/amqp';
 import { resultsQueue } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { HostsRegistry } from '../hosts/hosts.registry';
-import { ROOT_LOGGER } from '../logger';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { MetricsService } from './metrics.service';
 
@@ -14,7 +15,7 @@ const QUEUE_CHECK_TIMEOUT_MS = 1_000;
 
 /**
  * Connects {@link MetricsService} to what it reads at scrape time (the task store, the presence
- * registry, the broker connection) and to the connection's events. Built by Nest with the other
+ * registry, the broker connection), to the connection's events and to the store's commits. Built by Nest with the other
  * providers, before the connection starts, so that it hears the first `connected`.
  */
 @Injectable()
@@ -32,8 +33,10 @@ export class MetricsSources {
     hosts: HostsRegistry,
     private readonly config: ControllerConfig,
     @Inject(ROOT_LOGGER) root: Logger,
+    activity: TaskActivityNotifier,
   ) {
     this.log = root.child({ component: 'metrics' });
+    activity.onApplied((changes) => metrics.invocationsChanged(changes));
     const conn = broker.connection;
     conn.on('connected', () => metrics.brokerConnectedEvent());
     conn.on('reconnect-failed', () => metrics.brokerConnectFailed());

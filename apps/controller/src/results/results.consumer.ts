@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
 import {
   decodeReply,
@@ -9,12 +9,12 @@ import {
   verifyBody,
 } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { TaskEvents } from '../events/task-events';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { HostKeysStore } from '../hosts/host-keys.store';
-import { ROOT_LOGGER } from '../logger';
 import { MetricsService } from '../metrics/metrics.service';
 import { TASK_STORE, type InvocationUpdate, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from '../tasks/completion.notifier';
@@ -34,7 +34,7 @@ const MAX_BATCH = 500;
  * the first copy's outcome stands).
  */
 @Injectable()
-export class ResultsConsumer implements OnModuleDestroy {
+export class ResultsConsumer {
   private consumer: Consumer | null = null;
   private batch: Delivery[] = [];
   private scheduled = false;
@@ -48,7 +48,7 @@ export class ResultsConsumer implements OnModuleDestroy {
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly notifier: CompletionNotifier,
     private readonly hostKeys: HostKeysStore,
-    private readonly events: TaskEvents,
+    private readonly events: TaskActivityNotifier,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly metrics: MetricsService,
@@ -207,7 +207,8 @@ export class ResultsConsumer implements OnModuleDestroy {
     });
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Stops taking replies, stores and acks those received (AppModule calls it at shutdown, see there). */
+  async stop(): Promise<void> {
     await this.consumer?.cancel();
     this.flush();
     await this.consumer?.close();

@@ -10,14 +10,14 @@ import {
   type TaskState,
 } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import type { Principal } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
-import { TaskEvents } from '../events/task-events';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { ControllerKey } from '../keys/controller-key';
-import { ROOT_LOGGER } from '../logger';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 
@@ -48,7 +48,7 @@ export class CancelService {
     private readonly config: ControllerConfig,
     private readonly signer: ControllerKey,
     private readonly notifier: CompletionNotifier,
-    private readonly events: TaskEvents,
+    private readonly events: TaskActivityNotifier,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {

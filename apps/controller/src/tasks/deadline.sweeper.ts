@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
-import { ROOT_LOGGER } from '../logger';
 import { type InvocationUpdate, TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 

@@ -10,12 +10,12 @@ import {
   resultsQueue,
 } from '@warren/protocol';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { HostKeysStore } from '../hosts/host-keys.store';
 import { HostsRegistry } from '../hosts/hosts.registry';
 import { ControllerKey } from '../keys/controller-key';
-import { ROOT_LOGGER } from '../logger';
 import { MetricsService } from '../metrics/metrics.service';
 import { type InvocationUpdate, TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { TaskEvents } from '../events/task-events';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import type { TaskRecord } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
@@ -69,7 +69,7 @@ describe('RollingScheduler', () => {
       { connected: true } as BrokerService,
       config,
       new CompletionNotifier(),
-      new TaskEvents(),
+      new TaskActivityNotifier(),
       pino({ level: 'silent' }),
     );
     return { store, scheduler };

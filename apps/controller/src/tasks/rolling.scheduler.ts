@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { TaskEvents } from '../events/task-events';
-import { ROOT_LOGGER } from '../logger';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 import { DispatcherService } from './dispatcher.service';
@@ -30,7 +30,7 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
     private readonly broker: BrokerService,
     private readonly config: ControllerConfig,
     private readonly notifier: CompletionNotifier,
-    private readonly events: TaskEvents,
+    private readonly events: TaskActivityNotifier,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'rolling' });

@@ -16,7 +16,8 @@ import { AuditAs, Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { RerunTaskDto } from './dto/rerun-task.dto';
-import { MAX_WAIT_MS, TasksService } from './tasks.service';
+import { MAX_WAIT_MS, TaskReader } from './task-reader.service';
+import { TasksService } from './tasks.service';
 
 /** An AbortSignal that fires when the HTTP client goes away, so waits end with it. */
 function clientGone(res: Response): AbortSignal {
@@ -29,7 +30,10 @@ function clientGone(res: Response): AbortSignal {
 
 @Controller('v1/tasks')
 export class TasksController {
-  constructor(private readonly tasks: TasksService) {}
+  constructor(
+    private readonly tasks: TasksService,
+    private readonly reader: TaskReader,
+  ) {}
 
   /**
    * 202 with `{id, hosts, state, …}` once the broker has the commands; with `wait`, 200 and the
@@ -53,7 +57,7 @@ export class TasksController {
     const created = await this.tasks.create(dto, caller);
     if (!dto.wait) return created;
     res.status(200);
-    return this.tasks.waitForCompletion(created.id, caller, clientGone(res));
+    return this.reader.waitForCompletion(created.id, caller, clientGone(res));
   }
 
   /** A new task: the same command on the hosts of `:id` in the states `only` names; 202, or 200 and the finished task with `wait`. */
@@ -72,7 +76,7 @@ export class TasksController {
     const created = await this.tasks.rerun(id, dto, caller);
     if (!dto.wait) return created;
     res.status(200);
-    return this.tasks.waitForCompletion(created.id, caller, clientGone(res));
+    return this.reader.waitForCompletion(created.id, caller, clientGone(res));
   }
 
   @Get()
@@ -82,7 +86,7 @@ export class TasksController {
     @CurrentPrincipal() principal: Principal,
     @ClientIp() source: string | null,
   ): TaskList {
-    return this.tasks.list(Math.max(1, Math.min(1000, limit)), { principal, source });
+    return this.reader.list(Math.max(1, Math.min(1000, limit)), { principal, source });
   }
 
   @Get(':id')
@@ -94,6 +98,6 @@ export class TasksController {
     @ClientIp() source: string | null,
     @Res({ passthrough: true }) res: Response,
   ): Promise<TaskView> {
-    return this.tasks.get(id, { principal, source }, Math.max(0, Math.min(MAX_WAIT_MS, waitMs)), clientGone(res));
+    return this.reader.get(id, { principal, source }, Math.max(0, Math.min(MAX_WAIT_MS, waitMs)), clientGone(res));
   }
 }

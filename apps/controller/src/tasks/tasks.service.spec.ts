@@ -2,7 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../audit/audit.port';
 import { HostScope } from '../auth/host-patterns';
-import type { Principal } from '../auth/principal';
+import type { Caller, Principal } from '../auth/principal';
 import type { Role } from '../auth/roles';
 import type { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
@@ -13,14 +13,15 @@ import {
   TaskNotFoundError,
   UnprocessableTaskError,
 } from '../errors/errors';
-import { TaskEvents } from '../events/task-events';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import { CompletionNotifier } from './completion.notifier';
 import type { DispatcherService } from './dispatcher.service';
 import { RollingScheduler } from './rolling.scheduler';
 import { type KnownHost, resolveTarget, type TargetResolver } from './target.resolver';
-import { type Caller, TasksService } from './tasks.service';
+import { TaskReader } from './task-reader.service';
+import { TasksService } from './tasks.service';
 
 function caller(name: string, role: Role = 'operator', hostPatterns: string[] | null = null): Caller {
   const principal: Principal = { tokenId: `id-${name}`, name, role, hostPatterns, scope: new HostScope(hostPatterns) };
@@ -59,9 +60,10 @@ function service(connected: boolean) {
   const logger = pino({ level: 'silent' });
   const notifier = new CompletionNotifier();
   const targets = { resolve: (sel) => resolveTarget(sel, KNOWN) } as TargetResolver;
-  const rolling = new RollingScheduler(store, dispatcher, broker, config, notifier, new TaskEvents(), logger);
-  const svc = new TasksService(store, dispatcher, broker, notifier, config, logger, audit, db, targets, rolling);
-  return { svc, store, dispatched, sent, audited };
+  const rolling = new RollingScheduler(store, dispatcher, broker, config, notifier, new TaskActivityNotifier(), logger);
+  const reader = new TaskReader(store, notifier, audit, db);
+  const svc = new TasksService(store, dispatcher, broker, config, logger, audit, targets, rolling, reader);
+  return { svc, reader, store, dispatched, sent, audited };
 }
 
 /** Ends an invocation of `taskId` on `host` as the agent would report it. */
@@ -115,8 +117,8 @@ describe('TasksService', () => {
   });
 
   it('says which task it does not know', async () => {
-    const { svc } = service(true);
-    await expect(svc.get('t_nope', admin)).rejects.toBeInstanceOf(TaskNotFoundError);
+    const { reader } = service(true);
+    await expect(reader.get('t_nope', admin)).rejects.toBeInstanceOf(TaskNotFoundError);
   });
 
   it('keeps who created the task and the run-as user, and audits the exact command with env names but not values', async () => {
@@ -168,20 +170,20 @@ describe('TasksService', () => {
   });
 
   it('shows a host-limited token only the tasks whose every host is within its patterns', async () => {
-    const { svc, audited } = service(true);
+    const { svc, reader, audited } = service(true);
     const webTask = await svc.create({ command: 'a', hosts: ['web1', 'web2'] }, admin);
     const mixed = await svc.create({ command: 'b', hosts: ['web1', 'db1'] }, admin);
     const web = caller('webview', 'viewer', ['web*']);
-    expect(svc.list(20, web).tasks.map((t) => t.id)).toEqual([webTask.id]);
+    expect(reader.list(20, web).tasks.map((t) => t.id)).toEqual([webTask.id]);
     // Both may be created in the same ms (then listed by id): compare as a set.
     expect(
-      svc
+      reader
         .list(20, admin)
         .tasks.map((t) => t.id)
         .sort(),
     ).toEqual([mixed.id, webTask.id].sort());
-    await expect(svc.get(webTask.id, web)).resolves.toMatchObject({ id: webTask.id });
-    const err = await svc.get(mixed.id, web).catch((e) => e);
+    await expect(reader.get(webTask.id, web)).resolves.toMatchObject({ id: webTask.id });
+    const err = await reader.get(mixed.id, web).catch((e) => e);
     expect(err).toBeInstanceOf(ForbiddenError);
     expect(err.message).toMatch(/db1/);
     expect(audited.at(-1)).toMatchObject({

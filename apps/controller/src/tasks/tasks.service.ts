@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
-import type { Principal } from '../auth/principal';
+import { nameHosts } from '../auth/host-patterns';
+import type { Caller } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { foldHosts, type LimitSpec, LimitSpecError, naturalCompare, normalizeLabels, resolveLimit } from '@warren/api';
@@ -14,22 +15,13 @@ import {
   TaskNotFoundError,
   UnprocessableTaskError,
 } from '../errors/errors';
-import { ROOT_LOGGER } from '../logger';
-import { DATABASE, type Db } from '../store/database';
 import { TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
-import { CompletionNotifier } from './completion.notifier';
 import { DispatcherService } from './dispatcher.service';
 import { type CreateTaskDto, TASK_DEFAULTS } from './dto/create-task.dto';
 import { DEFAULT_RERUN_STATES, type RerunTaskDto } from './dto/rerun-task.dto';
 import { RollingScheduler } from './rolling.scheduler';
 import { type ResolvedTarget, TargetResolver } from './target.resolver';
-import { presentTask, presentTaskHead } from './task.presenter';
-
-/** Longest a single `GET /v1/tasks/:id?waitMs=` is held, in ms. */
-export const MAX_WAIT_MS = 120_000;
-
-/** Most recent tasks a host-limited token's `GET /v1/tasks` looks through for ones it may see. */
-export const RESTRICTED_LIST_SCAN = 2_000;
+import { TaskReader } from './task-reader.service';
 
 /** A short, typeable, URL-safe task id: `t_` + 12 base32 characters (60 random bits). */
 export function newTaskId(): string {
@@ -40,21 +32,9 @@ export function newTaskId(): string {
   return id;
 }
 
-/** Who asks: the authenticated token and the client's address, for scope checks and the audit log. */
-export interface Caller {
-  principal: Principal;
-  /** client IP */
-  source: string | null;
-}
-
 /** What the audit log keeps of a task: its hosts and exact command, env names but never values. */
 function auditFacts(spec: TaskSpec, hosts: string[]) {
   return { hosts, command: spec.command, cwd: spec.cwd, envNames: Object.keys(spec.env), runAs: spec.runAs };
-}
-
-/** `web1, web2, … and 7 more`: a denial names hosts without growing with the request. */
-function nameHosts(hosts: string[], max = 20): string {
-  return hosts.length <= max ? hosts.join(', ') : `${hosts.slice(0, max).join(', ')} and ${hosts.length - max} more`;
 }
 
 /** What a task runs, wherever its hosts came from (a target or a re-run). */
@@ -89,46 +69,44 @@ export interface DryRunAnswer extends ResolvedTarget, RollingLimits {
   folded: string;
 }
 
-/** Counts from `concurrency` / `maxErrors` given as `5` or `"25%"` of `total` hosts; 400 when they cannot be read. */
+/**
+ * Counts from `concurrency` / `maxErrors` given as `5` or `"25%"` of `total` hosts. Throws (400)
+ * {@link LimitSpecError} when one cannot be read, {@link BadQueryError} for `maxErrors` alone.
+ */
 export function rollingLimits(
   concurrency: LimitSpec | null | undefined,
   maxErrors: LimitSpec | null | undefined,
   total: number,
 ): RollingLimits {
-  try {
-    const c =
-      concurrency === undefined || concurrency === null ? null : resolveLimit(concurrency, total, 'concurrency');
-    const m = maxErrors === undefined || maxErrors === null ? null : resolveLimit(maxErrors, total, 'maxErrors');
-    // With every host started at once there is nothing left to skip: an error budget would be a silent no-op.
-    if (m !== null && c === null)
-      throw new LimitSpecError('maxErrors needs concurrency: with every host started at once, no host is left to skip');
-    return { concurrency: c, maxErrors: m };
-  } catch (err) {
-    if (err instanceof LimitSpecError) throw new BadQueryError(err.message);
-    throw err;
-  }
+  const c = concurrency === undefined || concurrency === null ? null : resolveLimit(concurrency, total, 'concurrency');
+  const m = maxErrors === undefined || maxErrors === null ? null : resolveLimit(maxErrors, total, 'maxErrors');
+  // With every host started at once there is nothing left to skip: an error budget would be a silent no-op.
+  if (m !== null && c === null)
+    throw new BadQueryError('maxErrors needs concurrency: with every host started at once, no host is left to skip');
+  return { concurrency: c, maxErrors: m };
 }
 
+/**
+ * Creates tasks (and dry runs of them) and re-runs: resolves the target, checks the caller's
+ * host scope (a refusal audited), stores and audits the task, and sends its commands through the
+ * dispatcher or the rolling scheduler. Reading tasks is {@link TaskReader}'s.
+ */
 @Injectable()
 export class TasksService {
   private readonly log: Logger;
-  private readonly hostsOfTask: Statement;
 
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly dispatcher: DispatcherService,
     private readonly broker: BrokerService,
-    private readonly notifier: CompletionNotifier,
     private readonly config: ControllerConfig,
     @Inject(ROOT_LOGGER) root: Logger,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
-    @Inject(DATABASE) db: Db,
     private readonly targets: TargetResolver,
     private readonly rolling: RollingScheduler,
+    private readonly reader: TaskReader,
   ) {
     this.log = root.child({ component: 'tasks' });
-    // Only the hosts, not the rows with their output: a host-limited listing reads this per task.
-    this.hostsOfTask = db.prepare(`SELECT host FROM invocations WHERE task_id = ?`).pluck();
   }
 
   /**
@@ -193,7 +171,7 @@ export class TasksService {
   async rerun(id: string, dto: RerunTaskDto, caller: Caller): Promise<TaskAccepted> {
     const original = this.store.getTask(id);
     if (!original) throw new TaskNotFoundError(id);
-    this.checkReadable(original.id, caller);
+    this.reader.checkReadable(original.id, caller);
     const only = new Set(dto.only ?? DEFAULT_RERUN_STATES);
     const invocations = this.store.getInvocations(id);
     const hosts = invocations
@@ -307,61 +285,5 @@ export class TasksService {
     if (rollingRun) await this.rolling.advance(task.id);
     else await this.dispatcher.dispatch(task, invocations, now);
     return { id: task.id, hosts, state: this.store.getTask(task.id)?.state ?? task.state, ...limits };
-  }
-
-  /** The whole task; with `waitMs`, held until it completes or that time passes. 403 when a host is outside the caller's patterns. */
-  async get(id: string, caller: Caller, waitMs = 0, signal?: AbortSignal) {
-    let task = this.store.getTask(id);
-    if (!task) throw new TaskNotFoundError(id);
-    this.checkReadable(task.id, caller);
-    if (task.state === 'running' && waitMs > 0) {
-      await this.notifier.wait(id, Math.min(waitMs, MAX_WAIT_MS), signal);
-      task = this.store.getTask(id)!;
-    }
-    return presentTask(task, this.store.getInvocations(id));
-  }
-
-  /** Holds until the task completes (it always does: every invocation has a deadline). */
-  async waitForCompletion(id: string, caller: Caller, signal?: AbortSignal) {
-    while (!signal?.aborted && !this.notifier.closed) {
-      const task = this.store.getTask(id);
-      if (!task) throw new TaskNotFoundError(id);
-      if (task.state !== 'running') return presentTask(task, this.store.getInvocations(id));
-      await this.notifier.wait(id, 1_000, signal);
-    }
-    return this.get(id, caller);
-  }
-
-  /**
-   * Recent tasks, newest first. A host-limited token sees only tasks whose every host is within
-   * its patterns, among the {@link RESTRICTED_LIST_SCAN} most recent.
-   */
-  list(limit: number, caller: Caller) {
-    const scope = caller.principal.scope;
-    if (scope.unlimited)
-      return { tasks: this.store.listTasks(limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
-    const visible = (taskId: string) => scope.outside(this.hostsOfTask.all(taskId) as string[]).length === 0;
-    // A first look at a few times the limit usually suffices; only a sparse scope reads further back.
-    let items = this.store.listTasks(Math.min(RESTRICTED_LIST_SCAN, limit * 4)).filter(({ task }) => visible(task.id));
-    if (items.length < limit) items = this.store.listTasks(RESTRICTED_LIST_SCAN).filter(({ task }) => visible(task.id));
-    return { tasks: items.slice(0, limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
-  }
-
-  private checkReadable(taskId: string, caller: Caller): void {
-    const who = caller.principal;
-    if (who.scope.unlimited) return;
-    const outside = who.scope.outside(this.hostsOfTask.all(taskId) as string[]);
-    if (outside.length === 0) return;
-    const reason = `task has hosts outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
-    this.audit.record({
-      actor: who.name,
-      source: caller.source,
-      action: 'task.read',
-      decision: 'denied',
-      reason,
-      taskId,
-      hosts: outside,
-    });
-    throw new ForbiddenError(`the token ${JSON.stringify(who.name)} may not read task ${taskId}: ${reason}`);
   }
 }

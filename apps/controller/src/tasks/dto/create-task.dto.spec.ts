@@ -1,6 +1,6 @@
-import { BadRequestException } from '@nestjs/common';
 import { LIMITS } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
+import { InvalidRequestError } from '../../errors/errors';
 import { validationPipe } from '../../errors/validation.pipe';
 import { CreateTaskDto, ENV_TOTAL_LENGTH } from './create-task.dto';
 
@@ -10,8 +10,8 @@ async function refusal(body: Record<string, unknown>): Promise<string[]> {
     await validationPipe().transform(body, { type: 'body', metatype: CreateTaskDto });
     return [];
   } catch (err) {
-    expect(err).toBeInstanceOf(BadRequestException);
-    return ((err as BadRequestException).getResponse() as { message: string[] }).message;
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    return (err as InvalidRequestError).problems;
   }
 }
 

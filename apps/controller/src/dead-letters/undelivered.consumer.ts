@@ -1,12 +1,12 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Consumer } from '@warren/amqp';
 import { decodeCommand, keyRing, undeliveredQueue, verifyBody } from '@warren/protocol';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { ControllerKey } from '../keys/controller-key';
-import { ROOT_LOGGER } from '../logger';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from '../tasks/completion.notifier';
 
@@ -23,7 +23,7 @@ import { CompletionNotifier } from '../tasks/completion.notifier';
  * known here: after a key rotation, dead letters of older commands are left to the sweeper.
  */
 @Injectable()
-export class UndeliveredConsumer implements OnModuleDestroy {
+export class UndeliveredConsumer {
   private consumer: Consumer | null = null;
   private readonly log: Logger;
   private readonly ownKey: ReadonlyMap<string, KeyObject>;
@@ -101,7 +101,8 @@ export class UndeliveredConsumer implements OnModuleDestroy {
     this.notifier.notify(completedTaskIds);
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Closes the consumer (AppModule calls it at shutdown, see there). */
+  async stop(): Promise<void> {
     await this.consumer?.close();
   }
 }

@@ -1,0 +1,42 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { ROOT_LOGGER } from '@warren/runtime';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import { ControllerConfig } from '../config/controller.config';
+
+/**
+ * What every feature module reads, provided globally: the validated configuration
+ * ({@link ControllerConfig}) and the root pino logger (`ROOT_LOGGER`; services log through
+ * `.child({ component })` of it), which also writes Nest's own logs and the HTTP access log.
+ */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(config: ControllerConfig, logger: Logger): DynamicModule {
+    return {
+      module: CoreModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            logger,
+            // Access logs at debug: one line per request would dominate the log at fleet scale.
+            // 503 (no broker yet, or a /healthz probe saying so) is a state, not a bug: warn, not error.
+            customLogLevel: (_req, res, err) =>
+              res.statusCode === 503
+                ? 'warn'
+                : err || res.statusCode >= 500
+                  ? 'error'
+                  : res.statusCode >= 400
+                    ? 'info'
+                    : 'debug',
+          },
+        }),
+      ],
+      providers: [
+        { provide: ControllerConfig, useValue: config },
+        { provide: ROOT_LOGGER, useValue: logger },
+      ],
+      exports: [ControllerConfig, ROOT_LOGGER],
+    };
+  }
+}

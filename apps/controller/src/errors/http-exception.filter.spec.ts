@@ -1,0 +1,48 @@
+import { NotFoundException } from '@nestjs/common';
+import { describe, expect, it } from 'vitest';
+import { LimitSpecError } from '@warren/api';
+import {
+  BadQueryError,
+  BrokerUnavailableError,
+  ForbiddenError,
+  HostKeyError,
+  InvalidRequestError,
+  TaskNotFoundError,
+  UnauthenticatedError,
+  UnprocessableTaskError,
+} from './errors';
+import { httpAnswerOf, httpStatusOf } from './http-exception.filter';
+
+describe('the error table', () => {
+  it.each([
+    [new InvalidRequestError(['command must be a string', 'hosts must be an array']), 400, 'Bad Request'],
+    [new BadQueryError('limit must be a whole number from 1 to 1000'), 400, 'BadRequest'],
+    [new LimitSpecError('concurrency must be a whole number'), 400, 'BadRequest'],
+    [new UnauthenticatedError('the token is not valid'), 401, 'Unauthorized'],
+    [new ForbiddenError('role viewer'), 403, 'Forbidden'],
+    [new TaskNotFoundError('t_x'), 404, 'TaskNotFoundError'],
+    [new HostKeyError('no agent has announced host web1'), 409, 'Conflict'],
+    [new UnprocessableTaskError('no host matches'), 422, 'UnprocessableTaskError'],
+    [new BrokerUnavailableError('not connected'), 503, 'BrokerUnavailableError'],
+  ])('answers %s with %i and the error text the API has always sent', (err, status, error) => {
+    expect(err.name).toBe(err.constructor.name);
+    expect(httpAnswerOf(err)).toEqual({
+      statusCode: status,
+      error,
+      message: err instanceof InvalidRequestError ? err.problems : err.message,
+    });
+  });
+
+  it("passes Nest's own exceptions (an unknown route) through as Nest renders them", () => {
+    expect(httpAnswerOf(new NotFoundException('Cannot GET /nope'))).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: 'Cannot GET /nope',
+    });
+  });
+
+  it('knows no other error: a bug, answered 500', () => {
+    expect(httpAnswerOf(new TypeError('x is undefined'))).toBeNull();
+    expect(httpStatusOf(new TypeError('x is undefined'))).toBe(500);
+  });
+});
