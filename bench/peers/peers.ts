@@ -135,7 +135,9 @@ function runScript(name: 'setup.sh' | 'teardown.sh'): void {
   } catch (err) {
     const e = err as { status?: number | null; stderr?: Buffer };
     const detail = e.stderr?.toString().trim();
-    throw new Error(`bench/peers/${name} failed (exit ${e.status ?? '?'})${detail ? `:\n${detail}` : ''}`);
+    throw new Error(`bench/peers/${name} failed (exit ${e.status ?? '?'})${detail ? `:\n${detail}` : ''}`, {
+      cause: err,
+    });
   }
 }
 

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as amqplib from 'amqplib';
+import type { TaskView } from '@warren/api';
 import { agentQueue, sharedTopology } from '@warren/protocol';
 
 /** The shared broker every e2e suite uses; each run gets its own namespace on it. */
@@ -221,7 +222,7 @@ export class Warren {
   }
 
   /** Posts a task with `wait: true` and returns the finished task. */
-  async runAndWait(body: Record<string, unknown>): Promise<any> {
+  async runAndWait(body: Record<string, unknown>): Promise<TaskView> {
     const res = await this.api('POST', '/v1/tasks', { ...body, wait: true });
     if (res.status !== 200) throw new Error(`POST /v1/tasks → ${res.status} ${JSON.stringify(res.body)}`);
     return res.body;

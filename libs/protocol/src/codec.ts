@@ -6,8 +6,6 @@ import type {
   OutputCapture,
   PresenceMessage,
   ReplyMessage,
-  ResultMessage,
-  StartedMessage,
   WarrenMessage,
 } from './messages';
 import { REJECT_CODES } from './messages';

@@ -70,7 +70,7 @@ export function parsePublicKey(text: string): TrustedKey {
       text.includes('-----BEGIN') ? text : { key: Buffer.from(text.trim(), 'base64'), format: 'der', type: 'spki' },
     );
   } catch (err) {
-    throw new Error(`not a public key: ${(err as Error).message}`);
+    throw new Error(`not a public key: ${(err as Error).message}`, { cause: err });
   }
   if (publicKey.asymmetricKeyType !== 'ed25519')
     throw new Error(`expected an Ed25519 public key, got ${publicKey.asymmetricKeyType}`);
@@ -82,7 +82,7 @@ export function readPublicKeyFile(path: string): TrustedKey {
   try {
     return parsePublicKey(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`);
+    throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -92,7 +92,7 @@ export function readSigningKeyFile(path: string): SigningKey {
   try {
     privateKey = createPrivateKey(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new Error(`${path}: not a private key: ${(err as Error).message}`);
+    throw new Error(`${path}: not a private key: ${(err as Error).message}`, { cause: err });
   }
   if (privateKey.asymmetricKeyType !== 'ed25519')
     throw new Error(`${path}: expected an Ed25519 private key, got ${privateKey.asymmetricKeyType}`);
@@ -181,7 +181,7 @@ export function verifyBody(
   if (!key) return { ok: false, code: 'untrusted_key', reason: `signed by an untrusted key ${keyText.slice(0, 80)}` };
   const raw = Buffer.from(sigText, 'base64');
   if (raw.length !== 64) return { ok: false, code: 'bad_signature', reason: 'bad signature: not an Ed25519 signature' };
-  let good = false;
+  let good: boolean;
   try {
     good = verify(null, body, key, raw);
   } catch {
