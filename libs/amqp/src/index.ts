@@ -1,3 +1,4 @@
+export { splitBrokerUrls } from './broker-urls';
 export * from './connection';
 export * from './consumer';
 export * from './errors';
