@@ -11,7 +11,7 @@ import { InvocationJournal } from '../journal/invocation.journal';
 import { evaluatePolicy } from '../policy/policy.decision';
 import type { PolicyGrant } from '../policy/policy.types';
 import { agentIdentity } from '../policy/user.database';
-import { ROOT_LOGGER } from '../logger';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { admit, decideStart, replayReason, type Seen } from './inbox.decision';
 import { refusedMessage, replyRoute, resultMessage, startedMessage } from './reply.builder';
 import { OutputStreamer, outputMessage, STREAM_DEFAULTS } from './output.streamer';

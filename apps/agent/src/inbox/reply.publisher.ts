@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { AgentIdentity } from '../identity/agent.identity';
-import { ROOT_LOGGER } from '../logger';
+import { ROOT_LOGGER } from '@warren/runtime';
 
 /**
  * Publishes `started` and `result` replies to the replies exchange with publisher confirms (and

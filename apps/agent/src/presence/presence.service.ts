@@ -6,7 +6,7 @@ import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { ProcessRunner } from '../exec/process.runner';
 import { AgentIdentity } from '../identity/agent.identity';
-import { ROOT_LOGGER } from '../logger';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { presenceMessage } from './presence.message';
 
 /** ms; the longest a clean shutdown waits for its goodbye to be confirmed. */
