@@ -26,10 +26,16 @@ export class AgentModule {
         { provide: ROOT_LOGGER, useValue: logger },
         { provide: Clock, useClass: SystemClock },
         { provide: AgentIdentity, useFactory: () => AgentIdentity.load(config) },
-        { provide: InvocationJournal, useFactory: () => InvocationJournal.open(config.stateDir) },
+        {
+          provide: InvocationJournal,
+          useFactory: (clock: Clock) => InvocationJournal.open(config.stateDir, clock),
+          inject: [Clock],
+        },
         {
           provide: ProcessRunner,
-          useFactory: () => new ProcessRunner({ baseEnv: config.childEnv, maxOutputBytes: config.maxOutputBytes }),
+          useFactory: (clock: Clock) =>
+            new ProcessRunner({ baseEnv: config.childEnv, maxOutputBytes: config.maxOutputBytes, clock }),
+          inject: [Clock],
         },
         BrokerService,
         ReplyPublisher,
