@@ -4,4 +4,5 @@ export * from './consumer';
 export * from './errors';
 export * from './logger';
 export * from './publisher';
+export * from './topology';
 export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
