@@ -21,6 +21,7 @@ export interface AmqpConnectionOptions {
   heartbeatSec?: number;
   /** ms; TCP connect + AMQP handshake limit */
   connectTimeoutMs?: number;
+  /** ms; bounds of the delays between attempts (see {@link RetryDelays}); default `DEFAULT_BACKOFF`, 200 ms to 10 s */
   reconnect?: BackoffOptions;
   /** PEM material for `amqps://` URLs: a private CA, and a client certificate when the broker asks for one */
   tls?: AmqpTlsOptions;
