@@ -192,7 +192,7 @@ describe('broker TLS (amqps://)', () => {
       expect(halfAgent.output).toMatch(/--broker-cert and --broker-key/);
       const ctl = start('bin/warren-controller.js', ['--state-dir', dir, '--broker-ca', missing]);
       expect(await ctl.exited).toBe(2);
-      expect(ctl.output).toMatch(/--broker-ca: cannot read .*no-such-ca\.pem.*ENOENT/);
+      expect(ctl.output).toMatch(/--broker-ca \(WARREN_BROKER_CA\) cannot read .*no-such-ca\.pem.*ENOENT/);
     });
   });
 });

@@ -8,7 +8,7 @@ import { InboxService } from './inbox/inbox.service';
 import { ReplyPublisher } from './inbox/reply.publisher';
 import { AgentIdentity } from './identity/agent.identity';
 import { InvocationJournal } from './journal/invocation.journal';
-import { ROOT_LOGGER } from './logger';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { describePolicy } from './policy/policy.decision';
 import { PresenceService } from './presence/presence.service';
 

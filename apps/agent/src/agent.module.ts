@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
+import { Clock, ROOT_LOGGER, SystemClock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { AgentLifecycle } from './agent.lifecycle';
 import { BrokerService } from './broker/broker.service';
@@ -10,7 +10,6 @@ import { ControlService } from './control/control.service';
 import { InboxService } from './inbox/inbox.service';
 import { ReplyPublisher } from './inbox/reply.publisher';
 import { InvocationJournal } from './journal/invocation.journal';
-import { ROOT_LOGGER } from './logger';
 import { PresenceService } from './presence/presence.service';
 
 /**
@@ -22,15 +21,21 @@ export class AgentModule {
   static forRoot(config: AgentConfig, logger: Logger): DynamicModule {
     return {
       module: AgentModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger } })],
       providers: [
         { provide: AgentConfig, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },
+        { provide: Clock, useClass: SystemClock },
         { provide: AgentIdentity, useFactory: () => AgentIdentity.load(config) },
-        { provide: InvocationJournal, useFactory: () => InvocationJournal.open(config.stateDir) },
+        {
+          provide: InvocationJournal,
+          useFactory: (clock: Clock) => InvocationJournal.open(config.stateDir, clock),
+          inject: [Clock],
+        },
         {
           provide: ProcessRunner,
-          useFactory: () => new ProcessRunner({ baseEnv: config.childEnv, maxOutputBytes: config.maxOutputBytes }),
+          useFactory: (clock: Clock) =>
+            new ProcessRunner({ baseEnv: config.childEnv, maxOutputBytes: config.maxOutputBytes, clock }),
+          inject: [Clock],
         },
         BrokerService,
         ReplyPublisher,

@@ -2,11 +2,11 @@ import 'reflect-metadata';
 import { constants } from 'node:os';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
+import { createRootLogger } from '@warren/runtime';
 import { AgentModule } from './agent.module';
 import { ConfigError, loadAgentConfig } from './config/agent.config';
 import { ProcessRunner } from './exec/process.runner';
-import { createRootLogger } from './logger';
+import { NestPinoLogger } from './nest.logger';
 
 /** Entry point of `warren-agent` (bundled to dist/apps/agent/main.js; runs on load). */
 async function bootstrap(): Promise<void> {
@@ -20,7 +20,7 @@ async function bootstrap(): Promise<void> {
     }
     process.exit((err as { exitCode?: number }).exitCode ?? 2); // --help / --version already printed
   }
-  const logger = createRootLogger(config.logLevel, config.host);
+  const logger = createRootLogger('warren-agent', config.logLevel, { host: config.host });
 
   // Signals are ours from the start: Nest's shutdown hooks exist only once the app is up, and by
   // then the inbox may already be running commands. The first signal is Nest's graceful shutdown
@@ -42,7 +42,7 @@ async function bootstrap(): Promise<void> {
   process.on('SIGINT', onSignal);
 
   const ctx = await NestFactory.createApplicationContext(AgentModule.forRoot(config, logger), { bufferLogs: true });
-  ctx.useLogger(ctx.get(Logger));
+  ctx.useLogger(new NestPinoLogger(logger));
   // useProcessExit: a clean shutdown exits 0 instead of re-raising the signal.
   ctx.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   app = ctx;

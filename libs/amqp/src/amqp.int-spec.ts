@@ -126,3 +126,28 @@ describe('AmqpConnection + ConfirmPublisher + Consumer against the real broker',
     await conn.close();
   });
 });
+
+describe('AmqpConnection with several broker URLs', () => {
+  it('moves to the next URL when one cannot be reached, reporting the failed one', async () => {
+    const failed: string[] = [];
+    const conn = new AmqpConnection({
+      url: `amqp://guest:guest@127.0.0.1:1,${URL}`,
+      name: 'amqp-int-rotation',
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        error: () => undefined,
+        warn: (o: { url?: string }) => void (o.url && failed.push(o.url)),
+      },
+      reconnect: { initialMs: 20, maxMs: 40 },
+      setup: async (ch) => void (await ch.checkExchange('amq.direct')),
+    });
+    conn.start();
+    try {
+      await conn.waitConnected(5_000);
+      expect(failed).toEqual(['amqp://guest:***@127.0.0.1:1']);
+    } finally {
+      await conn.close();
+    }
+  });
+});

@@ -1,21 +1,27 @@
 import { EventEmitter } from 'node:events';
 import * as amqplib from 'amqplib';
-import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from '@warren/runtime';
+import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import { type BackoffOptions, DEFAULT_BACKOFF } from '@warren/runtime';
+import { BrokerUrlRing, connectOptionsOf, splitBrokerUrls } from './broker-urls';
 import { BrokerUnavailableError, ClosedError } from './errors';
 import { type AmqpLogger, redactUrl } from './logger';
+import { RetryDelays } from './retry-delays';
 
 /** Options of {@link AmqpConnection}. */
 export interface AmqpConnectionOptions {
-  /** amqp:// or amqps:// URL */
-  url: string;
+  /**
+   * amqp:// or amqps:// URL; or several, as an array or separated by commas (the nodes of a
+   * cluster): the first is tried first, and each failed attempt or lost connection moves to the next.
+   */
+  url: string | readonly string[];
   /** shown in the broker's management UI as the connection name */
   name: string;
   logger: AmqpLogger;
-  /** s; AMQP heartbeat, so a dead peer is noticed within about twice this */
+  /** s; AMQP heartbeat, so a dead peer is noticed within about twice this; a URL's `?heartbeat=` wins */
   heartbeatSec?: number;
   /** ms; TCP connect + AMQP handshake limit */
   connectTimeoutMs?: number;
+  /** ms; bounds of the delays between attempts (see {@link RetryDelays}); default `DEFAULT_BACKOFF`, 200 ms to 10 s */
   reconnect?: BackoffOptions;
   /** PEM material for `amqps://` URLs: a private CA, and a client certificate when the broker asks for one */
   tls?: AmqpTlsOptions;
@@ -44,20 +50,35 @@ export interface AmqpTlsOptions {
 export type AttachHook = (conn: ChannelModel) => Promise<void>;
 
 /**
- * One broker connection per process, kept alive: connects with `noDelay`, heartbeats and a
- * connect timeout, runs the topology `setup`, then every attach hook; on any loss (socket,
- * heartbeat, or an owned channel closed by the broker) it reconnects with jittered exponential
- * backoff and does all of it again.
+ * One broker connection per process, kept alive by amqplib's own connection recovery: every socket
+ * with `noDelay`, heartbeats and a connect timeout; on every (re)connect amqplib runs our setup
+ * hook, which asserts the topology and then runs every attach hook. Warren's own parts on top:
+ * - the delays between attempts are {@link RetryDelays} (Warren's equal-jitter backoff, and an
+ *   immediate first retry after losing a live connection), not amqplib's ±20% around a fixed base;
+ * - several broker URLs, tried in turn ({@link BrokerUrlRing});
+ * - the channel-closed rule: a channel the broker closes with an error takes the connection down
+ *   for a clean reconnect ({@link ownedChannel}); a channel closed on purpose costs nothing;
+ * - publishes unconfirmed when a connection is lost are sent again by `ConfirmPublisher`.
  *
- * Events: `connected` (after setup and hooks), `disconnected`, `reconnect-failed` (err, delayMs), `closed`.
+ * Events:
+ * - `connected` (): topology asserted and every hook attached;
+ * - `disconnected` (): a live connection was lost; reconnecting;
+ * - `reconnect-failed` (err: Error, delayMs: number): an attempt failed; the next one in `delayMs`;
+ * - `closed` (): {@link close} was called; no more reconnects.
  */
 export class AmqpConnection extends EventEmitter {
+  private recovering: Promise<amqplib.RecoveringChannelModel> | null = null;
+  /** the connection being set up or in use; null between connections */
   private model: ChannelModel | null = null;
   private ready = false;
   private closing = false;
-  private loop: Promise<void> | null = null;
   private readonly hooks: AttachHook[] = [];
-  private wakeSleep: (() => void) | null = null;
+  private readonly ring: BrokerUrlRing;
+  /** what amqplib connects to; its fields are replaced before each attempt (see `rotate`) */
+  private readonly target: Options.Connect;
+  private readonly delays: RetryDelays;
+  /** why the next attempt is scheduled: a failed attempt, or a lost live connection */
+  private lastFailure: Error | null = null;
   /** reconnections after the first successful connect */
   reconnects = 0;
   private everConnected = false;
@@ -65,6 +86,9 @@ export class AmqpConnection extends EventEmitter {
   constructor(private readonly opts: AmqpConnectionOptions) {
     super();
     this.setMaxListeners(100);
+    this.ring = new BrokerUrlRing(splitBrokerUrls(opts.url));
+    this.target = this.connectOptions(this.ring.current);
+    this.delays = new RetryDelays(opts.reconnect ?? DEFAULT_BACKOFF);
   }
 
   /** True while connected with topology asserted and every hook attached. */
@@ -74,7 +98,21 @@ export class AmqpConnection extends EventEmitter {
 
   /** Starts connecting in the background; `waitConnected` tells when it has. */
   start(): void {
-    if (!this.loop && !this.closing) this.loop = this.connectLoop();
+    if (this.recovering || this.closing) return;
+    this.recovering = amqplib.connect(this.target, {
+      ...this.opts.tls,
+      noDelay: true,
+      timeout: this.opts.connectTimeoutMs ?? 5_000,
+      clientProperties: { connection_name: this.opts.name },
+      recovery: {
+        // Resolves at once, so the listeners below are attached before the first attempt.
+        waitForConnect: false,
+        maxRetries: Infinity,
+        calculateDelay: (attempt) => this.delays.next(attempt),
+        setup: (model: ChannelModel) => this.setupConnection(model),
+      },
+    });
+    void this.recovering.then((rm) => this.listen(rm));
   }
 
   /** Registers a hook run on every connection, in order; runs it now if already connected. */
@@ -117,6 +155,11 @@ export class AmqpConnection extends EventEmitter {
     return this.guard(conn, await conn.createConfirmChannel());
   }
 
+  /**
+   * The channel-closed rule. amqplib's recovery watches only the connection: a channel the broker
+   * closed would stay closed (a consumer silently gone). So closing the connection is how an owned
+   * channel asks for recovery; amqplib sees the close and reconnects.
+   */
   private guard<C extends Channel>(conn: ChannelModel, ch: C): C {
     // The broker closes a channel with an error first; a close without one is ours (or the
     // connection's, handled there), and must not cost a reconnect.
@@ -134,123 +177,103 @@ export class AmqpConnection extends EventEmitter {
     return ch;
   }
 
-  private async connectLoop(): Promise<void> {
-    let attempt = 0;
-    while (!this.closing) {
-      let model: ChannelModel | null = null;
-      try {
-        model = await amqplib.connect(this.urlWithHeartbeat(), {
-          ...this.opts.tls,
-          noDelay: true,
-          timeout: this.opts.connectTimeoutMs ?? 5_000,
-          clientProperties: { connection_name: this.opts.name },
-        });
-        model.on('error', (err: Error) =>
-          this.opts.logger.warn({ err: err.message, conn: this.opts.name }, 'amqp connection error'),
-        );
-        const conn = model;
-        model.on('close', () => this.onClosed(conn));
-        this.model = model;
-        const setupChannel = await model.createChannel();
-        await this.opts.setup(setupChannel, model);
-        // Already closed if the broker refused something setup then worked around.
-        await setupChannel.close().catch(() => undefined);
-        for (const hook of this.hooks) await hook(model);
-        if (this.closing) return;
-        this.ready = true;
-        if (this.everConnected) this.reconnects++;
-        this.everConnected = true;
-        this.opts.logger.info(
-          { conn: this.opts.name, url: redactUrl(this.opts.url), attempt, reconnects: this.reconnects },
-          'amqp connected',
-        );
-        this.emit('connected');
-        return;
-      } catch (err) {
-        this.model = null;
-        if (model) await model.close().catch(() => undefined);
-        if (this.closing) return;
-        const delayMs = backoffDelay(attempt++, this.opts.reconnect ?? DEFAULT_BACKOFF);
-        this.opts.logger.warn(
-          { conn: this.opts.name, url: redactUrl(this.opts.url), err: (err as Error).message, attempt, delayMs },
-          'amqp connect failed; retrying',
-        );
-        this.emit('reconnect-failed', err, delayMs);
-        await this.sleep(delayMs);
-      }
-    }
+  /** amqplib's `setup` hook: topology on a fresh channel, then every attach hook. A throw fails the attempt. */
+  private async setupConnection(model: ChannelModel): Promise<void> {
+    this.model = model;
+    let lost = false;
+    model.on('error', (err: Error) =>
+      this.opts.logger.warn({ err: err.message, conn: this.opts.name }, 'amqp connection error'),
+    );
+    model.once('close', () => (lost = true));
+    const setupChannel = await model.createChannel();
+    await this.opts.setup(setupChannel, model);
+    // Already closed if the broker refused something setup then worked around.
+    await setupChannel.close().catch(() => undefined);
+    for (const hook of this.hooks) await hook(model);
+    // A connection lost after the hooks' last broker call would otherwise count as up, and never recover.
+    if (lost) throw new Error('connection closed during setup');
   }
 
-  private onClosed(conn: ChannelModel): void {
-    if (this.model !== conn) return;
-    const wasReady = this.ready;
+  private listen(rm: amqplib.RecoveringChannelModel): void {
+    rm.on('connect', () => this.onConnect());
+    rm.on('connect-failed', (err: Error) => this.onAttemptFailed(err));
+    rm.on('disconnect', () => this.onDisconnect());
+    rm.on('reconnect-scheduled', (info: { attempt: number; delay: number; error: Error }) =>
+      this.onScheduled(info.attempt, info.delay),
+    );
+    // Connection errors are logged by setupConnection's listener on the model; amqplib re-emits them
+    // here, where an 'error' without a listener would throw.
+    rm.on('error', () => undefined);
+    // Only a throwing calculateDelay ends amqplib's recovery (maxRetries is Infinity); RetryDelays does not throw.
+    rm.on('reconnect-failed', (err: Error) =>
+      this.opts.logger.error({ err: err.message, conn: this.opts.name }, 'amqp recovery gave up'),
+    );
+  }
+
+  private onConnect(): void {
+    if (this.closing) return;
+    this.ready = true;
+    if (this.everConnected) this.reconnects++;
+    this.everConnected = true;
+    this.opts.logger.info(
+      {
+        conn: this.opts.name,
+        url: redactUrl(this.ring.current),
+        attempt: this.delays.failedAttempts,
+        reconnects: this.reconnects,
+      },
+      'amqp connected',
+    );
+    this.delays.reset();
+    this.emit('connected');
+  }
+
+  private onAttemptFailed(err: Error): void {
+    this.model = null;
+    this.lastFailure = err;
+  }
+
+  private onDisconnect(): void {
     this.ready = false;
     this.model = null;
-    if (this.closing) return;
-    if (wasReady) {
-      this.opts.logger.warn({ conn: this.opts.name }, 'amqp connection lost; reconnecting');
-      this.emit('disconnected');
+    this.lastFailure = null;
+    this.delays.lost();
+    this.opts.logger.warn({ conn: this.opts.name }, 'amqp connection lost; reconnecting');
+    this.emit('disconnected');
+  }
+
+  /** Before every retry: report a failed attempt, and move to the next broker URL. */
+  private onScheduled(attempt: number, delayMs: number): void {
+    const err = this.lastFailure;
+    this.lastFailure = null;
+    if (err) {
+      this.opts.logger.warn(
+        { conn: this.opts.name, url: redactUrl(this.ring.current), err: err.message, attempt, delayMs },
+        'amqp connect failed; retrying',
+      );
+      this.emit('reconnect-failed', err, delayMs);
     }
-    // A close during setup is handled by connectLoop's catch; only a lost live connection restarts it.
-    if (wasReady) this.loop = this.connectLoop();
+    this.rotate();
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wakeSleep = null;
-        resolve();
-      }, ms);
-      this.wakeSleep = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+  /** Points amqplib's next attempt at the next URL; amqplib reads `target`'s fields on every attempt. */
+  private rotate(): void {
+    if (this.ring.urls.length === 1) return;
+    Object.assign(this.target, this.connectOptions(this.ring.advance()));
   }
 
-  private urlWithHeartbeat(): string {
-    const u = new URL(this.opts.url);
-    if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(this.opts.heartbeatSec ?? 10));
-    return u.toString();
+  private connectOptions(url: string): Options.Connect {
+    return connectOptionsOf(url, this.opts.heartbeatSec ?? 10);
   }
 
   /** Closes the connection and stops reconnecting. Owned channels close with it. */
   async close(): Promise<void> {
     this.closing = true;
     this.ready = false;
-    this.wakeSleep?.();
-    const model = this.model;
     this.model = null;
-    if (model) await model.close().catch(() => undefined);
+    const rm = await this.recovering;
+    await rm?.close().catch(() => undefined);
     this.emit('closed');
-    await this.loop?.catch(() => undefined);
     this.removeAllListeners('connected');
   }
-}
-
-/** Asserts declarations from `@warren/protocol`'s topology functions; idempotent. */
-export async function assertTopology(
-  channel: Channel,
-  t: {
-    exchanges: { name: string; type: string; durable: boolean }[];
-    queues: {
-      name: string;
-      durable: boolean;
-      arguments?: Record<string, unknown>;
-      exclusive?: boolean;
-      autoDelete?: boolean;
-    }[];
-    bindings: { queue: string; exchange: string; routingKey: string }[];
-  },
-): Promise<void> {
-  for (const e of t.exchanges) await channel.assertExchange(e.name, e.type, { durable: e.durable });
-  for (const q of t.queues) {
-    await channel.assertQueue(q.name, {
-      durable: q.durable,
-      arguments: q.arguments,
-      exclusive: q.exclusive,
-      autoDelete: q.autoDelete,
-    });
-  }
-  for (const b of t.bindings) await channel.bindQueue(b.queue, b.exchange, b.routingKey);
 }

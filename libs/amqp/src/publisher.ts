@@ -45,6 +45,8 @@ export class ConfirmPublisher {
   /** handed to the current channel, not yet confirmed */
   private readonly inFlight = new Set<Entry>();
   private closed = false;
+  /** resolves `close`'s wait once nothing is pending */
+  private onDrained: (() => void) | null = null;
   /** messages published again after a connection loss */
   republished = 0;
 
@@ -83,8 +85,9 @@ export class ConfirmPublisher {
       } else {
         const waitMs = this.opts.waitForConnectionMs ?? 5_000;
         entry.timer = setTimeout(() => {
-          if (this.waiting.delete(entry))
-            reject(new BrokerUnavailableError(`broker not reachable within ${waitMs} ms`));
+          if (!this.waiting.delete(entry)) return;
+          reject(new BrokerUnavailableError(`broker not reachable within ${waitMs} ms`));
+          if (this.pending === 0) this.onDrained?.();
         }, waitMs);
         this.waiting.add(entry);
       }
@@ -116,10 +119,10 @@ export class ConfirmPublisher {
       ch.publish(e.exchange, e.routingKey, e.content, e.options, (err) => {
         if (!this.inFlight.has(e)) return;
         if (err && err.message === 'message nacked') {
-          this.inFlight.delete(e);
+          this.settled(e);
           e.reject(new PublishNackedError(`broker nacked publish to ${e.exchange}/${e.routingKey}`));
         } else if (!err) {
-          this.inFlight.delete(e);
+          this.settled(e);
           e.resolve();
         }
         // Any other error is the channel closing: the entry stays in flight and is re-published.
@@ -128,6 +131,11 @@ export class ConfirmPublisher {
       // The channel is closing under us; keep the entry for the next connection.
       this.opts.logger.debug({ err: (err as Error).message }, 'publish on a closing channel; will re-publish');
     }
+  }
+
+  private settled(e: Entry): void {
+    this.inFlight.delete(e);
+    if (this.pending === 0) this.onDrained?.();
   }
 
   private onChannelClosed(ch: ConfirmChannel): void {
@@ -140,8 +148,15 @@ export class ConfirmPublisher {
    */
   async close(drainMs = 2_000): Promise<void> {
     this.closed = true;
-    const deadline = Date.now() + drainMs;
-    while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.pending > 0 && drainMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.onDrained = resolve;
+        timer = setTimeout(resolve, drainMs);
+      });
+      clearTimeout(timer);
+      this.onDrained = null;
+    }
     for (const e of [...this.waiting, ...this.inFlight]) {
       if (e.timer) clearTimeout(e.timer);
       e.reject(new ClosedError('publisher closed before the broker confirmed'));

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AmqpConnection, ClosedError, ConfirmPublisher } from '@warren/amqp';
 import type { Logger } from 'pino';
 import { AgentConfig } from '../config/agent.config';
-import { ROOT_LOGGER } from '../logger';
+import { ROOT_LOGGER } from '@warren/runtime';
 import { agentTopologySetup } from './agent.topology';
 
 /**

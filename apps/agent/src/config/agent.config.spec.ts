@@ -97,7 +97,7 @@ describe('loadAgentConfig', () => {
   });
 
   it('refuses a missing or invalid host with one line naming the flag and the variable', () => {
-    expect(errorOf([])).toBe('--host is required (or WARREN_HOST_ID)');
+    expect(errorOf([])).toBe('--host (WARREN_HOST_ID) is required');
     const bad = errorOf(['--host', '../etc']);
     expect(bad).toMatch(/^--host \(WARREN_HOST_ID\) must be a host id.*got "\.\.\/etc"$/);
     expect(bad).not.toContain('\n');

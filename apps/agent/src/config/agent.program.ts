@@ -1,163 +1,166 @@
-import { WARREN_VERSION } from '@warren/protocol';
-import { Command, Option } from 'commander';
+import { splitBrokerUrls } from '@warren/amqp';
+import { HOST_ID_PATTERN, NAMESPACE_PATTERN, WARREN_VERSION } from '@warren/protocol';
+import {
+  addConfigOptions,
+  ConfigError,
+  fileContents,
+  got,
+  integer,
+  matching,
+  oneOf,
+  type OptionTable,
+  text,
+} from '@warren/runtime';
+import { Command } from 'commander';
+import { parseDurationMs } from '@warren/api';
+import { parseLabels } from './labels.parser';
 
-/** One setting: its flag, its environment variable and its default (as text, parsed like a flag). */
-export interface AgentSetting {
-  /** commander attribute name of the flag, e.g. `maxOutput` for `--max-output` */
-  attr: string;
-  /** `--flag`, as named in error messages */
-  flag: string;
-  envVar: string;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** bytes; the most output per stream an agent may keep. Two captures, JSON-escaped, must fit a reply. */
+export const MAX_OUTPUT_CAP = 4 * 1024 * 1024;
+
+/** A duration from `minMs` to `maxMs`; `minText`/`maxText` name the bounds in messages. */
+function duration(minMs: number, minProblem: string, maxMs = Infinity, maxProblem = '') {
+  return (t: string | undefined): number => {
+    const ms = t === undefined ? null : parseDurationMs(t);
+    if (ms === null) throw new ConfigError(`must be a duration like 500ms, 5s or 2m${got(t ?? '')}`);
+    if (ms < minMs) throw new ConfigError(`${minProblem}${got(t!)}`);
+    if (ms > maxMs) throw new ConfigError(`${maxProblem}${got(t!)}`);
+    return ms;
+  };
 }
 
-interface SettingSpec extends AgentSetting {
-  flags: string;
-  description: string;
-  default?: string;
+/** Each URL of a comma-separated list must be amqp:// or amqps://; the text (it holds a password) is never echoed. */
+function brokerUrls(t: string | undefined): string {
+  const urls = splitBrokerUrls(t ?? '');
+  if (urls.length === 0 || !urls.every((u) => /^amqps?:\/\/[^\s]+$/.test(u)))
+    throw new ConfigError('must be an amqp:// or amqps:// URL');
+  return urls.join(',');
 }
 
-const SPECS: SettingSpec[] = [
-  {
-    attr: 'host',
-    flag: '--host',
+/** Every setting of the agent, in `--help` order; {@link loadAgentConfig} turns them into an `AgentConfig`. */
+export const AGENT_OPTIONS = {
+  host: {
     flags: '--host <id>',
-    envVar: 'WARREN_HOST_ID',
+    env: 'WARREN_HOST_ID',
     description: "this host's id; its inbox is <namespace>.agent.<id> (required)",
+    parse: (t: string | undefined) =>
+      matching(HOST_ID_PATTERN, 'must be a host id: letters, digits, . _ -, at most 63 characters')(text(true)(t)),
   },
-  {
-    attr: 'broker',
-    flag: '--broker',
+  broker: {
     flags: '--broker <url>',
-    envVar: 'WARREN_BROKER_URL',
-    description: 'broker URL, amqp:// or amqps://',
+    env: 'WARREN_BROKER_URL',
+    description:
+      'broker URL, amqp:// or amqps://; several (the nodes of a cluster) separated by commas are tried in turn',
     default: 'amqp://guest:guest@127.0.0.1:5672',
+    parse: brokerUrls,
   },
-  {
-    attr: 'brokerCa',
-    flag: '--broker-ca',
+  brokerCa: {
     flags: '--broker-ca <file>',
-    envVar: 'WARREN_BROKER_CA',
+    env: 'WARREN_BROKER_CA',
     description: "PEM CA certificate the broker's TLS certificate must chain to (amqps://; default: the system CAs)",
+    parse: fileContents,
   },
-  {
-    attr: 'brokerCert',
-    flag: '--broker-cert',
+  brokerCert: {
     flags: '--broker-cert <file>',
-    envVar: 'WARREN_BROKER_CERT',
+    env: 'WARREN_BROKER_CERT',
     description: 'PEM client certificate, for a broker that verifies peers (with --broker-key)',
+    parse: fileContents,
   },
-  {
-    attr: 'brokerKey',
-    flag: '--broker-key',
+  brokerKey: {
     flags: '--broker-key <file>',
-    envVar: 'WARREN_BROKER_KEY',
+    env: 'WARREN_BROKER_KEY',
     description: 'PEM private key of --broker-cert',
+    parse: fileContents,
   },
-  {
-    attr: 'labels',
-    flag: '--labels',
+  labels: {
     flags: '--labels <k=v,...>',
-    envVar: 'WARREN_LABELS',
+    env: 'WARREN_LABELS',
     description: 'labels reported in heartbeats, shown by `warren hosts`',
-    default: '',
+    parse: (t: string | undefined) => parseLabels(t ?? ''),
   },
-  {
-    attr: 'concurrency',
-    flag: '--concurrency',
+  concurrency: {
     flags: '--concurrency <n>',
-    envVar: 'WARREN_CONCURRENCY',
+    env: 'WARREN_CONCURRENCY',
     description: 'most commands run at once (1-1024)',
     default: '4',
+    parse: integer(1, 1024),
   },
-  {
-    attr: 'stateDir',
-    flag: '--state-dir',
+  stateDir: {
     flags: '--state-dir <dir>',
-    envVar: 'WARREN_STATE_DIR',
+    env: 'WARREN_STATE_DIR',
     description: 'where the invocation journal lives (default: ~/.warren/agent-<host>)',
+    parse: text(),
   },
-  {
-    attr: 'trust',
-    flag: '--trust',
+  trust: {
     flags: '--trust <file>',
-    envVar: 'WARREN_TRUST',
+    env: 'WARREN_TRUST',
     description:
       'controller public key (PEM) whose signatures this agent obeys; repeat, or separate with commas, to trust several during a key rotation (required)',
+    repeatable: true,
+    parse: text(),
   },
-  {
-    attr: 'clockSkew',
-    flag: '--clock-skew',
+  clockSkew: {
     flags: '--clock-skew <dur>',
-    envVar: 'WARREN_CLOCK_SKEW',
+    env: 'WARREN_CLOCK_SKEW',
     description:
       "how far in the future a command's issue time may be (clock difference); expiry is checked exactly, so keep clocks in sync",
     default: '30s',
+    parse: duration(0, 'must not be negative', 300_000, 'must be at most 5m'),
   },
-  {
-    attr: 'namespace',
-    flag: '--namespace',
+  namespace: {
     flags: '--namespace <name>',
-    envVar: 'WARREN_NAMESPACE',
+    env: 'WARREN_NAMESPACE',
     description: 'prefix of every exchange and queue name',
     default: 'warren',
+    parse: matching(NAMESPACE_PATTERN, 'must be letters, digits, . _ -, at most 63 characters'),
   },
-  {
-    attr: 'presenceInterval',
-    flag: '--presence-interval',
+  presenceInterval: {
     flags: '--presence-interval <dur>',
-    envVar: 'WARREN_PRESENCE_INTERVAL',
+    env: 'WARREN_PRESENCE_INTERVAL',
     description: 'heartbeat period: 500ms, 5s, 2m or seconds',
     default: '5s',
+    parse: duration(100, 'must be at least 100ms', 3_600_000, 'must be at most 1h'),
   },
-  {
-    attr: 'policy',
-    flag: '--policy',
+  policy: {
     flags: '--policy <file>',
-    envVar: 'WARREN_POLICY',
+    env: 'WARREN_POLICY',
     description:
       "local policy (YAML or JSON): allowed and denied commands, run-as users, timeout and output ceilings (see docs/policy.md); without one, commands run as the agent's own user, and never as root",
+    parse: text(),
   },
-  {
-    attr: 'maxOutput',
-    flag: '--max-output',
+  maxOutput: {
     flags: '--max-output <bytes>',
-    envVar: 'WARREN_MAX_OUTPUT_BYTES',
+    env: 'WARREN_MAX_OUTPUT_BYTES',
     description: 'bytes of stdout, and of stderr, kept per command; the rest is counted, not kept',
     default: '1048576',
+    parse: integer(0, MAX_OUTPUT_CAP, `must be a number of bytes from 0 to ${MAX_OUTPUT_CAP}`),
   },
-  {
-    attr: 'shutdownGrace',
-    flag: '--shutdown-grace',
+  shutdownGrace: {
     flags: '--shutdown-grace <dur>',
-    envVar: 'WARREN_SHUTDOWN_GRACE',
+    env: 'WARREN_SHUTDOWN_GRACE',
     description: 'on SIGTERM, how long running commands may finish before they are killed',
     default: '10s',
+    parse: duration(0, 'must not be negative'),
   },
-  {
-    attr: 'amqpHeartbeat',
-    flag: '--amqp-heartbeat',
+  amqpHeartbeat: {
     flags: '--amqp-heartbeat <sec>',
-    envVar: 'WARREN_AMQP_HEARTBEAT',
+    env: 'WARREN_AMQP_HEARTBEAT',
     description: 'AMQP heartbeat in seconds (0 = off)',
     default: '10',
+    parse: integer(0, 600, 'must be an integer number of seconds from 0 to 600'),
   },
-  {
-    attr: 'logLevel',
-    flag: '--log-level',
+  logLevel: {
     flags: '--log-level <level>',
-    envVar: 'WARREN_LOG_LEVEL',
+    env: 'WARREN_LOG_LEVEL',
     description: 'trace|debug|info|warn|error|fatal|silent',
     default: 'info',
+    parse: oneOf(LOG_LEVELS),
   },
-];
+} satisfies OptionTable;
 
-/** Every setting of the agent, in `--help` order. */
-export const AGENT_SETTINGS: readonly AgentSetting[] = SPECS.map(({ attr, flag, envVar }) => ({ attr, flag, envVar }));
-
-/**
- * The agent's command line; `--help` is generated from it. Options carry no parsers: values stay
- * text, so that a flag and its environment variable go through the same conversion and validation.
- */
+/** The agent's command line; `--help` is generated from {@link AGENT_OPTIONS}. */
 export function agentProgram(): Command {
   const program = new Command('warren-agent')
     .description(
@@ -171,12 +174,5 @@ export function agentProgram(): Command {
         'WARREN_* variables are removed from the environment of the commands the agent runs.\n' +
         'Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a fatal error, 2 on invalid configuration.',
     );
-  for (const s of SPECS) {
-    const o = new Option(s.flags, `${s.description} [env ${s.envVar}]`);
-    if (s.default !== undefined) o.default(s.default);
-    // Repeatable: the values are joined with commas, the same form as the environment variable.
-    if (s.attr === 'trust') o.argParser((v: string, prev?: string) => (prev ? `${prev},${v}` : v));
-    program.addOption(o);
-  }
-  return program;
+  return addConfigOptions(program, AGENT_OPTIONS);
 }

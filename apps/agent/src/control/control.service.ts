@@ -6,7 +6,7 @@ import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { AgentIdentity } from '../identity/agent.identity';
 import { InboxService } from '../inbox/inbox.service';
-import { ROOT_LOGGER } from '../logger';
+import { ROOT_LOGGER } from '@warren/runtime';
 
 /**
  * Reads the host's control queue (`<ns>.ctl.<host>`): signed cancels from the controller. On every

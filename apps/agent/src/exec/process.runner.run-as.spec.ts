@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,7 +103,7 @@ describe("ProcessRunner: the envelope's environment never reaches what runs as r
     chmodSync(dir, 0o777);
     const log = join(dir, 'uids');
     const src = join(dir, 'p.c');
-    require('node:fs').writeFileSync(
+    writeFileSync(
       src,
       `#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void c(void) { FILE *f = fopen("${log}", "a"); if (f) { fprintf(f, "%d\\n", (int) getuid()); fclose(f); } }\n`,
     );

@@ -129,7 +129,6 @@ export type StartDecision =
 /** What the start decision needs to know about the agent's state. */
 export interface StartContext {
   now: number;
-  skewMs: number;
   isRunning(invocationId: string): boolean;
   isJournaled(invocationId: string): boolean;
 }

@@ -12,6 +12,7 @@ import {
   type ResultMessage,
   signBody,
 } from '@warren/protocol';
+import { SystemClock } from '@warren/runtime';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerService } from '../broker/broker.service';
@@ -77,7 +78,8 @@ describe('InboxService', () => {
       send: (message: ReplyMessage, routingKey: string) => sent.push({ message, routingKey }),
       sendLive: (message: OutputMessage, routingKey: string) => live.push({ message, routingKey, at: sent.length }),
     } as unknown as ReplyPublisher;
-    return new InboxService(config, {} as BrokerService, journal, runner, replies, identity, pino({ level: 'silent' }));
+    const log = pino({ level: 'silent' });
+    return new InboxService(config, {} as BrokerService, journal, runner, replies, identity, log, new SystemClock());
   };
   const command = (over: Partial<CommandMessage> = {}): CommandMessage => ({
     v: 1,

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
-import { agentQueue, type CommandMessage, type RejectCode, resultsQueue } from '@warren/protocol';
+import { agentQueue } from '@warren/protocol';
+import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
@@ -8,24 +9,10 @@ import { ProcessRunner } from '../exec/process.runner';
 import type { RunHandle } from '../exec/run.types';
 import { AgentIdentity } from '../identity/agent.identity';
 import { InvocationJournal } from '../journal/invocation.journal';
-import { evaluatePolicy } from '../policy/policy.decision';
-import type { PolicyGrant } from '../policy/policy.types';
-import { agentIdentity } from '../policy/user.database';
-import { ROOT_LOGGER } from '../logger';
-import { admit, decideStart, replayReason, type Seen } from './inbox.decision';
-import { refusedMessage, replyRoute, resultMessage, startedMessage } from './reply.builder';
-import { OutputStreamer, outputMessage, STREAM_DEFAULTS } from './output.streamer';
-import { ReplyPublisher } from './reply.publisher';
-
-/** A valid command waiting for a slot; its delivery is still unacked, so it survives our death. */
-interface Waiting {
-  delivery: Delivery;
-  command: CommandMessage;
-  /** how the local policy lets it run: user, clamped timeout, output cap */
-  grant: PolicyGrant;
-  /** routing key of its replies (the command's signed `replyTo`) */
-  replyTo: string;
-}
+import { InboxAdmission, type Waiting } from './inbox.admission';
+import { decideStart, replayReason, type Seen } from './inbox.decision';
+import { InvocationLauncher } from './invocation.launcher';
+import { type Refusal, ReplyPublisher, sendRefusal } from './reply.publisher';
 
 /** Reason given for commands killed because the agent stops. */
 export const SHUTDOWN_REASON = 'agent shutting down';
@@ -34,15 +21,13 @@ export const SHUTDOWN_REASON = 'agent shutting down';
  * The host's inbox: consumes `<ns>.agent.<host>` and runs each command at most once, at most
  * `concurrency` at a time.
  *
- * Every delivery is decided here and ends in exactly one ack or reject. Before anything else acts
- * on it, its signature is verified against the trusted controller keys, then its host, its issue
- * and expiry times and its invocation id against everything accepted here (see {@link admit}).
- * Anything refused is answered `rejected` with a code and a reason, logged, and never run: what
- * could not be verified is rejected without requeue and answered on the default results route
- * (its own reply-to cannot be trusted); a verified refusal is acked. Valid ones wait, unacked, in a local FIFO: acking frees a prefetch slot, so the
- * broker's prefetch alone would not bound concurrency, and an unacked message is redelivered if the
- * agent dies while it waits. When a slot frees up the command is checked (already running here,
- * journaled before, expired), then journaled with fsync, acked, and only then spawned: at most once,
+ * Every delivery is decided by the inbox and ends in exactly one ack or reject. Before anything
+ * else acts on it, {@link InboxAdmission} verifies it and asks the local policy; anything refused
+ * is answered `rejected` with a code and a reason, logged, and never run. Valid ones wait, unacked,
+ * in a local FIFO: acking frees a prefetch slot, so the broker's prefetch alone would not bound
+ * concurrency, and an unacked message is redelivered if the agent dies while it waits. When a slot
+ * frees up the command is checked (already running here, journaled before, expired), then
+ * {@link InvocationLauncher} journals it with fsync, acks it, and only then spawns it: at most once,
  * even across crashes. A waiting delivery whose channel died is dropped (the broker requeues it).
  */
 @Injectable()
@@ -55,8 +40,8 @@ export class InboxService {
   private readonly handles = new Map<string, RunHandle>();
   private accepting = true;
   private readonly log: Logger;
-  /** who the agent process is, for the policy's root and user-switch checks */
-  private readonly agentUser = agentIdentity();
+  private readonly admission: InboxAdmission;
+  private readonly launcher: InvocationLauncher;
 
   constructor(
     private readonly config: AgentConfig,
@@ -64,10 +49,13 @@ export class InboxService {
     private readonly journal: InvocationJournal,
     private readonly runner: ProcessRunner,
     private readonly replies: ReplyPublisher,
-    private readonly identity: AgentIdentity,
+    identity: AgentIdentity,
     @Inject(ROOT_LOGGER) root: Logger,
+    private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'inbox' });
+    this.admission = new InboxAdmission(config, identity, journal, replies, clock, this.log);
+    this.launcher = new InvocationLauncher(journal, runner, replies, clock, this.log);
   }
 
   /** Commands started and not yet reported. */
@@ -96,86 +84,15 @@ export class InboxService {
   /** Decides what to do with one delivery. Never throws. */
   handle(d: Delivery): void {
     if (!this.accepting) return void d.reject(true); // arrived while stopping: leave it to the next run
-    const { correlationId, messageId, headers } = d.properties;
-    const admission = admit(
-      { content: d.content, headers: headers as Record<string, unknown> | undefined, correlationId },
-      {
-        host: this.config.host,
-        trusted: this.identity.trusted,
-        now: Date.now(),
-        skewMs: this.config.clockSkewMs,
-        seen: (id) => this.seen(id),
-        outcomeOf: (id) => this.journal.outcomeOf(id),
-      },
-    );
-    if (admission.action === 'reject') {
-      const { code, reason, answer, verified } = admission;
-      // A verified refusal is settled for good; an unverifiable message goes to the dead letters, never back.
-      if (verified) d.ack();
-      else d.reject(false);
-      this.log.warn(
-        {
-          code,
-          reason,
-          taskId: answer.taskId,
-          correlationId: answer.invocationId,
-          messageId,
-          verified,
-          redelivered: d.redelivered,
-        },
-        'rejected message',
-      );
-      const route = verified ? (this.decodedReplyTo(d) ?? this.defaultRoute) : this.defaultRoute;
-      return this.refuse({ ...answer, host: this.config.host }, 'rejected', reason, route, code);
-    }
-    const c = admission.command;
-    const replyTo = replyRoute(c.replyTo) ?? this.defaultRoute;
-    // The local policy has the last word, whatever the (valid) signature says.
-    const decision = evaluatePolicy(
-      this.config.policy,
-      { command: c.command, runAs: c.runAs, timeoutMs: c.timeoutMs, envNames: Object.keys(c.env) },
-      this.agentUser,
-    );
-    if (!decision.ok) {
-      d.ack();
-      this.log.warn(
-        {
-          code: 'policy',
-          reason: decision.reason,
-          taskId: c.taskId,
-          correlationId: c.invocationId,
-          messageId,
-          verified: true,
-        },
-        'rejected message',
-      );
-      return this.refuse(
-        { invocationId: c.invocationId, taskId: c.taskId, host: c.host },
-        'rejected',
-        decision.reason,
-        replyTo,
-        'policy',
-      );
-    }
+    const w = this.admission.admit(d, (id) => this.seen(id));
+    if (!w) return;
+    const c = w.command;
     this.log.debug(
       { taskId: c.taskId, correlationId: c.invocationId, redelivered: d.redelivered, queued: this.waiting.length },
       'command received',
     );
-    this.waiting.push({ delivery: d, command: c, grant: decision, replyTo });
+    this.waiting.push(w);
     this.pump();
-  }
-
-  private get defaultRoute(): string {
-    return resultsQueue(this.config.namespace);
-  }
-
-  /** The signed reply route of a verified command (it decoded once already, so this cannot fail). */
-  private decodedReplyTo(d: Delivery): string | null {
-    try {
-      return replyRoute((JSON.parse(d.content.toString('utf8')) as { replyTo?: unknown }).replyTo);
-    } catch {
-      return null;
-    }
   }
 
   /** Where an invocation id stands here: running, waiting for a slot, or accepted before. */
@@ -207,8 +124,7 @@ export class InboxService {
     const { delivery: d, command: c } = w;
     const ids = { invocationId: c.invocationId, taskId: c.taskId, host: c.host };
     const decision = decideStart(c, {
-      now: Date.now(),
-      skewMs: this.config.clockSkewMs,
+      now: this.clock.now(),
       isRunning: (id) => this.active.has(id),
       isJournaled: (id) => this.journal.has(id),
     });
@@ -221,149 +137,38 @@ export class InboxService {
           this.journal.outcomeOf(c.invocationId),
         );
         this.log.warn({ ...logIds, code: 'replay', reason }, 'rejected message');
-        return this.refuse(ids, 'rejected', reason, w.replyTo, 'replay');
+        return this.refuse({ ids, state: 'rejected', reason, route: w.replyTo, code: 'replay' });
       }
       case 'expired':
         d.ack();
         this.log.warn({ ...logIds, code: 'expired', expiresAt: c.expiresAt }, 'rejected message');
-        return this.refuse(
+        return this.refuse({
           ids,
-          'rejected',
-          `expired ${new Date(c.expiresAt).toISOString()}, before it could start`,
-          w.replyTo,
-          'expired',
-        );
+          state: 'rejected',
+          reason: `expired ${new Date(c.expiresAt).toISOString()}, before it could start`,
+          route: w.replyTo,
+          code: 'expired',
+        });
       case 'run':
         return this.run(w);
     }
   }
 
   private run(w: Waiting): void {
-    const { delivery: d, command: c } = w;
-    const ids = { invocationId: c.invocationId, taskId: c.taskId, host: c.host };
-    try {
-      this.journal.append(c.invocationId, c.expiresAt);
-    } catch (err) {
-      // Unrecorded means it could run twice: refuse to run it at all.
-      d.reject(false);
-      this.log.error(
-        { taskId: c.taskId, correlationId: c.invocationId, err: (err as Error).message },
-        'cannot write the journal; command not run',
-      );
-      return this.refuse(ids, 'error', `agent cannot record the invocation: ${(err as Error).message}`, w.replyTo);
-    }
-    d.ack();
-    const g = w.grant;
-    // A run streams unless its (signed) command says `live: false`: a silent command costs nothing,
-    // a chatty one at most ten chunks a second up to its cap.
-    const streamer =
-      c.live === false
-        ? null
-        : new OutputStreamer({
-            ...STREAM_DEFAULTS,
-            send: (chunk) => this.replies.sendLive(outputMessage(ids, chunk), w.replyTo),
-          });
-    const onOutput = streamer
-      ? (stream: 'stdout' | 'stderr', bytes: Buffer) => streamer.push(stream, bytes)
-      : undefined;
-    const h = this.runner.start({
-      command: c.command,
-      cwd: c.cwd,
-      env: c.env,
-      timeoutMs: g.timeoutMs,
-      killGraceMs: c.killGraceMs,
-      maxOutputBytes: g.maxOutputBytes,
-      maxProcesses: g.maxProcesses,
-      runAs: g,
-      onOutput,
-      // One line per signal sent to the group: SIGTERM at a timeout or cancel, SIGKILL after the grace.
-      onKill: (k) =>
-        this.log.warn(
-          {
-            taskId: c.taskId,
-            correlationId: c.invocationId,
-            pid: k.pid,
-            signal: k.signal,
-            state: k.state,
-            reason: k.reason,
-            graceMs: k.graceMs,
-          },
-          'killing process group',
-        ),
-    });
-    if (g.note)
-      this.log.info({ taskId: c.taskId, correlationId: c.invocationId, note: g.note }, 'policy adjusted command');
-    if (h.pid !== null) {
-      this.replies.send(startedMessage(ids, h.startedAt!, h.pid), w.replyTo);
-      this.log.info(
-        { taskId: c.taskId, correlationId: c.invocationId, pid: h.pid, timeoutMs: g.timeoutMs, user: g.user },
-        'invocation started',
-      );
-      this.log.debug(
-        { correlationId: c.invocationId, command: c.command.slice(0, 200), cwd: c.cwd, envNames: Object.keys(c.env) },
-        'invocation command',
-      );
-    }
-    const done = h.outcome
-      .then((o) => {
-        try {
-          this.journal.recordOutcome(c.invocationId, {
-            state: o.state,
-            exitCode: o.exitCode,
-            signal: o.signal,
-            finishedAt: o.finishedAt,
-          });
-        } catch (err) {
-          // Only the answer to a later replay loses detail; the result itself must still go out.
-          this.log.error(
-            { taskId: c.taskId, correlationId: c.invocationId, err: (err as Error).message },
-            'cannot journal the outcome',
-          );
-        }
-        streamer?.end({ stdout: o.stdout.truncated, stderr: o.stderr.truncated }); // the last chunks go before the result
-        this.replies.send(resultMessage(ids, o), w.replyTo);
-        const fields = {
-          taskId: c.taskId,
-          correlationId: c.invocationId,
-          state: o.state,
-          exitCode: o.exitCode,
-          signal: o.signal,
-          durationMs: o.durationMs,
-        };
-        this.log.info(
-          {
-            ...fields,
-            stdoutBytes: o.stdout.bytes,
-            stderrBytes: o.stderr.bytes,
-            chunks: streamer?.sent ?? 0,
-            reason: o.reason,
-          },
-          'invocation finished',
-        );
-      })
-      .catch((err: Error) =>
-        this.log.error(
-          { taskId: c.taskId, correlationId: c.invocationId, err: err.message },
-          'failed to report invocation',
-        ),
-      );
-    this.active.set(c.invocationId, done);
-    this.handles.set(c.invocationId, h);
-    void done.finally(() => {
-      this.active.delete(c.invocationId);
-      this.handles.delete(c.invocationId);
+    const launched = this.launcher.launch(w);
+    if (!launched) return;
+    const id = w.command.invocationId;
+    this.active.set(id, launched.reported);
+    this.handles.set(id, launched.handle);
+    void launched.reported.finally(() => {
+      this.active.delete(id);
+      this.handles.delete(id);
       this.pump();
     });
   }
 
-  private refuse(
-    ids: { invocationId: string; taskId: string; host: string },
-    state: 'rejected' | 'error' | 'cancelled',
-    reason: string,
-    route: string,
-    code?: RejectCode,
-  ): void {
-    this.replies.send(refusedMessage(ids, state, reason, Date.now(), code), route);
+  private refuse(r: Refusal): void {
+    sendRefusal(this.replies, this.clock, r);
   }
 
   private dropDead(): void {
@@ -404,12 +209,8 @@ export class InboxService {
         const [w] = this.waiting.splice(i, 1);
         this.bar(id, w.command.expiresAt);
         w.delivery.ack();
-        this.refuse(
-          { invocationId: id, taskId: w.command.taskId, host: w.command.host },
-          'cancelled',
-          reason,
-          w.replyTo,
-        );
+        const ids = { invocationId: id, taskId: w.command.taskId, host: w.command.host };
+        this.refuse({ ids, state: 'cancelled', reason, route: w.replyTo });
         outcome[id] = 'dequeued';
         continue;
       }
@@ -432,7 +233,7 @@ export class InboxService {
         state: 'cancelled',
         exitCode: null,
         signal: null,
-        finishedAt: Date.now(),
+        finishedAt: this.clock.now(),
         started: false,
       });
     } catch (err) {

@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { type OutputMessage, PROTOCOL_VERSION } from '@warren/protocol';
+import { type Clock, SystemClock } from '@warren/runtime';
 import type { ReplyIds } from './reply.builder';
 
 type StreamName = 'stdout' | 'stderr';
@@ -23,6 +24,8 @@ export interface OutputStreamerOptions {
   maxChunkBytes: number;
   /** hands one chunk to the publisher; must not throw */
   send(chunk: OutputChunk): void;
+  /** where the time of the last send is read; default the system clock */
+  clock?: Clock;
 }
 
 /** Defaults: at most ten chunks a second per invocation, each at most 16 KiB (a fraction of the protocol's limit). */
@@ -52,8 +55,10 @@ export class OutputStreamer {
   /** ms since epoch of the last send; -Infinity before the first */
   private lastFlush = -Infinity;
   private ended = false;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: OutputStreamerOptions) {
+    this.clock = opts.clock ?? new SystemClock();
     // The longest UTF-8 character must fit a chunk, or cutting could not make progress.
     if (opts.maxChunkBytes < 4) throw new RangeError(`maxChunkBytes must be at least 4, got ${opts.maxChunkBytes}`);
   }
@@ -71,7 +76,7 @@ export class OutputStreamer {
     if (this.pendingBytes === 0 || this.timer) return;
     // The first output after a quiet spell goes at once (the first line's latency is what a watcher
     // feels); what follows within flushMs waits to go with it in the next chunk.
-    const wait = this.lastFlush + this.opts.flushMs - Date.now();
+    const wait = this.lastFlush + this.opts.flushMs - this.clock.now();
     if (wait <= 0) this.flush();
     else this.timer = setTimeout(() => this.flush(), wait);
   }
@@ -99,7 +104,7 @@ export class OutputStreamer {
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.lastFlush = Date.now();
+    this.lastFlush = this.clock.now();
     const pending = this.pending;
     this.pending = [];
     this.pendingBytes = 0;

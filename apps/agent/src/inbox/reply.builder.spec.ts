@@ -31,7 +31,7 @@ describe('reply messages', () => {
 
   it('cuts output that would make a reply exceed the limit, keeping the true byte count', () => {
     const nul = '\u0000'.repeat(100_000); // 6 bytes each once JSON-escaped
-    const big = refusedMessage(ids, 'error', 'x');
+    const big = refusedMessage(ids, 'error', 'x', 5);
     const msg = {
       ...big,
       stdout: { data: nul, bytes: 100_000, truncated: false },

@@ -46,7 +46,8 @@ export function refusedMessage(
   ids: ReplyIds,
   state: 'rejected' | 'error' | 'cancelled',
   reason: string,
-  now = Date.now(),
+  /** ms since the epoch: its `finishedAt` */
+  now: number,
   code?: RejectCode,
 ): ResultMessage {
   const msg = resultMessage(ids, {

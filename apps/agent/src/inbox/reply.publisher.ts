@@ -5,14 +5,16 @@ import {
   encode,
   MESSAGE_TYPES,
   type OutputMessage,
+  type RejectCode,
   type ReplyMessage,
   repliesExchange,
 } from '@warren/protocol';
+import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { AgentIdentity } from '../identity/agent.identity';
-import { ROOT_LOGGER } from '../logger';
+import { refusedMessage, type ReplyIds } from './reply.builder';
 
 /**
  * Publishes `started` and `result` replies to the replies exchange with publisher confirms (and
@@ -30,6 +32,7 @@ export class ReplyPublisher {
     private readonly broker: BrokerService,
     private readonly config: AgentConfig,
     private readonly identity: AgentIdentity,
+    private readonly clock: Clock,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'replies' });
@@ -102,8 +105,23 @@ export class ReplyPublisher {
       messageId: randomUUID(),
       type: MESSAGE_TYPES[message.kind],
       contentType: 'application/json',
-      timestamp: Math.floor(Date.now() / 1000), // AMQP timestamps are in seconds
+      timestamp: Math.floor(this.clock.now() / 1000), // AMQP timestamps are in seconds
       appId: APP_ID,
     };
   }
+}
+
+/** The answer of an invocation that will not run: refused, failed before it started, or cancelled while waiting. */
+export interface Refusal {
+  ids: ReplyIds;
+  state: 'rejected' | 'error' | 'cancelled';
+  reason: string;
+  /** routing key of the answer */
+  route: string;
+  code?: RejectCode;
+}
+
+/** Sends `r` as a terminal result, finished now by `clock`. */
+export function sendRefusal(replies: Pick<ReplyPublisher, 'send'>, clock: Clock, r: Refusal): void {
+  replies.send(refusedMessage(r.ids, r.state, r.reason, clock.now(), r.code), r.route);
 }

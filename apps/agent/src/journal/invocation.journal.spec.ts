@@ -2,6 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '@warren/runtime';
 import { InvocationJournal, JOURNAL_RETENTION_MS } from './invocation.journal';
 
 describe('InvocationJournal', () => {
@@ -29,11 +30,11 @@ describe('InvocationJournal', () => {
 
   it('remembers accepted invocations across a reopen (an agent restart)', () => {
     const now = Date.now();
-    const j = InvocationJournal.open(dir, now);
+    const j = InvocationJournal.open(dir, new ManualClock(now));
     j.append('inv-1', now + 60_000);
     j.append('inv-2', now + 60_000);
     j.close();
-    const again = InvocationJournal.open(dir, now + 1000);
+    const again = InvocationJournal.open(dir, new ManualClock(now + 1000));
     expect(again.has('inv-1')).toBe(true);
     expect(again.has('inv-2')).toBe(true);
     expect(again.size).toBe(2);
@@ -42,13 +43,13 @@ describe('InvocationJournal', () => {
 
   it('drops entries past expiry + retention when opened, and compacts the file', () => {
     const now = Date.now();
-    const j = InvocationJournal.open(dir, now);
+    const j = InvocationJournal.open(dir, new ManualClock(now));
     j.append('old', now - JOURNAL_RETENTION_MS - 1);
     j.append('recent', now - JOURNAL_RETENTION_MS + 60_000);
     j.append('live', now + 60_000);
     j.close();
     expect(readFileSync(join(dir, 'journal.log'), 'utf8').trim().split('\n')).toHaveLength(3);
-    const again = InvocationJournal.open(dir, now);
+    const again = InvocationJournal.open(dir, new ManualClock(now));
     expect([again.has('old'), again.has('recent'), again.has('live')]).toEqual([false, true, true]);
     const lines = readFileSync(join(dir, 'journal.log'), 'utf8')
       .trim()
@@ -58,16 +59,16 @@ describe('InvocationJournal', () => {
     // appends after compaction land in the new file
     again.append('after', now + 60_000);
     again.close();
-    expect(InvocationJournal.open(dir, now).has('after')).toBe(true);
+    expect(InvocationJournal.open(dir, new ManualClock(now)).has('after')).toBe(true);
   });
 
   it('ignores a line torn by a crash mid-write', () => {
     const now = Date.now();
-    const j = InvocationJournal.open(dir, now);
+    const j = InvocationJournal.open(dir, new ManualClock(now));
     j.append('whole', now + 60_000);
     j.close();
     appendFileSync(join(dir, 'journal.log'), '{"id":"tor');
-    const again = InvocationJournal.open(dir, now);
+    const again = InvocationJournal.open(dir, new ManualClock(now));
     expect(again.has('whole')).toBe(true);
     expect(again.size).toBe(1);
     again.close();

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Clock, SystemClock } from '@warren/runtime';
 
 /**
  * ms an entry is kept past its command's expiry. A command is never started after `expiresAt`, so
@@ -49,16 +50,19 @@ export class InvocationJournal {
   private lines = 0;
   private readonly path: string;
 
-  private constructor(private readonly dir: string) {
+  private constructor(
+    private readonly dir: string,
+    private readonly clock: Clock,
+  ) {
     this.path = join(dir, FILE);
   }
 
-  /** Creates `stateDir` (mode 0700) if needed, loads the journal and compacts it. */
-  static open(stateDir: string, now = Date.now()): InvocationJournal {
+  /** Creates `stateDir` (mode 0700) if needed, loads the journal and compacts it; `clock` dates retention. */
+  static open(stateDir: string, clock: Clock = new SystemClock()): InvocationJournal {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const journal = new InvocationJournal(stateDir);
+    const journal = new InvocationJournal(stateDir, clock);
     journal.load();
-    journal.compact(now);
+    journal.compact();
     return journal;
   }
 
@@ -93,17 +97,18 @@ export class InvocationJournal {
    * Records an accepted invocation durably (write + fsync) before returning. Throws if the disk
    * refuses it; the caller must then not run the command.
    */
-  append(invocationId: string, expiresAt: number, now = Date.now()): void {
+  append(invocationId: string, expiresAt: number): void {
     if (this.fd === null) throw new Error('journal is closed');
     writeSync(this.fd, `${JSON.stringify({ id: invocationId, exp: expiresAt })}\n`);
     fsyncSync(this.fd);
     this.entries.set(invocationId, { exp: expiresAt });
     this.lines++;
-    if (this.lines > 2 * this.entries.size + COMPACT_SLACK) this.compact(now);
+    if (this.lines > 2 * this.entries.size + COMPACT_SLACK) this.compact();
   }
 
   /** Drops entries past retention and rewrites the file with the rest, atomically. */
-  compact(now = Date.now()): void {
+  compact(): void {
+    const now = this.clock.now();
     for (const [id, e] of this.entries) if (e.exp + JOURNAL_RETENTION_MS < now) this.entries.delete(id);
     const tmp = `${this.path}.tmp`;
     const body = [...this.entries].map(([id, e]) => `${JSON.stringify({ id, ...e })}\n`).join('');

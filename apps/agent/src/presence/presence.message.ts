@@ -16,7 +16,8 @@ export function presenceMessage(
   facts: PresenceFacts,
   status: 'online' | 'goodbye',
   running: number,
-  now = Date.now(),
+  /** ms since the epoch: its `sentAt` */
+  now: number,
 ): PresenceMessage {
   return {
     v: PROTOCOL_VERSION,

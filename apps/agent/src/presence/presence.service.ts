@@ -6,7 +6,7 @@ import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { ProcessRunner } from '../exec/process.runner';
 import { AgentIdentity } from '../identity/agent.identity';
-import { ROOT_LOGGER } from '../logger';
+import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import { presenceMessage } from './presence.message';
 
 /** ms; the longest a clean shutdown waits for its goodbye to be confirmed. */
@@ -28,6 +28,7 @@ export class PresenceService {
     private readonly broker: BrokerService,
     private readonly runner: ProcessRunner,
     private readonly identity: AgentIdentity,
+    private readonly clock: Clock,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'presence' });
@@ -81,6 +82,7 @@ export class PresenceService {
         { host, labels, concurrency, intervalMs, publicKey: this.identity.publicKeyBase64 },
         status,
         this.runner.running,
+        this.clock.now(),
       ),
     );
   }
@@ -92,7 +94,7 @@ export class PresenceService {
       messageId: randomUUID(),
       type: MESSAGE_TYPES.presence,
       contentType: 'application/json',
-      timestamp: Math.floor(Date.now() / 1000), // AMQP timestamps are in seconds
+      timestamp: Math.floor(this.clock.now() / 1000), // AMQP timestamps are in seconds
       appId: APP_ID,
     };
   }

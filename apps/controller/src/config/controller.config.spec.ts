@@ -20,5 +20,15 @@ describe('loadControllerConfig', () => {
     expect(() => loadControllerConfig([], { WARREN_NAMESPACE: 'bad ns' })).toThrow(/--namespace/);
     expect(() => loadControllerConfig(['--broker', 'http://x'], {})).toThrow(/amqp/);
     expect(() => loadControllerConfig(['--bogus'], {})).toThrow(/unknown option/);
+    expect(() => loadControllerConfig([], { WARREN_PORT: '70000' })).toThrow(
+      /^--port \(WARREN_PORT\) must be an integer from 0 to 65535, got "70000"$/,
+    );
+  });
+
+  it('takes several broker URLs separated by commas, and refuses the list if one is not amqp', () => {
+    expect(loadControllerConfig(['--broker', 'amqp://a:5672,amqps://b:5671'], {}).brokerUrl).toBe(
+      'amqp://a:5672,amqps://b:5671',
+    );
+    expect(() => loadControllerConfig(['--broker', 'http://b,amqp://a'], {})).toThrow(/--broker .*amqp:\/\//);
   });
 });

@@ -1,18 +1,36 @@
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { splitBrokerUrls } from '@warren/amqp';
 import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN } from '@warren/protocol';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  addConfigOptions,
+  type ConfigEnv,
+  ConfigError,
+  fileContents,
+  flagSwitch,
+  got,
+  integer,
+  matching,
+  oneOf,
+  type OptionTable,
+  parseCommandLine,
+  processEnv,
+  readConfig,
+  text,
+} from '@warren/runtime';
+import { Command } from 'commander';
 import { type ControllerAction, addControllerSubcommands, eachCommand } from './controller.subcommands';
 import { parseDurationMs } from '@warren/api';
 
-/** Everything the controller is configured with, validated at boot. The only reader of process.env. */
+export { ConfigError } from '@warren/runtime';
+
+/** Everything the controller is configured with, validated at boot by {@link parseControllerArgs}. */
 export class ControllerConfig {
   /** TCP port of the HTTP API */
   port: number;
   /** address the HTTP API listens on */
   bind: string;
-  /** amqp:// or amqps:// URL of the broker */
+  /** amqp:// or amqps:// URL of the broker, or several separated by commas (tried in turn) */
   brokerUrl: string;
   /** PEM material for amqps:// (`--broker-ca`, `--broker-cert`, `--broker-key`), read at boot; empty for the system CAs */
   brokerTls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
@@ -39,147 +57,143 @@ export class ControllerConfig {
   metricsPublic: boolean;
 }
 
-/** A configuration problem, reported as one line before the controller exits with status 2. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+function duration(t: string | undefined): number {
+  const ms = t === undefined ? null : parseDurationMs(t);
+  if (ms === null) throw new ConfigError(`must be a duration like 500ms, 5s or 2m${got(t ?? '')}`);
+  return ms;
 }
 
-/** option attribute → its environment variable and parser */
-const ENV_OF = new Map<string, { envVar: string; parse?: (v: string) => unknown }>();
+/** Each URL of a comma-separated list must be amqp:// or amqps://; the text (it holds a password) is never echoed. */
+function brokerUrls(t: string | undefined): string {
+  const urls = splitBrokerUrls(t ?? '');
+  if (urls.length === 0 || !urls.every((u) => /^amqps?:\/\//.test(u)))
+    throw new ConfigError('must be an amqp:// or amqps:// URL');
+  return urls.join(',');
+}
 
-const duration = (flag: string) => (v: string) => {
-  const ms = parseDurationMs(v);
-  if (ms === null) throw new InvalidArgumentError(`${flag}: expected a duration like 500ms, 5s, 2m`);
-  return ms;
-};
-
-/** Reads a PEM file at parse time, so that a bad path stops the controller at once. */
-const pemFile = (flag: string) => (v: string) => {
-  try {
-    return readFileSync(resolve(v));
-  } catch (err) {
-    throw new InvalidArgumentError(
-      `${flag}: cannot read ${JSON.stringify(v)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-};
-
-const intIn = (flag: string, min: number, max: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new InvalidArgumentError(`${flag}: expected an integer ${min}–${max}`);
-  return n;
-};
+/** Every setting of the controller, in `--help` order. */
+const CONTROLLER_OPTIONS = {
+  port: {
+    flags: '--port <port>',
+    env: 'WARREN_PORT',
+    description: 'HTTP port',
+    default: '7070',
+    parse: integer(0, 65535),
+  },
+  bind: {
+    flags: '--bind <addr>',
+    env: 'WARREN_BIND',
+    description: 'HTTP listen address',
+    default: '127.0.0.1',
+    parse: text(),
+  },
+  broker: {
+    flags: '--broker <url>',
+    env: 'WARREN_BROKER_URL',
+    description: 'broker URL; several (the nodes of a cluster) separated by commas are tried in turn',
+    default: 'amqp://guest:guest@127.0.0.1:5672',
+    parse: brokerUrls,
+  },
+  brokerCa: {
+    flags: '--broker-ca <file>',
+    env: 'WARREN_BROKER_CA',
+    description: "PEM CA certificate the broker's TLS certificate must chain to (amqps://; default: the system CAs)",
+    parse: fileContents,
+  },
+  brokerCert: {
+    flags: '--broker-cert <file>',
+    env: 'WARREN_BROKER_CERT',
+    description: 'PEM client certificate, for a broker that verifies peers (with --broker-key)',
+    parse: fileContents,
+  },
+  brokerKey: {
+    flags: '--broker-key <file>',
+    env: 'WARREN_BROKER_KEY',
+    description: 'PEM private key of --broker-cert',
+    parse: fileContents,
+  },
+  stateDir: {
+    flags: '--state-dir <dir>',
+    env: 'WARREN_STATE_DIR',
+    description: 'state directory: database and signing key',
+    default: join(homedir(), '.warren'),
+    parse: text(),
+  },
+  db: {
+    flags: '--db <file>',
+    env: 'WARREN_DB',
+    description: 'SQLite task store (default: <state-dir>/controller.db)',
+    parse: text(),
+  },
+  key: {
+    flags: '--key <file>',
+    env: 'WARREN_KEY',
+    description: 'Ed25519 signing key, generated on first start (default: <state-dir>/controller.key)',
+    parse: text(),
+  },
+  autoAccept: {
+    flags: '--auto-accept',
+    env: 'WARREN_AUTO_ACCEPT',
+    description: "trust each agent's key on first sight, without `warren hosts accept` (labs only)",
+    parse: flagSwitch,
+  },
+  namespace: {
+    flags: '--namespace <name>',
+    env: 'WARREN_NAMESPACE',
+    description: 'prefix of every exchange and queue',
+    default: DEFAULT_NAMESPACE,
+    parse: matching(NAMESPACE_PATTERN, 'is not a valid namespace (letters, digits, . _ -)'),
+  },
+  logLevel: {
+    flags: '--log-level <level>',
+    env: 'WARREN_LOG_LEVEL',
+    description: 'trace|debug|info|warn|error|silent',
+    default: 'info',
+    parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  },
+  amqpHeartbeat: {
+    flags: '--amqp-heartbeat <sec>',
+    env: 'WARREN_AMQP_HEARTBEAT',
+    description: 'AMQP heartbeat in seconds',
+    default: '10',
+    parse: integer(1, 600),
+  },
+  deliveryGrace: {
+    flags: '--delivery-grace <dur>',
+    env: 'WARREN_DELIVERY_GRACE',
+    description: 'wait this long past a delivery timeout before marking undelivered',
+    default: '2s',
+    parse: duration,
+  },
+  resultGrace: {
+    flags: '--result-grace <dur>',
+    env: 'WARREN_RESULT_GRACE',
+    description: 'wait this long past timeout + kill grace before marking lost',
+    default: '5s',
+    parse: duration,
+  },
+  metricsPublic: {
+    flags: '--metrics-public',
+    env: 'WARREN_METRICS_PUBLIC',
+    description: 'serve GET /metrics without a token (firewall it instead); default: needs a viewer token',
+    parse: flagSwitch,
+  },
+  sweepInterval: {
+    flags: '--sweep-interval <dur>',
+    env: 'WARREN_SWEEP_INTERVAL',
+    description: 'how often deadlines are checked',
+    default: '250ms',
+    parse: duration,
+    hidden: true,
+  },
+} satisfies OptionTable;
 
 /** The controller's command line, with its subcommands; `--help` is generated from it. */
 export function controllerProgram(onAction: (a: ControllerAction) => void = () => undefined): Command {
-  const opt = (flags: string, desc: string, envVar: string, parse?: (v: string) => unknown, def?: unknown) => {
-    // The environment is applied by loadControllerConfig (not commander's .env()), so tests can pass their own.
-    const o = new Option(flags, `${desc} [env ${envVar}]`);
-    ENV_OF.set(o.attributeName(), { envVar, parse });
-    if (parse) o.argParser(parse);
-    if (def !== undefined) o.default(def);
-    return o;
-  };
-  const program = new Command('warren-controller')
-    .description('Warren controller: HTTP API, command dispatcher and result store.')
-    .addOption(opt('--port <port>', 'HTTP port', 'WARREN_PORT', intIn('--port', 0, 65535), 7070))
-    .addOption(opt('--bind <addr>', 'HTTP listen address', 'WARREN_BIND', undefined, '127.0.0.1'))
-    .addOption(opt('--broker <url>', 'broker URL', 'WARREN_BROKER_URL', undefined, 'amqp://guest:guest@127.0.0.1:5672'))
-    .addOption(
-      opt(
-        '--broker-ca <file>',
-        "PEM CA certificate the broker's TLS certificate must chain to (amqps://; default: the system CAs)",
-        'WARREN_BROKER_CA',
-        pemFile('--broker-ca'),
-      ),
-    )
-    .addOption(
-      opt(
-        '--broker-cert <file>',
-        'PEM client certificate, for a broker that verifies peers (with --broker-key)',
-        'WARREN_BROKER_CERT',
-        pemFile('--broker-cert'),
-      ),
-    )
-    .addOption(
-      opt('--broker-key <file>', 'PEM private key of --broker-cert', 'WARREN_BROKER_KEY', pemFile('--broker-key')),
-    )
-    .addOption(
-      opt(
-        '--state-dir <dir>',
-        'state directory: database and signing key',
-        'WARREN_STATE_DIR',
-        undefined,
-        join(homedir(), '.warren'),
-      ),
-    )
-    .addOption(opt('--db <file>', 'SQLite task store (default: <state-dir>/controller.db)', 'WARREN_DB'))
-    .addOption(
-      opt(
-        '--key <file>',
-        'Ed25519 signing key, generated on first start (default: <state-dir>/controller.key)',
-        'WARREN_KEY',
-      ),
-    )
-    .addOption(
-      opt(
-        '--auto-accept',
-        "trust each agent's key on first sight, without `warren hosts accept` (labs only)",
-        'WARREN_AUTO_ACCEPT',
-        (v: string) => v !== 'false' && v !== '0',
-      ),
-    )
-    .addOption(
-      opt('--namespace <name>', 'prefix of every exchange and queue', 'WARREN_NAMESPACE', undefined, DEFAULT_NAMESPACE),
-    )
-    .addOption(opt('--log-level <level>', 'trace|debug|info|warn|error|silent', 'WARREN_LOG_LEVEL', undefined, 'info'))
-    .addOption(
-      opt(
-        '--amqp-heartbeat <sec>',
-        'AMQP heartbeat in seconds',
-        'WARREN_AMQP_HEARTBEAT',
-        intIn('--amqp-heartbeat', 1, 600),
-        10,
-      ),
-    )
-    .addOption(
-      opt(
-        '--delivery-grace <dur>',
-        'wait this long past a delivery timeout before marking undelivered',
-        'WARREN_DELIVERY_GRACE',
-        duration('--delivery-grace'),
-        2000,
-      ),
-    )
-    .addOption(
-      opt(
-        '--result-grace <dur>',
-        'wait this long past timeout + kill grace before marking lost',
-        'WARREN_RESULT_GRACE',
-        duration('--result-grace'),
-        5000,
-      ),
-    )
-    .addOption(
-      opt(
-        '--metrics-public',
-        'serve GET /metrics without a token (firewall it instead); default: needs a viewer token',
-        'WARREN_METRICS_PUBLIC',
-        (v: string) => v !== 'false' && v !== '0',
-      ),
-    )
-    .addOption(
-      opt(
-        '--sweep-interval <dur>',
-        'how often deadlines are checked',
-        'WARREN_SWEEP_INTERVAL',
-        duration('--sweep-interval'),
-        250,
-      ).hideHelp(),
-    )
-    .showHelpAfterError()
-    .allowExcessArguments(false);
+  const program = new Command('warren-controller').description(
+    'Warren controller: HTTP API, command dispatcher and result store.',
+  );
+  addConfigOptions(program, CONTROLLER_OPTIONS).showHelpAfterError().allowExcessArguments(false);
   return addControllerSubcommands(program, onAction);
 }
 
@@ -187,62 +201,39 @@ export function controllerProgram(onAction: (a: ControllerAction) => void = () =
  * Reads flags and environment into a validated {@link ControllerConfig}. Flags win over the
  * environment. Throws {@link ConfigError} with one line naming the bad setting.
  */
-export function loadControllerConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ControllerConfig {
+export function loadControllerConfig(argv: string[], env: ConfigEnv = processEnv()): ControllerConfig {
   return parseControllerArgs(argv, env).config;
 }
 
 /** Like {@link loadControllerConfig}, and also says which command was asked for (`serve` by default). */
 export function parseControllerArgs(
   argv: string[],
-  env: NodeJS.ProcessEnv = process.env,
+  env: ConfigEnv = processEnv(),
 ): { action: ControllerAction; config: ControllerConfig } {
   let action: ControllerAction = { command: 'serve' };
   const program = controllerProgram((a) => (action = a));
   eachCommand(program, (c) => c.exitOverride().configureOutput({ writeErr: () => undefined }));
-  try {
-    program.parse(argv, { from: 'user' });
-    for (const [name, { envVar, parse }] of ENV_OF) {
-      const raw = env[envVar];
-      if (raw === undefined || raw === '' || program.getOptionValueSource(name) === 'cli') continue;
-      try {
-        program.setOptionValueWithSource(name, parse ? parse(raw) : raw, 'env');
-      } catch (e) {
-        throw new ConfigError(`${envVar}: ${(e as Error).message}`);
-      }
-    }
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    const e = err as { code?: string; message: string };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version')
-      throw err;
-    throw new ConfigError(e.message.replace(/^error: /, ''));
-  }
-  const o = program.opts();
-  const cfg = Object.assign(new ControllerConfig(), {
+  parseCommandLine(program, argv);
+  const o = readConfig(program, CONTROLLER_OPTIONS, env);
+  if ((o.brokerCert === undefined) !== (o.brokerKey === undefined))
+    throw new ConfigError('--broker-cert and --broker-key go together: give both or neither');
+  const stateDir = o.stateDir!;
+  const config = Object.assign(new ControllerConfig(), {
     port: o.port,
-    bind: o.bind,
+    bind: o.bind!,
     brokerUrl: o.broker,
     brokerTls: { ca: o.brokerCa, cert: o.brokerCert, key: o.brokerKey },
-    stateDir: o.stateDir,
-    dbPath: o.db ?? join(o.stateDir, 'controller.db'),
-    keyPath: o.key ?? join(o.stateDir, 'controller.key'),
-    autoAccept: o.autoAccept === true,
+    stateDir,
+    dbPath: o.db ?? join(stateDir, 'controller.db'),
+    keyPath: o.key ?? join(stateDir, 'controller.key'),
+    autoAccept: o.autoAccept,
     namespace: o.namespace,
     logLevel: o.logLevel,
     amqpHeartbeatSec: o.amqpHeartbeat,
     deliveryGraceMs: o.deliveryGrace,
     resultGraceMs: o.resultGrace,
     sweepIntervalMs: o.sweepInterval,
-    metricsPublic: o.metricsPublic === true,
+    metricsPublic: o.metricsPublic,
   } satisfies ControllerConfig);
-  if (!NAMESPACE_PATTERN.test(cfg.namespace))
-    throw new ConfigError(
-      `--namespace: ${JSON.stringify(cfg.namespace)} is not a valid namespace (letters, digits, . _ -)`,
-    );
-  if (!/^amqps?:\/\//.test(cfg.brokerUrl)) throw new ConfigError('--broker: expected an amqp:// or amqps:// URL');
-  if ((o.brokerCert === undefined) !== (o.brokerKey === undefined))
-    throw new ConfigError('--broker-cert and --broker-key go together: give both or neither');
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(cfg.logLevel))
-    throw new ConfigError(`--log-level: unknown level ${cfg.logLevel}`);
-  return { action, config: cfg };
+  return { action, config };
 }

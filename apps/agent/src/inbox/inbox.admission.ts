@@ -1,0 +1,106 @@
+import type { Delivery } from '@warren/amqp';
+import { type CommandMessage, resultsQueue } from '@warren/protocol';
+import type { Clock } from '@warren/runtime';
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/agent.config';
+import type { AgentIdentity } from '../identity/agent.identity';
+import type { InvocationJournal } from '../journal/invocation.journal';
+import { evaluatePolicy } from '../policy/policy.decision';
+import type { PolicyGrant } from '../policy/policy.types';
+import { agentIdentity } from '../policy/user.database';
+import { admit, type Seen } from './inbox.decision';
+import { replyRoute } from './reply.builder';
+import { type Refusal, sendRefusal } from './reply.publisher';
+import type { ReplyPublisher } from './reply.publisher';
+
+/** A valid command waiting for a slot; its delivery is still unacked, so it survives our death. */
+export interface Waiting {
+  delivery: Delivery;
+  command: CommandMessage;
+  /** how the local policy lets it run: user, clamped timeout, output cap */
+  grant: PolicyGrant;
+  /** routing key of its replies (the command's signed `replyTo`) */
+  replyTo: string;
+}
+
+/**
+ * The inbox's door: verifies a delivery (signature against the trusted controller keys, host,
+ * issue and expiry times, invocation id; see {@link admit}), then asks the local policy, which has
+ * the last word whatever the signature says. A refusal is settled, logged and answered here: what
+ * could not be verified is rejected without requeue and answered on the default results route (its
+ * own reply-to cannot be trusted); a verified refusal is acked and answered on its reply-to.
+ */
+export class InboxAdmission {
+  /** who the agent process is, for the policy's root and user-switch checks */
+  private readonly agentUser = agentIdentity();
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly identity: AgentIdentity,
+    private readonly journal: InvocationJournal,
+    private readonly replies: Pick<ReplyPublisher, 'send'>,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Where replies go when a command names no usable route of its own. */
+  get defaultRoute(): string {
+    return resultsQueue(this.config.namespace);
+  }
+
+  /** The command of `d` ready to wait for a slot, or null once `d` was refused (settled, logged, answered). */
+  admit(d: Delivery, seen: (invocationId: string) => Seen): Waiting | null {
+    const { correlationId, messageId, headers } = d.properties;
+    const admission = admit(
+      { content: d.content, headers: headers as Record<string, unknown> | undefined, correlationId },
+      {
+        host: this.config.host,
+        trusted: this.identity.trusted,
+        now: this.clock.now(),
+        skewMs: this.config.clockSkewMs,
+        seen,
+        outcomeOf: (id) => this.journal.outcomeOf(id),
+      },
+    );
+    if (admission.action === 'reject') {
+      const { code, reason, answer, verified } = admission;
+      // A verified refusal is settled for good; an unverifiable message goes to the dead letters, never back.
+      if (verified) d.ack();
+      else d.reject(false);
+      const logged = { taskId: answer.taskId, correlationId: answer.invocationId, messageId, verified };
+      this.log.warn({ code, reason, ...logged, redelivered: d.redelivered }, 'rejected message');
+      const route = verified ? (this.decodedReplyTo(d) ?? this.defaultRoute) : this.defaultRoute;
+      this.refuse({ ids: { ...answer, host: this.config.host }, state: 'rejected', reason, route, code });
+      return null;
+    }
+    const c = admission.command;
+    const replyTo = replyRoute(c.replyTo) ?? this.defaultRoute;
+    const decision = evaluatePolicy(
+      this.config.policy,
+      { command: c.command, runAs: c.runAs, timeoutMs: c.timeoutMs, envNames: Object.keys(c.env) },
+      this.agentUser,
+    );
+    if (!decision.ok) {
+      d.ack();
+      const logged = { taskId: c.taskId, correlationId: c.invocationId, messageId, verified: true };
+      this.log.warn({ code: 'policy', reason: decision.reason, ...logged }, 'rejected message');
+      const ids = { invocationId: c.invocationId, taskId: c.taskId, host: c.host };
+      this.refuse({ ids, state: 'rejected', reason: decision.reason, route: replyTo, code: 'policy' });
+      return null;
+    }
+    return { delivery: d, command: c, grant: decision, replyTo };
+  }
+
+  private refuse(r: Refusal): void {
+    sendRefusal(this.replies, this.clock, r);
+  }
+
+  /** The signed reply route of a verified command (it decoded once already, so this cannot fail). */
+  private decodedReplyTo(d: Delivery): string | null {
+    try {
+      return replyRoute((JSON.parse(d.content.toString('utf8')) as { replyTo?: unknown }).replyTo);
+    } catch {
+      return null;
+    }
+  }
+}
