@@ -1,5 +1,6 @@
 import { type DynamicModule, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { Clock, SystemClock } from '@warren/runtime';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { AuditController } from './audit/audit.controller';
@@ -12,7 +13,9 @@ import { HostsController } from './hosts/hosts.controller';
 import { TaskEventLog } from './events/task-event.log';
 import { TaskEvents } from './events/task-events';
 import { TaskEventsController } from './events/task-events.controller';
+import { HOST_KEY_REPOSITORY } from './hosts/host-keys.port';
 import { HostKeysStore } from './hosts/host-keys.store';
+import { SqliteHostKeyRepository } from './hosts/sqlite-host-key.repository';
 import { HostsRegistry } from './hosts/hosts.registry';
 import { ControllerKey } from './keys/controller-key';
 import { ROOT_LOGGER } from './logger';
@@ -37,8 +40,8 @@ import { TargetResolver } from './tasks/target.resolver';
 /** Closes the task store last, after every consumer has flushed into it. */
 class StoreCloser {
   constructor(@Inject(TASK_STORE) private readonly store: TaskStore) {}
-  onApplicationShutdown(): void {
-    this.store.close();
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
   }
 }
 
@@ -88,6 +91,7 @@ export class AppModule implements OnApplicationBootstrap {
       providers: [
         { provide: ControllerConfig, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },
+        { provide: Clock, useClass: SystemClock },
         { provide: DATABASE, useFactory: () => openDatabase(config.dbPath) },
         // The store reports every change it commits, so invocation metrics and live task events need nothing from whoever applied it.
         {
@@ -111,6 +115,7 @@ export class AppModule implements OnApplicationBootstrap {
         ResultsConsumer,
         UndeliveredConsumer,
         HostsRegistry,
+        { provide: HOST_KEY_REPOSITORY, useFactory: (db: Db) => new SqliteHostKeyRepository(db), inject: [DATABASE] },
         HostKeysStore,
         ControllerKey,
         TaskEvents,

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   }
   const { action, config } = parsed;
   if (action.command === 'serve') return serve(config);
-  process.exitCode = runMaintenanceCommand(action, config, { stdout: process.stdout, stderr: process.stderr });
+  process.exitCode = await runMaintenanceCommand(action, config, { stdout: process.stdout, stderr: process.stderr });
 }
 
 main().catch((err: Error) => {

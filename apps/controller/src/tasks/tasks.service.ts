@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { Statement } from 'better-sqlite3';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import type { Principal } from '../auth/principal';
@@ -15,8 +15,7 @@ import {
   UnprocessableTaskError,
 } from '../errors/errors';
 import { ROOT_LOGGER } from '../logger';
-import { DATABASE, type Db } from '../store/database';
-import { TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
+import { TASK_STORE, type TaskListItem, type TaskRecord, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 import { DispatcherService } from './dispatcher.service';
 import { type CreateTaskDto, TASK_DEFAULTS } from './dto/create-task.dto';
@@ -114,7 +113,6 @@ export function rollingLimits(
 @Injectable()
 export class TasksService {
   private readonly log: Logger;
-  private readonly hostsOfTask: Statement;
 
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
@@ -124,13 +122,11 @@ export class TasksService {
     private readonly config: ControllerConfig,
     @Inject(ROOT_LOGGER) root: Logger,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
-    @Inject(DATABASE) db: Db,
+    private readonly clock: Clock,
     private readonly targets: TargetResolver,
     private readonly rolling: RollingScheduler,
   ) {
     this.log = root.child({ component: 'tasks' });
-    // Only the hosts, not the rows with their output: a host-limited listing reads this per task.
-    this.hostsOfTask = db.prepare(`SELECT host FROM invocations WHERE task_id = ?`).pluck();
   }
 
   /**
@@ -141,7 +137,7 @@ export class TasksService {
    * outside the caller's token patterns, 503 (nothing stored) while the broker is unreachable.
    */
   async create(dto: CreateTaskDto, caller: Caller): Promise<TaskAccepted> {
-    const { spec, target, limits } = this.prepare(dto, caller);
+    const { spec, target, limits } = await this.prepare(dto, caller);
     const created = await this.launch(spec, target.hosts, limits, null, caller);
     return {
       ...created,
@@ -154,23 +150,23 @@ export class TasksService {
    * What {@link create} would reach, refused for the same reasons (403 audited with `dryRun`);
    * stores and sends nothing, and an allowed dry run is not audited (it reveals no more than `GET /v1/hosts`).
    */
-  dryRun(dto: CreateTaskDto, caller: Caller): DryRunAnswer {
-    const { target, limits } = this.prepare(dto, caller, { dryRun: true });
+  async dryRun(dto: CreateTaskDto, caller: Caller): Promise<DryRunAnswer> {
+    const { target, limits } = await this.prepare(dto, caller, { dryRun: true });
     return { dryRun: true, ...target, count: target.hosts.length, folded: foldHosts(target.hosts), ...limits };
   }
 
-  private prepare(
+  private async prepare(
     dto: CreateTaskDto,
     caller: Caller,
     auditDetail?: Record<string, unknown>,
-  ): { spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits } {
+  ): Promise<{ spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits }> {
     let labels: Record<string, string> | undefined;
     try {
       labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels);
     } catch (err) {
       throw new BadQueryError(`labels: ${(err as Error).message}`);
     }
-    const target = this.targets.resolve({ hosts: dto.hosts, labels, all: dto.all });
+    const target = await this.targets.resolve({ hosts: dto.hosts, labels, all: dto.all });
     const limits = rollingLimits(dto.concurrency, dto.maxErrors, target.hosts.length);
     const spec: TaskSpec = {
       command: dto.command,
@@ -182,7 +178,7 @@ export class TasksService {
       killGraceMs: dto.killGraceMs ?? TASK_DEFAULTS.killGraceMs,
       live: dto.live !== false,
     };
-    this.checkScope(spec, target.hosts, caller, auditDetail);
+    await this.checkScope(spec, target.hosts, caller, auditDetail);
     return { spec, target, limits };
   }
 
@@ -193,11 +189,11 @@ export class TasksService {
    * caller may not read the original or reach a host; 422 when no host is in those states.
    */
   async rerun(id: string, dto: RerunTaskDto, caller: Caller): Promise<TaskAccepted> {
-    const original = this.store.getTask(id);
+    const original = await this.store.getTask(id);
     if (!original) throw new TaskNotFoundError(id);
-    this.checkReadable(original.id, caller);
+    await this.checkReadable(original.id, caller);
     const only = new Set(dto.only ?? DEFAULT_RERUN_STATES);
-    const invocations = this.store.getInvocations(id);
+    const invocations = await this.store.getInvocations(id);
     const hosts = invocations
       .filter((r) => only.has(r.state))
       .map((r) => r.host)
@@ -228,17 +224,22 @@ export class TasksService {
       killGraceMs,
       live: original.live !== false,
     };
-    this.checkScope(spec, hosts, caller, { rerunOf: id });
+    await this.checkScope(spec, hosts, caller, { rerunOf: id });
     return { ...(await this.launch(spec, hosts, limits, id, caller)), rerunOf: id };
   }
 
   /** 403 (audited) when a host is outside the caller's token patterns. */
-  private checkScope(spec: TaskSpec, hosts: string[], caller: Caller, detail?: Record<string, unknown>): void {
+  private async checkScope(
+    spec: TaskSpec,
+    hosts: string[],
+    caller: Caller,
+    detail?: Record<string, unknown>,
+  ): Promise<void> {
     const who = caller.principal;
     const outside = who.scope.outside(hosts);
     if (outside.length === 0) return;
     const reason = `host${outside.length > 1 ? 's' : ''} outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
-    this.audit.record({
+    await this.audit.record({
       actor: who.name,
       source: caller.source,
       action: 'task.create',
@@ -263,7 +264,7 @@ export class TasksService {
     if (!this.broker.connected)
       throw new BrokerUnavailableError('the controller is not connected to the broker; nothing was sent');
     const who = caller.principal;
-    const now = Date.now();
+    const now = this.clock.now();
     const task: TaskRecord = {
       id: newTaskId(),
       ...spec,
@@ -280,10 +281,10 @@ export class TasksService {
     // A rolling task's invocations wait unsent, without a deadline, until the scheduler reaches them.
     const deadlineAt = rollingRun ? null : now + task.deliveryTimeoutMs + this.config.deliveryGraceMs;
     const invocations = hosts.map((host) => ({ id: randomUUID(), host, deadlineAt }));
-    this.store.createTask(task, invocations);
+    await this.store.createTask(task, invocations);
     // Recorded before anything is sent: a command that reached a host always has its record.
     const detail = { ...(rerunOf ? { rerunOf } : {}), ...(limits.concurrency !== null ? limits : {}) };
-    this.audit.record({
+    await this.audit.record({
       at: now,
       actor: who.name,
       source: caller.source,
@@ -308,27 +309,27 @@ export class TasksService {
     );
     if (rollingRun) await this.rolling.advance(task.id);
     else await this.dispatcher.dispatch(task, invocations, now);
-    return { id: task.id, hosts, state: this.store.getTask(task.id)?.state ?? task.state, ...limits };
+    return { id: task.id, hosts, state: (await this.store.getTask(task.id))?.state ?? task.state, ...limits };
   }
 
   /** The whole task; with `waitMs`, held until it completes or that time passes. 403 when a host is outside the caller's patterns. */
   async get(id: string, caller: Caller, waitMs = 0, signal?: AbortSignal) {
-    let task = this.store.getTask(id);
+    let task = await this.store.getTask(id);
     if (!task) throw new TaskNotFoundError(id);
-    this.checkReadable(task.id, caller);
+    await this.checkReadable(task.id, caller);
     if (task.state === 'running' && waitMs > 0) {
       await this.notifier.wait(id, Math.min(waitMs, MAX_WAIT_MS), signal);
-      task = this.store.getTask(id)!;
+      task = (await this.store.getTask(id))!;
     }
-    return presentTask(task, this.store.getInvocations(id));
+    return presentTask(task, await this.store.getInvocations(id));
   }
 
   /** Holds until the task completes (it always does: every invocation has a deadline). */
   async waitForCompletion(id: string, caller: Caller, signal?: AbortSignal) {
     while (!signal?.aborted && !this.notifier.closed) {
-      const task = this.store.getTask(id);
+      const task = await this.store.getTask(id);
       if (!task) throw new TaskNotFoundError(id);
-      if (task.state !== 'running') return presentTask(task, this.store.getInvocations(id));
+      if (task.state !== 'running') return presentTask(task, await this.store.getInvocations(id));
       await this.notifier.wait(id, 1_000, signal);
     }
     return this.get(id, caller);
@@ -338,24 +339,30 @@ export class TasksService {
    * Recent tasks, newest first. A host-limited token sees only tasks whose every host is within
    * its patterns, among the {@link RESTRICTED_LIST_SCAN} most recent.
    */
-  list(limit: number, caller: Caller) {
+  async list(limit: number, caller: Caller) {
     const scope = caller.principal.scope;
-    if (scope.unlimited)
-      return { tasks: this.store.listTasks(limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
-    const visible = (taskId: string) => scope.outside(this.hostsOfTask.all(taskId) as string[]).length === 0;
+    const present = (items: TaskListItem[]) => ({
+      tasks: items.map(({ task, counts }) => presentTaskHead(task, counts)),
+    });
+    if (scope.unlimited) return present(await this.store.listTasks(limit));
+    const visible = async (items: TaskListItem[]) => {
+      const out: TaskListItem[] = [];
+      for (const item of items) if (scope.outside(await this.store.hostsOf(item.task.id)).length === 0) out.push(item);
+      return out;
+    };
     // A first look at a few times the limit usually suffices; only a sparse scope reads further back.
-    let items = this.store.listTasks(Math.min(RESTRICTED_LIST_SCAN, limit * 4)).filter(({ task }) => visible(task.id));
-    if (items.length < limit) items = this.store.listTasks(RESTRICTED_LIST_SCAN).filter(({ task }) => visible(task.id));
-    return { tasks: items.slice(0, limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
+    let items = await visible(await this.store.listTasks(Math.min(RESTRICTED_LIST_SCAN, limit * 4)));
+    if (items.length < limit) items = await visible(await this.store.listTasks(RESTRICTED_LIST_SCAN));
+    return present(items.slice(0, limit));
   }
 
-  private checkReadable(taskId: string, caller: Caller): void {
+  private async checkReadable(taskId: string, caller: Caller): Promise<void> {
     const who = caller.principal;
     if (who.scope.unlimited) return;
-    const outside = who.scope.outside(this.hostsOfTask.all(taskId) as string[]);
+    const outside = who.scope.outside(await this.store.hostsOf(taskId));
     if (outside.length === 0) return;
     const reason = `task has hosts outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
-    this.audit.record({
+    await this.audit.record({
       actor: who.name,
       source: caller.source,
       action: 'task.read',
