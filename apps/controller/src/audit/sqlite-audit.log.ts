@@ -105,13 +105,21 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async query(q: AuditQuery): Promise<AuditRecordView[]> {
-    const where: string[] = [];
     const params: Record<string, unknown> = { limit: q.limit };
-    if (q.taskId !== undefined) (where.push('task_id = @taskId'), (params.taskId = q.taskId));
-    if (q.actor !== undefined) (where.push('actor = @actor'), (params.actor = q.actor));
-    if (q.action !== undefined) (where.push('action = @action'), (params.action = q.action));
-    if (q.decision !== undefined) (where.push('decision = @decision'), (params.decision = q.decision));
-    if (q.since !== undefined) (where.push('at >= @since'), (params.since = q.since));
+    const where: string[] = [];
+    // Each filter given becomes a condition on its column; `since` is the one range.
+    const filters = [
+      ['taskId', 'task_id = @taskId'],
+      ['actor', 'actor = @actor'],
+      ['action', 'action = @action'],
+      ['decision', 'decision = @decision'],
+      ['since', 'at >= @since'],
+    ] as const;
+    for (const [key, condition] of filters) {
+      if (q[key] === undefined) continue;
+      where.push(condition);
+      params[key] = q[key];
+    }
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as AuditRow[]).map((r) => this.view(r));
   }

@@ -46,11 +46,11 @@ export class DispatcherService {
     private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'dispatcher' });
-    this.broker.onReturn((msg) =>
+    this.broker.onReturn((msg) => {
       this.onReturn(msg).catch((err: Error) =>
         this.log.error({ err: err.message, host: msg.fields.routingKey }, 'returned command not recorded'),
-      ),
-    );
+      );
+    });
   }
 
   /** Publishes every invocation of `task`; resolves when each is confirmed or marked `error`. */
