@@ -37,7 +37,9 @@ export const MAX_PENDING_KEYS = 10_000;
  * are signed by its accepted key, so a host that merely publishes on the replies exchange cannot
  * write another host's results. A key is recorded `pending` on first sight and accepted by an
  * operator (`warren hosts accept <host>`), or at once with `--auto-accept`, as Salt does with
- * minion keys. Accepting a new key for a host retires the old one.
+ * minion keys. Accepting a new key for a host retires the old one. The keys are persisted behind
+ * the {@link HostKeyRepository}; the accepted ones are also held here, since every reply is checked
+ * against them.
  */
 @Injectable()
 export class HostKeysStore implements OnModuleInit {

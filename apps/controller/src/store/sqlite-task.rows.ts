@@ -59,6 +59,7 @@ export function taskParams(task: TaskRecord): Record<string, unknown> {
   };
 }
 
+/** A `tasks` row as the port's record (env parsed, flags as booleans). */
 export function toTask(r: TaskRow): TaskRecord {
   return {
     id: r.id,
@@ -81,6 +82,7 @@ export function toTask(r: TaskRow): TaskRecord {
   };
 }
 
+/** An `invocations` row as the port's record. */
 export function toInvocation(r: InvocationRow): InvocationRecord {
   return {
     id: r.id,

@@ -41,7 +41,10 @@ export class SqliteTaskStore implements TaskStore {
     this.transitions = new SqliteTaskTransitions(this.db, onApplied);
   }
 
-  async createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number | null }[]) {
+  async createTask(
+    task: TaskRecord,
+    invocations: { id: string; host: string; deadlineAt: number | null }[],
+  ): Promise<void> {
     this.transitions.createTask(task, invocations);
   }
 
@@ -65,11 +68,19 @@ export class SqliteTaskStore implements TaskStore {
     return this.queries.listTasks(limit);
   }
 
-  async applyUpdates(updates: InvocationUpdate[], now: number) {
+  async applyUpdates(
+    updates: InvocationUpdate[],
+    now: number,
+  ): Promise<{ applied: number; completedTaskIds: string[] }> {
     return this.transitions.applyUpdates(updates, now);
   }
 
-  async requestCancel(taskId: string, hosts: ReadonlySet<string> | null, reason: string, now: number) {
+  async requestCancel(
+    taskId: string,
+    hosts: ReadonlySet<string> | null,
+    reason: string,
+    now: number,
+  ): Promise<{ pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean }> {
     return this.transitions.requestCancel(taskId, hosts, reason, now);
   }
 
