@@ -89,7 +89,10 @@ describe('TaskEventLog', () => {
   const tick = () => new Promise((r) => setImmediate(r));
 
   beforeEach(async () => await make());
-  afterEach(() => log.onModuleDestroy());
+  afterEach(() => {
+    log.onModuleDestroy();
+    vi.useRealTimers();
+  });
 
   it('logs started, then chunks in order, dropping a redelivered chunk, each under a stable id', async () => {
     events.started(started('i1', 'web1'));
@@ -179,6 +182,7 @@ describe('TaskEventLog', () => {
       { id: 'i1', host: 'web1', deadlineAt: 99_000 },
       { id: 'i2', host: 'web2', deadlineAt: 99_000 },
     ]);
+    vi.useFakeTimers(); // the refresh runs every 20 ms of fake time: exactly, not after a real wait
     log = new TaskEventLog(store, events, clock, { refreshMs: 20 });
     const verdict = (inv: string, state: 'undelivered' | 'lost') => ({
       kind: 'verdict' as const,
@@ -201,7 +205,10 @@ describe('TaskEventLog', () => {
       6_000,
     );
     await store.applyUpdates([verdict('i1', 'lost')], 9_000);
-    await new Promise((r) => setTimeout(r, 100));
+    await vi.advanceTimersByTimeAsync(19);
+    expect(sub.after(3, 100)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    vi.useRealTimers();
     const sent = await log.render('t1', sub.epoch, sub.after(0, 100));
     expect(sent.map((e) => e.event)).toEqual(['result', 'result', 'completed', 'started', 'result', 'completed']);
     expect(sent[4].data).toMatchObject({ host: 'web1', state: 'lost' });
