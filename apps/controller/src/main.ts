@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   process.exitCode =
     action.command === 'keygen'
       ? runKeygen(action.out ?? config.keyPath, io)
-      : runMaintenanceCommand(action, config, io);
+      : await runMaintenanceCommand(action, config, io);
 }
 
 main().catch((err: Error) => {

@@ -2,8 +2,7 @@ import type { AuditList } from '@warren/api';
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { Roles } from '../auth/auth.decorators';
 import { BadQueryError } from '../errors/errors';
-import { AUDIT_LOG } from './audit.port';
-import type { AuditQuery, SqliteAuditLog } from './sqlite-audit.log';
+import { AUDIT_LOG, type AuditLog, type AuditQuery } from './audit.port';
 
 /** records per answer when `limit` is not given, and at most */
 export const AUDIT_LIMITS = { default: 100, max: 1000 } as const;
@@ -54,12 +53,12 @@ export function parseAuditQuery(q: RawQuery): AuditQuery {
 /** The audit log, read-only: nothing in the API edits or deletes a record. */
 @Controller('v1/audit')
 export class AuditController {
-  constructor(@Inject(AUDIT_LOG) private readonly audit: SqliteAuditLog) {}
+  constructor(@Inject(AUDIT_LOG) private readonly audit: AuditLog) {}
 
   /** `GET /v1/audit?limit=&taskId=&actor=&action=&decision=&since=`: newest first; admin only. */
   @Get()
   @Roles('admin')
-  list(@Query() query: RawQuery): AuditList {
-    return { records: this.audit.query(parseAuditQuery(query)) };
+  async list(@Query() query: RawQuery): Promise<AuditList> {
+    return { records: await this.audit.query(parseAuditQuery(query)) };
   }
 }

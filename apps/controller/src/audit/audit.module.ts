@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ROOT_LOGGER } from '@warren/runtime';
+import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { DATABASE, type Db } from '../store/database';
 import { StoreModule } from '../store/store.module';
@@ -14,8 +14,9 @@ import { SqliteAuditLog } from './sqlite-audit.log';
   providers: [
     {
       provide: AUDIT_LOG,
-      useFactory: (db: Db, root: Logger) => new SqliteAuditLog(db, root.child({ component: 'audit' })),
-      inject: [DATABASE, ROOT_LOGGER],
+      useFactory: (db: Db, clock: Clock, root: Logger) =>
+        new SqliteAuditLog(db, clock, root.child({ component: 'audit' })),
+      inject: [DATABASE, Clock, ROOT_LOGGER],
     },
   ],
   exports: [AUDIT_LOG],

@@ -31,9 +31,53 @@ export interface AuditEvent {
   detail?: Record<string, unknown>;
 }
 
-/** Where audit records go. Never throws into the caller: an audit failure is logged loudly instead. */
+/** Filters of `GET /v1/audit`; all optional, combined with AND. */
+export interface AuditQuery {
+  /** most records returned, newest first */
+  limit: number;
+  taskId?: string;
+  actor?: string;
+  action?: string;
+  decision?: 'allowed' | 'denied';
+  /** ms since epoch; records at or after */
+  since?: number;
+}
+
+/** One stored record, as the API shows it. */
+export interface AuditRecordView {
+  id: number;
+  /** ISO time */
+  at: string;
+  actor: string;
+  source: string | null;
+  action: string;
+  decision: 'allowed' | 'denied';
+  reason: string | null;
+  taskId: string | null;
+  hosts: string[];
+  command: string | null;
+  cwd: string | null;
+  envNames: string[];
+  runAs: string | null;
+  invocationId: string | null;
+  detail: Record<string, unknown> | null;
+  /** for a created task: each host's invocation state now (read from the task store, not stored here) */
+  outcome?: Record<string, string>;
+}
+
+/** Where audit records go: append-only, nothing edits or deletes a record. */
 export interface AuditLog {
-  record(event: AuditEvent): void;
+  /**
+   * Appends one record, stamped with the log's clock when `event.at` is absent. Resolves once it is
+   * stored; never rejects: an audit failure is logged loudly instead, so a caller may also leave
+   * the promise unawaited where nothing must wait for the record.
+   */
+  record(event: AuditEvent): Promise<void>;
+  /**
+   * Records matching `q`, newest first (at most `q.limit`); a `task.create` record that was
+   * allowed carries each host's invocation state now. Rejects only when the storage fails.
+   */
+  query(q: AuditQuery): Promise<AuditRecordView[]>;
 }
 
 /** Injection token of the {@link AuditLog}. */

@@ -1,3 +1,4 @@
+import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
@@ -5,11 +6,11 @@ import { parseAuditQuery } from './audit.controller';
 import { SqliteAuditLog } from './sqlite-audit.log';
 
 describe('SqliteAuditLog', () => {
-  it('returns records newest first, filtered, with each host outcome of a created task read from the task store', () => {
+  it('returns records newest first, filtered, with each host outcome of a created task read from the task store', async () => {
     const db = openDatabase(':memory:');
     const store = new SqliteTaskStore(db);
-    const audit = new SqliteAuditLog(db);
-    store.createTask(
+    const audit = new SqliteAuditLog(db, new ManualClock());
+    await store.createTask(
       {
         id: 't_1',
         command: 'uptime',
@@ -30,8 +31,11 @@ describe('SqliteAuditLog', () => {
         { id: 'i2', host: 'web2', deadlineAt: 10 },
       ],
     );
-    store.applyUpdates([{ kind: 'verdict', invocationId: 'i2', state: 'undelivered', reason: 'no agent', at: 5 }], 5);
-    audit.record({
+    await store.applyUpdates(
+      [{ kind: 'verdict', invocationId: 'i2', state: 'undelivered', reason: 'no agent', at: 5 }],
+      5,
+    );
+    await audit.record({
       at: 1_000,
       actor: 'anonymous',
       source: '10.0.0.9',
@@ -39,7 +43,7 @@ describe('SqliteAuditLog', () => {
       decision: 'denied',
       reason: 'no token',
     });
-    audit.record({
+    await audit.record({
       at: 2_000,
       actor: 'alice',
       source: '10.0.0.1',
@@ -51,7 +55,7 @@ describe('SqliteAuditLog', () => {
       envNames: ['A'],
     });
 
-    const all = audit.query({ limit: 10 });
+    const all = await audit.query({ limit: 10 });
     expect(all.map((r) => r.action)).toEqual(['task.create', 'api.request']);
     expect(all[0]).toMatchObject({
       at: new Date(2_000).toISOString(),
@@ -61,19 +65,31 @@ describe('SqliteAuditLog', () => {
       outcome: { web1: 'pending', web2: 'undelivered' },
     });
     expect(all[1].outcome).toBeUndefined();
-    expect(audit.query({ limit: 10, decision: 'denied' }).map((r) => r.actor)).toEqual(['anonymous']);
-    expect(audit.query({ limit: 10, taskId: 't_1', actor: 'alice', action: 'task.create' })).toHaveLength(1);
-    expect(audit.query({ limit: 10, since: 1_500 })).toHaveLength(1);
-    expect(audit.query({ limit: 1 })).toHaveLength(1);
+    expect((await audit.query({ limit: 10, decision: 'denied' })).map((r) => r.actor)).toEqual(['anonymous']);
+    expect(await audit.query({ limit: 10, taskId: 't_1', actor: 'alice', action: 'task.create' })).toHaveLength(1);
+    expect(await audit.query({ limit: 10, since: 1_500 })).toHaveLength(1);
+    expect(await audit.query({ limit: 1 })).toHaveLength(1);
   });
 
-  it('never throws into the caller: a record it cannot write is logged instead', () => {
+  it('never rejects into the caller: a record it cannot write is logged instead', async () => {
     const db = openDatabase(':memory:');
     const errors: unknown[] = [];
-    const audit = new SqliteAuditLog(db, { error: (o: unknown) => errors.push(o) } as never);
+    const audit = new SqliteAuditLog(db, new ManualClock(), { error: (o: unknown) => errors.push(o) } as never);
     db.close();
-    expect(() => audit.record({ actor: 'a', source: null, action: 'x', decision: 'allowed' })).not.toThrow();
+    await expect(audit.record({ actor: 'a', source: null, action: 'x', decision: 'allowed' })).resolves.toBeUndefined();
     expect(errors).toHaveLength(1);
+  });
+
+  it('stamps a record given no time with its clock, and keeps a time it is given', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 2, 3, 4, 5));
+    const audit = new SqliteAuditLog(openDatabase(':memory:'), clock);
+    await audit.record({ actor: 'a', source: null, action: 'x', decision: 'allowed' });
+    clock.advance(1_000);
+    await audit.record({ at: 7_000, actor: 'b', source: null, action: 'x', decision: 'allowed' });
+    expect((await audit.query({ limit: 10 })).map((r) => [r.actor, r.at])).toEqual([
+      ['b', new Date(7_000).toISOString()],
+      ['a', '2026-01-02T03:04:05.000Z'],
+    ]);
   });
 });
 

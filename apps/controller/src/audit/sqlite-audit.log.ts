@@ -1,7 +1,8 @@
+import type { Clock } from '@warren/runtime';
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Db } from '../store/database';
-import type { AuditEvent, AuditLog } from './audit.port';
+import type { AuditEvent, AuditLog, AuditQuery, AuditRecordView } from './audit.port';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -25,40 +26,6 @@ CREATE INDEX IF NOT EXISTS audit_by_task ON audit_log(task_id) WHERE task_id IS 
 CREATE INDEX IF NOT EXISTS audit_by_at ON audit_log(at);
 `;
 
-/** Filters of `GET /v1/audit`; all optional, combined with AND. */
-export interface AuditQuery {
-  /** most records returned, newest first */
-  limit: number;
-  taskId?: string;
-  actor?: string;
-  action?: string;
-  decision?: 'allowed' | 'denied';
-  /** ms since epoch; records at or after */
-  since?: number;
-}
-
-/** One stored record, as the API shows it. */
-export interface AuditRecordView {
-  id: number;
-  /** ISO time */
-  at: string;
-  actor: string;
-  source: string | null;
-  action: string;
-  decision: 'allowed' | 'denied';
-  reason: string | null;
-  taskId: string | null;
-  hosts: string[];
-  command: string | null;
-  cwd: string | null;
-  envNames: string[];
-  runAs: string | null;
-  invocationId: string | null;
-  detail: Record<string, unknown> | null;
-  /** for a created task: each host's invocation state now (read from the task store, not stored here) */
-  outcome?: Record<string, string>;
-}
-
 interface AuditRow {
   id: number;
   at: number;
@@ -81,7 +48,8 @@ const json = (v: unknown) => (v === undefined || v === null ? null : JSON.string
 
 /**
  * The audit log in the controller's SQLite file: append-only (nothing here updates or deletes a
- * row). Each record is written in its own statement, synchronously, before the request goes on.
+ * row). Each record is written in its own statement, synchronously (better-sqlite3), before the
+ * promise of {@link record} settles.
  */
 export class SqliteAuditLog implements AuditLog {
   private readonly insert;
@@ -90,6 +58,7 @@ export class SqliteAuditLog implements AuditLog {
 
   constructor(
     private readonly db: Db,
+    private readonly clock: Clock,
     private readonly log?: Logger,
   ) {
     db.exec(SCHEMA);
@@ -108,10 +77,10 @@ export class SqliteAuditLog implements AuditLog {
     return this.outcomes;
   }
 
-  record(e: AuditEvent): void {
+  async record(e: AuditEvent): Promise<void> {
     try {
       this.insert.run({
-        at: e.at ?? Date.now(),
+        at: e.at ?? this.clock.now(),
         actor: e.actor,
         source: e.source ?? null,
         action: e.action,
@@ -135,15 +104,22 @@ export class SqliteAuditLog implements AuditLog {
     }
   }
 
-  /** Records matching `q`, newest first; a `task.create` record carries each host's outcome. */
-  query(q: AuditQuery): AuditRecordView[] {
-    const where: string[] = [];
+  async query(q: AuditQuery): Promise<AuditRecordView[]> {
     const params: Record<string, unknown> = { limit: q.limit };
-    if (q.taskId !== undefined) (where.push('task_id = @taskId'), (params.taskId = q.taskId));
-    if (q.actor !== undefined) (where.push('actor = @actor'), (params.actor = q.actor));
-    if (q.action !== undefined) (where.push('action = @action'), (params.action = q.action));
-    if (q.decision !== undefined) (where.push('decision = @decision'), (params.decision = q.decision));
-    if (q.since !== undefined) (where.push('at >= @since'), (params.since = q.since));
+    const where: string[] = [];
+    // Each filter given becomes a condition on its column; `since` is the one range.
+    const filters = [
+      ['taskId', 'task_id = @taskId'],
+      ['actor', 'actor = @actor'],
+      ['action', 'action = @action'],
+      ['decision', 'decision = @decision'],
+      ['since', 'at >= @since'],
+    ] as const;
+    for (const [key, condition] of filters) {
+      if (q[key] === undefined) continue;
+      where.push(condition);
+      params[key] = q[key];
+    }
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as AuditRow[]).map((r) => this.view(r));
   }

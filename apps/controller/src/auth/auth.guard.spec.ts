@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Body, Controller, Delete, Get, type INestApplication, Module, Post } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { IsString } from 'class-validator';
+import { ManualClock } from '@warren/runtime';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT_LOGGER } from '@warren/runtime';
@@ -14,7 +15,8 @@ import { AuditAs, Public, Roles } from './auth.decorators';
 import { AuthGuard } from './auth.guard';
 import { RefusalAuditInterceptor } from './refusal-audit.interceptor';
 import { CurrentPrincipal, type Principal } from './principal';
-import { SqliteTokenStore, TOKEN_STORE } from './token.store';
+import { TokenService } from './token.service';
+import { SqliteTokenStore } from './token.store';
 
 class Thing {
   @IsString()
@@ -48,14 +50,15 @@ class ProbeController {
 }
 
 const db = openDatabase(':memory:');
-const tokens = new SqliteTokenStore(db);
-const audit = new SqliteAuditLog(db);
+const clock = new ManualClock();
+const tokens = new TokenService(new SqliteTokenStore(db), clock);
+const audit = new SqliteAuditLog(db, clock);
 
 @Module({
   controllers: [ProbeController],
   providers: [
     { provide: ROOT_LOGGER, useValue: pino({ level: 'silent' }) },
-    { provide: TOKEN_STORE, useValue: tokens },
+    { provide: TokenService, useValue: tokens },
     { provide: AUDIT_LOG, useValue: audit },
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_INTERCEPTOR, useClass: RefusalAuditInterceptor },
@@ -75,9 +78,9 @@ describe('AuthGuard', () => {
     await app.listen(0, '127.0.0.1');
     url = await app.getUrl();
     for (const role of ['viewer', 'operator', 'admin'] as const)
-      t[role] = tokens.create(role, role, role === 'operator' ? ['web*'] : null).text;
-    t.revoked = tokens.create('gone', 'admin', null).text;
-    tokens.revoke('gone');
+      t[role] = (await tokens.create(role, role, role === 'operator' ? ['web*'] : null)).text;
+    t.revoked = (await tokens.create('gone', 'admin', null)).text;
+    await tokens.revoke('gone');
   });
   afterAll(() => app.close());
   beforeEach(() => db.exec('DELETE FROM audit_log'));
@@ -100,7 +103,7 @@ describe('AuthGuard', () => {
 
   it('lets anyone reach a @Public() route', async () => {
     expect(await call('GET', '/open')).toMatchObject({ status: 200 });
-    expect(audit.query({ limit: 10 })).toEqual([]);
+    expect(await audit.query({ limit: 10 })).toEqual([]);
   });
 
   it.each([
@@ -113,7 +116,7 @@ describe('AuthGuard', () => {
     expect(r.status).toBe(401);
     expect(r.auth).toMatch(/^Bearer/);
     expect(r.body).toMatchObject({ statusCode: 401, message: expect.stringMatching(/warren-controller token create/) });
-    expect(audit.query({ limit: 10 })).toEqual([
+    expect(await audit.query({ limit: 10 })).toEqual([
       expect.objectContaining({
         actor: 'anonymous',
         source: '127.0.0.1',
@@ -128,7 +131,7 @@ describe('AuthGuard', () => {
   it('refuses a revoked token by name', async () => {
     const r = await call('GET', '/read', t.revoked);
     expect(r).toMatchObject({ status: 401, body: { message: expect.stringMatching(/"gone" was revoked/) } });
-    expect(audit.query({ limit: 10 })[0]).toMatchObject({ actor: 'gone', reason: 'token revoked' });
+    expect((await audit.query({ limit: 10 }))[0]).toMatchObject({ actor: 'gone', reason: 'token revoked' });
   });
 
   it('gives the handler the principal of a valid token', async () => {
@@ -148,7 +151,7 @@ describe('AuthGuard', () => {
   it('audits a 403 under the route action with what was attempted', async () => {
     const r = await call('POST', '/write', t.viewer, { command: 'rm -rf /tmp/x', hosts: ['web1'] });
     expect(r.body.message).toMatch(/role viewer; POST \/write needs operator/);
-    expect(audit.query({ limit: 10 })).toEqual([
+    expect(await audit.query({ limit: 10 })).toEqual([
       expect.objectContaining({
         actor: 'viewer',
         action: 'task.create',
@@ -163,7 +166,7 @@ describe('AuthGuard', () => {
   it('audits an invalid body on an audited route, naming the field', async () => {
     const r = await call('POST', '/write', t.operator, { command: 42 });
     expect(r.status).toBe(400);
-    expect(audit.query({ limit: 10 })).toEqual([
+    expect(await audit.query({ limit: 10 })).toEqual([
       expect.objectContaining({
         actor: 'operator',
         action: 'task.create',

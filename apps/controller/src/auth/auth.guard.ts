@@ -8,7 +8,7 @@ import { AUDIT_ACTION, IS_PUBLIC, REQUIRED_ROLE } from './auth.decorators';
 import { HostScope } from './host-patterns';
 import { type AuthedRequest, attemptedTask, clientIp } from './principal';
 import { type Role, roleAllows } from './roles';
-import { type SqliteTokenStore, TOKEN_STORE } from './token.store';
+import { TokenService } from './token.service';
 
 /** How to get a token, appended to every 401. */
 export const GET_A_TOKEN =
@@ -25,14 +25,14 @@ export class AuthGuard implements CanActivate {
 
   constructor(
     private readonly reflector: Reflector,
-    @Inject(TOKEN_STORE) private readonly tokens: SqliteTokenStore,
+    private readonly tokens: TokenService,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'auth' });
   }
 
-  canActivate(ctx: ExecutionContext): boolean {
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
     if (ctx.getType() !== 'http') return true;
     const targets = [ctx.getHandler(), ctx.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
@@ -41,9 +41,9 @@ export class AuthGuard implements CanActivate {
     const required =
       this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ??
       (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'admin');
-    const deny = (status: 401 | 403, actor: string, reason: string, message: string): never => {
+    const deny = async (status: 401 | 403, actor: string, reason: string, message: string): Promise<never> => {
       const action = explicitAction ?? 'api.request';
-      this.audit.record({
+      await this.audit.record({
         actor,
         source: clientIp(req),
         action,
@@ -67,7 +67,7 @@ export class AuthGuard implements CanActivate {
         'Authorization header is not a bearer token',
         'the Authorization header must be `Bearer <token>`',
       );
-    const check = this.tokens.check(m[1]);
+    const check = await this.tokens.check(m[1]);
     if (!check.ok) {
       if (check.reason === 'revoked')
         return deny(
@@ -99,7 +99,7 @@ export class AuthGuard implements CanActivate {
       hostPatterns: t.hostPatterns,
       scope: new HostScope(t.hostPatterns),
     };
-    this.tokens.touch(t.id);
+    await this.tokens.touch(t.id);
     return true;
   }
 }

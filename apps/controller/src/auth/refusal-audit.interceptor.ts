@@ -7,7 +7,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { type Observable, tap } from 'rxjs';
+import { catchError, from, mergeMap, type Observable, throwError } from 'rxjs';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { httpAnswerOf } from '../errors/http-exception.filter';
 import { AUDIT_ACTION } from './auth.decorators';
@@ -34,16 +34,23 @@ export class RefusalAuditInterceptor implements NestInterceptor {
     ]);
     if (!action) return next.handle();
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
-    return next.handle().pipe(tap({ error: (err: unknown) => this.auditInvalid(req, action, err) }));
+    // The refusal is answered only once its audit record is written.
+    return next
+      .handle()
+      .pipe(
+        catchError((err: unknown) =>
+          from(this.auditInvalid(req, action, err)).pipe(mergeMap(() => throwError(() => err))),
+        ),
+      );
   }
 
-  private auditInvalid(req: AuthedRequest, action: string, err: unknown): void {
+  private async auditInvalid(req: AuthedRequest, action: string, err: unknown): Promise<void> {
     const answer = httpAnswerOf(err);
     if (answer?.statusCode !== HttpStatus.BAD_REQUEST || !req.principal) return;
     const reason = Array.isArray(answer.message)
       ? answer.message.map(String).join('; ')
       : String(answer.message ?? 'bad request');
-    this.audit.record({
+    await this.audit.record({
       actor: req.principal.name,
       source: clientIp(req),
       action,

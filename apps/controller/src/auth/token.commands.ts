@@ -1,12 +1,15 @@
 import { userInfo } from 'node:os';
 import { formatColumns, HostPatternError } from '@warren/api';
+import { type Clock, SystemClock } from '@warren/runtime';
 import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerAction } from '../config/controller.subcommands';
 import { openDatabase } from '../store/database';
 import { validateHostPatterns } from './host-patterns';
 import { TokenError } from '../errors/errors';
-import { SqliteTokenStore, type TokenInfo } from './token.store';
+import { SqliteTokenStore } from './token.store';
+import type { TokenInfo } from './token-store.port';
+import { TokenService } from './token.service';
 
 /** Where a maintenance command writes: stdout for what scripts capture, stderr for people. */
 export interface CommandIo {
@@ -44,22 +47,23 @@ function tokenTable(tokens: TokenInfo[]): string {
 /**
  * Carries out `token create|list|revoke` against the controller's state; returns the exit status
  * (0 done, 1 refused: a name taken or unknown, a bad pattern).
- * Token changes are audit records with the local user as actor.
+ * Token changes are audit records with the local user as actor, stamped by `clock`.
  */
-export function runMaintenanceCommand(
+export async function runMaintenanceCommand(
   action: Exclude<ControllerAction, { command: 'serve' | 'keygen' }>,
   config: ControllerConfig,
   io: CommandIo,
   actor = localActor(),
-): number {
+  clock: Clock = new SystemClock(),
+): Promise<number> {
   const fail = (message: string) => {
     io.stderr.write(`warren-controller: ${message}\n`);
     return 1;
   };
   const db = openDatabase(config.dbPath);
   try {
-    const tokens = new SqliteTokenStore(db);
-    const audit = new SqliteAuditLog(db);
+    const tokens = new TokenService(new SqliteTokenStore(db), clock);
+    const audit = new SqliteAuditLog(db, clock);
     const record = (
       act: string,
       decision: 'allowed' | 'denied',
@@ -71,8 +75,8 @@ export function runMaintenanceCommand(
         const detail = { name: action.name, role: action.role, hostPatterns: action.hosts };
         try {
           const patterns = action.hosts === null ? null : validateHostPatterns(action.hosts);
-          const { text, token } = tokens.create(action.name, action.role, patterns);
-          record('token.create', 'allowed', { ...detail, hostPatterns: patterns, tokenId: token.id });
+          const { text, token } = await tokens.create(action.name, action.role, patterns);
+          await record('token.create', 'allowed', { ...detail, hostPatterns: patterns, tokenId: token.id });
           io.stdout.write(`${text}\n`);
           const scope = patterns === null ? 'every host' : `hosts matching ${patterns.join(' ')}`;
           io.stderr.write(
@@ -81,12 +85,12 @@ export function runMaintenanceCommand(
           return 0;
         } catch (err) {
           if (!(err instanceof TokenError || err instanceof HostPatternError)) throw err;
-          record('token.create', 'denied', detail, err.message);
+          await record('token.create', 'denied', detail, err.message);
           return fail(err.message);
         }
       }
       case 'token list': {
-        const list = tokens.list();
+        const list = await tokens.list();
         if (action.json)
           io.stdout.write(
             `${JSON.stringify({ tokens: list.map((t) => ({ ...t, createdAt: iso(t.createdAt), lastUsedAt: t.lastUsedAt === null ? null : iso(t.lastUsedAt), revokedAt: t.revokedAt === null ? null : iso(t.revokedAt) })) }, null, 2)}\n`,
@@ -100,13 +104,13 @@ export function runMaintenanceCommand(
       }
       case 'token revoke': {
         try {
-          const token = tokens.revoke(action.name);
-          record('token.revoke', 'allowed', { name: token.name, role: token.role, tokenId: token.id });
+          const token = await tokens.revoke(action.name);
+          await record('token.revoke', 'allowed', { name: token.name, role: token.role, tokenId: token.id });
           io.stderr.write(`revoked token ${JSON.stringify(token.name)}; requests with it are refused from now on\n`);
           return 0;
         } catch (err) {
           if (!(err instanceof TokenError)) throw err;
-          record('token.revoke', 'denied', { name: action.name }, err.message);
+          await record('token.revoke', 'denied', { name: action.name }, err.message);
           return fail(err.message);
         }
       }

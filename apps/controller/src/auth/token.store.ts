@@ -1,8 +1,6 @@
-import { TokenError } from '../errors/errors';
 import type { Db } from '../store/database';
-import { hashToken, newApiToken, tokenIdOf, tokenMatches } from './api-token';
-import { HostScope } from './host-patterns';
 import type { Role } from './roles';
+import type { StoredToken, TokenInfo, TokenStore } from './token-store.port';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -16,25 +14,6 @@ CREATE TABLE IF NOT EXISTS api_tokens (
   revoked_at INTEGER
 );
 `;
-
-/** Token names: short, typeable, and safe to print in a table and an audit record. */
-export const TOKEN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
-
-/** An API token as stored and listed; never holds the secret. Times are ms since epoch. */
-export interface TokenInfo {
-  id: string;
-  name: string;
-  role: Role;
-  /** null: every host */
-  hostPatterns: string[] | null;
-  createdAt: number;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-}
-
-/** What checking a presented token found. */
-export type TokenCheck =
-  { ok: true; token: TokenInfo } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked'; token?: TokenInfo };
 
 interface TokenRow {
   id: string;
@@ -57,23 +36,21 @@ const toInfo = (r: TokenRow): TokenInfo => ({
   revokedAt: r.revoked_at,
 });
 
-/** ms; `last_used_at` is written at most this often per token, so reads do not each cost a write */
-export const LAST_USED_RESOLUTION_MS = 60_000;
+const toStored = (r: TokenRow | undefined): StoredToken | null => (r ? { ...toInfo(r), hash: r.hash } : null);
 
 /**
  * API tokens in the controller's SQLite file (table `api_tokens`). Used by the HTTP guard and by
  * `warren-controller token …`, possibly at the same time from two processes (WAL + busy timeout).
  */
-export class SqliteTokenStore {
+export class SqliteTokenStore implements TokenStore {
   private readonly stmts;
-  /** token id → when this process last wrote its last_used_at */
-  private readonly touched = new Map<string, number>();
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     db.exec(SCHEMA);
     this.stmts = {
       insert: db.prepare(
-        `INSERT INTO api_tokens (id, name, role, host_patterns, hash, created_at) VALUES (@id, @name, @role, @hostPatterns, @hash, @createdAt)`,
+        `INSERT INTO api_tokens (id, name, role, host_patterns, hash, created_at, last_used_at, revoked_at)
+         VALUES (@id, @name, @role, @hostPatterns, @hash, @createdAt, @lastUsedAt, @revokedAt)`,
       ),
       byId: db.prepare(`SELECT * FROM api_tokens WHERE id = ?`),
       byName: db.prepare(`SELECT * FROM api_tokens WHERE name = ?`),
@@ -83,75 +60,27 @@ export class SqliteTokenStore {
     };
   }
 
-  /**
-   * Creates a token and returns its text, which exists nowhere else: the store keeps only its hash.
-   * Names are unique, including revoked tokens' (the audit log refers to tokens by name).
-   */
-  create(
-    name: string,
-    role: Role,
-    hostPatterns: string[] | null,
-    now = Date.now(),
-  ): { text: string; token: TokenInfo } {
-    if (!TOKEN_NAME_PATTERN.test(name))
-      throw new TokenError(
-        `token name ${JSON.stringify(name)}: use 1-64 letters, digits, . _ @ -, starting with a letter or digit`,
-      );
-    if (hostPatterns !== null) new HostScope(hostPatterns);
-    if (this.stmts.byName.get(name))
-      throw new TokenError(
-        `a token named ${JSON.stringify(name)} already exists (names are never reused; pick another)`,
-      );
-    const { id, text } = newApiToken();
-    this.stmts.insert.run({
-      id,
-      name,
-      role,
-      hostPatterns: hostPatterns === null ? null : JSON.stringify(hostPatterns),
-      hash: hashToken(text),
-      createdAt: now,
-    });
-    return { text, token: toInfo(this.stmts.byId.get(id) as TokenRow) };
+  async insert(t: StoredToken): Promise<void> {
+    this.stmts.insert.run({ ...t, hostPatterns: t.hostPatterns === null ? null : JSON.stringify(t.hostPatterns) });
   }
 
-  /** Every token, revoked ones included, oldest first; no secrets. */
-  list(): TokenInfo[] {
+  async findById(id: string): Promise<StoredToken | null> {
+    return toStored(this.stmts.byId.get(id) as TokenRow | undefined);
+  }
+
+  async findByName(name: string): Promise<StoredToken | null> {
+    return toStored(this.stmts.byName.get(name) as TokenRow | undefined);
+  }
+
+  async list(): Promise<TokenInfo[]> {
     return (this.stmts.list.all() as TokenRow[]).map(toInfo);
   }
 
-  /** Revokes the token named `name`; throws when there is none or it is already revoked. */
-  revoke(name: string, now = Date.now()): TokenInfo {
-    const row = this.stmts.byName.get(name) as TokenRow | undefined;
-    if (!row) throw new TokenError(`no token named ${JSON.stringify(name)}`);
-    if (row.revoked_at !== null)
-      throw new TokenError(
-        `token ${JSON.stringify(name)} was already revoked on ${new Date(row.revoked_at).toISOString()}`,
-      );
-    this.stmts.revoke.run(now, name);
-    return toInfo(this.stmts.byName.get(name) as TokenRow);
+  async revoke(name: string, at: number): Promise<boolean> {
+    return this.stmts.revoke.run(at, name).changes > 0;
   }
 
-  /**
-   * Checks a presented token: one indexed read and a constant-time hash comparison. Revocation
-   * takes effect at the next request (nothing is cached).
-   */
-  check(text: string): TokenCheck {
-    const id = tokenIdOf(text);
-    if (id === null) return { ok: false, reason: 'malformed' };
-    const row = this.stmts.byId.get(id) as TokenRow | undefined;
-    if (!row || !tokenMatches(text, row.hash)) return { ok: false, reason: 'unknown' };
-    if (row.revoked_at !== null) return { ok: false, reason: 'revoked', token: toInfo(row) };
-    return { ok: true, token: toInfo(row) };
-  }
-
-  /** Records that the token was used, writing at most once per {@link LAST_USED_RESOLUTION_MS} per token. */
-  touch(id: string, now = Date.now()): void {
-    const last = this.touched.get(id);
-    if (last !== undefined && now - last < LAST_USED_RESOLUTION_MS) return;
-    this.touched.set(id, now);
-    this.stmts.touch.run(now, id);
+  async touch(id: string, at: number): Promise<void> {
+    this.stmts.touch.run(at, id);
   }
 }
-
-/** Injection token of the {@link SqliteTokenStore}. */
-export const TOKEN_STORE = Symbol('TOKEN_STORE');

@@ -1,5 +1,5 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { ROOT_LOGGER } from '@warren/runtime';
+import { Clock, ROOT_LOGGER, SystemClock } from '@warren/runtime';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ControllerConfig } from '../config/controller.config';
@@ -7,7 +7,8 @@ import { ControllerConfig } from '../config/controller.config';
 /**
  * What every feature module reads, provided globally: the validated configuration
  * ({@link ControllerConfig}) and the root pino logger (`ROOT_LOGGER`; services log through
- * `.child({ component })` of it), which also writes Nest's own logs and the HTTP access log.
+ * `.child({ component })` of it), which also writes Nest's own logs and the HTTP access log, and
+ * the {@link Clock} every service reads the time from.
  */
 @Global()
 @Module({})
@@ -35,8 +36,9 @@ export class CoreModule {
       providers: [
         { provide: ControllerConfig, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },
+        { provide: Clock, useClass: SystemClock },
       ],
-      exports: [ControllerConfig, ROOT_LOGGER],
+      exports: [ControllerConfig, ROOT_LOGGER, Clock],
     };
   }
 }

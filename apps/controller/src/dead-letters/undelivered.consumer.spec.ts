@@ -7,6 +7,7 @@ import {
   type SigningKey,
   type WarrenMessage,
 } from '@warren/protocol';
+import { ManualClock } from '@warren/runtime';
 import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerService } from '../broker/broker.service';
@@ -17,7 +18,7 @@ import { SqliteTaskStore } from '../store/sqlite-task.store';
 import { CompletionNotifier } from '../tasks/completion.notifier';
 import { UndeliveredConsumer } from './undelivered.consumer';
 
-const NOW = Date.now();
+const NOW = Date.UTC(2026, 0, 1);
 const command = (over: Partial<CommandMessage> = {}): CommandMessage => ({
   v: PROTOCOL_VERSION,
   kind: 'command',
@@ -41,20 +42,24 @@ describe('UndeliveredConsumer: which dead letters mark a command undelivered', (
   let own: SigningKey;
   let store: SqliteTaskStore;
   let consumer: UndeliveredConsumer;
-  const state = (id = 'i1') => store.getInvocations('t1').find((r) => r.id === id)!.state;
-  const deadLetter = (message: WarrenMessage, key: SigningKey | null = own, deaths: object[] | null = EXPIRED) => {
+  const state = async (id = 'i1') => (await store.getInvocations('t1')).find((r) => r.id === id)!.state;
+  const deadLetter = async (
+    message: WarrenMessage,
+    key: SigningKey | null = own,
+    deaths: object[] | null = EXPIRED,
+  ) => {
     const body = encode(message);
-    consumer.onDeadLetter(
+    await consumer.onDeadLetter(
       body,
       { ...(key ? signBody(body, key) : {}), ...(deaths ? { 'x-death': deaths } : {}) },
       (message as CommandMessage).invocationId,
     );
   };
 
-  beforeEach(() => {
+  beforeEach(async () => {
     own = generateSigningKey();
     store = new SqliteTaskStore(openDatabase(':memory:'));
-    store.createTask(
+    await store.createTask(
       {
         id: 't1',
         command: 'true',
@@ -82,29 +87,30 @@ describe('UndeliveredConsumer: which dead letters mark a command undelivered', (
       store,
       new CompletionNotifier(),
       pino({ level: 'silent' }),
+      new ManualClock(NOW),
     );
   });
 
-  it('marks a pending invocation undelivered for its own signed command, expired in the queue', () => {
-    deadLetter(command());
-    expect(state()).toBe('undelivered');
-    expect(store.getInvocations('t1')[0].reason).toMatch(/expired in the host queue/);
-    expect(state('i2')).toBe('pending');
+  it('marks a pending invocation undelivered for its own signed command, expired in the queue', async () => {
+    await deadLetter(command());
+    expect(await state()).toBe('undelivered');
+    expect((await store.getInvocations('t1'))[0].reason).toMatch(/expired in the host queue/);
+    expect(await state('i2')).toBe('pending');
   });
 
-  it('ignores an unsigned copy, one signed by another key, and one altered after signing', () => {
-    deadLetter(command(), null);
-    deadLetter(command(), generateSigningKey());
+  it('ignores an unsigned copy, one signed by another key, and one altered after signing', async () => {
+    await deadLetter(command(), null);
+    await deadLetter(command(), generateSigningKey());
     const body = encode(command());
     const headers = signBody(body, own);
     const altered = Buffer.from(body.toString().replace('"i1"', '"i2"'));
-    consumer.onDeadLetter(altered, { ...headers, 'x-death': EXPIRED }, 'i2');
-    expect([state('i1'), state('i2')]).toEqual(['pending', 'pending']);
+    await consumer.onDeadLetter(altered, { ...headers, 'x-death': EXPIRED }, 'i2');
+    expect([await state('i1'), await state('i2')]).toEqual(['pending', 'pending']);
   });
 
-  it('ignores a signed command whose signed expiry has not passed, and a signed message that is not a command', () => {
-    deadLetter(command({ expiresAt: NOW + 60_000 }));
-    deadLetter({
+  it('ignores a signed command whose signed expiry has not passed, and a signed message that is not a command', async () => {
+    await deadLetter(command({ expiresAt: NOW + 60_000 }));
+    await deadLetter({
       v: PROTOCOL_VERSION,
       kind: 'cancel',
       taskId: 't1',
@@ -115,21 +121,29 @@ describe('UndeliveredConsumer: which dead letters mark a command undelivered', (
       expiresAt: NOW - 5_000,
       replyTo: 'r',
     } as WarrenMessage);
-    expect(state()).toBe('pending');
+    expect(await state()).toBe('pending');
   });
 
-  it('ignores a dead letter that did not expire (an agent rejected it unread)', () => {
-    deadLetter(command(), own, [{ reason: 'rejected', queue: 'warren.agent.web1', count: 1 }]);
-    deadLetter(command(), own, null);
-    expect(state()).toBe('pending');
+  it('takes a command as expired from the very ms of its signed expiry, not one ms before', async () => {
+    await deadLetter(command({ expiresAt: NOW + 1 }));
+    expect(await state()).toBe('pending');
+    await deadLetter(command({ expiresAt: NOW }));
+    expect(await state()).toBe('undelivered');
+    expect((await store.getInvocations('t1'))[0].finishedAt).toBe(NOW);
   });
 
-  it('leaves a running invocation running: an unread copy does not prove no copy was taken', () => {
-    store.applyUpdates(
+  it('ignores a dead letter that did not expire (an agent rejected it unread)', async () => {
+    await deadLetter(command(), own, [{ reason: 'rejected', queue: 'warren.agent.web1', count: 1 }]);
+    await deadLetter(command(), own, null);
+    expect(await state()).toBe('pending');
+  });
+
+  it('leaves a running invocation running: an unread copy does not prove no copy was taken', async () => {
+    await store.applyUpdates(
       [{ kind: 'started', invocationId: 'i1', host: 'web1', startedAt: NOW - 1_000, resultGraceMs: 1_000 }],
       NOW,
     );
-    deadLetter(command());
-    expect(state()).toBe('running');
+    await deadLetter(command());
+    expect(await state()).toBe('running');
   });
 });

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Consumer } from '@warren/amqp';
 import { decodeCommand, keyRing, undeliveredQueue, verifyBody } from '@warren/protocol';
 import type { KeyObject } from 'node:crypto';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
@@ -35,6 +36,7 @@ export class UndeliveredConsumer {
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly notifier: CompletionNotifier,
     @Inject(ROOT_LOGGER) root: Logger,
+    private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'undelivered' });
     this.ownKey = keyRing([{ keyId: key.key.keyId, publicKey: key.key.publicKey }]);
@@ -45,8 +47,9 @@ export class UndeliveredConsumer {
       queue: undeliveredQueue(this.config.namespace),
       prefetch: 100,
       logger: this.log,
-      handler: (d) => {
-        this.onDeadLetter(d.content, d.properties.headers, d.properties.correlationId as string | undefined);
+      // Acked once stored; a failure to store is logged and the message dropped by the consumer (the sweeper is the authority).
+      handler: async (d) => {
+        await this.onDeadLetter(d.content, d.properties.headers, d.properties.correlationId as string | undefined);
         d.ack();
       },
     });
@@ -54,7 +57,11 @@ export class UndeliveredConsumer {
   }
 
   /** Marks the command `undelivered` if the dead letter is one of ours and expired; see the class comment. */
-  onDeadLetter(body: Buffer, headers: Record<string, unknown> | undefined, correlationId: string | undefined): void {
+  async onDeadLetter(
+    body: Buffer,
+    headers: Record<string, unknown> | undefined,
+    correlationId: string | undefined,
+  ): Promise<void> {
     // Agents also dead-letter what they reject unread (malformed, wrong host): only an expiry
     // means nobody took the command.
     const deaths = headers?.['x-death'] as { reason?: string }[] | undefined;
@@ -73,7 +80,7 @@ export class UndeliveredConsumer {
       return;
     }
     const { invocationId, taskId, host, expiresAt } = decoded.message;
-    const now = Date.now();
+    const now = this.clock.now();
     if (now < expiresAt) {
       this.log.warn(
         { correlationId: invocationId, taskId, host, expiresAt },
@@ -81,7 +88,7 @@ export class UndeliveredConsumer {
       );
       return;
     }
-    const { applied, completedTaskIds } = this.store.applyUpdates(
+    const { applied, completedTaskIds } = await this.store.applyUpdates(
       // Only while `pending`: an expired copy proves that this copy went unread, not that no other
       // copy (re-published after a reconnect, or put back by whoever peeked at it) was taken.
       [

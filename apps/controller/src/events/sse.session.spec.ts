@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
@@ -45,21 +46,22 @@ describe('SseSession', () => {
   it('streams the log as text/event-stream, resumes after Last-Event-ID, and ends after completed', async () => {
     const events = new TaskActivityNotifier();
     const store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.applied(c));
-    store.createTask({ ...task('t1'), hostCount: 1 }, [{ id: 'i1', host: 'web1', deadlineAt: 99_000 }]);
-    const log = new TaskEventLog(store, events, {});
+    await store.createTask({ ...task('t1'), hostCount: 1 }, [{ id: 'i1', host: 'web1', deadlineAt: 99_000 }]);
+    const log = new TaskEventLog(store, events, new ManualClock(), {});
     const first = new FakeResponse();
-    new SseSession(first as unknown as ServerResponse, log, 't1').start(undefined);
+    await new SseSession(first as unknown as ServerResponse, log, 't1').start(undefined);
     expect(first.status).toBe(200);
     events.started(started('i1', 'web1'));
     events.output(chunk('i1', 'web1', 0, 0, 'a\n'));
+    await new Promise((r) => setImmediate(r));
     const seen = parseFrames(first.written);
     expect(seen.map((f) => f.event)).toEqual(['started', 'output']);
     first.emit('close'); // the client dropped
 
     events.output(chunk('i1', 'web1', 1, 2, 'b\n'));
     const second = new FakeResponse();
-    new SseSession(second as unknown as ServerResponse, log, 't1').start(seen[1].id);
-    store.applyUpdates([result('i1', 'web1', 'a\nb\n')], 4_000);
+    await new SseSession(second as unknown as ServerResponse, log, 't1').start(seen[1].id);
+    await store.applyUpdates([result('i1', 'web1', 'a\nb\n')], 4_000);
     await new Promise((r) => setImmediate(r));
     const rest = parseFrames(second.written);
     expect(rest.map((f) => [f.event, f.data.data ?? null])).toEqual([

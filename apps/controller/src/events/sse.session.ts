@@ -23,6 +23,9 @@ export class SseSession {
   private cursor = 0;
   private blocked = false;
   private closed = false;
+  /** a pump is under way; `again`: something was logged meanwhile, pump once more */
+  private pumping = false;
+  private again = false;
   private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(
@@ -32,7 +35,8 @@ export class SseSession {
     private readonly heartbeatMs = HEARTBEAT_MS,
   ) {}
 
-  start(lastEventId: string | undefined): void {
+  /** Sends the headers, then the log after `lastEventId`; resolves once the backlog is written (or the client left). */
+  async start(lastEventId: string | undefined): Promise<void> {
     this.res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -41,21 +45,43 @@ export class SseSession {
     });
     this.res.socket?.setNoDelay(true);
     this.res.on('close', () => this.stop());
-    this.sub = this.log.open(this.taskId, { wake: () => this.pump(), shutdown: () => this.stop() });
+    const sub = await this.log.open(this.taskId, { wake: () => void this.pump(), shutdown: () => this.stop() });
+    if (this.closed) return sub.close(); // the client left (or the controller is stopping) meanwhile
+    this.sub = sub;
     const last = parseEventId(lastEventId);
     this.cursor = last && last.epoch === this.sub.epoch ? last.seq : 0;
     // Tells EventSource clients how soon to reconnect; also sends the headers at once.
     this.res.write('retry: 1000\n\n');
     this.heartbeat = setInterval(() => this.res.write(': ping\n\n'), this.heartbeatMs);
-    this.pump();
+    await this.pump();
   }
 
-  private pump(): void {
+  /** Writes what the log holds past the cursor; one pump at a time, so events go out in order. */
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        await this.write();
+      } while (this.again && !this.closed);
+    } catch {
+      this.stop(); // the store failed to render a result: end the stream, the client resumes with Last-Event-ID
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async write(): Promise<void> {
     while (!this.closed && !this.blocked && this.sub) {
       const entries = this.sub.after(this.cursor, BATCH);
       if (entries.length === 0) return;
       this.cursor = entries[entries.length - 1].seq;
-      const events = this.log.render(this.taskId, this.sub.epoch, entries);
+      const events = await this.log.render(this.taskId, this.sub.epoch, entries);
+      if (this.closed) return;
       if (events.length === 0) continue;
       const ok = this.res.write(events.map(formatEvent).join(''));
       if (events[events.length - 1].event === 'completed' && this.sub.after(this.cursor, 1).length === 0) {
@@ -66,7 +92,7 @@ export class SseSession {
         this.blocked = true;
         this.res.once('drain', () => {
           this.blocked = false;
-          this.pump();
+          void this.pump();
         });
       }
     }

@@ -1,3 +1,4 @@
+import { ManualClock } from '@warren/runtime';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
@@ -10,70 +11,75 @@ describe('TaskEventLog', () => {
   let events: TaskActivityNotifier;
   let store: SqliteTaskStore;
   let log: TaskEventLog;
-  const make = (opts: Partial<EventLogOptions> = {}) => {
+  let clock: ManualClock;
+  const make = async (opts: Partial<EventLogOptions> = {}) => {
     events = new TaskActivityNotifier();
+    clock = new ManualClock();
     // As in the app: the store announces every change it commits.
     store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.applied(c));
-    store.createTask(task('t1'), [
+    await store.createTask(task('t1'), [
       { id: 'i1', host: 'web1', deadlineAt: 99_000 },
       { id: 'i2', host: 'web2', deadlineAt: 99_000 },
     ]);
-    log = new TaskEventLog(store, events, opts);
+    log = new TaskEventLog(store, events, clock, opts);
   };
   const idle: LogWatcher = { wake: () => undefined, shutdown: () => undefined };
   /** Everything a client would be sent after `lastId` (undefined: from the start). */
-  const read = (taskId: string, lastId?: string): SentEvent[] => {
-    const sub = log.open(taskId, idle);
+  const read = async (taskId: string, lastId?: string): Promise<SentEvent[]> => {
+    const sub = await log.open(taskId, idle);
     const last = parseEventId(lastId);
     const entries = sub.after(last && last.epoch === sub.epoch ? last.seq : 0, 10_000);
-    const out = log.render(taskId, sub.epoch, entries);
+    const out = await log.render(taskId, sub.epoch, entries);
     sub.close();
     return out;
   };
   const tick = () => new Promise((r) => setImmediate(r));
 
-  beforeEach(() => make());
-  afterEach(() => log.onModuleDestroy());
+  beforeEach(async () => await make());
+  afterEach(() => {
+    log.onModuleDestroy();
+    vi.useRealTimers();
+  });
 
-  it('logs started, then chunks in order, dropping a redelivered chunk, each under a stable id', () => {
+  it('logs started, then chunks in order, dropping a redelivered chunk, each under a stable id', async () => {
     events.started(started('i1', 'web1'));
     events.output(chunk('i1', 'web1', 0, 0, 'one\n'));
     events.output(chunk('i1', 'web1', 1, 4, 'two\n'));
     events.output(chunk('i1', 'web1', 0, 0, 'one\n')); // redelivered
     events.started(started('i1', 'web1')); // redelivered
-    const all = read('t1');
+    const all = await read('t1');
     expect(all.map((e) => [e.event, e.data.data ?? null])).toEqual([
       ['started', null],
       ['output', 'one\n'],
       ['output', 'two\n'],
     ]);
-    expect(read('t1').map((e) => e.id)).toEqual(all.map((e) => e.id));
+    expect((await read('t1')).map((e) => e.id)).toEqual(all.map((e) => e.id));
   });
 
-  it('sends after a Last-Event-ID exactly what followed it, and the whole log for an id of another epoch', () => {
+  it('sends after a Last-Event-ID exactly what followed it, and the whole log for an id of another epoch', async () => {
     events.started(started('i1', 'web1'));
     for (let i = 0; i < 5; i++) events.output(chunk('i1', 'web1', i, i * 2, `${i}\n`));
-    const all = read('t1');
-    const resumed = read('t1', all[2].id);
+    const all = await read('t1');
+    const resumed = await read('t1', all[2].id);
     expect(resumed.map((e) => e.id)).toEqual(all.slice(3).map((e) => e.id));
     expect([...all.slice(0, 3), ...resumed].map((e) => e.data.data ?? '').join('')).toBe('0\n1\n2\n3\n4\n');
-    expect(read('t1', 'ffffffff.2')).toHaveLength(all.length);
-    expect(read('t1', 'garbage')).toHaveLength(all.length);
+    expect(await read('t1', 'ffffffff.2')).toHaveLength(all.length);
+    expect(await read('t1', 'garbage')).toHaveLength(all.length);
   });
 
   it('adds each result with the whole stored output, then completed, once the store has them, and wakes watchers', async () => {
     let woken = 0;
-    const sub = log.open('t1', { wake: () => woken++, shutdown: () => undefined });
+    const sub = await log.open('t1', { wake: () => woken++, shutdown: () => undefined });
     events.started(started('i1', 'web1'));
     events.output(chunk('i1', 'web1', 0, 0, 'one\n'));
-    store.applyUpdates([result('i1', 'web1', 'one\ntwo\n')], 4_000);
+    await store.applyUpdates([result('i1', 'web1', 'one\ntwo\n')], 4_000);
     await tick();
-    store.applyUpdates(
+    await store.applyUpdates(
       [{ kind: 'verdict', invocationId: 'i2', state: 'unknown_host', reason: 'no queue', at: 4_000 }],
       4_000,
     );
     await tick();
-    const sent = log.render('t1', sub.epoch, sub.after(0, 100));
+    const sent = await log.render('t1', sub.epoch, sub.after(0, 100));
     expect(sent.map((e) => [e.event, e.data.host ?? null])).toEqual([
       ['started', 'web1'],
       ['output', 'web1'],
@@ -94,22 +100,22 @@ describe('TaskEventLog', () => {
     sub.close();
   });
 
-  it('starts a log it never had (evicted, or a restarted controller) from the store: started and result per host, then completed', () => {
-    store.applyUpdates(
+  it('starts a log it never had (evicted, or a restarted controller) from the store: started and result per host, then completed', async () => {
+    await store.applyUpdates(
       [
         { kind: 'started', invocationId: 'i1', host: 'web1', startedAt: 2_000, resultGraceMs: 1_000 },
         result('i1', 'web1', 'all of it\n'),
       ],
       4_000,
     );
-    store.applyUpdates(
+    await store.applyUpdates(
       [
         { kind: 'started', invocationId: 'i2', host: 'web2', startedAt: 2_000, resultGraceMs: 1_000 },
         result('i2', 'web2', 'b\n'),
       ],
       4_000,
     );
-    const sent = read('t1', 'abcdef01.40'); // an id from the log before the restart
+    const sent = await read('t1', 'abcdef01.40'); // an id from the log before the restart
     expect(sent.map((e) => e.event)).toEqual(['started', 'result', 'started', 'result', 'completed']);
     expect(sent[1].data).toMatchObject({ host: 'web1', stdout: 'all of it\n' });
   });
@@ -119,11 +125,12 @@ describe('TaskEventLog', () => {
     events = new TaskActivityNotifier();
     let announce = true;
     store = new SqliteTaskStore(openDatabase(':memory:'), (c) => announce && events.applied(c));
-    store.createTask(task('t1'), [
+    await store.createTask(task('t1'), [
       { id: 'i1', host: 'web1', deadlineAt: 99_000 },
       { id: 'i2', host: 'web2', deadlineAt: 99_000 },
     ]);
-    log = new TaskEventLog(store, events, { refreshMs: 20 });
+    vi.useFakeTimers(); // the refresh runs every 20 ms of fake time: exactly, not after a real wait
+    log = new TaskEventLog(store, events, clock, { refreshMs: 20 });
     const verdict = (inv: string, state: 'undelivered' | 'lost') => ({
       kind: 'verdict' as const,
       invocationId: inv,
@@ -131,43 +138,46 @@ describe('TaskEventLog', () => {
       reason: state,
       at: 5_000,
     });
-    store.applyUpdates([verdict('i1', 'undelivered'), verdict('i2', 'undelivered')], 5_000);
-    const sub = log.open('t1', idle);
-    expect(log.render('t1', sub.epoch, sub.after(0, 100)).map((e) => e.event)).toEqual([
+    await store.applyUpdates([verdict('i1', 'undelivered'), verdict('i2', 'undelivered')], 5_000);
+    const sub = await log.open('t1', idle);
+    expect((await log.render('t1', sub.epoch, sub.after(0, 100))).map((e) => e.event)).toEqual([
       'result',
       'result',
       'completed',
     ]);
     // web1's agent says it did start it: the task runs again; then its deadline passes. Nobody announces either.
     announce = false;
-    store.applyUpdates(
+    await store.applyUpdates(
       [{ kind: 'started', invocationId: 'i1', host: 'web1', startedAt: 6_000, resultGraceMs: 1_000 }],
       6_000,
     );
-    store.applyUpdates([verdict('i1', 'lost')], 9_000);
-    await new Promise((r) => setTimeout(r, 100));
-    const sent = log.render('t1', sub.epoch, sub.after(0, 100));
+    await store.applyUpdates([verdict('i1', 'lost')], 9_000);
+    await vi.advanceTimersByTimeAsync(19);
+    expect(sub.after(3, 100)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    vi.useRealTimers();
+    const sent = await log.render('t1', sub.epoch, sub.after(0, 100));
     expect(sent.map((e) => e.event)).toEqual(['result', 'result', 'completed', 'started', 'result', 'completed']);
     expect(sent[4].data).toMatchObject({ host: 'web1', state: 'lost' });
     sub.close();
   });
 
   it('keeps at most maxTaskBytes of output per task, dropping the oldest chunks, never a result', async () => {
-    make({ maxTaskBytes: 10 * 228, maxTotalBytes: 1 << 30 });
+    await make({ maxTaskBytes: 10 * 228, maxTotalBytes: 1 << 30 });
     events.started(started('i1', 'web1'));
     for (let i = 0; i < 40; i++) events.output(chunk('i1', 'web1', i, i * 100, 'x'.repeat(100)));
     expect(log.heldBytes).toBeLessThanOrEqual(10 * 228);
-    const sent = read('t1');
+    const sent = await read('t1');
     const outputs = sent.filter((e) => e.event === 'output');
     expect(outputs.length).toBeLessThanOrEqual(10);
     expect(outputs[outputs.length - 1].data.seq).toBe(39); // the newest are kept
     expect(sent[0].event).toBe('started');
   });
 
-  it('keeps at most maxTotalBytes across tasks, dropping logs nobody watches first', () => {
-    make({ maxTaskBytes: 1 << 30, maxTotalBytes: 20 * 228 });
-    store.createTask(task('t2'), [{ id: 'j1', host: 'web1', deadlineAt: 99_000 }]);
-    const sub = log.open('t1', idle); // watched
+  it('keeps at most maxTotalBytes across tasks, dropping logs nobody watches first', async () => {
+    await make({ maxTaskBytes: 1 << 30, maxTotalBytes: 20 * 228 });
+    await store.createTask(task('t2'), [{ id: 'j1', host: 'web1', deadlineAt: 99_000 }]);
+    const sub = await log.open('t1', idle); // watched
     for (let i = 0; i < 10; i++) events.output(chunk('i1', 'web1', i, i * 100, 'x'.repeat(100)));
     for (let i = 0; i < 15; i++) events.output(chunk('j1', 'web1', i, i * 100, 'y'.repeat(100), 't2'));
     expect(log.heldBytes).toBeLessThanOrEqual(20 * 228);
@@ -175,13 +185,17 @@ describe('TaskEventLog', () => {
     sub.close();
   });
 
-  it('drops a log nobody watched for idleMs', () => {
+  it('drops a log nobody watched for idleMs', async () => {
     vi.useFakeTimers();
     try {
-      make({ idleMs: 1_000 });
+      await make({ idleMs: 1_000 });
       events.output(chunk('i1', 'web1', 0, 0, 'x'));
       expect(log.size).toBe(1);
-      vi.advanceTimersByTime(2_100);
+      clock.advance(1_000);
+      vi.advanceTimersByTime(1_000);
+      expect(log.size).toBe(1); // idle for exactly idleMs: kept
+      clock.advance(1);
+      vi.advanceTimersByTime(1_000);
       expect(log.size).toBe(0);
       expect(log.heldBytes).toBe(0);
     } finally {

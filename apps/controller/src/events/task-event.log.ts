@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
 import { isTerminal, type OutputMessage, type StartedMessage } from '@warren/protocol';
+import { Clock } from '@warren/runtime';
 import { type InvocationRecord, type StateCounts, TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { presentInvocation } from '../tasks/task.presenter';
 import { TaskActivityNotifier } from './task-activity.notifier';
@@ -66,6 +67,7 @@ export class TaskEventLog implements OnModuleDestroy {
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
     events: TaskActivityNotifier,
+    private readonly clock: Clock,
     @Optional() @Inject(EVENT_LOG_OPTIONS) opts?: Partial<EventLogOptions>,
   ) {
     this.opts = { ...EVENT_LOG_DEFAULTS, ...opts };
@@ -74,7 +76,7 @@ export class TaskEventLog implements OnModuleDestroy {
       events.onOutput((m) => this.onOutput(m)),
       events.onChanged((ids) => this.onChanged(ids)),
     ];
-    this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(this.opts.idleMs, 60_000));
+    this.sweeper = setInterval(() => this.sweep(this.clock.now()), Math.min(this.opts.idleMs, 60_000));
     this.sweeper.unref();
     this.refresher = setInterval(() => this.refresh(), this.opts.refreshMs);
     this.refresher.unref();
@@ -91,28 +93,28 @@ export class TaskEventLog implements OnModuleDestroy {
   }
 
   /** Watches `taskId` (which must exist): its log, caught up with the store. */
-  open(taskId: string, watcher: LogWatcher): LogSubscription {
+  async open(taskId: string, watcher: LogWatcher): Promise<LogSubscription> {
     const log = this.ensure(taskId);
-    if (log.dirty) this.sync(taskId, log);
+    if (log.dirty) await this.sync(taskId, log);
     log.watchers.add(watcher);
     return {
       epoch: log.epoch,
       after: (seq, limit) => log.after(seq, limit),
       close: () => {
         log.watchers.delete(watcher);
-        log.lastActive = Date.now();
+        log.lastActive = this.clock.now();
       },
     };
   }
 
   /** The events as sent: ids, and `result` data read from the store (one read for all of them). */
-  render(taskId: string, epoch: string, entries: LoggedEvent[]): SentEvent[] {
+  async render(taskId: string, epoch: string, entries: LoggedEvent[]): Promise<SentEvent[]> {
     let invocations: Map<string, InvocationRecord> | null = null;
     const out: SentEvent[] = [];
     for (const e of entries) {
       let data = e.data;
       if (e.event === 'result') {
-        invocations ??= new Map(this.store.getInvocations(taskId).map((r) => [r.id, r]));
+        invocations ??= new Map((await this.store.getInvocations(taskId)).map((r) => [r.id, r]));
         const r = invocations.get(e.invocationId!);
         data = r ? presentInvocation(r) : null;
       }
@@ -123,7 +125,7 @@ export class TaskEventLog implements OnModuleDestroy {
 
   private ensure(taskId: string): TaskLog {
     let log = this.logs.get(taskId);
-    if (!log) this.logs.set(taskId, (log = new TaskLog()));
+    if (!log) this.logs.set(taskId, (log = new TaskLog(this.clock)));
     return log;
   }
 
@@ -172,16 +174,29 @@ export class TaskEventLog implements OnModuleDestroy {
     this.toSync.clear();
     for (const id of ids) {
       const log = this.logs.get(id);
-      if (log?.dirty) this.sync(id, log);
+      if (log?.dirty) void this.sync(id, log);
     }
   }
 
+  /**
+   * Catches the log up with the store, after any catch-up of it under way, so that the entries
+   * follow the store's order. Never rejects: a failed read leaves the log dirty for the next one.
+   */
+  private sync(taskId: string, log: TaskLog): Promise<void> {
+    log.syncing = log.syncing.then(() =>
+      this.catchUp(taskId, log).catch(() => {
+        log.dirty = true;
+      }),
+    );
+    return log.syncing;
+  }
+
   /** Appends what the store holds and the log does not: started, results, and the task's completion. */
-  private sync(taskId: string, log: TaskLog): void {
+  private async catchUp(taskId: string, log: TaskLog): Promise<void> {
     log.dirty = false;
-    const task = this.store.getTask(taskId);
+    const task = await this.store.getTask(taskId);
     if (!task) return;
-    const invocations = this.store.getInvocations(taskId);
+    const invocations = await this.store.getInvocations(taskId);
     const before = log.entries.length;
     for (const r of invocations) {
       if (r.startedAt !== null && !log.started.has(r.id)) {
@@ -232,7 +247,7 @@ export class TaskEventLog implements OnModuleDestroy {
    * already called `undelivered`); a watch of a completed task ends at once, so they are few.
    */
   private refresh(): void {
-    for (const [id, log] of this.logs) if (log.watchers.size > 0) this.sync(id, log);
+    for (const [id, log] of this.logs) if (log.watchers.size > 0) void this.sync(id, log);
   }
 
   private sweep(now: number): void {

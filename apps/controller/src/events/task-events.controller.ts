@@ -29,6 +29,6 @@ export class TaskEventsController {
   ): Promise<void> {
     // The same existence and host-scope rules as GET /v1/tasks/:id, refused before any byte is sent.
     await this.tasks.get(id, { principal, source });
-    new SseSession(res, this.log, id).start(lastEventId);
+    await new SseSession(res, this.log, id).start(lastEventId);
   }
 }

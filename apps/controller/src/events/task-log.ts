@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Clock } from '@warren/runtime';
 
 /** The SSE event names of `GET /v1/tasks/:id/events`. */
 export type TaskEventName = 'started' | 'output' | 'result' | 'completed';
@@ -54,13 +55,20 @@ export class TaskLog {
   completed: string | null = null;
   /** the store may hold changes the log has not caught up with */
   dirty = true;
-  lastActive = Date.now();
+  /** ms since the epoch, by the clock: when an event was last appended or read */
+  lastActive: number;
+  /** the catch-up with the store under way: catch-ups of one log run one after the other */
+  syncing: Promise<void> = Promise.resolve();
   readonly watchers = new Set<LogWatcher>();
+
+  constructor(private readonly clock: Clock) {
+    this.lastActive = clock.now();
+  }
 
   append(event: TaskEventName, invocationId: string | null, data: Record<string, unknown> | null, bytes = 0): void {
     this.entries.push({ seq: this.nextSeq++, event, invocationId, data, bytes });
     this.bytes += bytes;
-    this.lastActive = Date.now();
+    this.lastActive = this.clock.now();
   }
 
   after(seq: number, limit: number): LoggedEvent[] {

@@ -1,23 +1,9 @@
 import type { KeyObject } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { parsePublicKey } from '@warren/protocol';
+import { Clock } from '@warren/runtime';
 import { HostKeyError } from '../errors/errors';
-import { DATABASE, type Db } from '../store/database';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS host_keys (
-  host TEXT NOT NULL,
-  key_id TEXT NOT NULL,
-  public_key TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'retired')),
-  first_seen_at INTEGER NOT NULL,
-  last_seen_at INTEGER NOT NULL,
-  accepted_at INTEGER,
-  accepted_by TEXT,
-  PRIMARY KEY (host, key_id)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS host_keys_one_accepted ON host_keys(host) WHERE status = 'accepted';
-`;
+import { HOST_KEY_REPOSITORY, type HostKeyRepository } from './host-keys.port';
 
 /** Whether the controller trusts what a host says. */
 export type HostTrust =
@@ -39,15 +25,6 @@ export interface HostKeyView {
   pendingKeyIds: string[];
 }
 
-interface Row {
-  host: string;
-  key_id: string;
-  public_key: string;
-  status: 'pending' | 'accepted' | 'retired';
-  first_seen_at: number;
-  last_seen_at: number;
-}
-
 /** Outcome of a key announced in a heartbeat. */
 export type SeenResult = 'accepted' | 'new-pending' | 'pending' | 'auto-accepted' | 'changed' | 'too-many-pending';
 
@@ -61,65 +38,44 @@ export const MAX_PENDING_KEYS = 10_000;
  * are signed by its accepted key, so a host that merely publishes on the replies exchange cannot
  * write another host's results. A key is recorded `pending` on first sight and accepted by an
  * operator (`warren hosts accept <host>`), or at once with `--auto-accept`, as Salt does with
- * minion keys. Accepting a new key for a host retires the old one.
+ * minion keys. Accepting a new key for a host retires the old one. The keys are persisted behind
+ * the {@link HostKeyRepository}; the accepted ones are also held here, since every reply is checked
+ * against them.
  */
 @Injectable()
-export class HostKeysStore {
-  private readonly stmts;
+export class HostKeysStore implements OnModuleInit {
   /** fingerprint → host and key, of accepted keys only (the hot path of every reply) */
   private readonly acceptedByKeyId = new Map<string, { host: string; key: KeyObject }>();
   /** host → accepted fingerprint */
   private readonly acceptedByHost = new Map<string, string>();
 
-  constructor(@Inject(DATABASE) private readonly db: Db) {
-    db.exec(SCHEMA);
-    this.stmts = {
-      get: db.prepare(`SELECT * FROM host_keys WHERE host = ? AND key_id = ?`),
-      byHost: db.prepare(`SELECT * FROM host_keys WHERE host = ? AND status != 'retired' ORDER BY first_seen_at`),
-      insert: db.prepare(
-        `INSERT INTO host_keys (host, key_id, public_key, status, first_seen_at, last_seen_at, accepted_at, accepted_by)
-         VALUES (@host, @keyId, @publicKey, @status, @now, @now, @acceptedAt, @acceptedBy)`,
-      ),
-      touch: db.prepare(`UPDATE host_keys SET last_seen_at = ? WHERE host = ? AND key_id = ?`),
-      retire: db.prepare(`UPDATE host_keys SET status = 'retired' WHERE host = ? AND status = 'accepted'`),
-      accept: db.prepare(
-        `UPDATE host_keys SET status = 'accepted', accepted_at = @now, accepted_by = @by WHERE host = @host AND key_id = @keyId`,
-      ),
-      allAccepted: db.prepare(`SELECT * FROM host_keys WHERE status = 'accepted'`),
-      pendingCount: db.prepare(`SELECT COUNT(*) AS n FROM host_keys WHERE status = 'pending'`),
-      pendingCountOf: db.prepare(`SELECT COUNT(*) AS n FROM host_keys WHERE host = ? AND status = 'pending'`),
-    };
-    for (const r of this.stmts.allAccepted.all() as Row[]) this.cache(r.host, r.key_id, r.public_key);
+  constructor(
+    @Inject(HOST_KEY_REPOSITORY) private readonly repo: HostKeyRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Loads the accepted keys (Nest calls it before the consumers start, so no reply is judged without them). */
+  async onModuleInit(): Promise<void> {
+    for (const r of await this.repo.listAccepted()) this.cache(r.host, r.keyId, r.publicKey);
   }
 
   /**
    * Records a key a host announced (its heartbeat was verified with that very key). Returns what
    * that means: already accepted, newly pending, auto-accepted, or a changed key.
    */
-  seen(host: string, publicKey: string, keyId: string, autoAccept: boolean, now = Date.now()): SeenResult {
-    const row = this.stmts.get.get(host, keyId) as Row | undefined;
-    if (row) {
-      this.stmts.touch.run(now, host, keyId);
-      if (row.status === 'accepted') return 'accepted';
-      return this.acceptedByHost.has(host) ? 'changed' : 'pending';
-    }
+  async seen(host: string, publicKey: string, keyId: string, autoAccept: boolean): Promise<SeenResult> {
     const hasAccepted = this.acceptedByHost.has(host);
     const accept = autoAccept && !hasAccepted;
-    if (!accept) {
-      const ofHost = (this.stmts.pendingCountOf.get(host) as { n: number }).n;
-      const all = (this.stmts.pendingCount.get() as { n: number }).n;
-      if (ofHost >= MAX_PENDING_KEYS_PER_HOST || all >= MAX_PENDING_KEYS) return 'too-many-pending';
+    const outcome = await this.repo.recordSeen(
+      { host, keyId, publicKey },
+      { accept, at: this.clock.now(), maxPendingPerHost: MAX_PENDING_KEYS_PER_HOST, maxPending: MAX_PENDING_KEYS },
+    );
+    if ('refused' in outcome) return outcome.refused;
+    if ('known' in outcome) {
+      if (outcome.known === 'accepted') return 'accepted';
+      return this.acceptedByHost.has(host) ? 'changed' : 'pending';
     }
-    this.stmts.insert.run({
-      host,
-      keyId,
-      publicKey,
-      status: accept ? 'accepted' : 'pending',
-      now,
-      acceptedAt: accept ? now : null,
-      acceptedBy: accept ? 'auto-accept' : null,
-    });
-    if (accept) {
+    if (outcome.inserted === 'accepted') {
       this.cache(host, keyId, publicKey);
       return 'auto-accepted';
     }
@@ -130,14 +86,13 @@ export class HostKeysStore {
    * Accepts a host's pending key: the only one, or the one named by `keyId` when there are several.
    * Retires the key it replaces. Throws {@link HostKeyError} when there is nothing (unambiguous) to accept.
    */
-  accept(
+  async accept(
     host: string,
     keyId: string | undefined,
     by: string,
-    now = Date.now(),
-  ): { keyId: string; replaced: string | null } {
-    const rows = (this.stmts.byHost.all(host) as Row[]).filter((r) => r.status === 'pending');
-    const pick = keyId ? rows.find((r) => r.key_id === keyId) : rows.length === 1 ? rows[0] : undefined;
+  ): Promise<{ keyId: string; replaced: string | null }> {
+    const rows = (await this.repo.keysOf(host)).filter((r) => r.status === 'pending');
+    const pick = keyId ? rows.find((r) => r.keyId === keyId) : rows.length === 1 ? rows[0] : undefined;
     if (!pick) {
       if (keyId) throw new HostKeyError(`host ${host} has no pending key ${keyId}`);
       if (rows.length === 0) {
@@ -147,17 +102,14 @@ export class HostKeysStore {
         );
       }
       throw new HostKeyError(
-        `host ${host} has ${rows.length} pending keys (${rows.map((r) => r.key_id).join(', ')}); name one with keyId`,
+        `host ${host} has ${rows.length} pending keys (${rows.map((r) => r.keyId).join(', ')}); name one with keyId`,
       );
     }
     const replaced = this.acceptedByHost.get(host) ?? null;
-    this.db.transaction(() => {
-      this.stmts.retire.run(host);
-      this.stmts.accept.run({ host, keyId: pick.key_id, now, by });
-    })();
+    await this.repo.accept(host, pick.keyId, by, this.clock.now());
     if (replaced) this.acceptedByKeyId.delete(replaced);
-    this.cache(host, pick.key_id, pick.public_key);
-    return { keyId: pick.key_id, replaced };
+    this.cache(host, pick.keyId, pick.publicKey);
+    return { keyId: pick.keyId, replaced };
   }
 
   /** The host whose accepted key has this fingerprint, with the key; null if none. */
@@ -166,10 +118,10 @@ export class HostKeysStore {
   }
 
   /** Where a host stands. */
-  view(host: string): HostKeyView {
-    const rows = this.stmts.byHost.all(host) as Row[];
+  async view(host: string): Promise<HostKeyView> {
+    const rows = await this.repo.keysOf(host);
     const accepted = this.acceptedByHost.get(host) ?? null;
-    const pendingKeyIds = rows.filter((r) => r.status === 'pending').map((r) => r.key_id);
+    const pendingKeyIds = rows.filter((r) => r.status === 'pending').map((r) => r.keyId);
     const trust: HostTrust = accepted
       ? pendingKeyIds.length > 0
         ? 'changed'

@@ -28,8 +28,8 @@ export class HostsController {
   /** The agents, with their trust; a token limited to host patterns sees only matching hosts. */
   @Get()
   @Roles('viewer')
-  list(@CurrentPrincipal() who: Principal): HostList {
-    return { hosts: this.registry.list().filter((h) => who.scope.allows(h.host)) };
+  async list(@CurrentPrincipal() who: Principal): Promise<HostList> {
+    return { hosts: (await this.registry.list()).filter((h) => who.scope.allows(h.host)) };
   }
 
   /**
@@ -41,15 +41,15 @@ export class HostsController {
   @HttpCode(200)
   @Roles('admin')
   @AuditAs('host.accept')
-  accept(
+  async accept(
     @Param('host') host: string,
     @Body() dto: AcceptHostDto,
     @CurrentPrincipal() who: Principal,
     @ClientIp() ip: string | null,
-  ): HostAccepted {
+  ): Promise<HostAccepted> {
     if (!who.scope.allows(host)) {
       const reason = `host ${host} is outside the token's patterns (${(who.hostPatterns ?? []).join(' ')})`;
-      this.audit.record({
+      await this.audit.record({
         actor: who.name,
         source: ip,
         action: 'host.accept',
@@ -60,8 +60,8 @@ export class HostsController {
       throw new ForbiddenError(`the token ${JSON.stringify(who.name)} may not accept keys of ${host}: ${reason}`);
     }
     try {
-      const { keyId, replaced } = this.keys.accept(host, dto.keyId, who.name);
-      this.audit.record({
+      const { keyId, replaced } = await this.keys.accept(host, dto.keyId, who.name);
+      await this.audit.record({
         actor: who.name,
         source: ip,
         action: 'host.accept',
@@ -72,7 +72,7 @@ export class HostsController {
       return { host, keyId, replaced, trust: 'accepted' };
     } catch (err) {
       if (!(err instanceof HostKeyError)) throw err;
-      this.audit.record({
+      await this.audit.record({
         actor: who.name,
         source: ip,
         action: 'host.accept',

@@ -1,19 +1,26 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { BrokerModule } from '../broker/broker.module';
+import { DATABASE, type Db } from '../store/database';
 import { StoreModule } from '../store/store.module';
+import { HOST_KEY_REPOSITORY } from './host-keys.port';
 import { HostKeysStore } from './host-keys.store';
 import { HostsController } from './hosts.controller';
 import { HostsRegistry } from './hosts.registry';
+import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
 
 /**
  * The fleet: agents' presence ({@link HostsRegistry}, a consumer started by AppModule), their
- * announced and accepted keys ({@link HostKeysStore}), and `GET /v1/hosts`, `POST /v1/hosts/:host/accept`.
+ * announced and accepted keys ({@link HostKeysStore}, over its SQLite repository), and `GET /v1/hosts`, `POST /v1/hosts/:host/accept`.
  */
 @Module({
   imports: [StoreModule, BrokerModule, AuditModule],
   controllers: [HostsController],
-  providers: [HostKeysStore, HostsRegistry],
+  providers: [
+    { provide: HOST_KEY_REPOSITORY, useFactory: (db: Db) => new SqliteHostKeyRepository(db), inject: [DATABASE] },
+    HostKeysStore,
+    HostsRegistry,
+  ],
   exports: [HostKeysStore, HostsRegistry],
 })
 export class HostsModule {}

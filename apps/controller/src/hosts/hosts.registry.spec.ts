@@ -1,4 +1,5 @@
 import { encode, generateSigningKey, type PresenceMessage, signBody } from '@warren/protocol';
+import { ManualClock } from '@warren/runtime';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../audit/audit.port';
@@ -7,6 +8,9 @@ import type { ControllerConfig } from '../config/controller.config';
 import { openDatabase } from '../store/database';
 import { HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 import { HostsRegistry } from './hosts.registry';
+import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
+
+const clock = new ManualClock();
 
 /** A heartbeat of `host`, signed with the key it announces. */
 function heartbeat(host: string, key = generateSigningKey(), over: Partial<PresenceMessage> = {}) {
@@ -20,7 +24,7 @@ function heartbeat(host: string, key = generateSigningKey(), over: Partial<Prese
     running: 0,
     concurrency: 4,
     intervalMs: 1000,
-    sentAt: Date.now(),
+    sentAt: clock.now(),
     publicKey: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
     ...over,
   };
@@ -29,46 +33,47 @@ function heartbeat(host: string, key = generateSigningKey(), over: Partial<Prese
 }
 
 function registry(autoAccept: boolean) {
-  const keys = new HostKeysStore(openDatabase(':memory:'));
+  const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), clock);
   const audit: AuditEvent[] = [];
   const r = new HostsRegistry(
     {} as BrokerService,
     keys,
     { autoAccept } as ControllerConfig,
-    { record: (e) => audit.push(e) },
+    { record: async (e) => void audit.push(e), query: async () => [] },
     pino({ level: 'silent' }),
+    clock,
   );
-  const receive = (d: { content: Buffer; properties: object }, now = Date.now()) =>
-    (r as unknown as { receive(d: unknown, now: number): void }).receive(d, now);
+  const receive = (d: { content: Buffer; properties: object }, now = clock.now()) =>
+    (r as unknown as { receive(d: unknown, now: number): Promise<void> }).receive(d, now);
   return { r, keys, audit, receive };
 }
 
 describe('HostsRegistry', () => {
-  it('ignores a replayed heartbeat or goodbye (not newer than the last one of that key)', () => {
+  it('ignores a replayed heartbeat or goodbye (not newer than the last one of that key)', async () => {
     const { r, receive } = registry(true);
     const key = generateSigningKey();
-    const t = Date.now();
+    const t = clock.now();
     const goodbye = heartbeat('web1', key, { status: 'goodbye', sentAt: t - 5000 });
-    receive(heartbeat('web1', key, { sentAt: t }), t);
-    expect(r.list(t)[0]).toMatchObject({ host: 'web1', status: 'online', trust: 'accepted' });
-    receive(goodbye, t + 10); // captured earlier, played now
-    expect(r.list(t + 10)[0].status).toBe('online');
-    receive(heartbeat('web1', key, { status: 'goodbye', sentAt: t + 20 }), t + 20);
-    expect(r.list(t + 20)[0].status).toBe('offline');
+    await receive(heartbeat('web1', key, { sentAt: t }), t);
+    expect((await r.list(t))[0]).toMatchObject({ host: 'web1', status: 'online', trust: 'accepted' });
+    await receive(goodbye, t + 10); // captured earlier, played now
+    expect((await r.list(t + 10))[0].status).toBe('online');
+    await receive(heartbeat('web1', key, { status: 'goodbye', sentAt: t + 20 }), t + 20);
+    expect((await r.list(t + 20))[0].status).toBe('offline');
   });
 
-  it(`records at most ${MAX_PENDING_KEYS_PER_HOST} pending keys per host name, whatever a flood of heartbeats announces`, () => {
+  it(`records at most ${MAX_PENDING_KEYS_PER_HOST} pending keys per host name, whatever a flood of heartbeats announces`, async () => {
     const { r, keys, receive } = registry(false);
-    for (let i = 0; i < 20; i++) receive(heartbeat('web1'));
-    expect(keys.view('web1')).toMatchObject({ trust: 'pending' });
-    expect(keys.view('web1').pendingKeyIds).toHaveLength(MAX_PENDING_KEYS_PER_HOST);
-    expect(r.list()).toHaveLength(1);
+    for (let i = 0; i < 20; i++) await receive(heartbeat('web1'));
+    expect(await keys.view('web1')).toMatchObject({ trust: 'pending' });
+    expect((await keys.view('web1')).pendingKeyIds).toHaveLength(MAX_PENDING_KEYS_PER_HOST);
+    expect(await r.list()).toHaveLength(1);
   });
 
-  it('refuses a heartbeat not signed by the key it carries', () => {
+  it('refuses a heartbeat not signed by the key it carries', async () => {
     const { r, receive } = registry(true);
     const h = heartbeat('web1');
-    receive({ content: h.content, properties: { headers: signBody(h.content, generateSigningKey()) } });
-    expect(r.list()).toEqual([]);
+    await receive({ content: h.content, properties: { headers: signBody(h.content, generateSigningKey()) } });
+    expect(await r.list()).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
 import { decodePresence, keyRing, parsePublicKey, type PresenceMessage, verifyBody } from '@warren/protocol';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
@@ -39,6 +40,8 @@ const MISSED_HEARTBEATS = 3;
 export class HostsRegistry {
   private readonly hosts = new Map<string, { last: PresenceMessage; receivedAt: number }>();
   private consumer: Consumer | null = null;
+  /** heartbeats are handled one at a time, in the order read: the replay check and key records need it */
+  private receiving: Promise<void> = Promise.resolve();
   private readonly log: Logger;
 
   constructor(
@@ -47,6 +50,7 @@ export class HostsRegistry {
     private readonly config: ControllerConfig,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
+    private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'presence' });
   }
@@ -58,14 +62,17 @@ export class HostsRegistry {
       logger: this.log,
       handler: (d) => {
         d.ack();
-        this.receive(d, Date.now());
+        const at = this.clock.now();
+        this.receiving = this.receiving
+          .then(() => this.receive(d, at))
+          .catch((err: Error) => this.log.error({ err: err.message }, 'presence message not recorded'));
       },
     });
     await this.consumer.start();
   }
 
   /** Verifies a heartbeat (signed with the key it carries) and records it with its key. */
-  private receive(d: Delivery, now: number): void {
+  private async receive(d: Delivery, now: number): Promise<void> {
     const decoded = decodePresence(d.content);
     if (!decoded.ok) return void this.log.warn({ reason: decoded.reason }, 'rejected presence message');
     const p = decoded.message;
@@ -83,7 +90,7 @@ export class HostsRegistry {
     if (last !== undefined && p.sentAt <= last)
       return void this.log.debug({ host: p.host, sentAt: p.sentAt, last }, 'ignored a stale or replayed heartbeat');
     this.lastSentAt.set(lastKey, p.sentAt);
-    const seen = this.keys.seen(p.host, p.publicKey, key.keyId, this.config.autoAccept, now);
+    const seen = await this.keys.seen(p.host, p.publicKey, key.keyId, this.config.autoAccept);
     if (seen === 'too-many-pending') {
       if (!this.warnedChanged.has(lastKey)) {
         this.warnedChanged.add(lastKey);
@@ -102,7 +109,7 @@ export class HostsRegistry {
           { host: p.host, keyId: key.keyId },
           'host announced a different key than the accepted one; ignored until accepted',
         );
-        this.audit.record({
+        await this.audit.record({
           actor: `agent:${p.host}`,
           source: 'broker',
           action: 'host.key.changed',
@@ -119,7 +126,7 @@ export class HostsRegistry {
         { host: p.host, keyId: key.keyId, accepted: seen === 'auto-accepted' },
         seen === 'auto-accepted' ? 'host key accepted on first use (--auto-accept)' : 'new host key pending acceptance',
       );
-      this.audit.record({
+      await this.audit.record({
         actor: seen === 'auto-accepted' ? 'controller' : `agent:${p.host}`,
         source: 'broker',
         action: seen === 'auto-accepted' ? 'host.accept' : 'host.key.seen',
@@ -152,7 +159,7 @@ export class HostsRegistry {
    * an operator accepts the new key. While the accepted key is still heard, an impostor announcing
    * a key for the name changes nothing.
    */
-  acceptedKeyGone(host: string, now = Date.now()): boolean {
+  acceptedKeyGone(host: string, now = this.clock.now()): boolean {
     const e = this.hosts.get(host);
     return !e || this.statusOf(e.last, e.receivedAt, now) === 'offline';
   }
@@ -163,7 +170,7 @@ export class HostsRegistry {
   }
 
   /** Hosts whose latest heartbeat says they are online now. */
-  onlineHosts(now = Date.now()): PresenceMessage[] {
+  onlineHosts(now = this.clock.now()): PresenceMessage[] {
     return [...this.hosts.values()]
       .filter(({ last, receivedAt }) => this.statusOf(last, receivedAt, now) === 'online')
       .map(({ last }) => last);
@@ -174,23 +181,24 @@ export class HostsRegistry {
     return [...this.hosts.values()].map(({ last }) => last);
   }
 
-  list(now = Date.now()): HostView[] {
-    return [...this.hosts.values()]
-      .map(({ last, receivedAt }) => ({
-        host: last.host,
-        status: this.statusOf(last, receivedAt, now),
-        labels: last.labels,
-        version: last.version,
-        running: last.status === 'goodbye' ? 0 : last.running,
-        concurrency: last.concurrency,
-        lastSeen: new Date(receivedAt).toISOString(),
-        ...this.keys.view(last.host),
-      }))
-      .sort((a, b) => a.host.localeCompare(b.host));
+  /** What `GET /v1/hosts` shows: every known host with its presence and trust at `now`, by name. */
+  async list(now = this.clock.now()): Promise<HostView[]> {
+    const views = [...this.hosts.values()].map(async ({ last, receivedAt }) => ({
+      host: last.host,
+      status: this.statusOf(last, receivedAt, now),
+      labels: last.labels,
+      version: last.version,
+      running: last.status === 'goodbye' ? 0 : last.running,
+      concurrency: last.concurrency,
+      lastSeen: new Date(receivedAt).toISOString(),
+      ...(await this.keys.view(last.host)),
+    }));
+    return (await Promise.all(views)).sort((a, b) => a.host.localeCompare(b.host));
   }
 
   /** Closes the presence consumer (AppModule calls it at shutdown, see there). */
   async stop(): Promise<void> {
     await this.consumer?.close();
+    await this.receiving;
   }
 }

@@ -43,10 +43,10 @@ function result(invocationId: string, host: string, state: 'succeeded' | 'failed
 }
 
 /** A metrics service fed by a real store, as the controller wires them, with one task of three hosts. */
-function setup() {
+async function setup() {
   const metrics = new MetricsService();
   const store = new SqliteTaskStore(openDatabase(':memory:'), (c) => metrics.invocationsChanged(c));
-  store.createTask(task('t1'), [
+  await store.createTask(task('t1'), [
     { id: 'i1', host: 'a', deadlineAt: 9_000 },
     { id: 'i2', host: 'b', deadlineAt: 9_000 },
     { id: 'i3', host: 'c', deadlineAt: 9_000 },
@@ -57,19 +57,19 @@ function setup() {
 
 describe('MetricsService', () => {
   it('counts each terminal state the store commits, once, and not a start or an update that changed nothing', async () => {
-    const { store, scrape } = setup();
-    store.applyUpdates(
+    const { store, scrape } = await setup();
+    await store.applyUpdates(
       [{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 1_500, resultGraceMs: 500 }],
       2_000,
     );
-    store.applyUpdates(
+    await store.applyUpdates(
       [
         result('i1', 'a', 'succeeded'),
         { kind: 'verdict', invocationId: 'i2', state: 'undelivered', reason: 'x', at: 3_000 },
       ],
       3_000,
     );
-    store.applyUpdates([result('i1', 'a', 'failed'), result('i3', 'wrong-host', 'succeeded')], 4_000); // neither applies
+    await store.applyUpdates([result('i1', 'a', 'failed'), result('i3', 'wrong-host', 'succeeded')], 4_000); // neither applies
     const m = await scrape();
     expect(m.types.get('warren_invocations_total')).toBe('counter');
     expect(m.value('warren_invocations_total', { state: 'succeeded' })).toBe(1);
@@ -81,15 +81,15 @@ describe('MetricsService', () => {
   });
 
   it('counts nothing from a transaction that rolled back', async () => {
-    const { store, scrape } = setup();
+    const { store, scrape } = await setup();
     const broken = { ...result('i2', 'b', 'failed'), stdout: undefined } as unknown as InvocationUpdate;
-    expect(() => store.applyUpdates([result('i1', 'a', 'succeeded'), broken], 3_000)).toThrow();
-    expect(store.getInvocations('t1')[0].state).toBe('pending');
+    await expect(store.applyUpdates([result('i1', 'a', 'succeeded'), broken], 3_000)).rejects.toThrow();
+    expect((await store.getInvocations('t1'))[0].state).toBe('pending');
     expect((await scrape()).value('warren_invocations_total', { state: 'succeeded' })).toBe(0);
   });
 
   it("times each publish to its confirm, and to the agent's result but not to a controller verdict", async () => {
-    const { metrics, store, scrape } = setup();
+    const { metrics, store, scrape } = await setup();
     await metrics.timePublish('i1', async () => undefined);
     await metrics.timePublish('i2', async () => undefined);
     await expect(metrics.timePublish('i3', async () => Promise.reject(new Error('nacked')))).rejects.toThrow('nacked');
@@ -99,11 +99,11 @@ describe('MetricsService', () => {
     expect(m.value('warren_publish_confirm_seconds_bucket', { le: '+Inf' })).toBe(2);
     expect(m.value('warren_publish_to_result_seconds_count')).toBe(0);
 
-    store.applyUpdates(
+    await store.applyUpdates(
       [result('i1', 'a', 'succeeded'), { kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'x', at: 3_000 }],
       3_000,
     );
-    store.applyUpdates([result('i1', 'a', 'succeeded')], 3_100); // a duplicate: not observed twice
+    await store.applyUpdates([result('i1', 'a', 'succeeded')], 3_100); // a duplicate: not observed twice
     m = await scrape();
     expect(m.types.get('warren_publish_to_result_seconds')).toBe('histogram');
     expect(m.value('warren_publish_to_result_seconds_count')).toBe(1);
@@ -112,7 +112,7 @@ describe('MetricsService', () => {
   });
 
   it('reads the gauges from their sources at scrape time, and leaves the results queue out while it cannot be counted', async () => {
-    const { metrics, store, scrape } = setup();
+    const { metrics, store, scrape } = await setup();
     let depth: number | null = 7;
     let connected = true;
     const sources: ScrapeSources = {
@@ -122,7 +122,7 @@ describe('MetricsService', () => {
       resultsQueueDepth: async () => depth,
     };
     metrics.bind(sources);
-    store.applyUpdates(
+    await store.applyUpdates(
       [{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 1_500, resultGraceMs: 500 }],
       2_000,
     );
@@ -136,7 +136,7 @@ describe('MetricsService', () => {
     expect(m.value('warren_broker_connected')).toBe(1);
     expect(m.value('warren_results_queue_messages')).toBe(7);
 
-    store.applyUpdates(
+    await store.applyUpdates(
       [result('i1', 'a', 'succeeded'), result('i2', 'b', 'succeeded'), result('i3', 'c', 'succeeded')],
       3_000,
     );
@@ -152,7 +152,7 @@ describe('MetricsService', () => {
   });
 
   it('counts reconnects (not the first connect), failed connects, dropped replies and agent rejections', async () => {
-    const { metrics, scrape } = setup();
+    const { metrics, scrape } = await setup();
     metrics.brokerConnectedEvent();
     let m = await scrape();
     expect(m.types.get('warren_broker_reconnects_total')).toBe('counter');
@@ -177,8 +177,8 @@ describe('MetricsService', () => {
   });
 
   it('keeps a registry per instance, with HELP on every metric and process metrics under warren_controller_', async () => {
-    const a = setup();
-    const b = setup(); // the global registry would refuse a second set of the same names
+    const a = await setup();
+    const b = await setup(); // the global registry would refuse a second set of the same names
     a.metrics.replyRejected('malformed');
     const [ma, mb] = [await a.scrape(), await b.scrape()];
     expect(ma.value('warren_replies_rejected_total', { reason: 'malformed' })).toBe(1);

@@ -6,7 +6,8 @@ import type { AppliedChange, StoreActivity } from '../store/task-store.port';
 
 /** What the gauges read at scrape time; bound by {@link MetricsSources} once those exist. */
 export interface ScrapeSources {
-  activity(): StoreActivity;
+  /** rejects when the store cannot be read: the scrape then fails, rather than showing made-up numbers */
+  activity(): Promise<StoreActivity>;
   hosts(): { online: number; offline: number };
   brokerConnected(): boolean;
   /** messages ready in the results queue, or null when the broker cannot be asked now */
@@ -90,8 +91,8 @@ export class MetricsService {
     help: 'Invocations not yet finished, by state.',
     labelNames: ['state'],
     registers: [this.registry],
-    collect: () => {
-      const a = this.sources?.activity();
+    collect: async () => {
+      const a = await this.sources?.activity();
       if (!a) return;
       this.active.set({ state: 'pending' }, a.pending);
       this.active.set({ state: 'running' }, a.running);
@@ -101,8 +102,8 @@ export class MetricsService {
     name: 'warren_tasks_running',
     help: 'Tasks with at least one invocation pending or running.',
     registers: [this.registry],
-    collect: () => {
-      const a = this.sources?.activity();
+    collect: async () => {
+      const a = await this.sources?.activity();
       if (a) this.tasksRunning.set(a.tasksRunning);
     },
   });

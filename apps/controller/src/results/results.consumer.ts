@@ -8,6 +8,7 @@ import {
   UNVERIFIED_REJECT_CODES,
   verifyBody,
 } from '@warren/protocol';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
@@ -38,6 +39,11 @@ export class ResultsConsumer {
   private consumer: Consumer | null = null;
   private batch: Delivery[] = [];
   private scheduled = false;
+  /**
+   * The flushes, one after the other: replies are stored (and live events emitted) in the order read,
+   * and shutdown waits for the last one.
+   */
+  private flushing: Promise<void> = Promise.resolve();
   /** replies dropped because no accepted key signed them */
   private untrusted = 0;
   private readonly log: Logger;
@@ -45,13 +51,14 @@ export class ResultsConsumer {
   constructor(
     private readonly broker: BrokerService,
     private readonly config: ControllerConfig,
-    @Inject(TASK_STORE) private readonly store: TaskStore,
+    @Inject(TASK_STORE) private readonly taskStore: TaskStore,
     private readonly notifier: CompletionNotifier,
     private readonly hostKeys: HostKeysStore,
     private readonly events: TaskActivityNotifier,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly metrics: MetricsService,
+    private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'results' });
   }
@@ -68,19 +75,34 @@ export class ResultsConsumer {
 
   private enqueue(d: Delivery): void {
     this.batch.push(d);
-    if (this.batch.length >= MAX_BATCH) this.flush();
+    if (this.batch.length >= MAX_BATCH) void this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => void this.flush());
     }
   }
 
-  /** Decodes, stores and acks everything received so far. */
-  private flush(): void {
+  /** Takes everything received so far and stores it after the flushes before it; resolves when it is acked. */
+  private flush(): Promise<void> {
     this.scheduled = false;
     const batch = this.batch;
     this.batch = [];
-    if (batch.length === 0) return;
+    if (batch.length > 0)
+      this.flushing = this.flushing.then(() =>
+        this.storeBatch(batch).catch((err: Error) => {
+          // A read of the store failed before the write: put back what is not settled, after a pause.
+          this.log.error({ err: err.message, count: batch.length }, 'reading the store failed; requeueing');
+          setTimeout(() => batch.forEach((d) => d.settled || d.reject(true)), 1_000).unref();
+        }),
+      );
+    return this.flushing;
+  }
+
+  /**
+   * Decodes, stores and acks one batch: each reply is acked only once the store has committed it;
+   * a failure to store puts the replies back on the queue.
+   */
+  private async storeBatch(batch: Delivery[]): Promise<void> {
     const updates: InvocationUpdate[] = [];
     const accepted: Delivery[] = [];
     /** tasks whose invocations these replies may change */
@@ -120,12 +142,12 @@ export class ResultsConsumer {
       accepted.push(d);
       if (m.kind === 'output') {
         // Live only, never stored: so check here that it is about this host's own invocation.
-        if (this.owns(m)) this.events.output(m);
+        if (await this.owns(m)) this.events.output(m);
         continue;
       }
       touched.add(m.taskId);
       if (m.kind === 'started') {
-        if (this.owns(m)) this.events.started(m); // now, so that it precedes the live chunks read after it
+        if (await this.owns(m)) this.events.started(m); // now, so that it precedes the live chunks read after it
         updates.push({
           kind: 'started',
           invocationId: m.invocationId,
@@ -136,7 +158,7 @@ export class ResultsConsumer {
         continue;
       }
       if (m.state === 'rejected') {
-        this.auditRejection(m);
+        await this.auditRejection(m);
         this.metrics.agentRejected(m.code);
       }
       if (m.code && (UNVERIFIED_REJECT_CODES.includes(m.code) || m.code === 'wrong_host' || m.code === 'replay'))
@@ -160,7 +182,7 @@ export class ResultsConsumer {
       return;
     }
     try {
-      const { completedTaskIds } = this.store.applyUpdates(updates, Date.now());
+      const { completedTaskIds } = await this.taskStore.applyUpdates(updates, this.clock.now());
       for (const d of accepted) d.ack();
       this.events.changed(touched);
       this.notifier.notify(completedTaskIds);
@@ -176,10 +198,10 @@ export class ResultsConsumer {
   private readonly owners = new Map<string, { taskId: string; host: string } | null>();
 
   /** True when the invocation a live event names is a task's invocation on the host that signed it. */
-  private owns(m: { invocationId: string; taskId: string; host: string }): boolean {
+  private async owns(m: { invocationId: string; taskId: string; host: string }): Promise<boolean> {
     let o = this.owners.get(m.invocationId);
     if (o === undefined) {
-      o = this.store.invocationOwner(m.invocationId);
+      o = await this.taskStore.invocationOwner(m.invocationId);
       this.owners.set(m.invocationId, o);
       if (this.owners.size > 50_000) this.owners.delete(this.owners.keys().next().value as string);
     }
@@ -193,8 +215,8 @@ export class ResultsConsumer {
   }
 
   /** One audit record per refusal an agent reports. */
-  private auditRejection(m: ResultMessage): void {
-    this.audit.record({
+  private auditRejection(m: ResultMessage): Promise<void> {
+    return this.audit.record({
       actor: `agent:${m.host}`,
       source: 'broker',
       action: 'agent.rejected',
@@ -210,7 +232,7 @@ export class ResultsConsumer {
   /** Stops taking replies, stores and acks those received (AppModule calls it at shutdown, see there). */
   async stop(): Promise<void> {
     await this.consumer?.cancel();
-    this.flush();
+    await this.flush();
     await this.consumer?.close();
   }
 }

@@ -54,124 +54,133 @@ describe('SqliteTaskStore', () => {
   let dir: string;
   let store: SqliteTaskStore;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'warren-store-'));
     store = new SqliteTaskStore(join(dir, 'db.sqlite'));
-    store.createTask(task('t1'), [
+    await store.createTask(task('t1'), [
       { id: 'i1', host: 'a', deadlineAt: 7_000 },
       { id: 'i2', host: 'b', deadlineAt: 7_000 },
     ]);
   });
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('changes an invocation only for the host it belongs to', () => {
-    expect(store.applyUpdates([result('i1', 'succeeded', 'forged', 'b')], 4_000).applied).toBe(0);
+  it('changes an invocation only for the host it belongs to', async () => {
+    expect((await store.applyUpdates([result('i1', 'succeeded', 'forged', 'b')], 4_000)).applied).toBe(0);
     expect(
-      store.applyUpdates(
-        [{ kind: 'started', invocationId: 'i1', host: 'b', startedAt: 1_500, resultGraceMs: 500 }],
-        2_000,
+      (
+        await store.applyUpdates(
+          [{ kind: 'started', invocationId: 'i1', host: 'b', startedAt: 1_500, resultGraceMs: 500 }],
+          2_000,
+        )
       ).applied,
     ).toBe(0);
-    expect(store.getInvocations('t1')[0]).toMatchObject({ host: 'a', state: 'pending', stdout: '' });
+    expect((await store.getInvocations('t1'))[0]).toMatchObject({ host: 'a', state: 'pending', stdout: '' });
     expect(
-      store.applyUpdates([{ ...result('i1', 'rejected'), code: 'policy' } as InvocationUpdate], 4_000).applied,
+      (await store.applyUpdates([{ ...result('i1', 'rejected'), code: 'policy' } as InvocationUpdate], 4_000)).applied,
     ).toBe(1);
-    expect(store.getInvocations('t1')[0]).toMatchObject({ state: 'rejected', rejectCode: 'policy' });
-    expect(store.getTask('t1')).toMatchObject({ createdBy: 'alice', runAs: null });
+    expect((await store.getInvocations('t1'))[0]).toMatchObject({ state: 'rejected', rejectCode: 'policy' });
+    expect(await store.getTask('t1')).toMatchObject({ createdBy: 'alice', runAs: null });
   });
 
-  it('creates one pending row per host from the moment the task exists', () => {
-    expect(store.getInvocations('t1').map((r) => [r.host, r.state])).toEqual([
+  it('creates one pending row per host from the moment the task exists', async () => {
+    expect((await store.getInvocations('t1')).map((r) => [r.host, r.state])).toEqual([
       ['a', 'pending'],
       ['b', 'pending'],
     ]);
-    expect(store.getTask('t1')).toMatchObject({ state: 'running', env: { A: '1' }, hostCount: 2 });
+    expect(await store.getTask('t1')).toMatchObject({ state: 'running', env: { A: '1' }, hostCount: 2 });
   });
 
-  it('stores a result once: a redelivered copy changes nothing', () => {
-    expect(store.applyUpdates([result('i1', 'succeeded', 'first')], 4_000).applied).toBe(1);
-    expect(store.applyUpdates([result('i1', 'failed', 'second')], 5_000).applied).toBe(0);
-    expect(store.getInvocations('t1')[0]).toMatchObject({ state: 'succeeded', stdout: 'first', exitCode: 0 });
+  it('stores a result once: a redelivered copy changes nothing', async () => {
+    expect((await store.applyUpdates([result('i1', 'succeeded', 'first')], 4_000)).applied).toBe(1);
+    expect((await store.applyUpdates([result('i1', 'failed', 'second')], 5_000)).applied).toBe(0);
+    expect((await store.getInvocations('t1'))[0]).toMatchObject({ state: 'succeeded', stdout: 'first', exitCode: 0 });
   });
 
-  it('completes the task when the last invocation becomes terminal, and says so once', () => {
-    expect(store.applyUpdates([result('i1', 'succeeded')], 4_000).completedTaskIds).toEqual([]);
-    expect(store.applyUpdates([result('i2', 'failed')], 4_500).completedTaskIds).toEqual(['t1']);
-    expect(store.getTask('t1')).toMatchObject({ state: 'completed', finishedAt: 4_500 });
-    expect(store.applyUpdates([result('i2', 'failed')], 4_600).completedTaskIds).toEqual([]);
-    expect(store.countByState('t1')).toEqual({ succeeded: 1, failed: 1 });
+  it('completes the task when the last invocation becomes terminal, and says so once', async () => {
+    expect((await store.applyUpdates([result('i1', 'succeeded')], 4_000)).completedTaskIds).toEqual([]);
+    expect((await store.applyUpdates([result('i2', 'failed')], 4_500)).completedTaskIds).toEqual(['t1']);
+    expect(await store.getTask('t1')).toMatchObject({ state: 'completed', finishedAt: 4_500 });
+    expect((await store.applyUpdates([result('i2', 'failed')], 4_600)).completedTaskIds).toEqual([]);
+    expect(await store.countByState('t1')).toEqual({ succeeded: 1, failed: 1 });
   });
 
-  it('sets a running deadline of now + timeout + kill grace + result grace when the agent says started', () => {
-    store.applyUpdates(
+  it('sets a running deadline of now + timeout + kill grace + result grace when the agent says started', async () => {
+    await store.applyUpdates(
       [{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 1_500, resultGraceMs: 500 }],
       2_000,
     );
-    expect(store.getInvocations('t1')[0]).toMatchObject({ state: 'running', startedAt: 1_500 });
-    const running = (now: number) => store.findOverdue(now, 10).filter((o) => o.state === 'running');
-    expect(running(2_000 + 10_000 + 1_000 + 499)).toEqual([]);
-    expect(running(2_000 + 10_000 + 1_000 + 500)).toEqual([
+    expect((await store.getInvocations('t1'))[0]).toMatchObject({ state: 'running', startedAt: 1_500 });
+    const running = async (now: number) => (await store.findOverdue(now, 10)).filter((o) => o.state === 'running');
+    expect(await running(2_000 + 10_000 + 1_000 + 499)).toEqual([]);
+    expect(await running(2_000 + 10_000 + 1_000 + 500)).toEqual([
       { invocationId: 'i1', taskId: 't1', host: 'a', state: 'running' },
     ]);
   });
 
-  it('finds pending invocations past their delivery deadline, and forgets them once judged', () => {
-    expect(store.findOverdue(6_999, 10)).toEqual([]);
-    expect(store.findOverdue(7_000, 10).map((o) => o.state)).toEqual(['pending', 'pending']);
-    store.applyUpdates([{ kind: 'verdict', invocationId: 'i1', state: 'undelivered', reason: 'x', at: 7_000 }], 7_000);
-    expect(store.findOverdue(7_000, 10).map((o) => o.invocationId)).toEqual(['i2']);
+  it('finds pending invocations past their delivery deadline, and forgets them once judged', async () => {
+    expect(await store.findOverdue(6_999, 10)).toEqual([]);
+    expect((await store.findOverdue(7_000, 10)).map((o) => o.state)).toEqual(['pending', 'pending']);
+    await store.applyUpdates(
+      [{ kind: 'verdict', invocationId: 'i1', state: 'undelivered', reason: 'x', at: 7_000 }],
+      7_000,
+    );
+    expect((await store.findOverdue(7_000, 10)).map((o) => o.invocationId)).toEqual(['i2']);
   });
 
-  it('lets an agent report that it did run override an inferred undelivered or lost, and reopens the task', () => {
-    store.applyUpdates(
+  it('lets an agent report that it did run override an inferred undelivered or lost, and reopens the task', async () => {
+    await store.applyUpdates(
       [
         { kind: 'verdict', invocationId: 'i1', state: 'undelivered', reason: 'late', at: 7_000 },
         { kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'silent', at: 7_000 },
       ],
       7_000,
     );
-    expect(store.getTask('t1')!.state).toBe('completed');
-    store.applyUpdates(
+    expect((await store.getTask('t1'))!.state).toBe('completed');
+    await store.applyUpdates(
       [{ kind: 'started', invocationId: 'i1', host: 'a', startedAt: 6_900, resultGraceMs: 500 }],
       7_100,
     );
-    expect(store.getTask('t1')!.state).toBe('running');
-    const { completedTaskIds } = store.applyUpdates([result('i1', 'succeeded'), result('i2', 'failed')], 7_200);
+    expect((await store.getTask('t1'))!.state).toBe('running');
+    const { completedTaskIds } = await store.applyUpdates([result('i1', 'succeeded'), result('i2', 'failed')], 7_200);
     expect(completedTaskIds).toEqual(['t1']);
-    expect(store.getInvocations('t1').map((r) => r.state)).toEqual(['succeeded', 'failed']);
+    expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['succeeded', 'failed']);
   });
 
-  it('never lets a rejection or a verdict override a terminal state', () => {
-    store.applyUpdates(
+  it('never lets a rejection or a verdict override a terminal state', async () => {
+    await store.applyUpdates(
       [{ kind: 'verdict', invocationId: 'i1', state: 'undelivered', reason: 'late', at: 7_000 }],
       7_000,
     );
-    expect(store.applyUpdates([result('i1', 'rejected')], 7_100).applied).toBe(0);
-    store.applyUpdates([result('i2', 'succeeded')], 7_000);
+    expect((await store.applyUpdates([result('i1', 'rejected')], 7_100)).applied).toBe(0);
+    await store.applyUpdates([result('i2', 'succeeded')], 7_000);
     expect(
-      store.applyUpdates([{ kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'x', at: 8_000 }], 8_000)
-        .applied,
+      (
+        await store.applyUpdates(
+          [{ kind: 'verdict', invocationId: 'i2', state: 'lost', reason: 'x', at: 8_000 }],
+          8_000,
+        )
+      ).applied,
     ).toBe(0);
-    expect(store.getInvocations('t1').map((r) => r.state)).toEqual(['undelivered', 'succeeded']);
+    expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['undelivered', 'succeeded']);
   });
 
-  it('keeps everything across a reopen of the file (a controller restart)', () => {
-    store.applyUpdates([result('i1', 'succeeded', 'kept')], 4_000);
-    store.close();
+  it('keeps everything across a reopen of the file (a controller restart)', async () => {
+    await store.applyUpdates([result('i1', 'succeeded', 'kept')], 4_000);
+    await store.close();
     store = new SqliteTaskStore(join(dir, 'db.sqlite'));
-    expect(store.getInvocations('t1')[0]).toMatchObject({ state: 'succeeded', stdout: 'kept' });
-    expect(store.findOverdue(7_000, 10).map((o) => o.invocationId)).toEqual(['i2']);
+    expect((await store.getInvocations('t1'))[0]).toMatchObject({ state: 'succeeded', stdout: 'kept' });
+    expect((await store.findOverdue(7_000, 10)).map((o) => o.invocationId)).toEqual(['i2']);
   });
 
-  it('lists tasks newest first with their counts', () => {
-    store.createTask(task('t2', 2_000), [{ id: 'j1', host: 'a', deadlineAt: 9_000 }]);
-    expect(store.listTasks(10).map((t) => [t.task.id, t.counts])).toEqual([
+  it('lists tasks newest first with their counts', async () => {
+    await store.createTask(task('t2', 2_000), [{ id: 'j1', host: 'a', deadlineAt: 9_000 }]);
+    expect((await store.listTasks(10)).map((t) => [t.task.id, t.counts])).toEqual([
       ['t2', { pending: 1 }],
       ['t1', { pending: 2 }],
     ]);
-    expect(store.listTasks(1)).toHaveLength(1);
+    expect(await store.listTasks(1)).toHaveLength(1);
   });
 });

@@ -13,8 +13,8 @@ import { TASK_STORE, type TaskStore } from './task-store.port';
  */
 class StoreCloser implements OnApplicationShutdown {
   constructor(@Inject(TASK_STORE) private readonly store: TaskStore) {}
-  onApplicationShutdown(): void {
-    this.store.close();
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
   }
 }
 

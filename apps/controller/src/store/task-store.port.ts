@@ -128,55 +128,71 @@ export interface RollingProgress {
 /** What a rolling step does: send the next `send` unsent invocations, or skip every unsent one. */
 export type RollingStep = { send: number; skipReason?: undefined } | { send: 0; skipReason: string };
 
-/** Persistence of tasks and their per-host results. */
+/**
+ * Persistence of tasks and their per-host results. Every method is async, so that an adapter may
+ * sit across a network (PostgreSQL); each one that changes several rows does it in one transaction.
+ * Times are ms since epoch. A method rejects only when the storage itself fails (disk, connection):
+ * stale or repeated changes are not errors, they change nothing.
+ */
 export interface TaskStore {
   /**
    * Creates the task and one `pending` row per host, in one transaction. An invocation with a
-   * deadline counts as sent now; one with `deadlineAt: null` waits, unsent, for its rolling turn
-   * (the deadline sweeper never touches it).
+   * deadline counts as sent at `task.createdAt`; one with `deadlineAt: null` waits, unsent, for its
+   * rolling turn (the deadline sweeper never touches it). Rejects if the task id exists.
    */
-  createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number | null }[]): void;
-  getTask(id: string): TaskRecord | null;
-  getInvocations(taskId: string): InvocationRecord[];
-  countByState(taskId: string): StateCounts;
-  listTasks(limit: number): TaskListItem[];
+  createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number | null }[]): Promise<void>;
+  /** The task, or null when there is none with that id. */
+  getTask(id: string): Promise<TaskRecord | null>;
+  /** The task's invocations with their whole output, ordered by host; [] for an unknown task. */
+  getInvocations(taskId: string): Promise<InvocationRecord[]>;
+  /** The task's hosts only (no output): cheap enough to check a token's scope on every read. */
+  hostsOf(taskId: string): Promise<string[]>;
+  /** How many of the task's invocations are in each state (states with none are absent). */
+  countByState(taskId: string): Promise<StateCounts>;
+  /** The `limit` most recent tasks, newest first, each with its counts by state. */
+  listTasks(limit: number): Promise<TaskListItem[]>;
   /**
    * Applies updates in one transaction, idempotently: a repeated or stale update changes nothing.
-   * Returns how many rows changed and the ids of tasks this completed.
+   * `now` stamps the rows. Resolves once committed, with how many rows changed and the ids of tasks
+   * this completed; so a caller that acks a message after it resolves never acks an uncommitted change.
    */
-  applyUpdates(updates: InvocationUpdate[], now: number): { applied: number; completedTaskIds: string[] };
+  applyUpdates(updates: InvocationUpdate[], now: number): Promise<{ applied: number; completedTaskIds: string[] }>;
   /**
-   * Records a cancel of the task's pending and running invocations (of `hosts` only, if given):
-   * pending ones become `cancelled` at once (an agent's later report that it did run one still wins),
-   * running ones stay `running` until their agent reports the kill. When all are terminal the task
-   * ends `cancelled`. Returns the invocations it concerned.
+   * Records a cancel of the task's pending and running invocations (of `hosts` only, if given), in
+   * one transaction: pending ones become `cancelled` at once (an agent's later report that it did
+   * run one still wins), running ones stay `running` until their agent reports the kill. When all
+   * are terminal the task ends `cancelled`. Resolves with the invocations it concerned (as they
+   * were before the cancel) and whether the task completed.
    */
   requestCancel(
     taskId: string,
     hosts: ReadonlySet<string> | null,
     reason: string,
     now: number,
-  ): { pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean };
+  ): Promise<{ pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean }>;
   /**
-   * One step of a rolling task, in one transaction: counts its progress, asks `decide`, then marks
-   * the next unsent invocations (in creation order) sent with `deadlineAt` and returns them, or
-   * marks every unsent one `skipped` with the reason. Invocations a cancel reached are `cancelled`, never unsent.
+   * One step of a rolling task, in one transaction: counts its progress, asks `decide` (a pure,
+   * synchronous function, called inside the transaction), then marks the next unsent invocations
+   * (in creation order) sent with `deadlineAt` and returns them, or marks every unsent one
+   * `skipped` with the reason. Invocations a cancel reached are `cancelled`, never unsent. A task
+   * that is not running or has nothing unsent is left alone (nothing claimed, nothing skipped).
    */
   advanceRolling(
     taskId: string,
     decide: (p: RollingProgress) => RollingStep,
     deadlineAt: number,
     now: number,
-  ): { claimed: { id: string; host: string }[]; skipped: number; completed: boolean };
+  ): Promise<{ claimed: { id: string; host: string }[]; skipped: number; completed: boolean }>;
   /** Ids of running tasks that still have unsent invocations (rolling runs to resume). */
-  rollingTaskIds(): string[];
+  rollingTaskIds(): Promise<string[]>;
   /** The task and host an invocation belongs to; null if there is no such invocation. */
-  invocationOwner(invocationId: string): { taskId: string; host: string } | null;
-  /** Pending or running invocations whose deadline is at or before `now`. */
-  findOverdue(now: number, limit: number): OverdueInvocation[];
+  invocationOwner(invocationId: string): Promise<{ taskId: string; host: string } | null>;
+  /** At most `limit` pending or running invocations whose deadline is at or before `now`, earliest deadline first. */
+  findOverdue(now: number, limit: number): Promise<OverdueInvocation[]>;
   /** Counts of what is under way, from the index of active invocations (cheap enough for every scrape). */
-  activity(): StoreActivity;
-  close(): void;
+  activity(): Promise<StoreActivity>;
+  /** Releases the storage (the connection, shared by every store); later calls reject. Idempotent. */
+  close(): Promise<void>;
 }
 
 /** Injection token of the {@link TaskStore}. */

@@ -9,6 +9,7 @@ import {
   resultsQueue,
   type TaskState,
 } from '@warren/protocol';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
@@ -51,6 +52,7 @@ export class CancelService {
     private readonly events: TaskActivityNotifier,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
+    private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'cancel' });
   }
@@ -60,9 +62,9 @@ export class CancelService {
     hosts: string[] | undefined,
     who: { principal: Principal; ip: string | null },
   ): Promise<CancelOutcome> {
-    const task = this.store.getTask(taskId);
+    const task = await this.store.getTask(taskId);
     if (!task) throw new TaskNotFoundError(taskId);
-    const invocations = this.store.getInvocations(taskId);
+    const invocations = await this.store.getInvocations(taskId);
     const targets = hosts && hosts.length > 0 ? hosts : invocations.map((r) => r.host);
     const outside = who.principal.scope.outside(targets);
     const unknown = hosts ? hosts.filter((h) => !invocations.some((r) => r.host === h)) : [];
@@ -76,16 +78,16 @@ export class CancelService {
     };
     if (outside.length > 0) {
       const reason = `hosts outside the token's patterns: ${outside.join(', ')}`;
-      this.audit.record({ ...base, decision: 'denied', reason });
+      await this.audit.record({ ...base, decision: 'denied', reason });
       throw new ForbiddenError(`cannot cancel: ${reason}; nothing was cancelled`);
     }
     if (unknown.length > 0)
       throw new UnprocessableTaskError(
         `cannot cancel: hosts not in task ${taskId}: ${unknown.join(', ')}; nothing was cancelled`,
       );
-    const now = Date.now();
+    const now = this.clock.now();
     const reason = `cancelled by ${who.principal.name} before it started`;
-    const { pending, running, completed } = this.store.requestCancel(
+    const { pending, running, completed } = await this.store.requestCancel(
       taskId,
       hosts && hosts.length > 0 ? new Set(hosts) : null,
       reason,
@@ -133,14 +135,14 @@ export class CancelService {
       id: taskId,
       cancelled: pending.map((r) => r.host),
       killing: running.map((r) => r.host),
-      state: this.store.getTask(taskId)!.state,
+      state: (await this.store.getTask(taskId))!.state,
     };
     const detail = Object.fromEntries(
       Object.entries({ cancelled: outcome.cancelled, killing: outcome.killing }).filter(
         ([, hosts]) => hosts.length > 0,
       ),
     );
-    this.audit.record({ ...base, decision: 'allowed', detail });
+    await this.audit.record({ ...base, decision: 'allowed', detail });
     this.log.info(
       { taskId, requestedBy: who.principal.name, cancelled: pending.length, killing: running.length },
       'task cancel requested',

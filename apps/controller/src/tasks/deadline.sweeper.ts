@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
@@ -13,6 +14,8 @@ import { CompletionNotifier } from './completion.notifier';
 @Injectable()
 export class DeadlineSweeper implements OnModuleDestroy {
   private timer: NodeJS.Timeout | null = null;
+  /** the sweep under way, if any: ticks do not overlap, and shutdown waits for it */
+  private sweeping: Promise<number> | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -20,19 +23,32 @@ export class DeadlineSweeper implements OnModuleDestroy {
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly notifier: CompletionNotifier,
     @Inject(ROOT_LOGGER) root: Logger,
+    private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'deadlines' });
   }
 
   start(): void {
-    this.timer = setInterval(() => this.sweep(), this.config.sweepIntervalMs);
+    this.timer = setInterval(() => void this.tick(), this.config.sweepIntervalMs);
   }
 
-  /** Marks every overdue invocation; returns how many it marked. */
-  sweep(now = Date.now()): number {
+  private async tick(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = this.sweep();
+    try {
+      await this.sweeping;
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'deadline sweep failed; retried on the next tick');
+    } finally {
+      this.sweeping = null;
+    }
+  }
+
+  /** Marks every invocation overdue at `now` (ms, default the clock's); resolves with how many it marked. */
+  async sweep(now = this.clock.now()): Promise<number> {
     let total = 0;
     for (;;) {
-      const overdue = this.store.findOverdue(now, 1000);
+      const overdue = await this.store.findOverdue(now, 1000);
       if (overdue.length === 0) return total;
       const updates: InvocationUpdate[] = overdue.map((o) =>
         o.state === 'pending'
@@ -51,7 +67,7 @@ export class DeadlineSweeper implements OnModuleDestroy {
               at: now,
             },
       );
-      const { completedTaskIds } = this.store.applyUpdates(updates, now);
+      const { completedTaskIds } = await this.store.applyUpdates(updates, now);
       for (const o of overdue) {
         this.log.warn(
           {
@@ -69,8 +85,9 @@ export class DeadlineSweeper implements OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.sweeping?.catch(() => undefined);
   }
 }

@@ -9,6 +9,7 @@ import {
   PROTOCOL_VERSION,
   resultsQueue,
 } from '@warren/protocol';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
@@ -42,16 +43,21 @@ export class DispatcherService {
     private readonly hosts: HostsRegistry,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly metrics: MetricsService,
+    private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'dispatcher' });
-    this.broker.onReturn((msg) => this.onReturn(msg));
+    this.broker.onReturn((msg) => {
+      this.onReturn(msg).catch((err: Error) =>
+        this.log.error({ err: err.message, host: msg.fields.routingKey }, 'returned command not recorded'),
+      );
+    });
   }
 
   /** Publishes every invocation of `task`; resolves when each is confirmed or marked `error`. */
   async dispatch(task: TaskRecord, all: { id: string; host: string }[], issuedAt: number): Promise<void> {
     const ns = this.config.namespace;
     const expiresAt = issuedAt + task.deliveryTimeoutMs;
-    const invocations = this.refuseUntrusted(task, all, issuedAt);
+    const invocations = await this.refuseUntrusted(task, all, issuedAt);
     const sends = invocations.map((inv) => {
       const msg: CommandMessage = {
         v: PROTOCOL_VERSION,
@@ -92,13 +98,13 @@ export class DispatcherService {
       s.status === 'rejected' ? [{ inv: invocations[i], err: s.reason as Error }] : [],
     );
     if (failures.length > 0) {
-      const now = Date.now();
+      const now = this.clock.now();
       for (const f of failures)
         this.log.error(
           { taskId: task.id, host: f.inv.host, correlationId: f.inv.id, err: f.err.message },
           'command not sent',
         );
-      const { completedTaskIds } = this.store.applyUpdates(
+      const { completedTaskIds } = await this.store.applyUpdates(
         failures.map((f) => ({
           kind: 'verdict',
           invocationId: f.inv.id,
@@ -111,17 +117,17 @@ export class DispatcherService {
       this.notifier.notify(completedTaskIds);
     }
     this.log.info(
-      { taskId: task.id, hosts: invocations.length, failed: failures.length, ms: Date.now() - issuedAt },
+      { taskId: task.id, hosts: invocations.length, failed: failures.length, ms: this.clock.now() - issuedAt },
       'task dispatched',
     );
   }
 
   /** Marks the invocations of hosts without an accepted key; returns the others. */
-  private refuseUntrusted(
+  private async refuseUntrusted(
     task: TaskRecord,
     invocations: { id: string; host: string }[],
     now: number,
-  ): { id: string; host: string }[] {
+  ): Promise<{ id: string; host: string }[]> {
     const sendable: { id: string; host: string }[] = [];
     const verdicts: InvocationUpdate[] = [];
     for (const inv of invocations) {
@@ -131,7 +137,7 @@ export class DispatcherService {
         sendable.push(inv);
         continue;
       }
-      const { trust, pendingKeyIds } = this.hostKeys.view(inv.host);
+      const { trust, pendingKeyIds } = await this.hostKeys.view(inv.host);
       const changedAndGone = accepted && trust === 'changed';
       if (accepted && !changedAndGone) {
         sendable.push(inv); // accepted and merely offline: it ends `undelivered` if it stays away
@@ -155,16 +161,16 @@ export class DispatcherService {
         'command not sent: host not trusted',
       );
     }
-    if (verdicts.length > 0) this.notifier.notify(this.store.applyUpdates(verdicts, now).completedTaskIds);
+    if (verdicts.length > 0) this.notifier.notify((await this.store.applyUpdates(verdicts, now)).completedTaskIds);
     return sendable;
   }
 
-  private onReturn(msg: ReturnedMessage): void {
+  private async onReturn(msg: ReturnedMessage): Promise<void> {
     const invocationId = msg.properties.correlationId as string | undefined;
     if (!invocationId) return;
     const host = msg.fields.routingKey;
-    const now = Date.now();
-    const { applied, completedTaskIds } = this.store.applyUpdates(
+    const now = this.clock.now();
+    const { applied, completedTaskIds } = await this.store.applyUpdates(
       [
         {
           kind: 'verdict',

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { ManualClock } from '@warren/runtime';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerService } from '../broker/broker.service';
@@ -14,6 +15,9 @@ import type { DispatcherService } from './dispatcher.service';
 import { RollingScheduler } from './rolling.scheduler';
 
 const HOSTS = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
+/** ms; when every test starts */
+const T0 = Date.UTC(2026, 0, 1);
+const clock = new ManualClock(T0);
 
 function task(id: string, limits: { concurrency: number; maxErrors: number | null }): TaskRecord {
   return {
@@ -27,7 +31,7 @@ function task(id: string, limits: { concurrency: number; maxErrors: number | nul
     deliveryTimeoutMs: 5_000,
     killGraceMs: 1_000,
     state: 'running',
-    createdAt: Date.now(),
+    createdAt: clock.now(),
     finishedAt: null,
     hostCount: HOSTS.length,
     ...limits,
@@ -50,15 +54,15 @@ describe('RollingScheduler', () => {
       dispatch: async (_t: TaskRecord, invs: { id: string; host: string }[]) => {
         sent.push(invs.map((i) => i.host));
         const refused = invs.filter((i) => unknown.has(i.host));
-        store.applyUpdates(
+        await store.applyUpdates(
           refused.map((i) => ({
             kind: 'verdict',
             invocationId: i.id,
             state: 'unknown_host',
             reason: 'no queue',
-            at: Date.now(),
+            at: clock.now(),
           })),
-          Date.now(),
+          clock.now(),
         );
       },
     } as unknown as DispatcherService;
@@ -71,20 +75,21 @@ describe('RollingScheduler', () => {
       new CompletionNotifier(),
       new TaskActivityNotifier(),
       pino({ level: 'silent' }),
+      clock,
     );
     return { store, scheduler };
   }
 
-  function create(store: SqliteTaskStore, id: string, limits: { concurrency: number; maxErrors: number | null }) {
-    store.createTask(
+  async function create(store: SqliteTaskStore, id: string, limits: { concurrency: number; maxErrors: number | null }) {
+    await store.createTask(
       task(id, limits),
       HOSTS.map((host) => ({ id: `${id}-${host}`, host, deadlineAt: null })),
     );
   }
 
-  function finish(store: SqliteTaskStore, id: string, host: string, state: 'succeeded' | 'failed') {
+  async function finish(store: SqliteTaskStore, id: string, host: string, state: 'succeeded' | 'failed') {
     const out = { data: '', bytes: 0, truncated: false };
-    store.applyUpdates(
+    await store.applyUpdates(
       [
         {
           kind: 'result',
@@ -101,49 +106,66 @@ describe('RollingScheduler', () => {
           reason: null,
         },
       ],
-      Date.now(),
+      clock.now(),
     );
   }
 
-  const states = (store: SqliteTaskStore, id: string) =>
-    store.getInvocations(id).map((r) => `${r.host}:${r.state}${r.sentAt === null ? '(unsent)' : ''}`);
+  const states = async (store: SqliteTaskStore, id: string) =>
+    (await store.getInvocations(id)).map((r) => `${r.host}:${r.state}${r.sentAt === null ? '(unsent)' : ''}`);
 
   beforeEach(() => {
+    clock.set(T0);
     dir = mkdtempSync(join(tmpdir(), 'warren-rolling-'));
     path = join(dir, 'db.sqlite');
     stores = [];
     sent = [];
     unknown = new Set();
   });
-  afterEach(() => {
-    for (const s of stores) s.close();
+  afterEach(async () => {
+    for (const s of stores) await s.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('never has more than `concurrency` sent and unfinished, and sends every host in order', async () => {
     const { store, scheduler } = open();
-    create(store, 't1', { concurrency: 2, maxErrors: null });
+    await create(store, 't1', { concurrency: 2, maxErrors: null });
     await scheduler.advance('t1');
     await scheduler.advance('t1'); // a second step with no free slot sends nothing
     expect(sent).toEqual([['h1', 'h2']]);
     for (const h of HOSTS) {
-      finish(store, 't1', h, 'succeeded');
+      await finish(store, 't1', h, 'succeeded');
       await scheduler.advance('t1');
     }
     expect(sent).toEqual([['h1', 'h2'], ['h3'], ['h4'], ['h5'], ['h6']]);
-    expect(store.getTask('t1')!.state).toBe('completed');
+    expect((await store.getTask('t1'))!.state).toBe('completed');
+  });
+
+  it('gives each host its delivery deadline (timeout + grace) from the moment it is sent, not from creation', async () => {
+    const { store, scheduler } = open();
+    await create(store, 't1', { concurrency: 2, maxErrors: null });
+    await scheduler.advance('t1');
+    clock.advance(1_000);
+    await finish(store, 't1', 'h1', 'succeeded');
+    await scheduler.advance('t1');
+    expect(sent).toEqual([['h1', 'h2'], ['h3']]);
+    const overdue = async (at: number) => (await store.findOverdue(at, 10)).map((o) => o.host);
+    expect(await overdue(T0 + 5_000 + 1_000 - 1)).toEqual([]);
+    expect(await overdue(T0 + 5_000 + 1_000)).toEqual(['h2']);
+    expect(await overdue(T0 + 1_000 + 5_000 + 1_000 - 1)).toEqual(['h2']);
+    expect(await overdue(T0 + 1_000 + 5_000 + 1_000)).toEqual(['h2', 'h3']);
+    expect((await store.getInvocations('t1')).map((r) => r.sentAt)).toEqual([T0, T0, T0 + 1_000, null, null, null]);
   });
 
   it('skips the hosts never sent once more than maxErrors did not succeed, and the task completes', async () => {
     const { store, scheduler } = open();
-    create(store, 't1', { concurrency: 2, maxErrors: 1 });
+    await create(store, 't1', { concurrency: 2, maxErrors: 1 });
     await scheduler.advance('t1');
-    finish(store, 't1', 'h1', 'failed');
+    await finish(store, 't1', 'h1', 'failed');
     await scheduler.advance('t1'); // one failure is within the budget: h3 goes
-    finish(store, 't1', 'h2', 'failed');
+    await finish(store, 't1', 'h2', 'failed');
     await scheduler.advance('t1');
     expect(sent).toEqual([['h1', 'h2'], ['h3']]);
-    expect(states(store, 't1')).toEqual([
+    expect(await states(store, 't1')).toEqual([
       'h1:failed',
       'h2:failed',
       'h3:pending',
@@ -151,51 +173,51 @@ describe('RollingScheduler', () => {
       'h5:skipped(unsent)',
       'h6:skipped(unsent)',
     ]);
-    expect(store.getInvocations('t1')[3].reason).toBe(
+    expect((await store.getInvocations('t1'))[3].reason).toBe(
       'error budget exhausted: 2 of 3 sent did not succeed (at most 1 allowed); never sent',
     );
-    finish(store, 't1', 'h3', 'succeeded');
-    expect(store.getTask('t1')!.state).toBe('completed');
+    await finish(store, 't1', 'h3', 'succeeded');
+    expect((await store.getTask('t1'))!.state).toBe('completed');
   });
 
   it('counts hosts refused at dispatch against the budget and moves on at once', async () => {
     const { store, scheduler } = open();
     unknown = new Set(['h1', 'h2', 'h3']);
-    create(store, 't1', { concurrency: 2, maxErrors: null });
+    await create(store, 't1', { concurrency: 2, maxErrors: null });
     await scheduler.advance('t1');
     expect(sent).toEqual([['h1', 'h2'], ['h3', 'h4'], ['h5']]);
   });
 
   it('never sends a host of a cancelled task', async () => {
     const { store, scheduler } = open();
-    create(store, 't1', { concurrency: 2, maxErrors: null });
+    await create(store, 't1', { concurrency: 2, maxErrors: null });
     await scheduler.advance('t1');
-    const { pending } = store.requestCancel('t1', null, 'cancelled by test', Date.now());
+    const { pending } = await store.requestCancel('t1', null, 'cancelled by test', clock.now());
     expect(pending.map((r) => r.host)).toEqual(HOSTS);
     await scheduler.advance('t1');
     expect(sent).toEqual([['h1', 'h2']]);
-    expect(states(store, 't1').slice(2)).toEqual([
+    expect((await states(store, 't1')).slice(2)).toEqual([
       'h3:cancelled(unsent)',
       'h4:cancelled(unsent)',
       'h5:cancelled(unsent)',
       'h6:cancelled(unsent)',
     ]);
-    expect(store.rollingTaskIds()).toEqual([]);
+    expect(await store.rollingTaskIds()).toEqual([]);
   });
 
   it('resumes a rolling task after a controller restart from what the store holds', async () => {
     const first = open();
-    create(first.store, 't1', { concurrency: 2, maxErrors: null });
+    await create(first.store, 't1', { concurrency: 2, maxErrors: null });
     await first.scheduler.advance('t1');
-    first.store.close();
+    await first.store.close();
     const second = open();
-    finish(second.store, 't1', 'h1', 'succeeded');
-    expect(second.store.rollingTaskIds()).toEqual(['t1']);
+    await finish(second.store, 't1', 'h1', 'succeeded');
+    expect(await second.store.rollingTaskIds()).toEqual(['t1']);
     await second.scheduler.advance('t1');
     expect(sent).toEqual([['h1', 'h2'], ['h3']]);
   });
 
-  it('never takes an invocation stored before rolling runs existed for an unsent one', () => {
+  it('never takes an invocation stored before rolling runs existed for an unsent one', async () => {
     const db = new Database(path);
     db.exec(`CREATE TABLE tasks (id TEXT PRIMARY KEY, command TEXT NOT NULL, cwd TEXT, env TEXT NOT NULL, timeout_ms INTEGER NOT NULL, delivery_timeout_ms INTEGER NOT NULL,
       kill_grace_ms INTEGER NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL, finished_at INTEGER, host_count INTEGER NOT NULL);
@@ -207,7 +229,7 @@ describe('RollingScheduler', () => {
       INSERT INTO invocations (id, task_id, host, state, deadline_at, updated_at) VALUES ('i', 'old', 'h1', 'pending', 5, 1);`);
     db.close();
     const { store } = open();
-    expect(store.rollingTaskIds()).toEqual([]);
-    expect(store.getInvocations('old')[0].sentAt).toBe(1);
+    expect(await store.rollingTaskIds()).toEqual([]);
+    expect((await store.getInvocations('old'))[0].sentAt).toBe(1);
   });
 });

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
@@ -32,13 +33,14 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
     private readonly notifier: CompletionNotifier,
     private readonly events: TaskActivityNotifier,
     @Inject(ROOT_LOGGER) root: Logger,
+    private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'rolling' });
   }
 
   onApplicationBootstrap(): void {
     this.unsubscribe = this.events.onChanged((ids) => void this.advanceMany(ids));
-    this.timer = setInterval(() => void this.advanceMany(this.store.rollingTaskIds()), this.config.sweepIntervalMs);
+    this.timer = setInterval(() => void this.resumeAll(), this.config.sweepIntervalMs);
   }
 
   /**
@@ -49,11 +51,11 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
     for (let round = 0; round < 10_000; round++) {
       // Claiming while the broker is away would only turn the claimed hosts into `error`.
       if (!this.broker.connected) return;
-      const task = this.store.getTask(taskId);
+      const task = await this.store.getTask(taskId);
       // Only a rolling task ever has unsent invocations; the others cost no transaction here.
       if (!task || task.state !== 'running' || task.concurrency == null) return;
-      const now = Date.now();
-      const step = this.store.advanceRolling(
+      const now = this.clock.now();
+      const step = await this.store.advanceRolling(
         taskId,
         nextRollingStep,
         now + task.deliveryTimeoutMs + this.config.deliveryGraceMs,
@@ -70,6 +72,15 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
       if (step.claimed.length === 0) return;
       this.log.debug({ taskId, hosts: step.claimed.map((c) => c.host) }, 'rolling: sending the next hosts');
       await this.dispatcher.dispatch(task, step.claimed, now);
+    }
+  }
+
+  /** Every rolling task with hosts left to send: catches verdicts nobody announced, and resumes after a restart. */
+  private async resumeAll(): Promise<void> {
+    try {
+      await this.advanceMany(await this.store.rollingTaskIds());
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'rolling tasks not read; retried on the next tick');
     }
   }
 

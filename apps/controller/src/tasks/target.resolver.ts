@@ -131,10 +131,13 @@ function nothingMatches(sel: TargetSelector, known: KnownHost[], excluded: Resol
 export class TargetResolver {
   constructor(private readonly registry: HostsRegistry) {}
 
-  resolve(sel: TargetSelector): ResolvedTarget {
-    const known = this.registry
-      .list()
-      .map((h) => ({ host: h.host, status: h.status, labels: h.labels, trusted: h.keyId !== null }));
+  async resolve(sel: TargetSelector): Promise<ResolvedTarget> {
+    const known = (await this.registry.list()).map((h) => ({
+      host: h.host,
+      status: h.status,
+      labels: h.labels,
+      trusted: h.keyId !== null,
+    }));
     return resolveTarget(sel, known);
   }
 }

@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Statement } from 'better-sqlite3';
+import type { TaskList, TaskView } from '@warren/api';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { nameHosts } from '../auth/host-patterns';
 import type { Caller } from '../auth/principal';
 import { ForbiddenError, TaskNotFoundError } from '../errors/errors';
-import { DATABASE, type Db } from '../store/database';
-import { TASK_STORE, type TaskStore } from '../store/task-store.port';
+import { TASK_STORE, type TaskListItem, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 import { presentTask, presentTaskHead } from './task.presenter';
 
@@ -22,36 +21,30 @@ export const RESTRICTED_LIST_SCAN = 2_000;
  */
 @Injectable()
 export class TaskReader {
-  private readonly hostsOfTask: Statement;
-
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly notifier: CompletionNotifier,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
-    @Inject(DATABASE) db: Db,
-  ) {
-    // Only the hosts, not the rows with their output: a host-limited listing reads this per task.
-    this.hostsOfTask = db.prepare(`SELECT host FROM invocations WHERE task_id = ?`).pluck();
-  }
+  ) {}
 
   /** The whole task; with `waitMs`, held until it completes or that time passes. 403 when a host is outside the caller's patterns. */
-  async get(id: string, caller: Caller, waitMs = 0, signal?: AbortSignal) {
-    let task = this.store.getTask(id);
+  async get(id: string, caller: Caller, waitMs = 0, signal?: AbortSignal): Promise<TaskView> {
+    let task = await this.store.getTask(id);
     if (!task) throw new TaskNotFoundError(id);
-    this.checkReadable(task.id, caller);
+    await this.checkReadable(task.id, caller);
     if (task.state === 'running' && waitMs > 0) {
       await this.notifier.wait(id, Math.min(waitMs, MAX_WAIT_MS), signal);
-      task = this.store.getTask(id)!;
+      task = (await this.store.getTask(id))!;
     }
-    return presentTask(task, this.store.getInvocations(id));
+    return presentTask(task, await this.store.getInvocations(id));
   }
 
   /** Holds until the task completes (it always does: every invocation has a deadline). */
-  async waitForCompletion(id: string, caller: Caller, signal?: AbortSignal) {
+  async waitForCompletion(id: string, caller: Caller, signal?: AbortSignal): Promise<TaskView> {
     while (!signal?.aborted && !this.notifier.closed) {
-      const task = this.store.getTask(id);
+      const task = await this.store.getTask(id);
       if (!task) throw new TaskNotFoundError(id);
-      if (task.state !== 'running') return presentTask(task, this.store.getInvocations(id));
+      if (task.state !== 'running') return presentTask(task, await this.store.getInvocations(id));
       await this.notifier.wait(id, 1_000, signal);
     }
     return this.get(id, caller);
@@ -61,25 +54,31 @@ export class TaskReader {
    * Recent tasks, newest first. A host-limited token sees only tasks whose every host is within
    * its patterns, among the {@link RESTRICTED_LIST_SCAN} most recent.
    */
-  list(limit: number, caller: Caller) {
+  async list(limit: number, caller: Caller): Promise<TaskList> {
     const scope = caller.principal.scope;
-    if (scope.unlimited)
-      return { tasks: this.store.listTasks(limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
-    const visible = (taskId: string) => scope.outside(this.hostsOfTask.all(taskId) as string[]).length === 0;
+    const present = (items: TaskListItem[]) => ({
+      tasks: items.map(({ task, counts }) => presentTaskHead(task, counts)),
+    });
+    if (scope.unlimited) return present(await this.store.listTasks(limit));
+    const visible = async (items: TaskListItem[]) => {
+      const out: TaskListItem[] = [];
+      for (const item of items) if (scope.outside(await this.store.hostsOf(item.task.id)).length === 0) out.push(item);
+      return out;
+    };
     // A first look at a few times the limit usually suffices; only a sparse scope reads further back.
-    let items = this.store.listTasks(Math.min(RESTRICTED_LIST_SCAN, limit * 4)).filter(({ task }) => visible(task.id));
-    if (items.length < limit) items = this.store.listTasks(RESTRICTED_LIST_SCAN).filter(({ task }) => visible(task.id));
-    return { tasks: items.slice(0, limit).map(({ task, counts }) => presentTaskHead(task, counts)) };
+    let items = await visible(await this.store.listTasks(Math.min(RESTRICTED_LIST_SCAN, limit * 4)));
+    if (items.length < limit) items = await visible(await this.store.listTasks(RESTRICTED_LIST_SCAN));
+    return present(items.slice(0, limit));
   }
 
   /** 403 (audited as `task.read`) when a host of the task is outside the caller's token patterns. */
-  checkReadable(taskId: string, caller: Caller): void {
+  async checkReadable(taskId: string, caller: Caller): Promise<void> {
     const who = caller.principal;
     if (who.scope.unlimited) return;
-    const outside = who.scope.outside(this.hostsOfTask.all(taskId) as string[]);
+    const outside = who.scope.outside(await this.store.hostsOf(taskId));
     if (outside.length === 0) return;
     const reason = `task has hosts outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
-    this.audit.record({
+    await this.audit.record({
       actor: who.name,
       source: caller.source,
       action: 'task.read',

@@ -85,7 +85,7 @@ export class TasksController {
     @Query('limit', new DefaultValuePipe(20), new ParseIntPipe()) limit: number,
     @CurrentPrincipal() principal: Principal,
     @ClientIp() source: string | null,
-  ): TaskList {
+  ): Promise<TaskList> {
     return this.reader.list(Math.max(1, Math.min(1000, limit)), { principal, source });
   }
 

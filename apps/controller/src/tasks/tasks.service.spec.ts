@@ -1,3 +1,4 @@
+import { ManualClock } from '@warren/runtime';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../audit/audit.port';
@@ -41,9 +42,11 @@ const KNOWN: KnownHost[] = [
   { host: 'db1', status: 'online', labels: { role: 'db', zone: 'eu' }, trusted: false },
 ];
 
+/** The time the tests run at. */
+const clock = new ManualClock();
+
 function service(connected: boolean) {
-  const db = openDatabase(':memory:');
-  const store = new SqliteTaskStore(db);
+  const store = new SqliteTaskStore(openDatabase(':memory:'));
   const dispatched: string[] = [];
   /** hosts of every dispatch, in order */
   const sent: string[][] = [];
@@ -56,21 +59,30 @@ function service(connected: boolean) {
   } as unknown as DispatcherService;
   const broker = { connected } as BrokerService;
   const config = Object.assign(new ControllerConfig(), { deliveryGraceMs: 1000, resultGraceMs: 1000 });
-  const audit = { record: (e: AuditEvent) => void audited.push(e) };
+  const audit = { record: async (e: AuditEvent) => void audited.push(e), query: async () => [] };
   const logger = pino({ level: 'silent' });
   const notifier = new CompletionNotifier();
-  const targets = { resolve: (sel) => resolveTarget(sel, KNOWN) } as TargetResolver;
-  const rolling = new RollingScheduler(store, dispatcher, broker, config, notifier, new TaskActivityNotifier(), logger);
-  const reader = new TaskReader(store, notifier, audit, db);
-  const svc = new TasksService(store, dispatcher, broker, config, logger, audit, targets, rolling, reader);
+  const targets = { resolve: async (sel) => resolveTarget(sel, KNOWN) } as TargetResolver;
+  const rolling = new RollingScheduler(
+    store,
+    dispatcher,
+    broker,
+    config,
+    notifier,
+    new TaskActivityNotifier(),
+    logger,
+    clock,
+  );
+  const reader = new TaskReader(store, notifier, audit);
+  const svc = new TasksService(store, dispatcher, broker, config, logger, audit, clock, targets, rolling, reader);
   return { svc, reader, store, dispatched, sent, audited };
 }
 
 /** Ends an invocation of `taskId` on `host` as the agent would report it. */
-function finish(store: SqliteTaskStore, taskId: string, host: string, state: 'succeeded' | 'failed') {
-  const inv = store.getInvocations(taskId).find((r) => r.host === host)!;
+async function finish(store: SqliteTaskStore, taskId: string, host: string, state: 'succeeded' | 'failed') {
+  const inv = (await store.getInvocations(taskId)).find((r) => r.host === host)!;
   const out = { data: '', bytes: 0, truncated: false };
-  store.applyUpdates(
+  await store.applyUpdates(
     [
       {
         kind: 'result',
@@ -87,7 +99,7 @@ function finish(store: SqliteTaskStore, taskId: string, host: string, state: 'su
         reason: null,
       },
     ],
-    Date.now(),
+    clock.now(),
   );
 }
 
@@ -95,7 +107,7 @@ describe('TasksService', () => {
   it('refuses a task while the broker is unreachable, storing and sending nothing', async () => {
     const { svc, store, dispatched } = service(false);
     await expect(svc.create({ command: 'true', hosts: ['a'] }, admin)).rejects.toBeInstanceOf(BrokerUnavailableError);
-    expect(store.listTasks(10)).toEqual([]);
+    expect(await store.listTasks(10)).toEqual([]);
     expect(dispatched).toEqual([]);
   });
 
@@ -104,13 +116,13 @@ describe('TasksService', () => {
     const created = await svc.create({ command: 'true', hosts: ['b', 'a', 'b'] }, admin);
     expect(created.hosts).toEqual(['b', 'a']);
     expect(dispatched).toEqual([created.id]);
-    expect(store.getTask(created.id)).toMatchObject({
+    expect(await store.getTask(created.id)).toMatchObject({
       timeoutMs: 60_000,
       deliveryTimeoutMs: 60_000,
       killGraceMs: 5_000,
       hostCount: 2,
     });
-    expect(store.getInvocations(created.id).map((r) => [r.host, r.state])).toEqual([
+    expect((await store.getInvocations(created.id)).map((r) => [r.host, r.state])).toEqual([
       ['a', 'pending'],
       ['b', 'pending'],
     ]);
@@ -127,7 +139,7 @@ describe('TasksService', () => {
       { command: 'echo "$X" | tee /tmp/y', hosts: ['web1'], env: { X: 's3cret' }, cwd: '/srv', runAs: 'deploy' },
       caller('alice'),
     );
-    expect(store.getTask(created.id)).toMatchObject({ createdBy: 'alice', runAs: 'deploy' });
+    expect(await store.getTask(created.id)).toMatchObject({ createdBy: 'alice', runAs: 'deploy' });
     expect(audited).toEqual([
       expect.objectContaining({
         actor: 'alice',
@@ -152,7 +164,7 @@ describe('TasksService', () => {
     expect(err).toBeInstanceOf(ForbiddenError);
     expect(err.message).toMatch(/db1, lb3/);
     expect(err.message).not.toMatch(/web1,/);
-    expect(store.listTasks(10)).toEqual([]);
+    expect(await store.listTasks(10)).toEqual([]);
     expect(dispatched).toEqual([]);
     expect(audited).toEqual([
       expect.objectContaining({
@@ -174,14 +186,9 @@ describe('TasksService', () => {
     const webTask = await svc.create({ command: 'a', hosts: ['web1', 'web2'] }, admin);
     const mixed = await svc.create({ command: 'b', hosts: ['web1', 'db1'] }, admin);
     const web = caller('webview', 'viewer', ['web*']);
-    expect(reader.list(20, web).tasks.map((t) => t.id)).toEqual([webTask.id]);
+    expect((await reader.list(20, web)).tasks.map((t) => t.id)).toEqual([webTask.id]);
     // Both may be created in the same ms (then listed by id): compare as a set.
-    expect(
-      reader
-        .list(20, admin)
-        .tasks.map((t) => t.id)
-        .sort(),
-    ).toEqual([mixed.id, webTask.id].sort());
+    expect((await reader.list(20, admin)).tasks.map((t) => t.id).sort()).toEqual([mixed.id, webTask.id].sort());
     await expect(reader.get(webTask.id, web)).resolves.toMatchObject({ id: webTask.id });
     const err = await reader.get(mixed.id, web).catch((e) => e);
     expect(err).toBeInstanceOf(ForbiddenError);
@@ -197,7 +204,7 @@ describe('TasksService', () => {
 
   it('resolves globs and labels among online hosts with accepted keys, and says which matching hosts it left out', async () => {
     const { svc, store, dispatched, audited } = service(true);
-    const preview = svc.dryRun({ command: 'uptime', hosts: ['web*'], labels: ['zone=eu'] }, admin);
+    const preview = await svc.dryRun({ command: 'uptime', hosts: ['web*'], labels: ['zone=eu'] }, admin);
     expect(preview).toMatchObject({
       dryRun: true,
       hosts: ['web1', 'web2', 'web3'],
@@ -205,13 +212,16 @@ describe('TasksService', () => {
       folded: 'web[1-3]',
       excluded: [{ host: 'web6', reason: 'offline' }],
     });
-    expect(svc.dryRun({ command: 'x', all: true }, admin).excluded).toEqual([
+    expect((await svc.dryRun({ command: 'x', all: true }, admin)).excluded).toEqual([
       { host: 'db1', reason: 'key not accepted' },
       { host: 'web6', reason: 'offline' },
     ]);
-    expect(svc.dryRun({ command: 'x', labels: { role: 'web', zone: 'us' } }, admin).hosts).toEqual(['web4', 'web5']);
+    expect((await svc.dryRun({ command: 'x', labels: { role: 'web', zone: 'us' } }, admin)).hosts).toEqual([
+      'web4',
+      'web5',
+    ]);
     // A dry run stores, sends and audits nothing.
-    expect(store.listTasks(10)).toEqual([]);
+    expect(await store.listTasks(10)).toEqual([]);
     expect(dispatched).toEqual([]);
     expect(audited).toEqual([]);
   });
@@ -225,8 +235,8 @@ describe('TasksService', () => {
       .create({ command: 'uptime', labels: { zone: 'eu' }, hosts: ['web6*'] }, admin)
       .catch((e) => e);
     expect(offline.message).toMatch(/1 matching known host is offline: web6/);
-    expect(() => svc.dryRun({ command: 'x', labels: ['role=mail'] }, admin)).toThrow(UnprocessableTaskError);
-    expect(store.listTasks(10)).toEqual([]);
+    await expect(svc.dryRun({ command: 'x', labels: ['role=mail'] }, admin)).rejects.toThrow(UnprocessableTaskError);
+    expect(await store.listTasks(10)).toEqual([]);
     expect(dispatched).toEqual([]);
   });
 
@@ -245,12 +255,12 @@ describe('TasksService', () => {
   it('checks the token patterns against the resolved hosts, in a dry run too (audited as such)', async () => {
     const { svc, audited } = service(true);
     const web = caller('eu-ops', 'operator', ['web[1-3]']);
-    expect(svc.dryRun({ command: 'x', labels: { zone: 'eu' }, hosts: ['web*'] }, web).hosts).toEqual([
+    expect((await svc.dryRun({ command: 'x', labels: { zone: 'eu' }, hosts: ['web*'] }, web)).hosts).toEqual([
       'web1',
       'web2',
       'web3',
     ]);
-    expect(() => svc.dryRun({ command: 'x', hosts: ['web*'] }, web)).toThrow(ForbiddenError);
+    await expect(svc.dryRun({ command: 'x', hosts: ['web*'] }, web)).rejects.toThrow(ForbiddenError);
     expect(audited).toEqual([
       expect.objectContaining({
         actor: 'eu-ops',
@@ -266,13 +276,10 @@ describe('TasksService', () => {
     const created = await svc.create({ command: 'x', hosts: ['web[1-5]'], concurrency: '40%' }, admin);
     expect(created).toMatchObject({ concurrency: 2, maxErrors: null });
     expect(sent).toEqual([['web1', 'web2']]);
-    const unsent = store
-      .getInvocations(created.id)
-      .filter((r) => r.sentAt === null)
-      .map((r) => r.host);
+    const unsent = (await store.getInvocations(created.id)).filter((r) => r.sentAt === null).map((r) => r.host);
     expect(unsent).toEqual(['web3', 'web4', 'web5']);
-    expect(store.findOverdue(Date.now() + 10 * 60_000, 10).map((o) => o.host)).toEqual(['web1', 'web2']); // no deadline before it is sent
-    finish(store, created.id, 'web1', 'succeeded');
+    expect((await store.findOverdue(clock.now() + 10 * 60_000, 10)).map((o) => o.host)).toEqual(['web1', 'web2']); // no deadline before it is sent
+    await finish(store, created.id, 'web1', 'succeeded');
     await svc['rolling'].advance(created.id);
     expect(sent).toEqual([['web1', 'web2'], ['web3']]);
   });
@@ -283,11 +290,11 @@ describe('TasksService', () => {
       { command: 'deploy', hosts: ['web1', 'web2', 'web3'], env: { V: '2' }, timeoutMs: 9_000 },
       admin,
     );
-    finish(store, first.id, 'web1', 'succeeded');
-    finish(store, first.id, 'web2', 'failed');
+    await finish(store, first.id, 'web1', 'succeeded');
+    await finish(store, first.id, 'web2', 'failed');
     const again = await svc.rerun(first.id, { only: ['failed'] }, admin);
     expect(again).toMatchObject({ hosts: ['web2'], rerunOf: first.id });
-    expect(store.getTask(again.id)).toMatchObject({
+    expect(await store.getTask(again.id)).toMatchObject({
       command: 'deploy',
       env: { V: '2' },
       timeoutMs: 9_000,

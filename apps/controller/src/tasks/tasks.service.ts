@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
@@ -102,6 +103,7 @@ export class TasksService {
     private readonly config: ControllerConfig,
     @Inject(ROOT_LOGGER) root: Logger,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
+    private readonly clock: Clock,
     private readonly targets: TargetResolver,
     private readonly rolling: RollingScheduler,
     private readonly reader: TaskReader,
@@ -117,7 +119,7 @@ export class TasksService {
    * outside the caller's token patterns, 503 (nothing stored) while the broker is unreachable.
    */
   async create(dto: CreateTaskDto, caller: Caller): Promise<TaskAccepted> {
-    const { spec, target, limits } = this.prepare(dto, caller);
+    const { spec, target, limits } = await this.prepare(dto, caller);
     const created = await this.launch(spec, target.hosts, limits, null, caller);
     return {
       ...created,
@@ -130,23 +132,23 @@ export class TasksService {
    * What {@link create} would reach, refused for the same reasons (403 audited with `dryRun`);
    * stores and sends nothing, and an allowed dry run is not audited (it reveals no more than `GET /v1/hosts`).
    */
-  dryRun(dto: CreateTaskDto, caller: Caller): DryRunAnswer {
-    const { target, limits } = this.prepare(dto, caller, { dryRun: true });
+  async dryRun(dto: CreateTaskDto, caller: Caller): Promise<DryRunAnswer> {
+    const { target, limits } = await this.prepare(dto, caller, { dryRun: true });
     return { dryRun: true, ...target, count: target.hosts.length, folded: foldHosts(target.hosts), ...limits };
   }
 
-  private prepare(
+  private async prepare(
     dto: CreateTaskDto,
     caller: Caller,
     auditDetail?: Record<string, unknown>,
-  ): { spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits } {
+  ): Promise<{ spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits }> {
     let labels: Record<string, string> | undefined;
     try {
       labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels);
     } catch (err) {
       throw new BadQueryError(`labels: ${(err as Error).message}`);
     }
-    const target = this.targets.resolve({ hosts: dto.hosts, labels, all: dto.all });
+    const target = await this.targets.resolve({ hosts: dto.hosts, labels, all: dto.all });
     const limits = rollingLimits(dto.concurrency, dto.maxErrors, target.hosts.length);
     const spec: TaskSpec = {
       command: dto.command,
@@ -158,7 +160,7 @@ export class TasksService {
       killGraceMs: dto.killGraceMs ?? TASK_DEFAULTS.killGraceMs,
       live: dto.live !== false,
     };
-    this.checkScope(spec, target.hosts, caller, auditDetail);
+    await this.checkScope(spec, target.hosts, caller, auditDetail);
     return { spec, target, limits };
   }
 
@@ -169,11 +171,11 @@ export class TasksService {
    * caller may not read the original or reach a host; 422 when no host is in those states.
    */
   async rerun(id: string, dto: RerunTaskDto, caller: Caller): Promise<TaskAccepted> {
-    const original = this.store.getTask(id);
+    const original = await this.store.getTask(id);
     if (!original) throw new TaskNotFoundError(id);
-    this.reader.checkReadable(original.id, caller);
+    await this.reader.checkReadable(original.id, caller);
     const only = new Set(dto.only ?? DEFAULT_RERUN_STATES);
-    const invocations = this.store.getInvocations(id);
+    const invocations = await this.store.getInvocations(id);
     const hosts = invocations
       .filter((r) => only.has(r.state))
       .map((r) => r.host)
@@ -204,17 +206,22 @@ export class TasksService {
       killGraceMs,
       live: original.live !== false,
     };
-    this.checkScope(spec, hosts, caller, { rerunOf: id });
+    await this.checkScope(spec, hosts, caller, { rerunOf: id });
     return { ...(await this.launch(spec, hosts, limits, id, caller)), rerunOf: id };
   }
 
   /** 403 (audited) when a host is outside the caller's token patterns. */
-  private checkScope(spec: TaskSpec, hosts: string[], caller: Caller, detail?: Record<string, unknown>): void {
+  private async checkScope(
+    spec: TaskSpec,
+    hosts: string[],
+    caller: Caller,
+    detail?: Record<string, unknown>,
+  ): Promise<void> {
     const who = caller.principal;
     const outside = who.scope.outside(hosts);
     if (outside.length === 0) return;
     const reason = `host${outside.length > 1 ? 's' : ''} outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
-    this.audit.record({
+    await this.audit.record({
       actor: who.name,
       source: caller.source,
       action: 'task.create',
@@ -239,7 +246,7 @@ export class TasksService {
     if (!this.broker.connected)
       throw new BrokerUnavailableError('the controller is not connected to the broker; nothing was sent');
     const who = caller.principal;
-    const now = Date.now();
+    const now = this.clock.now();
     const task: TaskRecord = {
       id: newTaskId(),
       ...spec,
@@ -256,10 +263,10 @@ export class TasksService {
     // A rolling task's invocations wait unsent, without a deadline, until the scheduler reaches them.
     const deadlineAt = rollingRun ? null : now + task.deliveryTimeoutMs + this.config.deliveryGraceMs;
     const invocations = hosts.map((host) => ({ id: randomUUID(), host, deadlineAt }));
-    this.store.createTask(task, invocations);
+    await this.store.createTask(task, invocations);
     // Recorded before anything is sent: a command that reached a host always has its record.
     const detail = { ...(rerunOf ? { rerunOf } : {}), ...(limits.concurrency !== null ? limits : {}) };
-    this.audit.record({
+    await this.audit.record({
       at: now,
       actor: who.name,
       source: caller.source,
@@ -284,6 +291,6 @@ export class TasksService {
     );
     if (rollingRun) await this.rolling.advance(task.id);
     else await this.dispatcher.dispatch(task, invocations, now);
-    return { id: task.id, hosts, state: this.store.getTask(task.id)?.state ?? task.state, ...limits };
+    return { id: task.id, hosts, state: (await this.store.getTask(task.id))?.state ?? task.state, ...limits };
   }
 }

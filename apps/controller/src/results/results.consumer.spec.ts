@@ -1,0 +1,150 @@
+import { encode, generateSigningKey, PROTOCOL_VERSION, type ResultMessage, signBody } from '@warren/protocol';
+import { ManualClock } from '@warren/runtime';
+import pino from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { AuditLog } from '../audit/audit.port';
+import type { BrokerService } from '../broker/broker.service';
+import type { ControllerConfig } from '../config/controller.config';
+import { TaskActivityNotifier } from '../events/task-activity.notifier';
+import { HostKeysStore } from '../hosts/host-keys.store';
+import { SqliteHostKeyRepository } from '../hosts/sqlite-host-key.repository';
+import { MetricsService } from '../metrics/metrics.service';
+import { openDatabase } from '../store/database';
+import type { InvocationUpdate, TaskStore } from '../store/task-store.port';
+import { CompletionNotifier } from '../tasks/completion.notifier';
+import { ResultsConsumer } from './results.consumer';
+
+const agent = generateSigningKey();
+const clock = new ManualClock();
+
+const result = (invocationId: string): ResultMessage => ({
+  v: PROTOCOL_VERSION,
+  kind: 'result',
+  invocationId,
+  taskId: 't1',
+  host: 'web1',
+  state: 'succeeded',
+  exitCode: 0,
+  signal: null,
+  stdout: { data: 'ok\n', bytes: 3, truncated: false },
+  stderr: { data: '', bytes: 0, truncated: false },
+  startedAt: 1,
+  finishedAt: 2,
+  durationMs: 1,
+  reason: null,
+});
+
+/** A reply as the consumer receives it, signed by web1's accepted key, recording how it was settled. */
+function delivery(m: ResultMessage) {
+  const content = encode(m);
+  const d = {
+    content,
+    properties: { headers: signBody(content, agent), correlationId: m.invocationId },
+    acks: 0,
+    rejects: [] as boolean[],
+    get settled() {
+      return d.acks + d.rejects.length > 0;
+    },
+    ack: () => void d.acks++,
+    reject: (requeue: boolean) => void d.rejects.push(requeue),
+  };
+  return d;
+}
+
+/** A store whose commits complete only when the test says so. */
+function deferredStore() {
+  const commits: { updates: InvocationUpdate[]; now: number; resolve(): void; reject(e: Error): void }[] = [];
+  const store = {
+    applyUpdates: (updates: InvocationUpdate[], now: number) =>
+      new Promise((resolve, reject) =>
+        commits.push({
+          updates,
+          now,
+          resolve: () => resolve({ applied: updates.length, completedTaskIds: [] }),
+          reject,
+        }),
+      ),
+  } as unknown as TaskStore;
+  return { store, commits };
+}
+
+async function consumerOf(store: TaskStore) {
+  const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), clock);
+  const publicKey = agent.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  await keys.seen('web1', publicKey, agent.keyId, true);
+  const audit = { record: async () => undefined, query: async () => [] } as AuditLog;
+  const consumer = new ResultsConsumer(
+    {} as BrokerService,
+    { resultGraceMs: 1_000, namespace: 'test' } as ControllerConfig,
+    store,
+    new CompletionNotifier(),
+    keys,
+    new TaskActivityNotifier(),
+    audit,
+    pino({ level: 'silent' }),
+    new MetricsService(),
+    clock,
+  );
+  // The consumer's intake, as its broker consumer calls it, and the flush it schedules.
+  const internals = consumer as unknown as { enqueue(d: unknown): void; flush(): Promise<void> };
+  return { receive: (d: unknown) => internals.enqueue(d), flush: () => internals.flush() };
+}
+
+/** Lets pending promise callbacks run. */
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('ResultsConsumer', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('acks a reply only once the store has committed it, stamped with the clock', async () => {
+    const { store, commits } = deferredStore();
+    const { receive, flush } = await consumerOf(store);
+    const d = delivery(result('i1'));
+    receive(d);
+    const flushed = flush();
+    await settle();
+    expect(commits).toHaveLength(1);
+    expect(commits[0].updates).toEqual([expect.objectContaining({ kind: 'result', invocationId: 'i1' })]);
+    expect(commits[0].now).toBe(clock.now());
+    expect(d.acks).toBe(0); // stored but not committed: a crash now must leave it in the queue
+    commits[0].resolve();
+    await flushed;
+    expect(d.acks).toBe(1);
+  });
+
+  it('never acks a batch the store failed to commit: it goes back to the queue', async () => {
+    vi.useFakeTimers();
+    const { store, commits } = deferredStore();
+    const { receive, flush } = await consumerOf(store);
+    const d = delivery(result('i1'));
+    receive(d);
+    const flushed = flush();
+    await vi.advanceTimersByTimeAsync(0);
+    commits[0].reject(new Error('disk full'));
+    await flushed;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(d.acks).toBe(0);
+    expect(d.rejects).toEqual([true]);
+  });
+
+  it('stores batches in the order read: a later batch waits for the commit of the one before', async () => {
+    const { store, commits } = deferredStore();
+    const { receive, flush } = await consumerOf(store);
+    const first = delivery(result('i1'));
+    const second = delivery(result('i2'));
+    receive(first);
+    const one = flush();
+    receive(second);
+    const two = flush();
+    await settle();
+    expect(commits.map((c) => c.updates.map((u) => u.invocationId))).toEqual([['i1']]);
+    commits[0].resolve();
+    await one;
+    await settle();
+    expect(commits.map((c) => c.updates.map((u) => u.invocationId))).toEqual([['i1'], ['i2']]);
+    expect([first.acks, second.acks]).toEqual([1, 0]);
+    commits[1].resolve();
+    await two;
+    expect(second.acks).toBe(1);
+  });
+});

@@ -1,0 +1,94 @@
+import type { InvocationState } from '@warren/protocol';
+import type { Db } from './database';
+import { type InvocationRow, type TaskRow, toInvocation, toTask } from './sqlite-task.rows';
+import type {
+  InvocationRecord,
+  OverdueInvocation,
+  StateCounts,
+  StoreActivity,
+  TaskListItem,
+  TaskRecord,
+} from './task-store.port';
+
+/** The reads of the SQLite task store: synchronous, each one statement (see {@link SqliteTaskStore}). */
+export class SqliteTaskQueries {
+  private readonly stmts;
+
+  constructor(db: Db) {
+    this.stmts = {
+      getTask: db.prepare(`SELECT * FROM tasks WHERE id = ?`),
+      getInvocations: db.prepare(`SELECT * FROM invocations WHERE task_id = ? ORDER BY host`),
+      // Only the hosts, not the rows with their output: a host-limited listing reads this per task.
+      hostsOf: db.prepare(`SELECT host FROM invocations WHERE task_id = ?`).pluck(),
+      countByState: db.prepare(`SELECT state, COUNT(*) AS n FROM invocations WHERE task_id = ? GROUP BY state`),
+      listTasks: db.prepare(`SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?`),
+      owner: db.prepare(`SELECT task_id, host FROM invocations WHERE id = ?`),
+      overdue: db.prepare(
+        `SELECT id, task_id, host, state FROM invocations WHERE state IN ('pending', 'running') AND deadline_at <= ? ORDER BY deadline_at LIMIT ?`,
+      ),
+      rollingTasks: db
+        .prepare(`SELECT DISTINCT task_id FROM invocations WHERE state = 'pending' AND sent_at IS NULL`)
+        .pluck(),
+      // Both read the partial index of active invocations, so their cost follows the work under way, not the history.
+      activeByState: db.prepare(
+        `SELECT state, COUNT(*) AS n FROM invocations WHERE state IN ('pending', 'running') GROUP BY state`,
+      ),
+      activeTasks: db.prepare(
+        `SELECT COUNT(DISTINCT task_id) AS n FROM invocations WHERE state IN ('pending', 'running')`,
+      ),
+    };
+  }
+
+  getTask(id: string): TaskRecord | null {
+    const row = this.stmts.getTask.get(id) as TaskRow | undefined;
+    return row ? toTask(row) : null;
+  }
+
+  getInvocations(taskId: string): InvocationRecord[] {
+    return (this.stmts.getInvocations.all(taskId) as InvocationRow[]).map(toInvocation);
+  }
+
+  hostsOf(taskId: string): string[] {
+    return this.stmts.hostsOf.all(taskId) as string[];
+  }
+
+  countByState(taskId: string): StateCounts {
+    const counts: StateCounts = {};
+    for (const r of this.stmts.countByState.all(taskId) as { state: InvocationState; n: number }[])
+      counts[r.state] = r.n;
+    return counts;
+  }
+
+  listTasks(limit: number): TaskListItem[] {
+    return (this.stmts.listTasks.all(limit) as TaskRow[]).map((row) => ({
+      task: toTask(row),
+      counts: this.countByState(row.id),
+    }));
+  }
+
+  invocationOwner(invocationId: string): { taskId: string; host: string } | null {
+    const r = this.stmts.owner.get(invocationId) as { task_id: string; host: string } | undefined;
+    return r ? { taskId: r.task_id, host: r.host } : null;
+  }
+
+  findOverdue(now: number, limit: number): OverdueInvocation[] {
+    const rows = this.stmts.overdue.all(now, limit) as {
+      id: string;
+      task_id: string;
+      host: string;
+      state: 'pending' | 'running';
+    }[];
+    return rows.map((r) => ({ invocationId: r.id, taskId: r.task_id, host: r.host, state: r.state }));
+  }
+
+  rollingTaskIds(): string[] {
+    return this.stmts.rollingTasks.all() as string[];
+  }
+
+  activity(): StoreActivity {
+    const a: StoreActivity = { pending: 0, running: 0, tasksRunning: 0 };
+    for (const r of this.stmts.activeByState.all() as { state: 'pending' | 'running'; n: number }[]) a[r.state] = r.n;
+    a.tasksRunning = (this.stmts.activeTasks.get() as { n: number }).n;
+    return a;
+  }
+}

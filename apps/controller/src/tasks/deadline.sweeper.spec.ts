@@ -1,0 +1,127 @@
+import { ManualClock } from '@warren/runtime';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ControllerConfig } from '../config/controller.config';
+import { openDatabase } from '../store/database';
+import { SqliteTaskStore } from '../store/sqlite-task.store';
+import type { TaskRecord } from '../store/task-store.port';
+import { CompletionNotifier } from './completion.notifier';
+import { DeadlineSweeper } from './deadline.sweeper';
+
+/** ms; the task is created then */
+const T0 = Date.UTC(2026, 0, 1);
+/** ms; the delivery deadline of both invocations */
+const DELIVERY = T0 + 6_000;
+
+const task: TaskRecord = {
+  id: 't1',
+  command: 'true',
+  cwd: null,
+  env: {},
+  runAs: null,
+  createdBy: 'alice',
+  timeoutMs: 10_000,
+  deliveryTimeoutMs: 5_000,
+  killGraceMs: 1_000,
+  state: 'running',
+  createdAt: T0,
+  finishedAt: null,
+  hostCount: 2,
+};
+
+describe('DeadlineSweeper', () => {
+  let clock: ManualClock;
+  let store: SqliteTaskStore;
+  let notifier: CompletionNotifier;
+  let completed: string[][];
+  let sweeper: DeadlineSweeper;
+
+  beforeEach(async () => {
+    clock = new ManualClock(T0);
+    store = new SqliteTaskStore(openDatabase(':memory:'));
+    await store.createTask(task, [
+      { id: 'i1', host: 'web1', deadlineAt: DELIVERY },
+      { id: 'i2', host: 'web2', deadlineAt: DELIVERY },
+    ]);
+    notifier = new CompletionNotifier();
+    completed = [];
+    notifier.notify = (ids) => void completed.push([...ids]);
+    const config = { sweepIntervalMs: 1_000 } as ControllerConfig;
+    sweeper = new DeadlineSweeper(config, store, notifier, pino({ level: 'silent' }), clock);
+  });
+  afterEach(async () => {
+    await sweeper.onModuleDestroy();
+    await store.close();
+  });
+
+  it('marks a pending invocation undelivered at its delivery deadline, not one ms before, stamped with the clock', async () => {
+    // web2's agent took it: running, with a deadline of now + timeout + kill grace + result grace.
+    clock.set(T0 + 2_000);
+    await store.applyUpdates(
+      [{ kind: 'started', invocationId: 'i2', host: 'web2', startedAt: T0 + 2_000, resultGraceMs: 500 }],
+      clock.now(),
+    );
+    clock.set(DELIVERY - 1);
+    expect(await sweeper.sweep()).toBe(0);
+    clock.set(DELIVERY);
+    expect(await sweeper.sweep()).toBe(1);
+    expect(await sweeper.sweep()).toBe(0); // judged once
+    const [web1, web2] = await store.getInvocations('t1');
+    expect(web1).toMatchObject({
+      state: 'undelivered',
+      finishedAt: DELIVERY,
+      reason: 'no agent took the command within its delivery timeout',
+    });
+    expect(web2.state).toBe('running');
+    expect(completed).toEqual([[]]);
+  });
+
+  it('marks a running invocation lost at timeout + kill grace + result grace after it started, and completes the task', async () => {
+    clock.set(T0 + 2_000);
+    await store.applyUpdates(
+      ['i1', 'i2'].map((id, n) => ({
+        kind: 'started' as const,
+        invocationId: id,
+        host: `web${n + 1}`,
+        startedAt: clock.now(),
+        resultGraceMs: 500,
+      })),
+      clock.now(),
+    );
+    const lostAt = T0 + 2_000 + 10_000 + 1_000 + 500;
+    expect(await sweeper.sweep(lostAt - 1)).toBe(0);
+    clock.set(lostAt);
+    expect(await sweeper.sweep()).toBe(2);
+    expect((await store.getInvocations('t1')).map((r) => [r.state, r.finishedAt])).toEqual([
+      ['lost', lostAt],
+      ['lost', lostAt],
+    ]);
+    expect(await store.getTask('t1')).toMatchObject({ state: 'completed', finishedAt: lostAt });
+    expect(completed).toEqual([['t1']]);
+  });
+
+  it('sweeps on its interval, at the time of the clock', async () => {
+    vi.useFakeTimers();
+    try {
+      sweeper.start();
+      clock.set(DELIVERY);
+      await vi.advanceTimersByTimeAsync(999);
+      expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['pending', 'pending']);
+      await vi.advanceTimersByTimeAsync(1);
+      expect((await store.getInvocations('t1')).map((r) => [r.state, r.finishedAt])).toEqual([
+        ['undelivered', DELIVERY],
+        ['undelivered', DELIVERY],
+      ]);
+    } finally {
+      await sweeper.onModuleDestroy();
+      vi.useRealTimers();
+    }
+  });
+
+  it('marks more than one batch of overdue invocations in one sweep', async () => {
+    const many = Array.from({ length: 1_203 }, (_, i) => ({ id: `m${i}`, host: `h${i}`, deadlineAt: DELIVERY }));
+    await store.createTask({ ...task, id: 't2', hostCount: many.length }, many);
+    expect(await sweeper.sweep(DELIVERY)).toBe(2 + 1_203);
+    expect(await store.countByState('t2')).toEqual({ undelivered: 1_203 });
+  });
+});
