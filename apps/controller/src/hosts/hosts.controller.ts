@@ -6,7 +6,7 @@ import { AuditAs, Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { ForbiddenError, HostKeyError } from '../errors/errors';
 import { HostKeysStore } from './host-keys.store';
-import { type HostView, HostsRegistry } from './hosts.registry';
+import { HostsRegistry } from './hosts.registry';
 
 /** Body of `POST /v1/hosts/:host/accept`. */
 export class AcceptHostDto implements AcceptHostRequest {

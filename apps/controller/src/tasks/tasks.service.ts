@@ -8,7 +8,7 @@ import { nameHosts } from '../auth/host-patterns';
 import type { Caller } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { foldHosts, type LimitSpec, LimitSpecError, naturalCompare, normalizeLabels, resolveLimit } from '@warren/api';
+import { foldHosts, type LimitSpec, naturalCompare, normalizeLabels, resolveLimit } from '@warren/api';
 import {
   BadQueryError,
   BrokerUnavailableError,
@@ -72,7 +72,7 @@ export interface DryRunAnswer extends ResolvedTarget, RollingLimits {
 
 /**
  * Counts from `concurrency` / `maxErrors` given as `5` or `"25%"` of `total` hosts. Throws (400)
- * {@link LimitSpecError} when one cannot be read, {@link BadQueryError} for `maxErrors` alone.
+ * `LimitSpecError` (`@warren/api`) when one cannot be read, {@link BadQueryError} for `maxErrors` alone.
  */
 export function rollingLimits(
   concurrency: LimitSpec | null | undefined,
