@@ -9,7 +9,7 @@ export type InterruptChoice = 'cancel' | 'detach';
 
 /**
  * Ctrl-C while `run`/`rerun --wait/--stream` watches a task (`check` just stops watching). The real
- * process routes SIGINT here; `warren shell` routes its own Ctrl-C (see shell.command.ts).
+ * process routes SIGINT here; `warren shell` routes its own Ctrl-C (see shell.repl.ts).
  */
 export interface InterruptHub {
   /** Calls `handler` on Ctrl-C until the returned function is called. */

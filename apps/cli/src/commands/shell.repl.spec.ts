@@ -5,48 +5,8 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CliIo } from '../cli.io';
 import type { FetchFn } from '../http/controller.client';
-import { historyPath, type LineRunner, parseShellLine, runShell } from './shell.command';
-
-describe('parseShellLine', () => {
-  it('reads warren commands as words, dropping a leading "warren"', () => {
-    expect(parseShellLine('run "uptime -p" --hosts web1 --wait')).toEqual({
-      kind: 'argv',
-      argv: ['run', 'uptime -p', '--hosts', 'web1', '--wait'],
-    });
-    expect(parseShellLine('warren hosts --json')).toEqual({ kind: 'argv', argv: ['hosts', '--json'] });
-  });
-
-  it('runs the rest of an @HOSTS line as typed, on those hosts, and waits', () => {
-    expect(parseShellLine('@web1,web[01-03,07] ps aux | grep "ng inx" ')).toEqual({
-      kind: 'argv',
-      argv: ['run', '--hosts', 'web1', 'web[01-03,07]', '--wait', '--', 'ps aux | grep "ng inx"'],
-    });
-    expect(parseShellLine('@db* -V').kind).toBe('argv');
-  });
-
-  it('knows exit, quit, help, blank lines and comments', () => {
-    expect(parseShellLine('exit')).toEqual({ kind: 'exit' });
-    expect(parseShellLine(' quit ')).toEqual({ kind: 'exit' });
-    expect(parseShellLine('help run')).toEqual({ kind: 'help', topic: ['run'] });
-    expect(parseShellLine('   ')).toEqual({ kind: 'nothing' });
-    expect(parseShellLine('# note')).toEqual({ kind: 'nothing' });
-  });
-
-  it('refuses an @ line without a command, a nested shell, and an open quote', () => {
-    expect(() => parseShellLine('@web1')).toThrow(/write @HOSTS COMMAND/);
-    expect(() => parseShellLine('@ uptime')).toThrow(/write @HOSTS COMMAND/);
-    expect(() => parseShellLine('shell')).toThrow(/already in the shell/);
-    expect(() => parseShellLine('run "uptime')).toThrow(/unterminated double quote/);
-  });
-});
-
-describe('historyPath', () => {
-  it('is ~/.warren/shell_history unless WARREN_SHELL_HISTORY says otherwise (empty: none)', () => {
-    expect(historyPath({ HOME: '/home/op' })).toBe('/home/op/.warren/shell_history');
-    expect(historyPath({ HOME: '/home/op', WARREN_SHELL_HISTORY: '/tmp/h' })).toBe('/tmp/h');
-    expect(historyPath({ HOME: '/home/op', WARREN_SHELL_HISTORY: '' })).toBeNull();
-  });
-});
+import type { LineRunner } from './shell.line-run';
+import { runShell } from './shell.repl';
 
 describe('runShell reading a script (stdin not a terminal)', () => {
   let dir = '';

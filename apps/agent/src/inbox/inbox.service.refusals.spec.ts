@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Delivery } from '@warren/amqp';
+import { encode, signBody } from '@warren/protocol';
+import { describe, expect, it } from 'vitest';
+import { FakeDelivery, useInboxHarness, sleep } from './inbox.fixtures';
+
+describe('InboxService refusing commands', () => {
+  const h = useInboxHarness();
+  const { command, deliver, results, started } = h;
+
+  it('rejects, never runs and answers on the default route: unsigned, untrusted key, bad signature', async () => {
+    const marker = join(h.dir, 'ran');
+    const c = command({ command: `touch ${marker}`, replyTo: 'attacker.route' });
+    const body = encode(c);
+    const unsigned = deliver(h.inbox, c, {}, { key: null });
+    const stranger = deliver(h.inbox, c, {}, { key: h.strangerKey });
+    // a signature made over other bytes, presented with the trusted key's id
+    const otherBytes = signBody(encode({ ...c, command: 'true' }), h.controllerKey);
+    const forged = new FakeDelivery(body, { correlationId: c.invocationId, headers: otherBytes }, () => h.journal);
+    h.inbox.handle(forged as unknown as Delivery);
+    expect([unsigned.settled, stranger.settled, forged.settled]).toEqual(['reject', 'reject', 'reject']);
+    expect(results().map((r) => [r.code, r.state, r.invocationId, r.taskId])).toEqual([
+      ['unsigned', 'rejected', c.invocationId, 'unknown'],
+      ['untrusted_key', 'rejected', c.invocationId, 'unknown'],
+      ['bad_signature', 'rejected', c.invocationId, 'unknown'],
+    ]);
+    expect(h.sent.every((x) => x.routingKey === 'ns.results')).toBe(true);
+    await sleep(100);
+    expect(existsSync(marker)).toBe(false);
+    expect(h.journal.has(c.invocationId)).toBe(false);
+  });
+
+  it('rejects a command the local policy denies, even with a valid signature, and never runs it', async () => {
+    const c = command({ command: 'reboot now' });
+    expect(deliver(h.inbox, c).settled).toBe('ack');
+    expect(results()[0]).toMatchObject({
+      invocationId: c.invocationId,
+      state: 'rejected',
+      code: 'policy',
+      reason: 'policy: command matches deny pattern "reboot*"',
+    });
+    expect(started()).toHaveLength(0);
+    expect(h.journal.has(c.invocationId)).toBe(false);
+  });
+
+  it('rejects a command issued too far in the future', async () => {
+    const c = command({ issuedAt: Date.now() + 120_000, expiresAt: Date.now() + 180_000 });
+    expect(deliver(h.inbox, c).settled).toBe('ack');
+    expect(results()[0]).toMatchObject({ state: 'rejected', code: 'not_yet_valid' });
+    expect(started()).toHaveLength(0);
+  });
+
+  it('does not start a command whose expiry passed while it waited', async () => {
+    const marker = join(h.dir, 'ran');
+    const c = command({ command: `touch ${marker}`, issuedAt: Date.now() - 95_000, expiresAt: Date.now() - 31_000 });
+    const d = deliver(h.inbox, c);
+    expect(d.settled).toBe('ack');
+    expect(results()[0]).toMatchObject({ state: 'rejected', code: 'expired' });
+    await sleep(100);
+    expect(existsSync(marker)).toBe(false);
+    expect(h.journal.has(c.invocationId)).toBe(false);
+  });
+
+  it('rejects signed but malformed messages without requeue, answering with the correlation id', () => {
+    expect(deliver(h.inbox, Buffer.from('{"v":1,'), { correlationId: 'inv-x' }).settled).toBe('reject');
+    const wrongVersion = { ...command(), v: 2 };
+    expect(
+      deliver(h.inbox, Buffer.from(JSON.stringify(wrongVersion)), { correlationId: wrongVersion.invocationId }).settled,
+    ).toBe('reject');
+    expect(results().map((r) => [r.invocationId, r.code, r.reason])).toEqual([
+      ['inv-x', 'malformed', 'body is not valid JSON'],
+      [wrongVersion.invocationId, 'malformed', 'unsupported protocol version 2'],
+    ]);
+  });
+
+  it('rejects a command for another host and says so', () => {
+    const c = command({ host: 'db1' });
+    expect(deliver(h.inbox, c).settled).toBe('ack');
+    expect(results()[0]).toMatchObject({
+      invocationId: c.invocationId,
+      host: 'web1',
+      state: 'rejected',
+      code: 'wrong_host',
+      reason: 'wrong host: the command is for db1, this is web1',
+    });
+    expect(h.runner.running).toBe(0);
+  });
+});

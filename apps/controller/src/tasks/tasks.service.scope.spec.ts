@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { ForbiddenError } from '../errors/errors';
+import { admin, caller, service } from './tasks.service.fixtures';
+
+describe('TasksService with host-limited tokens', () => {
+  it('refuses hosts outside the token patterns with 403 naming them, storing, sending nothing and auditing the denial', async () => {
+    const { svc, store, dispatched, audited } = service(true);
+    const web = caller('webops', 'operator', ['web*', 'lb[1-2]']);
+    const err = await svc.create({ command: 'reboot', hosts: ['web1', 'db1', 'lb3'] }, web).catch((e) => e);
+    expect(err).toBeInstanceOf(ForbiddenError);
+    expect(err.message).toMatch(/db1, lb3/);
+    expect(err.message).not.toMatch(/web1,/);
+    expect(await store.listTasks(10)).toEqual([]);
+    expect(dispatched).toEqual([]);
+    expect(audited).toEqual([
+      expect.objectContaining({
+        actor: 'webops',
+        action: 'task.create',
+        decision: 'denied',
+        command: 'reboot',
+        hosts: ['web1', 'db1', 'lb3'],
+      }),
+    ]);
+    expect(audited[0].reason).toMatch(/db1, lb3/);
+    await expect(svc.create({ command: 'uptime', hosts: ['web1', 'lb2'] }, web)).resolves.toMatchObject({
+      hosts: ['web1', 'lb2'],
+    });
+  });
+
+  it('shows a host-limited token only the tasks whose every host is within its patterns', async () => {
+    const { svc, reader, audited } = service(true);
+    const webTask = await svc.create({ command: 'a', hosts: ['web1', 'web2'] }, admin);
+    const mixed = await svc.create({ command: 'b', hosts: ['web1', 'db1'] }, admin);
+    const web = caller('webview', 'viewer', ['web*']);
+    expect((await reader.list(20, web)).tasks.map((t) => t.id)).toEqual([webTask.id]);
+    // Both may be created in the same ms (then listed by id): compare as a set.
+    expect((await reader.list(20, admin)).tasks.map((t) => t.id).sort()).toEqual([mixed.id, webTask.id].sort());
+    await expect(reader.get(webTask.id, web)).resolves.toMatchObject({ id: webTask.id });
+    const err = await reader.get(mixed.id, web).catch((e) => e);
+    expect(err).toBeInstanceOf(ForbiddenError);
+    expect(err.message).toMatch(/db1/);
+    expect(audited.at(-1)).toMatchObject({
+      actor: 'webview',
+      action: 'task.read',
+      decision: 'denied',
+      taskId: mixed.id,
+      hosts: ['db1'],
+    });
+  });
+
+  it('checks the token patterns against the resolved hosts, in a dry run too (audited as such)', async () => {
+    const { svc, audited } = service(true);
+    const web = caller('eu-ops', 'operator', ['web[1-3]']);
+    expect((await svc.dryRun({ command: 'x', labels: { zone: 'eu' }, hosts: ['web*'] }, web)).hosts).toEqual([
+      'web1',
+      'web2',
+      'web3',
+    ]);
+    await expect(svc.dryRun({ command: 'x', hosts: ['web*'] }, web)).rejects.toThrow(ForbiddenError);
+    expect(audited).toEqual([
+      expect.objectContaining({
+        actor: 'eu-ops',
+        decision: 'denied',
+        hosts: ['web1', 'web2', 'web3', 'web4', 'web5'],
+        detail: { dryRun: true },
+      }),
+    ]);
+  });
+});
