@@ -2,24 +2,15 @@ import 'reflect-metadata';
 import { constants } from 'node:os';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { createRootLogger } from '@warren/runtime';
+import { createRootLogger, loadConfigOrExit } from '@warren/runtime';
 import { AgentModule } from './agent.module';
-import { ConfigError, loadAgentConfig } from './config/agent.config';
+import { loadAgentConfig } from './config/agent.config';
 import { ProcessRunner } from './exec/process.runner';
 import { NestPinoLogger } from './nest.logger';
 
 /** Entry point of `warren-agent` (bundled to dist/apps/agent/main.js; runs on load). */
 async function bootstrap(): Promise<void> {
-  let config;
-  try {
-    config = loadAgentConfig(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`warren-agent: invalid configuration: ${err.message}\n`);
-      process.exit(2);
-    }
-    process.exit((err as { exitCode?: number }).exitCode ?? 2); // --help / --version already printed
-  }
+  const config = loadConfigOrExit('warren-agent', () => loadAgentConfig(process.argv.slice(2)));
   const logger = createRootLogger('warren-agent', config.logLevel, { host: config.host });
 
   // Signals are ours from the start: Nest's shutdown hooks exist only once the app is up, and by

@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createRootLogger } from '@warren/runtime';
+import { createRootLogger, loadConfigOrExit } from '@warren/runtime';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runMaintenanceCommand } from './auth/token.commands';
-import { ConfigError, type ControllerConfig, parseControllerArgs } from './config/controller.config';
+import { type ControllerConfig, parseControllerArgs } from './config/controller.config';
 import { validationPipe } from './errors/validation.pipe';
 import { runKeygen } from './keys/keygen.command';
 
@@ -37,18 +37,7 @@ async function serve(config: ControllerConfig): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseControllerArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`warren-controller: invalid configuration: ${err.message}\n`);
-      process.exit(2);
-    }
-    const code = (err as { exitCode?: number }).exitCode;
-    process.exit(code ?? 2); // --help / --version already printed
-  }
-  const { action, config } = parsed;
+  const { action, config } = loadConfigOrExit('warren-controller', () => parseControllerArgs(process.argv.slice(2)));
   if (action.command === 'serve') return serve(config);
   const io = { stdout: process.stdout, stderr: process.stderr };
   process.exitCode =

@@ -1,4 +1,5 @@
 export { splitBrokerUrls } from './broker-urls';
+export * from './broker.options';
 export * from './connection';
 export * from './consumer';
 export * from './errors';

@@ -161,3 +161,32 @@ export function fileContents(t: string | undefined): Buffer | undefined {
     );
   }
 }
+
+/** pino's levels, for `--log-level`. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** `--log-level`: the pino level of a daemon's JSON log lines. */
+export const LOG_LEVEL_OPTION = {
+  flags: '--log-level <level>',
+  env: 'WARREN_LOG_LEVEL',
+  description: LOG_LEVELS.join('|'),
+  default: 'info',
+  parse: oneOf(LOG_LEVELS),
+} satisfies ConfigOption;
+
+/**
+ * Runs a daemon's config loader at boot. A {@link ConfigError} is printed as one line
+ * (`<app>: invalid configuration: <message>`) and the process exits 2; commander's own exits
+ * (`--help`, `--version`, an unknown flag: already printed) exit with commander's code.
+ */
+export function loadConfigOrExit<T>(app: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${app}: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.exit((err as { exitCode?: number }).exitCode ?? 2);
+  }
+}

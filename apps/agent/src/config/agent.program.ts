@@ -1,21 +1,18 @@
-import { splitBrokerUrls } from '@warren/amqp';
-import { HOST_ID_PATTERN, NAMESPACE_PATTERN, WARREN_VERSION } from '@warren/protocol';
+import { AMQP_HEARTBEAT_OPTION, BROKER_OPTIONS, NAMESPACE_OPTION } from '@warren/amqp';
+import { HOST_ID_PATTERN, WARREN_VERSION } from '@warren/protocol';
 import {
   addConfigOptions,
   ConfigError,
-  fileContents,
   got,
   integer,
+  LOG_LEVEL_OPTION,
   matching,
-  oneOf,
   type OptionTable,
   text,
 } from '@warren/runtime';
 import { Command } from 'commander';
 import { parseDurationMs } from '@warren/api';
 import { parseLabels } from './labels.parser';
-
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** bytes; the most output per stream an agent may keep. Two captures, JSON-escaped, must fit a reply. */
 export const MAX_OUTPUT_CAP = 4 * 1024 * 1024;
@@ -31,14 +28,6 @@ function duration(minMs: number, minProblem: string, maxMs = Infinity, maxProble
   };
 }
 
-/** Each URL of a comma-separated list must be amqp:// or amqps://; the text (it holds a password) is never echoed. */
-function brokerUrls(t: string | undefined): string {
-  const urls = splitBrokerUrls(t ?? '');
-  if (urls.length === 0 || !urls.every((u) => /^amqps?:\/\/[^\s]+$/.test(u)))
-    throw new ConfigError('must be an amqp:// or amqps:// URL');
-  return urls.join(',');
-}
-
 /** Every setting of the agent, in `--help` order; {@link loadAgentConfig} turns them into an `AgentConfig`. */
 export const AGENT_OPTIONS = {
   host: {
@@ -48,32 +37,7 @@ export const AGENT_OPTIONS = {
     parse: (t: string | undefined) =>
       matching(HOST_ID_PATTERN, 'must be a host id: letters, digits, . _ -, at most 63 characters')(text(true)(t)),
   },
-  broker: {
-    flags: '--broker <url>',
-    env: 'WARREN_BROKER_URL',
-    description:
-      'broker URL, amqp:// or amqps://; several (the nodes of a cluster) separated by commas are tried in turn',
-    default: 'amqp://guest:guest@127.0.0.1:5672',
-    parse: brokerUrls,
-  },
-  brokerCa: {
-    flags: '--broker-ca <file>',
-    env: 'WARREN_BROKER_CA',
-    description: "PEM CA certificate the broker's TLS certificate must chain to (amqps://; default: the system CAs)",
-    parse: fileContents,
-  },
-  brokerCert: {
-    flags: '--broker-cert <file>',
-    env: 'WARREN_BROKER_CERT',
-    description: 'PEM client certificate, for a broker that verifies peers (with --broker-key)',
-    parse: fileContents,
-  },
-  brokerKey: {
-    flags: '--broker-key <file>',
-    env: 'WARREN_BROKER_KEY',
-    description: 'PEM private key of --broker-cert',
-    parse: fileContents,
-  },
+  ...BROKER_OPTIONS,
   labels: {
     flags: '--labels <k=v,...>',
     env: 'WARREN_LABELS',
@@ -109,13 +73,7 @@ export const AGENT_OPTIONS = {
     default: '30s',
     parse: duration(0, 'must not be negative', 300_000, 'must be at most 5m'),
   },
-  namespace: {
-    flags: '--namespace <name>',
-    env: 'WARREN_NAMESPACE',
-    description: 'prefix of every exchange and queue name',
-    default: 'warren',
-    parse: matching(NAMESPACE_PATTERN, 'must be letters, digits, . _ -, at most 63 characters'),
-  },
+  namespace: NAMESPACE_OPTION,
   presenceInterval: {
     flags: '--presence-interval <dur>',
     env: 'WARREN_PRESENCE_INTERVAL',
@@ -144,20 +102,8 @@ export const AGENT_OPTIONS = {
     default: '10s',
     parse: duration(0, 'must not be negative'),
   },
-  amqpHeartbeat: {
-    flags: '--amqp-heartbeat <sec>',
-    env: 'WARREN_AMQP_HEARTBEAT',
-    description: 'AMQP heartbeat in seconds (0 = off)',
-    default: '10',
-    parse: integer(0, 600, 'must be an integer number of seconds from 0 to 600'),
-  },
-  logLevel: {
-    flags: '--log-level <level>',
-    env: 'WARREN_LOG_LEVEL',
-    description: 'trace|debug|info|warn|error|fatal|silent',
-    default: 'info',
-    parse: oneOf(LOG_LEVELS),
-  },
+  amqpHeartbeat: AMQP_HEARTBEAT_OPTION,
+  logLevel: LOG_LEVEL_OPTION,
 } satisfies OptionTable;
 
 /** The agent's command line; `--help` is generated from {@link AGENT_OPTIONS}. */

@@ -1,17 +1,14 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { splitBrokerUrls } from '@warren/amqp';
-import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN } from '@warren/protocol';
+import { AMQP_HEARTBEAT_OPTION, BROKER_OPTIONS, NAMESPACE_OPTION } from '@warren/amqp';
 import {
   addConfigOptions,
   type ConfigEnv,
   ConfigError,
-  fileContents,
   flagSwitch,
   got,
   integer,
-  matching,
-  oneOf,
+  LOG_LEVEL_OPTION,
   type OptionTable,
   parseCommandLine,
   processEnv,
@@ -63,14 +60,6 @@ function duration(t: string | undefined): number {
   return ms;
 }
 
-/** Each URL of a comma-separated list must be amqp:// or amqps://; the text (it holds a password) is never echoed. */
-function brokerUrls(t: string | undefined): string {
-  const urls = splitBrokerUrls(t ?? '');
-  if (urls.length === 0 || !urls.every((u) => /^amqps?:\/\//.test(u)))
-    throw new ConfigError('must be an amqp:// or amqps:// URL');
-  return urls.join(',');
-}
-
 /** Every setting of the controller, in `--help` order. */
 const CONTROLLER_OPTIONS = {
   port: {
@@ -87,31 +76,7 @@ const CONTROLLER_OPTIONS = {
     default: '127.0.0.1',
     parse: text(),
   },
-  broker: {
-    flags: '--broker <url>',
-    env: 'WARREN_BROKER_URL',
-    description: 'broker URL; several (the nodes of a cluster) separated by commas are tried in turn',
-    default: 'amqp://guest:guest@127.0.0.1:5672',
-    parse: brokerUrls,
-  },
-  brokerCa: {
-    flags: '--broker-ca <file>',
-    env: 'WARREN_BROKER_CA',
-    description: "PEM CA certificate the broker's TLS certificate must chain to (amqps://; default: the system CAs)",
-    parse: fileContents,
-  },
-  brokerCert: {
-    flags: '--broker-cert <file>',
-    env: 'WARREN_BROKER_CERT',
-    description: 'PEM client certificate, for a broker that verifies peers (with --broker-key)',
-    parse: fileContents,
-  },
-  brokerKey: {
-    flags: '--broker-key <file>',
-    env: 'WARREN_BROKER_KEY',
-    description: 'PEM private key of --broker-cert',
-    parse: fileContents,
-  },
+  ...BROKER_OPTIONS,
   stateDir: {
     flags: '--state-dir <dir>',
     env: 'WARREN_STATE_DIR',
@@ -137,27 +102,9 @@ const CONTROLLER_OPTIONS = {
     description: "trust each agent's key on first sight, without `warren hosts accept` (labs only)",
     parse: flagSwitch,
   },
-  namespace: {
-    flags: '--namespace <name>',
-    env: 'WARREN_NAMESPACE',
-    description: 'prefix of every exchange and queue',
-    default: DEFAULT_NAMESPACE,
-    parse: matching(NAMESPACE_PATTERN, 'is not a valid namespace (letters, digits, . _ -)'),
-  },
-  logLevel: {
-    flags: '--log-level <level>',
-    env: 'WARREN_LOG_LEVEL',
-    description: 'trace|debug|info|warn|error|silent',
-    default: 'info',
-    parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
-  },
-  amqpHeartbeat: {
-    flags: '--amqp-heartbeat <sec>',
-    env: 'WARREN_AMQP_HEARTBEAT',
-    description: 'AMQP heartbeat in seconds',
-    default: '10',
-    parse: integer(1, 600),
-  },
+  namespace: NAMESPACE_OPTION,
+  logLevel: LOG_LEVEL_OPTION,
+  amqpHeartbeat: AMQP_HEARTBEAT_OPTION,
   deliveryGrace: {
     flags: '--delivery-grace <dur>',
     env: 'WARREN_DELIVERY_GRACE',

@@ -1,0 +1,69 @@
+import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN } from '@warren/protocol';
+import { ConfigError, type ConfigOption, fileContents, integer, matching } from '@warren/runtime';
+import { splitBrokerUrls } from './broker-urls';
+
+/**
+ * Each URL of a comma-separated list must be amqp:// or amqps:// with no blank in it; the text (it
+ * holds a password) is never echoed. Returns the list re-joined without blanks around the commas.
+ */
+function brokerUrls(t: string | undefined): string {
+  const urls = splitBrokerUrls(t ?? '');
+  if (urls.length === 0 || !urls.every((u) => /^amqps?:\/\/[^\s]+$/.test(u)))
+    throw new ConfigError('must be an amqp:// or amqps:// URL');
+  return urls.join(',');
+}
+
+/**
+ * How a daemon (controller or agent) reaches the broker: `--broker` (several URLs, nodes of one
+ * cluster, tried in turn) and the PEM files for amqps:// (`--broker-ca`, `--broker-cert`,
+ * `--broker-key`, read at boot). Entries of a `@warren/runtime` option table.
+ */
+export const BROKER_OPTIONS = {
+  broker: {
+    flags: '--broker <url>',
+    env: 'WARREN_BROKER_URL',
+    description:
+      'broker URL, amqp:// or amqps://; several (the nodes of a cluster) separated by commas are tried in turn',
+    default: 'amqp://guest:guest@127.0.0.1:5672',
+    parse: brokerUrls,
+  },
+  brokerCa: {
+    flags: '--broker-ca <file>',
+    env: 'WARREN_BROKER_CA',
+    description: "PEM CA certificate the broker's TLS certificate must chain to (amqps://; default: the system CAs)",
+    parse: fileContents,
+  },
+  brokerCert: {
+    flags: '--broker-cert <file>',
+    env: 'WARREN_BROKER_CERT',
+    description: 'PEM client certificate, for a broker that verifies peers (with --broker-key)',
+    parse: fileContents,
+  },
+  brokerKey: {
+    flags: '--broker-key <file>',
+    env: 'WARREN_BROKER_KEY',
+    description: 'PEM private key of --broker-cert',
+    parse: fileContents,
+  },
+} satisfies Record<string, ConfigOption>;
+
+/** `--namespace`: the prefix of every exchange and queue name, so installations can share a broker. */
+export const NAMESPACE_OPTION = {
+  flags: '--namespace <name>',
+  env: 'WARREN_NAMESPACE',
+  description: 'prefix of every exchange and queue name',
+  default: DEFAULT_NAMESPACE,
+  parse: matching(NAMESPACE_PATTERN, 'must be letters, digits, . _ -, at most 63 characters'),
+} satisfies ConfigOption;
+
+/**
+ * `--amqp-heartbeat`: seconds, the heartbeat timeout proposed to the broker; 0 turns heartbeats
+ * off (RabbitMQ's docs advise against it: a silent network then goes unnoticed).
+ */
+export const AMQP_HEARTBEAT_OPTION = {
+  flags: '--amqp-heartbeat <sec>',
+  env: 'WARREN_AMQP_HEARTBEAT',
+  description: 'AMQP heartbeat in seconds (0 = off, not advised)',
+  default: '10',
+  parse: integer(0, 600, 'must be an integer number of seconds from 0 to 600'),
+} satisfies ConfigOption;
