@@ -1,3 +1,4 @@
+import type { AuditRecord } from '@warren/api';
 /**
  * One audited decision. Every decision the controller takes or hears of is one record: task
  * created or denied, API access denied, host key accepted, an agent's refusal of a message.
@@ -43,27 +44,8 @@ export interface AuditQuery {
   since?: number;
 }
 
-/** One stored record, as the API shows it. */
-export interface AuditRecordView {
-  id: number;
-  /** ISO time */
-  at: string;
-  actor: string;
-  source: string | null;
-  action: string;
-  decision: 'allowed' | 'denied';
-  reason: string | null;
-  taskId: string | null;
-  hosts: string[];
-  command: string | null;
-  cwd: string | null;
-  envNames: string[];
-  runAs: string | null;
-  invocationId: string | null;
-  detail: Record<string, unknown> | null;
-  /** for a created task: each host's invocation state now (read from the task store, not stored here) */
-  outcome?: Record<string, string>;
-}
+/** One stored record, as the API shows it: the contract's `AuditRecord`. */
+export type AuditRecordView = AuditRecord;
 
 /** Where audit records go: append-only, nothing edits or deletes a record. */
 export interface AuditLog {

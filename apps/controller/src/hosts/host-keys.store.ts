@@ -1,3 +1,4 @@
+import type { HostTrust } from '@warren/api';
 import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { parsePublicKey } from '@warren/protocol';
@@ -5,16 +6,8 @@ import { Clock } from '@warren/runtime';
 import { HostKeyError } from '../errors/errors';
 import { HOST_KEY_REPOSITORY, type HostKeyRepository } from './host-keys.port';
 
-/** Whether the controller trusts what a host says. */
-export type HostTrust =
-  /** its key is accepted: its replies are stored */
-  | 'accepted'
-  /** seen with a key nobody accepted yet: nothing it says is stored, no command is sent to it */
-  | 'pending'
-  /** an accepted host now announces another key (reinstalled, or impersonated): the old key stays in force */
-  | 'changed'
-  /** never seen */
-  | 'unknown';
+/** Whether the controller trusts what a host says: the contract's `HostTrust`. */
+export type { HostTrust };
 
 /** One host's keys as `warren hosts` shows them. */
 export interface HostKeyView {

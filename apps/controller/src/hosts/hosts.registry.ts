@@ -1,3 +1,4 @@
+import type { HostView } from '@warren/api';
 import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
 import { decodePresence, keyRing, parsePublicKey, type PresenceMessage, verifyBody } from '@warren/protocol';
@@ -7,25 +8,10 @@ import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { HostKeysStore, type HostTrust } from './host-keys.store';
+import { HostKeysStore } from './host-keys.store';
 
-/** What `GET /v1/hosts` shows of one agent. */
-export interface HostView {
-  host: string;
-  status: 'online' | 'offline';
-  labels: Record<string, string>;
-  version: string;
-  running: number;
-  concurrency: number;
-  /** ISO time of the last heartbeat or goodbye */
-  lastSeen: string;
-  /** whether its key is accepted (its results are stored and commands are sent to it) */
-  trust: HostTrust;
-  /** fingerprint of its accepted key */
-  keyId: string | null;
-  /** fingerprints seen and not accepted: `warren hosts accept <host>` */
-  pendingKeyIds: string[];
-}
+/** What `GET /v1/hosts` shows of one agent: the contract's `HostView`. */
+export type { HostView };
 
 /** A host is offline after this many missed heartbeat intervals. */
 const MISSED_HEARTBEATS = 3;
