@@ -142,12 +142,7 @@ export class TasksService {
     caller: Caller,
     auditDetail?: Record<string, unknown>,
   ): Promise<{ spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits }> {
-    let labels: Record<string, string> | undefined;
-    try {
-      labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels);
-    } catch (err) {
-      throw new BadQueryError(`labels: ${(err as Error).message}`);
-    }
+    const labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels, 'labels');
     const target = await this.targets.resolve({ hosts: dto.hosts, labels, all: dto.all });
     const limits = rollingLimits(dto.concurrency, dto.maxErrors, target.hosts.length);
     const spec: TaskSpec = {
