@@ -15,12 +15,16 @@ import {
   UnprocessableTaskError,
 } from '../errors/errors';
 import { TaskActivityNotifier } from '../events/task-activity.notifier';
+import { MetricsService } from '../metrics/metrics.service';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import { CompletionNotifier } from './completion.notifier';
 import type { DispatcherService } from './dispatcher.service';
 import { RollingScheduler } from './rolling.scheduler';
 import { type KnownHost, resolveTarget, type TargetResolver } from './target.resolver';
+import { TaskAudit } from './task-audit.service';
+import { TaskChanges } from './task-changes';
+import { TaskLauncher } from './task.launcher';
 import { TaskReader } from './task-reader.service';
 import { TasksService } from './tasks.service';
 
@@ -68,14 +72,15 @@ function service(connected: boolean) {
     dispatcher,
     broker,
     config,
-    notifier,
-    new TaskActivityNotifier(),
+    new TaskChanges(new TaskActivityNotifier(), notifier),
     logger,
     clock,
   );
   const reader = new TaskReader(store, notifier, audit);
-  const svc = new TasksService(store, dispatcher, broker, config, logger, audit, clock, targets, rolling, reader);
-  return { svc, reader, store, dispatched, sent, audited };
+  const taskAudit = new TaskAudit(audit, new MetricsService());
+  const launcher = new TaskLauncher(store, dispatcher, rolling, config, taskAudit, logger, clock);
+  const svc = new TasksService(store, broker, targets, reader, taskAudit, launcher);
+  return { svc, reader, store, dispatched, sent, audited, rolling };
 }
 
 /** Ends an invocation of `taskId` on `host` as the agent would report it. */
@@ -272,7 +277,7 @@ describe('TasksService', () => {
   });
 
   it('sends a rolling task a few hosts at a time, the next as each one finishes', async () => {
-    const { svc, store, sent } = service(true);
+    const { svc, store, sent, rolling } = service(true);
     const created = await svc.create({ command: 'x', hosts: ['web[1-5]'], concurrency: '40%' }, admin);
     expect(created).toMatchObject({ concurrency: 2, maxErrors: null });
     expect(sent).toEqual([['web1', 'web2']]);
@@ -280,7 +285,7 @@ describe('TasksService', () => {
     expect(unsent).toEqual(['web3', 'web4', 'web5']);
     expect((await store.findOverdue(clock.now() + 10 * 60_000, 10)).map((o) => o.host)).toEqual(['web1', 'web2']); // no deadline before it is sent
     await finish(store, created.id, 'web1', 'succeeded');
-    await svc['rolling'].advance(created.id);
+    await rolling.advance(created.id);
     expect(sent).toEqual([['web1', 'web2'], ['web3']]);
   });
 
