@@ -6,11 +6,11 @@ import { BrokerService } from '../broker/broker.service';
 import { type InvocationUpdate, TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
 import { CommandPublisher } from './command.publisher';
 import { CompletionNotifier } from './completion.notifier';
-import { HostTrust } from './host-trust';
+import { CommandTrust } from './command-trust';
 
 /**
  * Publishes a task's commands, one per host, back to back ({@link CommandPublisher}), then awaits
- * their confirms together. Only hosts {@link HostTrust} lets through get one; the others get their
+ * their confirms together. Only hosts {@link CommandTrust} lets through get one; the others get their
  * verdict (`unknown_host`, `rejected`) at once and without sending anything. An unroutable command
  * (no queue for that host) comes back as `basic.return` before its confirm and becomes
  * `unknown_host` at once. A command the broker did not confirm ends `error`.
@@ -24,7 +24,7 @@ export class DispatcherService {
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly notifier: CompletionNotifier,
     private readonly publisher: CommandPublisher,
-    private readonly trust: HostTrust,
+    private readonly trust: CommandTrust,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly clock: Clock,
   ) {

@@ -11,7 +11,7 @@ import { CommandPublisher } from './command.publisher';
 import { CompletionNotifier } from './completion.notifier';
 import { DeadlineSweeper } from './deadline.sweeper';
 import { DispatcherService } from './dispatcher.service';
-import { HostTrust } from './host-trust';
+import { CommandTrust } from './command-trust';
 import { RollingScheduler } from './rolling.scheduler';
 import { TargetResolver } from './target.resolver';
 import { TaskAudit } from './task-audit.service';
@@ -25,7 +25,7 @@ import { TasksService } from './tasks.service';
 /**
  * Tasks: deciding on new tasks and re-runs (target resolution, rolling limits, scope checks) and
  * launching them ({@link TaskLauncher}), dispatching signed commands ({@link CommandPublisher}) to
- * trusted hosts ({@link HostTrust}), rolling runs, cancelling, reading and waiting ({@link TaskReader}),
+ * trusted hosts ({@link CommandTrust}), rolling runs, cancelling, reading and waiting ({@link TaskReader}),
  * the deadline sweeper that ends what no reply will, the audit records of all of it ({@link TaskAudit}),
  * and the news after each commit ({@link TaskChanges}). `/v1/tasks` and its actions. Exports what the
  * results consumer and the event stream use.
@@ -41,7 +41,7 @@ import { TasksService } from './tasks.service';
     TaskChanges,
     DispatcherService,
     CommandPublisher,
-    HostTrust,
+    CommandTrust,
     RollingScheduler,
     TargetResolver,
     CancelService,

@@ -15,7 +15,7 @@ export interface TrustRefusal {
  * acceptance is `rejected`. Nothing such a host answered could be stored, so nothing is sent to it.
  */
 @Injectable()
-export class HostTrust {
+export class CommandTrust {
   constructor(
     private readonly hostKeys: HostKeysStore,
     private readonly hosts: HostsRegistry,
