@@ -51,6 +51,15 @@ describe('expandHostPattern', () => {
     expect(() => expandHostPattern(pattern)).toThrow(message);
   });
 
+  it('names the field the pattern came from when the caller gives it, in ranges and globs alike', () => {
+    expect(() => expandHostPattern('web[3-1]', 10, 'hosts')).toThrow(
+      /^hosts: host pattern "web\[3-1\]": range 3-1 runs backwards$/,
+    );
+    expect(() => matchHosts('web[abc]*', ['web1'], 10, 'hosts')).toThrow(/^hosts: host pattern "web\[abc\]\*": /);
+    expect(() => expandHostPattern('h[1-20]', 10, 'hosts')).toThrow(/^hosts: .*expands to 20 names/);
+    expect(new HostPatternError('x', 'bad', 'hosts')).toMatchObject({ field: 'hosts', pattern: 'x' });
+  });
+
   it('accepts a range that starts with a digit', () => {
     expect(expandHostPattern('[1-2]web')).toEqual(['1web', '2web']);
   });

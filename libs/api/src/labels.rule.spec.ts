@@ -43,4 +43,19 @@ describe('label rules', () => {
       ]),
     ).toThrow(/zone is given twice/);
   });
+
+  it('names the field the labels came from when the caller gives it, wherever the rule breaks', () => {
+    const err = (() => {
+      try {
+        normalizeLabels({ zone: 1 }, 'labels');
+      } catch (e) {
+        return e as LabelError;
+      }
+    })();
+    expect(err).toBeInstanceOf(LabelError);
+    expect(err).toMatchObject({ field: 'labels', message: 'labels: value of zone must be a string' });
+    expect(() => normalizeLabels(['zone'], 'labels')).toThrow(/^labels: label "zone" must be key=value$/);
+    expect(() => normalizeLabels([1], 'labels')).toThrow(/^labels: each label must be/);
+    expect(() => normalizeLabels('zone=eu', 'labels')).toThrow(/^labels: must be an object/);
+  });
 });

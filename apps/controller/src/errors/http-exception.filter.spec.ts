@@ -1,6 +1,6 @@
 import { NotFoundException } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { LimitSpecError } from '@warren/api';
+import { HostPatternError, LabelError, LimitSpecError } from '@warren/api';
 import {
   BadQueryError,
   BrokerUnavailableError,
@@ -18,6 +18,8 @@ describe('the error table', () => {
     [new InvalidRequestError(['command must be a string', 'hosts must be an array']), 400, 'Bad Request'],
     [new BadQueryError('limit must be a whole number from 1 to 1000'), 400, 'BadRequest'],
     [new LimitSpecError('concurrency must be a whole number'), 400, 'BadRequest'],
+    [new HostPatternError('web[3-1]', 'range 3-1 runs backwards', 'hosts'), 400, 'BadRequest'],
+    [new LabelError('value of zone must be a string', 'labels'), 400, 'BadRequest'],
     [new UnauthenticatedError('the token is not valid'), 401, 'Unauthorized'],
     [new ForbiddenError('role viewer'), 403, 'Forbidden'],
     [new TaskNotFoundError('t_x'), 404, 'TaskNotFoundError'],

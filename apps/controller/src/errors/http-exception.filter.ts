@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpSta
 import { ROOT_LOGGER } from '@warren/runtime';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { LimitSpecError } from '@warren/api';
+import { HostPatternError, LabelError, LimitSpecError } from '@warren/api';
 import {
   BadQueryError,
   BrokerUnavailableError,
@@ -32,6 +32,8 @@ const ERROR_TABLE: [new (...args: never[]) => Error, HttpStatus, string][] = [
   [InvalidRequestError, HttpStatus.BAD_REQUEST, 'Bad Request'],
   [BadQueryError, HttpStatus.BAD_REQUEST, 'BadRequest'],
   [LimitSpecError, HttpStatus.BAD_REQUEST, 'BadRequest'],
+  [HostPatternError, HttpStatus.BAD_REQUEST, 'BadRequest'],
+  [LabelError, HttpStatus.BAD_REQUEST, 'BadRequest'],
   [UnauthenticatedError, HttpStatus.UNAUTHORIZED, 'Unauthorized'],
   [ForbiddenError, HttpStatus.FORBIDDEN, 'Forbidden'],
   [TaskNotFoundError, HttpStatus.NOT_FOUND, 'TaskNotFoundError'],

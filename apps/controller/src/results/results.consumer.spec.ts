@@ -12,7 +12,11 @@ import { MetricsService } from '../metrics/metrics.service';
 import { openDatabase } from '../store/database';
 import type { InvocationUpdate, TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from '../tasks/completion.notifier';
+import { TaskAudit } from '../tasks/task-audit.service';
+import { TaskChanges } from '../tasks/task-changes';
+import { ReplyVerifier } from './reply.verifier';
 import { ResultsConsumer } from './results.consumer';
+import { ResultsWriter } from './results.writer';
 
 const agent = generateSigningKey();
 const clock = new ManualClock();
@@ -73,17 +77,17 @@ async function consumerOf(store: TaskStore) {
   const publicKey = agent.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   await keys.seen('web1', publicKey, agent.keyId, true);
   const audit = { record: async () => undefined, query: async () => [] } as AuditLog;
+  const logger = pino({ level: 'silent' });
+  const metrics = new MetricsService();
+  const events = new TaskActivityNotifier();
   const consumer = new ResultsConsumer(
     {} as BrokerService,
     { resultGraceMs: 1_000, namespace: 'test' } as ControllerConfig,
-    store,
-    new CompletionNotifier(),
-    keys,
-    new TaskActivityNotifier(),
-    audit,
-    pino({ level: 'silent' }),
-    new MetricsService(),
-    clock,
+    new ReplyVerifier(keys, store, metrics, logger),
+    new ResultsWriter(store, new TaskChanges(events, new CompletionNotifier()), clock, logger),
+    events,
+    new TaskAudit(audit, metrics),
+    logger,
   );
   // The consumer's intake, as its broker consumer calls it, and the flush it schedules.
   const internals = consumer as unknown as { enqueue(d: unknown): void; flush(): Promise<void> };

@@ -1,26 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  APP_ID,
-  type CancelMessage,
-  controlExchange,
-  encode,
-  MESSAGE_TYPES,
-  PROTOCOL_VERSION,
-  resultsQueue,
-  type TaskState,
-} from '@warren/protocol';
-import { Clock } from '@warren/runtime';
+import type { TaskState } from '@warren/protocol';
+import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
-import { ROOT_LOGGER } from '@warren/runtime';
-import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
-import type { Principal } from '../auth/principal';
-import { BrokerService } from '../broker/broker.service';
-import { ControllerConfig } from '../config/controller.config';
 import { ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
-import { TaskActivityNotifier } from '../events/task-activity.notifier';
-import { ControllerKey } from '../keys/controller-key';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
-import { CompletionNotifier } from './completion.notifier';
+import { CommandPublisher } from './command.publisher';
+import { type CancelRequester, TaskAudit } from './task-audit.service';
+import { TaskChanges } from './task-changes';
 
 /** What a cancel did. */
 export interface CancelOutcome {
@@ -35,8 +21,8 @@ export interface CancelOutcome {
 
 /**
  * Cancels a task, or some of its hosts. Pending invocations become `cancelled` at once in the
- * store; every host with a pending or running invocation gets a signed cancel on the control
- * exchange, a queue the agent reads before its inbox (also after being offline): a running command
+ * store; every host with a pending or running invocation gets a signed cancel ({@link CommandPublisher})
+ * on the control exchange, a queue the agent reads before its inbox (also after being offline): a running command
  * is killed with its whole process group, a queued one never starts.
  */
 @Injectable()
@@ -45,40 +31,26 @@ export class CancelService {
 
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
-    private readonly broker: BrokerService,
-    private readonly config: ControllerConfig,
-    private readonly signer: ControllerKey,
-    private readonly notifier: CompletionNotifier,
-    private readonly events: TaskActivityNotifier,
-    @Inject(AUDIT_LOG) private readonly audit: AuditLog,
+    private readonly publisher: CommandPublisher,
+    private readonly changes: TaskChanges,
+    private readonly audit: TaskAudit,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'cancel' });
   }
 
-  async cancel(
-    taskId: string,
-    hosts: string[] | undefined,
-    who: { principal: Principal; ip: string | null },
-  ): Promise<CancelOutcome> {
+  async cancel(taskId: string, hosts: string[] | undefined, who: CancelRequester): Promise<CancelOutcome> {
     const task = await this.store.getTask(taskId);
     if (!task) throw new TaskNotFoundError(taskId);
     const invocations = await this.store.getInvocations(taskId);
     const targets = hosts && hosts.length > 0 ? hosts : invocations.map((r) => r.host);
     const outside = who.principal.scope.outside(targets);
     const unknown = hosts ? hosts.filter((h) => !invocations.some((r) => r.host === h)) : [];
-    const base = {
-      actor: who.principal.name,
-      source: who.ip,
-      action: 'task.cancel',
-      taskId,
-      command: task.command,
-      hosts: targets,
-    };
+    const subject = { taskId, command: task.command, hosts: targets };
     if (outside.length > 0) {
       const reason = `hosts outside the token's patterns: ${outside.join(', ')}`;
-      await this.audit.record({ ...base, decision: 'denied', reason });
+      await this.audit.cancelRefused(who, subject, reason);
       throw new ForbiddenError(`cannot cancel: ${reason}; nothing was cancelled`);
     }
     if (unknown.length > 0)
@@ -96,32 +68,9 @@ export class CancelService {
     // Every host with anything not yet terminal hears of it: a "pending" command may already be running there.
     const byHost = new Map<string, string[]>();
     for (const r of [...pending, ...running]) byHost.set(r.host, [...(byHost.get(r.host) ?? []), r.id]);
-    // Long enough to outlive any copy of these commands: a rolling run sends its hosts later than
-    // createdAt, at the latest now, and each expires a delivery timeout after it was sent.
-    const expiresAt = now + task.deliveryTimeoutMs + this.config.deliveryGraceMs + 60_000;
-    const sends = [...byHost].map(([host, invocationIds]) => {
-      const msg: CancelMessage = {
-        v: PROTOCOL_VERSION,
-        kind: 'cancel',
-        taskId,
-        host,
-        invocationIds,
-        requestedBy: who.principal.name,
-        issuedAt: now,
-        expiresAt,
-        replyTo: resultsQueue(this.config.namespace),
-      };
-      const body = encode(msg);
-      return this.broker.publisher.publish(controlExchange(this.config.namespace), host, body, {
-        headers: this.signer.sign(body),
-        persistent: true,
-        messageId: `${taskId}:${host}:${now}`,
-        type: MESSAGE_TYPES.cancel,
-        contentType: 'application/json',
-        timestamp: Math.floor(now / 1000),
-        appId: APP_ID,
-      });
-    });
+    const sends = [...byHost].map(([host, invocationIds]) =>
+      this.publisher.cancel(task, host, invocationIds, who.principal.name, now),
+    );
     const settled = await Promise.allSettled(sends);
     const failed = settled.filter((s) => s.status === 'rejected').length;
     if (failed > 0)
@@ -129,8 +78,7 @@ export class CancelService {
         { taskId, failed },
         'some cancels were not confirmed by the broker; pending ones stay cancelled, running ones end by their deadline',
       );
-    this.events.changed([taskId]);
-    if (completed) this.notifier.notify([taskId]);
+    this.changes.committed([taskId], completed ? [taskId] : []);
     const outcome = {
       id: taskId,
       cancelled: pending.map((r) => r.host),
@@ -142,7 +90,7 @@ export class CancelService {
         ([, hosts]) => hosts.length > 0,
       ),
     );
-    await this.audit.record({ ...base, decision: 'allowed', detail });
+    await this.audit.cancelled(who, subject, detail);
     this.log.info(
       { taskId, requestedBy: who.principal.name, cancelled: pending.length, killing: running.length },
       'task cancel requested',

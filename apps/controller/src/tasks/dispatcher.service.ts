@@ -1,33 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ReturnedMessage } from '@warren/amqp';
-import {
-  APP_ID,
-  type CommandMessage,
-  commandExchange,
-  encode,
-  MESSAGE_TYPES,
-  PROTOCOL_VERSION,
-  resultsQueue,
-} from '@warren/protocol';
-import { Clock } from '@warren/runtime';
+import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
-import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
-import { ControllerConfig } from '../config/controller.config';
-import { HostKeysStore } from '../hosts/host-keys.store';
-import { HostsRegistry } from '../hosts/hosts.registry';
-import { ControllerKey } from '../keys/controller-key';
-import { MetricsService } from '../metrics/metrics.service';
 import { type InvocationUpdate, TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
+import { CommandPublisher } from './command.publisher';
 import { CompletionNotifier } from './completion.notifier';
+import { CommandTrust } from './command-trust';
 
 /**
- * Publishes a task's commands, one per host, back to back, then awaits their confirms together.
- * Each command is signed with the controller's key over its whole body (see libs/protocol
- * signing.ts). Only hosts whose key is accepted get one: a host never announced is `unknown_host`,
- * one whose key awaits acceptance is `rejected`, both at once and without sending anything, since
- * nothing such a host answered could be stored. An unroutable command (no queue for that host)
- * comes back as `basic.return` before its confirm and becomes `unknown_host` at once.
+ * Publishes a task's commands, one per host, back to back ({@link CommandPublisher}), then awaits
+ * their confirms together. Only hosts {@link CommandTrust} lets through get one; the others get their
+ * verdict (`unknown_host`, `rejected`) at once and without sending anything. An unroutable command
+ * (no queue for that host) comes back as `basic.return` before its confirm and becomes
+ * `unknown_host` at once. A command the broker did not confirm ends `error`.
  */
 @Injectable()
 export class DispatcherService {
@@ -35,14 +21,11 @@ export class DispatcherService {
 
   constructor(
     private readonly broker: BrokerService,
-    private readonly config: ControllerConfig,
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly notifier: CompletionNotifier,
-    private readonly signer: ControllerKey,
-    private readonly hostKeys: HostKeysStore,
-    private readonly hosts: HostsRegistry,
+    private readonly publisher: CommandPublisher,
+    private readonly trust: CommandTrust,
     @Inject(ROOT_LOGGER) root: Logger,
-    private readonly metrics: MetricsService,
     private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'dispatcher' });
@@ -55,44 +38,8 @@ export class DispatcherService {
 
   /** Publishes every invocation of `task`; resolves when each is confirmed or marked `error`. */
   async dispatch(task: TaskRecord, all: { id: string; host: string }[], issuedAt: number): Promise<void> {
-    const ns = this.config.namespace;
-    const expiresAt = issuedAt + task.deliveryTimeoutMs;
     const invocations = await this.refuseUntrusted(task, all, issuedAt);
-    const sends = invocations.map((inv) => {
-      const msg: CommandMessage = {
-        v: PROTOCOL_VERSION,
-        kind: 'command',
-        invocationId: inv.id,
-        taskId: task.id,
-        host: inv.host,
-        command: task.command,
-        runAs: task.runAs,
-        cwd: task.cwd,
-        env: task.env,
-        timeoutMs: task.timeoutMs,
-        killGraceMs: task.killGraceMs,
-        issuedAt,
-        expiresAt,
-        replyTo: resultsQueue(ns),
-        ...(task.live === false ? { live: false } : {}),
-      };
-      const body = encode(msg);
-      return this.metrics.timePublish(inv.id, () =>
-        this.broker.publisher.publish(commandExchange(ns), inv.host, body, {
-          headers: this.signer.sign(body),
-          persistent: true,
-          mandatory: true,
-          expiration: String(task.deliveryTimeoutMs),
-          correlationId: inv.id,
-          messageId: inv.id,
-          replyTo: resultsQueue(ns),
-          type: MESSAGE_TYPES.command,
-          contentType: 'application/json',
-          timestamp: Math.floor(issuedAt / 1000),
-          appId: APP_ID,
-        }),
-      );
-    });
+    const sends = invocations.map((inv) => this.publisher.command(task, inv, issuedAt));
     const settled = await Promise.allSettled(sends);
     const failures = settled.flatMap((s, i) =>
       s.status === 'rejected' ? [{ inv: invocations[i], err: s.reason as Error }] : [],
@@ -131,30 +78,12 @@ export class DispatcherService {
     const sendable: { id: string; host: string }[] = [];
     const verdicts: InvocationUpdate[] = [];
     for (const inv of invocations) {
-      // The common case costs two map lookups; the store is read only for a host not plainly trusted.
-      const accepted = this.hostKeys.isAccepted(inv.host);
-      if (accepted && !this.hosts.acceptedKeyGone(inv.host, now)) {
+      const refusal = await this.trust.refusal(inv.host, now);
+      if (!refusal) {
         sendable.push(inv);
         continue;
       }
-      const { trust, pendingKeyIds } = await this.hostKeys.view(inv.host);
-      const changedAndGone = accepted && trust === 'changed';
-      if (accepted && !changedAndGone) {
-        sendable.push(inv); // accepted and merely offline: it ends `undelivered` if it stays away
-        continue;
-      }
-      const [state, reason] =
-        trust === 'unknown'
-          ? (['unknown_host', `no agent has announced host ${inv.host} to this controller`] as const)
-          : changedAndGone
-            ? ([
-                'rejected',
-                `controller: host ${inv.host} now announces another key (${pendingKeyIds[0] ?? ''}) and its accepted key is gone; if it was reinstalled, check the new key and run \`warren hosts accept ${inv.host}\``,
-              ] as const)
-            : ([
-                'rejected',
-                `controller: host ${inv.host}'s key ${pendingKeyIds[0] ?? ''} is not accepted; check it and run \`warren hosts accept ${inv.host}\``,
-              ] as const);
+      const { state, reason } = refusal;
       verdicts.push({ kind: 'verdict', invocationId: inv.id, state, reason, at: now });
       this.log.warn(
         { taskId: task.id, host: inv.host, correlationId: inv.id, state },

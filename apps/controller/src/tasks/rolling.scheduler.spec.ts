@@ -13,6 +13,7 @@ import type { TaskRecord } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 import type { DispatcherService } from './dispatcher.service';
 import { RollingScheduler } from './rolling.scheduler';
+import { TaskChanges } from './task-changes';
 
 const HOSTS = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
 /** ms; when every test starts */
@@ -72,8 +73,7 @@ describe('RollingScheduler', () => {
       dispatcher,
       { connected: true } as BrokerService,
       config,
-      new CompletionNotifier(),
-      new TaskActivityNotifier(),
+      new TaskChanges(new TaskActivityNotifier(), new CompletionNotifier()),
       pino({ level: 'silent' }),
       clock,
     );

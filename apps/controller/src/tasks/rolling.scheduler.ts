@@ -4,11 +4,10 @@ import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
-import { CompletionNotifier } from './completion.notifier';
 import { DispatcherService } from './dispatcher.service';
 import { nextRollingStep } from './rolling.policy';
+import { TaskChanges } from './task-changes';
 
 /**
  * Sends a rolling task's commands a few at a time. Every invocation is stored at creation,
@@ -30,8 +29,7 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
     private readonly dispatcher: DispatcherService,
     private readonly broker: BrokerService,
     private readonly config: ControllerConfig,
-    private readonly notifier: CompletionNotifier,
-    private readonly events: TaskActivityNotifier,
+    private readonly changes: TaskChanges,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly clock: Clock,
   ) {
@@ -39,7 +37,7 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   onApplicationBootstrap(): void {
-    this.unsubscribe = this.events.onChanged((ids) => void this.advanceMany(ids));
+    this.unsubscribe = this.changes.onChanged((ids) => void this.advanceMany(ids));
     this.timer = setInterval(() => void this.resumeAll(), this.config.sweepIntervalMs);
   }
 
@@ -66,8 +64,7 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
           { taskId, skipped: step.skipped, maxErrors: task.maxErrors },
           'error budget exhausted; the hosts not yet sent are skipped',
         );
-        this.events.changed([taskId]);
-        if (step.completed) this.notifier.notify([taskId]);
+        this.changes.committed([taskId], step.completed ? [taskId] : []);
       }
       if (step.claimed.length === 0) return;
       this.log.debug({ taskId, hosts: step.claimed.map((c) => c.host) }, 'rolling: sending the next hosts');

@@ -1,3 +1,4 @@
+import { HostPatternError } from '@warren/api';
 import { describe, expect, it } from 'vitest';
 import { BadQueryError, UnprocessableTaskError } from '../errors/errors';
 import { type KnownHost, resolveTarget } from './target.resolver';
@@ -77,7 +78,7 @@ describe('resolveTarget', () => {
     expect(() => resolveTarget({ hosts: [], labels: {} }, KNOWN)).toThrow(/say which hosts/);
     expect(() => resolveTarget({ all: true, hosts: ['web1'] }, KNOWN)).toThrow(/all cannot be combined with hosts/);
     expect(() => resolveTarget({ hosts: ['web[1-'] }, KNOWN)).toThrow(/^hosts: host pattern "web\[1-"/);
-    expect(() => resolveTarget({ hosts: ['web[abc]*'] }, KNOWN)).toThrow(BadQueryError);
+    expect(() => resolveTarget({ hosts: ['web[abc]*'] }, KNOWN)).toThrow(HostPatternError);
   });
 
   it('refuses more hosts than a task may have', () => {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { expandHostPattern, foldHosts, HostPatternError, isGlob, matchHosts, naturalCompare } from '@warren/api';
+import { expandHostPattern, foldHosts, isGlob, matchHosts, naturalCompare } from '@warren/api';
 import { LIMITS } from '@warren/protocol';
 import { BadQueryError, UnprocessableTaskError } from '../errors/errors';
 import { HostsRegistry } from '../hosts/hosts.registry';
@@ -45,7 +45,8 @@ export interface ResolvedTarget {
  * - selectors **intersect**: `hosts: ['web*'], labels: {zone: 'eu'}` is the web hosts in zone eu;
  *   a named host kept by a label filter must be known to presence with those labels.
  *
- * Throws {@link BadQueryError} (400) for an unreadable pattern or selector, and
+ * Throws `HostPatternError` (`@warren/api`, 400, its message `hosts: host pattern …`) for an
+ * unreadable pattern, {@link BadQueryError} (400) for a selector that cannot be read, and
  * {@link UnprocessableTaskError} (422) when nothing matches or the result is too large.
  */
 export function resolveTarget(
@@ -71,19 +72,14 @@ export function resolveTarget(
   const unmatched: string[] = [];
   const consider = (k: KnownHost) => (usable(k) ? chosen.add(k.host) : excluded.set(k.host, whyNot(k)));
 
-  try {
-    for (const pattern of patterns) {
-      if (!isGlob(pattern)) {
-        for (const h of expandHostPattern(pattern, max)) chosen.add(h);
-        continue;
-      }
-      const matches = matchHosts(pattern, byName.keys(), max).map((h) => byName.get(h)!);
-      matches.forEach(consider);
-      if (!matches.some(usable)) unmatched.push(pattern);
+  for (const pattern of patterns) {
+    if (!isGlob(pattern)) {
+      for (const h of expandHostPattern(pattern, max, 'hosts')) chosen.add(h);
+      continue;
     }
-  } catch (err) {
-    if (err instanceof HostPatternError) throw new BadQueryError(`hosts: ${err.message}`);
-    throw err;
+    const matches = matchHosts(pattern, byName.keys(), max, 'hosts').map((h) => byName.get(h)!);
+    matches.forEach(consider);
+    if (!matches.some(usable)) unmatched.push(pattern);
   }
   if (patterns.length === 0) [...known].sort((a, b) => naturalCompare(a.host, b.host)).forEach(consider);
 

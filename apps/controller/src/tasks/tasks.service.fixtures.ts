@@ -7,12 +7,16 @@ import type { Role } from '../auth/roles';
 import type { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { TaskActivityNotifier } from '../events/task-activity.notifier';
+import { MetricsService } from '../metrics/metrics.service';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import { CompletionNotifier } from './completion.notifier';
 import type { DispatcherService } from './dispatcher.service';
 import { RollingScheduler } from './rolling.scheduler';
 import { type KnownHost, resolveTarget, type TargetResolver } from './target.resolver';
+import { TaskAudit } from './task-audit.service';
+import { TaskChanges } from './task-changes';
+import { TaskLauncher } from './task.launcher';
 import { TaskReader } from './task-reader.service';
 import { TasksService } from './tasks.service';
 
@@ -66,14 +70,15 @@ export function service(connected: boolean) {
     dispatcher,
     broker,
     config,
-    notifier,
-    new TaskActivityNotifier(),
+    new TaskChanges(new TaskActivityNotifier(), notifier),
     logger,
     clock,
   );
   const reader = new TaskReader(store, notifier, audit);
-  const svc = new TasksService(store, dispatcher, broker, config, logger, audit, clock, targets, rolling, reader);
-  return { svc, reader, store, dispatched, sent, audited };
+  const taskAudit = new TaskAudit(audit, new MetricsService());
+  const launcher = new TaskLauncher(store, dispatcher, rolling, config, taskAudit, logger, clock);
+  const svc = new TasksService(store, broker, targets, reader, taskAudit, launcher);
+  return { svc, reader, store, dispatched, sent, audited, rolling };
 }
 
 /** Ends an invocation of `taskId` on `host` as the agent would report it. */

@@ -57,7 +57,7 @@ describe('TasksService creating tasks', () => {
   });
 
   it('sends a rolling task a few hosts at a time, the next as each one finishes', async () => {
-    const { svc, store, sent } = service(true);
+    const { svc, store, sent, rolling } = service(true);
     const created = await svc.create({ command: 'x', hosts: ['web[1-5]'], concurrency: '40%' }, admin);
     expect(created).toMatchObject({ concurrency: 2, maxErrors: null });
     expect(sent).toEqual([['web1', 'web2']]);
@@ -65,7 +65,7 @@ describe('TasksService creating tasks', () => {
     expect(unsent).toEqual(['web3', 'web4', 'web5']);
     expect((await store.findOverdue(clock.now() + 10 * 60_000, 10)).map((o) => o.host)).toEqual(['web1', 'web2']); // no deadline before it is sent
     await finish(store, created.id, 'web1', 'succeeded');
-    await svc['rolling'].advance(created.id);
+    await rolling.advance(created.id);
     expect(sent).toEqual([['web1', 'web2'], ['web3']]);
   });
 });

@@ -1,14 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { Clock } from '@warren/runtime';
-import type { Logger } from 'pino';
-import { ROOT_LOGGER } from '@warren/runtime';
-import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
+import { foldHosts, type LimitSpec, naturalCompare, normalizeLabels, resolveLimit } from '@warren/api';
 import { nameHosts } from '../auth/host-patterns';
 import type { Caller } from '../auth/principal';
 import { BrokerService } from '../broker/broker.service';
-import { ControllerConfig } from '../config/controller.config';
-import { foldHosts, type LimitSpec, naturalCompare, normalizeLabels, resolveLimit } from '@warren/api';
 import {
   BadQueryError,
   BrokerUnavailableError,
@@ -16,47 +10,16 @@ import {
   TaskNotFoundError,
   UnprocessableTaskError,
 } from '../errors/errors';
-import { TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
-import { DispatcherService } from './dispatcher.service';
+import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { type CreateTaskDto, TASK_DEFAULTS } from './dto/create-task.dto';
 import { DEFAULT_RERUN_STATES, type RerunTaskDto } from './dto/rerun-task.dto';
-import { RollingScheduler } from './rolling.scheduler';
 import { type ResolvedTarget, TargetResolver } from './target.resolver';
+import { TaskAudit } from './task-audit.service';
+import { type Launched, type RollingLimits, TaskLauncher, type TaskSpec } from './task.launcher';
 import { TaskReader } from './task-reader.service';
 
-/** A short, typeable, URL-safe task id: `t_` + 12 base32 characters (60 random bits). */
-export function newTaskId(): string {
-  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
-  const bytes = randomBytes(12);
-  let id = 't_';
-  for (const b of bytes) id += alphabet[b & 31];
-  return id;
-}
-
-/** What the audit log keeps of a task: its hosts and exact command, env names but never values. */
-function auditFacts(spec: TaskSpec, hosts: string[]) {
-  return { hosts, command: spec.command, cwd: spec.cwd, envNames: Object.keys(spec.env), runAs: spec.runAs };
-}
-
-/** What a task runs, wherever its hosts came from (a target or a re-run). */
-type TaskSpec = Pick<
-  TaskRecord,
-  'command' | 'cwd' | 'env' | 'runAs' | 'timeoutMs' | 'deliveryTimeoutMs' | 'killGraceMs' | 'live'
->;
-
-/** Rolling limits as counts; null: no limit. */
-interface RollingLimits {
-  concurrency: number | null;
-  maxErrors: number | null;
-}
-
 /** `202` answer of `POST /v1/tasks` and `POST /v1/tasks/:id/rerun`. */
-export interface TaskAccepted {
-  id: string;
-  hosts: string[];
-  state: TaskRecord['state'];
-  concurrency: number | null;
-  maxErrors: number | null;
+export interface TaskAccepted extends Launched {
   rerunOf?: string;
   excluded?: ResolvedTarget['excluded'];
   unmatched?: string[];
@@ -88,28 +51,21 @@ export function rollingLimits(
 }
 
 /**
- * Creates tasks (and dry runs of them) and re-runs: resolves the target, checks the caller's
- * host scope (a refusal audited), stores and audits the task, and sends its commands through the
- * dispatcher or the rolling scheduler. Reading tasks is {@link TaskReader}'s.
+ * Decides on tasks (and dry runs of them) and re-runs: resolves the target, reads the rolling
+ * limits, checks the caller's host scope (a refusal audited) and that the broker is connected, then
+ * hands the task to the {@link TaskLauncher}, which stores, audits and sends it. Reading tasks is
+ * {@link TaskReader}'s.
  */
 @Injectable()
 export class TasksService {
-  private readonly log: Logger;
-
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
-    private readonly dispatcher: DispatcherService,
     private readonly broker: BrokerService,
-    private readonly config: ControllerConfig,
-    @Inject(ROOT_LOGGER) root: Logger,
-    @Inject(AUDIT_LOG) private readonly audit: AuditLog,
-    private readonly clock: Clock,
     private readonly targets: TargetResolver,
-    private readonly rolling: RollingScheduler,
     private readonly reader: TaskReader,
-  ) {
-    this.log = root.child({ component: 'tasks' });
-  }
+    private readonly audit: TaskAudit,
+    private readonly launcher: TaskLauncher,
+  ) {}
 
   /**
    * Resolves the target (names, ranges, globs, labels, all: see {@link TargetResolver}), then
@@ -142,12 +98,7 @@ export class TasksService {
     caller: Caller,
     auditDetail?: Record<string, unknown>,
   ): Promise<{ spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits }> {
-    let labels: Record<string, string> | undefined;
-    try {
-      labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels);
-    } catch (err) {
-      throw new BadQueryError(`labels: ${(err as Error).message}`);
-    }
+    const labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels, 'labels');
     const target = await this.targets.resolve({ hosts: dto.hosts, labels, all: dto.all });
     const limits = rollingLimits(dto.concurrency, dto.maxErrors, target.hosts.length);
     const spec: TaskSpec = {
@@ -221,76 +172,22 @@ export class TasksService {
     const outside = who.scope.outside(hosts);
     if (outside.length === 0) return;
     const reason = `host${outside.length > 1 ? 's' : ''} outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
-    await this.audit.record({
-      actor: who.name,
-      source: caller.source,
-      action: 'task.create',
-      decision: 'denied',
-      reason,
-      ...auditFacts(spec, hosts),
-      ...(detail ? { detail } : {}),
-    });
+    await this.audit.createRefused(caller, spec, hosts, reason, detail);
     throw new ForbiddenError(
       `the token ${JSON.stringify(who.name)} may not run commands on ${nameHosts(outside)}: ${reason}; nothing was sent`,
     );
   }
 
-  /** Stores the task, audits it, and sends its commands (all, or a rolling task's first ones). */
+  /** 503 (nothing stored) while the broker is unreachable; otherwise the task launched. */
   private async launch(
     spec: TaskSpec,
     hosts: string[],
     limits: RollingLimits,
     rerunOf: string | null,
     caller: Caller,
-  ): Promise<TaskAccepted> {
+  ): Promise<Launched> {
     if (!this.broker.connected)
       throw new BrokerUnavailableError('the controller is not connected to the broker; nothing was sent');
-    const who = caller.principal;
-    const now = this.clock.now();
-    const task: TaskRecord = {
-      id: newTaskId(),
-      ...spec,
-      createdBy: who.name,
-      state: 'running',
-      createdAt: now,
-      finishedAt: null,
-      hostCount: hosts.length,
-      concurrency: limits.concurrency,
-      maxErrors: limits.maxErrors,
-      rerunOf,
-    };
-    const rollingRun = limits.concurrency !== null && limits.concurrency < hosts.length;
-    // A rolling task's invocations wait unsent, without a deadline, until the scheduler reaches them.
-    const deadlineAt = rollingRun ? null : now + task.deliveryTimeoutMs + this.config.deliveryGraceMs;
-    const invocations = hosts.map((host) => ({ id: randomUUID(), host, deadlineAt }));
-    await this.store.createTask(task, invocations);
-    // Recorded before anything is sent: a command that reached a host always has its record.
-    const detail = { ...(rerunOf ? { rerunOf } : {}), ...(limits.concurrency !== null ? limits : {}) };
-    await this.audit.record({
-      at: now,
-      actor: who.name,
-      source: caller.source,
-      action: 'task.create',
-      decision: 'allowed',
-      taskId: task.id,
-      ...auditFacts(spec, hosts),
-      ...(Object.keys(detail).length > 0 ? { detail } : {}),
-    });
-    this.log.info(
-      {
-        taskId: task.id,
-        hosts: hosts.length,
-        timeoutMs: task.timeoutMs,
-        envNames: Object.keys(spec.env),
-        runAs: task.runAs,
-        actor: who.name,
-        ...limits,
-        rerunOf,
-      },
-      'task created',
-    );
-    if (rollingRun) await this.rolling.advance(task.id);
-    else await this.dispatcher.dispatch(task, invocations, now);
-    return { id: task.id, hosts, state: (await this.store.getTask(task.id))?.state ?? task.state, ...limits };
+    return this.launcher.launch(spec, hosts, limits, rerunOf, caller);
   }
 }

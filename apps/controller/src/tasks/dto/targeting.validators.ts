@@ -11,7 +11,7 @@ export function IsLabelSelector(): PropertyDecorator {
       validator: {
         validate: (value: unknown) => problem(() => normalizeLabels(value)) === null,
         defaultMessage: (args: ValidationArguments) =>
-          `${args.property}: ${problem(() => normalizeLabels(args.value)) ?? 'invalid'}`,
+          problem(() => normalizeLabels(args.value, args.property)) ?? `${args.property}: invalid`,
       },
     });
 }

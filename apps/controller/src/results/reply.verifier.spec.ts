@@ -1,0 +1,87 @@
+import { encode, generateSigningKey, PROTOCOL_VERSION, type ResultMessage, signBody } from '@warren/protocol';
+import type { Delivery } from '@warren/amqp';
+import { ManualClock } from '@warren/runtime';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { HostKeysStore } from '../hosts/host-keys.store';
+import { SqliteHostKeyRepository } from '../hosts/sqlite-host-key.repository';
+import { MetricsService } from '../metrics/metrics.service';
+import { openDatabase } from '../store/database';
+import type { TaskStore } from '../store/task-store.port';
+import { ReplyVerifier } from './reply.verifier';
+
+const web1 = generateSigningKey();
+const stranger = generateSigningKey();
+
+const result = (host: string, extra: Partial<ResultMessage> = {}): ResultMessage => ({
+  v: PROTOCOL_VERSION,
+  kind: 'result',
+  invocationId: 'i1',
+  taskId: 't1',
+  host,
+  state: 'succeeded',
+  exitCode: 0,
+  signal: null,
+  stdout: { data: '', bytes: 0, truncated: false },
+  stderr: { data: '', bytes: 0, truncated: false },
+  startedAt: 1,
+  finishedAt: 2,
+  durationMs: 1,
+  reason: null,
+  ...extra,
+});
+
+const signed = (m: ResultMessage, key = web1) => {
+  const content = encode(m);
+  return { content, properties: { headers: signBody(content, key), correlationId: m.invocationId } } as Delivery;
+};
+
+async function verifierOf() {
+  const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), new ManualClock());
+  await keys.seen('web1', web1.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), web1.keyId, true);
+  const lookups: string[] = [];
+  const store = {
+    invocationOwner: async (id: string) => {
+      lookups.push(id);
+      return id === 'i1' ? { taskId: 't1', host: 'web1' } : null;
+    },
+  } as unknown as TaskStore;
+  const metrics = new MetricsService();
+  return { verifier: new ReplyVerifier(keys, store, metrics, pino({ level: 'silent' })), metrics, lookups };
+}
+
+describe('ReplyVerifier', () => {
+  it('believes a reply signed by the accepted key of the host it speaks for', async () => {
+    const { verifier } = await verifierOf();
+    expect(verifier.verify(signed(result('web1')))).toMatchObject({ kind: 'result', host: 'web1' });
+  });
+
+  it('drops a reply signed by no accepted key, or by one host speaking for another, and counts why', async () => {
+    const { verifier, metrics } = await verifierOf();
+    expect(verifier.verify(signed(result('web1'), stranger))).toBeNull();
+    expect(verifier.verify(signed(result('web2')))).toBeNull();
+    const { properties } = signed(result('web1'));
+    const tampered = { content: encode(result('web1', { exitCode: 1 })), properties } as Delivery;
+    expect(verifier.verify(tampered)).toBeNull();
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/reason="untrusted_key"\} 1/);
+    expect(text).toMatch(/reason="wrong_host"\} 1/);
+    expect(text).toMatch(/reason="bad_signature"\} 1/);
+  });
+
+  it("relays a live event only about the signing host's own invocation, reading the store once per invocation", async () => {
+    const { verifier, lookups } = await verifierOf();
+    expect(await verifier.owns({ invocationId: 'i1', taskId: 't1', host: 'web1' })).toBe(true);
+    expect(await verifier.owns({ invocationId: 'i1', taskId: 't1', host: 'web2' })).toBe(false);
+    expect(await verifier.owns({ invocationId: 'i9', taskId: 't1', host: 'web1' })).toBe(false);
+    expect(lookups).toEqual(['i1', 'i9']);
+  });
+
+  it('lets no refusal about an unverifiable message, another host or a replay change an invocation', async () => {
+    const { verifier } = await verifierOf();
+    expect(verifier.changesInvocation(result('web1'))).toBe(true);
+    expect(verifier.changesInvocation(result('web1', { state: 'rejected', code: 'expired' }))).toBe(true);
+    for (const code of ['bad_signature', 'wrong_host', 'replay'] as const)
+      expect(verifier.changesInvocation(result('web1', { state: 'rejected', code }))).toBe(false);
+  });
+});

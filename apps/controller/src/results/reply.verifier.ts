@@ -1,0 +1,97 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Delivery } from '@warren/amqp';
+import {
+  decodeReply,
+  KEY_ID_HEADER,
+  type ReplyMessage,
+  type ResultMessage,
+  UNVERIFIED_REJECT_CODES,
+  verifyBody,
+} from '@warren/protocol';
+import { ROOT_LOGGER } from '@warren/runtime';
+import type { Logger } from 'pino';
+import { HostKeysStore } from '../hosts/host-keys.store';
+import { MetricsService } from '../metrics/metrics.service';
+import { TASK_STORE, type TaskStore } from '../store/task-store.port';
+
+/**
+ * The key-trust check of the agents' replies. A reply is believed only when it is signed by the
+ * accepted key of the host it speaks for ({@link HostKeysStore}); anything else is counted on
+ * `/metrics` and logged, and the caller drops it. A believed reply can still change only that
+ * host's invocations: a live event is relayed only when its invocation is that host's
+ * ({@link owns}), and a result about a message the agent could not verify, about another host's
+ * command, or about a replay changes no invocation ({@link changesInvocation}): its ids are claims,
+ * or the first copy's outcome stands.
+ */
+@Injectable()
+export class ReplyVerifier {
+  /** replies dropped because no accepted key signed them */
+  private untrusted = 0;
+  /** invocation id → its task and host, for the live events (bounded: the oldest go first) */
+  private readonly owners = new Map<string, { taskId: string; host: string } | null>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly hostKeys: HostKeysStore,
+    @Inject(TASK_STORE) private readonly store: TaskStore,
+    private readonly metrics: MetricsService,
+    @Inject(ROOT_LOGGER) root: Logger,
+  ) {
+    this.log = root.child({ component: 'results' });
+  }
+
+  /** The reply `d` carries if it is believed; null (counted and logged) if the caller must drop it. */
+  verify(d: Delivery): ReplyMessage | null {
+    const headers = d.properties.headers as Record<string, unknown> | undefined;
+    const keyId = headers?.[KEY_ID_HEADER];
+    const signer = typeof keyId === 'string' ? this.hostKeys.acceptedKey(keyId) : null;
+    if (!signer) {
+      this.untrusted++;
+      this.metrics.replyRejected('untrusted_key');
+      this.log.warn(
+        {
+          correlationId: d.properties.correlationId,
+          keyId: typeof keyId === 'string' ? keyId.slice(0, 80) : null,
+          dropped: this.untrusted,
+        },
+        'dropped a reply not signed by an accepted agent key',
+      );
+      return null;
+    }
+    const v = verifyBody(d.content, headers, new Map([[keyId as string, signer.key]]));
+    const decoded = v.ok ? decodeReply(d.content) : null;
+    if (!v.ok || !decoded?.ok || decoded.message.host !== signer.host) {
+      const reason = !v.ok
+        ? v.reason
+        : decoded && !decoded.ok
+          ? decoded.reason
+          : `signed by ${signer.host}'s key but speaks for ${decoded?.ok ? decoded.message.host : '?'}`;
+      this.metrics.replyRejected(!v.ok ? 'bad_signature' : decoded && !decoded.ok ? 'malformed' : 'wrong_host');
+      this.log.warn({ host: signer.host, correlationId: d.properties.correlationId, reason }, 'rejected reply');
+      return null;
+    }
+    return decoded.message;
+  }
+
+  /** True when the invocation a live event names is a task's invocation on the host that signed it. */
+  async owns(m: { invocationId: string; taskId: string; host: string }): Promise<boolean> {
+    let o = this.owners.get(m.invocationId);
+    if (o === undefined) {
+      o = await this.store.invocationOwner(m.invocationId);
+      this.owners.set(m.invocationId, o);
+      if (this.owners.size > 50_000) this.owners.delete(this.owners.keys().next().value as string);
+    }
+    const ok = o !== null && o.taskId === m.taskId && o.host === m.host;
+    if (!ok)
+      this.log.warn(
+        { host: m.host, taskId: m.taskId, correlationId: m.invocationId },
+        "dropped a live event about an invocation that is not this host's",
+      );
+    return ok;
+  }
+
+  /** False for an agent's refusal whose ids cannot be believed or whose invocation already has its outcome. */
+  changesInvocation(m: ResultMessage): boolean {
+    return !(m.code && (UNVERIFIED_REJECT_CODES.includes(m.code) || m.code === 'wrong_host' || m.code === 'replay'));
+  }
+}

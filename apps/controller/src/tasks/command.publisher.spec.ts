@@ -1,0 +1,73 @@
+import { decodeCommand, generateSigningKey, keyRing, PROTOCOL_VERSION, signBody, verifyBody } from '@warren/protocol';
+import { describe, expect, it } from 'vitest';
+import type { BrokerService } from '../broker/broker.service';
+import type { ControllerConfig } from '../config/controller.config';
+import type { ControllerKey } from '../keys/controller-key';
+import { MetricsService } from '../metrics/metrics.service';
+import type { TaskRecord } from '../store/task-store.port';
+import { CommandPublisher } from './command.publisher';
+
+const key = generateSigningKey();
+
+function publisherOf() {
+  const published: { exchange: string; host: string; body: Buffer; options: Record<string, unknown> }[] = [];
+  const broker = {
+    publisher: {
+      publish: async (exchange: string, host: string, body: Buffer, options: Record<string, unknown>) =>
+        void published.push({ exchange, host, body, options }),
+    },
+  } as unknown as BrokerService;
+  const config = { namespace: 'ns', deliveryGraceMs: 5_000 } as ControllerConfig;
+  const signer = { sign: (body: Buffer) => signBody(body, key) } as unknown as ControllerKey;
+  return { publisher: new CommandPublisher(broker, config, signer, new MetricsService()), published };
+}
+
+const task = {
+  id: 't_1',
+  command: 'uptime',
+  runAs: null,
+  cwd: null,
+  env: { A: '1' },
+  timeoutMs: 60_000,
+  deliveryTimeoutMs: 30_000,
+  killGraceMs: 5_000,
+  live: false,
+} as unknown as TaskRecord;
+
+describe('CommandPublisher', () => {
+  it('publishes one signed, mandatory command that expires with the delivery timeout', async () => {
+    const { publisher, published } = publisherOf();
+    await publisher.command(task, { id: 'i1', host: 'web1' }, 1_000_000);
+    expect(published).toHaveLength(1);
+    const [p] = published;
+    expect(p).toMatchObject({ host: 'web1', options: { mandatory: true, expiration: '30000', correlationId: 'i1' } });
+    expect(verifyBody(p.body, p.options.headers as Record<string, unknown>, keyRing([key])).ok).toBe(true);
+    const decoded = decodeCommand(p.body);
+    expect(decoded).toMatchObject({
+      ok: true,
+      message: {
+        v: PROTOCOL_VERSION,
+        invocationId: 'i1',
+        taskId: 't_1',
+        issuedAt: 1_000_000,
+        expiresAt: 1_030_000,
+        live: false,
+      },
+    });
+  });
+
+  it('publishes a signed cancel that outlives any copy of the commands it cancels', async () => {
+    const { publisher, published } = publisherOf();
+    await publisher.cancel(task, 'web2', ['i2', 'i3'], 'ops', 2_000_000);
+    const [p] = published;
+    expect(p.host).toBe('web2');
+    expect(p.options.messageId).toBe('t_1:web2:2000000');
+    expect(verifyBody(p.body, p.options.headers as Record<string, unknown>, keyRing([key])).ok).toBe(true);
+    expect(JSON.parse(p.body.toString())).toMatchObject({
+      kind: 'cancel',
+      invocationIds: ['i2', 'i3'],
+      requestedBy: 'ops',
+      expiresAt: 2_000_000 + 30_000 + 5_000 + 60_000,
+    });
+  });
+});

@@ -1,0 +1,106 @@
+import { Injectable } from '@nestjs/common';
+import {
+  APP_ID,
+  type CancelMessage,
+  type CommandMessage,
+  commandExchange,
+  controlExchange,
+  encode,
+  MESSAGE_TYPES,
+  PROTOCOL_VERSION,
+  resultsQueue,
+} from '@warren/protocol';
+import { BrokerService } from '../broker/broker.service';
+import { ControllerConfig } from '../config/controller.config';
+import { ControllerKey } from '../keys/controller-key';
+import { MetricsService } from '../metrics/metrics.service';
+import type { TaskRecord } from '../store/task-store.port';
+
+/**
+ * Builds, signs and publishes one message to one agent: a command (on the command exchange,
+ * mandatory so that an unroutable one comes back, expiring with the task's delivery timeout) or a
+ * cancel (on the control exchange, which the agent reads before its inbox). Every body is signed
+ * with the controller's key over its whole bytes (see libs/protocol signing.ts). Each call resolves
+ * when the broker has confirmed the message and rejects when it has not.
+ */
+@Injectable()
+export class CommandPublisher {
+  constructor(
+    private readonly broker: BrokerService,
+    private readonly config: ControllerConfig,
+    private readonly signer: ControllerKey,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** The command of `task` for one invocation, issued at `issuedAt` (ms); its publish is timed on `/metrics`. */
+  command(task: TaskRecord, inv: { id: string; host: string }, issuedAt: number): Promise<void> {
+    const ns = this.config.namespace;
+    const msg: CommandMessage = {
+      v: PROTOCOL_VERSION,
+      kind: 'command',
+      invocationId: inv.id,
+      taskId: task.id,
+      host: inv.host,
+      command: task.command,
+      runAs: task.runAs,
+      cwd: task.cwd,
+      env: task.env,
+      timeoutMs: task.timeoutMs,
+      killGraceMs: task.killGraceMs,
+      issuedAt,
+      expiresAt: issuedAt + task.deliveryTimeoutMs,
+      replyTo: resultsQueue(ns),
+      ...(task.live === false ? { live: false } : {}),
+    };
+    const body = encode(msg);
+    return this.metrics.timePublish(inv.id, () =>
+      this.broker.publisher.publish(commandExchange(ns), inv.host, body, {
+        headers: this.signer.sign(body),
+        persistent: true,
+        mandatory: true,
+        expiration: String(task.deliveryTimeoutMs),
+        correlationId: inv.id,
+        messageId: inv.id,
+        replyTo: resultsQueue(ns),
+        type: MESSAGE_TYPES.command,
+        contentType: 'application/json',
+        timestamp: Math.floor(issuedAt / 1000),
+        appId: APP_ID,
+      }),
+    );
+  }
+
+  /** A cancel of `invocationIds` of `task` on `host`, asked by `requestedBy` at `now` (ms). */
+  cancel(
+    task: Pick<TaskRecord, 'id' | 'deliveryTimeoutMs'>,
+    host: string,
+    invocationIds: string[],
+    requestedBy: string,
+    now: number,
+  ): Promise<void> {
+    const ns = this.config.namespace;
+    const msg: CancelMessage = {
+      v: PROTOCOL_VERSION,
+      kind: 'cancel',
+      taskId: task.id,
+      host,
+      invocationIds,
+      requestedBy,
+      issuedAt: now,
+      // Long enough to outlive any copy of these commands: a rolling run sends its hosts later than
+      // createdAt, at the latest now, and each expires a delivery timeout after it was sent.
+      expiresAt: now + task.deliveryTimeoutMs + this.config.deliveryGraceMs + 60_000,
+      replyTo: resultsQueue(ns),
+    };
+    const body = encode(msg);
+    return this.broker.publisher.publish(controlExchange(ns), host, body, {
+      headers: this.signer.sign(body),
+      persistent: true,
+      messageId: `${task.id}:${host}:${now}`,
+      type: MESSAGE_TYPES.cancel,
+      contentType: 'application/json',
+      timestamp: Math.floor(now / 1000),
+      appId: APP_ID,
+    });
+  }
+}

@@ -1,0 +1,99 @@
+import { PROTOCOL_VERSION, type ResultMessage } from '@warren/protocol';
+import { describe, expect, it } from 'vitest';
+import type { AuditEvent, AuditLog } from '../audit/audit.port';
+import { HostScope } from '../auth/host-patterns';
+import type { Caller } from '../auth/principal';
+import { MetricsService } from '../metrics/metrics.service';
+import { TaskAudit } from './task-audit.service';
+
+function auditOf() {
+  const records: AuditEvent[] = [];
+  const log = { record: async (e: AuditEvent) => void records.push(e), query: async () => [] } as AuditLog;
+  const metrics = new MetricsService();
+  return { audit: new TaskAudit(log, metrics), records, metrics };
+}
+
+const caller: Caller = {
+  principal: { tokenId: 'id', name: 'ops', role: 'operator', hostPatterns: null, scope: new HostScope(null) },
+  source: '10.0.0.1',
+};
+const spec = { command: 'deploy', cwd: '/srv', env: { TOKEN: 's3cret' }, runAs: null };
+
+describe('TaskAudit', () => {
+  it('keeps the hosts and exact command of a task, the names of its env variables but never their values', async () => {
+    const { audit, records } = auditOf();
+    await audit.created(caller, 't_1', spec, ['web1'], 1_000, {});
+    await audit.createRefused(caller, spec, ['db1'], 'outside', { dryRun: true });
+    expect(records).toEqual([
+      {
+        at: 1_000,
+        actor: 'ops',
+        source: '10.0.0.1',
+        action: 'task.create',
+        decision: 'allowed',
+        taskId: 't_1',
+        hosts: ['web1'],
+        command: 'deploy',
+        cwd: '/srv',
+        envNames: ['TOKEN'],
+        runAs: null,
+      },
+      {
+        actor: 'ops',
+        source: '10.0.0.1',
+        action: 'task.create',
+        decision: 'denied',
+        reason: 'outside',
+        hosts: ['db1'],
+        command: 'deploy',
+        cwd: '/srv',
+        envNames: ['TOKEN'],
+        runAs: null,
+        detail: { dryRun: true },
+      },
+    ]);
+    expect(JSON.stringify(records)).not.toContain('s3cret');
+  });
+
+  it('records cancels refused and done about the same subject', async () => {
+    const { audit, records } = auditOf();
+    const who = { principal: caller.principal, ip: '10.0.0.2' };
+    const subject = { taskId: 't_1', command: 'deploy', hosts: ['web1'] };
+    await audit.cancelRefused(who, subject, 'no');
+    await audit.cancelled(who, subject, { killing: ['web1'] });
+    const base = { actor: 'ops', source: '10.0.0.2', action: 'task.cancel', taskId: 't_1', command: 'deploy' };
+    expect(records).toEqual([
+      { ...base, hosts: ['web1'], decision: 'denied', reason: 'no' },
+      { ...base, hosts: ['web1'], decision: 'allowed', detail: { killing: ['web1'] } },
+    ]);
+  });
+
+  it("records an agent's refusal as the agent's and counts it by code", async () => {
+    const { audit, records, metrics } = auditOf();
+    const m = {
+      v: PROTOCOL_VERSION,
+      kind: 'result',
+      invocationId: 'i1',
+      taskId: 'unknown',
+      host: 'web1',
+      state: 'rejected',
+      code: 'bad_signature',
+      reason: 'bad signature',
+    } as unknown as ResultMessage;
+    await audit.agentRejected(m);
+    expect(records).toEqual([
+      {
+        actor: 'agent:web1',
+        source: 'broker',
+        action: 'agent.rejected',
+        decision: 'denied',
+        reason: 'bad signature',
+        taskId: null,
+        hosts: ['web1'],
+        invocationId: 'i1',
+        detail: { code: 'bad_signature' },
+      },
+    ]);
+    expect(await metrics.registry.metrics()).toMatch(/warren_agent_rejections_total\{code="bad_signature"\} 1/);
+  });
+});

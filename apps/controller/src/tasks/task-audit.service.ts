@@ -1,0 +1,113 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ResultMessage } from '@warren/protocol';
+import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
+import type { Caller, Principal } from '../auth/principal';
+import { MetricsService } from '../metrics/metrics.service';
+import type { TaskRecord } from '../store/task-store.port';
+
+/** What a task runs, as the audit log keeps it. */
+export type AuditedSpec = Pick<TaskRecord, 'command' | 'cwd' | 'env' | 'runAs'>;
+
+/** Who asked for a cancel, and from where. */
+export interface CancelRequester {
+  principal: Principal;
+  ip: string | null;
+}
+
+/** What a cancel was about, as every record of it says. */
+export interface CancelSubject {
+  taskId: string;
+  command: string;
+  /** the hosts asked for, or every host of the task */
+  hosts: string[];
+}
+
+/**
+ * Every audit record about tasks, written in one place: a task created or refused (`task.create`),
+ * a cancel done or refused (`task.cancel`), and a refusal an agent reports (`agent.rejected`, also
+ * counted by code on `/metrics`). A record keeps a task's hosts and exact command, and the names
+ * of its env variables but never their values. Callers decide; this only writes what they decided.
+ */
+@Injectable()
+export class TaskAudit {
+  constructor(
+    @Inject(AUDIT_LOG) private readonly log: AuditLog,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** A task (or a dry run or re-run of one, as `detail` says) refused before anything was stored or sent. */
+  createRefused(caller: Caller, spec: AuditedSpec, hosts: string[], reason: string, detail?: Record<string, unknown>) {
+    return this.log.record({
+      actor: caller.principal.name,
+      source: caller.source,
+      action: 'task.create',
+      decision: 'denied',
+      reason,
+      ...facts(spec, hosts),
+      ...(detail ? { detail } : {}),
+    });
+  }
+
+  /** A task stored at `at` (ms) and about to be sent; `detail` only when it has something to say. */
+  created(
+    caller: Caller,
+    taskId: string,
+    spec: AuditedSpec,
+    hosts: string[],
+    at: number,
+    detail: Record<string, unknown>,
+  ) {
+    return this.log.record({
+      at,
+      actor: caller.principal.name,
+      source: caller.source,
+      action: 'task.create',
+      decision: 'allowed',
+      taskId,
+      ...facts(spec, hosts),
+      ...(Object.keys(detail).length > 0 ? { detail } : {}),
+    });
+  }
+
+  /** A cancel refused (nothing was cancelled). */
+  cancelRefused(who: CancelRequester, subject: CancelSubject, reason: string) {
+    return this.log.record({ ...cancelBase(who, subject), decision: 'denied', reason });
+  }
+
+  /** A cancel done: `detail` names the hosts cancelled and those being killed. */
+  cancelled(who: CancelRequester, subject: CancelSubject, detail: Record<string, unknown>) {
+    return this.log.record({ ...cancelBase(who, subject), decision: 'allowed', detail });
+  }
+
+  /** One record per refusal an agent reports, and the refusal counted by its code. */
+  async agentRejected(m: ResultMessage): Promise<void> {
+    await this.log.record({
+      actor: `agent:${m.host}`,
+      source: 'broker',
+      action: 'agent.rejected',
+      decision: 'denied',
+      reason: m.reason,
+      taskId: m.taskId === 'unknown' ? null : m.taskId,
+      hosts: [m.host],
+      invocationId: m.invocationId,
+      detail: { code: m.code ?? null },
+    });
+    this.metrics.agentRejected(m.code);
+  }
+}
+
+/** What the audit log keeps of a task: its hosts and exact command, env names but never values. */
+function facts(spec: AuditedSpec, hosts: string[]) {
+  return { hosts, command: spec.command, cwd: spec.cwd, envNames: Object.keys(spec.env), runAs: spec.runAs };
+}
+
+function cancelBase(who: CancelRequester, s: CancelSubject) {
+  return {
+    actor: who.principal.name,
+    source: who.ip,
+    action: 'task.cancel',
+    taskId: s.taskId,
+    command: s.command,
+    hosts: s.hosts,
+  };
+}
