@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createRootLogger, loadConfigOrExit } from '@warren/runtime';
+import { loadConfigOrExit } from '@warren/runtime';
+import { createRootLogger } from '@warren/runtime/logger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runMaintenanceCommand } from './auth/token.commands';

@@ -39,3 +39,14 @@ describe('broker URLs', () => {
     expect(() => new BrokerUrlRing([])).toThrow(TypeError);
   });
 });
+
+describe('connectOptionsOf, credentials as amqplib reads a URL string', () => {
+  it('keeps a password with a % that is no UTF-8 escape instead of throwing (it worked as text)', () => {
+    expect(connectOptionsOf('amqp://warren:50%off@broker:5672', 10)).toMatchObject({
+      username: 'warren',
+      password: '50%off',
+    });
+    expect(connectOptionsOf('amqp://u:p%E9@broker', 10).password).toBe('p\u00e9');
+    expect(connectOptionsOf('amqp://u:p%C3%A9@broker', 10).password).toBe('p\u00e9');
+  });
+});

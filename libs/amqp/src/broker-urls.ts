@@ -13,6 +13,19 @@ export function splitBrokerUrls(text: string | readonly string[]): string[] {
 }
 
 /**
+ * Percent-decodes a URL's user or password as amqplib does for a URL string: UTF-8 escapes where
+ * they are valid (`p%C3%A9` is `pé`), else its legacy `unescape` (`50%off` stays `50%off`, `p%E9` is
+ * `pé` in Latin-1), so that every password that worked as text still works and none throws.
+ */
+function decodeUserinfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return unescape(text);
+  }
+}
+
+/**
  * One URL as amqplib's `Options.Connect`, the form of `connect` whose fields amqplib reads at every
  * attempt. The query parameters amqplib would read from a URL string are carried over; `heartbeatSec`
  * applies when the URL sets no `heartbeat`. Throws `TypeError` for text that is not a URL.
@@ -27,8 +40,8 @@ export function connectOptionsOf(url: string, heartbeatSec: number): Options.Con
     protocol: u.protocol.replace(/:$/, ''),
     hostname: u.hostname.replace(/^\[|\]$/g, ''),
     port: u.port === '' ? undefined : Number(u.port),
-    username: anyCredential ? decodeURIComponent(u.username) : undefined,
-    password: anyCredential ? decodeURIComponent(u.password) : undefined,
+    username: anyCredential ? decodeUserinfo(u.username) : undefined,
+    password: anyCredential ? decodeUserinfo(u.password) : undefined,
     // amqplib unescapes the vhost itself; '' means its default, '/'.
     vhost: u.pathname.slice(1),
     heartbeat: int('heartbeat') ?? heartbeatSec,

@@ -1,15 +1,26 @@
 import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN } from '@warren/protocol';
 import { ConfigError, type ConfigOption, fileContents, integer, matching } from '@warren/runtime';
-import { splitBrokerUrls } from './broker-urls';
+import { connectOptionsOf, splitBrokerUrls } from './broker-urls';
+
+/** A URL the connection can use: amqp:// or amqps://, no blank, parsed as the connection parses it. */
+function isBrokerUrl(url: string): boolean {
+  if (!/^amqps?:\/\/[^\s]+$/.test(url)) return false;
+  try {
+    connectOptionsOf(url, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
- * Each URL of a comma-separated list must be amqp:// or amqps:// with no blank in it; the text (it
- * holds a password) is never echoed. Returns the list re-joined without blanks around the commas.
+ * Each URL of a comma-separated list must be amqp:// or amqps:// and parse as a URL (a port out of
+ * range, say, is refused here rather than at the first connect); the text (it holds a password) is
+ * never echoed. Returns the list re-joined without blanks around the commas.
  */
 function brokerUrls(t: string | undefined): string {
   const urls = splitBrokerUrls(t ?? '');
-  if (urls.length === 0 || !urls.every((u) => /^amqps?:\/\/[^\s]+$/.test(u)))
-    throw new ConfigError('must be an amqp:// or amqps:// URL');
+  if (urls.length === 0 || !urls.every(isBrokerUrl)) throw new ConfigError('must be an amqp:// or amqps:// URL');
   return urls.join(',');
 }
 

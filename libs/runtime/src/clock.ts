@@ -1,5 +1,3 @@
-import { Injectable } from '@nestjs/common';
-
 /**
  * The clock port: every piece of Warren that reads the time reads it here, so tests can set
  * time exactly instead of waiting for it (immich's repositories do the same for I/O).
@@ -9,8 +7,7 @@ export abstract class Clock {
   abstract now(): number;
 }
 
-/** The real clock. */
-@Injectable()
+/** The real clock. No `@Injectable()`: it has no dependencies, and this library loads no Nest (the CLI imports it). */
 export class SystemClock extends Clock {
   now(): number {
     return Date.now();

@@ -1,7 +1,10 @@
 import pino, { type Logger } from 'pino';
 
-/** Injection token of a daemon's root pino logger; services log through `.child({ component })` of it. */
-export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+/*
+ * A separate entry point, `@warren/runtime/logger`, for the two daemons only: the CLI imports this
+ * library's index, and loading pino there would cost every `warren` call its start-up time.
+ */
+export { ROOT_LOGGER } from './logger.token';
 
 /**
  * One JSON line per event on stdout, the object first (`logger.info({ taskId, host }, 'msg')`).

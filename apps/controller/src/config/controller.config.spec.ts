@@ -31,4 +31,13 @@ describe('loadControllerConfig', () => {
     );
     expect(() => loadControllerConfig(['--broker', 'http://b,amqp://a'], {})).toThrow(/--broker .*amqp:\/\//);
   });
+
+  it('refuses at boot a broker URL the connection could not parse (a port out of range), as a configuration error', () => {
+    expect(() => loadControllerConfig(['--broker', 'amqp://127.0.0.1:99999'], {})).toThrow(
+      /--broker \(WARREN_BROKER_URL\) must be an amqp:\/\/ or amqps:\/\/ URL/,
+    );
+    expect(loadControllerConfig(['--broker', 'amqp://warren:50%off@127.0.0.1'], {}).brokerUrl).toBe(
+      'amqp://warren:50%off@127.0.0.1',
+    );
+  });
 });

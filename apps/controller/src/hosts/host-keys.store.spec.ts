@@ -74,6 +74,40 @@ describe('HostKeysStore over the SQLite repository', () => {
   });
 });
 
+describe('HostKeysStore with a store that answers later (real I/O, as a database server would)', () => {
+  /** The SQLite repository, each call answered on a later turn of the event loop. */
+  function slow(repo: SqliteHostKeyRepository): SqliteHostKeyRepository {
+    return new Proxy(repo, {
+      get: (target, name) => {
+        const v = Reflect.get(target, name) as unknown;
+        if (typeof v !== 'function') return v;
+        return async (...args: unknown[]) => {
+          await new Promise((r) => setTimeout(r, 1));
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  }
+
+  it('two accepts of one host at once: the second replaces the first, and only the last key is trusted', async () => {
+    const db = openDatabase(':memory:');
+    const repo = new SqliteHostKeyRepository(db);
+    const keys = new HostKeysStore(slow(repo), new ManualClock(10_000));
+    const [a, b] = [announced(), announced()];
+    await keys.seen('web1', a.publicKey, a.keyId, false);
+    await keys.seen('web1', b.publicKey, b.keyId, false);
+    const [first, second] = await Promise.all([
+      keys.accept('web1', a.keyId, 'alice'),
+      keys.accept('web1', b.keyId, 'bob'),
+    ]);
+    expect(first).toEqual({ keyId: a.keyId, replaced: null });
+    expect(second).toEqual({ keyId: b.keyId, replaced: a.keyId });
+    expect(keys.acceptedKey(a.keyId)).toBeNull();
+    expect(keys.acceptedKey(b.keyId)?.host).toBe('web1');
+    expect((await repo.keysOf('web1')).map((k) => [k.keyId, k.status])).toEqual([[b.keyId, 'accepted']]);
+  });
+});
+
 describe('SqliteHostKeyRepository', () => {
   it('refuses a new pending key over the per-host bound, but not an accepted one', async () => {
     const repo = new SqliteHostKeyRepository(openDatabase(':memory:'));

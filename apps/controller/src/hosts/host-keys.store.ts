@@ -41,6 +41,12 @@ export class HostKeysStore implements OnModuleInit {
   private readonly acceptedByKeyId = new Map<string, { host: string; key: KeyObject }>();
   /** host → accepted fingerprint */
   private readonly acceptedByHost = new Map<string, string>();
+  /**
+   * host → the last key change under way. Each change reads the cache, writes the store, then the
+   * cache: two changes of one host (two accepts, an accept and a heartbeat) run one after the
+   * other, so neither decides on what the other is about to change.
+   */
+  private readonly changing = new Map<string, Promise<unknown>>();
 
   constructor(
     @Inject(HOST_KEY_REPOSITORY) private readonly repo: HostKeyRepository,
@@ -56,7 +62,11 @@ export class HostKeysStore implements OnModuleInit {
    * Records a key a host announced (its heartbeat was verified with that very key). Returns what
    * that means: already accepted, newly pending, auto-accepted, or a changed key.
    */
-  async seen(host: string, publicKey: string, keyId: string, autoAccept: boolean): Promise<SeenResult> {
+  seen(host: string, publicKey: string, keyId: string, autoAccept: boolean): Promise<SeenResult> {
+    return this.oneAtATime(host, () => this.record(host, publicKey, keyId, autoAccept));
+  }
+
+  private async record(host: string, publicKey: string, keyId: string, autoAccept: boolean): Promise<SeenResult> {
     const hasAccepted = this.acceptedByHost.has(host);
     const accept = autoAccept && !hasAccepted;
     const outcome = await this.repo.recordSeen(
@@ -79,7 +89,11 @@ export class HostKeysStore implements OnModuleInit {
    * Accepts a host's pending key: the only one, or the one named by `keyId` when there are several.
    * Retires the key it replaces. Throws {@link HostKeyError} when there is nothing (unambiguous) to accept.
    */
-  async accept(
+  accept(host: string, keyId: string | undefined, by: string): Promise<{ keyId: string; replaced: string | null }> {
+    return this.oneAtATime(host, () => this.acceptNow(host, keyId, by));
+  }
+
+  private async acceptNow(
     host: string,
     keyId: string | undefined,
     by: string,
@@ -103,6 +117,17 @@ export class HostKeysStore implements OnModuleInit {
     if (replaced) this.acceptedByKeyId.delete(replaced);
     this.cache(host, pick.keyId, pick.publicKey);
     return { keyId: pick.keyId, replaced };
+  }
+
+  /** Runs `change` after every earlier change of `host` has settled (whether it succeeded or not). */
+  private oneAtATime<T>(host: string, change: () => Promise<T>): Promise<T> {
+    const run = (this.changing.get(host) ?? Promise.resolve()).then(change, change);
+    const tail = run.catch(() => undefined);
+    this.changing.set(host, tail);
+    void tail.then(() => {
+      if (this.changing.get(host) === tail) this.changing.delete(host);
+    });
+    return run;
   }
 
   /** The host whose accepted key has this fingerprint, with the key; null if none. */
