@@ -202,4 +202,32 @@ describe('TaskEventLog', () => {
       vi.useRealTimers();
     }
   });
+
+  it('keeps a log whose first watcher is waiting for the store: an idle sweep then does not drop it', async () => {
+    vi.useFakeTimers();
+    try {
+      await make({ idleMs: 1_000 });
+      events.output(chunk('i1', 'web1', 0, 0, 'x'));
+      clock.advance(5_000); // the log is long idle
+      let answer: () => void = () => undefined;
+      const slowRead = store.getTask.bind(store);
+      // The catch-up's first read waits until the test lets it go, as a busy database would.
+      store.getTask = async (id: string) => {
+        await new Promise<void>((r) => (answer = r));
+        return slowRead(id);
+      };
+      let woken = 0;
+      const opening = log.open('t1', { wake: () => woken++, shutdown: () => undefined });
+      await vi.advanceTimersByTimeAsync(1_000); // the idle sweep runs while the store is asked
+      answer();
+      const sub = await opening;
+      expect(log.size).toBe(1);
+      events.output(chunk('i1', 'web1', 1, 1, 'y'));
+      expect(woken).toBeGreaterThan(0);
+      expect(sub.after(0, 10).map((e) => e.data?.data)).toContain('y');
+      sub.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

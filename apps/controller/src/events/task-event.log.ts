@@ -95,8 +95,15 @@ export class TaskEventLog implements OnModuleDestroy {
   /** Watches `taskId` (which must exist): its log, caught up with the store. */
   async open(taskId: string, watcher: LogWatcher): Promise<LogSubscription> {
     const log = this.ensure(taskId);
-    if (log.dirty) await this.sync(taskId, log);
+    // Watched before the catch-up's await: a log with no watcher may be dropped (idle sweep, room
+    // for others) while the store answers, and the session would then hang on a dead log.
     log.watchers.add(watcher);
+    try {
+      if (log.dirty) await this.sync(taskId, log);
+    } catch (err) {
+      log.watchers.delete(watcher);
+      throw err;
+    }
     return {
       epoch: log.epoch,
       after: (seq, limit) => log.after(seq, limit),

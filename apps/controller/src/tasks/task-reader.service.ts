@@ -4,7 +4,7 @@ import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { nameHosts } from '../auth/host-patterns';
 import type { Caller } from '../auth/principal';
 import { ForbiddenError, TaskNotFoundError } from '../errors/errors';
-import { TASK_STORE, type TaskListItem, type TaskStore } from '../store/task-store.port';
+import { TASK_STORE, type TaskListItem, type TaskRecord, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 import { presentTask, presentTaskHead } from './task.presenter';
 
@@ -32,11 +32,30 @@ export class TaskReader {
     let task = await this.store.getTask(id);
     if (!task) throw new TaskNotFoundError(id);
     await this.checkReadable(task.id, caller);
-    if (task.state === 'running' && waitMs > 0) {
-      await this.notifier.wait(id, Math.min(waitMs, MAX_WAIT_MS), signal);
-      task = (await this.store.getTask(id))!;
-    }
+    if (task.state === 'running' && waitMs > 0)
+      task = await this.heldUntilDone(id, Math.min(waitMs, MAX_WAIT_MS), signal);
     return presentTask(task, await this.store.getInvocations(id));
+  }
+
+  /**
+   * The task once it completed, or as it stands after `ms` (or when `signal` aborts). It listens for
+   * the completion before it reads the task again, so a completion committed between the caller's
+   * read and this wait is not missed (with a store that does real I/O, that window is real).
+   */
+  private async heldUntilDone(id: string, ms: number, signal?: AbortSignal): Promise<TaskRecord> {
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    signal?.addEventListener('abort', abort);
+    try {
+      const completed = this.notifier.wait(id, ms, stop.signal);
+      const now = await this.store.getTask(id);
+      if (now && now.state !== 'running') return now;
+      await completed;
+      return (await this.store.getTask(id))!;
+    } finally {
+      stop.abort();
+      signal?.removeEventListener('abort', abort);
+    }
   }
 
   /** Holds until the task completes (it always does: every invocation has a deadline). */
