@@ -150,4 +150,28 @@ describe('AmqpConnection with several broker URLs', () => {
       await conn.close();
     }
   });
+
+  it('close() during a connection setup waits for it: no attach hook runs after closed', async () => {
+    const conn = new AmqpConnection({ url: URL, name: 'amqp-int-close', logger: log, setup: async () => undefined });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const events: string[] = [];
+    let entered: () => void = () => undefined;
+    const inFirstHook = new Promise<void>((r) => (entered = r));
+    await conn.attach(async () => {
+      entered();
+      await gate; // a slow attach (a consumer declaring its queue on a busy broker)
+      events.push('first hook done');
+    });
+    await conn.attach(async () => void events.push('second hook'));
+    conn.on('closed', () => events.push('closed'));
+    conn.start();
+    await inFirstHook;
+    const closing = conn.close();
+    await sleep(50);
+    release();
+    await closing;
+    await sleep(50);
+    expect(events).toEqual(['first hook done', 'closed']);
+  });
 });

@@ -72,6 +72,8 @@ export class AmqpConnection extends EventEmitter {
   private model: ChannelModel | null = null;
   private ready = false;
   private closing = false;
+  /** the setup of the attempt under way, if any; settles (never rejects) when it ends */
+  private settingUp: Promise<void> = Promise.resolve();
   private readonly hooks: AttachHook[] = [];
   private readonly ring: BrokerUrlRing;
   /** what amqplib connects to; its fields are replaced before each attempt (see `rotate`) */
@@ -178,7 +180,14 @@ export class AmqpConnection extends EventEmitter {
   }
 
   /** amqplib's `setup` hook: topology on a fresh channel, then every attach hook. A throw fails the attempt. */
-  private async setupConnection(model: ChannelModel): Promise<void> {
+  private setupConnection(model: ChannelModel): Promise<void> {
+    const run = this.runSetup(model);
+    // close() waits for it, so that no attach hook runs after 'closed' has been emitted.
+    this.settingUp = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runSetup(model: ChannelModel): Promise<void> {
     this.model = model;
     let lost = false;
     model.on('error', (err: Error) =>
@@ -189,7 +198,10 @@ export class AmqpConnection extends EventEmitter {
     await this.opts.setup(setupChannel, model);
     // Already closed if the broker refused something setup then worked around.
     await setupChannel.close().catch(() => undefined);
-    for (const hook of this.hooks) await hook(model);
+    for (const hook of this.hooks) {
+      if (this.closing) throw new Error('connection closing');
+      await hook(model);
+    }
     // A connection lost after the hooks' last broker call would otherwise count as up, and never recover.
     if (lost) throw new Error('connection closed during setup');
   }
@@ -273,6 +285,7 @@ export class AmqpConnection extends EventEmitter {
     this.model = null;
     const rm = await this.recovering;
     await rm?.close().catch(() => undefined);
+    await this.settingUp;
     this.emit('closed');
     this.removeAllListeners('connected');
   }
