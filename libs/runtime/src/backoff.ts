@@ -6,6 +6,7 @@ export interface BackoffOptions {
   maxMs: number;
 }
 
+/** The broker reconnect schedule: the first cap 200 ms, doubling to at most 10 s. */
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000 };
 
 /**

@@ -43,7 +43,7 @@ describe('InboxService running commands', () => {
     expect(text('stderr')).toBe('two\n');
   });
 
-  it('sends no h.live chunks for a command signed with live: false, and still the whole output in its result', async () => {
+  it('sends no live chunks for a command signed with live: false, and still the whole output in its result', async () => {
     const c = command({ command: 'echo one; sleep 0.2; echo two', live: false });
     deliver(h.inbox, c);
     await until(() => results().length === 1);

@@ -62,11 +62,6 @@ export function httpAnswerOf(err: unknown): ErrorBody | null {
   return null;
 }
 
-/** The HTTP status `err` is answered with (500 for an error no row of the table knows). */
-export function httpStatusOf(err: unknown): number {
-  return httpAnswerOf(err)?.statusCode ?? HttpStatus.INTERNAL_SERVER_ERROR;
-}
-
 /**
  * Answers every error a request ends with, by {@link httpAnswerOf}; unknown errors are logged and
  * become 500. It only maps: refusals are audited where they are decided (the auth guard, the
