@@ -54,6 +54,17 @@ describe('output captures on the wire', () => {
     expect(captureText(throughWire(c))).toBe('\u0001'.repeat(3000));
   });
 
+  it('picks text exactly when its JSON string is no longer than base64, as JSON.stringify measures it', () => {
+    const alphabet = [...'ab"\\\b\t\n\u000b\f\r\u0000\u001f\u007fé'];
+    for (let i = 0; i < 500; i++) {
+      const kept = Buffer.from(
+        Array.from({ length: 1 + (i % 40) }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join(''),
+      );
+      const asJson = Buffer.byteLength(JSON.stringify(kept.toString('utf8'))) - 2;
+      expect(encodeCapture(kept, kept.length).encoding === undefined).toBe(asJson <= base64Length(kept.length));
+    }
+  });
+
   it('keeps a character the cap cut as bytes, counts the stream UTF-8, and drops it from the text', () => {
     const kept = Buffer.concat([Buffer.from('abcé'), Buffer.from('€').subarray(0, 1)]); // 5 bytes, € cut
     const c = throughWire(encodeCapture(kept, 12));

@@ -2,8 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 import type { OutputCapture } from './messages';
 
-/** Characters of a base64 text: RFC 4648 §4, padded, nothing else (no line breaks, no URL alphabet). */
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** A character that is not of the base64 alphabet (RFC 4648 §4: no line breaks, no URL alphabet); padding is checked apart. */
+const NOT_BASE64 = /[^A-Za-z0-9+/]/;
 
 /** Characters of the base64 of `n` bytes (RFC 4648 §4: 4 for every 3, padded). */
 export function base64Length(n: number): number {
@@ -38,12 +38,26 @@ export function isCaptureUtf8(kept: Buffer, truncated: boolean): boolean {
 export function encodeCapture(kept: Buffer, total: number): OutputCapture {
   const truncated = total > kept.length;
   const utf8 = isCaptureUtf8(kept, truncated);
-  if (utf8 && isUtf8(kept)) {
-    const text = kept.toString('utf8');
-    if (Buffer.byteLength(JSON.stringify(text)) - 2 <= base64Length(kept.length))
-      return { data: text, utf8, bytes: total, truncated };
-  }
+  if (utf8 && isUtf8(kept) && jsonEscapesFitIn(kept, base64Length(kept.length) - kept.length))
+    return { data: kept.toString('utf8'), utf8, bytes: total, truncated };
   return { data: kept.toString('base64'), encoding: 'base64', utf8, bytes: total, truncated };
+}
+
+/**
+ * Whether JSON escaping the UTF-8 text `bytes` adds at most `room` bytes: `"`, `\` and the short
+ * escapes (`\b \t \n \f \r`) add one, other controls below U+0020 five (`\u0001`);
+ * nothing else is escaped (ECMA-262 JSON.stringify, for text with no lone surrogates, as valid
+ * UTF-8 has none). Counted on the bytes, and it stops as soon as the room is used up.
+ */
+function jsonEscapesFitIn(bytes: Buffer, room: number): boolean {
+  let extra = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b >= 0x20 && b !== 0x22 && b !== 0x5c) continue;
+    extra += b === 0x22 || b === 0x5c || (b >= 0x08 && b <= 0x0d && b !== 0x0b) ? 1 : 5;
+    if (extra > room) return false;
+  }
+  return true;
 }
 
 /**
@@ -84,8 +98,10 @@ export function captureProblems(field: string, c: Partial<Record<keyof OutputCap
   let kept: number;
   if (c.encoding === 'base64') {
     if (c.utf8 === undefined) return [`${field}.utf8 must be a boolean when encoding is base64`];
-    if (data.length % 4 !== 0 || !BASE64.test(data)) return [`${field}.data is not canonical base64`];
-    kept = (data.length / 4) * 3 - (data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0);
+    const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+    if (data.length % 4 !== 0 || NOT_BASE64.test(data.slice(0, data.length - padding)))
+      return [`${field}.data is not canonical base64`];
+    kept = (data.length / 4) * 3 - padding;
   } else {
     if (c.utf8 === false) return [`${field}.utf8 is false but data is text: bytes that are not UTF-8 travel as base64`];
     if (c.utf8 === undefined) return []; // an agent before exact capture: its text's length says nothing of the bytes
