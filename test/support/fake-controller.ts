@@ -153,6 +153,8 @@ function hostResult(host: string, now: string, over: Partial<HostResult>): HostR
     stderrBytes: 0,
     stdoutTruncated: false,
     stderrTruncated: false,
+    stdoutUtf8: true,
+    stderrUtf8: true,
     reason: null,
     rejectCode: null,
     startedAt: now,

@@ -1,6 +1,7 @@
 /** Where the CLI writes: `process.stdout` / `process.stderr`, or a buffer in tests. */
 export interface OutStream {
-  write(chunk: string): unknown;
+  /** text, or bytes written as they are (`check --stdout`) */
+  write(chunk: string | Uint8Array): unknown;
   /** true on a terminal: colors and progress notes are allowed */
   isTTY?: boolean;
   /** terminal width, for help text */

@@ -76,6 +76,8 @@ export const done = (host: string, state: HostResult['state'], exitCode: number 
   stderrBytes: 0,
   stdoutTruncated: false,
   stderrTruncated: false,
+  stdoutUtf8: true,
+  stderrUtf8: true,
   reason: null,
   rejectCode: null,
   startedAt: '2025-01-01T00:00:00.000Z',

@@ -1,6 +1,6 @@
 import type { AuditList } from './audit.contract';
 import type { HostAccepted, HostList } from './hosts.contract';
-import type { DryRunAnswer, TaskAccepted, TaskCancelled, TaskList, TaskView } from './tasks.contract';
+import type { DryRunAnswer, OutputBytes, TaskAccepted, TaskCancelled, TaskList, TaskView } from './tasks.contract';
 
 /** `GET /healthz` (no token needed): 200 when the broker connection is up, 503 otherwise. */
 export interface Health {
@@ -26,6 +26,7 @@ export type ApiResponseBody =
   | TaskView
   | TaskList
   | TaskCancelled
+  | OutputBytes
   | HostList
   | HostAccepted
   | AuditList

@@ -116,7 +116,10 @@ export type HostResult = {
   exitCode: number | null;
   /** e.g. `SIGKILL`; null unless killed by a signal */
   signal: string | null;
-  /** UTF-8 text, at most the agent's cap */
+  /**
+   * the kept output as text (at most the agent's cap): invalid UTF-8 shows as U+FFFD, and a
+   * character the cap cut is left out; the exact bytes are at `GET /v1/tasks/:id/results/:host/stdout`
+   */
   stdout: string;
   stderr: string;
   /** bytes the command wrote in all; more than `stdout` holds when truncated */
@@ -124,6 +127,14 @@ export type HostResult = {
   stderrBytes: number;
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
+  /**
+   * whether the kept bytes of stdout are UTF-8 (when truncated, a character the cap cut at the end
+   * does not count against it): when true, `stdout` is those bytes exactly (less such a cut
+   * character); false: `stdout` shows replacement characters for bytes that are not; null:
+   * unknown (the host's agent predates exact output capture)
+   */
+  stdoutUtf8: boolean | null;
+  stderrUtf8: boolean | null;
   /** why it was rejected, errored, timed out, …; null otherwise */
   reason: string | null;
   /** the agent's machine-readable reason for a rejection; null otherwise */
@@ -175,6 +186,30 @@ export interface TaskView extends TaskHead {
 /** `GET /v1/tasks?limit=N` (1–1000, default 20): newest first. */
 export interface TaskList {
   tasks: TaskHead[];
+}
+
+/** The output streams a host's exact bytes are served for. */
+export type OutputStream = 'stdout' | 'stderr';
+
+/**
+ * `GET /v1/tasks/:id/results/:host/stdout?encoding=base64` (and `stderr`): one stream's kept bytes
+ * as base64 in JSON. Without `encoding` the route answers the bytes themselves
+ * (`application/octet-stream`) with the same facts in `Warren-*` headers.
+ */
+export interface OutputBytes {
+  host: string;
+  stream: OutputStream;
+  /** the invocation's state; output is stored with its result, so empty while `pending` or `running` */
+  state: InvocationState;
+  encoding: 'base64';
+  /** base64 (RFC 4648 §4) of the kept bytes, exactly */
+  data: string;
+  /** whether they are UTF-8, as in {@link HostResult} `stdoutUtf8`; null: unknown */
+  utf8: boolean | null;
+  /** bytes the command wrote to the stream in all */
+  totalBytes: number;
+  /** true when `totalBytes` exceeds the kept bytes */
+  truncated: boolean;
 }
 
 /** `200` answer of `POST /v1/tasks/:id/cancel`. */

@@ -1,9 +1,9 @@
+import { captureProblems } from './capture';
 import { ENV_NAME_PATTERN, LIMITS } from './limits';
 import type {
   CancelMessage,
   CommandMessage,
   MessageKind,
-  OutputCapture,
   PresenceMessage,
   ReplyMessage,
   WarrenMessage,
@@ -109,11 +109,7 @@ function capture(field: string): Check {
   return (o, errors) => {
     const v = o[field];
     if (!isObj(v)) return void errors.push(`${field} must be an object`);
-    const c = v as Partial<OutputCapture>;
-    if (typeof c.data !== 'string') errors.push(`${field}.data must be a string`);
-    if (typeof c.bytes !== 'number' || !Number.isSafeInteger(c.bytes) || c.bytes < 0)
-      errors.push(`${field}.bytes must be a non-negative integer`);
-    if (typeof c.truncated !== 'boolean') errors.push(`${field}.truncated must be a boolean`);
+    errors.push(...captureProblems(field, v));
   };
 }
 

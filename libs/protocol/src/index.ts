@@ -1,3 +1,4 @@
+export * from './capture';
 export * from './codec';
 export * from './limits';
 export * from './messages';

@@ -20,7 +20,13 @@ export const LIMITS = {
   maxCommandMessageBytes: 512 * 1024,
   /** characters of output in one live `output` chunk */
   maxOutputChunkChars: 64 * 1024,
-  /** bytes; a reply larger than this is rejected (two 1 MiB captures plus JSON escaping fit) */
+  /**
+   * bytes; a reply larger than this is rejected. A capture never costs more on the wire than the
+   * base64 of its kept bytes (`encodeCapture`): at the agent's 4 MiB cap, 5,592,408 bytes, so two
+   * of them, a 4,096-character reason JSON-escaped (≤ 24,576 bytes) and the ids fit in 11.3 MB,
+   * under this with room to spare. It stays 16 MiB so that an agent from before exact capture
+   * (text, up to six bytes per escaped byte, cut to fit) is still heard.
+   */
   maxReplyMessageBytes: 16 * 1024 * 1024,
 } as const;
 

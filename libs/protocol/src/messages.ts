@@ -60,10 +60,25 @@ export interface StartedMessage extends Base<'started'> {
   pid: number;
 }
 
-/** One captured output stream. `data` holds at most the agent's cap; `bytes` is the true total. */
+/**
+ * One captured output stream: the first bytes the command wrote to it, exactly, up to the agent's
+ * cap, and how many it wrote in all. `data` carries those kept bytes either as UTF-8 text (no
+ * `encoding`) or as their base64 (`encoding: 'base64'`); the agent sends text only when the kept
+ * bytes are valid UTF-8 and the text is no longer on the wire than base64 would be (see
+ * `encodeCapture`), so that two captures at the 4 MiB cap always fit one reply. Agents before
+ * exact capture sent only `data` (text, invalid sequences replaced), `bytes` and `truncated`.
+ */
 export interface OutputCapture {
-  /** UTF-8 decoded (invalid sequences replaced), at most the cap in bytes */
+  /** the kept bytes: as UTF-8 text, or their base64 when `encoding` is `base64` */
   data: string;
+  /** how `data` holds the kept bytes; absent: UTF-8 text */
+  encoding?: 'base64';
+  /**
+   * whether the kept bytes are UTF-8: valid UTF-8, or (when `truncated`) valid UTF-8 followed by
+   * the first 1–3 bytes of a character the cap cut; absent from agents before exact capture
+   * (their text had invalid sequences replaced: whether it was UTF-8 is unknown)
+   */
+  utf8?: boolean;
   /** bytes the command wrote to this stream in all */
   bytes: number;
   /** true when `bytes` exceeds what `data` holds */

@@ -1,5 +1,4 @@
-import { StringDecoder } from 'node:string_decoder';
-import type { OutputCapture } from '@warren/protocol';
+import { encodeCapture, type OutputCapture } from '@warren/protocol';
 
 /**
  * Collects one output stream, keeping at most `capBytes` of it in memory and counting the rest, so
@@ -26,18 +25,14 @@ export class BoundedCapture {
   }
 
   /**
-   * The capture as reported: UTF-8 decoded, invalid sequences replaced. When truncated, a
-   * multi-byte character cut by the cap is dropped rather than replaced, so `data` is never longer
-   * in UTF-8 than the cap.
+   * The capture as reported: the first bytes of the stream exactly, up to the cap (a multi-byte
+   * character the cap cut keeps its first bytes), with whether they are UTF-8, as text or base64
+   * (see `encodeCapture` in `@warren/protocol`).
    */
   result(): OutputCapture {
-    const truncated = this.bytes > this.kept;
-    const decoder = new StringDecoder('utf8');
-    const buf = Buffer.concat(this.chunks, this.kept);
-    const data = truncated ? decoder.write(buf) : decoder.write(buf) + decoder.end();
-    return { data, bytes: this.bytes, truncated };
+    return encodeCapture(Buffer.concat(this.chunks, this.kept), this.bytes);
   }
 }
 
 /** An empty capture, for runs that never started. */
-export const EMPTY_CAPTURE: OutputCapture = Object.freeze({ data: '', bytes: 0, truncated: false });
+export const EMPTY_CAPTURE: OutputCapture = Object.freeze({ data: '', utf8: true, bytes: 0, truncated: false });

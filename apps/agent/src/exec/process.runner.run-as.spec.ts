@@ -252,11 +252,13 @@ describe('ProcessRunner user switching', () => {
     const runner = new ProcessRunner({ baseEnv, maxOutputBytes: 8 });
     expect((await runner.start(spec('echo 0123456789', { maxOutputBytes: 4 })).outcome).stdout).toEqual({
       data: '0123',
+      utf8: true,
       bytes: 11,
       truncated: true,
     });
     expect((await runner.start(spec('echo 0123456789', { maxOutputBytes: 1_000_000 })).outcome).stdout).toEqual({
       data: '01234567',
+      utf8: true,
       bytes: 11,
       truncated: true,
     });

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { captureBytes } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
 import { buildBaseEnv } from '../config/base-env.builder';
-import { BoundedCapture } from './output.capture';
 import { ProcessRunner } from './process.runner';
 import type { RunSpec } from './run.types';
 
@@ -53,8 +53,8 @@ describe('ProcessRunner', () => {
   it('reports a non-zero exit as failed, with stdout and stderr captured separately', async () => {
     const o = await run('echo hi; echo err >&2; exit 3');
     expect(o).toMatchObject({ state: 'failed', exitCode: 3, signal: null, reason: null });
-    expect(o.stdout).toEqual({ data: 'hi\n', bytes: 3, truncated: false });
-    expect(o.stderr).toEqual({ data: 'err\n', bytes: 4, truncated: false });
+    expect(o.stdout).toEqual({ data: 'hi\n', utf8: true, bytes: 3, truncated: false });
+    expect(o.stderr).toEqual({ data: 'err\n', utf8: true, bytes: 4, truncated: false });
     expect(o.durationMs).toBeGreaterThanOrEqual(0);
     expect(o.finishedAt).toBeGreaterThanOrEqual(o.startedAt!);
   });
@@ -106,8 +106,8 @@ describe('ProcessRunner', () => {
     expect(o.state).toBe('succeeded');
     expect(o.stdout.bytes).toBe(52_428_800);
     expect(o.stdout.truncated).toBe(true);
-    expect(o.stdout.data.length).toBe(MiB);
-    expect(o.stderr).toEqual({ data: 'done\n', bytes: 5, truncated: false });
+    expect(captureBytes(o.stdout).equals(Buffer.alloc(MiB))).toBe(true);
+    expect(o.stderr).toEqual({ data: 'done\n', utf8: true, bytes: 5, truncated: false });
     expect(held).toBeLessThan(8 * MiB);
 
     // The first big read grew V8's young generation and buffer pools once (about 30 MiB, even when
@@ -174,21 +174,5 @@ describe('ProcessRunner', () => {
       expect(liveMembers(h.pid!)).toEqual([]);
     }
     expect(runner.running).toBe(0);
-  });
-});
-
-describe('BoundedCapture', () => {
-  it('keeps the first cap bytes, counts the rest, and drops a character cut by the cap', () => {
-    const c = new BoundedCapture(5);
-    c.push(Buffer.from('ab'));
-    c.push(Buffer.from('cé€')); // c (1) + é (2) + € (3): the cap falls inside €
-    c.push(Buffer.from('more'));
-    expect(c.result()).toEqual({ data: 'abcé', bytes: 2 + 6 + 4, truncated: true });
-  });
-
-  it('replaces invalid UTF-8 in untruncated output', () => {
-    const c = new BoundedCapture(10);
-    c.push(Buffer.from([0x61, 0xff, 0x62]));
-    expect(c.result()).toEqual({ data: 'a\uFFFDb', bytes: 3, truncated: false });
   });
 });

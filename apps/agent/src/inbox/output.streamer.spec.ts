@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureText } from '@warren/protocol';
 import { BoundedCapture } from '../exec/output.capture';
 import { type OutputChunk, OutputStreamer, splitUtf8 } from './output.streamer';
 
@@ -92,8 +93,9 @@ describe('OutputStreamer', () => {
     feed(Buffer.from('more, never sent'));
     const result = capture.result();
     s.end({ stdout: result.truncated, stderr: false });
-    expect(result).toMatchObject({ data: 'abcé', truncated: true });
-    expect(text('stdout')).toBe(result.data);
+    expect(result).toMatchObject({ truncated: true });
+    expect(captureText(result)).toBe('abcé');
+    expect(text('stdout')).toBe(captureText(result));
     expect(chunks.map((c) => c.data).join('')).not.toContain('more');
   });
 
@@ -102,7 +104,7 @@ describe('OutputStreamer', () => {
     const capture = new BoundedCapture(100);
     for (const b of [Buffer.from([0x61, 0xff, 0x62]), Buffer.from([0xe2, 0x82])]) s.push('stderr', capture.push(b)!);
     s.end({ stdout: false, stderr: false });
-    expect(text('stderr')).toBe(capture.result().data);
+    expect(text('stderr')).toBe(captureText(capture.result()));
     expect(text('stderr')).toBe('a\ufffdb\ufffd');
   });
 

@@ -1,4 +1,5 @@
-import { decodeReply, encode } from '@warren/protocol';
+import { randomBytes } from 'node:crypto';
+import { captureBytes, captureText, decodeReply, encode, encodeCapture } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
 import { fitReply, refusedMessage, replyRoute, resultMessage, startedMessage } from './reply.builder';
 
@@ -29,20 +30,35 @@ describe('reply messages', () => {
     });
   });
 
-  it('cuts output that would make a reply exceed the limit, keeping the true byte count', () => {
-    const nul = '\u0000'.repeat(100_000); // 6 bytes each once JSON-escaped
+  it('cuts output that would make a reply exceed the limit to an exact prefix, keeping the true byte count', () => {
+    const random = randomBytes(100_000);
     const big = refusedMessage(ids, 'error', 'x', 5);
     const msg = {
       ...big,
-      stdout: { data: nul, bytes: 100_000, truncated: false },
-      stderr: { data: 'é'.repeat(50_000), bytes: 100_000, truncated: false },
+      stdout: encodeCapture(random, 100_000),
+      stderr: encodeCapture(Buffer.from('é'.repeat(50_000)), 100_000),
     };
     const fitted = fitReply(msg, 200_000);
     expect(encode(fitted).length).toBeLessThanOrEqual(200_000);
-    expect(fitted.stdout).toMatchObject({ bytes: 100_000, truncated: true });
-    expect(fitted.stdout.data.length).toBeLessThan(100_000);
-    expect(fitted.stderr.data).toMatch(/^é*$/); // never cut inside a character
+    expect(fitted.stdout).toMatchObject({ bytes: 100_000, truncated: true, utf8: false });
+    const kept = captureBytes(fitted.stdout);
+    expect(kept.length).toBeLessThan(100_000);
+    expect(kept.equals(random.subarray(0, kept.length))).toBe(true);
+    expect(captureText(fitted.stderr)).toMatch(/^é*$/); // a character cut in two is not shown
+    expect(decodeReply(encode(fitted)).ok).toBe(true);
     expect(fitReply(big, 200_000)).toBe(big);
+  });
+
+  it('never needs to cut two captures at the 4 MiB cap, whatever they hold', () => {
+    const cap = 4 * 1024 * 1024;
+    const worst = refusedMessage(ids, 'failed' as never, '\u0001'.repeat(4096), 5);
+    const msg = {
+      ...worst,
+      stdout: encodeCapture(Buffer.alloc(cap, 1), cap + 1), // text JSON would escape sixfold
+      stderr: encodeCapture(randomBytes(cap), cap + 1),
+    };
+    expect(fitReply(msg)).toBe(msg);
+    expect(decodeReply(encode(msg)).ok).toBe(true);
   });
 
   it('routes replies to a plausible reply_to only', () => {

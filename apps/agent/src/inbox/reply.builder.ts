@@ -1,6 +1,7 @@
-import { StringDecoder } from 'node:string_decoder';
 import {
+  captureBytes,
   encode,
+  encodeCapture,
   LIMITS,
   type OutputCapture,
   PROTOCOL_VERSION,
@@ -74,8 +75,9 @@ export function replyRoute(replyTo: unknown): string | null {
 
 /**
  * Shrinks a result whose encoding exceeds the reply limit, halving the longer output until it fits
- * and marking it truncated (`bytes` keeps the true total). JSON escaping can make binary output
- * up to six times its size on the wire, so even captures under the cap may need this.
+ * (`bytes` keeps the true total, so it reads truncated). A capture costs at most the base64 of its
+ * bytes on the wire, so at the agent's cap this never happens (see `LIMITS.maxReplyMessageBytes`):
+ * it is the guard should a cap and the limit ever disagree.
  */
 export function fitReply(msg: ResultMessage, limit: number = LIMITS.maxReplyMessageBytes): ResultMessage {
   let m = msg;
@@ -87,11 +89,10 @@ export function fitReply(msg: ResultMessage, limit: number = LIMITS.maxReplyMess
   return m;
 }
 
+/** The first half of a capture's kept bytes, exactly (a character cut in two keeps its first bytes, as at the cap). */
 function halve(c: OutputCapture): OutputCapture {
-  // Cut on a UTF-8 character boundary, never inside a character.
-  const bytes = Buffer.from(c.data, 'utf8');
-  const data = new StringDecoder('utf8').write(bytes.subarray(0, Math.floor(bytes.length / 2)));
-  return { data, bytes: c.bytes, truncated: true };
+  const bytes = captureBytes(c);
+  return encodeCapture(bytes.subarray(0, Math.floor(bytes.length / 2)), c.bytes);
 }
 
 const pick = ({ invocationId, taskId, host }: ReplyIds): ReplyIds => ({ invocationId, taskId, host });

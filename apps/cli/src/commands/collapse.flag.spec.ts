@@ -19,7 +19,9 @@ function controller(): { fetch: FetchFn; calls: string[] } {
       ok: true,
       status: init.method === 'POST' ? 202 : 200,
       statusText: '',
+      headers: new Headers(),
       text: async () => JSON.stringify(body),
+      arrayBuffer: async () => new TextEncoder().encode(JSON.stringify(body)).buffer,
     };
   };
   return { fetch, calls };

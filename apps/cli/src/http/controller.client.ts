@@ -6,6 +6,8 @@ import type {
   HostAccepted,
   RerunRequest,
   HostList,
+  HostResult,
+  OutputStream,
   TaskAccepted,
   TaskCancelled,
   TaskList,
@@ -15,6 +17,20 @@ import { ApiError, ControllerUnreachableError } from './http.errors';
 import { type HttpAnswer, type HttpCall, nodeHttpFetch } from './node-http.fetch';
 import { openEventStream, SSE_IDLE_TIMEOUT_MS } from './sse.client';
 import type { SseEvent } from './sse.parser';
+
+/** One host's output stream, exactly, as `warren check --stdout` writes it. */
+export interface HostOutput {
+  /** the kept bytes, exactly */
+  bytes: Buffer;
+  /** the invocation's state (output is stored with the result: none while it runs) */
+  state: HostResult['state'];
+  /** whether they are UTF-8; null: unknown (the host's agent predates exact output capture) */
+  utf8: boolean | null;
+  /** bytes the command wrote to the stream in all */
+  totalBytes: number;
+  /** true when the command wrote more than the kept bytes */
+  truncated: boolean;
+}
 
 /** ms; budget of an ordinary call (everything but a long poll) */
 export const CALL_TIMEOUT_MS = 10_000;
@@ -83,6 +99,33 @@ export class ControllerClient {
     });
   }
 
+  /**
+   * `GET /v1/tasks/:id/results/:host/stdout` (or `stderr`): the stream's kept bytes exactly, and
+   * what the `Warren-*` headers say of them.
+   */
+  async getOutput(id: string, host: string, stream: OutputStream): Promise<HostOutput> {
+    const path = `/v1/tasks/${encodeURIComponent(id)}/results/${encodeURIComponent(host)}/${stream}`;
+    const { res, body } = await this.request('GET', path, undefined, CALL_TIMEOUT_MS, async (r) =>
+      Buffer.from(await r.arrayBuffer()),
+    );
+    if (!res.ok)
+      throw new ApiError(this.url, res.status, apiMessages(parseJson(body.toString('utf8')), res), this.token !== null);
+    const state = res.headers.get('warren-state');
+    if (state === null)
+      throw new ControllerUnreachableError(
+        this.url,
+        `answered ${res.status} without a Warren-State header (is this a Warren controller?)`,
+      );
+    const utf8 = res.headers.get('warren-utf8');
+    return {
+      bytes: body,
+      state: state as HostOutput['state'],
+      utf8: utf8 === 'true' ? true : utf8 === 'false' ? false : null,
+      totalBytes: Number(res.headers.get('warren-total-bytes') ?? body.length),
+      truncated: res.headers.get('warren-truncated') === 'true',
+    };
+  }
+
   /** `GET /v1/tasks?limit=N`, newest first. */
   listTasks(limit: number): Promise<TaskList> {
     return this.call('GET', `/v1/tasks?limit=${limit}`);
@@ -112,22 +155,7 @@ export class ControllerClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
-    let res: HttpAnswer;
-    let text: string;
-    try {
-      const headers: Record<string, string> = { accept: 'application/json' };
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
-      res = await this.fetchFn(this.base + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      text = await res.text();
-    } catch (err) {
-      throw new ControllerUnreachableError(this.url, networkReason(err, timeoutMs));
-    }
+    const { res, body: text } = await this.request(method, path, body, timeoutMs, (r) => r.text());
     const parsed = parseJson(text);
     if (!res.ok) throw new ApiError(this.url, res.status, apiMessages(parsed, res), this.token !== null);
     if (parsed === undefined || typeof parsed !== 'object' || parsed === null) {
@@ -137,6 +165,30 @@ export class ControllerClient {
       );
     }
     return parsed as T;
+  }
+
+  /** One request and its body, read by `read`; any failure to get them becomes {@link ControllerUnreachableError}. */
+  private async request<B>(
+    method: string,
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    read: (res: HttpAnswer) => Promise<B>,
+  ): Promise<{ res: HttpAnswer; body: B }> {
+    try {
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
+      const res = await this.fetchFn(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { res, body: await read(res) };
+    } catch (err) {
+      throw new ControllerUnreachableError(this.url, networkReason(err, timeoutMs));
+    }
   }
 }
 

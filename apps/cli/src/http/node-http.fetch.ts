@@ -6,7 +6,11 @@ export interface HttpAnswer {
   ok: boolean;
   status: number;
   statusText: string;
+  /** response headers (a `Headers` fits): the value of one, null when absent */
+  headers: { get(name: string): string | null };
   text(): Promise<string>;
+  /** the body exactly, for answers that are not text */
+  arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 /** Method, headers, body and abort signal of one request: the slice of `RequestInit` it uses. */
@@ -33,16 +37,24 @@ export function nodeHttpFetch(url: string, init: HttpCall): Promise<HttpAnswer> 
       res.on('error', reject);
       res.on('end', () => {
         const status = res.statusCode ?? 0;
-        const text = Buffer.concat(chunks).toString('utf8');
+        const body = Buffer.concat(chunks);
         resolve({
           ok: status >= 200 && status < 300,
           status,
           statusText: res.statusMessage ?? '',
-          text: async () => text,
+          headers: { get: (name) => headerValue(res.headers[name.toLowerCase()]) },
+          text: async () => body.toString('utf8'),
+          arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
         });
       });
     });
     req.on('error', reject);
     req.end(init.body);
   });
+}
+
+/** A header as `Headers.get` gives it: repeated values joined with ", ", null when absent. */
+function headerValue(v: string | string[] | undefined): string | null {
+  if (v === undefined) return null;
+  return Array.isArray(v) ? v.join(', ') : v;
 }

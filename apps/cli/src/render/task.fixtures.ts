@@ -19,6 +19,8 @@ export function result(host: string, over: Partial<HostResult> = {}): HostResult
     stderrBytes: Buffer.byteLength(stderr),
     stdoutTruncated: false,
     stderrTruncated: false,
+    stdoutUtf8: true,
+    stderrUtf8: true,
     reason: null,
     rejectCode: null,
     startedAt: iso(10),

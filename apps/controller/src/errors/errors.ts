@@ -12,6 +12,17 @@ export class TaskNotFoundError extends Error {
   }
 }
 
+/** The task exists but has no invocation on this host (404). */
+export class HostNotInTaskError extends Error {
+  override readonly name = 'HostNotInTaskError';
+  constructor(
+    readonly taskId: string,
+    readonly host: string,
+  ) {
+    super(`task ${taskId} has no host ${host}`);
+  }
+}
+
 /** A request that passed validation but cannot be carried out as asked (422). */
 export class UnprocessableTaskError extends Error {
   override readonly name = 'UnprocessableTaskError';

@@ -1,11 +1,21 @@
 import type { InvocationState } from '@warren/protocol';
 import type { Db } from './database';
-import { type InvocationRow, type TaskRow, toInvocation, toTask } from './sqlite-task.rows';
+import {
+  INVOCATION_COLUMNS,
+  type InvocationRow,
+  outputColumns,
+  type OutputRow,
+  type TaskRow,
+  toInvocation,
+  toStoredOutput,
+  toTask,
+} from './sqlite-task.rows';
 import type {
   InvocationRecord,
   OverdueInvocation,
   StateCounts,
   StoreActivity,
+  StoredOutput,
   TaskListItem,
   TaskRecord,
 } from './task-store.port';
@@ -17,7 +27,9 @@ export class SqliteTaskQueries {
   constructor(db: Db) {
     this.stmts = {
       getTask: db.prepare(`SELECT * FROM tasks WHERE id = ?`),
-      getInvocations: db.prepare(`SELECT * FROM invocations WHERE task_id = ? ORDER BY host`),
+      getInvocations: db.prepare(`SELECT ${INVOCATION_COLUMNS} FROM invocations WHERE task_id = ? ORDER BY host`),
+      stdout: db.prepare(`SELECT ${outputColumns('stdout')} FROM invocations WHERE task_id = ? AND host = ?`),
+      stderr: db.prepare(`SELECT ${outputColumns('stderr')} FROM invocations WHERE task_id = ? AND host = ?`),
       // Only the hosts, not the rows with their output: a host-limited listing reads this per task.
       hostsOf: db.prepare(`SELECT host FROM invocations WHERE task_id = ?`).pluck(),
       countByState: db.prepare(`SELECT state, COUNT(*) AS n FROM invocations WHERE task_id = ? GROUP BY state`),
@@ -46,6 +58,11 @@ export class SqliteTaskQueries {
 
   getInvocations(taskId: string): InvocationRecord[] {
     return (this.stmts.getInvocations.all(taskId) as InvocationRow[]).map(toInvocation);
+  }
+
+  getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): StoredOutput | null {
+    const row = this.stmts[stream].get(taskId, host) as OutputRow | undefined;
+    return row ? toStoredOutput(row) : null;
   }
 
   hostsOf(taskId: string): string[] {

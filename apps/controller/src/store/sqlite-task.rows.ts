@@ -1,5 +1,12 @@
-import type { InvocationState, RejectCode, TaskState } from '@warren/protocol';
-import type { InvocationRecord, TaskRecord } from './task-store.port';
+import {
+  captureBytes,
+  captureText,
+  type InvocationState,
+  type OutputCapture,
+  type RejectCode,
+  type TaskState,
+} from '@warren/protocol';
+import type { InvocationRecord, StoredOutput, TaskRecord } from './task-store.port';
 
 /** A row of `tasks`, as SQLite returns it. */
 export interface TaskRow {
@@ -39,6 +46,9 @@ export interface InvocationRow {
   stderr_bytes: number;
   stdout_truncated: number;
   stderr_truncated: number;
+  /** 1, 0, or null when unknown */
+  stdout_utf8: number | null;
+  stderr_utf8: number | null;
   reason: string | null;
   reject_code: RejectCode | null;
   started_at: number | null;
@@ -97,11 +107,65 @@ export function toInvocation(r: InvocationRow): InvocationRecord {
     stderrBytes: r.stderr_bytes,
     stdoutTruncated: r.stdout_truncated === 1,
     stderrTruncated: r.stderr_truncated === 1,
+    stdoutUtf8: r.stdout_utf8 === null ? null : r.stdout_utf8 === 1,
+    stderrUtf8: r.stderr_utf8 === null ? null : r.stderr_utf8 === 1,
     reason: r.reason,
     rejectCode: r.reject_code,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     durationMs: r.duration_ms,
     sentAt: r.sent_at,
+  };
+}
+
+/**
+ * Every column of `invocations` but the raw output: what a read of results loads (the raw bytes,
+ * up to the cap per stream, are read one stream at a time by {@link outputColumns}).
+ */
+export const INVOCATION_COLUMNS = `id, task_id, host, state, exit_code, signal, stdout, stderr, stdout_bytes, stderr_bytes,
+  stdout_truncated, stderr_truncated, stdout_utf8, stderr_utf8, reason, reject_code, started_at, finished_at,
+  duration_ms, sent_at`;
+
+/**
+ * The named parameters that store one capture as `stream`: its text (`stdout`), its exact bytes
+ * (`stdoutRaw`) only when the text's UTF-8 is not exactly them, whether they are UTF-8 (`stdoutUtf8`:
+ * 1, 0, or null for an agent before exact capture), the total and the truncation flag.
+ */
+export function captureParams(stream: 'stdout' | 'stderr', c: OutputCapture): Record<string, unknown> {
+  const text = captureText(c);
+  const bytes = captureBytes(c);
+  const exact = c.encoding !== 'base64' || Buffer.from(text, 'utf8').equals(bytes);
+  return {
+    [stream]: text,
+    [`${stream}Raw`]: exact ? null : bytes,
+    [`${stream}Utf8`]: c.utf8 === undefined ? null : c.utf8 ? 1 : 0,
+    [`${stream}Bytes`]: c.bytes,
+    [`${stream}Truncated`]: c.truncated ? 1 : 0,
+  };
+}
+
+/** The SELECT list of one stream's stored output, in the shape {@link toStoredOutput} reads. */
+export function outputColumns(stream: 'stdout' | 'stderr'): string {
+  return `state, ${stream} AS text, ${stream}_raw AS raw, ${stream}_utf8 AS utf8, ${stream}_bytes AS total, ${stream}_truncated AS truncated`;
+}
+
+/** A row read with {@link outputColumns}. */
+export interface OutputRow {
+  state: InvocationState;
+  text: string;
+  raw: Buffer | null;
+  utf8: number | null;
+  total: number;
+  truncated: number;
+}
+
+/** The stored output of one stream: the raw bytes, else the UTF-8 of the text (exact whenever no raw bytes were needed). */
+export function toStoredOutput(r: OutputRow): StoredOutput {
+  return {
+    state: r.state,
+    bytes: r.raw ?? Buffer.from(r.text, 'utf8'),
+    utf8: r.utf8 === null ? null : r.utf8 === 1,
+    totalBytes: r.total,
+    truncated: r.truncated === 1,
   };
 }

@@ -54,6 +54,12 @@ export function migrateTaskSchema(db: Db): void {
   ensureColumn(db, 'tasks', 'max_errors', 'INTEGER');
   ensureColumn(db, 'tasks', 'rerun_of', 'TEXT');
   ensureColumn(db, 'tasks', 'live', 'INTEGER NOT NULL DEFAULT 1');
+  // Exact output: the kept bytes when the text column does not hold them exactly (NULL: it does),
+  // and whether they are UTF-8 (1/0; NULL: unknown, as for every row stored before these columns).
+  ensureColumn(db, 'invocations', 'stdout_raw', 'BLOB');
+  ensureColumn(db, 'invocations', 'stderr_raw', 'BLOB');
+  ensureColumn(db, 'invocations', 'stdout_utf8', 'INTEGER');
+  ensureColumn(db, 'invocations', 'stderr_utf8', 'INTEGER');
   const hadSentAt = (db.prepare(`PRAGMA table_info(invocations)`).all() as { name: string }[]).some(
     (c) => c.name === 'sent_at',
   );

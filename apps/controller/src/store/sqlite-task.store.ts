@@ -11,6 +11,7 @@ import type {
   RollingStep,
   StateCounts,
   StoreActivity,
+  StoredOutput,
   TaskListItem,
   TaskRecord,
   TaskStore,
@@ -54,6 +55,10 @@ export class SqliteTaskStore implements TaskStore {
 
   async getInvocations(taskId: string): Promise<InvocationRecord[]> {
     return this.queries.getInvocations(taskId);
+  }
+
+  async getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): Promise<StoredOutput | null> {
+    return this.queries.getOutput(taskId, host, stream);
   }
 
   async hostsOf(taskId: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import type { Db } from './database';
-import { type InvocationRow, type TaskRow, taskParams, toInvocation } from './sqlite-task.rows';
+import { captureParams, type InvocationRow, type TaskRow, taskParams, toInvocation } from './sqlite-task.rows';
 import type {
   AppliedChange,
   InvocationRecord,
@@ -42,6 +42,7 @@ export class SqliteTaskTransitions {
         `UPDATE invocations SET state = @state, exit_code = @exitCode, signal = @signal,
            stdout = @stdout, stderr = @stderr, stdout_bytes = @stdoutBytes, stderr_bytes = @stderrBytes,
            stdout_truncated = @stdoutTruncated, stderr_truncated = @stderrTruncated, reason = @reason, reject_code = @code,
+           stdout_raw = @stdoutRaw, stderr_raw = @stderrRaw, stdout_utf8 = @stdoutUtf8, stderr_utf8 = @stderrUtf8,
            started_at = COALESCE(@startedAt, started_at), finished_at = @finishedAt, duration_ms = @durationMs,
            deadline_at = NULL, updated_at = @now
          WHERE id = @invocationId AND host = @host AND (state IN ('pending', 'running') OR (state IN ('undelivered', 'lost', 'cancelled') AND @state IN ${RAN_STATES}))
@@ -134,12 +135,8 @@ export class SqliteTaskTransitions {
           state: u.state,
           exitCode: u.exitCode,
           signal: u.signal,
-          stdout: u.stdout.data,
-          stderr: u.stderr.data,
-          stdoutBytes: u.stdout.bytes,
-          stderrBytes: u.stderr.bytes,
-          stdoutTruncated: u.stdout.truncated ? 1 : 0,
-          stderrTruncated: u.stderr.truncated ? 1 : 0,
+          ...captureParams('stdout', u.stdout),
+          ...captureParams('stderr', u.stderr),
           reason: u.reason,
           startedAt: u.startedAt,
           finishedAt: u.finishedAt,

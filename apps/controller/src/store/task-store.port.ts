@@ -42,6 +42,9 @@ export interface InvocationRecord {
   stderrBytes: number;
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
+  /** whether the kept bytes of stdout are UTF-8 (see `OutputCapture.utf8`); null: unknown (an agent before exact capture) */
+  stdoutUtf8: boolean | null;
+  stderrUtf8: boolean | null;
   reason: string | null;
   /** why the agent rejected it, as a code; null unless `rejected` by an agent */
   rejectCode: RejectCode | null;
@@ -50,6 +53,23 @@ export interface InvocationRecord {
   durationMs: number | null;
   /** when the controller published it; null while a rolling run has not reached it (or it was never sent) */
   sentAt: number | null;
+}
+
+/** One stream of one invocation as stored, for `GET /v1/tasks/:id/results/:host/stdout`. */
+export interface StoredOutput {
+  /** the invocation's state (output is stored with its result: empty until then) */
+  state: InvocationState;
+  /**
+   * the kept bytes, exactly (at most the agent's cap); for output from an agent before exact
+   * capture (`utf8` null), the UTF-8 of its text, whose invalid sequences that agent replaced
+   */
+  bytes: Buffer;
+  /** whether `bytes` are UTF-8 (see `OutputCapture.utf8`); null: unknown */
+  utf8: boolean | null;
+  /** bytes the command wrote to the stream in all */
+  totalBytes: number;
+  /** true when `totalBytes` exceeds what `bytes` holds */
+  truncated: boolean;
 }
 
 /** Counts of a task's invocations by state. */
@@ -145,6 +165,8 @@ export interface TaskStore {
   getTask(id: string): Promise<TaskRecord | null>;
   /** The task's invocations with their whole output, ordered by host; [] for an unknown task. */
   getInvocations(taskId: string): Promise<InvocationRecord[]>;
+  /** One stream's stored output of the task's invocation on `host`; null when the task has no such host. */
+  getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): Promise<StoredOutput | null>;
   /** The task's hosts only (no output): cheap enough to check a token's scope on every read. */
   hostsOf(taskId: string): Promise<string[]>;
   /** How many of the task's invocations are in each state (states with none are absent). */

@@ -22,6 +22,8 @@ export function presentInvocation(r: InvocationRecord): HostResult {
     stderrBytes: r.stderrBytes,
     stdoutTruncated: r.stdoutTruncated,
     stderrTruncated: r.stderrTruncated,
+    stdoutUtf8: r.stdoutUtf8,
+    stderrUtf8: r.stderrUtf8,
     reason: r.reason,
     rejectCode: r.rejectCode,
     startedAt: iso(r.startedAt),

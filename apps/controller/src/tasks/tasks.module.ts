@@ -19,6 +19,8 @@ import { TaskChanges } from './task-changes';
 import { TaskLauncher } from './task.launcher';
 import { TaskReader } from './task-reader.service';
 import { TaskActionsController } from './task-actions.controller';
+import { TaskOutputReader } from './task-output.reader';
+import { TaskResultsController } from './task-results.controller';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
 
@@ -32,11 +34,12 @@ import { TasksService } from './tasks.service';
  */
 @Module({
   imports: [StoreModule, BrokerModule, KeysModule, HostsModule, MetricsModule, AuditModule, TaskActivityModule],
-  controllers: [TasksController, TaskActionsController],
+  controllers: [TasksController, TaskActionsController, TaskResultsController],
   providers: [
     TasksService,
     TaskLauncher,
     TaskReader,
+    TaskOutputReader,
     TaskAudit,
     TaskChanges,
     DispatcherService,
