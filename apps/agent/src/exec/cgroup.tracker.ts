@@ -126,9 +126,10 @@ export class CgroupTracker {
     if (own === null) return { reason: 'no cgroup v2 entry in /proc/self/cgroup' };
     const path = join(mount, own, name);
     try {
-      mkdirSync(path, { recursive: true });
+      mkdirSync(path); // in the agent's own cgroup, which exists: nothing else is created
     } catch (err) {
-      return { reason: `cannot create ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        return { reason: `cannot create ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
     }
     if (!existsSync(join(path, 'cgroup.kill'))) {
       tryRmdir(path);
