@@ -17,7 +17,7 @@ const GROUP_POLL_MS = 50;
  * with stdin from /dev/null. Until `go` arrives it has forked nothing, so every process the command
  * ever starts is born in the cgroup. Without `go` (the agent died first) it exits 125, running nothing.
  */
-const GATE = 'read -r go && [ "$go" = go ] && exec "$@" </dev/null; exit 125';
+const GATE = 'IFS= read -r go && [ "$go" = go ] && exec "$@" </dev/null; exit 125';
 
 /**
  * Spawns `plan` as the leader of its own process group (pgid = pid), so the whole tree can be

@@ -65,6 +65,18 @@ function startPrinting(r: ProcessRunner, command: string, over: Partial<RunSpec>
 }
 
 describe('ProcessRunner with a cgroup per run', () => {
+  it('runs the command itself in its cgroup: the same pid, stdin from /dev/null, whatever env it is given', async () => {
+    const h = runner.start(
+      spec('echo $$; cat /proc/self/cgroup; readlink /proc/self/fd/0; echo "$IFS"', { env: { IFS: 'o' } }),
+    );
+    const o = await h.outcome;
+    expect(o).toMatchObject({ state: 'succeeded', exitCode: 0 });
+    const [pid, ...rest] = o.stdout.data.trim().split('\n');
+    expect(Number(pid)).toBe(h.pid);
+    expect(rest.join('\n')).toContain(`/${name}/${h.cgroup!.split('/').pop()}`);
+    expect(rest).toContain('/dev/null');
+  });
+
   it('kills a setsid daemon at the timeout, with cgroup.kill, and removes the cgroup', async () => {
     const { h, pid } = startPrinting(runner, DAEMON(1237), { timeoutMs: 1_000 });
     const daemon = await pid;
