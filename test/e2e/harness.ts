@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import * as amqplib from 'amqplib';
 import type { TaskView } from '@warren/api';
 import { agentQueue, sharedTopology } from '@warren/protocol';
+import { removeAgentCgroups } from '../support/agent-cgroups';
 
 /** The shared broker every e2e suite uses; each run gets its own namespace on it. */
 export const BROKER_URL = process.env.WARREN_TEST_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -258,6 +259,7 @@ export class Warren {
     } finally {
       await conn.close();
     }
+    await removeAgentCgroups(this.ns);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { BrokerService } from './broker/broker.service';
 import { AgentConfig } from './config/agent.config';
 import { ControlService } from './control/control.service';
+import { ProcessRunner } from './exec/process.runner';
 import { InboxService } from './inbox/inbox.service';
 import { ReplyPublisher } from './inbox/reply.publisher';
 import { AgentIdentity } from './identity/agent.identity';
@@ -32,6 +33,7 @@ export class AgentLifecycle implements OnApplicationBootstrap, BeforeApplication
     private readonly presence: PresenceService,
     private readonly journal: InvocationJournal,
     private readonly identity: AgentIdentity,
+    private readonly runner: ProcessRunner,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'agent' });
@@ -39,6 +41,8 @@ export class AgentLifecycle implements OnApplicationBootstrap, BeforeApplication
 
   /** Attaches the consumer and heartbeats, then connects (in the background, retrying). */
   async onApplicationBootstrap(): Promise<void> {
+    // What a timeout or cancel will kill: a cgroup per command, or (with why) only its process group.
+    this.log.info(this.runner.tracking, 'process tracking');
     // Control first: on every connect its backlog is applied before the inbox consumes.
     await this.control.start();
     await this.inbox.start();
@@ -78,6 +82,7 @@ export class AgentLifecycle implements OnApplicationBootstrap, BeforeApplication
     // The connection closes the consumer's channel with it (see BrokerService.close).
     await this.broker.close();
     await this.inbox.close();
+    this.runner.close();
     this.journal.close();
     this.log.info({}, 'agent stopped');
   }

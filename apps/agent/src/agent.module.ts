@@ -5,6 +5,7 @@ import { AgentLifecycle } from './agent.lifecycle';
 import { BrokerService } from './broker/broker.service';
 import { AgentConfig } from './config/agent.config';
 import { ProcessRunner } from './exec/process.runner';
+import { chooseTracking } from './exec/process.tracking';
 import { AgentIdentity } from './identity/agent.identity';
 import { ControlService } from './control/control.service';
 import { InboxService } from './inbox/inbox.service';
@@ -33,8 +34,20 @@ export class AgentModule {
         },
         {
           provide: ProcessRunner,
-          useFactory: (clock: Clock) =>
-            new ProcessRunner({ baseEnv: config.childEnv, maxOutputBytes: config.maxOutputBytes, clock }),
+          useFactory: (clock: Clock) => {
+            // One cgroup subtree per agent, named so that agents sharing a cgroup never sweep each other's.
+            const log = logger.child({ component: 'exec' });
+            const name = `warren.${config.namespace}.${config.host}`;
+            const { cgroups, note } = chooseTracking(config.processTracking, name, log);
+            return new ProcessRunner({
+              baseEnv: config.childEnv,
+              maxOutputBytes: config.maxOutputBytes,
+              clock,
+              cgroups,
+              log,
+              trackingNote: note,
+            });
+          },
           inject: [Clock],
         },
         BrokerService,

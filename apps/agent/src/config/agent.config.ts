@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readPublicKeyFile, type TrustedKey } from '@warren/protocol';
 import { type ConfigEnv, ConfigError, parseCommandLine, processEnv, readConfig, settingName } from '@warren/runtime';
-import { AGENT_OPTIONS, agentProgram } from './agent.program';
+import { AGENT_OPTIONS, agentProgram, type ProcessTrackingMode } from './agent.program';
 import { buildBaseEnv } from './base-env.builder';
 import { loadAgentPolicy } from '../policy/policy.loader';
 import { PolicyError } from '../policy/policy.error';
@@ -10,7 +10,7 @@ import type { AgentPolicy } from '../policy/policy.types';
 
 export { ConfigError } from '@warren/runtime';
 export { parseLabels } from './labels.parser';
-export { MAX_OUTPUT_CAP } from './agent.program';
+export { MAX_OUTPUT_CAP, type ProcessTrackingMode } from './agent.program';
 
 /** TLS files for the broker connection, read at boot so that a bad path stops the agent at once. */
 export interface BrokerTls {
@@ -52,6 +52,8 @@ export class AgentConfig {
   childEnv: Readonly<Record<string, string>>;
   /** the local policy (`--policy`, or the default one), users resolved; it wins over every envelope */
   policy: AgentPolicy;
+  /** how timeout and cancel reach a command's processes: a cgroup v2 per command, or its process group */
+  processTracking: ProcessTrackingMode;
 }
 
 /** Reads every `--trust` file (comma-separated); at least one is required. */
@@ -115,5 +117,6 @@ export function loadAgentConfig(argv: string[], env: ConfigEnv = processEnv()): 
     logLevel: o.logLevel,
     childEnv: buildBaseEnv(env),
     policy: loadPolicy(o.policy, o.maxOutput),
+    processTracking: o.processTracking,
   } satisfies AgentConfig);
 }

@@ -7,6 +7,7 @@ import {
   integer,
   LOG_LEVEL_OPTION,
   matching,
+  oneOf,
   type OptionTable,
   text,
 } from '@warren/runtime';
@@ -16,6 +17,11 @@ import { parseLabels } from './labels.parser';
 
 /** bytes; the most output per stream an agent may keep. Two captures, JSON-escaped, must fit a reply. */
 export const MAX_OUTPUT_CAP = 4 * 1024 * 1024;
+
+/** `--process-tracking`: how an agent reaches everything a command started (docs/process-tracking.md). */
+export const PROCESS_TRACKING_MODES = ['auto', 'cgroup', 'process-group'] as const;
+/** One of {@link PROCESS_TRACKING_MODES}. */
+export type ProcessTrackingMode = (typeof PROCESS_TRACKING_MODES)[number];
 
 /** A duration from `minMs` to `maxMs`; `minText`/`maxText` name the bounds in messages. */
 function duration(minMs: number, minProblem: string, maxMs = Infinity, maxProblem = '') {
@@ -101,6 +107,14 @@ export const AGENT_OPTIONS = {
     description: 'on SIGTERM, how long running commands may finish before they are killed',
     default: '10s',
     parse: duration(0, 'must not be negative'),
+  },
+  processTracking: {
+    flags: '--process-tracking <mode>',
+    env: 'WARREN_PROCESS_TRACKING',
+    description:
+      'what a timeout or cancel kills: auto (a cgroup v2 per command where the agent can create one, else its process group), cgroup (refuse to start without one), process-group (see docs/process-tracking.md)',
+    default: 'auto',
+    parse: (t: string | undefined) => oneOf(PROCESS_TRACKING_MODES)(t) as ProcessTrackingMode,
   },
   amqpHeartbeat: AMQP_HEARTBEAT_OPTION,
   logLevel: LOG_LEVEL_OPTION,

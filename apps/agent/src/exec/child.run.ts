@@ -1,33 +1,46 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { AgentResultState } from '@warren/protocol';
 import type { Clock } from '@warren/runtime';
+import type { Logger } from 'pino';
+import type { CgroupTracker, RunCgroup } from './cgroup.tracker';
+import { decideExit, type ExitStatus, type KillDecision, readLeaderStatus } from './exit.decision';
 import { BoundedCapture, EMPTY_CAPTURE } from './output.capture';
+import { CgroupBoundary, ProcessGroupBoundary, type RunBoundary } from './run.boundary';
 import type { RunOutcome, RunSpec } from './run.types';
 import type { SpawnPlan } from './spawn.plan';
 
 /** ms; after a kill, how often to look whether the group has emptied before its SIGKILL is due. */
 const GROUP_POLL_MS = 50;
 
-/** Sends `signal` to every process of group `pgid`; false when the group no longer exists. */
-function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false; // ESRCH: nobody left in the group (EPERM cannot happen: they are our children)
-  }
-}
+/**
+ * A shell that waits, on stdin, for the agent to have moved it into its cgroup, then execs the plan
+ * with stdin from /dev/null. Until `go` arrives it has forked nothing, so every process the command
+ * ever starts is born in the cgroup. Without `go` (the agent died first) it exits 125, running nothing.
+ */
+const GATE = 'IFS= read -r go && [ "$go" = go ] && exec "$@" </dev/null; exit 125';
 
-/** Spawns `plan` as the leader of its own process group (pgid = pid), so the whole tree can be signalled at once. */
-function spawnGroupLeader(plan: SpawnPlan): ChildProcess {
-  return spawn(plan.file, plan.args, {
+/**
+ * Spawns `plan` as the leader of its own process group (pgid = pid), so the whole tree can be
+ * signalled at once; `gated`, behind {@link GATE} in the same process (exec keeps the pid).
+ */
+function spawnGroupLeader(plan: SpawnPlan, gated: boolean): ChildProcess {
+  const [file, args] = gated
+    ? ['/bin/sh', ['-c', GATE, 'warren-run', plan.file, ...plan.args]]
+    : [plan.file, plan.args];
+  return spawn(file, args, {
     cwd: plan.cwd,
     env: plan.env,
     uid: plan.uid,
     gid: plan.gid,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [gated ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
+}
+
+/** Where a run's processes are tracked: a tracker for per-run cgroups, or null for process groups only. */
+export interface RunTracking {
+  cgroups: CgroupTracker | null;
+  log: Logger | null;
 }
 
 /** The outcome of a run that never started: `error`, with why. */
@@ -55,11 +68,14 @@ export class Run {
   readonly startedAt: number;
   private readonly out: BoundedCapture;
   private readonly err: BoundedCapture;
-  private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  /** what the agent signals to end the run; null when it never started */
+  readonly boundary: RunBoundary | null = null;
+  private exit: ExitStatus | null = null;
   private pipesClosed = false;
   private pipeWaitOver = false;
-  /** set once we decided to kill the group: the state and reason it will end with */
-  private killing: { state: AgentResultState; reason: string; sigkillSent: boolean } | null = null;
+  /** set once we decided to kill the run: the state and reason it ends with if our signals end it */
+  private killing: KillDecision | null = null;
+  private sigkillSent = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private polling = false;
   private done = false;
@@ -70,15 +86,26 @@ export class Run {
     maxOutputBytes: number,
     private readonly pipeCloseWaitMs: number,
     private readonly clock: Clock,
+    tracking: RunTracking = { cgroups: null, log: null },
   ) {
     this.outcome = new Promise((r) => (this.resolve = r));
     this.startedAt = clock.now();
     this.out = new BoundedCapture(maxOutputBytes);
     this.err = new BoundedCapture(maxOutputBytes);
-    this.child = spawnGroupLeader(plan);
+    const cgroup = tracking.cgroups?.create() ?? null;
+    try {
+      this.child = spawnGroupLeader(plan, cgroup !== null);
+    } catch (err) {
+      cgroup?.release();
+      throw err;
+    }
     this.pid = this.child.pid ?? null;
     this.child.on('error', (e) => this.onError(e));
-    if (this.pid === null) return; // 'error' follows: it never started
+    if (this.pid === null) {
+      cgroup?.release();
+      return; // 'error' follows: it never started
+    }
+    this.boundary = this.enter(cgroup, tracking.log);
     this.capture();
     this.child.on('exit', (code, signal) => this.onExit(code, signal));
     this.child.on('close', () => {
@@ -87,6 +114,27 @@ export class Run {
     });
     const reason = `killed after ${spec.timeoutMs} ms timeout`;
     this.after(spec.timeoutMs, () => this.kill('timed_out', reason, spec.killGraceMs));
+  }
+
+  /** Moves the gated child into `cgroup` and lets it run; its process group alone when that fails. */
+  private enter(cgroup: RunCgroup | null, log: Logger | null): RunBoundary {
+    const pid = this.pid!;
+    if (!cgroup) return new ProcessGroupBoundary(pid);
+    let boundary: RunBoundary;
+    try {
+      cgroup.join(pid);
+      boundary = new CgroupBoundary(cgroup, pid);
+    } catch (err) {
+      log?.warn(
+        { pid, path: cgroup.path, err: (err as Error).message },
+        'cannot move a run into its cgroup: using its process group',
+      );
+      cgroup.release();
+      boundary = new ProcessGroupBoundary(pid);
+    }
+    this.child.stdin!.on('error', () => undefined); // EPIPE if it died before reading
+    this.child.stdin!.end('go\n');
+    return boundary;
   }
 
   /** Keeps each stream up to its cap, handing what was kept to `spec.onOutput` as it comes. */
@@ -105,34 +153,51 @@ export class Run {
   }
 
   /**
-   * SIGTERM the group now and SIGKILL it after `graceMs` (0 = SIGKILL now, also cutting short a
-   * grace already running); the run ends as `state`. The first decision's state and reason stand.
+   * SIGTERM everything the run started now and SIGKILL it after `graceMs` (0 = SIGKILL now, also
+   * cutting short a grace already running). The run ends as `state` only if those signals end its
+   * shell (see {@link decideExit}); a shell that has already exited by itself is left to its own
+   * state, and what it left running is not touched. The first decision's state and reason stand.
    */
   kill(state: AgentResultState, reason: string, graceMs: number): void {
-    if (this.done || this.pid === null || this.exit) return; // ended by itself: its own state stands
-    const pid = this.pid;
-    const sigkill = () => {
-      if (this.killing!.sigkillSent) return;
-      this.killing!.sigkillSent = true;
-      if (signalGroup(pid, 'SIGKILL'))
-        this.spec.onKill?.({
-          pid,
-          signal: 'SIGKILL',
-          state: this.killing!.state,
-          reason: this.killing!.reason,
-          graceMs: 0,
-        });
-      this.tryFinish();
-    };
+    if (this.done || !this.boundary || this.exit) return; // ended by itself: its own state stands
     if (!this.killing) {
-      this.killing = { state, reason, sigkillSent: false };
+      const leader = readLeaderStatus(this.pid!);
+      if (leader.exited) return; // exited, not yet reaped: the exit event is on its way
+      this.killing = { state, reason, sent: [] };
       if (graceMs > 0) {
-        if (signalGroup(pid, 'SIGTERM')) this.spec.onKill?.({ pid, signal: 'SIGTERM', state, reason, graceMs });
-        this.after(graceMs, sigkill);
+        if (this.boundary.terminate()) {
+          this.killing.sent.push({ signal: 'SIGTERM', caught: leader.catches('SIGTERM') });
+          this.spec.onKill?.({
+            pid: this.pid!,
+            signal: 'SIGTERM',
+            state,
+            reason,
+            graceMs,
+            cgroup: this.boundary.cgroup,
+          });
+        }
+        this.after(graceMs, () => this.sigkill());
         return;
       }
     }
-    if (graceMs <= 0) sigkill();
+    if (graceMs <= 0) this.sigkill();
+  }
+
+  private sigkill(): void {
+    const k = this.killing!;
+    if (this.sigkillSent) return;
+    this.sigkillSent = true;
+    k.sent.push({ signal: 'SIGKILL', caught: false });
+    if (this.boundary!.kill())
+      this.spec.onKill?.({
+        pid: this.pid!,
+        signal: 'SIGKILL',
+        state: k.state,
+        reason: k.reason,
+        graceMs: 0,
+        cgroup: this.boundary!.cgroup,
+      });
+    this.tryFinish();
   }
 
   private onError(e: Error): void {
@@ -152,16 +217,16 @@ export class Run {
   private tryFinish(): void {
     if (this.done || !this.exit) return;
     if (!this.pipesClosed && !this.pipeWaitOver) return;
-    if (this.groupMaySurvive()) return;
+    if (this.mayStillRun()) return;
     this.finish(this.outcomeOfExit(this.exit));
   }
 
   /**
-   * After a kill, a run is reported only once nothing of its group can survive: its SIGKILL was
-   * sent or the group is empty. Until then, looks again every {@link GROUP_POLL_MS}.
+   * After a kill, a run is reported only once nothing it started can survive: its SIGKILL was sent
+   * or its group (cgroup) is empty. Until then, looks again every {@link GROUP_POLL_MS}.
    */
-  private groupMaySurvive(): boolean {
-    if (!this.killing || this.killing.sigkillSent || !signalGroup(this.pid!, 0)) return false;
+  private mayStillRun(): boolean {
+    if (!this.killing || this.sigkillSent || !this.boundary!.occupied()) return false;
     if (!this.polling) {
       this.polling = true;
       this.after(GROUP_POLL_MS, () => {
@@ -172,24 +237,14 @@ export class Run {
     return true;
   }
 
-  /** The state of an exited run: our kill's, else 0 `succeeded`, else `failed`. */
-  private outcomeOfExit({ code, signal }: { code: number | null; signal: NodeJS.Signals | null }): RunOutcome {
-    let state: AgentResultState;
-    let reason: string | null = null;
-    if (this.killing) {
-      state = this.killing.state;
-      reason = this.killing.reason;
-    } else if (code === 0) {
-      state = 'succeeded';
-    } else {
-      state = 'failed';
-      if (signal) reason = `killed by ${signal}`;
-    }
+  /** The outcome of an exited run, its state decided by how it ended ({@link decideExit}). */
+  private outcomeOfExit(exit: ExitStatus): RunOutcome {
+    const { state, reason } = decideExit(exit, this.killing);
     const finishedAt = this.clock.now();
     return {
       state,
-      exitCode: code,
-      signal,
+      exitCode: exit.code,
+      signal: exit.signal,
       stdout: this.out.result(),
       stderr: this.err.result(),
       startedAt: this.startedAt,
@@ -207,6 +262,7 @@ export class Run {
     // A daemon may still hold the pipes; we stop listening rather than wait for it.
     this.child.stdout?.destroy();
     this.child.stderr?.destroy();
+    this.boundary?.release();
     this.resolve(outcome);
   }
 

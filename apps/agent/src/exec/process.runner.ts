@@ -1,4 +1,6 @@
 import { type Clock, SystemClock } from '@warren/runtime';
+import type { Logger } from 'pino';
+import type { CgroupTracker } from './cgroup.tracker';
 import { notStarted, Run } from './child.run';
 import type { RunHandle, RunSpec } from './run.types';
 import { findPrlimit, findSetpriv, planSpawn, type UserSwitch } from './spawn.plan';
@@ -23,20 +25,35 @@ export interface ProcessRunnerOptions {
   pipeCloseWaitMs?: number;
   /** where start and finish times are read; default the system clock */
   clock?: Clock;
+  /**
+   * the agent's cgroup subtree: each run gets its own cgroup there, which timeout and cancel kill
+   * whole; null or absent = each run's process group only (see docs/process-tracking.md)
+   */
+  cgroups?: CgroupTracker | null;
+  /** hears why a run could not get a cgroup; default none */
+  log?: Logger | null;
+  /** without `cgroups`: why not, for {@link ProcessRunner.tracking} */
+  trackingNote?: string;
 }
+
+/** Which boundary the runner kills, for the agent's start log: `{ processTracking, path | reason }`. */
+export type ProcessTrackingInfo =
+  { processTracking: 'cgroup'; path: string } | { processTracking: 'process-group'; reason: string };
 
 /** ms; the longest SIGTERM→SIGKILL grace used when the agent itself is shutting down. */
 const SHUTDOWN_KILL_GRACE_MS = 2_000;
 
 /**
- * Runs commands as `/bin/sh -c <command>`, each as the leader of its own process group, so that a
- * timeout or a shutdown kills everything the command started, background children included:
- * SIGTERM to the group, then SIGKILL to the group after the grace, even if the shell is gone by then.
+ * Runs commands as `/bin/sh -c <command>`, each as the leader of its own process group and, given
+ * a {@link CgroupTracker}, in its own cgroup, so that a timeout or a cancel kills everything the
+ * command started: SIGTERM to all, then SIGKILL to all after the grace (`cgroup.kill`, which also
+ * reaches `setsid` and double-forked descendants; without a cgroup, the process group, which they
+ * leave). A command whose shell exits by itself is not killed: what it left running stays.
  *
- * Output is captured per stream up to a cap (see {@link BoundedCapture}); the exit status becomes
- * a state: 0 `succeeded`, non-zero or a foreign signal `failed`, our timeout kill `timed_out`,
- * our shutdown kill `cancelled`, unable to start `error`. A run never throws: every way it can end
- * is an outcome.
+ * Output is captured per stream up to a cap (see {@link BoundedCapture}); how the shell ended
+ * becomes a state: 0 `succeeded`, non-zero or a foreign signal `failed`, ended by our timeout kill
+ * `timed_out`, by our cancel or shutdown kill `cancelled`, unable to start `error`. A run never
+ * throws: every way it can end is an outcome.
  */
 export class ProcessRunner {
   private readonly active = new Set<Run>();
@@ -50,6 +67,14 @@ export class ProcessRunner {
       prlimit: findPrlimit(),
       agentUid: opts.agentUid ?? process.getuid!(),
     };
+  }
+
+  /** Which boundary runs are killed by, and where (or why no cgroup). */
+  get tracking(): ProcessTrackingInfo {
+    const c = this.opts.cgroups;
+    return c
+      ? { processTracking: 'cgroup', path: c.path }
+      : { processTracking: 'process-group', reason: this.opts.trackingNote ?? 'no cgroup tracker given' };
   }
 
   /** Runs that have not ended yet. */
@@ -69,6 +94,7 @@ export class ProcessRunner {
         Math.min(spec.maxOutputBytes ?? Infinity, this.opts.maxOutputBytes),
         this.opts.pipeCloseWaitMs ?? 500,
         this.clock,
+        { cgroups: this.opts.cgroups ?? null, log: this.opts.log ?? null },
       );
     } catch (err) {
       // spawn throws at once for arguments it cannot pass at all, e.g. a NUL byte in the command or env.
@@ -79,6 +105,7 @@ export class ProcessRunner {
     return {
       pid: run.pid,
       startedAt: run.pid === null ? null : run.startedAt,
+      cgroup: run.boundary?.cgroup ?? null,
       outcome: run.outcome,
       cancel: (reason) => run.kill('cancelled', reason, run.spec.killGraceMs),
     };
@@ -94,13 +121,21 @@ export class ProcessRunner {
     await Promise.all(runs.map((r) => r.outcome));
   }
 
-  /** SIGKILLs every group at once, for an agent that must exit now. */
+  /** SIGKILLs everything every run started, at once, for an agent that must exit now. */
   killAllNow(): void {
     for (const run of this.active) run.kill('cancelled', 'agent killed', 0);
   }
 
+  /**
+   * After the last run: stops watching the cgroups that daemons keep alive (the next start takes
+   * them over) and removes the agent's cgroup directory if it is empty.
+   */
+  close(): void {
+    this.opts.cgroups?.close();
+  }
+
   private neverStarted(reason: string): RunHandle {
     const outcome = Promise.resolve(notStarted(reason, this.clock.now()));
-    return { pid: null, startedAt: null, outcome, cancel: () => undefined };
+    return { pid: null, startedAt: null, cgroup: null, outcome, cancel: () => undefined };
   }
 }

@@ -18,9 +18,9 @@ export interface RunSpec {
   cwd: string | null;
   /** laid over the agent's base environment */
   env: Record<string, string>;
-  /** ms; the whole process group gets SIGTERM after this */
+  /** ms; everything the command started (its cgroup, else its process group) gets SIGTERM after this */
   timeoutMs: number;
-  /** ms; between that SIGTERM and the SIGKILL of the group */
+  /** ms; between that SIGTERM and the SIGKILL of everything it started */
   killGraceMs: number;
   /**
    * who to run it as; absent or null = the agent's own user, with its environment and cwd. When
@@ -38,15 +38,18 @@ export interface RunSpec {
    */
   onOutput?: (stream: 'stdout' | 'stderr', bytes: Buffer) => void;
   /**
-   * Hears each signal sent to the process group (SIGTERM at a timeout or cancel, SIGKILL after the
-   * grace), so that every kill is one structured log line. Must not throw.
+   * Hears each signal sent to what the command started (SIGTERM at a timeout or cancel, SIGKILL
+   * after the grace), so that every kill is one structured log line. Must not throw.
    */
   onKill?: (kill: {
+    /** the shell's pid, which leads the process group */
     pid: number;
     signal: 'SIGTERM' | 'SIGKILL';
     state: string;
     reason: string;
     graceMs: number;
+    /** the run's cgroup directory, whose every process got the signal; null: its process group did */
+    cgroup: string | null;
   }) => void;
 }
 
@@ -59,11 +62,14 @@ export interface RunHandle {
   pid: number | null;
   /** ms since epoch, when it was spawned; null when it could not start */
   startedAt: number | null;
+  /** the run's own cgroup directory; null when it runs in its process group only, or never started */
+  cgroup: string | null;
   /** resolves once (never rejects) when the run has ended and its pipes are closed */
   outcome: Promise<RunOutcome>;
   /**
-   * Kills the whole process group (SIGTERM, SIGKILL after the run's kill grace); the run ends
-   * `cancelled` with `reason`. No effect once it has ended or could not start.
+   * Kills everything the run started (its cgroup, else its process group: SIGTERM, SIGKILL after
+   * the run's kill grace); the run ends `cancelled` with `reason` if that ends its shell. No effect
+   * once it has ended (its shell exited by itself) or could not start.
    */
   cancel(reason: string): void;
 }
