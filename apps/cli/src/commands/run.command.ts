@@ -71,7 +71,7 @@ export function registerRunCommand(program: Command, ctx: CommandContext): void 
     .argument('<command>', 'the command, run as /bin/sh -c <command> on each host; quote it if it has spaces')
     .option(
       '--timeout <duration>',
-      "execution timeout: the agent kills the command's process group after it (default 60s)",
+      'execution timeout: the agent kills everything the command started after it (default 60s)',
       duration(false),
     )
     .option(
