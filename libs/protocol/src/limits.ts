@@ -1,13 +1,25 @@
-/** Bounds on what crosses the wire; both ends enforce them. */
+/**
+ * Bounds on what crosses the wire; both ends enforce them. Sizes a host's kernel checks are in
+ * UTF-8 bytes, as execve(2) and chdir(2) count them, never in characters.
+ */
 export const LIMITS = {
-  /** characters in a command line */
-  commandLength: 65_536,
-  /** characters in a cwd */
-  cwdLength: 4_096,
+  /**
+   * UTF-8 bytes in a command line. The agent runs `/bin/sh -c <command>`, so the command is one
+   * argument of execve(2), and Linux refuses any single argument of MAX_ARG_STRLEN (32 pages,
+   * 131,072 bytes, its NUL included) or more with E2BIG; half of that leaves room for the
+   * `setpriv`/`prlimit` wrappers and the environment. The decoder bounds the UTF-16 length by the
+   * same number (never more than the bytes); the agent's admission checks the bytes.
+   */
+  commandBytes: 65_536,
+  /** UTF-8 bytes in a cwd: Linux's PATH_MAX is 4,096 including the NUL (chdir(2) → ENAMETOOLONG) */
+  cwdBytes: 4_095,
   /** entries in a command's env */
   envCount: 128,
-  /** characters in one env value */
-  envValueLength: 32_768,
+  /**
+   * UTF-8 bytes in one env entry as execve(2) gets it, `NAME=value`: at most MAX_ARG_STRLEN − 1
+   * (131,072 with the NUL, see include/uapi/linux/binfmts.h), or the spawn fails with E2BIG
+   */
+  envEntryBytes: 131_071,
   /** hosts in one task */
   hostsPerTask: 10_000,
   /** ms; longest execution timeout a command may ask for (7 days) */
