@@ -14,7 +14,7 @@ import {
   TARGETING_HELP,
   type TargetingOptions,
 } from './targeting';
-import { watchTask } from './task.watch';
+import { RAW_HELP, watchTask } from './task.watch';
 
 interface RunOptions extends TargetingOptions {
   timeout?: number;
@@ -29,6 +29,7 @@ interface RunOptions extends TargetingOptions {
   live?: boolean;
   json?: boolean;
   collapse?: boolean;
+  raw?: boolean;
 }
 
 /** A duration flag; 0 only where no time at all makes sense (`--kill-grace 0`: SIGKILL at once). */
@@ -106,6 +107,7 @@ export function registerRunCommand(program: Command, ctx: CommandContext): void 
       '--collapse',
       'with --wait: print hosts with identical state, exit code and output once, as one group headed by their folded names (web[01-40]); with --json, groups instead of results',
     )
+    .option('--raw', RAW_HELP)
     .allowExcessArguments(true)
     .addHelpText(
       'after',
