@@ -7,7 +7,7 @@ import type { ControllerClient } from '../http/controller.client';
 import { ControllerUnreachableError } from '../http/http.errors';
 import type { SseEvent } from '../http/sse.parser';
 import { painter } from '../render/colors';
-import { allSucceeded, headerDetail, OUTPUT_FIELDS, summaryLines } from '../render/task.render';
+import { allSucceeded, headerDetail, inHostOrder, OUTPUT_FIELDS, summaryLines } from '../render/task.render';
 import { forTerminal } from '../render/terminal.safe';
 import type { CommandContext } from './command.context';
 import { type OutputEvent, type ResultEvent, StreamPrinter } from './stream.printer';
@@ -62,7 +62,7 @@ export async function followTask(
 
 /** After the live lines: a blank line, each host's header (`web1  succeeded  exit 0  2.0 s`), and the summary. */
 export function renderStreamSummary(given: TaskView, color: boolean, now: number): string {
-  const task = forTerminal(given, OUTPUT_FIELDS);
+  const task = inHostOrder(forTerminal(given, OUTPUT_FIELDS));
   const paint = painter(color);
   const results: HostResult[] = task.results;
   const headers = formatColumns(

@@ -1,4 +1,4 @@
-import { foldHosts, formatColumns } from '@warren/api';
+import { foldHosts, formatColumns, naturalCompare } from '@warren/api';
 import { INVOCATION_STATES, type InvocationState } from '@warren/protocol';
 import type { HostResult, TaskView } from '@warren/api';
 import { type Paint, painter } from './colors';
@@ -43,7 +43,7 @@ export const SUMMARY_ORDER: InvocationState[] = ['succeeded', ...INVOCATION_STAT
  * hosts in it by name. Ends with a newline.
  */
 export function renderTask(given: TaskView, opts: RenderOptions): string {
-  const task = forTerminal(given, OUTPUT_FIELDS);
+  const task = inHostOrder(forTerminal(given, OUTPUT_FIELDS));
   const paint = painter(opts.color);
   const headers = formatColumns(
     task.results.map((r) => [r.host, r.state, ...headerDetail(r, task, opts.now)]),
@@ -54,6 +54,14 @@ export function renderTask(given: TaskView, opts: RenderOptions): string {
   if (lines.length > 0) lines.push('');
   lines.push(...summaryLines(task, paint, opts.now));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * `task` with its results by host in natural order (`web1, web2, web10`), as the controller sends
+ * them since it sorts them, and as folded host lists read; kept here for a controller that did not.
+ */
+export function inHostOrder(task: TaskView): TaskView {
+  return { ...task, results: [...task.results].sort((a, b) => naturalCompare(a.host, b.host)) };
 }
 
 /** The streams a command wrote, as printed under its header: stdout indented, stderr marked, truncation noted. */
