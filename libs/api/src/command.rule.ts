@@ -1,10 +1,11 @@
 import { ENV_NAME_PATTERN, LIMITS } from '@warren/protocol';
 
 /**
- * bytes; all of one task's `NAME=value` entries together (UTF-8). Without it 128 entries of
- * 128 KiB would make a command message far over LIMITS.maxCommandMessageBytes, refused on every host.
+ * bytes; all of one task's `NAME=value` entries together (UTF-8), {@link LIMITS.envTotalBytes}.
+ * Without it 128 entries of 128 KiB would make a command message far over
+ * LIMITS.maxCommandMessageBytes, refused on every host.
  */
-export const ENV_TOTAL_BYTES = 128 * 1024;
+export const ENV_TOTAL_BYTES = LIMITS.envTotalBytes;
 
 /** Bytes of `text` in UTF-8, as the kernel counts an argument or a path (a lone surrogate as U+FFFD, 3 bytes). */
 export function utf8Bytes(text: string): number {

@@ -20,6 +20,8 @@ export const LIMITS = {
    * (131,072 with the NUL, see include/uapi/linux/binfmts.h), or the spawn fails with E2BIG
    */
   envEntryBytes: 131_071,
+  /** UTF-8 bytes of all of one command's `NAME=value` env entries together */
+  envTotalBytes: 131_072,
   /** hosts in one task */
   hostsPerTask: 10_000,
   /** ms; longest execution timeout a command may ask for (7 days) */
@@ -28,8 +30,13 @@ export const LIMITS = {
   maxDeliveryTimeoutMs: 24 * 3600 * 1000,
   /** ms; longest SIGTERM→SIGKILL grace */
   maxKillGraceMs: 5 * 60 * 1000,
-  /** bytes; a command message larger than this is rejected unread (it cannot be a valid command) */
-  maxCommandMessageBytes: 512 * 1024,
+  /**
+   * bytes; a command message larger than this is rejected unread (it cannot be a valid command).
+   * Every command the limits above allow fits: JSON writes a control character as 6 bytes
+   * (`\u0001`), so command, env and cwd take at most 6 × (65,536 + 131,072 + 4,095) ≈ 1.15 MiB,
+   * and ids, times and the reply route a few hundred bytes more.
+   */
+  maxCommandMessageBytes: 2 * 1024 * 1024,
   /** characters of output in one live `output` chunk */
   maxOutputChunkChars: 64 * 1024,
   /** bytes; a reply larger than this is rejected (two 1 MiB captures plus JSON escaping fit) */
