@@ -136,8 +136,9 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
       'oversized',
       envelope({
         env: {
-          PAD: 'x'.repeat(30_000),
-          ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`P${i}`, 'y'.repeat(30_000)])),
+          // 2.2 MB: over LIMITS.maxCommandMessageBytes (2 MiB)
+          PAD: 'x'.repeat(100_000),
+          ...Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`P${i}`, 'y'.repeat(100_000)])),
         },
       }),
       (m) => injectSigned(m),

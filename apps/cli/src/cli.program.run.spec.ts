@@ -132,3 +132,24 @@ describe('warren run against a controller over HTTP', () => {
     expect(r.stderr).toBe(`warren: the controller at ${ctl.url} is unavailable (HTTP 503): broker unavailable\n`);
   });
 });
+
+describe('warren run refusing what no host can run, before sending it', () => {
+  const ctl = useFakeController();
+
+  it.each([
+    [
+      ['echo ' + 'ｈ'.repeat(60_000)],
+      'warren: command is 180005 bytes of UTF-8; at most 65536 bytes (Linux refuses one argument of 131072 bytes or more)\n',
+    ],
+    [['pwd', '--cwd', 'docs'], 'warren: --cwd must be an absolute path (starting with /), got "docs"\n'],
+    [
+      ['env', '--env', `BIG=${'é'.repeat(65_534)}`],
+      "warren: --env: BIG=value is 131072 bytes of UTF-8; at most 131071 bytes (Linux's MAX_ARG_STRLEN less its NUL)\n",
+    ],
+  ])('exits 2 and sends nothing for %#', async (args, stderr) => {
+    ctl.route = () => ({ status: 202, body: accepted('t_abc', ['web1']) });
+    const r = await cli(['run', ...args, '--hosts', 'web1', '--url', ctl.url]);
+    expect(r).toEqual({ code: 2, stdout: '', stderr });
+    expect(ctl.seen).toEqual([]);
+  });
+});

@@ -1,7 +1,11 @@
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './cli.errors';
-import { EXIT, exitStatusOf } from './exit-status.table';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli } from './cli.program.fixtures';
+import { EXIT_INTERRUPTED } from './commands/interrupt';
+import { EXIT, EXIT_STATUSES, exitStatusOf } from './exit-status.table';
 import { ApiError, ControllerUnreachableError } from './http/http.errors';
 
 const URL = 'http://ctl:7070';
@@ -52,5 +56,32 @@ describe('exitStatusOf', () => {
     expect(status.code).toBe(EXIT.INTERNAL);
     expect(status.code).not.toBe(EXIT.NOT_ALL_SUCCEEDED);
     expect(status.lines[0]).toMatch(/^internal error .*x is undefined/);
+  });
+});
+
+describe('the exit-status table', () => {
+  const flat = (text: string) => text.replace(/\s+/g, ' ');
+
+  it('is what `warren --help` lists: every row, its number and its meaning (70 and 130 included)', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    const section = help.stdout.slice(help.stdout.indexOf('Exit status:'));
+    expect(section).not.toBe('');
+    for (const row of EXIT_STATUSES) {
+      expect(section).toMatch(new RegExp(`^ {2}${row.code} +\\S`, 'm'));
+      expect(flat(section)).toContain(flat(row.meaning));
+    }
+    expect(EXIT_STATUSES.map((r) => r.code)).toEqual(expect.arrayContaining([70, 130]));
+  });
+
+  it("is what the README's table lists, one row per status", () => {
+    const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
+    const rows = readme.split('\n').filter((l) => /^\| \d+ \|/.test(l));
+    expect(rows.map((l) => Number(l.split('|')[1]))).toEqual(EXIT_STATUSES.map((r) => r.code));
+  });
+
+  it('names the status Ctrl-C exits with as the table does', () => {
+    expect(EXIT_INTERRUPTED).toBe(130);
+    expect(EXIT).toMatchObject({ OK: 0, USAGE: 2, INTERNAL: 70, INTERRUPTED: 130 });
   });
 });

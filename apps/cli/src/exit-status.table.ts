@@ -2,35 +2,69 @@ import { CommanderError } from 'commander';
 import { UsageError } from './cli.errors';
 import { ApiError, ControllerUnreachableError } from './http/http.errors';
 
-/** Exit statuses; documented in `warren --help` and the README, and they never change meaning. */
-export const EXIT = {
-  /** every host succeeded (`run` without `--wait`: the task was accepted) */
-  OK: 0,
-  /** at least one host did not succeed */
-  NOT_ALL_SUCCEEDED: 1,
-  /** bad flags or values, refused by the API (400), not allowed for this token (403), unknown task (404) */
-  USAGE: 2,
-  /** controller unreachable, timed out, or answered 5xx */
-  UNREACHABLE: 3,
-  /** `check` without `--wait` on a task still running */
-  STILL_RUNNING: 4,
-  /** no valid API token: none given, unknown or revoked (the controller answered 401) */
-  UNAUTHENTICATED: 5,
-  /** a bug in warren itself */
-  INTERNAL: 70,
-} as const;
+/**
+ * The one table of exit statuses: `EXIT` is read from it, and so are the exit-status section of
+ * `warren --help` and the README's table (a spec holds both to every row). A status never changes
+ * meaning; a new one is a new row.
+ */
+export const EXIT_STATUSES = [
+  {
+    name: 'OK',
+    code: 0,
+    meaning: 'every host succeeded (run without --wait: the task was accepted; --dry-run: the target resolved)',
+  },
+  { name: 'NOT_ALL_SUCCEEDED', code: 1, meaning: 'at least one host did not succeed' },
+  {
+    name: 'USAGE',
+    code: 2,
+    meaning:
+      'usage error: bad flags or values (a command over 65,536 bytes, a relative --cwd), refused by the API (400, 422: nothing matched), not allowed for this token (403: role too low, or hosts outside its patterns), unknown task (404), a large run not confirmed',
+  },
+  {
+    name: 'UNREACHABLE',
+    code: 3,
+    meaning: 'the controller cannot be reached, did not answer in time, or answered 5xx (e.g. no broker)',
+  },
+  { name: 'STILL_RUNNING', code: 4, meaning: 'check without --wait: the task is still running' },
+  { name: 'UNAUTHENTICATED', code: 5, meaning: 'no valid API token (401): none given, unknown or revoked' },
+  { name: 'INTERNAL', code: 70, meaning: "a bug in warren itself (the stack is printed); never a host's outcome" },
+  {
+    name: 'INTERRUPTED',
+    code: 130,
+    meaning:
+      'Ctrl-C (128 + SIGINT, as shells report it) and detach: a task already sent goes on (see it with warren check)',
+  },
+] as const;
 
-/** The exit-status section of `warren --help`. */
-export const EXIT_STATUS_HELP = `
-Exit status:
-  ${EXIT.OK}  every host succeeded (run without --wait: the task was accepted)
-  ${EXIT.NOT_ALL_SUCCEEDED}  at least one host did not succeed
-  ${EXIT.USAGE}  usage error: bad flags or values, refused by the API (400), not allowed for
-     this token (403: role too low, or hosts outside its patterns), unknown task (404)
-  ${EXIT.UNREACHABLE}  the controller cannot be reached, did not answer in time, or answered 5xx
-  ${EXIT.STILL_RUNNING}  check without --wait: the task is still running
-  ${EXIT.UNAUTHENTICATED}  no valid API token (401): none given, unknown or revoked
-`;
+type ExitRow = (typeof EXIT_STATUSES)[number];
+
+/** Exit statuses by name (`EXIT.USAGE` is 2), from {@link EXIT_STATUSES}. */
+export const EXIT = Object.fromEntries(EXIT_STATUSES.map((r) => [r.name, r.code])) as {
+  readonly [R in ExitRow as R['name']]: R['code'];
+};
+
+/** `text` cut into lines of at most `width` characters at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  return [...lines, line];
+}
+
+/** The exit-status section of `warren --help`: every row of {@link EXIT_STATUSES}, wrapped at 100 columns. */
+export const EXIT_STATUS_HELP =
+  '\nExit status:\n' +
+  EXIT_STATUSES.map((r) =>
+    wrap(r.meaning, 92)
+      .map((l, i) => `  ${(i === 0 ? String(r.code) : '').padEnd(5)}${l}`)
+      .join('\n'),
+  ).join('\n') +
+  '\n';
 
 /** Where warren looks for the token, for `--help` and for the advice after a 401. */
 export const TOKEN_HELP = `

@@ -13,4 +13,5 @@ export * from './tasks.contract';
 export * from './duration.rule';
 export * from './labels.rule';
 export * from './limit.rule';
+export * from './command.rule';
 export * from './columns.format';

@@ -119,9 +119,9 @@ const epochMs = (field: string, nullable = false) => int(field, { min: 0, nullab
 const SCHEMAS: Record<MessageKind, Check[]> = {
   command: [
     ...ids,
-    str('command', { max: LIMITS.commandLength }),
-    str('cwd', { max: LIMITS.cwdLength, nullable: true }),
-    stringMap('env', { names: ENV_NAME_PATTERN, maxEntries: LIMITS.envCount, maxValue: LIMITS.envValueLength }),
+    str('command', { max: LIMITS.commandBytes }),
+    str('cwd', { max: LIMITS.cwdBytes, nullable: true }),
+    stringMap('env', { names: ENV_NAME_PATTERN, maxEntries: LIMITS.envCount, maxValue: LIMITS.envEntryBytes }),
     int('timeoutMs', { min: 1, max: LIMITS.maxTimeoutMs }),
     int('killGraceMs', { min: 0, max: LIMITS.maxKillGraceMs }),
     str('runAs', { max: 64, nullable: true }),

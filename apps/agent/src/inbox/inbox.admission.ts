@@ -1,4 +1,5 @@
 import type { Delivery } from '@warren/amqp';
+import { unrunnableProblem } from '@warren/api';
 import { type CommandMessage, resultsQueue } from '@warren/protocol';
 import type { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
@@ -75,11 +76,16 @@ export class InboxAdmission {
     }
     const c = admission.command;
     const replyTo = replyRoute(c.replyTo) ?? this.defaultRoute;
-    const decision = evaluatePolicy(
-      this.config.policy,
-      { command: c.command, runAs: c.runAs, timeoutMs: c.timeoutMs, envNames: Object.keys(c.env) },
-      this.agentUser,
-    );
+    // What execve(2) would refuse (a controller older than the rule may send it) is refused here,
+    // by the same rule as the API's, rather than failing with `spawn E2BIG`.
+    const unrunnable = unrunnableProblem(c);
+    const decision: ReturnType<typeof evaluatePolicy> = unrunnable
+      ? { ok: false, reason: `this host cannot run it: ${unrunnable}` }
+      : evaluatePolicy(
+          this.config.policy,
+          { command: c.command, runAs: c.runAs, timeoutMs: c.timeoutMs, envNames: Object.keys(c.env) },
+          this.agentUser,
+        );
     if (!decision.ok) {
       d.ack();
       const logged = { taskId: c.taskId, correlationId: c.invocationId, messageId, verified: true };

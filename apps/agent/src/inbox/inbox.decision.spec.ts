@@ -1,4 +1,4 @@
-import { type CommandMessage, encode, generateSigningKey, keyRing, signBody } from '@warren/protocol';
+import { type CommandMessage, encode, generateSigningKey, keyRing, LIMITS, signBody } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
 import { type AdmitContext, admit, decideStart, type StartContext } from './inbox.decision';
 
@@ -61,7 +61,7 @@ describe('admit', () => {
   });
 
   it('refuses an oversized message before hashing it', () => {
-    const huge = Buffer.alloc(600 * 1024, 0x20);
+    const huge = Buffer.alloc(LIMITS.maxCommandMessageBytes + 1, 0x20);
     expect(admit({ content: huge, headers: signBody(huge, controller), correlationId: 'inv-9' }, ctx())).toMatchObject({
       code: 'oversized',
       verified: false,

@@ -6,6 +6,7 @@ import type { ControllerClient } from '../http/controller.client';
 import { formatBytes } from '../render/units.format';
 import { type CommandContext, showTask } from './command.context';
 import { followTask } from './stream.follow';
+import { RAW_HELP } from './task.watch';
 import { waitForTask } from './task.poller';
 
 interface CheckOptions {
@@ -16,6 +17,7 @@ interface CheckOptions {
   host?: string;
   stdout?: boolean;
   stderr?: boolean;
+  raw?: boolean;
 }
 
 /** `warren check <task-id>` (alias `check_task`): shows a task; exits 4 if it is still running and `--wait` was not given. */
@@ -41,6 +43,7 @@ export function registerCheckCommand(program: Command, ctx: CommandContext): voi
       "write the host's stdout exactly as the command wrote it (up to the agent's cap) and nothing else: warren check <id> --host web1 --stdout > file",
     )
     .option('--stderr', "write the host's stderr exactly, as --stdout does")
+    .option('--raw', RAW_HELP)
     .action(async (id: string, opts: CheckOptions) => {
       const client = ctx.client();
       if (opts.host !== undefined || opts.stdout || opts.stderr)
@@ -50,10 +53,10 @@ export function registerCheckCommand(program: Command, ctx: CommandContext): voi
           throw new UsageError(
             '--follow prints lines as they come: it cannot be combined with --json or --collapse (use --wait)',
           );
-        return ctx.setExit(await followTask(ctx, client, id));
+        return ctx.setExit(await followTask(ctx, client, id, opts.raw));
       }
       const task = opts.wait ? await waitForTask(client, id, ctx.poll) : await client.getTask(id);
-      const code = showTask(ctx, task, opts.json === true, opts.collapse === true);
+      const code = showTask(ctx, task, opts.json === true, opts.collapse === true, opts.raw === true);
       if (task.state !== 'running') return ctx.setExit(code);
       ctx.io.stderr.write(`warren: task ${task.id} still running\n`);
       ctx.setExit(EXIT.STILL_RUNNING);

@@ -32,10 +32,10 @@ export function printJson(ctx: CommandContext, value: unknown): void {
 
 /**
  * Prints a finished or running task (human or `--json`; with `collapse`, hosts with identical
- * results as one group) and returns its exit status: 0 only when every host succeeded.
+ * results as one group; with `raw`, the hosts' output unescaped) and returns its exit status: 0 only when every host succeeded.
  */
-export function showTask(ctx: CommandContext, task: TaskView, json: boolean, collapse = false): number {
-  const opts = { color: colorEnabled(ctx.io), now: ctx.now() };
+export function showTask(ctx: CommandContext, task: TaskView, json: boolean, collapse = false, raw = false): number {
+  const opts = { color: colorEnabled(ctx.io), now: ctx.now(), raw };
   if (json) printJson(ctx, collapse ? collapsedTaskJson(task) : task);
   else ctx.io.stdout.write(collapse ? renderCollapsedTask(task, opts) : renderTask(task, opts));
   return allSucceeded(task) ? EXIT.OK : EXIT.NOT_ALL_SUCCEEDED;

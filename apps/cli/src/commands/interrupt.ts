@@ -1,8 +1,9 @@
 import type { ControllerClient } from '../http/controller.client';
 import type { OutStream } from '../cli.io';
+import { EXIT } from '../exit-status.table';
 
-/** Exit status after Ctrl-C (128 + SIGINT), as shells report an interrupted command. */
-export const EXIT_INTERRUPTED = 130;
+/** Exit status after Ctrl-C (128 + SIGINT), as shells report an interrupted command: a row of the one table. */
+export const EXIT_INTERRUPTED = EXIT.INTERRUPTED;
 
 /** What Ctrl-C while waiting on a task leads to. */
 export type InterruptChoice = 'cancel' | 'detach';

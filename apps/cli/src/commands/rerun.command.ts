@@ -5,7 +5,7 @@ import { EXIT } from '../exit-status.table';
 import { parseLimitFlag } from '../parse/limit.parser';
 import { UsageError } from '../cli.errors';
 import { type CommandContext, printJson } from './command.context';
-import { watchTask } from './task.watch';
+import { RAW_HELP, watchTask } from './task.watch';
 
 /** States `--only` may name: the finished ones. */
 const FINISHED = INVOCATION_STATES.filter((s) => TERMINAL_STATES.has(s));
@@ -42,6 +42,7 @@ interface RerunOptions {
   stream?: boolean;
   json?: boolean;
   collapse?: boolean;
+  raw?: boolean;
 }
 
 /** `warren rerun <task-id> [--only failed,…]`: the same command again, on the hosts of a task that ended in those states. */
@@ -74,6 +75,7 @@ export function registerRerunCommand(program: Command, ctx: CommandContext): voi
     )
     .option('--json', 'print JSON: {id, hosts, state, rerunOf}, or the whole task with --wait')
     .option('--collapse', 'with --wait: print hosts with identical results once, as one group')
+    .option('--raw', RAW_HELP)
     .addHelpText(
       'after',
       `

@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../cli.errors';
 import { EXIT } from '../exit-status.table';
 import type { CreateTaskRequest } from '@warren/api';
-import { DURATION_FORMAT, parseDurationMs } from '@warren/api';
+import { commandProblem, cwdProblem, DURATION_FORMAT, envProblem, parseDurationMs } from '@warren/api';
 import { collectEnv } from '../parse/env.parser';
 import { parseHostList } from '../parse/hosts.parser';
 import { type CommandContext, printJson } from './command.context';
@@ -14,7 +14,7 @@ import {
   TARGETING_HELP,
   type TargetingOptions,
 } from './targeting';
-import { watchTask } from './task.watch';
+import { RAW_HELP, watchTask } from './task.watch';
 
 interface RunOptions extends TargetingOptions {
   timeout?: number;
@@ -29,6 +29,7 @@ interface RunOptions extends TargetingOptions {
   live?: boolean;
   json?: boolean;
   collapse?: boolean;
+  raw?: boolean;
 }
 
 /** A duration flag; 0 only where no time at all makes sense (`--kill-grace 0`: SIGKILL at once). */
@@ -49,8 +50,17 @@ function envOption(text: string, previous: Record<string, string> | undefined): 
   }
 }
 
-/** The request body: only what the user gave, so the controller's defaults apply to the rest. */
+/**
+ * The request body: only what the user gave, so the controller's defaults apply to the rest.
+ * The command, `--cwd` and the `--env` flags together are checked by the API's own rules before
+ * anything is sent (a 180 KB command or a relative cwd is a {@link UsageError}, exit 2).
+ */
 export function buildTaskRequest(command: string, opts: RunOptions): CreateTaskRequest {
+  const unsendable =
+    commandProblem(command) ??
+    (opts.cwd === undefined ? null : cwdProblem(opts.cwd, '--cwd')) ??
+    (opts.env === undefined ? null : envProblem(opts.env, '--env'));
+  if (unsendable) throw new UsageError(unsendable);
   const hosts = parseHostList(opts.hosts ?? []);
   if (opts.hosts && hosts.length === 0) throw new UsageError('--hosts names no host');
   const body = applyTargeting({ command, ...(hosts.length > 0 ? { hosts } : {}) }, opts);
@@ -80,7 +90,7 @@ export function registerRunCommand(program: Command, ctx: CommandContext): void 
       duration(false),
     )
     .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL at the timeout (default 5s)', duration(true))
-    .option('--cwd <dir>', "working directory on each host (default: the agent's own)")
+    .option('--cwd <dir>', "absolute working directory on each host (default: the agent's own)")
     .option('--env <NAME=VALUE>', 'set an environment variable for the command (repeatable)', envOption)
     .option('--user <name>', "run it as this user on each host (the agent's policy decides which users are allowed)")
     .option('--wait', "wait until every host has finished, show each host's output, and exit 0 only if all succeeded")
@@ -97,6 +107,7 @@ export function registerRunCommand(program: Command, ctx: CommandContext): void 
       '--collapse',
       'with --wait: print hosts with identical state, exit code and output once, as one group headed by their folded names (web[01-40]); with --json, groups instead of results',
     )
+    .option('--raw', RAW_HELP)
     .allowExcessArguments(true)
     .addHelpText(
       'after',

@@ -37,7 +37,7 @@ export class LineRun {
   /** Ctrl-C handlers of the line's task watch (cancel or detach), newest last. */
   private readonly watchers: (() => void)[] = [];
   /** the status `run` resolves with once stopped: 130 for Ctrl-C, a detach's own code */
-  private stoppedWith = EXIT_INTERRUPTED;
+  private stoppedWith: number = EXIT_INTERRUPTED;
 
   /**
    * @param io where the command prints, through a gate

@@ -7,7 +7,8 @@ import type { ControllerClient } from '../http/controller.client';
 import { ControllerUnreachableError } from '../http/http.errors';
 import type { SseEvent } from '../http/sse.parser';
 import { painter } from '../render/colors';
-import { allSucceeded, headerDetail, summaryLines } from '../render/task.render';
+import { allSucceeded, headerDetail, inHostOrder, OUTPUT_FIELDS, summaryLines } from '../render/task.render';
+import { forTerminal } from '../render/terminal.safe';
 import type { CommandContext } from './command.context';
 import { type OutputEvent, type ResultEvent, StreamPrinter } from './stream.printer';
 
@@ -23,8 +24,13 @@ const RECONNECT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 2_000 };
  * as `warren check` prints them without the output. Returns the exit status: 0 only if every host
  * succeeded.
  */
-export async function followTask(ctx: CommandContext, client: ControllerClient, id: string): Promise<number> {
-  const printer = new StreamPrinter(ctx.io.stdout, colorEnabled(ctx.io));
+export async function followTask(
+  ctx: CommandContext,
+  client: ControllerClient,
+  id: string,
+  raw = false,
+): Promise<number> {
+  const printer = new StreamPrinter(ctx.io.stdout, colorEnabled(ctx.io), raw);
   let lastEventId: string | undefined;
   let completed = false;
   let failures = 0;
@@ -55,7 +61,8 @@ export async function followTask(ctx: CommandContext, client: ControllerClient, 
 }
 
 /** After the live lines: a blank line, each host's header (`web1  succeeded  exit 0  2.0 s`), and the summary. */
-export function renderStreamSummary(task: TaskView, color: boolean, now: number): string {
+export function renderStreamSummary(given: TaskView, color: boolean, now: number): string {
+  const task = inHostOrder(forTerminal(given, OUTPUT_FIELDS));
   const paint = painter(color);
   const results: HostResult[] = task.results;
   const headers = formatColumns(

@@ -1,6 +1,7 @@
 import type { OutputEventData, ResultEventData } from '@warren/api';
 import type { OutStream } from '../cli.io';
 import { painter } from '../render/colors';
+import { escapeControls } from '../render/terminal.safe';
 
 type StreamName = OutputEventData['stream'];
 
@@ -31,9 +32,14 @@ export class StreamPrinter {
   private readonly hosts = new Map<string, Record<StreamName, StreamState>>();
   private readonly mark: Record<StreamName, string>;
 
+  /**
+   * @param color paint the stderr mark
+   * @param raw `--raw`: print the output as it came; otherwise each line is escaped ({@link escapeControls})
+   */
   constructor(
     private readonly out: OutStream,
     color: boolean,
+    private readonly raw = false,
   ) {
     const paint = painter(color);
     this.mark = { stdout: '|', stderr: paint('!', 'failed') };
@@ -87,6 +93,6 @@ export class StreamPrinter {
   }
 
   private line(host: string, stream: StreamName, text: string): void {
-    this.out.write(`${host} ${this.mark[stream]} ${text}\n`);
+    this.out.write(`${escapeControls(host)} ${this.mark[stream]} ${this.raw ? text : escapeControls(text)}\n`);
   }
 }

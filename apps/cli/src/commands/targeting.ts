@@ -8,6 +8,7 @@ import { collectLabels } from '../parse/labels.parser';
 import { parseLimitFlag } from '../parse/limit.parser';
 import { type CommandContext, printJson } from './command.context';
 import { type Confirmer, ttyConfirmer } from './confirm.prompt';
+import { forTerminal } from '../render/terminal.safe';
 
 /** A run reaching more hosts than this asks first (unless `--yes`); `--confirm-over` or WARREN_CONFIRM_OVER change it. */
 export const DEFAULT_CONFIRM_OVER = 50;
@@ -140,7 +141,8 @@ export function noteLeftOut(
 }
 
 /** `6 hosts: web[1-6]` and what a rolling run would do. */
-function renderPreview(p: DryRunAnswer): string {
+function renderPreview(given: DryRunAnswer): string {
+  const p = forTerminal(given);
   let text = `${p.count} host${p.count === 1 ? '' : 's'}: ${p.folded}\n`;
   for (const e of p.excluded) text += `left out (${e.reason}): ${e.host}\n`;
   if (p.concurrency !== null)

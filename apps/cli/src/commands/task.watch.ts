@@ -4,12 +4,18 @@ import { guardWatch } from './interrupt';
 import { followTask } from './stream.follow';
 import { waitForTask } from './task.poller';
 
+/** `--raw` of run, rerun and check. */
+export const RAW_HELP =
+  "print the hosts' output exactly as it came, terminal control sequences included (by default they are shown escaped: \\x1b, \\r, \\u202e); --json is always exact";
+
 /** How `run` or `rerun` watches the task it just created. */
 export interface WatchMode {
   /** print lines live (`host | line`), then the summary */
   stream?: boolean;
   json?: boolean;
   collapse?: boolean;
+  /** `--raw`: the hosts' output as it came, control characters and all */
+  raw?: boolean;
 }
 
 /**
@@ -31,10 +37,10 @@ export async function watchTask(
   if (ctx.io.stderr.isTTY) ctx.io.stderr.write(`warren: ${intro}; ${how} (${ctrlC})\n`);
   const release = guardWatch(ctx.interrupts, id, client, ctx.io.stderr);
   try {
-    if (mode.stream) return ctx.setExit(await followTask(ctx, client, id));
+    if (mode.stream) return ctx.setExit(await followTask(ctx, client, id, mode.raw));
     const task = await waitForTask(client, id, ctx.poll);
     release(); // before the results: a question still open is withdrawn above them
-    ctx.setExit(showTask(ctx, task, mode.json === true, mode.collapse === true));
+    ctx.setExit(showTask(ctx, task, mode.json === true, mode.collapse === true, mode.raw === true));
   } catch (err) {
     ctx.io.stderr.write(`warren: task ${id} was sent; see it later with: warren check ${id}\n`);
     throw err;

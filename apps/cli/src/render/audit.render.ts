@@ -1,5 +1,6 @@
 import { foldHosts, formatColumns } from '@warren/api';
 import type { AuditRecord } from '@warren/api';
+import { forTerminal } from './terminal.safe';
 
 /** characters of a command shown in the table */
 export const AUDIT_COMMAND_WIDTH = 40;
@@ -32,7 +33,8 @@ function detailText(detail: Record<string, unknown> | null): string {
  * Audit records as a table, newest first: TIME ACTOR SOURCE ACTION DECISION HOSTS COMMAND, then the
  * reason of a denial, the per-host outcome of a created task, or the details (token name, role) as the last column.
  */
-export function renderAudit(records: AuditRecord[]): string {
+export function renderAudit(given: AuditRecord[]): string {
+  const records = forTerminal(given); // commands, reasons and token names are anyone's words
   const rows = [
     ['TIME (UTC)', 'ACTOR', 'SOURCE', 'ACTION', 'DECISION', 'HOSTS', 'COMMAND', 'REASON / OUTCOME'],
     ...records.map((r) => [

@@ -1,10 +1,12 @@
 import { formatColumns } from '@warren/api';
 import type { HostView } from '@warren/api';
 import { painter } from './colors';
+import { forTerminal } from './terminal.safe';
 import { formatAgo } from './units.format';
 
 /** The agents as a table: HOST STATUS TRUST LABELS VERSION RUNNING LAST SEEN (running as `running/concurrency`). */
-export function renderHosts(hosts: HostView[], opts: { color: boolean; now: number }): string {
+export function renderHosts(given: HostView[], opts: { color: boolean; now: number }): string {
+  const hosts = forTerminal(given); // labels and version are the agents' own words
   const paint = painter(opts.color);
   const rows = [
     ['HOST', 'STATUS', 'TRUST', 'LABELS', 'VERSION', 'RUNNING', 'LAST SEEN'],

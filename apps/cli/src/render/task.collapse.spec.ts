@@ -61,6 +61,12 @@ describe('groupResults', () => {
     expect(g.map((x) => x.folded)).toEqual(['a[1-2]', 'a3', 'a4', 'a7', 'a5', 'a6']);
   });
 
+  it('never folds hosts whose output is not text: equal replacement characters do not prove equal bytes', () => {
+    const binary = { stdout: 'a\uFFFDb', stdoutBytes: 3, stdoutUtf8: false };
+    const g = groupResults([result('b1', binary), result('b2', binary), result('b3', { stdoutUtf8: null })]);
+    expect(g.map((x) => x.folded)).toEqual(['b1', 'b2', 'b3']);
+  });
+
   it('orders states as the summary does, and the biggest group first within a state', () => {
     const g = groupResults([
       result('f1', { state: 'failed', exitCode: 1 }),

@@ -2,7 +2,15 @@ import { foldHosts, naturalCompare } from '@warren/api';
 import type { InvocationState } from '@warren/protocol';
 import type { HostResult, TaskHead, TaskView } from '@warren/api';
 import { painter } from './colors';
-import { headerDetail, outputBlock, type RenderOptions, summaryLines, SUMMARY_ORDER } from './task.render';
+import {
+  headerDetail,
+  OUTPUT_FIELDS,
+  outputBlock,
+  type RenderOptions,
+  summaryLines,
+  SUMMARY_ORDER,
+} from './task.render';
+import { forTerminal } from './terminal.safe';
 
 /**
  * Hosts that ended the same way, dshbak -c style: one state, exit code, signal, reason and
@@ -44,7 +52,13 @@ function hostRegExp(host: string): RegExp {
   return new RegExp(`(?<![A-Za-z0-9._-])${host.replace(/[.]/g, '\\.')}(?![A-Za-z0-9._-])`, 'g');
 }
 
+/**
+ * What hosts must share to be one group. Output that is not valid UTF-8 (or of an agent that did
+ * not say) is shown as text with replacement characters, so equal text does not prove equal bytes:
+ * such a host is a group of its own.
+ */
 function groupKey(r: HostResult, reason: string | null): string {
+  if (r.stdoutUtf8 !== true || r.stderrUtf8 !== true) return JSON.stringify(['bytes', r.host]);
   return JSON.stringify([
     r.state,
     r.exitCode,
@@ -124,7 +138,9 @@ export function groupResults(results: HostResult[]): HostGroup[] {
  * output once, then the same summary as {@link renderTask}. Durations are per host, so a block
  * of several hosts leaves them out.
  */
-export function renderCollapsedTask(task: TaskView, opts: RenderOptions): string {
+export function renderCollapsedTask(given: TaskView, opts: RenderOptions): string {
+  // grouped after the escape: outputs (kept as they are) still group byte for byte
+  const task = forTerminal(given, OUTPUT_FIELDS);
   const paint = painter(opts.color);
   const lines: string[] = [];
   for (const g of groupResults(task.results)) {
@@ -134,7 +150,10 @@ export function renderCollapsedTask(task: TaskView, opts: RenderOptions): string
       task,
       opts.now,
     );
-    lines.push(`==== ${g.folded} (${g.count}) ${paint(g.state, g.state)} ${detail.join('  ')} ====`, ...outputBlock(g));
+    lines.push(
+      `==== ${g.folded} (${g.count}) ${paint(g.state, g.state)} ${detail.join('  ')} ====`,
+      ...outputBlock(g, opts.raw),
+    );
   }
   if (lines.length > 0) lines.push('');
   lines.push(...summaryLines(task, paint, opts.now));

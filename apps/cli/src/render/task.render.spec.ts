@@ -34,15 +34,25 @@ describe('renderTask', () => {
   const text = renderTask(mixed, { color: false, now: T0 + 5000 });
   const lines = text.split('\n');
 
-  it('prints one aligned header per host, with exit code and duration, or what happened instead', () => {
+  it('prints one aligned header per host, in natural order, with exit code and duration, or what happened instead', () => {
     expect(lines.filter((l) => /^\S/.test(l)).slice(0, 6)).toEqual([
+      'db1    failed        signal SIGSEGV  7 ms',
+      'nope1  unknown_host  no agent queue for this host',
       'web1   succeeded     exit 0          12 ms',
       'web2   failed        exit 3          1.5 s',
       'web3   timed_out     killed after 2 s timeout',
       'web4   succeeded     exit 0          40 ms',
-      'nope1  unknown_host  no agent queue for this host',
-      'db1    failed        signal SIGSEGV  7 ms',
     ]);
+  });
+
+  it('orders hosts as a person reads them (web1, web2, web10), whatever order the controller sent', () => {
+    const out = renderTask(task(['web10', 'web2', 'web1'].map((h) => result(h))), { color: false, now: T0 });
+    expect(
+      out
+        .split('\n')
+        .filter((l) => /^web/.test(l))
+        .map((l) => l.split(' ')[0]),
+    ).toEqual(['web1', 'web2', 'web10']);
   });
 
   it('indents stdout under its host, marks stderr with "!", and keeps blank lines without trailing blanks', () => {
@@ -98,7 +108,7 @@ describe('renderTask', () => {
     expect(colored).toContain('\x1b[31mfailed');
     expect(colored).toContain('\x1b[33mtimed_out');
     // padding stays outside the width computation: hosts still line up
-    expect(colored.split('\n')[0].replace(/\x1b\[\d+m/g, '')).toBe('web1   succeeded     exit 0          12 ms');
+    expect(colored.split('\n')[0].replace(/\x1b\[\d+m/g, '')).toBe('db1    failed        signal SIGSEGV  7 ms');
   });
 
   it('folds the hosts of a state in the summary, however many there are', () => {

@@ -1,7 +1,8 @@
-import { foldHosts, formatColumns } from '@warren/api';
+import { foldHosts, formatColumns, naturalCompare } from '@warren/api';
 import { INVOCATION_STATES, type InvocationState } from '@warren/protocol';
 import type { HostResult, TaskView } from '@warren/api';
 import { type Paint, painter } from './colors';
+import { escapeControls, forTerminal } from './terminal.safe';
 import { formatBytes, formatElapsed, formatSetting } from './units.format';
 
 /** How to render: colors on or off, and the time "now" for durations of what is still running. */
@@ -9,7 +10,12 @@ export interface RenderOptions {
   color: boolean;
   /** ms since epoch */
   now: number;
+  /** `--raw`: the hosts' output as it came, control characters and all; otherwise escaped ({@link escapeControls}) */
+  raw?: boolean;
 }
+
+/** Fields a renderer prints line by line, escaping each line itself (or not, with `--raw`): {@link forTerminal} leaves them. */
+export const OUTPUT_FIELDS = ['stdout', 'stderr'] as const;
 
 /** Indents a host's stdout. */
 export const STDOUT_PREFIX = '    ';
@@ -36,17 +42,26 @@ export const SUMMARY_ORDER: InvocationState[] = ['succeeded', ...INVOCATION_STAT
  * truncated; then a summary with counts by state and, for each state other than `succeeded`, the
  * hosts in it by name. Ends with a newline.
  */
-export function renderTask(task: TaskView, opts: RenderOptions): string {
+export function renderTask(given: TaskView, opts: RenderOptions): string {
+  const task = inHostOrder(forTerminal(given, OUTPUT_FIELDS));
   const paint = painter(opts.color);
   const headers = formatColumns(
     task.results.map((r) => [r.host, r.state, ...headerDetail(r, task, opts.now)]),
     (cell, row, col) => (col === 1 ? paint(cell, task.results[row].state) : cell),
   );
   const lines: string[] = [];
-  task.results.forEach((r, i) => lines.push(headers[i], ...outputBlock(r)));
+  task.results.forEach((r, i) => lines.push(headers[i], ...outputBlock(r, opts.raw)));
   if (lines.length > 0) lines.push('');
   lines.push(...summaryLines(task, paint, opts.now));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * `task` with its results by host in natural order (`web1, web2, web10`), as the controller sends
+ * them since it sorts them, and as folded host lists read; kept here for a controller that did not.
+ */
+export function inHostOrder(task: TaskView): TaskView {
+  return { ...task, results: [...task.results].sort((a, b) => naturalCompare(a.host, b.host)) };
 }
 
 /** The streams a command wrote, as printed under its header: stdout indented, stderr marked, truncation noted. */
@@ -55,11 +70,11 @@ export type Streams = Pick<
   'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'stdoutTruncated' | 'stderrTruncated'
 >;
 
-/** A host's (or a group's) output lines under its header. */
-export function outputBlock(r: Streams): string[] {
-  const lines = outputLines(r.stdout, STDOUT_PREFIX);
+/** A host's (or a group's) output lines under its header, each escaped ({@link escapeControls}) unless `raw`. */
+export function outputBlock(r: Streams, raw = false): string[] {
+  const lines = outputLines(r.stdout, STDOUT_PREFIX, raw);
   if (r.stdoutTruncated) lines.push(truncationNote('stdout', r.stdout, r.stdoutBytes));
-  lines.push(...outputLines(r.stderr, STDERR_PREFIX));
+  lines.push(...outputLines(r.stderr, STDERR_PREFIX, raw));
   if (r.stderrTruncated) lines.push(truncationNote('stderr', r.stderr, r.stderrBytes));
   return lines;
 }
@@ -92,11 +107,11 @@ export function headerDetail(r: HostResult, task: TaskView, now: number): string
 }
 
 /** One line per line of `text` (a final newline does not make an empty last line). */
-function outputLines(text: string, prefix: string): string[] {
+function outputLines(text: string, prefix: string, raw: boolean): string[] {
   if (text === '') return [];
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  return lines.map((line) => (prefix + line).trimEnd());
+  return lines.map((line) => (prefix + (raw ? line : escapeControls(line))).trimEnd());
 }
 
 function truncationNote(stream: 'stdout' | 'stderr', kept: string, total: number): string {

@@ -1,13 +1,15 @@
 import { formatColumns } from '@warren/api';
 import { INVOCATION_STATES } from '@warren/protocol';
 import type { TaskHead, TaskSummary } from '@warren/api';
+import { forTerminal } from './terminal.safe';
 import { formatAgo } from './units.format';
 
 /** characters of a command shown in the list */
 export const COMMAND_WIDTH = 50;
 
 /** Recent tasks as a table: ID STATE HOSTS SUMMARY CREATED COMMAND (the command on one line, cut to {@link COMMAND_WIDTH}). */
-export function renderTasks(tasks: TaskHead[], now: number): string {
+export function renderTasks(given: TaskHead[], now: number): string {
+  const tasks = forTerminal(given);
   const rows = [
     ['ID', 'STATE', 'HOSTS', 'SUMMARY', 'CREATED', 'COMMAND'],
     ...tasks.map((t) => [

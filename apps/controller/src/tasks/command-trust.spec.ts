@@ -13,7 +13,10 @@ function trustOf(hosts: Record<string, { accepted: boolean; gone?: boolean; view
       return hosts[h]?.view ?? { trust: 'unknown', keyId: null, pendingKeyIds: [] };
     },
   } as unknown as HostKeysStore;
-  const registry = { acceptedKeyGone: (h: string) => hosts[h]?.gone ?? false } as unknown as HostsRegistry;
+  const registry = {
+    acceptedKeyGone: (h: string) => hosts[h]?.gone ?? false,
+    known: () => Object.keys(hosts).map((host) => ({ host })),
+  } as unknown as HostsRegistry;
   return { trust: new CommandTrust(keys, registry), viewed };
 }
 
@@ -36,6 +39,15 @@ describe('CommandTrust', () => {
     expect(await trust.refusal('ghost', 0)).toEqual({
       state: 'unknown_host',
       reason: 'no agent has announced host ghost to this controller',
+    });
+  });
+
+  it('refuses a host named in other letter case as unknown_host, naming the known host it differs from only in case', async () => {
+    const { trust } = trustOf({ 'Web01.Example.COM': { accepted: true, view: accepted } });
+    expect(await trust.refusal('web01.example.com', 0)).toEqual({
+      state: 'unknown_host',
+      reason:
+        'no agent has announced host web01.example.com to this controller; host ids are case-sensitive, and Web01.Example.COM is known (differs only in case)',
     });
   });
 

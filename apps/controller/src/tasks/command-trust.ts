@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HostKeysStore } from '../hosts/host-keys.store';
 import { HostsRegistry } from '../hosts/hosts.registry';
+import { unknownHostReason } from './target.resolver';
 
 /** Why a command is not sent to a host: the invocation's verdict, stored instead. */
 export interface TrustRefusal {
@@ -30,7 +31,13 @@ export class CommandTrust {
     const changedAndGone = accepted && trust === 'changed';
     if (accepted && !changedAndGone) return null; // accepted and merely offline
     if (trust === 'unknown')
-      return { state: 'unknown_host', reason: `no agent has announced host ${host} to this controller` };
+      return {
+        state: 'unknown_host',
+        reason: unknownHostReason(
+          host,
+          this.hosts.known().map((p) => p.host),
+        ),
+      };
     if (changedAndGone)
       return {
         state: 'rejected',

@@ -101,6 +101,25 @@ export function resolveTarget(
   return { hosts, excluded: out, unmatched };
 }
 
+/**
+ * The known host whose id differs from `host` only in letter case (`Web01.Example.COM` for
+ * `web01.example.com`), or null. Host ids stay case-sensitive, as the queue names made of them are
+ * (a case-folded match would send to a queue no agent reads); this only lets a refusal say which
+ * host was meant. The first in natural order when several differ so.
+ */
+export function caseTwin(host: string, known: Iterable<string>): string | null {
+  const folded = host.toLowerCase();
+  const twins = [...known].filter((k) => k !== host && k.toLowerCase() === folded).sort(naturalCompare);
+  return twins[0] ?? null;
+}
+
+/** The reason of an `unknown_host` verdict, naming the known host that differs only in case, if any. */
+export function unknownHostReason(host: string, known: Iterable<string>): string {
+  const twin = caseTwin(host, known);
+  const base = `no agent has announced host ${host} to this controller`;
+  return twin ? `${base}; host ids are case-sensitive, and ${twin} is known (differs only in case)` : base;
+}
+
 /** `hosts web*,db1 labels zone=eu`: the selector in the words of the request. */
 export function describeSelector(sel: TargetSelector): string {
   const parts: string[] = [];

@@ -1,4 +1,4 @@
-import type { HostResult, TaskHead, TaskSummary, TaskView } from '@warren/api';
+import { type HostResult, naturalCompare, type TaskHead, type TaskSummary, type TaskView } from '@warren/api';
 import type { InvocationRecord, StateCounts, TaskRecord } from '../store/task-store.port';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -55,9 +55,10 @@ export function presentTaskHead(task: TaskRecord, counts: StateCounts): TaskHead
   };
 }
 
-/** The whole task, as `GET /v1/tasks/:id` answers it. */
+/** The whole task, as `GET /v1/tasks/:id` answers it: results by host in natural order (`web1, web2, web10`). */
 export function presentTask(task: TaskRecord, invocations: InvocationRecord[]): TaskView {
   const counts: StateCounts = {};
   for (const r of invocations) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  return { ...presentTaskHead(task, counts), results: invocations.map(presentInvocation) };
+  const results = invocations.map(presentInvocation).sort((a, b) => naturalCompare(a.host, b.host));
+  return { ...presentTaskHead(task, counts), results };
 }

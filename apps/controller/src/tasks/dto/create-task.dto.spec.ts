@@ -1,8 +1,9 @@
+import { ENV_TOTAL_BYTES } from '@warren/api';
 import { LIMITS } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../errors/errors';
 import { validationPipe } from '../../errors/validation.pipe';
-import { CreateTaskDto, ENV_TOTAL_LENGTH } from './create-task.dto';
+import { CreateTaskDto } from './create-task.dto';
 
 /** The messages of the 400 the API answers for `body`, or [] when it is valid. */
 async function refusal(body: Record<string, unknown>): Promise<string[]> {
@@ -24,13 +25,38 @@ describe('POST /v1/tasks body limits', () => {
     expect(
       await refusal({
         ...ok,
-        command: 'x'.repeat(LIMITS.commandLength),
-        cwd: `/${'d'.repeat(LIMITS.cwdLength - 1)}`,
+        command: 'x'.repeat(LIMITS.commandBytes),
+        cwd: `/${'d'.repeat(LIMITS.cwdBytes - 1)}`,
         runAs: 'deploy_user-1',
       }),
     ).toEqual([]);
     expect(await refusal({ ...ok, hosts: Array.from({ length: LIMITS.hostsPerTask }, (_, i) => `h${i}`) })).toEqual([]);
     expect(await refusal({ ...ok, env: manyEnv(LIMITS.envCount) })).toEqual([]);
+    // bytes, not characters: 21,845 × U+FF48 (3 bytes each) and one `x` make exactly 65,536 bytes
+    expect(await refusal({ ...ok, command: 'ｈ'.repeat(21_845) + 'x' })).toEqual([]);
+    expect(await refusal({ ...ok, env: { BIG: 'x'.repeat(LIMITS.envEntryBytes - 4) } })).toEqual([]);
+  });
+
+  it('refuses what execve(2) cannot take, counted in UTF-8 bytes: 180 KB of `ｈ`, 65,537 bytes, a 131,072-byte NAME=value', async () => {
+    const big = await refusal({ ...ok, command: `echo ${'ｈ'.repeat(60_000)}` });
+    expect(big).toEqual([
+      'command is 180005 bytes of UTF-8; at most 65536 bytes (Linux refuses one argument of 131072 bytes or more)',
+    ]);
+    expect(await refusal({ ...ok, command: 'x'.repeat(65_537) })).toEqual([
+      'command is 65537 bytes of UTF-8; at most 65536 bytes (Linux refuses one argument of 131072 bytes or more)',
+    ]);
+    expect(await refusal({ ...ok, command: 'ｈ'.repeat(21_846) })).toHaveLength(1);
+    expect(await refusal({ ...ok, env: { BIG: 'x'.repeat(LIMITS.envEntryBytes - 3) } })).toEqual([
+      "env: BIG=value is 131072 bytes of UTF-8; at most 131071 bytes (Linux's MAX_ARG_STRLEN less its NUL)",
+    ]);
+  });
+
+  it('refuses a relative cwd, which would be read from the agent’s own working directory', async () => {
+    expect(await refusal({ ...ok, cwd: 'docs' })).toEqual([
+      'cwd must be an absolute path (starting with /), got "docs"',
+    ]);
+    expect(await refusal({ ...ok, cwd: './' })).toHaveLength(1);
+    expect(await refusal({ ...ok, cwd: '/srv/app' })).toEqual([]);
   });
 
   it('accepts targets by pattern, label and all, and rolling limits as counts or percentages', async () => {
@@ -58,7 +84,8 @@ describe('POST /v1/tasks body limits', () => {
   });
 
   it.each([
-    ['command', { command: 'x'.repeat(LIMITS.commandLength + 1) }, /^command must be shorter than or equal to 65536/],
+    ['command', { command: 'x'.repeat(LIMITS.commandBytes + 1) }, /^command is 65537 bytes of UTF-8; at most 65536/],
+    ['command', { command: 'a\u0000b' }, /^command must not contain a NUL character/],
     ['command', { command: '' }, /^command should not be empty/],
     [
       'hosts',
@@ -66,13 +93,13 @@ describe('POST /v1/tasks body limits', () => {
       /^hosts must contain no more than 10000/,
     ],
     ['hosts', { hosts: ['web 1'] }, /hosts must be a host id/],
-    ['cwd', { cwd: `/${'d'.repeat(LIMITS.cwdLength)}` }, /^cwd must be shorter than or equal to 4096/],
+    ['cwd', { cwd: `/${'d'.repeat(LIMITS.cwdBytes)}` }, /^cwd is 4096 bytes of UTF-8; at most 4095/],
     ['env', { env: manyEnv(LIMITS.envCount + 1) }, /^env: has 129 variables; at most 128/],
-    ['env', { env: { BIG: 'x'.repeat(LIMITS.envValueLength + 1) } }, /^env: value of BIG is 32769 characters/],
+    ['env', { env: { BIG: 'é'.repeat(65_534) } }, /^env: BIG=value is 131072 bytes of UTF-8; at most 131071/],
     [
       'env',
       { env: manyEnv(8, 32_000) },
-      new RegExp(`^env: names and values add up to \\d+ characters; at most ${ENV_TOTAL_LENGTH}`),
+      new RegExp(`^env: NAME=value entries add up to \\d+ bytes; at most ${ENV_TOTAL_BYTES}`),
     ],
     ['env', { env: { 'BAD-NAME': 'x' } }, /^env: name "BAD-NAME" must match/],
     ['runAs', { runAs: 'Root' }, /^runAs must be a user name/],

@@ -1,5 +1,5 @@
-import type { CreateTaskRequest } from '@warren/api';
-import { ENV_NAME_PATTERN, LIMITS } from '@warren/protocol';
+import { commandProblem, type CreateTaskRequest, cwdProblem, envProblem } from '@warren/api';
+import { LIMITS } from '@warren/protocol';
 import {
   ArrayMaxSize,
   ArrayNotEmpty,
@@ -14,16 +14,8 @@ import {
   MaxLength,
   Min,
   MinLength,
-  registerDecorator,
-  type ValidationArguments,
 } from 'class-validator';
-import { IsLabelSelector, IsLimitSpec } from './targeting.validators';
-
-/**
- * chars; names plus values of one task's env together. Without it 128 × 32 KiB values would make
- * a command message far over the agent's LIMITS.maxCommandMessageBytes, refused on every host.
- */
-export const ENV_TOTAL_LENGTH = 128 * 1024;
+import { FollowsRule, IsLabelSelector, IsLimitSpec } from './targeting.validators';
 
 /** chars; one host pattern (a name is at most 63; ranges and globs a little more) */
 export const HOST_PATTERN_LENGTH = 255;
@@ -34,50 +26,12 @@ const HOST_PATTERN_CHARS = /^[A-Za-z0-9._*?,[\]-]+$/;
 /** User names `runAs` may hold: the portable POSIX-ish shape useradd accepts. */
 export const RUN_AS_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-/** Validates an object of env variables: names `[A-Za-z_][A-Za-z0-9_]*`, string values, bounded in count, each value and in total. */
-function IsEnvMap(): PropertyDecorator {
-  return (target, propertyName) =>
-    registerDecorator({
-      name: 'isEnvMap',
-      target: target.constructor,
-      propertyName: propertyName as string,
-      validator: {
-        validate(value: unknown) {
-          if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-          return envProblem(value) === null;
-        },
-        defaultMessage(args: ValidationArguments) {
-          return `${args.property}: ${envProblem(args.value) ?? 'invalid'}`;
-        },
-      },
-    });
-}
-
-/** What is wrong with an env object, in words, or null when nothing is. */
-function envProblem(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return 'must be an object of NAME: "value" pairs';
-  const entries = Object.entries(value);
-  if (entries.length > LIMITS.envCount) return `has ${entries.length} variables; at most ${LIMITS.envCount}`;
-  let total = 0;
-  for (const [k, v] of entries) {
-    if (!ENV_NAME_PATTERN.test(k))
-      return `name ${JSON.stringify(k.slice(0, 64))} must match ${ENV_NAME_PATTERN.source}`;
-    if (typeof v !== 'string') return `value of ${k} must be a string`;
-    if (v.length > LIMITS.envValueLength)
-      return `value of ${k} is ${v.length} characters; at most ${LIMITS.envValueLength}`;
-    total += k.length + v.length;
-  }
-  if (total > ENV_TOTAL_LENGTH) return `names and values add up to ${total} characters; at most ${ENV_TOTAL_LENGTH}`;
-  return null;
-}
-
 /** Body of `POST /v1/tasks`. Unknown fields are refused by the global ValidationPipe. */
 export class CreateTaskDto implements CreateTaskRequest {
   /** run on each host as `/bin/sh -c <command>` */
   @IsString()
   @IsNotEmpty()
-  @MaxLength(LIMITS.commandLength)
+  @FollowsRule(commandProblem)
   command: string;
 
   /**
@@ -143,14 +97,14 @@ export class CreateTaskDto implements CreateTaskRequest {
   @Max(LIMITS.maxKillGraceMs)
   killGraceMs?: number;
 
+  /** variables set for the command; see {@link envProblem} */
   @IsOptional()
-  @IsEnvMap()
+  @FollowsRule(envProblem)
   env?: Record<string, string>;
 
+  /** absolute working directory on each host; default: the agent's own */
   @IsOptional()
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(LIMITS.cwdLength)
+  @FollowsRule(cwdProblem)
   cwd?: string;
 
   /** user the agents run the command as (their policy decides which are allowed); default: the agent's policy default */

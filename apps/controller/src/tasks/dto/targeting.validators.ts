@@ -36,6 +36,23 @@ export function IsLimitSpec(kind: LimitKind): PropertyDecorator {
     });
 }
 
+/**
+ * Validates a field by one of `@warren/api`'s rules (`commandProblem`, `cwdProblem`, `envProblem`):
+ * the rule returns what is wrong, naming the field, or null; the 400 says it as it is.
+ */
+export function FollowsRule(rule: (value: unknown, field: string) => string | null): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'followsRule',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate: (value: unknown, args?: ValidationArguments) => rule(value, args?.property ?? '') === null,
+        defaultMessage: (args: ValidationArguments) => rule(args.value, args.property) ?? `${args.property} is invalid`,
+      },
+    });
+}
+
 function problem(fn: () => unknown): string | null {
   try {
     fn();
