@@ -224,7 +224,9 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
 
   it('fuzz: 10,000 mutated envelopes straight into the queue cause zero executions', async () => {
     const file = join(w.dir, 'fuzz');
-    const m = envelope({ command: `echo fuzz >> ${file}` });
+    // Valid past the longest the queue may take to drain below (120 s): on a loaded machine the
+    // 10,000 mutations can take more than a minute, and an expired original is rightly refused.
+    const m = envelope({ command: `echo fuzz >> ${file}`, expiresAt: Date.now() + 300_000 });
     const body = encode(m);
     const headers = signBody(body, key);
     const other = signBody(encode({ ...m, command: 'true' }), key);
