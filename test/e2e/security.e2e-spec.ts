@@ -83,8 +83,9 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
       actor: r.actor,
     }));
   };
-  const rejectionOf = (invocationId: string, code: string) =>
-    until(async () => (await rejections()).find((r) => r.invocationId === invocationId && r.code === code), 10_000);
+  /** Waits for the agent's refusal of `invocationId` to be audited; `ms` as long as replies may queue ahead of it. */
+  const rejectionOf = (invocationId: string, code: string, ms = 10_000) =>
+    until(async () => (await rejections()).find((r) => r.invocationId === invocationId && r.code === code), ms);
 
   /** Taps the command exchange for `host`, as an eavesdropper with bind rights would. */
   const tap = async (host: string) => {
@@ -285,7 +286,8 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
     await inject(body, headers, m.invocationId);
     await until(() => lines(file).length === 1, 10_000);
     await inject(body, headers, m.invocationId);
-    await rejectionOf(m.invocationId, 'replay');
+    // The controller stores the 10,000 signed refusals before this one: as long as the drain may take.
+    await rejectionOf(m.invocationId, 'replay', 120_000);
     expect(lines(file)).toEqual(['fuzz']);
     const logged = (w.agents.get('sec1')!.output.match(/"rejected message"/g) ?? []).length;
     expect(logged).toBeGreaterThanOrEqual(mutated);
