@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCommand, decodeReply, encode } from './codec';
-import type { CommandMessage, ResultMessage } from './messages';
+import type { CommandMessage, InterruptedMessage, ResultMessage } from './messages';
 import { agentQueue, agentTopology, commandExchange } from './topology';
 
 const command: CommandMessage = {
@@ -102,6 +102,30 @@ describe('codec', () => {
     expect(decodeReply(encode(result))).toEqual({ ok: true, message: result });
     expect(decodeReply(encode({ ...result, state: 'lost' } as never))).toMatchObject({ ok: false });
     expect(decodeReply(encode(command))).toMatchObject({ ok: false, reason: 'unexpected message kind "command"' });
+  });
+
+  it('decodes an agent restart report (`interrupted`) as a reply, and refuses one without its reason or time', () => {
+    const report: InterruptedMessage = {
+      v: 1,
+      kind: 'interrupted',
+      invocationId: 'i',
+      taskId: 't',
+      host: 'h',
+      reportedAt: 5,
+      reason: 'the agent stopped while it ran',
+    };
+    expect(decodeReply(encode(report))).toEqual({ ok: true, message: report });
+    expect(decodeReply(encode({ ...report, reason: '' }))).toMatchObject({
+      ok: false,
+      reason: /reason must not be empty/,
+    });
+    expect(decodeReply(encode({ ...report, reportedAt: -1 }))).toMatchObject({ ok: false, reason: /reportedAt/ });
+    const { host: _host, ...anonymous } = report;
+    expect(decodeReply(Buffer.from(JSON.stringify(anonymous)))).toMatchObject({
+      ok: false,
+      partial: { invocationId: 'i' },
+    });
+    expect(decodeCommand(encode(report))).toMatchObject({ ok: false, reason: 'unexpected message kind "interrupted"' });
   });
 });
 

@@ -130,7 +130,7 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     str('replyTo', { max: 255 }),
     optionalBool('live'),
   ],
-  started: [...ids, epochMs('startedAt'), int('pid', { min: 0 })],
+  started: [...ids, epochMs('startedAt'), int('pid', { min: 0, nullable: true })],
   result: [
     ...ids,
     oneOf('state', AGENT_RESULT_STATES),
@@ -171,6 +171,7 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     epochMs('expiresAt'),
     str('replyTo', { max: 255 }),
   ],
+  interrupted: [...ids, epochMs('reportedAt'), str('reason', { max: 4096 })],
 };
 
 const MAX_BYTES: Record<MessageKind, number> = {
@@ -180,6 +181,7 @@ const MAX_BYTES: Record<MessageKind, number> = {
   presence: 64 * 1024,
   output: 6 * LIMITS.maxOutputChunkChars + 4096,
   cancel: LIMITS.maxCommandMessageBytes,
+  interrupted: 64 * 1024,
 };
 
 function fail<T>(reason: string, o?: Obj): Decoded<T> {
@@ -223,9 +225,9 @@ export function decodeCommand(body: Buffer): Decoded<CommandMessage> {
   return decode<CommandMessage>(body, ['command']);
 }
 
-/** Decodes a `started`, `output` or `result` reply (controller side). */
+/** Decodes a `started`, `output`, `result` or `interrupted` reply (controller side). */
 export function decodeReply(body: Buffer): Decoded<ReplyMessage> {
-  return decode<ReplyMessage>(body, ['started', 'result', 'output']);
+  return decode<ReplyMessage>(body, ['started', 'result', 'output', 'interrupted']);
 }
 
 /** Decodes a cancel (agent side, after its signature was verified). */

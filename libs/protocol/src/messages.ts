@@ -9,6 +9,7 @@ export const MESSAGE_TYPES = {
   presence: 'warren.presence',
   output: 'warren.output',
   cancel: 'warren.cancel',
+  interrupted: 'warren.interrupted',
 } as const;
 
 /** Kinds of message on the wire. */
@@ -49,15 +50,19 @@ export interface CommandMessage extends Base<'command'> {
   live?: boolean;
 }
 
-/** Agent → controller: the command is about to run (it was journaled and acked). */
+/**
+ * Agent → controller: the command is about to run (it was journaled and acked). An agent publishes
+ * it and waits for the broker's confirm *before* it spawns the command, so that a command that may
+ * have run is always known to the controller, even if it takes its agent down at once.
+ */
 export interface StartedMessage extends Base<'started'> {
   invocationId: string;
   taskId: string;
   host: string;
   /** ms since epoch */
   startedAt: number;
-  /** pid of the `/bin/sh` leading the process group */
-  pid: number;
+  /** pid of the `/bin/sh` leading the process group; null when sent before the spawn (as agents now do) */
+  pid: number | null;
 }
 
 /**
@@ -202,9 +207,32 @@ export interface CancelMessage extends Base<'cancel'> {
   replyTo: string;
 }
 
+/**
+ * Agent → controller, from an agent that restarted: it had journaled this invocation and sent its
+ * `started` (so it may have run), then stopped before it saw the command end; it will never run it
+ * again and cannot say how it ended. The controller makes it `lost` with this reason, whatever it
+ * had guessed (`pending`, `undelivered`, or cancelled before it started). Added to protocol 1 as a
+ * new kind: a controller that predates it drops it as an unexpected kind and keeps its deadline.
+ */
+export interface InterruptedMessage extends Base<'interrupted'> {
+  invocationId: string;
+  taskId: string;
+  host: string;
+  /** ms since epoch: when the restarted agent found it in its journal */
+  reportedAt: number;
+  /** one line, for the invocation's reason */
+  reason: string;
+}
+
 /** What an agent sends back on the replies exchange. */
-export type ReplyMessage = StartedMessage | ResultMessage | OutputMessage;
+export type ReplyMessage = StartedMessage | ResultMessage | OutputMessage | InterruptedMessage;
 
 /** Any Warren message. */
 export type WarrenMessage =
-  CommandMessage | StartedMessage | ResultMessage | PresenceMessage | OutputMessage | CancelMessage;
+  | CommandMessage
+  | StartedMessage
+  | ResultMessage
+  | PresenceMessage
+  | OutputMessage
+  | CancelMessage
+  | InterruptedMessage;

@@ -109,10 +109,14 @@ function unverified(code: RejectCode, reason: string, correlationId: unknown): A
 export function replayReason(seen: Exclude<Seen, null>, out: JournaledOutcome | null): string {
   if (seen === 'running') return 'replay: this invocation is running now; not run again';
   if (seen === 'waiting') return 'replay: this invocation is already queued here; not run again';
-  if (!out)
+  if (!out || out.state === 'lost')
     return 'replay: this invocation was accepted before (outcome unknown: the agent stopped while it ran); not run again';
-  if (out.started === false)
-    return `replay: this invocation was cancelled before it started (${new Date(out.finishedAt).toISOString()}); not run`;
+  if (out.started === false) {
+    const when = new Date(out.finishedAt).toISOString();
+    return out.state === 'cancelled'
+      ? `replay: this invocation was cancelled before it started (${when}); not run`
+      : `replay: this invocation was accepted but never started (${out.state}, ${when}); not run`;
+  }
   const how = out.exitCode !== null ? `exit ${out.exitCode}` : out.signal ? `signal ${out.signal}` : 'no exit code';
   return `replay: this invocation already ran (${out.state}, ${how}, finished ${new Date(out.finishedAt).toISOString()}); not run again`;
 }

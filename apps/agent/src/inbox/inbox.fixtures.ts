@@ -70,6 +70,9 @@ export class InboxHarness {
   sent: { message: ReplyMessage; routingKey: string }[] = [];
   /** live output chunks; `at` = how many confirmed replies had been sent before each */
   live: { message: OutputMessage; routingKey: string; at: number }[] = [];
+  /** true: confirms of `sendConfirmed` wait in {@link unconfirmed} until a test settles them */
+  holdConfirms = false;
+  unconfirmed: { id: string; kind: string; confirm: (ok: boolean) => void }[] = [];
   /** an inbox running two commands at once */
   inbox!: InboxService;
   private seq = 0;
@@ -88,6 +91,8 @@ export class InboxHarness {
     this.runner = new ProcessRunner({ baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, maxOutputBytes: 4096 });
     this.sent = [];
     this.live = [];
+    this.holdConfirms = false;
+    this.unconfirmed = [];
     this.inbox = this.make(2);
   };
 
@@ -108,6 +113,13 @@ export class InboxHarness {
     } as AgentConfig;
     const replies = {
       send: (message: ReplyMessage, routingKey: string) => this.sent.push({ message, routingKey }),
+      sendConfirmed: (message: ReplyMessage, routingKey: string) => {
+        this.sent.push({ message, routingKey });
+        if (!this.holdConfirms) return new Promise<boolean>((r) => setImmediate(() => r(true)));
+        return new Promise<boolean>((r) =>
+          this.unconfirmed.push({ id: message.invocationId, kind: message.kind, confirm: r }),
+        );
+      },
       sendLive: (message: OutputMessage, routingKey: string) =>
         this.live.push({ message, routingKey, at: this.sent.length }),
     } as unknown as ReplyPublisher;

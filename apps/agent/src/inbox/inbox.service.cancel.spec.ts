@@ -16,6 +16,7 @@ describe('InboxService cancelling', () => {
     deliver(one, running);
     const w = deliver(one, waiting);
     expect(w.settled).toBeNull();
+    await until(() => h.runner.running === 1);
     const outcome = one.cancel({
       taskId: 't_1',
       invocationIds: [running.invocationId, waiting.invocationId, later.invocationId],

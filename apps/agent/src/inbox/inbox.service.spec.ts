@@ -54,7 +54,7 @@ describe('InboxService running commands', () => {
   it('runs at most `concurrency` commands at once; the rest wait unacked, in order', async () => {
     const ds = [1, 2, 3, 4].map(() => deliver(h.inbox, command({ command: 'sleep 0.3' })));
     expect(ds.map((d) => d.settled)).toEqual(['ack', 'ack', null, null]);
-    expect(h.runner.running).toBe(2);
+    await until(() => h.runner.running === 2); // spawned once their `started` is confirmed
     expect(h.inbox.queued).toBe(2);
     await until(() => ds[2].settled === 'ack');
     expect(h.runner.running).toBeLessThanOrEqual(2);

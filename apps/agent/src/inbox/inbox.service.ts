@@ -6,12 +6,12 @@ import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { ProcessRunner } from '../exec/process.runner';
-import type { RunHandle } from '../exec/run.types';
 import { AgentIdentity } from '../identity/agent.identity';
 import { InvocationJournal } from '../journal/invocation.journal';
 import { InboxAdmission, type Waiting } from './inbox.admission';
 import { decideStart, replayReason, type Seen } from './inbox.decision';
-import { InvocationLauncher } from './invocation.launcher';
+import { InboxRecovery } from './inbox.recovery';
+import { InvocationLauncher, type Launched } from './invocation.launcher';
 import { type Refusal, ReplyPublisher, sendRefusal } from './reply.publisher';
 
 /** Reason given for commands killed because the agent stops. */
@@ -36,12 +36,13 @@ export class InboxService {
   private readonly waiting: Waiting[] = [];
   /** invocation id → settles once its result is handed to the publisher */
   private readonly active = new Map<string, Promise<void>>();
-  /** invocation id → its run, to cancel it */
-  private readonly handles = new Map<string, RunHandle>();
+  /** invocation id → its launch, to cancel it (before or after its spawn) */
+  private readonly handles = new Map<string, Launched>();
   private accepting = true;
   private readonly log: Logger;
   private readonly admission: InboxAdmission;
   private readonly launcher: InvocationLauncher;
+  private readonly recovery: InboxRecovery;
 
   constructor(
     private readonly config: AgentConfig,
@@ -56,6 +57,7 @@ export class InboxService {
     this.log = root.child({ component: 'inbox' });
     this.admission = new InboxAdmission(config, identity, journal, replies, clock, this.log);
     this.launcher = new InvocationLauncher(journal, runner, replies, clock, this.log);
+    this.recovery = new InboxRecovery(config.host, journal, replies, clock, this.log);
   }
 
   /** Commands started and not yet reported. */
@@ -68,8 +70,13 @@ export class InboxService {
     return this.waiting.length;
   }
 
-  /** Attaches the consumer (prefetch = concurrency); it subscribes on every (re)connect. */
+  /**
+   * Sends what the journal holds from before a restart ({@link InboxRecovery}: reports of
+   * invocations it stopped before they ended, results never confirmed), then attaches the consumer
+   * (prefetch = concurrency); it subscribes on every (re)connect.
+   */
   async start(): Promise<void> {
+    this.recovery.recover();
     this.consumer = new Consumer(this.broker.connection, {
       queue: agentQueue(this.config.namespace, this.config.host),
       prefetch: this.config.concurrency,
@@ -159,7 +166,7 @@ export class InboxService {
     if (!launched) return;
     const id = w.command.invocationId;
     this.active.set(id, launched.reported);
-    this.handles.set(id, launched.handle);
+    this.handles.set(id, launched);
     void launched.reported.finally(() => {
       this.active.delete(id);
       this.handles.delete(id);
@@ -184,7 +191,8 @@ export class InboxService {
 
   /**
    * Cancels invocations (a verified cancel from the controller): a running one is killed (its
-   * whole process group; it ends `cancelled`), one waiting for a slot is acked and answered
+   * whole process group; it ends `cancelled`; one still waiting for the confirm of its `started`
+   * is never spawned), one waiting for a slot is acked and answered
    * `cancelled` without running, and one that has not arrived yet is journaled as cancelled so that
    * it never runs when it does arrive, even after a restart. Returns what happened to each.
    */
@@ -272,6 +280,7 @@ export class InboxService {
     clearTimeout(timer);
     if (finished) return;
     this.log.warn({ running: this.active.size }, 'shutdown grace over; killing running commands');
+    for (const h of this.handles.values()) h.cancel(SHUTDOWN_REASON); // those not spawned yet never start
     await this.runner.killAll(SHUTDOWN_REASON);
     await Promise.all([...this.active.values()]);
   }

@@ -19,8 +19,8 @@ export interface ReplyIds {
   host: string;
 }
 
-/** `started`: the command was journaled, acked and spawned as process group `pid`. */
-export function startedMessage(ids: ReplyIds, startedAt: number, pid: number): StartedMessage {
+/** `started`: the command was journaled and acked, and is about to be spawned (`pid` null) or was, as process group `pid`. */
+export function startedMessage(ids: ReplyIds, startedAt: number, pid: number | null): StartedMessage {
   return { v: PROTOCOL_VERSION, kind: 'started', ...pick(ids), startedAt, pid };
 }
 

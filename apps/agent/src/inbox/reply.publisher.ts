@@ -25,7 +25,7 @@ import { refusedMessage, type ReplyIds } from './reply.builder';
  */
 @Injectable()
 export class ReplyPublisher {
-  private readonly outstanding = new Set<Promise<void>>();
+  private readonly outstanding = new Set<Promise<boolean>>();
   private readonly log: Logger;
 
   constructor(
@@ -45,20 +45,33 @@ export class ReplyPublisher {
 
   /** Publishes `message` with routing key `routingKey` (the command's reply_to); resolves at once. */
   send(message: ReplyMessage, routingKey: string): void {
-    const p = this.deliver(message, routingKey).catch((err: Error) => {
-      this.log.error(
-        {
-          err: err.message,
-          correlationId: message.invocationId,
-          taskId: message.taskId,
-          kind: message.kind,
-          state: message.kind === 'result' ? message.state : undefined,
-        },
-        'reply not delivered',
-      );
-    });
+    void this.sendConfirmed(message, routingKey);
+  }
+
+  /**
+   * As {@link send}, and resolves once the broker has confirmed it (true), or once it cannot be
+   * delivered at all (false, logged). Never rejects.
+   */
+  sendConfirmed(message: ReplyMessage, routingKey: string): Promise<boolean> {
+    const p = this.deliver(message, routingKey).then(
+      () => true,
+      (err: Error) => {
+        this.log.error(
+          {
+            err: err.message,
+            correlationId: message.invocationId,
+            taskId: message.taskId,
+            kind: message.kind,
+            state: message.kind === 'result' ? message.state : undefined,
+          },
+          'reply not delivered',
+        );
+        return false;
+      },
+    );
     this.outstanding.add(p);
     void p.finally(() => this.outstanding.delete(p));
+    return p;
   }
 
   /**

@@ -74,6 +74,33 @@ describe('InvocationJournal', () => {
     again.close();
   });
 
+  it('keeps a result until the broker confirms it, past retention and across reopens; reads lines of older agents', () => {
+    const now = Date.now();
+    const j = InvocationJournal.open(dir, new ManualClock(now));
+    const route = { taskId: 't', replyTo: 'ns.results' };
+    j.append('old-unsent', now - JOURNAL_RETENTION_MS - 1, route);
+    j.recordOutcome('old-unsent', { state: 'failed', exitCode: 2, signal: null, finishedAt: now }, {
+      kind: 'x',
+    } as never);
+    j.append('spawned', now + 60_000, route);
+    j.markSpawning('spawned');
+    j.close();
+    appendFileSync(join(dir, 'journal.log'), `${JSON.stringify({ id: 'v0', exp: now + 60_000 })}\n`);
+    const again = InvocationJournal.open(dir, new ManualClock(now));
+    expect(again.unconfirmed()).toEqual([{ invocationId: 'old-unsent', replyTo: 'ns.results', reply: { kind: 'x' } }]);
+    // An entry of an older agent (no route) is still a replay guard, but cannot be reported.
+    expect(again.has('v0')).toBe(true);
+    expect(again.unfinished()).toEqual([
+      { invocationId: 'spawned', taskId: 't', replyTo: 'ns.results', mayHaveRun: true },
+    ]);
+    again.markConfirmed('old-unsent');
+    again.close();
+    const third = InvocationJournal.open(dir, new ManualClock(now));
+    expect(third.unconfirmed()).toEqual([]);
+    expect(third.has('old-unsent')).toBe(false); // confirmed and past retention: dropped
+    third.close();
+  });
+
   it('refuses to append once closed, so nothing runs unrecorded', () => {
     const j = InvocationJournal.open(dir);
     j.close();

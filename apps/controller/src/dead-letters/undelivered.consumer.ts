@@ -20,7 +20,9 @@ import { CompletionNotifier } from '../tasks/completion.notifier';
  * body is a command this controller signed (the signature headers survive dead-lettering) whose
  * signed expiry has passed: an agent refuses such a command, so `undelivered` is then the truth
  * whoever sent the copy; and only an invocation still `pending` takes it (a copy unread does not
- * prove that no other copy was run). Anything else is logged and dropped. Only the current key is
+ * prove that no other copy was run; once an agent has journaled it, its `started`, confirmed before
+ * the spawn, moves it on, and replaces this verdict if read after it). Anything else is logged and
+ * dropped. Only the current key is
  * known here: after a key rotation, dead letters of older commands are left to the sweeper.
  */
 @Injectable()

@@ -1,4 +1,11 @@
-import { encode, generateSigningKey, PROTOCOL_VERSION, type ResultMessage, signBody } from '@warren/protocol';
+import {
+  encode,
+  generateSigningKey,
+  type InterruptedMessage,
+  PROTOCOL_VERSION,
+  type ResultMessage,
+  signBody,
+} from '@warren/protocol';
 import { ManualClock } from '@warren/runtime';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -39,7 +46,7 @@ const result = (invocationId: string): ResultMessage => ({
 });
 
 /** A reply as the consumer receives it, signed by web1's accepted key, recording how it was settled. */
-function delivery(m: ResultMessage) {
+function delivery(m: ResultMessage | InterruptedMessage) {
   const content = encode(m);
   const d = {
     content,
@@ -129,6 +136,31 @@ describe('ResultsConsumer', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(d.acks).toBe(0);
     expect(d.rejects).toEqual([true]);
+  });
+
+  it("stores an agent's restart report (`interrupted`) as an `interrupted` update of that host, acked after the commit", async () => {
+    const { store, commits } = deferredStore();
+    const { receive, flush } = await consumerOf(store);
+    const report: InterruptedMessage = {
+      v: PROTOCOL_VERSION,
+      kind: 'interrupted',
+      invocationId: 'i1',
+      taskId: 't1',
+      host: 'web1',
+      reportedAt: 7,
+      reason: 'the agent stopped while it ran',
+    };
+    const d = delivery(report);
+    receive(d);
+    const flushed = flush();
+    await settle();
+    expect(commits[0].updates).toEqual([
+      { kind: 'interrupted', invocationId: 'i1', host: 'web1', reason: 'the agent stopped while it ran', at: 7 },
+    ]);
+    expect(d.acks).toBe(0);
+    commits[0].resolve();
+    await flushed;
+    expect(d.acks).toBe(1);
   });
 
   it('stores batches in the order read: a later batch waits for the commit of the one before', async () => {

@@ -15,7 +15,7 @@ import { ResultsWriter } from './results.writer';
 const MAX_BATCH = 500;
 
 /**
- * Consumes `started` and `result` replies from the durable results queue and stores them, many per
+ * Consumes `started`, `result` and `interrupted` (an agent's restart report) replies from the durable results queue and stores them, many per
  * transaction; each message is acked only after the transaction holding it has committed, so a
  * controller crash loses nothing (the broker redelivers, and storing is idempotent).
  *
@@ -113,6 +113,15 @@ export class ResultsConsumer {
           startedAt: m.startedAt,
           resultGraceMs: this.config.resultGraceMs,
         });
+        continue;
+      }
+      if (m.kind === 'interrupted') {
+        const { invocationId, host, reason, reportedAt: at } = m;
+        updates.push({ kind: 'interrupted', invocationId, host, reason, at });
+        this.log.warn(
+          { taskId: m.taskId, host, correlationId: invocationId, state: 'lost', reason },
+          'agent restarted before the invocation ended',
+        );
         continue;
       }
       if (m.state === 'rejected') await this.audit.agentRejected(m);

@@ -13,6 +13,15 @@ import type {
 const RAN_STATES = `('succeeded', 'failed', 'timed_out', 'cancelled', 'error')`;
 
 /**
+ * The controller's guesses that an agent's word about a command it journaled replaces: `pending`,
+ * `undelivered`, and `cancelled` by the controller before any `started` (`started_at` still null;
+ * an agent's `started` always precedes its own `cancelled`, and sets it). Once an agent has
+ * journaled an invocation none of them may stand: its `started` (confirmed by the broker before
+ * the spawn) or its restart report moves the invocation on.
+ */
+const GUESSED_NOT_STARTED = `(state IN ('pending', 'undelivered') OR (state = 'cancelled' AND started_at IS NULL))`;
+
+/**
  * The writes of the SQLite task store: every change of state, each read-then-write in one
  * synchronous SQLite transaction, so that nothing interleaves with it. `onApplied` hears the
  * invocations each one changed, after its commit.
@@ -36,7 +45,11 @@ export class SqliteTaskTransitions {
       getTask: db.prepare(`SELECT * FROM tasks WHERE id = ?`),
       started: db.prepare(
         `UPDATE invocations SET state = 'running', started_at = @startedAt, deadline_at = @now + @resultGraceMs + (SELECT timeout_ms + kill_grace_ms FROM tasks WHERE tasks.id = invocations.task_id), reason = NULL, finished_at = NULL, updated_at = @now
-         WHERE id = @invocationId AND host = @host AND state IN ('pending', 'undelivered') RETURNING task_id`,
+         WHERE id = @invocationId AND host = @host AND ${GUESSED_NOT_STARTED} RETURNING task_id`,
+      ),
+      interrupted: db.prepare(
+        `UPDATE invocations SET state = 'lost', reason = @reason, finished_at = @at, deadline_at = NULL, updated_at = @now
+         WHERE id = @invocationId AND host = @host AND (${GUESSED_NOT_STARTED} OR state IN ('running', 'lost')) RETURNING task_id`,
       ),
       result: db.prepare(
         `UPDATE invocations SET state = @state, exit_code = @exitCode, signal = @signal,
@@ -105,7 +118,7 @@ export class SqliteTaskTransitions {
         const row = this.applyOne(u, now);
         if (!row) continue;
         touched.add(row.task_id);
-        const state = u.kind === 'started' ? 'running' : u.state;
+        const state = u.kind === 'started' ? 'running' : u.kind === 'interrupted' ? 'lost' : u.state;
         changes.push({ invocationId: u.invocationId, taskId: row.task_id, state, kind: u.kind });
       }
       const completedTaskIds: string[] = [];
@@ -143,6 +156,10 @@ export class SqliteTaskTransitions {
           durationMs: u.durationMs,
           now,
         }) as { task_id: string } | undefined;
+      case 'interrupted': {
+        const params = { invocationId, host: u.host, reason: u.reason, at: u.at, now };
+        return this.stmts.interrupted.get(params) as { task_id: string } | undefined;
+      }
       case 'verdict': {
         const params = { invocationId, state: u.state, reason: u.reason, at: u.at, now };
         return (u.pendingOnly ? this.stmts.verdictIfPending : this.stmts.verdict).get(params) as

@@ -94,6 +94,20 @@ export type InvocationUpdate =
       resultGraceMs: number;
     }
   | ({ kind: 'result'; invocationId: string; host: string; code?: RejectCode } & InvocationOutcome)
+  /**
+   * an agent's restart report: it had journaled and may have started this invocation, then stopped
+   * before it ended; it becomes `lost` with `reason`, from whatever the controller guessed
+   * (`pending`, `undelivered`, `lost`, or cancelled before it started), never from an outcome
+   */
+  | {
+      kind: 'interrupted';
+      invocationId: string;
+      /** the host whose accepted key signed it */
+      host: string;
+      reason: string;
+      /** ms since epoch, the agent's clock */
+      at: number;
+    }
   /** a state the controller decides itself: unknown_host, undelivered, lost, error */
   | {
       kind: 'verdict';

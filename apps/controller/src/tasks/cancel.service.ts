@@ -21,7 +21,10 @@ export interface CancelOutcome {
 
 /**
  * Cancels a task, or some of its hosts. Pending invocations become `cancelled` at once in the
- * store; every host with a pending or running invocation gets a signed cancel ({@link CommandPublisher})
+ * store (the controller has not read a `started`, which agents publish and have confirmed before
+ * the spawn: if one is on its way, it makes the invocation `running` again and the agent's own
+ * report of the kill ends it; so a command that may have run is never left "cancelled before it
+ * started"); every host with a pending or running invocation gets a signed cancel ({@link CommandPublisher})
  * on the control exchange, a queue the agent reads before its inbox (also after being offline): a running command
  * is killed with its whole process group, a queued one never starts.
  */

@@ -10,6 +10,11 @@ import { CompletionNotifier } from './completion.notifier';
  * The controller's own deadlines, kept in the store so they survive restarts: a command still
  * `pending` past its delivery timeout (+ grace) is `undelivered`; one `running` past its execution
  * timeout + kill grace (+ grace) is `lost`. So every task ends, whatever the agents do.
+ *
+ * `undelivered` here never outlives an agent's word: an agent publishes `started` and has it
+ * confirmed before it spawns a command, so a command that may have run is `running` (then `lost`
+ * at its deadline) once that reply is read, and a later `started`, result or restart report
+ * replaces an `undelivered` guess (`store/sqlite-task.transitions.ts`).
  */
 @Injectable()
 export class DeadlineSweeper implements OnModuleDestroy {

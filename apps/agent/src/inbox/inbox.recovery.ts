@@ -1,0 +1,75 @@
+import { type InterruptedMessage, PROTOCOL_VERSION, type ReplyMessage } from '@warren/protocol';
+import type { Clock } from '@warren/runtime';
+import type { Logger } from 'pino';
+import type { InvocationJournal, JournaledOutcome } from '../journal/invocation.journal';
+import { refusedMessage } from './reply.builder';
+import type { ReplyPublisher } from './reply.publisher';
+
+/** Reason of the `lost` a restarted agent reports for a command it may have run. */
+export const INTERRUPTED_REASON =
+  'the agent stopped while it ran (restarted since): outcome unknown; it is not run again';
+
+/** Reason of the `error` a restarted agent reports for a command it accepted and never spawned. */
+export const NEVER_STARTED_REASON = 'not run: the agent stopped after accepting it, before starting it';
+
+/**
+ * What a restarted agent tells the controller from its journal, before it takes new work:
+ * - every final reply journaled and never confirmed by the broker is published again (the
+ *   controller stores it once, whatever the copies);
+ * - every accepted invocation with no recorded end is reported: `interrupted` (the controller makes
+ *   it `lost`) when the agent had decided to spawn it, a `result` of `error` ("not run") when the
+ *   journal shows it never started. The report is itself journaled first, so a second crash
+ *   re-sends it too.
+ * Journal entries of older agents (no reply route) can only be logged.
+ */
+export class InboxRecovery {
+  constructor(
+    private readonly host: string,
+    private readonly journal: InvocationJournal,
+    private readonly replies: Pick<ReplyPublisher, 'sendConfirmed'>,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Journals and sends the reports, then re-sends every unconfirmed reply; returns how many of each. */
+  recover(): { reported: number; resent: number } {
+    const now = this.clock.now();
+    const unfinished = this.journal.unfinished();
+    for (const u of unfinished) {
+      const ids = { invocationId: u.invocationId, taskId: u.taskId, host: this.host };
+      const reply: ReplyMessage = u.mayHaveRun
+        ? ({
+            v: PROTOCOL_VERSION,
+            kind: 'interrupted',
+            ...ids,
+            reportedAt: now,
+            reason: INTERRUPTED_REASON,
+          } satisfies InterruptedMessage)
+        : refusedMessage(ids, 'error', NEVER_STARTED_REASON, now);
+      const out: JournaledOutcome = u.mayHaveRun
+        ? { state: 'lost', exitCode: null, signal: null, finishedAt: now }
+        : { state: 'error', exitCode: null, signal: null, finishedAt: now, started: false };
+      try {
+        this.journal.recordOutcome(u.invocationId, out, reply);
+      } catch (err) {
+        this.log.error(
+          { correlationId: u.invocationId, err: (err as Error).message },
+          'cannot journal a restart report',
+        );
+      }
+      this.log.warn(
+        { taskId: u.taskId, correlationId: u.invocationId, state: out.state, mayHaveRun: u.mayHaveRun },
+        'reporting an invocation this agent stopped before it ended',
+      );
+    }
+    const resend = this.journal.unconfirmed();
+    for (const r of resend)
+      void this.replies
+        .sendConfirmed(r.reply, r.replyTo)
+        .then((ok) => ok && this.journal.markConfirmed(r.invocationId));
+    const resent = resend.length - unfinished.length;
+    if (resend.length > 0)
+      this.log.info({ reported: unfinished.length, resent }, 'sending replies journaled before the restart');
+    return { reported: unfinished.length, resent };
+  }
+}
