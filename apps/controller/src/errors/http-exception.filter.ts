@@ -5,13 +5,17 @@ import type { Logger } from 'pino';
 import { HostPatternError, LabelError, LimitSpecError } from '@warren/api';
 import {
   BadQueryError,
+  BadRequestBodyError,
+  BodyTooLargeError,
   BrokerUnavailableError,
   ForbiddenError,
   HostKeyError,
   InvalidRequestError,
   TaskNotFoundError,
+  TooManyRequestsError,
   UnauthenticatedError,
   UnprocessableTaskError,
+  UnsupportedMediaTypeError,
 } from './errors';
 
 /** An error's HTTP answer: `{statusCode, error, message}`. */
@@ -34,10 +38,14 @@ const ERROR_TABLE: [new (...args: never[]) => Error, HttpStatus, string][] = [
   [LimitSpecError, HttpStatus.BAD_REQUEST, 'BadRequest'],
   [HostPatternError, HttpStatus.BAD_REQUEST, 'BadRequest'],
   [LabelError, HttpStatus.BAD_REQUEST, 'BadRequest'],
+  [BadRequestBodyError, HttpStatus.BAD_REQUEST, 'Bad Request'],
+  [BodyTooLargeError, HttpStatus.PAYLOAD_TOO_LARGE, 'Payload Too Large'],
+  [UnsupportedMediaTypeError, HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'Unsupported Media Type'],
   [UnauthenticatedError, HttpStatus.UNAUTHORIZED, 'Unauthorized'],
   [ForbiddenError, HttpStatus.FORBIDDEN, 'Forbidden'],
   [TaskNotFoundError, HttpStatus.NOT_FOUND, 'TaskNotFoundError'],
   [HostKeyError, HttpStatus.CONFLICT, 'Conflict'],
+  [TooManyRequestsError, HttpStatus.TOO_MANY_REQUESTS, 'Too Many Requests'],
   [UnprocessableTaskError, HttpStatus.UNPROCESSABLE_ENTITY, 'UnprocessableTaskError'],
   [BrokerUnavailableError, HttpStatus.SERVICE_UNAVAILABLE, 'BrokerUnavailableError'],
 ];
@@ -92,6 +100,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     // RFC 6750: a 401 says which scheme would work.
     if (err instanceof UnauthenticatedError) res.setHeader('WWW-Authenticate', 'Bearer realm="warren"');
+    if (err instanceof TooManyRequestsError) res.setHeader('Retry-After', String(err.retryAfterSec));
     res.status(answer.statusCode).json(answer);
   }
 }
