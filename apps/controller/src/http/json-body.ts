@@ -67,9 +67,10 @@ export function jsonBody(): RequestHandler {
     verify: (_q, _s, buf) => checkJsonDepth(buf),
   });
   return (req: Request, res: Response, next: NextFunction) => {
-    // `req.is` is null for a request without a body (no Content-Length nor Transfer-Encoding).
-    const kind = req.is(['application/json', '+json']);
-    if (kind === false) {
+    // `req.is` is null without a body (no Content-Length, no Transfer-Encoding); an empty chunked
+    // body without a Content-Type (Node's client sends one for PROPFIND and the like) is let through.
+    const typed = req.headers['content-type'] !== undefined || Number(req.headers['content-length']) > 0;
+    if (typed && req.is(['application/json', '+json']) === false) {
       const got = req.headers['content-type'] ?? 'none';
       return next(
         new UnsupportedMediaTypeError(
