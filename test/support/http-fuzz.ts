@@ -185,7 +185,7 @@ export function fuzzRequest(rng: Prng, i: number, ids: FuzzIds, token: string): 
       else
         body = JSON.stringify({
           ...ep.body,
-          [fields.length ? rng.pick(fields) : 'x']: 'y'.repeat(rng.pick([70_000, 300_000])),
+          [fields.length ? rng.pick(fields) : 'x']: 'y'.repeat(rng.pick([70_000, 140_000])),
         });
       break;
     case 'bad-id':
