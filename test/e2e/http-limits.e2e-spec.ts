@@ -50,7 +50,14 @@ describe('hostile clients: guessing tokens, and holding connections open', () =>
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     // While limited, even a valid token is refused: a guesser learns nothing from which answer differs.
     expect((await w.api('GET', '/v1/hosts')).status).toBe(429);
-    const cli = await w.cli(['hosts'], { WARREN_TOKEN: BAD });
+    // The CLI, while the guessing goes on from the same address (the bucket refills every 100 ms).
+    let guessing = true;
+    const guesser = (async () => {
+      while (guessing) await w.api('GET', '/v1/hosts', undefined, { token: BAD });
+    })();
+    const cli = await w.cli(['hosts']);
+    guessing = false;
+    await guesser;
     expect(cli.code).toBe(3);
     expect(cli.stderr).toMatch(/refuses requests from this address for now \(HTTP 429.*retry in \d+ s/);
 
