@@ -29,14 +29,14 @@ const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc
 
 /**
  * The controller's resident set once it has been idle a while: the least of one reading a second
- * for 12 s. Under load V8's heap swings by ±50 MiB (young generation, large strings awaiting a
+ * for 20 s. Under load V8's heap swings by ±50 MiB (young generation, large strings awaiting a
  * major GC: measured 148 → 193 → 175 MiB between runs of the same requests); once allocation
- * stops, its memory reducer collects and shrinks within ~10 s (175 → 94 MiB), so what stays is
+ * stops, its memory reducer collects and shrinks within ~15 s (175 → 94 MiB), so what stays is
  * what is held.
  */
 async function settledRss(pid: number): Promise<number> {
   let least = rss(pid);
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < 20; i++) {
     await sleep(1000);
     least = Math.min(least, rss(pid));
   }
