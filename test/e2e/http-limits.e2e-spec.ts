@@ -65,6 +65,10 @@ describe('hostile clients: guessing tokens, and holding connections open', () =>
     const audit = (await w.api('GET', '/v1/audit?decision=denied&limit=1000')).body.records as { reason: string }[];
     expect(audit.filter((r) => /too many failed authentications/.test(r.reason))).toHaveLength(1);
     expect(audit.filter((r) => r.reason === 'unknown token')).toHaveLength(20);
+    // The access log (here at debug) wrote every one of those requests, never their tokens.
+    expect(w.controller!.output).toMatch(/"authorization":"\[redacted\]"/);
+    expect(w.controller!.output).not.toContain(BAD.slice(4));
+    expect(w.controller!.output).not.toContain(w.token.slice(4));
   });
 
   it('closes a connection whose headers come slower than the headers timeout (408)', async () => {
