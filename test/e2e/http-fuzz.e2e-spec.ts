@@ -1,9 +1,23 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FuzzIds, type FuzzRequest, fuzzRequest, Prng, rawRequest } from '../support/http-fuzz';
-import { sleep, Warren } from './harness';
+import { Proc, sleep, until, Warren } from './harness';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** A TCP port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => done(port));
+    });
+  });
+}
 
 /** requests through node:http (well-formed HTTP, mutated API requests) and as raw bytes (malformed HTTP) */
 const HTTP_REQUESTS = 10_000;
@@ -99,14 +113,30 @@ describe('the HTTP API under hostile clients', () => {
   let ids: FuzzIds;
 
   beforeAll(async () => {
-    // At warn: the access log at debug writes ~2 KB per request to a pipe this busy test process
-    // drains late, and the logger's backlog would be counted as the server's memory.
-    await w.startController({ WARREN_LOG_LEVEL: 'warn' });
+    // At warn (so started here, not by the harness, which waits for the info line "controller
+    // listening"): the access log at debug writes ~2 KB per request to a pipe this busy test
+    // process drains late, and the logger's backlog would be counted as the server's memory.
+    w.token = w.createToken('e2e', 'admin');
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin/warren-controller.js'), '--port', String(port), '--state-dir', w.dir, '--db', w.dbPath],
+      {
+        env: { ...process.env, WARREN_NAMESPACE: w.ns, WARREN_BROKER_URL: w.brokerUrl, WARREN_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    w.controller = new Proc(child);
+    w.url = `http://127.0.0.1:${port}`;
+    await until(async () => (await fetch(`${w.url}/healthz`).catch(() => null))?.ok);
     base = new URL(w.url);
     const task = await w.api('POST', '/v1/tasks', { command: 'true', hosts: ['fz1'] });
     ids = { taskId: task.body.id, host: 'fz1' };
   });
-  afterAll(() => w.teardown());
+  afterAll(async () => {
+    await w.controller?.stop('SIGKILL');
+    await w.teardown();
+  });
 
   it('answers 10,000 malformed or mutated requests with a 4xx naming the problem (or success), never 5xx, and keeps serving in bounded memory', async () => {
     const pid = w.controller!.pid;
