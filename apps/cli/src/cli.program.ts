@@ -15,6 +15,7 @@ import { registerShellCommand } from './commands/shell.command';
 import { registerTasksCommand } from './commands/tasks.command';
 import { DEFAULT_POLL, type PollTuning } from './commands/task.poller';
 import { EXIT, EXIT_STATUS_HELP, exitStatusOf, TOKEN_HELP } from './exit-status.table';
+import { readCaFile, resolveCaFile } from './http/ca.source';
 import { ControllerClient, type FetchFn } from './http/controller.client';
 import { resolveToken } from './http/token.source';
 
@@ -47,6 +48,15 @@ export function resolveControllerUrl(flag: string | undefined, env: CliIo['env']
   return url;
 }
 
+/** The global options, as resolved before a command runs. */
+interface CliState {
+  url?: string;
+  token?: string | null;
+  /** `--ca` or `WARREN_CA`, and its PEM text */
+  caFile?: string | null;
+  ca?: Buffer;
+}
+
 const EXAMPLES = `
 Examples:
   warren hosts
@@ -56,11 +66,7 @@ Examples:
   warren shell
 `;
 
-function buildProgram(
-  ctx: CommandContext,
-  state: { url?: string; token?: string | null },
-  tuning: Partial<CliTuning>,
-): Command {
+function buildProgram(ctx: CommandContext, state: CliState, tuning: Partial<CliTuning>): Command {
   const { io } = ctx;
   const program = new Command('warren')
     .description('Run shell commands on many hosts through a Warren controller (RPC over RabbitMQ instead of SSH).')
@@ -69,6 +75,7 @@ function buildProgram(
     .helpCommand('help [command]', 'show help for a command')
     .option('--url <url>', `controller URL (env WARREN_URL, default ${DEFAULT_URL})`)
     .option('--token <token>', 'API token (else env WARREN_TOKEN, else the file ~/.warren/token)')
+    .option('--ca <file>', "PEM CA certificate an https:// controller's certificate must chain to (env WARREN_CA)")
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
       writeErr: (s) => void io.stderr.write(s),
@@ -84,9 +91,11 @@ function buildProgram(
     .exitOverride()
     .addHelpText('after', EXAMPLES + TOKEN_HELP + EXIT_STATUS_HELP)
     .hook('preAction', () => {
-      const opts = program.opts<{ url?: string; token?: string }>();
+      const opts = program.opts<{ url?: string; token?: string; ca?: string }>();
       state.url = resolveControllerUrl(opts.url, io.env);
       state.token = resolveToken(opts.token, io).token;
+      state.caFile = resolveCaFile(opts.ca, io.env);
+      state.ca = state.caFile === null ? undefined : readCaFile(state.caFile);
     });
   registerRunCommand(program, ctx);
   registerRerunCommand(program, ctx);
@@ -99,12 +108,22 @@ function buildProgram(
     program,
     ctx,
     (argv, lineIo, fetch, interrupts) =>
-      runCli(['--url', state.url ?? DEFAULT_URL, ...(state.token ? ['--token', state.token] : []), ...argv], lineIo, {
-        ...tuning,
-        fetch,
-        confirm: NO_PROMPT,
-        interrupts,
-      }),
+      runCli(
+        [
+          '--url',
+          state.url ?? DEFAULT_URL,
+          ...(state.token ? ['--token', state.token] : []),
+          ...(state.caFile ? ['--ca', state.caFile] : []),
+          ...argv,
+        ],
+        lineIo,
+        {
+          ...tuning,
+          fetch,
+          confirm: NO_PROMPT,
+          interrupts,
+        },
+      ),
     tuning.fetch,
   );
   return program;
@@ -116,11 +135,11 @@ function buildProgram(
  * `io.stderr`. Errors become exit statuses in one place: {@link exitStatusOf}.
  */
 export async function runCli(argv: string[], io: CliIo, tuning: Partial<CliTuning> = {}): Promise<number> {
-  const state: { url?: string; token?: string | null } = {};
+  const state: CliState = {};
   let code: number = EXIT.OK;
   const ctx: CommandContext = {
     io,
-    client: () => new ControllerClient(state.url ?? DEFAULT_URL, tuning.fetch, state.token ?? null),
+    client: () => new ControllerClient(state.url ?? DEFAULT_URL, tuning.fetch, state.token ?? null, { ca: state.ca }),
     poll: tuning.poll ?? DEFAULT_POLL,
     now: tuning.now ?? Date.now,
     confirm: tuning.confirm,

@@ -28,6 +28,15 @@ describe('exitStatusOf', () => {
     });
   });
 
+  it('maps a 429 (this address failed to authenticate too often) to 3, a retry later, saying when', () => {
+    expect(exitStatusOf(new ApiError(URL, 429, ['too many failed authentications'], true, 2))).toEqual({
+      code: 3,
+      lines: [
+        `the controller at ${URL} refuses requests from this address for now (HTTP 429: too many failed authentications from it); retry in 2 s, and check the token`,
+      ],
+    });
+  });
+
   it('maps an unreachable controller, and one answering 5xx, to 3, saying which', () => {
     expect(exitStatusOf(new ControllerUnreachableError(URL, 'connect ECONNREFUSED 10.0.0.1:7070'))).toEqual({
       code: 3,

@@ -106,6 +106,17 @@ const RULES: ErrorRule[] = [
     },
   },
   {
+    matches: (e) => e instanceof ApiError && e.status === 429,
+    code: () => EXIT.UNREACHABLE,
+    lines: (e) => {
+      const err = e as ApiError;
+      const wait = err.retryAfterSec === undefined ? 'a moment' : `${err.retryAfterSec} s`;
+      return [
+        `the controller at ${err.url} refuses requests from this address for now (HTTP 429: too many failed authentications from it); retry in ${wait}, and check the token`,
+      ];
+    },
+  },
+  {
     matches: (e) => e instanceof ApiError && e.status === 401,
     code: () => EXIT.UNAUTHENTICATED,
     lines: (e) => {

@@ -8,6 +8,8 @@ import { AppModule } from './app.module';
 import { runMaintenanceCommand } from './auth/token.commands';
 import { type ControllerConfig, parseControllerArgs } from './config/controller.config';
 import { validationPipe } from './errors/validation.pipe';
+import { applyServerLimits, DEFAULT_SERVER_TIMEOUTS } from './http/http-server';
+import { jsonBody } from './http/json-body';
 import { runKeygen } from './keys/keygen.command';
 
 async function serve(config: ControllerConfig): Promise<void> {
@@ -15,10 +17,17 @@ async function serve(config: ControllerConfig): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
     bufferLogs: true,
     bodyParser: false,
+    // Node's https server takes the same server options as http's; the API is HTTPS when given a certificate.
+    ...(config.tls ? { httpsOptions: { cert: config.tls.cert, key: config.tls.key } } : {}),
   });
   app.useLogger(app.get(Logger));
-  // Commands (64 KiB) and env (128 KiB in all) fit well under this.
-  app.useBodyParser('json', { limit: '8mb' });
+  app.disable('x-powered-by');
+  app.use(jsonBody());
+  applyServerLimits(app.getHttpServer(), {
+    ...DEFAULT_SERVER_TIMEOUTS,
+    headersTimeoutMs: config.httpHeadersTimeoutMs,
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+  });
   app.useGlobalPipes(validationPipe());
   // A clean shutdown (consumers cancelled, buffered replies stored and acked, connection and store
   // closed) exits 0 rather than re-raising the signal; a second signal exits at once.
@@ -34,7 +43,10 @@ async function serve(config: ControllerConfig): Promise<void> {
   await app.listen(config.port, config.bind);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info({ port, bind: config.bind, namespace: config.namespace, db: config.dbPath }, 'controller listening');
+  logger.info(
+    { port, bind: config.bind, scheme: config.tls ? 'https' : 'http', namespace: config.namespace, db: config.dbPath },
+    'controller listening',
+  );
 }
 
 async function main(): Promise<void> {

@@ -29,6 +29,18 @@ describe('ControllerClient', () => {
     expect(err.messages).toEqual(['HTTP 502']);
   });
 
+  it("keeps a 429's Retry-After", async () => {
+    const limited = new ControllerClient(
+      'http://c',
+      async () =>
+        new Response(JSON.stringify({ statusCode: 429, message: 'too many failed authentications' }), {
+          status: 429,
+          headers: { 'retry-after': '2' },
+        }),
+    );
+    await expect(limited.listHosts()).rejects.toMatchObject({ status: 429, retryAfterSec: 2 });
+  });
+
   it('treats a 2xx answer that is not JSON as not reaching the controller', async () => {
     const client = new ControllerClient('http://c', answering(200, '<html>a login page</html>'));
     await expect(client.listHosts()).rejects.toBeInstanceOf(ControllerUnreachableError);
@@ -60,6 +72,24 @@ describe('ControllerClient', () => {
 });
 
 describe('networkReason', () => {
+  it('says what to do about an untrusted certificate and about HTTP and HTTPS mixed up', () => {
+    const untrusted = Object.assign(new Error('self-signed certificate in certificate chain'), {
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    });
+    expect(networkReason(untrusted, 10_000, 'https://c:7070')).toBe(
+      'its TLS certificate is not trusted (SELF_SIGNED_CERT_IN_CHAIN): give the CA that signed it with --ca FILE (or WARREN_CA)',
+    );
+    const hangUp = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    expect(networkReason(hangUp, 10_000, 'http://c:7070')).toMatch(
+      /if the controller serves HTTPS, use an https:\/\/ URL$/,
+    );
+    const plain = Object.assign(new Error('1C0A:error:0A00010B:SSL routines:ssl3_get_record:wrong version number'), {
+      code: 'EPROTO',
+    });
+    expect(networkReason(plain, 10_000, 'https://c:7070')).toMatch(/if it serves plain HTTP, use an http:\/\/ URL$/);
+    expect(networkReason(hangUp, 10_000, 'https://c:7070')).toBe('socket hang up');
+  });
+
   it('explains timeouts, and finds the socket error inside an AggregateError cause', () => {
     expect(networkReason(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 10_000)).toBe(
       'no answer within 10 s',

@@ -16,6 +16,7 @@ import type {
 import { ApiError, ControllerUnreachableError } from './http.errors';
 import { type HttpAnswer, type HttpCall, nodeHttpFetch } from './node-http.fetch';
 import { openEventStream, SSE_IDLE_TIMEOUT_MS } from './sse.client';
+import { type ClientTls, tlsReason } from './transport';
 import type { SseEvent } from './sse.parser';
 
 /** One host's output stream, exactly, as `warren check --stdout` writes it. */
@@ -54,6 +55,8 @@ export class ControllerClient {
     private readonly fetchFn: FetchFn = nodeHttpFetch,
     /** API token sent as `Authorization: Bearer …`; null sends none (the controller answers 401) */
     private readonly token: string | null = null,
+    /** TLS settings for an https:// controller (`--ca`) */
+    private readonly tls: ClientTls = {},
   ) {
     this.base = url.replace(/\/+$/, '');
   }
@@ -92,11 +95,19 @@ export class ControllerClient {
     const headers: Record<string, string> = {};
     if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-    return openEventStream(`${this.base}/v1/tasks/${encodeURIComponent(id)}/events`, headers, onEvent, {
-      refused: (status, statusText, body) =>
-        new ApiError(this.url, status, apiMessages(parseJson(body), { status, statusText }), this.token !== null),
-      unreachable: (err) => new ControllerUnreachableError(this.url, networkReason(err, SSE_IDLE_TIMEOUT_MS)),
-    });
+    return openEventStream(
+      `${this.base}/v1/tasks/${encodeURIComponent(id)}/events`,
+      headers,
+      onEvent,
+      {
+        refused: (status, statusText, body) =>
+          new ApiError(this.url, status, apiMessages(parseJson(body), { status, statusText }), this.token !== null),
+        unreachable: (err) =>
+          new ControllerUnreachableError(this.url, networkReason(err, SSE_IDLE_TIMEOUT_MS, this.url)),
+      },
+      SSE_IDLE_TIMEOUT_MS,
+      this.tls,
+    );
   }
 
   /**
@@ -157,7 +168,16 @@ export class ControllerClient {
   private async call<T>(method: string, path: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
     const { res, body: text } = await this.request(method, path, body, timeoutMs, (r) => r.text());
     const parsed = parseJson(text);
-    if (!res.ok) throw new ApiError(this.url, res.status, apiMessages(parsed, res), this.token !== null);
+    if (!res.ok) {
+      const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+      throw new ApiError(
+        this.url,
+        res.status,
+        apiMessages(parsed, res),
+        this.token !== null,
+        Number.isFinite(retryAfter) ? retryAfter : undefined,
+      );
+    }
     if (parsed === undefined || typeof parsed !== 'object' || parsed === null) {
       throw new ControllerUnreachableError(
         this.url,
@@ -184,10 +204,11 @@ export class ControllerClient {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
+        tls: this.tls,
       });
       return { res, body: await read(res) };
     } catch (err) {
-      throw new ControllerUnreachableError(this.url, networkReason(err, timeoutMs));
+      throw new ControllerUnreachableError(this.url, networkReason(err, timeoutMs, this.url));
     }
   }
 }
@@ -208,8 +229,11 @@ function apiMessages(body: unknown, res: Pick<HttpAnswer, 'status' | 'statusText
   return [`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`];
 }
 
-/** One line saying why a request failed (a socket error, or fetch's undici error with its `cause`). */
-export function networkReason(err: unknown, timeoutMs: number): string {
+/**
+ * One line saying why a request to `url` failed (a socket error, or fetch's undici error with its
+ * `cause`); a TLS failure or a protocol mismatch says what to do.
+ */
+export function networkReason(err: unknown, timeoutMs: number, url = ''): string {
   const e = err as {
     name?: string;
     message?: string;
@@ -217,6 +241,8 @@ export function networkReason(err: unknown, timeoutMs: number): string {
   };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
     return `no answer within ${Math.round(timeoutMs / 1000)} s`;
+  const tls = tlsReason(err, url);
+  if (tls) return tls;
   const cause = e?.cause;
   if (cause) {
     const inner = cause.errors?.find((x) => x?.message)?.message;

@@ -1,5 +1,4 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { type ClientTls, requestFor } from './transport';
 
 /** What the client reads of an HTTP answer: the slice of `Response` it uses. */
 export interface HttpAnswer {
@@ -19,6 +18,8 @@ export interface HttpCall {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /** TLS settings for an https: URL */
+  tls?: ClientTls;
 }
 
 /**
@@ -27,11 +28,12 @@ export interface HttpCall {
  * ~80 ms after the last answer; for a tool that runs once per command that doubled the wall time
  * of `warren run --wait` (measured: 250 ms → 110 ms for one host).
  */
-export function nodeHttpFetch(url: string, init: HttpCall): Promise<HttpAnswer> {
+export async function nodeHttpFetch(url: string, init: HttpCall): Promise<HttpAnswer> {
+  const u = new URL(url);
+  const request = await requestFor(u);
   return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(u, { method: init.method, headers: init.headers, signal: init.signal, agent: false }, (res) => {
+    const options = { method: init.method, headers: init.headers, signal: init.signal, agent: false, ...init.tls };
+    const req = request(u, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);

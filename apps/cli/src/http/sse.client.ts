@@ -1,7 +1,6 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { type SseEvent, SseParser } from './sse.parser';
+import { type ClientTls, type RequestFn, requestFor } from './transport';
 
 /** ms without a byte (the controller sends a comment every 15 s) before the connection counts as dead */
 export const SSE_IDLE_TIMEOUT_MS = 45_000;
@@ -21,13 +20,16 @@ export interface EventStreamErrors {
  * or stays silent for `idleTimeoutMs`; events already delivered stay delivered, so the caller
  * reconnects with the last id it saw.
  */
-export function openEventStream(
+export async function openEventStream(
   url: string,
   headers: Record<string, string>,
   onEvent: (e: SseEvent) => void,
   errors: EventStreamErrors,
   idleTimeoutMs = SSE_IDLE_TIMEOUT_MS,
+  tls: ClientTls = {},
 ): Promise<void> {
+  const u = new URL(url);
+  const request: RequestFn = await requestFor(u);
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (err: Error) => {
@@ -36,11 +38,9 @@ export function openEventStream(
       req.destroy();
       reject(err);
     };
-    const u = new URL(url);
-    const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = request(
       u,
-      { method: 'GET', headers: { accept: 'text/event-stream', ...headers }, agent: false },
+      { method: 'GET', headers: { accept: 'text/event-stream', ...headers }, agent: false, ...tls },
       (res) => {
         const status = res.statusCode ?? 0;
         if (status !== 200) {

@@ -11,6 +11,7 @@ import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import { HttpExceptionFilter } from '../errors/http-exception.filter';
 import { validationPipe } from '../errors/validation.pipe';
 import { openDatabase } from '../store/database';
+import { AuthFailureLimiter, InMemoryAuthFailureLimiter } from './auth-failure.limiter';
 import { AuditAs, Public, Roles } from './auth.decorators';
 import { AuthGuard } from './auth.guard';
 import { RefusalAuditInterceptor } from './refusal-audit.interceptor';
@@ -53,6 +54,7 @@ const db = openDatabase(':memory:');
 const clock = new ManualClock();
 const tokens = new TokenService(new SqliteTokenStore(db), clock);
 const audit = new SqliteAuditLog(db, clock);
+let limiter = new InMemoryAuthFailureLimiter(clock);
 
 @Module({
   controllers: [ProbeController],
@@ -60,6 +62,10 @@ const audit = new SqliteAuditLog(db, clock);
     { provide: ROOT_LOGGER, useValue: pino({ level: 'silent' }) },
     { provide: TokenService, useValue: tokens },
     { provide: AUDIT_LOG, useValue: audit },
+    {
+      provide: AuthFailureLimiter,
+      useFactory: () => ({ admit: (s: string) => limiter.admit(s), failed: (s: string) => limiter.failed(s) }),
+    },
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_INTERCEPTOR, useClass: RefusalAuditInterceptor },
     { provide: APP_FILTER, useClass: HttpExceptionFilter },
@@ -83,7 +89,10 @@ describe('AuthGuard', () => {
     await tokens.revoke('gone');
   });
   afterAll(() => app.close());
-  beforeEach(() => db.exec('DELETE FROM audit_log'));
+  beforeEach(() => {
+    db.exec('DELETE FROM audit_log');
+    limiter = new InMemoryAuthFailureLimiter(clock);
+  });
 
   const call = async (method: string, path: string, token?: string, body?: unknown) => {
     const headers: Record<string, string> = {};
@@ -97,6 +106,7 @@ describe('AuthGuard', () => {
     return {
       status: res.status,
       auth: res.headers.get('www-authenticate'),
+      retryAfter: res.headers.get('retry-after'),
       body: (await res.json()) as { message?: string },
     };
   };
@@ -174,5 +184,71 @@ describe('AuthGuard', () => {
         reason: expect.stringMatching(/^invalid request: command must be a string/),
       }),
     ]);
+  });
+
+  describe('failed authentication, limited per address (10/s, burst 20)', () => {
+    const bad = 'wrn_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+    it('answers 429 with Retry-After once the burst is spent, even to a valid token, until the bucket refills', async () => {
+      for (let i = 0; i < 20; i++) expect((await call('GET', '/read', bad)).status).toBe(401);
+      const refused = await call('GET', '/read', bad);
+      expect(refused).toMatchObject({
+        status: 429,
+        retryAfter: '1',
+        body: {
+          statusCode: 429,
+          error: 'Too Many Requests',
+          message: expect.stringMatching(/too many failed authentications/),
+        },
+      });
+      // A guesser must not learn that a guess was right: the good token is refused too, unlooked at.
+      expect((await call('GET', '/read', t.viewer)).status).toBe(429);
+      expect((await call('GET', '/open')).status).toBe(200);
+      clock.advance(99);
+      expect((await call('GET', '/read', t.viewer)).status).toBe(429);
+      clock.advance(1); // 100 ms at 10/s: one more try
+      expect((await call('GET', '/read', t.viewer)).status).toBe(200);
+      expect((await call('GET', '/read', bad)).status).toBe(401);
+      expect((await call('GET', '/read', bad)).status).toBe(429);
+      clock.advance(2000); // a full bucket again
+      for (let i = 0; i < 20; i++) expect((await call('GET', '/read', bad)).status).toBe(401);
+      expect((await call('GET', '/read', bad)).status).toBe(429);
+    });
+
+    it('audits the burst one by one, then once per minute with what it did not audit', async () => {
+      for (let i = 0; i < 20; i++) await call('GET', '/read', bad);
+      for (let i = 0; i < 1000; i++) await call('GET', '/read', bad);
+      let records = await audit.query({ limit: 2000 });
+      expect(records).toHaveLength(21);
+      expect(records.filter((r) => r.reason === 'unknown token')).toHaveLength(20);
+      expect(records[0]).toMatchObject({
+        actor: 'anonymous',
+        source: '127.0.0.1',
+        decision: 'denied',
+        reason: expect.stringMatching(/^too many failed authentications/),
+        detail: expect.objectContaining({ status: 429, unreported: { refused: 0, failed: 0 } }),
+      });
+      // Failing as fast as the bucket allows for the rest of the minute: no record at all.
+      for (let ms = 5000; ms < 60_000; ms += 5000) {
+        clock.advance(5000);
+        for (let i = 0; i < 20; i++) expect((await call('GET', '/read', bad)).status).toBe(401);
+        expect((await call('GET', '/read', bad)).status).toBe(429);
+      }
+      expect(await audit.query({ limit: 2000 })).toHaveLength(21);
+      clock.advance(5000); // a new window: its burst of failures is audited, then one record with the counts
+      for (;;) if ((await call('GET', '/read', bad)).status === 429) break;
+      records = await audit.query({ limit: 2000 });
+      expect(records).toHaveLength(42);
+      expect(records[0].detail).toMatchObject({ unreported: { refused: 999 + 11, failed: 11 * 20 } });
+    }, 60_000);
+
+    it('never counts a valid token, a 403, or a public route', async () => {
+      for (let i = 0; i < 50; i++) {
+        expect((await call('GET', '/read', t.viewer)).status).toBe(200);
+        expect((await call('DELETE', '/thing', t.viewer)).status).toBe(403);
+        expect((await call('GET', '/open')).status).toBe(200);
+      }
+      expect(limiter.size).toBe(0);
+    });
   });
 });

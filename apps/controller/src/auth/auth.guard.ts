@@ -3,7 +3,8 @@ import { Reflector } from '@nestjs/core';
 import { ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
-import { ForbiddenError, UnauthenticatedError } from '../errors/errors';
+import { ForbiddenError, TooManyRequestsError, UnauthenticatedError } from '../errors/errors';
+import { AuthFailureLimiter } from './auth-failure.limiter';
 import { AUDIT_ACTION, IS_PUBLIC, REQUIRED_ROLE } from './auth.decorators';
 import { HostScope } from './host-patterns';
 import { type AuthedRequest, attemptedTask, clientIp } from './principal';
@@ -18,6 +19,10 @@ export const GET_A_TOKEN =
  * The global guard (APP_GUARD): every route but `@Public()` ones needs `Authorization: Bearer
  * <token>` with a live token whose role is at least the route's `@Roles(…)` (default: `viewer` for
  * reads, `admin` for anything else). Every refusal is an audit record before it is answered.
+ *
+ * Failed authentication is limited per source address ({@link AuthFailureLimiter}): once an
+ * address has spent its burst, every request from it needing a token is refused 429 with
+ * `Retry-After` before its token is looked at, and its refusals are audited once per window.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -26,6 +31,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
+    private readonly limiter: AuthFailureLimiter,
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
@@ -41,11 +47,33 @@ export class AuthGuard implements CanActivate {
     const required =
       this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ??
       (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'admin');
+    const source = clientIp(req) ?? 'unknown';
+    const admission = this.limiter.admit(source);
+    if (!admission.admitted) {
+      const retryAfterSec = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      if (admission.report) {
+        const reason = 'too many failed authentications: refusing with 429 (audited once per window)';
+        await this.audit.record({
+          actor: 'anonymous',
+          source,
+          action: explicitAction ?? 'api.request',
+          decision: 'denied',
+          reason,
+          detail: { method: req.method, path: req.path, status: 429, unreported: admission.previous },
+        });
+        this.log.warn({ source, retryAfterSec, unreported: admission.previous }, 'failed authentications rate limited');
+      }
+      throw new TooManyRequestsError(retryAfterSec);
+    }
     const deny = async (status: 401 | 403, actor: string, reason: string, message: string): Promise<never> => {
+      const error =
+        status === 401 ? new UnauthenticatedError(`${message}; ${GET_A_TOKEN}`) : new ForbiddenError(message);
+      // A failed authentication counts against the address; beyond its burst it is counted, not audited.
+      if (status === 401 && !this.limiter.failed(source)) throw error;
       const action = explicitAction ?? 'api.request';
       await this.audit.record({
         actor,
-        source: clientIp(req),
+        source,
         action,
         decision: 'denied',
         reason,
@@ -53,7 +81,7 @@ export class AuthGuard implements CanActivate {
         detail: { method: req.method, path: req.path, status },
       });
       this.log.info({ actor, method: req.method, path: req.path, status, reason }, 'request denied');
-      throw status === 401 ? new UnauthenticatedError(`${message}; ${GET_A_TOKEN}`) : new ForbiddenError(message);
+      throw error;
     };
 
     const header = req.headers.authorization;

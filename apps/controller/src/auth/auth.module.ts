@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { Clock } from '@warren/runtime';
 import { AuditModule } from '../audit/audit.module';
+import { QueryParamsInterceptor } from '../http/query-params.interceptor';
 import { DATABASE, type Db } from '../store/database';
 import { StoreModule } from '../store/store.module';
+import { AuthFailureLimiter, InMemoryAuthFailureLimiter } from './auth-failure.limiter';
 import { AuthGuard } from './auth.guard';
 import { RefusalAuditInterceptor } from './refusal-audit.interceptor';
 import { SqliteTokenStore } from './token.store';
@@ -12,7 +15,8 @@ import { TokenService } from './token.service';
 /**
  * API tokens (their rules in {@link TokenService}, their rows behind `TOKEN_STORE` in the shared
  * SQLite file), the global guard that checks them on
- * every route (auditing each 401 and 403), and the global interceptor that audits a request to
+ * every route (auditing each 401 and 403; failed authentication rate limited per address), the
+ * interceptor that refuses undeclared query parameters, and the global interceptor that audits a request to
  * an audited action refused as invalid (400).
  */
 @Module({
@@ -20,8 +24,16 @@ import { TokenService } from './token.service';
   providers: [
     { provide: TOKEN_STORE, useFactory: (db: Db) => new SqliteTokenStore(db), inject: [DATABASE] },
     TokenService,
+    // Per process: controllers sharing a database would share an adapter of this port instead.
+    {
+      provide: AuthFailureLimiter,
+      useFactory: (clock: Clock) => new InMemoryAuthFailureLimiter(clock),
+      inject: [Clock],
+    },
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_INTERCEPTOR, useClass: RefusalAuditInterceptor },
+    // Inside the refusal audit (global interceptors nest in the order registered): its 400s are audited too.
+    { provide: APP_INTERCEPTOR, useClass: QueryParamsInterceptor },
   ],
 })
 export class AuthModule {}

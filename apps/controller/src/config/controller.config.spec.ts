@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadControllerConfig } from './controller.config';
 
@@ -38,6 +41,33 @@ describe('loadControllerConfig', () => {
     );
     expect(loadControllerConfig(['--broker', 'amqp://warren:50%off@127.0.0.1'], {}).brokerUrl).toBe(
       'amqp://warren:50%off@127.0.0.1',
+    );
+  });
+
+  it('serves HTTPS with --tls-cert and --tls-key (or their variables), both or neither', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-tls-config-'));
+    try {
+      writeFileSync(join(dir, 'c.pem'), 'CERT');
+      writeFileSync(join(dir, 'k.pem'), 'KEY');
+      expect(loadControllerConfig([], {}).tls).toBeNull();
+      const tls = loadControllerConfig(['--tls-cert', join(dir, 'c.pem')], { WARREN_TLS_KEY: join(dir, 'k.pem') }).tls;
+      expect({ cert: tls?.cert.toString(), key: tls?.key.toString() }).toEqual({ cert: 'CERT', key: 'KEY' });
+      expect(() => loadControllerConfig(['--tls-cert', join(dir, 'c.pem')], {})).toThrow(
+        /^--tls-cert and --tls-key go together: give both or neither$/,
+      );
+      expect(() => loadControllerConfig([], { WARREN_TLS_KEY: join(dir, 'k.pem') })).toThrow(/both or neither/);
+      expect(() =>
+        loadControllerConfig(['--tls-cert', join(dir, 'nope.pem'), '--tls-key', join(dir, 'k.pem')], {}),
+      ).toThrow(/^--tls-cert \(WARREN_TLS_CERT\) cannot read .*ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bounds how long a client may take to send a request: 10 s for the headers, 60 s in all', () => {
+    expect(loadControllerConfig([], {})).toMatchObject({ httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 60_000 });
+    expect(loadControllerConfig(['--http-headers-timeout', '1s'], { WARREN_HTTP_REQUEST_TIMEOUT: '2s' })).toMatchObject(
+      { httpHeadersTimeoutMs: 1000, httpRequestTimeoutMs: 2000 },
     );
   });
 });

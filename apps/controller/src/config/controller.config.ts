@@ -5,6 +5,7 @@ import {
   addConfigOptions,
   type ConfigEnv,
   ConfigError,
+  fileContents,
   flagSwitch,
   got,
   integer,
@@ -52,6 +53,12 @@ export class ControllerConfig {
   sweepIntervalMs: number;
   /** serve `GET /metrics` without a token (for a firewalled port); by default it needs a `viewer` token */
   metricsPublic: boolean;
+  /** PEM certificate (chain) and private key the API is served with over HTTPS, read at boot; null: plain HTTP */
+  tls: { cert: Buffer; key: Buffer } | null;
+  /** ms; a client must have sent a request's headers within this (slowloris), else 408 and closed */
+  httpHeadersTimeoutMs: number;
+  /** ms; a client must have sent a whole request (headers and body) within this, else 408 and closed */
+  httpRequestTimeoutMs: number;
 }
 
 function duration(t: string | undefined): number {
@@ -75,6 +82,18 @@ const CONTROLLER_OPTIONS = {
     description: 'HTTP listen address',
     default: '127.0.0.1',
     parse: text(),
+  },
+  tlsCert: {
+    flags: '--tls-cert <file>',
+    env: 'WARREN_TLS_CERT',
+    description: 'PEM certificate (with its chain): serve the API over HTTPS (with --tls-key)',
+    parse: fileContents,
+  },
+  tlsKey: {
+    flags: '--tls-key <file>',
+    env: 'WARREN_TLS_KEY',
+    description: 'PEM private key of --tls-cert',
+    parse: fileContents,
   },
   ...BROKER_OPTIONS,
   stateDir: {
@@ -133,6 +152,22 @@ const CONTROLLER_OPTIONS = {
     parse: duration,
     hidden: true,
   },
+  httpHeadersTimeout: {
+    flags: '--http-headers-timeout <dur>',
+    env: 'WARREN_HTTP_HEADERS_TIMEOUT',
+    description: "a client's request headers must arrive within this",
+    default: '10s',
+    parse: duration,
+    hidden: true,
+  },
+  httpRequestTimeout: {
+    flags: '--http-request-timeout <dur>',
+    env: 'WARREN_HTTP_REQUEST_TIMEOUT',
+    description: "a client's whole request (headers and body) must arrive within this",
+    default: '60s',
+    parse: duration,
+    hidden: true,
+  },
 } satisfies OptionTable;
 
 /** The controller's command line, with its subcommands; `--help` is generated from it. */
@@ -164,6 +199,10 @@ export function parseControllerArgs(
   const o = readConfig(program, CONTROLLER_OPTIONS, env);
   if ((o.brokerCert === undefined) !== (o.brokerKey === undefined))
     throw new ConfigError('--broker-cert and --broker-key go together: give both or neither');
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
+    throw new ConfigError('--tls-cert and --tls-key go together: give both or neither');
+  if (o.httpHeadersTimeout > o.httpRequestTimeout)
+    throw new ConfigError('--http-headers-timeout must not be longer than --http-request-timeout');
   const stateDir = o.stateDir!;
   const config = Object.assign(new ControllerConfig(), {
     port: o.port,
@@ -181,6 +220,9 @@ export function parseControllerArgs(
     resultGraceMs: o.resultGrace,
     sweepIntervalMs: o.sweepInterval,
     metricsPublic: o.metricsPublic,
+    tls: o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : null,
+    httpHeadersTimeoutMs: o.httpHeadersTimeout,
+    httpRequestTimeoutMs: o.httpRequestTimeout,
   } satisfies ControllerConfig);
   return { action, config };
 }

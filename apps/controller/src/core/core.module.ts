@@ -20,16 +20,21 @@ export class CoreModule {
         LoggerModule.forRoot({
           pinoHttp: {
             logger,
+            // A bearer token is a password: never in a log line.
+            redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
             // Access logs at debug: one line per request would dominate the log at fleet scale.
             // 503 (no broker yet, or a /healthz probe saying so) is a state, not a bug: warn, not error.
+            // 429 too: the auth guard logs one line per rate-limit window, not one per refused request.
             customLogLevel: (_req, res, err) =>
               res.statusCode === 503
                 ? 'warn'
-                : err || res.statusCode >= 500
-                  ? 'error'
-                  : res.statusCode >= 400
-                    ? 'info'
-                    : 'debug',
+                : res.statusCode === 429
+                  ? 'debug'
+                  : err || res.statusCode >= 500
+                    ? 'error'
+                    : res.statusCode >= 400
+                      ? 'info'
+                      : 'debug',
           },
         }),
       ],

@@ -38,7 +38,7 @@ export class ForbiddenError extends Error {
   override readonly name = 'ForbiddenError';
 }
 
-/** A request field or query parameter that cannot be read (400), the message naming it. */
+/** A request field, query parameter or header that cannot be read (400), the message naming it. */
 export class BadQueryError extends Error {
   override readonly name = 'BadQueryError';
 }
@@ -62,6 +62,37 @@ export class HostKeyError extends Error {
 /** A token command refused: a bad or taken name, no such token, already revoked. */
 export class TokenError extends Error {
   override readonly name = 'TokenError';
+}
+
+/** A request body that is not a JSON object the API can read: bad JSON, nested too deep, cut short (400). */
+export class BadRequestBodyError extends Error {
+  override readonly name = 'BadRequestBodyError';
+}
+
+/** A request body larger than the controller reads (413); the message gives the limit in bytes. */
+export class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+}
+
+/** A request body in a media type, charset or content encoding the API does not take (415). */
+export class UnsupportedMediaTypeError extends Error {
+  override readonly name = 'UnsupportedMediaTypeError';
+}
+
+/**
+ * Too many failed authentications from the client's address (429, `Retry-After`): it is refused
+ * until its bucket refills (`auth/auth-failure.limiter.ts`).
+ */
+export class TooManyRequestsError extends Error {
+  override readonly name = 'TooManyRequestsError';
+  constructor(
+    /** s; when the client may try again, sent as `Retry-After` (RFC 9110 §10.2.3) */
+    readonly retryAfterSec: number,
+  ) {
+    super(
+      `too many failed authentications from this address: refused for ${retryAfterSec} s (Retry-After); check the token`,
+    );
+  }
 }
 
 export { BrokerUnavailableError } from '@warren/amqp';

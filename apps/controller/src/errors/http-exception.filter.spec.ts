@@ -3,13 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { HostPatternError, LabelError, LimitSpecError } from '@warren/api';
 import {
   BadQueryError,
+  BadRequestBodyError,
+  BodyTooLargeError,
   BrokerUnavailableError,
   ForbiddenError,
   HostKeyError,
   InvalidRequestError,
   TaskNotFoundError,
+  TooManyRequestsError,
   UnauthenticatedError,
   UnprocessableTaskError,
+  UnsupportedMediaTypeError,
 } from './errors';
 import { httpAnswerOf } from './http-exception.filter';
 
@@ -20,11 +24,15 @@ describe('the error table', () => {
     [new LimitSpecError('concurrency must be a whole number'), 400, 'BadRequest'],
     [new HostPatternError('web[3-1]', 'range 3-1 runs backwards', 'hosts'), 400, 'BadRequest'],
     [new LabelError('value of zone must be a string', 'labels'), 400, 'BadRequest'],
+    [new BadRequestBodyError('the body nests deeper than 32 levels'), 400, 'Bad Request'],
     [new UnauthenticatedError('the token is not valid'), 401, 'Unauthorized'],
     [new ForbiddenError('role viewer'), 403, 'Forbidden'],
     [new TaskNotFoundError('t_x'), 404, 'TaskNotFoundError'],
     [new HostKeyError('no agent has announced host web1'), 409, 'Conflict'],
+    [new BodyTooLargeError('the body is larger than 8388608 bytes'), 413, 'Payload Too Large'],
+    [new UnsupportedMediaTypeError('content-type must be application/json'), 415, 'Unsupported Media Type'],
     [new UnprocessableTaskError('no host matches'), 422, 'UnprocessableTaskError'],
+    [new TooManyRequestsError(2), 429, 'Too Many Requests'],
     [new BrokerUnavailableError('not connected'), 503, 'BrokerUnavailableError'],
   ])('answers %s with %i and the error text the API has always sent', (err, status, error) => {
     expect(err.name).toBe(err.constructor.name);

@@ -5,14 +5,18 @@ import type { Logger } from 'pino';
 import { HostPatternError, LabelError, LimitSpecError } from '@warren/api';
 import {
   BadQueryError,
+  BadRequestBodyError,
+  BodyTooLargeError,
   BrokerUnavailableError,
   ForbiddenError,
   HostKeyError,
   HostNotInTaskError,
   InvalidRequestError,
   TaskNotFoundError,
+  TooManyRequestsError,
   UnauthenticatedError,
   UnprocessableTaskError,
+  UnsupportedMediaTypeError,
 } from './errors';
 
 /** An error's HTTP answer: `{statusCode, error, message}`. */
@@ -35,11 +39,15 @@ const ERROR_TABLE: [new (...args: never[]) => Error, HttpStatus, string][] = [
   [LimitSpecError, HttpStatus.BAD_REQUEST, 'BadRequest'],
   [HostPatternError, HttpStatus.BAD_REQUEST, 'BadRequest'],
   [LabelError, HttpStatus.BAD_REQUEST, 'BadRequest'],
+  [BadRequestBodyError, HttpStatus.BAD_REQUEST, 'Bad Request'],
+  [BodyTooLargeError, HttpStatus.PAYLOAD_TOO_LARGE, 'Payload Too Large'],
+  [UnsupportedMediaTypeError, HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'Unsupported Media Type'],
   [UnauthenticatedError, HttpStatus.UNAUTHORIZED, 'Unauthorized'],
   [ForbiddenError, HttpStatus.FORBIDDEN, 'Forbidden'],
   [TaskNotFoundError, HttpStatus.NOT_FOUND, 'TaskNotFoundError'],
   [HostNotInTaskError, HttpStatus.NOT_FOUND, 'HostNotInTaskError'],
   [HostKeyError, HttpStatus.CONFLICT, 'Conflict'],
+  [TooManyRequestsError, HttpStatus.TOO_MANY_REQUESTS, 'Too Many Requests'],
   [UnprocessableTaskError, HttpStatus.UNPROCESSABLE_ENTITY, 'UnprocessableTaskError'],
   [BrokerUnavailableError, HttpStatus.SERVICE_UNAVAILABLE, 'BrokerUnavailableError'],
 ];
@@ -89,6 +97,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     // RFC 6750: a 401 says which scheme would work.
     if (err instanceof UnauthenticatedError) res.setHeader('WWW-Authenticate', 'Bearer realm="warren"');
+    if (err instanceof TooManyRequestsError) res.setHeader('Retry-After', String(err.retryAfterSec));
     res.status(answer.statusCode).json(answer);
   }
 }

@@ -1,4 +1,4 @@
-import { type HttpException, ValidationPipe } from '@nestjs/common';
+import { type ArgumentMetadata, type HttpException, ValidationPipe } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
 import { InvalidRequestError } from './errors';
 
@@ -7,6 +7,21 @@ import { InvalidRequestError } from './errors';
  * it. The messages are Nest's own (one per bad field, within its length budget).
  */
 class DomainValidationPipe extends ValidationPipe {
+  /**
+   * A query or path parameter typed `number` must be a whole number as text: Nest's own `+value`
+   * turns `abc` into NaN, which a `DefaultValuePipe` then silently replaces by its default.
+   */
+  protected override transformPrimitive(value: unknown, metadata: ArgumentMetadata): unknown {
+    const { type, metatype, data } = metadata;
+    if (data && (type === 'query' || type === 'param') && metatype === Number && value !== undefined) {
+      if (typeof value !== 'string' || !/^-?\d{1,15}$/.test(value))
+        throw new InvalidRequestError([
+          `${data} must be a whole number of at most 15 digits, got ${JSON.stringify(value).slice(0, 60)}`,
+        ]);
+    }
+    return super.transformPrimitive(value, metadata);
+  }
+
   override createExceptionFactory() {
     const nest = super.createExceptionFactory();
     return (errors: ValidationError[] = []) => {

@@ -1,10 +1,12 @@
 import { Controller, Get, Headers, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { Roles } from '../auth/auth.decorators';
+import { BadQueryError } from '../errors/errors';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { TaskReader } from '../tasks/task-reader.service';
 import { SseSession } from './sse.session';
 import { TaskEventLog } from './task-event.log';
+import { parseEventId } from './task-log';
 
 /** `GET /v1/tasks/:id/events`: a task's progress as Server-Sent Events (docs/streaming.md). */
 @Controller('v1/tasks')
@@ -16,7 +18,8 @@ export class TaskEventsController {
 
   /**
    * `started`, `output`, `result`, then `completed`, after which the response ends; resumable with
-   * `Last-Event-ID`. 404 unknown task; 403 (audited) when a host is outside the token's patterns.
+   * `Last-Event-ID`. 404 unknown task; 403 (audited) when a host is outside the token's patterns;
+   * 400 for a `Last-Event-ID` that is not an id this API sends (`<epoch>.<seq>`).
    */
   @Get(':id/events')
   @Roles('viewer')
@@ -27,6 +30,10 @@ export class TaskEventsController {
     @ClientIp() source: string | null,
     @Res() res: Response,
   ): Promise<void> {
+    if (lastEventId !== undefined && lastEventId.trim() !== '' && parseEventId(lastEventId) === null)
+      throw new BadQueryError(
+        `Last-Event-ID must be the id of an event of this stream (<epoch>.<seq>, e.g. 1a2b3c4d.17), got ${JSON.stringify(lastEventId).slice(0, 60)}`,
+      );
     // The same existence and host-scope rules as GET /v1/tasks/:id, refused before any byte is sent.
     await this.tasks.get(id, { principal, source });
     await new SseSession(res, this.log, id).start(lastEventId);
