@@ -156,8 +156,9 @@ export class InvocationLauncher {
             state: k.state,
             reason: k.reason,
             graceMs: k.graceMs,
+            cgroup: k.cgroup,
           },
-          'killing process group',
+          k.cgroup ? 'killing the run cgroup' : 'killing process group',
         ),
     });
     if (g.note)
