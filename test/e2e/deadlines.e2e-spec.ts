@@ -45,7 +45,7 @@ describe('deadlines: every invocation ends, and timeouts kill the whole process 
     const kills = w.agents
       .get('d2')!
       .output.split('\n')
-      .filter((l) => l.includes('"killing process group"'))
+      .filter((l) => l.includes('"killing the run"'))
       .map((l) => JSON.parse(l));
     expect(kills.map((k) => [k.taskId, k.correlationId, k.pid, k.signal, k.state])).toEqual([
       [task.id, r.invocationId, pgid, 'SIGTERM', 'timed_out'],

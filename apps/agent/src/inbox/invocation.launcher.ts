@@ -158,7 +158,7 @@ export class InvocationLauncher {
             graceMs: k.graceMs,
             cgroup: k.cgroup,
           },
-          k.cgroup ? 'killing the run cgroup' : 'killing process group',
+          'killing the run',
         ),
     });
     if (g.note)
