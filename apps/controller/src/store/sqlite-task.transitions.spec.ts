@@ -74,6 +74,33 @@ describe('SqliteTaskTransitions: a command an agent journaled is never left unde
     expect(await state()).toMatchObject({ state: 'running', reason: null });
   });
 
+  it('a sweeper verdict decided on a stale read (a `started` committed in between) changes nothing', async () => {
+    // The sweeper read i1 pending and overdue at 8_000; the agent's `started` was committed before its verdict.
+    await store.applyUpdates([started], 7_900);
+    const stale: InvocationUpdate = {
+      kind: 'verdict',
+      invocationId: 'i1',
+      state: 'undelivered',
+      reason: 'no agent took it',
+      at: 8_000,
+      overdueFrom: 'pending',
+    };
+    expect((await store.applyUpdates([stale], 8_000)).applied).toBe(0);
+    expect(await state()).toMatchObject({ state: 'running', reason: null });
+    // Nor a `lost` verdict read while it ran, once its result came: and past the new deadline, it applies.
+    const lost: InvocationUpdate = {
+      kind: 'verdict',
+      invocationId: 'i1',
+      state: 'lost',
+      reason: 'no result',
+      at: 8_000,
+      overdueFrom: 'running',
+    };
+    expect((await store.applyUpdates([lost], 8_000)).applied).toBe(0); // its deadline moved past 8_000
+    expect((await store.applyUpdates([{ ...lost, at: 60_000 }], 60_000)).applied).toBe(1);
+    expect(await state()).toMatchObject({ state: 'lost' });
+  });
+
   it('a late `started` replaces undelivered (sweeper) and a cancel made before it (reason cleared, task reopened)', async () => {
     await store.applyUpdates([undelivered(false)], 8_000);
     expect(await store.getTask('t1')).toMatchObject({ state: 'completed' });

@@ -65,6 +65,10 @@ export class SqliteTaskTransitions {
         `UPDATE invocations SET state = @state, reason = @reason, finished_at = @at, deadline_at = NULL, updated_at = @now
          WHERE id = @invocationId AND state IN ('pending', 'running') RETURNING task_id`,
       ),
+      verdictIfOverdue: db.prepare(
+        `UPDATE invocations SET state = @state, reason = @reason, finished_at = @at, deadline_at = NULL, updated_at = @now
+         WHERE id = @invocationId AND state = @from AND deadline_at IS NOT NULL AND deadline_at <= @at RETURNING task_id`,
+      ),
       verdictIfPending: db.prepare(
         `UPDATE invocations SET state = @state, reason = @reason, finished_at = @at, deadline_at = NULL, updated_at = @now
          WHERE id = @invocationId AND state = 'pending' RETURNING task_id`,
@@ -162,6 +166,8 @@ export class SqliteTaskTransitions {
       }
       case 'verdict': {
         const params = { invocationId, state: u.state, reason: u.reason, at: u.at, now };
+        if (u.overdueFrom)
+          return this.stmts.verdictIfOverdue.get({ ...params, from: u.overdueFrom }) as { task_id: string } | undefined;
         return (u.pendingOnly ? this.stmts.verdictIfPending : this.stmts.verdict).get(params) as
           { task_id: string } | undefined;
       }

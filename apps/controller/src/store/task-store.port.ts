@@ -117,6 +117,12 @@ export type InvocationUpdate =
       at: number;
       /** only a `pending` invocation takes it (default: `pending` or `running`) */
       pendingOnly?: boolean;
+      /**
+       * The deadline sweeper's verdicts: taken only if the invocation is still in this state and
+       * still past its deadline at `at` (a `started` or result committed since the sweeper read it
+       * moved or cleared the deadline, and the verdict then changes nothing).
+       */
+      overdueFrom?: 'pending' | 'running';
     };
 
 /** An invocation whose deadline has passed while it was still pending or running. */

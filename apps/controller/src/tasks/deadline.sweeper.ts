@@ -63,6 +63,7 @@ export class DeadlineSweeper implements OnModuleDestroy {
               state: 'undelivered',
               reason: 'no agent took the command within its delivery timeout',
               at: now,
+              overdueFrom: 'pending',
             }
           : {
               kind: 'verdict',
@@ -70,9 +71,10 @@ export class DeadlineSweeper implements OnModuleDestroy {
               state: 'lost',
               reason: 'the agent started the command but sent no result by its deadline (agent died or was cut off?)',
               at: now,
+              overdueFrom: 'running',
             },
       );
-      const { completedTaskIds } = await this.store.applyUpdates(updates, now);
+      const { applied, completedTaskIds } = await this.store.applyUpdates(updates, now);
       for (const o of overdue) {
         this.log.warn(
           {
@@ -85,7 +87,7 @@ export class DeadlineSweeper implements OnModuleDestroy {
         );
       }
       this.notifier.notify(completedTaskIds);
-      total += overdue.length;
+      total += applied;
       if (overdue.length < 1000) return total;
     }
   }
