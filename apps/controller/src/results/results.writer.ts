@@ -5,9 +5,11 @@ import { type InvocationUpdate, TASK_STORE, type TaskStore } from '../store/task
 import { TaskChanges } from '../tasks/task-changes';
 
 /**
- * Stores the believed replies of one batch in one transaction, stamped by the clock, and, once
- * the caller has acked them, tells the process what changed and what completed. Two steps, so
- * that the acks sit between them: after the commit, before anyone hears of it.
+ * Stores the believed replies of one batch in one transaction, stamped by the clock, then, once
+ * the caller has acked them, wakes whoever waits for the tasks that completed (held `GET`s,
+ * rolling runs). The acks always come after the commit. The store itself reports each commit to
+ * the activity notifier as it happens (metrics, live event logs): those listeners may hear of a
+ * change before the acks, which is harmless, since they only read what is committed.
  */
 @Injectable()
 export class ResultsWriter {
