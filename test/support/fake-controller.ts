@@ -112,7 +112,7 @@ export class FakeController {
       return [200, taskView(m[1], task.command, slow ? 'running' : 'completed', now, results, {})];
     }
     if (req.method === 'GET' && req.url.startsWith('/v1/tasks')) return [200, { tasks: [] } satisfies TaskList];
-    return [404, { statusCode: 404, error: 'NotFoundError', message: 'no route' }];
+    return [404, { statusCode: 404, error: 'Not Found', message: `Cannot ${req.method} ${req.url}` }];
   }
 }
 

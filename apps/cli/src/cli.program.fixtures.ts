@@ -20,9 +20,10 @@ export class FakeController {
   readonly seen: Seen[] = [];
   /** where it listens, once started */
   url = '';
-  route: (req: Seen) => Answer = () => ({
+  /** By default every request is an unknown route, answered as the controller (Nest) answers one. */
+  route: (req: Seen) => Answer = (req) => ({
     status: 404,
-    body: { statusCode: 404, error: 'NotFoundError', message: 'no route' },
+    body: { statusCode: 404, error: 'Not Found', message: `Cannot ${req.method} ${req.url}` },
   });
   private server: Server = createServer((req, res) => void this.handle(req, res));
 
