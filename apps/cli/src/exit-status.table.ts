@@ -23,7 +23,8 @@ export const EXIT_STATUSES = [
   {
     name: 'UNREACHABLE',
     code: 3,
-    meaning: 'the controller cannot be reached, did not answer in time, or answered 5xx (e.g. no broker)',
+    meaning:
+      'the controller cannot be reached, did not answer in time, answered 5xx (e.g. no broker), or 429 (too many failed logins from this address: retry later)',
   },
   { name: 'STILL_RUNNING', code: 4, meaning: 'check without --wait: the task is still running' },
   { name: 'UNAUTHENTICATED', code: 5, meaning: 'no valid API token (401): none given, unknown or revoked' },
