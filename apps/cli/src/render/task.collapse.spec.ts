@@ -104,7 +104,7 @@ describe('renderCollapsedTask', () => {
         '    6.1.0-18-amd64',
         '==== web[03,07] (2) failed exit 2 ====',
         '    ! uname: cannot open /proc: Permission denied',
-        '==== db1 (1) timed_out killed after 2 s timeout ====',
+        '==== db1 (1) timed_out signal SIGTERM  killed after 2 s timeout ====',
         '    tick',
         '==== nope[1-2] (2) unknown_host no agent has ever registered host <host> on this broker (NO_ROUTE) ====',
         '',

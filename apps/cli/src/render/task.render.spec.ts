@@ -40,7 +40,7 @@ describe('renderTask', () => {
       'nope1  unknown_host  no agent queue for this host',
       'web1   succeeded     exit 0          12 ms',
       'web2   failed        exit 3          1.5 s',
-      'web3   timed_out     killed after 2 s timeout',
+      'web3   timed_out     signal SIGTERM  killed after 2 s timeout',
       'web4   succeeded     exit 0          40 ms',
     ]);
   });

@@ -91,12 +91,13 @@ export function headerDetail(r: HostResult, task: TaskView, now: number): string
       return ['waiting for its agent to take it'];
     case 'running':
       return [r.startedAt ? `running for ${formatElapsed(now - Date.parse(r.startedAt))}` : 'running'];
-    case 'timed_out':
-      return [
-        task.timeoutMs
-          ? `killed after ${formatSetting(task.timeoutMs)} timeout`
-          : (r.reason ?? 'killed at its timeout'),
-      ];
+    case 'timed_out': {
+      // Timed out means the agent's signal ended it: say which, when the result names it.
+      const killed = task.timeoutMs
+        ? `killed after ${formatSetting(task.timeoutMs)} timeout`
+        : (r.reason ?? 'killed at its timeout');
+      return r.signal ? [`signal ${r.signal}`, killed] : [killed];
+    }
   }
   const exit = r.exitCode !== null ? `exit ${r.exitCode}` : r.signal ? `signal ${r.signal}` : null;
   if (exit === null) return [r.reason ?? FALLBACK_REASON[r.state] ?? r.state];
