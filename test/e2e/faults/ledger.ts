@@ -1,24 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type InvocationState, TERMINAL_STATES } from '@warren/protocol';
 import { sleep, type Warren } from '../harness';
 
 /** Environment variable each fault-test agent carries (commands inherit the agent's environment) naming its host. */
 export const HOST_VAR = 'FAULT_HOST';
 
-/** Invocation states that end it. */
-const TERMINAL = new Set([
-  'succeeded',
-  'failed',
-  'timed_out',
-  'cancelled',
-  'undelivered',
-  'unknown_host',
-  'lost',
-  'rejected',
-  'error',
-  'skipped',
-]);
 /** States that say the command never ran on its host. */
 const NEVER_RAN = new Set(['undelivered', 'unknown_host', 'rejected', 'error', 'skipped']);
 
@@ -200,7 +188,7 @@ export class Ledger {
         const state = r?.state ?? 'missing';
         c.byState[state] = (c.byState[state] ?? 0) + 1;
         const n = runs.get(key) ?? 0;
-        if (!TERMINAL.has(state)) c.unfinished++;
+        if (!TERMINAL_STATES.has(state as InvocationState)) c.unfinished++; // 'missing' is not terminal
         if (n > 1) c.duplicated++;
         if ((state === 'succeeded' && n === 0) || (NEVER_RAN.has(state) && n !== 0)) c.inconsistent++;
       }
