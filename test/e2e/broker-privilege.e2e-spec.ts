@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { agentTopology } from '@warren/protocol';
 import * as amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeAgentCgroups } from '../support/agent-cgroups';
 import { PrivateBroker } from '../support/private-broker';
 import { LAB_POLICY, Proc, until } from './harness';
 
@@ -89,6 +90,7 @@ describe('broker least privilege', () => {
 
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    await removeAgentCgroups(ns); // SIGKILLed agents leave their cgroups behind
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
     await b?.destroy();
     rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { AmqpConnection, type AmqpTlsOptions } from '@warren/amqp';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeAgentCgroups } from '../support/agent-cgroups';
 import { PrivateBroker } from '../support/private-broker';
 import { makeTestCerts, type TestCerts } from '../support/test-certs';
 import { LAB_POLICY, Proc, until } from './harness';
@@ -34,6 +35,7 @@ describe('broker TLS (amqps://)', () => {
 
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    await removeAgentCgroups('wtls'); // SIGKILLed agents leave their cgroups behind
     await b?.destroy();
     certs?.remove();
     foreign?.remove();
