@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { scrubBrokerPasswordFromProcessTitle } from '@warren/amqp';
 import { loadConfigOrExit } from '@warren/runtime';
 import { createRootLogger } from '@warren/runtime/logger';
 import { Logger } from 'nestjs-pino';
@@ -50,6 +51,7 @@ async function serve(config: ControllerConfig): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  scrubBrokerPasswordFromProcessTitle();
   const { action, config } = loadConfigOrExit('warren-controller', () => parseControllerArgs(process.argv.slice(2)));
   if (action.command === 'serve') return serve(config);
   const io = { stdout: process.stdout, stderr: process.stderr };
