@@ -101,6 +101,18 @@ describe('secrets: no token in a log, no broker password in ps, private files', 
     expect(task.results[0]).toMatchObject({ state: 'succeeded', stdout: 'none\n' });
   });
 
+  it("uses the file's password: a wrong one is refused by the broker, and never logged", async () => {
+    const file = join(w.dir, 'wrong-password');
+    writeFileSync(file, 'not-the-broker-password\n', { mode: 0o600 });
+    const p = await w.startAgent('s3', {}, ['--broker', brokerUrlWithoutPassword(), '--broker-password-file', file], {
+      wait: false,
+    });
+    await p.waitFor(/"amqp connect failed; retrying"/, 20_000);
+    expect(linesWith(p.output, 'not-the-broker-password')).toEqual([]);
+    expect(cmdline(p.pid)).not.toContain('not-the-broker-password');
+    await p.stop();
+  });
+
   it('logs no broker URL with its password, in the controller or an agent', () => {
     for (const p of [w.controller!, ...w.agents.values()]) expect(linesWith(p.output, inUrl)).toEqual([]);
   });
