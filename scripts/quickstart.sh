@@ -50,8 +50,10 @@ if [ -z "${WARREN_TOKEN:-}" ] && [ ! -s "$TOKEN_FILE" ]; then
   name="local-admin"
   # A name is never reused (the audit log refers to tokens by name): pick a fresh one if taken.
   if node bin/warren-controller.js token list --db "$STATE/controller.db" 2>/dev/null | grep -q "^$name "; then name="local-admin-$(date +%s)"; fi
-  (umask 077; node bin/warren-controller.js token create --name "$name" --role admin --db "$STATE/controller.db" >"$TOKEN_FILE.tmp" 2>/dev/null)
-  mv "$TOKEN_FILE.tmp" "$TOKEN_FILE"
+  # mktemp creates a fresh file of a random name, 0600, exclusively: a planted $TOKEN_FILE.tmp is never written through.
+  tmp=$(mktemp "$TOKEN_FILE.XXXXXXXX")
+  node bin/warren-controller.js token create --name "$name" --role admin --db "$STATE/controller.db" >"$tmp" 2>/dev/null || { rm -f "$tmp"; exit 1; }
+  mv "$tmp" "$TOKEN_FILE"
 fi
 echo "== starting the controller on $WARREN_URL (log: .warren/controller.log)"
 # Its state dir holds the database and the command-signing key (generated on first start; agents trust controller.pub).

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { constants } from 'node:os';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { scrubBrokerPasswordFromProcessTitle } from '@warren/amqp';
 import { loadConfigOrExit } from '@warren/runtime';
 import { createRootLogger } from '@warren/runtime/logger';
 import { AgentModule } from './agent.module';
@@ -11,6 +12,7 @@ import { NestPinoLogger } from './nest.logger';
 
 /** Entry point of `warren-agent` (bundled to dist/apps/agent/main.js; runs on load). */
 async function bootstrap(): Promise<void> {
+  scrubBrokerPasswordFromProcessTitle();
   const config = loadConfigOrExit('warren-agent', () => loadAgentConfig(process.argv.slice(2)));
   const logger = createRootLogger('warren-agent', config.logLevel, { host: config.host });
 

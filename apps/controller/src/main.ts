@@ -1,6 +1,8 @@
 import 'reflect-metadata';
+import { dirname } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { scrubBrokerPasswordFromProcessTitle } from '@warren/amqp';
 import { loadConfigOrExit } from '@warren/runtime';
 import { createRootLogger } from '@warren/runtime/logger';
 import { Logger } from 'nestjs-pino';
@@ -11,6 +13,7 @@ import { validationPipe } from './errors/validation.pipe';
 import { applyServerLimits, DEFAULT_SERVER_TIMEOUTS } from './http/http-server';
 import { jsonBody } from './http/json-body';
 import { runKeygen } from './keys/keygen.command';
+import { openToOthers } from './store/database';
 
 async function serve(config: ControllerConfig): Promise<void> {
   const logger = createRootLogger('warren-controller', config.logLevel);
@@ -21,6 +24,10 @@ async function serve(config: ControllerConfig): Promise<void> {
     ...(config.tls ? { httpsOptions: { cert: config.tls.cert, key: config.tls.key } } : {}),
   });
   app.useLogger(app.get(Logger));
+  for (const dir of new Set([config.stateDir, ...(config.dbPath === ':memory:' ? [] : [dirname(config.dbPath)])])) {
+    const mode = openToOthers(dir);
+    if (mode) logger.warn({ dir, mode }, 'state directory is accessible to group or others: chmod 700 it');
+  }
   app.disable('x-powered-by');
   app.use(jsonBody());
   applyServerLimits(app.getHttpServer(), {
@@ -50,6 +57,7 @@ async function serve(config: ControllerConfig): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  scrubBrokerPasswordFromProcessTitle();
   const { action, config } = loadConfigOrExit('warren-controller', () => parseControllerArgs(process.argv.slice(2)));
   if (action.command === 'serve') return serve(config);
   const io = { stdout: process.stdout, stderr: process.stderr };

@@ -1,4 +1,6 @@
 import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN } from '@warren/protocol';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError, type ConfigOption, fileContents, integer, matching } from '@warren/runtime';
 import { connectOptionsOf, splitBrokerUrls } from './broker-urls';
 
@@ -25,9 +27,51 @@ function brokerUrls(t: string | undefined): string {
 }
 
 /**
+ * The broker password in file `t`: its first line (without the line break), read at boot. Unset is
+ * undefined; an unreadable or empty file is a {@link ConfigError} (the text is never echoed).
+ */
+function passwordFile(t: string | undefined): string | undefined {
+  if (t === undefined) return undefined;
+  let body: string;
+  try {
+    body = readFileSync(resolve(t), 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read ${JSON.stringify(t)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const password = body.split('\n')[0].replace(/\r$/, '');
+  if (password === '') throw new ConfigError(`${JSON.stringify(t)} holds no password on its first line`);
+  return password;
+}
+
+/**
+ * The broker URL list a daemon connects with: `urls` (`--broker`) as they are when `password` (from
+ * `--broker-password-file`) is undefined, else each URL with that password set for its user.
+ * Throws {@link ConfigError} when a URL names no user, or already carries a password (one place only).
+ */
+export function withBrokerPassword(urls: string, password: string | undefined): string {
+  if (password === undefined) return urls;
+  const setting = '--broker-password-file (WARREN_BROKER_PASSWORD_FILE)';
+  return splitBrokerUrls(urls)
+    .map((url) => {
+      const u = new URL(url);
+      if (u.username === '')
+        throw new ConfigError(`${setting} needs the user in every --broker URL: amqps://USER@host, got none`);
+      if (u.password !== '')
+        throw new ConfigError(`${setting} is given, and a --broker URL has a password too: give it in one place`);
+      u.password = encodeURIComponent(password);
+      return u.toString();
+    })
+    .join(',');
+}
+
+/**
  * How a daemon (controller or agent) reaches the broker: `--broker` (several URLs, nodes of one
- * cluster, tried in turn) and the PEM files for amqps:// (`--broker-ca`, `--broker-cert`,
- * `--broker-key`, read at boot). Entries of a `@warren/runtime` option table.
+ * cluster, tried in turn), `--broker-password-file` (the password kept out of the command line,
+ * which every local user sees in `ps`; apply it with {@link withBrokerPassword}) and the PEM files
+ * for amqps:// (`--broker-ca`, `--broker-cert`, `--broker-key`, read at boot). Entries of a
+ * `@warren/runtime` option table.
  */
 export const BROKER_OPTIONS = {
   broker: {
@@ -37,6 +81,13 @@ export const BROKER_OPTIONS = {
       'broker URL, amqp:// or amqps://; several (the nodes of a cluster) separated by commas are tried in turn',
     default: 'amqp://guest:guest@127.0.0.1:5672',
     parse: brokerUrls,
+  },
+  brokerPasswordFile: {
+    flags: '--broker-password-file <file>',
+    env: 'WARREN_BROKER_PASSWORD_FILE',
+    description:
+      "file whose first line is the broker user's password, for a --broker URL naming the user only (keeps it out of ps)",
+    parse: passwordFile,
   },
   brokerCa: {
     flags: '--broker-ca <file>',

@@ -7,3 +7,4 @@ export * from './logger';
 export * from './publisher';
 export * from './topology';
 export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+export * from './process-title';

@@ -7,8 +7,9 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomically } from './private-file';
 
 /**
  * Envelope signatures (Ed25519, `node:crypto`).
@@ -99,28 +100,18 @@ export function readSigningKeyFile(path: string): SigningKey {
   return toSigningKey(privateKey, createPublicKey(privateKey));
 }
 
-function writeDurably(path: string, body: string, mode: number): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, body);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
 /**
  * Writes a key pair: the private key to `path` (mode 0600) and the public key to `path` with `.key`
- * replaced by `.pub` (or `.pub` appended), mode 0644. Refuses to overwrite an existing private key.
+ * replaced by `.pub` (or `.pub` appended), mode 0644, each through {@link writeFileAtomically}.
+ * Refuses to overwrite an existing private key, and (`UnsafeDirectoryError`) a directory that others
+ * can write or that belongs to another user.
  */
 export function writeSigningKeyFiles(path: string, key: SigningKey): { privatePath: string; publicPath: string } {
   if (existsSync(path)) throw new Error(`${path} already exists; not overwriting a key`);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const publicPath = publicKeyPathFor(path);
-  writeDurably(path, key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
-  writeDurably(publicPath, key.publicPem, 0o644);
+  writeFileAtomically(path, key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
+  writeFileAtomically(publicPath, key.publicPem, 0o644);
   return { privatePath: path, publicPath };
 }
 
@@ -141,7 +132,7 @@ export function loadOrCreateSigningKey(path: string): { key: SigningKey; created
   }
   const key = readSigningKeyFile(path);
   const publicPath = publicKeyPathFor(path);
-  if (!existsSync(publicPath)) writeDurably(publicPath, key.publicPem, 0o644);
+  if (!existsSync(publicPath)) writeFileAtomically(publicPath, key.publicPem, 0o644);
   return { key, created: false, publicPath };
 }
 

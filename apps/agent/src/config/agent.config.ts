@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readPublicKeyFile, type TrustedKey } from '@warren/protocol';
+import { withBrokerPassword } from '@warren/amqp';
 import { type ConfigEnv, ConfigError, parseCommandLine, processEnv, readConfig, settingName } from '@warren/runtime';
 import { AGENT_OPTIONS, agentProgram, type ProcessTrackingMode } from './agent.program';
 import { buildBaseEnv } from './base-env.builder';
@@ -102,7 +103,7 @@ export function loadAgentConfig(argv: string[], env: ConfigEnv = processEnv()): 
     );
   return Object.assign(new AgentConfig(), {
     host: o.host,
-    brokerUrl: o.broker,
+    brokerUrl: withBrokerPassword(o.broker, o.brokerPasswordFile),
     brokerTls: { ca: o.brokerCa, cert: o.brokerCert, key: o.brokerKey },
     labels: o.labels,
     concurrency: o.concurrency,

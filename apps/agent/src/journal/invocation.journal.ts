@@ -1,6 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReplyMessage } from '@warren/protocol';
+import { type ReplyMessage, writeFileAtomically } from '@warren/protocol';
 import { type Clock, SystemClock } from '@warren/runtime';
 
 /**
@@ -187,17 +187,9 @@ export class InvocationJournal {
   compact(): void {
     const now = this.clock.now();
     for (const [id, e] of this.entries) if (e.exp + JOURNAL_RETENTION_MS < now && !e.res) this.entries.delete(id);
-    const tmp = `${this.path}.tmp`;
     const body = [...this.entries].map(([id, e]) => `${JSON.stringify({ id, ...e })}\n`).join('');
-    const tfd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(tfd, body);
-      fsyncSync(tfd);
-    } finally {
-      closeSync(tfd);
-    }
+    writeFileAtomically(this.path, body, 0o600);
     this.closeFd();
-    renameSync(tmp, this.path);
     this.syncDir();
     this.fd = openSync(this.path, 'a', 0o600);
     this.lines = this.entries.size;

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { AMQP_HEARTBEAT_OPTION, BROKER_OPTIONS, NAMESPACE_OPTION } from '@warren/amqp';
+import { AMQP_HEARTBEAT_OPTION, BROKER_OPTIONS, NAMESPACE_OPTION, withBrokerPassword } from '@warren/amqp';
 import {
   addConfigOptions,
   type ConfigEnv,
@@ -207,7 +207,7 @@ export function parseControllerArgs(
   const config = Object.assign(new ControllerConfig(), {
     port: o.port,
     bind: o.bind!,
-    brokerUrl: o.broker,
+    brokerUrl: withBrokerPassword(o.broker, o.brokerPasswordFile),
     brokerTls: { ca: o.brokerCa, cert: o.brokerCert, key: o.brokerKey },
     stateDir,
     dbPath: o.db ?? join(stateDir, 'controller.db'),

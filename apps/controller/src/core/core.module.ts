@@ -3,6 +3,7 @@ import { Clock, ROOT_LOGGER, SystemClock } from '@warren/runtime';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ControllerConfig } from '../config/controller.config';
+import { accessLogProps, accessLogRequest } from '../http/access-log';
 
 /**
  * What every feature module reads, provided globally: the validated configuration
@@ -20,8 +21,10 @@ export class CoreModule {
         LoggerModule.forRoot({
           pinoHttp: {
             logger,
-            // A bearer token is a password: never in a log line.
-            redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
+            // A token is a password: never in a log line, whatever the status. Requests are logged
+            // with allow-listed headers and secret query values redacted, and name the token instead.
+            serializers: { req: accessLogRequest },
+            customProps: accessLogProps,
             // Access logs at debug: one line per request would dominate the log at fleet scale.
             // 503 (no broker yet, or a /healthz probe saying so) is a state, not a bug: warn, not error.
             // 429 too: the auth guard logs one line per rate-limit window, not one per refused request.
