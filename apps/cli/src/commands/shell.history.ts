@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Interface } from 'node:readline';
+import { writeFileAtomically } from '@warren/protocol';
 import type { CliIo, OutStream } from '../cli.io';
 
 /** lines kept in the history file */
@@ -29,14 +30,17 @@ export function loadHistory(file: string | null): string[] {
 
 /**
  * Writes `rl`'s history to `file` (oldest first, mode 0600, its folder made 0700) each time it
- * changes. A file that cannot be written is said once on `stderr`; the shell goes on without it.
+ * changes, through a fresh exclusively created temporary file renamed over it (a file or symlink
+ * planted by another user is never written through; a folder others can write is refused; see
+ * `writeFileAtomically`). A file that cannot be written is said once on `stderr`; the shell goes on
+ * without it.
  */
 export function keepHistory(rl: Interface, file: string, stderr: OutStream): void {
   let warned = false;
   rl.on('history', (lines: string[]) => {
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      writeFileSync(file, [...lines].reverse().join('\n') + '\n', { mode: 0o600 });
+      writeFileAtomically(file, [...lines].reverse().join('\n') + '\n', 0o600);
     } catch (err) {
       if (!warned) stderr.write(`warren: cannot keep the history in ${file}: ${(err as Error).message}\n`);
       warned = true;
