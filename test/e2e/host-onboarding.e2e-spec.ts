@@ -132,23 +132,26 @@ describe('host onboarding: no lock-out by forged keys, no replayed presence, lab
 
   it('a host that starts claiming role=db gets no --label role=db command until the change is accepted', async () => {
     await w.startAgent('o3', {}, ['--labels', 'role=web']);
-    expect((await w.cli(['hosts', 'accept', 'o3'])).stdout).toMatch(/^accepted o3 key \S+ with labels role=web\n$/);
+    const first = await w.cli(['hosts', 'accept', 'o3']);
+    expect(first.code).toBe(0);
     await w.agents.get('o3')!.stop('SIGTERM');
     await w.startAgent('o3', {}, ['--labels', 'role=db']); // same state directory: same, accepted key
-    const o3 = await until(async () => (await hosts()).find((h) => h.host === 'o3' && h.pendingLabels), 10_000);
-    expect(o3).toMatchObject({
+    const claims = (h: HostRow) => JSON.stringify(h.pendingLabels ?? h.labels) === '{"role":"db"}';
+    await until(async () => (await hosts()).some((h) => h.host === 'o3' && claims(h)), 10_000);
+    const refused = await w.api('POST', '/v1/tasks', { command: 'true', labels: { role: 'db' } });
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toMatch(/no host matches the target/);
+    expect((await hosts()).find((h) => h.host === 'o3')).toMatchObject({
       status: 'online',
       trust: 'accepted',
       labels: { role: 'web' },
       pendingLabels: { role: 'db' },
     });
     expect((await w.cli(['hosts'])).stdout).toMatch(/o3\s+online\s+accepted\s+role=web \(pending: role=db\)/);
-    const refused = await w.api('POST', '/v1/tasks', { command: 'true', labels: { role: 'db' } });
-    expect(refused.status).toBe(422);
-    expect(refused.body.message).toMatch(/no host matches the target/);
     const accepted = await w.cli(['hosts', 'accept', 'o3']);
     expect(accepted).toMatchObject({ code: 0, stdout: 'accepted o3 labels role=db\n' });
     const task = await w.runAndWait({ command: 'echo db', labels: { role: 'db' } });
     expect(task.results.map((r: any) => [r.host, r.state])).toEqual([['o3', 'succeeded']]);
+    expect(first.stdout).toMatch(/^accepted o3 key \S+ with labels role=web\n$/);
   });
 });
