@@ -272,3 +272,23 @@ describe('HostKeysStore: replayed heartbeats (item 7) and labels (item 10)', () 
     expect(keys.acceptedLabels('web1')).toEqual({ role: 'web' });
   });
 });
+
+describe('SqliteHostKeyRepository on a file from before labels and sentAt were recorded', () => {
+  it('adds the columns, keeps the accepted key, and accepts the labels of its first heartbeat after the upgrade only', async () => {
+    const db = openDatabase(':memory:');
+    db.exec(`CREATE TABLE host_keys (
+      host TEXT NOT NULL, key_id TEXT NOT NULL, public_key TEXT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'retired')),
+      first_seen_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, accepted_at INTEGER, accepted_by TEXT,
+      PRIMARY KEY (host, key_id))`);
+    const a = announced();
+    db.prepare(`INSERT INTO host_keys VALUES ('web1', ?, ?, 'accepted', 1, 1, 1, 'alice')`).run(a.keyId, a.publicKey);
+    const keys = new HostKeysStore(new SqliteHostKeyRepository(db), new ManualClock(10_000));
+    await keys.onModuleInit();
+    expect(keys.isAccepted('web1')).toBe(true);
+    expect(keys.acceptedLabels('web1')).toEqual({});
+    await keys.seen('web1', a.publicKey, a.keyId, false, { sentAt: 5, labels: { role: 'web' } });
+    await keys.seen('web1', a.publicKey, a.keyId, false, { sentAt: 6, labels: { role: 'db' } });
+    expect(keys.acceptedLabels('web1')).toEqual({ role: 'web' });
+  });
+});
