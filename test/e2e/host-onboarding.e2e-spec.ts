@@ -9,7 +9,7 @@ import {
   signBody,
 } from '@warren/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROKER_URL, sleep, until, Warren } from './harness';
+import { BROKER_URL, until, Warren } from './harness';
 
 type HostRow = {
   host: string;
@@ -110,12 +110,17 @@ describe('host onboarding: no lock-out by forged keys, no replayed presence, lab
     const agent = await w.startAgent('o2');
     await w.cli(['hosts', 'accept', 'o2']);
     const heartbeats: amqplib.ConsumeMessage[] = [];
-    await ch.consume(capture.queue, (m) => {
-      if (m && JSON.parse(m.content.toString()).host === 'o2') heartbeats.push(m);
-    });
+    await ch.consume(
+      capture.queue,
+      (m) => {
+        if (m && JSON.parse(m.content.toString()).host === 'o2') heartbeats.push(m);
+      },
+      { noAck: true },
+    );
     await until(() => heartbeats.length >= 2 || undefined, 10_000);
     await agent.stop('SIGKILL'); // dead: no goodbye
-    await sleep(300);
+    // Offline (3 missed intervals) means the controller has handled every heartbeat o2 sent.
+    await until(async () => (await hosts()).some((h) => h.host === 'o2' && h.status === 'offline'), 10_000);
     const last = heartbeats[heartbeats.length - 1];
     await w.controller!.stop();
     await w.startController({}, []);
