@@ -130,6 +130,7 @@ function hostView(host: string, now: string): HostView {
     host,
     status: 'online',
     labels: { role: 'web' },
+    pendingLabels: null,
     version: '0.1.0',
     running: 0,
     concurrency: 4,

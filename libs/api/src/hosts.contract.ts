@@ -14,7 +14,13 @@ export interface HostView {
   host: string;
   /** offline after three missed heartbeats */
   status: 'online' | 'offline';
+  /**
+   * the labels accepted with the host's key (at acceptance, or later with `warren hosts accept`):
+   * `labels` targeting selects by these only; {} while no key is accepted
+   */
   labels: Record<string, string>;
+  /** the labels the host announces now when they differ from `labels`: not used until accepted; else null */
+  pendingLabels: Record<string, string> | null;
   /** the agent's version */
   version: string;
   /** commands running now */
@@ -26,7 +32,7 @@ export interface HostView {
   trust: HostTrust;
   /** fingerprint of its accepted key; null when none is */
   keyId: string | null;
-  /** fingerprints seen and not accepted: `warren hosts accept <host>` */
+  /** fingerprints heard lately and not accepted: `warren hosts accept|reject <host>` */
   pendingKeyIds: string[];
 }
 
@@ -37,8 +43,42 @@ export interface HostList {
 
 /** Body of `POST /v1/hosts/:host/accept`. */
 export interface AcceptHostRequest {
-  /** the fingerprint to accept, when the host has announced several keys */
+  /** the fingerprint to accept, when the host has announced several keys (or one rejected earlier) */
   keyId?: string;
+}
+
+/** Body of `POST /v1/hosts/:host/reject`. */
+export interface RejectHostRequest {
+  /** the pending fingerprint to reject, when the host has announced several keys */
+  keyId?: string;
+}
+
+/** `200` answer of `POST /v1/hosts/:host/reject`: the key is forgotten and its heartbeats ignored. */
+export interface HostRejected {
+  host: string;
+  /** the fingerprint rejected */
+  keyId: string;
+}
+
+/** One key in `GET /v1/hosts/keys`. */
+export interface HostKeyInfo {
+  host: string;
+  /** fingerprint (`SHA256:…`) */
+  keyId: string;
+  /** pending keys not heard within the controller's `--pending-key-ttl` are forgotten */
+  status: 'accepted' | 'pending';
+  /** ISO time of the first and the last heartbeat of this key */
+  firstSeen: string;
+  lastSeen: string;
+  /** the labels its last heartbeat announced */
+  labels: Record<string, string>;
+  /** the labels accepted with it; null for a pending key */
+  acceptedLabels: Record<string, string> | null;
+}
+
+/** `GET /v1/hosts/keys`: accepted and pending keys by host; a token limited to host patterns sees only matching hosts. */
+export interface HostKeyList {
+  keys: HostKeyInfo[];
 }
 
 /** `200` answer of `POST /v1/hosts/:host/accept`. */
@@ -48,5 +88,9 @@ export interface HostAccepted {
   keyId: string;
   /** the key it replaces; null when none */
   replaced: string | null;
+  /** the labels now accepted with the key: commands select the host by these */
+  labels: Record<string, string>;
+  /** `labels`: the key was accepted already, only the labels it announces now were */
+  accepted: 'key' | 'labels';
   trust: 'accepted';
 }

@@ -47,7 +47,7 @@ export const AGENT_OPTIONS = {
   labels: {
     flags: '--labels <k=v,...>',
     env: 'WARREN_LABELS',
-    description: 'labels reported in heartbeats, shown by `warren hosts`',
+    description: 'labels reported in heartbeats; a change counts once `warren hosts accept` accepts it',
     parse: (t: string | undefined) => parseLabels(t ?? ''),
   },
   concurrency: {

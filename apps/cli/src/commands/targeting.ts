@@ -50,7 +50,7 @@ export function addTargetingOptions(cmd: Command): Command {
     )
     .option(
       '--label <key=value>',
-      'only hosts with this label (repeatable; several must all match); alone, every online host with it',
+      'only hosts with this accepted label (repeatable; several must all match); alone, every online host with it',
       arg(collectLabels),
     )
     .option('--all', 'every online host (with --label: every online host with those labels)')

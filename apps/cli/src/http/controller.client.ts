@@ -4,6 +4,8 @@ import type {
   CreateTaskRequest,
   DryRunAnswer,
   HostAccepted,
+  HostKeyList,
+  HostRejected,
   RerunRequest,
   HostList,
   HostResult,
@@ -147,9 +149,19 @@ export class ControllerClient {
     return this.call('GET', '/v1/hosts');
   }
 
-  /** `POST /v1/hosts/:host/accept` (admin): trust the host's pending key (`keyId` when it has several). */
+  /** `POST /v1/hosts/:host/accept` (admin): trust the host's pending key (`keyId` when it has several) or labels. */
   acceptHost(host: string, keyId?: string): Promise<HostAccepted> {
     return this.call('POST', `/v1/hosts/${encodeURIComponent(host)}/accept`, keyId ? { keyId } : {});
+  }
+
+  /** `POST /v1/hosts/:host/reject` (admin): forget the host's pending key (`keyId` when it has several). */
+  rejectHost(host: string, keyId?: string): Promise<HostRejected> {
+    return this.call('POST', `/v1/hosts/${encodeURIComponent(host)}/reject`, keyId ? { keyId } : {});
+  }
+
+  /** `GET /v1/hosts/keys`: accepted and pending keys with their fingerprints, by host. */
+  listHostKeys(): Promise<HostKeyList> {
+    return this.call('GET', '/v1/hosts/keys');
   }
 
   /** `POST /v1/tasks/:id/cancel` (operator): cancel on every host of the task, or on `hosts`. */

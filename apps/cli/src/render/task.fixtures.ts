@@ -67,6 +67,7 @@ export function hostView(host: string, over: Partial<HostView> = {}): HostView {
     host,
     status: 'online',
     labels: {},
+    pendingLabels: null,
     version: '0.1.0',
     running: 0,
     concurrency: 4,

@@ -18,6 +18,13 @@ describe('loadControllerConfig', () => {
     expect(loadControllerConfig(['--port', '9090'], { WARREN_PORT: '8080' }).port).toBe(9090);
   });
 
+  it('forgets pending host keys after --pending-key-ttl, 24 h by default', () => {
+    expect(loadControllerConfig([], {}).pendingKeyTtlMs).toBe(24 * 3_600_000);
+    expect(loadControllerConfig([], { WARREN_PENDING_KEY_TTL: '2h' }).pendingKeyTtlMs).toBe(7_200_000);
+    expect(loadControllerConfig(['--pending-key-ttl', '30m'], {}).pendingKeyTtlMs).toBe(1_800_000);
+    expect(() => loadControllerConfig(['--pending-key-ttl', 'soon'], {})).toThrow(/--pending-key-ttl/);
+  });
+
   it('refuses bad settings with one line naming the setting', () => {
     expect(() => loadControllerConfig(['--port', 'x'], {})).toThrow(ConfigError);
     expect(() => loadControllerConfig([], { WARREN_NAMESPACE: 'bad ns' })).toThrow(/--namespace/);

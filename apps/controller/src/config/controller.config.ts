@@ -40,6 +40,8 @@ export class ControllerConfig {
   keyPath: string;
   /** trust an agent's key the first time it is seen, without `warren hosts accept` (labs only) */
   autoAccept: boolean;
+  /** ms; a pending host key not heard from within this is forgotten */
+  pendingKeyTtlMs: number;
   /** prefix of every exchange and queue name */
   namespace: string;
   logLevel: string;
@@ -120,6 +122,13 @@ const CONTROLLER_OPTIONS = {
     env: 'WARREN_AUTO_ACCEPT',
     description: "trust each agent's key on first sight, without `warren hosts accept` (labs only)",
     parse: flagSwitch,
+  },
+  pendingKeyTtl: {
+    flags: '--pending-key-ttl <dur>',
+    env: 'WARREN_PENDING_KEY_TTL',
+    description: 'forget a pending host key not heard from within this',
+    default: '24h',
+    parse: duration,
   },
   namespace: NAMESPACE_OPTION,
   logLevel: LOG_LEVEL_OPTION,
@@ -213,6 +222,7 @@ export function parseControllerArgs(
     dbPath: o.db ?? join(stateDir, 'controller.db'),
     keyPath: o.key ?? join(stateDir, 'controller.key'),
     autoAccept: o.autoAccept,
+    pendingKeyTtlMs: o.pendingKeyTtl,
     namespace: o.namespace,
     logLevel: o.logLevel,
     amqpHeartbeatSec: o.amqpHeartbeat,

@@ -1,3 +1,6 @@
+/** A host's labels as announced in its heartbeats (`role=db`). */
+export type Labels = Record<string, string>;
+
 /** One key a host announced, as persisted. Times are ms since epoch. */
 export interface HostKeyRecord {
   host: string;
@@ -8,53 +11,78 @@ export interface HostKeyRecord {
   /** `accepted`: at most one per host; `retired`: replaced by a later accept */
   status: 'pending' | 'accepted' | 'retired';
   firstSeenAt: number;
+  /** controller time of the last heartbeat of this key */
   lastSeenAt: number;
+  /** the signed `sentAt` of the newest heartbeat of this key (0: none recorded): older ones are replays */
+  lastSentAt: number;
+  /** the labels the newest heartbeat of this key announced */
+  labels: Labels;
+  /** the labels an operator (or `--auto-accept`) accepted with this key; null unless accepted */
+  acceptedLabels: Labels | null;
 }
 
 /** What {@link HostKeyRepository.recordSeen} did with an announced key. */
 export type RecordSeenOutcome =
-  /** the key was known: its last sighting is updated, its status is this */
+  /** the key was known: its last sighting (and labels) are updated; its status is this */
   | { known: HostKeyRecord['status'] }
-  /** a new key, stored with this status */
-  | { inserted: 'pending' | 'accepted' }
-  /** a new pending key over the bounds: not stored */
-  | { refused: 'too-many-pending' };
+  /** a new key, stored with this status; `evicted` pending keys made room for it (least recently heard first) */
+  | { inserted: 'pending' | 'accepted'; evicted: Pick<HostKeyRecord, 'host' | 'keyId'>[] }
+  /** the heartbeat is not newer than the newest one recorded for this key (a replay): nothing changed */
+  | { stale: true }
+  /** an operator rejected this key of this host (`warren hosts reject`): nothing changed */
+  | { rejected: true };
 
 /** Bounds and decision for a key announced in a heartbeat. */
 export interface RecordSeenOptions {
   /** store a new key `accepted` at once (auto-accept, and the host has no accepted key) */
   accept: boolean;
-  /** ms since epoch: first/last seen, and accepted at */
+  /** ms since epoch, controller time: first/last seen, and accepted at */
   at: number;
-  /** a new pending key is refused when its host already has this many pending keys */
+  /** the heartbeat's signed `sentAt` (ms, agent time); undefined: not checked for replay */
+  sentAt?: number;
+  /** the labels the heartbeat announces */
+  labels: Labels;
+  /** when a new pending key finds its host with this many pending keys, the least recently heard one goes */
   maxPendingPerHost: number;
-  /** … or when this many pending keys exist in all */
+  /** … and when this many pending keys exist in all, the least recently heard of all goes */
   maxPending: number;
+  /** ms since epoch: pending keys last heard before this have expired (deleted before counting) */
+  pendingHeardSince: number;
 }
 
 /**
- * Persistence of the agents' public keys (`warren hosts`, `warren hosts accept`). Rejects only when
- * the storage fails.
+ * Persistence of the agents' public keys (`warren hosts`, `warren hosts accept|reject|keys`).
+ * Rejects only when the storage fails.
  */
 export interface HostKeyRepository {
   /** Every accepted key (one per host at most). */
   listAccepted(): Promise<HostKeyRecord[]>;
-  /** A host's pending and accepted keys (not retired ones), first seen first. */
-  keysOf(host: string): Promise<HostKeyRecord[]>;
+  /** Every pending key heard since `pendingHeardSince` (ms) and every accepted key, by host, first seen first. */
+  listKeys(pendingHeardSince: number): Promise<HostKeyRecord[]>;
+  /** A host's accepted key and its pending keys heard since `pendingHeardSince` (ms), first seen first. */
+  keysOf(host: string, pendingHeardSince: number): Promise<HostKeyRecord[]>;
   /**
-   * Records a sighting of a key, in one transaction: a known key gets its last sighting updated;
-   * a new one is inserted (`accepted` with `accepted_by` = `auto-accept` when `opts.accept`,
-   * else `pending` unless over the bounds).
+   * Records a sighting of a key, in one transaction: a rejected key or a replayed heartbeat
+   * changes nothing; a known key gets its last sighting and labels updated; a new one is inserted
+   * (`accepted` with `accepted_by` = `auto-accept` and the announced labels when `opts.accept`,
+   * else `pending`, evicting the least recently heard pending keys over the bounds).
    */
   recordSeen(
     key: Pick<HostKeyRecord, 'host' | 'keyId' | 'publicKey'>,
     opts: RecordSeenOptions,
   ): Promise<RecordSeenOutcome>;
   /**
-   * In one transaction, retires the host's accepted key (if any) and accepts `keyId`, recording
-   * who (`by`) and when (`at`, ms). `keyId` must be one of the host's keys (see {@link keysOf}).
+   * In one transaction, retires the host's accepted key (if any) and accepts `keyId` with the labels
+   * it last announced, recording who (`by`) and when (`at`, ms). `keyId` must be one of the host's
+   * keys (see {@link keysOf}) or one it rejected (see {@link rejectedKey}), which is then no longer rejected.
    */
   accept(host: string, keyId: string, by: string, at: number): Promise<void>;
+  /** Accepts `labels` for the host's accepted key `keyId` (a change of labels the host announced). */
+  acceptLabels(host: string, keyId: string, labels: Labels): Promise<void>;
+  /** In one transaction, deletes the pending key and remembers it as rejected by `by` at `at` (ms). */
+  reject(host: string, keyId: string, by: string, at: number): Promise<void>;
+  /** A key of the host an operator rejected, or null. */
+  rejectedKey(host: string, keyId: string): Promise<Pick<HostKeyRecord, 'host' | 'keyId' | 'publicKey'> | null>;
 }
 
 /** Injection token of the {@link HostKeyRepository}. */

@@ -1,5 +1,12 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import type { AcceptHostRequest, HostAccepted, HostList } from '@warren/api';
+import type {
+  AcceptHostRequest,
+  HostAccepted,
+  HostKeyList,
+  HostList,
+  HostRejected,
+  RejectHostRequest,
+} from '@warren/api';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { AuditAs, Roles } from '../auth/auth.decorators';
@@ -11,6 +18,15 @@ import { HostsRegistry } from './hosts.registry';
 /** Body of `POST /v1/hosts/:host/accept`. */
 export class AcceptHostDto implements AcceptHostRequest {
   /** the fingerprint to accept, when the host has announced several keys */
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  keyId?: string;
+}
+
+/** Body of `POST /v1/hosts/:host/reject`. */
+export class RejectHostDto implements RejectHostRequest {
+  /** the pending fingerprint to reject, when the host has announced several keys */
   @IsOptional()
   @IsString()
   @MaxLength(128)
@@ -32,10 +48,28 @@ export class HostsController {
     return { hosts: (await this.registry.list()).filter((h) => who.scope.allows(h.host)) };
   }
 
+  /** Accepted and pending keys with their fingerprints, by host; scoped like {@link list}. */
+  @Get('keys')
+  @Roles('viewer')
+  async listKeys(@CurrentPrincipal() who: Principal): Promise<HostKeyList> {
+    const keys = (await this.keys.listKeys()).filter((k) => who.scope.allows(k.host));
+    return {
+      keys: keys.map((k) => ({
+        host: k.host,
+        keyId: k.keyId,
+        status: k.status === 'accepted' ? 'accepted' : 'pending',
+        firstSeen: new Date(k.firstSeenAt).toISOString(),
+        lastSeen: new Date(k.lastSeenAt).toISOString(),
+        labels: k.labels,
+        acceptedLabels: k.status === 'accepted' ? (k.acceptedLabels ?? k.labels) : null,
+      })),
+    };
+  }
+
   /**
-   * Accepts a host's pending key (admin only): from then on its replies are stored and commands
-   * are sent to it. Accepting a new key for a host retires its old one. 409 when there is nothing
-   * (unambiguous) to accept.
+   * Accepts a host's pending key with the labels it announces, or an accepted key's changed labels
+   * (admin only): from then on its replies are stored and commands are sent to it. Accepting a new
+   * key for a host retires its old one. 409 when there is nothing (unambiguous) to accept.
    */
   @Post(':host/accept')
   @HttpCode(200)
@@ -47,39 +81,50 @@ export class HostsController {
     @CurrentPrincipal() who: Principal,
     @ClientIp() ip: string | null,
   ): Promise<HostAccepted> {
+    const r = await this.audited('host.accept', host, who, ip, () => this.keys.accept(host, dto.keyId, who.name));
+    return { host, keyId: r.keyId, replaced: r.replaced, labels: r.labels, accepted: r.accepted, trust: 'accepted' };
+  }
+
+  /**
+   * Rejects a host's pending key (admin only): it is forgotten and its heartbeats are ignored, so
+   * it takes no pending slot again. 409 when there is nothing (unambiguous) to reject.
+   */
+  @Post(':host/reject')
+  @HttpCode(200)
+  @Roles('admin')
+  @AuditAs('host.reject')
+  async reject(
+    @Param('host') host: string,
+    @Body() dto: RejectHostDto,
+    @CurrentPrincipal() who: Principal,
+    @ClientIp() ip: string | null,
+  ): Promise<HostRejected> {
+    const r = await this.audited('host.reject', host, who, ip, () => this.keys.reject(host, dto.keyId, who.name));
+    return { host, keyId: r.keyId };
+  }
+
+  /** Runs a key change of `host` for `who`, auditing it allowed (with its outcome) or denied (scope, nothing to change). */
+  private async audited<T extends object>(
+    action: 'host.accept' | 'host.reject',
+    host: string,
+    who: Principal,
+    ip: string | null,
+    change: () => Promise<T>,
+  ): Promise<T> {
+    const record = (decision: 'allowed' | 'denied', more: { reason?: string; detail?: Record<string, unknown> }) =>
+      this.audit.record({ actor: who.name, source: ip, action, decision, hosts: [host], ...more });
     if (!who.scope.allows(host)) {
       const reason = `host ${host} is outside the token's patterns (${(who.hostPatterns ?? []).join(' ')})`;
-      await this.audit.record({
-        actor: who.name,
-        source: ip,
-        action: 'host.accept',
-        decision: 'denied',
-        hosts: [host],
-        reason,
-      });
-      throw new ForbiddenError(`the token ${JSON.stringify(who.name)} may not accept keys of ${host}: ${reason}`);
+      await record('denied', { reason });
+      const verb = action === 'host.accept' ? 'accept' : 'reject';
+      throw new ForbiddenError(`the token ${JSON.stringify(who.name)} may not ${verb} keys of ${host}: ${reason}`);
     }
     try {
-      const { keyId, replaced } = await this.keys.accept(host, dto.keyId, who.name);
-      await this.audit.record({
-        actor: who.name,
-        source: ip,
-        action: 'host.accept',
-        decision: 'allowed',
-        hosts: [host],
-        detail: { keyId, replaced },
-      });
-      return { host, keyId, replaced, trust: 'accepted' };
+      const outcome = await change();
+      await record('allowed', { detail: { ...outcome } as Record<string, unknown> });
+      return outcome;
     } catch (err) {
-      if (!(err instanceof HostKeyError)) throw err;
-      await this.audit.record({
-        actor: who.name,
-        source: ip,
-        action: 'host.accept',
-        decision: 'denied',
-        hosts: [host],
-        reason: err.message,
-      });
+      if (err instanceof HostKeyError) await record('denied', { reason: err.message });
       throw err;
     }
   }

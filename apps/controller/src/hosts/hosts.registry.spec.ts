@@ -7,7 +7,8 @@ import type { BrokerService } from '../broker/broker.service';
 import type { ControllerConfig } from '../config/controller.config';
 import { openDatabase } from '../store/database';
 import { HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
-import { HostsRegistry } from './hosts.registry';
+import { HEARTBEAT_SKEW_MS, HostsRegistry } from './hosts.registry';
+import { TargetResolver } from '../tasks/target.resolver';
 import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
 
 const clock = new ManualClock();
@@ -32,8 +33,8 @@ function heartbeat(host: string, key = generateSigningKey(), over: Partial<Prese
   return { content, properties: { headers: signBody(content, key) }, key };
 }
 
-function registry(autoAccept: boolean) {
-  const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), clock);
+function registry(autoAccept: boolean, db = openDatabase(':memory:')) {
+  const keys = new HostKeysStore(new SqliteHostKeyRepository(db), clock);
   const audit: AuditEvent[] = [];
   const r = new HostsRegistry(
     {} as BrokerService,
@@ -62,11 +63,14 @@ describe('HostsRegistry', () => {
     expect((await r.list(t + 20))[0].status).toBe('offline');
   });
 
-  it(`records at most ${MAX_PENDING_KEYS_PER_HOST} pending keys per host name, whatever a flood of heartbeats announces`, async () => {
+  it(`records at most ${MAX_PENDING_KEYS_PER_HOST} pending keys per host name, whatever a flood of heartbeats announces, and always the one heard last`, async () => {
     const { r, keys, receive } = registry(false);
     for (let i = 0; i < 20; i++) await receive(heartbeat('web1'));
+    const last = heartbeat('web1');
+    await receive(last);
     expect(await keys.view('web1')).toMatchObject({ trust: 'pending' });
     expect((await keys.view('web1')).pendingKeyIds).toHaveLength(MAX_PENDING_KEYS_PER_HOST);
+    expect((await keys.view('web1')).pendingKeyIds).toContain(last.key.keyId);
     expect(await r.list()).toHaveLength(1);
   });
 
@@ -75,5 +79,54 @@ describe('HostsRegistry', () => {
     const h = heartbeat('web1');
     await receive({ content: h.content, properties: { headers: signBody(h.content, generateSigningKey()) } });
     expect(await r.list()).toEqual([]);
+  });
+
+  it('after a controller restart, a captured heartbeat played again shows no dead host online nor targets it', async () => {
+    const db = openDatabase(':memory:');
+    const before = registry(true, db);
+    await before.keys.onModuleInit();
+    const key = generateSigningKey();
+    const t = clock.now();
+    const captured = heartbeat('web1', key, { sentAt: t, labels: { role: 'web' } });
+    await before.receive(captured, t);
+    await before.receive(heartbeat('web1', key, { sentAt: t + 1000, labels: { role: 'web' } }), t + 1000);
+    // web1 dies; the controller restarts; the attacker plays the captured heartbeat again.
+    for (const [later, copy] of [
+      [t + 2_000, captured], // within the presence window: older than the newest recorded
+      [t + 3_600_000, heartbeat('web1', key, { sentAt: t + 1000, labels: { role: 'web' } })], // the newest, an hour on
+    ] as const) {
+      const after = registry(true, db);
+      await after.keys.onModuleInit();
+      await after.receive(copy, later);
+      expect(after.r.onlineHosts(later)).toEqual([]);
+      await expect(new TargetResolver(after.r).resolve({ all: true })).rejects.toThrow(/no host matches/);
+    }
+  });
+
+  it('ignores a heartbeat signed as sent beyond the presence window (or the skew) of the controller clock', async () => {
+    const { r, receive } = registry(true);
+    const t = clock.now();
+    const old = t - 3 * 1000 - HEARTBEAT_SKEW_MS - 1; // three 1 s intervals, plus the skew
+    await receive(heartbeat('web1', generateSigningKey(), { sentAt: old }), t);
+    await receive(heartbeat('web2', generateSigningKey(), { sentAt: t + HEARTBEAT_SKEW_MS + 1 }), t);
+    await receive(heartbeat('web3', generateSigningKey(), { sentAt: t + HEARTBEAT_SKEW_MS }), t); // a clock ahead
+    expect((await r.list(t)).map((h) => h.host)).toEqual(['web3']);
+  });
+
+  it('targets an accepted host by the labels accepted with its key, not by a role it claims later', async () => {
+    const { r, keys, receive } = registry(false);
+    const key = generateSigningKey();
+    const t = clock.now();
+    await receive(heartbeat('web1', key, { sentAt: t, labels: { role: 'web' } }), t);
+    await keys.accept('web1', undefined, 'alice');
+    await receive(heartbeat('web1', key, { sentAt: t + 1, labels: { role: 'db' } }), t + 1);
+    const targets = new TargetResolver(r);
+    await expect(targets.resolve({ labels: { role: 'db' } })).rejects.toThrow(/no host matches/);
+    expect((await targets.resolve({ labels: { role: 'web' } })).hosts).toEqual(['web1']);
+    expect((await r.list(t + 1))[0]).toMatchObject({ labels: { role: 'web' }, pendingLabels: { role: 'db' } });
+    // Once an operator accepts the change, it counts.
+    await keys.accept('web1', undefined, 'alice');
+    expect((await targets.resolve({ labels: { role: 'db' } })).hosts).toEqual(['web1']);
+    expect((await r.list(t + 1))[0]).toMatchObject({ labels: { role: 'db' }, pendingLabels: null });
   });
 });

@@ -9,18 +9,25 @@ import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { HostKeysStore } from './host-keys.store';
+import { sameLabels } from './labels.compare';
 
 /** What `GET /v1/hosts` shows of one agent: the contract's `HostView`. */
 export type { HostView };
 
 /** A host is offline after this many missed heartbeat intervals. */
 const MISSED_HEARTBEATS = 3;
+/** ms; how far an agent's clock may differ from the controller's for its heartbeats to count */
+export const HEARTBEAT_SKEW_MS = 30_000;
 
 /**
  * Known agents, from their presence heartbeats. Each heartbeat carries the agent's public key and
  * is signed with it; the key is recorded (see {@link HostKeysStore}) and, once accepted, a heartbeat
- * signed with any other key is not believed. Presence is in memory: after a controller restart the
- * fleet reappears within one heartbeat interval (keys persist).
+ * signed with any other key is not believed. A heartbeat counts only when its signed `sentAt` is
+ * within the presence window of the controller's clock and newer than the newest one recorded for
+ * its key (persisted with the key), so a captured one played again, even after a restart, shows no
+ * dead host online. Presence is in memory: after a controller restart the fleet reappears within
+ * one heartbeat interval (keys persist). Targeting uses the labels accepted with a host's key,
+ * not those it announces now (see {@link HostKeysStore}).
  */
 @Injectable()
 export class HostsRegistry {
@@ -70,23 +77,20 @@ export class HostsRegistry {
     }
     const v = verifyBody(d.content, d.properties.headers as Record<string, unknown> | undefined, keyRing([key]));
     if (!v.ok) return void this.log.warn({ host: p.host, reason: v.reason }, 'rejected presence message');
-    // A captured heartbeat (or goodbye) played again is older than the last one of that key: ignore it.
-    const lastKey = `${p.host} ${key.keyId}`;
-    const last = this.lastSentAt.get(lastKey);
-    if (last !== undefined && p.sentAt <= last)
-      return void this.log.debug({ host: p.host, sentAt: p.sentAt, last }, 'ignored a stale or replayed heartbeat');
-    this.lastSentAt.set(lastKey, p.sentAt);
-    const seen = await this.keys.seen(p.host, p.publicKey, key.keyId, this.config.autoAccept);
-    if (seen === 'too-many-pending') {
-      if (!this.warnedChanged.has(lastKey)) {
-        this.warnedChanged.add(lastKey);
-        this.log.warn(
-          { host: p.host, keyId: key.keyId },
-          'too many pending keys: not recording another one (accept or investigate the pending ones)',
-        );
-      }
-      return;
-    }
+    if (!this.withinWindow(p, now)) return;
+    // A captured heartbeat (or goodbye) played again is not newer than the newest one of that key
+    // the store has recorded (persisted, so across restarts too): the store ignores it.
+    const { result: seen, evicted } = await this.keys.seen(p.host, p.publicKey, key.keyId, this.config.autoAccept, {
+      sentAt: p.sentAt,
+      labels: p.labels,
+    });
+    if (seen === 'stale' || seen === 'rejected')
+      return void this.log.debug(
+        { host: p.host, keyId: key.keyId, sentAt: p.sentAt },
+        seen === 'stale' ? 'ignored a stale or replayed heartbeat' : 'ignored a heartbeat of a rejected key',
+      );
+    if (evicted.length > 0)
+      this.log.info({ host: p.host, keyId: key.keyId, evicted }, 'pending keys evicted to record a key heard now');
     if (seen === 'changed') {
       // Reinstalled, or someone else claiming the name: keep believing the accepted key only.
       if (!this.warnedChanged.has(`${p.host} ${key.keyId}`)) {
@@ -126,8 +130,23 @@ export class HostsRegistry {
   }
 
   private readonly warnedChanged = new Set<string>();
-  /** `host keyId` → sentAt of the newest heartbeat of that key */
-  private readonly lastSentAt = new Map<string, number>();
+
+  /**
+   * False (and logged) for a heartbeat whose signed `sentAt` is older than the presence window
+   * (3 intervals) or in the future, beyond {@link HEARTBEAT_SKEW_MS} either way: a captured
+   * heartbeat played later says nothing about now.
+   */
+  private withinWindow(p: PresenceMessage, now: number): boolean {
+    const oldest = now - MISSED_HEARTBEATS * p.intervalMs - HEARTBEAT_SKEW_MS;
+    if (p.sentAt >= oldest && p.sentAt <= now + HEARTBEAT_SKEW_MS) return true;
+    this.log.warn(
+      { host: p.host, sentAt: p.sentAt, now, skewMs: HEARTBEAT_SKEW_MS },
+      p.sentAt > now
+        ? 'ignored a heartbeat sent in the future (check the agent clock)'
+        : 'ignored a heartbeat sent too long ago (replayed, or the agent clock is behind)',
+    );
+    return false;
+  }
 
   /** Records a heartbeat or goodbye received at `now`. */
   record(p: PresenceMessage, now: number): void {
@@ -172,7 +191,7 @@ export class HostsRegistry {
     const views = [...this.hosts.values()].map(async ({ last, receivedAt }) => ({
       host: last.host,
       status: this.statusOf(last, receivedAt, now),
-      labels: last.labels,
+      ...this.labelsOf(last),
       version: last.version,
       running: last.status === 'goodbye' ? 0 : last.running,
       concurrency: last.concurrency,
@@ -180,6 +199,12 @@ export class HostsRegistry {
       ...(await this.keys.view(last.host)),
     }));
     return (await Promise.all(views)).sort((a, b) => a.host.localeCompare(b.host));
+  }
+
+  /** The labels targeting uses (accepted with the key) and those the host announces beyond them. */
+  private labelsOf(p: PresenceMessage): Pick<HostView, 'labels' | 'pendingLabels'> {
+    const labels = this.keys.acceptedLabels(p.host);
+    return { labels, pendingLabels: sameLabels(labels, p.labels) ? null : p.labels };
   }
 
   /** Closes the presence consumer (AppModule calls it at shutdown, see there). */

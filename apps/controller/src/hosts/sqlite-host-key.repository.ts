@@ -1,5 +1,5 @@
-import type { Db } from '../store/database';
-import type { HostKeyRecord, HostKeyRepository, RecordSeenOptions, RecordSeenOutcome } from './host-keys.port';
+import { type Db, ensureColumn } from '../store/database';
+import type { HostKeyRecord, HostKeyRepository, Labels, RecordSeenOptions, RecordSeenOutcome } from './host-keys.port';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS host_keys (
@@ -14,6 +14,15 @@ CREATE TABLE IF NOT EXISTS host_keys (
   PRIMARY KEY (host, key_id)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS host_keys_one_accepted ON host_keys(host) WHERE status = 'accepted';
+CREATE INDEX IF NOT EXISTS host_keys_pending_heard ON host_keys(last_seen_at) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS host_key_rejections (
+  host TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  rejected_at INTEGER NOT NULL,
+  rejected_by TEXT NOT NULL,
+  PRIMARY KEY (host, key_id)
+);
 `;
 
 interface Row {
@@ -23,6 +32,9 @@ interface Row {
   status: 'pending' | 'accepted' | 'retired';
   first_seen_at: number;
   last_seen_at: number;
+  last_sent_at: number;
+  labels: string;
+  accepted_labels: string | null;
 }
 
 const toRecord = (r: Row): HostKeyRecord => ({
@@ -32,29 +44,67 @@ const toRecord = (r: Row): HostKeyRecord => ({
   status: r.status,
   firstSeenAt: r.first_seen_at,
   lastSeenAt: r.last_seen_at,
+  lastSentAt: r.last_sent_at,
+  labels: JSON.parse(r.labels) as Labels,
+  acceptedLabels: r.accepted_labels === null ? null : (JSON.parse(r.accepted_labels) as Labels),
 });
 
-/** The agents' public keys in the controller's SQLite file (table `host_keys`). */
+/** Not retired, and not a pending key last heard before `?` (expired). */
+const LIVE = `status = 'accepted' OR (status = 'pending' AND last_seen_at >= ?)`;
+
+/**
+ * The agents' public keys in the controller's SQLite file: table `host_keys` (with the labels each
+ * key last announced and those accepted with it) and `host_key_rejections` (keys an operator rejected).
+ */
 export class SqliteHostKeyRepository implements HostKeyRepository {
   private readonly stmts;
 
   constructor(private readonly db: Db) {
     db.exec(SCHEMA);
+    ensureColumn(db, 'host_keys', 'last_sent_at', 'INTEGER NOT NULL DEFAULT 0');
+    ensureColumn(db, 'host_keys', 'labels', `TEXT NOT NULL DEFAULT '{}'`);
+    // Keys accepted before labels were recorded: their labels are accepted as they are next announced.
+    ensureColumn(db, 'host_keys', 'accepted_labels', 'TEXT');
     this.stmts = {
       get: db.prepare(`SELECT * FROM host_keys WHERE host = ? AND key_id = ?`),
-      byHost: db.prepare(`SELECT * FROM host_keys WHERE host = ? AND status != 'retired' ORDER BY first_seen_at`),
+      byHost: db.prepare(`SELECT * FROM host_keys WHERE host = ? AND (${LIVE}) ORDER BY first_seen_at`),
+      live: db.prepare(`SELECT * FROM host_keys WHERE ${LIVE} ORDER BY host, first_seen_at`),
       insert: db.prepare(
-        `INSERT INTO host_keys (host, key_id, public_key, status, first_seen_at, last_seen_at, accepted_at, accepted_by)
-         VALUES (@host, @keyId, @publicKey, @status, @now, @now, @acceptedAt, @acceptedBy)`,
+        `INSERT INTO host_keys (host, key_id, public_key, status, first_seen_at, last_seen_at, accepted_at, accepted_by,
+                                last_sent_at, labels, accepted_labels)
+         VALUES (@host, @keyId, @publicKey, @status, @now, @now, @acceptedAt, @acceptedBy, @sentAt, @labels, @acceptedLabels)`,
       ),
-      touch: db.prepare(`UPDATE host_keys SET last_seen_at = ? WHERE host = ? AND key_id = ?`),
+      touch: db.prepare(
+        `UPDATE host_keys SET last_seen_at = @now, last_sent_at = MAX(last_sent_at, @sentAt), labels = @labels,
+                accepted_labels = CASE WHEN status = 'accepted' THEN COALESCE(accepted_labels, @labels) END
+         WHERE host = @host AND key_id = @keyId`,
+      ),
       retire: db.prepare(`UPDATE host_keys SET status = 'retired' WHERE host = ? AND status = 'accepted'`),
       accept: db.prepare(
-        `UPDATE host_keys SET status = 'accepted', accepted_at = @now, accepted_by = @by WHERE host = @host AND key_id = @keyId`,
+        `UPDATE host_keys SET status = 'accepted', accepted_at = @now, accepted_by = @by, accepted_labels = labels
+         WHERE host = @host AND key_id = @keyId`,
+      ),
+      acceptLabels: db.prepare(
+        `UPDATE host_keys SET accepted_labels = @labels WHERE host = @host AND key_id = @keyId AND status = 'accepted'`,
       ),
       allAccepted: db.prepare(`SELECT * FROM host_keys WHERE status = 'accepted'`),
+      expire: db.prepare(`DELETE FROM host_keys WHERE status = 'pending' AND last_seen_at < ?`),
       pendingCount: db.prepare(`SELECT COUNT(*) AS n FROM host_keys WHERE status = 'pending'`),
       pendingCountOf: db.prepare(`SELECT COUNT(*) AS n FROM host_keys WHERE host = ? AND status = 'pending'`),
+      // The least recently heard pending key (of a host, or of all): what makes room for a key heard now.
+      stalestOf: db.prepare(
+        `SELECT host, key_id FROM host_keys WHERE host = ? AND status = 'pending' ORDER BY last_seen_at, first_seen_at LIMIT 1`,
+      ),
+      stalest: db.prepare(
+        `SELECT host, key_id FROM host_keys WHERE status = 'pending' ORDER BY last_seen_at, first_seen_at LIMIT 1`,
+      ),
+      delete: db.prepare(`DELETE FROM host_keys WHERE host = ? AND key_id = ?`),
+      rejected: db.prepare(`SELECT host, key_id, public_key FROM host_key_rejections WHERE host = ? AND key_id = ?`),
+      reject: db.prepare(
+        `INSERT OR REPLACE INTO host_key_rejections (host, key_id, public_key, rejected_at, rejected_by)
+         SELECT host, key_id, public_key, @at, @by FROM host_keys WHERE host = @host AND key_id = @keyId`,
+      ),
+      unreject: db.prepare(`DELETE FROM host_key_rejections WHERE host = ? AND key_id = ?`),
     };
   }
 
@@ -62,8 +112,12 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
     return (this.stmts.allAccepted.all() as Row[]).map(toRecord);
   }
 
-  async keysOf(host: string): Promise<HostKeyRecord[]> {
-    return (this.stmts.byHost.all(host) as Row[]).map(toRecord);
+  async listKeys(pendingHeardSince: number): Promise<HostKeyRecord[]> {
+    return (this.stmts.live.all(pendingHeardSince) as Row[]).map(toRecord);
+  }
+
+  async keysOf(host: string, pendingHeardSince: number): Promise<HostKeyRecord[]> {
+    return (this.stmts.byHost.all(host, pendingHeardSince) as Row[]).map(toRecord);
   }
 
   async recordSeen(
@@ -72,29 +126,89 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
   ): Promise<RecordSeenOutcome> {
     const { host, keyId, publicKey } = key;
     const now = opts.at;
+    const sentAt = opts.sentAt ?? 0;
+    const labels = JSON.stringify(opts.labels);
     return this.db.transaction((): RecordSeenOutcome => {
+      if (this.stmts.rejected.get(host, keyId)) return { rejected: true };
       const row = this.stmts.get.get(host, keyId) as Row | undefined;
       if (row) {
-        this.stmts.touch.run(now, host, keyId);
+        if (opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
+        this.stmts.touch.run({ now, sentAt, labels, host, keyId });
         return { known: row.status };
       }
-      if (!opts.accept) {
-        const ofHost = (this.stmts.pendingCountOf.get(host) as { n: number }).n;
-        const all = (this.stmts.pendingCount.get() as { n: number }).n;
-        if (ofHost >= opts.maxPendingPerHost || all >= opts.maxPending) return { refused: 'too-many-pending' };
-      }
+      const evicted = opts.accept ? [] : this.makeRoom(host, opts);
       const status = opts.accept ? 'accepted' : 'pending';
-      const acceptedAt = opts.accept ? now : null;
-      const acceptedBy = opts.accept ? 'auto-accept' : null;
-      this.stmts.insert.run({ host, keyId, publicKey, status, now, acceptedAt, acceptedBy });
-      return { inserted: status };
+      this.stmts.insert.run({
+        host,
+        keyId,
+        publicKey,
+        status,
+        now,
+        acceptedAt: opts.accept ? now : null,
+        acceptedBy: opts.accept ? 'auto-accept' : null,
+        sentAt,
+        labels,
+        acceptedLabels: opts.accept ? labels : null,
+      });
+      return { inserted: status, evicted };
     })();
+  }
+
+  /** Expires pending keys not heard lately, then evicts the least recently heard ones over the bounds. */
+  private makeRoom(host: string, opts: RecordSeenOptions): Pick<HostKeyRecord, 'host' | 'keyId'>[] {
+    this.stmts.expire.run(opts.pendingHeardSince);
+    const evicted: Pick<HostKeyRecord, 'host' | 'keyId'>[] = [];
+    const evict = (r: { host: string; key_id: string } | undefined) => {
+      if (!r) return false;
+      this.stmts.delete.run(r.host, r.key_id);
+      evicted.push({ host: r.host, keyId: r.key_id });
+      return true;
+    };
+    const count = (n: unknown) => (n as { n: number }).n;
+    while (count(this.stmts.pendingCountOf.get(host)) >= opts.maxPendingPerHost)
+      if (!evict(this.stmts.stalestOf.get(host) as { host: string; key_id: string } | undefined)) break;
+    while (count(this.stmts.pendingCount.get()) >= opts.maxPending)
+      if (!evict(this.stmts.stalest.get() as { host: string; key_id: string } | undefined)) break;
+    return evicted;
   }
 
   async accept(host: string, keyId: string, by: string, at: number): Promise<void> {
     this.db.transaction(() => {
       this.stmts.retire.run(host);
+      const back = this.stmts.rejected.get(host, keyId) as { public_key: string } | undefined;
+      if (back) {
+        this.stmts.unreject.run(host, keyId);
+        this.stmts.delete.run(host, keyId);
+        this.stmts.insert.run({
+          host,
+          keyId,
+          publicKey: back.public_key,
+          status: 'pending',
+          now: at,
+          acceptedAt: null,
+          acceptedBy: null,
+          sentAt: 0,
+          labels: '{}',
+          acceptedLabels: null,
+        });
+      }
       this.stmts.accept.run({ host, keyId, now: at, by });
     })();
+  }
+
+  async acceptLabels(host: string, keyId: string, labels: Labels): Promise<void> {
+    this.stmts.acceptLabels.run({ host, keyId, labels: JSON.stringify(labels) });
+  }
+
+  async reject(host: string, keyId: string, by: string, at: number): Promise<void> {
+    this.db.transaction(() => {
+      this.stmts.reject.run({ host, keyId, by, at });
+      this.stmts.delete.run(host, keyId);
+    })();
+  }
+
+  async rejectedKey(host: string, keyId: string): Promise<Pick<HostKeyRecord, 'host' | 'keyId' | 'publicKey'> | null> {
+    const r = this.stmts.rejected.get(host, keyId) as { host: string; key_id: string; public_key: string } | undefined;
+    return r ? { host: r.host, keyId: r.key_id, publicKey: r.public_key } : null;
   }
 }

@@ -51,7 +51,7 @@ export class CreateTaskDto implements CreateTaskRequest {
   })
   hosts?: string[];
 
-  /** `{"zone": "eu"}` or `["zone=eu"]`: hosts (online, accepted) whose labels have every pair */
+  /** `{"zone": "eu"}` or `["zone=eu"]`: hosts (online, accepted) whose accepted labels have every pair */
   @IsOptional()
   @IsLabelSelector()
   labels?: Record<string, string> | string[];

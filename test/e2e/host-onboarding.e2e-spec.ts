@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import * as amqplib from 'amqplib';
+import {
+  encode,
+  generateSigningKey,
+  type PresenceMessage,
+  presenceExchange,
+  PROTOCOL_VERSION,
+  signBody,
+} from '@warren/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BROKER_URL, until, Warren } from './harness';
+
+type HostRow = {
+  host: string;
+  status: string;
+  trust: string;
+  labels: object;
+  pendingLabels: object | null;
+  pendingKeyIds: string[];
+};
+type KeyRow = { host: string; keyId: string; status: string };
+
+/**
+ * Issue 19, items 4, 7 and 10 against a real controller, agents and broker: forged heartbeats
+ * cannot lock a host out, a captured heartbeat played after a restart shows no dead host online,
+ * and a label a host starts to claim is not used for targeting until accepted.
+ */
+describe('host onboarding: no lock-out by forged keys, no replayed presence, labels accepted with the key', () => {
+  const w = new Warren();
+  let conn: amqplib.ChannelModel;
+  let ch: amqplib.ConfirmChannel;
+  const hosts = async () => (await w.api('GET', '/v1/hosts')).body.hosts as HostRow[];
+  const keysOf = async (host: string) =>
+    ((await w.api('GET', '/v1/hosts/keys')).body.keys as KeyRow[]).filter((k) => k.host === host);
+
+  /** Publishes a heartbeat for `host`, signed with a fresh key it announces (what a broker credential allows). */
+  const forgeHeartbeat = (host: string) => {
+    const key = generateSigningKey();
+    const m: PresenceMessage = {
+      v: PROTOCOL_VERSION,
+      kind: 'presence',
+      host,
+      status: 'online',
+      labels: {},
+      version: '0.1.0',
+      running: 0,
+      concurrency: 4,
+      intervalMs: 1000,
+      sentAt: Date.now(),
+      publicKey: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+    };
+    return publish(encode(m), signBody(encode(m), key)).then(() => key.keyId);
+  };
+  const publish = (body: Buffer, headers: Record<string, unknown>) =>
+    new Promise<void>((res, rej) =>
+      ch.publish(presenceExchange(w.ns), '', body, { headers, messageId: randomUUID() }, (e) => (e ? rej(e) : res())),
+    );
+
+  beforeAll(async () => {
+    await w.startController({}, []); // no --auto-accept
+    conn = await amqplib.connect(BROKER_URL);
+    ch = await conn.createConfirmChannel();
+  });
+  afterAll(async () => {
+    await conn?.close();
+    await w.teardown();
+  });
+
+  it('forged fresh-key heartbeats fill no slot for good: the real key is recorded, accepted; `reject` removes one', async () => {
+    const forged: string[] = [];
+    for (let i = 0; i < 6; i++) forged.push(await forgeHeartbeat('o1'));
+    const pendingOf = async (host: string) => (await hosts()).find((h) => h.host === host)?.pendingKeyIds ?? [];
+    await until(async () => (await pendingOf('o1')).length === 4, 10_000);
+    await w.startAgent('o1');
+    const realKeyId = await until(async () => (await pendingOf('o1')).find((k) => !forged.includes(k)), 10_000);
+    const real = (await keysOf('o1')).find((k) => k.keyId === realKeyId)!;
+    expect(real.status).toBe('pending');
+    const listed = await w.cli(['hosts', 'keys']);
+    const line = listed.stdout.split('\n').find((l) => l.includes(real.keyId));
+    expect(line).toMatch(/^o1\s+\S+\s+pending\s/);
+    const accepted = await w.cli(['hosts', 'accept', 'o1', '--key', real.keyId]);
+    expect(accepted).toMatchObject({ code: 0, stdout: `accepted o1 key ${real.keyId}\n` });
+    const task = await w.runAndWait({ command: 'echo joined', hosts: ['o1'] });
+    expect(task.results[0]).toMatchObject({ state: 'succeeded', stdout: 'joined\n' });
+
+    const junk = (await keysOf('o1')).filter((k) => k.status === 'pending');
+    expect(junk.length).toBeGreaterThan(1);
+    const ambiguous = await w.cli(['hosts', 'reject', 'o1']);
+    expect(ambiguous.code).not.toBe(0);
+    expect(ambiguous.stderr).toMatch(/pending keys .*name one/);
+    const rejected = await w.cli(['hosts', 'reject', 'o1', '--key', junk[0].keyId]);
+    expect(rejected).toMatchObject({ code: 0, stdout: `rejected o1 key ${junk[0].keyId}\n` });
+    expect((await keysOf('o1')).map((k) => k.keyId)).not.toContain(junk[0].keyId);
+    const viewer = w.createToken('viewer-o', 'viewer');
+    const denied = await w.api('POST', '/v1/hosts/o1/reject', { keyId: junk[1].keyId }, { token: viewer });
+    expect(denied.status).toBe(403);
+    const audit = (await w.api('GET', '/v1/audit?action=host.reject')).body.records as any[];
+    expect(audit.map((r) => [r.actor, r.decision, r.hosts])).toEqual(
+      expect.arrayContaining([
+        ['e2e', 'allowed', ['o1']],
+        ['e2e', 'denied', ['o1']],
+      ]),
+    );
+  });
+
+  it('a captured heartbeat played after a controller restart shows no dead host online, and --all leaves it out', async () => {
+    const capture = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(capture.queue, presenceExchange(w.ns), '');
+    const agent = await w.startAgent('o2');
+    await w.cli(['hosts', 'accept', 'o2']);
+    const heartbeats: amqplib.ConsumeMessage[] = [];
+    await ch.consume(
+      capture.queue,
+      (m) => {
+        if (m && JSON.parse(m.content.toString()).host === 'o2') heartbeats.push(m);
+      },
+      { noAck: true },
+    );
+    await until(() => heartbeats.length >= 2 || undefined, 10_000);
+    await agent.stop('SIGKILL'); // dead: no goodbye
+    // Offline (3 missed intervals) means the controller has handled every heartbeat o2 sent.
+    await until(async () => (await hosts()).some((h) => h.host === 'o2' && h.status === 'offline'), 10_000);
+    const last = heartbeats[heartbeats.length - 1];
+    await w.controller!.stop();
+    await w.startController({}, []);
+    // Replayed within the presence window of its sentAt: only the recorded newest sentAt tells it apart.
+    for (const m of [last, heartbeats[0]]) await publish(m.content, m.properties.headers ?? {});
+    const replays = () => (w.controller!.output.match(/ignored a stale or replayed heartbeat/g) ?? []).length;
+    await until(() => replays() >= 2 || undefined, 5_000);
+    await until(async () => (await hosts()).some((h) => h.host === 'o1' && h.status === 'online'), 10_000);
+    expect((await hosts()).find((h) => h.host === 'o2')).toBeUndefined();
+    const all = await w.api('POST', '/v1/tasks', { command: 'true', all: true, dryRun: true });
+    expect(all.status).toBe(200);
+    expect(all.body.hosts).toEqual(['o1']); // the live, accepted host only
+  });
+
+  it('a host that starts claiming role=db gets no --label role=db command until the change is accepted', async () => {
+    await w.startAgent('o3', {}, ['--labels', 'role=web']);
+    const first = await w.cli(['hosts', 'accept', 'o3']);
+    expect(first.code).toBe(0);
+    await w.agents.get('o3')!.stop('SIGTERM');
+    await w.startAgent('o3', {}, ['--labels', 'role=db']); // same state directory: same, accepted key
+    const claims = (h: HostRow) => JSON.stringify(h.pendingLabels ?? h.labels) === '{"role":"db"}';
+    await until(async () => (await hosts()).some((h) => h.host === 'o3' && claims(h)), 10_000);
+    const refused = await w.api('POST', '/v1/tasks', { command: 'true', labels: { role: 'db' } });
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toMatch(/no host matches the target/);
+    expect((await hosts()).find((h) => h.host === 'o3')).toMatchObject({
+      status: 'online',
+      trust: 'accepted',
+      labels: { role: 'web' },
+      pendingLabels: { role: 'db' },
+    });
+    expect((await w.cli(['hosts'])).stdout).toMatch(/o3\s+online\s+accepted\s+role=web \(pending: role=db\)/);
+    const accepted = await w.cli(['hosts', 'accept', 'o3']);
+    expect(accepted).toMatchObject({ code: 0, stdout: 'accepted o3 labels role=db\n' });
+    const task = await w.runAndWait({ command: 'echo db', labels: { role: 'db' } });
+    expect(task.results.map((r: any) => [r.host, r.state])).toEqual([['o3', 'succeeded']]);
+    expect(first.stdout).toMatch(/^accepted o3 key \S+ with labels role=web\n$/);
+  });
+});
