@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ForbiddenError } from '../errors/errors';
+import { ForbiddenError, UnprocessableTaskError } from '../errors/errors';
 import { admin, caller, service } from './tasks.service.fixtures';
 
 describe('TasksService with host-limited tokens', () => {
@@ -48,22 +48,39 @@ describe('TasksService with host-limited tokens', () => {
     });
   });
 
-  it('checks the token patterns against the resolved hosts, in a dry run too (audited as such)', async () => {
+  it('matches globs, labels and all only among the hosts a limited token reaches, in a dry run too', async () => {
     const { svc, audited } = service(true);
-    const web = caller('eu-ops', 'operator', ['web[1-3]']);
+    const web = caller('eu-ops', 'operator', ['web[1-3]', 'web6']);
     expect((await svc.dryRun({ command: 'x', labels: { zone: 'eu' }, hosts: ['web*'] }, web)).hosts).toEqual([
       'web1',
       'web2',
       'web3',
     ]);
-    await expect(svc.dryRun({ command: 'x', hosts: ['web*'] }, web)).rejects.toThrow(ForbiddenError);
+    // web4, web5 (online, outside) are neither run on nor named; web6 (inside, offline) is excluded by name.
+    const all = await svc.dryRun({ command: 'x', all: true }, web);
+    expect(all).toMatchObject({ hosts: ['web1', 'web2', 'web3'], excluded: [{ host: 'web6', reason: 'offline' }] });
+    expect(audited).toEqual([]);
+  });
+
+  it('refuses names outside the token before any glob is matched, in a dry run too (audited as such)', async () => {
+    const { svc, audited, resolved } = service(true);
+    const web = caller('eu-ops', 'operator', ['web[1-3]']);
+    const err = await svc.dryRun({ command: 'x', hosts: ['web4', `${'*'.repeat(40)}q`] }, web).catch((e) => e);
+    expect(err).toBeInstanceOf(ForbiddenError);
+    expect(err.message).toMatch(/may not run commands on web4/);
+    expect(resolved).toEqual([]);
     expect(audited).toEqual([
-      expect.objectContaining({
-        actor: 'eu-ops',
-        decision: 'denied',
-        hosts: ['web1', 'web2', 'web3', 'web4', 'web5'],
-        detail: { dryRun: true },
-      }),
+      expect.objectContaining({ actor: 'eu-ops', decision: 'denied', hosts: ['web4'], detail: { dryRun: true } }),
     ]);
+  });
+
+  it('says nothing matches without naming or counting hosts outside the token', async () => {
+    const { svc } = service(true);
+    const web = caller('eu-ops', 'operator', ['web[1-2]', 'db1']);
+    const err = await svc.dryRun({ command: 'x', hosts: ['mail*'] }, web).catch((e) => e);
+    expect(err).toBeInstanceOf(UnprocessableTaskError);
+    // Presence knows 5 usable hosts; this token reaches 2 of them (db1 has no accepted key).
+    expect(err.message).toMatch(/2 usable hosts are online/);
+    expect(err.message).not.toMatch(/web[3-6]/);
   });
 });
