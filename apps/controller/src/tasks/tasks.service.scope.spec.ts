@@ -38,7 +38,9 @@ describe('TasksService with host-limited tokens', () => {
     await expect(reader.get(webTask.id, web)).resolves.toMatchObject({ id: webTask.id });
     const err = await reader.get(mixed.id, web).catch((e) => e);
     expect(err).toBeInstanceOf(ForbiddenError);
-    expect(err.message).toMatch(/db1/);
+    // The answer names no host the token may not see; the audit record (admins only) does.
+    expect(err.message).toMatch(/may not read task .*: task has hosts outside the token's patterns \(web\*\)$/);
+    expect(err.message).not.toMatch(/db1/);
     expect(audited.at(-1)).toMatchObject({
       actor: 'webview',
       action: 'task.read',
@@ -82,5 +84,17 @@ describe('TasksService with host-limited tokens', () => {
     // Presence knows 5 usable hosts; this token reaches 2 of them (db1 has no accepted key).
     expect(err.message).toMatch(/2 usable hosts are online/);
     expect(err.message).not.toMatch(/web[3-6]/);
+  });
+
+  it("reads a limited token's page of tasks without looking at tasks past it", async () => {
+    const { svc, reader } = service(true);
+    for (let n = 0; n < 30; n++) await svc.create({ command: `t${n}`, hosts: ['web1'] }, admin);
+    const web = caller('webview', 'viewer', ['web*']);
+    let asked = 0;
+    const allows = web.principal.scope.allows.bind(web.principal.scope);
+    web.principal.scope.allows = (h: string) => (asked++, allows(h));
+    expect((await reader.list(5, web)).tasks).toHaveLength(5);
+    // One question per task on the page (each has one host), none about the 25 tasks past it.
+    expect(asked).toBe(5);
   });
 });
