@@ -118,3 +118,92 @@ describe('targets: no host pattern stalls the controller', () => {
     expect(r.message).toMatch(/101 globs, more than the 100 one task may have/);
   });
 });
+
+/**
+ * Scope (issue 19, item 9): a token limited to `web*` cancels only tasks it may read, is never told
+ * of hosts outside its patterns, and its open event stream ends when it is revoked.
+ */
+describe('targets: a limited token acts and learns only within its patterns', () => {
+  const w = new Warren();
+  const WEB = 'web-frontend-01.example';
+  const DB = 'db-primary-01.example';
+  let webOps = '';
+
+  beforeAll(async () => {
+    await w.startController();
+    webOps = w.createToken('webops', 'operator', ['web*']);
+    await Promise.all([WEB, DB].map((h) => w.startAgent(h)));
+  });
+  afterAll(() => w.teardown());
+
+  const startSleep = async (hosts: string[], token?: string) => {
+    const res = await w.api('POST', '/v1/tasks', { command: 'sleep 30', hosts }, { token });
+    expect(res.status).toBe(202);
+    return res.body.id as string;
+  };
+  const stateOf = async (id: string, host: string) =>
+    (await w.api('GET', `/v1/tasks/${id}`)).body.results.find((r: { host: string }) => r.host === host).state;
+
+  it("refuses to cancel the web part of an admin's task on web and db, naming no db host, and cancels its own", async () => {
+    const mixed = await startSleep([WEB, DB]);
+    const refused = await w.api('POST', `/v1/tasks/${mixed}/cancel`, { hosts: [WEB] }, { token: webOps });
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toMatch(
+      /may not cancel task .*: task has hosts outside the token's patterns \(web\*\)/,
+    );
+    expect(refused.body.message).not.toMatch(/db-primary/);
+    expect(['pending', 'running']).toContain(await stateOf(mixed, WEB));
+    const { records } = (await w.api('GET', '/v1/audit?decision=denied&limit=1000')).body;
+    const denial = records.find((r: { actor: string; taskId: string }) => r.actor === 'webops' && r.taskId === mixed);
+    expect(denial.reason).toMatch(/db-primary-01\.example/); // the admin's log names it
+    expect((await w.api('POST', `/v1/tasks/${mixed}/cancel`, {})).status).toBe(200);
+
+    const own = await startSleep([WEB], webOps);
+    const done = await w.api('POST', `/v1/tasks/${own}/cancel`, {}, { token: webOps });
+    expect(done.status).toBe(200);
+  });
+
+  it('answers 403 and 422 without naming or counting hosts outside the patterns', async () => {
+    const dbTask = (await w.runAndWait({ command: 'true', hosts: [DB] })).id;
+    const read = await w.api('GET', `/v1/tasks/${dbTask}`, undefined, { token: webOps });
+    expect(read.status).toBe(403);
+    expect(read.body.message).not.toMatch(/db-primary/);
+    const none = await w.api(
+      'POST',
+      '/v1/tasks',
+      { command: 'true', hosts: ['mail*'], dryRun: true },
+      { token: webOps },
+    );
+    expect(none.status).toBe(422);
+    expect(none.body.message).toMatch(/1 usable host is online/); // the admin would be told 2
+    // A glob or all selects among its own hosts: no 403 that would betray a db host's existence.
+    const all = await w.api('POST', '/v1/tasks', { command: 'true', all: true, dryRun: true }, { token: webOps });
+    expect(all.status).toBe(200);
+    expect(all.body.hosts).toEqual([WEB]);
+    expect(JSON.stringify(all.body)).not.toMatch(/db-primary/);
+  });
+
+  it("ends a revoked token's open event stream, and its reconnect gets 401", async () => {
+    const viewer = w.createToken('leaving-viewer', 'viewer', ['web*']);
+    const id = await startSleep([WEB]);
+    const ac = new AbortController();
+    const res = await fetch(`${w.url}/v1/tasks/${id}/events`, {
+      headers: { authorization: `Bearer ${viewer}` },
+      signal: ac.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read(); // the stream is open
+    w.controllerCommand(['token', 'revoke', 'leaving-viewer']);
+    const revokedAt = Date.now();
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return Date.now() - revokedAt;
+    })();
+    const within = await Promise.race([ended, sleep(15_000).then(() => Infinity)]);
+    ac.abort();
+    expect(within).toBeLessThan(15_000);
+    const again = await fetch(`${w.url}/v1/tasks/${id}/events`, { headers: { authorization: `Bearer ${viewer}` } });
+    expect(again.status).toBe(401);
+    await w.api('POST', `/v1/tasks/${id}/cancel`, {});
+  });
+});
