@@ -26,6 +26,10 @@ describe('compileHostPattern', () => {
     'db1',
     'db-eu.7',
     'w1a',
+    'n0',
+    'n00',
+    'n010',
+    'n10',
     'w007x',
     'a',
     'aaaa',
@@ -50,6 +54,11 @@ describe('compileHostPattern', () => {
       'web1web1',
       '*.*',
       'w[1-2]?',
+      'n[0-5]',
+      'n[00-05]',
+      'n[1-20]',
+      'n[01-20]',
+      'n[00-10]*',
     ];
     for (const p of patterns) {
       const m = compileHostPattern(p);

@@ -37,10 +37,20 @@ function setToken(ranges: NumRange[]): Token {
   return { kind: 'set', ranges, lengths: [...lengths].sort((a, b) => a - b) };
 }
 
-/** True when the digit string `digits` is a value of one of `ranges` as written (`07` is in `01-10`, `7` is not). */
-function inSet(ranges: NumRange[], digits: string): boolean {
-  const n = Number(digits);
-  return ranges.some((r) => n >= r.from && n <= r.to && String(n).padStart(r.width, '0') === digits);
+/**
+ * True when the `k` digits at `at` in `host` are a value of one of `ranges` as written (`07` is in
+ * `01-10`, `7` is not), read as a number without building a string.
+ */
+function inSet(ranges: NumRange[], host: string, at: number, k: number): boolean {
+  let n = 0;
+  let zeros = 0; // leading zeros
+  for (let j = 0; j < k; j++) {
+    const d = host.charCodeAt(at + j) - 48;
+    if (n === 0 && d === 0) zeros++;
+    n = n * 10 + d;
+  }
+  const written = n === 0 ? 1 : k - zeros; // digits of the number without padding
+  return ranges.some((r) => n >= r.from && n <= r.to && k === Math.max(r.width, written));
 }
 
 function tokenize(pattern: string, field?: string): Token[] {
@@ -84,41 +94,72 @@ function lengthBounds(tokens: Token[]): [number, number] {
   return [min, max];
 }
 
+/** Scratch rows for {@link matches}, grown as needed and reused: matching allocates nothing per name. */
+let scratch = new Uint8Array(4096);
+let digitsScratch = new Uint8Array(256);
+
 /**
- * Runs the pattern over `host` as a set of positions, one row per character read: `reach[i]` holds
+ * Runs the pattern over `host` as a set of positions, one row per character read: row `i` holds
  * the pattern steps reachable after the first `i` characters. Each (character, step) pair is looked
  * at once, a bracket trying only the digit counts its values have.
  */
-function matches(tokens: Token[], host: string): boolean {
+function matches(tokens: Token[], host: string, jumps: boolean): boolean {
   const n = host.length;
   const m = tokens.length;
-  const reach = Array.from({ length: n + 1 }, () => new Uint8Array(m + 1));
-  // digitsFrom[i]: how many digits follow from position i
-  const digitsFrom = new Uint8Array(n + 1);
+  const w = m + 1;
+  if (scratch.length < (n + 1) * w) scratch = new Uint8Array((n + 1) * w * 2);
+  if (digitsScratch.length < n + 1) digitsScratch = new Uint8Array((n + 1) * 2);
+  const reach = scratch;
+  reach.fill(0, 0, (n + 1) * w);
+  // digitsFrom[i]: how many digits follow from position i (capped: no bracket value is longer)
+  const digitsFrom = digitsScratch;
+  digitsFrom[n] = 0;
   for (let i = n - 1; i >= 0; i--) {
     const c = host.charCodeAt(i);
     digitsFrom[i] = c >= 48 && c <= 57 ? Math.min(255, digitsFrom[i + 1] + 1) : 0;
   }
-  reach[0][0] = 1;
+  reach[0] = 1;
   for (let i = 0; i <= n; i++) {
-    const row = reach[i];
+    const row = i * w;
+    let alive = false;
     for (let p = 0; p < m; p++) {
-      if (!row[p]) continue;
+      if (!reach[row + p]) continue;
+      alive = true;
       const t = tokens[p];
       if (t.kind === 'star') {
-        row[p + 1] = 1; // `*` may match nothing
-        if (i < n) reach[i + 1][p] = 1;
+        reach[row + p + 1] = 1; // `*` may match nothing
+        if (i < n) reach[row + w + p] = 1;
       } else if (i === n) continue;
-      else if (t.kind === 'one' || (t.kind === 'char' && host[i] === t.char)) reach[i + 1][p + 1] = 1;
+      else if (t.kind === 'one' || (t.kind === 'char' && host[i] === t.char)) reach[row + w + p + 1] = 1;
       else if (t.kind === 'set') {
         for (const k of t.lengths) {
           if (k > digitsFrom[i]) break;
-          if (inSet(t.ranges, host.slice(i, i + k))) reach[i + k][p + 1] = 1;
+          if (inSet(t.ranges, host, i, k)) reach[(i + k) * w + p + 1] = 1;
         }
       }
     }
+    // Nothing reachable here, and no bracket (`jumps`) can have reached further ahead: no match.
+    if (!alive && !reach[row + m] && !jumps) return false;
   }
-  return reach[n][m] === 1;
+  return reach[n * w + m] === 1;
+}
+
+/** The literal characters a match must start and end with (`web*.com` → `web`, `.com`). */
+function literalEnds(tokens: Token[]): [string, string] {
+  const literal = (t: Token) => (t.kind === 'char' ? t.char : null);
+  let prefix = '';
+  for (const t of tokens) {
+    const c = literal(t);
+    if (c === null) break;
+    prefix += c;
+  }
+  let suffix = '';
+  for (let i = tokens.length - 1; i >= 0 && prefix.length < tokens.length; i--) {
+    const c = literal(tokens[i]);
+    if (c === null) break;
+    suffix = c + suffix;
+  }
+  return [prefix, suffix];
 }
 
 /**
@@ -130,8 +171,16 @@ function matches(tokens: Token[], host: string): boolean {
 export function compileHostPattern(pattern: string, field?: string): HostMatcher {
   const tokens = tokenize(pattern, field);
   const [min, max] = lengthBounds(tokens);
+  const [prefix, suffix] = literalEnds(tokens);
+  const jumps = tokens.some((t) => t.kind === 'set');
   return {
     pattern,
-    test: (host) => host.length >= min && host.length <= max && HOST_CHARS.test(host) && matches(tokens, host),
+    test: (host) =>
+      host.length >= min &&
+      host.length <= max &&
+      host.startsWith(prefix) &&
+      host.endsWith(suffix) &&
+      HOST_CHARS.test(host) &&
+      matches(tokens, host, jumps),
   };
 }

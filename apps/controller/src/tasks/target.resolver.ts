@@ -10,6 +10,7 @@ import {
 } from '@warren/api';
 import { LIMITS } from '@warren/protocol';
 import { BadQueryError, UnprocessableTaskError } from '../errors/errors';
+import { matchGlobs } from './glob.matching';
 import { HostsRegistry } from '../hosts/hosts.registry';
 
 /** Which hosts a task is for, as `POST /v1/tasks` takes it. At least one of the three. */
@@ -110,6 +111,8 @@ export function resolveTarget(
   sel: TargetSelector,
   known: KnownHost[],
   max: number = LIMITS.hostsPerTask,
+  /** each glob's matches among `known`, found beforehand without blocking ({@link matchGlobs}); else matched here */
+  globMatches?: ReadonlyMap<string, string[]>,
 ): ResolvedTarget {
   const { names, globs } = planTarget(sel, max);
   const labels = Object.entries(sel.labels ?? {});
@@ -124,7 +127,8 @@ export function resolveTarget(
 
   for (const h of names) chosen.add(h);
   for (const pattern of globs) {
-    const matches = matchHosts(pattern, byName.keys(), max, 'hosts').map((h) => byName.get(h)!);
+    const hosts = globMatches?.get(pattern) ?? matchHosts(pattern, byName.keys(), max, 'hosts');
+    const matches = hosts.map((h) => byName.get(h)!);
     matches.forEach(consider);
     if (!matches.some(usable)) unmatched.push(pattern);
   }
@@ -192,16 +196,21 @@ function nothingMatches(sel: TargetSelector, known: KnownHost[], excluded: Resol
 /**
  * {@link resolveTarget} against the live presence registry, seen through `visible` (a host-limited
  * token's scope): globs, labels and `all` select only among hosts it lets through, and a refusal
- * names and counts no other host.
+ * names and counts no other host. Globs are matched in slices that let the event loop turn.
  */
 @Injectable()
 export class TargetResolver {
   constructor(private readonly registry: HostsRegistry) {}
 
   async resolve(sel: TargetSelector, visible: (host: string) => boolean = () => true): Promise<ResolvedTarget> {
+    const { globs } = planTarget(sel);
     const known = (await this.registry.list())
       .filter((h) => visible(h.host))
       .map((h) => ({ host: h.host, status: h.status, labels: h.labels, trusted: h.keyId !== null }));
-    return resolveTarget(sel, known);
+    const globMatches = await matchGlobs(
+      globs,
+      known.map((k) => k.host),
+    );
+    return resolveTarget(sel, known, LIMITS.hostsPerTask, globMatches);
   }
 }
