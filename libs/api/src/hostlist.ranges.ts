@@ -106,6 +106,16 @@ export function sizeOf(segments: Segment[]): number {
 }
 
 /**
+ * How many names `pattern` (a name or a range, not a glob) stands for, counted with repeats and
+ * without building one (`web[01-20]` → 20; `Infinity` past what a number holds). Throws
+ * {@link HostPatternError} (naming `field`) on bad syntax. Lets a caller stop a list of patterns
+ * the moment their running total passes its limit, before expanding any.
+ */
+export function hostPatternSize(pattern: string, field?: string): number {
+  return sizeOf(parsePattern(pattern, field));
+}
+
+/**
  * The names a range pattern stands for, in order, without repeats: `web[01-03]` →
  * `web01 web02 web03`; `web[1-3,7]` → 4 names; `r[1-2]n[1-2]` → `r1n1 r1n2 r2n1 r2n2`.
  * A pattern without brackets is the one name it spells. Throws {@link HostPatternError} (naming

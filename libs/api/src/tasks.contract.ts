@@ -17,7 +17,11 @@ export interface ExcludedHost {
 export interface CreateTaskRequest {
   /** run on each host as `/bin/sh -c <command>` */
   command: string;
-  /** host names, ranges (`web[01-20]`) and globs (`web*`, matched among online hosts) */
+  /**
+   * host names, ranges (`web[01-20]`) and globs (`web*`, matched among online hosts): at most 10000
+   * entries of at most 255 characters, at most 100 globs (else 400); names and ranges standing for
+   * more than 10000 hosts in all, repeats counted, are a 422
+   */
   hosts?: string[];
   /** `{"zone": "eu"}` or `["zone=eu"]`: every pair must hold on a host (AND) */
   labels?: Record<string, string> | string[];

@@ -35,5 +35,6 @@ import { TokenService } from './token.service';
     // Inside the refusal audit (global interceptors nest in the order registered): its 400s are audited too.
     { provide: APP_INTERCEPTOR, useClass: QueryParamsInterceptor },
   ],
+  exports: [TokenService],
 })
 export class AuthModule {}

@@ -90,4 +90,13 @@ describe('TokenService over the SQLite token store', () => {
     await tokens.touch(token.id);
     expect(lastUsed()).toBe(1_000 + LAST_USED_RESOLUTION_MS);
   });
+
+  it('says a token is active until it is revoked, and an unknown id never is', async () => {
+    const { tokens } = store();
+    const { token } = await tokens.create('streamer', 'viewer', null);
+    expect(await tokens.isActive(token.id)).toBe(true);
+    await tokens.revoke('streamer');
+    expect(await tokens.isActive(token.id)).toBe(false);
+    expect(await tokens.isActive('aaaaaaaaaaaa')).toBe(false);
+  });
 });

@@ -92,6 +92,12 @@ export class TokenService {
     return { ok: true, token };
   }
 
+  /** True while the token with id `id` exists and is not revoked: one indexed read, for holders of long requests (event streams). */
+  async isActive(id: string): Promise<boolean> {
+    const found = await this.store.findById(id);
+    return found !== null && found.revokedAt === null;
+  }
+
   /** Records that the token was used now, writing at most once per {@link LAST_USED_RESOLUTION_MS} per token. */
   async touch(id: string): Promise<void> {
     const now = this.clock.now();

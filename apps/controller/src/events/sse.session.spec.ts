@@ -72,4 +72,25 @@ describe('SseSession', () => {
     expect(second.writableEnded).toBe(true);
     log.onModuleDestroy();
   });
+
+  it('ends an open stream once its token is no longer valid, and keeps one whose token holds', async () => {
+    const events = new TaskActivityNotifier();
+    const store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.applied(c));
+    await store.createTask({ ...task('t1'), hostCount: 1 }, [{ id: 'i1', host: 'web1', deadlineAt: 99_000 }]);
+    const log = new TaskEventLog(store, events, new ManualClock(), {});
+    let revoked = false;
+    const kept = new FakeResponse();
+    const cut = new FakeResponse();
+    await new SseSession(kept as unknown as ServerResponse, log, 't1', 60_000, async () => true, 5).start(undefined);
+    await new SseSession(cut as unknown as ServerResponse, log, 't1', 60_000, async () => !revoked, 5).start(undefined);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(cut.writableEnded).toBe(false);
+    revoked = true;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(cut.writableEnded).toBe(true);
+    expect(cut.written).toMatch(/: token no longer valid\n\n$/);
+    expect(kept.writableEnded).toBe(false);
+    kept.emit('close');
+    log.onModuleDestroy();
+  });
 });

@@ -4,6 +4,8 @@ import { parseEventId, type SentEvent } from './task-log';
 
 /** ms between comment lines that keep idle proxies and clients from dropping the connection */
 export const HEARTBEAT_MS = 15_000;
+/** ms between checks that the stream's token is still valid: a revoked token's stream ends within this */
+export const TOKEN_RECHECK_MS = 2_000;
 /** events rendered and written at a time: bounds the memory a slow client costs */
 const BATCH = 32;
 
@@ -16,7 +18,8 @@ export function formatEvent(e: SentEvent): string {
  * One client's `GET /v1/tasks/:id/events`: a cursor over the task's log. It sends what follows
  * `Last-Event-ID` (everything when that id is of another epoch, or absent), then each event as it
  * is logged, and ends the response after `completed`. Writes wait for the socket to drain, so a
- * slow client holds no more than one batch in memory. The subscription ends with the connection.
+ * slow client holds no more than one batch in memory. The subscription ends with the connection,
+ * and the stream ends within {@link TOKEN_RECHECK_MS} of its token being revoked.
  */
 export class SseSession {
   private sub: LogSubscription | null = null;
@@ -27,12 +30,19 @@ export class SseSession {
   private pumping = false;
   private again = false;
   private heartbeat: NodeJS.Timeout | null = null;
+  private recheck: NodeJS.Timeout | null = null;
 
+  /**
+   * `stillAllowed` is asked every `recheckMs` whether the caller's token still holds (not revoked);
+   * on false, or if it throws, the stream ends (the client's reconnect then meets the 401).
+   */
   constructor(
     private readonly res: ServerResponse,
     private readonly log: TaskEventLog,
     private readonly taskId: string,
     private readonly heartbeatMs = HEARTBEAT_MS,
+    private readonly stillAllowed: () => Promise<boolean> = async () => true,
+    private readonly recheckMs = TOKEN_RECHECK_MS,
   ) {}
 
   /** Sends the headers, then the log after `lastEventId`; resolves once the backlog is written (or the client left). */
@@ -53,6 +63,7 @@ export class SseSession {
     // Tells EventSource clients how soon to reconnect; also sends the headers at once.
     this.res.write('retry: 1000\n\n');
     this.heartbeat = setInterval(() => this.res.write(': ping\n\n'), this.heartbeatMs);
+    this.recheck = setInterval(() => void this.checkToken(), this.recheckMs);
     await this.pump();
   }
 
@@ -98,10 +109,19 @@ export class SseSession {
     }
   }
 
+  /** Ends the stream once the token no longer holds; a failed check ends it too (fail closed). */
+  private async checkToken(): Promise<void> {
+    const ok = await this.stillAllowed().catch(() => false);
+    if (ok || this.closed) return;
+    if (!this.res.writableEnded) this.res.write(': token no longer valid\n\n');
+    this.stop();
+  }
+
   private stop(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.recheck) clearInterval(this.recheck);
     this.sub?.close();
     if (!this.res.writableEnded) this.res.end();
   }

@@ -4,7 +4,8 @@ import { Roles } from '../auth/auth.decorators';
 import { BadQueryError } from '../errors/errors';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { TaskReader } from '../tasks/task-reader.service';
-import { SseSession } from './sse.session';
+import { TokenService } from '../auth/token.service';
+import { HEARTBEAT_MS, SseSession } from './sse.session';
 import { TaskEventLog } from './task-event.log';
 import { parseEventId } from './task-log';
 
@@ -14,12 +15,14 @@ export class TaskEventsController {
   constructor(
     private readonly tasks: TaskReader,
     private readonly log: TaskEventLog,
+    private readonly tokens: TokenService,
   ) {}
 
   /**
    * `started`, `output`, `result`, then `completed`, after which the response ends; resumable with
    * `Last-Event-ID`. 404 unknown task; 403 (audited) when a host is outside the token's patterns;
-   * 400 for a `Last-Event-ID` that is not an id this API sends (`<epoch>.<seq>`).
+   * 400 for a `Last-Event-ID` that is not an id this API sends (`<epoch>.<seq>`). The stream ends
+   * within `TOKEN_RECHECK_MS` (2 s) of the token being revoked.
    */
   @Get(':id/events')
   @Roles('viewer')
@@ -36,6 +39,8 @@ export class TaskEventsController {
       );
     // The same existence and host-scope rules as GET /v1/tasks/:id, refused before any byte is sent.
     await this.tasks.get(id, { principal, source });
-    await new SseSession(res, this.log, id).start(lastEventId);
+    // A token revoked while the stream is open ends it (revocation is written by another process, so it is polled).
+    const stillAllowed = () => this.tokens.isActive(principal.tokenId);
+    await new SseSession(res, this.log, id, HEARTBEAT_MS, stillAllowed).start(lastEventId);
   }
 }

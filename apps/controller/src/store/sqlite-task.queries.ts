@@ -20,11 +20,23 @@ import type {
   TaskRecord,
 } from './task-store.port';
 
+/** Most recent tasks a host-limited listing walks back through for ones it may see. */
+export const SCOPED_LIST_WINDOW = 2_000;
+
+/**
+ * What SQL's `warren_visible(host)` asks, set only for the duration of one synchronous statement
+ * ({@link SqliteTaskQueries.listTasksWithin}); statements never interleave, so one slot serves every database.
+ */
+let visibleNow: (host: string) => boolean = () => false;
+
 /** The reads of the SQLite task store: synchronous, each one statement (see {@link SqliteTaskStore}). */
 export class SqliteTaskQueries {
   private readonly stmts;
 
   constructor(db: Db) {
+    db.function('warren_visible', { deterministic: false }, (host: unknown) =>
+      typeof host === 'string' && visibleNow(host) ? 1 : 0,
+    );
     this.stmts = {
       getTask: db.prepare(`SELECT * FROM tasks WHERE id = ?`),
       getInvocations: db.prepare(`SELECT ${INVOCATION_COLUMNS} FROM invocations WHERE task_id = ? ORDER BY host`),
@@ -34,6 +46,12 @@ export class SqliteTaskQueries {
       hostsOf: db.prepare(`SELECT host FROM invocations WHERE task_id = ?`).pluck(),
       countByState: db.prepare(`SELECT state, COUNT(*) AS n FROM invocations WHERE task_id = ? GROUP BY state`),
       listTasks: db.prepare(`SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?`),
+      // Newest first by the created_at index, each task's hosts by the task_id index; stops once the page is full.
+      listTasksWithin: db.prepare(
+        `SELECT * FROM (SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT ${SCOPED_LIST_WINDOW}) t
+         WHERE NOT EXISTS (SELECT 1 FROM invocations i WHERE i.task_id = t.id AND NOT warren_visible(i.host))
+         ORDER BY created_at DESC, id DESC LIMIT ?`,
+      ),
       owner: db.prepare(`SELECT task_id, host FROM invocations WHERE id = ?`),
       overdue: db.prepare(
         `SELECT id, task_id, host, state FROM invocations WHERE state IN ('pending', 'running') AND deadline_at <= ? ORDER BY deadline_at LIMIT ?`,
@@ -81,6 +99,22 @@ export class SqliteTaskQueries {
       task: toTask(row),
       counts: this.countByState(row.id),
     }));
+  }
+
+  /**
+   * The `limit` most recent tasks whose every host `visible` lets through, among the
+   * {@link SCOPED_LIST_WINDOW} most recent, newest first, each with its counts: one statement that
+   * stops once the page is full, and counts read for the page only.
+   */
+  listTasksWithin(limit: number, visible: (host: string) => boolean): TaskListItem[] {
+    visibleNow = visible;
+    let rows: TaskRow[];
+    try {
+      rows = this.stmts.listTasksWithin.all(limit) as TaskRow[];
+    } finally {
+      visibleNow = () => false;
+    }
+    return rows.map((row) => ({ task: toTask(row), counts: this.countByState(row.id) }));
   }
 
   invocationOwner(invocationId: string): { taskId: string; host: string } | null {

@@ -183,4 +183,22 @@ describe('SqliteTaskStore', () => {
     ]);
     expect(await store.listTasks(1)).toHaveLength(1);
   });
+
+  it('lists only the tasks whose every host is visible, in the store, asking about no task past the page', async () => {
+    // t1 (hosts a, b) is the oldest; then 50 tasks on a alone, 50 on c alone, interleaved, newest last.
+    for (let n = 0; n < 100; n++)
+      await store.createTask(task(`u${n}`, 2_000 + n), [{ id: `k${n}`, host: n % 2 ? 'a' : 'c', deadlineAt: 9_000 }]);
+    const asked: string[] = [];
+    const onlyA = (h: string) => (asked.push(h), h === 'a');
+    const page = await store.listTasksWithin(3, onlyA);
+    expect(page.map((t) => [t.task.id, t.counts])).toEqual([
+      ['u99', { pending: 1 }],
+      ['u97', { pending: 1 }],
+      ['u95', { pending: 1 }],
+    ]);
+    // The newest 5 tasks (3 shown, 2 skipped) and nothing older: the cost follows the page.
+    expect(asked).toHaveLength(5);
+    expect((await store.listTasksWithin(100, (h) => h === 'a' || h === 'b')).map((t) => t.task.id)).toContain('t1');
+    expect(await store.listTasksWithin(10, (h) => h === 'b')).toEqual([]);
+  });
 });

@@ -73,6 +73,10 @@ export class SqliteTaskStore implements TaskStore {
     return this.queries.listTasks(limit);
   }
 
+  async listTasksWithin(limit: number, visible: (host: string) => boolean): Promise<TaskListItem[]> {
+    return this.queries.listTasksWithin(limit, visible);
+  }
+
   async applyUpdates(
     updates: InvocationUpdate[],
     now: number,

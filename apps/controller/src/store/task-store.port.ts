@@ -194,6 +194,12 @@ export interface TaskStore {
   /** The `limit` most recent tasks, newest first, each with its counts by state. */
   listTasks(limit: number): Promise<TaskListItem[]>;
   /**
+   * The `limit` most recent tasks whose every host `visible` lets through (a host-limited token's
+   * view), newest first, with counts; filtered in the store, so the cost follows the page, not the
+   * history (it looks back through at most the 2,000 most recent tasks).
+   */
+  listTasksWithin(limit: number, visible: (host: string) => boolean): Promise<TaskListItem[]>;
+  /**
    * Applies updates in one transaction, idempotently: a repeated or stale update changes nothing.
    * `now` stamps the rows. Resolves once committed, with how many rows changed and the ids of tasks
    * this completed; so a caller that acks a message after it resolves never acks an uncommitted change.

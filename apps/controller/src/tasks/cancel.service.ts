@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { TaskState } from '@warren/protocol';
 import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
+import { nameHosts } from '../auth/host-patterns';
 import { ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CommandPublisher } from './command.publisher';
@@ -20,7 +21,9 @@ export interface CancelOutcome {
 }
 
 /**
- * Cancels a task, or some of its hosts. Pending invocations become `cancelled` at once in the
+ * Cancels a task, or some of its hosts. A host-limited token may cancel only a task it may read
+ * (every host of the task within its patterns), and then any of its hosts; otherwise 403, audited,
+ * the answer naming no host outside the patterns. Pending invocations become `cancelled` at once in the
  * store (the controller has not read a `started`, which agents publish and have confirmed before
  * the spawn: if one is on its way, it makes the invocation `running` again and the agent's own
  * report of the kill ends it; so a command that may have run is never left "cancelled before it
@@ -48,14 +51,22 @@ export class CancelService {
     if (!task) throw new TaskNotFoundError(taskId);
     const invocations = await this.store.getInvocations(taskId);
     const targets = hosts && hosts.length > 0 ? hosts : invocations.map((r) => r.host);
-    const outside = who.principal.scope.outside(targets);
-    const unknown = hosts ? hosts.filter((h) => !invocations.some((r) => r.host === h)) : [];
     const subject = { taskId, command: task.command, hosts: targets };
+    // A limited token cancels only tasks it may read: every host of the task within its patterns.
+    // Cancelling part of a task it may not read would act on work it cannot see.
+    const outside = who.principal.scope.outside(invocations.map((r) => r.host));
     if (outside.length > 0) {
-      const reason = `hosts outside the token's patterns: ${outside.join(', ')}`;
-      await this.audit.cancelRefused(who, subject, reason);
-      throw new ForbiddenError(`cannot cancel: ${reason}; nothing was cancelled`);
+      const patterns = `(${(who.principal.hostPatterns ?? []).join(' ')})`;
+      await this.audit.cancelRefused(
+        who,
+        subject,
+        `task has hosts outside the token's patterns ${patterns}: ${nameHosts(outside)}`,
+      );
+      throw new ForbiddenError(
+        `the token ${JSON.stringify(who.principal.name)} may not cancel task ${taskId}: task has hosts outside the token's patterns ${patterns}; nothing was cancelled`,
+      );
     }
+    const unknown = hosts ? hosts.filter((h) => !invocations.some((r) => r.host === h)) : [];
     if (unknown.length > 0)
       throw new UnprocessableTaskError(
         `cannot cancel: hosts not in task ${taskId}: ${unknown.join(', ')}; nothing was cancelled`,

@@ -1,7 +1,7 @@
 import { HostPatternError } from '@warren/api';
 import { describe, expect, it } from 'vitest';
 import { BadQueryError, UnprocessableTaskError } from '../errors/errors';
-import { type KnownHost, resolveTarget } from './target.resolver';
+import { type KnownHost, MAX_TARGET_GLOBS, planTarget, resolveTarget } from './target.resolver';
 
 const online = (host: string, labels: Record<string, string> = {}): KnownHost => ({
   host,
@@ -83,10 +83,35 @@ describe('resolveTarget', () => {
 
   it('refuses more hosts than a task may have', () => {
     expect(() => resolveTarget({ hosts: ['h[1-6]', 'h[7-12]'] }, KNOWN, 10)).toThrow(
-      /matches 12 hosts, more than the 10 one task may have/,
+      /stand for more than the 10 hosts one task may have \(counted up to "h\[7-12\]"\)/,
     );
     expect(() => resolveTarget({ hosts: ['h[1-20]'] }, KNOWN, 10)).toThrow(
       /hosts: .*expands to 20 names, more than the limit of 10/,
     );
+  });
+
+  it('stops at the pattern whose running total passes the limit, before expanding any', () => {
+    // A thousand patterns of 10,000 names each: ten million names if expanded before the limit is checked.
+    const hosts = Array.from({ length: 1000 }, (_, i) => `x${i}y[0-9999]`);
+    const err = (() => {
+      try {
+        return planTarget({ hosts });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err).toBeInstanceOf(UnprocessableTaskError);
+    expect((err as Error).message).toMatch(
+      /more than the 10000 hosts one task may have \(counted up to "x1y\[0-9999\]"\)/,
+    );
+    // Repeats count too: the same range twice is past the limit even though it names 10,000 hosts.
+    expect(() => planTarget({ hosts: ['x0y[0-9999]', 'x0y[0-9999]'] })).toThrow(UnprocessableTaskError);
+  });
+
+  it('bounds the globs of one target with a 400 naming the bound', () => {
+    const globs = Array.from({ length: MAX_TARGET_GLOBS + 1 }, (_, i) => `web${i}*`);
+    expect(() => planTarget({ hosts: globs })).toThrow(BadQueryError);
+    expect(() => planTarget({ hosts: globs })).toThrow(/101 globs, more than the 100 one task may have/);
+    expect(planTarget({ hosts: globs.slice(1) }).globs).toHaveLength(MAX_TARGET_GLOBS);
   });
 });

@@ -1,7 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { expandHostPattern, foldHosts, isGlob, matchHosts, naturalCompare } from '@warren/api';
+import {
+  expandHostPattern,
+  foldHosts,
+  HostPatternError,
+  hostPatternSize,
+  isGlob,
+  matchHosts,
+  naturalCompare,
+} from '@warren/api';
 import { LIMITS } from '@warren/protocol';
 import { BadQueryError, UnprocessableTaskError } from '../errors/errors';
+import { matchGlobs } from './glob.matching';
 import { HostsRegistry } from '../hosts/hosts.registry';
 
 /** Which hosts a task is for, as `POST /v1/tasks` takes it. At least one of the three. */
@@ -33,6 +42,55 @@ export interface ResolvedTarget {
   unmatched: string[];
 }
 
+/** Most globs one target may hold: each is matched against every known host, where names and ranges cost only their size. */
+export const MAX_TARGET_GLOBS = 100;
+
+/** A selector's cheap part, read before any host is looked at: the names it spells out, and its globs. */
+export interface TargetPlan {
+  /** names and the expansions of ranges, in order, without repeats */
+  names: string[];
+  /** the glob patterns, as given */
+  globs: string[];
+}
+
+/**
+ * Reads a selector without looking at any host: throws {@link BadQueryError} (400) for a selector
+ * that cannot be read or more than {@link MAX_TARGET_GLOBS} globs, `HostPatternError` (400) for an
+ * unreadable pattern, and {@link UnprocessableTaskError} (422) the moment the running total of the
+ * names that names and ranges stand for (repeats counted) passes `max`, before expanding any.
+ * Time and memory are bounded by `max` and the request's size.
+ */
+export function planTarget(sel: TargetSelector, max: number = LIMITS.hostsPerTask): TargetPlan {
+  const patterns = sel.hosts ?? [];
+  const labelCount = Object.keys(sel.labels ?? {}).length;
+  if (sel.all && patterns.length > 0)
+    throw new BadQueryError(
+      'all cannot be combined with hosts: all already means every online host (narrow it with labels)',
+    );
+  if (!sel.all && patterns.length === 0 && labelCount === 0)
+    throw new BadQueryError('say which hosts: give hosts (names, ranges, globs), labels, or all');
+  const globs = patterns.filter(isGlob);
+  if (globs.length > MAX_TARGET_GLOBS)
+    throw new BadQueryError(
+      `hosts holds ${globs.length} globs, more than the ${MAX_TARGET_GLOBS} one task may have; list names or ranges, or use labels`,
+    );
+  const ranges = patterns.filter((p) => !isGlob(p));
+  let total = 0;
+  for (const pattern of ranges) {
+    const size = hostPatternSize(pattern, 'hosts');
+    if (size > max)
+      throw new HostPatternError(pattern, `expands to ${size} names, more than the limit of ${max}`, 'hosts');
+    total += size;
+    if (total > max)
+      throw new UnprocessableTaskError(
+        `the names and ranges in hosts stand for more than the ${max} hosts one task may have (counted up to ${JSON.stringify(pattern)}); narrow them`,
+      );
+  }
+  const names = new Set<string>();
+  for (const pattern of ranges) for (const h of expandHostPattern(pattern, max, 'hosts')) names.add(h);
+  return { names: [...names], globs };
+}
+
 /**
  * Resolves a selector against the hosts presence knows, pdsh/ClusterShell style:
  *
@@ -53,16 +111,11 @@ export function resolveTarget(
   sel: TargetSelector,
   known: KnownHost[],
   max: number = LIMITS.hostsPerTask,
+  /** each glob's matches among `known`, found beforehand without blocking ({@link matchGlobs}); else matched here */
+  globMatches?: ReadonlyMap<string, string[]>,
 ): ResolvedTarget {
-  const patterns = sel.hosts ?? [];
+  const { names, globs } = planTarget(sel, max);
   const labels = Object.entries(sel.labels ?? {});
-  if (sel.all && patterns.length > 0)
-    throw new BadQueryError(
-      'all cannot be combined with hosts: all already means every online host (narrow it with labels)',
-    );
-  if (!sel.all && patterns.length === 0 && labels.length === 0)
-    throw new BadQueryError('say which hosts: give hosts (names, ranges, globs), labels, or all');
-
   const byName = new Map(known.map((k) => [k.host, k]));
   const usable = (k: KnownHost) => k.status === 'online' && k.trusted;
   const whyNot = (k: KnownHost) =>
@@ -72,16 +125,15 @@ export function resolveTarget(
   const unmatched: string[] = [];
   const consider = (k: KnownHost) => (usable(k) ? chosen.add(k.host) : excluded.set(k.host, whyNot(k)));
 
-  for (const pattern of patterns) {
-    if (!isGlob(pattern)) {
-      for (const h of expandHostPattern(pattern, max, 'hosts')) chosen.add(h);
-      continue;
-    }
-    const matches = matchHosts(pattern, byName.keys(), max, 'hosts').map((h) => byName.get(h)!);
+  for (const h of names) chosen.add(h);
+  for (const pattern of globs) {
+    const hosts = globMatches?.get(pattern) ?? matchHosts(pattern, byName.keys(), max, 'hosts');
+    const matches = hosts.map((h) => byName.get(h)!);
     matches.forEach(consider);
     if (!matches.some(usable)) unmatched.push(pattern);
   }
-  if (patterns.length === 0) [...known].sort((a, b) => naturalCompare(a.host, b.host)).forEach(consider);
+  if (names.length === 0 && globs.length === 0)
+    [...known].sort((a, b) => naturalCompare(a.host, b.host)).forEach(consider);
 
   let hosts = [...chosen];
   if (labels.length > 0) {
@@ -141,18 +193,24 @@ function nothingMatches(sel: TargetSelector, known: KnownHost[], excluded: Resol
   return text;
 }
 
-/** {@link resolveTarget} against the live presence registry. */
+/**
+ * {@link resolveTarget} against the live presence registry, seen through `visible` (a host-limited
+ * token's scope): globs, labels and `all` select only among hosts it lets through, and a refusal
+ * names and counts no other host. Globs are matched in slices that let the event loop turn.
+ */
 @Injectable()
 export class TargetResolver {
   constructor(private readonly registry: HostsRegistry) {}
 
-  async resolve(sel: TargetSelector): Promise<ResolvedTarget> {
-    const known = (await this.registry.list()).map((h) => ({
-      host: h.host,
-      status: h.status,
-      labels: h.labels,
-      trusted: h.keyId !== null,
-    }));
-    return resolveTarget(sel, known);
+  async resolve(sel: TargetSelector, visible: (host: string) => boolean = () => true): Promise<ResolvedTarget> {
+    const { globs } = planTarget(sel);
+    const known = (await this.registry.list())
+      .filter((h) => visible(h.host))
+      .map((h) => ({ host: h.host, status: h.status, labels: h.labels, trusted: h.keyId !== null }));
+    const globMatches = await matchGlobs(
+      globs,
+      known.map((k) => k.host),
+    );
+    return resolveTarget(sel, known, LIMITS.hostsPerTask, globMatches);
   }
 }

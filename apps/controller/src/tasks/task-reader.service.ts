@@ -4,15 +4,12 @@ import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { nameHosts } from '../auth/host-patterns';
 import type { Caller } from '../auth/principal';
 import { ForbiddenError, TaskNotFoundError } from '../errors/errors';
-import { TASK_STORE, type TaskListItem, type TaskRecord, type TaskStore } from '../store/task-store.port';
+import { TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 import { presentTask, presentTaskHead } from './task.presenter';
 
 /** Longest a single `GET /v1/tasks/:id?waitMs=` is held, in ms. */
 export const MAX_WAIT_MS = 120_000;
-
-/** Most recent tasks a host-limited token's `GET /v1/tasks` looks through for ones it may see. */
-export const RESTRICTED_LIST_SCAN = 2_000;
 
 /**
  * Reads tasks for a caller: one (optionally waiting for it to complete), or the recent ones,
@@ -71,38 +68,33 @@ export class TaskReader {
 
   /**
    * Recent tasks, newest first. A host-limited token sees only tasks whose every host is within
-   * its patterns, among the {@link RESTRICTED_LIST_SCAN} most recent.
+   * its patterns, chosen by the store (`listTasksWithin`) so that the cost follows the page.
    */
   async list(limit: number, caller: Caller): Promise<TaskList> {
     const scope = caller.principal.scope;
-    const present = (items: TaskListItem[]) => ({
-      tasks: items.map(({ task, counts }) => presentTaskHead(task, counts)),
-    });
-    if (scope.unlimited) return present(await this.store.listTasks(limit));
-    const visible = async (items: TaskListItem[]) => {
-      const out: TaskListItem[] = [];
-      for (const item of items) if (scope.outside(await this.store.hostsOf(item.task.id)).length === 0) out.push(item);
-      return out;
-    };
-    // A first look at a few times the limit usually suffices; only a sparse scope reads further back.
-    let items = await visible(await this.store.listTasks(Math.min(RESTRICTED_LIST_SCAN, limit * 4)));
-    if (items.length < limit) items = await visible(await this.store.listTasks(RESTRICTED_LIST_SCAN));
-    return present(items.slice(0, limit));
+    const items = scope.unlimited
+      ? await this.store.listTasks(limit)
+      : await this.store.listTasksWithin(limit, (h) => scope.allows(h));
+    return { tasks: items.map(({ task, counts }) => presentTaskHead(task, counts)) };
   }
 
-  /** 403 (audited as `task.read`) when a host of the task is outside the caller's token patterns. */
+  /**
+   * 403 (audited as `task.read`, naming the hosts) when a host of the task is outside the caller's
+   * token patterns; the answer names none of them.
+   */
   async checkReadable(taskId: string, caller: Caller): Promise<void> {
     const who = caller.principal;
     if (who.scope.unlimited) return;
     const outside = who.scope.outside(await this.store.hostsOf(taskId));
     if (outside.length === 0) return;
-    const reason = `task has hosts outside the token's patterns (${(who.hostPatterns ?? []).join(' ')}): ${nameHosts(outside)}`;
+    const reason = `task has hosts outside the token's patterns (${(who.hostPatterns ?? []).join(' ')})`;
+    // The audit log (admins only) names them; the answer does not: the caller may not know they exist.
     await this.audit.record({
       actor: who.name,
       source: caller.source,
       action: 'task.read',
       decision: 'denied',
-      reason,
+      reason: `${reason}: ${nameHosts(outside)}`,
       taskId,
       hosts: outside,
     });

@@ -45,7 +45,7 @@ export const clock = new ManualClock();
 
 /**
  * A TasksService over an in-memory store and the {@link KNOWN} hosts, with a broker `connected` or
- * not; records what it dispatches (task ids, and each dispatch's hosts) and audits.
+ * not; records what it dispatches (task ids, and each dispatch's hosts), audits, and resolves.
  */
 export function service(connected: boolean) {
   const store = new SqliteTaskStore(openDatabase(':memory:'));
@@ -64,7 +64,17 @@ export function service(connected: boolean) {
   const audit = { record: async (e: AuditEvent) => void audited.push(e), query: async () => [] };
   const logger = pino({ level: 'silent' });
   const notifier = new CompletionNotifier();
-  const targets = { resolve: async (sel) => resolveTarget(sel, KNOWN) } as TargetResolver;
+  /** selectors the resolver was asked to match against presence, in order */
+  const resolved: unknown[] = [];
+  const targets = {
+    resolve: async (sel, visible = () => true) => {
+      resolved.push(sel);
+      return resolveTarget(
+        sel,
+        KNOWN.filter((k) => visible(k.host)),
+      );
+    },
+  } as TargetResolver;
   const rolling = new RollingScheduler(
     store,
     dispatcher,
@@ -78,7 +88,7 @@ export function service(connected: boolean) {
   const taskAudit = new TaskAudit(audit, new MetricsService());
   const launcher = new TaskLauncher(store, dispatcher, rolling, config, taskAudit, logger, clock);
   const svc = new TasksService(store, broker, targets, reader, taskAudit, launcher);
-  return { svc, reader, store, dispatched, sent, audited, rolling };
+  return { svc, reader, store, dispatched, sent, audited, rolling, resolved };
 }
 
 /** Ends an invocation of `taskId` on `host` as the agent would report it. */

@@ -13,7 +13,7 @@ import {
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { type CreateTaskDto, TASK_DEFAULTS } from './dto/create-task.dto';
 import { DEFAULT_RERUN_STATES, type RerunTaskDto } from './dto/rerun-task.dto';
-import { type ResolvedTarget, TargetResolver } from './target.resolver';
+import { planTarget, type ResolvedTarget, TargetResolver } from './target.resolver';
 import { TaskAudit } from './task-audit.service';
 import { type Launched, type RollingLimits, TaskLauncher, type TaskSpec } from './task.launcher';
 import { TaskReader } from './task-reader.service';
@@ -71,8 +71,10 @@ export class TasksService {
    * Resolves the target (names, ranges, globs, labels, all: see {@link TargetResolver}), then
    * creates the task with a `pending` row per host and publishes its commands (a rolling task only
    * its first `concurrency`), returning once the broker has confirmed them. Refuses with 400 a bad
-   * selector, 422 a target that matches nothing, 403 (audited, nothing stored or sent) hosts
-   * outside the caller's token patterns, 503 (nothing stored) while the broker is unreachable.
+   * selector or more than 100 globs, 422 a target that matches nothing or names more than 10000
+   * hosts, 403 (audited, nothing stored or sent) names or ranges outside the caller's token
+   * patterns (checked before any glob is matched; globs, labels and `all` select only among hosts
+   * the token reaches), 503 (nothing stored) while the broker is unreachable.
    */
   async create(dto: CreateTaskDto, caller: Caller): Promise<TaskAccepted> {
     const { spec, target, limits } = await this.prepare(dto, caller);
@@ -99,8 +101,7 @@ export class TasksService {
     auditDetail?: Record<string, unknown>,
   ): Promise<{ spec: TaskSpec; target: ResolvedTarget; limits: RollingLimits }> {
     const labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels, 'labels');
-    const target = await this.targets.resolve({ hosts: dto.hosts, labels, all: dto.all });
-    const limits = rollingLimits(dto.concurrency, dto.maxErrors, target.hosts.length);
+    const selector = { hosts: dto.hosts, labels, all: dto.all };
     const spec: TaskSpec = {
       command: dto.command,
       cwd: dto.cwd ?? null,
@@ -111,7 +112,12 @@ export class TasksService {
       killGraceMs: dto.killGraceMs ?? TASK_DEFAULTS.killGraceMs,
       live: dto.live !== false,
     };
-    await this.checkScope(spec, target.hosts, caller, auditDetail);
+    // The cheap checks first: sizes (planTarget), then the token's scope over the names given, and
+    // only then globs, labels and `all`, matched among the hosts the token reaches.
+    await this.checkScope(spec, planTarget(selector).names, caller, auditDetail);
+    const scope = caller.principal.scope;
+    const target = await this.targets.resolve(selector, (h) => scope.allows(h));
+    const limits = rollingLimits(dto.concurrency, dto.maxErrors, target.hosts.length);
     return { spec, target, limits };
   }
 

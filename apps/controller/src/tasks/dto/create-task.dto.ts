@@ -37,6 +37,8 @@ export class CreateTaskDto implements CreateTaskRequest {
   /**
    * host names, ranges (`web[01-20]`) and globs (`web*`, matched among online hosts); with
    * `labels`, only those of them that also have the labels. One of hosts, labels or all is required.
+   * The glob count (at most 100) and the names' running total (at most 10000) are checked by
+   * `planTarget` before anything is matched or expanded.
    */
   @IsOptional()
   @IsArray()
