@@ -6,3 +6,4 @@ export * from './states';
 export * from './topology';
 export * from './version';
 export * from './signing';
+export * from './text.rule';
