@@ -3,6 +3,7 @@ import { colorEnabled } from '../cli.io';
 import { EXIT } from '../exit-status.table';
 import { renderHosts } from '../render/hosts.render';
 import { type CommandContext, printJson } from './command.context';
+import { escapeControls } from '../render/terminal.safe';
 
 /** `warren hosts`: the agents the controller knows, from their heartbeats; `warren hosts accept <host>`. */
 export function registerHostsCommand(program: Command, ctx: CommandContext): void {
@@ -31,7 +32,10 @@ export function registerHostsCommand(program: Command, ctx: CommandContext): voi
     .action(async (host: string, opts: { key?: string; json?: boolean }) => {
       const r = await ctx.client().acceptHost(host, opts.key);
       if (opts.json) printJson(ctx, r);
-      else ctx.io.stdout.write(`accepted ${r.host} key ${r.keyId}${r.replaced ? ` (replaces ${r.replaced})` : ''}\n`);
+      else
+        ctx.io.stdout.write(
+          `${escapeControls(`accepted ${r.host} key ${r.keyId}${r.replaced ? ` (replaces ${r.replaced})` : ''}`)}\n`,
+        );
       ctx.setExit(EXIT.OK);
     });
 }
