@@ -47,6 +47,13 @@ describe('every line the CLI writes shows what a host, a client or the controlle
     expect(JSON.parse(json.stdout)).toEqual({ records: [record] });
   });
 
+  it('warren audit shows how many refusals a record stands for', async () => {
+    ctl.route = () => ({ status: 200, body: { records: [auditRecord({ id: 2, count: 979 }), auditRecord()] } });
+    const r = await cli(['audit', '--url', ctl.url]);
+    expect(r.stdout.split('\n')[1]).toMatch(/ denied ×979 /);
+    expect(r.stdout.split('\n')[2]).toMatch(/ denied {2,}/);
+  });
+
   it('warren hosts (table and --json) and hosts accept: labels, version and key ids are escaped', async () => {
     const accepted: HostAccepted = { host: `web1${C1}`, keyId: `SHA256:x${OSC52}`, replaced: null, trust: 'accepted' };
     const hosts = [hostView('web1', { labels: { role: `db${OSC52}` }, version: `1${C1}` })];
