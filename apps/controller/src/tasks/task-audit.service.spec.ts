@@ -102,7 +102,7 @@ describe('TaskAudit', () => {
     expect(await metrics.registry.metrics()).toMatch(/warren_agent_rejections_total\{code="bad_signature"\} 1/);
   });
 
-  it('writes 1,000 forged commands an agent refused as a handful of records whose counts sum to 1,000; a policy refusal each', async () => {
+  it('writes 1,000 forged commands an agent refused as a handful of records whose counts sum to 1,000; a policy, replay or wrong-host refusal each', async () => {
     const clock = new ManualClock();
     const log = new AggregatingAuditLog(new SqliteAuditLog(openDatabase(':memory:'), clock), clock);
     const audit = new TaskAudit(log, new MetricsService());
@@ -118,13 +118,14 @@ describe('TaskAudit', () => {
         reason: 'signed by an untrusted key (not a fingerprint)',
       }) as unknown as ResultMessage;
     for (let i = 0; i < 1000; i++) await audit.agentRejected(refusal(i, i % 2 ? 'untrusted_key' : 'unsigned'));
-    await audit.agentRejected(refusal(1, 'policy'));
-    await audit.agentRejected(refusal(2, 'policy'));
+    for (const code of ['policy', 'policy', 'replay', 'replay', 'wrong_host'])
+      await audit.agentRejected(refusal(1, code));
     clock.advance(60_000);
     const records = await log.query({ limit: 2000 });
-    expect(records).toHaveLength(6);
-    const forged = records.filter((r) => r.detail?.code !== 'policy');
+    expect(records).toHaveLength(9);
+    const forged = records.filter((r) => ['unsigned', 'untrusted_key'].includes(r.detail?.code as string));
     expect(forged.reduce((sum, r) => sum + r.count, 0)).toBe(1000);
-    expect(records.filter((r) => r.detail?.code === 'policy').map((r) => r.count)).toEqual([1, 1]);
+    // Signed by this controller, about a real invocation: one record each.
+    expect(records.filter((r) => !forged.includes(r)).map((r) => r.count)).toEqual([1, 1, 1, 1, 1]);
   });
 });

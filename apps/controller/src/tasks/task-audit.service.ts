@@ -1,12 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type RejectCode, type ResultMessage, UNVERIFIED_REJECT_CODES } from '@warren/protocol';
+import { type ResultMessage, UNVERIFIED_REJECT_CODES } from '@warren/protocol';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import type { Caller, Principal } from '../auth/principal';
 import { MetricsService } from '../metrics/metrics.service';
 import type { TaskRecord } from '../store/task-store.port';
-
-/** Refusals of a verified message that a copy replayed by anyone would also draw. */
-const FORGEABLE: readonly RejectCode[] = ['wrong_host', 'replay'];
 
 /** What a task runs, as the audit log keeps it. */
 export type AuditedSpec = Pick<TaskRecord, 'command' | 'cwd' | 'env' | 'runAs'>;
@@ -83,12 +80,14 @@ export class TaskAudit {
   }
 
   /**
-   * A refusal an agent reports, counted by its code. One record each, but for a message anyone who
-   * can publish could have sent (unverified, another host's, a replay): those are recorded once
-   * per host and code a minute with a count, so a flood of forged commands cannot flood the log.
+   * A refusal an agent reports, counted by its code. One record each, but for a message whose
+   * signature did not verify (anyone who can publish can send those at line rate, and their ids
+   * are claims): those are recorded once per host and code a minute with a count, so a flood of
+   * forged commands cannot flood the log. A replay or a command for another host was signed by
+   * this controller and names a real invocation: one record each.
    */
   async agentRejected(m: ResultMessage): Promise<void> {
-    const forgeable = m.code !== undefined && (UNVERIFIED_REJECT_CODES.includes(m.code) || FORGEABLE.includes(m.code));
+    const forged = m.code !== undefined && UNVERIFIED_REJECT_CODES.includes(m.code);
     await this.log.record({
       actor: `agent:${m.host}`,
       source: 'broker',
@@ -99,7 +98,7 @@ export class TaskAudit {
       hosts: [m.host],
       invocationId: m.invocationId,
       detail: { code: m.code ?? null },
-      ...(forgeable ? { repeatKey: `${m.host} ${m.code}` } : {}),
+      ...(forged ? { repeatKey: `${m.host} ${m.code}` } : {}),
     });
     this.metrics.agentRejected(m.code);
   }
