@@ -1,5 +1,15 @@
 import * as amqplib from 'amqplib';
-import { encode, generateSigningKey, type PresenceMessage, presenceExchange, signBody } from '@warren/protocol';
+import { randomUUID } from 'node:crypto';
+import {
+  agentQueue,
+  encode,
+  generateSigningKey,
+  KEY_ID_HEADER,
+  type PresenceMessage,
+  presenceExchange,
+  resultsQueue,
+  signBody,
+} from '@warren/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, until, Warren } from './harness';
 
@@ -70,6 +80,48 @@ describe('edges: untrusted text is shown as data; repeated refusals are counted,
       expect(shown.stdout).not.toMatch(UNSAFE);
     }
   });
+
+  it('never echoes a forged key id header, and counts 200 forged commands into a handful of records', async () => {
+    const conn = await amqplib.connect(w.brokerUrl);
+    const ch = await conn.createConfirmChannel();
+    const stranger = generateSigningKey();
+    const N = 200;
+    for (let i = 0; i < N; i++) {
+      const body = encode({
+        v: 1,
+        kind: 'command',
+        invocationId: randomUUID(),
+        taskId: 't_forged',
+        host: 'e1',
+      } as never);
+      // The header an attacker chooses: terminal escapes and a line that reads as another audit record.
+      const keyId = `x${OSC52}\n2026-01-01 00:00:00Z  admin  10.0.0.1  task.create  allowed`;
+      ch.sendToQueue(agentQueue(w.ns, 'e1'), body, {
+        headers: { ...signBody(body, stranger), [KEY_ID_HEADER]: keyId },
+      });
+    }
+    await ch.waitForConfirms();
+    const refusedByAgent = () => (w.agents.get('e1')!.output.match(/"code":"untrusted_key"/g) ?? []).length;
+    await until(() => refusedByAgent() >= N, 30_000);
+    await until(async () => (await ch.checkQueue(resultsQueue(w.ns))).messageCount === 0, 30_000);
+    await conn.close();
+    const forgedRecords = async () =>
+      (await w.api('GET', '/v1/audit?action=agent.rejected&limit=1000')).body.records as {
+        reason: string;
+        count: number;
+        detail: { code: string };
+      }[];
+    const first = await until(async () => (await forgedRecords()).find((r) => r.detail.code === 'untrusted_key'));
+    expect(first.reason).toBe('signed by an untrusted key (not a fingerprint)');
+    expect(w.agents.get('e1')!.output).not.toContain('task.create  allowed');
+    // A graceful stop writes the count of the repeats; they sum to the forged messages.
+    await w.controller!.stop('SIGTERM');
+    await w.startController();
+    const records = (await forgedRecords()).filter((r) => r.detail.code === 'untrusted_key');
+    expect(records.length).toBeLessThanOrEqual(4);
+    expect(records.reduce((sum, r) => sum + r.count, 0)).toBe(N);
+    expect(records.every((r) => r.reason === 'signed by an untrusted key (not a fingerprint)')).toBe(true);
+  }, 90_000);
 
   it('writes 1,000 anonymous requests as a handful of audit records whose counts sum to 1,000', async () => {
     const statuses = new Map<number, number>();
