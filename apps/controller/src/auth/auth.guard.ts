@@ -81,7 +81,11 @@ export class AuthGuard implements CanActivate {
         // Anyone can send 401s at line rate: one record per address, actor and reason a minute, with a count.
         ...(status === 401 ? { repeatKey: `${actor} ${reason}` } : {}),
       });
-      this.log.info({ actor, method: req.method, path: req.path, status, reason }, 'request denied');
+      // A 401 anyone can repeat at line rate: at debug (the audit log counts them); a 403 at info.
+      this.log[status === 401 ? 'debug' : 'info'](
+        { actor, method: req.method, path: req.path.slice(0, 256), status, reason },
+        'request denied',
+      );
       throw error;
     };
 

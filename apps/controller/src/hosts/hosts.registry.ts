@@ -136,7 +136,7 @@ export class HostsRegistry {
     this.record(p, now);
   }
 
-  /** `host keyId` of the announced keys warned about (an hour, then once more) */
+  /** `host keyId` of the announced keys warned about (for a day, then once more) */
   private readonly warnedChanged: BoundedMap<string, true>;
   /** presence messages dropped as malformed (a bad label, version…) */
   private rejected = 0;
