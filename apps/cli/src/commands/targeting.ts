@@ -190,8 +190,8 @@ export async function settleTarget(
     );
   }
   const shown = body.command.length > 60 ? `${body.command.slice(0, 57)}...` : body.command;
-  if (await confirm.ask(`Run ${JSON.stringify(shown)} on ${preview.count} hosts (${preview.folded})? [y/N] `))
-    return resolved;
+  const question = `Run ${JSON.stringify(shown)} on ${preview.count} hosts (${preview.folded})? [y/N] `;
+  if (await confirm.ask(escapeControls(question))) return resolved;
   ctx.io.stderr.write('warren: not run\n');
   ctx.setExit(EXIT.USAGE);
   return null;
