@@ -35,7 +35,7 @@ describe('hostile clients: guessing tokens, and holding connections open', () =>
   });
   afterAll(() => w.teardown());
 
-  it('refuses token guessing past a burst of 20 with 429 and Retry-After, audited once, and the CLI says so (exit 3)', async () => {
+  it('refuses token guessing past a burst of 20 with 429 and Retry-After, audited once a minute with a count, and the CLI says so (exit 3)', async () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 200; i++) {
@@ -51,10 +51,14 @@ describe('hostile clients: guessing tokens, and holding connections open', () =>
     // While limited, even a valid token is refused: a guesser learns nothing from which answer differs.
     expect((await w.api('GET', '/v1/hosts')).status).toBe(429);
     // The CLI, while the guessing goes on from the same address (the bucket refills every 100 ms).
+    // Four guessers at once, so that the token a refill adds is spent at once even on a loaded
+    // machine (one guesser waiting on its round trip left the CLI a chance to take it: exit 0).
     let guessing = true;
-    const guesser = (async () => {
-      while (guessing) await w.api('GET', '/v1/hosts', undefined, { token: BAD });
-    })();
+    const guesser = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (guessing) await w.api('GET', '/v1/hosts', undefined, { token: BAD });
+      }),
+    );
     const cli = await w.cli(['hosts']);
     guessing = false;
     await guesser;
@@ -63,8 +67,10 @@ describe('hostile clients: guessing tokens, and holding connections open', () =>
 
     await sleep(2100); // the bucket refills (10/s, burst 20)
     const audit = (await w.api('GET', '/v1/audit?decision=denied&limit=1000')).body.records as { reason: string }[];
+    // Repeated refusals are one record per address and reason a minute, the rest counted and
+    // written when the minute ends (docs/security-api.md): within it, the first of each.
     expect(audit.filter((r) => /too many failed authentications/.test(r.reason))).toHaveLength(1);
-    expect(audit.filter((r) => r.reason === 'unknown token')).toHaveLength(20);
+    expect(audit.filter((r) => r.reason === 'unknown token')).toHaveLength(1);
     // The access log (here at debug) wrote every one of those requests, never their tokens.
     expect(w.controller!.output).toMatch(/"authorization":"\[redacted\]"/);
     expect(w.controller!.output).not.toContain(BAD.slice(4));

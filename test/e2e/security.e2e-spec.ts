@@ -176,12 +176,19 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
     // Each copy keeps the real signature headers; the body still names the real invocation, which
     // must stay `succeeded`: a refusal of an unverifiable message changes no invocation.
     for (const t of tampered) await inject(encode({ ...real, ...t }), headers, real.invocationId);
-    await until(
-      async () =>
-        (await rejections()).filter((r) => r.invocationId === real.invocationId && r.code === 'bad_signature')
-          .length === tampered.length,
-      10_000,
-    );
+    // Each is refused by the agent (its log says so, one line each); the audit log counts repeated
+    // bad signatures once a minute per host (docs/security-api.md), so it is not the tally here.
+    const refusedCopies = () =>
+      w.agents
+        .get('sec1')!
+        .output.split('\n')
+        .filter(
+          (l) =>
+            l.includes('"rejected message"') &&
+            l.includes('"code":"bad_signature"') &&
+            l.includes(`"correlationId":"${real.invocationId}"`),
+        ).length;
+    await until(() => refusedCopies() === tampered.length, 10_000);
     await sleep(300);
     expect(lines(side()).length).toBe(before);
     const after = (await w.api('GET', `/v1/tasks/${task.id}`)).body;

@@ -129,6 +129,7 @@ describe('warren audit', () => {
     id: 1,
     at: '2025-01-31T12:00:05.123Z',
     actor: 'alice',
+    count: 1,
     source: '10.0.0.7',
     action: 'task.create',
     decision: 'allowed',

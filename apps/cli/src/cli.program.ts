@@ -18,6 +18,7 @@ import { EXIT, EXIT_STATUS_HELP, exitStatusOf, TOKEN_HELP } from './exit-status.
 import { readCaFile, resolveCaFile } from './http/ca.source';
 import { ControllerClient, type FetchFn } from './http/controller.client';
 import { resolveToken } from './http/token.source';
+import { escapeControls } from './render/terminal.safe';
 
 /** Where the controller is when neither `--url` nor `WARREN_URL` says. */
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
@@ -80,7 +81,7 @@ function buildProgram(ctx: CommandContext, state: CliState, tuning: Partial<CliT
       writeOut: (s) => void io.stdout.write(s),
       writeErr: (s) => void io.stderr.write(s),
       // Commander's "error: …" becomes "warren: …", like every other diagnostic.
-      outputError: (s, write) => write(s.replace(/^error: /, 'warren: ')),
+      outputError: (s, write) => write(escapeControls(s.replace(/^error: /, 'warren: '))),
       getOutHelpWidth: () => io.stdout.columns ?? 100,
       getErrHelpWidth: () => io.stderr.columns ?? 100,
       getOutHasColors: () => false,
@@ -151,7 +152,8 @@ export async function runCli(argv: string[], io: CliIo, tuning: Partial<CliTunin
     return code;
   } catch (err) {
     const status = exitStatusOf(err);
-    for (const line of status.lines) io.stderr.write(`warren: ${line}\n`);
+    // A line may quote what the controller answered, or what was typed: shown as data.
+    for (const line of status.lines) io.stderr.write(`warren: ${escapeControls(line)}\n`);
     return status.code;
   }
 }

@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from 'pino';
+import { AggregatingAuditLog } from './audit/aggregating-audit.log';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { BrokerModule } from './broker/broker.module';
@@ -33,7 +34,8 @@ import { TasksModule } from './tasks/tasks.module';
  *
  * Shutdown, in Nest's phases: module destroy stops every timer and listener (sweeper, rolling
  * scheduler, completion waits, live event logs); then the consumers stop here, the results
- * consumer storing and acking what it received, which so starts nothing new; then the HTTP server
+ * consumer storing and acking what it received, which so starts nothing new, and the audit log
+ * writes the counts of the repeated refusals it holds; then the HTTP server
  * closes; then the broker connection, and the store last (StoreModule says how).
  */
 @Module({})
@@ -44,6 +46,7 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly undelivered: UndeliveredConsumer,
     private readonly hosts: HostsRegistry,
     private readonly sweeper: DeadlineSweeper,
+    private readonly audit: AggregatingAuditLog,
   ) {}
 
   static forRoot(config: ControllerConfig, logger: Logger): DynamicModule {
@@ -78,5 +81,6 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Stops the consumers once every timer and listener is gone (see the class comment). */
   async beforeApplicationShutdown(): Promise<void> {
     await Promise.all([this.results.stop(), this.undelivered.stop(), this.hosts.stop()]);
+    await this.audit.flush(); // the counts of repeated refusals not yet written
   }
 }

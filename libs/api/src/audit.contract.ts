@@ -35,6 +35,12 @@ export interface AuditRecord {
   runAs: string | null;
   invocationId: string | null;
   detail: Record<string, unknown> | null;
+  /**
+   * how many decisions this record stands for: 1, or more for a refusal anyone can repeat at line
+   * rate (an anonymous 401 or 429, a forged broker message, a fresh-key heartbeat), recorded once
+   * per source, action and reason per interval with the number of repeats (see docs/security-api.md)
+   */
+  count: number;
   /** for a created task: each host's invocation state now */
   outcome?: Record<string, string>;
 }

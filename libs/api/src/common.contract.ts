@@ -1,5 +1,5 @@
 import type { AuditList } from './audit.contract';
-import type { HostAccepted, HostList } from './hosts.contract';
+import type { HostAccepted, HostKeyList, HostList, HostRejected } from './hosts.contract';
 import type { DryRunAnswer, OutputBytes, TaskAccepted, TaskCancelled, TaskList, TaskView } from './tasks.contract';
 
 /** `GET /healthz` (no token needed): 200 when the broker connection is up, 503 otherwise. */
@@ -29,6 +29,8 @@ export type ApiResponseBody =
   | OutputBytes
   | HostList
   | HostAccepted
+  | HostRejected
+  | HostKeyList
   | AuditList
   | Health
   | ApiErrorBody;

@@ -26,6 +26,12 @@ describe('label rules', () => {
     expect(() => parseLabelList(text)).toThrow(re);
   });
 
+  it('refuses a value holding control characters (ESC, C1, bidi): what a host says is shown as data', () => {
+    for (const v of ['web\u001b]52;c;eA==\u0007', 'web\u009b2J', 'a\nb', 'web\u202e'])
+      expect(() => labelSet([['role', v]], 'labels')).toThrow(/labels: value of role holds control characters/);
+    expect(labelSet([['zone', 'eu west ünïcode']])).toEqual({ zone: 'eu west ünïcode' });
+  });
+
   it('splits a pair at its first =', () => {
     expect(parseLabelPair('a=b=c')).toEqual(['a', 'b=c']);
   });

@@ -1,16 +1,7 @@
-/**
- * Label keys, wherever labels are given (an agent's `--labels`, the CLI's `--label`, the API's
- * `labels`): like host ids, plus `/` for prefixed keys (`k8s.io/zone`); 1 to 63 characters.
- */
-export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+import { isPrintable, LABEL_KEY_PATTERN, LABEL_LIMITS } from '@warren/protocol';
 
-/** Bounds of one set of labels (an agent's, or a selector). */
-export const LABEL_LIMITS = {
-  /** pairs in one set */
-  pairs: 64,
-  /** characters of one value */
-  valueLength: 256,
-} as const;
+// The rule is the wire's (an agent's heartbeat is checked by it too); re-exported for this library's users.
+export { LABEL_KEY_PATTERN, LABEL_LIMITS };
 
 /**
  * A label input that breaks the rule. The message names the pair, prefixed with `<field>: ` when the
@@ -56,6 +47,7 @@ export function labelSet(pairs: Iterable<readonly [string, unknown]>, field?: st
     if (typeof v !== 'string') throw new LabelError(`value of ${k} must be a string`, field);
     if (v.length > LABEL_LIMITS.valueLength)
       throw new LabelError(`value of ${k} is longer than ${LABEL_LIMITS.valueLength} characters`, field);
+    if (!isPrintable(v)) throw new LabelError(`value of ${k} holds control characters`, field);
     if (k in out && out[k] !== v)
       throw new LabelError(`${k} is given twice (${out[k]}, ${v}); no host can have both`, field);
     out[k] = v;

@@ -10,6 +10,7 @@ import type {
 } from './messages';
 import { REJECT_CODES } from './messages';
 import { AGENT_RESULT_STATES } from './states';
+import { isPrintable, LABEL_KEY_PATTERN, LABEL_LIMITS, VERSION_PATTERN } from './text.rule';
 import { isValidHostId } from './topology';
 import { PROTOCOL_VERSION } from './version';
 
@@ -54,6 +55,13 @@ function int(field: string, opts: { min?: number; max?: number; nullable?: boole
   };
 }
 
+/** A string matching `pattern`; the error says what it should look like, never echoes the value. */
+function matches(field: string, pattern: RegExp, what: string): Check {
+  return (o, errors) => {
+    if (typeof o[field] !== 'string' || !pattern.test(o[field] as string)) errors.push(`${field} must be ${what}`);
+  };
+}
+
 function oneOf(field: string, values: readonly string[]): Check {
   return (o, errors) => {
     if (!values.includes(o[field] as string)) errors.push(`${field} must be one of ${values.join(', ')}`);
@@ -90,7 +98,10 @@ function host(field = 'host'): Check {
   };
 }
 
-function stringMap(field: string, opts: { names?: RegExp; maxEntries: number; maxValue: number }): Check {
+function stringMap(
+  field: string,
+  opts: { names?: RegExp; maxEntries: number; maxValue: number; printable?: boolean },
+): Check {
   return (o, errors) => {
     const v = o[field];
     if (!isObj(v)) return void errors.push(`${field} must be an object of strings`);
@@ -101,6 +112,7 @@ function stringMap(field: string, opts: { names?: RegExp; maxEntries: number; ma
         errors.push(`${field} has an invalid name ${JSON.stringify(k.slice(0, 64))}`);
       if (typeof val !== 'string') errors.push(`${field}.${k} must be a string`);
       else if (val.length > opts.maxValue) errors.push(`${field}.${k} is longer than ${opts.maxValue}`);
+      else if (opts.printable && !isPrintable(val)) errors.push(`${field}.${k} holds control characters`);
     }
   };
 }
@@ -147,8 +159,13 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
   presence: [
     host(),
     oneOf('status', ['online', 'goodbye']),
-    stringMap('labels', { maxEntries: 64, maxValue: 256 }),
-    str('version', { max: 64 }),
+    stringMap('labels', {
+      names: LABEL_KEY_PATTERN,
+      maxEntries: LABEL_LIMITS.pairs,
+      maxValue: LABEL_LIMITS.valueLength,
+      printable: true,
+    }),
+    matches('version', VERSION_PATTERN, 'a version like 0.1.0'),
     int('running', { min: 0 }),
     int('concurrency', { min: 1 }),
     int('intervalMs', { min: 1 }),

@@ -7,3 +7,4 @@ export * from './topology';
 export * from './version';
 export * from './signing';
 export * from './private-file';
+export * from './text.rule';

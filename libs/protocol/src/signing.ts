@@ -48,6 +48,19 @@ export function keyFingerprint(publicKey: KeyObject): string {
   return `SHA256:${createHash('sha256').update(raw).digest('base64').replace(/=+$/, '')}`;
 }
 
+/** What a fingerprint looks like: `SHA256:` and 43 base64 characters (no padding). */
+export const KEY_FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/**
+ * A key id header as it may be shown (in a reason, a log, an audit record): the header itself when
+ * it has the form of a fingerprint ({@link KEY_FINGERPRINT_PATTERN}), else `(not a fingerprint)`.
+ * Whoever can publish chooses the header, so its text is never echoed otherwise: it could hold
+ * terminal escapes or a line that reads as another audit record.
+ */
+export function shownKeyId(header: unknown): string {
+  return typeof header === 'string' && KEY_FINGERPRINT_PATTERN.test(header) ? header : '(not a fingerprint)';
+}
+
 /** A fresh Ed25519 key pair. */
 export function generateSigningKey(): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -169,7 +182,7 @@ export function verifyBody(
   if (typeof keyText !== 'string' || keyText === '')
     return { ok: false, code: 'unsigned', reason: 'unsigned: no key id header' };
   const key = trusted.get(keyText);
-  if (!key) return { ok: false, code: 'untrusted_key', reason: `signed by an untrusted key ${keyText.slice(0, 80)}` };
+  if (!key) return { ok: false, code: 'untrusted_key', reason: `signed by an untrusted key ${shownKeyId(keyText)}` };
   const raw = Buffer.from(sigText, 'base64');
   if (raw.length !== 64) return { ok: false, code: 'bad_signature', reason: 'bad signature: not an Ed25519 signature' };
   let good: boolean;

@@ -3,6 +3,7 @@ import { EXIT } from '../exit-status.table';
 import { foldHosts } from '@warren/api';
 import { parseHostList } from '../parse/hosts.parser';
 import { type CommandContext, printJson } from './command.context';
+import { escapeControls } from '../render/terminal.safe';
 
 /** `warren cancel <task-id> [--hosts …]`: kill what runs, and stop what has not started. */
 export function registerCancelCommand(program: Command, ctx: CommandContext): void {
@@ -23,9 +24,9 @@ export function registerCancelCommand(program: Command, ctx: CommandContext): vo
           r.killing.length > 0 ? `${r.killing.length} running, being killed: ${foldHosts(r.killing)}` : null,
         ].filter(Boolean);
         ctx.io.stdout.write(
-          `${id}: ${parts.length > 0 ? parts.join('; ') : 'nothing left to cancel (every host had finished)'}\n`,
+          `${escapeControls(`${id}: ${parts.length > 0 ? parts.join('; ') : 'nothing left to cancel (every host had finished)'}`)}\n`,
         );
-        if (r.killing.length > 0) ctx.io.stdout.write(`follow with: warren check ${id} --wait\n`);
+        if (r.killing.length > 0) ctx.io.stdout.write(`follow with: warren check ${escapeControls(id)} --wait\n`);
       }
       ctx.setExit(EXIT.OK);
     });

@@ -8,6 +8,7 @@ import { type CommandContext, showTask } from './command.context';
 import { followTask } from './stream.follow';
 import { RAW_HELP } from './task.watch';
 import { waitForTask } from './task.poller';
+import { escapeControls } from '../render/terminal.safe';
 
 interface CheckOptions {
   wait?: boolean;
@@ -88,7 +89,7 @@ async function writeOutput(ctx: CommandContext, client: ControllerClient, id: st
   if (opts.wait) await waitForTask(client, id, ctx.poll);
   const out = await client.getOutput(id, host, stream);
   ctx.io.stdout.write(out.bytes);
-  const note = (line: string) => ctx.io.stderr.write(`warren: ${line}\n`);
+  const note = (line: string) => ctx.io.stderr.write(`warren: ${escapeControls(line)}\n`);
   if (out.state === 'pending' || out.state === 'running') {
     note(`task ${id} still running on ${host}: its output comes with its result (use --wait)`);
     return EXIT.STILL_RUNNING;

@@ -8,6 +8,7 @@ import { allSucceeded, renderTask } from '../render/task.render';
 import type { Confirmer } from './confirm.prompt';
 import type { InterruptHub } from './interrupt';
 import type { PollTuning } from './task.poller';
+import { jsonForTerminal } from '../render/terminal.safe';
 
 /** What every command gets: the streams, the controller client, and a way to report its exit status. */
 export interface CommandContext {
@@ -25,9 +26,9 @@ export interface CommandContext {
   interrupts?: InterruptHub;
 }
 
-/** Writes one JSON document to stdout. */
+/** Writes one JSON document to stdout, with nothing in it a terminal acts on ({@link jsonForTerminal}). */
 export function printJson(ctx: CommandContext, value: unknown): void {
-  ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  ctx.io.stdout.write(`${jsonForTerminal(value)}\n`);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ControllerClient } from '../http/controller.client';
 import type { OutStream } from '../cli.io';
 import { EXIT } from '../exit-status.table';
+import { escapeControls } from '../render/terminal.safe';
 
 /** Exit status after Ctrl-C (128 + SIGINT), as shells report an interrupted command: a row of the one table. */
 export const EXIT_INTERRUPTED = EXIT.INTERRUPTED;
@@ -59,7 +60,7 @@ export function guardWatch(
             `warren: cancelling ${taskId}: ${r.cancelled.length} not started, ${r.killing.length} being killed; waiting for the hosts to confirm\n`,
           );
         } catch (err) {
-          stderr.write(`warren: cancel failed: ${(err as Error).message}\n`);
+          stderr.write(`warren: cancel failed: ${escapeControls((err as Error).message)}\n`);
         }
         asking = false;
       });

@@ -6,6 +6,7 @@ import { parseLimitFlag } from '../parse/limit.parser';
 import { UsageError } from '../cli.errors';
 import { type CommandContext, printJson } from './command.context';
 import { RAW_HELP, watchTask } from './task.watch';
+import { escapeControls } from '../render/terminal.safe';
 
 /** States `--only` may name: the finished ones. */
 const FINISHED = INVOCATION_STATES.filter((s) => TERMINAL_STATES.has(s));
@@ -100,11 +101,13 @@ Examples:
       if (opts.concurrency !== undefined) body.concurrency = opts.concurrency;
       if (opts.maxErrors !== undefined) body.maxErrors = opts.maxErrors;
       const accepted = await client.rerunTask(id, body);
-      const what = `task ${accepted.id} re-runs ${id} on ${accepted.hosts.length} host${accepted.hosts.length === 1 ? '' : 's'}: ${foldHosts(accepted.hosts)}`;
+      const what = escapeControls(
+        `task ${accepted.id} re-runs ${id} on ${accepted.hosts.length} host${accepted.hosts.length === 1 ? '' : 's'}: ${foldHosts(accepted.hosts)}`,
+      );
       if (!opts.wait && !opts.stream) {
         if (opts.json) printJson(ctx, accepted);
         else {
-          ctx.io.stdout.write(`${accepted.id}\n`);
+          ctx.io.stdout.write(`${escapeControls(accepted.id)}\n`);
           ctx.io.stderr.write(`warren: ${what}\n`);
         }
         return ctx.setExit(EXIT.OK);

@@ -15,6 +15,7 @@ import {
   type TargetingOptions,
 } from './targeting';
 import { RAW_HELP, watchTask } from './task.watch';
+import { escapeControls } from '../render/terminal.safe';
 
 interface RunOptions extends TargetingOptions {
   timeout?: number;
@@ -145,7 +146,7 @@ Examples:
       noteLeftOut(ctx, accepted);
       if (!opts.wait && !opts.stream) {
         if (opts.json) printJson(ctx, accepted);
-        else ctx.io.stdout.write(`${accepted.id}\n`);
+        else ctx.io.stdout.write(`${escapeControls(accepted.id)}\n`);
         return ctx.setExit(EXIT.OK);
       }
       await watchTask(ctx, client, accepted.id, `task ${accepted.id} sent to ${accepted.hosts.length} host(s)`, opts);

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Interface } from 'node:readline';
 import { writeFileAtomically } from '@warren/protocol';
 import type { CliIo, OutStream } from '../cli.io';
+import { escapeControls } from '../render/terminal.safe';
 
 /** lines kept in the history file */
 export const HISTORY_SIZE = 1000;
@@ -42,7 +43,8 @@ export function keepHistory(rl: Interface, file: string, stderr: OutStream): voi
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       writeFileAtomically(file, [...lines].reverse().join('\n') + '\n', 0o600);
     } catch (err) {
-      if (!warned) stderr.write(`warren: cannot keep the history in ${file}: ${(err as Error).message}\n`);
+      if (!warned)
+        stderr.write(`warren: ${escapeControls(`cannot keep the history in ${file}: ${(err as Error).message}`)}\n`);
       warned = true;
     }
   });

@@ -50,6 +50,11 @@ describe('runShell reading a script (stdin not a terminal)', () => {
     expect(r.code).toBe(1);
   });
 
+  it("escapes what a line held when its error quotes it: a pasted escape sequence is the shell's data", async () => {
+    const r = await script('run "oops \u001b]52;c;cm0gLXJmIH4=\u0007\u009b2J\n', async () => 0);
+    expect(r.err).toBe('warren: unterminated double quote: "oops \\x1b]52;c;cm0gLXJmIH4=\\a\\u009b2J\n');
+  });
+
   it('stops at exit, and keeps no history for a script', async () => {
     const seen: string[][] = [];
     const r = await script('hosts\nexit\ntasks\n', async (argv) => (seen.push(argv), 0));

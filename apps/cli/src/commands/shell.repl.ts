@@ -6,6 +6,7 @@ import { HISTORY_SIZE, keepHistory, loadHistory } from './shell.history';
 import { askKey, clearInput } from './shell.keypress';
 import { LineRun, type LineRunner } from './shell.line-run';
 import { parseShellLine, SHELL_HELP, type ShellLine } from './shell.line';
+import { escapeControls } from '../render/terminal.safe';
 
 /** what the interactive shell shows before each line */
 const PROMPT = 'warren> ';
@@ -58,7 +59,7 @@ export function runShell(opts: ShellOptions): Promise<number> {
     try {
       parsed = parseShellLine(line);
     } catch (err) {
-      opts.io.stderr.write(`warren: ${(err as Error).message}\n`);
+      opts.io.stderr.write(`warren: ${escapeControls((err as Error).message)}\n`);
       last = 2;
       return true;
     }

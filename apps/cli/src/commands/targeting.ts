@@ -8,7 +8,7 @@ import { collectLabels } from '../parse/labels.parser';
 import { parseLimitFlag } from '../parse/limit.parser';
 import { type CommandContext, printJson } from './command.context';
 import { type Confirmer, ttyConfirmer } from './confirm.prompt';
-import { forTerminal } from '../render/terminal.safe';
+import { escapeControls, forTerminal } from '../render/terminal.safe';
 
 /** A run reaching more hosts than this asks first (unless `--yes`); `--confirm-over` or WARREN_CONFIRM_OVER change it. */
 export const DEFAULT_CONFIRM_OVER = 50;
@@ -130,12 +130,12 @@ export function noteLeftOut(
   answer: Pick<DryRunAnswer, 'excluded' | 'unmatched'> | TaskAccepted,
 ): void {
   for (const pattern of answer.unmatched ?? [])
-    ctx.io.stderr.write(`warren: --hosts ${pattern} matched no online host\n`);
+    ctx.io.stderr.write(`warren: --hosts ${escapeControls(pattern)} matched no online host\n`);
   for (const reason of ['offline', 'key not accepted'] as const) {
     const left = (answer.excluded ?? []).filter((e) => e.reason === reason).map((e) => e.host);
     if (left.length > 0)
       ctx.io.stderr.write(
-        `warren: left out ${left.length} matching host${left.length === 1 ? '' : 's'} (${reason}): ${foldHosts(left)}\n`,
+        `warren: left out ${left.length} matching host${left.length === 1 ? '' : 's'} (${reason}): ${escapeControls(foldHosts(left))}\n`,
       );
   }
 }
@@ -170,7 +170,7 @@ export async function settleTarget(
     else {
       ctx.io.stdout.write(renderPreview(preview));
       for (const pattern of preview.unmatched)
-        ctx.io.stderr.write(`warren: --hosts ${pattern} matched no online host\n`);
+        ctx.io.stderr.write(`warren: --hosts ${escapeControls(pattern)} matched no online host\n`);
     }
     ctx.setExit(EXIT.OK);
     return null;
@@ -190,8 +190,8 @@ export async function settleTarget(
     );
   }
   const shown = body.command.length > 60 ? `${body.command.slice(0, 57)}...` : body.command;
-  if (await confirm.ask(`Run ${JSON.stringify(shown)} on ${preview.count} hosts (${preview.folded})? [y/N] `))
-    return resolved;
+  const question = `Run ${JSON.stringify(shown)} on ${preview.count} hosts (${preview.folded})? [y/N] `;
+  if (await confirm.ask(escapeControls(question))) return resolved;
   ctx.io.stderr.write('warren: not run\n');
   ctx.setExit(EXIT.USAGE);
   return null;

@@ -3,6 +3,7 @@ import { type CommandContext, showTask } from './command.context';
 import { guardWatch } from './interrupt';
 import { followTask } from './stream.follow';
 import { waitForTask } from './task.poller';
+import { escapeControls } from '../render/terminal.safe';
 
 /** `--raw` of run, rerun and check. */
 export const RAW_HELP =
@@ -34,7 +35,7 @@ export async function watchTask(
   const ctrlC = ctx.interrupts
     ? 'Ctrl-C: cancel or detach'
     : `Ctrl-C stops ${how === 'streaming' ? 'watching' : 'waiting'}, not the task`;
-  if (ctx.io.stderr.isTTY) ctx.io.stderr.write(`warren: ${intro}; ${how} (${ctrlC})\n`);
+  if (ctx.io.stderr.isTTY) ctx.io.stderr.write(`warren: ${escapeControls(intro)}; ${how} (${ctrlC})\n`);
   const release = guardWatch(ctx.interrupts, id, client, ctx.io.stderr);
   try {
     if (mode.stream) return ctx.setExit(await followTask(ctx, client, id, mode.raw));
@@ -42,7 +43,7 @@ export async function watchTask(
     release(); // before the results: a question still open is withdrawn above them
     ctx.setExit(showTask(ctx, task, mode.json === true, mode.collapse === true, mode.raw === true));
   } catch (err) {
-    ctx.io.stderr.write(`warren: task ${id} was sent; see it later with: warren check ${id}\n`);
+    ctx.io.stderr.write(escapeControls(`warren: task ${id} was sent; see it later with: warren check ${id}\n`));
     throw err;
   } finally {
     release();

@@ -30,7 +30,8 @@ function detailText(detail: Record<string, unknown> | null): string {
 }
 
 /**
- * Audit records as a table, newest first: TIME ACTOR SOURCE ACTION DECISION HOSTS COMMAND, then the
+ * Audit records as a table, newest first: TIME ACTOR SOURCE ACTION DECISION HOSTS COMMAND (a record
+ * standing for repeated refusals says how many: `denied ×999`), then the
  * reason of a denial, the per-host outcome of a created task, or the details (token name, role) as the last column.
  */
 export function renderAudit(given: AuditRecord[]): string {
@@ -42,7 +43,7 @@ export function renderAudit(given: AuditRecord[]): string {
       r.actor,
       r.source ?? '-',
       r.action,
-      r.decision,
+      r.count > 1 ? `${r.decision} ×${r.count}` : r.decision,
       r.hosts.length ? oneLine(foldHosts(r.hosts), 30) : '-',
       r.command === null ? '-' : oneLine(r.command, AUDIT_COMMAND_WIDTH),
       r.reason ?? (r.outcome ? outcomeText(r.outcome) : detailText(r.detail)),

@@ -8,7 +8,7 @@ import { renderCollapsedTask } from './task.collapse';
 import { hostView, result, T0, task } from './task.fixtures';
 import { renderTask } from './task.render';
 import { renderTasks } from './tasks.render';
-import { escapeControls, forTerminal } from './terminal.safe';
+import { escapeControls, forTerminal, jsonForTerminal } from './terminal.safe';
 
 /** The issue's input: `printf '\033]0;owned\007\033[31mred\033[0m\rX\n'` — retitles, recolours and rewrites the line. */
 const HOSTILE = '\u001b]0;owned\u0007\u001b[31mred\u001b[0m\rX\n';
@@ -90,6 +90,7 @@ describe('human output of what hosts control', () => {
     expect(tasks).toContain('echo \\x1b[31m');
     const record: AuditRecord = {
       id: 1,
+      count: 1,
       at: new Date(T0).toISOString(),
       actor: 'ops',
       source: null,
@@ -108,5 +109,15 @@ describe('human output of what hosts control', () => {
     const audit = renderAudit([record]);
     expect(audit).not.toMatch(ACTIVE);
     expect(audit).toContain('printf "\\x1b]0;owned\\a"');
+  });
+});
+
+describe('jsonForTerminal', () => {
+  it('writes DEL, C1 and bidi controls as \\u escapes, and the document parses to the same value', () => {
+    const value = { command: 'a\u001b]52;c;eA==\u0007b\u009b2J\u007f\u202e\u2028', n: 1, ok: 'eu ünïcode' };
+    const text = jsonForTerminal(value);
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+    expect(text).toContain('\\u009b');
+    expect(JSON.parse(text)).toEqual(value);
   });
 });

@@ -54,3 +54,19 @@ function walk(value: unknown, keep: ReadonlySet<string>): unknown {
   for (const [k, v] of Object.entries(value)) out[escapeControls(k)] = keep.has(k) ? v : walk(v, keep);
   return out;
 }
+
+/** What `JSON.stringify` leaves as it is but a terminal may act on: DEL, C1, the bidi controls, U+2028/U+2029. */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `value` as `--json` prints it (indented by 2): `JSON.stringify` already writes C0 controls (ESC
+ * included) as `\u001b`; this writes DEL, C1 and the bidi controls as `\uHHHH` escapes too. The
+ * document parses to the very same value: a script reading it loses nothing, a terminal showing it
+ * acts on nothing.
+ */
+export function jsonForTerminal(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    UNSAFE_IN_JSON,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

@@ -30,6 +30,16 @@ export interface AuditEvent {
   invocationId?: string | null;
   /** anything else worth keeping (small) */
   detail?: Record<string, unknown>;
+  /** how many decisions the record stands for; 1 when absent (`AggregatingAuditLog` sets more) */
+  count?: number;
+  /**
+   * Set on a refusal anyone can repeat at line rate (an anonymous 401 or 429, a forged broker
+   * message, a fresh-key heartbeat): what makes two such refusals "the same" besides their
+   * decision, action and source (e.g. `anonymous no token`). Such a refusal is recorded once per
+   * interval per decision, action, source and this key, with a count (`AggregatingAuditLog`).
+   * Never stored.
+   */
+  repeatKey?: string;
 }
 
 /** Filters of `GET /v1/audit`; all optional, combined with AND. */

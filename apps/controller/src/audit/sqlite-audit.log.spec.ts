@@ -6,6 +6,18 @@ import { parseAuditQuery } from './audit.controller';
 import { SqliteAuditLog } from './sqlite-audit.log';
 
 describe('SqliteAuditLog', () => {
+  it('adds `count` to a file written before it: its records stood for one decision each', async () => {
+    const db = openDatabase(':memory:');
+    db.exec(`CREATE TABLE audit_log (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, source TEXT,
+      action TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT, task_id TEXT, hosts TEXT, command TEXT,
+      cwd TEXT, env_names TEXT, run_as TEXT, invocation_id TEXT, detail TEXT)`);
+    db.exec(`INSERT INTO audit_log (at, actor, action, decision) VALUES (1, 'anonymous', 'api.request', 'denied')`);
+    const audit = new SqliteAuditLog(db, new ManualClock());
+    await audit.record({ actor: 'anonymous', source: null, action: 'api.request', decision: 'denied', count: 979 });
+    expect((await audit.query({ limit: 10 })).map((r) => r.count)).toEqual([979, 1]);
+  });
+
   it('returns records newest first, filtered, with each host outcome of a created task read from the task store', async () => {
     const db = openDatabase(':memory:');
     const store = new SqliteTaskStore(db);

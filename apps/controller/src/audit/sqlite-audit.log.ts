@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS audit_log (
   env_names TEXT,
   run_as TEXT,
   invocation_id TEXT,
-  detail TEXT
+  detail TEXT,
+  count INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS audit_by_task ON audit_log(task_id) WHERE task_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_by_at ON audit_log(at);
@@ -42,6 +43,7 @@ interface AuditRow {
   run_as: string | null;
   invocation_id: string | null;
   detail: string | null;
+  count: number;
 }
 
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
@@ -62,9 +64,13 @@ export class SqliteAuditLog implements AuditLog {
     private readonly log?: Logger,
   ) {
     db.exec(SCHEMA);
+    // A file from before `count`: every record in it stood for one decision.
+    const columns = db.prepare(`PRAGMA table_info(audit_log)`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'count'))
+      db.exec(`ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1`);
     this.insert = db.prepare(
-      `INSERT INTO audit_log (at, actor, source, action, decision, reason, task_id, hosts, command, cwd, env_names, run_as, invocation_id, detail)
-       VALUES (@at, @actor, @source, @action, @decision, @reason, @taskId, @hosts, @command, @cwd, @envNames, @runAs, @invocationId, @detail)`,
+      `INSERT INTO audit_log (at, actor, source, action, decision, reason, task_id, hosts, command, cwd, env_names, run_as, invocation_id, detail, count)
+       VALUES (@at, @actor, @source, @action, @decision, @reason, @taskId, @hosts, @command, @cwd, @envNames, @runAs, @invocationId, @detail, @count)`,
     );
   }
 
@@ -94,6 +100,7 @@ export class SqliteAuditLog implements AuditLog {
         runAs: e.runAs ?? null,
         invocationId: e.invocationId ?? null,
         detail: json(e.detail),
+        count: e.count ?? 1,
       });
     } catch (err) {
       // The port promises never to throw into the caller; a lost record must at least be loud.
@@ -141,6 +148,7 @@ export class SqliteAuditLog implements AuditLog {
       runAs: r.run_as,
       invocationId: r.invocation_id,
       detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+      count: r.count,
     };
     const outcomes = r.action === 'task.create' && r.decision === 'allowed' && r.task_id ? this.outcomeQuery() : null;
     if (outcomes) {

@@ -22,7 +22,8 @@ export const GET_A_TOKEN =
  *
  * Failed authentication is limited per source address ({@link AuthFailureLimiter}): once an
  * address has spent its burst, every request from it needing a token is refused 429 with
- * `Retry-After` before its token is looked at, and its refusals are audited once per window.
+ * `Retry-After` before its token is looked at. 401s and 429s are audited as repeatable refusals:
+ * one record per address and reason a minute, with a count (`AggregatingAuditLog`).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -51,25 +52,23 @@ export class AuthGuard implements CanActivate {
     const admission = this.limiter.admit(source);
     if (!admission.admitted) {
       const retryAfterSec = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
-      if (admission.report) {
-        const reason = 'too many failed authentications: refusing with 429 (audited once per window)';
-        await this.audit.record({
-          actor: 'anonymous',
-          source,
-          action: explicitAction ?? 'api.request',
-          decision: 'denied',
-          reason,
-          detail: { method: req.method, path: req.path, status: 429, unreported: admission.previous },
-        });
-        this.log.warn({ source, retryAfterSec, unreported: admission.previous }, 'failed authentications rate limited');
-      }
+      const reason = 'too many failed authentications: refusing with 429';
+      // One record per address a minute, with a count (repeatKey): a flood cannot flood the log.
+      await this.audit.record({
+        actor: 'anonymous',
+        source,
+        action: explicitAction ?? 'api.request',
+        decision: 'denied',
+        reason,
+        detail: { method: req.method, path: req.path.slice(0, 256), status: 429 },
+        repeatKey: reason,
+      });
       throw new TooManyRequestsError(retryAfterSec);
     }
     const deny = async (status: 401 | 403, actor: string, reason: string, message: string): Promise<never> => {
       const error =
         status === 401 ? new UnauthenticatedError(`${message}; ${GET_A_TOKEN}`) : new ForbiddenError(message);
-      // A failed authentication counts against the address; beyond its burst it is counted, not audited.
-      if (status === 401 && !this.limiter.failed(source)) throw error;
+      if (status === 401) this.limiter.failed(source);
       const action = explicitAction ?? 'api.request';
       await this.audit.record({
         actor,
@@ -78,9 +77,15 @@ export class AuthGuard implements CanActivate {
         decision: 'denied',
         reason,
         ...(action === 'task.create' ? attemptedTask(req.body) : {}),
-        detail: { method: req.method, path: req.path, status },
+        detail: { method: req.method, path: req.path.slice(0, 256), status },
+        // Anyone can send 401s at line rate: one record per address, actor and reason a minute, with a count.
+        ...(status === 401 ? { repeatKey: `${actor} ${reason}` } : {}),
       });
-      this.log.info({ actor, method: req.method, path: req.path, status, reason }, 'request denied');
+      // A 401 anyone can repeat at line rate: at debug (the audit log counts them); a 403 at info.
+      this.log[status === 401 ? 'debug' : 'info'](
+        { actor, method: req.method, path: req.path.slice(0, 256), status, reason },
+        'request denied',
+      );
       throw error;
     };
 

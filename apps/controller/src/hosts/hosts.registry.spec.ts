@@ -2,7 +2,9 @@ import { encode, generateSigningKey, type PresenceMessage, signBody } from '@war
 import { ManualClock } from '@warren/runtime';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../audit/audit.port';
+import { AggregatingAuditLog } from '../audit/aggregating-audit.log';
+import type { AuditEvent, AuditLog } from '../audit/audit.port';
+import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { BrokerService } from '../broker/broker.service';
 import type { ControllerConfig } from '../config/controller.config';
 import { openDatabase } from '../store/database';
@@ -33,14 +35,14 @@ function heartbeat(host: string, key = generateSigningKey(), over: Partial<Prese
   return { content, properties: { headers: signBody(content, key) }, key };
 }
 
-function registry(autoAccept: boolean, db = openDatabase(':memory:')) {
+function registry(autoAccept: boolean, db = openDatabase(':memory:'), auditLog?: AuditLog) {
   const keys = new HostKeysStore(new SqliteHostKeyRepository(db), clock);
   const audit: AuditEvent[] = [];
   const r = new HostsRegistry(
     {} as BrokerService,
     keys,
     { autoAccept } as ControllerConfig,
-    { record: async (e) => void audit.push(e), query: async () => [] },
+    auditLog ?? { record: async (e) => void audit.push(e), query: async () => [] },
     pino({ level: 'silent' }),
     clock,
   );
@@ -128,5 +130,43 @@ describe('HostsRegistry', () => {
     await keys.accept('web1', undefined, 'alice');
     expect((await targets.resolve({ labels: { role: 'db' } })).hosts).toEqual(['web1']);
     expect((await r.list(t + 1))[0]).toMatchObject({ labels: { role: 'db' }, pendingLabels: null });
+  });
+
+  it('drops a forged heartbeat whose labels or version are not data (escapes, bad keys): nothing of it is shown', async () => {
+    const { r, audit, receive } = registry(true);
+    const esc = '\u001b]52;c;cm0gLXJmIH4=\u0007';
+    await receive(heartbeat('web1', undefined, { labels: { role: `db${esc}` } }));
+    await receive(heartbeat('web2', undefined, { labels: { [`role${esc}`]: 'db' } }));
+    await receive(heartbeat('web3', undefined, { version: `0.1.0${esc}` }));
+    await receive(heartbeat('web4', undefined, { labels: { role: 'db\u009b2J' } }));
+    expect(await r.list()).toEqual([]);
+    expect(audit).toEqual([]);
+    await receive(heartbeat('web5', undefined, { labels: { role: 'db' }, version: '0.2.0-rc.1' }));
+    expect((await r.list()).map((h) => [h.host, h.labels, h.version])).toEqual([
+      ['web5', { role: 'db' }, '0.2.0-rc.1'],
+    ]);
+  });
+
+  it('audits 1,000 fresh-key heartbeats as a handful of records whose counts sum to 1,000', async () => {
+    const log = new AggregatingAuditLog(new SqliteAuditLog(openDatabase(':memory:'), clock), clock);
+    const { receive } = registry(false, undefined, log);
+    for (let i = 0; i < 1000; i++) await receive(heartbeat(`fake${i}`));
+    clock.advance(60_000);
+    const records = await log.query({ limit: 2000 });
+    expect(records.map((r) => r.action)).toEqual(['host.key.seen', 'host.key.seen']);
+    expect(records.reduce((sum, r) => sum + r.count, 0)).toBe(1000);
+    expect(records[0]).toMatchObject({ actor: '(999 actors)', count: 999, source: 'broker' });
+    expect(records[0].hosts.length).toBeLessThanOrEqual(50);
+  }, 60_000);
+
+  it('forgets a host whose key is not accepted after a day unheard, and keeps an accepted one', async () => {
+    const { r, keys, receive } = registry(false);
+    const key = generateSigningKey();
+    await receive(heartbeat('web1', key));
+    await keys.accept('web1', key.keyId, 'admin');
+    await receive(heartbeat('fake1'));
+    clock.advance(24 * 3600_000);
+    await receive(heartbeat('web2'));
+    expect((await r.list()).map((h) => h.host)).toEqual(['web1', 'web2']);
   });
 });

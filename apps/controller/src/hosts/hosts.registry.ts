@@ -1,18 +1,22 @@
 import type { HostView } from '@warren/api';
 import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
-import { decodePresence, keyRing, parsePublicKey, type PresenceMessage, verifyBody } from '@warren/protocol';
+import { decodePresence, keyRing, LIMITS, parsePublicKey, type PresenceMessage, verifyBody } from '@warren/protocol';
 import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
+import { BoundedMap } from '../core/bounded.map';
 import { HostKeysStore } from './host-keys.store';
 import { sameLabels } from './labels.compare';
 
 /** What `GET /v1/hosts` shows of one agent: the contract's `HostView`. */
 export type { HostView };
+
+/** What the in-memory presence maps hold at most: twice the hosts of the largest task, each for a day unheard. */
+const PRESENCE_BOUNDS = { maxEntries: 2 * LIMITS.hostsPerTask, ttlMs: 24 * 3600_000 };
 
 /** A host is offline after this many missed heartbeat intervals. */
 const MISSED_HEARTBEATS = 3;
@@ -31,7 +35,8 @@ export const HEARTBEAT_SKEW_MS = 30_000;
  */
 @Injectable()
 export class HostsRegistry {
-  private readonly hosts = new Map<string, { last: PresenceMessage; receivedAt: number }>();
+  /** host → its last heartbeat; a host whose key is not accepted is forgotten after a day unheard, or first under a flood */
+  private readonly hosts: BoundedMap<string, { last: PresenceMessage; receivedAt: number }>;
   private consumer: Consumer | null = null;
   /** heartbeats are handled one at a time, in the order read: the replay check and key records need it */
   private receiving: Promise<void> = Promise.resolve();
@@ -46,6 +51,8 @@ export class HostsRegistry {
     private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'presence' });
+    this.hosts = new BoundedMap(clock, { ...PRESENCE_BOUNDS, keep: (host) => this.keys.isAccepted(host) });
+    this.warnedChanged = new BoundedMap(clock, PRESENCE_BOUNDS);
   }
 
   async start(): Promise<void> {
@@ -67,7 +74,8 @@ export class HostsRegistry {
   /** Verifies a heartbeat (signed with the key it carries) and records it with its key. */
   private async receive(d: Delivery, now: number): Promise<void> {
     const decoded = decodePresence(d.content);
-    if (!decoded.ok) return void this.log.warn({ reason: decoded.reason }, 'rejected presence message');
+    if (!decoded.ok)
+      return void this.log.warn({ reason: decoded.reason, rejected: ++this.rejected }, 'rejected presence message');
     const p = decoded.message;
     let key;
     try {
@@ -94,7 +102,7 @@ export class HostsRegistry {
     if (seen === 'changed') {
       // Reinstalled, or someone else claiming the name: keep believing the accepted key only.
       if (!this.warnedChanged.has(`${p.host} ${key.keyId}`)) {
-        this.warnedChanged.add(`${p.host} ${key.keyId}`);
+        this.warnedChanged.set(`${p.host} ${key.keyId}`, true);
         this.log.warn(
           { host: p.host, keyId: key.keyId },
           'host announced a different key than the accepted one; ignored until accepted',
@@ -107,6 +115,7 @@ export class HostsRegistry {
           hosts: [p.host],
           reason: `announced key ${key.keyId}, not the accepted one`,
           detail: { keyId: key.keyId },
+          repeatKey: `${p.host} key changed`,
         });
       }
       return;
@@ -124,12 +133,17 @@ export class HostsRegistry {
         hosts: [p.host],
         reason: seen === 'auto-accepted' ? 'accepted on first use (--auto-accept)' : 'key pending acceptance',
         detail: { keyId: key.keyId },
+        // Anyone who can publish can announce fresh keys: one record a minute, with a count and the hosts.
+        ...(seen === 'new-pending' ? { repeatKey: 'key pending acceptance' } : {}),
       });
     }
     this.record(p, now);
   }
 
-  private readonly warnedChanged = new Set<string>();
+  /** `host keyId` of the announced keys warned about (for a day, then once more) */
+  private readonly warnedChanged: BoundedMap<string, true>;
+  /** presence messages dropped as malformed (a bad label, version…) */
+  private rejected = 0;
 
   /**
    * False (and logged) for a heartbeat whose signed `sentAt` is older than the presence window

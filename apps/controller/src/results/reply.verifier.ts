@@ -3,6 +3,7 @@ import type { Delivery } from '@warren/amqp';
 import {
   decodeReply,
   KEY_ID_HEADER,
+  shownKeyId,
   type ReplyMessage,
   type ResultMessage,
   UNVERIFIED_REJECT_CODES,
@@ -51,7 +52,7 @@ export class ReplyVerifier {
       this.log.warn(
         {
           correlationId: d.properties.correlationId,
-          keyId: typeof keyId === 'string' ? keyId.slice(0, 80) : null,
+          keyId: shownKeyId(keyId),
           dropped: this.untrusted,
         },
         'dropped a reply not signed by an accepted agent key',

@@ -1,9 +1,13 @@
 import { PROTOCOL_VERSION, type ResultMessage } from '@warren/protocol';
+import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
+import { AggregatingAuditLog } from '../audit/aggregating-audit.log';
 import type { AuditEvent, AuditLog } from '../audit/audit.port';
 import { HostScope } from '../auth/host-patterns';
 import type { Caller } from '../auth/principal';
 import { MetricsService } from '../metrics/metrics.service';
+import { openDatabase } from '../store/database';
+import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import { TaskAudit } from './task-audit.service';
 
 function auditOf() {
@@ -92,8 +96,36 @@ describe('TaskAudit', () => {
         hosts: ['web1'],
         invocationId: 'i1',
         detail: { code: 'bad_signature' },
+        repeatKey: 'web1 bad_signature',
       },
     ]);
     expect(await metrics.registry.metrics()).toMatch(/warren_agent_rejections_total\{code="bad_signature"\} 1/);
+  });
+
+  it('writes 1,000 forged commands an agent refused as a handful of records whose counts sum to 1,000; a policy, replay or wrong-host refusal each', async () => {
+    const clock = new ManualClock();
+    const log = new AggregatingAuditLog(new SqliteAuditLog(openDatabase(':memory:'), clock), clock);
+    const audit = new TaskAudit(log, new MetricsService());
+    const refusal = (i: number, code: string) =>
+      ({
+        v: PROTOCOL_VERSION,
+        kind: 'result',
+        invocationId: `forged-${i}`,
+        taskId: 'unknown',
+        host: 'web1',
+        state: 'rejected',
+        code,
+        reason: 'signed by an untrusted key (not a fingerprint)',
+      }) as unknown as ResultMessage;
+    for (let i = 0; i < 1000; i++) await audit.agentRejected(refusal(i, i % 2 ? 'untrusted_key' : 'unsigned'));
+    for (const code of ['policy', 'policy', 'replay', 'replay', 'wrong_host'])
+      await audit.agentRejected(refusal(1, code));
+    clock.advance(60_000);
+    const records = await log.query({ limit: 2000 });
+    expect(records).toHaveLength(9);
+    const forged = records.filter((r) => ['unsigned', 'untrusted_key'].includes(r.detail?.code as string));
+    expect(forged.reduce((sum, r) => sum + r.count, 0)).toBe(1000);
+    // Signed by this controller, about a real invocation: one record each.
+    expect(records.filter((r) => !forged.includes(r)).map((r) => r.count)).toEqual([1, 1, 1, 1, 1]);
   });
 });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ResultMessage } from '@warren/protocol';
+import { type ResultMessage, UNVERIFIED_REJECT_CODES } from '@warren/protocol';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import type { Caller, Principal } from '../auth/principal';
 import { MetricsService } from '../metrics/metrics.service';
@@ -79,8 +79,15 @@ export class TaskAudit {
     return this.log.record({ ...cancelBase(who, subject), decision: 'allowed', detail });
   }
 
-  /** One record per refusal an agent reports, and the refusal counted by its code. */
+  /**
+   * A refusal an agent reports, counted by its code. One record each, but for a message whose
+   * signature did not verify (anyone who can publish can send those at line rate, and their ids
+   * are claims): those are recorded once per host and code a minute with a count, so a flood of
+   * forged commands cannot flood the log. A replay or a command for another host was signed by
+   * this controller and names a real invocation: one record each.
+   */
   async agentRejected(m: ResultMessage): Promise<void> {
+    const forged = m.code !== undefined && UNVERIFIED_REJECT_CODES.includes(m.code);
     await this.log.record({
       actor: `agent:${m.host}`,
       source: 'broker',
@@ -91,6 +98,7 @@ export class TaskAudit {
       hosts: [m.host],
       invocationId: m.invocationId,
       detail: { code: m.code ?? null },
+      ...(forged ? { repeatKey: `${m.host} ${m.code}` } : {}),
     });
     this.metrics.agentRejected(m.code);
   }
