@@ -9,6 +9,8 @@ const command: CommandMessage = {
   invocationId: 'inv-1',
   taskId: 't_1',
   host: 'web1',
+  namespace: 'warren',
+  agentKeyId: 'SHA256:agent',
   command: 'df -h',
   runAs: null,
   cwd: null,
