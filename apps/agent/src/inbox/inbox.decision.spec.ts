@@ -1,6 +1,6 @@
 import { type CommandMessage, encode, generateSigningKey, keyRing, LIMITS, signBody } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
-import { type AdmitContext, admit, decideStart, type StartContext } from './inbox.decision';
+import { type AdmitContext, admit, decideStart, misaddressing, type StartContext } from './inbox.decision';
 
 const controller = generateSigningKey();
 /** this agent's key */
@@ -145,6 +145,22 @@ describe('admit', () => {
     expect(admit(signed(command), ctx({ seen: () => 'journaled' }))).toMatchObject({
       reason: expect.stringContaining('outcome unknown'),
     });
+  });
+});
+
+describe('misaddressing (commands and cancels alike)', () => {
+  const me = { namespace: 'ns', host: 'web1', agentKeyId: agent.keyId };
+
+  it('passes only what names this namespace, this host and this key', () => {
+    expect(misaddressing(me, me)).toBeNull();
+    expect(misaddressing({ ...me, namespace: 'other' }, me)?.code).toBe('wrong_namespace');
+    expect(misaddressing({ ...me, host: 'db1' }, me)?.code).toBe('wrong_host');
+    expect(misaddressing({ ...me, agentKeyId: 'SHA256:old' }, me)?.code).toBe('wrong_key');
+    // the widest mismatch is named first
+    expect(misaddressing({ namespace: 'other', host: 'db1', agentKeyId: 'SHA256:old' }, me)?.code).toBe(
+      'wrong_namespace',
+    );
+    expect(misaddressing({ ...me, host: 'db1', agentKeyId: 'SHA256:old' }, me)?.code).toBe('wrong_host');
   });
 });
 
