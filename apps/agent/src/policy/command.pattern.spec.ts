@@ -84,6 +84,7 @@ describe('compilePattern: argument placeholders ({name}) in allow globs', () => 
     ['\\-H', 'a backslash the shell removes'],
     ['$X', 'an expansion'],
     ['-*', 'a leading dash'],
+    ['+5', 'a leading plus, an option to some programs (tail +5, sort +1)'],
     ['*', 'a pathname glob that could expand to a file named -rf'],
     ['[-]H', 'a bracket glob'],
     ['~root', 'a tilde expansion'],
