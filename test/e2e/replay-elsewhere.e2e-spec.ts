@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as amqplib from 'amqplib';
-import { agentQueue, commandExchange } from '@warren/protocol';
+import { agentControlQueue, agentQueue, commandExchange, controlExchange } from '@warren/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_URL, sleep, until, Warren } from './harness';
 
@@ -27,24 +27,28 @@ describe('replay elsewhere: a captured command runs nowhere but where it was add
   let conn: amqplib.ChannelModel;
   let ch: amqplib.ConfirmChannel;
   let captured: amqplib.GetMessage;
+  /** a cancel of r1's running command, captured off A's control exchange */
+  let capturedCancel: amqplib.GetMessage;
   let taskId = '';
   const side = () => join(a.dir, 'side-effects');
 
-  /** Publishes the captured message, bytes and headers unchanged, straight into `host`'s queue of namespace `ns`. */
-  const replay = (ns: string, host: string) =>
+  /** Publishes a captured message, bytes and headers unchanged, straight into `queue`. */
+  const replayInto = (queue: string, m: amqplib.GetMessage) =>
     new Promise<void>((res, rej) =>
       ch.sendToQueue(
-        agentQueue(ns, host),
-        captured.content,
+        queue,
+        m.content,
         {
-          headers: captured.properties.headers,
-          correlationId: captured.properties.correlationId as string,
+          headers: m.properties.headers,
+          correlationId: m.properties.correlationId as string | undefined,
           persistent: true,
           contentType: 'application/json',
         },
         (err) => (err ? rej(err) : res()),
       ),
     );
+  /** Replays the captured command into `host`'s inbox of namespace `ns`. */
+  const replay = (ns: string, host: string) => replayInto(agentQueue(ns, host), captured);
 
   beforeAll(async () => {
     await a.startController();
@@ -65,6 +69,13 @@ describe('replay elsewhere: a captured command runs nowhere but where it was add
     taskId = task.id;
     captured = await until(async () => (await ch.get(q.queue, { noAck: true })) || null, 10_000);
     expect(lines(side())).toEqual(['ran']);
+    // …and of a cancel, off A's control exchange: of a long command, cancelled while it runs.
+    const cq = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(cq.queue, controlExchange(a.ns), 'r1');
+    const long = await a.api('POST', '/v1/tasks', { command: 'sleep 30', hosts: ['r1'] });
+    await until(async () => (await a.api('GET', `/v1/tasks/${long.body.id}`)).body.results[0].state === 'running');
+    expect((await a.api('POST', `/v1/tasks/${long.body.id}/cancel`, {})).status).toBe(200);
+    capturedCancel = await until(async () => (await ch.get(cq.queue, { noAck: true })) || null, 10_000);
   }, 90_000);
   afterAll(async () => {
     await conn?.close();
@@ -91,6 +102,14 @@ describe('replay elsewhere: a captured command runs nowhere but where it was add
     expect(lines(side())).toEqual(['ran']);
   });
 
+  it("a captured cancel is not applied by another namespace's agent that trusts the same controller key", async () => {
+    const agent = b.agents.get('r1')!;
+    await replayInto(agentControlQueue(b.ns, 'r1'), capturedCancel);
+    const line = await agent.waitFor(/rejected control message/, 10_000);
+    expect(JSON.parse(line)).toMatchObject({ code: 'wrong_namespace' });
+    expect(agent.output).not.toMatch(/"cancel applied"/);
+  });
+
   it('is rejected by the same host after its state directory was wiped (new key, empty journal), and runs nothing', async () => {
     const invocationId = captured.properties.correlationId as string;
     await a.agents.get('r1')!.stop();
@@ -111,5 +130,9 @@ describe('replay elsewhere: a captured command runs nowhere but where it was add
     await sleep(500);
     expect(lines(side())).toEqual(['ran']);
     expect((await a.api('GET', `/v1/tasks/${taskId}`)).body.results[0].state).toBe('succeeded');
+    // A captured cancel, likewise: addressed to the old key, not applied.
+    await replayInto(agentControlQueue(a.ns, 'r1'), capturedCancel);
+    expect(JSON.parse(await agent.waitFor(/rejected control message/, 10_000))).toMatchObject({ code: 'wrong_key' });
+    expect(agent.output).not.toMatch(/"cancel applied"/);
   });
 });
