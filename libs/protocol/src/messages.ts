@@ -30,7 +30,10 @@ export interface CommandMessage extends Base<'command'> {
   host: string;
   /**
    * the installation's namespace it was issued in; an agent refuses a command for another namespace
-   * (a copy replayed into another installation whose agents trust the same controller key)
+   * (a copy replayed into another installation whose agents trust the same controller key). Added
+   * to protocol 1 with `agentKeyId`, both required: an agent refuses a command without them as
+   * `malformed` (a controller from before them), and an older agent ignores them, so controllers
+   * are upgraded first.
    */
   namespace: string;
   /**
