@@ -81,6 +81,8 @@ function sampleEnvelope() {
     invocationId: '7f1c1f55-3a0e-4a55-9d0b-2b1c8a7e9e01',
     taskId: 't_abcdefghijkm',
     host: 'web01',
+    namespace: 'warren',
+    agentKeyId: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU',
     command: 'systemctl status nginx --no-pager | head -20',
     runAs: null,
     cwd: null,

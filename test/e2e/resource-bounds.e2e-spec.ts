@@ -25,6 +25,8 @@ describe('resource bounds: a flood of queued commands to one agent', () => {
     const key = readSigningKeyFile(w.controllerKeyPath);
     const conn = await amqplib.connect(BROKER_URL);
     const ch = await conn.createConfirmChannel();
+    const { hosts } = (await w.api('GET', '/v1/hosts')).body as { hosts: { host: string; keyId: string }[] };
+    const agentKeyId = hosts.find((h) => h.host === 'flood1')!.keyId;
     const now = Date.now();
     const ids: string[] = [];
     for (let i = 0; i < N; i++) {
@@ -34,6 +36,8 @@ describe('resource bounds: a flood of queued commands to one agent', () => {
         invocationId: randomUUID(),
         taskId: 't_flood',
         host: 'flood1',
+        namespace: w.ns,
+        agentKeyId,
         command: ':',
         runAs: null,
         cwd: null,

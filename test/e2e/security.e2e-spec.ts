@@ -36,6 +36,8 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
   let conn: amqplib.ChannelModel;
   let ch: amqplib.ConfirmChannel;
   let key: SigningKey;
+  /** sec1's agent key as the controller accepted it: what the controller addresses sec1's commands to */
+  let sec1Key = '';
   const side = () => join(w.dir, 'side-effects');
 
   /** A command envelope the way the controller builds one, for host `sec1` unless told otherwise. */
@@ -45,6 +47,8 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
     invocationId: randomUUID(),
     taskId: 't_test',
     host: 'sec1',
+    namespace: w.ns,
+    agentKeyId: sec1Key,
     command: `echo ran >> ${side()}`,
     runAs: null,
     cwd: null,
@@ -100,6 +104,8 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
     await w.startAgent('sec1');
     await w.startAgent('sec2');
     key = readSigningKeyFile(w.controllerKeyPath);
+    const { hosts } = (await w.api('GET', '/v1/hosts')).body as { hosts: { host: string; keyId: string }[] };
+    sec1Key = hosts.find((h) => h.host === 'sec1')!.keyId;
     conn = await amqplib.connect(BROKER_URL);
     ch = await conn.createConfirmChannel();
   });

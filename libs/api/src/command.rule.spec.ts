@@ -34,6 +34,8 @@ describe('the command, cwd and env rules', () => {
       invocationId: 'i'.repeat(128),
       taskId: 't'.repeat(128),
       host: 'h'.repeat(63),
+      namespace: 'n'.repeat(63),
+      agentKeyId: 'k'.repeat(128),
       ...c,
       timeoutMs: LIMITS.maxTimeoutMs,
       killGraceMs: LIMITS.maxKillGraceMs,

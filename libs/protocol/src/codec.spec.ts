@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCommand, decodeReply, encode } from './codec';
+import { decodeCancel, decodeCommand, decodeReply, encode } from './codec';
 import type { CommandMessage, InterruptedMessage, ResultMessage } from './messages';
 import { agentQueue, agentTopology, commandExchange } from './topology';
 
@@ -9,6 +9,8 @@ const command: CommandMessage = {
   invocationId: 'inv-1',
   taskId: 't_1',
   host: 'web1',
+  namespace: 'warren',
+  agentKeyId: 'SHA256:agent',
   command: 'df -h',
   runAs: null,
   cwd: null,
@@ -72,6 +74,35 @@ describe('codec', () => {
       reason: expect.stringMatching(/command must be a string/),
       partial: { invocationId: 'inv-1', taskId: 't_1' },
     });
+  });
+
+  it('requires a command and a cancel to name their namespace and agent key', () => {
+    const { namespace: _n, agentKeyId: _k, ...unaddressed } = command;
+    expect(decodeCommand(encode(unaddressed as CommandMessage))).toMatchObject({
+      ok: false,
+      reason: 'invalid command: namespace must be a string; agentKeyId must be a string',
+    });
+    expect(decodeCommand(encode({ ...command, namespace: 'a b' }))).toMatchObject({
+      ok: false,
+      reason: 'invalid command: namespace is not a valid namespace',
+    });
+    const cancel = {
+      v: 1,
+      kind: 'cancel',
+      taskId: 't_1',
+      host: 'web1',
+      invocationIds: ['inv-1'],
+      requestedBy: 'ops',
+      issuedAt: 1,
+      expiresAt: 2,
+      replyTo: 'warren.results',
+    };
+    expect(decodeCancel(Buffer.from(JSON.stringify(cancel)))).toMatchObject({
+      ok: false,
+      reason: 'invalid cancel: namespace must be a string; agentKeyId must be a string',
+    });
+    const addressed = { ...cancel, namespace: 'warren', agentKeyId: 'SHA256:agent' };
+    expect(decodeCancel(Buffer.from(JSON.stringify(addressed)))).toEqual({ ok: true, message: addressed });
   });
 
   it('refuses an oversized body before parsing it', () => {

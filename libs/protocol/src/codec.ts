@@ -11,7 +11,7 @@ import type {
 import { REJECT_CODES } from './messages';
 import { AGENT_RESULT_STATES } from './states';
 import { isPrintable, LABEL_KEY_PATTERN, LABEL_LIMITS, VERSION_PATTERN } from './text.rule';
-import { isValidHostId } from './topology';
+import { isValidHostId, NAMESPACE_PATTERN } from './topology';
 import { PROTOCOL_VERSION } from './version';
 
 /** Outcome of decoding bytes from the wire: the message, or why it is not one. */
@@ -126,11 +126,20 @@ function capture(field: string): Check {
 }
 
 const ids: Check[] = [str('invocationId', { max: 128 }), str('taskId', { max: 128 }), host()];
+/** Whom a command or cancel is addressed to besides its host: the namespace and the host's accepted agent key. */
+const addressee: Check[] = [
+  (o, errors) => {
+    if (typeof o.namespace !== 'string') errors.push('namespace must be a string');
+    else if (!NAMESPACE_PATTERN.test(o.namespace)) errors.push('namespace is not a valid namespace');
+  },
+  str('agentKeyId', { max: 128 }),
+];
 const epochMs = (field: string, nullable = false) => int(field, { min: 0, nullable });
 
 const SCHEMAS: Record<MessageKind, Check[]> = {
   command: [
     ...ids,
+    ...addressee,
     str('command', { max: LIMITS.commandBytes }),
     str('cwd', { max: LIMITS.cwdBytes, nullable: true }),
     stringMap('env', { names: ENV_NAME_PATTERN, maxEntries: LIMITS.envCount, maxValue: LIMITS.envEntryBytes }),
@@ -182,6 +191,7 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
   cancel: [
     str('taskId', { max: 128 }),
     host(),
+    ...addressee,
     stringList('invocationIds', { max: LIMITS.hostsPerTask, maxItem: 128 }),
     str('requestedBy', { max: 256 }),
     epochMs('issuedAt'),

@@ -28,6 +28,19 @@ export interface CommandMessage extends Base<'command'> {
   taskId: string;
   /** the host this command is for; an agent refuses a command for another host */
   host: string;
+  /**
+   * the installation's namespace it was issued in; an agent refuses a command for another namespace
+   * (a copy replayed into another installation whose agents trust the same controller key). Added
+   * to protocol 1 with `agentKeyId`, both required: an agent refuses a command without them as
+   * `malformed` (a controller from before them), and an older agent ignores them, so controllers
+   * are upgraded first.
+   */
+  namespace: string;
+  /**
+   * fingerprint (`SHA256:…`) of the agent key the controller accepted for `host`; an agent refuses a
+   * command addressed to another key (a copy replayed after its state directory, so its key, was wiped)
+   */
+  agentKeyId: string;
   /** run as `/bin/sh -c <command>` */
   command: string;
   /** user to run it as; null = the agent policy's default user */
@@ -121,6 +134,8 @@ export const REJECT_CODES = [
   'untrusted_key',
   'bad_signature',
   'wrong_host',
+  'wrong_namespace',
+  'wrong_key',
   'expired',
   'not_yet_valid',
   'replay',
@@ -196,6 +211,10 @@ export interface OutputMessage extends Base<'output'> {
 export interface CancelMessage extends Base<'cancel'> {
   taskId: string;
   host: string;
+  /** namespace it was issued in; as on a command, an agent refuses another namespace's */
+  namespace: string;
+  /** fingerprint of the agent key the controller accepts for `host` now; as on a command, an agent refuses another key's */
+  agentKeyId: string;
   invocationIds: string[];
   /** who asked, for the agent's log and the `cancelled` reason */
   requestedBy: string;

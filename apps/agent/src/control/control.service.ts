@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { AgentIdentity } from '../identity/agent.identity';
+import { misaddressing } from '../inbox/inbox.decision';
 import { InboxService } from '../inbox/inbox.service';
 import { ROOT_LOGGER } from '@warren/runtime';
 
@@ -12,7 +13,8 @@ import { ROOT_LOGGER } from '@warren/runtime';
  * Reads the host's control queue (`<ns>.ctl.<host>`): signed cancels from the controller. On every
  * (re)connect it first drains whatever waited there while the agent was away, and only then does
  * the inbox start consuming, so that a command cancelled while the agent was offline never starts.
- * A cancel is verified like a command (trusted key, this host); anything else is dropped and logged.
+ * A cancel is verified like a command (trusted key; this namespace, host and agent key); anything
+ * else is dropped and logged.
  */
 @Injectable()
 export class ControlService {
@@ -67,8 +69,14 @@ export class ControlService {
         return ch.nack(m, false, false);
       }
       const c = decoded.message;
-      if (c.host !== this.config.host) {
-        this.log.warn({ taskId: c.taskId, for: c.host }, 'rejected control message: for another host');
+      const misaddressed = misaddressing(c, {
+        namespace: this.config.namespace,
+        host: this.config.host,
+        agentKeyId: this.identity.key.keyId,
+      });
+      if (misaddressed) {
+        const { code, reason } = misaddressed;
+        this.log.warn({ taskId: c.taskId, code, reason }, 'rejected control message: not addressed to this agent');
         return ch.nack(m, false, false);
       }
       this.inbox.cancel({

@@ -25,11 +25,13 @@ export interface Waiting {
 }
 
 /**
- * The inbox's door: verifies a delivery (signature against the trusted controller keys, host,
- * issue and expiry times, invocation id; see {@link admit}), then asks the local policy, which has
- * the last word whatever the signature says. A refusal is settled, logged and answered here: what
- * could not be verified is rejected without requeue and answered on the default results route (its
- * own reply-to cannot be trusted); a verified refusal is acked and answered on its reply-to.
+ * The inbox's door: verifies a delivery (signature against the trusted controller keys, namespace,
+ * host, this agent's key, issue and expiry times, invocation id; see {@link admit}), then asks the
+ * local policy, which has the last word whatever the signature says. A refusal is settled, logged
+ * and answered here: what could not be verified is rejected without requeue and answered on the
+ * default results route (its own reply-to cannot be trusted), and so is a command of another
+ * namespace (its reply-to is that installation's, so our controller hears of it); any other
+ * verified refusal is acked and answered on its reply-to.
  */
 export class InboxAdmission {
   /** who the agent process is, for the policy's root and user-switch checks */
@@ -56,6 +58,8 @@ export class InboxAdmission {
       { content: d.content, headers: headers as Record<string, unknown> | undefined, correlationId },
       {
         host: this.config.host,
+        namespace: this.config.namespace,
+        agentKeyId: this.identity.key.keyId,
         trusted: this.identity.trusted,
         now: this.clock.now(),
         skewMs: this.config.clockSkewMs,
@@ -70,7 +74,8 @@ export class InboxAdmission {
       else d.reject(false);
       const logged = { taskId: answer.taskId, correlationId: answer.invocationId, messageId, verified };
       this.log.warn({ code, reason, ...logged, redelivered: d.redelivered }, 'rejected message');
-      const route = verified ? (this.decodedReplyTo(d) ?? this.defaultRoute) : this.defaultRoute;
+      const ownRoute = verified && code !== 'wrong_namespace';
+      const route = ownRoute ? (this.decodedReplyTo(d) ?? this.defaultRoute) : this.defaultRoute;
       this.refuse({ ids: { ...answer, host: this.config.host }, state: 'rejected', reason, route, code });
       return null;
     }

@@ -1,14 +1,18 @@
 import { type CommandMessage, encode, generateSigningKey, keyRing, LIMITS, signBody } from '@warren/protocol';
 import { describe, expect, it } from 'vitest';
-import { type AdmitContext, admit, decideStart, type StartContext } from './inbox.decision';
+import { type AdmitContext, admit, decideStart, misaddressing, type StartContext } from './inbox.decision';
 
 const controller = generateSigningKey();
+/** this agent's key */
+const agent = generateSigningKey();
 const command: CommandMessage = {
   v: 1,
   kind: 'command',
   invocationId: 'inv-1',
   taskId: 't_1',
   host: 'web1',
+  namespace: 'ns',
+  agentKeyId: agent.keyId,
   command: 'true',
   runAs: null,
   cwd: null,
@@ -25,6 +29,8 @@ const signed = (c: CommandMessage | Buffer, key = controller) => {
 };
 const ctx = (over: Partial<AdmitContext> = {}): AdmitContext => ({
   host: 'web1',
+  namespace: 'ns',
+  agentKeyId: agent.keyId,
   trusted: keyRing([controller]),
   now: 1500,
   skewMs: 30_000,
@@ -90,6 +96,40 @@ describe('admit', () => {
     expect(admit(signed(command), ctx({ now: 2001 }))).toMatchObject({ code: 'expired' });
   });
 
+  it('refuses a copy replayed into another namespace whose agent trusts the same controller key, naming both namespaces', () => {
+    expect(admit(signed(command), ctx({ namespace: 'other' }))).toEqual({
+      action: 'reject',
+      code: 'wrong_namespace',
+      reason: 'wrong namespace: issued in namespace ns, this agent serves other; not run',
+      answer: { invocationId: 'inv-1', taskId: 't_1' },
+      verified: true,
+    });
+    // another namespace is named before another host: the widest mismatch
+    expect(admit(signed({ ...command, host: 'db1' }), ctx({ namespace: 'other' }))).toMatchObject({
+      code: 'wrong_namespace',
+    });
+  });
+
+  it('refuses a copy addressed to another agent key: the host after its state directory (key and journal) was wiped', () => {
+    const wiped = generateSigningKey();
+    expect(admit(signed(command), ctx({ agentKeyId: wiped.keyId }))).toEqual({
+      action: 'reject',
+      code: 'wrong_key',
+      reason: `wrong agent key: the command is addressed to key ${agent.keyId}, this agent's key is ${wiped.keyId}; not run`,
+      answer: { invocationId: 'inv-1', taskId: 't_1' },
+      verified: true,
+    });
+  });
+
+  it('refuses as malformed a signed command that names no namespace or agent key (a controller before the rule)', () => {
+    const { namespace: _ns, agentKeyId: _key, ...old } = command;
+    expect(admit(signed(Buffer.from(JSON.stringify(old))), ctx())).toMatchObject({
+      action: 'reject',
+      code: 'malformed',
+      reason: 'invalid command: namespace must be a string; agentKeyId must be a string',
+    });
+  });
+
   it('refuses any copy of an invocation already running, waiting or journaled, saying how the first one went', () => {
     expect(admit(signed(command), ctx({ seen: () => 'running' }))).toMatchObject({
       code: 'replay',
@@ -105,6 +145,22 @@ describe('admit', () => {
     expect(admit(signed(command), ctx({ seen: () => 'journaled' }))).toMatchObject({
       reason: expect.stringContaining('outcome unknown'),
     });
+  });
+});
+
+describe('misaddressing (commands and cancels alike)', () => {
+  const me = { namespace: 'ns', host: 'web1', agentKeyId: agent.keyId };
+
+  it('passes only what names this namespace, this host and this key', () => {
+    expect(misaddressing(me, me)).toBeNull();
+    expect(misaddressing({ ...me, namespace: 'other' }, me)?.code).toBe('wrong_namespace');
+    expect(misaddressing({ ...me, host: 'db1' }, me)?.code).toBe('wrong_host');
+    expect(misaddressing({ ...me, agentKeyId: 'SHA256:old' }, me)?.code).toBe('wrong_key');
+    // the widest mismatch is named first
+    expect(misaddressing({ namespace: 'other', host: 'db1', agentKeyId: 'SHA256:old' }, me)?.code).toBe(
+      'wrong_namespace',
+    );
+    expect(misaddressing({ ...me, host: 'db1', agentKeyId: 'SHA256:old' }, me)?.code).toBe('wrong_host');
   });
 });
 

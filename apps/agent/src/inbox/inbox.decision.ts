@@ -16,6 +16,10 @@ export type Seen = 'running' | 'waiting' | 'journaled' | null;
 /** What admission needs to know about the agent. */
 export interface AdmitContext {
   host: string;
+  /** this installation's namespace: a command issued in another is refused */
+  namespace: string;
+  /** fingerprint of this agent's own key: a command addressed to another key is refused */
+  agentKeyId: string;
   /** controller keys we obey: fingerprint → key */
   trusted: ReadonlyMap<string, KeyObject>;
   now: number;
@@ -54,7 +58,9 @@ const MAX_ID = 128;
 /**
  * Admits a delivery, checking in this order and before anything else acts on it: its size, the signature
  * over the whole body by a trusted controller key (nothing is parsed before that), that it decodes
- * as a command, that it is for this host, that it was not issued in the future (beyond the clock
+ * as a command, that it is for this namespace, this host and this agent's key (so that a copy
+ * replayed into another installation, or after this host's state and key were wiped, runs nowhere
+ * else), that it was not issued in the future (beyond the clock
  * skew) nor has expired, and that its invocation id has never been accepted here (running,
  * waiting, or in the journal, whatever the `redelivered` flag says). The skew applies to the issue
  * time only. What passes waits for a slot.
@@ -81,7 +87,8 @@ export function admit(m: Incoming, ctx: AdmitContext): Admission {
     answer,
     verified: true,
   });
-  if (c.host !== ctx.host) return refuse('wrong_host', `wrong host: the command is for ${c.host}, this is ${ctx.host}`);
+  const misaddressed = misaddressing(c, ctx);
+  if (misaddressed) return refuse(misaddressed.code, misaddressed.reason);
   if (c.issuedAt > ctx.now + ctx.skewMs) {
     return refuse(
       'not_yet_valid',
@@ -95,6 +102,30 @@ export function admit(m: Incoming, ctx: AdmitContext): Admission {
   const seen = ctx.seen(c.invocationId);
   if (seen) return refuse('replay', replayReason(seen, ctx.outcomeOf(c.invocationId)));
   return { action: 'queue', command: c };
+}
+
+/**
+ * Why a verified command or cancel is not for this agent, or null when it is: another namespace,
+ * another host, or another agent key than ours (the one the controller accepted for this host when
+ * it signed it). Checked in that order, so the reason names the widest mismatch.
+ */
+export function misaddressing(
+  c: Pick<CommandMessage, 'namespace' | 'host' | 'agentKeyId'>,
+  ctx: Pick<AdmitContext, 'namespace' | 'host' | 'agentKeyId'>,
+): { code: RejectCode; reason: string } | null {
+  if (c.namespace !== ctx.namespace)
+    return {
+      code: 'wrong_namespace',
+      reason: `wrong namespace: issued in namespace ${c.namespace}, this agent serves ${ctx.namespace}; not run`,
+    };
+  if (c.host !== ctx.host)
+    return { code: 'wrong_host', reason: `wrong host: the command is for ${c.host}, this is ${ctx.host}` };
+  if (c.agentKeyId !== ctx.agentKeyId)
+    return {
+      code: 'wrong_key',
+      reason: `wrong agent key: the command is addressed to key ${c.agentKeyId}, this agent's key is ${ctx.agentKeyId}; not run`,
+    };
+  return null;
 }
 
 function unverified(code: RejectCode, reason: string, correlationId: unknown): Admission {

@@ -83,7 +83,9 @@ export class InboxHarness {
   });
   readonly controllerKey = generateSigningKey();
   readonly strangerKey = generateSigningKey();
-  private readonly identity = new AgentIdentity(generateSigningKey(), keyRing([this.controllerKey]), false);
+  /** this agent's own key: commands are addressed to its fingerprint */
+  readonly agentKey = generateSigningKey();
+  private readonly identity = new AgentIdentity(this.agentKey, keyRing([this.controllerKey]), false);
 
   setUp = (): void => {
     this.dir = mkdtempSync(join(tmpdir(), 'warren-inbox-'));
@@ -136,13 +138,15 @@ export class InboxHarness {
     );
   };
 
-  /** A command for `web1` that `true`s, valid for a minute, each with its own invocation id. */
+  /** A command for `web1` in `ns` (this agent's key) that `true`s, valid for a minute, each with its own invocation id. */
   command = (over: Partial<CommandMessage> = {}): CommandMessage => ({
     v: 1,
     kind: 'command',
     invocationId: `inv-${++this.seq}`,
     taskId: 't_1',
     host: 'web1',
+    namespace: 'ns',
+    agentKeyId: this.agentKey.keyId,
     command: 'true',
     runAs: null,
     cwd: null,

@@ -60,6 +60,64 @@ describe('compilePattern: allow globs', () => {
   });
 });
 
+describe('compilePattern: argument placeholders ({name}) in allow globs', () => {
+  it('documents the hole they close: * admits options, so `systemctl status *` admits -H user@host (which runs ssh)', () => {
+    expect(allows('systemctl status *', 'systemctl status -H user@host')).toBe(true);
+  });
+
+  it('pins one word that is not an option: `systemctl status {unit}` admits nginx, refuses -H user@host', () => {
+    const unit = 'systemctl status {unit}';
+    expect(allows(unit, 'systemctl status nginx')).toBe(true);
+    expect(allows(unit, 'systemctl status nginx.service')).toBe(true);
+    expect(allows(unit, 'systemctl status getty@tty1.service')).toBe(true);
+    expect(allows(unit, 'systemctl status -H user@host')).toBe(false);
+    expect(allows(unit, 'systemctl status --host=user@host')).toBe(false);
+    expect(allows(unit, 'systemctl status -Huser@host')).toBe(false);
+    expect(allows(unit, 'systemctl status nginx -H user@host')).toBe(false); // one word only
+    expect(allows(unit, 'systemctl status ')).toBe(false); // at least one character
+    expect(allows(unit, 'systemctl status')).toBe(false);
+  });
+
+  it.each([
+    ['"-H" user@host', 'a quote the shell removes'],
+    ["'-H'", 'a single quote'],
+    ['\\-H', 'a backslash the shell removes'],
+    ['$X', 'an expansion'],
+    ['-*', 'a leading dash'],
+    ['+5', 'a leading plus, an option to some programs (tail +5, sort +1)'],
+    ['*', 'a pathname glob that could expand to a file named -rf'],
+    ['[-]H', 'a bracket glob'],
+    ['~root', 'a tilde expansion'],
+    ['{-H,x}', 'a brace expansion'],
+    ['../../etc/shadow', 'a slash'],
+    ['a\tb', 'whitespace'],
+    ['nginx;reboot', 'a metacharacter'],
+  ])('never lets a placeholder stand for what the shell would rewrite: %j (%s)', (arg) => {
+    expect(allows('systemctl status {unit}', `systemctl status ${arg}`)).toBe(false);
+  });
+
+  it('combines with literal text, other placeholders and wildcards, and leaves other braces literal', () => {
+    expect(allows('journalctl -u {unit}.service -n {lines}', 'journalctl -u nginx.service -n 100')).toBe(true);
+    expect(allows('journalctl -u {unit}.service -n {lines}', 'journalctl -u nginx.service -n -100')).toBe(false);
+    expect(allows('kill -{signal} {pid}', 'kill -HUP 1234')).toBe(true);
+    expect(allows('find /var/log -name {name} -exec ls {} +', 'find /var/log -name syslog -exec ls {} +')).toBe(true); // `{}` is no placeholder
+    expect(allows('echo \\{unit}', 'echo {unit}')).toBe(true); // escaped: the literal text
+    expect(allows('echo \\{unit}', 'echo nginx')).toBe(false);
+  });
+
+  it('is refused in a deny glob, where it could only catch less than *', () => {
+    expect(() => compilePattern('systemctl stop {unit}', 'deny')).toThrow(PolicyError);
+    expect(() => compilePattern('systemctl stop {unit}', 'deny')).toThrow(/only an allow entry can do/);
+  });
+
+  it('matches a long hostile command in linear time', () => {
+    const command = `x ${'a'.repeat(30_000)} ${'a '.repeat(30_000)};`;
+    const t0 = Date.now();
+    expect(allows('x {a}{b}{c}{d}{e}{f}{g}{h} * {i} b', command)).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+});
+
 describe('compilePattern: deny globs', () => {
   it('lets wildcards match metacharacters too, so a deny entry catches chained commands', () => {
     expect(denies('*rm -rf /*', 'cd /tmp; rm -rf / --no-preserve-root')).toBe(true);

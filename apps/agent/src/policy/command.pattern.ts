@@ -16,14 +16,33 @@ const SHELL_METACHARACTERS = new Set([';', '&', '|', '`', '$', '(', ')', '<', '>
  */
 const REGEX_LITERAL = /^\/((?:[^/\\]|\\[\s\S])+)\/(i?)$/;
 
-type Token = { kind: 'char'; char: string } | { kind: 'one' } | { kind: 'star' };
+/**
+ * Characters an argument placeholder (`{unit}`) may match: letters, digits and `_ . , : @ % + =
+ * -`. Nothing the shell rewrites (quotes, backslash, `$`, globs `* ? [`, `~`, `{ }`, `#`,
+ * whitespace, metacharacters), so the word the command names is the word the program gets; and no
+ * `/`, so a pinned name cannot become a path.
+ */
+const WORD_CHAR = /^[A-Za-z0-9_.,:@%+=-]$/;
+/** `{name}`: an argument placeholder in an `allow` glob. Any other brace is a literal character. */
+const PLACEHOLDER = /^\{[A-Za-z_][A-Za-z0-9_-]{0,63}\}/;
+
+/**
+ * `word1` is the first character of a placeholder (a word character other than `-` and `+`, so
+ * never an option, nor the `+N` some programs take as one), `wordN` the rest (a run of word characters, like a `*` over them only).
+ */
+type Token =
+  { kind: 'char'; char: string } | { kind: 'one' } | { kind: 'star' } | { kind: 'word1' } | { kind: 'wordN' };
 
 /**
  * Compiles one entry of a policy's `allow` or `deny` list. A glob must match the whole command;
  * `*` is any run of characters, `?` one character, `\` makes the next character literal. In `allow`
  * the wildcards stop at shell metacharacters; in `deny` they match anything, so that a deny entry
- * can only catch more. A regex (`/…/`) is searched anywhere in the command unless it anchors itself,
- * and has no metacharacter protection. Throws {@link PolicyError} with the problem (no field name).
+ * can only catch more. `*` also matches options (`systemctl status *` admits `-H user@host`): to
+ * pin an argument, an `allow` glob writes `{name}`, one word of {@link WORD_CHAR} characters that
+ * does not start with `-` or `+` (`systemctl status {unit}` admits `nginx`, not `-H user@host`);
+ * a `deny` glob may not use it, since there it could only catch less than `*`. A regex (`/…/`) is
+ * searched anywhere in the command unless it anchors itself, and has no metacharacter protection.
+ * Throws {@link PolicyError} with the problem (no field name).
  */
 export function compilePattern(source: string, list: 'allow' | 'deny'): CommandPattern {
   if (source === '') throw new PolicyError('a pattern must not be empty');
@@ -37,17 +56,25 @@ export function compilePattern(source: string, list: 'allow' | 'deny'): CommandP
     }
     return { source, kind: 'regex', test: (command) => re.test(command) };
   }
-  const tokens = tokenize(source);
+  const tokens = tokenize(source, list);
   const crossMeta = list === 'deny';
   return { source, kind: 'glob', test: (command) => globMatches(tokens, command, crossMeta) };
 }
 
-function tokenize(source: string): Token[] {
+function tokenize(source: string, list: 'allow' | 'deny'): Token[] {
   const tokens: Token[] = [];
   const chars = Array.from(source);
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i];
-    if (c === '\\') {
+    const placeholder = c === '{' ? PLACEHOLDER.exec(chars.slice(i, i + 66).join('')) : null;
+    if (placeholder) {
+      if (list === 'deny')
+        throw new PolicyError(
+          `glob ${JSON.stringify(source)}: ${placeholder[0]} pins an argument, which only an allow entry can do (write * in deny, or \\${placeholder[0]} for the literal text)`,
+        );
+      tokens.push({ kind: 'word1' }, { kind: 'wordN' });
+      i += placeholder[0].length - 1;
+    } else if (c === '\\') {
       if (i + 1 === chars.length)
         throw new PolicyError(`glob ${JSON.stringify(source)} ends with a lone \\ (write \\\\ for a backslash)`);
       tokens.push({ kind: 'char', char: chars[++i] });
@@ -76,11 +103,11 @@ function globMatches(tokens: readonly Token[], command: string, crossMeta: boole
   for (const ch of command) {
     next.fill(0);
     const wild = crossMeta || !SHELL_METACHARACTERS.has(ch);
+    const word = WORD_CHAR.test(ch);
     let alive = false;
     for (let p = 0; p < m; p++) {
       if (!cur[p]) continue;
-      const t = tokens[p];
-      const to = t.kind === 'star' ? (wild ? p : -1) : (t.kind === 'one' ? wild : t.char === ch) ? p + 1 : -1;
+      const to = step(tokens[p], p, ch, wild, word);
       if (to >= 0) {
         next[to] = 1;
         alive = true;
@@ -93,7 +120,24 @@ function globMatches(tokens: readonly Token[], command: string, crossMeta: boole
   return cur[m] === 1;
 }
 
-/** A star may match nothing: wherever one is reachable, so is the position after it. */
+/** Where token `t` at position `p` goes on reading `ch`: `p` (it loops), `p + 1`, or -1 (no match). */
+function step(t: Token, p: number, ch: string, wild: boolean, word: boolean): number {
+  switch (t.kind) {
+    case 'star':
+      return wild ? p : -1;
+    case 'wordN':
+      return word ? p : -1;
+    case 'one':
+      return wild ? p + 1 : -1;
+    case 'word1':
+      return word && ch !== '-' && ch !== '+' ? p + 1 : -1;
+    case 'char':
+      return t.char === ch ? p + 1 : -1;
+  }
+}
+
+/** A star (and the rest of a placeholder) may match nothing: wherever one is reachable, so is the position after it. */
 function skipStars(tokens: readonly Token[], set: Uint8Array): void {
-  for (let p = 0; p < tokens.length; p++) if (set[p] && tokens[p].kind === 'star') set[p + 1] = 1;
+  for (let p = 0; p < tokens.length; p++)
+    if (set[p] && (tokens[p].kind === 'star' || tokens[p].kind === 'wordN')) set[p + 1] = 1;
 }

@@ -121,6 +121,15 @@ maxOutputBytes: 512KiB
     expect(errorOf('allowRoot: true\nallowRoot: false')).toMatch(/not valid YAML: .*unique/i);
   });
 
+  it('compiles argument placeholders in allow, and refuses one in deny naming the entry', () => {
+    const policy = parse('allow: ["systemctl status {unit}"]');
+    expect(policy.allow[0].test('systemctl status nginx')).toBe(true);
+    expect(policy.allow[0].test('systemctl status -H user@host')).toBe(false);
+    expect(errorOf('deny: ["reboot", "systemctl stop {unit}"]')).toBe(
+      `${FILE}: deny[1]: glob "systemctl stop {unit}": {unit} pins an argument, which only an allow entry can do (write * in deny, or \\{unit} for the literal text)`,
+    );
+  });
+
   it('passes on a failure of the user database as a load error', () => {
     const broken: UserDatabase = {
       lookup: () => {

@@ -25,6 +25,8 @@ const command = (over: Partial<CommandMessage> = {}): CommandMessage => ({
   invocationId: 'i1',
   taskId: 't1',
   host: 'web1',
+  namespace: 'warren',
+  agentKeyId: 'SHA256:agent',
   command: 'true',
   runAs: null,
   cwd: null,

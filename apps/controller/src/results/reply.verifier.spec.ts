@@ -77,11 +77,13 @@ describe('ReplyVerifier', () => {
     expect(lookups).toEqual(['i1', 'i9']);
   });
 
-  it('lets no refusal about an unverifiable message, another host or a replay change an invocation', async () => {
+  it('lets no refusal about an unverifiable message, another host, another namespace or a replay change an invocation', async () => {
     const { verifier } = await verifierOf();
     expect(verifier.changesInvocation(result('web1'))).toBe(true);
     expect(verifier.changesInvocation(result('web1', { state: 'rejected', code: 'expired' }))).toBe(true);
-    for (const code of ['bad_signature', 'wrong_host', 'replay'] as const)
+    // addressed to the key this controller accepted, but the host now has another: true of this very invocation
+    expect(verifier.changesInvocation(result('web1', { state: 'rejected', code: 'wrong_key' }))).toBe(true);
+    for (const code of ['bad_signature', 'wrong_host', 'wrong_namespace', 'replay'] as const)
       expect(verifier.changesInvocation(result('web1', { state: 'rejected', code }))).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import type { Delivery } from '@warren/amqp';
 import {
   decodeReply,
   KEY_ID_HEADER,
+  type RejectCode,
   shownKeyId,
   type ReplyMessage,
   type ResultMessage,
@@ -14,6 +15,12 @@ import type { Logger } from 'pino';
 import { HostKeysStore } from '../hosts/host-keys.store';
 import { MetricsService } from '../metrics/metrics.service';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
+
+/**
+ * Verified refusals that change no invocation: another host's or another namespace's command (its
+ * ids are not this host's invocations here), or a replay (the first copy's outcome stands).
+ */
+const KEEPS_OUTCOME: readonly RejectCode[] = ['wrong_host', 'wrong_namespace', 'replay'];
 
 /**
  * The key-trust check of the agents' replies. A reply is believed only when it is signed by the
@@ -93,6 +100,7 @@ export class ReplyVerifier {
 
   /** False for an agent's refusal whose ids cannot be believed or whose invocation already has its outcome. */
   changesInvocation(m: ResultMessage): boolean {
-    return !(m.code && (UNVERIFIED_REJECT_CODES.includes(m.code) || m.code === 'wrong_host' || m.code === 'replay'));
+    if (!m.code) return true;
+    return !(UNVERIFIED_REJECT_CODES.includes(m.code) || KEEPS_OUTCOME.includes(m.code));
   }
 }

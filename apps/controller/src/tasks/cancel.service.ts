@@ -6,6 +6,7 @@ import { nameHosts } from '../auth/host-patterns';
 import { ForbiddenError, TaskNotFoundError, UnprocessableTaskError } from '../errors/errors';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CommandPublisher } from './command.publisher';
+import { CommandTrust } from './command-trust';
 import { type CancelRequester, TaskAudit } from './task-audit.service';
 import { TaskChanges } from './task-changes';
 
@@ -29,7 +30,8 @@ export interface CancelOutcome {
  * report of the kill ends it; so a command that may have run is never left "cancelled before it
  * started"); every host with a pending or running invocation gets a signed cancel ({@link CommandPublisher})
  * on the control exchange, a queue the agent reads before its inbox (also after being offline): a running command
- * is killed with its whole process group, a queued one never starts.
+ * is killed with its whole process group, a queued one never starts. A cancel names the host's accepted key,
+ * as a command does; a host that has none now (its commands were addressed to a key since removed) is sent none.
  */
 @Injectable()
 export class CancelService {
@@ -38,6 +40,7 @@ export class CancelService {
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
     private readonly publisher: CommandPublisher,
+    private readonly trust: CommandTrust,
     private readonly changes: TaskChanges,
     private readonly audit: TaskAudit,
     @Inject(ROOT_LOGGER) root: Logger,
@@ -82,9 +85,18 @@ export class CancelService {
     // Every host with anything not yet terminal hears of it: a "pending" command may already be running there.
     const byHost = new Map<string, string[]>();
     for (const r of [...pending, ...running]) byHost.set(r.host, [...(byHost.get(r.host) ?? []), r.id]);
-    const sends = [...byHost].map(([host, invocationIds]) =>
-      this.publisher.cancel(task, host, invocationIds, who.principal.name, now),
-    );
+    const sends = [...byHost].map(async ([host, invocationIds]) => {
+      // Addressed, as its commands were, to the host's accepted key: an agent with any other refuses it.
+      const agentKeyId = await this.trust.acceptedKeyId(host);
+      if (!agentKeyId) {
+        this.log.warn(
+          { taskId, host },
+          'cancel not sent: the host has no accepted key; its running command ends by its deadline',
+        );
+        return;
+      }
+      await this.publisher.cancel(task, { host, agentKeyId }, invocationIds, who.principal.name, now);
+    });
     const settled = await Promise.allSettled(sends);
     const failed = settled.filter((s) => s.status === 'rejected').length;
     if (failed > 0)

@@ -9,11 +9,20 @@ export interface TrustRefusal {
   reason: string;
 }
 
+/** A host a command may be sent to, and the fingerprint of its accepted key, which the command is addressed to. */
+export interface TrustGrant {
+  agentKeyId: string;
+}
+
 /**
  * Decides whether a host may be sent a command, by its key: a host whose key is accepted may
  * (also while offline: it ends `undelivered` if it stays away), except when its accepted key is
  * gone and it announces another one; a host never announced is `unknown_host`; one whose key awaits
  * acceptance is `rejected`. Nothing such a host answered could be stored, so nothing is sent to it.
+ * A host let through comes with its accepted key's fingerprint: every command and cancel names it,
+ * and an agent with any other key (its state directory wiped, or another installation's host of the
+ * same name) refuses it. So a host without an accepted key, trust-on-first-use included, is never
+ * sent a command: `--auto-accept` accepts a key on its first heartbeat, and only then is one sent.
  */
 @Injectable()
 export class CommandTrust {
@@ -22,14 +31,12 @@ export class CommandTrust {
     private readonly hosts: HostsRegistry,
   ) {}
 
-  /** null when `host` may be sent a command at `now` (ms); otherwise the verdict for its invocation. */
-  async refusal(host: string, now: number): Promise<TrustRefusal | null> {
-    // The common case costs two map lookups; the store is read only for a host not plainly trusted.
-    const accepted = this.hostKeys.isAccepted(host);
-    if (accepted && !this.hosts.acceptedKeyGone(host, now)) return null;
-    const { trust, pendingKeyIds } = await this.hostKeys.view(host);
-    const changedAndGone = accepted && trust === 'changed';
-    if (accepted && !changedAndGone) return null; // accepted and merely offline
+  /** The grant when `host` may be sent a command at `now` (ms); otherwise the verdict for its invocation. */
+  async check(host: string, now: number): Promise<TrustGrant | TrustRefusal> {
+    // One read of the store per host: it also gives the accepted key the command is addressed to.
+    const { trust, keyId, pendingKeyIds } = await this.hostKeys.view(host);
+    const changedAndGone = keyId !== null && trust === 'changed' && this.hosts.acceptedKeyGone(host, now);
+    if (keyId !== null && !changedAndGone) return { agentKeyId: keyId }; // accepted (perhaps merely offline)
     if (trust === 'unknown')
       return {
         state: 'unknown_host',
@@ -48,4 +55,14 @@ export class CommandTrust {
       reason: `controller: host ${host}'s key ${pendingKeyIds[0] ?? ''} is not accepted; check it and run \`warren hosts accept ${host}\``,
     };
   }
+
+  /** The fingerprint of `host`'s accepted key, which a cancel is addressed to; null when it has none. */
+  async acceptedKeyId(host: string): Promise<string | null> {
+    return (await this.hostKeys.view(host)).keyId;
+  }
+}
+
+/** True when {@link CommandTrust.check} let the host through. */
+export function isGrant(v: TrustGrant | TrustRefusal): v is TrustGrant {
+  return 'agentKeyId' in v;
 }

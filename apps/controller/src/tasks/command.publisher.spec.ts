@@ -35,9 +35,9 @@ const task = {
 } as unknown as TaskRecord;
 
 describe('CommandPublisher', () => {
-  it('publishes one signed, mandatory command that expires with the delivery timeout', async () => {
+  it("publishes one signed, mandatory command, addressed to its namespace and the host's accepted key, that expires with the delivery timeout", async () => {
     const { publisher, published } = publisherOf();
-    await publisher.command(task, { id: 'i1', host: 'web1' }, 1_000_000);
+    await publisher.command(task, { id: 'i1', host: 'web1', agentKeyId: 'SHA256:web1' }, 1_000_000);
     expect(published).toHaveLength(1);
     const [p] = published;
     expect(p).toMatchObject({ host: 'web1', options: { mandatory: true, expiration: '30000', correlationId: 'i1' } });
@@ -49,6 +49,8 @@ describe('CommandPublisher', () => {
         v: PROTOCOL_VERSION,
         invocationId: 'i1',
         taskId: 't_1',
+        namespace: 'ns',
+        agentKeyId: 'SHA256:web1',
         issuedAt: 1_000_000,
         expiresAt: 1_030_000,
         live: false,
@@ -56,15 +58,17 @@ describe('CommandPublisher', () => {
     });
   });
 
-  it('publishes a signed cancel that outlives any copy of the commands it cancels', async () => {
+  it('publishes a signed cancel, addressed like a command, that outlives any copy of the commands it cancels', async () => {
     const { publisher, published } = publisherOf();
-    await publisher.cancel(task, 'web2', ['i2', 'i3'], 'ops', 2_000_000);
+    await publisher.cancel(task, { host: 'web2', agentKeyId: 'SHA256:web2' }, ['i2', 'i3'], 'ops', 2_000_000);
     const [p] = published;
     expect(p.host).toBe('web2');
     expect(p.options.messageId).toBe('t_1:web2:2000000');
     expect(verifyBody(p.body, p.options.headers as Record<string, unknown>, keyRing([key])).ok).toBe(true);
     expect(JSON.parse(p.body.toString())).toMatchObject({
       kind: 'cancel',
+      namespace: 'ns',
+      agentKeyId: 'SHA256:web2',
       invocationIds: ['i2', 'i3'],
       requestedBy: 'ops',
       expiresAt: 2_000_000 + 30_000 + 5_000 + 60_000,

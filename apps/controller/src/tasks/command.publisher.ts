@@ -20,7 +20,8 @@ import type { TaskRecord } from '../store/task-store.port';
  * Builds, signs and publishes one message to one agent: a command (on the command exchange,
  * mandatory so that an unroutable one comes back, expiring with the task's delivery timeout) or a
  * cancel (on the control exchange, which the agent reads before its inbox). Every body is signed
- * with the controller's key over its whole bytes (see libs/protocol signing.ts). Each call resolves
+ * with the controller's key over its whole bytes (see libs/protocol signing.ts), and names the
+ * namespace and the agent key it is for, so that a captured copy runs nowhere else. Each call resolves
  * when the broker has confirmed the message and rejects when it has not.
  */
 @Injectable()
@@ -32,8 +33,11 @@ export class CommandPublisher {
     private readonly metrics: MetricsService,
   ) {}
 
-  /** The command of `task` for one invocation, issued at `issuedAt` (ms); its publish is timed on `/metrics`. */
-  command(task: TaskRecord, inv: { id: string; host: string }, issuedAt: number): Promise<void> {
+  /**
+   * The command of `task` for one invocation, issued at `issuedAt` (ms) and addressed to the agent
+   * key `inv.agentKeyId` (the host's accepted key, see CommandTrust); its publish is timed on `/metrics`.
+   */
+  command(task: TaskRecord, inv: { id: string; host: string; agentKeyId: string }, issuedAt: number): Promise<void> {
     const ns = this.config.namespace;
     const msg: CommandMessage = {
       v: PROTOCOL_VERSION,
@@ -41,6 +45,8 @@ export class CommandPublisher {
       invocationId: inv.id,
       taskId: task.id,
       host: inv.host,
+      namespace: ns,
+      agentKeyId: inv.agentKeyId,
       command: task.command,
       runAs: task.runAs,
       cwd: task.cwd,
@@ -70,20 +76,26 @@ export class CommandPublisher {
     );
   }
 
-  /** A cancel of `invocationIds` of `task` on `host`, asked by `requestedBy` at `now` (ms). */
+  /**
+   * A cancel of `invocationIds` of `task` on `to.host`, addressed to its accepted agent key
+   * `to.agentKeyId`, asked by `requestedBy` at `now` (ms).
+   */
   cancel(
     task: Pick<TaskRecord, 'id' | 'deliveryTimeoutMs'>,
-    host: string,
+    to: { host: string; agentKeyId: string },
     invocationIds: string[],
     requestedBy: string,
     now: number,
   ): Promise<void> {
     const ns = this.config.namespace;
+    const { host, agentKeyId } = to;
     const msg: CancelMessage = {
       v: PROTOCOL_VERSION,
       kind: 'cancel',
       taskId: task.id,
       host,
+      namespace: ns,
+      agentKeyId,
       invocationIds,
       requestedBy,
       issuedAt: now,

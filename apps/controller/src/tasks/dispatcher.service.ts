@@ -6,7 +6,7 @@ import { BrokerService } from '../broker/broker.service';
 import { type InvocationUpdate, TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
 import { CommandPublisher } from './command.publisher';
 import { CompletionNotifier } from './completion.notifier';
-import { CommandTrust } from './command-trust';
+import { CommandTrust, isGrant } from './command-trust';
 
 /**
  * Publishes a task's commands, one per host, back to back ({@link CommandPublisher}), then awaits
@@ -69,21 +69,21 @@ export class DispatcherService {
     );
   }
 
-  /** Marks the invocations of hosts without an accepted key; returns the others. */
+  /** Marks the invocations of hosts without an accepted key; returns the others, with their accepted key. */
   private async refuseUntrusted(
     task: TaskRecord,
     invocations: { id: string; host: string }[],
     now: number,
-  ): Promise<{ id: string; host: string }[]> {
-    const sendable: { id: string; host: string }[] = [];
+  ): Promise<{ id: string; host: string; agentKeyId: string }[]> {
+    const sendable: { id: string; host: string; agentKeyId: string }[] = [];
     const verdicts: InvocationUpdate[] = [];
     for (const inv of invocations) {
-      const refusal = await this.trust.refusal(inv.host, now);
-      if (!refusal) {
-        sendable.push(inv);
+      const verdict = await this.trust.check(inv.host, now);
+      if (isGrant(verdict)) {
+        sendable.push({ ...inv, agentKeyId: verdict.agentKeyId });
         continue;
       }
-      const { state, reason } = refusal;
+      const { state, reason } = verdict;
       verdicts.push({ kind: 'verdict', invocationId: inv.id, state, reason, at: now });
       this.log.warn(
         { taskId: task.id, host: inv.host, correlationId: inv.id, state },
