@@ -38,7 +38,7 @@ npm run build --silent >/dev/null
 echo "== broker"
 bash scripts/ensure-broker.sh
 
-mkdir -p "$STATE"
+mkdir -p "$STATE" && chmod 700 "$STATE"
 stop >/dev/null
 
 # The API needs a token. Create a local admin one, once, where the CLI looks for it; it works
