@@ -1,6 +1,15 @@
 import 'reflect-metadata';
-import { Body, Controller, Delete, Get, type INestApplication, Module, Post } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
+import {
+  Body,
+  Controller,
+  Delete,
+  type ExecutionContext,
+  Get,
+  type INestApplication,
+  Module,
+  Post,
+} from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, NestFactory, Reflector } from '@nestjs/core';
 import { IsString } from 'class-validator';
 import { ManualClock } from '@warren/runtime';
 import pino from 'pino';
@@ -251,6 +260,38 @@ describe('AuthGuard', () => {
       clock.advance(600_000);
       expect(await audit.query({ limit: 2000 })).toHaveLength(4);
     }, 60_000);
+
+    it('folds 1,000 failed authentications from addresses rotated within one IPv6 /64 as one source', async () => {
+      const guard = new AuthGuard(
+        new Reflector(),
+        tokens,
+        limiter,
+        { record: (e: AuditEvent) => audit.record(e), query: (q: AuditQuery) => audit.query(q) },
+        pino({ level: 'silent' }),
+      );
+      const refusals: string[] = [];
+      for (let i = 0; i < 1000; i++) {
+        const req = {
+          method: 'GET',
+          path: '/read',
+          headers: { authorization: 'Bearer wt_guessed' },
+          socket: { remoteAddress: `2001:db8:1:2:${(i + 1).toString(16)}::1` },
+        };
+        const ctx = {
+          getType: () => 'http',
+          getHandler: () => ProbeController.prototype.read,
+          getClass: () => ProbeController,
+          switchToHttp: () => ({ getRequest: () => req }),
+        } as unknown as ExecutionContext;
+        await guard.canActivate(ctx).catch((err: Error) => refusals.push(err.name));
+      }
+      expect(refusals).toHaveLength(1000);
+      clock.advance(60_000);
+      const records = await audit.query({ limit: 2000 });
+      expect(records).toHaveLength(4);
+      expect(records.reduce((sum, r) => sum + r.count, 0)).toBe(1000);
+      expect(new Set(records.map((r) => r.source))).toEqual(new Set(['2001:db8:1:2::/64']));
+    });
 
     it('never counts a valid token, a 403, or a public route', async () => {
       for (let i = 0; i < 50; i++) {

@@ -4,7 +4,7 @@ import { ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { ForbiddenError, TooManyRequestsError, UnauthenticatedError } from '../errors/errors';
-import { AuthFailureLimiter } from './auth-failure.limiter';
+import { AuthFailureLimiter, sourceKey } from './auth-failure.limiter';
 import { AUDIT_ACTION, IS_PUBLIC, REQUIRED_ROLE } from './auth.decorators';
 import { HostScope } from './host-patterns';
 import { type AuthedRequest, attemptedTask, clientIp } from './principal';
@@ -23,7 +23,8 @@ export const GET_A_TOKEN =
  * Failed authentication is limited per source address ({@link AuthFailureLimiter}): once an
  * address has spent its burst, every request from it needing a token is refused 429 with
  * `Retry-After` before its token is looked at. 401s and 429s are audited as repeatable refusals:
- * one record per address and reason a minute, with a count (`AggregatingAuditLog`).
+ * one record per address (an IPv6 one by its /64, as the limiter counts) and reason a minute,
+ * with a count (`AggregatingAuditLog`).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -49,6 +50,9 @@ export class AuthGuard implements CanActivate {
       this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ??
       (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'admin');
     const source = clientIp(req) ?? 'unknown';
+    // Repeatable refusals are folded by what the limiter counts (an IPv6 address by its /64): an
+    // attacker rotating addresses within its /64 would otherwise write one record per request.
+    const foldedSource = sourceKey(source);
     const admission = this.limiter.admit(source);
     if (!admission.admitted) {
       const retryAfterSec = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
@@ -56,7 +60,7 @@ export class AuthGuard implements CanActivate {
       // One record per address a minute, with a count (repeatKey): a flood cannot flood the log.
       await this.audit.record({
         actor: 'anonymous',
-        source,
+        source: foldedSource,
         action: explicitAction ?? 'api.request',
         decision: 'denied',
         reason,
@@ -72,7 +76,7 @@ export class AuthGuard implements CanActivate {
       const action = explicitAction ?? 'api.request';
       await this.audit.record({
         actor,
-        source,
+        source: status === 401 ? foldedSource : source,
         action,
         decision: 'denied',
         reason,

@@ -27,11 +27,13 @@ export class CoreModule {
             customProps: accessLogProps,
             // Access logs at debug: one line per request would dominate the log at fleet scale.
             // 503 (no broker yet, or a /healthz probe saying so) is a state, not a bug: warn, not error.
-            // 429 too: the auth guard logs one line per rate-limit window, not one per refused request.
+            // 401 and 429 at debug too: anyone can repeat them without limit, so at info they would let
+            // an anonymous client fill the log; the audit log records them, one row per source, reason
+            // and minute with a count (docs/security-api.md).
             customLogLevel: (_req, res, err) =>
               res.statusCode === 503
                 ? 'warn'
-                : res.statusCode === 429
+                : res.statusCode === 429 || res.statusCode === 401
                   ? 'debug'
                   : err || res.statusCode >= 500
                     ? 'error'
