@@ -96,11 +96,14 @@ describe('faults: a command that takes its agent down, and a result not yet conf
     const post = await w.api('POST', '/v1/tasks', {
       command: `while [ ! -e ${go} ]; do sleep 0.05; done; echo finished; exit 7`,
       hosts: ['h3'],
-      timeoutMs: 4_000,
+      // Room for the freeze, the SIGKILL and the restart on a loaded machine before the `lost`
+      // deadline (timeout + 1 s grace after it started): with 4 s a slow restart read `lost`.
+      timeoutMs: 12_000,
       killGraceMs: 0,
     });
     const id = post.body.id as string;
     await watch(id, (rs) => rs[0].state === 'running', 10_000);
+    const lostDeadline = Date.now() + 12_000 + 1_000;
     const agent = w.agents.get('h3')!;
     const from = agent.output.length;
     const frozen = await broker.pids();
@@ -120,8 +123,8 @@ describe('faults: a command that takes its agent down, and a result not yet conf
     const t = (await w.api('GET', `/v1/tasks/${id}`)).body;
     expect(t.results[0]).toMatchObject({ state: 'failed', exitCode: 7, stdout: 'finished\n' });
     expect(restarted.output).toMatch(/"resent":1[^\n]*"sending replies journaled before the restart"/);
-    // Past the `lost` deadline (4 s + 1 s grace): the real outcome stands.
-    await sleep(1_500);
+    // Past the `lost` deadline (12 s + 1 s grace): the real outcome stands.
+    await sleep(Math.max(0, lostDeadline - Date.now()) + 500);
     expect((await w.api('GET', `/v1/tasks/${id}`)).body.results[0]).toMatchObject({ state: 'failed', exitCode: 7 });
   }, 90_000);
 });
