@@ -90,6 +90,10 @@ describe('compilePattern: argument placeholders ({name}) in allow globs', () => 
     ['~root', 'a tilde expansion'],
     ['{-H,x}', 'a brace expansion'],
     ['../../etc/shadow', 'a slash'],
+    ['..', 'a parent directory: `cat /srv/app/{name}/config.yml` must not read /srv/config.yml'],
+    ['.', 'the directory itself'],
+    ['.hidden', 'a leading dot'],
+    ['@opts', 'an argument file of options (gcc @file, javac @file)'],
     ['a\tb', 'whitespace'],
     ['nginx;reboot', 'a metacharacter'],
   ])('never lets a placeholder stand for what the shell would rewrite: %j (%s)', (arg) => {

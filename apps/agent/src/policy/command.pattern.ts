@@ -23,12 +23,18 @@ const REGEX_LITERAL = /^\/((?:[^/\\]|\\[\s\S])+)\/(i?)$/;
  * `/`, so a pinned name cannot become a path.
  */
 const WORD_CHAR = /^[A-Za-z0-9_.,:@%+=-]$/;
+/**
+ * What a placeholder's word may not start with: `-` (an option), `+` (some programs' option, `+N`),
+ * `.` (so never `.` or `..`: a pinned name in a path cannot climb out of it) and `@` (`@file`, an
+ * argument file of options to gcc, javac and others).
+ */
+const NOT_FIRST = new Set(['-', '+', '.', '@']);
 /** `{name}`: an argument placeholder in an `allow` glob. Any other brace is a literal character. */
 const PLACEHOLDER = /^\{[A-Za-z_][A-Za-z0-9_-]{0,63}\}/;
 
 /**
- * `word1` is the first character of a placeholder (a word character other than `-` and `+`, so
- * never an option, nor the `+N` some programs take as one), `wordN` the rest (a run of word characters, like a `*` over them only).
+ * `word1` is the first character of a placeholder (a word character not in {@link NOT_FIRST}, so
+ * never an option, `+N`, `.`, `..` or `@file`), `wordN` the rest (a run of word characters, like a `*` over them only).
  */
 type Token =
   { kind: 'char'; char: string } | { kind: 'one' } | { kind: 'star' } | { kind: 'word1' } | { kind: 'wordN' };
@@ -39,7 +45,7 @@ type Token =
  * the wildcards stop at shell metacharacters; in `deny` they match anything, so that a deny entry
  * can only catch more. `*` also matches options (`systemctl status *` admits `-H user@host`): to
  * pin an argument, an `allow` glob writes `{name}`, one word of {@link WORD_CHAR} characters that
- * does not start with `-` or `+` (`systemctl status {unit}` admits `nginx`, not `-H user@host`);
+ * does not start with `-`, `+`, `.` or `@` (`systemctl status {unit}` admits `nginx`, not `-H user@host`);
  * a `deny` glob may not use it, since there it could only catch less than `*`. A regex (`/…/`) is
  * searched anywhere in the command unless it anchors itself, and has no metacharacter protection.
  * Throws {@link PolicyError} with the problem (no field name).
@@ -130,7 +136,7 @@ function step(t: Token, p: number, ch: string, wild: boolean, word: boolean): nu
     case 'one':
       return wild ? p + 1 : -1;
     case 'word1':
-      return word && ch !== '-' && ch !== '+' ? p + 1 : -1;
+      return word && !NOT_FIRST.has(ch) ? p + 1 : -1;
     case 'char':
       return t.char === ch ? p + 1 : -1;
   }
