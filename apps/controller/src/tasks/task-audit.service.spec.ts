@@ -128,4 +128,25 @@ describe('TaskAudit', () => {
     // Signed by this controller, about a real invocation: one record each.
     expect(records.filter((r) => !forged.includes(r)).map((r) => r.count)).toEqual([1, 1, 1, 1, 1]);
   });
+
+  it('writes 1,000 copies of a command replayed from another namespace as a handful of records: they name no invocation of ours', async () => {
+    const clock = new ManualClock();
+    const log = new AggregatingAuditLog(new SqliteAuditLog(openDatabase(':memory:'), clock), clock);
+    const audit = new TaskAudit(log, new MetricsService());
+    const copy = {
+      v: PROTOCOL_VERSION,
+      kind: 'result',
+      invocationId: 'inv-of-another-installation',
+      taskId: 't_elsewhere',
+      host: 'web1',
+      state: 'rejected',
+      code: 'wrong_namespace',
+      reason: 'addressed to namespace prod, this agent serves staging',
+    } as unknown as ResultMessage;
+    for (let i = 0; i < 1000; i++) await audit.agentRejected(copy);
+    clock.advance(60_000);
+    const records = await log.query({ limit: 2000 });
+    expect(records.length).toBeLessThanOrEqual(2);
+    expect(records.reduce((sum, r) => sum + r.count, 0)).toBe(1000);
+  });
 });

@@ -83,11 +83,13 @@ export class TaskAudit {
    * A refusal an agent reports, counted by its code. One record each, but for a message whose
    * signature did not verify (anyone who can publish can send those at line rate, and their ids
    * are claims): those are recorded once per host and code a minute with a count, so a flood of
-   * forged commands cannot flood the log. A replay or a command for another host was signed by
-   * this controller and names a real invocation: one record each.
+   * forged commands cannot flood the log. So is a command addressed to another namespace
+   * (`wrong_namespace`): a copy from another installation, replayed here as often as its holder
+   * likes, that names no invocation of this controller. A replay or a command for another host of
+   * this namespace was signed by this controller and names a real invocation: one record each.
    */
   async agentRejected(m: ResultMessage): Promise<void> {
-    const forged = m.code !== undefined && UNVERIFIED_REJECT_CODES.includes(m.code);
+    const forged = m.code !== undefined && (UNVERIFIED_REJECT_CODES.includes(m.code) || m.code === 'wrong_namespace');
     await this.log.record({
       actor: `agent:${m.host}`,
       source: 'broker',
