@@ -5,9 +5,12 @@ import { forTerminal } from './terminal.safe';
 /** characters of a command shown in the table */
 export const AUDIT_COMMAND_WIDTH = 40;
 
+/** `text` with every run of white space (newlines, tabs) made one space. */
+const flat = (text: string) => text.replace(/\s+/g, ' ').trim();
+
 const oneLine = (text: string, width: number) => {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length <= width ? flat : `${flat.slice(0, width - 1).trimEnd()}…`;
+  const line = flat(text);
+  return line.length <= width ? line : `${line.slice(0, width - 1).trimEnd()}…`;
 };
 
 /** `2025-01-31 12:00:05` in UTC: sortable, and the same on every machine reading the log. */
@@ -38,16 +41,20 @@ export function renderAudit(given: AuditRecord[]): string {
   const records = forTerminal(given); // commands, reasons and token names are anyone's words
   const rows = [
     ['TIME (UTC)', 'ACTOR', 'SOURCE', 'ACTION', 'DECISION', 'HOSTS', 'COMMAND', 'REASON / OUTCOME'],
-    ...records.map((r) => [
-      time(r.at),
-      r.actor,
-      r.source ?? '-',
-      r.action,
-      r.count > 1 ? `${r.decision} ×${r.count}` : r.decision,
-      r.hosts.length ? oneLine(foldHosts(r.hosts), 30) : '-',
-      r.command === null ? '-' : oneLine(r.command, AUDIT_COMMAND_WIDTH),
-      r.reason ?? (r.outcome ? outcomeText(r.outcome) : detailText(r.detail)),
-    ]),
+    ...records.map((r) =>
+      [
+        time(r.at),
+        r.actor,
+        r.source ?? '-',
+        r.action,
+        r.count > 1 ? `${r.decision} ×${r.count}` : r.decision,
+        r.hosts.length ? oneLine(foldHosts(r.hosts), 30) : '-',
+        r.command === null ? '-' : oneLine(r.command, AUDIT_COMMAND_WIDTH),
+        r.reason ?? (r.outcome ? outcomeText(r.outcome) : detailText(r.detail)),
+        // Every cell on one line: a newline in a reason (an agent's words) or a token name would
+        // draw a row of its own, a fake audit record.
+      ].map(flat),
+    ),
   ];
   return (
     formatColumns(rows)

@@ -110,6 +110,32 @@ describe('human output of what hosts control', () => {
     expect(audit).not.toMatch(ACTIVE);
     expect(audit).toContain('printf "\\x1b]0;owned\\a"');
   });
+
+  it('keeps each audit record on one line: a newline in a reason or actor draws no fake record', () => {
+    const record: AuditRecord = {
+      id: 1,
+      count: 1,
+      at: new Date(T0).toISOString(),
+      actor: 'agent:web1',
+      source: 'broker',
+      action: 'agent.rejected',
+      decision: 'denied',
+      reason: 'policy\n2026-01-01 00:00:00Z  alice  10.0.0.1  task.create  allowed  db1  rm -rf /',
+      taskId: null,
+      hosts: ['web1'],
+      command: null,
+      cwd: null,
+      envNames: [],
+      runAs: null,
+      invocationId: null,
+      detail: null,
+    };
+    const lines = renderAudit([record, { ...record, id: 2, actor: 'x\ny' }])
+      .trimEnd()
+      .split('\n');
+    expect(lines).toHaveLength(3); // the header and one line per record
+    expect(lines[1]).toContain('policy 2026-01-01');
+  });
 });
 
 describe('jsonForTerminal', () => {
