@@ -49,11 +49,18 @@ describe('CommandTrust', () => {
 
   it('refuses a host named in other letter case as unknown_host, naming the known host it differs from only in case', async () => {
     const { trust } = trustOf({ 'Web01.Example.COM': { view: accepted } });
-    expect(await trust.check('web01.example.com', 0)).toEqual({
+    expect(await trust.check('web01.example.com', 0, () => true)).toEqual({
       state: 'unknown_host',
       reason:
         'no agent has announced host web01.example.com to this controller; host ids are case-sensitive, and Web01.Example.COM is known (differs only in case)',
     });
+  });
+
+  it('names no known host outside the task creator’s scope (nor any when no scope is given, as for a rolling run)', async () => {
+    const { trust } = trustOf({ 'Web01.Example.COM': { view: accepted } });
+    const plain = { state: 'unknown_host', reason: 'no agent has announced host web01.example.com to this controller' };
+    expect(await trust.check('web01.example.com', 0, (h) => h.startsWith('web'))).toEqual(plain);
+    expect(await trust.check('web01.example.com', 0)).toEqual(plain);
   });
 
   it('refuses a host whose key awaits acceptance, and one whose accepted key is gone for another, as rejected', async () => {

@@ -31,8 +31,16 @@ export class CommandTrust {
     private readonly hosts: HostsRegistry,
   ) {}
 
-  /** The grant when `host` may be sent a command at `now` (ms); otherwise the verdict for its invocation. */
-  async check(host: string, now: number): Promise<TrustGrant | TrustRefusal> {
+  /**
+   * The grant when `host` may be sent a command at `now` (ms); otherwise the verdict for its
+   * invocation. An `unknown_host` reason names a known host differing only in case only when
+   * `visible` (the task creator's scope) says that host may be named; none when not given.
+   */
+  async check(
+    host: string,
+    now: number,
+    visible: (host: string) => boolean = () => false,
+  ): Promise<TrustGrant | TrustRefusal> {
     // One read of the store per host: it also gives the accepted key the command is addressed to.
     const { trust, keyId, pendingKeyIds } = await this.hostKeys.view(host);
     const changedAndGone = keyId !== null && trust === 'changed' && this.hosts.acceptedKeyGone(host, now);
@@ -42,7 +50,10 @@ export class CommandTrust {
         state: 'unknown_host',
         reason: unknownHostReason(
           host,
-          this.hosts.known().map((p) => p.host),
+          this.hosts
+            .known()
+            .map((p) => p.host)
+            .filter(visible),
         ),
       };
     if (changedAndGone)

@@ -37,8 +37,13 @@ export class DispatcherService {
   }
 
   /** Publishes every invocation of `task`; resolves when each is confirmed or marked `error`. */
-  async dispatch(task: TaskRecord, all: { id: string; host: string }[], issuedAt: number): Promise<void> {
-    const invocations = await this.refuseUntrusted(task, all, issuedAt);
+  async dispatch(
+    task: TaskRecord,
+    all: { id: string; host: string }[],
+    issuedAt: number,
+    visible?: (host: string) => boolean,
+  ): Promise<void> {
+    const invocations = await this.refuseUntrusted(task, all, issuedAt, visible);
     const sends = invocations.map((inv) => this.publisher.command(task, inv, issuedAt));
     const settled = await Promise.allSettled(sends);
     const failures = settled.flatMap((s, i) =>
@@ -74,11 +79,12 @@ export class DispatcherService {
     task: TaskRecord,
     invocations: { id: string; host: string }[],
     now: number,
+    visible?: (host: string) => boolean,
   ): Promise<{ id: string; host: string; agentKeyId: string }[]> {
     const sendable: { id: string; host: string; agentKeyId: string }[] = [];
     const verdicts: InvocationUpdate[] = [];
     for (const inv of invocations) {
-      const verdict = await this.trust.check(inv.host, now);
+      const verdict = await this.trust.check(inv.host, now, visible);
       if (isGrant(verdict)) {
         sendable.push({ ...inv, agentKeyId: verdict.agentKeyId });
         continue;

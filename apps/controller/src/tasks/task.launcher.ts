@@ -104,7 +104,8 @@ export class TaskLauncher {
       'task created',
     );
     if (rollingRun) await this.rolling.advance(task.id);
-    else await this.dispatcher.dispatch(task, invocations, now);
+    // The caller's scope decides which known hosts an `unknown_host` reason may name.
+    else await this.dispatcher.dispatch(task, invocations, now, (h) => who.scope.allows(h));
     return { id: task.id, hosts, state: (await this.store.getTask(task.id))?.state ?? task.state, ...limits };
   }
 }
