@@ -59,7 +59,9 @@ export function withBrokerPassword(urls: string, password: string | undefined): 
       if (u.username === '')
         throw new ConfigError(`${setting} needs the user in every --broker URL: amqps://USER@host, got none`);
       if (u.password !== '')
-        throw new ConfigError(`${setting} is given, and a --broker URL has a password too: give it in one place`);
+        throw new ConfigError(
+          `${setting} is given, and a --broker URL has a password too: give it in one place (without --broker, the default URL amqp://guest:guest@127.0.0.1:5672 is used: give --broker amqp://USER@host)`,
+        );
       u.password = encodeURIComponent(password);
       return u.toString();
     })
