@@ -59,7 +59,7 @@ describe('matchGlobs', () => {
     expect(result).toBeInstanceOf(UnprocessableTaskError);
     expect((result as Error).message).toMatch(
       new RegExp(
-        `against the 10000 known hosts would take \\d+ steps, more than the ${GLOB_MATCH_BUDGET} one request may take`,
+        `against the 10000 known hosts would take more than the ${GLOB_MATCH_BUDGET} steps one request may take`,
       ),
     );
     expect(gap).toBeLessThan(50);

@@ -18,51 +18,64 @@ export const GLOB_MATCH_BUDGET = 100_000_000;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Runs `work` on each of `count` items, letting the event loop turn whenever
- * {@link GLOB_SLICE_MS} have passed since the last turn (the clock read every
- * {@link TESTS_PER_CLOCK_READ} items): however costly each item, nothing else waits long.
+ * Tells a loop when to let the event loop turn: once {@link GLOB_SLICE_MS} have passed since the
+ * last turn, the clock read every {@link TESTS_PER_CLOCK_READ} calls. However costly each step of
+ * the loop, nothing else waits long.
  */
-async function sliced(count: number, work: (index: number) => void): Promise<void> {
-  let since = performance.now();
-  for (let i = 0; i < count; i++) {
-    work(i);
-    if ((i + 1) % TESTS_PER_CLOCK_READ === 0 && performance.now() - since >= GLOB_SLICE_MS) {
-      await nextTurn();
-      since = performance.now();
-    }
+class Slices {
+  private since = performance.now();
+  private calls = 0;
+
+  /** True when the caller should `await turn()` before going on. */
+  due(): boolean {
+    return ++this.calls % TESTS_PER_CLOCK_READ === 0 && performance.now() - this.since >= GLOB_SLICE_MS;
+  }
+
+  async turn(): Promise<void> {
+    await nextTurn();
+    this.since = performance.now();
   }
 }
 
 /**
- * The hosts of `hosts` each glob matches (naturally sorted), keyed by glob. First every glob's
- * cost on every host is added up (cheap: lengths and literal ends); past `budget` steps this throws
- * {@link UnprocessableTaskError} (422) before any name is matched. Then the names are matched. Both
- * passes let the event loop turn every {@link GLOB_SLICE_MS} ms, so `/healthz`, results and
- * deadlines keep being served. Throws `HostPatternError` (field `hosts`, 400) for an unreadable
- * glob, before looking at any host.
+ * The hosts of `hosts` each glob matches (naturally sorted), keyed by glob. First each glob in turn
+ * is read and its cost on the hosts added up (cheap: lengths and literal ends): an unreadable glob
+ * throws `HostPatternError` (field `hosts`, 400), and the moment the total passes `budget` steps
+ * this throws {@link UnprocessableTaskError} (422), in both cases before any name is matched (a
+ * request refused over its budget reads only the globs it takes to pass it). Then the names are
+ * matched. Both passes let the event loop turn every {@link GLOB_SLICE_MS} ms, so `/healthz`,
+ * results and deadlines keep being served.
  */
 export async function matchGlobs(
   globs: readonly string[],
   hosts: readonly string[],
   budget: number = GLOB_MATCH_BUDGET,
 ): Promise<Map<string, string[]>> {
-  const compiled = globs.map((g) => compileHostPattern(g, 'hosts'));
   const unique = [...new Set(hosts)];
-  const pairs = compiled.length * unique.length;
-  const glob = (i: number): HostMatcher => compiled[Math.floor(i / unique.length)];
+  const slices = new Slices();
+  const compiled: HostMatcher[] = [];
   let cost = 0;
-  await sliced(pairs, (i) => {
-    cost += glob(i).cost(unique[i % unique.length]);
-  });
-  if (cost > budget)
-    throw new UnprocessableTaskError(
-      `matching the globs in hosts against the ${unique.length} known hosts would take ${cost} steps, more than the ${budget} one request may take; start globs with literal text (web*, not *web*), use fewer of them, or use names, ranges or labels`,
-    );
-  const matched = compiled.map((): string[] => []);
-  await sliced(pairs, (i) => {
-    const g = Math.floor(i / unique.length);
-    const h = unique[i % unique.length];
-    if (compiled[g].test(h)) matched[g].push(h);
-  });
-  return new Map(compiled.map((g, i) => [g.pattern, matched[i].sort(naturalCompare)]));
+  for (const pattern of globs) {
+    const glob = compileHostPattern(pattern, 'hosts');
+    compiled.push(glob);
+    for (const h of unique) {
+      cost += glob.cost(h);
+      if (cost > budget)
+        throw new UnprocessableTaskError(
+          `matching the globs in hosts against the ${unique.length} known hosts would take more than the ${budget} steps one request may take; start globs with literal text (web*, not *web*), use fewer of them, or use names, ranges or labels`,
+        );
+      if (slices.due()) await slices.turn();
+    }
+    if (slices.due()) await slices.turn();
+  }
+  const out = new Map<string, string[]>();
+  for (const glob of compiled) {
+    const matched: string[] = [];
+    for (const h of unique) {
+      if (glob.test(h)) matched.push(h);
+      if (slices.due()) await slices.turn();
+    }
+    out.set(glob.pattern, matched.sort(naturalCompare));
+  }
+  return out;
 }
