@@ -68,7 +68,8 @@ describe('matchGlobs', () => {
   it('takes everyday globs against 10,000 hosts well within the budget', async () => {
     const hosts = Array.from({ length: 10_000 }, (_, i) => `ip-10-0-${i % 256}-${i}.eu-west-1.compute.internal`);
     const globs = Array.from({ length: 100 }, (_, i) => `ip-10-0-${i}-*.eu-west-1.compute.internal`);
-    const found = await matchGlobs(globs, hosts, 10_000_000);
+    // Each glob's literal start and end rule out all but 40 names at a step each: a tenth of the budget is plenty.
+    const found = await matchGlobs(globs, hosts, GLOB_MATCH_BUDGET / 10);
     expect(found.get('ip-10-0-7-*.eu-west-1.compute.internal')).toHaveLength(40);
   });
 
