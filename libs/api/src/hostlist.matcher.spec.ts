@@ -87,6 +87,54 @@ describe('compileHostPattern', () => {
     expect(compileHostPattern(`${'*a'.repeat(31)}*`).test(name)).toBe(true);
   });
 
+  it('agrees with the anchored glob RegExp on random patterns of stars, padded and unpadded brackets and digits', () => {
+    let seed = 19;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const parts = [
+      'a',
+      '0',
+      '1',
+      '9',
+      '*',
+      '?',
+      '[0-12]',
+      '[00-10]',
+      '[1,10,100]',
+      '[5-120]',
+      '[007-9]',
+      '[0]',
+      '[09-11]',
+    ];
+    const chars = 'a0159';
+    for (let round = 0; round < 300; round++) {
+      const pattern = Array.from({ length: 1 + rand(5) }, () => parts[rand(parts.length)]).join('');
+      const m = compileHostPattern(pattern);
+      const re = reference(pattern);
+      for (let j = 0; j < 40; j++) {
+        const name = Array.from({ length: 1 + rand(8) }, () => chars[rand(chars.length)]).join('');
+        expect(m.test(name), `${pattern} ${name}`).toBe(re.test(name));
+      }
+    }
+  });
+
+  it('refuses a bracket bound of more than 12 digits and more than 8 brackets, naming the rule', () => {
+    expect(() => compileHostPattern('n[1-9999999999999]*', 'hosts')).toThrow(
+      /^hosts: host pattern "n\[1-9999999999999\]\*": a bracket bound has 13 digits; a glob's brackets hold numbers of at most 12 digits$/,
+    );
+    expect(() => compileHostPattern('n[0000000000001-2]')).toThrow(/has 13 digits/);
+    expect(compileHostPattern('[1-2]'.repeat(8)).test('12121212')).toBe(true);
+    expect(() => compileHostPattern('[1-2]'.repeat(9))).toThrow(/: 9 brackets; a glob holds at most 8$/);
+  });
+
+  it('costs a name its length or literal ends rule out one step, another its characters + 1 times the steps', () => {
+    const m = compileHostPattern('web[01-20]*');
+    expect(m.cost('db1')).toBe(1);
+    expect(m.cost('web01.example')).toBe(14 * (3 + 2 + 1));
+  });
+
   it('refuses characters no host id or glob has, and names outside host-id characters never match', () => {
     expect(() => compileHostPattern('web+*', 'hosts')).toThrow(/^hosts: host pattern "web\+\*": "\+" cannot be part/);
     expect(compileHostPattern('*').test('bad name')).toBe(false);

@@ -11,61 +11,104 @@ export interface HostMatcher {
   readonly pattern: string;
   /** True when `host` is one of the names the pattern stands for (the whole name, case-sensitive). */
   test(host: string): boolean;
+  /**
+   * How many steps {@link HostMatcher.test} may take on `host`, found without matching: 1 when the
+   * name's length or the pattern's literal start and end rule it out, else (characters + 1) × the
+   * pattern's steps, a bracket counting one per digit its values may have. Lets a caller refuse a
+   * batch of tests whose total is too large before running any.
+   */
+  cost(host: string): number;
 }
 
 const HOST_CHARS = /^[A-Za-z0-9._-]*$/;
 const GLOB_TEXT_CHARS = /^[A-Za-z0-9._*?-]*$/;
 
-/** One step of a pattern: a literal character, `?`, a run of `*`, or a bracket of numbers. */
-type Token =
-  | { kind: 'char'; char: string }
-  | { kind: 'one' }
-  | { kind: 'star' }
-  | { kind: 'set'; ranges: NumRange[]; lengths: number[] };
+/** Most digits a bracket's bound may have in a pattern that is matched (a glob, a token's pattern). */
+export const MAX_MATCHED_BRACKET_DIGITS = 12;
 
-/** How many digits the values of `r` have, shortest and longest (`01-120` → 2..3). */
-function digitLengths(r: NumRange): [number, number] {
-  return [Math.max(r.width, String(r.from).length), Math.max(r.width, String(r.to).length)];
-}
-
-function setToken(ranges: NumRange[]): Token {
-  const lengths = new Set<number>();
-  for (const r of ranges) {
-    const [lo, hi] = digitLengths(r);
-    for (let k = lo; k <= hi; k++) lengths.add(k);
-  }
-  return { kind: 'set', ranges, lengths: [...lengths].sort((a, b) => a - b) };
-}
+/** Most brackets one matched pattern may hold: each costs up to {@link MAX_MATCHED_BRACKET_DIGITS} steps per character. */
+export const MAX_MATCHED_BRACKETS = 8;
 
 /**
- * True when the `k` digits at `at` in `host` are a value of one of `ranges` as written (`07` is in
- * `01-10`, `7` is not), read as a number without building a string.
+ * A bracket, read for matching: `byLength[k]` holds the values a run of exactly `k` digits may
+ * have (`07` is a 2-digit 7), as sorted, disjoint `[from, to]` pairs; `maxLength` is the longest k.
  */
-function inSet(ranges: NumRange[], host: string, at: number, k: number): boolean {
-  let n = 0;
-  let zeros = 0; // leading zeros
-  for (let j = 0; j < k; j++) {
-    const d = host.charCodeAt(at + j) - 48;
-    if (n === 0 && d === 0) zeros++;
-    n = n * 10 + d;
+interface DigitSet {
+  kind: 'set';
+  byLength: number[][];
+  minLength: number;
+  maxLength: number;
+}
+
+/** One step of a pattern: a literal character, `?`, a run of `*`, or a bracket of numbers. */
+type Token = { kind: 'char'; char: string } | { kind: 'one' } | { kind: 'star' } | DigitSet;
+
+/**
+ * The values of `k` digits that `r` admits as written: with `k` its width (`01-120`, k = 2), every
+ * value of at most `k` digits, zero-padded; otherwise the values of exactly `k` digits unpadded
+ * (`120` with k = 3, or `7` of `1-10` with k = 1). Null when none.
+ */
+function valuesOfLength(r: NumRange, k: number): [number, number] | null {
+  if (r.width > k) return null;
+  const lo = r.width === k || k === 1 ? 0 : 10 ** (k - 1);
+  const from = Math.max(r.from, lo);
+  const to = Math.min(r.to, 10 ** k - 1);
+  return from <= to ? [from, to] : null;
+}
+
+function setToken(ranges: NumRange[], fail: (detail: string) => HostPatternError): DigitSet {
+  const longest = Math.max(...ranges.map((r) => Math.max(r.width, String(r.to).length)));
+  if (longest > MAX_MATCHED_BRACKET_DIGITS)
+    throw fail(
+      `a bracket bound has ${longest} digits; a glob's brackets hold numbers of at most ${MAX_MATCHED_BRACKET_DIGITS} digits`,
+    );
+  const byLength: number[][] = [[]];
+  let minLength = 0;
+  for (let k = 1; k <= longest; k++) {
+    const pairs = ranges
+      .map((r) => valuesOfLength(r, k))
+      .filter((p): p is [number, number] => p !== null)
+      .sort((a, b) => a[0] - b[0]);
+    const merged: number[] = [];
+    for (const [from, to] of pairs) {
+      const last = merged.length - 1;
+      if (merged.length > 0 && from <= merged[last] + 1) merged[last] = Math.max(merged[last], to);
+      else merged.push(from, to);
+    }
+    if (merged.length > 0 && minLength === 0) minLength = k;
+    byLength.push(merged);
   }
-  const written = n === 0 ? 1 : k - zeros; // digits of the number without padding
-  return ranges.some((r) => n >= r.from && n <= r.to && k === Math.max(r.width, written));
+  return { kind: 'set', byLength, minLength, maxLength: longest };
+}
+
+/** True when `n` lies in one of the sorted `[from, to]` pairs of `pairs` (a binary search). */
+function inPairs(pairs: number[], n: number): boolean {
+  let lo = 0;
+  let hi = pairs.length / 2 - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (n < pairs[2 * mid]) hi = mid - 1;
+    else if (n > pairs[2 * mid + 1]) lo = mid + 1;
+    else return true;
+  }
+  return false;
 }
 
 function tokenize(pattern: string, field?: string): Token[] {
+  const fail = (detail: string) => new HostPatternError(pattern, detail, field);
+  const segments = parsePattern(pattern, field);
+  const brackets = segments.filter((s) => s.kind === 'set').length;
+  if (brackets > MAX_MATCHED_BRACKETS) throw fail(`${brackets} brackets; a glob holds at most ${MAX_MATCHED_BRACKETS}`);
   const tokens: Token[] = [];
-  for (const s of parsePattern(pattern, field)) {
+  for (const s of segments) {
     if (s.kind === 'set') {
-      tokens.push(setToken(s.ranges));
+      tokens.push(setToken(s.ranges, fail));
       continue;
     }
     if (!GLOB_TEXT_CHARS.test(s.text)) {
       const bad = [...s.text].find((c) => !GLOB_TEXT_CHARS.test(c));
-      throw new HostPatternError(
-        pattern,
+      throw fail(
         `${JSON.stringify(bad)} cannot be part of a host id or a glob (letters, digits, ".", "_", "-", "*", "?")`,
-        field,
       );
     }
     for (const char of s.text) {
@@ -84,8 +127,8 @@ function lengthBounds(tokens: Token[]): [number, number] {
   for (const t of tokens) {
     if (t.kind === 'star') max = Infinity;
     else if (t.kind === 'set') {
-      min += t.lengths[0];
-      max += t.lengths[t.lengths.length - 1];
+      min += t.minLength;
+      max += t.maxLength;
     } else {
       min++;
       max++;
@@ -96,28 +139,20 @@ function lengthBounds(tokens: Token[]): [number, number] {
 
 /** Scratch rows for {@link matches}, grown as needed and reused: matching allocates nothing per name. */
 let scratch = new Uint8Array(4096);
-let digitsScratch = new Uint8Array(256);
 
 /**
  * Runs the pattern over `host` as a set of positions, one row per character read: row `i` holds
  * the pattern steps reachable after the first `i` characters. Each (character, step) pair is looked
- * at once, a bracket trying only the digit counts its values have.
+ * at once; a bracket reads the digits ahead once, as a number growing digit by digit, and looks the
+ * number up among its values of that many digits: at most {@link MAX_MATCHED_BRACKET_DIGITS} steps.
  */
 function matches(tokens: Token[], host: string, jumps: boolean): boolean {
   const n = host.length;
   const m = tokens.length;
   const w = m + 1;
   if (scratch.length < (n + 1) * w) scratch = new Uint8Array((n + 1) * w * 2);
-  if (digitsScratch.length < n + 1) digitsScratch = new Uint8Array((n + 1) * 2);
   const reach = scratch;
   reach.fill(0, 0, (n + 1) * w);
-  // digitsFrom[i]: how many digits follow from position i (capped: no bracket value is longer)
-  const digitsFrom = digitsScratch;
-  digitsFrom[n] = 0;
-  for (let i = n - 1; i >= 0; i--) {
-    const c = host.charCodeAt(i);
-    digitsFrom[i] = c >= 48 && c <= 57 ? Math.min(255, digitsFrom[i + 1] + 1) : 0;
-  }
   reach[0] = 1;
   for (let i = 0; i <= n; i++) {
     const row = i * w;
@@ -132,9 +167,13 @@ function matches(tokens: Token[], host: string, jumps: boolean): boolean {
       } else if (i === n) continue;
       else if (t.kind === 'one' || (t.kind === 'char' && host[i] === t.char)) reach[row + w + p + 1] = 1;
       else if (t.kind === 'set') {
-        for (const k of t.lengths) {
-          if (k > digitsFrom[i]) break;
-          if (inSet(t.ranges, host, i, k)) reach[(i + k) * w + p + 1] = 1;
+        let value = 0;
+        const last = Math.min(n - i, t.maxLength);
+        for (let k = 1; k <= last; k++) {
+          const d = host.charCodeAt(i + k - 1) - 48;
+          if (d < 0 || d > 9) break;
+          value = value * 10 + d;
+          if (k >= t.minLength && inPairs(t.byLength[k], value)) reach[(i + k) * w + p + 1] = 1;
         }
       }
     }
@@ -173,14 +212,12 @@ export function compileHostPattern(pattern: string, field?: string): HostMatcher
   const [min, max] = lengthBounds(tokens);
   const [prefix, suffix] = literalEnds(tokens);
   const jumps = tokens.some((t) => t.kind === 'set');
+  const steps = tokens.reduce((sum, t) => sum + (t.kind === 'set' ? t.maxLength : 1), 0);
+  const possible = (host: string) =>
+    host.length >= min && host.length <= max && host.startsWith(prefix) && host.endsWith(suffix);
   return {
     pattern,
-    test: (host) =>
-      host.length >= min &&
-      host.length <= max &&
-      host.startsWith(prefix) &&
-      host.endsWith(suffix) &&
-      HOST_CHARS.test(host) &&
-      matches(tokens, host, jumps),
+    test: (host) => possible(host) && HOST_CHARS.test(host) && matches(tokens, host, jumps),
+    cost: (host) => (possible(host) ? (host.length + 1) * steps : 1),
   };
 }

@@ -21,5 +21,10 @@ export {
   MAX_HOST_PATTERN_EXPANSION,
 } from './hostlist.ranges';
 export { matchHosts, splitHostPatterns } from './hostlist.globs';
-export { compileHostPattern, type HostMatcher } from './hostlist.matcher';
+export {
+  compileHostPattern,
+  type HostMatcher,
+  MAX_MATCHED_BRACKET_DIGITS,
+  MAX_MATCHED_BRACKETS,
+} from './hostlist.matcher';
 export { foldHosts, naturalCompare } from './hostlist.fold';

@@ -19,8 +19,10 @@ export interface CreateTaskRequest {
   command: string;
   /**
    * host names, ranges (`web[01-20]`) and globs (`web*`, matched among online hosts): at most 10000
-   * entries of at most 255 characters, at most 100 globs (else 400); names and ranges standing for
-   * more than 10000 hosts in all, repeats counted, are a 422
+   * entries of at most 255 characters, at most 100 globs, a glob of at most 8 brackets whose bounds
+   * have at most 12 digits (else 400); names and ranges standing for more than 10000 hosts in all,
+   * repeats counted, or globs costing more than 100,000,000 matching steps against the known hosts
+   * (docs/security-api.md), are a 422
    */
   hosts?: string[];
   /** `{"zone": "eu"}` or `["zone=eu"]`: every pair must hold on a host (AND) */

@@ -215,6 +215,22 @@ export class HostsRegistry {
     return (await Promise.all(views)).sort((a, b) => a.host.localeCompare(b.host));
   }
 
+  /**
+   * What targeting needs of every known host at `now`: its name, presence, the labels accepted with
+   * its key, and whether a key is accepted. From memory only (no store read per host, as
+   * {@link HostsRegistry.list} makes), so a task among 20,000 known hosts resolves in milliseconds.
+   */
+  targets(
+    now = this.clock.now(),
+  ): { host: string; status: 'online' | 'offline'; labels: Record<string, string>; trusted: boolean }[] {
+    return [...this.hosts.values()].map(({ last, receivedAt }) => ({
+      host: last.host,
+      status: this.statusOf(last, receivedAt, now),
+      labels: this.keys.acceptedLabels(last.host),
+      trusted: this.keys.isAccepted(last.host),
+    }));
+  }
+
   /** The labels targeting uses (accepted with the key) and those the host announces beyond them. */
   private labelsOf(p: PresenceMessage): Pick<HostView, 'labels' | 'pendingLabels'> {
     const labels = this.keys.acceptedLabels(p.host);

@@ -1,6 +1,29 @@
 import { HostPatternError } from '@warren/api';
 import { describe, expect, it } from 'vitest';
-import { GLOB_TESTS_PER_SLICE, matchGlobs } from './glob.matching';
+import { UnprocessableTaskError } from '../errors/errors';
+import { GLOB_MATCH_BUDGET, matchGlobs } from './glob.matching';
+
+/** 10,000 63-character names that are nearly all digits: every bracket of a glob finds work everywhere. */
+const digitHeavy = Array.from({ length: 10_000 }, (_, i) => `${i}`.padStart(5, '0') + '1234567890'.repeat(6).slice(2));
+
+/** Runs `work` while a probe notes the longest time between two turns of the event loop (ms). */
+async function longestGap<T>(work: () => Promise<T>): Promise<{ result: T; gap: number }> {
+  let last = performance.now();
+  let gap = 0;
+  let running = true;
+  const probe = () => {
+    const now = performance.now();
+    gap = Math.max(gap, now - last);
+    last = now;
+    if (running) setImmediate(probe);
+  };
+  setImmediate(probe);
+  try {
+    return { result: await work(), gap };
+  } finally {
+    running = false;
+  }
+}
 
 describe('matchGlobs', () => {
   it('finds each glob its hosts, naturally sorted, once each', async () => {
@@ -12,19 +35,42 @@ describe('matchGlobs', () => {
     ]);
   });
 
-  it('lets the event loop turn while it matches many globs against many hosts', async () => {
-    const hosts = Array.from({ length: 5_000 }, (_, i) => `web-frontend-${i}.example`);
-    const globs = Array.from({ length: 10 }, (_, i) => `${'*'.repeat(20)}${'*e'.repeat(8)}${i}q`);
-    let turns = 0;
-    const ticker = setInterval(() => turns++, 0);
-    try {
-      await matchGlobs(globs, hosts);
-    } finally {
-      clearInterval(ticker);
-    }
-    // 50,000 tests in slices of 1,000: timers ran between slices, where one blocking loop would let none.
-    expect(hosts.length * globs.length).toBeGreaterThan(10 * GLOB_TESTS_PER_SLICE);
-    expect(turns).toBeGreaterThan(0);
+  it('keeps every gap between event-loop turns short while costly bracket globs run over 10,000 digit-heavy names', async () => {
+    expect(digitHeavy[0]).toHaveLength(63);
+    // Eight 12-digit brackets, each before a `*`, and an end no name has: every name is read to its end.
+    const glob = `${'*[0-999999999999]'.repeat(8)}*a?`;
+    const { result, gap } = await longestGap(() => matchGlobs([glob], digitHeavy));
+    expect(result.get(glob)).toEqual([]);
+    // Matching yields every 5 ms of work; 50 ms leaves room for a loaded 2-core machine.
+    expect(gap).toBeLessThan(50);
+  });
+
+  it('refuses the 255-character attack glob of twelve 14-digit brackets before testing any host, naming the rule', async () => {
+    const attack = '*[0-99999999999999]*'.repeat(12).slice(0, 255);
+    const { result, gap } = await longestGap(() => matchGlobs([attack], digitHeavy).catch((e: unknown) => e));
+    expect(result).toBeInstanceOf(HostPatternError);
+    expect((result as Error).message).toMatch(/^hosts: host pattern ".*": 12 brackets; a glob holds at most 8$/);
+    expect(gap).toBeLessThan(50);
+  });
+
+  it('refuses with a 422 a request whose globs would cost more than the budget, before matching any name', async () => {
+    const globs = Array.from({ length: 100 }, (_, i) => `*${i}*[0-99]*`);
+    const { result, gap } = await longestGap(() => matchGlobs(globs, digitHeavy).catch((e: unknown) => e));
+    expect(result).toBeInstanceOf(UnprocessableTaskError);
+    expect((result as Error).message).toMatch(
+      new RegExp(
+        `against the 10000 known hosts would take more than the ${GLOB_MATCH_BUDGET} steps one request may take`,
+      ),
+    );
+    expect(gap).toBeLessThan(50);
+  });
+
+  it('takes everyday globs against 10,000 hosts well within the budget', async () => {
+    const hosts = Array.from({ length: 10_000 }, (_, i) => `ip-10-0-${i % 256}-${i}.eu-west-1.compute.internal`);
+    const globs = Array.from({ length: 100 }, (_, i) => `ip-10-0-${i}-*.eu-west-1.compute.internal`);
+    // Each glob's literal start and end rule out all but 40 names at a step each: a tenth of the budget is plenty.
+    const found = await matchGlobs(globs, hosts, GLOB_MATCH_BUDGET / 10);
+    expect(found.get('ip-10-0-7-*.eu-west-1.compute.internal')).toHaveLength(40);
   });
 
   it('refuses an unreadable glob before testing any host', async () => {

@@ -204,9 +204,7 @@ export class TargetResolver {
 
   async resolve(sel: TargetSelector, visible: (host: string) => boolean = () => true): Promise<ResolvedTarget> {
     const { globs } = planTarget(sel);
-    const known = (await this.registry.list())
-      .filter((h) => visible(h.host))
-      .map((h) => ({ host: h.host, status: h.status, labels: h.labels, trusted: h.keyId !== null }));
+    const known = this.registry.targets().filter((h) => visible(h.host));
     const globMatches = await matchGlobs(
       globs,
       known.map((k) => k.host),

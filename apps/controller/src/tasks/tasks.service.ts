@@ -71,8 +71,8 @@ export class TasksService {
    * Resolves the target (names, ranges, globs, labels, all: see {@link TargetResolver}), then
    * creates the task with a `pending` row per host and publishes its commands (a rolling task only
    * its first `concurrency`), returning once the broker has confirmed them. Refuses with 400 a bad
-   * selector or more than 100 globs, 422 a target that matches nothing or names more than 10000
-   * hosts, 403 (audited, nothing stored or sent) names or ranges outside the caller's token
+   * selector, more than 100 globs or a glob past its bracket bounds, 422 a target that matches
+   * nothing, names more than 10000 hosts or whose globs pass the matching budget, 403 (audited, nothing stored or sent) names or ranges outside the caller's token
    * patterns (checked before any glob is matched; globs, labels and `all` select only among hosts
    * the token reaches), 503 (nothing stored) while the broker is unreachable.
    */
