@@ -3,7 +3,7 @@ import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../store/database';
 import { HostKeyError } from '../errors/errors';
-import { HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
+import { DEFAULT_HOST_KEY_BOUNDS, HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
 
 /** A fresh key as a heartbeat announces it: base64 SPKI and fingerprint. */
@@ -127,5 +127,18 @@ describe('HostKeysStore: a host can always be onboarded, also while junk keys fl
     await keys.seen('web7', a.publicKey, a.keyId, true);
     await expect(keys.accept('web7', a.keyId, 'alice')).rejects.toThrow(/already accepted/);
     expect(await keys.listPreAccepted()).toEqual([]);
+  });
+});
+
+describe('HostKeysStore: --auto-accept is bounded', () => {
+  it('stops auto-accepting at `maxAutoAccepted` accepted hosts: forged names beyond it are only pending', async () => {
+    const bounds = { ...DEFAULT_HOST_KEY_BOUNDS, maxAutoAccepted: 2 };
+    const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), new ManualClock(0), bounds);
+    const [a, b, c] = [announced(), announced(), announced()];
+    expect((await keys.seen('h1', a.publicKey, a.keyId, true)).result).toBe('auto-accepted');
+    expect((await keys.seen('h2', b.publicKey, b.keyId, true)).result).toBe('auto-accepted');
+    expect((await keys.seen('h3', c.publicKey, c.keyId, true)).result).toBe('new-pending');
+    expect(keys.isAccepted('h3')).toBe(false);
+    expect(await keys.accept('h3', undefined, 'alice')).toMatchObject({ keyId: c.keyId, accepted: 'key' }); // an admin still can
   });
 });

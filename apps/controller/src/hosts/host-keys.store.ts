@@ -90,7 +90,7 @@ export class HostKeysStore implements OnModuleInit {
     const outcome = await this.repo.recordSeen(
       { host, keyId, publicKey },
       {
-        accept: autoAccept && !accepted,
+        accept: autoAccept && !accepted && this.acceptedByHost.size < this.bounds.maxAutoAccepted,
         at: now,
         sentAt: heard.sentAt,
         labels,

@@ -31,6 +31,8 @@ export type SeenResult =
 export const MAX_PENDING_KEYS_PER_HOST = 4;
 /** Pending keys recorded in all at most. */
 export const MAX_PENDING_KEYS = 10_000;
+/** `--auto-accept` accepts a first key only while fewer hosts than this have an accepted key. */
+export const MAX_AUTO_ACCEPTED = 10_000;
 
 /** How many pending keys are kept, and for how long without a heartbeat. */
 export interface HostKeyBounds {
@@ -40,16 +42,22 @@ export interface HostKeyBounds {
   maxPendingPerHost: number;
   /** pending keys in all; a new one evicts the least recently heard of all */
   maxPending: number;
+  /**
+   * accepted hosts at which `--auto-accept` stops (a new key is then pending): forged host names
+   * cannot grow the accepted keys (kept in memory) without bound
+   */
+  maxAutoAccepted: number;
 }
 
 /** Injection token of the {@link HostKeyBounds} (optional: {@link DEFAULT_HOST_KEY_BOUNDS}). */
 export const HOST_KEY_BOUNDS = Symbol('HOST_KEY_BOUNDS');
 
-/** 24 h, 4 per host, 10,000 in all. */
+/** 24 h, 4 per host, 10,000 in all; auto-accept up to 10,000 accepted hosts. */
 export const DEFAULT_HOST_KEY_BOUNDS: HostKeyBounds = {
   pendingKeyTtlMs: 24 * 3_600_000,
   maxPendingPerHost: MAX_PENDING_KEYS_PER_HOST,
   maxPending: MAX_PENDING_KEYS,
+  maxAutoAccepted: MAX_AUTO_ACCEPTED,
 };
 
 /** What an accept did: a key (with the labels it announced) or, for an accepted key, a change of its labels. */

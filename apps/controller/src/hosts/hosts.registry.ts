@@ -139,7 +139,11 @@ export class HostsRegistry {
     if (seen === 'new-pending' || seen === 'auto-accepted') {
       this.log.info(
         { host: p.host, keyId: key.keyId, accepted: seen === 'auto-accepted' },
-        seen === 'auto-accepted' ? 'host key accepted on first use (--auto-accept)' : 'new host key pending acceptance',
+        seen === 'auto-accepted'
+          ? 'host key accepted on first use (--auto-accept)'
+          : this.config.autoAccept // a first key not auto-accepted: the cap on accepted hosts is reached
+            ? 'new host key pending acceptance: --auto-accept stopped at its cap on accepted hosts'
+            : 'new host key pending acceptance',
       );
       await this.audit.record({
         actor: seen === 'auto-accepted' ? 'controller' : `agent:${p.host}`,
