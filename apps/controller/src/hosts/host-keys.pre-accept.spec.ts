@@ -142,3 +142,13 @@ describe('HostKeysStore: --auto-accept is bounded', () => {
     expect(await keys.accept('h3', undefined, 'alice')).toMatchObject({ keyId: c.keyId, accepted: 'key' }); // an admin still can
   });
 });
+
+describe('SqliteHostKeyRepository: accepting a key that is gone', () => {
+  it('changes nothing and says so when the key was evicted meanwhile (the store then pre-accepts it)', async () => {
+    const repo = new SqliteHostKeyRepository(openDatabase(':memory:'));
+    const opts = { accept: true, at: 1, labels: {}, maxPendingPerHost: 4, maxPending: 100, pendingHeardSince: 0 };
+    await repo.recordSeen({ host: 'web1', keyId: 'k1', publicKey: 'p' }, opts);
+    expect(await repo.accept('web1', 'gone', 'alice', 2)).toBe(false);
+    expect((await repo.keysOf('web1', 0)).map((k) => [k.keyId, k.status])).toEqual([['k1', 'accepted']]);
+  });
+});

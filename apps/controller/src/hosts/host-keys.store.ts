@@ -32,8 +32,9 @@ export * from './host-keys.types';
  * retires the old one. Pending keys are bounded: one not heard within the TTL expires, and a key
  * heard now always finds room by evicting the least recently heard. A key an operator names that
  * is not pending (evicted by a flood of junk keys, or not heard yet) is pre-accepted: the host's
- * next heartbeat signed by it makes it the accepted key, and junk cannot evict it meanwhile. The labels a key announces are
- * accepted with it; a later change of them is used for targeting only once accepted too. The keys
+ * next heartbeat signed by it makes it the accepted key, and junk cannot evict it meanwhile. The
+ * labels a key announces are accepted with it; a later change of them is used for targeting only
+ * once accepted too. The keys
  * are persisted behind the {@link HostKeyRepository}; the accepted ones are also held here, since
  * every reply is checked against them.
  */
