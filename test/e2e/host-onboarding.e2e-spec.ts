@@ -9,7 +9,7 @@ import {
   signBody,
 } from '@warren/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROKER_URL, until, Warren } from './harness';
+import { BROKER_URL, sleep, until, Warren } from './harness';
 
 type HostRow = {
   host: string;
@@ -23,7 +23,7 @@ type KeyRow = { host: string; keyId: string; status: string };
 
 /**
  * Issue 19, items 4, 7 and 10 against a real controller, agents and broker: forged heartbeats
- * cannot lock a host out, a captured heartbeat played after a restart shows no dead host online,
+ * cannot lock a host out (not even a sustained flood of them: its key can be pre-accepted), a captured heartbeat played after a restart shows no dead host online,
  * and a label a host starts to claim is not used for targeting until accepted.
  */
 describe('host onboarding: no lock-out by forged keys, no replayed presence, labels accepted with the key', () => {
@@ -34,15 +34,14 @@ describe('host onboarding: no lock-out by forged keys, no replayed presence, lab
   const keysOf = async (host: string) =>
     ((await w.api('GET', '/v1/hosts/keys')).body.keys as KeyRow[]).filter((k) => k.host === host);
 
-  /** Publishes a heartbeat for `host`, signed with a fresh key it announces (what a broker credential allows). */
-  const forgeHeartbeat = (host: string) => {
-    const key = generateSigningKey();
+  /** Publishes a heartbeat for `host`, signed with a key it announces (what a broker credential allows): a fresh one by default. */
+  const forgeHeartbeat = (host: string, key = generateSigningKey(), labels: Record<string, string> = {}) => {
     const m: PresenceMessage = {
       v: PROTOCOL_VERSION,
       kind: 'presence',
       host,
       status: 'online',
-      labels: {},
+      labels,
       version: '0.1.0',
       running: 0,
       concurrency: 4,
@@ -158,5 +157,62 @@ describe('host onboarding: no lock-out by forged keys, no replayed presence, lab
     const task = await w.runAndWait({ command: 'echo db', labels: { role: 'db' } });
     expect(task.results.map((r: any) => [r.host, r.state])).toEqual([['o3', 'succeeded']]);
     expect(first.stdout).toMatch(/^accepted o3 key \S+ with labels role=web\n$/);
+  });
+
+  it('a sustained flood of forged keys for a name keeps no agent out: `accept --key <the key it logs>` onboards it', async () => {
+    let flooding = true;
+    const flood = (async () => {
+      // Many fresh keys per heartbeat interval (1 s): the real key's pending record is evicted between its heartbeats.
+      while (flooding) await Promise.all([forgeHeartbeat('o4'), forgeHeartbeat('o4'), sleep(20)]);
+    })();
+    try {
+      await until(async () => (await keysOf('o4')).length === 4, 10_000);
+      const agent = await w.startAgent('o4', {}, ['--labels', 'role=edge']);
+      const keyId = JSON.parse(await agent.waitFor(/"agent started"/)).keyId as string;
+      const accepted = await w.cli(['hosts', 'accept', 'o4', '--key', keyId]);
+      expect(accepted.code).toBe(0);
+      // Pre-accepted unless the accept fell right after one of its heartbeats; either way it is onboarded.
+      expect(accepted.stdout).toMatch(
+        /^(pre-accepted o4 key \S+: awaiting its first heartbeat|accepted o4 key \S+ with labels role=edge)\n$/,
+      );
+      expect(accepted.stdout).toContain(keyId);
+      // Accepted (its trust shows `changed` while junk keys for the name are pending).
+      const isAccepted = (k: KeyRow) => k.keyId === keyId && k.status === 'accepted';
+      await until(async () => (await keysOf('o4')).some(isAccepted), 10_000);
+      const task = await w.runAndWait({ command: 'echo onboarded', labels: { role: 'edge' } });
+      expect(task.results.map((r: any) => [r.host, r.state, r.stdout])).toEqual([['o4', 'succeeded', 'onboarded\n']]);
+      expect((await keysOf('o4')).filter((k) => k.status === 'accepted').map((k) => k.keyId)).toEqual([keyId]);
+    } finally {
+      flooding = false;
+      await flood;
+    }
+  });
+
+  it('a key not heard yet is pre-accepted, listed, accepted by its first heartbeat, and `reject --key` withdraws one', async () => {
+    const [key, other] = [generateSigningKey(), generateSigningKey()];
+    const pre = await w.cli(['hosts', 'accept', 'o5', '--key', key.keyId]);
+    expect(pre).toMatchObject({ code: 0, stdout: `pre-accepted o5 key ${key.keyId}: awaiting its first heartbeat\n` });
+    expect((await w.cli(['hosts', 'keys'])).stdout).toMatch(new RegExp(`^o5\\s+\\S+\\s+pre-accepted\\s`, 'm'));
+    expect(await keysOf('o5')).toEqual([expect.objectContaining({ keyId: key.keyId, status: 'pre-accepted' })]);
+    await forgeHeartbeat('o5', key, { role: 'cache' });
+    await until(async () => (await keysOf('o5')).some((k) => k.status === 'accepted'), 10_000);
+    expect((await hosts()).find((h) => h.host === 'o5')).toMatchObject({
+      trust: 'accepted',
+      labels: { role: 'cache' },
+    });
+
+    await w.cli(['hosts', 'accept', 'o6', '--key', other.keyId]);
+    const withdrawn = await w.cli(['hosts', 'reject', 'o6', '--key', other.keyId]);
+    expect(withdrawn).toMatchObject({ code: 0, stdout: `withdrew o6 pre-accepted key ${other.keyId}\n` });
+    await forgeHeartbeat('o6', other);
+    await until(async () => (await keysOf('o6')).length === 1, 10_000);
+    expect((await keysOf('o6'))[0]).toMatchObject({ keyId: other.keyId, status: 'pending' });
+    const audit = (await w.api('GET', '/v1/audit?action=host.accept')).body.records as any[];
+    expect(audit.map((r) => [r.actor, r.decision, r.hosts])).toEqual(
+      expect.arrayContaining([
+        ['e2e', 'allowed', ['o5']],
+        ['controller', 'allowed', ['o5']],
+      ]),
+    );
   });
 });

@@ -95,6 +95,28 @@ describe('every line the CLI writes shows what a host, a client or the controlle
     }
   });
 
+  it('warren hosts accept --key of a key not heard: says it is pre-accepted and awaits its first heartbeat; reject --key withdraws', async () => {
+    const pre: HostAccepted = {
+      host: 'web1',
+      keyId: `SHA256:new${C1}`,
+      replaced: 'SHA256:old',
+      trust: 'accepted',
+      labels: {},
+      accepted: 'pre-accepted',
+    };
+    ctl.route = (req): Answer =>
+      req.url.endsWith('/accept')
+        ? { status: 200, body: pre }
+        : { status: 200, body: { host: 'web1', keyId: `SHA256:new${C1}`, preAccepted: true } };
+    const accepted = await cli(['hosts', 'accept', 'web1', '--key', 'SHA256:new', '--url', ctl.url]);
+    expect(accepted).toMatchObject({ code: 0 });
+    expect(accepted.stdout).toBe(
+      'pre-accepted web1 key SHA256:new\\u009b2J: awaiting its first heartbeat (then it replaces SHA256:old)\n',
+    );
+    const withdrawn = await cli(['hosts', 'reject', 'web1', '--key', 'SHA256:new', '--url', ctl.url]);
+    expect(withdrawn.stdout).toBe('withdrew web1 pre-accepted key SHA256:new\\u009b2J\n');
+  });
+
   it('warren tasks and cancel: commands and host names from the controller are escaped', async () => {
     const cancelled: TaskCancelled = {
       id: 't_abc',

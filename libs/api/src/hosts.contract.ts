@@ -43,13 +43,17 @@ export interface HostList {
 
 /** Body of `POST /v1/hosts/:host/accept`. */
 export interface AcceptHostRequest {
-  /** the fingerprint to accept, when the host has announced several keys (or one rejected earlier) */
+  /**
+   * the fingerprint to accept, when the host has announced several keys (or one rejected earlier);
+   * a fingerprint not heard lately (evicted by junk keys, or not yet heard: the agent logs it at
+   * start) is pre-accepted: the host's next heartbeat signed by it makes it the accepted key
+   */
   keyId?: string;
 }
 
 /** Body of `POST /v1/hosts/:host/reject`. */
 export interface RejectHostRequest {
-  /** the pending fingerprint to reject, when the host has announced several keys */
+  /** the pending fingerprint to reject, when the host has announced several keys; or the pre-accepted one, to withdraw */
   keyId?: string;
 }
 
@@ -58,6 +62,8 @@ export interface HostRejected {
   host: string;
   /** the fingerprint rejected */
   keyId: string;
+  /** true: `keyId` was the host's pre-accepted key, now withdrawn (not remembered as rejected) */
+  preAccepted: boolean;
 }
 
 /** One key in `GET /v1/hosts/keys`. */
@@ -65,11 +71,14 @@ export interface HostKeyInfo {
   host: string;
   /** fingerprint (`SHA256:…`) */
   keyId: string;
-  /** pending keys not heard within the controller's `--pending-key-ttl` are forgotten */
-  status: 'accepted' | 'pending';
-  /** ISO time of the first and the last heartbeat of this key */
-  firstSeen: string;
-  lastSeen: string;
+  /**
+   * pending keys not heard within the controller's `--pending-key-ttl` are forgotten; `pre-accepted`:
+   * accepted by an operator before a heartbeat of it was heard, awaiting its first one (no expiry)
+   */
+  status: 'accepted' | 'pending' | 'pre-accepted';
+  /** ISO time of the first and the last heartbeat of this key; null for a pre-accepted key (none heard yet) */
+  firstSeen: string | null;
+  lastSeen: string | null;
   /** the labels its last heartbeat announced */
   labels: Record<string, string>;
   /** the labels accepted with it; null for a pending key */
@@ -84,13 +93,18 @@ export interface HostKeyList {
 /** `200` answer of `POST /v1/hosts/:host/accept`. */
 export interface HostAccepted {
   host: string;
-  /** the fingerprint now accepted */
+  /** the fingerprint now accepted (or pre-accepted) */
   keyId: string;
-  /** the key it replaces; null when none */
+  /** the key it replaces (pre-accepted: the one it will replace at its first heartbeat); null when none */
   replaced: string | null;
-  /** the labels now accepted with the key: commands select the host by these */
+  /** the labels now accepted with the key: commands select the host by these ({} when pre-accepted) */
   labels: Record<string, string>;
-  /** `labels`: the key was accepted already, only the labels it announces now were */
-  accepted: 'key' | 'labels';
-  trust: 'accepted';
+  /**
+   * `labels`: the key was accepted already, only the labels it announces now were. `pre-accepted`:
+   * the key was not heard lately; the host's first heartbeat signed by it makes it the accepted key,
+   * with the labels that heartbeat announces, retiring `replaced`
+   */
+  accepted: 'key' | 'labels' | 'pre-accepted';
+  /** the host's trust now: `accepted`, except for a pre-accepted key (then as before, until its heartbeat) */
+  trust: HostTrust;
 }

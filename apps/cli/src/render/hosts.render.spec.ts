@@ -37,11 +37,21 @@ describe('renderHosts / renderHostKeys', () => {
           labels: { x: '\x1b[2J' },
           acceptedLabels: null,
         },
+        {
+          host: 'web2',
+          keyId: 'SHA256:c',
+          status: 'pre-accepted',
+          firstSeen: null,
+          lastSeen: null,
+          labels: {},
+          acceptedLabels: null,
+        },
       ],
       { color: false, now: T0 },
     );
     expect(out.split('\n')[0]).toMatch(/^HOST\s+KEY\s+STATUS\s+LABELS\s+FIRST SEEN\s+LAST SEEN$/);
     expect(out).toMatch(/^web1\s+SHA256:a\s+accepted\s+role=db \(accepted: role=web\)/m);
     expect(out).toMatch(/^web1\s+SHA256:b\s+pending\s+x=\\x1b\[2J/m);
+    expect(out).toMatch(/^web2\s+SHA256:c\s+pre-accepted\s+-\s+-\s+-\s*$/m); // awaiting its first heartbeat
   });
 });

@@ -57,8 +57,8 @@ export function renderHostKeys(given: HostKeyInfo[], opts: { color: boolean; now
         k.keyId,
         k.status,
         accepted === null || accepted === announced ? announced : `${announced} (accepted: ${accepted})`,
-        formatAgo(k.firstSeen, opts.now),
-        formatAgo(k.lastSeen, opts.now),
+        k.firstSeen === null ? '-' : formatAgo(k.firstSeen, opts.now), // pre-accepted: not heard yet
+        k.lastSeen === null ? '-' : formatAgo(k.lastSeen, opts.now),
       ];
     }),
   ];

@@ -120,7 +120,8 @@ const CONTROLLER_OPTIONS = {
   autoAccept: {
     flags: '--auto-accept',
     env: 'WARREN_AUTO_ACCEPT',
-    description: "trust each agent's key on first sight, without `warren hosts accept` (labs only)",
+    description:
+      "trust each agent's key on first sight, without `warren hosts accept` (labs only; stops at 10,000 accepted hosts)",
     parse: flagSwitch,
   },
   pendingKeyTtl: {

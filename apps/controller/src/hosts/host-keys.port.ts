@@ -30,7 +30,25 @@ export type RecordSeenOutcome =
   /** the heartbeat is not newer than the newest one recorded for this key (a replay): nothing changed */
   | { stale: true }
   /** an operator rejected this key of this host (`warren hosts reject`): nothing changed */
-  | { rejected: true };
+  | { rejected: true }
+  /**
+   * the key an operator pre-accepted for this host (`by`): it is now the host's accepted key, with
+   * the labels this heartbeat announces, and `replaced` (if any) is retired
+   */
+  | { preAccepted: { by: string; replaced: string | null } };
+
+/**
+ * A key an operator accepted for a host before any heartbeat of it was recorded (or after its
+ * pending record was evicted): the next verified heartbeat of that host signed by it makes it the
+ * host's accepted key. One per host; it takes no pending slot. Times are ms since epoch.
+ */
+export interface PreAcceptedKey {
+  host: string;
+  /** the fingerprint (`SHA256:…`) the operator gave */
+  keyId: string;
+  acceptedAt: number;
+  acceptedBy: string;
+}
 
 /** Bounds and decision for a key announced in a heartbeat. */
 export interface RecordSeenOptions {
@@ -65,7 +83,8 @@ export interface HostKeyRepository {
    * Records a sighting of a key, in one transaction: a rejected key or a replayed heartbeat
    * changes nothing; a known key gets its last sighting and labels updated; a new one is inserted
    * (`accepted` with `accepted_by` = `auto-accept` and the announced labels when `opts.accept`,
-   * else `pending`, evicting the least recently heard pending keys over the bounds).
+   * else `pending`, evicting the least recently heard pending keys over the bounds). A key
+   * pre-accepted for the host (see {@link preAccept}) not yet accepted becomes the accepted one at once.
    */
   recordSeen(
     key: Pick<HostKeyRecord, 'host' | 'keyId' | 'publicKey'>,
@@ -75,8 +94,16 @@ export interface HostKeyRepository {
    * In one transaction, retires the host's accepted key (if any) and accepts `keyId` with the labels
    * it last announced, recording who (`by`) and when (`at`, ms). `keyId` must be one of the host's
    * keys (see {@link keysOf}) or one it rejected (see {@link rejectedKey}), which is then no longer rejected.
+   * A key pre-accepted for the host is withdrawn. Resolves false, changing nothing, when there is no
+   * such key (evicted meanwhile).
    */
-  accept(host: string, keyId: string, by: string, at: number): Promise<void>;
+  accept(host: string, keyId: string, by: string, at: number): Promise<boolean>;
+  /** Records `keyId` as pre-accepted for `host` by `by` at `at` (ms), replacing the host's earlier one. */
+  preAccept(host: string, keyId: string, by: string, at: number): Promise<void>;
+  /** Withdraws the key pre-accepted for `host` if it is `keyId`; false when it is not. */
+  withdrawPreAccepted(host: string, keyId: string): Promise<boolean>;
+  /** Every pre-accepted key not heard yet, by host. */
+  listPreAccepted(): Promise<PreAcceptedKey[]>;
   /** Accepts `labels` for the host's accepted key `keyId` (a change of labels the host announced). */
   acceptLabels(host: string, keyId: string, labels: Labels): Promise<void>;
   /** In one transaction, deletes the pending key and remembers it as rejected by `by` at `at` (ms). */

@@ -213,7 +213,7 @@ describe('HostKeysStore: a host can always be onboarded (issue 19, item 4)', () 
     await keys.seen('web1', real.publicKey, real.keyId, false);
     await expect(keys.reject('web1', undefined, 'alice')).rejects.toThrow(/2 pending keys .*name one/);
     await expect(keys.reject('web1', 'SHA256:nope', 'alice')).rejects.toThrow(/no pending key SHA256:nope/);
-    expect(await keys.reject('web1', junk.keyId, 'alice')).toEqual({ keyId: junk.keyId });
+    expect(await keys.reject('web1', junk.keyId, 'alice')).toEqual({ keyId: junk.keyId, preAccepted: false });
     expect((await keys.seen('web1', junk.publicKey, junk.keyId, false)).result).toBe('rejected');
     expect((await keys.view('web1')).pendingKeyIds).toEqual([real.keyId]);
     await expect(keys.reject('web9', undefined, 'alice')).rejects.toThrow(HostKeyError);

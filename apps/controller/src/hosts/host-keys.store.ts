@@ -1,71 +1,27 @@
 import type { HostTrust } from '@warren/api';
 import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
-import { parsePublicKey } from '@warren/protocol';
+import { KEY_FINGERPRINT_PATTERN, parsePublicKey } from '@warren/protocol';
 import { Clock } from '@warren/runtime';
 import { HostKeyError } from '../errors/errors';
-import { HOST_KEY_REPOSITORY, type HostKeyRecord, type HostKeyRepository, type Labels } from './host-keys.port';
+import {
+  HOST_KEY_REPOSITORY,
+  type HostKeyRecord,
+  type HostKeyRepository,
+  type Labels,
+  type PreAcceptedKey,
+} from './host-keys.port';
+import {
+  type AcceptOutcome,
+  DEFAULT_HOST_KEY_BOUNDS,
+  HOST_KEY_BOUNDS,
+  type HostKeyBounds,
+  type HostKeyView,
+  type Seen,
+} from './host-keys.types';
 import { sameLabels } from './labels.compare';
 
-/** Whether the controller trusts what a host says: the contract's `HostTrust`. */
-export type { HostTrust };
-
-/** One host's keys as `warren hosts` shows them. */
-export interface HostKeyView {
-  trust: HostTrust;
-  /** the accepted key, if any */
-  keyId: string | null;
-  /** keys seen lately and not accepted */
-  pendingKeyIds: string[];
-}
-
-/** Outcome of a key announced in a heartbeat. */
-export type SeenResult =
-  | 'accepted'
-  | 'new-pending'
-  | 'pending'
-  | 'auto-accepted'
-  | 'changed'
-  /** not newer than the newest heartbeat of this key: a replay, ignored */
-  | 'stale'
-  /** a key an operator rejected, ignored */
-  | 'rejected';
-
-/** Pending keys recorded for one host name at most: a flood of fake heartbeats cannot grow the table. */
-export const MAX_PENDING_KEYS_PER_HOST = 4;
-/** Pending keys recorded in all at most. */
-export const MAX_PENDING_KEYS = 10_000;
-
-/** How many pending keys are kept, and for how long without a heartbeat. */
-export interface HostKeyBounds {
-  /** ms; a pending key not heard from within this is forgotten (`--pending-key-ttl`) */
-  pendingKeyTtlMs: number;
-  /** pending keys per host name; a new one evicts the least recently heard */
-  maxPendingPerHost: number;
-  /** pending keys in all; a new one evicts the least recently heard of all */
-  maxPending: number;
-}
-
-/** Injection token of the {@link HostKeyBounds} (optional: {@link DEFAULT_HOST_KEY_BOUNDS}). */
-export const HOST_KEY_BOUNDS = Symbol('HOST_KEY_BOUNDS');
-
-/** 24 h, 4 per host, 10,000 in all. */
-export const DEFAULT_HOST_KEY_BOUNDS: HostKeyBounds = {
-  pendingKeyTtlMs: 24 * 3_600_000,
-  maxPendingPerHost: MAX_PENDING_KEYS_PER_HOST,
-  maxPending: MAX_PENDING_KEYS,
-};
-
-/** What an accept did: a key (with the labels it announced) or, for an accepted key, a change of its labels. */
-export interface AcceptOutcome {
-  keyId: string;
-  /** the key it replaces; null when none (and for a change of labels) */
-  replaced: string | null;
-  /** the labels now accepted: commands target the host by these */
-  labels: Labels;
-  /** `labels`: the key was already accepted; only its announced labels were */
-  accepted: 'key' | 'labels';
-}
+export * from './host-keys.types';
 
 /**
  * The agents' public keys, persisted with the tasks: an agent's replies are stored only when they
@@ -74,8 +30,11 @@ export interface AcceptOutcome {
  * operator (`warren hosts accept <host>`), or at once with `--auto-accept`, as Salt does with
  * minion keys; `warren hosts reject` forgets a pending key for good. Accepting a new key for a host
  * retires the old one. Pending keys are bounded: one not heard within the TTL expires, and a key
- * heard now always finds room by evicting the least recently heard. The labels a key announces are
- * accepted with it; a later change of them is used for targeting only once accepted too. The keys
+ * heard now always finds room by evicting the least recently heard. A key an operator names that
+ * is not pending (evicted by a flood of junk keys, or not heard yet) is pre-accepted: the host's
+ * next heartbeat signed by it makes it the accepted key, and junk cannot evict it meanwhile. The
+ * labels a key announces are accepted with it; a later change of them is used for targeting only
+ * once accepted too. The keys
  * are persisted behind the {@link HostKeyRepository}; the accepted ones are also held here, since
  * every reply is checked against them.
  */
@@ -117,7 +76,7 @@ export class HostKeysStore implements OnModuleInit {
     keyId: string,
     autoAccept: boolean,
     heard: { sentAt?: number; labels?: Labels } = {},
-  ): Promise<{ result: SeenResult; evicted: Pick<HostKeyRecord, 'host' | 'keyId'>[] }> {
+  ): Promise<Seen> {
     return this.oneAtATime(host, () => this.record(host, publicKey, keyId, autoAccept, heard));
   }
 
@@ -127,14 +86,14 @@ export class HostKeysStore implements OnModuleInit {
     keyId: string,
     autoAccept: boolean,
     heard: { sentAt?: number; labels?: Labels },
-  ): Promise<{ result: SeenResult; evicted: Pick<HostKeyRecord, 'host' | 'keyId'>[] }> {
+  ): Promise<Seen> {
     const accepted = this.acceptedByHost.get(host);
     const labels = heard.labels ?? {};
     const now = this.clock.now();
     const outcome = await this.repo.recordSeen(
       { host, keyId, publicKey },
       {
-        accept: autoAccept && !accepted,
+        accept: autoAccept && !accepted && this.acceptedByHost.size < this.bounds.maxAutoAccepted,
         at: now,
         sentAt: heard.sentAt,
         labels,
@@ -145,6 +104,11 @@ export class HostKeysStore implements OnModuleInit {
     );
     if ('stale' in outcome) return { result: 'stale', evicted: [] };
     if ('rejected' in outcome) return { result: 'rejected', evicted: [] };
+    if ('preAccepted' in outcome) {
+      if (outcome.preAccepted.replaced) this.acceptedByKeyId.delete(outcome.preAccepted.replaced);
+      this.cache(host, keyId, publicKey, labels);
+      return { result: 'pre-accepted', evicted: [], acceptedBy: outcome.preAccepted.by };
+    }
     if ('known' in outcome) {
       if (outcome.known === 'accepted') {
         if (accepted && accepted.labels === null) accepted.labels = labels; // see the repository's touch
@@ -163,7 +127,10 @@ export class HostKeysStore implements OnModuleInit {
    * Accepts a host's pending key (the only one, or the one named by `keyId`, which may also be a
    * key rejected earlier) with the labels it last announced, retiring the key it replaces; or, when
    * the host has no pending key and its accepted key announces other labels than the accepted ones,
-   * accepts those labels. Throws {@link HostKeyError} when there is nothing (unambiguous) to accept.
+   * accepts those labels. A named key not heard lately (evicted by junk, or not yet heard: the agent
+   * logs its fingerprint at start) is pre-accepted: its first heartbeat for this host makes it the
+   * accepted key (the one accepted until then stays so until that heartbeat). Throws
+   * {@link HostKeyError} when there is nothing (unambiguous) to accept, or `keyId` is no fingerprint.
    */
   accept(host: string, keyId: string | undefined, by: string): Promise<AcceptOutcome> {
     return this.oneAtATime(host, () => this.acceptNow(host, keyId, by));
@@ -180,42 +147,62 @@ export class HostKeysStore implements OnModuleInit {
       }
     }
     const pick = await this.pickPending(host, rows, keyId, 'accept');
+    if (!pick) return this.preAccept(host, keyId as string, by);
     const replaced = this.acceptedByHost.get(host)?.keyId ?? null;
-    await this.repo.accept(host, pick.keyId, by, this.clock.now());
+    if (!(await this.repo.accept(host, pick.keyId, by, this.clock.now()))) return this.preAccept(host, pick.keyId, by);
     if (replaced) this.acceptedByKeyId.delete(replaced);
     this.cache(host, pick.keyId, pick.publicKey, pick.labels);
     return { keyId: pick.keyId, replaced, labels: pick.labels, accepted: 'key' };
   }
 
+  private async preAccept(host: string, keyId: string, by: string): Promise<AcceptOutcome> {
+    if (!KEY_FINGERPRINT_PATTERN.test(keyId))
+      throw new HostKeyError(
+        `host ${host} has no pending key ${keyId}, and it is not a key fingerprint to pre-accept (SHA256:…, as the agent logs it at start)`,
+      );
+    const replaced = this.acceptedByHost.get(host)?.keyId ?? null;
+    if (keyId === replaced) throw new HostKeyError(`key ${keyId} is already accepted for host ${host}`);
+    await this.repo.preAccept(host, keyId, by, this.clock.now());
+    return { keyId, replaced, labels: {}, accepted: 'pre-accepted' };
+  }
+
   /**
    * Rejects a host's pending key (the only one, or the one named by `keyId`): it is forgotten, and
-   * its heartbeats are ignored from then on (`warren hosts accept --key` still takes it back).
+   * its heartbeats are ignored from then on (`warren hosts accept --key` still takes it back); or
+   * withdraws the key pre-accepted for the host when `keyId` names it (`preAccepted`: true).
    * Throws {@link HostKeyError} when there is nothing (unambiguous) to reject.
    */
-  reject(host: string, keyId: string | undefined, by: string): Promise<{ keyId: string }> {
+  reject(host: string, keyId: string | undefined, by: string): Promise<{ keyId: string; preAccepted: boolean }> {
     return this.oneAtATime(host, async () => {
       const rows = await this.repo.keysOf(host, this.pendingHeardSince());
       const pick = await this.pickPending(host, rows, keyId, 'reject');
-      await this.repo.reject(host, pick.keyId, by, this.clock.now());
-      return { keyId: pick.keyId };
+      if (pick) {
+        await this.repo.reject(host, pick.keyId, by, this.clock.now());
+        return { keyId: pick.keyId, preAccepted: false };
+      }
+      const named = keyId as string;
+      if (await this.repo.withdrawPreAccepted(host, named)) return { keyId: named, preAccepted: true };
+      throw new HostKeyError(`host ${host} has no pending key ${named}`);
     });
   }
 
-  /** The pending key to accept or reject: the only one, or the one named; a named rejected key too, to accept. */
+  /**
+   * The pending key to accept or reject: the only one, or the one named; a named rejected key too,
+   * to accept. Null when the key named is neither (a key to pre-accept, or to withdraw).
+   */
   private async pickPending(
     host: string,
     rows: HostKeyRecord[],
     keyId: string | undefined,
     verb: 'accept' | 'reject',
-  ): Promise<Pick<HostKeyRecord, 'keyId' | 'publicKey' | 'labels'>> {
+  ): Promise<Pick<HostKeyRecord, 'keyId' | 'publicKey' | 'labels'> | null> {
     const pending = rows.filter((r) => r.status === 'pending');
-    const pick = keyId ? pending.find((r) => r.keyId === keyId) : pending.length === 1 ? pending[0] : undefined;
-    if (pick) return pick;
     if (keyId) {
-      const back = verb === 'accept' ? await this.repo.rejectedKey(host, keyId) : null;
-      if (back) return { ...back, labels: {} };
-      throw new HostKeyError(`host ${host} has no pending key ${keyId}`);
+      const named = pending.find((r) => r.keyId === keyId);
+      const back = named || verb === 'reject' ? null : await this.repo.rejectedKey(host, keyId);
+      return named ?? (back ? { ...back, labels: {} } : null);
     }
+    if (pending.length === 1) return pending[0];
     if (pending.length === 0) {
       const current = this.acceptedByHost.get(host)?.keyId;
       throw new HostKeyError(
@@ -266,6 +253,11 @@ export class HostKeysStore implements OnModuleInit {
   /** Every accepted key and every pending key heard within the TTL, by host (`warren hosts keys`). */
   listKeys(): Promise<HostKeyRecord[]> {
     return this.repo.listKeys(this.pendingHeardSince());
+  }
+
+  /** Every key pre-accepted and not heard yet, by host (`warren hosts keys`). */
+  listPreAccepted(): Promise<PreAcceptedKey[]> {
+    return this.repo.listPreAccepted();
   }
 
   /** Trust of a host for dispatch: accepted, pending/changed (known, not trusted… yet), or unknown. */

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/co
 import type {
   AcceptHostRequest,
   HostAccepted,
+  HostKeyInfo,
   HostKeyList,
   HostList,
   HostRejected,
@@ -26,7 +27,7 @@ export class AcceptHostDto implements AcceptHostRequest {
 
 /** Body of `POST /v1/hosts/:host/reject`. */
 export class RejectHostDto implements RejectHostRequest {
-  /** the pending fingerprint to reject, when the host has announced several keys */
+  /** the pending fingerprint to reject, when the host has announced several keys; or the pre-accepted one */
   @IsOptional()
   @IsString()
   @MaxLength(128)
@@ -48,28 +49,38 @@ export class HostsController {
     return { hosts: (await this.registry.list()).filter((h) => who.scope.allows(h.host)) };
   }
 
-  /** Accepted and pending keys with their fingerprints, by host; scoped like {@link list}. */
+  /** Accepted, pending and pre-accepted keys with their fingerprints, by host; scoped like {@link list}. */
   @Get('keys')
   @Roles('viewer')
   async listKeys(@CurrentPrincipal() who: Principal): Promise<HostKeyList> {
-    const keys = (await this.keys.listKeys()).filter((k) => who.scope.allows(k.host));
-    return {
-      keys: keys.map((k) => ({
-        host: k.host,
-        keyId: k.keyId,
-        status: k.status === 'accepted' ? 'accepted' : 'pending',
-        firstSeen: new Date(k.firstSeenAt).toISOString(),
-        lastSeen: new Date(k.lastSeenAt).toISOString(),
-        labels: k.labels,
-        acceptedLabels: k.status === 'accepted' ? (k.acceptedLabels ?? k.labels) : null,
-      })),
-    };
+    const heard: HostKeyInfo[] = (await this.keys.listKeys()).map((k) => ({
+      host: k.host,
+      keyId: k.keyId,
+      status: k.status === 'accepted' ? 'accepted' : 'pending',
+      firstSeen: new Date(k.firstSeenAt).toISOString(),
+      lastSeen: new Date(k.lastSeenAt).toISOString(),
+      labels: k.labels,
+      acceptedLabels: k.status === 'accepted' ? (k.acceptedLabels ?? k.labels) : null,
+    }));
+    const awaited: HostKeyInfo[] = (await this.keys.listPreAccepted()).map((k) => ({
+      host: k.host,
+      keyId: k.keyId,
+      status: 'pre-accepted',
+      firstSeen: null,
+      lastSeen: null,
+      labels: {},
+      acceptedLabels: null,
+    }));
+    const byHost = (a: HostKeyInfo, b: HostKeyInfo) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
+    return { keys: [...heard, ...awaited].filter((k) => who.scope.allows(k.host)).sort(byHost) };
   }
 
   /**
    * Accepts a host's pending key with the labels it announces, or an accepted key's changed labels
    * (admin only): from then on its replies are stored and commands are sent to it. Accepting a new
-   * key for a host retires its old one. 409 when there is nothing (unambiguous) to accept.
+   * key for a host retires its old one. A named key not heard lately is pre-accepted: the host's
+   * first heartbeat signed by it makes it the accepted key. 409 when there is nothing (unambiguous)
+   * to accept.
    */
   @Post(':host/accept')
   @HttpCode(200)
@@ -82,12 +93,14 @@ export class HostsController {
     @ClientIp() ip: string | null,
   ): Promise<HostAccepted> {
     const r = await this.audited('host.accept', host, who, ip, () => this.keys.accept(host, dto.keyId, who.name));
-    return { host, keyId: r.keyId, replaced: r.replaced, labels: r.labels, accepted: r.accepted, trust: 'accepted' };
+    const trust = r.accepted === 'pre-accepted' ? (await this.keys.view(host)).trust : 'accepted';
+    return { host, keyId: r.keyId, replaced: r.replaced, labels: r.labels, accepted: r.accepted, trust };
   }
 
   /**
    * Rejects a host's pending key (admin only): it is forgotten and its heartbeats are ignored, so
-   * it takes no pending slot again. 409 when there is nothing (unambiguous) to reject.
+   * it takes no pending slot again; or withdraws its pre-accepted key. 409 when there is nothing
+   * (unambiguous) to reject.
    */
   @Post(':host/reject')
   @HttpCode(200)
@@ -100,7 +113,7 @@ export class HostsController {
     @ClientIp() ip: string | null,
   ): Promise<HostRejected> {
     const r = await this.audited('host.reject', host, who, ip, () => this.keys.reject(host, dto.keyId, who.name));
-    return { host, keyId: r.keyId };
+    return { host, keyId: r.keyId, preAccepted: r.preAccepted };
   }
 
   /** Runs a key change of `host` for `who`, auditing it allowed (with its outcome) or denied (scope, nothing to change). */

@@ -88,7 +88,11 @@ export class HostsRegistry {
     if (!this.withinWindow(p, now)) return;
     // A captured heartbeat (or goodbye) played again is not newer than the newest one of that key
     // the store has recorded (persisted, so across restarts too): the store ignores it.
-    const { result: seen, evicted } = await this.keys.seen(p.host, p.publicKey, key.keyId, this.config.autoAccept, {
+    const {
+      result: seen,
+      evicted,
+      acceptedBy,
+    } = await this.keys.seen(p.host, p.publicKey, key.keyId, this.config.autoAccept, {
       sentAt: p.sentAt,
       labels: p.labels,
     });
@@ -120,10 +124,26 @@ export class HostsRegistry {
       }
       return;
     }
+    if (seen === 'pre-accepted') {
+      this.log.info({ host: p.host, keyId: key.keyId, acceptedBy }, 'pre-accepted host key heard: accepted');
+      await this.audit.record({
+        actor: 'controller',
+        source: 'broker',
+        action: 'host.accept',
+        decision: 'allowed',
+        hosts: [p.host],
+        reason: `first heartbeat of the key pre-accepted by ${acceptedBy ?? '?'}`,
+        detail: { keyId: key.keyId, labels: p.labels },
+      });
+    }
     if (seen === 'new-pending' || seen === 'auto-accepted') {
       this.log.info(
         { host: p.host, keyId: key.keyId, accepted: seen === 'auto-accepted' },
-        seen === 'auto-accepted' ? 'host key accepted on first use (--auto-accept)' : 'new host key pending acceptance',
+        seen === 'auto-accepted'
+          ? 'host key accepted on first use (--auto-accept)'
+          : this.config.autoAccept // a first key not auto-accepted: the cap on accepted hosts is reached
+            ? 'new host key pending acceptance: --auto-accept stopped at its cap on accepted hosts'
+            : 'new host key pending acceptance',
       );
       await this.audit.record({
         actor: seen === 'auto-accepted' ? 'controller' : `agent:${p.host}`,

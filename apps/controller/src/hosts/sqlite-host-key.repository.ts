@@ -1,5 +1,12 @@
 import { type Db, ensureColumn } from '../store/database';
-import type { HostKeyRecord, HostKeyRepository, Labels, RecordSeenOptions, RecordSeenOutcome } from './host-keys.port';
+import type {
+  HostKeyRecord,
+  HostKeyRepository,
+  Labels,
+  PreAcceptedKey,
+  RecordSeenOptions,
+  RecordSeenOutcome,
+} from './host-keys.port';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS host_keys (
@@ -23,7 +30,16 @@ CREATE TABLE IF NOT EXISTS host_key_rejections (
   rejected_by TEXT NOT NULL,
   PRIMARY KEY (host, key_id)
 );
+CREATE TABLE IF NOT EXISTS host_key_pre_accepts (
+  host TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  accepted_by TEXT NOT NULL
+);
 `;
+
+/** Thrown inside a transaction to roll it back: the key to accept is gone. */
+const NO_SUCH_KEY = Symbol('no such key');
 
 interface Row {
   host: string;
@@ -54,7 +70,8 @@ const LIVE = `status = 'accepted' OR (status = 'pending' AND last_seen_at >= ?)`
 
 /**
  * The agents' public keys in the controller's SQLite file: table `host_keys` (with the labels each
- * key last announced and those accepted with it) and `host_key_rejections` (keys an operator rejected).
+ * key last announced and those accepted with it), `host_key_rejections` (keys an operator rejected)
+ * and `host_key_pre_accepts` (keys an operator accepted before they were heard, one per host).
  */
 export class SqliteHostKeyRepository implements HostKeyRepository {
   private readonly stmts;
@@ -105,6 +122,14 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
          SELECT host, key_id, public_key, @at, @by FROM host_keys WHERE host = @host AND key_id = @keyId`,
       ),
       unreject: db.prepare(`DELETE FROM host_key_rejections WHERE host = ? AND key_id = ?`),
+      acceptedOf: db.prepare(`SELECT key_id FROM host_keys WHERE host = ? AND status = 'accepted'`),
+      preAccepted: db.prepare(`SELECT accepted_by FROM host_key_pre_accepts WHERE host = ? AND key_id = ?`),
+      preAccept: db.prepare(
+        `INSERT OR REPLACE INTO host_key_pre_accepts (host, key_id, accepted_at, accepted_by) VALUES (?, ?, ?, ?)`,
+      ),
+      withdraw: db.prepare(`DELETE FROM host_key_pre_accepts WHERE host = ? AND key_id = ?`),
+      withdrawOf: db.prepare(`DELETE FROM host_key_pre_accepts WHERE host = ?`),
+      allPreAccepted: db.prepare(`SELECT * FROM host_key_pre_accepts ORDER BY host`),
     };
   }
 
@@ -131,8 +156,30 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
     return this.db.transaction((): RecordSeenOutcome => {
       if (this.stmts.rejected.get(host, keyId)) return { rejected: true };
       const row = this.stmts.get.get(host, keyId) as Row | undefined;
+      if (row && opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
+      const pre = this.stmts.preAccepted.get(host, keyId) as { accepted_by: string } | undefined;
+      if (pre && row?.status !== 'accepted') {
+        // Pre-accepted: accepted at once, a pending (or retired) record of it replaced, no slot taken.
+        const current = this.stmts.acceptedOf.get(host) as { key_id: string } | undefined;
+        this.stmts.retire.run(host);
+        this.stmts.delete.run(host, keyId);
+        this.stmts.withdrawOf.run(host);
+        const by = pre.accepted_by;
+        this.stmts.insert.run({
+          host,
+          keyId,
+          publicKey,
+          status: 'accepted',
+          now,
+          acceptedAt: now,
+          acceptedBy: by,
+          sentAt,
+          labels,
+          acceptedLabels: labels,
+        });
+        return { preAccepted: { by, replaced: current?.key_id ?? null } };
+      }
       if (row) {
-        if (opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
         this.stmts.touch.run({ now, sentAt, labels, host, keyId });
         return { known: row.status };
       }
@@ -172,7 +219,17 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
     return evicted;
   }
 
-  async accept(host: string, keyId: string, by: string, at: number): Promise<void> {
+  async accept(host: string, keyId: string, by: string, at: number): Promise<boolean> {
+    try {
+      this.acceptNow(host, keyId, by, at);
+      return true;
+    } catch (err) {
+      if (err === NO_SUCH_KEY) return false;
+      throw err;
+    }
+  }
+
+  private acceptNow(host: string, keyId: string, by: string, at: number): void {
     this.db.transaction(() => {
       this.stmts.retire.run(host);
       const back = this.stmts.rejected.get(host, keyId) as { public_key: string } | undefined;
@@ -192,8 +249,23 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
           acceptedLabels: null,
         });
       }
-      this.stmts.accept.run({ host, keyId, now: at, by });
+      if (this.stmts.accept.run({ host, keyId, now: at, by }).changes === 0) throw NO_SUCH_KEY;
+      this.stmts.withdrawOf.run(host);
     })();
+  }
+
+  async preAccept(host: string, keyId: string, by: string, at: number): Promise<void> {
+    this.stmts.preAccept.run(host, keyId, at, by);
+  }
+
+  async withdrawPreAccepted(host: string, keyId: string): Promise<boolean> {
+    return this.stmts.withdraw.run(host, keyId).changes > 0;
+  }
+
+  async listPreAccepted(): Promise<PreAcceptedKey[]> {
+    return (
+      this.stmts.allPreAccepted.all() as { host: string; key_id: string; accepted_at: number; accepted_by: string }[]
+    ).map((r) => ({ host: r.host, keyId: r.key_id, acceptedAt: r.accepted_at, acceptedBy: r.accepted_by }));
   }
 
   async acceptLabels(host: string, keyId: string, labels: Labels): Promise<void> {
