@@ -129,10 +129,32 @@ describe('compileHostPattern', () => {
     expect(() => compileHostPattern('[1-2]'.repeat(9))).toThrow(/: 9 brackets; a glob holds at most 8$/);
   });
 
-  it('costs a name its length or literal ends rule out one step, another its characters + 1 times the steps', () => {
+  it('costs a name its length or literal ends rule out one step, another its middle characters + 1 times the middle steps', () => {
     const m = compileHostPattern('web[01-20]*');
     expect(m.cost('db1')).toBe(1);
-    expect(m.cost('web01.example')).toBe(14 * (3 + 2 + 1));
+    // `web` is checked as the literal start: the middle `[01-20]*` (2 + 1 steps) runs over `01.example`.
+    expect(m.cost('web01.example')).toBe((13 - 3 + 1) * (2 + 1));
+  });
+
+  it('matches literals and stars between the ends by searching each run once: a fleet sharing long ends costs its length', () => {
+    const m = compileHostPattern('prod-*-7*.eu-west-1.example.com');
+    const host = 'prod-frontend-712.eu-west-1.example.com';
+    expect(m.test(host)).toBe(true);
+    expect(m.test('prod-frontend-812.eu-west-1.example.com')).toBe(false);
+    expect(m.cost(host)).toBe(host.length + 1);
+    for (const [pattern, name, expected] of [
+      ['a*b*c', 'abc', true],
+      ['a*b*c', 'ac', false],
+      ['ab*ba', 'aba', false],
+      ['ab*ba', 'abba', true],
+      ['*-eu-*', 'x-eu-y', true],
+      ['*-eu-*', '-eu-', true],
+      ['*-eu-*-eu-*', 'a-eu-b', false],
+      ['*', '', true],
+      ['bastion', 'bastion', true],
+      ['bastion', 'bastion2', false],
+    ] as const)
+      expect([pattern, name, compileHostPattern(pattern).test(name)]).toEqual([pattern, name, expected]);
   });
 
   it('refuses characters no host id or glob has, and names outside host-id characters never match', () => {

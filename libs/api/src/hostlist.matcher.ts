@@ -13,8 +13,10 @@ export interface HostMatcher {
   test(host: string): boolean;
   /**
    * How many steps {@link HostMatcher.test} may take on `host`, found without matching: 1 when the
-   * name's length or the pattern's literal start and end rule it out, else (characters + 1) × the
-   * pattern's steps, a bracket counting one per digit its values may have. Lets a caller refuse a
+   * name's length or the pattern's literal start and end rule it out; else, for a pattern whose
+   * middle (between its literal start and end) holds only literals and `*`, the name's length + 1
+   * (each literal run is searched for once); else (characters of the name's middle + 1) × the
+   * middle's steps, a bracket counting one per digit its values may have. Lets a caller refuse a
    * batch of tests whose total is too large before running any.
    */
   cost(host: string): number;
@@ -211,13 +213,59 @@ export function compileHostPattern(pattern: string, field?: string): HostMatcher
   const tokens = tokenize(pattern, field);
   const [min, max] = lengthBounds(tokens);
   const [prefix, suffix] = literalEnds(tokens);
-  const jumps = tokens.some((t) => t.kind === 'set');
-  const steps = tokens.reduce((sum, t) => sum + (t.kind === 'set' ? t.maxLength : 1), 0);
+  // The literal start and end are checked by `possible`; only the part between them is matched.
+  const middle = tokens.slice(prefix.length, tokens.length - suffix.length);
+  const inner = (host: string) => host.slice(prefix.length, host.length - suffix.length);
+  const jumps = middle.some((t) => t.kind === 'set');
+  const steps = middle.reduce((sum, t) => sum + (t.kind === 'set' ? t.maxLength : 1), 0);
   const possible = (host: string) =>
     host.length >= min && host.length <= max && host.startsWith(prefix) && host.endsWith(suffix);
+  const segments = starSegments(middle);
+  if (segments)
+    // Only literals and `*` between the ends (`web-*-eu*`): each literal run found in turn, leftmost.
+    return {
+      pattern,
+      test: (host) => possible(host) && HOST_CHARS.test(host) && findInOrder(segments, inner(host)),
+      cost: (host) => (possible(host) ? host.length + 1 : 1),
+    };
   return {
     pattern,
-    test: (host) => possible(host) && HOST_CHARS.test(host) && matches(tokens, host, jumps),
-    cost: (host) => (possible(host) ? (host.length + 1) * steps : 1),
+    test: (host) => possible(host) && HOST_CHARS.test(host) && matches(middle, inner(host), jumps),
+    cost: (host) => (possible(host) ? (host.length - prefix.length - suffix.length + 1) * steps : 1),
   };
+}
+
+/**
+ * The literal runs between the stars of `middle` when it holds only literal characters and stars
+ * and starts and ends with a star (what is left of `web*-eu-*.com` once its ends are taken off:
+ * `*-eu-*` → `['-eu-']`); an empty list for an empty middle or a lone `*`. Null otherwise.
+ */
+function starSegments(middle: Token[]): string[] | null {
+  if (middle.length === 0) return [];
+  if (middle[0].kind !== 'star' || middle[middle.length - 1].kind !== 'star') return null;
+  const runs: string[] = [];
+  let run = '';
+  for (const t of middle) {
+    if (t.kind === 'star') {
+      if (run) runs.push(run);
+      run = '';
+    } else if (t.kind === 'char') run += t.char;
+    else return null;
+  }
+  return runs;
+}
+
+/**
+ * True when `text` is matched by `*run1*run2*…*`: each run found at its leftmost place after the
+ * previous one, which is right when stars stand on both sides. No runs: true (a lone `*`; an empty
+ * middle, whose `text` the caller's length bounds made empty).
+ */
+function findInOrder(runs: string[], text: string): boolean {
+  let from = 0;
+  for (const run of runs) {
+    const at = text.indexOf(run, from);
+    if (at < 0) return false;
+    from = at + run.length;
+  }
+  return true;
 }
