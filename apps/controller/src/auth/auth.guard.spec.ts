@@ -261,6 +261,20 @@ describe('AuthGuard', () => {
       expect(await audit.query({ limit: 2000 })).toHaveLength(4);
     }, 60_000);
 
+    it('refuses, audits and explains a token whose stored host pattern no longer meets the pattern rules', async () => {
+      const old = await tokens.create('legacy', 'viewer', ['web*']);
+      // Written before brackets were limited to 12 digits: the store holds what the rules now refuse.
+      db.prepare('UPDATE api_tokens SET host_patterns = ? WHERE name = ?').run('["n[1-9999999999999]"]', 'legacy');
+      const r = await call('GET', '/read', old.text);
+      expect(r.status).toBe(403);
+      expect(r.body.message).toMatch(
+        /the token "legacy" has a host pattern that no longer meets the pattern rules .*revoke it/,
+      );
+      const records = await audit.query({ limit: 10 });
+      expect(records[0]).toMatchObject({ actor: 'legacy', decision: 'denied' });
+      expect(records[0].reason).toMatch(/^token host pattern no longer valid: /);
+    });
+
     it('folds 1,000 failed authentications from addresses rotated within one IPv6 /64 as one source', async () => {
       const guard = new AuthGuard(
         new Reflector(),

@@ -1,5 +1,6 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { HostPatternError } from '@warren/api';
 import { ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
@@ -129,13 +130,21 @@ export class AuthGuard implements CanActivate {
         `the token ${JSON.stringify(t.name)} has role ${t.role}; ${req.method} ${req.path} needs ${required} or above`,
       );
     }
-    req.principal = {
-      tokenId: t.id,
-      name: t.name,
-      role: t.role,
-      hostPatterns: t.hostPatterns,
-      scope: new HostScope(t.hostPatterns),
-    };
+    let scope: HostScope;
+    try {
+      scope = new HostScope(t.hostPatterns);
+    } catch (err) {
+      // A token created before a pattern rule tightened (more than 8 brackets, a 13-digit bound):
+      // refused, audited and said plainly, rather than a 400 about a "glob" on every request.
+      if (!(err instanceof HostPatternError)) throw err;
+      return deny(
+        403,
+        t.name,
+        `token host pattern no longer valid: ${err.message}`,
+        `the token ${JSON.stringify(t.name)} has a host pattern that no longer meets the pattern rules (${err.message}); an admin must revoke it and create a new one`,
+      );
+    }
+    req.principal = { tokenId: t.id, name: t.name, role: t.role, hostPatterns: t.hostPatterns, scope };
     await this.tokens.touch(t.id);
     return true;
   }
