@@ -141,6 +141,16 @@ describe('HostKeysStore: --auto-accept is bounded', () => {
     expect(keys.isAccepted('h3')).toBe(false);
     expect(await keys.accept('h3', undefined, 'alice')).toMatchObject({ keyId: c.keyId, accepted: 'key' }); // an admin still can
   });
+
+  it('auto-accepts no other key for a host whose key an operator pre-accepted: that one is awaited', async () => {
+    const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), new ManualClock(0));
+    const [real, junk] = [announced(), announced()];
+    expect(await keys.accept('h1', real.keyId, 'alice')).toMatchObject({ accepted: 'pre-accepted' });
+    expect((await keys.seen('h1', junk.publicKey, junk.keyId, true)).result).toBe('new-pending');
+    expect(keys.isAccepted('h1')).toBe(false);
+    expect((await keys.seen('h1', real.publicKey, real.keyId, true)).result).toBe('pre-accepted');
+    expect(keys.isAccepted('h1')).toBe(true);
+  });
 });
 
 describe('SqliteHostKeyRepository: accepting a key that is gone', () => {

@@ -129,6 +129,7 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
       ),
       withdraw: db.prepare(`DELETE FROM host_key_pre_accepts WHERE host = ? AND key_id = ?`),
       withdrawOf: db.prepare(`DELETE FROM host_key_pre_accepts WHERE host = ?`),
+      preAcceptedOf: db.prepare(`SELECT 1 FROM host_key_pre_accepts WHERE host = ?`),
       allPreAccepted: db.prepare(`SELECT * FROM host_key_pre_accepts ORDER BY host`),
     };
   }
@@ -183,19 +184,21 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
         this.stmts.touch.run({ now, sentAt, labels, host, keyId });
         return { known: row.status };
       }
-      const evicted = opts.accept ? [] : this.makeRoom(host, opts);
-      const status = opts.accept ? 'accepted' : 'pending';
+      // An operator pre-accepted another key for this host: auto-accept waits for that one.
+      const accept = opts.accept && !this.stmts.preAcceptedOf.get(host);
+      const evicted = accept ? [] : this.makeRoom(host, opts);
+      const status = accept ? 'accepted' : 'pending';
       this.stmts.insert.run({
         host,
         keyId,
         publicKey,
         status,
         now,
-        acceptedAt: opts.accept ? now : null,
-        acceptedBy: opts.accept ? 'auto-accept' : null,
+        acceptedAt: accept ? now : null,
+        acceptedBy: accept ? 'auto-accept' : null,
         sentAt,
         labels,
-        acceptedLabels: opts.accept ? labels : null,
+        acceptedLabels: accept ? labels : null,
       });
       return { inserted: status, evicted };
     })();
