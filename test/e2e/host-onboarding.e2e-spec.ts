@@ -214,5 +214,10 @@ describe('host onboarding: no lock-out by forged keys, no replayed presence, lab
         ['controller', 'allowed', ['o5']],
       ]),
     );
+    // A name no agent could announce is refused, not kept as a pre-accept for ever.
+    const bad = await w.api('POST', `/v1/hosts/${encodeURIComponent('o7 x')}/accept`, { keyId: other.keyId });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toEqual([expect.stringMatching(/^host "o7 x" is not a host id/)]);
+    expect(await keysOf('o7 x')).toEqual([]);
   });
 });

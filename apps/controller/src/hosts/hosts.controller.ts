@@ -8,13 +8,17 @@ import type {
   HostRejected,
   RejectHostRequest,
 } from '@warren/api';
+import { isValidHostId } from '@warren/protocol';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { AuditAs, Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
-import { ForbiddenError, HostKeyError } from '../errors/errors';
+import { ForbiddenError, HostKeyError, InvalidRequestError } from '../errors/errors';
 import { HostKeysStore } from './host-keys.store';
 import { HostsRegistry } from './hosts.registry';
+
+/** What a host id is, as `HOST_ID_PATTERN` of `@warren/protocol` says. */
+const HOST_ID_RULE = 'a letter or digit, then up to 62 letters, digits, ".", "_" or "-"';
 
 /** Body of `POST /v1/hosts/:host/accept`. */
 export class AcceptHostDto implements AcceptHostRequest {
@@ -92,6 +96,9 @@ export class HostsController {
     @CurrentPrincipal() who: Principal,
     @ClientIp() ip: string | null,
   ): Promise<HostAccepted> {
+    // A pre-accept is kept until its key is heard: a name no agent could have is refused, not stored.
+    if (!isValidHostId(host))
+      throw new InvalidRequestError([`host ${JSON.stringify(host.slice(0, 80))} is not a host id (${HOST_ID_RULE})`]);
     const r = await this.audited('host.accept', host, who, ip, () => this.keys.accept(host, dto.keyId, who.name));
     const trust = r.accepted === 'pre-accepted' ? (await this.keys.view(host)).trust : 'accepted';
     return { host, keyId: r.keyId, replaced: r.replaced, labels: r.labels, accepted: r.accepted, trust };
