@@ -120,6 +120,7 @@ describe('MetricsService', () => {
       hosts: () => ({ online: 2, offline: 1 }),
       brokerConnected: () => connected,
       resultsQueueDepth: async () => depth,
+      globMatching: () => ({ running: 1, waiting: 3 }),
     };
     metrics.bind(sources);
     await store.applyUpdates(
@@ -135,6 +136,8 @@ describe('MetricsService', () => {
     expect(m.value('warren_hosts', { status: 'offline' })).toBe(1);
     expect(m.value('warren_broker_connected')).toBe(1);
     expect(m.value('warren_results_queue_messages')).toBe(7);
+    expect(m.value('warren_glob_matching_requests', { state: 'running' })).toBe(1);
+    expect(m.value('warren_glob_matching_requests', { state: 'waiting' })).toBe(3);
 
     await store.applyUpdates(
       [result('i1', 'a', 'succeeded'), result('i2', 'b', 'succeeded'), result('i3', 'c', 'succeeded')],

@@ -12,6 +12,8 @@ export interface ScrapeSources {
   brokerConnected(): boolean;
   /** messages ready in the results queue, or null when the broker cannot be asked now */
   resultsQueueDepth(): Promise<number | null>;
+  /** requests whose costly glob matching runs now (0 or 1) and waits for its turn */
+  globMatching(): { running: number; waiting: number };
 }
 
 /** Why the controller dropped a reply without reading it. */
@@ -117,6 +119,18 @@ export class MetricsService {
       if (!h) return;
       this.hosts.set({ status: 'online' }, h.online);
       this.hosts.set({ status: 'offline' }, h.offline);
+    },
+  });
+  private readonly globMatching: Gauge<'state'> = new Gauge({
+    name: 'warren_glob_matching_requests',
+    help: 'Requests whose costly glob matching (one at a time) runs now or waits for its turn, by state.',
+    labelNames: ['state'],
+    registers: [this.registry],
+    collect: () => {
+      const g = this.sources?.globMatching();
+      if (!g) return;
+      this.globMatching.set({ state: 'running' }, g.running);
+      this.globMatching.set({ state: 'waiting' }, g.waiting);
     },
   });
   private readonly brokerUp: Gauge = new Gauge({

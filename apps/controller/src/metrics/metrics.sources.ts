@@ -8,6 +8,7 @@ import { ControllerConfig } from '../config/controller.config';
 import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { HostsRegistry } from '../hosts/hosts.registry';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
+import { costlyMatching } from '../tasks/glob.matching';
 import { MetricsService } from './metrics.service';
 
 /** ms; a scrape does not wait longer than this for the broker to count the results queue */
@@ -53,6 +54,7 @@ export class MetricsSources {
       },
       brokerConnected: () => broker.connected,
       resultsQueueDepth: () => this.resultsQueueDepth(),
+      globMatching: () => ({ running: costlyMatching.running, waiting: costlyMatching.waiting }),
     });
   }
 

@@ -1,7 +1,7 @@
 import { HostPatternError } from '@warren/api';
 import { describe, expect, it } from 'vitest';
 import { UnprocessableTaskError } from '../errors/errors';
-import { GLOB_MATCH_BUDGET, matchGlobs } from './glob.matching';
+import { costlyMatching, GLOB_MATCH_BUDGET, matchGlobs } from './glob.matching';
 
 /** 10,000 63-character names that are nearly all digits: every bracket of a glob finds work everywhere. */
 const digitHeavy = Array.from({ length: 10_000 }, (_, i) => `${i}`.padStart(5, '0') + '1234567890'.repeat(6).slice(2));
@@ -26,6 +26,29 @@ async function longestGap<T>(work: () => Promise<T>): Promise<{ result: T; gap: 
 }
 
 describe('matchGlobs', () => {
+  it('matches costly requests one at a time, in arrival order, while a cheap one goes straight through', async () => {
+    const glob = `${'*[0-999999999999]'.repeat(8)}*a?`;
+    let most = 0;
+    let queued = 0;
+    let watching = true;
+    const watch = () => {
+      most = Math.max(most, costlyMatching.running);
+      queued = Math.max(queued, costlyMatching.waiting);
+      if (watching) setImmediate(watch);
+    };
+    setImmediate(watch);
+    const done: string[] = [];
+    const first = matchGlobs([glob], digitHeavy).then(() => done.push('first'));
+    const second = matchGlobs([glob, glob], digitHeavy).then(() => done.push('second'));
+    const cheap = matchGlobs(['web*'], ['web1', 'db1']).then(() => done.push('cheap'));
+    await Promise.all([first, second, cheap]);
+    watching = false;
+    expect(done).toEqual(['cheap', 'first', 'second']);
+    expect(most).toBe(1);
+    expect(queued).toBe(1);
+    expect([costlyMatching.running, costlyMatching.waiting]).toEqual([0, 0]);
+  });
+
   it('finds each glob its hosts, naturally sorted, once each', async () => {
     const found = await matchGlobs(['web*', 'db?', 'x*'], ['web10', 'db1', 'web2', 'web2', 'db12']);
     expect([...found]).toEqual([

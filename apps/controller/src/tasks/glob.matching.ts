@@ -15,7 +15,39 @@ const TESTS_PER_CLOCK_READ = 32;
  */
 export const GLOB_MATCH_BUDGET = 100_000_000;
 
+/**
+ * Steps from which a request's matching counts as costly (about 10 ms of the costliest steps):
+ * costly matchings run one at a time, in arrival order, so that several requests at once cannot
+ * spend more than one core between them; cheaper ones never wait.
+ */
+export const COSTLY_MATCHING_STEPS = 1_000_000;
+
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** One costly matching at a time, first come first served; `running`/`waiting` are read by `/metrics`. */
+class CostlyMatchingGate {
+  running = 0;
+  waiting = 0;
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Resolves when it is the caller's turn, with the function that ends it (call it once, in `finally`). */
+  async enter(): Promise<() => void> {
+    const before = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((resolve) => (release = resolve));
+    this.waiting++;
+    await before;
+    this.waiting--;
+    this.running++;
+    return () => {
+      this.running--;
+      release();
+    };
+  }
+}
+
+/** The controller's one gate for costly glob matching (see {@link COSTLY_MATCHING_STEPS}). */
+export const costlyMatching = new CostlyMatchingGate();
 
 /**
  * Tells a loop when to let the event loop turn: once {@link GLOB_SLICE_MS} have passed since the
@@ -43,8 +75,9 @@ class Slices {
  * throws `HostPatternError` (field `hosts`, 400), and the moment the total passes `budget` steps
  * this throws {@link UnprocessableTaskError} (422), in both cases before any name is matched (a
  * request refused over its budget reads only the globs it takes to pass it). Then the names are
+ * matched, a costly request (from {@link COSTLY_MATCHING_STEPS}) once no other costly one is being
  * matched. Both passes let the event loop turn every {@link GLOB_SLICE_MS} ms, so `/healthz`,
- * results and deadlines keep being served.
+ * results and deadlines keep being served. A glob given twice is matched once.
  */
 export async function matchGlobs(
   globs: readonly string[],
@@ -55,7 +88,7 @@ export async function matchGlobs(
   const slices = new Slices();
   const compiled: HostMatcher[] = [];
   let cost = 0;
-  for (const pattern of globs) {
+  for (const pattern of new Set(globs)) {
     const glob = compileHostPattern(pattern, 'hosts');
     compiled.push(glob);
     for (const h of unique) {
@@ -68,14 +101,20 @@ export async function matchGlobs(
     }
     if (slices.due()) await slices.turn();
   }
-  const out = new Map<string, string[]>();
-  for (const glob of compiled) {
-    const matched: string[] = [];
-    for (const h of unique) {
-      if (glob.test(h)) matched.push(h);
-      if (slices.due()) await slices.turn();
+  const leave = cost >= COSTLY_MATCHING_STEPS ? await costlyMatching.enter() : null;
+  try {
+    if (leave) await slices.turn(); // the clock restarts after the wait
+    const out = new Map<string, string[]>();
+    for (const glob of compiled) {
+      const matched: string[] = [];
+      for (const h of unique) {
+        if (glob.test(h)) matched.push(h);
+        if (slices.due()) await slices.turn();
+      }
+      out.set(glob.pattern, matched.sort(naturalCompare));
     }
-    out.set(glob.pattern, matched.sort(naturalCompare));
+    return out;
+  } finally {
+    leave?.();
   }
-  return out;
 }
