@@ -135,6 +135,33 @@ function buildProgram(ctx: CommandContext, state: CliState, tuning: Partial<CliT
   return program;
 }
 
+function contextFor(
+  io: CliIo,
+  state: CliState,
+  tuning: Partial<CliTuning>,
+  setExit: (code: number) => void,
+): CommandContext {
+  return {
+    io,
+    client: () => new ControllerClient(state.url ?? DEFAULT_URL, tuning.fetch, state.token ?? null, { ca: state.ca }),
+    poll: tuning.poll ?? DEFAULT_POLL,
+    now: tuning.now ?? Date.now,
+    confirm: tuning.confirm,
+    interrupts: tuning.interrupts,
+    setExit,
+  };
+}
+
+/** The commander program {@link runCli} parses, unparsed: for reading its command tree (completion tests). */
+export function cliProgram(io: CliIo): Command {
+  const state: CliState = {};
+  return buildProgram(
+    contextFor(io, state, {}, () => undefined),
+    state,
+    {},
+  );
+}
+
 /**
  * Runs `warren` with `argv` (the arguments after the program name) and resolves to its exit
  * status; never calls `process.exit` and never throws. Results go to `io.stdout`, diagnostics to
@@ -143,15 +170,7 @@ function buildProgram(ctx: CommandContext, state: CliState, tuning: Partial<CliT
 export async function runCli(argv: string[], io: CliIo, tuning: Partial<CliTuning> = {}): Promise<number> {
   const state: CliState = {};
   let code: number = EXIT.OK;
-  const ctx: CommandContext = {
-    io,
-    client: () => new ControllerClient(state.url ?? DEFAULT_URL, tuning.fetch, state.token ?? null, { ca: state.ca }),
-    poll: tuning.poll ?? DEFAULT_POLL,
-    now: tuning.now ?? Date.now,
-    confirm: tuning.confirm,
-    interrupts: tuning.interrupts,
-    setExit: (c) => void (code = c),
-  };
+  const ctx = contextFor(io, state, tuning, (c) => void (code = c));
   try {
     await buildProgram(ctx, state, tuning).parseAsync(argv, { from: 'user' });
     return code;
