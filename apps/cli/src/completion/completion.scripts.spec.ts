@@ -119,6 +119,19 @@ describe('bash completion, driven through COMP_WORDS in bash --norc', () => {
     expect(bashCompletes(['warren', 'check', 'x', '--host', ''])).toEqual(['db1', 'web1', 'web2']);
   });
 
+  it('joins what bash split at : and = (a URL typed on the line) before walking the words', () => {
+    const line = ['warren', '--url', 'http://ctl:7070', 'hosts', 'reject', 'd'];
+    const split = ['warren', '--url', 'http', ':', '//ctl', ':', '7070', 'hosts', 'reject', 'd'];
+    expect(bashCompletes(line, undefined, split)).toEqual(['db1']);
+    expect(lastArgs()).toBe('__complete hosts -- --url http://ctl:7070 hosts reject');
+    const eq = ['warren', '--token=wrn_x', 'hosts', ''];
+    expect(bashCompletes(eq, undefined, ['warren', '--token', '=', 'wrn_x', 'hosts', ''])).toEqual([
+      'accept',
+      'keys',
+      'reject',
+    ]);
+  });
+
   it('asks for task ids for check, cancel, rerun and audit --task', () => {
     expect(bashCompletes(['warren', 'check', 't_ab'])).toEqual(['t_abc']);
     expect(lastArgs()).toBe('__complete tasks -- check');

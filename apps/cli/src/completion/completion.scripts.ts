@@ -55,10 +55,39 @@ __warren_reply() {
   esac
 }
 
+# Sets __warren_words to the words typed before the current one as the user sees them: bash
+# splits COMP_WORDS at : and = too (--url http://ctl:7070 is five words), so pieces with no
+# space between them in COMP_LINE are joined again.
+__warren_typed() {
+  local line=\${COMP_LINE:0:COMP_POINT} i w glued
+  __warren_words=()
+  for ((i = 0; i < COMP_CWORD; i++)); do
+    w=\${COMP_WORDS[i]}
+    glued=1
+    while [[ $line == [[:space:]]* ]]; do
+      line=\${line:1}
+      glued=0
+    done
+    if [[ $line == "$w"* ]]; then
+      line=\${line:\${#w}}
+    else
+      glued=0
+    fi
+    if ((i == 0)); then
+      continue
+    elif ((glued && \${#__warren_words[@]} > 0)); then
+      __warren_words[\${#__warren_words[@]} - 1]+=$w
+    else
+      __warren_words+=("$w")
+    fi
+  done
+}
+
 _warren() {
   local cur=\${COMP_WORDS[COMP_CWORD]} __warren_cmd __warren_what
-  local -a __warren_words=("\${COMP_WORDS[@]:1:COMP_CWORD-1}")
+  local -a __warren_words
   COMPREPLY=()
+  __warren_typed
   __warren_where "$cur" "\${__warren_words[@]}"
   case $__warren_what in
     option) COMPREPLY=($(compgen -W "$(__warren_options "$__warren_cmd")" -- "$cur")) ;;

@@ -60,13 +60,18 @@ export function syntaxError(shell: CompletionShell, file: string): string {
 
 const lines = (out: string) => out.split('\n').filter((l) => l !== '');
 
-/** What bash's `_warren` puts in COMPREPLY for `line` (the last word is the one being completed), sorted. */
-export function bashCompletes(line: string[], file = scriptFile('bash')): string[] {
-  const words = line.map(sq).join(' ');
+/**
+ * What bash's `_warren` puts in COMPREPLY for `line` (the last word is the one being completed),
+ * sorted. COMP_LINE is the words joined by spaces; COMP_WORDS is `line`, or `split` when given:
+ * bash splits at `:` and `=` too, as readline would hand them over.
+ */
+export function bashCompletes(line: string[], file = scriptFile('bash'), split = line): string[] {
+  const text = line.join(' ');
   return lines(
     run(
       'bash',
-      `source ${sq(file)}; COMP_WORDS=(${words}); COMP_CWORD=${line.length - 1}; _warren; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      `source ${sq(file)}; COMP_WORDS=(${split.map(sq).join(' ')}); COMP_CWORD=${split.length - 1}
+COMP_LINE=${sq(text)}; COMP_POINT=${text.length}; _warren; printf '%s\\n' "\${COMPREPLY[@]}"`,
     ),
   ).sort();
 }
