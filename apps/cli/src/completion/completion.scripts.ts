@@ -1,5 +1,5 @@
 import { fishScript } from './completion.fish';
-import { posixCore } from './completion.shell';
+import { posixCore, zshDescribed } from './completion.shell';
 import type { CommandSpec } from './completion.tree';
 
 /** The shells `warren completion` writes a script for. */
@@ -106,6 +106,8 @@ function zsh(tree: CommandSpec): string {
 ${HEADER('zsh', 'source <(warren completion zsh) in ~/.zshrc after compinit')}
 ${posixCore(tree)}
 
+${zshDescribed(tree)}
+
 ${ASK}
 _warren() {
   local cur=\${words[CURRENT]} __warren_cmd __warren_what
@@ -113,8 +115,11 @@ _warren() {
   __warren_where "$cur" "\${(@)typed}"
   local -a what=(\${=__warren_what})
   case $what[1] in
-    option) candidates=(\${=$(__warren_options "$__warren_cmd")}) ;;
-    sub) candidates=(\${=$(__warren_subcommands "$__warren_cmd")}) ;;
+    option | sub)
+      candidates=("\${(@f)$(__warren_described "$__warren_cmd" "$what[1]")}")
+      _describe -t "$what[1]s" "warren $what[1]" candidates
+      return
+      ;;
     choices) candidates=("\${(@)what[2,-1]}") ;;
     file) _files; return ;;
     dir) _files -/; return ;;

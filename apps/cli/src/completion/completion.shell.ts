@@ -111,3 +111,24 @@ __warren_where() {
   fi
 }`;
 }
+
+/**
+ * zsh only: `__warren_described PATH option|sub` prints `name:description` lines for `_describe`,
+ * so the menu shows what each command and flag does.
+ */
+export function zshDescribed(tree: CommandSpec): string {
+  const item = (name: string, description: string) => sq(`${name.replace(/:/g, '\\:')}:${short(description)}`);
+  const rows = allCommands(tree).flatMap((c): [string, string[]][] => [
+    [`${key(c)} option`, c.options.flatMap((o) => o.names.map((n) => item(n, o.description)))],
+    ...(c.subcommands.length > 0
+      ? [
+          [`${key(c)} sub`, c.subcommands.map((s) => item(s.path[s.path.length - 1], s.description))] as [
+            string,
+            string[],
+          ],
+        ]
+      : []),
+  ]);
+  const body = rows.map(([k, items]) => `    ${sq(k)}) print -rl -- ${items.join(' ')} ;;`).join('\n');
+  return `__warren_described() {\n  case "$1 $2" in\n${body}\n  esac\n}`;
+}

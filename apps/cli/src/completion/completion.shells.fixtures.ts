@@ -78,7 +78,8 @@ COMP_LINE=${sq(text)}; COMP_POINT=${text.length}; _warren; printf '%s\\n' "\${CO
 
 /**
  * What zsh's `_warren` offers for `line`: `compadd` is replaced by a function printing the
- * candidates that start with the word being completed (what compsys would show), `_files` by a marker.
+ * candidates that start with the word being completed (what compsys would show), `_describe` by
+ * one passing the names before the first `:` to it, `_files` by a marker.
  */
 export function zshCompletes(line: string[], file = scriptFile('zsh')): string[] {
   const words = line.map(sq).join(' ');
@@ -87,6 +88,7 @@ export function zshCompletes(line: string[], file = scriptFile('zsh')): string[]
       'zsh',
       `compdef() { :; }
 compadd() { shift; local c; for c; do [[ $c == "\${words[CURRENT]}"* ]] && print -r -- $c; done; return 0; }
+_describe() { local -a a; a=("\${(@P)\${@[-1]}}"); compadd -- "\${(@)a%%:*}"; }
 _files() { print -r -- "(files$*)"; }
 source ${sq(file)}; words=(${words}); CURRENT=${line.length}; _warren`,
     ),
