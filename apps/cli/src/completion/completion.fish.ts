@@ -30,6 +30,12 @@ export function fishScript(tree: CommandSpec, header: string): string {
       key(c),
       c.subcommands.map((s) => described(s.path[s.path.length - 1], s.description)),
     ]);
+  const named = cmds.flatMap((c) =>
+    c.subcommands.flatMap((sub) => {
+      const name = sub.path[sub.path.length - 1];
+      return [name, ...sub.aliases].map((word): [string, string[]] => [`${key(c)} ${word}`, [`echo ${fq(name)}`]]);
+    }),
+  );
   const opts = cmds.map((c): [string, string[]] => [
     key(c),
     c.options.flatMap((o) => o.names.map((n) => described(n, o.description))),
@@ -47,6 +53,10 @@ export function fishScript(tree: CommandSpec, header: string): string {
   return `${header}
 function __warren_subcommands
 ${switchOn(subs)}
+end
+
+function __warren_sub
+${switchOn(named)}
 end
 
 function __warren_options
@@ -86,9 +96,10 @@ function __warren_complete
                 end
             case '*'
                 test -n "$many"; and continue
-                set -l names (__warren_subcommands "$cmd" | string replace -r '\\t.*' '')
-                if test $n -eq 0; and contains -- $w $names
-                    set cmd (string trim -- "$cmd $w")
+                set -l sub
+                test $n -eq 0; and set sub (__warren_sub "$cmd $w")
+                if test -n "$sub"
+                    set cmd (string trim -- "$cmd $sub")
                 else
                     set n (math $n + 1)
                 end

@@ -132,7 +132,9 @@ describe('bash completion, driven through COMP_WORDS in bash --norc', () => {
     ]);
   });
 
-  it('asks for task ids for check, cancel, rerun and audit --task', () => {
+  it('asks for task ids for check (and its alias check_task), cancel, rerun and audit --task', () => {
+    expect(bashCompletes(['warren', 'check_task', 't_ab'])).toEqual(['t_abc']);
+    expect(bashCompletes(['warren', 'check_task', '--ho'])).toEqual(['--host']);
     expect(bashCompletes(['warren', 'check', 't_ab'])).toEqual(['t_abc']);
     expect(lastArgs()).toBe('__complete tasks -- check');
     expect(bashCompletes(['warren', 'cancel', ''])).toEqual(['t_aaa', 't_abc']);
@@ -158,6 +160,7 @@ describe('zsh completion (compadd stood in for)', () => {
     expect(zshCompletes(['warren', 'run', 'x', '--hosts', 'w'])).toEqual(['web1', 'web2']);
     expect(lastArgs()).toBe('__complete hosts -- run x --hosts');
     expect(zshCompletes(['warren', 'check', ''])).toEqual(['t_aaa', 't_abc']);
+    expect(zshCompletes(['warren', 'check_task', 't_ab'])).toEqual(['t_abc']);
   });
 });
 
@@ -174,5 +177,6 @@ describe('fish completion (complete -C)', () => {
     expect(lastArgs()).toBe('__complete hosts -- hosts accept');
     expect(fishCompletes('warren run x --hosts web1 d')).toEqual(['db1']);
     expect(fishCompletes('warren cancel t_ab')).toEqual(['t_abc']);
+    expect(fishCompletes('warren check_task t_ab')).toEqual(['t_abc']);
   });
 });

@@ -27,6 +27,7 @@ const ASK = `__warren_ask() {
 }
 `;
 
+/** The bash front end: the shared walk, COMPREPLY filled by compgen or from the controller's names. */
 function bash(tree: CommandSpec): string {
   return `${HEADER('bash', 'source <(warren completion bash) in ~/.bashrc')}
 ${posixCore(tree)}

@@ -38,6 +38,12 @@ export function posixCore(tree: CommandSpec): string {
   const subs = cmds
     .filter((c) => c.subcommands.length > 0)
     .map((c): [string, string] => [key(c), c.subcommands.map((s) => s.path[s.path.length - 1]).join(' ')]);
+  const named = cmds.flatMap((c) =>
+    c.subcommands.flatMap((sub) => {
+      const name = sub.path[sub.path.length - 1];
+      return [name, ...sub.aliases].map((word): [string, string] => [`${key(c)} ${word}`, name]);
+    }),
+  );
   const opts = cmds.map((c): [string, string] => [key(c), optionNames(c.options).join(' ')]);
   const values = cmds.flatMap((c) =>
     c.options.flatMap((o) =>
@@ -48,6 +54,11 @@ export function posixCore(tree: CommandSpec): string {
   return `# The subcommands of a command path (words separated by one space; '' is warren itself).
 __warren_subcommands() {
 ${caseOn('"$1"', subs)}
+}
+
+# "<path> <word>": the subcommand the word names there (by its name or an alias), if any.
+__warren_sub() {
+${caseOn('"$1 $2"', named)}
 }
 
 # The options accepted after a command path, its own and the global ones.
@@ -68,7 +79,7 @@ ${caseOn('"$1 $2"', args)}
 
 # __warren_where CURRENT-WORD TYPED-WORDS…: sets __warren_cmd and __warren_what.
 __warren_where() {
-  local cur=$1 w kind='' many='' n=0 subs
+  local cur=$1 w kind='' many='' n=0 sub
   shift
   __warren_cmd=''
   for w in "$@"; do
@@ -88,9 +99,10 @@ __warren_where() {
         ;;
       *)
         [[ -n $many ]] && continue
-        subs=" $(__warren_subcommands "$__warren_cmd") "
-        if [[ $n -eq 0 && $subs == *" $w "* ]]; then
-          __warren_cmd=\${__warren_cmd:+$__warren_cmd }$w
+        sub=''
+        [[ $n -eq 0 ]] && sub=$(__warren_sub "$__warren_cmd" "$w")
+        if [[ -n $sub ]]; then
+          __warren_cmd=\${__warren_cmd:+$__warren_cmd }$sub
         else
           n=$((n + 1))
         fi

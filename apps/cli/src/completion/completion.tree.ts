@@ -28,6 +28,8 @@ export interface OptionSpec {
 export interface CommandSpec {
   /** `[]` for the program, `['hosts', 'accept']` for `warren hosts accept` */
   path: string[];
+  /** other names it answers to (`check_task` for `check`) */
+  aliases: string[];
   description: string;
   /** its own options and the program's global ones (`--url` is accepted after any command) */
   options: OptionSpec[];
@@ -80,6 +82,7 @@ export function completionTree(program: Command): CommandSpec {
     const isHelp = path.length === 1 && cmd.name() === 'help' && !program.commands.includes(cmd);
     return {
       path,
+      aliases: cmd.aliases(),
       description: cmd.description(),
       options: path.length === 0 ? own : [...own, ...globals],
       // `warren help <command>` completes the top-level command names.
