@@ -5,6 +5,7 @@ import type { CliIo } from './cli.io';
 import { registerAuditCommand } from './commands/audit.command';
 import { registerCheckCommand } from './commands/check.command';
 import type { CommandContext } from './commands/command.context';
+import { LOCAL_COMMANDS, registerCompletionCommand } from './commands/completion.command';
 import { registerCancelCommand } from './commands/cancel.command';
 import { registerHostsCommand } from './commands/hosts.command';
 import { type Confirmer, NO_PROMPT } from './commands/confirm.prompt';
@@ -65,6 +66,7 @@ Examples:
   id=$(warren run "sleep 30; date" --hosts web1); warren check "$id" --wait
   warren --url http://controller:7070 tasks --limit 5
   warren shell
+  source <(warren completion bash)     (zsh, fish: see warren completion --help)
 `;
 
 function buildProgram(ctx: CommandContext, state: CliState, tuning: Partial<CliTuning>): Command {
@@ -91,7 +93,9 @@ function buildProgram(ctx: CommandContext, state: CliState, tuning: Partial<CliT
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .addHelpText('after', EXAMPLES + TOKEN_HELP + EXIT_STATUS_HELP)
-    .hook('preAction', () => {
+    .hook('preAction', (_program, action) => {
+      // `completion` prints a script and `__complete` resolves quietly on its own: no controller needed.
+      if (action.parent === program && LOCAL_COMMANDS.has(action.name())) return;
       const opts = program.opts<{ url?: string; token?: string; ca?: string }>();
       state.url = resolveControllerUrl(opts.url, io.env);
       state.token = resolveToken(opts.token, io).token;
@@ -127,7 +131,35 @@ function buildProgram(ctx: CommandContext, state: CliState, tuning: Partial<CliT
       ),
     tuning.fetch,
   );
+  registerCompletionCommand(program, ctx, tuning.fetch);
   return program;
+}
+
+function contextFor(
+  io: CliIo,
+  state: CliState,
+  tuning: Partial<CliTuning>,
+  setExit: (code: number) => void,
+): CommandContext {
+  return {
+    io,
+    client: () => new ControllerClient(state.url ?? DEFAULT_URL, tuning.fetch, state.token ?? null, { ca: state.ca }),
+    poll: tuning.poll ?? DEFAULT_POLL,
+    now: tuning.now ?? Date.now,
+    confirm: tuning.confirm,
+    interrupts: tuning.interrupts,
+    setExit,
+  };
+}
+
+/** The commander program {@link runCli} parses, unparsed: for reading its command tree (completion tests). */
+export function cliProgram(io: CliIo): Command {
+  const state: CliState = {};
+  return buildProgram(
+    contextFor(io, state, {}, () => undefined),
+    state,
+    {},
+  );
 }
 
 /**
@@ -138,15 +170,7 @@ function buildProgram(ctx: CommandContext, state: CliState, tuning: Partial<CliT
 export async function runCli(argv: string[], io: CliIo, tuning: Partial<CliTuning> = {}): Promise<number> {
   const state: CliState = {};
   let code: number = EXIT.OK;
-  const ctx: CommandContext = {
-    io,
-    client: () => new ControllerClient(state.url ?? DEFAULT_URL, tuning.fetch, state.token ?? null, { ca: state.ca }),
-    poll: tuning.poll ?? DEFAULT_POLL,
-    now: tuning.now ?? Date.now,
-    confirm: tuning.confirm,
-    interrupts: tuning.interrupts,
-    setExit: (c) => void (code = c),
-  };
+  const ctx = contextFor(io, state, tuning, (c) => void (code = c));
   try {
     await buildProgram(ctx, state, tuning).parseAsync(argv, { from: 'user' });
     return code;
