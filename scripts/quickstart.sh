@@ -24,12 +24,8 @@ stop() {
 }
 if [ "${1:-}" = "stop" ]; then stop; exit 0; fi
 
-major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$major" -lt 20 ]; then
-  echo "Warren needs Node.js 20.19 or later (found: $(node --version 2>/dev/null || echo none))." >&2
-  echo "Install it (e.g. from NodeSource or your distribution's backports) and run this again." >&2
-  exit 1
-fi
+echo "== Node.js"
+bash scripts/ensure-node.sh
 
 echo "== installing dependencies and building"
 npm ci --no-audit --no-fund --loglevel=error
