@@ -1,25 +1,10 @@
-import { generateSigningKey } from '@warren/protocol';
 import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../store/database';
 import { HostKeyError } from '../errors/errors';
 import { DEFAULT_HOST_KEY_BOUNDS, HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
-
-/** A fresh key as a heartbeat announces it: base64 SPKI and fingerprint. */
-function announced() {
-  const k = generateSigningKey();
-  return { publicKey: k.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), keyId: k.keyId };
-}
-
-async function setup() {
-  const db = openDatabase(':memory:');
-  const clock = new ManualClock(10_000);
-  const repo = new SqliteHostKeyRepository(db);
-  const keys = new HostKeysStore(repo, clock);
-  await keys.onModuleInit();
-  return { db, clock, repo, keys };
-}
+import { announced, setup } from './host-keys.fixtures';
 
 /** The agent's heartbeat interval in these specs (ms). */
 const INTERVAL = 1_000;
