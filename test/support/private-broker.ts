@@ -192,6 +192,21 @@ export class PrivateBroker {
       // group already gone
     }
     await this.waitExit(10_000);
+    // A group member may still be tearing down, and a rabbitmqctl of ours started with this
+    // node's environment may be running: neither is in the group beam led, so kill what is
+    // left and wait until /proc shows none of it (CI once saw one survive the group kill).
+    const deadline = Date.now() + 10_000;
+    for (let left = await this.pids(); left.length > 0; left = await this.pids()) {
+      if (Date.now() > deadline) throw new Error(`processes of ${this.nodename} survived SIGKILL: ${left.join(', ')}`);
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+      await sleep(50);
+    }
   }
 
   /** Starts the node again on the same ports and data directory. */
