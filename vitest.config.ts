@@ -32,7 +32,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           sequence: { groupOrder: 1 },
-          include: ['test/e2e/**/*.e2e-spec.ts', 'libs/**/*.int-spec.ts'],
+          include: ['test/e2e/**/*.e2e-spec.ts', 'libs/**/*.int-spec.ts', 'apps/**/*.int-spec.ts'],
           environment: 'node',
           testTimeout: 90_000,
           hookTimeout: 90_000,

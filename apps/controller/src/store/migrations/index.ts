@@ -1,0 +1,24 @@
+import postgres0001 from './postgres/0001_initial.sql?raw';
+import sqlite0001 from './sqlite/0001_initial.sql?raw';
+
+/** One schema migration: plain SQL, applied once, in `version` order, recorded in `schema_migrations`. */
+export interface Migration {
+  /** 1, 2, 3…: the schema version the database is at once this is applied */
+  version: number;
+  /** the file's name without its number and `.sql` (`initial`) */
+  name: string;
+  /** the statements, as written in `<dialect>/NNNN_<name>.sql` (bundled into the build by `?raw`) */
+  sql: string;
+}
+
+/** The SQL dialects Warren stores in. */
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * Every migration of each dialect, oldest first. Both lists have the same versions and names: a
+ * change to the schema is a new file in each directory, never an edit of an applied one.
+ */
+export const MIGRATIONS: Record<Dialect, readonly Migration[]> = {
+  sqlite: [{ version: 1, name: 'initial', sql: sqlite0001 }],
+  postgres: [{ version: 1, name: 'initial', sql: postgres0001 }],
+};
