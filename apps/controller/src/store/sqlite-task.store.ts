@@ -114,6 +114,28 @@ export class SqliteTaskStore implements TaskStore {
     return this.queries.findOverdue(now, limit);
   }
 
+  async sweepOverdue(
+    now: number,
+    limit: number,
+    reasons: { pending: string; running: string },
+  ): Promise<{ swept: OverdueInvocation[]; completedTaskIds: string[] }> {
+    // Read and applied with no await between: one connection, one thread, so no other change of
+    // these rows can come between the two, and each verdict found is applied.
+    const swept = this.queries.findOverdue(now, limit);
+    const { completedTaskIds } = this.transitions.applyUpdates(
+      swept.map((o) => ({
+        kind: 'verdict' as const,
+        invocationId: o.invocationId,
+        state: o.state === 'pending' ? ('undelivered' as const) : ('lost' as const),
+        reason: o.state === 'pending' ? reasons.pending : reasons.running,
+        at: now,
+        overdueFrom: o.state,
+      })),
+      now,
+    );
+    return { swept, completedTaskIds };
+  }
+
   async activity(): Promise<StoreActivity> {
     return this.queries.activity();
   }

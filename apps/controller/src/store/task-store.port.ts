@@ -237,6 +237,20 @@ export interface TaskStore {
   invocationOwner(invocationId: string): Promise<{ taskId: string; host: string } | null>;
   /** At most `limit` pending or running invocations whose deadline is at or before `now`, earliest deadline first. */
   findOverdue(now: number, limit: number): Promise<OverdueInvocation[]>;
+  /**
+   * One batch of the deadline sweep, in one transaction: claims at most `limit` invocations still
+   * pending or running whose deadline is at or before `now` (earliest first), passing over any row
+   * another transaction holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so controllers sweeping at the
+   * same moment never claim the same invocation), and gives each its verdict at `now`: a pending
+   * one `undelivered` with `reasons.pending`, a running one `lost` with `reasons.running`. Each
+   * verdict is applied once whoever sweeps. Resolves with the invocations it gave a verdict (with
+   * the state they were in) and the ids of tasks this completed.
+   */
+  sweepOverdue(
+    now: number,
+    limit: number,
+    reasons: { pending: string; running: string },
+  ): Promise<{ swept: OverdueInvocation[]; completedTaskIds: string[] }>;
   /** Counts of what is under way, from the index of active invocations (cheap enough for every scrape). */
   activity(): Promise<StoreActivity>;
   /** Releases the storage (the connection, shared by every store); later calls reject. Idempotent. */

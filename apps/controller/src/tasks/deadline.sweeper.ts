@@ -3,7 +3,7 @@ import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
-import { type InvocationUpdate, TASK_STORE, type TaskStore } from '../store/task-store.port';
+import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
 
 /**
@@ -16,6 +16,12 @@ import { CompletionNotifier } from './completion.notifier';
  * at its deadline) once that reply is read, and a later `started`, result or restart report
  * replaces an `undelivered` guess (`store/sqlite-task.transitions.ts`).
  */
+/** Why an overdue invocation got its verdict, as stored and shown. */
+const VERDICT_REASONS = {
+  pending: 'no agent took the command within its delivery timeout',
+  running: 'the agent started the command but sent no result by its deadline (agent died or was cut off?)',
+};
+
 @Injectable()
 export class DeadlineSweeper implements OnModuleDestroy {
   private timer: NodeJS.Timeout | null = null;
@@ -49,33 +55,17 @@ export class DeadlineSweeper implements OnModuleDestroy {
     }
   }
 
-  /** Marks every invocation overdue at `now` (ms, default the clock's); resolves with how many it marked. */
+  /**
+   * Marks every invocation overdue at `now` (ms, default the clock's), 1,000 per transaction;
+   * resolves with how many it marked. Several controllers sweeping one database claim disjoint
+   * batches ({@link TaskStore.sweepOverdue}), so each verdict is applied and logged once.
+   */
   async sweep(now = this.clock.now()): Promise<number> {
     let total = 0;
     for (;;) {
-      const overdue = await this.store.findOverdue(now, 1000);
-      if (overdue.length === 0) return total;
-      const updates: InvocationUpdate[] = overdue.map((o) =>
-        o.state === 'pending'
-          ? {
-              kind: 'verdict',
-              invocationId: o.invocationId,
-              state: 'undelivered',
-              reason: 'no agent took the command within its delivery timeout',
-              at: now,
-              overdueFrom: 'pending',
-            }
-          : {
-              kind: 'verdict',
-              invocationId: o.invocationId,
-              state: 'lost',
-              reason: 'the agent started the command but sent no result by its deadline (agent died or was cut off?)',
-              at: now,
-              overdueFrom: 'running',
-            },
-      );
-      const { applied, completedTaskIds } = await this.store.applyUpdates(updates, now);
-      for (const o of overdue) {
+      const { swept, completedTaskIds } = await this.store.sweepOverdue(now, 1000, VERDICT_REASONS);
+      if (swept.length === 0) return total;
+      for (const o of swept) {
         this.log.warn(
           {
             taskId: o.taskId,
@@ -87,8 +77,8 @@ export class DeadlineSweeper implements OnModuleDestroy {
         );
       }
       this.notifier.notify(completedTaskIds);
-      total += applied;
-      if (overdue.length < 1000) return total;
+      total += swept.length;
+      if (swept.length < 1000) return total;
     }
   }
 
