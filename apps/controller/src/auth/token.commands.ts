@@ -1,13 +1,11 @@
 import { userInfo } from 'node:os';
 import { formatColumns, HostPatternError } from '@warren/api';
 import { type Clock, SystemClock } from '@warren/runtime';
-import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerAction } from '../config/controller.subcommands';
-import { openDatabase } from '../store/database';
+import { openStores } from '../store/stores';
 import { validateHostPatterns } from './host-patterns';
 import { TokenError } from '../errors/errors';
-import { SqliteTokenStore } from './token.store';
 import type { TokenInfo } from './token-store.port';
 import { TokenService } from './token.service';
 
@@ -60,10 +58,10 @@ export async function runMaintenanceCommand(
     io.stderr.write(`warren-controller: ${message}\n`);
     return 1;
   };
-  const db = openDatabase(config.dbPath);
+  const stores = await openStores(config.db, { clock });
   try {
-    const tokens = new TokenService(new SqliteTokenStore(db), clock);
-    const audit = new SqliteAuditLog(db, clock);
+    const tokens = new TokenService(stores.tokens, clock);
+    const audit = stores.audit;
     const record = (
       act: string,
       decision: 'allowed' | 'denied',
@@ -116,6 +114,6 @@ export async function runMaintenanceCommand(
       }
     }
   } finally {
-    db.close();
+    await stores.close();
   }
 }

@@ -34,8 +34,11 @@ export class ControllerConfig {
   brokerTls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   /** directory of the controller's state: database, signing key (mode 0700) */
   stateDir: string;
-  /** path of the SQLite task store */
-  dbPath: string;
+  /**
+   * the database of every store: a `postgres://` or `postgresql://` URL (libpq form, it may hold a
+   * password: never log it as is: `redactDbUrl`), or else the path of the SQLite file
+   */
+  db: string;
   /** Ed25519 private key that signs every command (PKCS#8 PEM); generated on first start if missing */
   keyPath: string;
   /** trust an agent's key the first time it is seen, without `warren hosts accept` (labs only) */
@@ -106,9 +109,10 @@ const CONTROLLER_OPTIONS = {
     parse: text(),
   },
   db: {
-    flags: '--db <file>',
+    flags: '--db <file|url>',
     env: 'WARREN_DB',
-    description: 'SQLite task store (default: <state-dir>/controller.db)',
+    description:
+      'database: a SQLite file (default: <state-dir>/controller.db), or postgres://user@host/db for PostgreSQL, shared by several controllers (a password in it is never logged or shown; prefer ~/.pgpass or PGPASSWORD)',
     parse: text(),
   },
   key: {
@@ -220,7 +224,7 @@ export function parseControllerArgs(
     brokerUrl: withBrokerPassword(o.broker, o.brokerPasswordFile),
     brokerTls: { ca: o.brokerCa, cert: o.brokerCert, key: o.brokerKey },
     stateDir,
-    dbPath: o.db ?? join(stateDir, 'controller.db'),
+    db: o.db ?? join(stateDir, 'controller.db'),
     keyPath: o.key ?? join(stateDir, 'controller.key'),
     autoAccept: o.autoAccept,
     pendingKeyTtlMs: o.pendingKeyTtl,
