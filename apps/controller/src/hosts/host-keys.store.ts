@@ -51,6 +51,8 @@ export class HostKeysStore implements OnModuleInit {
    */
   private readonly changing = new Map<string, Promise<unknown>>();
   private readonly bounds: HostKeyBounds;
+  /** told the host of each key change made here (other controllers on the database then {@link reload} it) */
+  private readonly changeListeners = new Set<(host: string) => void>();
 
   constructor(
     @Inject(HOST_KEY_REPOSITORY) private readonly repo: HostKeyRepository,
@@ -77,7 +79,10 @@ export class HostKeysStore implements OnModuleInit {
     autoAccept: boolean,
     heard: { sentAt?: number; labels?: Labels } = {},
   ): Promise<Seen> {
-    return this.oneAtATime(host, () => this.record(host, publicKey, keyId, autoAccept, heard));
+    return this.changed(host, async () => {
+      const seen = await this.record(host, publicKey, keyId, autoAccept, heard);
+      return { out: seen, changed: seen.result === 'pre-accepted' || seen.result === 'auto-accepted' };
+    });
   }
 
   private async record(
@@ -111,7 +116,9 @@ export class HostKeysStore implements OnModuleInit {
     }
     if ('known' in outcome) {
       if (outcome.known === 'accepted') {
-        if (accepted && accepted.labels === null) accepted.labels = labels; // see the repository's touch
+        if (!accepted)
+          await this.reloadNow(host); // accepted through another controller on the database
+        else if (accepted.labels === null) accepted.labels = labels; // see the repository's touch
         return { result: 'accepted', evicted: [] };
       }
       return { result: accepted ? 'changed' : 'pending', evicted: [] };
@@ -133,7 +140,7 @@ export class HostKeysStore implements OnModuleInit {
    * {@link HostKeyError} when there is nothing (unambiguous) to accept, or `keyId` is no fingerprint.
    */
   accept(host: string, keyId: string | undefined, by: string): Promise<AcceptOutcome> {
-    return this.oneAtATime(host, () => this.acceptNow(host, keyId, by));
+    return this.changed(host, async () => ({ out: await this.acceptNow(host, keyId, by), changed: true }));
   }
 
   private async acceptNow(host: string, keyId: string | undefined, by: string): Promise<AcceptOutcome> {
@@ -173,17 +180,56 @@ export class HostKeysStore implements OnModuleInit {
    * Throws {@link HostKeyError} when there is nothing (unambiguous) to reject.
    */
   reject(host: string, keyId: string | undefined, by: string): Promise<{ keyId: string; preAccepted: boolean }> {
-    return this.oneAtATime(host, async () => {
+    return this.changed<{ keyId: string; preAccepted: boolean }>(host, async () => {
       const rows = await this.repo.keysOf(host, this.pendingHeardSince());
       const pick = await this.pickPending(host, rows, keyId, 'reject');
       if (pick) {
         await this.repo.reject(host, pick.keyId, by, this.clock.now());
-        return { keyId: pick.keyId, preAccepted: false };
+        return { out: { keyId: pick.keyId, preAccepted: false }, changed: true };
       }
       const named = keyId as string;
-      if (await this.repo.withdrawPreAccepted(host, named)) return { keyId: named, preAccepted: true };
+      if (await this.repo.withdrawPreAccepted(host, named))
+        return { out: { keyId: named, preAccepted: true }, changed: true };
       throw new HostKeyError(`host ${host} has no pending key ${named}`);
     });
+  }
+
+  /** Calls `listener` with the host of every key change made through this store; returns the unsubscribe. */
+  onChanged(listener: (host: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Runs a change of `host` {@link oneAtATime}, telling the listeners when it says it changed something. */
+  private async changed<T>(host: string, change: () => Promise<{ out: T; changed: boolean }>): Promise<T> {
+    const { out, changed } = await this.oneAtATime(host, change);
+    if (changed) for (const l of this.changeListeners) l(host);
+    return out;
+  }
+
+  /** Reads `host`'s accepted key again from the repository (another controller on the database changed it). */
+  reload(host: string): Promise<void> {
+    return this.oneAtATime(host, () => this.reloadNow(host));
+  }
+
+  private async reloadNow(host: string): Promise<void> {
+    const current = (await this.repo.keysOf(host, this.pendingHeardSince())).find((r) => r.status === 'accepted');
+    const cached = this.acceptedByHost.get(host);
+    if (cached && cached.keyId !== current?.keyId) this.acceptedByKeyId.delete(cached.keyId);
+    if (current) this.cache(host, current.keyId, current.publicKey, current.acceptedLabels);
+    else this.acceptedByHost.delete(host);
+  }
+
+  /** Reads every accepted key again: the safety net should an announcement from another controller be lost. */
+  async reloadAll(): Promise<void> {
+    const rows = await this.repo.listAccepted();
+    const hosts = new Set(rows.map((r) => r.host));
+    for (const host of [...this.acceptedByHost.keys()]) if (!hosts.has(host)) await this.reload(host);
+    for (const r of rows) {
+      const cached = this.acceptedByHost.get(r.host);
+      if (cached?.keyId !== r.keyId || !sameLabels(cached.labels ?? {}, r.acceptedLabels ?? {}))
+        await this.reload(r.host);
+    }
   }
 
   /**
