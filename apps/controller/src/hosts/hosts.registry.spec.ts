@@ -8,6 +8,8 @@ import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { BrokerService } from '../broker/broker.service';
 import type { ControllerConfig } from '../config/controller.config';
 import { openDatabase } from '../store/database';
+import { MIGRATIONS } from '../store/migrations';
+import { SqlitePresenceStore } from './sqlite-presence.store';
 import { HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 import { HEARTBEAT_SKEW_MS, HostsRegistry } from './hosts.registry';
 import { TargetResolver } from '../tasks/target.resolver';
@@ -37,6 +39,7 @@ function heartbeat(host: string, key = generateSigningKey(), over: Partial<Prese
 
 function registry(autoAccept: boolean, db = openDatabase(':memory:'), auditLog?: AuditLog) {
   const keys = new HostKeysStore(new SqliteHostKeyRepository(db), clock);
+  db.exec(MIGRATIONS.sqlite[0].sql); // the hosts table
   const audit: AuditEvent[] = [];
   const r = new HostsRegistry(
     {} as BrokerService,
@@ -45,6 +48,7 @@ function registry(autoAccept: boolean, db = openDatabase(':memory:'), auditLog?:
     auditLog ?? { record: async (e) => void audit.push(e), query: async () => [] },
     pino({ level: 'silent' }),
     clock,
+    new SqlitePresenceStore(db),
   );
   const receive = (d: { content: Buffer; properties: object }, now = clock.now()) =>
     (r as unknown as { receive(d: unknown, now: number): Promise<void> }).receive(d, now);
@@ -168,5 +172,49 @@ describe('HostsRegistry', () => {
     clock.advance(24 * 3600_000);
     await receive(heartbeat('web2'));
     expect((await r.list()).map((h) => h.host)).toEqual(['web1', 'web2']);
+  });
+
+  it('after a restart lists every host heard before, from the store, with its last-seen time, offline until heard', async () => {
+    const db = openDatabase(':memory:');
+    const before = registry(true, db);
+    const t = clock.now();
+    await before.receive(heartbeat('web1', undefined, { labels: { role: 'web' } }), t);
+    await before.receive(heartbeat('web2', undefined, { status: 'goodbye' }), t);
+    await before.r.flushPresence();
+    const after = registry(true, db);
+    await after.keys.onModuleInit();
+    await after.r.restore();
+    try {
+      const later = t + 60_000;
+      expect((await after.r.list(later)).map((h) => [h.host, h.status, h.lastSeen, h.trust])).toEqual([
+        ['web1', 'offline', new Date(t).toISOString(), 'accepted'],
+        ['web2', 'offline', new Date(t).toISOString(), 'accepted'],
+      ]);
+      expect(after.r.known().map((h) => h.host)).toEqual(['web1', 'web2']);
+    } finally {
+      await after.r.stop();
+    }
+  });
+
+  it('forgets through the store what it forgets in memory: a restart does not bring it back', async () => {
+    const db = openDatabase(':memory:');
+    const { r, keys, receive } = registry(false, db);
+    const key = generateSigningKey();
+    await receive(heartbeat('web1', key));
+    await keys.accept('web1', key.keyId, 'admin');
+    await receive(heartbeat('fake1'));
+    await r.flushPresence();
+    clock.advance(24 * 3600_000);
+    await receive(heartbeat('web2'));
+    await r.flushPresence();
+    expect((await new SqlitePresenceStore(db).list()).map((h) => h.host)).toEqual(['web1', 'web2']);
+    const after = registry(false, db);
+    await after.keys.onModuleInit();
+    await after.r.restore();
+    try {
+      expect((await after.r.list()).map((h) => h.host)).toEqual(['web1', 'web2']);
+    } finally {
+      await after.r.stop();
+    }
   });
 });

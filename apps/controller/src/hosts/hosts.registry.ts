@@ -11,6 +11,8 @@ import { ControllerConfig } from '../config/controller.config';
 import { BoundedMap } from '../core/bounded.map';
 import { HostKeysStore } from './host-keys.store';
 import { sameLabels } from './labels.compare';
+import { PRESENCE_STORE, type PresenceRecord, type PresenceStore } from './presence-store.port';
+import { PresenceRecorder } from './presence.recorder';
 
 /** What `GET /v1/hosts` shows of one agent: the contract's `HostView`. */
 export type { HostView };
@@ -29,14 +31,18 @@ export const HEARTBEAT_SKEW_MS = 30_000;
  * signed with any other key is not believed. A heartbeat counts only when its signed `sentAt` is
  * within the presence window of the controller's clock and newer than the newest one recorded for
  * its key (persisted with the key), so a captured one played again, even after a restart, shows no
- * dead host online. Presence is in memory: after a controller restart the fleet reappears within
- * one heartbeat interval (keys persist). Targeting uses the labels accepted with a host's key,
- * not those it announces now (see {@link HostKeysStore}).
+ * dead host online. Presence is answered from memory and persisted behind the {@link PresenceStore}
+ * (batched by the {@link PresenceRecorder}): every controller on one database reads every heartbeat
+ * (its own queue on the presence fanout), and a controller that starts loads every host's last
+ * record, so `warren hosts` lists the fleet at once, each host offline until heard within its
+ * window. Targeting uses the labels accepted with a host's key, not those it announces now (see
+ * {@link HostKeysStore}).
  */
 @Injectable()
 export class HostsRegistry {
   /** host → its last heartbeat; a host whose key is not accepted is forgotten after a day unheard, or first under a flood */
-  private readonly hosts: BoundedMap<string, { last: PresenceMessage; receivedAt: number }>;
+  private readonly hosts: BoundedMap<string, PresenceRecord>;
+  private readonly recorder: PresenceRecorder;
   private consumer: Consumer | null = null;
   /** heartbeats are handled one at a time, in the order read: the replay check and key records need it */
   private receiving: Promise<void> = Promise.resolve();
@@ -49,13 +55,21 @@ export class HostsRegistry {
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly clock: Clock,
+    @Inject(PRESENCE_STORE) store: PresenceStore,
   ) {
     this.log = root.child({ component: 'presence' });
-    this.hosts = new BoundedMap(clock, { ...PRESENCE_BOUNDS, keep: (host) => this.keys.isAccepted(host) });
+    this.recorder = new PresenceRecorder(store, this.log);
+    this.hosts = new BoundedMap(clock, {
+      ...PRESENCE_BOUNDS,
+      keep: (host) => this.keys.isAccepted(host),
+      onForget: (host) => this.recorder.forget(host),
+    });
     this.warnedChanged = new BoundedMap(clock, PRESENCE_BOUNDS);
   }
 
+  /** Loads every host's stored presence, then consumes heartbeats (AppModule calls it before connecting). */
   async start(): Promise<void> {
+    await this.restore();
     this.consumer = new Consumer(this.broker.connection, {
       queue: this.broker.presenceQueue,
       prefetch: 200,
@@ -69,6 +83,18 @@ export class HostsRegistry {
       },
     });
     await this.consumer.start();
+  }
+
+  /** Loads every host's stored presence (oldest first, each as heard then) and starts the batched writes. */
+  async restore(): Promise<void> {
+    const stored = await this.recorder.load();
+    for (const r of stored.sort((a, b) => a.receivedAt - b.receivedAt)) this.hosts.set(r.host, r, r.receivedAt);
+    this.recorder.start();
+  }
+
+  /** Writes the presence heard so far now (tests; otherwise once a second). */
+  flushPresence(): Promise<void> {
+    return this.recorder.flush();
   }
 
   /** Verifies a heartbeat (signed with the key it carries) and records it with its key. */
@@ -157,7 +183,7 @@ export class HostsRegistry {
         ...(seen === 'new-pending' ? { repeatKey: 'key pending acceptance' } : {}),
       });
     }
-    this.record(p, now);
+    this.record(p, now, key.keyId);
   }
 
   /** `host keyId` of the announced keys warned about (for a day, then once more) */
@@ -182,11 +208,25 @@ export class HostsRegistry {
     return false;
   }
 
-  /** Records a heartbeat or goodbye received at `now`. */
-  record(p: PresenceMessage, now: number): void {
+  /** Records a heartbeat or goodbye received at `now`, verified with the key `keyId`. */
+  record(p: PresenceMessage, now: number, keyId: string): void {
     const before = this.hosts.get(p.host);
-    const wasOnline = before ? this.statusOf(before.last, before.receivedAt, now) === 'online' : false;
-    this.hosts.set(p.host, { last: p, receivedAt: now });
+    const wasOnline = before ? this.statusOf(before, now) === 'online' : false;
+    const { host, status, labels, version, running, concurrency, intervalMs, sentAt } = p;
+    const r: PresenceRecord = {
+      host,
+      keyId,
+      status,
+      labels,
+      version,
+      running,
+      concurrency,
+      intervalMs,
+      sentAt,
+      receivedAt: now,
+    };
+    this.hosts.set(p.host, r);
+    this.recorder.add(r);
     if (p.status === 'goodbye') this.log.info({ host: p.host }, 'agent said goodbye');
     else if (!wasOnline) this.log.info({ host: p.host, version: p.version, labels: p.labels }, 'agent online');
   }
@@ -200,37 +240,35 @@ export class HostsRegistry {
    */
   acceptedKeyGone(host: string, now = this.clock.now()): boolean {
     const e = this.hosts.get(host);
-    return !e || this.statusOf(e.last, e.receivedAt, now) === 'offline';
+    return !e || this.statusOf(e, now) === 'offline';
   }
 
-  private statusOf(p: PresenceMessage, receivedAt: number, now: number): 'online' | 'offline' {
-    if (p.status === 'goodbye') return 'offline';
-    return now - receivedAt <= MISSED_HEARTBEATS * p.intervalMs ? 'online' : 'offline';
+  private statusOf(r: PresenceRecord, now: number): 'online' | 'offline' {
+    if (r.status === 'goodbye') return 'offline';
+    return now - r.receivedAt <= MISSED_HEARTBEATS * r.intervalMs ? 'online' : 'offline';
   }
 
   /** Hosts whose latest heartbeat says they are online now. */
-  onlineHosts(now = this.clock.now()): PresenceMessage[] {
-    return [...this.hosts.values()]
-      .filter(({ last, receivedAt }) => this.statusOf(last, receivedAt, now) === 'online')
-      .map(({ last }) => last);
+  onlineHosts(now = this.clock.now()): PresenceRecord[] {
+    return [...this.hosts.values()].filter((r) => this.statusOf(r, now) === 'online');
   }
 
-  /** Every host seen since this controller started, with its last heartbeat. */
-  known(): PresenceMessage[] {
-    return [...this.hosts.values()].map(({ last }) => last);
+  /** Every known host (heard by a controller on this database, not forgotten), with its last heartbeat. */
+  known(): PresenceRecord[] {
+    return [...this.hosts.values()];
   }
 
   /** What `GET /v1/hosts` shows: every known host with its presence and trust at `now`, by name. */
   async list(now = this.clock.now()): Promise<HostView[]> {
-    const views = [...this.hosts.values()].map(async ({ last, receivedAt }) => ({
-      host: last.host,
-      status: this.statusOf(last, receivedAt, now),
-      ...this.labelsOf(last),
-      version: last.version,
-      running: last.status === 'goodbye' ? 0 : last.running,
-      concurrency: last.concurrency,
-      lastSeen: new Date(receivedAt).toISOString(),
-      ...(await this.keys.view(last.host)),
+    const views = [...this.hosts.values()].map(async (r) => ({
+      host: r.host,
+      status: this.statusOf(r, now),
+      ...this.labelsOf(r),
+      version: r.version,
+      running: r.status === 'goodbye' ? 0 : r.running,
+      concurrency: r.concurrency,
+      lastSeen: new Date(r.receivedAt).toISOString(),
+      ...(await this.keys.view(r.host)),
     }));
     return (await Promise.all(views)).sort((a, b) => a.host.localeCompare(b.host));
   }
@@ -243,16 +281,16 @@ export class HostsRegistry {
   targets(
     now = this.clock.now(),
   ): { host: string; status: 'online' | 'offline'; labels: Record<string, string>; trusted: boolean }[] {
-    return [...this.hosts.values()].map(({ last, receivedAt }) => ({
-      host: last.host,
-      status: this.statusOf(last, receivedAt, now),
-      labels: this.keys.acceptedLabels(last.host),
-      trusted: this.keys.isAccepted(last.host),
+    return [...this.hosts.values()].map((r) => ({
+      host: r.host,
+      status: this.statusOf(r, now),
+      labels: this.keys.acceptedLabels(r.host),
+      trusted: this.keys.isAccepted(r.host),
     }));
   }
 
   /** The labels targeting uses (accepted with the key) and those the host announces beyond them. */
-  private labelsOf(p: PresenceMessage): Pick<HostView, 'labels' | 'pendingLabels'> {
+  private labelsOf(p: PresenceRecord): Pick<HostView, 'labels' | 'pendingLabels'> {
     const labels = this.keys.acceptedLabels(p.host);
     return { labels, pendingLabels: sameLabels(labels, p.labels) ? null : p.labels };
   }
@@ -261,5 +299,6 @@ export class HostsRegistry {
   async stop(): Promise<void> {
     await this.consumer?.close();
     await this.receiving;
+    await this.recorder.stop(); // before the store closes (StoreModule closes last)
   }
 }
