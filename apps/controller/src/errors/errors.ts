@@ -95,4 +95,16 @@ export class TooManyRequestsError extends Error {
   }
 }
 
+/**
+ * The controller cannot use its database now (PostgreSQL unreachable or restarting, the SQLite
+ * file busy or failing) (503): nothing this request would have stored was stored, and for
+ * `POST /v1/tasks` nothing was sent. The cause is logged, never sent (it may name the server).
+ */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+  constructor() {
+    super('the controller cannot reach its database now; nothing was changed, try again shortly');
+  }
+}
+
 export { BrokerUnavailableError } from '@warren/amqp';

@@ -60,6 +60,6 @@ class StoreCloser implements OnApplicationShutdown {
     { provide: PRESENCE_STORE, useFactory: (s: Stores) => s.presence, inject: [STORES] },
     StoreCloser,
   ],
-  exports: [TASK_STORE, TOKEN_STORE, STORED_AUDIT_LOG, HOST_KEY_REPOSITORY, PRESENCE_STORE],
+  exports: [STORES, TASK_STORE, TOKEN_STORE, STORED_AUDIT_LOG, HOST_KEY_REPOSITORY, PRESENCE_STORE],
 })
 export class StoreModule {}

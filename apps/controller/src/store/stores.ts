@@ -25,6 +25,8 @@ export interface Stores {
   audit: AuditLog;
   hostKeys: HostKeyRepository;
   presence: PresenceStore;
+  /** Resolves when the database answers a trivial query (`SELECT 1`); rejects while it cannot (health). */
+  ping(): Promise<void>;
   /** Closes the database (the SQLite file, or the PostgreSQL pool): last, once nothing writes any more. */
   close(): Promise<void>;
 }
@@ -60,6 +62,7 @@ export function openSqliteStores(path: string, deps: StoreDeps): Stores {
     audit: new SqliteAuditLog(db, deps.clock, deps.logger?.child({ component: 'audit' })),
     hostKeys: new SqliteHostKeyRepository(db),
     presence: new SqlitePresenceStore(db),
+    ping: async () => void db.prepare('SELECT 1').get(),
     close: () => tasks.close(),
   };
   // Every statement of schema v1 is IF NOT EXISTS, so after the stores above created theirs this

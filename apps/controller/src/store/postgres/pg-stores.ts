@@ -24,7 +24,13 @@ export function openPostgresStores(url: string, deps: StoreDeps): Stores {
     void pool.end();
     throw err;
   }
-  return { kind: 'postgres', ...adapters, presence: new PgPresenceStore(pool), close: () => pool.end() };
+  return {
+    kind: 'postgres',
+    ...adapters,
+    presence: new PgPresenceStore(pool),
+    ping: async () => void (await pool.query('SELECT 1')),
+    close: () => pool.end(),
+  };
 }
 
 /**
