@@ -96,6 +96,7 @@ describe('HostsRegistry', () => {
     const captured = heartbeat('web1', key, { sentAt: t, labels: { role: 'web' } });
     await before.receive(captured, t);
     await before.receive(heartbeat('web1', key, { sentAt: t + 1000, labels: { role: 'web' } }), t + 1000);
+    await before.r.flushPresence();
     // web1 dies; the controller restarts; the attacker plays the captured heartbeat again.
     for (const [later, copy] of [
       [t + 2_000, captured], // within the presence window: older than the newest recorded
@@ -103,9 +104,11 @@ describe('HostsRegistry', () => {
     ] as const) {
       const after = registry(true, db);
       await after.keys.onModuleInit();
+      await after.r.restore();
       await after.receive(copy, later);
       expect(after.r.onlineHosts(later)).toEqual([]);
       await expect(new TargetResolver(after.r).resolve({ all: true })).rejects.toThrow(/no host matches/);
+      await after.r.stop();
     }
   });
 
@@ -216,5 +219,29 @@ describe('HostsRegistry', () => {
     } finally {
       await after.r.stop();
     }
+  });
+
+  it('counts a heartbeat another controller on the database recorded first, once, from the accepted key only', async () => {
+    const db = openDatabase(':memory:');
+    const a = registry(true, db);
+    const b = registry(true, db);
+    const key = generateSigningKey();
+    const t = clock.now();
+    const first = heartbeat('web1', key, { sentAt: t });
+    await a.receive(first, t);
+    await b.keys.reload('web1'); // as the changes fanout tells it
+    await b.receive(first, t + 5); // the same heartbeat, read from B's own queue
+    expect(b.r.onlineHosts(t + 5).map((h) => h.host)).toEqual(['web1']);
+    const second = heartbeat('web1', key, { sentAt: t + 1000 });
+    await a.receive(second, t + 1000);
+    await b.receive(second, t + 1000);
+    expect((await b.r.list(t + 1000))[0].lastSeen).toBe(new Date(t + 1000).toISOString());
+    await b.receive(first, t + 4000); // a replay: not newer than what B has
+    expect((await b.r.list(t + 4000))[0].lastSeen).toBe(new Date(t + 1000).toISOString());
+    // Another key for web1, recorded first by A: not news for B, whose web1 has an accepted key.
+    const impostor = heartbeat('web1', undefined, { sentAt: t + 5000 });
+    await a.receive(impostor, t + 5000);
+    await b.receive(impostor, t + 5000);
+    expect((await b.r.list(t + 5000))[0].lastSeen).toBe(new Date(t + 1000).toISOString());
   });
 });

@@ -43,6 +43,8 @@ export class HostsRegistry {
   /** host → its last heartbeat; a host whose key is not accepted is forgotten after a day unheard, or first under a flood */
   private readonly hosts: BoundedMap<string, PresenceRecord>;
   private readonly recorder: PresenceRecorder;
+  /** hosts loaded from the presence store at start and not heard since: offline, whatever their last-seen time */
+  private readonly unheard = new Set<string>();
   private consumer: Consumer | null = null;
   /** heartbeats are handled one at a time, in the order read: the replay check and key records need it */
   private receiving: Promise<void> = Promise.resolve();
@@ -62,7 +64,10 @@ export class HostsRegistry {
     this.hosts = new BoundedMap(clock, {
       ...PRESENCE_BOUNDS,
       keep: (host) => this.keys.isAccepted(host),
-      onForget: (host) => this.recorder.forget(host),
+      onForget: (host) => {
+        this.unheard.delete(host);
+        this.recorder.forget(host);
+      },
     });
     this.warnedChanged = new BoundedMap(clock, PRESENCE_BOUNDS);
   }
@@ -88,7 +93,10 @@ export class HostsRegistry {
   /** Loads every host's stored presence (oldest first, each as heard then) and starts the batched writes. */
   async restore(): Promise<void> {
     const stored = await this.recorder.load();
-    for (const r of stored.sort((a, b) => a.receivedAt - b.receivedAt)) this.hosts.set(r.host, r, r.receivedAt);
+    for (const r of stored.sort((a, b) => a.receivedAt - b.receivedAt)) {
+      this.hosts.set(r.host, r, r.receivedAt);
+      this.unheard.add(r.host);
+    }
     this.recorder.start();
   }
 
@@ -122,6 +130,8 @@ export class HostsRegistry {
       sentAt: p.sentAt,
       labels: p.labels,
     });
+    // Another controller on the database recorded this very heartbeat first: it is news here still.
+    if (seen === 'stale' && this.newHere(p, key.keyId)) return this.record(p, now, key.keyId);
     if (seen === 'stale' || seen === 'rejected')
       return void this.log.debug(
         { host: p.host, keyId: key.keyId, sentAt: p.sentAt },
@@ -186,6 +196,20 @@ export class HostsRegistry {
     this.record(p, now, key.keyId);
   }
 
+  /**
+   * Whether a heartbeat the key store calls stale (not newer than the newest recorded for its key)
+   * is newer than any this controller has recorded for the host (in memory, loaded from the
+   * presence store at start) and signed by the host's accepted key, or by a key of a host with none
+   * accepted: several controllers read every heartbeat, and only the first records its `sentAt`.
+   * A replay is still ignored: it is not newer than what this controller has (or it is out of the
+   * presence window, checked before).
+   */
+  private newHere(p: PresenceMessage, keyId: string): boolean {
+    const mine = this.hosts.get(p.host);
+    if (mine && p.sentAt <= mine.sentAt) return false;
+    return this.keys.isAccepted(p.host) ? this.keys.acceptedKey(keyId)?.host === p.host : true;
+  }
+
   /** `host keyId` of the announced keys warned about (for a day, then once more) */
   private readonly warnedChanged: BoundedMap<string, true>;
   /** presence messages dropped as malformed (a bad label, version…) */
@@ -226,6 +250,7 @@ export class HostsRegistry {
       receivedAt: now,
     };
     this.hosts.set(p.host, r);
+    this.unheard.delete(p.host);
     this.recorder.add(r);
     if (p.status === 'goodbye') this.log.info({ host: p.host }, 'agent said goodbye');
     else if (!wasOnline) this.log.info({ host: p.host, version: p.version, labels: p.labels }, 'agent online');
@@ -244,7 +269,7 @@ export class HostsRegistry {
   }
 
   private statusOf(r: PresenceRecord, now: number): 'online' | 'offline' {
-    if (r.status === 'goodbye') return 'offline';
+    if (r.status === 'goodbye' || this.unheard.has(r.host)) return 'offline';
     return now - r.receivedAt <= MISSED_HEARTBEATS * r.intervalMs ? 'online' : 'offline';
   }
 
