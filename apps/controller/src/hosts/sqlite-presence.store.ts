@@ -12,9 +12,11 @@ export class SqlitePresenceStore implements PresenceStore {
   async record(records: readonly PresenceRecord[]): Promise<void> {
     if (records.length === 0) return;
     const upsert = this.db.prepare(UPSERT_PRESENCE.replace(/\$\d+/g, '?')); // $1…$10 are in order
-    this.db.transaction(() => {
-      for (const r of records) upsert.run(...presenceParams(r));
-    })();
+    this.db
+      .transaction(() => {
+        for (const r of records) upsert.run(...presenceParams(r));
+      })
+      .immediate();
   }
 
   async list(): Promise<PresenceRecord[]> {
@@ -25,8 +27,10 @@ export class SqlitePresenceStore implements PresenceStore {
   async forget(hosts: readonly string[]): Promise<void> {
     if (hosts.length === 0) return;
     const del = this.db.prepare('DELETE FROM hosts WHERE host = ?');
-    this.db.transaction(() => {
-      for (const h of hosts) del.run(h);
-    })();
+    this.db
+      .transaction(() => {
+        for (const h of hosts) del.run(h);
+      })
+      .immediate();
   }
 }
