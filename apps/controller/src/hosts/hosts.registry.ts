@@ -10,6 +10,7 @@ import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { BoundedMap } from '../core/bounded.map';
 import { HostKeysStore } from './host-keys.store';
+import { KeyOutcomeReporter } from './key-outcome.reporter';
 import { sameLabels } from './labels.compare';
 import { PRESENCE_STORE, type PresenceRecord, type PresenceStore } from './presence-store.port';
 import { PresenceRecorder } from './presence.recorder';
@@ -69,7 +70,7 @@ export class HostsRegistry {
         this.recorder.forget(host);
       },
     });
-    this.warnedChanged = new BoundedMap(clock, PRESENCE_BOUNDS);
+    this.outcomes = new KeyOutcomeReporter(this.log, audit, clock, config.autoAccept, PRESENCE_BOUNDS);
   }
 
   /** Loads every host's stored presence, then consumes heartbeats (AppModule calls it before connecting). */
@@ -137,62 +138,7 @@ export class HostsRegistry {
         { host: p.host, keyId: key.keyId, sentAt: p.sentAt },
         seen === 'stale' ? 'ignored a stale or replayed heartbeat' : 'ignored a heartbeat of a rejected key',
       );
-    if (evicted.length > 0)
-      this.log.info({ host: p.host, keyId: key.keyId, evicted }, 'pending keys evicted to record a key heard now');
-    if (seen === 'changed') {
-      // Reinstalled, or someone else claiming the name: keep believing the accepted key only.
-      if (!this.warnedChanged.has(`${p.host} ${key.keyId}`)) {
-        this.warnedChanged.set(`${p.host} ${key.keyId}`, true);
-        this.log.warn(
-          { host: p.host, keyId: key.keyId },
-          'host announced a different key than the accepted one; ignored until accepted',
-        );
-        await this.audit.record({
-          actor: `agent:${p.host}`,
-          source: 'broker',
-          action: 'host.key.changed',
-          decision: 'denied',
-          hosts: [p.host],
-          reason: `announced key ${key.keyId}, not the accepted one`,
-          detail: { keyId: key.keyId },
-          repeatKey: `${p.host} key changed`,
-        });
-      }
-      return;
-    }
-    if (seen === 'pre-accepted') {
-      this.log.info({ host: p.host, keyId: key.keyId, acceptedBy }, 'pre-accepted host key heard: accepted');
-      await this.audit.record({
-        actor: 'controller',
-        source: 'broker',
-        action: 'host.accept',
-        decision: 'allowed',
-        hosts: [p.host],
-        reason: `first heartbeat of the key pre-accepted by ${acceptedBy ?? '?'}`,
-        detail: { keyId: key.keyId, labels: p.labels },
-      });
-    }
-    if (seen === 'new-pending' || seen === 'auto-accepted') {
-      this.log.info(
-        { host: p.host, keyId: key.keyId, accepted: seen === 'auto-accepted' },
-        seen === 'auto-accepted'
-          ? 'host key accepted on first use (--auto-accept)'
-          : this.config.autoAccept // a first key not auto-accepted: the cap on accepted hosts is reached
-            ? 'new host key pending acceptance: --auto-accept stopped at its cap on accepted hosts'
-            : 'new host key pending acceptance',
-      );
-      await this.audit.record({
-        actor: seen === 'auto-accepted' ? 'controller' : `agent:${p.host}`,
-        source: 'broker',
-        action: seen === 'auto-accepted' ? 'host.accept' : 'host.key.seen',
-        decision: seen === 'auto-accepted' ? 'allowed' : 'denied',
-        hosts: [p.host],
-        reason: seen === 'auto-accepted' ? 'accepted on first use (--auto-accept)' : 'key pending acceptance',
-        detail: { keyId: key.keyId },
-        // Anyone who can publish can announce fresh keys: one record a minute, with a count and the hosts.
-        ...(seen === 'new-pending' ? { repeatKey: 'key pending acceptance' } : {}),
-      });
-    }
+    if (!(await this.outcomes.report(p, key.keyId, { result: seen, evicted, acceptedBy }))) return;
     this.record(p, now, key.keyId);
   }
 
@@ -210,8 +156,7 @@ export class HostsRegistry {
     return this.keys.isAccepted(p.host) ? this.keys.acceptedKey(keyId)?.host === p.host : true;
   }
 
-  /** `host keyId` of the announced keys warned about (for a day, then once more) */
-  private readonly warnedChanged: BoundedMap<string, true>;
+  private readonly outcomes: KeyOutcomeReporter;
   /** presence messages dropped as malformed (a bad label, version…) */
   private rejected = 0;
 
