@@ -48,14 +48,11 @@ export async function applyUpdatesIn(
   now: number,
 ): Promise<{ changes: AppliedChange[]; completedTaskIds: string[] }> {
   if (updates.length === 0) return { changes: [], completedTaskIds: [] };
-  const ids = [...new Set(updates.map((u) => u.invocationId))];
-  const { rows: owners } = await client.query<{ task_id: string }>(
-    `SELECT DISTINCT task_id FROM invocations WHERE id = ANY($1::text[])`,
-    [ids],
-  );
-  await lockTasks(
-    client,
-    owners.map((o) => o.task_id),
+  // The tasks of the invocations named, locked as {@link lockTasks} does, in one statement (an invocation's task never changes).
+  await client.query(
+    `SELECT id FROM tasks WHERE id IN (SELECT task_id FROM invocations WHERE id = ANY($1::text[]))
+     ORDER BY id COLLATE "C" FOR UPDATE OF tasks`,
+    [[...new Set(updates.map((u) => u.invocationId))]],
   );
   const changed: Changed[] = [];
   for (const round of rounds(updates)) changed.push(...(await applyRound(client, round, now)));
@@ -71,25 +68,22 @@ export async function applyUpdatesIn(
 
 /**
  * Reopens each of `taskIds` that has an active invocation again and completes each that has none
- * left (`cancelled` when a cancel was requested); the caller holds their locks. Returns the ids it
- * completed, in the order of `taskIds`.
+ * left (`cancelled` when a cancel was requested), in one statement; the caller holds their locks.
+ * Returns the ids it completed, in the order of `taskIds`.
  */
 export async function settleTasks(client: PgClient, taskIds: string[], now: number): Promise<string[]> {
   if (taskIds.length === 0) return [];
-  await client.query(
-    `UPDATE tasks t SET state = 'running', finished_at = NULL
-     WHERE t.id = ANY($1::text[]) AND t.state IN ('completed', 'cancelled')
-       AND EXISTS (SELECT 1 FROM invocations i WHERE i.task_id = t.id AND i.state IN ('pending', 'running'))`,
-    [taskIds],
-  );
-  const { rows } = await client.query<{ id: string }>(
-    `UPDATE tasks t SET state = CASE WHEN t.cancel_requested_at IS NULL THEN 'completed' ELSE 'cancelled' END, finished_at = $2
-     WHERE t.id = ANY($1::text[]) AND t.state = 'running'
-       AND NOT EXISTS (SELECT 1 FROM invocations i WHERE i.task_id = t.id AND i.state IN ('pending', 'running'))
-     RETURNING t.id`,
+  const { rows } = await client.query<{ id: string; active: boolean }>(
+    `UPDATE tasks t SET
+       state = CASE WHEN a.active THEN 'running' WHEN t.cancel_requested_at IS NULL THEN 'completed' ELSE 'cancelled' END,
+       finished_at = CASE WHEN a.active THEN NULL ELSE $2::bigint END
+     FROM (SELECT x.id, EXISTS (SELECT 1 FROM invocations i WHERE i.task_id = x.id AND i.state IN ('pending', 'running')) AS active
+           FROM unnest($1::text[]) AS x(id)) a
+     WHERE t.id = a.id AND CASE WHEN a.active THEN t.state IN ('completed', 'cancelled') ELSE t.state = 'running' END
+     RETURNING t.id, a.active`,
     [taskIds, now],
   );
-  const completed = new Set(rows.map((r) => r.id));
+  const completed = new Set(rows.filter((r) => !r.active).map((r) => r.id));
   return taskIds.filter((id) => completed.has(id));
 }
 
