@@ -155,6 +155,15 @@ export function storedCapture(text: string, bytes: Buffer): { text: string; raw:
   return { text: '', raw: bytes };
 }
 
+/**
+ * `s` as PostgreSQL's TEXT can hold it: U+0000 replaced by U+FFFD (SQLite would keep it). For the
+ * short texts an agent sends besides its output (reason, signal): one such character must not make
+ * the whole batch of results fail again at every redelivery.
+ */
+export function pgText<T extends string | null | undefined>(s: T): T {
+  return (typeof s === 'string' ? s.replaceAll('\u0000', '\uFFFD') : s) as T;
+}
+
 /** The values that store one capture: text and raw (see {@link storedCapture}), UTF-8 flag, total, truncation. */
 export function captureValues(c: OutputCapture): {
   text: string;

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../../../test/support/postgres';
 import { MIGRATIONS } from '../migrations';
 import { describeTaskStoreContract } from '../task-store.contract';
-import type { AppliedChange } from '../task-store.port';
+import { result, task } from '../task-store.contract.fixtures';
+import type { AppliedChange, InvocationUpdate } from '../task-store.port';
 import { openPostgres } from './pg.database';
 import { PgTaskStore } from './pg-task.store';
 
@@ -40,4 +41,26 @@ describeTaskStoreContract('PgTaskStore', async () => {
     },
     dispose: () => store.close(),
   };
+});
+
+describe('PgTaskStore: what PostgreSQL cannot store as SQLite does', () => {
+  let store: PgTaskStore;
+  beforeEach(async () => {
+    store = new PgTaskStore(openPostgres(db.url, { max: 2 }));
+    await store.createTask(task('n1', 1_000, { hostCount: 2 }), [
+      { id: 'n1a', host: 'a', deadlineAt: 7_000 },
+      { id: 'n1b', host: 'b', deadlineAt: 7_000 },
+    ]);
+  });
+  afterEach(() => store.close());
+
+  it('stores a batch whose reasons hold U+0000 (which TEXT cannot), replaced by U+FFFD, rather than fail it at every redelivery', async () => {
+    const rejected = { ...result('n1a', 'a', 'rejected'), reason: 'bad\u0000arg', signal: 'SIG\u0000X' };
+    const lost: InvocationUpdate = { kind: 'interrupted', invocationId: 'n1b', host: 'b', reason: 'gone\u0000', at: 5 };
+    expect(await store.applyUpdates([rejected, lost], 4_000)).toEqual({ applied: 2, completedTaskIds: ['n1'] });
+    expect((await store.getInvocations('n1')).map((r) => [r.reason, r.signal])).toEqual([
+      ['bad\uFFFDarg', 'SIG\uFFFDX'],
+      ['gone\uFFFD', null],
+    ]);
+  });
 });

@@ -1,6 +1,6 @@
 import type { AppliedChange, InvocationUpdate } from '../task-store.port';
 import type { PgClient } from './pg.database';
-import { captureValues } from './pg-task.rows';
+import { captureValues, pgText } from './pg-task.rows';
 
 /** Outcomes an agent reports only after it took the command: they override the controller's guesses. */
 const RAN_STATES = `('succeeded', 'failed', 'timed_out', 'cancelled', 'error')`;
@@ -158,7 +158,7 @@ async function applyResults(client: PgClient, batch: Indexed<'result'>[], now: n
       batch.map((b) => b.u.host),
       batch.map((b) => b.u.state),
       batch.map((b) => b.u.exitCode),
-      batch.map((b) => b.u.signal),
+      batch.map((b) => pgText(b.u.signal)),
       out.map((c) => c.text),
       err.map((c) => c.text),
       out.map((c) => c.raw),
@@ -169,7 +169,7 @@ async function applyResults(client: PgClient, batch: Indexed<'result'>[], now: n
       err.map((c) => c.bytes),
       out.map((c) => c.truncated),
       err.map((c) => c.truncated),
-      batch.map((b) => b.u.reason),
+      batch.map((b) => pgText(b.u.reason)),
       batch.map((b) => b.u.code ?? null),
       batch.map((b) => b.u.startedAt),
       batch.map((b) => b.u.finishedAt),
@@ -191,7 +191,7 @@ async function applyInterrupted(client: PgClient, batch: Indexed<'interrupted'>[
       batch.map((b) => b.ord),
       batch.map((b) => b.u.invocationId),
       batch.map((b) => b.u.host),
-      batch.map((b) => b.u.reason),
+      batch.map((b) => pgText(b.u.reason)),
       batch.map((b) => b.u.at),
     ],
   );
@@ -220,7 +220,7 @@ async function applyVerdicts(client: PgClient, batch: Indexed<'verdict'>[], now:
       batch.map((b) => b.ord),
       batch.map((b) => b.u.invocationId),
       batch.map((b) => b.u.state),
-      batch.map((b) => b.u.reason),
+      batch.map((b) => pgText(b.u.reason)),
       batch.map((b) => b.u.at),
       batch.map((b) => mode(b.u)),
       batch.map((b) => b.u.overdueFrom ?? null),
