@@ -231,5 +231,13 @@ function describeBasics(open: OpenStore): void {
       expect((await store.listTasksWithin(100, (h) => h === 'a' || h === 'b')).map((t) => t.task.id)).toContain('t1');
       expect(await store.listTasksWithin(10, (h) => h === 'b')).toEqual([]);
     });
+
+    it('lists a host-limited page across tasks created in the same millisecond, each once, newest id first', async () => {
+      const { store } = ctx;
+      const ids = Array.from({ length: 250 }, (_, n) => `v${String(n).padStart(3, '0')}`);
+      for (const id of ids) await store.createTask(task(id, 5_000), [{ id: `${id}-1`, host: 'a', deadlineAt: 9_000 }]);
+      const page = await store.listTasksWithin(300, (h) => h === 'a');
+      expect(page.map((t) => t.task.id)).toEqual([...ids].reverse());
+    });
   });
 }

@@ -86,17 +86,25 @@ export class PgTaskQueries {
    */
   async listTasksWithin(limit: number, visible: (host: string) => boolean): Promise<TaskListItem[]> {
     const page: PgTaskRow[] = [];
-    for (let offset = 0; offset < SCOPED_LIST_WINDOW && page.length < limit; offset += SCOPED_LIST_CHUNK) {
-      const { rows } = await this.pool.query<PgTaskRow & { hosts: string[] | null }>(
+    // Each chunk continues after the last task read (not at an offset, which a task created
+    // meanwhile would shift, showing one task twice).
+    let after: { created_at: number; id: string } | undefined;
+    for (let read = 0; read < SCOPED_LIST_WINDOW && page.length < limit;) {
+      const chunk = Math.min(SCOPED_LIST_CHUNK, SCOPED_LIST_WINDOW - read);
+      const { rows }: { rows: (PgTaskRow & { hosts: string[] | null })[] } = await this.pool.query(
         `SELECT t.*, (SELECT array_agg(i.host ORDER BY i.seq) FROM invocations i WHERE i.task_id = t.id) AS hosts
-         FROM tasks t ORDER BY ${NEWEST_FIRST} LIMIT $1 OFFSET $2`,
-        [Math.min(SCOPED_LIST_CHUNK, SCOPED_LIST_WINDOW - offset), offset],
+         FROM tasks t
+         WHERE $2::bigint IS NULL OR t.created_at < $2 OR (t.created_at = $2 AND t.id COLLATE "C" < $3)
+         ORDER BY ${NEWEST_FIRST} LIMIT $1`,
+        [chunk, after?.created_at ?? null, after?.id ?? null],
       );
       for (const { hosts, ...row } of rows) {
         if (page.length >= limit) break;
         if ((hosts ?? []).every((h) => visible(h))) page.push(row);
       }
-      if (rows.length < SCOPED_LIST_CHUNK) break;
+      if (rows.length < chunk) break;
+      read += rows.length;
+      after = rows[rows.length - 1];
     }
     return this.withCounts(page);
   }
