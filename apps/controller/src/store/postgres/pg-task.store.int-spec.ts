@@ -4,7 +4,7 @@ import { MIGRATIONS } from '../migrations';
 import { describeTaskStoreContract } from '../task-store.contract';
 import { result, task } from '../task-store.contract.fixtures';
 import type { AppliedChange, InvocationUpdate } from '../task-store.port';
-import { openPostgres } from './pg.database';
+import { isDatabaseUnavailable, openPostgres } from './pg.database';
 import { PgTaskStore } from './pg-task.store';
 
 let db: TestDatabase;
@@ -62,5 +62,23 @@ describe('PgTaskStore: what PostgreSQL cannot store as SQLite does', () => {
       ['bad\uFFFDarg', 'SIG\uFFFDX'],
       ['gone\uFFFD', null],
     ]);
+  });
+});
+
+describe('PgTaskStore: the database away', () => {
+  it('rejects with an error isDatabaseUnavailable recognises, and tells onApplied nothing', async () => {
+    const heard: AppliedChange[][] = [];
+    const away = new PgTaskStore(openPostgres('postgres://postgres@127.0.0.1:1/none'), (c) => heard.push(c));
+    try {
+      const err = await away.applyUpdates([result('n1a', 'a', 'succeeded')], 4_000).catch((e: unknown) => e);
+      expect(isDatabaseUnavailable(err)).toBe(true);
+      expect(isDatabaseUnavailable(await away.sweepOverdue(1, 1, { pending: 'x', running: 'y' }).catch((e) => e))).toBe(
+        true,
+      );
+      expect(isDatabaseUnavailable(await away.getTask('n1').catch((e: unknown) => e))).toBe(true);
+      expect(heard).toEqual([]);
+    } finally {
+      await away.close();
+    }
   });
 });
