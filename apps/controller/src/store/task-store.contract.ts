@@ -234,7 +234,8 @@ function describeBasics(open: OpenStore): void {
 
     it('lists a host-limited page across tasks created in the same millisecond, each once, newest id first', async () => {
       const { store } = ctx;
-      const ids = Array.from({ length: 250 }, (_, n) => `v${String(n).padStart(3, '0')}`);
+      // more than one chunk of PostgreSQL's host-limited listing (100 tasks)
+      const ids = Array.from({ length: 130 }, (_, n) => `v${String(n).padStart(3, '0')}`);
       for (const id of ids) await store.createTask(task(id, 5_000), [{ id: `${id}-1`, host: 'a', deadlineAt: 9_000 }]);
       const page = await store.listTasksWithin(300, (h) => h === 'a');
       expect(page.map((t) => t.task.id)).toEqual([...ids].reverse());
