@@ -48,7 +48,8 @@ export async function applyUpdatesIn(
   now: number,
 ): Promise<{ changes: AppliedChange[]; completedTaskIds: string[] }> {
   if (updates.length === 0) return { changes: [], completedTaskIds: [] };
-  // The tasks of the invocations named, locked as {@link lockTasks} does, in one statement (an invocation's task never changes).
+  // The tasks of the invocations named, locked as lockTasks does, in one statement (an
+  // invocation's task never changes, so it may be read before the lock).
   await client.query(
     `SELECT id FROM tasks WHERE id IN (SELECT task_id FROM invocations WHERE id = ANY($1::text[]))
      ORDER BY id COLLATE "C" FOR UPDATE OF tasks`,
