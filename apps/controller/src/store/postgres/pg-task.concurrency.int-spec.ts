@@ -208,4 +208,43 @@ describe('PgTaskStore: several controllers on one database', () => {
     expect(active).toEqual([]);
     expect(await deadlocksOnceReported(before)).toBe(0);
   });
+  it('never sends a rolling host twice nor more than its concurrency while three controllers step it at once', async () => {
+    // What each controller's rolling scheduler does for the task it resumes: send up to the
+    // concurrency minus what is in flight, and finish what it sent.
+    const HOSTS = 60;
+    const CONCURRENCY = 4;
+    await controllers[0].store.createTask(
+      task('r1', 1_000, { hostCount: HOSTS, concurrency: CONCURRENCY }),
+      Array.from({ length: HOSTS }, (_, k) => ({ id: `r1-${k}`, host: `h${k}`, deadlineAt: null })),
+    );
+    const inFlight: number[] = [];
+    const step = async (c: Controller) => {
+      const sent: string[] = [];
+      for (;;) {
+        const out = await c.store.advanceRolling(
+          'r1',
+          (p) => (inFlight.push(p.inFlight), { send: Math.max(0, (p.concurrency ?? HOSTS) - p.inFlight) }),
+          90_000,
+          2_000,
+        );
+        sent.push(...out.claimed.map((x) => x.id));
+        if (out.claimed.length > 0) {
+          const now = await admin.query<{ n: number }>(
+            `SELECT COUNT(*)::int AS n FROM invocations WHERE task_id = 'r1' AND sent_at IS NOT NULL AND state = 'pending'`,
+          );
+          inFlight.push(now.rows[0].n);
+          await c.store.applyUpdates(
+            out.claimed.map((x) => result(x.id, x.host, 'succeeded')),
+            3_000,
+          );
+        }
+        if ((await c.store.rollingTaskIds()).length === 0) return sent;
+      }
+    };
+    const sent = (await Promise.all(controllers.map(step))).flat();
+    expect(sent).toHaveLength(HOSTS);
+    expect(new Set(sent).size).toBe(HOSTS);
+    expect(Math.max(...inFlight)).toBeLessThanOrEqual(CONCURRENCY);
+    expect(await controllers[0].store.getTask('r1')).toMatchObject({ state: 'completed' });
+  });
 });

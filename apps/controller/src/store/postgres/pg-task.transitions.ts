@@ -138,16 +138,17 @@ export class PgTaskTransitions {
       // A cancel of the whole task has already made every unsent invocation `cancelled`; after a
       // cancel of some hosts the others still get their turn.
       if (step.send <= 0) return none;
-      const { rows: next } = await c.query<{ id: string; host: string }>(
-        `SELECT id, host FROM invocations WHERE task_id = $1 AND state = 'pending' AND sent_at IS NULL ORDER BY seq LIMIT $2`,
-        [taskId, step.send],
+      // Only the rows this statement did mark are claimed (none is marked twice, whoever else steps).
+      const { rows: next } = await c.query<{ id: string; host: string; seq: number }>(
+        `WITH next AS (
+           SELECT id FROM invocations WHERE task_id = $1 AND state = 'pending' AND sent_at IS NULL ORDER BY seq LIMIT $2)
+         UPDATE invocations i SET sent_at = $3, deadline_at = $4, updated_at = $3
+         FROM next WHERE i.id = next.id AND i.state = 'pending' AND i.sent_at IS NULL
+         RETURNING i.id, i.host, i.seq`,
+        [taskId, step.send, now, deadlineAt],
       );
-      await c.query(
-        `UPDATE invocations SET sent_at = $2, deadline_at = $3, updated_at = $2
-         WHERE id = ANY($1::text[]) AND state = 'pending' AND sent_at IS NULL`,
-        [next.map((r) => r.id), now, deadlineAt],
-      );
-      return { claimed: next, skipped: 0, completed: false };
+      const claimed = next.sort((a, b) => a.seq - b.seq).map(({ id, host }) => ({ id, host }));
+      return { claimed, skipped: 0, completed: false };
     });
     if (skippedIds.length > 0)
       this.onApplied(skippedIds.map((invocationId) => ({ invocationId, taskId, state: 'skipped', kind: 'verdict' })));
