@@ -12,7 +12,7 @@ export interface MigratedDatabase {
   db: TestDatabase;
   /** the first pool, opened with the database */
   pool: PgPool;
-  /** Opens another pool on the database: another controller. Ended by `close()`. */
+  /** Opens another pool on the database: another controller. Ended by `close()` unless ended before. */
   openPool(): PgPool;
   /** Empties `tables` (and what references them), so that each contract test starts from nothing. */
   truncate(...tables: string[]): Promise<void>;
@@ -49,7 +49,7 @@ export async function migratedDatabase(label: string): Promise<MigratedDatabase>
       await pool.query(`TRUNCATE ${tables.join(', ')} CASCADE`);
     },
     async close() {
-      await Promise.all(pools.splice(0).map((p) => p.end()));
+      await Promise.all(pools.splice(0).map((p) => (p.ending ? undefined : p.end())));
       await db.drop();
     },
   };

@@ -1,5 +1,5 @@
-import { openDatabase } from '../store/database';
+import { migratedSqlite } from '../../../../test/support/sqlite-schema';
 import { describeTokenStoreContract } from './token.store.contract';
 import { SqliteTokenStore } from './token.store';
 
-describeTokenStoreContract('SqliteTokenStore', async () => new SqliteTokenStore(openDatabase(':memory:')));
+describeTokenStoreContract('SqliteTokenStore', async () => new SqliteTokenStore(migratedSqlite()));
