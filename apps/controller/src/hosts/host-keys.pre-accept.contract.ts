@@ -151,6 +151,23 @@ export function describeHostKeyPreAcceptContract(label: string, open: OpenHostKe
         expect(await repo.accept('web1', 'gone', 'alice', 2)).toBe(false);
         expect((await repo.keysOf('web1', 0)).map((k) => [k.keyId, k.status])).toEqual([['k1', 'accepted']]);
       });
+
+      it('a key still pending when it is pre-accepted (an accept that raced a heartbeat) is accepted at its next heartbeat', async () => {
+        const { repo } = await open();
+        const opts = { accept: false, labels: { a: 'b' }, maxPendingPerHost: 4, maxPending: 100, pendingHeardSince: 0 };
+        const k1 = { host: 'web1', keyId: 'k1', publicKey: 'p' };
+        await repo.recordSeen(k1, { ...opts, at: 1, sentAt: 1 });
+        await repo.preAccept('web1', 'k1', 'alice', 2);
+        expect(await repo.recordSeen(k1, { ...opts, at: 2, sentAt: 1 })).toEqual({ stale: true }); // a replay accepts nothing
+        expect(await repo.recordSeen(k1, { ...opts, at: 3, sentAt: 3 })).toEqual({
+          preAccepted: { by: 'alice', replaced: null },
+        });
+        expect(await repo.listPreAccepted()).toEqual([]);
+        expect(await repo.listAccepted()).toEqual([
+          expect.objectContaining({ keyId: 'k1', firstSeenAt: 3, lastSentAt: 3, acceptedLabels: { a: 'b' } }),
+        ]);
+        expect(await repo.recordSeen(k1, { ...opts, at: 4, sentAt: 4 })).toEqual({ known: 'accepted' });
+      });
     });
   });
 }
