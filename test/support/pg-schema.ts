@@ -85,3 +85,11 @@ async function admin(sql: string): Promise<void> {
     await c.end();
   }
 }
+
+/**
+ * A pool on a port where no PostgreSQL listens (127.0.0.1:1): every query rejects at once with
+ * ECONNREFUSED, as while the database is down. End it after use.
+ */
+export function unreachablePool(): PgPool {
+  return openPostgres('postgres://postgres@127.0.0.1:1/warren_nowhere', { max: 1 });
+}

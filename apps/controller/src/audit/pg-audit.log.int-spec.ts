@@ -1,7 +1,7 @@
 import { ManualClock } from '@warren/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratedDatabase, type MigratedDatabase } from '../../../../test/support/pg-schema';
-import type { PgPool } from '../store/postgres/pg.database';
+import { migratedDatabase, type MigratedDatabase, unreachablePool } from '../../../../test/support/pg-schema';
+import { isDatabaseUnavailable, type PgPool } from '../store/postgres/pg.database';
 import { describeAuditLogContract } from './audit.log.contract';
 import { PgAuditLog } from './pg-audit.log';
 
@@ -70,5 +70,25 @@ describe('PgAuditLog: two controllers on one database (two pools)', () => {
     const all = await a.query({ limit: 1_000 });
     expect(new Set(all.map((r) => r.actor)).size).toBe(100);
     expect(new Set(all.map((r) => r.id)).size).toBe(100);
+  });
+});
+
+describe('PgAuditLog while the database is down', () => {
+  it('record resolves and logs the lost record at error level with the cause; query rejects saying the database is away', async () => {
+    const away = unreachablePool();
+    try {
+      const errors: { err: unknown; action: string }[] = [];
+      const log = { error: (o: { err: unknown; action: string }) => errors.push(o) };
+      const audit = new PgAuditLog(away, new ManualClock(), log as never);
+      await expect(
+        audit.record({ actor: 'alice', source: null, action: 'task.create', decision: 'allowed' }),
+      ).resolves.toBeUndefined();
+      expect(errors).toHaveLength(1);
+      expect(errors[0].action).toBe('task.create');
+      expect(isDatabaseUnavailable(errors[0].err)).toBe(true);
+      expect(isDatabaseUnavailable(await audit.query({ limit: 1 }).catch((e: unknown) => e))).toBe(true);
+    } finally {
+      await away.end();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratedDatabase, type MigratedDatabase } from '../../../../test/support/pg-schema';
+import { migratedDatabase, type MigratedDatabase, unreachablePool } from '../../../../test/support/pg-schema';
+import { isDatabaseUnavailable } from '../store/postgres/pg.database';
 import { PgTokenStore } from './pg-token.store';
 import { describeTokenStoreContract } from './token.store.contract';
 import type { StoredToken } from './token-store.port';
@@ -47,5 +48,20 @@ describe('PgTokenStore: two controllers on one database (two pools)', () => {
     const outcomes = await Promise.allSettled([a.insert(bob), b.insert({ ...bob, id: 'id-bob2' })]);
     expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
     expect(await a.list()).toHaveLength(1);
+  });
+});
+
+describe('PgTokenStore while the database is down', () => {
+  it('rejects every call with an error that says so (the HTTP layer answers 503), and never hangs', async () => {
+    const away = unreachablePool();
+    try {
+      const store = new PgTokenStore(away);
+      for (const call of [() => store.findById('id1'), () => store.list(), () => store.revoke('bob', 1)]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(isDatabaseUnavailable(err)).toBe(true);
+      }
+    } finally {
+      await away.end();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { ManualClock } from '@warren/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratedDatabase, type MigratedDatabase } from '../../../../test/support/pg-schema';
-import type { PgPool } from '../store/postgres/pg.database';
+import { migratedDatabase, type MigratedDatabase, unreachablePool } from '../../../../test/support/pg-schema';
+import { isDatabaseUnavailable, type PgPool } from '../store/postgres/pg.database';
 import { describeHostKeysContract } from './host-keys.contract';
 import { announced, type OpenHostKeys } from './host-keys.fixtures';
 import { describeHostKeyPreAcceptContract } from './host-keys.pre-accept.contract';
@@ -119,5 +119,25 @@ describe('PgHostKeyRepository: two controllers on one database (two pools)', () 
     expect(b.acceptedKey(k.keyId)?.host).toBe('db1');
     expect(await b.view('db1')).toEqual({ trust: 'accepted', keyId: k.keyId, pendingKeyIds: [] });
     expect((await b.seen('db1', k.publicKey, k.keyId, false)).result).toBe('accepted');
+  });
+});
+
+describe('PgHostKeyRepository while the database is down', () => {
+  it('rejects a heartbeat, an accept and a listing with an error that says so, and never hangs', async () => {
+    const away = unreachablePool();
+    try {
+      const repo = new PgHostKeyRepository(away);
+      const opts = { accept: true, at: 1, labels: {}, maxPendingPerHost: 4, maxPending: 10, pendingHeardSince: 0 };
+      for (const call of [
+        () => repo.recordSeen({ host: 'web1', keyId: 'k', publicKey: 'p' }, opts),
+        () => repo.accept('web1', 'k', 'alice', 1),
+        () => repo.listAccepted(),
+      ]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(isDatabaseUnavailable(err)).toBe(true);
+      }
+    } finally {
+      await away.end();
+    }
   });
 });
