@@ -184,8 +184,9 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
         this.stmts.touch.run({ now, sentAt, labels, host, keyId });
         return { known: row.status };
       }
-      // An operator pre-accepted another key for this host: auto-accept waits for that one.
-      const accept = opts.accept && !this.stmts.preAcceptedOf.get(host);
+      // An operator pre-accepted another key for this host (auto-accept waits for that one), or
+      // accepted one since the caller looked: this key waits for an operator.
+      const accept = opts.accept && !this.stmts.preAcceptedOf.get(host) && !this.stmts.acceptedOf.get(host);
       const evicted = accept ? [] : this.makeRoom(host, opts);
       const status = accept ? 'accepted' : 'pending';
       this.stmts.insert.run({
