@@ -1,6 +1,7 @@
 import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../store/database';
+import { migrateSqlite } from '../store/migrations/sqlite-migrator';
 import { HostKeyError } from '../errors/errors';
 import { DEFAULT_HOST_KEY_BOUNDS, HostKeysStore, MAX_PENDING_KEYS, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
@@ -260,7 +261,7 @@ describe('HostKeysStore: replayed heartbeats (item 7) and labels (item 10)', () 
 
 describe('SqliteHostKeyRepository on a file from before labels and sentAt were recorded', () => {
   it('adds the columns, keeps the accepted key, and accepts the labels of its first heartbeat after the upgrade only', async () => {
-    const db = openDatabase(':memory:');
+    const db = openDatabase(':memory:', { migrate: false });
     db.exec(`CREATE TABLE host_keys (
       host TEXT NOT NULL, key_id TEXT NOT NULL, public_key TEXT NOT NULL,
       status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'retired')),
@@ -268,6 +269,7 @@ describe('SqliteHostKeyRepository on a file from before labels and sentAt were r
       PRIMARY KEY (host, key_id))`);
     const a = announced();
     db.prepare(`INSERT INTO host_keys VALUES ('web1', ?, ?, 'accepted', 1, 1, 1, 'alice')`).run(a.keyId, a.publicKey);
+    migrateSqlite(db);
     const keys = new HostKeysStore(new SqliteHostKeyRepository(db), new ManualClock(10_000));
     await keys.onModuleInit();
     expect(keys.isAccepted('web1')).toBe(true);
