@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runMaintenanceCommand } from '../auth/token.commands';
 import { ConfigError, parseControllerArgs } from '../config/controller.config';
 import { openDatabase } from './database';
+import { migrationLines } from './database.commands';
 import { rowBatches } from './db-copy';
 import { MIGRATIONS } from './migrations';
 
@@ -83,6 +84,15 @@ describe('warren-controller migrate (SQLite)', () => {
       'warren-controller: database schema is at version 2, newer than this warren-controller knows (1): upgrade warren-controller, or point --db elsewhere\n';
     expect(await run(['migrate', '--db', db])).toEqual({ code: 1, stdout: '', stderr: line });
     expect(await run(['migrate', '--dry-run', '--db', db])).toEqual({ code: 1, stdout: '', stderr: line });
+  });
+});
+
+describe('migrationLines', () => {
+  it('names the version reached when another process applied the migrations after this one looked', () => {
+    const report = { dialect: 'sqlite' as const, from: 0, to: 1, applied: [], legacy: false, dryRun: false };
+    expect(migrationLines('c.db', report)).toEqual([
+      'c.db: at schema version 1, the newest this warren-controller knows: nothing to do',
+    ]);
   });
 });
 

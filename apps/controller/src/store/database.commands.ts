@@ -21,8 +21,9 @@ const REFUSALS = [SchemaTooNewError, SchemaNotCurrentError, MigrationFailedError
 /** The lines `migrate` prints for `report` of the database `where`. */
 export function migrationLines(where: string, report: MigrationReport): string[] {
   const state = report.from === 0 ? (report.legacy ? ' (a file from before versioned migrations)' : ' (empty)') : '';
+  // (`to`: another process may have migrated it since this one read `from`)
   if (report.applied.length === 0)
-    return [`${where}: at schema version ${report.from}, the newest this warren-controller knows: nothing to do`];
+    return [`${where}: at schema version ${report.to}, the newest this warren-controller knows: nothing to do`];
   const verb = report.dryRun ? 'would apply' : 'applied';
   return [
     `${where}: at schema version ${report.from}${state}`,
