@@ -109,6 +109,20 @@ describe('warren-controller db copy (arguments)', () => {
     });
   });
 
+  it('says in one line, exit 1, that PostgreSQL cannot be reached (migrate and db copy)', async () => {
+    expect(await run(['migrate', '--db', 'postgres://warren:secret@127.0.0.1:1/none'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'warren-controller: cannot reach postgres://warren:***@127.0.0.1:1/none: connect ECONNREFUSED 127.0.0.1:1\n',
+    });
+    const from = join(freshDir(), 'controller.db');
+    openDatabase(from).close();
+    expect((await run(['db', 'copy', '--from', from, '--to', 'postgres://127.0.0.1:1/none'])).stderr).toBe(
+      'warren-controller: cannot reach postgres://127.0.0.1:1/none: connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+  });
+
   it('refuses a --from file that does not exist, with one line', async () => {
     const from = join(freshDir(), 'missing.db');
     expect(await run(['db', 'copy', '--from', from, '--to', 'postgres://127.0.0.1:1/none'])).toEqual({

@@ -13,7 +13,7 @@ import {
 import { copySqliteToPostgres } from './db-copy';
 import { type MigrationReport, migrationLabel } from './migrations/migration-plan';
 import { migrateDatabase, printableDb } from './migrations/migrate-database';
-import { openPostgres } from './postgres/pg.database';
+import { isDatabaseUnavailable, openPostgres } from './postgres/pg.database';
 
 /** Refusals printed as one line with exit status 1; anything else is a fault of its own. */
 const REFUSALS = [SchemaTooNewError, SchemaNotCurrentError, MigrationFailedError, CopyTargetNotEmptyError];
@@ -35,8 +35,8 @@ export function migrationLines(where: string, report: MigrationReport): string[]
 /**
  * Carries out `warren-controller migrate [--dry-run]` (on `--db`) and `db copy --from --to`;
  * returns the exit status: 0 done, 1 refused (a database newer than this binary, a source not at
- * the newest version, a target that holds rows, a failed migration), the reason on stderr as one
- * line. What was done goes to stdout.
+ * the newest version, a target that holds rows, a failed migration, PostgreSQL out of reach), the
+ * reason on stderr as one line. What was done goes to stdout.
  */
 export async function runDatabaseCommand(
   action: Extract<ControllerAction, { command: 'migrate' | 'db copy' }>,
@@ -65,6 +65,10 @@ export async function runDatabaseCommand(
       await pool.end();
     }
   } catch (err) {
+    if (isDatabaseUnavailable(err)) {
+      const db = action.command === 'migrate' ? config.dbPath : action.to;
+      return fail(`cannot reach ${printableDb(db)}: ${(err as Error).message}`);
+    }
     if (!REFUSALS.some((E) => err instanceof E)) throw err;
     return fail((err as Error).message);
   }
