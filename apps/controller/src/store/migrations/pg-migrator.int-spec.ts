@@ -129,6 +129,21 @@ describe('PostgreSQL migrations (real server)', () => {
     expect((await migratePostgres(pool)).applied).toEqual([]);
   });
 
+  it('commits a migration only with its schema_migrations row: when recording it fails, nothing of it stays', async () => {
+    const { pool } = await poolOn();
+    await migratePostgres(pool);
+    const sneaky: Migration = {
+      version: 2,
+      name: 'sneaky',
+      sql: `CREATE TABLE half (x INT); INSERT INTO schema_migrations VALUES (2, 'other', 0);`,
+    };
+    const err = await migratePostgres(pool, { migrations: [...MIGRATIONS.postgres, sneaky] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MigrationFailedError);
+    expect((err as Error).message).toMatch(/^migration 0002_sneaky failed, nothing of it applied: duplicate key/);
+    expect(await tables(pool)).not.toContain('half');
+    expect((await recorded(pool)).map((r) => r.version)).toEqual([1]);
+  });
+
   it('waits while another session holds the migration lock, then migrates', async () => {
     const { db, pool } = await poolOn();
     const holder = (await poolOn(db)).pool;

@@ -196,6 +196,23 @@ describe('SQLite migrations', () => {
     db.close();
   });
 
+  it('commits a migration only with its schema_migrations row: when recording it fails, nothing of it stays', () => {
+    const path = freshPath();
+    openDatabase(path).close();
+    const sneaky: Migration = {
+      version: 2,
+      name: 'sneaky',
+      sql: `CREATE TABLE half (x); INSERT INTO schema_migrations VALUES (2, 'other', 0);`,
+    };
+    const db = openDatabase(path, { migrate: false });
+    expect(() => migrateSqlite(db, { migrations: [...MIGRATIONS.sqlite, sneaky] })).toThrow(
+      /^migration 0002_sneaky failed, nothing of it applied: UNIQUE constraint failed/,
+    );
+    expect(tables(db)).not.toContain('half');
+    expect(sqliteSchemaVersion(db).version).toBe(1);
+    db.close();
+  });
+
   it('with dryRun, reports what it would apply and changes nothing', () => {
     const path = freshPath();
     write(path, OLDEST_SCHEMA);
