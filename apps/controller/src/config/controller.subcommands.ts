@@ -105,8 +105,8 @@ its patterns: globs (web*, db?) and ranges (web[01-20], db[1-3,7]).`,
       `
 Prints the version the database is at and each migration applied. The server applies them at start
 too; this runs them ahead (e.g. before starting several controllers). Exit status: 0 done (or
-nothing to do), 1 refused: the database is newer than this warren-controller, or a migration failed
-(rolled back). See docs/database.md.`,
+nothing to do); 1 refused: the database is newer than this warren-controller, a migration failed
+(rolled back), or PostgreSQL cannot be reached; 2 bad arguments. See docs/database.md.`,
     )
     .action((o: { dryRun?: boolean }) => onAction({ command: 'migrate', dryRun: o.dryRun === true }));
 
@@ -132,8 +132,8 @@ nothing to do), 1 refused: the database is newer than this warren-controller, or
       'after',
       `
 Everything is copied in one transaction: all of it, or nothing. Prints the rows copied per table.
-Exit status: 0 copied, 1 refused (the file is not at the newest schema version, or the target
-already holds rows).`,
+Exit status: 0 copied; 1 refused (the file is missing or not at the newest schema version, the
+target already holds rows or cannot be reached); 2 bad arguments.`,
     )
     .action((o: { from: string; to: string }) => onAction({ command: 'db copy', from: o.from, to: o.to }));
   return program;
