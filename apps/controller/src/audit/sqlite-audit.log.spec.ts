@@ -2,6 +2,7 @@ import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { migratedSqlite } from '../../../../test/support/sqlite-schema';
 import { openDatabase } from '../store/database';
+import { migrateSqlite } from '../store/migrations/sqlite-migrator';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import { describeAuditLogContract } from './audit.log.contract';
 import { parseAuditQuery } from './audit.controller';
@@ -52,12 +53,13 @@ describeAuditLogContract('SqliteAuditLog', async (clock, log) => {
 
 describe('SqliteAuditLog', () => {
   it('adds `count` to a file written before it: its records stood for one decision each', async () => {
-    const db = openDatabase(':memory:');
+    const db = openDatabase(':memory:', { migrate: false });
     db.exec(`CREATE TABLE audit_log (
       id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, source TEXT,
       action TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT, task_id TEXT, hosts TEXT, command TEXT,
       cwd TEXT, env_names TEXT, run_as TEXT, invocation_id TEXT, detail TEXT)`);
     db.exec(`INSERT INTO audit_log (at, actor, action, decision) VALUES (1, 'anonymous', 'api.request', 'denied')`);
+    migrateSqlite(db);
     const audit = new SqliteAuditLog(db, new ManualClock());
     await audit.record({ actor: 'anonymous', source: null, action: 'api.request', decision: 'denied', count: 979 });
     expect((await audit.query({ limit: 10 })).map((r) => r.count)).toEqual([979, 1]);

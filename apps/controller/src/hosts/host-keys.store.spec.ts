@@ -4,6 +4,7 @@ import { openDatabase } from '../store/database';
 import { describeHostKeysContract } from './host-keys.contract';
 import { announced, openSqliteHostKeys, setup } from './host-keys.fixtures';
 import { HostKeysStore, MAX_PENDING_KEYS } from './host-keys.store';
+import { migrateSqlite } from '../store/migrations/sqlite-migrator';
 import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
 
 describeHostKeysContract('SqliteHostKeyRepository', openSqliteHostKeys);
@@ -27,7 +28,7 @@ describe('HostKeysStore over the SQLite repository at the default bounds', () =>
 
 describe('SqliteHostKeyRepository on a file from before labels and sentAt were recorded', () => {
   it('adds the columns, keeps the accepted key, and accepts the labels of its first heartbeat after the upgrade only', async () => {
-    const db = openDatabase(':memory:');
+    const db = openDatabase(':memory:', { migrate: false });
     db.exec(`CREATE TABLE host_keys (
       host TEXT NOT NULL, key_id TEXT NOT NULL, public_key TEXT NOT NULL,
       status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'retired')),
@@ -35,6 +36,7 @@ describe('SqliteHostKeyRepository on a file from before labels and sentAt were r
       PRIMARY KEY (host, key_id))`);
     const a = announced();
     db.prepare(`INSERT INTO host_keys VALUES ('web1', ?, ?, 'accepted', 1, 1, 1, 'alice')`).run(a.keyId, a.publicKey);
+    migrateSqlite(db);
     const keys = new HostKeysStore(new SqliteHostKeyRepository(db), new ManualClock(10_000));
     await keys.onModuleInit();
     expect(keys.isAccepted('web1')).toBe(true);

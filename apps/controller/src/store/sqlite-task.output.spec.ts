@@ -85,6 +85,7 @@ describe('SqliteTaskStore: exact output in the file', () => {
     const db = new Database(path);
     for (const c of ['stdout_raw', 'stderr_raw', 'stdout_utf8', 'stderr_utf8'])
       db.exec(`ALTER TABLE invocations DROP COLUMN ${c}`);
+    db.exec(`DROP TABLE schema_migrations`); // as every file written before versioned migrations
     db.close();
     store = new SqliteTaskStore(path);
     expect((await store.getInvocations('t1'))[0]).toMatchObject({ stdoutUtf8: null, stderrUtf8: null });
