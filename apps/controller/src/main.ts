@@ -14,11 +14,20 @@ import { applyServerLimits, DEFAULT_SERVER_TIMEOUTS } from './http/http-server';
 import { jsonBody } from './http/json-body';
 import { runKeygen } from './keys/keygen.command';
 import { openToOthers } from './store/database';
-import { redactDbUrl } from './store/db-url';
+import { migrationLabel } from './store/migrations/migration-plan';
+import { migrateDatabase, printableDb } from './store/migrations/migrate-database';
 import { isPostgresUrl } from './store/postgres/pg.database';
 
 async function serve(config: ControllerConfig): Promise<void> {
   const logger = createRootLogger('warren-controller', config.logLevel);
+  // Before anything opens the database: one that a newer warren-controller migrated stops the start
+  // here, with one line (SchemaTooNewError, printed by main).
+  const schema = await migrateDatabase(config.dbPath);
+  if (schema.applied.length > 0)
+    logger.info(
+      { db: printableDb(config.dbPath), from: schema.from, to: schema.to, applied: schema.applied.map(migrationLabel) },
+      'database schema migrated',
+    );
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
     bufferLogs: true,
     bodyParser: false,
@@ -26,7 +35,7 @@ async function serve(config: ControllerConfig): Promise<void> {
     ...(config.tls ? { httpsOptions: { cert: config.tls.cert, key: config.tls.key } } : {}),
   });
   app.useLogger(app.get(Logger));
-  const sqliteDirs = isPostgresUrl(config.db) || config.db === ':memory:' ? [] : [dirname(config.db)];
+  const sqliteDirs = isPostgresUrl(config.dbPath) || config.dbPath === ':memory:' ? [] : [dirname(config.dbPath)];
   for (const dir of new Set([config.stateDir, ...sqliteDirs])) {
     const mode = openToOthers(dir);
     if (mode) logger.warn({ dir, mode }, 'state directory is accessible to group or others: chmod 700 it');
@@ -59,7 +68,7 @@ async function serve(config: ControllerConfig): Promise<void> {
       bind: config.bind,
       scheme: config.tls ? 'https' : 'http',
       namespace: config.namespace,
-      db: redactDbUrl(config.db),
+      db: printableDb(config.dbPath),
     },
     'controller listening',
   );

@@ -30,7 +30,7 @@ async function run(argv: string[], dir = mkdtempSync(join(tmpdir(), 'warren-tok-
     'local:tester',
     new ManualClock(NOW),
   );
-  return { code, stdout, stderr, dir, db: config.db };
+  return { code, stdout, stderr, dir, db: config.dbPath };
 }
 
 describe('warren-controller token …', () => {

@@ -3,6 +3,9 @@ import { formatColumns, HostPatternError } from '@warren/api';
 import { type Clock, SystemClock } from '@warren/runtime';
 import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerAction } from '../config/controller.subcommands';
+import { runDatabaseCommand } from '../store/database.commands';
+import { migrateDatabase } from '../store/migrations/migrate-database';
+import { isPostgresUrl } from '../store/postgres/pg.database';
 import { openStores } from '../store/stores';
 import { validateHostPatterns } from './host-patterns';
 import { TokenError } from '../errors/errors';
@@ -44,7 +47,8 @@ function tokenTable(tokens: TokenInfo[]): string {
 
 /**
  * Carries out `token create|list|revoke` against the controller's state; returns the exit status
- * (0 done, 1 refused: a name taken or unknown, a bad pattern).
+ * (0 done, 1 refused: a name taken or unknown, a bad pattern). `migrate` and `db copy` are
+ * {@link runDatabaseCommand}'s.
  * Token changes are audit records with the local user as actor, stamped by `clock`.
  */
 export async function runMaintenanceCommand(
@@ -58,7 +62,11 @@ export async function runMaintenanceCommand(
     io.stderr.write(`warren-controller: ${message}\n`);
     return 1;
   };
-  const stores = await openStores(config.db, { clock });
+  if (action.command === 'migrate' || action.command === 'db copy')
+    return runDatabaseCommand(action, config, io, clock);
+  // A SQLite file is migrated as it opens; PostgreSQL first, as the server does at start.
+  if (isPostgresUrl(config.dbPath)) await migrateDatabase(config.dbPath, { clock });
+  const stores = await openStores(config.dbPath, { clock });
   try {
     const tokens = new TokenService(stores.tokens, clock);
     const audit = stores.audit;

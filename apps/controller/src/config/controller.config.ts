@@ -36,9 +36,9 @@ export class ControllerConfig {
   stateDir: string;
   /**
    * the database of every store: a `postgres://` or `postgresql://` URL (libpq form, it may hold a
-   * password: never log it as is: `redactDbUrl`), or else the path of the SQLite file
+   * password: never log it as is: `printableDb`), or else the path of the SQLite file
    */
-  db: string;
+  dbPath: string;
   /** Ed25519 private key that signs every command (PKCS#8 PEM); generated on first start if missing */
   keyPath: string;
   /** trust an agent's key the first time it is seen, without `warren hosts accept` (labs only) */
@@ -224,7 +224,7 @@ export function parseControllerArgs(
     brokerUrl: withBrokerPassword(o.broker, o.brokerPasswordFile),
     brokerTls: { ca: o.brokerCa, cert: o.brokerCert, key: o.brokerKey },
     stateDir,
-    db: o.db ?? join(stateDir, 'controller.db'),
+    dbPath: o.db ?? join(stateDir, 'controller.db'),
     keyPath: o.key ?? join(stateDir, 'controller.key'),
     autoAccept: o.autoAccept,
     pendingKeyTtlMs: o.pendingKeyTtl,

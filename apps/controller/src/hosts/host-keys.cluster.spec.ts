@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { HostKeysStore } from './host-keys.store';
 import { announced, setup } from './host-keys.fixtures';
-import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
 
 /** Two controllers' host-key stores over one database: A as the fixtures build it, and B beside it. */
 async function twoControllers() {
   const a = await setup();
-  const b = new HostKeysStore(new SqliteHostKeyRepository(a.db), a.clock);
+  const b = new HostKeysStore(a.reopen(), a.clock);
   await b.onModuleInit();
   const told: string[] = [];
   a.keys.onChanged((host) => told.push(host));

@@ -8,7 +8,6 @@ import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { BrokerService } from '../broker/broker.service';
 import type { ControllerConfig } from '../config/controller.config';
 import { openDatabase } from '../store/database';
-import { MIGRATIONS } from '../store/migrations';
 import { SqlitePresenceStore } from './sqlite-presence.store';
 import { HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 import { HEARTBEAT_SKEW_MS, HostsRegistry } from './hosts.registry';
@@ -39,7 +38,6 @@ function heartbeat(host: string, key = generateSigningKey(), over: Partial<Prese
 
 function registry(autoAccept: boolean, db = openDatabase(':memory:'), auditLog?: AuditLog) {
   const keys = new HostKeysStore(new SqliteHostKeyRepository(db), clock);
-  db.exec(MIGRATIONS.sqlite[0].sql); // the hosts table
   const audit: AuditEvent[] = [];
   const r = new HostsRegistry(
     {} as BrokerService,

@@ -46,7 +46,7 @@ class StoreCloser implements OnApplicationShutdown {
     {
       provide: STORES,
       useFactory: (config: ControllerConfig, clock: Clock, root: Logger, activity: TaskActivityNotifier) =>
-        openStores(config.db, {
+        openStores(config.dbPath, {
           clock,
           logger: root,
           onApplied: (c) => activity.applied(c),

@@ -9,7 +9,6 @@ import type { PresenceStore } from '../hosts/presence-store.port';
 import { SqlitePresenceStore } from '../hosts/sqlite-presence.store';
 import { SqliteHostKeyRepository } from '../hosts/sqlite-host-key.repository';
 import { openDatabase } from './database';
-import { MIGRATIONS } from './migrations';
 import { openPostgresStores } from './postgres/pg-stores';
 import { isPostgresUrl } from './postgres/pg.database';
 import { SqliteTaskStore } from './sqlite-task.store';
@@ -51,7 +50,7 @@ export async function openStores(db: string, deps: StoreDeps): Promise<Stores> {
   return openSqliteStores(db, deps);
 }
 
-/** The SQLite adapters, on one connection to the file at `path` (`:memory:` for tests). */
+/** The SQLite adapters, on one connection to the file at `path` (`:memory:` for tests), migrated as it opens. */
 export function openSqliteStores(path: string, deps: StoreDeps): Stores {
   const db = openDatabase(path);
   const tasks = new SqliteTaskStore(db, deps.onApplied);
@@ -65,8 +64,5 @@ export function openSqliteStores(path: string, deps: StoreDeps): Stores {
     ping: async () => void db.prepare('SELECT 1').get(),
     close: () => tasks.close(),
   };
-  // Every statement of schema v1 is IF NOT EXISTS, so after the stores above created theirs this
-  // adds only what none of them creates (the `hosts` table). The migration runner replaces it.
-  db.exec(MIGRATIONS.sqlite[0].sql);
   return stores;
 }
