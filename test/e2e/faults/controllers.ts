@@ -68,7 +68,7 @@ export class Controllers {
 
   /**
    * Starts controller `name` (a restart if it ran before: same state directory); resolves once
-   * it listens and answers `/healthz`. The first start also creates the admin token `w.token` in
+   * it listens and answers `/healthz`. The first start then creates the admin token `w.token` in
    * the shared database, and points `w.url` at this controller if nothing else is in use yet.
    */
   async start(
@@ -76,7 +76,6 @@ export class Controllers {
     args: string[] = ['--auto-accept'],
     env: Record<string, string> = {},
   ): Promise<ControllerProc> {
-    if (!this.w.token) this.w.token = this.command(['token', 'create', '--name', 'e2e', '--role', 'admin']).trim();
     const stateDir = join(this.w.dir, `controller-${name}`);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const child = spawn(
@@ -107,6 +106,8 @@ export class Controllers {
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
+        // A build without PostgreSQL takes `postgres://…` for a relative SQLite path: keep it in here.
+        cwd: this.w.dir,
       },
     );
     const proc = new Proc(child);
@@ -115,6 +116,8 @@ export class Controllers {
     const line = await proc.waitFor(/"controller listening"/, 30_000);
     c.url = `http://127.0.0.1:${JSON.parse(line).port}`;
     await until(async () => (await fetch(`${c.url}/healthz`)).ok);
+    // After the first start, which migrated the database (an empty PostgreSQL has no tables before it).
+    if (!this.w.token) this.w.token = this.command(['token', 'create', '--name', 'e2e', '--role', 'admin']).trim();
     if (!this.w.url || !this.live().some((o) => o.url === this.w.url)) this.use(name);
     return c;
   }
@@ -183,7 +186,7 @@ export class Controllers {
     const r = spawnSync(
       process.execPath,
       [join(ROOT, 'bin/warren-controller.js'), ...args, '--state-dir', this.w.dir, '--db', this.db.url],
-      { encoding: 'utf8' },
+      { encoding: 'utf8', cwd: this.w.dir },
     );
     if (r.status !== 0) throw new Error(`warren-controller ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
     return r.stdout;
