@@ -74,6 +74,8 @@ describe('faults: a controller SIGKILLed among several sharing one database', ()
           // already gone
         }
       }
+    for (const [name, text] of Object.entries(cs?.crashReports() ?? {}))
+      console.error(`controller ${name} crashed:\n${text}`);
     await cs?.teardown();
     await w?.teardown().catch(() => undefined);
     await db?.drop();

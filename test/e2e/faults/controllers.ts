@@ -180,6 +180,24 @@ export class Controllers {
     return [...this.byName.values()].map((c) => c.proc.output).join('\n');
   }
 
+  /**
+   * What each controller that exited printed outside its JSON log lines (an uncaught exception's
+   * stack, say), by name; empty for one that was SIGKILLed or stopped cleanly. For `afterAll`, so a
+   * crash shows its cause rather than only the refused connections that followed it.
+   */
+  crashReports(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const c of this.byName.values()) {
+      if (c.proc.alive) continue;
+      const text = c.proc.output
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !l.startsWith('{'))
+        .join('\n');
+      if (text) out[c.name] = text.slice(-4000);
+    }
+    return out;
+  }
+
   /** `warren-controller <args> --db <shared db>` (tokens, keys…); returns stdout, throws on a non-zero exit. */
   command(args: string[]): string {
     const r = spawnSync(

@@ -35,6 +35,8 @@ describe('faults: PostgreSQL restarted or SIGKILLed mid-run under two controller
     await cs.waitHosts('b', HOSTS);
   }, 180_000);
   afterAll(async () => {
+    for (const [name, text] of Object.entries(cs?.crashReports() ?? {}))
+      console.error(`controller ${name} crashed:\n${text}`);
     await cs?.teardown();
     await w?.teardown().catch(() => undefined);
     await pg?.destroy();
@@ -56,7 +58,7 @@ describe('faults: PostgreSQL restarted or SIGKILLed mid-run under two controller
     try {
       expect(await pg.pids()).toEqual([]);
       // Refused on every controller while it is away (503, a body naming the database); nothing sent.
-      for (const c of cs.live()) {
+      for (const c of cs.byName.values()) {
         cs.use(c.name);
         const t0 = Date.now();
         const r = await ledger.trySend(HOSTS.slice(0, 2), TASK);
@@ -65,6 +67,9 @@ describe('faults: PostgreSQL restarted or SIGKILLed mid-run under two controller
       }
       await sleep(Math.max(0, DOWN_MS - (Date.now() - cutAt)));
       ranWhileDown = ledger.executions().length - ranBeforeCut;
+      // Both rode it out (a connection error no code listens for would have ended one).
+      expect(cs.crashReports()).toEqual({});
+      expect(cs.live()).toHaveLength(2);
     } finally {
       // Back even when a check above failed, so that the next scenario starts with a database.
       await pg.start();
