@@ -1,7 +1,7 @@
 /** Starting a Warren installation for the benchmark: controller, real agents, simulated agents. */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as amqplib from 'amqplib';
@@ -59,11 +59,13 @@ export class BenchWarren {
    */
   async startController(db?: string): Promise<void> {
     const k = this.controllers.length;
+    const stateDir = k === 0 ? this.dir : join(this.dir, `c${k + 1}`);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const args = [
       '--port',
       '0',
       '--state-dir',
-      k === 0 ? this.dir : join(this.dir, `c${k + 1}`),
+      stateDir,
       '--key',
       join(this.dir, 'controller.key'),
       ...(db !== undefined || k > 0 ? ['--db', db ?? join(this.dir, 'controller.db')] : []),
@@ -238,12 +240,13 @@ export class BenchWarren {
     return hosts.filter((h) => online.has(h)).length;
   }
 
-  /** The last `n` lines each controller logged at warn or above (pino level ≥ 40), to say why a run failed. */
+  /** The last `n` distinct lines each controller logged at warn or above (pino level ≥ 40), to say why a run failed. */
   complaints(n = 3): string[] {
     return this.controllers.flatMap(({ bg, url }) => {
       const lines = bg.output
         .split('\n')
-        .filter((l) => /^\{"level":[4-9]\d/.test(l))
+        // Not the access log: a 503 from /healthz while a controller connects is no reason.
+        .filter((l) => /^\{"level":[4-9]\d/.test(l) && !l.includes('"req":{'))
         .map((l) => l.replace(/"time":"[^"]*",|"pid":\d+,/g, '').slice(0, 300));
       return [...new Set(lines)].slice(-n).map((l) => `${url}: ${l}`);
     });
