@@ -14,9 +14,19 @@ import { applyServerLimits, DEFAULT_SERVER_TIMEOUTS } from './http/http-server';
 import { jsonBody } from './http/json-body';
 import { runKeygen } from './keys/keygen.command';
 import { openToOthers } from './store/database';
+import { migrationLabel } from './store/migrations/migration-plan';
+import { migrateDatabase, printableDb } from './store/migrations/migrate-database';
 
 async function serve(config: ControllerConfig): Promise<void> {
   const logger = createRootLogger('warren-controller', config.logLevel);
+  // Before anything opens the database: one that a newer warren-controller migrated stops the start
+  // here, with one line (SchemaTooNewError, printed by main).
+  const schema = await migrateDatabase(config.dbPath);
+  if (schema.applied.length > 0)
+    logger.info(
+      { db: printableDb(config.dbPath), from: schema.from, to: schema.to, applied: schema.applied.map(migrationLabel) },
+      'database schema migrated',
+    );
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
     bufferLogs: true,
     bodyParser: false,

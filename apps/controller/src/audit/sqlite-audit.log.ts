@@ -4,29 +4,6 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/database';
 import type { AuditEvent, AuditLog, AuditQuery, AuditRecordView } from './audit.port';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS audit_log (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  at INTEGER NOT NULL,
-  actor TEXT NOT NULL,
-  source TEXT,
-  action TEXT NOT NULL,
-  decision TEXT NOT NULL,
-  reason TEXT,
-  task_id TEXT,
-  hosts TEXT,
-  command TEXT,
-  cwd TEXT,
-  env_names TEXT,
-  run_as TEXT,
-  invocation_id TEXT,
-  detail TEXT,
-  count INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS audit_by_task ON audit_log(task_id) WHERE task_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_by_at ON audit_log(at);
-`;
-
 interface AuditRow {
   id: number;
   at: number;
@@ -63,11 +40,6 @@ export class SqliteAuditLog implements AuditLog {
     private readonly clock: Clock,
     private readonly log?: Logger,
   ) {
-    db.exec(SCHEMA);
-    // A file from before `count`: every record in it stood for one decision.
-    const columns = db.prepare(`PRAGMA table_info(audit_log)`).all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'count'))
-      db.exec(`ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1`);
     this.insert = db.prepare(
       `INSERT INTO audit_log (at, actor, source, action, decision, reason, task_id, hosts, command, cwd, env_names, run_as, invocation_id, detail, count)
        VALUES (@at, @actor, @source, @action, @decision, @reason, @taskId, @hosts, @command, @cwd, @envNames, @runAs, @invocationId, @detail, @count)`,

@@ -5,6 +5,7 @@ import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerAction } from '../config/controller.subcommands';
 import { openDatabase } from '../store/database';
+import { runDatabaseCommand } from '../store/database.commands';
 import { validateHostPatterns } from './host-patterns';
 import { TokenError } from '../errors/errors';
 import { SqliteTokenStore } from './token.store';
@@ -46,7 +47,8 @@ function tokenTable(tokens: TokenInfo[]): string {
 
 /**
  * Carries out `token create|list|revoke` against the controller's state; returns the exit status
- * (0 done, 1 refused: a name taken or unknown, a bad pattern).
+ * (0 done, 1 refused: a name taken or unknown, a bad pattern). `migrate` and `db copy` are
+ * {@link runDatabaseCommand}'s.
  * Token changes are audit records with the local user as actor, stamped by `clock`.
  */
 export async function runMaintenanceCommand(
@@ -60,6 +62,8 @@ export async function runMaintenanceCommand(
     io.stderr.write(`warren-controller: ${message}\n`);
     return 1;
   };
+  if (action.command === 'migrate' || action.command === 'db copy')
+    return runDatabaseCommand(action, config, io, clock);
   const db = openDatabase(config.dbPath);
   try {
     const tokens = new TokenService(new SqliteTokenStore(db), clock);

@@ -2,19 +2,6 @@ import type { Db } from '../store/database';
 import type { Role } from './roles';
 import type { StoredToken, TokenInfo, TokenStore } from './token-store.port';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS api_tokens (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
-  host_patterns TEXT,
-  hash TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  last_used_at INTEGER,
-  revoked_at INTEGER
-);
-`;
-
 interface TokenRow {
   id: string;
   name: string;
@@ -46,7 +33,6 @@ export class SqliteTokenStore implements TokenStore {
   private readonly stmts;
 
   constructor(db: Db) {
-    db.exec(SCHEMA);
     this.stmts = {
       insert: db.prepare(
         `INSERT INTO api_tokens (id, name, role, host_patterns, hash, created_at, last_used_at, revoked_at)

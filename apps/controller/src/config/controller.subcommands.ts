@@ -6,17 +6,21 @@ export type ControllerAction =
   | { command: 'token create'; name: string; role: 'admin' | 'operator' | 'viewer'; hosts: string[] | null }
   | { command: 'token list'; json: boolean }
   | { command: 'token revoke'; name: string }
-  | { command: 'keygen'; out: string | null };
+  | { command: 'keygen'; out: string | null }
+  | { command: 'migrate'; dryRun: boolean }
+  | { command: 'db copy'; from: string; to: string };
 
 const HELP_AFTER = `
 Without a command, or with "serve", the controller runs (the options above configure it).
-The token and keygen commands use --state-dir / --db / --key like the server, and work while it
-runs. Examples:
+The token, keygen and migrate commands use --state-dir / --db / --key like the server, and work
+while it runs. --db is a SQLite file or a postgres:// URL for migrate. Examples:
   warren-controller --port 7070 --state-dir /var/lib/warren
   warren-controller token create --name alice --role operator --hosts 'web*' 'db[1-3]' > alice.token
   warren-controller token list
   warren-controller token revoke alice
   warren-controller keygen --out /etc/warren/controller.key
+  warren-controller migrate --dry-run
+  warren-controller db copy --from ~/.warren/controller.db --to postgres://warren@db1/warren
 `;
 
 function nonEmpty(flag: string) {
@@ -26,8 +30,16 @@ function nonEmpty(flag: string) {
   };
 }
 
+/** Accepts a `postgres://` or `postgresql://` URL only. */
+function postgresUrl(flag: string) {
+  return (v: string) => {
+    if (!/^postgres(ql)?:\/\//i.test(v)) throw new InvalidArgumentError(`${flag}: must be a postgres:// URL`);
+    return v;
+  };
+}
+
 /**
- * Adds `serve` (default), `token create|list|revoke` and `keygen` to the controller's program. Each
+ * Adds `serve` (default), `token create|list|revoke`, `keygen`, `migrate` and `db copy` to the controller's program. Each
  * action only reports what was asked through `onAction`: the caller loads the configuration and
  * carries it out, so that parsing stays free of side effects (and testable).
  */
@@ -83,6 +95,47 @@ its patterns: globs (web*, db?) and ranges (web[01-20], db[1-3,7]).`,
       'private key file; the public key goes next to it as .pub (default: --key, i.e. <state-dir>/controller.key)',
     )
     .action((o: { out?: string }) => onAction({ command: 'keygen', out: o.out ?? null }));
+
+  program
+    .command('migrate')
+    .description('bring the --db database (SQLite file or postgres:// URL) to the newest schema version')
+    .option('--dry-run', 'print the version and what would be applied; change nothing')
+    .addHelpText(
+      'after',
+      `
+Prints the version the database is at and each migration applied. The server applies them at start
+too; this runs them ahead (e.g. before starting several controllers). Exit status: 0 done (or
+nothing to do); 1 refused: the database is newer than this warren-controller, a migration failed
+(rolled back), or PostgreSQL cannot be reached; 2 bad arguments. See docs/database.md.`,
+    )
+    .action((o: { dryRun?: boolean }) => onAction({ command: 'migrate', dryRun: o.dryRun === true }));
+
+  const db = program
+    .command('db')
+    .description('move an installation between databases (see docs/database.md)')
+    .action(() => {
+      throw new Error('db: expected a command: copy (see warren-controller db copy --help)');
+    });
+  db.command('copy')
+    .description("copy a SQLite file's tasks, tokens, host keys, presence and audit into an empty PostgreSQL database")
+    .requiredOption(
+      '--from <file>',
+      'the SQLite file (read only; at the newest version: migrate it first)',
+      nonEmpty('--from'),
+    )
+    .requiredOption(
+      '--to <url>',
+      'the PostgreSQL database (postgres://…), migrated first; its tables must be empty',
+      postgresUrl('--to'),
+    )
+    .addHelpText(
+      'after',
+      `
+Everything is copied in one transaction: all of it, or nothing. Prints the rows copied per table.
+Exit status: 0 copied; 1 refused (the file is missing or not at the newest schema version, the
+target already holds rows or cannot be reached); 2 bad arguments.`,
+    )
+    .action((o: { from: string; to: string }) => onAction({ command: 'db copy', from: o.from, to: o.to }));
   return program;
 }
 

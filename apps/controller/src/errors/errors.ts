@@ -1,7 +1,7 @@
 /**
  * The controller's domain errors, one small class each, `name` its class name. The HTTP status and
  * body of each are in the one table of `http-exception.filter.ts`; the command-line paths
- * (`warren-controller token …`) print their message.
+ * (`warren-controller token …`, `migrate`, `db copy`) print their message.
  */
 
 /** No task with this id (404). */
@@ -91,6 +91,62 @@ export class TooManyRequestsError extends Error {
   ) {
     super(
       `too many failed authentications from this address: refused for ${retryAfterSec} s (Retry-After); check the token`,
+    );
+  }
+}
+
+/**
+ * The database's `schema_migrations` holds a version above the newest this binary knows: a newer
+ * warren-controller migrated it. Refused at start and by `migrate`, before anything is read or
+ * written; the message is the one line printed.
+ */
+export class SchemaTooNewError extends Error {
+  override readonly name = 'SchemaTooNewError';
+  constructor(
+    /** the highest version recorded in the database */
+    readonly version: number,
+    /** the highest version this binary has a migration for */
+    readonly known: number,
+  ) {
+    super(
+      `database schema is at version ${version}, newer than this warren-controller knows (${known}): upgrade warren-controller, or point --db elsewhere`,
+    );
+  }
+}
+
+/** A SQLite file `db copy` will not read: not at the newest schema version (older, or from before versioned migrations). */
+export class SchemaNotCurrentError extends Error {
+  override readonly name = 'SchemaNotCurrentError';
+  constructor(
+    readonly path: string,
+    /** its version (0: empty, or a file from before versioned migrations) */
+    readonly version: number,
+    readonly known: number,
+  ) {
+    super(`${path} is at schema version ${version}, not ${known}: run warren-controller migrate --db ${path} first`);
+  }
+}
+
+/** One migration's SQL failed: its transaction was rolled back, the database stays at the version before it. */
+export class MigrationFailedError extends Error {
+  override readonly name = 'MigrationFailedError';
+  constructor(
+    /** `0002_name` */
+    readonly migration: string,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `migration ${migration} failed, nothing of it applied: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+  }
+}
+
+/** `db copy` into a PostgreSQL database whose Warren tables already hold rows (nothing was copied). */
+export class CopyTargetNotEmptyError extends Error {
+  override readonly name = 'CopyTargetNotEmptyError';
+  constructor(readonly tables: string[]) {
+    super(
+      `the target database already holds rows in ${tables.join(', ')}: db copy fills only an empty Warren database (nothing copied)`,
     );
   }
 }

@@ -1,6 +1,7 @@
 import { generateSigningKey } from '@warren/protocol';
 import { ManualClock } from '@warren/runtime';
-import { openDatabase } from '../store/database';
+import { migratedSqlite } from '../../../../test/support/sqlite-schema';
+import type { HostKeyRepository } from './host-keys.port';
 import { HostKeysStore } from './host-keys.store';
 import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
 
@@ -10,12 +11,26 @@ export function announced(): { publicKey: string; keyId: string } {
   return { publicKey: k.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), keyId: k.keyId };
 }
 
-/** A host-key store over a fresh in-memory SQLite repository, its clock at 10 s, loaded. */
-export async function setup() {
-  const db = openDatabase(':memory:');
+/** A repository over empty storage, and another over the same storage (a restarted or a second controller). */
+export interface HostKeyHarness {
+  repo: HostKeyRepository;
+  reopen(): HostKeyRepository;
+}
+
+/** Opens a {@link HostKeyHarness} over empty storage: one adapter's entry to the host-key contract suites. */
+export type OpenHostKeys = () => Promise<HostKeyHarness>;
+
+/** The SQLite adapter over a fresh in-memory database at the current schema. */
+export const openSqliteHostKeys: OpenHostKeys = async () => {
+  const db = migratedSqlite();
+  return { repo: new SqliteHostKeyRepository(db), reopen: () => new SqliteHostKeyRepository(db) };
+};
+
+/** A host-key store over a repository `open` gives (SQLite by default), its clock at 10 s, loaded. */
+export async function setup(open: OpenHostKeys = openSqliteHostKeys) {
+  const h = await open();
   const clock = new ManualClock(10_000);
-  const repo = new SqliteHostKeyRepository(db);
-  const keys = new HostKeysStore(repo, clock);
+  const keys = new HostKeysStore(h.repo, clock);
   await keys.onModuleInit();
-  return { db, clock, repo, keys };
+  return { clock, keys, ...h };
 }

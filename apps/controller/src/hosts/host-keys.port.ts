@@ -52,7 +52,10 @@ export interface PreAcceptedKey {
 
 /** Bounds and decision for a key announced in a heartbeat. */
 export interface RecordSeenOptions {
-  /** store a new key `accepted` at once (auto-accept, and the host has no accepted key) */
+  /**
+   * store a new key `accepted` at once (auto-accept, and the host has no accepted key); stored
+   * `pending` if the host has one by the time the transaction runs (accepted on another controller)
+   */
   accept: boolean;
   /** ms since epoch, controller time: first/last seen, and accepted at */
   at: number;

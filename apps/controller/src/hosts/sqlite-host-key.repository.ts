@@ -1,4 +1,4 @@
-import { type Db, ensureColumn } from '../store/database';
+import type { Db } from '../store/database';
 import type {
   HostKeyRecord,
   HostKeyRepository,
@@ -7,36 +7,6 @@ import type {
   RecordSeenOptions,
   RecordSeenOutcome,
 } from './host-keys.port';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS host_keys (
-  host TEXT NOT NULL,
-  key_id TEXT NOT NULL,
-  public_key TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'retired')),
-  first_seen_at INTEGER NOT NULL,
-  last_seen_at INTEGER NOT NULL,
-  accepted_at INTEGER,
-  accepted_by TEXT,
-  PRIMARY KEY (host, key_id)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS host_keys_one_accepted ON host_keys(host) WHERE status = 'accepted';
-CREATE INDEX IF NOT EXISTS host_keys_pending_heard ON host_keys(last_seen_at) WHERE status = 'pending';
-CREATE TABLE IF NOT EXISTS host_key_rejections (
-  host TEXT NOT NULL,
-  key_id TEXT NOT NULL,
-  public_key TEXT NOT NULL,
-  rejected_at INTEGER NOT NULL,
-  rejected_by TEXT NOT NULL,
-  PRIMARY KEY (host, key_id)
-);
-CREATE TABLE IF NOT EXISTS host_key_pre_accepts (
-  host TEXT PRIMARY KEY,
-  key_id TEXT NOT NULL,
-  accepted_at INTEGER NOT NULL,
-  accepted_by TEXT NOT NULL
-);
-`;
 
 /** Thrown inside a transaction to roll it back: the key to accept is gone. */
 const NO_SUCH_KEY = Symbol('no such key');
@@ -77,11 +47,6 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
   private readonly stmts;
 
   constructor(private readonly db: Db) {
-    db.exec(SCHEMA);
-    ensureColumn(db, 'host_keys', 'last_sent_at', 'INTEGER NOT NULL DEFAULT 0');
-    ensureColumn(db, 'host_keys', 'labels', `TEXT NOT NULL DEFAULT '{}'`);
-    // Keys accepted before labels were recorded: their labels are accepted as they are next announced.
-    ensureColumn(db, 'host_keys', 'accepted_labels', 'TEXT');
     this.stmts = {
       get: db.prepare(`SELECT * FROM host_keys WHERE host = ? AND key_id = ?`),
       byHost: db.prepare(`SELECT * FROM host_keys WHERE host = ? AND (${LIVE}) ORDER BY first_seen_at`),
@@ -184,8 +149,9 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
         this.stmts.touch.run({ now, sentAt, labels, host, keyId });
         return { known: row.status };
       }
-      // An operator pre-accepted another key for this host: auto-accept waits for that one.
-      const accept = opts.accept && !this.stmts.preAcceptedOf.get(host);
+      // An operator pre-accepted another key for this host (auto-accept waits for that one), or
+      // accepted one since the caller looked: this key waits for an operator.
+      const accept = opts.accept && !this.stmts.preAcceptedOf.get(host) && !this.stmts.acceptedOf.get(host);
       const evicted = accept ? [] : this.makeRoom(host, opts);
       const status = accept ? 'accepted' : 'pending';
       this.stmts.insert.run({

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { migrateSqlite, type SqliteMigrateOptions } from './migrations/sqlite-migrator';
 
 /** Injection token of the one SQLite connection every store of the controller shares. */
 export const DATABASE = Symbol('DATABASE');
@@ -8,13 +9,36 @@ export const DATABASE = Symbol('DATABASE');
 /** The controller's SQLite database. */
 export type Db = Database.Database;
 
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /**
+   * bring the schema to the newest version ({@link migrateSqlite}) before returning (default true);
+   * false opens the file as it is (`migrate --dry-run`, specs that build an older file)
+   */
+  migrate?: boolean;
+  /**
+   * open an existing file read-only, changing nothing in it or its mode (`db copy`'s source);
+   * implies `migrate: false`. Throws when the file does not exist.
+   */
+  readonly?: boolean;
+  /** what {@link migrateSqlite} is given: the migration list (specs), the clock of `applied_at` */
+  migrateOptions?: Omit<SqliteMigrateOptions, 'dryRun'>;
+}
+
 /**
  * Opens (creating if needed) the controller's SQLite file: WAL, synchronous=FULL (an acked result
  * survives a crash of the process or the machine), a busy timeout so that the `warren-controller
  * token …` commands can write while the controller runs, and foreign keys on. The file, its `-wal`
  * and its `-shm` are readable by the owner only (0600): they hold token hashes and env values.
+ * Then migrates it (see {@link OpenDatabaseOptions.migrate}): the stores create no tables. Throws
+ * {@link SchemaTooNewError} (the file closed again) for a file a newer warren-controller migrated.
  */
-export function openDatabase(path: string): Db {
+export function openDatabase(path: string, opts: OpenDatabaseOptions = {}): Db {
+  if (opts.readonly) {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    return db;
+  }
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     makeDatabasePrivate(path);
@@ -24,6 +48,14 @@ export function openDatabase(path: string): Db {
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
+  if (opts.migrate !== false) {
+    try {
+      migrateSqlite(db, opts.migrateOptions);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
   return db;
 }
 
@@ -56,10 +88,4 @@ export function openToOthers(dir: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** Adds `column` to `table` when an older file lacks it (schemas only ever grow). */
-export function ensureColumn(db: Db, table: string, column: string, definition: string): void {
-  const cols = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
-  if (!cols.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
 }

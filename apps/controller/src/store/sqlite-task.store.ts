@@ -1,6 +1,5 @@
 import { type Db, openDatabase } from './database';
 import { SqliteTaskQueries } from './sqlite-task.queries';
-import { migrateTaskSchema } from './sqlite-task.schema';
 import { SqliteTaskTransitions } from './sqlite-task.transitions';
 import type {
   AppliedChange,
@@ -22,7 +21,8 @@ import type {
  * controller has acked survives a crash of the process or the machine). One row per (task, host).
  * better-sqlite3 is synchronous: each method does its whole work, transaction included, before its
  * promise settles, so two calls never interleave inside one. Reads are in {@link SqliteTaskQueries},
- * changes of state in {@link SqliteTaskTransitions}, the schema in {@link migrateTaskSchema}.
+ * changes of state in {@link SqliteTaskTransitions}; the tables are made by the migrations that
+ * {@link openDatabase} applies.
  */
 export class SqliteTaskStore implements TaskStore {
   private readonly db: Db;
@@ -30,14 +30,13 @@ export class SqliteTaskStore implements TaskStore {
   private readonly transitions: SqliteTaskTransitions;
 
   /**
-   * Opens `db` (a path, or a connection shared with the other stores) and creates or migrates the
-   * tables. `onApplied` hears every change the store made (updates, cancels, skips), once its
+   * Opens `db` (a path, or a connection shared with the other stores, already migrated by
+   * {@link openDatabase}). `onApplied` hears every change the store made (updates, cancels, skips), once its
    * transaction has committed and before the call's promise settles (metrics and live events count
    * there, so that whoever applies an update need not know about them); it must not throw.
    */
   constructor(pathOrDb: string | Db, onApplied: (changes: AppliedChange[]) => void = () => {}) {
     this.db = typeof pathOrDb === 'string' ? openDatabase(pathOrDb) : pathOrDb;
-    migrateTaskSchema(this.db);
     this.queries = new SqliteTaskQueries(this.db);
     this.transitions = new SqliteTaskTransitions(this.db, onApplied);
   }

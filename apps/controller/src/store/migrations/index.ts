@@ -7,7 +7,10 @@ export interface Migration {
   version: number;
   /** the file's name without its number and `.sql` (`initial`) */
   name: string;
-  /** the statements, as written in `<dialect>/NNNN_<name>.sql` (bundled into the build by `?raw`) */
+  /**
+   * the statements, as written in `<dialect>/NNNN_<name>.sql` (bundled into the build by `?raw`);
+   * no BEGIN/COMMIT: the runner wraps them and their `schema_migrations` row in one transaction
+   */
   sql: string;
 }
 

@@ -1,5 +1,7 @@
 -- Warren controller schema, version 1 (SQLite). Times are ms since epoch (INTEGER); booleans are 0/1;
 -- JSON values are TEXT. The PostgreSQL twin is ../postgres/0001_initial.sql: keep the two in step.
+-- Every statement is IF NOT EXISTS: a file from before versioned migrations gets its missing columns
+-- first (../sqlite-legacy.ts), then this file adds its missing tables and indexes.
 
 CREATE TABLE IF NOT EXISTS tasks (
   id TEXT PRIMARY KEY,

@@ -1,0 +1,135 @@
+import type { Clock } from '@warren/runtime';
+import type { Logger } from 'pino';
+import type { PgPool } from '../store/postgres/pg.database';
+import type { AuditEvent, AuditLog, AuditQuery, AuditRecordView } from './audit.port';
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  source: string | null;
+  action: string;
+  decision: 'allowed' | 'denied';
+  reason: string | null;
+  task_id: string | null;
+  hosts: string | null;
+  command: string | null;
+  cwd: string | null;
+  env_names: string | null;
+  run_as: string | null;
+  invocation_id: string | null;
+  detail: string | null;
+  count: number;
+}
+
+const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+
+/** Filters of {@link AuditQuery} and the column each compares (`since` is the one range). */
+const FILTERS = [
+  ['taskId', 'task_id ='],
+  ['actor', 'actor ='],
+  ['action', 'action ='],
+  ['decision', 'decision ='],
+  ['since', 'at >='],
+] as const;
+
+/**
+ * The audit log in PostgreSQL (table `audit_log` of migration 0001), shared by every controller on
+ * the database: append-only (nothing here updates or deletes a row), one `INSERT` per record. Ids
+ * come from the table's identity column (a sequence, drawn at insert time): "newest first" is the
+ * highest id first, so two records written by two controllers within the same milliseconds may list
+ * in either order. The per-host outcome of a `task.create` record is read from `invocations` of the
+ * same database, in one query per page. `record` never rejects: a failure (database away, …) is
+ * logged at error level as `AUDIT RECORD NOT WRITTEN`.
+ */
+export class PgAuditLog implements AuditLog {
+  constructor(
+    private readonly pool: PgPool,
+    private readonly clock: Clock,
+    private readonly log?: Logger,
+  ) {}
+
+  async record(e: AuditEvent): Promise<void> {
+    try {
+      await this.pool.query(
+        `INSERT INTO audit_log (at, actor, source, action, decision, reason, task_id, hosts, command, cwd, env_names,
+                                run_as, invocation_id, detail, count)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+        [
+          e.at ?? this.clock.now(),
+          e.actor,
+          e.source ?? null,
+          e.action,
+          e.decision,
+          e.reason ?? null,
+          e.taskId ?? null,
+          json(e.hosts),
+          e.command ?? null,
+          e.cwd ?? null,
+          json(e.envNames),
+          e.runAs ?? null,
+          e.invocationId ?? null,
+          json(e.detail),
+          e.count ?? 1,
+        ],
+      );
+    } catch (err) {
+      // The port promises never to throw into the caller; a lost record must at least be loud.
+      this.log?.error(
+        { err, action: e.action, actor: e.actor, decision: e.decision, taskId: e.taskId },
+        'AUDIT RECORD NOT WRITTEN',
+      );
+    }
+  }
+
+  async query(q: AuditQuery): Promise<AuditRecordView[]> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    for (const [key, condition] of FILTERS) {
+      if (q[key] === undefined) continue;
+      params.push(q[key]);
+      where.push(`${condition} $${params.length}`);
+    }
+    params.push(q.limit);
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`;
+    const { rows } = await this.pool.query<AuditRow>(sql, params);
+    const views = rows.map(view);
+    await this.addOutcomes(views);
+    return views;
+  }
+
+  /** Sets `outcome` (host → invocation state now) on every allowed `task.create` view, in one query. */
+  private async addOutcomes(views: AuditRecordView[]): Promise<void> {
+    const created = views.filter((v) => v.action === 'task.create' && v.decision === 'allowed' && v.taskId);
+    if (created.length === 0) return;
+    const taskIds = [...new Set(created.map((v) => v.taskId as string))];
+    const { rows } = await this.pool.query<{ task_id: string; host: string; state: string }>(
+      `SELECT task_id, host, state FROM invocations WHERE task_id = ANY($1) ORDER BY host COLLATE "C"`,
+      [taskIds],
+    );
+    for (const v of created) {
+      v.outcome = Object.fromEntries(rows.filter((r) => r.task_id === v.taskId).map((r) => [r.host, r.state]));
+    }
+  }
+}
+
+function view(r: AuditRow): AuditRecordView {
+  return {
+    id: r.id,
+    at: new Date(r.at).toISOString(),
+    actor: r.actor,
+    source: r.source,
+    action: r.action,
+    decision: r.decision,
+    reason: r.reason,
+    taskId: r.task_id,
+    hosts: r.hosts ? (JSON.parse(r.hosts) as string[]) : [],
+    command: r.command,
+    cwd: r.cwd,
+    envNames: r.env_names ? (JSON.parse(r.env_names) as string[]) : [],
+    runAs: r.run_as,
+    invocationId: r.invocation_id,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+    count: r.count,
+  };
+}

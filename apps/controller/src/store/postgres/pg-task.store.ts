@@ -1,0 +1,130 @@
+import type {
+  AppliedChange,
+  InvocationRecord,
+  InvocationUpdate,
+  OverdueInvocation,
+  RollingProgress,
+  RollingStep,
+  StateCounts,
+  StoreActivity,
+  StoredOutput,
+  TaskListItem,
+  TaskRecord,
+  TaskStore,
+} from '../task-store.port';
+import type { PgPool } from './pg.database';
+import { PgTaskQueries } from './pg-task.queries';
+import { PgTaskTransitions } from './pg-task.transitions';
+
+/**
+ * The task store on PostgreSQL, which several controllers share (`--db postgres://…`), with the
+ * same semantics as {@link SqliteTaskStore} (one contract suite runs against both). Its tables come
+ * from the migrations (`MIGRATIONS.postgres`): it never creates or alters one. Reads are in
+ * {@link PgTaskQueries}; changes of state in {@link PgTaskTransitions}, each one transaction that
+ * locks the rows of the tasks it changes (the deadline sweep with `SKIP LOCKED`), so that each
+ * task's completion and each deadline verdict is decided once, whichever controller commits it.
+ */
+export class PgTaskStore implements TaskStore {
+  private readonly queries: PgTaskQueries;
+  private readonly transitions: PgTaskTransitions;
+  private closed = false;
+
+  /**
+   * `pool` is shared with the other stores (see `openPostgres`). `onApplied` hears every change the
+   * store made (updates, cancels, skips, sweeps), once its transaction has committed and before the
+   * call's promise settles; it must not throw. A change committed by another controller is not
+   * heard here.
+   */
+  constructor(
+    private readonly pool: PgPool,
+    onApplied: (changes: AppliedChange[]) => void = () => {},
+  ) {
+    this.queries = new PgTaskQueries(pool);
+    this.transitions = new PgTaskTransitions(pool, onApplied);
+  }
+
+  createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number | null }[]): Promise<void> {
+    return this.transitions.createTask(task, invocations);
+  }
+
+  getTask(id: string): Promise<TaskRecord | null> {
+    return this.queries.getTask(id);
+  }
+
+  getInvocations(taskId: string): Promise<InvocationRecord[]> {
+    return this.queries.getInvocations(taskId);
+  }
+
+  getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): Promise<StoredOutput | null> {
+    return this.queries.getOutput(taskId, host, stream);
+  }
+
+  hostsOf(taskId: string): Promise<string[]> {
+    return this.queries.hostsOf(taskId);
+  }
+
+  countByState(taskId: string): Promise<StateCounts> {
+    return this.queries.countByState(taskId);
+  }
+
+  listTasks(limit: number): Promise<TaskListItem[]> {
+    return this.queries.listTasks(limit);
+  }
+
+  listTasksWithin(limit: number, visible: (host: string) => boolean): Promise<TaskListItem[]> {
+    return this.queries.listTasksWithin(limit, visible);
+  }
+
+  applyUpdates(updates: InvocationUpdate[], now: number): Promise<{ applied: number; completedTaskIds: string[] }> {
+    return this.transitions.applyUpdates(updates, now);
+  }
+
+  requestCancel(
+    taskId: string,
+    hosts: ReadonlySet<string> | null,
+    reason: string,
+    now: number,
+  ): Promise<{ pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean }> {
+    return this.transitions.requestCancel(taskId, hosts, reason, now);
+  }
+
+  advanceRolling(
+    taskId: string,
+    decide: (p: RollingProgress) => RollingStep,
+    deadlineAt: number,
+    now: number,
+  ): Promise<{ claimed: { id: string; host: string }[]; skipped: number; completed: boolean }> {
+    return this.transitions.advanceRolling(taskId, decide, deadlineAt, now);
+  }
+
+  rollingTaskIds(): Promise<string[]> {
+    return this.queries.rollingTaskIds();
+  }
+
+  invocationOwner(invocationId: string): Promise<{ taskId: string; host: string } | null> {
+    return this.queries.invocationOwner(invocationId);
+  }
+
+  findOverdue(now: number, limit: number): Promise<OverdueInvocation[]> {
+    return this.queries.findOverdue(now, limit);
+  }
+
+  sweepOverdue(
+    now: number,
+    limit: number,
+    reasons: { pending: string; running: string },
+  ): Promise<{ swept: OverdueInvocation[]; completedTaskIds: string[] }> {
+    return this.transitions.sweepOverdue(now, limit, reasons);
+  }
+
+  activity(): Promise<StoreActivity> {
+    return this.queries.activity();
+  }
+
+  /** Ends the pool, shared by every store (the store is the last user of it at shutdown). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
