@@ -9,7 +9,9 @@ const ROOT = resolve(__dirname, '../../..');
 /**
  * Which database the multi-controller fault specs share: `postgres` (the default: a fresh database
  * on the shared server per spec file) or `sqlite` (one SQLite file in WAL mode that every
- * controller opens: the same specs without a database server, to debug everything but PostgreSQL).
+ * controller opens: the same specs without a database server, to debug the harness). Several
+ * processes on one SQLite file is no supported setup: under load their writes collide
+ * (`database is locked`, which a POST may answer with 500), so only PostgreSQL counts.
  * Set by `WARREN_FAULT_DB`.
  */
 export type FaultDbKind = 'postgres' | 'sqlite';
