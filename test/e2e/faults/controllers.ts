@@ -69,15 +69,18 @@ export class Controllers {
   ) {}
 
   /**
-   * Starts controller `name` (a restart if it ran before: same state directory); resolves once
-   * it listens and answers `/healthz`. The first start then creates the admin token `w.token` in
-   * the shared database, and points `w.url` at this controller if nothing else is in use yet.
+   * Starts controller `name` (a restart if it ran and exited before: same state directory; throws
+   * if it still runs); resolves once it listens and answers `/healthz`. The first start then
+   * creates the admin token `w.token` in the shared database, and points `w.url` at this
+   * controller if nothing else is in use yet.
    */
   async start(
     name: string,
     args: string[] = ['--auto-accept'],
     env: Record<string, string> = {},
   ): Promise<ControllerProc> {
+    // A second process under one name would escape teardown.
+    if (this.byName.get(name)?.proc.alive) throw new Error(`controller ${name} is running already`);
     const stateDir = join(this.w.dir, `controller-${name}`);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const child = spawn(
