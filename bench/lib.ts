@@ -24,6 +24,8 @@ export interface Row {
   rounds: number;
   /** which peer row this is compared against, and the ratio peer/this (>1: Warren faster) */
   vs?: { name: string; ratio: number };
+  /** the control plane's baseline (SQLite, one controller) and the ratio this/baseline (>1: more ms, or more inv/s) */
+  baseline?: { name: string; ratio: number };
   note?: string;
 }
 
@@ -110,7 +112,7 @@ const fmt = (x: number | null, unit: string) => {
 
 /** The table, as aligned text. */
 export function renderTable(rows: Row[]): string {
-  const head = ['group', 'measure', 'unit', 'median', 'p99/max', 'n', 'vs peer (peer/warren)'];
+  const head = ['group', 'measure', 'unit', 'median', 'p99/max', 'n', 'ratio (peer/warren; plane: this/baseline)'];
   const body = rows.map((r) => [
     r.group,
     r.name,
@@ -118,7 +120,9 @@ export function renderTable(rows: Row[]): string {
     fmt(r.median, r.unit),
     fmt(r.p99, r.unit),
     String(r.rounds),
-    r.vs ? `${r.vs.ratio.toFixed(1)}× vs ${r.vs.name}` : (r.note ?? ''),
+    r.vs
+      ? `${r.vs.ratio.toFixed(1)}× vs ${r.vs.name}`
+      : [r.baseline && `${r.baseline.ratio.toFixed(2)}× ${r.baseline.name}`, r.note].filter(Boolean).join('; '),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) =>

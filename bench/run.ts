@@ -2,7 +2,10 @@
  * `npm run bench`: Warren against pssh, pdsh, clush and ansible on this machine, in one run.
  * Prints one table and writes it as JSON under bench/results/. See docs/performance.md.
  *
- * Environment: BENCH_QUICK=1 for fewer rounds (a smoke run), BENCH_NO_PEERS=1 to skip the SSH peers.
+ * Environment: BENCH_QUICK=1 for fewer rounds (a smoke run), BENCH_NO_PEERS=1 to skip the SSH peers,
+ * BENCH_ONLY=control-plane for the control-plane section alone (SQLite and PostgreSQL, one to three
+ * controllers: bench/control-plane.ts, docs/scaling.md), BENCH_PLANE_DB=sqlite-file to run its
+ * multi-controller setups on one shared SQLite file instead of PostgreSQL.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,10 +14,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ProcessRunner } from '../apps/agent/src/exec/process.runner';
 import { bin, cpuMs, quantile, ROOT, type Row, renderTable, rss, runCommand, sleep, timeRounds } from './lib';
 import { peerCommands, peerVersions, setupPeers, teardownPeers } from './peers/peers';
+import { controlPlaneRows, planeSetups, renderTargets } from './control-plane';
 import { brokerRoundTrip, fsyncAppend, shSpawnExit, signEnvelope, sqliteCommit, verifyEnvelope } from './floor';
 import { BenchWarren, BROKER } from './warren';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = process.env.BENCH_ONLY;
 const R = (full: number, quick: number) => (QUICK ? quick : full);
 const FANOUT_COMMAND = 'hostname; uptime';
 const rows: Row[] = [];
@@ -206,9 +211,8 @@ async function peerRows(): Promise<Map<string, number>> {
   return best;
 }
 
-async function main(): Promise<void> {
-  const started = Date.now();
-  const versions: Record<string, string> = { node: process.version };
+/** Everything but the control plane: floors, one controller with real and simulated agents, the SSH peers. */
+async function fleetRows(versions: Record<string, string>): Promise<void> {
   row('floor', 'spawn + exit of /bin/sh -c true', 'ms', await shSpawnExit(R(200, 30)));
   row(
     'floor',
@@ -243,6 +247,17 @@ async function main(): Promise<void> {
       if (peer) r.vs = { name: `fastest SSH peer at N=${n}`, ratio: peer / r.median };
     }
   }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const versions: Record<string, string> = { node: process.version };
+  if (ONLY !== undefined && ONLY !== 'control-plane')
+    throw new Error(`BENCH_ONLY must be control-plane, got ${JSON.stringify(ONLY)}`);
+  // Checked before anything runs, so that a typo does not cost a whole run.
+  const setups = planeSetups(process.env.BENCH_PLANE_DB);
+  if (ONLY === undefined) await fleetRows(versions);
+  const plane = await controlPlaneRows({ quick: QUICK, setups, row, log });
   try {
     versions.rabbitmq =
       /RabbitMQ version: (\S+)/.exec(execFileSync('rabbitmqctl', ['status'], { encoding: 'utf8' }))?.[1] ?? '?';
@@ -256,14 +271,20 @@ async function main(): Promise<void> {
     cores: (await import('node:os')).cpus().length,
     versions,
     seconds: Math.round((Date.now() - started) / 1000),
+    only: ONLY ?? null,
   };
   process.stdout.write(
     `\nWarren benchmark, ${meta.date} (${meta.cores} cores, ${meta.seconds} s${QUICK ? ', QUICK' : ''})\n${JSON.stringify(versions)}\n\n${table}\n`,
   );
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  process.stdout.write(renderTargets(plane.targets));
   const file = join(ROOT, 'bench/results', `bench-${meta.date.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ ...meta, rows }, null, 2));
+  writeFileSync(file, JSON.stringify({ ...meta, rows, targets: plane.targets, failures: plane.failures }, null, 2));
   process.stdout.write(`\n(written to ${file})\n`);
+  if (plane.failures.length > 0) {
+    process.stderr.write(`\nbench failed: a configuration could not run\n${plane.failures.join('\n')}\n`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err) => {

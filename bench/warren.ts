@@ -1,7 +1,7 @@
 /** Starting a Warren installation for the benchmark: controller, real agents, simulated agents. */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as amqplib from 'amqplib';
@@ -17,6 +17,7 @@ import {
   signBody,
   WARREN_VERSION,
 } from '@warren/protocol';
+import { Exposition } from '../test/prometheus-text';
 import { type Bg, bin, ROOT, sleep, startBg } from './lib';
 
 export const BROKER = process.env.WARREN_BENCH_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -24,15 +25,17 @@ export const BROKER = process.env.WARREN_BENCH_BROKER_URL ?? 'amqp://guest:guest
 export class BenchWarren {
   readonly ns = `bench${randomBytes(3).toString('hex')}`;
   readonly dir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
+  /** the first controller's base URL */
   url = '';
-  /** written by the controller on first start; every agent trusts it */
+  /** written by the first controller on its first start; every agent trusts it */
   readonly controllerPub = join(this.dir, 'controller.pub');
-  controller: Bg | null = null;
+  /** every controller started, in order, each with its base URL */
+  readonly controllers: { bg: Bg; url: string }[] = [];
   readonly agents = new Map<string, Bg>();
   private readonly hosts = new Set<string>();
   private readonly others: Bg[] = [];
 
-  /** an admin API token for this installation, created before the controller starts */
+  /** an admin API token for this installation, created through the first controller's store */
   token = '';
 
   /** Headers of an authenticated JSON request. */
@@ -40,52 +43,87 @@ export class BenchWarren {
     return { 'content-type': 'application/json', authorization: `Bearer ${this.token}` };
   }
 
-  async startController(): Promise<void> {
-    const made = spawnSync(
-      bin('warren-controller')[0],
-      [
-        ...bin('warren-controller').slice(1),
-        'token',
-        'create',
-        '--name',
-        'bench',
-        '--role',
-        'admin',
-        '--state-dir',
-        this.dir,
-      ],
-      { encoding: 'utf8' },
-    );
-    if (made.status !== 0) throw new Error(`token create failed: ${made.stderr}`);
-    this.token = made.stdout.trim();
+  /** The first controller's process. */
+  get controller(): Bg | null {
+    return this.controllers[0]?.bg ?? null;
+  }
+
+  /**
+   * Starts one more controller on a port of its own, in this installation's namespace, signing with
+   * the installation's one key (`<dir>/controller.key`, written by the first controller; every agent
+   * trusts its `.pub`). `db`: the store (`--db`: a SQLite file or a `postgres://` URL); by default the
+   * first controller keeps its own `<dir>/controller.db` and later ones share that file. The first
+   * start also creates the admin token, through the same store. Throws, with the controller's last
+   * output, when it exits or is not healthy within a minute: a configuration that cannot start fails
+   * the bench rather than hanging it.
+   */
+  async startController(db?: string): Promise<void> {
+    const k = this.controllers.length;
+    const stateDir = k === 0 ? this.dir : join(this.dir, `c${k + 1}`);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const args = [
+      '--port',
+      '0',
+      '--state-dir',
+      stateDir,
+      '--key',
+      join(this.dir, 'controller.key'),
+      ...(db !== undefined || k > 0 ? ['--db', db ?? join(this.dir, 'controller.db')] : []),
+    ];
     // --auto-accept: the fleet is started by the benchmark itself, so its keys are trusted on first sight.
-    const c = startBg(
-      [
-        ...bin('warren-controller'),
-        '--port',
-        '0',
-        '--state-dir',
-        this.dir,
-        '--auto-accept',
-        '--namespace',
-        this.ns,
-        '--broker',
-        BROKER,
-      ],
-      {},
-    );
+    const c = startBg([
+      ...bin('warren-controller'),
+      ...args,
+      '--auto-accept',
+      '--namespace',
+      this.ns,
+      '--broker',
+      BROKER,
+    ]);
     // Default log level (info), as operators run it: one line per invocation is part of the cost.
-    this.controller = c;
+    this.controllers.push({ bg: c, url: '' });
     const port = JSON.parse(await c.waitFor(/"controller listening"/)).port as number;
-    this.url = `http://127.0.0.1:${port}`;
+    const url = `http://127.0.0.1:${port}`;
+    this.controllers[k].url = url;
+    if (k === 0) this.url = url;
+    await this.waitHealthy(c, url);
+    // Tokens live in the store, which the token command opens beside the running controller.
+    if (this.token === '') this.token = this.createToken(args.slice(2));
+  }
+
+  /** `warren-controller token create` for an admin token, with the store options of a controller. */
+  private createToken(storeArgs: string[]): string {
+    const [node, ...script] = bin('warren-controller');
+    const made = spawnSync(node, [...script, 'token', 'create', '--name', 'bench', '--role', 'admin', ...storeArgs], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (made.status !== 0) throw new Error(`token create failed (${made.status ?? made.signal}): ${made.stderr}`);
+    return made.stdout.trim();
+  }
+
+  private async waitHealthy(c: Bg, url: string): Promise<void> {
     for (let i = 0; i < 200; i++) {
-      const ok = await fetch(`${this.url}/healthz`)
+      const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) })
         .then((r) => r.ok)
         .catch(() => false);
       if (ok) return;
+      if (c.child.exitCode !== null) break;
       await sleep(50);
     }
-    throw new Error(`controller not healthy: ${c.output.slice(-500)}`);
+    throw new Error(`controller at ${url} not healthy: ${c.output.slice(-500)}`);
+  }
+
+  /**
+   * One counter of a controller's `GET /metrics`, summed over the series whose labels include
+   * `labels` (0 when there is none). Used to tell which controller stored which results.
+   */
+  async counter(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+    const res = await fetch(`${url}/metrics`, { headers: this.headers(), signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`GET ${url}/metrics → ${res.status}`);
+    return new Exposition(await res.text()).samples
+      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+      .reduce((sum, s) => sum + s.value, 0);
   }
 
   /** Starts `n` real agent processes `prefix0001…`, a few at a time (2 cores), and waits until all are online. */
@@ -180,40 +218,69 @@ export class BenchWarren {
     return names;
   }
 
+  /** Waits until every controller lists every one of `hosts` as online; throws after `timeoutMs`. */
   async waitOnline(hosts: string[], timeoutMs = 120_000): Promise<void> {
-    const want = new Set(hosts);
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const { hosts: seen } = (await (await fetch(`${this.url}/v1/hosts`, { headers: this.headers() })).json()) as {
-        hosts: { host: string; status: string }[];
-      };
-      if ([...want].every((h) => seen.some((s) => s.host === h && s.status === 'online'))) return;
-      await sleep(100);
+    for (const { url } of this.controllers) {
+      let online: number;
+      while ((online = await this.countOnline(url, hosts)) < hosts.length) {
+        if (Date.now() > deadline)
+          throw new Error(`${online} of ${hosts.length} agents online at ${url} after ${timeoutMs} ms`);
+        await sleep(100);
+      }
     }
-    throw new Error(`agents not online within ${timeoutMs} ms`);
   }
 
-  /** POST a task with wait; returns the finished task. */
+  /** How many of `hosts` the controller at `url` lists as online. */
+  private async countOnline(url: string, hosts: string[]): Promise<number> {
+    const res = await fetch(`${url}/v1/hosts`, { headers: this.headers(), signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`GET ${url}/v1/hosts → ${res.status}: ${await res.text()}`);
+    const { hosts: seen } = (await res.json()) as { hosts: { host: string; status: string }[] };
+    const online = new Set(seen.filter((s) => s.status === 'online').map((s) => s.host));
+    return hosts.filter((h) => online.has(h)).length;
+  }
+
+  /** The last `n` distinct lines each controller logged at warn or above (pino level ≥ 40), to say why a run failed. */
+  complaints(n = 3): string[] {
+    return this.controllers.flatMap(({ bg, url }) => {
+      const lines = bg.output
+        .split('\n')
+        // Not the access log: a 503 from /healthz while a controller connects is no reason.
+        .filter((l) => /^\{"level":[4-9]\d/.test(l) && !l.includes('"req":{'))
+        .map((l) => l.replace(/"time":"[^"]*",|"pid":\d+,/g, '').slice(0, 300));
+      return [...new Set(lines)].slice(-n).map((l) => `${url}: ${l}`);
+    });
+  }
+
+  /**
+   * POST a task with `wait` to `url` (default: the first controller); returns the finished task.
+   * Throws unless every host succeeded, or when no answer came within `timeoutMs`.
+   */
   async runWait(
     command: string,
     hosts: string[],
     extra: Record<string, unknown> = {},
+    url = this.url,
+    timeoutMs = 150_000,
   ): Promise<{ summary: { byState: Record<string, number> } }> {
-    const res = await fetch(`${this.url}/v1/tasks`, {
+    const res = await fetch(`${url}/v1/tasks`, {
       method: 'POST',
       headers: this.headers(),
       body: JSON.stringify({ command, hosts, wait: true, ...extra }),
+      signal: AbortSignal.timeout(timeoutMs),
+    }).catch((err: Error) => {
+      throw new Error(`POST ${url}/v1/tasks (${hosts.length} hosts, wait): ${err.message}`);
     });
-    if (res.status !== 200) throw new Error(`POST → ${res.status}: ${await res.text()}`);
+    if (res.status !== 200) throw new Error(`POST ${url} → ${res.status}: ${await res.text()}`);
     const task = (await res.json()) as { summary: { total: number; byState: Record<string, number> } };
     if ((task.summary.byState.succeeded ?? 0) !== hosts.length)
-      throw new Error(`not all succeeded: ${JSON.stringify(task.summary)}`);
+      throw new Error(`not all succeeded (${url}): ${JSON.stringify(task.summary)}`);
     return task;
   }
 
   async teardown(): Promise<void> {
     await Promise.all([...this.agents.values(), ...this.others].map((a) => a.kill('SIGKILL')));
-    await this.controller?.kill('SIGKILL');
+    await Promise.all(this.controllers.map((c) => c.bg.kill('SIGKILL')));
     const conn = await amqplib.connect(BROKER);
     for (const q of [
       ...sharedTopology(this.ns).queues.map((x) => x.name),

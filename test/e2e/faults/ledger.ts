@@ -54,6 +54,8 @@ export interface SendOptions {
   timeoutMs?: number;
   deliveryTimeoutMs?: number;
   killGraceMs?: number;
+  /** a rolling run: at most this many hosts at once (the API's `concurrency`, a count or `N%`) */
+  concurrency?: number | string;
 }
 
 /**
@@ -90,7 +92,7 @@ export class Ledger {
     const effect = `echo ${token}-$${HOST_VAR} >> ${this.sideFile}`;
     const command = [opts.before, effect, opts.after].filter(Boolean).join('; ');
     const body: Record<string, unknown> = { command, hosts };
-    for (const k of ['timeoutMs', 'deliveryTimeoutMs', 'killGraceMs'] as const)
+    for (const k of ['timeoutMs', 'deliveryTimeoutMs', 'killGraceMs', 'concurrency'] as const)
       if (opts[k] !== undefined) body[k] = opts[k];
     const sentAt = Date.now();
     const res = await this.w.api('POST', '/v1/tasks', body);

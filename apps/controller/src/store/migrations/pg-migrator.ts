@@ -69,6 +69,10 @@ export async function migratePostgres(pool: PgPool, opts: PostgresMigrateOptions
   const byLabel = new Map(known.map((m) => [migrationLabel(m), m]));
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client has no listener of the pool's: without one, the server going away while
+  // this waits for the lock would be an unhandled 'error' and end the process. The query fails too.
+  const onError = (err: Error) => (broken = err);
+  client.on('error', onError);
   const locked = !opts.dryRun;
   try {
     if (locked) {
@@ -107,6 +111,7 @@ export async function migratePostgres(pool: PgPool, opts: PostgresMigrateOptions
       await client.query(`SELECT pg_advisory_unlock($1::bigint)`, [MIGRATION_LOCK_KEY]).catch((e: Error) => {
         broken = e; // the session is gone, and its lock with it
       });
+    client.removeListener('error', onError);
     client.release(broken);
   }
 }

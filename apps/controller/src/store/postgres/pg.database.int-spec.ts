@@ -53,6 +53,27 @@ describe('PostgreSQL pool (real server)', () => {
     expect(runs).toBeGreaterThan(2);
   });
 
+  it('survives its connection dropped while a transaction body awaits: rejects as unavailable, no unhandled error, the pool goes on', async () => {
+    const uncaught: Error[] = [];
+    const onUncaught = (err: Error) => uncaught.push(err);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      const err = await inTransaction(pool, async (c) => {
+        const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        // As a server restart does: the backend ends (57P01) while the body does something else.
+        await pool.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+        await new Promise((r) => setTimeout(r, 200));
+        await c.query('SELECT 1');
+      }).catch((e: unknown) => e);
+      expect(isDatabaseUnavailable(err), String(err)).toBe(true);
+      expect(uncaught).toEqual([]);
+      const { rows } = await pool.query<{ one: number }>('SELECT 1 AS one');
+      expect(rows).toEqual([{ one: 1 }]);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+    }
+  });
+
   it('calls a refused connection "unavailable", and a bad statement not', async () => {
     const away = openPostgres('postgres://postgres@127.0.0.1:1/none');
     const err = await away.query('SELECT 1').catch((e: unknown) => e);

@@ -77,6 +77,12 @@ export async function inTransaction<T>(
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // The pool listens for errors on idle clients only: a checked-out client whose connection drops
+    // (the server restarts) while the body awaits something else would emit an unhandled `error`,
+    // which ends the process. Kept here, the error fails the next statement and the client is
+    // discarded, not given back.
+    const onError = (err: Error) => (broken ??= err);
+    client.on('error', onError);
     try {
       await client.query(opts.isolation ? `BEGIN ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : 'BEGIN');
       const out = await body(client);
@@ -90,6 +96,7 @@ export async function inTransaction<T>(
       if (attempt < attempts && code !== undefined && RETRYABLE.has(code)) continue;
       throw err;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
