@@ -25,6 +25,7 @@ export function provisionPlan(ns, hosts = []) {
       { name: `${ns}.replies`, type: 'direct', durable: true },
       { name: `${ns}.dlx`, type: 'fanout', durable: true },
       { name: `${ns}.presence`, type: 'fanout', durable: true },
+      { name: `${ns}.changes`, type: 'fanout', durable: true },
     ],
     queues: [
       { name: `${ns}.results`, durable: true },

@@ -74,11 +74,12 @@ case "$role" in
   controller)
     [ -z "$user" ] || die "--user is for agents; the controller's user is the second argument"
     user=$name
-    shared="$N\\.(cmd|ctl|replies|dlx|presence|results|undelivered)"
-    presence_q="$N\\.presence\\.controller-[0-9a-f]+"
-    conf="^$shared\$|^$presence_q\$"
-    write="^$N\\.(cmd|ctl|results|undelivered)\$|^$presence_q\$"
-    read="^$N\\.(replies|dlx|presence|results|undelivered)\$|^$presence_q\$"
+    shared="$N\\.(cmd|ctl|replies|dlx|presence|changes|results|undelivered)"
+    # Its own exclusive queues: on the presence fanout, and on the changes fanout between controllers.
+    own_q="$N\\.(presence|changes)\\.controller-[0-9a-f]+"
+    conf="^$shared\$|^$own_q\$"
+    write="^$N\\.(cmd|ctl|changes|results|undelivered)\$|^$own_q\$"
+    read="^$N\\.(replies|dlx|presence|changes|results|undelivered)\$|^$own_q\$"
     ;;
   *) die "unknown role '$role': controller or agent" ;;
 esac

@@ -73,6 +73,8 @@ export class Warren {
   readonly brokerUrl: string;
   readonly dir = mkdtempSync(join(tmpdir(), 'warren-e2e-'));
   readonly dbPath = join(this.dir, 'controller.db');
+  /** `--db` of its controller and of `controllerCommand`: the SQLite file by default; set before the first start to share another */
+  db = this.dbPath;
   /** written by the controller on its first start; agents trust it */
   readonly controllerPublicKey = join(this.dir, 'controller.pub');
   /** the controller's signing key (tests sign their own envelopes with it) */
@@ -99,7 +101,7 @@ export class Warren {
         '--state-dir',
         this.dir,
         '--db',
-        this.dbPath,
+        this.db,
         '--namespace',
         this.ns,
         '--broker',
@@ -179,7 +181,7 @@ export class Warren {
   controllerCommand(args: string[]): string {
     const r = spawnSync(
       process.execPath,
-      [join(ROOT, 'bin/warren-controller.js'), ...args, '--state-dir', this.dir, '--db', this.dbPath],
+      [join(ROOT, 'bin/warren-controller.js'), ...args, '--state-dir', this.dir, '--db', this.db],
       { encoding: 'utf8' },
     );
     if (r.status !== 0) throw new Error(`warren-controller ${args.join(' ')} exited ${r.status}: ${r.stderr}`);

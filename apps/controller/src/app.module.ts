@@ -11,6 +11,8 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { BrokerModule } from './broker/broker.module';
 import { BrokerService } from './broker/broker.service';
+import { ClusterChanges } from './cluster/cluster-changes.service';
+import { ClusterModule } from './cluster/cluster.module';
 import { ControllerConfig } from './config/controller.config';
 import { CoreModule } from './core/core.module';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
@@ -28,7 +30,8 @@ import { TasksModule } from './tasks/tasks.module';
 
 /**
  * The controller: HTTP API (tasks, events, hosts, audit, metrics, health), the dispatcher, the
- * consumers of results, dead letters and presence, the deadline sweeper, and the SQLite store,
+ * consumers of results, dead letters and presence, the deadline sweeper, the wake-ups between
+ * controllers sharing the database, and the stores (SQLite or PostgreSQL),
  * each in its feature module. Here: the global configuration and logger, the one exception
  * filter, and the start-up order across modules.
  *
@@ -47,6 +50,7 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly hosts: HostsRegistry,
     private readonly sweeper: DeadlineSweeper,
     private readonly audit: AggregatingAuditLog,
+    private readonly cluster: ClusterChanges,
   ) {}
 
   static forRoot(config: ControllerConfig, logger: Logger): DynamicModule {
@@ -60,6 +64,7 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
         HostsModule,
         TasksModule,
         ResultsModule,
+        ClusterModule,
         DeadLettersModule,
         EventsModule,
         MetricsEndpointModule.register(config),
@@ -74,6 +79,7 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
     await this.results.start();
     await this.undelivered.start();
     await this.hosts.start();
+    await this.cluster.start();
     await this.broker.start();
     this.sweeper.start();
   }
@@ -81,6 +87,7 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Stops the consumers once every timer and listener is gone (see the class comment). */
   async beforeApplicationShutdown(): Promise<void> {
     await Promise.all([this.results.stop(), this.undelivered.stop(), this.hosts.stop()]);
+    await this.cluster.stop(); // after the results consumer: its last commits are announced
     await this.audit.flush(); // the counts of repeated refusals not yet written
   }
 }

@@ -16,6 +16,7 @@ import { runKeygen } from './keys/keygen.command';
 import { openToOthers } from './store/database';
 import { migrationLabel } from './store/migrations/migration-plan';
 import { migrateDatabase, printableDb } from './store/migrations/migrate-database';
+import { isPostgresUrl } from './store/postgres/pg.database';
 
 async function serve(config: ControllerConfig): Promise<void> {
   const logger = createRootLogger('warren-controller', config.logLevel);
@@ -34,7 +35,8 @@ async function serve(config: ControllerConfig): Promise<void> {
     ...(config.tls ? { httpsOptions: { cert: config.tls.cert, key: config.tls.key } } : {}),
   });
   app.useLogger(app.get(Logger));
-  for (const dir of new Set([config.stateDir, ...(config.dbPath === ':memory:' ? [] : [dirname(config.dbPath)])])) {
+  const sqliteDirs = isPostgresUrl(config.dbPath) || config.dbPath === ':memory:' ? [] : [dirname(config.dbPath)];
+  for (const dir of new Set([config.stateDir, ...sqliteDirs])) {
     const mode = openToOthers(dir);
     if (mode) logger.warn({ dir, mode }, 'state directory is accessible to group or others: chmod 700 it');
   }
@@ -61,13 +63,19 @@ async function serve(config: ControllerConfig): Promise<void> {
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info(
-    { port, bind: config.bind, scheme: config.tls ? 'https' : 'http', namespace: config.namespace, db: config.dbPath },
+    {
+      port,
+      bind: config.bind,
+      scheme: config.tls ? 'https' : 'http',
+      namespace: config.namespace,
+      db: printableDb(config.dbPath),
+    },
     'controller listening',
   );
 }
 
 async function main(): Promise<void> {
-  scrubBrokerPasswordFromProcessTitle();
+  scrubBrokerPasswordFromProcessTitle(); // and a --db password
   const { action, config } = loadConfigOrExit('warren-controller', () => parseControllerArgs(process.argv.slice(2)));
   if (action.command === 'serve') return serve(config);
   const io = { stdout: process.stdout, stderr: process.stderr };

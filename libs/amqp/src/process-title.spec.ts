@@ -19,7 +19,17 @@ describe('scrubbedProcessTitle: no broker password in ps', () => {
     expect(title).not.toMatch(/pw1|p@w/);
   });
 
+  it('scrubs a PostgreSQL --db URL too, in its userinfo or its password= parameter', () => {
+    expect(
+      scrubbedProcessTitle(['node', 'c.js', '--db', 'postgres://warren:pg%40pw@db1:5432/warren', '--port', '1']),
+    ).toBe('node c.js --db postgres://warren:***@db1:5432/warren --port 1');
+    expect(scrubbedProcessTitle(['node', '--db=postgresql://warren@db1/w?sslmode=require&password=pgpw&x=1'])).toBe(
+      'node --db=postgresql://warren@db1/w?sslmode=require&password=***&x=1',
+    );
+  });
+
   it('leaves the title alone when no word holds a password', () => {
+    expect(scrubbedProcessTitle(['node', 'main.js', '--db', 'postgres://warren@db1/warren'])).toBeNull();
     expect(scrubbedProcessTitle(['node', 'main.js', '--broker', 'amqps://web1@mq:5671'])).toBeNull();
     expect(scrubbedProcessTitle(['node', 'main.js', '--broker', 'amqp://127.0.0.1:5672'])).toBeNull();
   });

@@ -6,6 +6,8 @@ import type { DryRunAnswer, OutputBytes, TaskAccepted, TaskCancelled, TaskList, 
 export interface Health {
   status: 'ok' | 'degraded';
   broker: 'connected' | 'disconnected';
+  /** whether the controller's database answered a trivial query just now */
+  database: 'ok' | 'unavailable';
 }
 
 /**

@@ -52,6 +52,20 @@ export function presenceExchange(ns: string): string {
   return `${ns}.presence`;
 }
 
+/**
+ * Fanout exchange between controllers sharing a database: after a commit, a controller announces
+ * which tasks (and host keys) changed, so that the others wake their waiting requests, live event
+ * logs and caches. Each controller binds its own exclusive queue ({@link controllerChangesQueue}).
+ */
+export function changesExchange(ns: string): string {
+  return `${ns}.changes`;
+}
+
+/** A controller's own exclusive, auto-deleted queue on {@link changesExchange}; `instance` is its random id (hex). */
+export function controllerChangesQueue(ns: string, instance: string): string {
+  return `${ns}.changes.controller-${instance}`;
+}
+
 /** The host's inbox: a durable queue bound to {@link commandExchange} with the host id as key. */
 export function agentQueue(ns: string, host: string): string {
   return `${ns}.agent.${host}`;
@@ -84,7 +98,7 @@ export interface TopologyDeclarations {
  * replies exchange with the command's `reply_to` as routing key; the results queue is bound with
  * its own name as key, so `reply_to` = `resultsQueue(ns)`. The dead-letter exchange is a fanout:
  * a dead-lettered command keeps its routing key (the host), and every one of them belongs in the
- * one undelivered queue.
+ * one undelivered queue. The changes exchange is the controllers' own (see {@link changesExchange}).
  */
 export function sharedTopology(ns: string): TopologyDeclarations {
   return {
@@ -94,6 +108,7 @@ export function sharedTopology(ns: string): TopologyDeclarations {
       { name: repliesExchange(ns), type: 'direct', durable: true },
       { name: deadLetterExchange(ns), type: 'fanout', durable: true },
       { name: presenceExchange(ns), type: 'fanout', durable: true },
+      { name: changesExchange(ns), type: 'fanout', durable: true },
     ],
     queues: [
       { name: resultsQueue(ns), durable: true },

@@ -49,6 +49,7 @@ describe('agentTopologySetup', () => {
       ['exchange', 'ns.replies', 'direct', d],
       ['exchange', 'ns.dlx', 'fanout', d],
       ['exchange', 'ns.presence', 'fanout', d],
+      ['exchange', 'ns.changes', 'fanout', d], // the controllers' wake-ups: shared, as the controller declares it
     ]);
     const queues = calls
       .filter((c) => c[0] === 'queue')

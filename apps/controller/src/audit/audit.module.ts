@@ -1,15 +1,12 @@
 import { Module } from '@nestjs/common';
-import { Clock, ROOT_LOGGER } from '@warren/runtime';
-import type { Logger } from 'pino';
-import { DATABASE, type Db } from '../store/database';
-import { StoreModule } from '../store/store.module';
+import { Clock } from '@warren/runtime';
+import { STORED_AUDIT_LOG, StoreModule } from '../store/store.module';
 import { AggregatingAuditLog } from './aggregating-audit.log';
 import { AuditController } from './audit.controller';
-import { AUDIT_LOG } from './audit.port';
-import { SqliteAuditLog } from './sqlite-audit.log';
+import { AUDIT_LOG, type AuditLog } from './audit.port';
 
 /**
- * The audit log (`AUDIT_LOG`, in the shared SQLite file, repeated refusals folded by the
+ * The audit log (`AUDIT_LOG`, stored by the StoreModule's adapter, repeated refusals folded by the
  * {@link AggregatingAuditLog}, which AppModule flushes at shutdown) and its read-only `GET /v1/audit`.
  */
 @Module({
@@ -18,12 +15,12 @@ import { SqliteAuditLog } from './sqlite-audit.log';
   providers: [
     {
       provide: AggregatingAuditLog,
-      useFactory: (db: Db, clock: Clock, root: Logger) => {
-        const log = new AggregatingAuditLog(new SqliteAuditLog(db, clock, root.child({ component: 'audit' })), clock);
+      useFactory: (stored: AuditLog, clock: Clock) => {
+        const log = new AggregatingAuditLog(stored, clock);
         log.start();
         return log;
       },
-      inject: [DATABASE, Clock, ROOT_LOGGER],
+      inject: [STORED_AUDIT_LOG, Clock],
     },
     { provide: AUDIT_LOG, useExisting: AggregatingAuditLog },
   ],

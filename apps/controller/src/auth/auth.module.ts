@@ -3,18 +3,16 @@ import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { Clock } from '@warren/runtime';
 import { AuditModule } from '../audit/audit.module';
 import { QueryParamsInterceptor } from '../http/query-params.interceptor';
-import { DATABASE, type Db } from '../store/database';
 import { StoreModule } from '../store/store.module';
 import { AuthFailureLimiter, InMemoryAuthFailureLimiter } from './auth-failure.limiter';
 import { AuthGuard } from './auth.guard';
 import { RefusalAuditInterceptor } from './refusal-audit.interceptor';
-import { SqliteTokenStore } from './token.store';
-import { TOKEN_STORE } from './token-store.port';
 import { TokenService } from './token.service';
 
 /**
- * API tokens (their rules in {@link TokenService}, their rows behind `TOKEN_STORE` in the shared
- * SQLite file), the global guard that checks them on
+ * API tokens (their rules in {@link TokenService}, their rows behind `TOKEN_STORE`, from the
+ * StoreModule; nothing about them is cached, so a token created or revoked through any controller
+ * on the database counts on every other at its next request), the global guard that checks them on
  * every route (auditing each 401 and 403; failed authentication rate limited per address), the
  * interceptor that refuses undeclared query parameters, and the global interceptor that audits a request to
  * an audited action refused as invalid (400).
@@ -22,7 +20,6 @@ import { TokenService } from './token.service';
 @Module({
   imports: [StoreModule, AuditModule],
   providers: [
-    { provide: TOKEN_STORE, useFactory: (db: Db) => new SqliteTokenStore(db), inject: [DATABASE] },
     TokenService,
     // Per process: controllers sharing a database would share an adapter of this port instead.
     {

@@ -1,14 +1,14 @@
 import { userInfo } from 'node:os';
 import { formatColumns, HostPatternError } from '@warren/api';
 import { type Clock, SystemClock } from '@warren/runtime';
-import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerAction } from '../config/controller.subcommands';
-import { openDatabase } from '../store/database';
 import { runDatabaseCommand } from '../store/database.commands';
+import { migrateDatabase } from '../store/migrations/migrate-database';
+import { isPostgresUrl } from '../store/postgres/pg.database';
+import { openStores } from '../store/stores';
 import { validateHostPatterns } from './host-patterns';
 import { TokenError } from '../errors/errors';
-import { SqliteTokenStore } from './token.store';
 import type { TokenInfo } from './token-store.port';
 import { TokenService } from './token.service';
 
@@ -64,10 +64,12 @@ export async function runMaintenanceCommand(
   };
   if (action.command === 'migrate' || action.command === 'db copy')
     return runDatabaseCommand(action, config, io, clock);
-  const db = openDatabase(config.dbPath);
+  // A SQLite file is migrated as it opens; PostgreSQL first, as the server does at start.
+  if (isPostgresUrl(config.dbPath)) await migrateDatabase(config.dbPath, { clock });
+  const stores = await openStores(config.dbPath, { clock });
   try {
-    const tokens = new TokenService(new SqliteTokenStore(db), clock);
-    const audit = new SqliteAuditLog(db, clock);
+    const tokens = new TokenService(stores.tokens, clock);
+    const audit = stores.audit;
     const record = (
       act: string,
       decision: 'allowed' | 'denied',
@@ -120,6 +122,6 @@ export async function runMaintenanceCommand(
       }
     }
   } finally {
-    db.close();
+    await stores.close();
   }
 }

@@ -1,29 +1,34 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AmqpConnection, assertTopology, ConfirmPublisher, type ReturnedMessage } from '@warren/amqp';
-import { presenceExchange, sharedTopology } from '@warren/protocol';
+import { changesExchange, controllerChangesQueue, presenceExchange, sharedTopology } from '@warren/protocol';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
 
 /**
  * The controller's one broker connection and its confirm publisher. Asserts the shared topology
- * plus this controller's own exclusive presence queue on every (re)connect. Consumers attach to
+ * plus this controller's own exclusive presence and changes queues on every (re)connect. Consumers attach to
  * `connection`; they are closed by their owners before this closes the connection.
  */
 @Injectable()
 export class BrokerService implements OnApplicationShutdown {
   readonly connection: AmqpConnection;
   readonly publisher: ConfirmPublisher;
+  /** this controller process's random id (8 hex digits): names its own queues, signs its changes messages */
+  readonly instanceId = randomBytes(4).toString('hex');
   /** exclusive, auto-deleted queue bound to the presence fanout; one per controller process */
   readonly presenceQueue: string;
+  /** exclusive, auto-deleted queue bound to the changes fanout between controllers; one per process */
+  readonly changesQueue: string;
   private readonly returnHandlers: ((msg: ReturnedMessage) => void)[] = [];
   private readonly log: Logger;
 
   constructor(config: ControllerConfig, @Inject(ROOT_LOGGER) root: Logger) {
     this.log = root.child({ component: 'broker' });
     const ns = config.namespace;
-    this.presenceQueue = `${ns}.presence.controller-${randomBytes(4).toString('hex')}`;
+    this.presenceQueue = `${ns}.presence.controller-${this.instanceId}`;
+    this.changesQueue = controllerChangesQueue(ns, this.instanceId);
     this.connection = new AmqpConnection({
       url: config.brokerUrl,
       name: `warren-controller ${process.pid}`,
@@ -34,8 +39,16 @@ export class BrokerService implements OnApplicationShutdown {
         const t = sharedTopology(ns);
         await assertTopology(ch, {
           ...t,
-          queues: [...t.queues, { name: this.presenceQueue, durable: false, exclusive: true, autoDelete: true }],
-          bindings: [...t.bindings, { queue: this.presenceQueue, exchange: presenceExchange(ns), routingKey: '' }],
+          queues: [
+            ...t.queues,
+            { name: this.presenceQueue, durable: false, exclusive: true, autoDelete: true },
+            { name: this.changesQueue, durable: false, exclusive: true, autoDelete: true },
+          ],
+          bindings: [
+            ...t.bindings,
+            { queue: this.presenceQueue, exchange: presenceExchange(ns), routingKey: '' },
+            { queue: this.changesQueue, exchange: changesExchange(ns), routingKey: '' },
+          ],
         });
       },
     });

@@ -34,7 +34,10 @@ export class ControllerConfig {
   brokerTls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   /** directory of the controller's state: database, signing key (mode 0700) */
   stateDir: string;
-  /** path of the SQLite task store */
+  /**
+   * the database of every store: a `postgres://` or `postgresql://` URL (libpq form, it may hold a
+   * password: never log it as is: `printableDb`), or else the path of the SQLite file
+   */
   dbPath: string;
   /** Ed25519 private key that signs every command (PKCS#8 PEM); generated on first start if missing */
   keyPath: string;
@@ -106,9 +109,10 @@ const CONTROLLER_OPTIONS = {
     parse: text(),
   },
   db: {
-    flags: '--db <file>',
+    flags: '--db <file|url>',
     env: 'WARREN_DB',
-    description: 'SQLite task store (default: <state-dir>/controller.db)',
+    description:
+      'database: a SQLite file (default: <state-dir>/controller.db), or postgres://user@host/db for PostgreSQL, shared by several controllers (a password in it is never logged or shown; prefer ~/.pgpass or PGPASSWORD)',
     parse: text(),
   },
   key: {

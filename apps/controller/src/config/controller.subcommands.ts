@@ -13,7 +13,7 @@ export type ControllerAction =
 const HELP_AFTER = `
 Without a command, or with "serve", the controller runs (the options above configure it).
 The token, keygen and migrate commands use --state-dir / --db / --key like the server, and work
-while it runs. --db is a SQLite file or a postgres:// URL for migrate. Examples:
+while it runs. --db is a SQLite file or a postgres:// URL. Examples:
   warren-controller --port 7070 --state-dir /var/lib/warren
   warren-controller token create --name alice --role operator --hosts 'web*' 'db[1-3]' > alice.token
   warren-controller token list

@@ -8,6 +8,8 @@ export interface BoundedMapLimits<K, V> {
   ttlMs: number;
   /** entries neither expired nor evicted before the others (e.g. a host whose key is accepted) */
   keep?: (key: K, value: V) => boolean;
+  /** told each key expired or evicted (not one deleted or set again) */
+  onForget?: (key: K) => void;
 }
 
 /**
@@ -36,7 +38,7 @@ export class BoundedMap<K, V> {
     const e = this.entries.get(key);
     if (!e) return undefined;
     if (this.expired(key, e, this.clock.now())) {
-      this.entries.delete(key);
+      this.forget(key);
       return undefined;
     }
     return e.value;
@@ -46,11 +48,14 @@ export class BoundedMap<K, V> {
     return this.get(key) !== undefined;
   }
 
-  /** Sets `key` as the most recently set entry, then sweeps or evicts if due. */
-  set(key: K, value: V): this {
+  /**
+   * Sets `key` as the most recently set entry, then sweeps or evicts if due. `at` (ms, default now)
+   * is when it was last heard of: an entry loaded from storage expires `ttlMs` after that.
+   */
+  set(key: K, value: V, at = this.clock.now()): this {
     const now = this.clock.now();
     this.entries.delete(key);
-    this.entries.set(key, { value, at: now });
+    this.entries.set(key, { value, at });
     if (this.entries.size > this.limits.maxEntries) this.evict(now);
     else if (now - this.sweptAt >= this.limits.ttlMs / 10) this.sweep(now);
     return this;
@@ -72,7 +77,7 @@ export class BoundedMap<K, V> {
 
   private sweep(now: number): void {
     this.sweptAt = now;
-    for (const [key, e] of this.entries) if (this.expired(key, e, now)) this.entries.delete(key);
+    for (const [key, e] of this.entries) if (this.expired(key, e, now)) this.forget(key);
   }
 
   /** Down to 90% of the cap: expired entries, then the stalest not kept, then the stalest of all. */
@@ -82,7 +87,12 @@ export class BoundedMap<K, V> {
     for (const pass of ['others', 'all'] as const)
       for (const [key, e] of this.entries) {
         if (this.entries.size <= target) return;
-        if (pass === 'all' || !this.limits.keep?.(key, e.value)) this.entries.delete(key);
+        if (pass === 'all' || !this.limits.keep?.(key, e.value)) this.forget(key);
       }
+  }
+
+  private forget(key: K): void {
+    this.entries.delete(key);
+    this.limits.onForget?.(key);
   }
 }

@@ -96,6 +96,18 @@ export class TooManyRequestsError extends Error {
 }
 
 /**
+ * The controller cannot use its database now (PostgreSQL unreachable or restarting, the SQLite
+ * file busy or failing) (503): nothing this request would have stored was stored, and for
+ * `POST /v1/tasks` nothing was sent. The cause is logged, never sent (it may name the server).
+ */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+  constructor() {
+    super('the controller cannot reach its database now; nothing was changed, try again shortly');
+  }
+}
+
+/**
  * The database's `schema_migrations` holds a version above the newest this binary knows: a newer
  * warren-controller migrated it. Refused at start and by `migrate`, before anything is read or
  * written; the message is the one line printed.

@@ -6,6 +6,7 @@ import {
   BadRequestBodyError,
   BodyTooLargeError,
   BrokerUnavailableError,
+  DatabaseUnavailableError,
   ForbiddenError,
   HostKeyError,
   InvalidRequestError,
@@ -34,6 +35,7 @@ describe('the error table', () => {
     [new UnprocessableTaskError('no host matches'), 422, 'UnprocessableTaskError'],
     [new TooManyRequestsError(2), 429, 'Too Many Requests'],
     [new BrokerUnavailableError('not connected'), 503, 'BrokerUnavailableError'],
+    [new DatabaseUnavailableError(), 503, 'DatabaseUnavailableError'],
   ])('answers %s with %i and the error text the API has always sent', (err, status, error) => {
     expect(err.name).toBe(err.constructor.name);
     expect(httpAnswerOf(err)).toEqual({
@@ -49,6 +51,27 @@ describe('the error table', () => {
       error: 'Not Found',
       message: 'Cannot GET /nope',
     });
+  });
+
+  it.each([
+    ['PostgreSQL refused', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
+    ['PostgreSQL shutting down', Object.assign(new Error('terminating connection'), { code: '57P01' })],
+    ['the pool timing out', new Error('timeout exceeded when trying to connect')],
+    ['SQLite busy', Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })],
+    ['SQLite failing to write', Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' })],
+  ])('answers a store call failing with %s 503, naming no server', (_what, err) => {
+    expect(httpAnswerOf(err)).toEqual({
+      statusCode: 503,
+      error: 'DatabaseUnavailableError',
+      message: new DatabaseUnavailableError().message,
+    });
+  });
+
+  it('answers a wrong statement (not the database away) 500', () => {
+    expect(httpAnswerOf(Object.assign(new Error('syntax error'), { code: '42601' }))).toBeNull();
+    expect(
+      httpAnswerOf(Object.assign(new Error('UNIQUE constraint failed'), { code: 'SQLITE_CONSTRAINT' })),
+    ).toBeNull();
   });
 
   it('knows no other error: a bug, answered 500', () => {

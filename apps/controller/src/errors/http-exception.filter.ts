@@ -3,11 +3,13 @@ import { ROOT_LOGGER } from '@warren/runtime';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
 import { HostPatternError, LabelError, LimitSpecError } from '@warren/api';
+import { isStoreUnavailable } from '../store/store-errors';
 import {
   BadQueryError,
   BadRequestBodyError,
   BodyTooLargeError,
   BrokerUnavailableError,
+  DatabaseUnavailableError,
   ForbiddenError,
   HostKeyError,
   HostNotInTaskError,
@@ -50,14 +52,17 @@ const ERROR_TABLE: [new (...args: never[]) => Error, HttpStatus, string][] = [
   [TooManyRequestsError, HttpStatus.TOO_MANY_REQUESTS, 'Too Many Requests'],
   [UnprocessableTaskError, HttpStatus.UNPROCESSABLE_ENTITY, 'UnprocessableTaskError'],
   [BrokerUnavailableError, HttpStatus.SERVICE_UNAVAILABLE, 'BrokerUnavailableError'],
+  [DatabaseUnavailableError, HttpStatus.SERVICE_UNAVAILABLE, 'DatabaseUnavailableError'],
 ];
 
 /**
- * The HTTP answer to `err`: a domain error by the table; an exception of Nest's own (an unknown
- * route's 404, a `ParseIntPipe` 400, a body too large) as Nest renders it; null for anything
- * else, which is a bug (500).
+ * The HTTP answer to `err`: a domain error by the table (a store call that failed because the
+ * database is away counts as a {@link DatabaseUnavailableError}); an exception of Nest's own (an
+ * unknown route's 404, a `ParseIntPipe` 400, a body too large) as Nest renders it; null for
+ * anything else, which is a bug (500).
  */
 export function httpAnswerOf(err: unknown): ErrorBody | null {
+  if (isStoreUnavailable(err)) err = new DatabaseUnavailableError();
   const row = ERROR_TABLE.find(([cls]) => err instanceof cls);
   if (row) {
     const e = err as Error;
@@ -88,6 +93,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(err: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     const answer = httpAnswerOf(err);
+    if (isStoreUnavailable(err))
+      this.log.warn(
+        { err: (err as Error).message, path: host.switchToHttp().getRequest<{ path?: string }>().path },
+        'database unavailable: answered 503',
+      );
     if (!answer) {
       this.log.error({ err }, 'unhandled error in request');
       res

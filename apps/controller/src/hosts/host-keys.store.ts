@@ -1,9 +1,10 @@
 import type { HostTrust } from '@warren/api';
 import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
-import { KEY_FINGERPRINT_PATTERN, parsePublicKey } from '@warren/protocol';
+import { KEY_FINGERPRINT_PATTERN } from '@warren/protocol';
 import { Clock } from '@warren/runtime';
 import { HostKeyError } from '../errors/errors';
+import { AcceptedKeys } from './accepted-keys';
 import {
   HOST_KEY_REPOSITORY,
   type HostKeyRecord,
@@ -40,10 +41,7 @@ export * from './host-keys.types';
  */
 @Injectable()
 export class HostKeysStore implements OnModuleInit {
-  /** fingerprint → host and key, of accepted keys only (the hot path of every reply) */
-  private readonly acceptedByKeyId = new Map<string, { host: string; key: KeyObject }>();
-  /** host → accepted fingerprint and the labels accepted with it (null: not yet recorded, see the repository) */
-  private readonly acceptedByHost = new Map<string, { keyId: string; labels: Labels | null }>();
+  private readonly accepted = new AcceptedKeys();
   /**
    * host → the last key change under way. Each change reads the cache, writes the store, then the
    * cache: two changes of one host (two accepts, an accept and a heartbeat) run one after the
@@ -51,6 +49,8 @@ export class HostKeysStore implements OnModuleInit {
    */
   private readonly changing = new Map<string, Promise<unknown>>();
   private readonly bounds: HostKeyBounds;
+  /** told the host of each key change made here (other controllers on the database then {@link reload} it) */
+  private readonly changeListeners = new Set<(host: string) => void>();
 
   constructor(
     @Inject(HOST_KEY_REPOSITORY) private readonly repo: HostKeyRepository,
@@ -62,7 +62,7 @@ export class HostKeysStore implements OnModuleInit {
 
   /** Loads the accepted keys (Nest calls it before the consumers start, so no reply is judged without them). */
   async onModuleInit(): Promise<void> {
-    for (const r of await this.repo.listAccepted()) this.cache(r.host, r.keyId, r.publicKey, r.acceptedLabels);
+    for (const r of await this.repo.listAccepted()) this.accepted.set(r.host, r.keyId, r.publicKey, r.acceptedLabels);
   }
 
   /**
@@ -77,7 +77,10 @@ export class HostKeysStore implements OnModuleInit {
     autoAccept: boolean,
     heard: { sentAt?: number; labels?: Labels } = {},
   ): Promise<Seen> {
-    return this.oneAtATime(host, () => this.record(host, publicKey, keyId, autoAccept, heard));
+    return this.changed(host, async () => {
+      const seen = await this.record(host, publicKey, keyId, autoAccept, heard);
+      return { out: seen, changed: seen.result === 'pre-accepted' || seen.result === 'auto-accepted' };
+    });
   }
 
   private async record(
@@ -87,13 +90,13 @@ export class HostKeysStore implements OnModuleInit {
     autoAccept: boolean,
     heard: { sentAt?: number; labels?: Labels },
   ): Promise<Seen> {
-    const accepted = this.acceptedByHost.get(host);
+    const accepted = this.accepted.of(host);
     const labels = heard.labels ?? {};
     const now = this.clock.now();
     const outcome = await this.repo.recordSeen(
       { host, keyId, publicKey },
       {
-        accept: autoAccept && !accepted && this.acceptedByHost.size < this.bounds.maxAutoAccepted,
+        accept: autoAccept && !accepted && this.accepted.size < this.bounds.maxAutoAccepted,
         at: now,
         sentAt: heard.sentAt,
         labels,
@@ -105,19 +108,21 @@ export class HostKeysStore implements OnModuleInit {
     if ('stale' in outcome) return { result: 'stale', evicted: [] };
     if ('rejected' in outcome) return { result: 'rejected', evicted: [] };
     if ('preAccepted' in outcome) {
-      if (outcome.preAccepted.replaced) this.acceptedByKeyId.delete(outcome.preAccepted.replaced);
-      this.cache(host, keyId, publicKey, labels);
+      if (outcome.preAccepted.replaced) this.accepted.dropKey(outcome.preAccepted.replaced);
+      this.accepted.set(host, keyId, publicKey, labels);
       return { result: 'pre-accepted', evicted: [], acceptedBy: outcome.preAccepted.by };
     }
     if ('known' in outcome) {
       if (outcome.known === 'accepted') {
-        if (accepted && accepted.labels === null) accepted.labels = labels; // see the repository's touch
+        if (!accepted)
+          await this.reloadNow(host); // accepted through another controller on the database
+        else if (accepted.labels === null) accepted.labels = labels; // see the repository's touch
         return { result: 'accepted', evicted: [] };
       }
       return { result: accepted ? 'changed' : 'pending', evicted: [] };
     }
     if (outcome.inserted === 'accepted') {
-      this.cache(host, keyId, publicKey, labels);
+      this.accepted.set(host, keyId, publicKey, labels);
       return { result: 'auto-accepted', evicted: [] };
     }
     return { result: accepted ? 'changed' : 'new-pending', evicted: outcome.evicted };
@@ -133,7 +138,7 @@ export class HostKeysStore implements OnModuleInit {
    * {@link HostKeyError} when there is nothing (unambiguous) to accept, or `keyId` is no fingerprint.
    */
   accept(host: string, keyId: string | undefined, by: string): Promise<AcceptOutcome> {
-    return this.oneAtATime(host, () => this.acceptNow(host, keyId, by));
+    return this.changed(host, async () => ({ out: await this.acceptNow(host, keyId, by), changed: true }));
   }
 
   private async acceptNow(host: string, keyId: string | undefined, by: string): Promise<AcceptOutcome> {
@@ -142,16 +147,15 @@ export class HostKeysStore implements OnModuleInit {
     if (current && (keyId === undefined || keyId === current.keyId) && !this.labelsAccepted(current)) {
       if (keyId !== undefined || !rows.some((r) => r.status === 'pending')) {
         await this.repo.acceptLabels(host, current.keyId, current.labels);
-        this.acceptedByHost.set(host, { keyId: current.keyId, labels: current.labels });
+        this.accepted.setLabels(host, current.keyId, current.labels);
         return { keyId: current.keyId, replaced: null, labels: current.labels, accepted: 'labels' };
       }
     }
     const pick = await this.pickPending(host, rows, keyId, 'accept');
     if (!pick) return this.preAccept(host, keyId as string, by);
-    const replaced = this.acceptedByHost.get(host)?.keyId ?? null;
+    const replaced = this.accepted.of(host)?.keyId ?? null;
     if (!(await this.repo.accept(host, pick.keyId, by, this.clock.now()))) return this.preAccept(host, pick.keyId, by);
-    if (replaced) this.acceptedByKeyId.delete(replaced);
-    this.cache(host, pick.keyId, pick.publicKey, pick.labels);
+    this.accepted.set(host, pick.keyId, pick.publicKey, pick.labels);
     return { keyId: pick.keyId, replaced, labels: pick.labels, accepted: 'key' };
   }
 
@@ -160,7 +164,7 @@ export class HostKeysStore implements OnModuleInit {
       throw new HostKeyError(
         `host ${host} has no pending key ${keyId}, and it is not a key fingerprint to pre-accept (SHA256:…, as the agent logs it at start)`,
       );
-    const replaced = this.acceptedByHost.get(host)?.keyId ?? null;
+    const replaced = this.accepted.of(host)?.keyId ?? null;
     if (keyId === replaced) throw new HostKeyError(`key ${keyId} is already accepted for host ${host}`);
     await this.repo.preAccept(host, keyId, by, this.clock.now());
     return { keyId, replaced, labels: {}, accepted: 'pre-accepted' };
@@ -173,17 +177,49 @@ export class HostKeysStore implements OnModuleInit {
    * Throws {@link HostKeyError} when there is nothing (unambiguous) to reject.
    */
   reject(host: string, keyId: string | undefined, by: string): Promise<{ keyId: string; preAccepted: boolean }> {
-    return this.oneAtATime(host, async () => {
+    return this.changed<{ keyId: string; preAccepted: boolean }>(host, async () => {
       const rows = await this.repo.keysOf(host, this.pendingHeardSince());
       const pick = await this.pickPending(host, rows, keyId, 'reject');
       if (pick) {
         await this.repo.reject(host, pick.keyId, by, this.clock.now());
-        return { keyId: pick.keyId, preAccepted: false };
+        return { out: { keyId: pick.keyId, preAccepted: false }, changed: true };
       }
       const named = keyId as string;
-      if (await this.repo.withdrawPreAccepted(host, named)) return { keyId: named, preAccepted: true };
+      if (await this.repo.withdrawPreAccepted(host, named))
+        return { out: { keyId: named, preAccepted: true }, changed: true };
       throw new HostKeyError(`host ${host} has no pending key ${named}`);
     });
+  }
+
+  /** Calls `listener` with the host of every key change made through this store; returns the unsubscribe. */
+  onChanged(listener: (host: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Runs a change of `host` {@link oneAtATime}, telling the listeners when it says it changed something. */
+  private async changed<T>(host: string, change: () => Promise<{ out: T; changed: boolean }>): Promise<T> {
+    const { out, changed } = await this.oneAtATime(host, change);
+    if (changed) for (const l of this.changeListeners) l(host);
+    return out;
+  }
+
+  /** Reads `host`'s accepted key again from the repository (another controller on the database changed it). */
+  reload(host: string): Promise<void> {
+    return this.oneAtATime(host, () => this.reloadNow(host));
+  }
+
+  private async reloadNow(host: string): Promise<void> {
+    const rows = await this.repo.keysOf(host, this.pendingHeardSince());
+    this.accepted.sync(
+      host,
+      rows.find((r) => r.status === 'accepted'),
+    );
+  }
+
+  /** Reads every accepted key again: the safety net should an announcement from another controller be lost. */
+  async reloadAll(): Promise<void> {
+    for (const host of this.accepted.stale(await this.repo.listAccepted())) await this.reload(host);
   }
 
   /**
@@ -204,7 +240,7 @@ export class HostKeysStore implements OnModuleInit {
     }
     if (pending.length === 1) return pending[0];
     if (pending.length === 0) {
-      const current = this.acceptedByHost.get(host)?.keyId;
+      const current = this.accepted.of(host)?.keyId;
       throw new HostKeyError(
         current ? `host ${host} has no pending key (accepted: ${current})` : `no agent has announced host ${host}`,
       );
@@ -227,18 +263,18 @@ export class HostKeysStore implements OnModuleInit {
 
   /** The host whose accepted key has this fingerprint, with the key; null if none. */
   acceptedKey(keyId: string): { host: string; key: KeyObject } | null {
-    return this.acceptedByKeyId.get(keyId) ?? null;
+    return this.accepted.key(keyId);
   }
 
   /** The labels accepted with the host's key, which targeting uses; {} when no key (or none yet) is accepted. */
   acceptedLabels(host: string): Labels {
-    return this.acceptedByHost.get(host)?.labels ?? {};
+    return this.accepted.of(host)?.labels ?? {};
   }
 
   /** Where a host stands. */
   async view(host: string): Promise<HostKeyView> {
     const rows = await this.repo.keysOf(host, this.pendingHeardSince());
-    const accepted = this.acceptedByHost.get(host)?.keyId ?? null;
+    const accepted = this.accepted.of(host)?.keyId ?? null;
     const pendingKeyIds = rows.filter((r) => r.status === 'pending').map((r) => r.keyId);
     const trust: HostTrust = accepted
       ? pendingKeyIds.length > 0
@@ -262,7 +298,7 @@ export class HostKeysStore implements OnModuleInit {
 
   /** Trust of a host for dispatch: accepted, pending/changed (known, not trusted… yet), or unknown. */
   isAccepted(host: string): boolean {
-    return this.acceptedByHost.has(host);
+    return this.accepted.of(host) !== undefined;
   }
 
   private labelsAccepted(r: HostKeyRecord): boolean {
@@ -271,10 +307,5 @@ export class HostKeysStore implements OnModuleInit {
 
   private pendingHeardSince(): number {
     return this.clock.now() - this.bounds.pendingKeyTtlMs;
-  }
-
-  private cache(host: string, keyId: string, publicKeyBase64: string, labels: Labels | null): void {
-    this.acceptedByKeyId.set(keyId, { host, key: parsePublicKey(publicKeyBase64).publicKey });
-    this.acceptedByHost.set(host, { keyId, labels });
   }
 }

@@ -8,6 +8,7 @@ import { SqliteAuditLog } from '../audit/sqlite-audit.log';
 import type { BrokerService } from '../broker/broker.service';
 import type { ControllerConfig } from '../config/controller.config';
 import { openDatabase } from '../store/database';
+import { SqlitePresenceStore } from './sqlite-presence.store';
 import { HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 import { HEARTBEAT_SKEW_MS, HostsRegistry } from './hosts.registry';
 import { TargetResolver } from '../tasks/target.resolver';
@@ -45,6 +46,7 @@ function registry(autoAccept: boolean, db = openDatabase(':memory:'), auditLog?:
     auditLog ?? { record: async (e) => void audit.push(e), query: async () => [] },
     pino({ level: 'silent' }),
     clock,
+    new SqlitePresenceStore(db),
   );
   const receive = (d: { content: Buffer; properties: object }, now = clock.now()) =>
     (r as unknown as { receive(d: unknown, now: number): Promise<void> }).receive(d, now);
@@ -92,6 +94,7 @@ describe('HostsRegistry', () => {
     const captured = heartbeat('web1', key, { sentAt: t, labels: { role: 'web' } });
     await before.receive(captured, t);
     await before.receive(heartbeat('web1', key, { sentAt: t + 1000, labels: { role: 'web' } }), t + 1000);
+    await before.r.flushPresence();
     // web1 dies; the controller restarts; the attacker plays the captured heartbeat again.
     for (const [later, copy] of [
       [t + 2_000, captured], // within the presence window: older than the newest recorded
@@ -99,9 +102,11 @@ describe('HostsRegistry', () => {
     ] as const) {
       const after = registry(true, db);
       await after.keys.onModuleInit();
+      await after.r.restore();
       await after.receive(copy, later);
       expect(after.r.onlineHosts(later)).toEqual([]);
       await expect(new TargetResolver(after.r).resolve({ all: true })).rejects.toThrow(/no host matches/);
+      await after.r.stop();
     }
   });
 
@@ -168,5 +173,73 @@ describe('HostsRegistry', () => {
     clock.advance(24 * 3600_000);
     await receive(heartbeat('web2'));
     expect((await r.list()).map((h) => h.host)).toEqual(['web1', 'web2']);
+  });
+
+  it('after a restart lists every host heard before, from the store, with its last-seen time, offline until heard', async () => {
+    const db = openDatabase(':memory:');
+    const before = registry(true, db);
+    const t = clock.now();
+    await before.receive(heartbeat('web1', undefined, { labels: { role: 'web' } }), t);
+    await before.receive(heartbeat('web2', undefined, { status: 'goodbye' }), t);
+    await before.r.flushPresence();
+    const after = registry(true, db);
+    await after.keys.onModuleInit();
+    await after.r.restore();
+    try {
+      const later = t + 60_000;
+      expect((await after.r.list(later)).map((h) => [h.host, h.status, h.lastSeen, h.trust])).toEqual([
+        ['web1', 'offline', new Date(t).toISOString(), 'accepted'],
+        ['web2', 'offline', new Date(t).toISOString(), 'accepted'],
+      ]);
+      expect(after.r.known().map((h) => h.host)).toEqual(['web1', 'web2']);
+    } finally {
+      await after.r.stop();
+    }
+  });
+
+  it('forgets through the store what it forgets in memory: a restart does not bring it back', async () => {
+    const db = openDatabase(':memory:');
+    const { r, keys, receive } = registry(false, db);
+    const key = generateSigningKey();
+    await receive(heartbeat('web1', key));
+    await keys.accept('web1', key.keyId, 'admin');
+    await receive(heartbeat('fake1'));
+    await r.flushPresence();
+    clock.advance(24 * 3600_000);
+    await receive(heartbeat('web2'));
+    await r.flushPresence();
+    expect((await new SqlitePresenceStore(db).list()).map((h) => h.host)).toEqual(['web1', 'web2']);
+    const after = registry(false, db);
+    await after.keys.onModuleInit();
+    await after.r.restore();
+    try {
+      expect((await after.r.list()).map((h) => h.host)).toEqual(['web1', 'web2']);
+    } finally {
+      await after.r.stop();
+    }
+  });
+
+  it('counts a heartbeat another controller on the database recorded first, once, from the accepted key only', async () => {
+    const db = openDatabase(':memory:');
+    const a = registry(true, db);
+    const b = registry(true, db);
+    const key = generateSigningKey();
+    const t = clock.now();
+    const first = heartbeat('web1', key, { sentAt: t });
+    await a.receive(first, t);
+    await b.keys.reload('web1'); // as the changes fanout tells it
+    await b.receive(first, t + 5); // the same heartbeat, read from B's own queue
+    expect(b.r.onlineHosts(t + 5).map((h) => h.host)).toEqual(['web1']);
+    const second = heartbeat('web1', key, { sentAt: t + 1000 });
+    await a.receive(second, t + 1000);
+    await b.receive(second, t + 1000);
+    expect((await b.r.list(t + 1000))[0].lastSeen).toBe(new Date(t + 1000).toISOString());
+    await b.receive(first, t + 4000); // a replay: not newer than what B has
+    expect((await b.r.list(t + 4000))[0].lastSeen).toBe(new Date(t + 1000).toISOString());
+    // Another key for web1, recorded first by A: not news for B, whose web1 has an accepted key.
+    const impostor = heartbeat('web1', undefined, { sentAt: t + 5000 });
+    await a.receive(impostor, t + 5000);
+    await b.receive(impostor, t + 5000);
+    expect((await b.r.list(t + 5000))[0].lastSeen).toBe(new Date(t + 1000).toISOString());
   });
 });

@@ -10,7 +10,10 @@ import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { BoundedMap } from '../core/bounded.map';
 import { HostKeysStore } from './host-keys.store';
+import { KeyOutcomeReporter } from './key-outcome.reporter';
 import { sameLabels } from './labels.compare';
+import { PRESENCE_STORE, type PresenceRecord, type PresenceStore } from './presence-store.port';
+import { PresenceRecorder } from './presence.recorder';
 
 /** What `GET /v1/hosts` shows of one agent: the contract's `HostView`. */
 export type { HostView };
@@ -29,14 +32,20 @@ export const HEARTBEAT_SKEW_MS = 30_000;
  * signed with any other key is not believed. A heartbeat counts only when its signed `sentAt` is
  * within the presence window of the controller's clock and newer than the newest one recorded for
  * its key (persisted with the key), so a captured one played again, even after a restart, shows no
- * dead host online. Presence is in memory: after a controller restart the fleet reappears within
- * one heartbeat interval (keys persist). Targeting uses the labels accepted with a host's key,
- * not those it announces now (see {@link HostKeysStore}).
+ * dead host online. Presence is answered from memory and persisted behind the {@link PresenceStore}
+ * (batched by the {@link PresenceRecorder}): every controller on one database reads every heartbeat
+ * (its own queue on the presence fanout), and a controller that starts loads every host's last
+ * record, so `warren hosts` lists the fleet at once, each host offline until heard within its
+ * window. Targeting uses the labels accepted with a host's key, not those it announces now (see
+ * {@link HostKeysStore}).
  */
 @Injectable()
 export class HostsRegistry {
   /** host → its last heartbeat; a host whose key is not accepted is forgotten after a day unheard, or first under a flood */
-  private readonly hosts: BoundedMap<string, { last: PresenceMessage; receivedAt: number }>;
+  private readonly hosts: BoundedMap<string, PresenceRecord>;
+  private readonly recorder: PresenceRecorder;
+  /** hosts loaded from the presence store at start and not heard since: offline, whatever their last-seen time */
+  private readonly unheard = new Set<string>();
   private consumer: Consumer | null = null;
   /** heartbeats are handled one at a time, in the order read: the replay check and key records need it */
   private receiving: Promise<void> = Promise.resolve();
@@ -49,13 +58,24 @@ export class HostsRegistry {
     @Inject(AUDIT_LOG) private readonly audit: AuditLog,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly clock: Clock,
+    @Inject(PRESENCE_STORE) store: PresenceStore,
   ) {
     this.log = root.child({ component: 'presence' });
-    this.hosts = new BoundedMap(clock, { ...PRESENCE_BOUNDS, keep: (host) => this.keys.isAccepted(host) });
-    this.warnedChanged = new BoundedMap(clock, PRESENCE_BOUNDS);
+    this.recorder = new PresenceRecorder(store, this.log);
+    this.hosts = new BoundedMap(clock, {
+      ...PRESENCE_BOUNDS,
+      keep: (host) => this.keys.isAccepted(host),
+      onForget: (host) => {
+        this.unheard.delete(host);
+        this.recorder.forget(host);
+      },
+    });
+    this.outcomes = new KeyOutcomeReporter(this.log, audit, clock, config.autoAccept, PRESENCE_BOUNDS);
   }
 
+  /** Loads every host's stored presence, then consumes heartbeats (AppModule calls it before connecting). */
   async start(): Promise<void> {
+    await this.restore();
     this.consumer = new Consumer(this.broker.connection, {
       queue: this.broker.presenceQueue,
       prefetch: 200,
@@ -69,6 +89,21 @@ export class HostsRegistry {
       },
     });
     await this.consumer.start();
+  }
+
+  /** Loads every host's stored presence (oldest first, each as heard then) and starts the batched writes. */
+  async restore(): Promise<void> {
+    const stored = await this.recorder.load();
+    for (const r of stored.sort((a, b) => a.receivedAt - b.receivedAt)) {
+      this.hosts.set(r.host, r, r.receivedAt);
+      this.unheard.add(r.host);
+    }
+    this.recorder.start();
+  }
+
+  /** Writes the presence heard so far now (tests; otherwise once a second). */
+  flushPresence(): Promise<void> {
+    return this.recorder.flush();
   }
 
   /** Verifies a heartbeat (signed with the key it carries) and records it with its key. */
@@ -96,72 +131,32 @@ export class HostsRegistry {
       sentAt: p.sentAt,
       labels: p.labels,
     });
+    // Another controller on the database recorded this very heartbeat first: it is news here still.
+    if (seen === 'stale' && this.newHere(p, key.keyId)) return this.record(p, now, key.keyId);
     if (seen === 'stale' || seen === 'rejected')
       return void this.log.debug(
         { host: p.host, keyId: key.keyId, sentAt: p.sentAt },
         seen === 'stale' ? 'ignored a stale or replayed heartbeat' : 'ignored a heartbeat of a rejected key',
       );
-    if (evicted.length > 0)
-      this.log.info({ host: p.host, keyId: key.keyId, evicted }, 'pending keys evicted to record a key heard now');
-    if (seen === 'changed') {
-      // Reinstalled, or someone else claiming the name: keep believing the accepted key only.
-      if (!this.warnedChanged.has(`${p.host} ${key.keyId}`)) {
-        this.warnedChanged.set(`${p.host} ${key.keyId}`, true);
-        this.log.warn(
-          { host: p.host, keyId: key.keyId },
-          'host announced a different key than the accepted one; ignored until accepted',
-        );
-        await this.audit.record({
-          actor: `agent:${p.host}`,
-          source: 'broker',
-          action: 'host.key.changed',
-          decision: 'denied',
-          hosts: [p.host],
-          reason: `announced key ${key.keyId}, not the accepted one`,
-          detail: { keyId: key.keyId },
-          repeatKey: `${p.host} key changed`,
-        });
-      }
-      return;
-    }
-    if (seen === 'pre-accepted') {
-      this.log.info({ host: p.host, keyId: key.keyId, acceptedBy }, 'pre-accepted host key heard: accepted');
-      await this.audit.record({
-        actor: 'controller',
-        source: 'broker',
-        action: 'host.accept',
-        decision: 'allowed',
-        hosts: [p.host],
-        reason: `first heartbeat of the key pre-accepted by ${acceptedBy ?? '?'}`,
-        detail: { keyId: key.keyId, labels: p.labels },
-      });
-    }
-    if (seen === 'new-pending' || seen === 'auto-accepted') {
-      this.log.info(
-        { host: p.host, keyId: key.keyId, accepted: seen === 'auto-accepted' },
-        seen === 'auto-accepted'
-          ? 'host key accepted on first use (--auto-accept)'
-          : this.config.autoAccept // a first key not auto-accepted: the cap on accepted hosts is reached
-            ? 'new host key pending acceptance: --auto-accept stopped at its cap on accepted hosts'
-            : 'new host key pending acceptance',
-      );
-      await this.audit.record({
-        actor: seen === 'auto-accepted' ? 'controller' : `agent:${p.host}`,
-        source: 'broker',
-        action: seen === 'auto-accepted' ? 'host.accept' : 'host.key.seen',
-        decision: seen === 'auto-accepted' ? 'allowed' : 'denied',
-        hosts: [p.host],
-        reason: seen === 'auto-accepted' ? 'accepted on first use (--auto-accept)' : 'key pending acceptance',
-        detail: { keyId: key.keyId },
-        // Anyone who can publish can announce fresh keys: one record a minute, with a count and the hosts.
-        ...(seen === 'new-pending' ? { repeatKey: 'key pending acceptance' } : {}),
-      });
-    }
-    this.record(p, now);
+    if (!(await this.outcomes.report(p, key.keyId, { result: seen, evicted, acceptedBy }))) return;
+    this.record(p, now, key.keyId);
   }
 
-  /** `host keyId` of the announced keys warned about (for a day, then once more) */
-  private readonly warnedChanged: BoundedMap<string, true>;
+  /**
+   * Whether a heartbeat the key store calls stale (not newer than the newest recorded for its key)
+   * is newer than any this controller has recorded for the host (in memory, loaded from the
+   * presence store at start) and signed by the host's accepted key, or by a key of a host with none
+   * accepted: several controllers read every heartbeat, and only the first records its `sentAt`.
+   * A replay is still ignored: it is not newer than what this controller has (or it is out of the
+   * presence window, checked before).
+   */
+  private newHere(p: PresenceMessage, keyId: string): boolean {
+    const mine = this.hosts.get(p.host);
+    if (mine && p.sentAt <= mine.sentAt) return false;
+    return this.keys.isAccepted(p.host) ? this.keys.acceptedKey(keyId)?.host === p.host : true;
+  }
+
+  private readonly outcomes: KeyOutcomeReporter;
   /** presence messages dropped as malformed (a bad label, version…) */
   private rejected = 0;
 
@@ -182,11 +177,26 @@ export class HostsRegistry {
     return false;
   }
 
-  /** Records a heartbeat or goodbye received at `now`. */
-  record(p: PresenceMessage, now: number): void {
+  /** Records a heartbeat or goodbye received at `now`, verified with the key `keyId`. */
+  record(p: PresenceMessage, now: number, keyId: string): void {
     const before = this.hosts.get(p.host);
-    const wasOnline = before ? this.statusOf(before.last, before.receivedAt, now) === 'online' : false;
-    this.hosts.set(p.host, { last: p, receivedAt: now });
+    const wasOnline = before ? this.statusOf(before, now) === 'online' : false;
+    const { host, status, labels, version, running, concurrency, intervalMs, sentAt } = p;
+    const r: PresenceRecord = {
+      host,
+      keyId,
+      status,
+      labels,
+      version,
+      running,
+      concurrency,
+      intervalMs,
+      sentAt,
+      receivedAt: now,
+    };
+    this.hosts.set(p.host, r);
+    this.unheard.delete(p.host);
+    this.recorder.add(r);
     if (p.status === 'goodbye') this.log.info({ host: p.host }, 'agent said goodbye');
     else if (!wasOnline) this.log.info({ host: p.host, version: p.version, labels: p.labels }, 'agent online');
   }
@@ -200,37 +210,35 @@ export class HostsRegistry {
    */
   acceptedKeyGone(host: string, now = this.clock.now()): boolean {
     const e = this.hosts.get(host);
-    return !e || this.statusOf(e.last, e.receivedAt, now) === 'offline';
+    return !e || this.statusOf(e, now) === 'offline';
   }
 
-  private statusOf(p: PresenceMessage, receivedAt: number, now: number): 'online' | 'offline' {
-    if (p.status === 'goodbye') return 'offline';
-    return now - receivedAt <= MISSED_HEARTBEATS * p.intervalMs ? 'online' : 'offline';
+  private statusOf(r: PresenceRecord, now: number): 'online' | 'offline' {
+    if (r.status === 'goodbye' || this.unheard.has(r.host)) return 'offline';
+    return now - r.receivedAt <= MISSED_HEARTBEATS * r.intervalMs ? 'online' : 'offline';
   }
 
   /** Hosts whose latest heartbeat says they are online now. */
-  onlineHosts(now = this.clock.now()): PresenceMessage[] {
-    return [...this.hosts.values()]
-      .filter(({ last, receivedAt }) => this.statusOf(last, receivedAt, now) === 'online')
-      .map(({ last }) => last);
+  onlineHosts(now = this.clock.now()): PresenceRecord[] {
+    return [...this.hosts.values()].filter((r) => this.statusOf(r, now) === 'online');
   }
 
-  /** Every host seen since this controller started, with its last heartbeat. */
-  known(): PresenceMessage[] {
-    return [...this.hosts.values()].map(({ last }) => last);
+  /** Every known host (heard by a controller on this database, not forgotten), with its last heartbeat. */
+  known(): PresenceRecord[] {
+    return [...this.hosts.values()];
   }
 
   /** What `GET /v1/hosts` shows: every known host with its presence and trust at `now`, by name. */
   async list(now = this.clock.now()): Promise<HostView[]> {
-    const views = [...this.hosts.values()].map(async ({ last, receivedAt }) => ({
-      host: last.host,
-      status: this.statusOf(last, receivedAt, now),
-      ...this.labelsOf(last),
-      version: last.version,
-      running: last.status === 'goodbye' ? 0 : last.running,
-      concurrency: last.concurrency,
-      lastSeen: new Date(receivedAt).toISOString(),
-      ...(await this.keys.view(last.host)),
+    const views = [...this.hosts.values()].map(async (r) => ({
+      host: r.host,
+      status: this.statusOf(r, now),
+      ...this.labelsOf(r),
+      version: r.version,
+      running: r.status === 'goodbye' ? 0 : r.running,
+      concurrency: r.concurrency,
+      lastSeen: new Date(r.receivedAt).toISOString(),
+      ...(await this.keys.view(r.host)),
     }));
     return (await Promise.all(views)).sort((a, b) => a.host.localeCompare(b.host));
   }
@@ -243,16 +251,16 @@ export class HostsRegistry {
   targets(
     now = this.clock.now(),
   ): { host: string; status: 'online' | 'offline'; labels: Record<string, string>; trusted: boolean }[] {
-    return [...this.hosts.values()].map(({ last, receivedAt }) => ({
-      host: last.host,
-      status: this.statusOf(last, receivedAt, now),
-      labels: this.keys.acceptedLabels(last.host),
-      trusted: this.keys.isAccepted(last.host),
+    return [...this.hosts.values()].map((r) => ({
+      host: r.host,
+      status: this.statusOf(r, now),
+      labels: this.keys.acceptedLabels(r.host),
+      trusted: this.keys.isAccepted(r.host),
     }));
   }
 
   /** The labels targeting uses (accepted with the key) and those the host announces beyond them. */
-  private labelsOf(p: PresenceMessage): Pick<HostView, 'labels' | 'pendingLabels'> {
+  private labelsOf(p: PresenceRecord): Pick<HostView, 'labels' | 'pendingLabels'> {
     const labels = this.keys.acceptedLabels(p.host);
     return { labels, pendingLabels: sameLabels(labels, p.labels) ? null : p.labels };
   }
@@ -261,5 +269,6 @@ export class HostsRegistry {
   async stop(): Promise<void> {
     await this.consumer?.close();
     await this.receiving;
+    await this.recorder.stop(); // before the store closes (StoreModule closes last)
   }
 }

@@ -119,55 +119,57 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
     const now = opts.at;
     const sentAt = opts.sentAt ?? 0;
     const labels = JSON.stringify(opts.labels);
-    return this.db.transaction((): RecordSeenOutcome => {
-      if (this.stmts.rejected.get(host, keyId)) return { rejected: true };
-      const row = this.stmts.get.get(host, keyId) as Row | undefined;
-      if (row && opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
-      const pre = this.stmts.preAccepted.get(host, keyId) as { accepted_by: string } | undefined;
-      if (pre && row?.status !== 'accepted') {
-        // Pre-accepted: accepted at once, a pending (or retired) record of it replaced, no slot taken.
-        const current = this.stmts.acceptedOf.get(host) as { key_id: string } | undefined;
-        this.stmts.retire.run(host);
-        this.stmts.delete.run(host, keyId);
-        this.stmts.withdrawOf.run(host);
-        const by = pre.accepted_by;
+    return this.db
+      .transaction((): RecordSeenOutcome => {
+        if (this.stmts.rejected.get(host, keyId)) return { rejected: true };
+        const row = this.stmts.get.get(host, keyId) as Row | undefined;
+        if (row && opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
+        const pre = this.stmts.preAccepted.get(host, keyId) as { accepted_by: string } | undefined;
+        if (pre && row?.status !== 'accepted') {
+          // Pre-accepted: accepted at once, a pending (or retired) record of it replaced, no slot taken.
+          const current = this.stmts.acceptedOf.get(host) as { key_id: string } | undefined;
+          this.stmts.retire.run(host);
+          this.stmts.delete.run(host, keyId);
+          this.stmts.withdrawOf.run(host);
+          const by = pre.accepted_by;
+          this.stmts.insert.run({
+            host,
+            keyId,
+            publicKey,
+            status: 'accepted',
+            now,
+            acceptedAt: now,
+            acceptedBy: by,
+            sentAt,
+            labels,
+            acceptedLabels: labels,
+          });
+          return { preAccepted: { by, replaced: current?.key_id ?? null } };
+        }
+        if (row) {
+          this.stmts.touch.run({ now, sentAt, labels, host, keyId });
+          return { known: row.status };
+        }
+        // An operator pre-accepted another key for this host (auto-accept waits for that one), or
+        // accepted one since the caller looked: this key waits for an operator.
+        const accept = opts.accept && !this.stmts.preAcceptedOf.get(host) && !this.stmts.acceptedOf.get(host);
+        const evicted = accept ? [] : this.makeRoom(host, opts);
+        const status = accept ? 'accepted' : 'pending';
         this.stmts.insert.run({
           host,
           keyId,
           publicKey,
-          status: 'accepted',
+          status,
           now,
-          acceptedAt: now,
-          acceptedBy: by,
+          acceptedAt: accept ? now : null,
+          acceptedBy: accept ? 'auto-accept' : null,
           sentAt,
           labels,
-          acceptedLabels: labels,
+          acceptedLabels: accept ? labels : null,
         });
-        return { preAccepted: { by, replaced: current?.key_id ?? null } };
-      }
-      if (row) {
-        this.stmts.touch.run({ now, sentAt, labels, host, keyId });
-        return { known: row.status };
-      }
-      // An operator pre-accepted another key for this host (auto-accept waits for that one), or
-      // accepted one since the caller looked: this key waits for an operator.
-      const accept = opts.accept && !this.stmts.preAcceptedOf.get(host) && !this.stmts.acceptedOf.get(host);
-      const evicted = accept ? [] : this.makeRoom(host, opts);
-      const status = accept ? 'accepted' : 'pending';
-      this.stmts.insert.run({
-        host,
-        keyId,
-        publicKey,
-        status,
-        now,
-        acceptedAt: accept ? now : null,
-        acceptedBy: accept ? 'auto-accept' : null,
-        sentAt,
-        labels,
-        acceptedLabels: accept ? labels : null,
-      });
-      return { inserted: status, evicted };
-    })();
+        return { inserted: status, evicted };
+      })
+      .immediate();
   }
 
   /** Expires pending keys not heard lately, then evicts the least recently heard ones over the bounds. */
@@ -199,28 +201,30 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
   }
 
   private acceptNow(host: string, keyId: string, by: string, at: number): void {
-    this.db.transaction(() => {
-      this.stmts.retire.run(host);
-      const back = this.stmts.rejected.get(host, keyId) as { public_key: string } | undefined;
-      if (back) {
-        this.stmts.unreject.run(host, keyId);
-        this.stmts.delete.run(host, keyId);
-        this.stmts.insert.run({
-          host,
-          keyId,
-          publicKey: back.public_key,
-          status: 'pending',
-          now: at,
-          acceptedAt: null,
-          acceptedBy: null,
-          sentAt: 0,
-          labels: '{}',
-          acceptedLabels: null,
-        });
-      }
-      if (this.stmts.accept.run({ host, keyId, now: at, by }).changes === 0) throw NO_SUCH_KEY;
-      this.stmts.withdrawOf.run(host);
-    })();
+    this.db
+      .transaction(() => {
+        this.stmts.retire.run(host);
+        const back = this.stmts.rejected.get(host, keyId) as { public_key: string } | undefined;
+        if (back) {
+          this.stmts.unreject.run(host, keyId);
+          this.stmts.delete.run(host, keyId);
+          this.stmts.insert.run({
+            host,
+            keyId,
+            publicKey: back.public_key,
+            status: 'pending',
+            now: at,
+            acceptedAt: null,
+            acceptedBy: null,
+            sentAt: 0,
+            labels: '{}',
+            acceptedLabels: null,
+          });
+        }
+        if (this.stmts.accept.run({ host, keyId, now: at, by }).changes === 0) throw NO_SUCH_KEY;
+        this.stmts.withdrawOf.run(host);
+      })
+      .immediate();
   }
 
   async preAccept(host: string, keyId: string, by: string, at: number): Promise<void> {
@@ -242,10 +246,12 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
   }
 
   async reject(host: string, keyId: string, by: string, at: number): Promise<void> {
-    this.db.transaction(() => {
-      this.stmts.reject.run({ host, keyId, by, at });
-      this.stmts.delete.run(host, keyId);
-    })();
+    this.db
+      .transaction(() => {
+        this.stmts.reject.run({ host, keyId, by, at });
+        this.stmts.delete.run(host, keyId);
+      })
+      .immediate();
   }
 
   async rejectedKey(host: string, keyId: string): Promise<Pick<HostKeyRecord, 'host' | 'keyId' | 'publicKey'> | null> {

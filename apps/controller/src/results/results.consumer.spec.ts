@@ -138,6 +138,35 @@ describe('ResultsConsumer', () => {
     expect(d.rejects).toEqual([true]);
   });
 
+  it('waits longer before each requeue while the store keeps failing, and starts over once it commits', async () => {
+    vi.useFakeTimers();
+    const { store, commits } = deferredStore();
+    const { receive, flush } = await consumerOf(store);
+    /** One batch that fails; ms until the consumer put it back. */
+    const failOnce = async (fail = true) => {
+      const d = delivery(result(`i${commits.length}`));
+      receive(d);
+      const flushed = flush();
+      await vi.advanceTimersByTimeAsync(0);
+      if (fail) commits[commits.length - 1].reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+      else commits[commits.length - 1].resolve();
+      await flushed;
+      let waited = 0;
+      while (d.rejects.length === 0 && d.acks === 0 && waited < 60_000) {
+        await vi.advanceTimersByTimeAsync(100);
+        waited += 100;
+      }
+      return waited;
+    };
+    const delays = [];
+    for (let i = 0; i < 6; i++) delays.push(await failOnce());
+    expect(delays[0]).toBeLessThanOrEqual(1_000);
+    expect(delays[4]).toBeGreaterThanOrEqual(8_000); // the 5th failure in a row: 8–16 s
+    expect(delays[5]).toBeLessThanOrEqual(30_000);
+    expect(await failOnce(false)).toBe(0); // stored: acked at once
+    expect(await failOnce()).toBeLessThanOrEqual(1_000); // and the pauses start over
+  });
+
   it("stores an agent's restart report (`interrupted`) as an `interrupted` update of that host, acked after the commit", async () => {
     const { store, commits } = deferredStore();
     const { receive, flush } = await consumerOf(store);

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
 import { resultsQueue } from '@warren/protocol';
-import { ROOT_LOGGER } from '@warren/runtime';
+import { type BackoffOptions, backoffDelay, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
@@ -13,6 +13,13 @@ import { ResultsWriter } from './results.writer';
 
 /** Most replies stored in one transaction. */
 const MAX_BATCH = 500;
+
+/**
+ * Pause before replies the store could not take go back to the queue: 0.5–1 s after the first
+ * failure, doubling to 15–30 s while the database stays away, so a controller does not spin on it
+ * for minutes (the replies it holds meanwhile fill its prefetch, so nothing new comes either).
+ */
+export const STORE_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 30_000 };
 
 /**
  * Consumes `started`, `result` and `interrupted` (an agent's restart report) replies from the durable results queue and stores them, many per
@@ -76,7 +83,7 @@ export class ResultsConsumer {
         this.storeBatch(batch).catch((err: Error) => {
           // A read of the store failed before the write: put back what is not settled, after a pause.
           this.log.error({ err: err.message, count: batch.length }, 'reading the store failed; requeueing');
-          setTimeout(() => batch.forEach((d) => d.settled || d.reject(true)), 1_000).unref();
+          this.requeueLater(batch);
         }),
       );
     return this.flushing;
@@ -146,13 +153,23 @@ export class ResultsConsumer {
     }
     try {
       const completed = await this.writer.commit(updates);
+      this.failures = 0;
       for (const d of accepted) d.ack();
       this.writer.announce(touched, completed);
     } catch (err) {
       // Not stored, so not acked: put them back after a pause rather than spin on a failing disk.
       this.log.error({ err: (err as Error).message, count: accepted.length }, 'storing replies failed; requeueing');
-      setTimeout(() => accepted.forEach((d) => d.reject(true)), 1_000).unref();
+      this.requeueLater(accepted);
     }
+  }
+
+  /** consecutive batches the store failed to take: the pause before the next goes back grows with it */
+  private failures = 0;
+
+  /** Puts back on the queue, after the {@link STORE_RETRY} pause, the deliveries not settled yet. */
+  private requeueLater(deliveries: Delivery[]): void {
+    const ms = backoffDelay(this.failures++, STORE_RETRY);
+    setTimeout(() => deliveries.forEach((d) => d.settled || d.reject(true)), ms).unref();
   }
 
   /** Stops taking replies, stores and acks those received (AppModule calls it at shutdown, see there). */

@@ -3,9 +3,6 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrateSqlite, type SqliteMigrateOptions } from './migrations/sqlite-migrator';
 
-/** Injection token of the one SQLite connection every store of the controller shares. */
-export const DATABASE = Symbol('DATABASE');
-
 /** The controller's SQLite database. */
 export type Db = Database.Database;
 

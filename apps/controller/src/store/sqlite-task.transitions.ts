@@ -24,7 +24,9 @@ const GUESSED_NOT_STARTED = `(state IN ('pending', 'undelivered') OR (state = 'c
 /**
  * The writes of the SQLite task store: every change of state, each read-then-write in one
  * synchronous SQLite transaction, so that nothing interleaves with it. `onApplied` hears the
- * invocations each one changed, after its commit.
+ * invocations each one changed, after its commit. Transactions begin IMMEDIATE: with several
+ * processes on one file (controllers in tests), a deferred one that reads then writes fails at once
+ * with SQLITE_BUSY when another wrote in between, where an immediate one waits the busy timeout.
  */
 export class SqliteTaskTransitions {
   private readonly stmts;
@@ -108,30 +110,34 @@ export class SqliteTaskTransitions {
 
   createTask(task: TaskRecord, invocations: { id: string; host: string; deadlineAt: number | null }[]): void {
     const now = task.createdAt;
-    this.db.transaction(() => {
-      this.stmts.insertTask.run(taskParams(task));
-      for (const inv of invocations) this.stmts.insertInvocation.run({ ...inv, taskId: task.id, now });
-    })();
+    this.db
+      .transaction(() => {
+        this.stmts.insertTask.run(taskParams(task));
+        for (const inv of invocations) this.stmts.insertInvocation.run({ ...inv, taskId: task.id, now });
+      })
+      .immediate();
   }
 
   applyUpdates(updates: InvocationUpdate[], now: number): { applied: number; completedTaskIds: string[] } {
     const changes: AppliedChange[] = [];
-    const outcome = this.db.transaction(() => {
-      const touched = new Set<string>();
-      for (const u of updates) {
-        const row = this.applyOne(u, now);
-        if (!row) continue;
-        touched.add(row.task_id);
-        const state = u.kind === 'started' ? 'running' : u.kind === 'interrupted' ? 'lost' : u.state;
-        changes.push({ invocationId: u.invocationId, taskId: row.task_id, state, kind: u.kind });
-      }
-      const completedTaskIds: string[] = [];
-      for (const taskId of touched) {
-        this.stmts.reopen.run({ taskId });
-        if (this.stmts.complete.run({ taskId, now }).changes > 0) completedTaskIds.push(taskId);
-      }
-      return { applied: changes.length, completedTaskIds };
-    })();
+    const outcome = this.db
+      .transaction(() => {
+        const touched = new Set<string>();
+        for (const u of updates) {
+          const row = this.applyOne(u, now);
+          if (!row) continue;
+          touched.add(row.task_id);
+          const state = u.kind === 'started' ? 'running' : u.kind === 'interrupted' ? 'lost' : u.state;
+          changes.push({ invocationId: u.invocationId, taskId: row.task_id, state, kind: u.kind });
+        }
+        const completedTaskIds: string[] = [];
+        for (const taskId of touched) {
+          this.stmts.reopen.run({ taskId });
+          if (this.stmts.complete.run({ taskId, now }).changes > 0) completedTaskIds.push(taskId);
+        }
+        return { applied: changes.length, completedTaskIds };
+      })
+      .immediate();
     if (changes.length > 0) this.onApplied(changes);
     return outcome;
   }
@@ -180,17 +186,20 @@ export class SqliteTaskTransitions {
     reason: string,
     now: number,
   ): { pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean } {
-    const outcome = this.db.transaction(() => {
-      const active = (this.stmts.activeOf.all(taskId) as InvocationRow[])
-        .map(toInvocation)
-        .filter((r) => !hosts || hosts.has(r.host));
-      if (active.length === 0) return { pending: [], running: [], completed: false };
-      this.stmts.markCancel.run({ taskId, now });
-      const pending = active.filter((r) => r.state === 'pending');
-      for (const r of pending) this.stmts.verdict.get({ invocationId: r.id, state: 'cancelled', reason, at: now, now });
-      const completed = this.stmts.complete.run({ taskId, now }).changes > 0;
-      return { pending, running: active.filter((r) => r.state === 'running'), completed };
-    })();
+    const outcome = this.db
+      .transaction(() => {
+        const active = (this.stmts.activeOf.all(taskId) as InvocationRow[])
+          .map(toInvocation)
+          .filter((r) => !hosts || hosts.has(r.host));
+        if (active.length === 0) return { pending: [], running: [], completed: false };
+        this.stmts.markCancel.run({ taskId, now });
+        const pending = active.filter((r) => r.state === 'pending');
+        for (const r of pending)
+          this.stmts.verdict.get({ invocationId: r.id, state: 'cancelled', reason, at: now, now });
+        const completed = this.stmts.complete.run({ taskId, now }).changes > 0;
+        return { pending, running: active.filter((r) => r.state === 'running'), completed };
+      })
+      .immediate();
     if (outcome.pending.length > 0)
       this.onApplied(outcome.pending.map((r) => ({ invocationId: r.id, taskId, state: 'cancelled', kind: 'verdict' })));
     return outcome;
@@ -203,25 +212,27 @@ export class SqliteTaskTransitions {
     now: number,
   ): { claimed: { id: string; host: string }[]; skipped: number; completed: boolean } {
     let skippedIds: string[] = [];
-    const outcome = this.db.transaction(() => {
-      const row = this.stmts.getTask.get(taskId) as TaskRow | undefined;
-      const none = { claimed: [], skipped: 0, completed: false };
-      if (!row || row.state !== 'running') return none;
-      const counts = this.stmts.rollingCounts.get(taskId) as Omit<RollingProgress, 'concurrency' | 'maxErrors'>;
-      if (counts.unsent === 0) return none;
-      const step = decide({ ...counts, concurrency: row.concurrency, maxErrors: row.max_errors });
-      if (step.skipReason !== undefined) {
-        skippedIds = (this.stmts.nextUnsent.all(taskId, counts.unsent) as { id: string }[]).map((r) => r.id);
-        const skipped = this.stmts.skipUnsent.run({ taskId, reason: step.skipReason, now }).changes;
-        return { claimed: [], skipped, completed: this.stmts.complete.run({ taskId, now }).changes > 0 };
-      }
-      // A cancel of the whole task has already made every unsent invocation `cancelled`; after a
-      // cancel of some hosts the others still get their turn.
-      if (step.send <= 0) return none;
-      const next = this.stmts.nextUnsent.all(taskId, step.send) as { id: string; host: string }[];
-      for (const inv of next) this.stmts.claim.run({ id: inv.id, deadlineAt, now });
-      return { claimed: next, skipped: 0, completed: false };
-    })();
+    const outcome = this.db
+      .transaction(() => {
+        const row = this.stmts.getTask.get(taskId) as TaskRow | undefined;
+        const none = { claimed: [], skipped: 0, completed: false };
+        if (!row || row.state !== 'running') return none;
+        const counts = this.stmts.rollingCounts.get(taskId) as Omit<RollingProgress, 'concurrency' | 'maxErrors'>;
+        if (counts.unsent === 0) return none;
+        const step = decide({ ...counts, concurrency: row.concurrency, maxErrors: row.max_errors });
+        if (step.skipReason !== undefined) {
+          skippedIds = (this.stmts.nextUnsent.all(taskId, counts.unsent) as { id: string }[]).map((r) => r.id);
+          const skipped = this.stmts.skipUnsent.run({ taskId, reason: step.skipReason, now }).changes;
+          return { claimed: [], skipped, completed: this.stmts.complete.run({ taskId, now }).changes > 0 };
+        }
+        // A cancel of the whole task has already made every unsent invocation `cancelled`; after a
+        // cancel of some hosts the others still get their turn.
+        if (step.send <= 0) return none;
+        const next = this.stmts.nextUnsent.all(taskId, step.send) as { id: string; host: string }[];
+        for (const inv of next) this.stmts.claim.run({ id: inv.id, deadlineAt, now });
+        return { claimed: next, skipped: 0, completed: false };
+      })
+      .immediate();
     if (skippedIds.length > 0)
       this.onApplied(skippedIds.map((invocationId) => ({ invocationId, taskId, state: 'skipped', kind: 'verdict' })));
     return outcome;

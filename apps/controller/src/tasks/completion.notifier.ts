@@ -1,9 +1,13 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 
-/** Wakes requests waiting for a task to complete (`wait: true`, `?waitMs=`). In-process only. */
+/**
+ * Wakes requests waiting for a task to complete (`wait: true`, `?waitMs=`), in this process; the
+ * cluster relay tells other controllers on the same database through {@link onNotified}.
+ */
 @Injectable()
 export class CompletionNotifier implements OnModuleDestroy {
   private readonly waiters = new Map<string, Set<(completed: boolean) => void>>();
+  private readonly listeners = new Set<(taskIds: string[]) => void>();
   /** set on shutdown: waits end at once, so held requests are answered and the server can close */
   closed = false;
 
@@ -28,9 +32,18 @@ export class CompletionNotifier implements OnModuleDestroy {
     });
   }
 
-  /** Called after a store transaction completed these tasks. */
+  /** Called after a store transaction completed these tasks: wakes their waiters, then tells the listeners. */
   notify(taskIds: Iterable<string>): void {
-    for (const id of taskIds) for (const wake of [...(this.waiters.get(id) ?? [])]) wake(true);
+    const ids = [...taskIds];
+    if (ids.length === 0) return;
+    for (const id of ids) for (const wake of [...(this.waiters.get(id) ?? [])]) wake(true);
+    for (const l of this.listeners) l(ids);
+  }
+
+  /** Calls `listener` with the ids of every {@link notify}; returns the unsubscribe. */
+  onNotified(listener: (taskIds: string[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Answers every held request with the task as it stands (still running). */

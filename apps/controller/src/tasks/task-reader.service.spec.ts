@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AuditLog } from '../audit/audit.port';
 import { HostScope } from '../auth/host-patterns';
 import type { Caller } from '../auth/principal';
 import type { TaskRecord, TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from './completion.notifier';
-import { TaskReader } from './task-reader.service';
+import { RECHECK_MS, TaskReader } from './task-reader.service';
 
 const admin: Caller = {
   principal: { tokenId: 'id', name: 'root', role: 'admin', hostPatterns: null, scope: new HostScope(null) },
@@ -42,4 +42,32 @@ describe('TaskReader', () => {
     expect(view.state).toBe('completed');
     expect(Date.now() - started).toBeLessThan(1_000);
   }, 5_000);
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a held GET reads the task again every RECHECK_MS, so a completion nobody announced is answered', async () => {
+    vi.useFakeTimers();
+    const notifier = new CompletionNotifier();
+    let state: TaskRecord['state'] = 'running';
+    let reads = 0;
+    const store = {
+      getTask: async () => {
+        reads++;
+        return task(state);
+      },
+      getInvocations: async () => [],
+    } as unknown as TaskStore;
+    const reader = new TaskReader(store, notifier, {} as AuditLog);
+    let answered: string | null = null;
+    void reader.get('t1', admin, 60_000).then((v) => (answered = v.state));
+    await vi.advanceTimersByTimeAsync(RECHECK_MS / 2);
+    state = 'completed'; // stored by another controller; its wake-up was lost
+    await vi.advanceTimersByTimeAsync(RECHECK_MS / 2 - 10);
+    expect(answered).toBeNull();
+    await vi.advanceTimersByTimeAsync(20);
+    expect(answered).toBe('completed');
+    expect(reads).toBeLessThanOrEqual(4);
+  });
 });

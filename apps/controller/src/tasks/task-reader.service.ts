@@ -12,6 +12,12 @@ import { presentTask, presentTaskHead } from './task.presenter';
 export const MAX_WAIT_MS = 120_000;
 
 /**
+ * ms; a held request reads the task again at least this often: the safety net should a wake-up
+ * be lost (another controller stored the last result and its announcement never came).
+ */
+export const RECHECK_MS = 2_000;
+
+/**
  * Reads tasks for a caller: one (optionally waiting for it to complete), or the recent ones,
  * within what the caller's token may see. A task with a host outside the token's patterns is
  * refused (403, audited); {@link TasksService} checks the same before a re-run.
@@ -37,18 +43,22 @@ export class TaskReader {
   /**
    * The task once it completed, or as it stands after `ms` (or when `signal` aborts). It listens for
    * the completion before it reads the task again, so a completion committed between the caller's
-   * read and this wait is not missed (with a store that does real I/O, that window is real).
+   * read and this wait is not missed (with a store that does real I/O, that window is real); and
+   * reads it again every {@link RECHECK_MS} regardless, so a lost wake-up only delays the answer.
    */
   private async heldUntilDone(id: string, ms: number, signal?: AbortSignal): Promise<TaskRecord> {
     const stop = new AbortController();
     const abort = () => stop.abort();
     signal?.addEventListener('abort', abort);
     try {
-      const completed = this.notifier.wait(id, ms, stop.signal);
-      const now = await this.store.getTask(id);
-      if (now && now.state !== 'running') return now;
-      await completed;
-      return (await this.store.getTask(id))!;
+      for (let left = ms; ; left -= RECHECK_MS) {
+        const completed = this.notifier.wait(id, Math.min(left, RECHECK_MS), stop.signal);
+        const now = (await this.store.getTask(id))!;
+        if (now.state !== 'running') return now;
+        const woken = await completed;
+        if (woken || left <= RECHECK_MS || stop.signal.aborted || this.notifier.closed)
+          return (await this.store.getTask(id))!;
+      }
     } finally {
       stop.abort();
       signal?.removeEventListener('abort', abort);

@@ -41,12 +41,17 @@ export async function migrateDatabase(db: string, opts: MigrateDatabaseOptions =
   }
 }
 
-/** `db` as it may be printed: a PostgreSQL URL with its password replaced by `***`. */
+/**
+ * `db` as it may be printed or logged: a PostgreSQL URL with its password replaced by `***`, that
+ * of its userinfo and a `password=` parameter (libpq URIs may carry either:
+ * https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS); a SQLite path as it is.
+ */
 export function printableDb(db: string): string {
   if (!isPostgresUrl(db)) return db;
   try {
     const url = new URL(db);
     if (url.password) url.password = '***';
+    if (url.searchParams.has('password')) url.searchParams.set('password', '***');
     return url.toString();
   } catch {
     return 'the PostgreSQL database';
