@@ -22,7 +22,7 @@ import { CompletionNotifier } from '../tasks/completion.notifier';
 import { TaskAudit } from '../tasks/task-audit.service';
 import { TaskChanges } from '../tasks/task-changes';
 import { ReplyVerifier } from './reply.verifier';
-import { ResultsConsumer } from './results.consumer';
+import { ResultsConsumer, STORE_RETRY } from './results.consumer';
 import { ResultsWriter } from './results.writer';
 
 const agent = generateSigningKey();
@@ -161,8 +161,9 @@ describe('ResultsConsumer', () => {
     const delays = [];
     for (let i = 0; i < 6; i++) delays.push(await failOnce());
     expect(delays[0]).toBeLessThanOrEqual(1_000);
-    expect(delays[4]).toBeGreaterThanOrEqual(8_000); // the 5th failure in a row: 8–16 s
-    expect(delays[5]).toBeLessThanOrEqual(30_000);
+    expect(delays[2]).toBeGreaterThanOrEqual(2_000); // the 3rd failure in a row: 2–4 s
+    expect(Math.max(...delays)).toBeLessThanOrEqual(STORE_RETRY.maxMs); // never longer than the sweeper holds its verdicts
+    expect(delays[5]).toBeGreaterThanOrEqual(STORE_RETRY.maxMs / 2);
     expect(await failOnce(false)).toBe(0); // stored: acked at once
     expect(await failOnce()).toBeLessThanOrEqual(1_000); // and the pauses start over
   });

@@ -16,10 +16,13 @@ const MAX_BATCH = 500;
 
 /**
  * Pause before replies the store could not take go back to the queue: 0.5–1 s after the first
- * failure, doubling to 15–30 s while the database stays away, so a controller does not spin on it
- * for minutes (the replies it holds meanwhile fill its prefetch, so nothing new comes either).
+ * failure, doubling to 2.5–5 s while the database stays away, so a controller does not spin on it
+ * (the replies it holds meanwhile fill its prefetch, so nothing new comes either), and yet stores
+ * them within 5 s of its return: every batch in flight fails at once in an outage, so the count of
+ * failures climbs fast, and a longer cap would hold results back long after the database is back
+ * (the deadline sweeper waits this long before judging anything, see `DeadlineSweeper`).
  */
-export const STORE_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 30_000 };
+export const STORE_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 5_000 };
 
 /**
  * Consumes `started`, `result` and `interrupted` (an agent's restart report) replies from the durable results queue and stores them, many per

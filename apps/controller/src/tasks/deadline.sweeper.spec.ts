@@ -5,6 +5,7 @@ import type { ControllerConfig } from '../config/controller.config';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import type { TaskRecord } from '../store/task-store.port';
+import { STORE_RETRY } from '../results/results.consumer';
 import { CompletionNotifier } from './completion.notifier';
 import { DeadlineSweeper } from './deadline.sweeper';
 
@@ -112,6 +113,31 @@ describe('DeadlineSweeper', () => {
         ['undelivered', DELIVERY],
         ['undelivered', DELIVERY],
       ]);
+    } finally {
+      await sweeper.onModuleDestroy();
+      vi.useRealTimers();
+    }
+  });
+
+  it('after a failed sweep, gives no verdict until the results held meanwhile have had their retry, then sweeps', async () => {
+    vi.useFakeTimers();
+    const real = store.sweepOverdue.bind(store);
+    let down = true;
+    store.sweepOverdue = (...args) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : real(...args));
+    try {
+      sweeper.start();
+      clock.set(DELIVERY);
+      await vi.advanceTimersByTimeAsync(1_000); // fails: the database is away
+      down = false;
+      // Back at once, but a result read before the outage may still be in its retry pause.
+      for (let t = 1_000; t < STORE_RETRY.maxMs + 1_000; t += 1_000) {
+        clock.advance(1_000);
+        await vi.advanceTimersByTimeAsync(1_000);
+        expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['pending', 'pending']);
+      }
+      clock.advance(1_000);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['undelivered', 'undelivered']);
     } finally {
       await sweeper.onModuleDestroy();
       vi.useRealTimers();

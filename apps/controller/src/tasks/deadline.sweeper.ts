@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
+import { STORE_RETRY } from '../results/results.consumer';
 import { CompletionNotifier } from './completion.notifier';
 
 /**
@@ -21,6 +22,9 @@ const VERDICT_REASONS = {
   pending: 'no agent took the command within its delivery timeout',
   running: 'the agent started the command but sent no result by its deadline (agent died or was cut off?)',
 };
+
+/** ms; while sweeps keep failing, one error line per this */
+const FAILURE_LOG_MS = 30_000;
 
 @Injectable()
 export class DeadlineSweeper implements OnModuleDestroy {
@@ -43,13 +47,34 @@ export class DeadlineSweeper implements OnModuleDestroy {
     this.timer = setInterval(() => void this.tick(), this.config.sweepIntervalMs);
   }
 
+  /**
+   * ms since epoch; no verdict before this. Set when a sweep fails (the database is away): the
+   * replies read meanwhile wait in the results queue and are stored within {@link STORE_RETRY}'s
+   * longest pause of its return, and a verdict given first would claim `lost` or `undelivered` for
+   * a command whose result is on its way (the result would replace it, but a client may have read it).
+   */
+  private holdUntil = 0;
+  /** ms since epoch of the last failure logged: while the store stays away, one line per {@link FAILURE_LOG_MS} */
+  private failureLoggedAt: number | null = null;
+
   private async tick(): Promise<void> {
     if (this.sweeping) return;
-    this.sweeping = this.sweep();
+    const now = this.clock.now();
+    if (now < this.holdUntil) return;
+    this.sweeping = this.sweep(now);
     try {
       await this.sweeping;
+      if (this.failureLoggedAt !== null) this.log.info('deadline sweeps resumed');
+      this.failureLoggedAt = null;
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'deadline sweep failed; retried on the next tick');
+      this.holdUntil = now + STORE_RETRY.maxMs + this.config.sweepIntervalMs;
+      if (this.failureLoggedAt === null || now - this.failureLoggedAt >= FAILURE_LOG_MS) {
+        this.failureLoggedAt = now;
+        this.log.error(
+          { err: (err as Error).message, retryInMs: this.holdUntil - now },
+          'deadline sweep failed; no verdict until the store answers and held replies are stored',
+        );
+      }
     } finally {
       this.sweeping = null;
     }
