@@ -79,6 +79,21 @@ describe('AmqpConnection + ConfirmPublisher + Consumer against the real broker',
     await expect.poll(() => received).toEqual(['before', 'after']);
   });
 
+  it('pause stops deliveries, across a reconnect too, and resume takes them again, none lost', async () => {
+    const { conn, consumer, publisher, received, models, queue } = await setup();
+    await consumer.pause();
+    await publisher.publish('', queue, Buffer.from('while paused'));
+    await sleep(300);
+    expect(received).toEqual([]);
+    cutSocket(models[0]);
+    await expect.poll(() => conn.reconnects, { timeout: 5_000 }).toBe(1);
+    await publisher.publish('', queue, Buffer.from('after the reconnect'));
+    await sleep(300);
+    expect(received).toEqual([]); // still paused: the new channel did not subscribe
+    await consumer.resume();
+    await expect.poll(() => received).toEqual(['while paused', 'after the reconnect']);
+  });
+
   it('does not reconnect when a channel is closed on purpose', async () => {
     const { conn, consumer, publisher, queue } = await setup();
     await consumer.close();

@@ -67,12 +67,16 @@ export interface ConsumerOptions {
 
 /**
  * Consumes a queue on its own channel, re-subscribing after every reconnect. `cancel` stops new
- * deliveries while leaving the channel open so that messages in hand can still be acked.
+ * deliveries while leaving the channel open so that messages in hand can still be acked; `pause`
+ * and `resume` do the same for a while (the channel, and what is in hand, stay as they are).
  */
 export class Consumer {
   private channel: Channel | null = null;
+  /** whether `channel` is still open: a delivery settled on a closed channel is a no-op */
+  private channelLive: () => boolean = () => false;
   private consumerTag: string | null = null;
   private cancelled = false;
+  private paused = false;
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -90,20 +94,52 @@ export class Consumer {
         open = false;
         if (this.channel === ch) this.channel = null;
       });
-      const isLive = () => open;
-      const { consumerTag } = await ch.consume(
-        this.opts.queue,
-        (msg) => {
-          if (!msg) {
-            this.opts.logger.warn({ queue: this.opts.queue }, 'consumer cancelled by the broker');
-            return;
-          }
-          this.dispatch(new Delivery(msg, ch, isLive));
-        },
-        { noAck: false, ...this.opts.consumeOptions },
-      );
-      this.consumerTag = consumerTag;
+      this.channelLive = () => open;
+      this.consumerTag = null;
+      if (!this.paused) await this.subscribe(ch, this.channelLive);
     });
+  }
+
+  private async subscribe(ch: Channel, isLive: () => boolean): Promise<void> {
+    const { consumerTag } = await ch.consume(
+      this.opts.queue,
+      (msg) => {
+        if (!msg) {
+          this.opts.logger.warn({ queue: this.opts.queue }, 'consumer cancelled by the broker');
+          return;
+        }
+        this.dispatch(new Delivery(msg, ch, isLive));
+      },
+      { noAck: false, ...this.opts.consumeOptions },
+    );
+    this.consumerTag = consumerTag;
+  }
+
+  /** Whether {@link pause} holds it (until {@link resume}). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Stops new deliveries (`basic.cancel`) until {@link resume}, across reconnects too: the broker
+   * gives the queue's messages to its other consumers meanwhile. Messages in hand can still be
+   * settled. Idempotent.
+   */
+  async pause(): Promise<void> {
+    if (this.paused || this.cancelled) return;
+    this.paused = true;
+    const ch = this.channel;
+    const tag = this.consumerTag;
+    this.consumerTag = null;
+    if (ch && tag) await ch.cancel(tag).catch(() => undefined);
+  }
+
+  /** Takes deliveries again after {@link pause} (at once if connected, else at the next connect). Idempotent. */
+  async resume(): Promise<void> {
+    if (!this.paused || this.cancelled) return;
+    this.paused = false;
+    const ch = this.channel;
+    if (ch && this.channelLive() && this.consumerTag === null) await this.subscribe(ch, this.channelLive);
   }
 
   private dispatch(delivery: Delivery): void {

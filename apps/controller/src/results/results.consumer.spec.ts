@@ -79,7 +79,7 @@ function deferredStore() {
   return { store, commits };
 }
 
-async function consumerOf(store: TaskStore) {
+async function consumerOf(store: TaskStore, ping: () => Promise<void> = async () => undefined) {
   const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), clock);
   const publicKey = agent.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   await keys.seen('web1', publicKey, agent.keyId, true);
@@ -95,10 +95,24 @@ async function consumerOf(store: TaskStore) {
     events,
     new TaskAudit(audit, metrics),
     logger,
+    { ping },
   );
-  // The consumer's intake, as its broker consumer calls it, and the flush it schedules.
-  const internals = consumer as unknown as { enqueue(d: unknown): void; flush(): Promise<void> };
-  return { receive: (d: unknown) => internals.enqueue(d), flush: () => internals.flush() };
+  // The consumer's intake, as its broker consumer calls it, and the flush it schedules; its AMQP
+  // consumer stands in as one that records the pause and resume it is told.
+  const calls: string[] = [];
+  const internals = consumer as unknown as { enqueue(d: unknown): void; flush(): Promise<void>; consumer: unknown };
+  internals.consumer = {
+    pause: async () => void calls.push('pause'),
+    resume: async () => void calls.push('resume'),
+    cancel: async () => undefined,
+    close: async () => undefined,
+  };
+  return {
+    receive: (d: unknown) => internals.enqueue(d),
+    flush: () => internals.flush(),
+    calls,
+    stop: () => consumer.stop(),
+  };
 }
 
 /** Lets pending promise callbacks run. */
@@ -166,6 +180,48 @@ describe('ResultsConsumer', () => {
     expect(delays[5]).toBeGreaterThanOrEqual(STORE_RETRY.maxMs / 2);
     expect(await failOnce(false)).toBe(0); // stored: acked at once
     expect(await failOnce()).toBeLessThanOrEqual(1_000); // and the pauses start over
+  });
+
+  it('when the database is away: puts the replies back at once, stops taking results, and takes them again once it answers', async () => {
+    vi.useFakeTimers();
+    const { store, commits } = deferredStore();
+    let up = false;
+    let pings = 0;
+    const away = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const { receive, flush, calls, stop } = await consumerOf(store, async () => {
+      pings++;
+      if (!up) throw away();
+    });
+    try {
+      const a = delivery(result('i1'));
+      const b = delivery(result('i2'));
+      receive(a);
+      const first = flush();
+      await vi.advanceTimersByTimeAsync(0);
+      receive(b); // read while the first batch is being stored: its own batch
+      const second = flush();
+      commits[0].reject(away());
+      await vi.advanceTimersByTimeAsync(0);
+      await first;
+      commits[1].reject(away());
+      await second;
+      // Back on the queue at once, for a controller that can store them: not held for a pause.
+      expect(a.rejects).toEqual([true]);
+      expect(b.rejects).toEqual([true]);
+      expect(calls).toEqual(['pause']); // once, however many batches failed
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(pings).toBeGreaterThanOrEqual(5); // probing, at most STORE_RETRY.maxMs apart
+      expect(pings).toBeLessThanOrEqual(30);
+      expect(calls).toEqual(['pause']);
+      up = true;
+      await vi.advanceTimersByTimeAsync(STORE_RETRY.maxMs);
+      expect(calls).toEqual(['pause', 'resume']);
+      const settledPings = pings;
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(pings).toBe(settledPings); // no probe once it answers
+    } finally {
+      await stop();
+    }
   });
 
   it("stores an agent's restart report (`interrupted`) as an `interrupted` update of that host, acked after the commit", async () => {

@@ -6,6 +6,9 @@ import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { TaskActivityNotifier } from '../events/task-activity.notifier';
+import { isStoreUnavailable } from '../store/store-errors';
+import { STORES } from '../store/store.module';
+import type { Stores } from '../store/stores';
 import type { InvocationUpdate } from '../store/task-store.port';
 import { TaskAudit } from '../tasks/task-audit.service';
 import { ReplyVerifier } from './reply.verifier';
@@ -53,6 +56,8 @@ export class ResultsConsumer {
     private readonly events: TaskActivityNotifier,
     private readonly audit: TaskAudit,
     @Inject(ROOT_LOGGER) root: Logger,
+    /** to learn when the database answers again after an outage */
+    @Inject(STORES) private readonly stores: Pick<Stores, 'ping'>,
   ) {
     this.log = root.child({ component: 'results' });
   }
@@ -84,9 +89,8 @@ export class ResultsConsumer {
     if (batch.length > 0)
       this.flushing = this.flushing.then(() =>
         this.storeBatch(batch).catch((err: Error) => {
-          // A read of the store failed before the write: put back what is not settled, after a pause.
-          this.log.error({ err: err.message, count: batch.length }, 'reading the store failed; requeueing');
-          this.requeueLater(batch);
+          // A read of the store failed before the write: put back what is not settled.
+          this.storeFailed(batch, err, 'reading the store failed');
         }),
       );
     return this.flushing;
@@ -160,10 +164,58 @@ export class ResultsConsumer {
       for (const d of accepted) d.ack();
       this.writer.announce(touched, completed);
     } catch (err) {
-      // Not stored, so not acked: put them back after a pause rather than spin on a failing disk.
-      this.log.error({ err: (err as Error).message, count: accepted.length }, 'storing replies failed; requeueing');
-      this.requeueLater(accepted);
+      // Not stored, so not acked: they go back to the queue.
+      this.storeFailed(accepted, err as Error, 'storing replies failed');
     }
+  }
+
+  /**
+   * Replies this controller could not store. When the database is away (see `isStoreUnavailable`)
+   * they go back to the queue at once and this controller stops taking results until the database
+   * answers again ({@link awaitStore}): the broker then gives them to the controllers that can store
+   * them (or keeps them, if none can), instead of this one holding up to its prefetch of them
+   * while the others' deadline sweepers, which do reach the database, judge those invocations lost.
+   * Any other failure puts them back after a growing pause ({@link STORE_RETRY}).
+   */
+  private storeFailed(deliveries: Delivery[], err: Error, what: string): void {
+    if (!isStoreUnavailable(err)) {
+      this.log.error({ err: err.message, count: deliveries.length }, `${what}; requeueing`);
+      this.requeueLater(deliveries);
+      return;
+    }
+    for (const d of deliveries) if (!d.settled) d.reject(true);
+    if (this.storeAway) return;
+    this.storeAway = true;
+    this.log.warn(
+      { err: err.message, count: deliveries.length },
+      `${what}: the database is away; this controller takes no results until it answers (they wait in the queue, or go to another controller)`,
+    );
+    void this.consumer?.pause();
+    this.awaitStore(0);
+  }
+
+  /** true while the database is away: the consumer is paused, and a probe of the store is scheduled */
+  private storeAway = false;
+  private probe: NodeJS.Timeout | null = null;
+
+  /** Pings the store after the `attempt`-th {@link STORE_RETRY} pause; resumes consuming once it answers. */
+  private awaitStore(attempt: number): void {
+    this.probe = setTimeout(
+      () => {
+        this.probe = null;
+        this.stores.ping().then(
+          async () => {
+            if (!this.storeAway) return;
+            this.storeAway = false;
+            this.log.info({ afterProbes: attempt + 1 }, 'the database answers again: taking results');
+            await this.consumer?.resume();
+          },
+          () => this.storeAway && this.awaitStore(attempt + 1),
+        );
+      },
+      backoffDelay(attempt, STORE_RETRY),
+    );
+    this.probe.unref();
   }
 
   /** consecutive batches the store failed to take: the pause before the next goes back grows with it */
@@ -177,6 +229,9 @@ export class ResultsConsumer {
 
   /** Stops taking replies, stores and acks those received (AppModule calls it at shutdown, see there). */
   async stop(): Promise<void> {
+    if (this.probe) clearTimeout(this.probe);
+    this.probe = null;
+    this.storeAway = false;
     await this.consumer?.cancel();
     await this.flush();
     await this.consumer?.close();
