@@ -127,6 +127,29 @@ describe('several controllers on one database', () => {
     expect(done.body.results[0].state).toBe('cancelled');
   }, 30_000);
 
+  it('a task of A that failed on one host is re-run through B, and its audit record read through C shows each host as it ended', async () => {
+    const failed = await A.api('POST', '/v1/tasks', {
+      command: 'exit 3',
+      hosts: ['web1', 'web2'],
+      wait: true,
+    });
+    expect(failed.status).toBe(200);
+    expect(failed.body.results.map((r: { state: string }) => r.state)).toEqual(['failed', 'failed']);
+    const rerun = await B.api('POST', `/v1/tasks/${failed.body.id}/rerun`, { wait: true });
+    expect(rerun.status).toBe(200);
+    expect(rerun.body).toMatchObject({ rerunOf: failed.body.id, state: 'completed' });
+    expect(rerun.body.results.map((r: { host: string; state: string }) => [r.host, r.state])).toEqual([
+      ['web1', 'failed'],
+      ['web2', 'failed'],
+    ]);
+    const audit = await C.api('GET', `/v1/audit?taskId=${failed.body.id}&action=task.create`);
+    expect(audit.status).toBe(200);
+    expect(audit.body.records).toHaveLength(1);
+    expect(audit.body.records[0]).toMatchObject({ decision: 'allowed', outcome: { web1: 'failed', web2: 'failed' } });
+    const rerunAudit = await A.api('GET', `/v1/audit?taskId=${rerun.body.id}`);
+    expect(rerunAudit.body.records.map((r: { action: string }) => r.action)).toContain('task.create');
+  }, 30_000);
+
   it('a token created on the database works on every controller at once; revoked, it is refused on B at its next request', async () => {
     const token = w.createToken('cluster-viewer', 'viewer');
     for (const p of [A, B, C]) expect((await p.api('GET', '/v1/tasks', undefined, token)).status).toBe(200);
