@@ -6,8 +6,10 @@ export const FAILURE_LOG_MS = 30_000;
 
 /** The two lines a {@link FailureLog} writes. */
 export interface FailureLogMessages {
-  /** logged at error level at the first failure, then at most once per {@link FAILURE_LOG_MS} */
+  /** logged at `level` at the first failure, then at most once per {@link FAILURE_LOG_MS} */
   failed: string;
+  /** pino level of the `failed` lines; default `error` */
+  level?: 'error' | 'warn';
   /** logged at info level once, at the first success after failures */
   resumed: string;
 }
@@ -48,7 +50,7 @@ export class FailureLog {
     const first = this.since === null;
     if (first) this.since = now;
     if (!first && now - this.loggedAt < this.everyMs) return false;
-    this.log.error(
+    this.log[this.messages.level ?? 'error'](
       { ...fields, err: err instanceof Error ? err.message : String(err), failures: this.unlogged },
       this.messages.failed,
     );
