@@ -1,14 +1,14 @@
-import { encode, type PresenceMessage } from '@warren/protocol';
+import { encode, generateSigningKey, type PresenceMessage, signBody } from '@warren/protocol';
 import { ManualClock } from '@warren/runtime';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { capturedLogger, type LogLine } from '../../../../test/support/log-lines';
 import { type HeardMessage, HeartbeatQueue } from './heartbeat.queue';
 
 const clock = new ManualClock();
-const KEY = Buffer.alloc(44, 1).toString('base64');
+const KEY = generateSigningKey();
 
-/** A heartbeat of `host` (unsigned: the queue does not verify) sent at `sentAt`. */
-function heartbeat(host: string, sentAt: number, publicKey = KEY): HeardMessage {
+/** A heartbeat of `host` sent at `sentAt`, announcing `key` and signed with `signer`. */
+function heartbeat(host: string, sentAt: number, key = KEY, signer = key): HeardMessage {
   const m: PresenceMessage = {
     v: 1,
     kind: 'presence',
@@ -20,9 +20,10 @@ function heartbeat(host: string, sentAt: number, publicKey = KEY): HeardMessage 
     concurrency: 4,
     intervalMs: 1000,
     sentAt,
-    publicKey,
+    publicKey: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
   };
-  return { content: encode(m), properties: {} };
+  const content = encode(m);
+  return { content, properties: { headers: signBody(content, signer) } };
 }
 
 describe('HeartbeatQueue', () => {
@@ -67,10 +68,11 @@ describe('HeartbeatQueue', () => {
     queue.push(heartbeat('web2', 10), 3);
     queue.push(heartbeat('web1', 30), 4);
     queue.push(heartbeat('web1', 20), 5); // sent before the one queued: dropped
-    queue.push(heartbeat('web1', 40, Buffer.alloc(44, 2).toString('base64')), 6); // another key: its own slot
-    expect(queue.size).toBe(3);
+    queue.push(heartbeat('web1', 40, generateSigningKey()), 6); // another key: its own slot
+    queue.push(heartbeat('web1', 50, KEY, generateSigningKey()), 7); // KEY announced, not signed with it: its own slot
+    expect(queue.size).toBe(4);
     await drain();
-    expect(handled).toEqual(['busy@1', 'web1@30', 'web2@10', 'web1@40']);
+    expect(handled).toEqual(['busy@1', 'web1@30', 'web2@10', 'web1@40', 'web1@50']);
   });
 
   it(`drops the oldest queued past its cap with one warning per 30 s counting the drops, and says when it emptied`, async () => {

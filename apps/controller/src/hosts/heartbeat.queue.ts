@@ -1,4 +1,4 @@
-import { decodePresence } from '@warren/protocol';
+import { decodePresence, keyRing, parsePublicKey, verifyBody } from '@warren/protocol';
 import type { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { FailureLog } from '../core/failure-log';
@@ -23,8 +23,9 @@ export interface HeartbeatQueueOptions {
  * The heartbeats read and not yet handled, handled one at a time in the order read (the replay
  * check and key records need it). While the store is slow or away (a blackholed database makes
  * each heartbeat wait for the connection timeout) heartbeats keep arriving, so the queue is bounded
- * two ways: a heartbeat replaces the one queued for the same host and key unless it was sent
- * earlier (only the newest of a host matters; it keeps the queued one's place), and past
+ * two ways: a heartbeat signed with the key it announces replaces the one queued for the same
+ * host and key unless it was sent earlier (only the newest of a host matters; it keeps the queued
+ * one's place; a forged one does not push the genuine one out), and past
  * `max` the oldest queued is dropped. A malformed message has a slot of its own (it is rejected,
  * with its reason, when its turn comes). Handler failures and drops are each logged once, then
  * once per 30 s with a count ({@link FailureLog}).
@@ -57,10 +58,12 @@ export class HeartbeatQueue {
   /** Queues a heartbeat read at `at` (ms since epoch) and starts handling if idle. */
   push(m: HeardMessage, at: number): void {
     const decoded = decodePresence(m.content);
-    const key = decoded.ok ? `${decoded.message.host}\n${decoded.message.publicKey}` : `\n${this.unkeyed++}`;
+    let key = decoded.ok ? `${decoded.message.host}\n${decoded.message.publicKey}` : `\n${this.unkeyed++}`;
     const sentAt = decoded.ok ? decoded.message.sentAt : 0;
     const held = this.queued.get(key);
-    if (held && held.sentAt > sentAt) return;
+    // Only the key's holder replaces a queued heartbeat (the key is public: anyone can announce it).
+    if (held && decoded.ok && !signedWith(m, decoded.message.publicKey)) key = `\n${this.unkeyed++}`;
+    else if (held && held.sentAt > sentAt) return;
     this.queued.set(key, { m, at, sentAt });
     if (this.queued.size > this.opts.max) {
       const [oldest] = this.queued.keys();
@@ -95,5 +98,15 @@ export class HeartbeatQueue {
       }
     }
     this.drops.succeeded();
+  }
+}
+
+/** Whether `m` is signed with the key it announces (base64 SPKI DER), as the registry checks it later. */
+function signedWith(m: HeardMessage, publicKey: string): boolean {
+  try {
+    const headers = m.properties.headers as Record<string, unknown> | undefined;
+    return verifyBody(m.content, headers, keyRing([parsePublicKey(publicKey)])).ok;
+  } catch {
+    return false;
   }
 }
