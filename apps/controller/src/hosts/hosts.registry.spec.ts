@@ -13,6 +13,7 @@ import { HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 import { HEARTBEAT_SKEW_MS, HostsRegistry } from './hosts.registry';
 import { TargetResolver } from '../tasks/target.resolver';
 import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
+import type { HostKeyRepository } from './host-keys.port';
 
 const clock = new ManualClock();
 
@@ -36,8 +37,13 @@ function heartbeat(host: string, key = generateSigningKey(), over: Partial<Prese
   return { content, properties: { headers: signBody(content, key) }, key };
 }
 
-function registry(autoAccept: boolean, db = openDatabase(':memory:'), auditLog?: AuditLog) {
-  const keys = new HostKeysStore(new SqliteHostKeyRepository(db), clock);
+function registry(
+  autoAccept: boolean,
+  db = openDatabase(':memory:'),
+  auditLog?: AuditLog,
+  repo: HostKeyRepository = new SqliteHostKeyRepository(db),
+) {
+  const keys = new HostKeysStore(repo, clock);
   const audit: AuditEvent[] = [];
   const r = new HostsRegistry(
     {} as BrokerService,
@@ -242,4 +248,39 @@ describe('HostsRegistry', () => {
     await b.receive(impostor, t + 5000);
     expect((await b.r.list(t + 5000))[0].lastSeen).toBe(new Date(t + 1000).toISOString());
   });
+
+  it('holds at most one heartbeat per host while the key store does not answer: 10,000 heartbeats of 100 hosts', async () => {
+    const db = openDatabase(':memory:');
+    const real = new SqliteHostKeyRepository(db);
+    let answer: () => void = () => undefined;
+    const answering = new Promise<void>((resolve) => (answer = resolve));
+    let calls = 0;
+    // The database blackholed: no answer until told (each heartbeat would wait its connection timeout).
+    const repo = Object.create(real) as HostKeyRepository;
+    repo.recordSeen = async (...args) => {
+      calls++;
+      await answering;
+      return real.recordSeen(...args);
+    };
+    const { r } = registry(true, db, undefined, repo);
+    const keys = Array.from({ length: 100 }, () => generateSigningKey());
+    const t = clock.now();
+    let most = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const host = i % 100;
+      r.heard(heartbeat(`web${host}`, keys[host], { sentAt: t + Math.floor(i / 100) }));
+      most = Math.max(most, r.queuedHeartbeats);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(1); // web0's first, waiting
+    expect(most).toBeLessThanOrEqual(100); // then the newest of each host
+    answer();
+    await r.heartbeatsHandled();
+    expect(calls).toBe(101);
+    const views = await r.list(t + 99);
+    expect(views).toHaveLength(100);
+    expect(views.every((v) => v.status === 'online')).toBe(true);
+    expect(r.known().every((p) => p.sentAt === t + 99)).toBe(true);
+    await r.stop();
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import type { HostView } from '@warren/api';
 import { Inject, Injectable } from '@nestjs/common';
-import { Consumer, type Delivery } from '@warren/amqp';
+import { Consumer } from '@warren/amqp';
 import { decodePresence, keyRing, LIMITS, parsePublicKey, type PresenceMessage, verifyBody } from '@warren/protocol';
 import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { BoundedMap } from '../core/bounded.map';
+import { HeartbeatQueue, type HeardMessage } from './heartbeat.queue';
 import { HostKeysStore } from './host-keys.store';
 import { KeyOutcomeReporter } from './key-outcome.reporter';
 import { sameLabels } from './labels.compare';
@@ -20,6 +21,9 @@ export type { HostView };
 
 /** What the in-memory presence maps hold at most: twice the hosts of the largest task, each for a day unheard. */
 const PRESENCE_BOUNDS = { maxEntries: 2 * LIMITS.hostsPerTask, ttlMs: 24 * 3600_000 };
+
+/** Heartbeats read and not yet handled, at most (one per host and key): twice the hosts of the largest task. */
+export const MAX_QUEUED_HEARTBEATS = 2 * LIMITS.hostsPerTask;
 
 /** A host is offline after this many missed heartbeat intervals. */
 const MISSED_HEARTBEATS = 3;
@@ -47,8 +51,8 @@ export class HostsRegistry {
   /** hosts loaded from the presence store at start and not heard since: offline, whatever their last-seen time */
   private readonly unheard = new Set<string>();
   private consumer: Consumer | null = null;
-  /** heartbeats are handled one at a time, in the order read: the replay check and key records need it */
-  private receiving: Promise<void> = Promise.resolve();
+  /** heartbeats read and not yet handled: one at a time, in the order read, the newest of each host only */
+  private readonly queue: HeartbeatQueue;
   private readonly log: Logger;
 
   constructor(
@@ -71,6 +75,12 @@ export class HostsRegistry {
       },
     });
     this.outcomes = new KeyOutcomeReporter(this.log, audit, clock, config.autoAccept, PRESENCE_BOUNDS);
+    this.queue = new HeartbeatQueue({
+      max: MAX_QUEUED_HEARTBEATS,
+      handle: (m, at) => this.receive(m, at),
+      log: this.log,
+      clock,
+    });
   }
 
   /** Loads every host's stored presence, then consumes heartbeats (AppModule calls it before connecting). */
@@ -82,10 +92,7 @@ export class HostsRegistry {
       logger: this.log,
       handler: (d) => {
         d.ack();
-        const at = this.clock.now();
-        this.receiving = this.receiving
-          .then(() => this.receive(d, at))
-          .catch((err: Error) => this.log.error({ err: err.message }, 'presence message not recorded'));
+        this.heard(d);
       },
     });
     await this.consumer.start();
@@ -101,13 +108,31 @@ export class HostsRegistry {
     this.recorder.start();
   }
 
+  /**
+   * Queues a heartbeat read now (the presence consumer's handler, after its ack): handled in the
+   * order read, a newer one of the same host and key replacing one still queued.
+   */
+  heard(m: HeardMessage): void {
+    this.queue.push(m, this.clock.now());
+  }
+
+  /** Heartbeats read and not yet being handled (bounded: see {@link HeartbeatQueue}). */
+  get queuedHeartbeats(): number {
+    return this.queue.size;
+  }
+
+  /** Resolves once every heartbeat read so far is handled (tests). */
+  heartbeatsHandled(): Promise<void> {
+    return this.queue.drained();
+  }
+
   /** Writes the presence heard so far now (tests; otherwise once a second). */
   flushPresence(): Promise<void> {
     return this.recorder.flush();
   }
 
   /** Verifies a heartbeat (signed with the key it carries) and records it with its key. */
-  private async receive(d: Delivery, now: number): Promise<void> {
+  private async receive(d: HeardMessage, now: number): Promise<void> {
     const decoded = decodePresence(d.content);
     if (!decoded.ok)
       return void this.log.warn({ reason: decoded.reason, rejected: ++this.rejected }, 'rejected presence message');
@@ -268,7 +293,7 @@ export class HostsRegistry {
   /** Closes the presence consumer (AppModule calls it at shutdown, see there). */
   async stop(): Promise<void> {
     await this.consumer?.close();
-    await this.receiving;
+    await this.queue.stop();
     await this.recorder.stop(); // before the store closes (StoreModule closes last)
   }
 }

@@ -50,14 +50,19 @@ export function presenceOf(row: PresenceRow): PresenceRecord {
   };
 }
 
+/** The conflict clause of every presence upsert: a host's row is replaced only by a newer heartbeat (by `sent_at`). */
+export const ON_NEWER_PRESENCE = `ON CONFLICT (host) DO UPDATE SET key_id = excluded.key_id, status = excluded.status,
+    labels = excluded.labels, version = excluded.version, running = excluded.running,
+    concurrency = excluded.concurrency, interval_ms = excluded.interval_ms, sent_at = excluded.sent_at,
+    received_at = excluded.received_at
+  WHERE excluded.sent_at > hosts.sent_at`;
+
 /**
- * The upsert both dialects share (SQLite 3.24+ and PostgreSQL 9.5+ spell `ON CONFLICT … DO UPDATE`
- * alike): a row is replaced only by a newer heartbeat, so two controllers recording the same one,
- * or an older one read late, change nothing. `$1`…`$10` are PostgreSQL's placeholders, in column
- * order (the SQLite store makes them `?`).
+ * The one-row upsert of the SQLite store (PostgreSQL writes a whole batch in one statement, see
+ * `PgPresenceStore`; SQLite 3.24+ and PostgreSQL 9.5+ spell `ON CONFLICT … DO UPDATE` alike): a row
+ * is replaced only by a newer heartbeat, so two controllers recording the same one, or an older
+ * one read late, change nothing. `$1`…`$10` are placeholders in column order (the SQLite store
+ * makes them `?`).
  */
 export const UPSERT_PRESENCE = `INSERT INTO hosts (${PRESENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-  ON CONFLICT (host) DO UPDATE SET key_id = excluded.key_id, status = excluded.status, labels = excluded.labels,
-    version = excluded.version, running = excluded.running, concurrency = excluded.concurrency,
-    interval_ms = excluded.interval_ms, sent_at = excluded.sent_at, received_at = excluded.received_at
-  WHERE excluded.sent_at > hosts.sent_at`;
+  ${ON_NEWER_PRESENCE}`;

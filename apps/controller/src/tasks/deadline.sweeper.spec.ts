@@ -6,6 +6,7 @@ import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import type { TaskRecord } from '../store/task-store.port';
 import { STORE_RETRY } from '../results/results.consumer';
+import { capturedLogger } from '../../../../test/support/log-lines';
 import { CompletionNotifier } from './completion.notifier';
 import { DeadlineSweeper } from './deadline.sweeper';
 
@@ -140,6 +141,41 @@ describe('DeadlineSweeper', () => {
       expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['undelivered', 'undelivered']);
     } finally {
       await sweeper.onModuleDestroy();
+      vi.useRealTimers();
+    }
+  });
+
+  it('logs a failing sweep once, then once per 30 s with a count, and once when sweeps work again', async () => {
+    vi.useFakeTimers();
+    const { logger, lines } = capturedLogger();
+    const logged = new DeadlineSweeper({ sweepIntervalMs: 250 } as ControllerConfig, store, notifier, logger, clock);
+    const real = store.sweepOverdue.bind(store);
+    let down = true;
+    store.sweepOverdue = (...args) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : real(...args));
+    try {
+      logged.start();
+      // 50 s away: each failure holds the sweeps for the results' retry, then they fail again.
+      for (let t = 0; t < 50_000; t += 250) {
+        clock.advance(250);
+        await vi.advanceTimersByTimeAsync(250);
+      }
+      down = false;
+      for (let t = 0; t < STORE_RETRY.maxMs + 1_000; t += 250) {
+        clock.advance(250);
+        await vi.advanceTimersByTimeAsync(250);
+      }
+      const mine = lines.filter((l) => l.msg !== 'invocation deadline passed');
+      expect(mine.map((l) => [l.level, l.msg])).toEqual([
+        [50, 'deadline sweep failed; no verdict until the store answers and held replies are stored'],
+        [50, 'deadline sweep failed; no verdict until the store answers and held replies are stored'],
+        [30, 'deadline sweeps resumed'],
+      ]);
+      expect(mine[0]).toMatchObject({ failures: 1, err: 'connect ECONNREFUSED' });
+      // Sweeps at 0.25 s, then every 5.25 s (held for the results' retry): 31.75 s is the 7th.
+      expect(mine[1]).toMatchObject({ failures: 6 });
+      expect(mine[2]).toMatchObject({ failures: 10 });
+    } finally {
+      await logged.onModuleDestroy();
       vi.useRealTimers();
     }
   });

@@ -5,6 +5,7 @@ import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { STORE_RETRY } from '../results/results.consumer';
+import { FailureLog } from '../core/failure-log';
 import { CompletionNotifier } from './completion.notifier';
 
 /**
@@ -23,15 +24,14 @@ const VERDICT_REASONS = {
   running: 'the agent started the command but sent no result by its deadline (agent died or was cut off?)',
 };
 
-/** ms; while sweeps keep failing, one error line per this */
-const FAILURE_LOG_MS = 30_000;
-
 @Injectable()
 export class DeadlineSweeper implements OnModuleDestroy {
   private timer: NodeJS.Timeout | null = null;
   /** the sweep under way, if any: ticks do not overlap, and shutdown waits for it */
   private sweeping: Promise<number> | null = null;
   private readonly log: Logger;
+  /** while sweeps keep failing, one error line per 30 s, and one when they work again */
+  private readonly failures: FailureLog;
 
   constructor(
     private readonly config: ControllerConfig,
@@ -41,6 +41,10 @@ export class DeadlineSweeper implements OnModuleDestroy {
     private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'deadlines' });
+    this.failures = new FailureLog(clock, this.log, {
+      failed: 'deadline sweep failed; no verdict until the store answers and held replies are stored',
+      resumed: 'deadline sweeps resumed',
+    });
   }
 
   start(): void {
@@ -54,8 +58,6 @@ export class DeadlineSweeper implements OnModuleDestroy {
    * a command whose result is on its way (the result would replace it, but a client may have read it).
    */
   private holdUntil = 0;
-  /** ms since epoch of the last failure logged: while the store stays away, one line per {@link FAILURE_LOG_MS} */
-  private failureLoggedAt: number | null = null;
 
   private async tick(): Promise<void> {
     if (this.sweeping) return;
@@ -64,17 +66,10 @@ export class DeadlineSweeper implements OnModuleDestroy {
     this.sweeping = this.sweep(now);
     try {
       await this.sweeping;
-      if (this.failureLoggedAt !== null) this.log.info('deadline sweeps resumed');
-      this.failureLoggedAt = null;
+      this.failures.succeeded();
     } catch (err) {
       this.holdUntil = now + STORE_RETRY.maxMs + this.config.sweepIntervalMs;
-      if (this.failureLoggedAt === null || now - this.failureLoggedAt >= FAILURE_LOG_MS) {
-        this.failureLoggedAt = now;
-        this.log.error(
-          { err: (err as Error).message, retryInMs: this.holdUntil - now },
-          'deadline sweep failed; no verdict until the store answers and held replies are stored',
-        );
-      }
+      this.failures.failed(err, { retryInMs: this.holdUntil - now });
     } finally {
       this.sweeping = null;
     }

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ManualClock } from '@warren/runtime';
-import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import pino, { type Logger } from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { capturedLogger } from '../../../../test/support/log-lines';
 import type { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { TaskActivityNotifier } from '../events/task-activity.notifier';
@@ -48,7 +49,7 @@ describe('RollingScheduler', () => {
   /** hosts the fake dispatcher refuses at once, as it does unknown hosts */
   let unknown: Set<string>;
 
-  function open() {
+  function open(logger: Logger = pino({ level: 'silent' }), sweepIntervalMs = 10_000) {
     const store = new SqliteTaskStore(path);
     stores.push(store);
     const dispatcher = {
@@ -67,14 +68,14 @@ describe('RollingScheduler', () => {
         );
       },
     } as unknown as DispatcherService;
-    const config = Object.assign(new ControllerConfig(), { deliveryGraceMs: 1000, sweepIntervalMs: 10_000 });
+    const config = Object.assign(new ControllerConfig(), { deliveryGraceMs: 1000, sweepIntervalMs });
     const scheduler = new RollingScheduler(
       store,
       dispatcher,
       { connected: true } as BrokerService,
       config,
       new TaskChanges(new TaskActivityNotifier(), new CompletionNotifier()),
-      pino({ level: 'silent' }),
+      logger,
       clock,
     );
     return { store, scheduler };
@@ -231,5 +232,41 @@ describe('RollingScheduler', () => {
     const { store } = open();
     expect(await store.rollingTaskIds()).toEqual([]);
     expect((await store.getInvocations('old'))[0].sentAt).toBe(1);
+  });
+
+  it('logs the store away once, then once per 30 s with a count, and once when rolling tasks advance again', async () => {
+    vi.useFakeTimers();
+    const { logger, lines } = capturedLogger();
+    const { store, scheduler } = open(logger, 250);
+    await create(store, 't1', { concurrency: 2, maxErrors: null });
+    const real = { ids: store.rollingTaskIds.bind(store), task: store.getTask.bind(store) };
+    let down: 'read' | 'step' | null = 'read';
+    const refused = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    store.rollingTaskIds = () => (down === 'read' ? refused() : real.ids());
+    store.getTask = (id) => (down === 'step' ? refused() : real.task(id));
+    const tick = async (ms: number) => {
+      for (let t = 0; t < ms; t += 250) {
+        clock.advance(250);
+        await vi.advanceTimersByTimeAsync(250);
+      }
+    };
+    try {
+      scheduler.onApplicationBootstrap();
+      await tick(20_000); // 80 ticks: the list is not read
+      down = 'step';
+      await tick(20_000); // 80 more: the list is read, the step fails
+      down = null;
+      await tick(250);
+      expect(lines.map((l) => [l.level, l.msg, l.failures, l.taskId])).toEqual([
+        [50, 'rolling tasks not advanced; retried on the next tick', 1, undefined],
+        [50, 'rolling tasks not advanced; retried on the next tick', 120, 't1'],
+        [20, 'rolling: sending the next hosts', undefined, 't1'],
+        [30, 'rolling tasks advance again', 160, undefined],
+      ]);
+      expect(sent).toEqual([['h1', 'h2']]);
+    } finally {
+      scheduler.onModuleDestroy();
+      vi.useRealTimers();
+    }
   });
 });

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
+import { FailureLog } from '../core/failure-log';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { DispatcherService } from './dispatcher.service';
 import { nextRollingStep } from './rolling.policy';
@@ -23,6 +24,8 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly log: Logger;
+  /** while reads or steps keep failing (the store away, a tick every few hundred ms), one error line per 30 s */
+  private readonly failures: FailureLog;
 
   constructor(
     @Inject(TASK_STORE) private readonly store: TaskStore,
@@ -34,6 +37,10 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
     private readonly clock: Clock,
   ) {
     this.log = root.child({ component: 'rolling' });
+    this.failures = new FailureLog(clock, this.log, {
+      failed: 'rolling tasks not advanced; retried on the next tick',
+      resumed: 'rolling tasks advance again',
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -74,21 +81,28 @@ export class RollingScheduler implements OnApplicationBootstrap, OnModuleDestroy
 
   /** Every rolling task with hosts left to send: catches verdicts nobody announced, and resumes after a restart. */
   private async resumeAll(): Promise<void> {
+    let ids: string[];
     try {
-      await this.advanceMany(await this.store.rollingTaskIds());
+      ids = await this.store.rollingTaskIds();
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'rolling tasks not read; retried on the next tick');
+      this.failures.failed(err, { step: 'read the rolling tasks' });
+      return;
     }
+    if (await this.advanceMany(ids)) this.failures.succeeded();
   }
 
-  private async advanceMany(taskIds: Iterable<string>): Promise<void> {
+  /** Advances each task; resolves with whether every step worked (a failed one is retried on the next tick). */
+  private async advanceMany(taskIds: Iterable<string>): Promise<boolean> {
+    let ok = true;
     for (const id of taskIds) {
       try {
         await this.advance(id);
       } catch (err) {
-        this.log.error({ taskId: id, err: (err as Error).message }, 'rolling step failed; retried on the next tick');
+        ok = false;
+        this.failures.failed(err, { taskId: id, step: 'advance' });
       }
     }
+    return ok;
   }
 
   onModuleDestroy(): void {

@@ -1,0 +1,112 @@
+import { decodePresence, keyRing, parsePublicKey, verifyBody } from '@warren/protocol';
+import type { Clock } from '@warren/runtime';
+import type { Logger } from 'pino';
+import { FailureLog } from '../core/failure-log';
+
+/** What the presence handler reads of a consumed message (a `Delivery` of `@warren/amqp` has it). */
+export interface HeardMessage {
+  content: Buffer;
+  properties: { headers?: unknown };
+}
+
+/** How a {@link HeartbeatQueue} is fed to its handler and stays small. */
+export interface HeartbeatQueueOptions {
+  /** heartbeats queued at most; beyond, the oldest queued is dropped (a counted warning) */
+  max: number;
+  /** handles one heartbeat read at `at` (ms since epoch); one at a time, in the order queued */
+  handle: (m: HeardMessage, at: number) => Promise<void>;
+  log: Logger;
+  clock: Clock;
+}
+
+/**
+ * The heartbeats read and not yet handled, handled one at a time in the order read (the replay
+ * check and key records need it). While the store is slow or away (a blackholed database makes
+ * each heartbeat wait for the connection timeout) heartbeats keep arriving, so the queue is bounded
+ * two ways: a heartbeat signed with the key it announces replaces the one queued for the same
+ * host and key unless it was sent earlier (only the newest of a host matters; it keeps the queued
+ * one's place; a forged one does not push the genuine one out), and past
+ * `max` the oldest queued is dropped. A malformed message has a slot of its own (it is rejected,
+ * with its reason, when its turn comes). Handler failures and drops are each logged once, then
+ * once per 30 s with a count ({@link FailureLog}).
+ */
+export class HeartbeatQueue {
+  private readonly queued = new Map<string, { m: HeardMessage; at: number; sentAt: number }>();
+  private pumping: Promise<void> | null = null;
+  /** numbers the slots of malformed messages */
+  private unkeyed = 0;
+  private readonly failures: FailureLog;
+  private readonly drops: FailureLog;
+
+  constructor(private readonly opts: HeartbeatQueueOptions) {
+    this.failures = new FailureLog(opts.clock, opts.log, {
+      failed: 'presence message not recorded',
+      resumed: 'presence messages recorded again',
+    });
+    this.drops = new FailureLog(opts.clock, opts.log, {
+      failed: 'presence queue full: dropped the oldest heartbeats not yet handled (the store is slower than they come)',
+      resumed: 'presence queue emptied: heartbeats are handled as they come again',
+      level: 'warn',
+    });
+  }
+
+  /** Heartbeats queued and not yet being handled. */
+  get size(): number {
+    return this.queued.size;
+  }
+
+  /** Queues a heartbeat read at `at` (ms since epoch) and starts handling if idle. */
+  push(m: HeardMessage, at: number): void {
+    const decoded = decodePresence(m.content);
+    let key = decoded.ok ? `${decoded.message.host}\n${decoded.message.publicKey}` : `\n${this.unkeyed++}`;
+    const sentAt = decoded.ok ? decoded.message.sentAt : 0;
+    const held = this.queued.get(key);
+    // Only the key's holder replaces a queued heartbeat (the key is public: anyone can announce it).
+    if (held && decoded.ok && !signedWith(m, decoded.message.publicKey)) key = `\n${this.unkeyed++}`;
+    else if (held && held.sentAt > sentAt) return;
+    this.queued.set(key, { m, at, sentAt });
+    if (this.queued.size > this.opts.max) {
+      const [oldest] = this.queued.keys();
+      this.queued.delete(oldest);
+      this.drops.failed('queue full', { max: this.opts.max });
+    }
+    this.pumping ??= this.pump().finally(() => (this.pumping = null));
+  }
+
+  /** Resolves once every heartbeat queued is handled. */
+  async drained(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  /** Drops what is queued (at shutdown: the agents beat again, every controller reads them) and waits for the one being handled. */
+  async stop(): Promise<void> {
+    this.queued.clear();
+    await this.drained();
+  }
+
+  private async pump(): Promise<void> {
+    for (;;) {
+      const [first] = this.queued;
+      if (!first) break;
+      const [key, { m, at }] = first;
+      this.queued.delete(key);
+      try {
+        await this.opts.handle(m, at);
+        this.failures.succeeded();
+      } catch (err) {
+        this.failures.failed(err, { host: key.split('\n')[0] || undefined });
+      }
+    }
+    this.drops.succeeded();
+  }
+}
+
+/** Whether `m` is signed with the key it announces (base64 SPKI DER), as the registry checks it later. */
+function signedWith(m: HeardMessage, publicKey: string): boolean {
+  try {
+    const headers = m.properties.headers as Record<string, unknown> | undefined;
+    return verifyBody(m.content, headers, keyRing([parsePublicKey(publicKey)])).ok;
+  } catch {
+    return false;
+  }
+}
