@@ -33,6 +33,11 @@ describe('a controller on PostgreSQL (--db postgres://…)', () => {
     });
   }, 30_000);
 
+  it('answers 404, not 500, for a task id holding U+0000, which PostgreSQL cannot store', async () => {
+    for (const path of ['/v1/tasks/a%00b', '/v1/tasks/a%00b/results/pg1/stdout'])
+      expect((await w.api('GET', path)).status).toBe(404);
+  });
+
   it('shows the --db password neither in its command line nor in its log', () => {
     const cmdline = readFileSync(`/proc/${w.controller!.pid}/cmdline`, 'utf8');
     expect(cmdline).not.toContain(PASSWORD);

@@ -158,6 +158,51 @@ describe('codec', () => {
     });
     expect(decodeCommand(encode(report))).toMatchObject({ ok: false, reason: 'unexpected message kind "interrupted"' });
   });
+  it('refuses ids and names holding control characters, keeping no such id as a partial', () => {
+    const result: ResultMessage = {
+      v: 1,
+      kind: 'result',
+      invocationId: 'i',
+      taskId: 't',
+      host: 'h',
+      state: 'failed',
+      exitCode: 2,
+      signal: null,
+      stdout: { data: '', bytes: 0, truncated: false },
+      stderr: { data: '', bytes: 0, truncated: false },
+      startedAt: 1,
+      finishedAt: 2,
+      durationMs: 1,
+      reason: null,
+    };
+    for (const bad of ['a\u0000b', 'a\u0007', '\u007f', 'a\nb', 'x\u009b']) {
+      const reply = decodeReply(encode({ ...result, invocationId: bad }));
+      expect(reply).toMatchObject({ ok: false, reason: /invocationId holds control characters/ });
+      expect(reply.ok ? null : reply.partial).toEqual({ taskId: 't' });
+      expect(decodeReply(encode({ ...result, taskId: bad }))).toMatchObject({ ok: false, reason: /taskId holds/ });
+      expect(decodeReply(encode({ ...result, signal: bad }))).toMatchObject({ ok: false, reason: /signal holds/ });
+      expect(decodeCommand(encode({ ...command, agentKeyId: bad }))).toMatchObject({ reason: /agentKeyId holds/ });
+      expect(decodeCommand(encode({ ...command, replyTo: bad }))).toMatchObject({ reason: /replyTo holds/ });
+      expect(decodeCommand(encode({ ...command, runAs: bad }))).toMatchObject({ reason: /runAs holds/ });
+    }
+    expect(decodeReply(encode({ ...result, reason: 'line 1\nline 2' }))).toMatchObject({ ok: true });
+    const cancel = {
+      v: 1,
+      kind: 'cancel',
+      taskId: 't',
+      host: 'h',
+      namespace: 'warren',
+      agentKeyId: 'k',
+      invocationIds: ['i'],
+      requestedBy: 'alice',
+      issuedAt: 1,
+      expiresAt: 2,
+      replyTo: 'r',
+    };
+    expect(decodeCancel(Buffer.from(JSON.stringify(cancel)))).toMatchObject({ ok: true });
+    for (const change of [{ invocationIds: ['i', 'j\u0000'] }, { requestedBy: 'al\u001bice' }, { taskId: '\u0000' }])
+      expect(decodeCancel(Buffer.from(JSON.stringify({ ...cancel, ...change })))).toMatchObject({ ok: false });
+  });
 });
 
 describe('topology', () => {

@@ -35,15 +35,24 @@ type Check = (o: Obj, errors: string[]) => void;
 
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
 
-function str(field: string, opts: { max?: number; min?: number; nullable?: boolean } = {}): Check {
+/**
+ * A string of `min` (default 1) to `max` characters. `printable`: none of the characters
+ * {@link isPrintable} refuses, for ids and names a store keys on or a person reads (a NUL in one
+ * cannot even be stored: PostgreSQL text refuses U+0000, and the whole batch of replies would fail).
+ */
+function str(field: string, opts: { max?: number; min?: number; nullable?: boolean; printable?: boolean } = {}): Check {
   return (o, errors) => {
     const v = o[field];
     if (v === null && opts.nullable) return;
     if (typeof v !== 'string') return void errors.push(`${field} must be a string`);
     if (v.length < (opts.min ?? 1)) errors.push(`${field} must not be empty`);
     if (opts.max !== undefined && v.length > opts.max) errors.push(`${field} is longer than ${opts.max}`);
+    else if (opts.printable && !isPrintable(v)) errors.push(`${field} holds control characters`);
   };
 }
+
+/** An id from the wire (invocation, task, agent key, reply queue): 1 to `max` printable characters. */
+const id = (field: string, max = 128): Check => str(field, { max, printable: true });
 
 function int(field: string, opts: { min?: number; max?: number; nullable?: boolean } = {}): Check {
   return (o, errors) => {
@@ -73,8 +82,8 @@ function stringList(field: string, opts: { max: number; maxItem: number }): Chec
     const v = o[field];
     if (!Array.isArray(v)) return void errors.push(`${field} must be an array of strings`);
     if (v.length > opts.max) errors.push(`${field} has more than ${opts.max} entries`);
-    if (v.some((x) => typeof x !== 'string' || x.length === 0 || x.length > opts.maxItem))
-      errors.push(`${field} must hold non-empty strings of at most ${opts.maxItem} characters`);
+    if (v.some((x) => typeof x !== 'string' || x.length === 0 || x.length > opts.maxItem || !isPrintable(x)))
+      errors.push(`${field} must hold non-empty printable strings of at most ${opts.maxItem} characters`);
   };
 }
 
@@ -125,14 +134,14 @@ function capture(field: string): Check {
   };
 }
 
-const ids: Check[] = [str('invocationId', { max: 128 }), str('taskId', { max: 128 }), host()];
+const ids: Check[] = [id('invocationId'), id('taskId'), host()];
 /** Whom a command or cancel is addressed to besides its host: the namespace and the host's accepted agent key. */
 const addressee: Check[] = [
   (o, errors) => {
     if (typeof o.namespace !== 'string') errors.push('namespace must be a string');
     else if (!NAMESPACE_PATTERN.test(o.namespace)) errors.push('namespace is not a valid namespace');
   },
-  str('agentKeyId', { max: 128 }),
+  id('agentKeyId'),
 ];
 const epochMs = (field: string, nullable = false) => int(field, { min: 0, nullable });
 
@@ -145,10 +154,10 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     stringMap('env', { names: ENV_NAME_PATTERN, maxEntries: LIMITS.envCount, maxValue: LIMITS.envEntryBytes }),
     int('timeoutMs', { min: 1, max: LIMITS.maxTimeoutMs }),
     int('killGraceMs', { min: 0, max: LIMITS.maxKillGraceMs }),
-    str('runAs', { max: 64, nullable: true }),
+    str('runAs', { max: 64, nullable: true, printable: true }),
     epochMs('issuedAt'),
     epochMs('expiresAt'),
-    str('replyTo', { max: 255 }),
+    id('replyTo', 255),
     optionalBool('live'),
   ],
   started: [...ids, epochMs('startedAt'), int('pid', { min: 0, nullable: true })],
@@ -156,7 +165,7 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     ...ids,
     oneOf('state', AGENT_RESULT_STATES),
     int('exitCode', { nullable: true }),
-    str('signal', { max: 32, nullable: true }),
+    str('signal', { max: 32, nullable: true, printable: true }),
     capture('stdout'),
     capture('stderr'),
     epochMs('startedAt', true),
@@ -179,7 +188,7 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     int('concurrency', { min: 1 }),
     int('intervalMs', { min: 1 }),
     epochMs('sentAt'),
-    str('publicKey', { max: 256 }),
+    str('publicKey', { max: 256, printable: true }),
   ],
   output: [
     ...ids,
@@ -189,14 +198,14 @@ const SCHEMAS: Record<MessageKind, Check[]> = {
     str('data', { min: 0, max: LIMITS.maxOutputChunkChars }),
   ],
   cancel: [
-    str('taskId', { max: 128 }),
+    id('taskId'),
     host(),
     ...addressee,
     stringList('invocationIds', { max: LIMITS.hostsPerTask, maxItem: 128 }),
-    str('requestedBy', { max: 256 }),
+    str('requestedBy', { max: 256, printable: true }),
     epochMs('issuedAt'),
     epochMs('expiresAt'),
-    str('replyTo', { max: 255 }),
+    id('replyTo', 255),
   ],
   interrupted: [...ids, epochMs('reportedAt'), str('reason', { max: 4096 })],
 };
@@ -213,8 +222,9 @@ const MAX_BYTES: Record<MessageKind, number> = {
 
 function fail<T>(reason: string, o?: Obj): Decoded<T> {
   const partial: { invocationId?: string; taskId?: string } = {};
-  if (o && typeof o.invocationId === 'string' && o.invocationId.length <= 128) partial.invocationId = o.invocationId;
-  if (o && typeof o.taskId === 'string' && o.taskId.length <= 128) partial.taskId = o.taskId;
+  const usable = (v: unknown): v is string => typeof v === 'string' && v.length <= 128 && isPrintable(v);
+  if (o && usable(o.invocationId)) partial.invocationId = o.invocationId;
+  if (o && usable(o.taskId)) partial.taskId = o.taskId;
   return { ok: false, reason, partial };
 }
 

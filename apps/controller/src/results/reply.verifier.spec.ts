@@ -69,6 +69,14 @@ describe('ReplyVerifier', () => {
     expect(text).toMatch(/reason="bad_signature"\} 1/);
   });
 
+  it('drops, as malformed, a signed reply whose ids hold a NUL or another control character', async () => {
+    const { verifier, metrics } = await verifierOf();
+    expect(verifier.verify(signed(result('web1', { invocationId: 'i1\u0000' })))).toBeNull();
+    expect(verifier.verify(signed(result('web1', { taskId: 't1\u007f' })))).toBeNull();
+    expect(await metrics.registry.metrics()).toMatch(/reason="malformed"\} 2/);
+    expect(verifier.verify(signed(result('web1')))).toMatchObject({ invocationId: 'i1' });
+  });
+
   it("relays a live event only about the signing host's own invocation, reading the store once per invocation", async () => {
     const { verifier, lookups } = await verifierOf();
     expect(await verifier.owns({ invocationId: 'i1', taskId: 't1', host: 'web1' })).toBe(true);

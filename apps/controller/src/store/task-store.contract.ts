@@ -126,6 +126,32 @@ function describeBasics(open: OpenStore): void {
       expect(ctx.heard).toEqual([]);
     });
 
+    it('answers ids holding U+0000 (which PostgreSQL cannot store) as unknown ones, and applies the rest of the batch', async () => {
+      const { store } = ctx;
+      const nul = 'i1\u0000x';
+      expect(await store.getTask('t1\u0000')).toBeNull();
+      expect(await store.getInvocations('t1\u0000')).toEqual([]);
+      expect(await store.getOutput('t1\u0000', 'a', 'stdout')).toBeNull();
+      expect(await store.getOutput('t1', 'a\u0000', 'stdout')).toBeNull();
+      expect(await store.hostsOf('t1\u0000')).toEqual([]);
+      expect(await store.countByState('t1\u0000')).toEqual({});
+      expect(await store.invocationOwner(nul)).toBeNull();
+      expect(await store.requestCancel('t1\u0000', null, 'stop', 4_000)).toEqual({
+        pending: [],
+        running: [],
+        completed: false,
+      });
+      const rolling = await store.advanceRolling('t1\u0000', () => ({ send: 1 }), 9_000, 4_000);
+      expect(rolling).toEqual({ claimed: [], skipped: 0, completed: false });
+      const batch = [
+        res(nul as 'i1', 'succeeded', 'x', 'a'),
+        res('i1', 'failed', 'x', 'a\u0000'),
+        res('i2', 'succeeded'),
+      ];
+      expect(await store.applyUpdates(batch, 4_000)).toEqual({ applied: 1, completedTaskIds: [] });
+      expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['pending', 'succeeded']);
+    });
+
     it('completes the task when the last invocation becomes terminal, and says so once', async () => {
       const { store } = ctx;
       expect((await store.applyUpdates([res('i1', 'succeeded')], 4_000)).completedTaskIds).toEqual([]);

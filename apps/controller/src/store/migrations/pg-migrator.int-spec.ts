@@ -1,4 +1,5 @@
 import { ManualClock } from '@warren/runtime';
+import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../../../test/support/postgres';
 import { MigrationFailedError, SchemaTooNewError } from '../../errors/errors';
@@ -49,6 +50,18 @@ const recorded = async (pool: PgPool) =>
   (await pool.query(`SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)).rows;
 const advisoryLocks = async (pool: PgPool) =>
   (await pool.query(`SELECT objid FROM pg_locks WHERE locktype = 'advisory'`)).rows.length;
+/** `p`, or a rejection when it has not settled within `s` seconds (its timer cleared either way). */
+async function withinSeconds<T>(s: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`not settled in ${s} s`)), s * 1000)),
+  );
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('PostgreSQL migrations (real server)', () => {
   it('brings an empty database to version 1: every table, one schema_migrations row, the lock released', async () => {
@@ -142,6 +155,42 @@ describe('PostgreSQL migrations (real server)', () => {
     expect((err as Error).message).toMatch(/^migration 0002_sneaky failed, nothing of it applied: duplicate key/);
     expect(await tables(pool)).not.toContain('half');
     expect((await recorded(pool)).map((r) => r.version)).toEqual([1]);
+  });
+
+  it('starts as a user with only data rights when nothing is pending: no DDL, no lock, and the newer-schema refusal', async () => {
+    const { db, pool } = await poolOn();
+    await migratePostgres(pool);
+    const role = `warren_test_app_${randomBytes(4).toString('hex')}`;
+    await pool.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`); // PostgreSQL < 15 grants it
+    await pool.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await pool.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+      await pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+      await pool.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+      const u = new URL(db.url);
+      u.username = role;
+      const app = openPostgres(u.toString(), { max: 1 });
+      const session = await pool.connect();
+      try {
+        expect(await migratePostgres(app)).toMatchObject({ from: 1, to: 1, applied: [], dryRun: false });
+        // The lock held elsewhere: a run that took it would wait, so it must settle at once.
+        await session.query(`SELECT pg_advisory_lock($1::bigint)`, [MIGRATION_LOCK_KEY]);
+        expect(await withinSeconds(3, migratePostgres(app))).toMatchObject({ applied: [] });
+        await expect(withinSeconds(3, migratePostgres(app, { migrations: [] }))).rejects.toBeInstanceOf(
+          SchemaTooNewError,
+        );
+        // Something pending: the run needs DDL rights, and fails saying so, having written nothing.
+        await session.query(`SELECT pg_advisory_unlock($1::bigint)`, [MIGRATION_LOCK_KEY]);
+        await expect(migratePostgres(app, { migrations: TWO })).rejects.toThrow(/permission denied/);
+        expect(await tables(pool)).not.toContain('notes');
+      } finally {
+        session.release();
+        await app.end();
+      }
+    } finally {
+      await pool.query(`DROP OWNED BY ${role}`);
+      await pool.query(`DROP ROLE ${role}`);
+    }
   });
 
   it('waits while another session holds the migration lock, then migrates', async () => {

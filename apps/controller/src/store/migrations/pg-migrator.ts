@@ -52,16 +52,21 @@ async function applyOne(client: PgClient, m: Migration, clock: Clock): Promise<v
 
 /**
  * Brings the PostgreSQL database behind `pool` to the newest schema of `migrations`: the one
- * function to call at start, before any store touches the database. The whole run holds
- * `pg_advisory_lock(MIGRATION_LOCK_KEY)` on one dedicated connection (released in `finally`, and by
- * PostgreSQL if the connection dies), so concurrent runs apply each version once. umzug runs the
+ * function to call at start, before any store touches the database. It first reads the version
+ * (`to_regclass('schema_migrations')`, then its highest row) with no lock and no DDL, so a user
+ * with only SELECT/INSERT/UPDATE/DELETE rights starts a controller on an up-to-date database; the
+ * newer-database refusal needs no lock either. Only when something is pending does it take
+ * `pg_advisory_lock(MIGRATION_LOCK_KEY)` on one dedicated connection (released in `finally`, and
+ * by PostgreSQL if the connection dies), create `schema_migrations` if missing and read the
+ * version again under the lock, so concurrent runs apply each version once. umzug runs the
  * ordered list; its storage reads the versions in `schema_migrations`, while each row is written
  * by the migration itself, in the migration's own transaction (umzug's `logMigration` would write
  * it after the commit). Returns what was applied, or with `dryRun` what would be.
  *
  * Throws {@link SchemaTooNewError} (nothing written) when the database is newer than
  * `migrations`, {@link MigrationFailedError} when a migration fails (rolled back; those before it
- * stay applied), or the driver's error when the database cannot be reached.
+ * stay applied), or the driver's error when the database cannot be reached or the user may not
+ * create tables while a migration is pending (`permission denied for schema public`).
  */
 export async function migratePostgres(pool: PgPool, opts: PostgresMigrateOptions = {}): Promise<MigrationReport> {
   const known = opts.migrations ?? MIGRATIONS.postgres;
@@ -73,22 +78,25 @@ export async function migratePostgres(pool: PgPool, opts: PostgresMigrateOptions
   // this waits for the lock would be an unhandled 'error' and end the process. The query fails too.
   const onError = (err: Error) => (broken = err);
   client.on('error', onError);
-  const locked = !opts.dryRun;
+  let locked = false;
   try {
-    if (locked) {
-      await client.query(`SELECT pg_advisory_lock($1::bigint)`, [MIGRATION_LOCK_KEY]);
-      await client.query(SCHEMA_MIGRATIONS_DDL);
-    }
-    const from = await pgSchemaVersion(client);
-    pendingAfter(known, from); // throws SchemaTooNewError
-    const report = (applied: Migration[]): MigrationReport => ({
+    const seen = await pgSchemaVersion(client);
+    const waiting = pendingAfter(known, seen); // throws SchemaTooNewError
+    const report = (from: number, applied: Migration[], dryRun = false): MigrationReport => ({
       dialect: 'postgres',
       from,
-      to: locked ? from + applied.length : from,
+      to: dryRun ? from : from + applied.length,
       applied,
       legacy: false,
-      dryRun: !locked,
+      dryRun,
     });
+    if (opts.dryRun) return report(seen, waiting, true);
+    if (waiting.length === 0) return report(seen, []);
+    await client.query(`SELECT pg_advisory_lock($1::bigint)`, [MIGRATION_LOCK_KEY]);
+    locked = true;
+    await client.query(SCHEMA_MIGRATIONS_DDL);
+    const from = await pgSchemaVersion(client); // another runner may have migrated while this waited
+    pendingAfter(known, from);
     const umzug = new Umzug({
       migrations: known.map((m) => ({ name: migrationLabel(m), up: () => applyOne(client, m, clock) })),
       storage: {
@@ -100,9 +108,11 @@ export async function migratePostgres(pool: PgPool, opts: PostgresMigrateOptions
       },
       logger: undefined,
     });
-    if (!locked) return report((await umzug.pending()).map((p) => byLabel.get(p.name)!));
     try {
-      return report((await umzug.up()).map((d) => byLabel.get(d.name)!));
+      return report(
+        from,
+        (await umzug.up()).map((d) => byLabel.get(d.name)!),
+      );
     } catch (err) {
       throw err instanceof MigrationError && err.cause instanceof MigrationFailedError ? err.cause : err;
     }

@@ -17,6 +17,15 @@ import { PgTaskQueries } from './pg-task.queries';
 import { PgTaskTransitions } from './pg-task.transitions';
 
 /**
+ * True when `s` holds U+0000, which no PostgreSQL text value can
+ * (https://www.postgresql.org/docs/current/datatype-character.html): no row has such an id, and a
+ * statement that names one fails (`invalid byte sequence for encoding "UTF8": 0x00`). The store
+ * answers as for an unknown id instead, as SQLite does, so a task id from a URL gets a 404 and one
+ * bad reply cannot fail the batch it came in.
+ */
+const unstorable = (...ids: string[]): boolean => ids.some((id) => id.includes('\u0000'));
+
+/**
  * The task store on PostgreSQL, which several controllers share (`--db postgres://…`), with the
  * same semantics as {@link SqliteTaskStore} (one contract suite runs against both). Its tables come
  * from the migrations (`MIGRATIONS.postgres`): it never creates or alters one. Reads are in
@@ -47,24 +56,24 @@ export class PgTaskStore implements TaskStore {
     return this.transitions.createTask(task, invocations);
   }
 
-  getTask(id: string): Promise<TaskRecord | null> {
-    return this.queries.getTask(id);
+  async getTask(id: string): Promise<TaskRecord | null> {
+    return unstorable(id) ? null : this.queries.getTask(id);
   }
 
-  getInvocations(taskId: string): Promise<InvocationRecord[]> {
-    return this.queries.getInvocations(taskId);
+  async getInvocations(taskId: string): Promise<InvocationRecord[]> {
+    return unstorable(taskId) ? [] : this.queries.getInvocations(taskId);
   }
 
-  getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): Promise<StoredOutput | null> {
-    return this.queries.getOutput(taskId, host, stream);
+  async getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): Promise<StoredOutput | null> {
+    return unstorable(taskId, host) ? null : this.queries.getOutput(taskId, host, stream);
   }
 
-  hostsOf(taskId: string): Promise<string[]> {
-    return this.queries.hostsOf(taskId);
+  async hostsOf(taskId: string): Promise<string[]> {
+    return unstorable(taskId) ? [] : this.queries.hostsOf(taskId);
   }
 
-  countByState(taskId: string): Promise<StateCounts> {
-    return this.queries.countByState(taskId);
+  async countByState(taskId: string): Promise<StateCounts> {
+    return unstorable(taskId) ? {} : this.queries.countByState(taskId);
   }
 
   listTasks(limit: number): Promise<TaskListItem[]> {
@@ -75,25 +84,29 @@ export class PgTaskStore implements TaskStore {
     return this.queries.listTasksWithin(limit, visible);
   }
 
+  /** An update naming an id no row can have (see {@link unstorable}) changes nothing, as an unknown one. */
   applyUpdates(updates: InvocationUpdate[], now: number): Promise<{ applied: number; completedTaskIds: string[] }> {
-    return this.transitions.applyUpdates(updates, now);
+    const storable = updates.filter((u) => !unstorable(u.invocationId, 'host' in u ? u.host : ''));
+    return this.transitions.applyUpdates(storable, now);
   }
 
-  requestCancel(
+  async requestCancel(
     taskId: string,
     hosts: ReadonlySet<string> | null,
     reason: string,
     now: number,
   ): Promise<{ pending: InvocationRecord[]; running: InvocationRecord[]; completed: boolean }> {
+    if (unstorable(taskId)) return { pending: [], running: [], completed: false };
     return this.transitions.requestCancel(taskId, hosts, reason, now);
   }
 
-  advanceRolling(
+  async advanceRolling(
     taskId: string,
     decide: (p: RollingProgress) => RollingStep,
     deadlineAt: number,
     now: number,
   ): Promise<{ claimed: { id: string; host: string }[]; skipped: number; completed: boolean }> {
+    if (unstorable(taskId)) return { claimed: [], skipped: 0, completed: false };
     return this.transitions.advanceRolling(taskId, decide, deadlineAt, now);
   }
 
@@ -101,8 +114,8 @@ export class PgTaskStore implements TaskStore {
     return this.queries.rollingTaskIds();
   }
 
-  invocationOwner(invocationId: string): Promise<{ taskId: string; host: string } | null> {
-    return this.queries.invocationOwner(invocationId);
+  async invocationOwner(invocationId: string): Promise<{ taskId: string; host: string } | null> {
+    return unstorable(invocationId) ? null : this.queries.invocationOwner(invocationId);
   }
 
   findOverdue(now: number, limit: number): Promise<OverdueInvocation[]> {
