@@ -40,14 +40,21 @@ async function verifierOf() {
   const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), new ManualClock());
   await keys.seen('web1', web1.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), web1.keyId, true);
   const lookups: string[] = [];
+  /** the ids of each batch read (`invocationOwners`) */
+  const batches: string[][] = [];
+  const owner = (id: string) => (id === 'i1' || id === 'i2' ? { taskId: 't1', host: 'web1' } : null);
   const store = {
     invocationOwner: async (id: string) => {
       lookups.push(id);
-      return id === 'i1' ? { taskId: 't1', host: 'web1' } : null;
+      return owner(id);
+    },
+    invocationOwners: async (ids: readonly string[]) => {
+      batches.push([...ids]);
+      return new Map(ids.flatMap((id) => (owner(id) ? [[id, owner(id)!] as const] : [])));
     },
   } as unknown as TaskStore;
   const metrics = new MetricsService();
-  return { verifier: new ReplyVerifier(keys, store, metrics, pino({ level: 'silent' })), metrics, lookups };
+  return { verifier: new ReplyVerifier(keys, store, metrics, pino({ level: 'silent' })), metrics, lookups, batches };
 }
 
 describe('ReplyVerifier', () => {
@@ -83,6 +90,17 @@ describe('ReplyVerifier', () => {
     expect(await verifier.owns({ invocationId: 'i1', taskId: 't1', host: 'web2' })).toBe(false);
     expect(await verifier.owns({ invocationId: 'i9', taskId: 't1', host: 'web1' })).toBe(false);
     expect(lookups).toEqual(['i1', 'i9']);
+  });
+
+  it('learns the owners of a batch of replies in one read, then checks each without another', async () => {
+    const { verifier, lookups, batches } = await verifierOf();
+    await verifier.learnOwners(['i1', 'i2', 'i1', 'i9']);
+    await verifier.learnOwners(['i2', 'i9']); // all known, unknown ones included: no read
+    expect(batches).toEqual([['i1', 'i2', 'i9']]);
+    expect(await verifier.owns({ invocationId: 'i2', taskId: 't1', host: 'web1' })).toBe(true);
+    expect(await verifier.owns({ invocationId: 'i9', taskId: 't1', host: 'web1' })).toBe(false);
+    expect(await verifier.owns({ invocationId: 'i1', taskId: 't1', host: 'web2' })).toBe(false);
+    expect(lookups).toEqual([]);
   });
 
   it('lets no refusal about an unverifiable message, another host, another namespace or a replay change an invocation', async () => {

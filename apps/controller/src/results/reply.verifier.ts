@@ -82,12 +82,27 @@ export class ReplyVerifier {
   }
 
   /** True when the invocation a live event names is a task's invocation on the host that signed it. */
+  /**
+   * Reads, in one store call, the owners of those of `invocationIds` not known yet, so that the
+   * {@link owns} checks of a batch of replies that follow cost no read each.
+   */
+  async learnOwners(invocationIds: Iterable<string>): Promise<void> {
+    const unknown = [...new Set(invocationIds)].filter((id) => !this.owners.has(id));
+    if (unknown.length === 0) return;
+    const found = await this.store.invocationOwners(unknown);
+    for (const id of unknown) this.remember(id, found.get(id) ?? null);
+  }
+
+  private remember(invocationId: string, owner: { taskId: string; host: string } | null): void {
+    this.owners.set(invocationId, owner);
+    if (this.owners.size > 50_000) this.owners.delete(this.owners.keys().next().value as string);
+  }
+
   async owns(m: { invocationId: string; taskId: string; host: string }): Promise<boolean> {
     let o = this.owners.get(m.invocationId);
     if (o === undefined) {
       o = await this.store.invocationOwner(m.invocationId);
-      this.owners.set(m.invocationId, o);
-      if (this.owners.size > 50_000) this.owners.delete(this.owners.keys().next().value as string);
+      this.remember(m.invocationId, o);
     }
     const ok = o !== null && o.taskId === m.taskId && o.host === m.host;
     if (!ok)

@@ -105,8 +105,13 @@ export class ResultsConsumer {
     const accepted: Delivery[] = [];
     /** tasks whose invocations these replies may change */
     const touched = new Set<string>();
-    for (const d of batch) {
-      const m = this.verifier.verify(d);
+    const verified = batch.map((d) => ({ d, m: this.verifier.verify(d) }));
+    // The live events check each `started` and chunk against its invocation's owner: one read for
+    // the batch rather than one per reply (a round trip each on PostgreSQL).
+    await this.verifier.learnOwners(
+      verified.flatMap(({ m }) => (m && (m.kind === 'started' || m.kind === 'output') ? [m.invocationId] : [])),
+    );
+    for (const { d, m } of verified) {
       if (!m) {
         d.reject(false);
         continue;

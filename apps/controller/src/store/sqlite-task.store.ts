@@ -109,6 +109,15 @@ export class SqliteTaskStore implements TaskStore {
     return this.queries.invocationOwner(invocationId);
   }
 
+  async invocationOwners(invocationIds: readonly string[]): Promise<Map<string, { taskId: string; host: string }>> {
+    const out = new Map<string, { taskId: string; host: string }>();
+    for (const id of invocationIds) {
+      const o = this.queries.invocationOwner(id);
+      if (o) out.set(id, o);
+    }
+    return out;
+  }
+
   async findOverdue(now: number, limit: number): Promise<OverdueInvocation[]> {
     return this.queries.findOverdue(now, limit);
   }

@@ -63,6 +63,13 @@ function describeBasics(open: OpenStore): void {
       expect((await store.hostsOf('t1')).sort()).toEqual(['a', 'b']);
       expect(await store.invocationOwner('i2')).toEqual({ taskId: 't1', host: 'b' });
       expect(await store.invocationOwner('nope')).toBeNull();
+      expect(await store.invocationOwners(['i2', 'nope', 'i1'])).toEqual(
+        new Map([
+          ['i2', { taskId: 't1', host: 'b' }],
+          ['i1', { taskId: 't1', host: 'a' }],
+        ]),
+      );
+      expect(await store.invocationOwners([])).toEqual(new Map());
     });
 
     it('refuses a task id that exists, and stores nothing of the second', async () => {
@@ -136,6 +143,7 @@ function describeBasics(open: OpenStore): void {
       expect(await store.hostsOf('t1\u0000')).toEqual([]);
       expect(await store.countByState('t1\u0000')).toEqual({});
       expect(await store.invocationOwner(nul)).toBeNull();
+      expect(await store.invocationOwners([nul, 'i1'])).toEqual(new Map([['i1', { taskId: 't1', host: 'a' }]]));
       expect(await store.requestCancel('t1\u0000', null, 'stop', 4_000)).toEqual({
         pending: [],
         running: [],

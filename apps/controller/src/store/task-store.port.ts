@@ -235,6 +235,11 @@ export interface TaskStore {
   rollingTaskIds(): Promise<string[]>;
   /** The task and host an invocation belongs to; null if there is no such invocation. */
   invocationOwner(invocationId: string): Promise<{ taskId: string; host: string } | null>;
+  /**
+   * The task and host of each of these invocations, in one read (a batch of replies asks once, not
+   * once per reply); an id with no such invocation is absent from the map.
+   */
+  invocationOwners(invocationIds: readonly string[]): Promise<Map<string, { taskId: string; host: string }>>;
   /** At most `limit` pending or running invocations whose deadline is at or before `now`, earliest deadline first. */
   findOverdue(now: number, limit: number): Promise<OverdueInvocation[]>;
   /**

@@ -117,6 +117,17 @@ export class PgTaskQueries {
     return rows.length > 0 ? { taskId: rows[0].task_id, host: rows[0].host } : null;
   }
 
+  async invocationOwners(invocationIds: readonly string[]): Promise<Map<string, { taskId: string; host: string }>> {
+    const out = new Map<string, { taskId: string; host: string }>();
+    if (invocationIds.length === 0) return out;
+    const { rows } = await this.pool.query<{ id: string; task_id: string; host: string }>(
+      `SELECT id, task_id, host FROM invocations WHERE id = ANY($1::text[])`,
+      [invocationIds],
+    );
+    for (const r of rows) out.set(r.id, { taskId: r.task_id, host: r.host });
+    return out;
+  }
+
   async findOverdue(now: number, limit: number): Promise<OverdueInvocation[]> {
     const { rows } = await this.pool.query<OverdueRow>(
       `SELECT id, task_id, host, state FROM invocations WHERE state IN ('pending', 'running') AND deadline_at <= $1

@@ -118,6 +118,10 @@ export class PgTaskStore implements TaskStore {
     return unstorable(invocationId) ? null : this.queries.invocationOwner(invocationId);
   }
 
+  invocationOwners(invocationIds: readonly string[]): Promise<Map<string, { taskId: string; host: string }>> {
+    return this.queries.invocationOwners(invocationIds.filter((id) => !unstorable(id)));
+  }
+
   findOverdue(now: number, limit: number): Promise<OverdueInvocation[]> {
     return this.queries.findOverdue(now, limit);
   }
