@@ -137,6 +137,30 @@ describe('ResultsConsumer', () => {
     expect(d.acks).toBe(1);
   });
 
+  it('stores what arrives during a commit as one next batch, taken when that commit ends (group commit)', async () => {
+    const { store, commits } = deferredStore();
+    const { receive, flush } = await consumerOf(store);
+    receive(delivery(result('i1')));
+    const first = flush();
+    await settle();
+    expect(commits).toHaveLength(1);
+    const later = ['i2', 'i3', 'i4'].map((id) => delivery(result(id)));
+    for (const d of later) {
+      receive(d); // one per tick, as a broker delivers them under load
+      await settle();
+    }
+    expect(commits).toHaveLength(1); // nothing cut while the first is being stored
+    commits[0].resolve();
+    await first;
+    await settle();
+    await settle();
+    expect(commits).toHaveLength(2);
+    expect(commits[1].updates.map((u) => u.invocationId)).toEqual(['i2', 'i3', 'i4']);
+    commits[1].resolve();
+    await settle();
+    expect(later.map((d) => d.acks)).toEqual([1, 1, 1]);
+  });
+
   it('never acks a batch the store failed to commit: it goes back to the queue', async () => {
     vi.useFakeTimers();
     const { store, commits } = deferredStore();

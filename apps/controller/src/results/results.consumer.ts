@@ -72,10 +72,19 @@ export class ResultsConsumer {
     await this.consumer.start();
   }
 
+  /** batches taken and not yet stored (or failed) */
+  private unstored = 0;
+
+  /**
+   * Group commit: while a batch is being stored, what arrives waits and goes in the next batch,
+   * taken when that store ends (or at once, at {@link MAX_BATCH}); so under load each transaction
+   * takes hundreds of replies rather than the few read in one tick, and a store that is a network
+   * round trip away (PostgreSQL) is not asked for one small transaction after another.
+   */
   private enqueue(d: Delivery): void {
     this.batch.push(d);
     if (this.batch.length >= MAX_BATCH) void this.flush();
-    else if (!this.scheduled) {
+    else if (this.unstored === 0 && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => void this.flush());
     }
@@ -86,13 +95,20 @@ export class ResultsConsumer {
     this.scheduled = false;
     const batch = this.batch;
     this.batch = [];
-    if (batch.length > 0)
-      this.flushing = this.flushing.then(() =>
-        this.storeBatch(batch).catch((err: Error) => {
+    if (batch.length > 0) {
+      this.unstored++;
+      this.flushing = this.flushing.then(async () => {
+        await this.storeBatch(batch).catch((err: Error) => {
           // A read of the store failed before the write: put back what is not settled.
           this.storeFailed(batch, err, 'reading the store failed');
-        }),
-      );
+        });
+        // What came in meanwhile is the next batch, taken now that this one is done.
+        if (--this.unstored === 0 && this.batch.length > 0 && !this.scheduled) {
+          this.scheduled = true;
+          setImmediate(() => void this.flush());
+        }
+      });
+    }
     return this.flushing;
   }
 

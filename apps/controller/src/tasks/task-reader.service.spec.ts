@@ -47,6 +47,32 @@ describe('TaskReader', () => {
     vi.useRealTimers();
   });
 
+  it('a POST with wait answers at once when the task completes while it is read, not at the next re-read', async () => {
+    vi.useFakeTimers();
+    const notifier = new CompletionNotifier();
+    let reads = 0;
+    let release: (() => void) | null = null;
+    // The first read is under way (a database round trip) when the last result is committed and
+    // announced; it still sees the task running, as it read before the commit.
+    const store = {
+      getTask: async () => {
+        reads++;
+        if (reads === 1) await new Promise<void>((r) => (release = r));
+        return task(reads === 1 ? 'running' : 'completed');
+      },
+      getInvocations: async () => [],
+    } as unknown as TaskStore;
+    const reader = new TaskReader(store, notifier, {} as AuditLog);
+    let answered: string | null = null;
+    void reader.waitForCompletion('t1', admin).then((v) => (answered = v.state));
+    await vi.advanceTimersByTimeAsync(0);
+    notifier.notify(['t1']);
+    release!();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(answered).toBe('completed');
+    expect(reads).toBe(2);
+  });
+
   it('a held GET reads the task again every RECHECK_MS, so a completion nobody announced is answered', async () => {
     vi.useFakeTimers();
     const notifier = new CompletionNotifier();

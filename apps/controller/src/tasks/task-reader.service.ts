@@ -65,13 +65,27 @@ export class TaskReader {
     }
   }
 
-  /** Holds until the task completes (it always does: every invocation has a deadline). */
+  /**
+   * Holds until the task completes (it always does: every invocation has a deadline). Like
+   * {@link heldUntilDone}, it listens for the completion before each read of the task: a completion
+   * committed while the read is under way (a round trip, on PostgreSQL) would otherwise be missed
+   * and the answer wait for the next re-read, a second later.
+   */
   async waitForCompletion(id: string, caller: Caller, signal?: AbortSignal): Promise<TaskView> {
     while (!signal?.aborted && !this.notifier.closed) {
-      const task = await this.store.getTask(id);
-      if (!task) throw new TaskNotFoundError(id);
-      if (task.state !== 'running') return presentTask(task, await this.store.getInvocations(id));
-      await this.notifier.wait(id, 1_000, signal);
+      const stop = new AbortController();
+      const abort = () => stop.abort();
+      signal?.addEventListener('abort', abort);
+      try {
+        const completed = this.notifier.wait(id, 1_000, stop.signal);
+        const task = await this.store.getTask(id);
+        if (!task) throw new TaskNotFoundError(id);
+        if (task.state !== 'running') return presentTask(task, await this.store.getInvocations(id));
+        await completed;
+      } finally {
+        stop.abort();
+        signal?.removeEventListener('abort', abort);
+      }
     }
     return this.get(id, caller);
   }
