@@ -14,6 +14,12 @@ export const PG_BIN: string | null = (() => {
   return majors.length ? join(root, majors[0], 'bin') : null;
 })();
 
+/**
+ * util-linux's `runuser`, by its path: it lives in an `sbin` directory, which the PATH of a
+ * non-login root shell or of CI (`/usr/local/bin:/usr/bin:/bin`) may leave out.
+ */
+const RUNUSER = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((p) => existsSync(p)) ?? 'runuser';
+
 /** The OS user the server runs as: PostgreSQL refuses to run as root. */
 export const PG_USER = 'postgres';
 
@@ -22,7 +28,7 @@ export function runPg(binary: string, args: string[], timeoutMs = 90_000): Promi
   if (!PG_BIN) throw new Error('no PostgreSQL found under /usr/lib/postgresql (apt-get install -y postgresql)');
   return new Promise((resolve, reject) => {
     execFile(
-      'runuser',
+      RUNUSER,
       ['-u', PG_USER, '--', join(PG_BIN!, binary), ...args],
       { timeout: timeoutMs, cwd: '/' },
       (err, stdout, stderr) => {
