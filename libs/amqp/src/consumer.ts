@@ -40,14 +40,24 @@ export class Delivery {
   ack(): void {
     if (this.done) return;
     this.done = true;
-    if (this.isLive()) this.channel.ack(this.message);
+    this.settle(() => this.channel.ack(this.message));
   }
 
   /** Rejects; without `requeue` the broker dead-letters or drops it. */
   reject(requeue = false): void {
     if (this.done) return;
     this.done = true;
-    if (this.isLive()) this.channel.nack(this.message, false, requeue);
+    this.settle(() => this.channel.nack(this.message, false, requeue));
+  }
+
+  private settle(send: () => void): void {
+    if (!this.isLive()) return;
+    try {
+      send();
+    } catch {
+      // amqplib throws while the channel is closing (after close(), before CloseOk): the broker
+      // requeues what the closed channel held, so there is nothing left to settle.
+    }
   }
 }
 
@@ -75,6 +85,8 @@ export class Consumer {
   /** whether `channel` is still open: a delivery settled on a closed channel is a no-op */
   private channelLive: () => boolean = () => false;
   private consumerTag: string | null = null;
+  /** the channel a `basic.consume` is under way on, if any: at most one subscribe per channel at a time */
+  private subscribingOn: Channel | null = null;
   private cancelled = false;
   private paused = false;
 
@@ -100,7 +112,24 @@ export class Consumer {
     });
   }
 
+  /**
+   * Subscribes on `ch` unless a subscribe is already under way on it. A pause or cancel that came
+   * while the broker answered (no tag to cancel yet) is applied to the new tag at once, so a paused
+   * consumer never ends up consuming, nor with a second subscription nobody can cancel.
+   */
   private async subscribe(ch: Channel, isLive: () => boolean): Promise<void> {
+    if (this.subscribingOn === ch) return;
+    this.subscribingOn = ch;
+    try {
+      const tag = await this.consume(ch, isLive);
+      if (this.paused || this.cancelled || this.channel !== ch) await ch.cancel(tag).catch(() => undefined);
+      else this.consumerTag = tag;
+    } finally {
+      if (this.subscribingOn === ch) this.subscribingOn = null;
+    }
+  }
+
+  private async consume(ch: Channel, isLive: () => boolean): Promise<string> {
     const { consumerTag } = await ch.consume(
       this.opts.queue,
       (msg) => {
@@ -112,7 +141,7 @@ export class Consumer {
       },
       { noAck: false, ...this.opts.consumeOptions },
     );
-    this.consumerTag = consumerTag;
+    return consumerTag;
   }
 
   /** Whether {@link pause} holds it (until {@link resume}). */
@@ -176,6 +205,7 @@ export class Consumer {
     await this.cancel();
     const ch = this.channel;
     this.channel = null;
+    this.channelLive = () => false;
     await ch?.close().catch(() => undefined);
   }
 }

@@ -14,6 +14,18 @@ import { TaskAudit } from '../tasks/task-audit.service';
 import { ReplyVerifier } from './reply.verifier';
 import { ResultsWriter } from './results.writer';
 
+/** ms a probe of the store may take before it counts as failed */
+const PING_TIMEOUT_MS = 5_000;
+
+/** `p`, or a rejection once `ms` have passed. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Most replies stored in one transaction. */
 const MAX_BATCH = 500;
 
@@ -199,7 +211,7 @@ export class ResultsConsumer {
    * Any other failure puts them back after a growing pause ({@link STORE_RETRY}).
    */
   private storeFailed(deliveries: Delivery[], err: Error, what: string): void {
-    if (!isStoreUnavailable(err)) {
+    if (!isStoreUnavailable(err) || this.stopped) {
       this.log.error({ err: err.message, count: deliveries.length }, `${what}; requeueing`);
       this.requeueLater(deliveries);
       return;
@@ -219,17 +231,25 @@ export class ResultsConsumer {
   private storeAway = false;
   private probe: NodeJS.Timeout | null = null;
 
-  /** Pings the store after the `attempt`-th {@link STORE_RETRY} pause; resumes consuming once it answers. */
+  /**
+   * Pings the store after the `attempt`-th {@link STORE_RETRY} pause; resumes consuming once it
+   * answers. A ping that has not answered within {@link PING_TIMEOUT_MS} counts as failed (a
+   * connection whose packets are silently dropped would otherwise hold the probe for minutes).
+   */
   private awaitStore(attempt: number): void {
+    if (this.stopped) return;
     this.probe = setTimeout(
       () => {
         this.probe = null;
-        this.stores.ping().then(
+        withTimeout(this.stores.ping(), PING_TIMEOUT_MS).then(
           async () => {
-            if (!this.storeAway) return;
+            if (!this.storeAway || this.stopped) return;
             this.storeAway = false;
             this.log.info({ afterProbes: attempt + 1 }, 'the database answers again: taking results');
-            await this.consumer?.resume();
+            // A channel lost meanwhile rejects the subscribe; the next connect subscribes (not paused).
+            await this.consumer
+              ?.resume()
+              .catch((err: Error) => this.log.warn({ err: err.message }, 'taking results again at the next connect'));
           },
           () => this.storeAway && this.awaitStore(attempt + 1),
         );
@@ -238,6 +258,9 @@ export class ResultsConsumer {
     );
     this.probe.unref();
   }
+
+  /** set by {@link stop}: no pause, probe or resume after it */
+  private stopped = false;
 
   /** consecutive batches the store failed to take: the pause before the next goes back grows with it */
   private failures = 0;
@@ -250,6 +273,7 @@ export class ResultsConsumer {
 
   /** Stops taking replies, stores and acks those received (AppModule calls it at shutdown, see there). */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.probe) clearTimeout(this.probe);
     this.probe = null;
     this.storeAway = false;

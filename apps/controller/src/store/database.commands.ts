@@ -55,7 +55,7 @@ export async function runDatabaseCommand(
       return 0;
     }
     if (!existsSync(action.from)) return fail(`db copy: ${action.from}: no such file`);
-    const pool = openPostgres(action.to, { max: 1, applicationName: 'warren-controller db copy' });
+    const pool = openPostgres(action.to, { max: 1, applicationName: 'warren-controller db copy', queryTimeoutMs: 0 });
     try {
       const counts = await copySqliteToPostgres(action.from, pool);
       io.stdout.write(`copied ${action.from} to ${printableDb(action.to)}:\n`);

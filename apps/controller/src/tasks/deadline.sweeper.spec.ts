@@ -120,25 +120,39 @@ describe('DeadlineSweeper', () => {
     }
   });
 
-  it('after a failed sweep, gives no verdict until the results held meanwhile have had their retry, then sweeps', async () => {
+  it('after a failed sweep, gives no verdict until the store has answered for as long as held results take to come back', async () => {
     vi.useFakeTimers();
-    const real = store.sweepOverdue.bind(store);
+    const realSweep = store.sweepOverdue.bind(store);
+    const realFind = store.findOverdue.bind(store);
     let down = true;
-    store.sweepOverdue = (...args) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : real(...args));
+    const away = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    store.sweepOverdue = (...args) => (down ? away() : realSweep(...args));
+    store.findOverdue = (...args) => (down ? away() : realFind(...args));
+    const states = async () => (await store.getInvocations('t1')).map((r) => r.state);
     try {
       sweeper.start();
       clock.set(DELIVERY);
-      await vi.advanceTimersByTimeAsync(1_000); // fails: the database is away
-      down = false;
-      // Back at once, but a result read before the outage may still be in its retry pause.
-      for (let t = 1_000; t < STORE_RETRY.maxMs + 1_000; t += 1_000) {
+      // Away for 20 s: every tick fails, nothing is judged.
+      for (let i = 0; i < 20; i++) {
         clock.advance(1_000);
         await vi.advanceTimersByTimeAsync(1_000);
-        expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['pending', 'pending']);
+      }
+      expect(await states()).toEqual(['pending', 'pending']);
+      down = false;
+      clock.advance(1_000);
+      await vi.advanceTimersByTimeAsync(1_000); // the first tick it answers: a probe, no verdict
+      const answeredAt = clock.now();
+      // A result read before the outage may be in its retry pause for up to STORE_RETRY.maxMs from now.
+      while (clock.now() < answeredAt + STORE_RETRY.maxMs) {
+        clock.advance(1_000);
+        await vi.advanceTimersByTimeAsync(1_000);
+        expect(await states()).toEqual(['pending', 'pending']);
       }
       clock.advance(1_000);
       await vi.advanceTimersByTimeAsync(1_000);
-      expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['undelivered', 'undelivered']);
+      clock.advance(1_000);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(await states()).toEqual(['undelivered', 'undelivered']);
     } finally {
       await sweeper.onModuleDestroy();
       vi.useRealTimers();

@@ -52,24 +52,31 @@ export class DeadlineSweeper implements OnModuleDestroy {
   }
 
   /**
-   * ms since epoch; no verdict before this. Set when a sweep fails (the database is away): the
-   * replies read meanwhile wait in the results queue and are stored within {@link STORE_RETRY}'s
-   * longest pause of its return, and a verdict given first would claim `lost` or `undelivered` for
-   * a command whose result is on its way (the result would replace it, but a client may have read it).
+   * ms since epoch; no verdict before this. Replies read while the store was away wait in the
+   * results queue and are stored within {@link STORE_RETRY}'s longest pause of its return; a
+   * verdict given first would claim `lost` or `undelivered` for a command whose result is on its
+   * way (the result would replace it, but a client may have read it). So after a failed sweep the
+   * sweeper only probes the store (a read); from the first probe it answers, it waits that long
+   * again before it judges anything.
    */
   private holdUntil = 0;
+  /** a sweep failed and the store has not answered a probe since */
+  private recovering = false;
 
   private async tick(): Promise<void> {
     if (this.sweeping) return;
-    const now = this.clock.now();
-    if (now < this.holdUntil) return;
-    this.sweeping = this.sweep(now);
+    if (this.clock.now() < this.holdUntil) return;
+    const probing = this.recovering;
+    this.sweeping = probing ? this.store.findOverdue(this.clock.now(), 1).then(() => 0) : this.sweep();
     try {
       await this.sweeping;
-      this.failures.succeeded();
+      if (probing) {
+        this.recovering = false;
+        this.holdUntil = this.clock.now() + STORE_RETRY.maxMs + this.config.sweepIntervalMs;
+      } else this.failures.succeeded();
     } catch (err) {
-      this.holdUntil = now + STORE_RETRY.maxMs + this.config.sweepIntervalMs;
-      this.failures.failed(err, { retryInMs: this.holdUntil - now });
+      this.recovering = true;
+      this.failures.failed(err);
     } finally {
       this.sweeping = null;
     }

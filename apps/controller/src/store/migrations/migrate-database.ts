@@ -22,7 +22,7 @@ export interface MigrateDatabaseOptions {
  */
 export async function migrateDatabase(db: string, opts: MigrateDatabaseOptions = {}): Promise<MigrationReport> {
   if (isPostgresUrl(db)) {
-    const pool = openPostgres(db, { max: 1, applicationName: 'warren-controller migrate' });
+    const pool = openPostgres(db, { max: 1, applicationName: 'warren-controller migrate', queryTimeoutMs: 0 });
     try {
       return await migratePostgres(pool, opts);
     } finally {

@@ -74,6 +74,17 @@ describe('PostgreSQL pool (real server)', () => {
     }
   });
 
+  it('gives up on a statement unanswered past its query timeout, and calls that "unavailable" (a silent cut)', async () => {
+    const slow = openPostgres(db.url, { max: 1, queryTimeoutMs: 200 });
+    try {
+      const err = await slow.query('SELECT pg_sleep(2)').catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/Query read timeout/);
+      expect(isDatabaseUnavailable(err)).toBe(true);
+    } finally {
+      await slow.end().catch(() => undefined);
+    }
+  });
+
   it('calls a refused connection "unavailable", and a bad statement not', async () => {
     const away = openPostgres('postgres://postgres@127.0.0.1:1/none');
     const err = await away.query('SELECT 1').catch((e: unknown) => e);

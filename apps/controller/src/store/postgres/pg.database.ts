@@ -20,12 +20,21 @@ const pgTypes = {
       : types.getTypeParser(oid, format as 'text')) as typeof types.getTypeParser,
 };
 
+/** ms a statement may wait for its answer before its connection counts as gone (pg's `query_timeout`) */
+export const QUERY_TIMEOUT_MS = 60_000;
+
 /** Options of {@link openPostgres}. */
 export interface PostgresOptions {
   /** most connections the pool opens (default 10) */
   max?: number;
   /** shown in `pg_stat_activity.application_name` (default `warren-controller`) */
   applicationName?: string;
+  /**
+   * ms a statement may wait for its answer (default {@link QUERY_TIMEOUT_MS}); 0: no limit, for the
+   * migrations and `db copy`, whose statements (an index on a large table, a wait for the migration
+   * lock) may rightly take longer
+   */
+  queryTimeoutMs?: number;
   /** called with an error of an idle pooled connection (the server went away); default: ignored */
   onIdleError?: (err: Error) => void;
 }
@@ -49,6 +58,10 @@ export function openPostgres(url: string, opts: PostgresOptions = {}): PgPool {
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'warren-controller',
     connectionTimeoutMillis: 5_000,
+    // A connection whose packets are silently dropped (a cut network, not a refused one) would
+    // hold a statement, and what waits on it, until TCP gives up, minutes later: no statement of
+    // Warren's takes this long, so past it the connection counts as gone (`Query read timeout`).
+    query_timeout: opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     types: pgTypes,
@@ -116,7 +129,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   if (code !== undefined && (code.startsWith('08') || UNAVAILABLE_CODES.has(code) || UNAVAILABLE_ERRNOS.has(code)))
     return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
     err.message,
   );
 }
