@@ -2,27 +2,7 @@ import type { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import type { PgPool } from '../store/postgres/pg.database';
 import type { AuditEvent, AuditLog, AuditQuery, AuditRecordView } from './audit.port';
-
-interface AuditRow {
-  id: number;
-  at: number;
-  actor: string;
-  source: string | null;
-  action: string;
-  decision: 'allowed' | 'denied';
-  reason: string | null;
-  task_id: string | null;
-  hosts: string | null;
-  command: string | null;
-  cwd: string | null;
-  env_names: string | null;
-  run_as: string | null;
-  invocation_id: string | null;
-  detail: string | null;
-  count: number;
-}
-
-const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+import { type AuditRow, auditView, json } from './audit.rows';
 
 /** Filters of {@link AuditQuery} and the column each compares (`since` is the one range). */
 const FILTERS = [
@@ -93,7 +73,7 @@ export class PgAuditLog implements AuditLog {
     params.push(q.limit);
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`;
     const { rows } = await this.pool.query<AuditRow>(sql, params);
-    const views = rows.map(view);
+    const views = rows.map(auditView);
     await this.addOutcomes(views);
     return views;
   }
@@ -111,25 +91,4 @@ export class PgAuditLog implements AuditLog {
       v.outcome = Object.fromEntries(rows.filter((r) => r.task_id === v.taskId).map((r) => [r.host, r.state]));
     }
   }
-}
-
-function view(r: AuditRow): AuditRecordView {
-  return {
-    id: r.id,
-    at: new Date(r.at).toISOString(),
-    actor: r.actor,
-    source: r.source,
-    action: r.action,
-    decision: r.decision,
-    reason: r.reason,
-    taskId: r.task_id,
-    hosts: r.hosts ? (JSON.parse(r.hosts) as string[]) : [],
-    command: r.command,
-    cwd: r.cwd,
-    envNames: r.env_names ? (JSON.parse(r.env_names) as string[]) : [],
-    runAs: r.run_as,
-    invocationId: r.invocation_id,
-    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
-    count: r.count,
-  };
 }

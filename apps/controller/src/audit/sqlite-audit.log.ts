@@ -3,27 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Db } from '../store/database';
 import type { AuditEvent, AuditLog, AuditQuery, AuditRecordView } from './audit.port';
-
-interface AuditRow {
-  id: number;
-  at: number;
-  actor: string;
-  source: string | null;
-  action: string;
-  decision: 'allowed' | 'denied';
-  reason: string | null;
-  task_id: string | null;
-  hosts: string | null;
-  command: string | null;
-  cwd: string | null;
-  env_names: string | null;
-  run_as: string | null;
-  invocation_id: string | null;
-  detail: string | null;
-  count: number;
-}
-
-const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+import { type AuditRow, auditView, json } from './audit.rows';
 
 /**
  * The audit log in the controller's SQLite file: append-only (nothing here updates or deletes a
@@ -104,24 +84,7 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   private view(r: AuditRow): AuditRecordView {
-    const v: AuditRecordView = {
-      id: r.id,
-      at: new Date(r.at).toISOString(),
-      actor: r.actor,
-      source: r.source,
-      action: r.action,
-      decision: r.decision,
-      reason: r.reason,
-      taskId: r.task_id,
-      hosts: r.hosts ? (JSON.parse(r.hosts) as string[]) : [],
-      command: r.command,
-      cwd: r.cwd,
-      envNames: r.env_names ? (JSON.parse(r.env_names) as string[]) : [],
-      runAs: r.run_as,
-      invocationId: r.invocation_id,
-      detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
-      count: r.count,
-    };
+    const v = auditView(r);
     const outcomes = r.action === 'task.create' && r.decision === 'allowed' && r.task_id ? this.outcomeQuery() : null;
     if (outcomes) {
       v.outcome = Object.fromEntries(

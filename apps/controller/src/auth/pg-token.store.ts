@@ -1,29 +1,6 @@
 import type { PgPool } from '../store/postgres/pg.database';
-import type { Role } from './roles';
 import type { StoredToken, TokenInfo, TokenStore } from './token-store.port';
-
-interface TokenRow {
-  id: string;
-  name: string;
-  role: Role;
-  host_patterns: string | null;
-  hash: string;
-  created_at: number;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
-
-const toInfo = (r: TokenRow): TokenInfo => ({
-  id: r.id,
-  name: r.name,
-  role: r.role,
-  hostPatterns: r.host_patterns === null ? null : (JSON.parse(r.host_patterns) as string[]),
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  revokedAt: r.revoked_at,
-});
-
-const toStored = (r: TokenRow | undefined): StoredToken | null => (r ? { ...toInfo(r), hash: r.hash } : null);
+import { type TokenRow, toInfo, toStored } from './token.rows';
 
 /**
  * API tokens in PostgreSQL (table `api_tokens` of migration 0001), shared by every controller on the

@@ -7,34 +7,11 @@ import type {
   RecordSeenOptions,
   RecordSeenOutcome,
 } from './host-keys.port';
+import { type HostKeyRow, toRecord } from './host-key.rows';
 import { acceptedOf, insert, lockHost, makeRoom, rejectedOf } from './pg-host-key.statements';
 
 /** Thrown inside a transaction to roll it back: the key to accept is gone. */
 const NO_SUCH_KEY = Symbol('no such key');
-
-interface Row {
-  host: string;
-  key_id: string;
-  public_key: string;
-  status: 'pending' | 'accepted' | 'retired';
-  first_seen_at: number;
-  last_seen_at: number;
-  last_sent_at: number;
-  labels: string;
-  accepted_labels: string | null;
-}
-
-const toRecord = (r: Row): HostKeyRecord => ({
-  host: r.host,
-  keyId: r.key_id,
-  publicKey: r.public_key,
-  status: r.status,
-  firstSeenAt: r.first_seen_at,
-  lastSeenAt: r.last_seen_at,
-  lastSentAt: r.last_sent_at,
-  labels: JSON.parse(r.labels) as Labels,
-  acceptedLabels: r.accepted_labels === null ? null : (JSON.parse(r.accepted_labels) as Labels),
-});
 
 /** Not retired, and not a pending key last heard before `$n` (expired). */
 const live = (n: number) => `(status = 'accepted' OR (status = 'pending' AND last_seen_at >= $${n}))`;
@@ -56,12 +33,12 @@ export class PgHostKeyRepository implements HostKeyRepository {
   constructor(private readonly pool: PgPool) {}
 
   async listAccepted(): Promise<HostKeyRecord[]> {
-    const { rows } = await this.pool.query<Row>(`SELECT * FROM host_keys WHERE status = 'accepted'`);
+    const { rows } = await this.pool.query<HostKeyRow>(`SELECT * FROM host_keys WHERE status = 'accepted'`);
     return rows.map(toRecord);
   }
 
   async listKeys(pendingHeardSince: number): Promise<HostKeyRecord[]> {
-    const { rows } = await this.pool.query<Row>(
+    const { rows } = await this.pool.query<HostKeyRow>(
       `SELECT * FROM host_keys WHERE ${live(1)} ORDER BY host COLLATE "C", first_seen_at, key_id COLLATE "C"`,
       [pendingHeardSince],
     );
@@ -69,7 +46,7 @@ export class PgHostKeyRepository implements HostKeyRepository {
   }
 
   async keysOf(host: string, pendingHeardSince: number): Promise<HostKeyRecord[]> {
-    const { rows } = await this.pool.query<Row>(
+    const { rows } = await this.pool.query<HostKeyRow>(
       `SELECT * FROM host_keys WHERE host = $1 AND ${live(2)} ORDER BY first_seen_at, key_id COLLATE "C"`,
       [host, pendingHeardSince],
     );
@@ -94,7 +71,7 @@ export class PgHostKeyRepository implements HostKeyRepository {
     return inTransaction(this.pool, async (c): Promise<RecordSeenOutcome> => {
       await lockHost(c, host);
       if (await rejectedOf(c, host, keyId)) return { rejected: true };
-      const row = (await c.query<Row>(`SELECT * FROM host_keys WHERE host = $1 AND key_id = $2`, [host, keyId]))
+      const row = (await c.query<HostKeyRow>(`SELECT * FROM host_keys WHERE host = $1 AND key_id = $2`, [host, keyId]))
         .rows[0];
       if (row && opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
       const pre = await c.query<{ accepted_by: string; key_id: string }>(

@@ -7,33 +7,10 @@ import type {
   RecordSeenOptions,
   RecordSeenOutcome,
 } from './host-keys.port';
+import { type HostKeyRow, toRecord } from './host-key.rows';
 
 /** Thrown inside a transaction to roll it back: the key to accept is gone. */
 const NO_SUCH_KEY = Symbol('no such key');
-
-interface Row {
-  host: string;
-  key_id: string;
-  public_key: string;
-  status: 'pending' | 'accepted' | 'retired';
-  first_seen_at: number;
-  last_seen_at: number;
-  last_sent_at: number;
-  labels: string;
-  accepted_labels: string | null;
-}
-
-const toRecord = (r: Row): HostKeyRecord => ({
-  host: r.host,
-  keyId: r.key_id,
-  publicKey: r.public_key,
-  status: r.status,
-  firstSeenAt: r.first_seen_at,
-  lastSeenAt: r.last_seen_at,
-  lastSentAt: r.last_sent_at,
-  labels: JSON.parse(r.labels) as Labels,
-  acceptedLabels: r.accepted_labels === null ? null : (JSON.parse(r.accepted_labels) as Labels),
-});
 
 /** Not retired, and not a pending key last heard before `?` (expired). */
 const LIVE = `status = 'accepted' OR (status = 'pending' AND last_seen_at >= ?)`;
@@ -100,15 +77,15 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
   }
 
   async listAccepted(): Promise<HostKeyRecord[]> {
-    return (this.stmts.allAccepted.all() as Row[]).map(toRecord);
+    return (this.stmts.allAccepted.all() as HostKeyRow[]).map(toRecord);
   }
 
   async listKeys(pendingHeardSince: number): Promise<HostKeyRecord[]> {
-    return (this.stmts.live.all(pendingHeardSince) as Row[]).map(toRecord);
+    return (this.stmts.live.all(pendingHeardSince) as HostKeyRow[]).map(toRecord);
   }
 
   async keysOf(host: string, pendingHeardSince: number): Promise<HostKeyRecord[]> {
-    return (this.stmts.byHost.all(host, pendingHeardSince) as Row[]).map(toRecord);
+    return (this.stmts.byHost.all(host, pendingHeardSince) as HostKeyRow[]).map(toRecord);
   }
 
   async recordSeen(
@@ -122,7 +99,7 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
     return this.db
       .transaction((): RecordSeenOutcome => {
         if (this.stmts.rejected.get(host, keyId)) return { rejected: true };
-        const row = this.stmts.get.get(host, keyId) as Row | undefined;
+        const row = this.stmts.get.get(host, keyId) as HostKeyRow | undefined;
         if (row && opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
         const pre = this.stmts.preAccepted.get(host, keyId) as { accepted_by: string } | undefined;
         if (pre && row?.status !== 'accepted') {
