@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import * as amqplib from 'amqplib';
 import pino from 'pino';
-import { type QueueType, resultsQueue, sharedTopology, undeliveredQueue } from '@warren/protocol';
+import {
+  agentQueue,
+  agentQueueArguments,
+  type QueueType,
+  resultsQueue,
+  sharedTopology,
+  undeliveredQueue,
+} from '@warren/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
+import { queueTypeOf } from '../../../test/support/queue-type';
 import { AmqpConnection } from './connection';
 import { Consumer } from './consumer';
+import { QueueTypeMismatchError } from './errors';
 import { ConfirmPublisher } from './publisher';
 import { assertTopology } from './topology';
 
@@ -36,24 +45,8 @@ async function remove(ns: string): Promise<void> {
   await c.close();
 }
 
-/** `name`'s type as the broker reports it, through the `x-queue-type` a declare with another would be refused for. */
-async function typeOf(name: string): Promise<string> {
-  const c = await amqplib.connect(URL);
-  try {
-    const ch = await c.createChannel();
-    ch.on('error', () => undefined);
-    // A quorum queue refuses a declare as `stream`, naming its own type; so does a classic one.
-    const refused = await ch.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'stream' } }).then(
-      () => 'accepted',
-      (err: Error) => err.message,
-    );
-    return (
-      /current is (?:the value )?'(\w+)'/.exec(refused)?.[1] ?? (/current is none/.test(refused) ? 'classic' : refused)
-    );
-  } finally {
-    await c.close().catch(() => undefined);
-  }
-}
+/** `name`'s type as the broker reports it. */
+const typeOf = (name: string) => queueTypeOf(URL, name);
 
 describe('queue types against the real broker', () => {
   const namespaces: string[] = [];
@@ -104,6 +97,39 @@ describe('queue types against the real broker', () => {
       await consumer.close();
       await publisher.close(100);
       await conn.close();
+    }
+  });
+
+  it('recognises an agent inbox of the other type, which the broker refuses for another argument first', async () => {
+    const ns = fresh();
+    const inbox = (type: QueueType) => ({
+      exchanges: [],
+      queues: [{ name: agentQueue(ns, type), durable: true, arguments: agentQueueArguments(ns, type) }],
+      bindings: [],
+    });
+    const c = await amqplib.connect(URL);
+    c.on('error', () => undefined);
+    try {
+      for (const [existing, configured] of [
+        ['classic', 'quorum'],
+        ['quorum', 'classic'],
+      ] as const) {
+        // The queue named after the type it exists as, declared again with the other type's arguments.
+        await assertTopology(await c.createChannel(), inbox(existing));
+        const other = {
+          ...inbox(configured),
+          queues: [{ ...inbox(configured).queues[0], name: agentQueue(ns, existing) }],
+        };
+        const ch = await c.createChannel();
+        ch.on('error', () => undefined);
+        const err = await assertTopology(ch, other).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(QueueTypeMismatchError);
+        expect(err).toMatchObject({ queue: agentQueue(ns, existing), found: existing, configured });
+      }
+      const ch = await c.createChannel();
+      for (const t of ['classic', 'quorum']) await ch.deleteQueue(agentQueue(ns, t));
+    } finally {
+      await c.close();
     }
   });
 

@@ -5,25 +5,41 @@ import { QueueTypeMismatchError } from './errors';
 const PRECONDITION_FAILED = 406;
 
 /**
- * The queue type named in RabbitMQ's refusal `inequivalent arg 'x-queue-type' for queue 'Q' in
- * vhost 'V': received … but current is …` (3.10: `none`, `'quorum'` or `the value 'quorum' of type
- * 'longstr'`); `none` (declared without the argument) is a classic queue.
+ * Arguments that Warren gives quorum queues only (see `agentQueueArguments` in `@warren/protocol`).
+ * RabbitMQ compares some of them before `x-queue-type` (3.10: `x-overflow` and
+ * `x-dead-letter-strategy` come first), so a classic inbox redeclared quorum is refused for
+ * `x-overflow`, not for its type.
  */
-function typeIn(side: string): string {
-  return /'([^']*)'/.exec(side)?.[1] ?? 'classic';
+const QUORUM_ONLY_ARGS = new Set(['x-delivery-limit', 'x-dead-letter-strategy', 'x-overflow']);
+
+/** `none`, or the quoted value of one side of a refusal (`'quorum'`, `the value 'quorum' of type 'longstr'`). */
+function valueIn(side: string): string {
+  return /'([^']*)'/.exec(side)?.[1] ?? 'none';
 }
 
 /**
  * The {@link QueueTypeMismatchError} that `err` (from declaring `queue` with `args`) stands for, or
- * `err` itself when it is anything else.
+ * `err` itself when it is anything else. RabbitMQ refuses a redeclare with different arguments
+ * with 406 `inequivalent arg 'A' for queue 'Q' in vhost 'V': received R but current is C`, naming
+ * the first argument that differs: when it is `x-queue-type`, C is the queue's type (`none`: a
+ * classic queue declared without it); when it is one of {@link QUORUM_ONLY_ARGS} present on one
+ * side only, the queue is of the type that carries it or of the other. Two values that both exist
+ * and differ (another delivery limit) are no type mismatch: `err` is returned.
  */
 export function queueTypeMismatch(err: unknown, queue: string, args: Record<string, unknown> | undefined): unknown {
   const message = (err as { message?: string })?.message ?? '';
-  if ((err as { code?: number })?.code !== PRECONDITION_FAILED || !message.includes("inequivalent arg 'x-queue-type'"))
-    return err;
-  const current = /but current is (.*?)"?$/.exec(message)?.[1] ?? 'none';
+  const m = /inequivalent arg '([^']+)' for queue '.*' in vhost '.*': received (.*) but current is (.*?)"?$/.exec(
+    message,
+  );
+  if ((err as { code?: number })?.code !== PRECONDITION_FAILED || !m) return err;
+  const [, arg, received, current] = m;
   const configured = typeof args?.['x-queue-type'] === 'string' ? args['x-queue-type'] : 'classic';
-  return new QueueTypeMismatchError(queue, typeIn(current), configured);
+  let found: string | null = null;
+  if (arg === 'x-queue-type') found = current === 'none' ? 'classic' : valueIn(current);
+  else if (QUORUM_ONLY_ARGS.has(arg) && (received === 'none') !== (current === 'none'))
+    found = current === 'none' ? 'classic' : 'quorum';
+  if (found === null || found === configured) return err;
+  return new QueueTypeMismatchError(queue, found, configured);
 }
 
 /**
