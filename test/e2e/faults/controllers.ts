@@ -110,6 +110,7 @@ export class Controllers {
           WARREN_LOG_LEVEL: 'debug',
           WARREN_RESULT_GRACE: '1s',
           WARREN_DELIVERY_GRACE: '1s',
+          WARREN_QUEUE_TYPE: this.w.queueType,
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
