@@ -248,7 +248,24 @@ export class Warren {
   /** Kills every process and deletes this namespace's queues and exchanges. */
   async teardown(): Promise<void> {
     await Promise.all(this.all.map((p) => p.stop('SIGKILL')));
+    try {
+      await this.deleteTopology();
+    } finally {
+      // Even when no broker answers (a cluster's nodes down): the cgroups and files are ours alone.
+      await removeAgentCgroups(this.ns);
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  private async deleteTopology(): Promise<void> {
     const conn = await connectAny(this.brokerUrl.split(','));
+    conn.on('error', () => undefined);
+    /** A channel whose refusal (a queue whose node is down: 404) rejects the call instead of throwing out of amqplib. */
+    const channel = async () => {
+      const ch = await conn.createChannel();
+      ch.on('error', () => undefined);
+      return ch;
+    };
     try {
       const t = sharedTopology(this.ns, this.queueType);
       const hosts = [...this.agents.keys()];
@@ -257,20 +274,18 @@ export class Warren {
         ...hosts.flatMap((h) => [agentQueue(this.ns, h), agentControlQueue(this.ns, h)]),
       ];
       for (const q of queues) {
-        const ch = await conn.createChannel();
+        const ch = await channel();
         await ch.deleteQueue(q).catch(() => undefined);
         await ch.close().catch(() => undefined);
       }
       for (const e of t.exchanges) {
-        const ch = await conn.createChannel();
+        const ch = await channel();
         await ch.deleteExchange(e.name).catch(() => undefined);
         await ch.close().catch(() => undefined);
       }
     } finally {
       await conn.close();
     }
-    await removeAgentCgroups(this.ns);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -27,6 +27,8 @@ describe('faults: a RabbitMQ cluster node leading the results queue dies with 20
   let w: Warren;
   let db: SharedDatabase;
   let cs: Controllers;
+  /** failover probes, stopped in `afterAll` if a scenario failed before stopping its own */
+  const probes = new Set<ConfirmProbe>();
 
   beforeAll(async () => {
     cluster = await startRabbitCluster();
@@ -50,6 +52,7 @@ describe('faults: a RabbitMQ cluster node leading the results queue dies with 20
     await cs.waitHosts('b', HOSTS);
   }, 180_000);
   afterAll(async () => {
+    await Promise.all([...probes].map((p) => p.stop()));
     for (const [name, text] of Object.entries(cs?.crashReports() ?? {}))
       console.error(`controller ${name} crashed:\n${text}`);
     await cs?.teardown();
@@ -70,6 +73,8 @@ describe('faults: a RabbitMQ cluster node leading the results queue dies with 20
    * and reconnect times.
    */
   async function wave(scenario: string, down: (victim: RabbitNode) => Promise<void>): Promise<RabbitNode> {
+    // A scenario that failed may have left its node down: every scenario starts with three.
+    for (const n of cluster.nodes) if (!(await n.running())) await n.start();
     const victim = cluster.node(await cluster.leaderOf(resultsQueue(w.ns)));
     const leaders = await cluster.leaders(`${w.ns}.`);
     const inboxesLed = Object.fromEntries(
@@ -79,6 +84,7 @@ describe('faults: a RabbitMQ cluster node leading the results queue dies with 20
     expect(onVictim.length, 'agents connected to the node that will die').toBeGreaterThanOrEqual(5);
     const via = cluster.nodes.find((n) => n !== victim)!;
     const probe = await ConfirmProbe.start(cluster, `${w.ns}.probe.${scenario.replace(/\W+/g, '-')}`, victim, via);
+    probes.add(probe);
     const logFrom = new Map(HOSTS.map((h) => [h, w.agents.get(h)!.output.length]));
 
     cs.use('a');
@@ -118,6 +124,7 @@ describe('faults: a RabbitMQ cluster node leading the results queue dies with 20
     });
     const counts = await ledger.settle();
     const failover = await probe.stop();
+    probes.delete(probe);
     ledger.report(counts, {
       victim: victim.name,
       atFault,
