@@ -206,9 +206,8 @@ export class RabbitCluster {
  * reset; join_cluster <first>; start_app`, one node at a time, as RabbitMQ's clustering guide does:
  * https://www.rabbitmq.com/docs/clustering#creating), and resolves once `cluster_status` shows
  * every node running. Measured here (RabbitMQ 3.10.8, two cores shared with other suites): 12–23 s,
- * most often 13–16 s. One cluster per
- * spec file (`beforeAll`), and `destroy()` in `afterAll`. On failure everything started is
- * destroyed and the error says which step failed.
+ * most often 13–16 s. One cluster per spec file (`beforeAll`), and `destroy()` in `afterAll`. On
+ * failure everything started is destroyed and the error says which step failed.
  */
 export async function startRabbitCluster(opts: RabbitClusterOptions = {}): Promise<RabbitCluster> {
   const started = Date.now();
