@@ -72,7 +72,7 @@ describe('faults: a RabbitMQ cluster node leading the results queue dies with 20
   }
 
   /**
-   * 10 tasks × 20 hosts through controller A; once 60 have run, the node leading the results queue
+   * 10 tasks × 20 hosts through controller A; once 20 have run, the node leading the results queue
    * goes `down`. Then: every task ends with nothing lost, duplicated or invented; each agent that
    * was on that node reconnects to another and runs a new task (its inbox kept). Logs the failover
    * and reconnect times.
