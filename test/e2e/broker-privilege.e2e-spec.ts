@@ -98,7 +98,7 @@ describe('broker least privilege', () => {
 
   it('provisions exactly the topology libs/protocol declares: inbox arguments, binding, shared names', async () => {
     const { provisionPlan } = await import(pathToFileURL(join(ROOT, 'scripts/broker-provision.mjs')).href);
-    expect(provisionPlan(ns, ['web1'])).toEqual(JSON.parse(JSON.stringify(agentTopology(ns, 'web1'))));
+    expect(provisionPlan(ns, ['web1'])).toEqual(JSON.parse(JSON.stringify(agentTopology(ns, 'web1', 'classic'))));
     const bindings = await b.ctl('list_bindings', 'source_name', 'destination_name', 'routing_key');
     expect(bindings).toMatch(new RegExp(`${ns}\\.cmd\\s+${ns}\\.agent\\.web1\\s+web1`));
     expect(bindings).toMatch(new RegExp(`${ns}\\.cmd\\s+${ns}\\.agent\\.web2\\s+web2`));

@@ -41,7 +41,7 @@ describe('agentTopologySetup', () => {
   it('declares the shared topology and this host inbox exactly as the controller does', async () => {
     const calls: unknown[][] = [];
     const { conn, channels } = passiveConn([]);
-    await agentTopologySetup('ns', 'web1', silent)(declaringChannel(calls), conn);
+    await agentTopologySetup('ns', 'web1', 'classic', silent)(declaringChannel(calls), conn);
     const d = { durable: true };
     expect(calls.filter((c) => c[0] === 'exchange')).toEqual([
       ['exchange', 'ns.cmd', 'direct', d],
@@ -81,6 +81,7 @@ describe('agentTopologySetup', () => {
     await agentTopologySetup(
       'ns',
       'web1',
+      'classic',
       log,
     )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED - access to exchange')), conn);
     expect(checks).toEqual(['ns.replies', 'ns.presence', 'ns.agent.web1', 'ns.ctl.web1']);
@@ -91,7 +92,7 @@ describe('agentTopologySetup', () => {
   });
 
   it('after one refusal, skips declaring on every later reconnect', async () => {
-    const setup = agentTopologySetup('ns', 'web1', silent);
+    const setup = agentTopologySetup('ns', 'web1', 'classic', silent);
     const checks: string[] = [];
     await setup(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), passiveConn(checks).conn);
     const calls: unknown[][] = [];
@@ -102,7 +103,12 @@ describe('agentTopologySetup', () => {
 
   it('fails the connect, naming the missing queue and how to provision it, when the admin has not declared it', async () => {
     const { conn, closed } = passiveConn([], ['ns.agent.web1']);
-    const run = agentTopologySetup('ns', 'web1', silent)(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), conn);
+    const run = agentTopologySetup(
+      'ns',
+      'web1',
+      'classic',
+      silent,
+    )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), conn);
     await expect(run).rejects.toThrow(TopologyMissingError);
     await expect(run).rejects.toThrow(/queue ns\.agent\.web1 does not exist.*scripts\/broker-users\.sh agent web1/);
     expect(closed()).toBe(1);
@@ -113,6 +119,7 @@ describe('agentTopologySetup', () => {
     const run = agentTopologySetup(
       'ns',
       'web1',
+      'classic',
       silent,
     )(declaringChannel([], amqpError(406, 'PRECONDITION_FAILED - inequivalent arg')), conn);
     await expect(run).rejects.toThrow(/PRECONDITION_FAILED/);
