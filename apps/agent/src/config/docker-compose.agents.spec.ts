@@ -21,4 +21,14 @@ describe('docker-compose.yml, agents', () => {
       expect(unknown, a).toEqual([]);
     }
   });
+
+  it('ask for a queue type the agent accepts, and the same as the controllers they work for', () => {
+    const types = new Map(
+      agents.map((a) => [
+        a,
+        AGENT_OPTIONS.queueType.parse(services[a].environment?.WARREN_QUEUE_TYPE ?? AGENT_OPTIONS.queueType.default),
+      ]),
+    );
+    for (const [a, type] of types) expect(type, a).toBe(a.startsWith('cluster-') ? 'quorum' : 'classic');
+  });
 });

@@ -253,6 +253,8 @@ describe('docker-compose.yml, profile cluster: a RabbitMQ cluster of three nodes
 
   it('declares quorum queues everywhere in the cluster, and leaves the lab on the classic default', () => {
     for (const c of [...CLUSTER_CONTROLLERS, ...clusterAgents()]) expect(env(c).WARREN_QUEUE_TYPE, c).toBe('quorum');
+    for (const c of CLUSTER_CONTROLLERS) expect(loadControllerConfig([], env(c)).queueType, c).toBe('quorum');
+    expect(loadControllerConfig([], env('controller')).queueType).toBe('classic');
     for (const c of ['controller', 'agent1', 'agent2', 'agent3']) expect(env(c).WARREN_QUEUE_TYPE, c).toBeUndefined();
   });
 });
