@@ -24,6 +24,11 @@ export interface PrivateBrokerOptions {
   config?: string[];
   /** ms to wait for the node to accept AMQP connections */
   startTimeoutMs?: number;
+  /**
+   * The Erlang cookie, written to the node's own `$HOME/.erlang.cookie` (mode 0400): nodes that
+   * are to form a cluster share one (see `rabbit-cluster.ts`). Default: a random one per node.
+   */
+  cookie?: string;
 }
 
 /** The directory holding RabbitMQ's own scripts; called directly so that no wrapper switches user. */
@@ -80,6 +85,10 @@ export class PrivateBroker {
     this.dir = mkdtempSync(join(tmpdir(), 'warren-broker-'));
     for (const d of ['mnesia', 'log', 'home', 'plugins-expand']) mkdirSync(join(this.dir, d));
     writeFileSync(join(this.dir, 'enabled_plugins'), '[].\n');
+    // Erlang refuses a cookie file others may read; the CLI reads the same file (same $HOME).
+    writeFileSync(join(this.dir, 'home', '.erlang.cookie'), opts.cookie ?? randomBytes(16).toString('hex'), {
+      mode: 0o400,
+    });
     // Stands in for /etc/rabbitmq/rabbitmq-env.conf, which names the shared node.
     writeFileSync(join(this.dir, 'rabbitmq-env.conf'), '');
     writeFileSync(join(this.dir, 'rabbitmq.conf'), this.configText());
