@@ -167,7 +167,8 @@ async function expectStoredIn(db: TestDatabase, requested: number): Promise<void
   }
 }
 
-async function timed(size: { rounds: number; warmup: number }, fn: () => Promise<void>): Promise<number[]> {
+/** `size.warmup` runs of `fn` uncounted, then `size.rounds` timed ones; ms each. */
+export async function timed(size: { rounds: number; warmup: number }, fn: () => Promise<void>): Promise<number[]> {
   for (let i = 0; i < size.warmup; i++) await fn();
   const out: number[] = [];
   for (let i = 0; i < size.rounds; i++) {
@@ -179,7 +180,7 @@ async function timed(size: { rounds: number; warmup: number }, fn: () => Promise
 }
 
 /** {@link CLIENTS} clients, client `k` repeating `task(k)` (of {@link PER_TASK} hosts) for `secs`. Returns invocations/s. */
-async function sustained(secs: number, task: (k: number) => Promise<void>): Promise<number> {
+export async function sustained(secs: number, task: (k: number) => Promise<void>): Promise<number> {
   const until = Date.now() + secs * 1000;
   let done = 0;
   let failed: Error | null = null;
