@@ -218,10 +218,14 @@ export async function reconnectTrial(
   }
 }
 
-/** Erlang-allocated memory of every node, bytes (`rabbitmqctl status`: memory.total.erlang). */
+/**
+ * Erlang-allocated memory of every node, bytes (`rabbitmqctl status`: memory.total.erlang), after a
+ * garbage collection of every process of the node, so that what is measured is what stays.
+ */
 async function nodeMemory(cluster: RabbitCluster): Promise<number[]> {
   return Promise.all(
     cluster.nodes.map(async (node) => {
+      await node.broker.ctl('eval', '[erlang:garbage_collect(P) || P <- erlang:processes()], ok.');
       const status = JSON.parse(await node.broker.ctl('status', '--formatter', 'json')) as {
         memory: { total: { erlang: number } };
       };
@@ -247,7 +251,7 @@ export async function memoryPerHost(
     await sleep(1_000);
     const before = await nodeMemory(cluster);
     for (let i = 0; i < hosts; i++) await assertTopology(ch, agentTopology(ns, `mem${i}`, type));
-    await sleep(2_000);
+    await sleep(5_000);
     const after = await nodeMemory(cluster);
     for (let i = 0; i < hosts; i++)
       for (const q of [agentQueue(ns, `mem${i}`), agentControlQueue(ns, `mem${i}`)]) await ch.deleteQueue(q);

@@ -115,7 +115,7 @@ async function memoryRows(cluster: RabbitCluster, size: ReturnType<typeof sizes>
         'KiB',
         [bytes / 1024],
         {
-          note: `Erlang memory of the node, ${size.memoryHosts} hosts declared, divided`,
+          note: `the node's Erlang memory after a full GC, ${size.memoryHosts} hosts declared, divided`,
         },
       ),
     );

@@ -213,7 +213,7 @@ export class BenchWarren {
       this.controllerPub,
     ]);
     this.others.push(sim);
-    await sim.waitFor(/^ready$/m, 120_000);
+    await sim.waitFor(/^ready$/m, 200_000);
     const names = Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
     names.forEach((h) => this.hosts.add(h));
     // The controller targets only hosts whose signed heartbeat it has accepted.
@@ -321,14 +321,21 @@ export class BenchWarren {
     await Promise.all([...this.agents.values(), ...this.others].map((a) => a.kill('SIGKILL')));
     await Promise.all(this.controllers.map((c) => c.bg.kill('SIGKILL')));
     const conn = await this.adminConnection();
-    for (const q of [
+    const queues = [
       ...sharedTopology(this.ns, this.queueType).queues.map((x) => x.name),
       ...[...this.hosts].flatMap((h) => [agentQueue(this.ns, h), agentControlQueue(this.ns, h)]),
-    ]) {
-      const ch = await conn.createChannel();
-      await ch.deleteQueue(q).catch(() => undefined);
-      await ch.close().catch(() => undefined);
-    }
+    ];
+    // A channel per delete (a failed one closes its channel), 8 at a time: a quorum queue's delete
+    // stops its replicas on every node, and thousands of them one by one take minutes.
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, lane) => {
+        for (let i = lane; i < queues.length; i += 8) {
+          const ch = await conn.createChannel();
+          await ch.deleteQueue(queues[i]).catch(() => undefined);
+          await ch.close().catch(() => undefined);
+        }
+      }),
+    );
     for (const e of sharedTopology(this.ns, this.queueType).exchanges) {
       const ch = await conn.createChannel();
       await ch.deleteExchange(e.name).catch(() => undefined);
