@@ -196,11 +196,13 @@ export async function queueRows(opts: {
     }
   };
   try {
+    // First, on a cluster that has held nothing yet: queues deleted just before would still be
+    // releasing memory and blur the difference.
+    await section('memory per idle host', () => memoryRows(cluster, size, opts.row));
     const res: Installation[] = [];
     for (const type of TYPES)
       await section(`${type} installation`, async () => void res.push(await measureInstallation(cluster, type, size)));
     installationRows(res, opts.row);
-    await section('memory per idle host', () => memoryRows(cluster, size, opts.row));
     await section('failover', () => failoverRows(cluster, size, opts.row));
     await section('reconnect', () => reconnectRows(cluster, size, opts.row));
   } finally {
