@@ -167,8 +167,7 @@ async function expectStoredIn(db: TestDatabase, requested: number): Promise<void
   }
 }
 
-/** `size.warmup` runs of `fn` uncounted, then `size.rounds` timed ones; ms each. */
-export async function timed(size: { rounds: number; warmup: number }, fn: () => Promise<void>): Promise<number[]> {
+async function timed(size: { rounds: number; warmup: number }, fn: () => Promise<void>): Promise<number[]> {
   for (let i = 0; i < size.warmup; i++) await fn();
   const out: number[] = [];
   for (let i = 0; i < size.rounds; i++) {

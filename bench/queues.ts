@@ -6,12 +6,13 @@
  * Both installations run on the same three nodes, every process given all three URLs, node 1
  * first: the classic queues therefore all live on node 1 (a classic queue lives on the node of the
  * client that declared it), the quorum queues lead on node 1 (RabbitMQ's default leader locator,
- * client-local) with followers on nodes 2 and 3. The only difference between the two is the queue
- * type, not the machine's load: the same three VMs idle beside both.
+ * client-local) with followers on nodes 2 and 3. The two installations run side by side (a
+ * namespace each) and are measured in turns, so the only difference between them is the queue
+ * type, not the machine's load: the same three VMs, the same neighbours, for both.
  */
 import type { QueueType } from '@warren/protocol';
 import { type RabbitCluster, startRabbitCluster } from '../test/support/rabbit-cluster';
-import { sustained, timed } from './control-plane';
+import { sustained } from './control-plane';
 import { quantile, type Row } from './lib';
 import { classicNodeDown, failoverTrials, memoryPerHost, reconnectTrial } from './queue-faults';
 import { BenchWarren } from './warren';
@@ -35,6 +36,8 @@ function sizes(quick: boolean) {
 }
 
 const SIM_HOSTS = 1000;
+/** the sustained load runs in this many blocks per installation, the two alternating */
+const SUSTAINED_BLOCKS = 4;
 const RECONNECT_AGENTS = 50;
 /** ms; a one-host task not answered within it fails the installation */
 const ONE_HOST_TIMEOUT_MS = 30_000;
@@ -53,33 +56,66 @@ interface Installation {
   invPerSec: number;
 }
 
-/** One installation of `type` on the cluster: a controller, a real agent, 1,000 simulated agents. */
-async function measureInstallation(
-  cluster: RabbitCluster,
-  type: QueueType,
-  size: ReturnType<typeof sizes>,
-): Promise<Installation> {
-  const w = new BenchWarren({ queueType: type, broker: cluster.urls.join(',') });
+/**
+ * Both installations at once on the cluster, each a controller of its own namespace; measured in
+ * turns, round by round (one-host and 1,000-host tasks) or block by block (sustained load), so that
+ * whatever else loads the machine meanwhile falls on both alike.
+ */
+async function measureInstallations(cluster: RabbitCluster, size: ReturnType<typeof sizes>): Promise<Installation[]> {
+  const ws = TYPES.map((type) => new BenchWarren({ queueType: type, broker: cluster.urls.join(',') }));
+  const task = (w: BenchWarren, hosts: string[], timeoutMs: number) =>
+    w.runWait('true', hosts, {}, w.url, timeoutMs).then(() => undefined);
   try {
-    await w.startController();
-    const [one] = await w.startAgents('one', 1);
-    const oneHost = await timed(size.oneHost, () =>
-      w.runWait('true', [one], {}, w.url, ONE_HOST_TIMEOUT_MS).then(() => undefined),
-    );
-    for (const a of w.agents.values()) await a.kill();
-    const sims = await w.startSimulated('sim', SIM_HOSTS);
-    const thousand = await timed(size.thousand, () =>
-      w.runWait('true', sims, {}, w.url, THOUSAND_TIMEOUT_MS).then(() => undefined),
-    );
-    const invPerSec = await sustained(size.sustainedSec, (k) =>
-      w.runWait('true', sims.slice(k * 100, (k + 1) * 100), {}, w.url, THOUSAND_TIMEOUT_MS).then(() => undefined),
-    );
-    return { type, oneHost, thousand, invPerSec };
+    for (const w of ws) await w.startController();
+    // One host: a real agent each (spawn, journal, confirmed `started`).
+    const ones = await Promise.all(ws.map((w) => w.startAgents('one', 1).then(([h]) => h)));
+    const oneHost = await inTurns(ws.length, size.oneHost, (k) => task(ws[k], [ones[k]], ONE_HOST_TIMEOUT_MS));
+    for (const w of ws) for (const a of w.agents.values()) await a.kill();
+    // 1,000 simulated agents each.
+    const sims: string[][] = [];
+    for (const w of ws) sims.push(await w.startSimulated('sim', SIM_HOSTS));
+    const thousand = await inTurns(ws.length, size.thousand, (k) => task(ws[k], sims[k], THOUSAND_TIMEOUT_MS));
+    const rates: number[][] = ws.map(() => []);
+    for (let b = 0; b < SUSTAINED_BLOCKS; b++)
+      for (let j = 0; j < ws.length; j++) {
+        const k = b % 2 === 0 ? j : ws.length - 1 - j;
+        const slice = (c: number) => sims[k].slice(c * 100, (c + 1) * 100);
+        rates[k].push(
+          await sustained(size.sustainedSec / SUSTAINED_BLOCKS, (c) => task(ws[k], slice(c), THOUSAND_TIMEOUT_MS)),
+        );
+      }
+    return TYPES.map((type, k) => ({
+      type,
+      oneHost: oneHost[k],
+      thousand: thousand[k],
+      invPerSec: rates[k].reduce((a, b) => a + b, 0) / rates[k].length,
+    }));
   } catch (err) {
-    throw new Error([(err as Error).message, ...w.complaints()].join('\n    '), { cause: err });
+    throw new Error([(err as Error).message, ...ws.flatMap((w) => w.complaints())].join('\n    '), { cause: err });
   } finally {
-    await w.teardown().catch(() => undefined);
+    for (const w of ws) await w.teardown().catch(() => undefined);
   }
+}
+
+/**
+ * `n` alternatives measured in turns: `size.warmup` uncounted rounds of each, then `size.rounds`
+ * rounds in which each runs once, the order reversed every other round. ms, per alternative.
+ */
+async function inTurns(
+  n: number,
+  size: { rounds: number; warmup: number },
+  fn: (k: number) => Promise<void>,
+): Promise<number[][]> {
+  for (let i = 0; i < size.warmup; i++) for (let k = 0; k < n; k++) await fn(k);
+  const out: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < size.rounds; i++)
+    for (let j = 0; j < n; j++) {
+      const k = i % 2 === 0 ? j : n - 1 - j;
+      const t0 = performance.now();
+      await fn(k);
+      out[k].push(performance.now() - t0);
+    }
+  return out;
 }
 
 /** The side-by-side rows of the two installations; ratios are quorum / classic. */
@@ -199,10 +235,9 @@ export async function queueRows(opts: {
     // First, on a cluster that has held nothing yet: queues deleted just before would still be
     // releasing memory and blur the difference.
     await section('memory per idle host', () => memoryRows(cluster, size, opts.row));
-    const res: Installation[] = [];
-    for (const type of TYPES)
-      await section(`${type} installation`, async () => void res.push(await measureInstallation(cluster, type, size)));
-    installationRows(res, opts.row);
+    await section('classic and quorum installations, in turns', async () =>
+      installationRows(await measureInstallations(cluster, size), opts.row),
+    );
     await section('failover', () => failoverRows(cluster, size, opts.row));
     await section('reconnect', () => reconnectRows(cluster, size, opts.row));
   } finally {
