@@ -73,6 +73,27 @@ describe('agentTopologySetup', () => {
     expect(channels()).toBe(0);
   });
 
+  it('with --queue-type quorum, declares every durable queue quorum, as the controller does', async () => {
+    const calls: unknown[][] = [];
+    await agentTopologySetup('ns', 'web1', 'quorum', silent)(declaringChannel(calls), passiveConn([]).conn);
+    const queues = calls.filter((c) => c[0] === 'queue').map((c) => [c[1], (c[2] as { arguments?: object }).arguments]);
+    expect(queues).toEqual([
+      ['ns.results', { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 }],
+      ['ns.undelivered', { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 }],
+      [
+        'ns.agent.web1',
+        {
+          'x-dead-letter-exchange': 'ns.dlx',
+          'x-queue-type': 'quorum',
+          'x-delivery-limit': 10,
+          'x-dead-letter-strategy': 'at-least-once',
+          'x-overflow': 'reject-publish',
+        },
+      ],
+      ['ns.ctl.web1', { 'x-queue-type': 'quorum', 'x-delivery-limit': 10 }],
+    ]);
+  });
+
   it('with a user refused declares, checks the provisioned exchanges and inbox on a fresh channel instead', async () => {
     const checks: string[] = [];
     const { conn, closed } = passiveConn(checks);
@@ -112,6 +133,13 @@ describe('agentTopologySetup', () => {
     await expect(run).rejects.toThrow(TopologyMissingError);
     await expect(run).rejects.toThrow(/queue ns\.agent\.web1 does not exist.*scripts\/broker-users\.sh agent web1/);
     expect(closed()).toBe(1);
+    const quorum = agentTopologySetup(
+      'ns',
+      'web1',
+      'quorum',
+      silent,
+    )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), passiveConn([], ['ns.agent.web1']).conn);
+    await expect(quorum).rejects.toThrow(/scripts\/broker-users\.sh --queue-type quorum agent web1/);
   });
 
   it('rethrows any other broker error, so the connection retries as before', async () => {

@@ -85,7 +85,7 @@ async function checkProvisioned(
       } catch (err) {
         if ((err as { code?: number }).code !== NOT_FOUND) throw err;
         throw new TopologyMissingError(
-          `${what} does not exist and this broker user may not declare it: the broker admin must provision it (scripts/broker-users.sh agent ${host})`,
+          `${what} does not exist and this broker user may not declare it: the broker admin must provision it (scripts/broker-users.sh${queueType === 'quorum' ? ' --queue-type quorum' : ''} agent ${host})`,
         );
       }
     }
