@@ -69,7 +69,7 @@ export async function until<T>(
  */
 export class Warren {
   readonly ns = `wt${randomBytes(4).toString('hex')}`;
-  /** the broker this installation's controller and agents use (a private node's URL, for fault tests) */
+  /** the broker this installation's controller and agents use (a private node's URL, or a cluster's URLs separated by commas, for fault tests) */
   readonly brokerUrl: string;
   readonly dir = mkdtempSync(join(tmpdir(), 'warren-e2e-'));
   readonly dbPath = join(this.dir, 'controller.db');
@@ -126,13 +126,14 @@ export class Warren {
 
   /**
    * Starts an agent for `host`; resolves once the controller sees it online (or at once with
-   * `wait: false`). A later flag in `args` wins over the defaults (e.g. another `--state-dir`).
+   * `wait: false`). A later flag in `args` wins over the defaults (e.g. another `--state-dir`);
+   * `opts.brokerUrl` replaces the installation's `--broker` (e.g. a cluster's URLs in another order).
    */
   async startAgent(
     host: string,
     env: Record<string, string> = {},
     args: string[] = [],
-    opts: { wait?: boolean } = {},
+    opts: { wait?: boolean; brokerUrl?: string } = {},
   ): Promise<Proc> {
     const p = this.spawn(
       'bin/warren-agent.js',
@@ -142,7 +143,7 @@ export class Warren {
         '--namespace',
         this.ns,
         '--broker',
-        this.brokerUrl,
+        opts.brokerUrl ?? this.brokerUrl,
         '--state-dir',
         join(this.dir, `agent-${host}`),
         '--trust',
@@ -247,7 +248,24 @@ export class Warren {
   /** Kills every process and deletes this namespace's queues and exchanges. */
   async teardown(): Promise<void> {
     await Promise.all(this.all.map((p) => p.stop('SIGKILL')));
-    const conn = await amqplib.connect(this.brokerUrl);
+    try {
+      await this.deleteTopology();
+    } finally {
+      // Even when no broker answers (a cluster's nodes down): the cgroups and files are ours alone.
+      await removeAgentCgroups(this.ns);
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  private async deleteTopology(): Promise<void> {
+    const conn = await connectAny(this.brokerUrl.split(','));
+    conn.on('error', () => undefined);
+    /** A channel whose refusal (a queue whose node is down: 404) rejects the call instead of throwing out of amqplib. */
+    const channel = async () => {
+      const ch = await conn.createChannel();
+      ch.on('error', () => undefined);
+      return ch;
+    };
     try {
       const t = sharedTopology(this.ns, this.queueType);
       const hosts = [...this.agents.keys()];
@@ -256,21 +274,31 @@ export class Warren {
         ...hosts.flatMap((h) => [agentQueue(this.ns, h), agentControlQueue(this.ns, h)]),
       ];
       for (const q of queues) {
-        const ch = await conn.createChannel();
+        const ch = await channel();
         await ch.deleteQueue(q).catch(() => undefined);
         await ch.close().catch(() => undefined);
       }
       for (const e of t.exchanges) {
-        const ch = await conn.createChannel();
+        const ch = await channel();
         await ch.deleteExchange(e.name).catch(() => undefined);
         await ch.close().catch(() => undefined);
       }
     } finally {
       await conn.close();
     }
-    await removeAgentCgroups(this.ns);
-    rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A connection to the first of `urls` (the nodes of a cluster, some perhaps down) that accepts one. */
+async function connectAny(urls: string[]): Promise<amqplib.ChannelModel> {
+  for (const [i, url] of urls.entries()) {
+    try {
+      return await amqplib.connect(url, { timeout: 5_000 });
+    } catch (err) {
+      if (i === urls.length - 1) throw err;
+    }
+  }
+  throw new Error('no broker URL');
 }
 
 /**

@@ -63,6 +63,9 @@ describe('private RabbitMQ cluster harness', () => {
     await publishConfirmed(c.urls[0], 'one');
     expect(await c.leaderOf(QUEUE)).toBe(c.nodes[0].name);
     await expect(c.leaderOf('rc.absent')).rejects.toThrow(/not listed/);
+    // A classic queue has no leader: its home is the node it was declared through.
+    await via(c.urls[1], (ch) => ch.assertQueue('rc.classic', { durable: false }));
+    expect(await c.leaderOf('rc.classic')).toBe(c.nodes[1].name);
     expect(await drain(c.urls[2])).toEqual(['one']);
   });
 
@@ -75,7 +78,7 @@ describe('private RabbitMQ cluster harness', () => {
     expect(await leader.running()).toBe(false);
     await publishConfirmed(other.url, 'after');
     console.log(
-      `[rabbit-cluster] leader stopped → publish through another node confirmed: ${Date.now() - stoppedAt} ms`,
+      `[rabbit-cluster] leader's stop begun → a publish through another node confirmed: ${Date.now() - stoppedAt} ms`,
     );
     const newLeader = await c.leaderOf(QUEUE);
     expect(newLeader).not.toBe(leader.name);

@@ -153,9 +153,11 @@ export class RabbitCluster {
   }
 
   /**
-   * Name of the node leading quorum queue `queue` in vhost `vhost`: `rabbitmqctl list_queues name
-   * leader --formatter json`, asked of a running node. Throws if the queue is not listed or has no
-   * leader (a classic queue, or a quorum queue without a majority).
+   * Name of the node leading quorum queue `queue` in vhost `vhost` (`rabbitmqctl list_queues name
+   * leader --formatter json`, asked of a running node), or, for a classic queue (no leader), the node
+   * holding it (the running node whose `list_queues --local` lists it). Throws if the queue is not
+   * listed, or has no leader or home among the running nodes (a quorum queue without a majority, a
+   * classic queue whose node is down).
    */
   async leaderOf(queue: string, vhost = '/'): Promise<string> {
     const rows = JSON.parse(await this.ctl('list_queues', '-p', vhost, 'name', 'leader', '--formatter', 'json')) as {
@@ -164,9 +166,15 @@ export class RabbitCluster {
     }[];
     const row = rows.find((r) => r.name === queue);
     if (!row) throw new Error(`queue ${queue} not listed in vhost ${vhost}`);
-    if (!row.leader || !this.nodes.some((n) => n.name === row.leader))
-      throw new Error(`queue ${queue} has no leader in this cluster (got ${JSON.stringify(row.leader)})`);
-    return row.leader;
+    if (row.leader && this.nodes.some((n) => n.name === row.leader)) return row.leader;
+    for (const n of this.nodes) {
+      if (!(await n.running())) continue;
+      const local = JSON.parse(
+        await n.broker.ctl('list_queues', '-p', vhost, '--local', 'name', '--formatter', 'json'),
+      ) as { name: string }[];
+      if (local.some((r) => r.name === queue)) return n.name;
+    }
+    throw new Error(`queue ${queue} has no leader or home node running (leader ${JSON.stringify(row.leader)})`);
   }
 
   /** Leaders of every quorum queue of vhost `vhost` whose name starts with `prefix`, as queue → node name. */

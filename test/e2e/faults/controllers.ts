@@ -72,12 +72,14 @@ export class Controllers {
    * Starts controller `name` (a restart if it ran and exited before: same state directory; throws
    * if it still runs); resolves once it listens and answers `/healthz`. The first start then
    * creates the admin token `w.token` in the shared database, and points `w.url` at this
-   * controller if nothing else is in use yet.
+   * controller if nothing else is in use yet. `opts.brokerUrl` replaces the installation's
+   * `--broker` (e.g. a cluster's URLs in another order, so that controllers start on other nodes).
    */
   async start(
     name: string,
     args: string[] = ['--auto-accept'],
     env: Record<string, string> = {},
+    opts: { brokerUrl?: string } = {},
   ): Promise<ControllerProc> {
     // A second process under one name would escape teardown.
     if (this.byName.get(name)?.proc.alive) throw new Error(`controller ${name} is running already`);
@@ -98,7 +100,7 @@ export class Controllers {
         '--namespace',
         this.w.ns,
         '--broker',
-        this.w.brokerUrl,
+        opts.brokerUrl ?? this.w.brokerUrl,
         ...args,
       ],
       {
@@ -108,6 +110,7 @@ export class Controllers {
           WARREN_LOG_LEVEL: 'debug',
           WARREN_RESULT_GRACE: '1s',
           WARREN_DELIVERY_GRACE: '1s',
+          WARREN_QUEUE_TYPE: this.w.queueType,
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
