@@ -90,8 +90,11 @@ async function confirmChannel(
     if (!(await n.running())) continue;
     const conn = await amqplib.connect(n.url, { noDelay: true }).catch(() => null);
     if (!conn) continue;
+    // Failures reach the caller as rejected calls; the events would otherwise be unhandled.
     conn.on('error', () => undefined);
-    return { conn, ch: await conn.createConfirmChannel() };
+    const ch = await conn.createConfirmChannel();
+    ch.on('error', () => undefined);
+    return { conn, ch };
   }
   throw new Error('no node of the cluster answers');
 }
