@@ -179,7 +179,7 @@ async function timed(size: { rounds: number; warmup: number }, fn: () => Promise
 }
 
 /** {@link CLIENTS} clients, client `k` repeating `task(k)` (of {@link PER_TASK} hosts) for `secs`. Returns invocations/s. */
-async function sustained(secs: number, task: (k: number) => Promise<void>): Promise<number> {
+export async function sustained(secs: number, task: (k: number) => Promise<void>): Promise<number> {
   const until = Date.now() + secs * 1000;
   let done = 0;
   let failed: Error | null = null;

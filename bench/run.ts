@@ -5,7 +5,8 @@
  * Environment: BENCH_QUICK=1 for fewer rounds (a smoke run), BENCH_NO_PEERS=1 to skip the SSH peers,
  * BENCH_ONLY=control-plane for the control-plane section alone (SQLite and PostgreSQL, one to three
  * controllers: bench/control-plane.ts, docs/scaling.md), BENCH_PLANE_DB=sqlite-file to run its
- * multi-controller setups on one shared SQLite file instead of PostgreSQL.
+ * multi-controller setups on one shared SQLite file instead of PostgreSQL; BENCH_ONLY=queues for the
+ * quorum-against-classic part alone (a private 3-node RabbitMQ cluster: bench/queues.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { ProcessRunner } from '../apps/agent/src/exec/process.runner';
 import { bin, cpuMs, quantile, ROOT, type Row, renderTable, rss, runCommand, sleep, timeRounds } from './lib';
 import { peerCommands, peerVersions, setupPeers, teardownPeers } from './peers/peers';
 import { controlPlaneRows, planeSetups, renderTargets } from './control-plane';
+import { queueRows } from './queues';
 import { brokerRoundTrip, fsyncAppend, shSpawnExit, signEnvelope, sqliteCommit, verifyEnvelope } from './floor';
 import { BenchWarren, BROKER } from './warren';
 
@@ -252,12 +254,15 @@ async function fleetRows(versions: Record<string, string>): Promise<void> {
 async function main(): Promise<void> {
   const started = Date.now();
   const versions: Record<string, string> = { node: process.version };
-  if (ONLY !== undefined && ONLY !== 'control-plane')
-    throw new Error(`BENCH_ONLY must be control-plane, got ${JSON.stringify(ONLY)}`);
+  if (ONLY !== undefined && ONLY !== 'control-plane' && ONLY !== 'queues')
+    throw new Error(`BENCH_ONLY must be control-plane or queues, got ${JSON.stringify(ONLY)}`);
   // Checked before anything runs, so that a typo does not cost a whole run.
   const setups = planeSetups(process.env.BENCH_PLANE_DB);
   if (ONLY === undefined) await fleetRows(versions);
-  const plane = await controlPlaneRows({ quick: QUICK, setups, row, log });
+  const plane =
+    ONLY === 'queues' ? { targets: [], failures: [] } : await controlPlaneRows({ quick: QUICK, setups, row, log });
+  if (ONLY === undefined || ONLY === 'queues')
+    plane.failures.push(...(await queueRows({ quick: QUICK, row, log })).failures);
   try {
     versions.rabbitmq =
       /RabbitMQ version: (\S+)/.exec(execFileSync('rabbitmqctl', ['status'], { encoding: 'utf8' }))?.[1] ?? '?';

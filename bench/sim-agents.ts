@@ -28,8 +28,15 @@ import {
   presenceExchange,
   type QueueType,
   repliesExchange,
+  sharedTopology,
+  type TopologyDeclarations,
   WARREN_VERSION,
 } from '@warren/protocol';
+
+/** channels declaring the simulated hosts' queues side by side */
+const SETUP_LANES = 8;
+/** ms; 1,000 hosts' quorum queues on a 3-node cluster of two cores take about 20 s */
+const READY_TIMEOUT_MS = 180_000;
 
 function arg(name: string, def?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -53,11 +60,30 @@ async function main(): Promise<void> {
     url,
     name: `warren-bench-sim ${count}`,
     logger: log,
-    setup: async (ch) => {
-      for (const h of hosts) await assertTopology(ch, agentTopology(ns, h, queueType));
+    setup: async (ch, model) => {
+      const shared = sharedTopology(ns, queueType);
+      await assertTopology(ch, shared);
+      // Then each host's own queues and bindings, on SETUP_LANES channels at once: a quorum queue's
+      // declare waits for its replicas to start on every node (about 25 ms each here, one at a time).
+      const own = (h: string): TopologyDeclarations => {
+        const t = agentTopology(ns, h, queueType);
+        const isShared = (name: string) => shared.queues.some((q) => q.name === name);
+        return {
+          exchanges: [],
+          queues: t.queues.filter((q) => !isShared(q.name)),
+          bindings: t.bindings.filter((b) => !isShared(b.queue)),
+        };
+      };
+      await Promise.all(
+        Array.from({ length: SETUP_LANES }, async (_, lane) => {
+          const c = await model.createChannel();
+          for (let i = lane; i < hosts.length; i += SETUP_LANES) await assertTopology(c, own(hosts[i]));
+          await c.close();
+        }),
+      );
     },
   });
-  const publisher = new ConfirmPublisher(conn, { logger: log, waitForConnectionMs: 60_000 });
+  const publisher = new ConfirmPublisher(conn, { logger: log, waitForConnectionMs: READY_TIMEOUT_MS });
   await publisher.start();
   let handled = 0;
   await conn.attach(async (model: amqplib.ChannelModel) => {
@@ -136,7 +162,7 @@ async function main(): Promise<void> {
     }
   });
   conn.start();
-  await conn.waitConnected(60_000);
+  await conn.waitConnected(READY_TIMEOUT_MS);
   process.stdout.write('ready\n');
   const stop = async () => {
     await publisher.close(2_000);

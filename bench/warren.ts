@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as amqplib from 'amqplib';
+import { splitBrokerUrls } from '@warren/amqp';
 import {
   agentControlQueue,
   agentQueue,
@@ -42,8 +43,29 @@ export class BenchWarren {
   /** an admin API token for this installation, created through the first controller's store */
   token = '';
 
-  constructor(opts: { queueType?: QueueType } = {}) {
+  /** `--broker` of every process of this installation: one URL, or a cluster's nodes as a comma list */
+  readonly broker: string;
+
+  /**
+   * `queueType`: `--queue-type` of every process (default classic); `broker`: their `--broker`
+   * (default {@link BROKER}), e.g. every node of a private cluster, comma-separated.
+   */
+  constructor(opts: { queueType?: QueueType; broker?: string } = {}) {
     this.queueType = opts.queueType ?? 'classic';
+    this.broker = opts.broker ?? BROKER;
+  }
+
+  /** A plain amqplib connection for the bench's own declares and clean-up: the first of {@link broker}'s URLs that answers. */
+  private async adminConnection(): Promise<amqplib.ChannelModel> {
+    let last: unknown = null;
+    for (const url of splitBrokerUrls(this.broker)) {
+      try {
+        return await amqplib.connect(url, { noDelay: true });
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new Error(`no broker of ${splitBrokerUrls(this.broker).length} answered: ${String(last)}`);
   }
 
   /** Headers of an authenticated JSON request. */
@@ -88,7 +110,7 @@ export class BenchWarren {
       '--queue-type',
       this.queueType,
       '--broker',
-      BROKER,
+      this.broker,
     ]);
     // Default log level (info), as operators run it: one line per invocation is part of the cost.
     this.controllers.push({ bg: c, url: '' });
@@ -154,7 +176,7 @@ export class BenchWarren {
             '--queue-type',
             this.queueType,
             '--broker',
-            BROKER,
+            this.broker,
             '--state-dir',
             join(this.dir, h),
             '--trust',
@@ -186,12 +208,12 @@ export class BenchWarren {
       '--queue-type',
       this.queueType,
       '--broker',
-      BROKER,
+      this.broker,
       '--trust',
       this.controllerPub,
     ]);
     this.others.push(sim);
-    await sim.waitFor(/^ready$/m, 120_000);
+    await sim.waitFor(/^ready$/m, 200_000);
     const names = Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
     names.forEach((h) => this.hosts.add(h));
     // The controller targets only hosts whose signed heartbeat it has accepted.
@@ -202,7 +224,7 @@ export class BenchWarren {
   /** Declares inboxes that nobody consumes: commands to them stay in flight. */
   async declareSilentHosts(prefix: string, n: number): Promise<string[]> {
     const names = Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
-    const conn = await amqplib.connect(BROKER, { noDelay: true });
+    const conn = await this.adminConnection();
     const ch = await conn.createConfirmChannel();
     for (const h of names) {
       const t = agentTopology(this.ns, h, this.queueType);
@@ -298,15 +320,24 @@ export class BenchWarren {
   async teardown(): Promise<void> {
     await Promise.all([...this.agents.values(), ...this.others].map((a) => a.kill('SIGKILL')));
     await Promise.all(this.controllers.map((c) => c.bg.kill('SIGKILL')));
-    const conn = await amqplib.connect(BROKER);
-    for (const q of [
+    const conn = await this.adminConnection();
+    const queues = [
       ...sharedTopology(this.ns, this.queueType).queues.map((x) => x.name),
       ...[...this.hosts].flatMap((h) => [agentQueue(this.ns, h), agentControlQueue(this.ns, h)]),
-    ]) {
-      const ch = await conn.createChannel();
-      await ch.deleteQueue(q).catch(() => undefined);
-      await ch.close().catch(() => undefined);
-    }
+    ];
+    // A channel per delete (a failed one closes its channel), 8 at a time: a quorum queue's delete
+    // stops its replicas on every node, and thousands of them one by one take minutes.
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, lane) => {
+        for (let i = lane; i < queues.length; i += 8) {
+          const ch = await conn.createChannel();
+          // A refused delete (its node down) closes the channel with an 'error' event: not a crash.
+          ch.on('error', () => undefined);
+          await ch.deleteQueue(queues[i]).catch(() => undefined);
+          await ch.close().catch(() => undefined);
+        }
+      }),
+    );
     for (const e of sharedTopology(this.ns, this.queueType).exchanges) {
       const ch = await conn.createChannel();
       await ch.deleteExchange(e.name).catch(() => undefined);

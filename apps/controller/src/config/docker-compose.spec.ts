@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { resolve } from 'node:path';
+import { splitBrokerUrls } from '@warren/amqp';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { controllerProgram, loadControllerConfig } from './controller.config';
@@ -12,6 +13,7 @@ const COMPOSE = resolve(__dirname, '../../../../docker-compose.yml');
 interface Service {
   image?: string;
   build?: string;
+  hostname?: string;
   profiles?: string[];
   command?: string[];
   depends_on?: Record<string, { condition: string }>;
@@ -46,6 +48,19 @@ const CONTROLLER_ENV = controllerProgram().options.map((o) => /\[env (WARREN_[A-
 const CLUSTER_CONTROLLERS = ['controller-a', 'controller-b'];
 const clusterAgents = () =>
   Object.keys(services).filter((s) => inCluster(s) && services[s].command?.[0] === 'warren-agent');
+/** The cluster profile's RabbitMQ nodes: its services on a `rabbitmq` image. */
+const clusterRabbits = () =>
+  Object.keys(services).filter((s) => inCluster(s) && /^rabbitmq:/.test(services[s].image ?? ''));
+
+/** The `key = value` settings of a rabbitmq.conf file (sysctl format; `#` starts a comment line). */
+function rabbitConf(path: string): Map<string, string> {
+  const settings = new Map<string, string>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^\s*([^#\s][^=]*?)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) settings.set(m[1], m[2]);
+  }
+  return settings;
+}
 
 describe('docker-compose.yml, default services (no profile)', () => {
   it('are the lab as before: the broker, one controller and three agents, none in a profile', () => {
@@ -103,10 +118,7 @@ describe('docker-compose.yml, profile cluster', () => {
     for (const c of CLUSTER_CONTROLLERS) {
       expect(services[c].profiles, c).toEqual(['cluster']);
       expect(services[c].command, c).toEqual(['warren-controller']);
-      expect(services[c].depends_on, c).toMatchObject({
-        postgres: { condition: 'service_healthy' },
-        rabbitmq: { condition: 'service_healthy' },
-      });
+      expect(services[c].depends_on, c).toMatchObject({ postgres: { condition: 'service_healthy' } });
       expect(
         Object.keys(env(c)).filter((v) => !CONTROLLER_ENV.includes(v)),
         c,
@@ -157,5 +169,92 @@ describe('docker-compose.yml, profile cluster', () => {
     }
     const hosts = [...agents, 'agent1', 'agent2', 'agent3'].map((a) => env(a).WARREN_HOST_ID);
     expect(new Set(hosts).size).toBe(hosts.length);
+  });
+});
+
+describe('docker-compose.yml, profile cluster: a RabbitMQ cluster of three nodes', () => {
+  const rabbits = clusterRabbits();
+
+  it('runs three RabbitMQ nodes, each named after a host name other services can resolve', () => {
+    expect(rabbits).toHaveLength(3);
+    for (const r of rabbits) {
+      expect(services[r].profiles, r).toEqual(['cluster']);
+      // Compose's DNS answers service names, not `hostname:`: the node's host must be its service name.
+      expect(services[r].hostname, r).toBe(r);
+      expect(env(r).RABBITMQ_NODENAME, r).toBe(`rabbit@${r}`);
+      expect(services[r].healthcheck?.test.join(' '), r).toMatch(/rabbitmq-diagnostics/);
+    }
+  });
+
+  it('gives the nodes one Erlang cookie and one set of credentials', () => {
+    const cookies = new Set(rabbits.map((r) => env(r).RABBITMQ_ERLANG_COOKIE));
+    expect(cookies.size).toBe(1);
+    expect([...cookies][0]).toMatch(/^[A-Za-z0-9_-]{16,255}$/);
+    expect(new Set(rabbits.map((r) => `${env(r).RABBITMQ_DEFAULT_USER}:${env(r).RABBITMQ_DEFAULT_PASS}`)).size).toBe(1);
+  });
+
+  it("keeps each node's data (its membership, its replicas) in a named volume of its own", () => {
+    const data = rabbits.map((r) => onVolume(r, '/var/lib/rabbitmq'));
+    for (const d of data) {
+      expect(d.file).toBe('');
+      expect(d.readOnly).toBe(false);
+      expect(Object.keys(compose.volumes)).toContain(d.volume);
+    }
+    expect(new Set(data.map((d) => d.volume)).size).toBe(3);
+    // No other service mounts them: a node's data directory is its own.
+    const others = Object.keys(services).filter((s) => !rabbits.includes(s));
+    for (const s of others)
+      for (const m of services[s].volumes ?? [])
+        expect(
+          data.map((d) => d.volume),
+          s,
+        ).not.toContain(m.split(':')[0]);
+  });
+
+  it('forms the cluster at boot from one mounted config listing exactly the three nodes (classic peer discovery)', () => {
+    const mounts = rabbits.map((r) => {
+      const m = (services[r].volumes ?? [])
+        .map((v) => v.split(':'))
+        .find(([, target]) => /^\/etc\/rabbitmq\//.test(target));
+      expect(m, `${r}: no file mounted under /etc/rabbitmq/`).toBeDefined();
+      const [source, target, mode] = m!;
+      // Read by the node: rabbitmq.conf itself, or a file of conf.d/ (the image keeps its defaults there).
+      expect(target, r).toMatch(/^\/etc\/rabbitmq\/(rabbitmq\.conf|conf\.d\/[^/]+\.conf)$/);
+      expect(mode, r).toBe('ro');
+      return source;
+    });
+    expect(new Set(mounts).size).toBe(1);
+    expect(mounts[0]).toMatch(/^\.\//);
+    const conf = rabbitConf(resolve(COMPOSE, '..', mounts[0]));
+    expect(conf.get('cluster_formation.peer_discovery_backend')).toBe('classic_config');
+    const listed = [...conf]
+      .filter(([k]) => /^cluster_formation\.classic_config\.nodes\.\d+$/.test(k))
+      .map(([, v]) => v);
+    expect(listed.sort()).toEqual(rabbits.map((r) => env(r).RABBITMQ_NODENAME).sort());
+  });
+
+  it('gives every cluster controller and agent all three nodes, with the credentials the nodes were given', () => {
+    const clients = [...CLUSTER_CONTROLLERS, ...clusterAgents()];
+    const { RABBITMQ_DEFAULT_USER: user, RABBITMQ_DEFAULT_PASS: pass } = env(rabbits[0]);
+    for (const c of clients) {
+      const urls = splitBrokerUrls(env(c).WARREN_BROKER_URL).map((u) => new URL(u));
+      expect(urls.map((u) => u.hostname).sort(), c).toEqual([...rabbits].sort());
+      for (const u of urls) {
+        expect(u.protocol, c).toBe('amqp:');
+        expect(u.port || '5672', c).toBe('5672');
+        expect([decodeURIComponent(u.username), decodeURIComponent(u.password)], c).toEqual([user, pass]);
+      }
+      // Started once the three are healthy, never on the lab's single broker.
+      for (const r of rabbits)
+        expect(services[c].depends_on?.[r], `${c} → ${r}`).toEqual({ condition: 'service_healthy' });
+      expect(Object.keys(services[c].depends_on ?? {}), c).not.toContain('rabbitmq');
+    }
+  });
+
+  it('declares quorum queues everywhere in the cluster, and leaves the lab on the classic default', () => {
+    for (const c of [...CLUSTER_CONTROLLERS, ...clusterAgents()]) expect(env(c).WARREN_QUEUE_TYPE, c).toBe('quorum');
+    for (const c of CLUSTER_CONTROLLERS) expect(loadControllerConfig([], env(c)).queueType, c).toBe('quorum');
+    expect(loadControllerConfig([], env('controller')).queueType).toBe('classic');
+    for (const c of ['controller', 'agent1', 'agent2', 'agent3']) expect(env(c).WARREN_QUEUE_TYPE, c).toBeUndefined();
   });
 });
