@@ -52,7 +52,7 @@ export class ClusterChanges {
         broker.publisher.publishIfConnected(exchange, '', body, { persistent: false, contentType: 'application/json' }),
       sink: {
         changed: (ids) => this.relayed(() => this.activity.changed(ids)),
-        completed: (ids) => this.relayed(() => this.completion.notify(ids)),
+        completed: (ids) => this.relayed(() => this.completion.notify(ids, true)),
         hostKeys: (hosts) => {
           for (const host of hosts)
             this.hostKeys
