@@ -28,6 +28,7 @@ export const MAX_NOTE_BYTES = 256 * 1024;
 export const MAX_NOTE_ENTRIES = 1_000;
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const isId = (v: unknown) => typeof v === 'string' && ID.test(v);
 const INVOCATION_STATE_SET = new Set<string>(INVOCATION_STATES);
 
 export function encodeNote(n: EventNote): Buffer {
@@ -53,13 +54,13 @@ export function decodeNote(body: Buffer): { ok: true; note: EventNote } | { ok: 
     if (
       typeof r !== 'object' ||
       r === null ||
-      !ID.test(String(r.taskId)) ||
-      !ID.test(String(r.invocationId)) ||
+      !isId(r.taskId) ||
+      !isId(r.invocationId) ||
       !INVOCATION_STATE_SET.has(String(r.state))
     )
       return { ok: false, reason: 'a result entry is malformed' };
   for (const c of o.completed as Record<string, unknown>[])
-    if (typeof c !== 'object' || c === null || !ID.test(String(c.taskId)))
+    if (typeof c !== 'object' || c === null || !isId(c.taskId))
       return { ok: false, reason: 'a completed entry is malformed' };
   const note: EventNote = {
     v: 1,

@@ -80,10 +80,13 @@ export class TaskStream {
     };
     if (item.kind === 'started') {
       const m = item.message;
-      if (m.taskId !== this.taskId || this.started.has(m.invocationId)) return [];
+      if (m.taskId !== this.taskId) return [];
+      // After a result, a `started` means it ran after all (an `undelivered` guess before): its
+      // chunks go through again, and the task may complete again.
+      if (this.started.has(m.invocationId) && !this.results.has(m.invocationId)) return [];
       this.started.add(m.invocationId);
+      this.results.delete(m.invocationId);
       this.completed = false;
-      this.results.delete(m.invocationId); // it ran after all (an `undelivered` guess before): its chunks go through
       emit('started', m.invocationId, { host: m.host, invocationId: m.invocationId, startedAt: iso(m.startedAt) });
     } else if (item.kind === 'output') {
       const m = item.message;
