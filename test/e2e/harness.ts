@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as amqplib from 'amqplib';
 import type { TaskView } from '@warren/api';
-import { agentQueue, sharedTopology } from '@warren/protocol';
+import { agentQueue, eventNotesExchange, eventsStream, sharedTopology } from '@warren/protocol';
 import { removeAgentCgroups } from '../support/agent-cgroups';
 
 /** The shared broker every e2e suite uses; each run gets its own namespace on it. */
@@ -247,13 +247,17 @@ export class Warren {
     const conn = await amqplib.connect(this.brokerUrl);
     try {
       const t = sharedTopology(this.ns);
-      const queues = [...t.queues.map((q) => q.name), ...[...this.agents.keys()].map((h) => agentQueue(this.ns, h))];
+      const queues = [
+        ...t.queues.map((q) => q.name),
+        eventsStream(this.ns),
+        ...[...this.agents.keys()].map((h) => agentQueue(this.ns, h)),
+      ];
       for (const q of queues) {
         const ch = await conn.createChannel();
         await ch.deleteQueue(q).catch(() => undefined);
         await ch.close().catch(() => undefined);
       }
-      for (const e of t.exchanges) {
+      for (const e of [...t.exchanges, { name: eventNotesExchange(this.ns) }]) {
         const ch = await conn.createChannel();
         await ch.deleteExchange(e.name).catch(() => undefined);
         await ch.close().catch(() => undefined);

@@ -30,8 +30,8 @@ export interface FeedSink {
   deliver(events: TaskEvent[]): Promise<void>;
 }
 
-/** ms a repaired item is not repaired again, while the note comes back through the stream */
-const REPAIR_HOLD_MS = 30_000;
+/** ms a repaired item is not repaired again, while its note comes back through the stream (or was lost too) */
+const REPAIR_HOLD_MS = 10_000;
 
 /**
  * One SSE session's events of one task: a reader of the events stream from the task's beginning
