@@ -6,6 +6,7 @@
  * its heartbeats and replies.
  *
  *   node --import tsx bench/sim-agents.ts --namespace NS --count 1000 --trust controller.pub [--prefix sim] [--broker URL]
+ *        [--queue-type classic|quorum]   (the installation's --queue-type: the inboxes are declared with it)
  * Prints `ready` on stdout once every inbox is consumed.
  */
 import * as amqplib from 'amqplib';
@@ -25,6 +26,7 @@ import {
   MESSAGE_TYPES,
   PROTOCOL_VERSION,
   presenceExchange,
+  type QueueType,
   repliesExchange,
   WARREN_VERSION,
 } from '@warren/protocol';
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
   const count = Number(arg('count', '1000'));
   const prefix = arg('prefix', 'sim');
   const url = arg('broker', 'amqp://guest:guest@127.0.0.1:5672');
+  const queueType = arg('queue-type', 'classic') as QueueType;
   const hosts = Array.from({ length: count }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
   const log = pino({ level: 'warn' });
   const trusted = keyRing([readPublicKeyFile(arg('trust'))]);
@@ -51,7 +54,7 @@ async function main(): Promise<void> {
     name: `warren-bench-sim ${count}`,
     logger: log,
     setup: async (ch) => {
-      for (const h of hosts) await assertTopology(ch, agentTopology(ns, h));
+      for (const h of hosts) await assertTopology(ch, agentTopology(ns, h, queueType));
     },
   });
   const publisher = new ConfirmPublisher(conn, { logger: log, waitForConnectionMs: 60_000 });

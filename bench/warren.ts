@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as amqplib from 'amqplib';
 import {
+  agentControlQueue,
   agentQueue,
   agentQueueArguments,
   agentTopology,
@@ -13,6 +14,7 @@ import {
   generateSigningKey,
   presenceExchange,
   PROTOCOL_VERSION,
+  type QueueType,
   sharedTopology,
   signBody,
   WARREN_VERSION,
@@ -24,6 +26,8 @@ export const BROKER = process.env.WARREN_BENCH_BROKER_URL ?? 'amqp://guest:guest
 
 export class BenchWarren {
   readonly ns = `bench${randomBytes(3).toString('hex')}`;
+  /** `--queue-type` of every controller, agent and simulated agent of this installation */
+  readonly queueType: QueueType;
   readonly dir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
   /** the first controller's base URL */
   url = '';
@@ -37,6 +41,10 @@ export class BenchWarren {
 
   /** an admin API token for this installation, created through the first controller's store */
   token = '';
+
+  constructor(opts: { queueType?: QueueType } = {}) {
+    this.queueType = opts.queueType ?? 'classic';
+  }
 
   /** Headers of an authenticated JSON request. */
   headers(): Record<string, string> {
@@ -77,6 +85,8 @@ export class BenchWarren {
       '--auto-accept',
       '--namespace',
       this.ns,
+      '--queue-type',
+      this.queueType,
       '--broker',
       BROKER,
     ]);
@@ -141,6 +151,8 @@ export class BenchWarren {
             h,
             '--namespace',
             this.ns,
+            '--queue-type',
+            this.queueType,
             '--broker',
             BROKER,
             '--state-dir',
@@ -171,6 +183,8 @@ export class BenchWarren {
       String(n),
       '--prefix',
       prefix,
+      '--queue-type',
+      this.queueType,
       '--broker',
       BROKER,
       '--trust',
@@ -191,8 +205,11 @@ export class BenchWarren {
     const conn = await amqplib.connect(BROKER, { noDelay: true });
     const ch = await conn.createConfirmChannel();
     for (const h of names) {
-      const t = agentTopology(this.ns, h);
-      await ch.assertQueue(agentQueue(this.ns, h), { durable: true, arguments: agentQueueArguments(this.ns) });
+      const t = agentTopology(this.ns, h, this.queueType);
+      await ch.assertQueue(agentQueue(this.ns, h), {
+        durable: true,
+        arguments: agentQueueArguments(this.ns, this.queueType),
+      });
       await ch.bindQueue(agentQueue(this.ns, h), t.exchanges[0].name, h);
       // Announce it once, signed with its own key, so that the controller trusts and targets it.
       const key = generateSigningKey();
@@ -283,14 +300,14 @@ export class BenchWarren {
     await Promise.all(this.controllers.map((c) => c.bg.kill('SIGKILL')));
     const conn = await amqplib.connect(BROKER);
     for (const q of [
-      ...sharedTopology(this.ns).queues.map((x) => x.name),
-      ...[...this.hosts].map((h) => agentQueue(this.ns, h)),
+      ...sharedTopology(this.ns, this.queueType).queues.map((x) => x.name),
+      ...[...this.hosts].flatMap((h) => [agentQueue(this.ns, h), agentControlQueue(this.ns, h)]),
     ]) {
       const ch = await conn.createChannel();
       await ch.deleteQueue(q).catch(() => undefined);
       await ch.close().catch(() => undefined);
     }
-    for (const e of sharedTopology(this.ns).exchanges) {
+    for (const e of sharedTopology(this.ns, this.queueType).exchanges) {
       const ch = await conn.createChannel();
       await ch.deleteExchange(e.name).catch(() => undefined);
       await ch.close().catch(() => undefined);

@@ -5,7 +5,7 @@
 // key and an agent allowed to bind could read another host's commands.
 //
 //   node scripts/broker-provision.mjs --broker-url amqp://admin:pw@host:5672 [--vhost /]
-//        [--namespace warren] [--agent web1]...
+//        [--namespace warren] [--queue-type classic|quorum] [--agent web1]...
 //
 // Plain ESM with amqplib only, so it runs after `npm ci` without a build. The names and arguments
 // mirror libs/protocol/src/topology.ts (sharedTopology, agentTopology); test/e2e/broker-privilege
@@ -16,8 +16,36 @@ import amqplib from 'amqplib';
 /** Same patterns as HOST_ID_PATTERN and NAMESPACE_PATTERN in libs/protocol/src/topology.ts. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-/** What to declare for a namespace and a list of agent hosts: shared topology, then each host's inbox and control queue. */
-export function provisionPlan(ns, hosts = []) {
+/** Same as QUEUE_TYPES in libs/protocol/src/topology.ts: the installation's --queue-type. */
+export const QUEUE_TYPES = ['classic', 'quorum'];
+
+/**
+ * Queue arguments by type, as libs/protocol/src/topology.ts declares them (agentQueueArguments,
+ * agentControlQueueArguments, the results and undelivered queues'): the broker refuses a declare
+ * whose arguments differ (406 PRECONDITION_FAILED). Classic queues are declared as they always were.
+ */
+function queueArguments(ns, queueType) {
+  if (queueType === 'classic') return { inbox: { 'x-dead-letter-exchange': `${ns}.dlx`, 'x-queue-type': 'classic' } };
+  return {
+    shared: { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 },
+    inbox: {
+      'x-dead-letter-exchange': `${ns}.dlx`,
+      'x-queue-type': 'quorum',
+      'x-delivery-limit': 10,
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    },
+    control: { 'x-queue-type': 'quorum', 'x-delivery-limit': 10 },
+  };
+}
+
+/**
+ * What to declare for a namespace, a list of agent hosts and a queue type: shared topology, then
+ * each host's inbox and control queue.
+ */
+export function provisionPlan(ns, hosts = [], queueType = 'classic') {
+  const args = queueArguments(ns, queueType);
+  const withArgs = (q, a) => (a ? { ...q, arguments: a } : q);
   const plan = {
     exchanges: [
       { name: `${ns}.cmd`, type: 'direct', durable: true },
@@ -28,8 +56,8 @@ export function provisionPlan(ns, hosts = []) {
       { name: `${ns}.changes`, type: 'fanout', durable: true },
     ],
     queues: [
-      { name: `${ns}.results`, durable: true },
-      { name: `${ns}.undelivered`, durable: true },
+      withArgs({ name: `${ns}.results`, durable: true }, args.shared),
+      withArgs({ name: `${ns}.undelivered`, durable: true }, args.shared),
     ],
     bindings: [
       { queue: `${ns}.results`, exchange: `${ns}.replies`, routingKey: `${ns}.results` },
@@ -37,14 +65,10 @@ export function provisionPlan(ns, hosts = []) {
     ],
   };
   for (const host of hosts) {
-    plan.queues.push({
-      name: `${ns}.agent.${host}`,
-      durable: true,
-      arguments: { 'x-dead-letter-exchange': `${ns}.dlx`, 'x-queue-type': 'classic' },
-    });
+    plan.queues.push({ name: `${ns}.agent.${host}`, durable: true, arguments: args.inbox });
     plan.bindings.push({ queue: `${ns}.agent.${host}`, exchange: `${ns}.cmd`, routingKey: host });
     // Its control queue (cancels), durable so that a cancel waits for an agent that is offline.
-    plan.queues.push({ name: `${ns}.ctl.${host}`, durable: true });
+    plan.queues.push(withArgs({ name: `${ns}.ctl.${host}`, durable: true }, args.control));
     plan.bindings.push({ queue: `${ns}.ctl.${host}`, exchange: `${ns}.ctl`, routingKey: host });
   }
   return plan;
@@ -68,7 +92,7 @@ export async function provision(url, plan) {
 
 function usage(message) {
   process.stderr.write(
-    `broker-provision: ${message}\nusage: node scripts/broker-provision.mjs --broker-url URL [--vhost VHOST] [--namespace NS] [--agent HOST]...\n`,
+    `broker-provision: ${message}\nusage: node scripts/broker-provision.mjs --broker-url URL [--vhost VHOST] [--namespace NS] [--queue-type classic|quorum] [--agent HOST]...\n`,
   );
   process.exit(2);
 }
@@ -77,20 +101,24 @@ async function main(argv) {
   let url = process.env.WARREN_ADMIN_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
   let vhost;
   let ns = process.env.WARREN_NAMESPACE || 'warren';
+  let queueType = process.env.WARREN_QUEUE_TYPE || 'classic';
   const hosts = [];
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
-    if (!['--broker-url', '--vhost', '--namespace', '--agent'].includes(flag))
+    if (!['--broker-url', '--vhost', '--namespace', '--queue-type', '--agent'].includes(flag))
       usage(`unknown argument ${JSON.stringify(flag)}`);
     if (value === undefined) usage(`${flag} needs a value`);
     i++;
     if (flag === '--broker-url') url = value;
     else if (flag === '--vhost') vhost = value;
     else if (flag === '--namespace') ns = value;
+    else if (flag === '--queue-type') queueType = value;
     else hosts.push(value);
   }
   if (!NAME_PATTERN.test(ns)) usage(`--namespace ${JSON.stringify(ns)}: letters, digits, . _ -, at most 63 characters`);
+  if (!QUEUE_TYPES.includes(queueType))
+    usage(`--queue-type ${JSON.stringify(queueType)}: must be one of ${QUEUE_TYPES.join(', ')}`);
   for (const h of hosts)
     if (!NAME_PATTERN.test(h))
       usage(`--agent ${JSON.stringify(h)}: not a host id (letters, digits, . _ -, at most 63 characters)`);
@@ -103,7 +131,7 @@ async function main(argv) {
   if (!/^amqps?:$/.test(target.protocol)) usage('--broker-url must be an amqp:// or amqps:// URL');
   // The vhost is the URL's path; --vhost overrides it (so "/" need not be spelled %2F).
   if (vhost !== undefined) target.pathname = `/${encodeURIComponent(vhost)}`;
-  const plan = provisionPlan(ns, hosts);
+  const plan = provisionPlan(ns, hosts, queueType);
   try {
     await provision(target.toString(), plan);
   } catch (err) {
@@ -112,7 +140,7 @@ async function main(argv) {
     process.exit(1);
   }
   process.stdout.write(
-    `declared ${plan.exchanges.length} exchanges, ${plan.queues.length} queues, ${plan.bindings.length} bindings in namespace ${ns}\n`,
+    `declared ${plan.exchanges.length} exchanges, ${plan.queues.length} ${queueType} queues, ${plan.bindings.length} bindings in namespace ${ns}\n`,
   );
 }
 

@@ -8,6 +8,8 @@
 #
 # options:
 #   --namespace NS     prefix of every exchange and queue (env WARREN_NAMESPACE, default warren)
+#   --queue-type TYPE  classic or quorum: the installation's --queue-type, which the queues are
+#                      declared with (env WARREN_QUEUE_TYPE, default classic; docs/scaling.md)
 #   --vhost VHOST      virtual host, created if missing (default /)
 #   --broker-url URL   AMQP URL with the admin's credentials, used to declare the topology
 #                      (env WARREN_ADMIN_BROKER_URL, default amqp://guest:guest@127.0.0.1:5672)
@@ -16,7 +18,8 @@
 # A password of "-" is read from the first line of stdin (keeps it out of shell history).
 #
 # `agent` declares the shared topology, the host's inbox (durable, dead-lettering to <ns>.dlx) bound
-# to <ns>.cmd and its control queue bound to <ns>.ctl, both with the host id as key, then creates
+# to <ns>.cmd and its control queue bound to <ns>.ctl, both with the host id as key (every queue of
+# --queue-type, with the arguments libs/protocol/src/topology.ts gives that type), then creates
 # or updates the user with:
 #   configure ^$                              nothing: its queues and bindings are the admin's
 #   write     ^<ns>\.(replies|presence)$      publish results and heartbeats, nothing else
@@ -28,6 +31,7 @@ set -euo pipefail
 NAME_RE='^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'
 here=$(cd "$(dirname "$0")" && pwd)
 ns=${WARREN_NAMESPACE:-warren}
+queue_type=${WARREN_QUEUE_TYPE:-classic}
 vhost=/
 broker_url=${WARREN_ADMIN_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672}
 node=${RABBITMQ_NODENAME:-}
@@ -39,6 +43,7 @@ die() { echo "broker-users: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --namespace) ns=${2:?--namespace needs a value}; shift 2 ;;
+    --queue-type) queue_type=${2:?--queue-type needs a value}; shift 2 ;;
     --vhost) vhost=${2:?--vhost needs a value}; shift 2 ;;
     --broker-url) broker_url=${2:?--broker-url needs a value}; shift 2 ;;
     -n|--node) node=${2:?-n needs a node name}; shift 2 ;;
@@ -51,6 +56,7 @@ done
 [ ${#positional[@]} -eq 3 ] || die "expected: controller <user> <password|-> or agent <host> <password|-> (see --help)"
 role=${positional[0]} name=${positional[1]} password=${positional[2]}
 [[ $ns =~ $NAME_RE ]] || die "--namespace '$ns': letters, digits, . _ -, at most 63 characters"
+case "$queue_type" in classic|quorum) ;; *) die "--queue-type '$queue_type': must be one of classic, quorum" ;; esac
 if [ "$password" = - ]; then IFS= read -r password || true; fi
 [ -n "$password" ] || die "empty password"
 
@@ -95,7 +101,7 @@ fi
 
 # The admin declares what the least-privileged users may not: the shared topology (so an agent's
 # inbox can be bound before the controller first starts) and, for an agent, its inbox and binding.
-provision=(node "$here/broker-provision.mjs" --broker-url "$broker_url" --vhost "$vhost" --namespace "$ns")
+provision=(node "$here/broker-provision.mjs" --broker-url "$broker_url" --vhost "$vhost" --namespace "$ns" --queue-type "$queue_type")
 [ "$role" = agent ] && provision+=(--agent "$host")
 "${provision[@]}"
 

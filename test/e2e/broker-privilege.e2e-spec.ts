@@ -98,7 +98,9 @@ describe('broker least privilege', () => {
 
   it('provisions exactly the topology libs/protocol declares: inbox arguments, binding, shared names', async () => {
     const { provisionPlan } = await import(pathToFileURL(join(ROOT, 'scripts/broker-provision.mjs')).href);
-    expect(provisionPlan(ns, ['web1'])).toEqual(JSON.parse(JSON.stringify(agentTopology(ns, 'web1'))));
+    expect(provisionPlan(ns, ['web1'])).toEqual(JSON.parse(JSON.stringify(agentTopology(ns, 'web1', 'classic'))));
+    for (const type of ['classic', 'quorum'] as const)
+      expect(provisionPlan(ns, ['web1'], type)).toEqual(JSON.parse(JSON.stringify(agentTopology(ns, 'web1', type))));
     const bindings = await b.ctl('list_bindings', 'source_name', 'destination_name', 'routing_key');
     expect(bindings).toMatch(new RegExp(`${ns}\\.cmd\\s+${ns}\\.agent\\.web1\\s+web1`));
     expect(bindings).toMatch(new RegExp(`${ns}\\.cmd\\s+${ns}\\.agent\\.web2\\s+web2`));
@@ -144,7 +146,24 @@ describe('broker least privilege', () => {
     await (await connectAs('guest', 'guest')).createChannel().then((ch) => ch.purgeQueue(`${ns}.agent.web1`));
   });
 
+  it('declares every queue quorum with --queue-type quorum, as an agent of that installation would', async () => {
+    const ns2 = `${ns}q`;
+    const r = await brokerUsers(['--namespace', ns2, '--queue-type', 'quorum', 'agent', 'web9', pw.web1]);
+    expect(r).toMatchObject({ code: 0, out: expect.stringContaining('4 quorum queues') });
+    const types = await b.ctl('list_queues', 'name', 'type', '--no-table-headers');
+    for (const q of ['results', 'undelivered', 'agent.web9', 'ctl.web9'])
+      expect(types).toMatch(new RegExp(`^${ns2}\\.${q.replace('.', '\\.')}\\s+quorum$`, 'm'));
+    // The same installation provisioned again with the other type: the broker refuses, the script says so.
+    const again = await brokerUsers(['--namespace', ns2, 'agent', 'web9', pw.web1]);
+    expect(again.code).toBe(1);
+    expect(again.out).toContain("inequivalent arg 'x-queue-type'");
+  });
+
   it('rejects bad input to the script with a usage error', async () => {
+    expect(await brokerUsers(['--queue-type', 'mirrored', 'agent', 'web1', 'pw'])).toMatchObject({
+      code: 2,
+      out: expect.stringContaining("--queue-type 'mirrored': must be one of classic, quorum"),
+    });
     expect(await brokerUsers(['agent', 'web 1', 'pw'])).toMatchObject({
       code: 2,
       out: expect.stringContaining('not a host id'),

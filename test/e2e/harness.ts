@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as amqplib from 'amqplib';
 import type { TaskView } from '@warren/api';
-import { agentQueue, eventNotesExchange, eventsStream, sharedTopology } from '@warren/protocol';
+import {
+  agentControlQueue,
+  agentQueue,
+  eventNotesExchange,
+  eventsStream,
+  type QueueType,
+  sharedTopology,
+} from '@warren/protocol';
 import { removeAgentCgroups } from '../support/agent-cgroups';
 
 /** The shared broker every e2e suite uses; each run gets its own namespace on it. */
@@ -85,9 +92,12 @@ export class Warren {
   token = '';
   readonly agents = new Map<string, Proc>();
   private readonly all: Proc[] = [];
+  /** `--queue-type` of its controller and agents (`WARREN_QUEUE_TYPE`; an `env` given to a start wins) */
+  readonly queueType: QueueType;
 
-  constructor(opts: { brokerUrl?: string } = {}) {
+  constructor(opts: { brokerUrl?: string; queueType?: QueueType } = {}) {
     this.brokerUrl = opts.brokerUrl ?? BROKER_URL;
+    this.queueType = opts.queueType ?? 'classic';
   }
 
   /** Starts (or restarts) the controller; resolves once it listens. */
@@ -233,7 +243,7 @@ export class Warren {
 
   private spawn(script: string, args: string[], env: Record<string, string>): Proc {
     const child = spawn(process.execPath, [join(ROOT, script), ...args], {
-      env: { ...process.env, WARREN_LOG_LEVEL: 'debug', ...env },
+      env: { ...process.env, WARREN_LOG_LEVEL: 'debug', WARREN_QUEUE_TYPE: this.queueType, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const p = new Proc(child);
@@ -246,11 +256,12 @@ export class Warren {
     await Promise.all(this.all.map((p) => p.stop('SIGKILL')));
     const conn = await amqplib.connect(this.brokerUrl);
     try {
-      const t = sharedTopology(this.ns);
+      const t = sharedTopology(this.ns, this.queueType);
+      const hosts = [...this.agents.keys()];
       const queues = [
         ...t.queues.map((q) => q.name),
         eventsStream(this.ns),
-        ...[...this.agents.keys()].map((h) => agentQueue(this.ns, h)),
+        ...hosts.flatMap((h) => [agentQueue(this.ns, h), agentControlQueue(this.ns, h)]),
       ];
       for (const q of queues) {
         const ch = await conn.createChannel();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ConfigError } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { connectOptionsOf } from './broker-urls';
-import { BROKER_OPTIONS, withBrokerPassword } from './broker.options';
+import { BROKER_OPTIONS, QUEUE_TYPE_OPTION, withBrokerPassword } from './broker.options';
 
 const file = (body: string) => {
   const path = join(mkdtempSync(join(tmpdir(), 'warren-pw-')), 'pw');
@@ -37,5 +37,22 @@ describe('--broker-password-file', () => {
   it('refuses a URL without a user, or one that carries a password as well', () => {
     expect(() => withBrokerPassword('amqps://mq:5671', 'pw')).toThrow(/needs the user/);
     expect(() => withBrokerPassword('amqps://web1:other@mq:5671', 'pw')).toThrow(/one place/);
+  });
+});
+
+describe('--queue-type', () => {
+  const parse = QUEUE_TYPE_OPTION.parse;
+
+  it('takes classic or quorum, classic by default', () => {
+    expect(parse('classic')).toBe('classic');
+    expect(parse('quorum')).toBe('quorum');
+    expect(parse(QUEUE_TYPE_OPTION.default)).toBe('classic');
+    expect(QUEUE_TYPE_OPTION.env).toBe('WARREN_QUEUE_TYPE');
+  });
+
+  it('refuses any other value, naming the two it takes', () => {
+    for (const bad of ['Quorum', 'stream', '', ' quorum'])
+      expect(() => parse(bad)).toThrow(new ConfigError(`must be one of classic, quorum, got ${JSON.stringify(bad)}`));
+    expect(() => parse(undefined)).toThrow(ConfigError);
   });
 });

@@ -1,7 +1,13 @@
-import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN } from '@warren/protocol';
+import {
+  DEFAULT_NAMESPACE,
+  DEFAULT_QUEUE_TYPE,
+  NAMESPACE_PATTERN,
+  QUEUE_TYPES,
+  type QueueType,
+} from '@warren/protocol';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, type ConfigOption, fileContents, integer, matching } from '@warren/runtime';
+import { ConfigError, type ConfigOption, fileContents, integer, matching, oneOf } from '@warren/runtime';
 import { connectOptionsOf, splitBrokerUrls } from './broker-urls';
 
 /** A URL the connection can use: amqp:// or amqps://, no blank, parsed as the connection parses it. */
@@ -130,4 +136,20 @@ export const AMQP_HEARTBEAT_OPTION = {
   description: 'AMQP heartbeat in seconds (0 = off, not advised)',
   default: '10',
   parse: integer(0, 600, 'must be an integer number of seconds from 0 to 600'),
+} satisfies ConfigOption;
+
+/**
+ * `--queue-type classic|quorum`: the type of every durable queue Warren owns (agent inboxes and
+ * control queues, `<ns>.results`, `<ns>.undelivered`); see `QueueType` in `@warren/protocol`.
+ * Controllers and agents of one installation must agree: a queue's type is fixed when it is
+ * declared, and a process meeting the other type logs it once and stays not ready (see
+ * docs/scaling.md, "Queue type: classic or quorum"). Anything else is a {@link ConfigError}.
+ */
+export const QUEUE_TYPE_OPTION = {
+  flags: '--queue-type <type>',
+  env: 'WARREN_QUEUE_TYPE',
+  description:
+    "type of Warren's durable queues: classic (one broker node) or quorum (replicated over a RabbitMQ cluster); the same for every controller and agent of an installation",
+  default: DEFAULT_QUEUE_TYPE,
+  parse: (t: string | undefined) => oneOf(QUEUE_TYPES)(t) as QueueType,
 } satisfies ConfigOption;

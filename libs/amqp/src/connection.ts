@@ -3,7 +3,7 @@ import * as amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { type BackoffOptions, DEFAULT_BACKOFF } from '@warren/runtime';
 import { BrokerUrlRing, connectOptionsOf, splitBrokerUrls } from './broker-urls';
-import { BrokerUnavailableError, ClosedError } from './errors';
+import { BrokerUnavailableError, ClosedError, QueueTypeMismatchError } from './errors';
 import { type AmqpLogger, redactUrl } from './logger';
 import { RetryDelays } from './retry-delays';
 
@@ -84,6 +84,8 @@ export class AmqpConnection extends EventEmitter {
   /** reconnections after the first successful connect */
   reconnects = 0;
   private everConnected = false;
+  /** the queue type mismatches already logged (their messages): each is logged once, not per attempt */
+  private readonly mismatchesLogged = new Set<string>();
 
   constructor(private readonly opts: AmqpConnectionOptions) {
     super();
@@ -195,6 +197,9 @@ export class AmqpConnection extends EventEmitter {
     );
     model.once('close', () => (lost = true));
     const setupChannel = await model.createChannel();
+    // A declare the broker refuses closes this channel with an error, which also rejects the declare:
+    // the attempt's failure is reported once, from that rejection (see onScheduled), not here too.
+    setupChannel.on('error', () => undefined);
     await this.opts.setup(setupChannel, model);
     // Already closed if the broker refused something setup then worked around.
     await setupChannel.close().catch(() => undefined);
@@ -258,14 +263,30 @@ export class AmqpConnection extends EventEmitter {
   private onScheduled(attempt: number, delayMs: number): void {
     const err = this.lastFailure;
     this.lastFailure = null;
-    if (err) {
+    if (err instanceof QueueTypeMismatchError) this.reportMismatch(err, attempt, delayMs);
+    else if (err) {
       this.opts.logger.warn(
         { conn: this.opts.name, url: redactUrl(this.ring.current), err: err.message, attempt, delayMs },
         'amqp connect failed; retrying',
       );
-      this.emit('reconnect-failed', err, delayMs);
     }
+    if (err) this.emit('reconnect-failed', err, delayMs);
     this.rotate();
+  }
+
+  /**
+   * A queue of the other type: an operator's problem that no retry solves, so one error line per
+   * distinct mismatch (queue, type found, type configured), then the retries at debug level. The
+   * connection keeps retrying with backoff (not ready meanwhile), so the fix needs no restart.
+   */
+  private reportMismatch(err: QueueTypeMismatchError, attempt: number, delayMs: number): void {
+    const fields = { conn: this.opts.name, queue: err.queue, found: err.found, configured: err.configured };
+    if (this.mismatchesLogged.has(err.message)) {
+      this.opts.logger.debug({ ...fields, attempt, delayMs }, 'queue type mismatch persists; retrying');
+      return;
+    }
+    this.mismatchesLogged.add(err.message);
+    this.opts.logger.error(fields, err.message);
   }
 
   /** Points amqplib's next attempt at the next URL; amqplib reads `target`'s fields on every attempt. */

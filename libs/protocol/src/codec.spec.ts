@@ -209,11 +209,11 @@ describe('topology', () => {
   it('namespaces every name, so two installations share a broker without sharing queues', () => {
     expect(agentQueue('a', 'web1')).not.toBe(agentQueue('b', 'web1'));
     const names = (ns: string) => {
-      const t = agentTopology(ns, 'web1');
+      const t = agentTopology(ns, 'web1', 'classic');
       return [...t.exchanges.map((e) => e.name), ...t.queues.map((q) => q.name)];
     };
     for (const name of names('prod')) expect(name.startsWith('prod.')).toBe(true);
-    expect(agentTopology('prod', 'web1').bindings).toContainEqual({
+    expect(agentTopology('prod', 'web1', 'classic').bindings).toContainEqual({
       queue: 'prod.agent.web1',
       exchange: commandExchange('prod'),
       routingKey: 'web1',

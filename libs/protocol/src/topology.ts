@@ -80,9 +80,76 @@ export function agentControlQueue(ns: string, host: string): string {
   return `${ns}.ctl.${host}`;
 }
 
-/** Queue arguments of every agent inbox; agent and tools must declare it with exactly these. */
-export function agentQueueArguments(ns: string): Record<string, unknown> {
-  return { 'x-dead-letter-exchange': deadLetterExchange(ns), 'x-queue-type': 'classic' };
+/**
+ * The type of every durable queue Warren owns (each agent inbox and control queue, the results and
+ * undelivered queues), one per installation (`--queue-type`, `WARREN_QUEUE_TYPE`):
+ * - `classic`: one broker node holds each queue; the right choice for one node (the default);
+ * - `quorum`: replicated over the nodes of a cluster (Raft), so a queue survives the loss of a
+ *   minority of them (https://www.rabbitmq.com/docs/quorum-queues).
+ * A queue's type is fixed when it is declared: switching an installation means new queues (see
+ * docs/scaling.md, "Queue type: classic or quorum"). Exclusive, auto-deleted per-controller queues
+ * stay classic whatever this says (quorum queues cannot be exclusive).
+ */
+export type QueueType = 'classic' | 'quorum';
+
+/** Every {@link QueueType}, the default first. */
+export const QUEUE_TYPES: readonly QueueType[] = ['classic', 'quorum'];
+
+/** The queue type used when none is configured: one broker node, as in the quick start. */
+export const DEFAULT_QUEUE_TYPE: QueueType = 'classic';
+
+/**
+ * `x-delivery-limit` of the quorum queues agents consume (inboxes, control queues): after this many
+ * deliveries given back (an agent that died or stopped holding the message unacked; in RabbitMQ
+ * 3.10 a requeue and a consumer's lost channel both count) the message is poison, and the queue
+ * dead-letters it (an inbox: to `<ns>.undelivered`, reason `delivery_limit`, which the controller
+ * leaves to its deadline sweeper) or drops it (a control queue: a cancel has no dead-letter
+ * exchange). A healthy agent gives a command back once per restart or lost connection while it
+ * waits for a slot, so 10 is far above what a command meets within its delivery timeout, and a
+ * command that kills the agent stops after 10 restarts instead of never. Classic queues have no
+ * such limit. Source: https://www.rabbitmq.com/docs/quorum-queues#poison-message-handling
+ */
+export const AGENT_QUEUE_DELIVERY_LIMIT = 10;
+
+/**
+ * `x-delivery-limit` of the quorum queues controllers consume (results, undelivered): past it a
+ * message is dropped (they have no dead-letter exchange). A controller gives a reply back only
+ * while its store fails (`ResultsConsumer`: at most one return every 1 to 5 s per failing batch), so
+ * the limit must be out of reach of a database outage: 1,000 returns is about an hour of a store
+ * refusing the same batch, while a reply that crashes every controller reading it still stops.
+ */
+export const CONTROLLER_QUEUE_DELIVERY_LIMIT = 1_000;
+
+/** The arguments of a durable queue consumed by controllers (results, undelivered); none for classic (as ever). */
+function controllerQueueArguments(queueType: QueueType): Record<string, unknown> | undefined {
+  if (queueType === 'classic') return undefined;
+  return { 'x-queue-type': 'quorum', 'x-delivery-limit': CONTROLLER_QUEUE_DELIVERY_LIMIT };
+}
+
+/** The arguments of an agent's control queue; none for classic (as ever). */
+export function agentControlQueueArguments(queueType: QueueType): Record<string, unknown> | undefined {
+  if (queueType === 'classic') return undefined;
+  return { 'x-queue-type': 'quorum', 'x-delivery-limit': AGENT_QUEUE_DELIVERY_LIMIT };
+}
+
+/**
+ * Queue arguments of every agent inbox; agent and tools must declare it with exactly these (the
+ * broker refuses a declare whose arguments differ: 406 PRECONDITION_FAILED). Both types
+ * dead-letter to {@link deadLetterExchange}, which is how a command that expired unread reaches
+ * `<ns>.undelivered`. A quorum inbox dead-letters at-least-once (`x-dead-letter-strategy`,
+ * which RabbitMQ honours only with `x-overflow: reject-publish`): the inbox keeps an expired
+ * command until `<ns>.undelivered` has confirmed it, so a node lost meanwhile loses none.
+ * Source: https://www.rabbitmq.com/docs/quorum-queues#dead-lettering
+ */
+export function agentQueueArguments(ns: string, queueType: QueueType): Record<string, unknown> {
+  if (queueType === 'classic') return { 'x-dead-letter-exchange': deadLetterExchange(ns), 'x-queue-type': 'classic' };
+  return {
+    'x-dead-letter-exchange': deadLetterExchange(ns),
+    'x-queue-type': 'quorum',
+    'x-delivery-limit': AGENT_QUEUE_DELIVERY_LIMIT,
+    'x-dead-letter-strategy': 'at-least-once',
+    'x-overflow': 'reject-publish',
+  };
 }
 
 /** One exchange, queue or binding to assert: plain data, so both ends declare exactly the same thing. */
@@ -99,8 +166,10 @@ export interface TopologyDeclarations {
  * its own name as key, so `reply_to` = `resultsQueue(ns)`. The dead-letter exchange is a fanout:
  * a dead-lettered command keeps its routing key (the host), and every one of them belongs in the
  * one undelivered queue. The changes exchange is the controllers' own (see {@link changesExchange}).
+ * The results and undelivered queues are of `queueType` (see {@link QueueType}).
  */
-export function sharedTopology(ns: string): TopologyDeclarations {
+export function sharedTopology(ns: string, queueType: QueueType): TopologyDeclarations {
+  const args = controllerQueueArguments(queueType);
   return {
     exchanges: [
       { name: commandExchange(ns), type: 'direct', durable: true },
@@ -111,8 +180,8 @@ export function sharedTopology(ns: string): TopologyDeclarations {
       { name: changesExchange(ns), type: 'fanout', durable: true },
     ],
     queues: [
-      { name: resultsQueue(ns), durable: true },
-      { name: undeliveredQueue(ns), durable: true },
+      { name: resultsQueue(ns), durable: true, ...(args && { arguments: args }) },
+      { name: undeliveredQueue(ns), durable: true, ...(args && { arguments: args }) },
     ],
     bindings: [
       { queue: resultsQueue(ns), exchange: repliesExchange(ns), routingKey: resultsQueue(ns) },
@@ -121,12 +190,16 @@ export function sharedTopology(ns: string): TopologyDeclarations {
   };
 }
 
-/** {@link sharedTopology} plus one host's inbox, bound to the command exchange by host id. */
-export function agentTopology(ns: string, host: string): TopologyDeclarations {
-  const t = sharedTopology(ns);
-  t.queues.push({ name: agentQueue(ns, host), durable: true, arguments: agentQueueArguments(ns) });
+/**
+ * {@link sharedTopology} plus one host's inbox and control queue, bound to the command and control
+ * exchanges by host id; every queue of `queueType`.
+ */
+export function agentTopology(ns: string, host: string, queueType: QueueType): TopologyDeclarations {
+  const t = sharedTopology(ns, queueType);
+  t.queues.push({ name: agentQueue(ns, host), durable: true, arguments: agentQueueArguments(ns, queueType) });
   t.bindings.push({ queue: agentQueue(ns, host), exchange: commandExchange(ns), routingKey: host });
-  t.queues.push({ name: agentControlQueue(ns, host), durable: true });
+  const ctlArgs = agentControlQueueArguments(queueType);
+  t.queues.push({ name: agentControlQueue(ns, host), durable: true, ...(ctlArgs && { arguments: ctlArgs }) });
   t.bindings.push({ queue: agentControlQueue(ns, host), exchange: controlExchange(ns), routingKey: host });
   return t;
 }

@@ -41,7 +41,7 @@ describe('agentTopologySetup', () => {
   it('declares the shared topology and this host inbox exactly as the controller does', async () => {
     const calls: unknown[][] = [];
     const { conn, channels } = passiveConn([]);
-    await agentTopologySetup('ns', 'web1', silent)(declaringChannel(calls), conn);
+    await agentTopologySetup('ns', 'web1', 'classic', silent)(declaringChannel(calls), conn);
     const d = { durable: true };
     expect(calls.filter((c) => c[0] === 'exchange')).toEqual([
       ['exchange', 'ns.cmd', 'direct', d],
@@ -73,6 +73,27 @@ describe('agentTopologySetup', () => {
     expect(channels()).toBe(0);
   });
 
+  it('with --queue-type quorum, declares every durable queue quorum, as the controller does', async () => {
+    const calls: unknown[][] = [];
+    await agentTopologySetup('ns', 'web1', 'quorum', silent)(declaringChannel(calls), passiveConn([]).conn);
+    const queues = calls.filter((c) => c[0] === 'queue').map((c) => [c[1], (c[2] as { arguments?: object }).arguments]);
+    expect(queues).toEqual([
+      ['ns.results', { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 }],
+      ['ns.undelivered', { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 }],
+      [
+        'ns.agent.web1',
+        {
+          'x-dead-letter-exchange': 'ns.dlx',
+          'x-queue-type': 'quorum',
+          'x-delivery-limit': 10,
+          'x-dead-letter-strategy': 'at-least-once',
+          'x-overflow': 'reject-publish',
+        },
+      ],
+      ['ns.ctl.web1', { 'x-queue-type': 'quorum', 'x-delivery-limit': 10 }],
+    ]);
+  });
+
   it('with a user refused declares, checks the provisioned exchanges and inbox on a fresh channel instead', async () => {
     const checks: string[] = [];
     const { conn, closed } = passiveConn(checks);
@@ -81,6 +102,7 @@ describe('agentTopologySetup', () => {
     await agentTopologySetup(
       'ns',
       'web1',
+      'classic',
       log,
     )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED - access to exchange')), conn);
     expect(checks).toEqual(['ns.replies', 'ns.presence', 'ns.agent.web1', 'ns.ctl.web1']);
@@ -91,7 +113,7 @@ describe('agentTopologySetup', () => {
   });
 
   it('after one refusal, skips declaring on every later reconnect', async () => {
-    const setup = agentTopologySetup('ns', 'web1', silent);
+    const setup = agentTopologySetup('ns', 'web1', 'classic', silent);
     const checks: string[] = [];
     await setup(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), passiveConn(checks).conn);
     const calls: unknown[][] = [];
@@ -102,10 +124,22 @@ describe('agentTopologySetup', () => {
 
   it('fails the connect, naming the missing queue and how to provision it, when the admin has not declared it', async () => {
     const { conn, closed } = passiveConn([], ['ns.agent.web1']);
-    const run = agentTopologySetup('ns', 'web1', silent)(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), conn);
+    const run = agentTopologySetup(
+      'ns',
+      'web1',
+      'classic',
+      silent,
+    )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), conn);
     await expect(run).rejects.toThrow(TopologyMissingError);
     await expect(run).rejects.toThrow(/queue ns\.agent\.web1 does not exist.*scripts\/broker-users\.sh agent web1/);
     expect(closed()).toBe(1);
+    const quorum = agentTopologySetup(
+      'ns',
+      'web1',
+      'quorum',
+      silent,
+    )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), passiveConn([], ['ns.agent.web1']).conn);
+    await expect(quorum).rejects.toThrow(/scripts\/broker-users\.sh --queue-type quorum agent web1/);
   });
 
   it('rethrows any other broker error, so the connection retries as before', async () => {
@@ -113,6 +147,7 @@ describe('agentTopologySetup', () => {
     const run = agentTopologySetup(
       'ns',
       'web1',
+      'classic',
       silent,
     )(declaringChannel([], amqpError(406, 'PRECONDITION_FAILED - inequivalent arg')), conn);
     await expect(run).rejects.toThrow(/PRECONDITION_FAILED/);

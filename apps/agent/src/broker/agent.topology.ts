@@ -1,5 +1,12 @@
 import { assertTopology, type Channel, type ChannelModel } from '@warren/amqp';
-import { agentQueue, agentTopology, presenceExchange, repliesExchange, sharedTopology } from '@warren/protocol';
+import {
+  agentQueue,
+  agentTopology,
+  presenceExchange,
+  type QueueType,
+  repliesExchange,
+  sharedTopology,
+} from '@warren/protocol';
 import type { Logger } from 'pino';
 
 /** AMQP reply code of a refused permission (`ACCESS_REFUSED`). */
@@ -20,7 +27,7 @@ export class TopologyMissingError extends Error {
  * undelivered queue, the results queue bound to the replies exchange by its own name, the presence
  * fanout), all durable and exactly as the controller declares them, plus this host's inbox: a
  * durable queue with the agent queue arguments (dead-letters to the dlx), bound to the command
- * exchange with the host id as routing key.
+ * exchange with the host id as routing key; every queue of `queueType` (`--queue-type`).
  *
  * A least-privilege agent user (see docs/broker-security.md) may not declare anything: the broker
  * admin provisions the inbox and its binding. The first refused declare (403, which closes that
@@ -32,13 +39,14 @@ export class TopologyMissingError extends Error {
 export function agentTopologySetup(
   namespace: string,
   host: string,
+  queueType: QueueType,
   log: Logger,
 ): (channel: Channel, conn: ChannelModel) => Promise<void> {
   let managedByAdmin = false;
   return async (channel, conn) => {
     if (!managedByAdmin) {
       try {
-        await assertTopology(channel, agentTopology(namespace, host));
+        await assertTopology(channel, agentTopology(namespace, host, queueType));
         return;
       } catch (err) {
         if ((err as { code?: number }).code !== ACCESS_REFUSED) throw err;
@@ -49,17 +57,22 @@ export function agentTopologySetup(
         );
       }
     }
-    await checkProvisioned(conn, namespace, host);
+    await checkProvisioned(conn, namespace, host, queueType);
   };
 }
 
-async function checkProvisioned(conn: ChannelModel, namespace: string, host: string): Promise<void> {
+async function checkProvisioned(
+  conn: ChannelModel,
+  namespace: string,
+  host: string,
+  queueType: QueueType,
+): Promise<void> {
   const ch = await conn.createChannel();
   // A failed passive declare closes this channel; its error is reported through the rejection below.
   ch.on('error', () => undefined);
   // This host's own queues: whatever agentTopology adds to the shared topology.
-  const shared = new Set(sharedTopology(namespace).queues.map((q) => q.name));
-  const own = agentTopology(namespace, host).queues.filter((q) => !shared.has(q.name));
+  const shared = new Set(sharedTopology(namespace, queueType).queues.map((q) => q.name));
+  const own = agentTopology(namespace, host, queueType).queues.filter((q) => !shared.has(q.name));
   const checks: [string, () => Promise<unknown>][] = [
     [`exchange ${repliesExchange(namespace)}`, () => ch.checkExchange(repliesExchange(namespace))],
     [`exchange ${presenceExchange(namespace)}`, () => ch.checkExchange(presenceExchange(namespace))],
@@ -72,7 +85,7 @@ async function checkProvisioned(conn: ChannelModel, namespace: string, host: str
       } catch (err) {
         if ((err as { code?: number }).code !== NOT_FOUND) throw err;
         throw new TopologyMissingError(
-          `${what} does not exist and this broker user may not declare it: the broker admin must provision it (scripts/broker-users.sh agent ${host})`,
+          `${what} does not exist and this broker user may not declare it: the broker admin must provision it (scripts/broker-users.sh${queueType === 'quorum' ? ' --queue-type quorum' : ''} agent ${host})`,
         );
       }
     }

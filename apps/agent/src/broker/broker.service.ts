@@ -32,7 +32,7 @@ export class BrokerService {
       logger: log,
       heartbeatSec: config.amqpHeartbeatSec,
       tls: config.brokerTls,
-      setup: agentTopologySetup(config.namespace, config.host, log),
+      setup: agentTopologySetup(config.namespace, config.host, config.queueType, log),
     });
     this.publisher = new ConfirmPublisher(this.connection, { logger: log, waitForConnectionMs: REPLY_HOLD_MS });
     this.connection.on('connected', () => {

@@ -52,6 +52,7 @@ describe('loadAgentConfig', () => {
       concurrency: 4,
       stateDir: join(homedir(), '.warren', 'agent-web1'),
       namespace: 'warren',
+      queueType: 'classic',
       presenceIntervalMs: 5000,
       maxOutputBytes: 1_048_576,
       shutdownGraceMs: 10_000,
@@ -68,6 +69,7 @@ describe('loadAgentConfig', () => {
       WARREN_CONCURRENCY: '16',
       WARREN_STATE_DIR: '/var/lib/warren',
       WARREN_NAMESPACE: 'prod',
+      WARREN_QUEUE_TYPE: 'quorum',
       WARREN_PRESENCE_INTERVAL: '500ms',
       WARREN_MAX_OUTPUT_BYTES: '2048',
       WARREN_SHUTDOWN_GRACE: '2m',
@@ -81,6 +83,7 @@ describe('loadAgentConfig', () => {
       concurrency: 16,
       stateDir: '/var/lib/warren',
       namespace: 'prod',
+      queueType: 'quorum',
       presenceIntervalMs: 500,
       maxOutputBytes: 2048,
       shutdownGraceMs: 120_000,
@@ -112,6 +115,9 @@ describe('loadAgentConfig', () => {
     expect(errorOf([...h], { WARREN_CONCURRENCY: '1025' })).toMatch(/--concurrency/);
     expect(errorOf([...h, '--concurrency', 'lots'])).toMatch(/--concurrency/);
     expect(errorOf([...h, '--namespace', 'a b'])).toMatch(/^--namespace/);
+    expect(errorOf([...h, '--queue-type', 'mirrored'])).toBe(
+      '--queue-type (WARREN_QUEUE_TYPE) must be one of classic, quorum, got "mirrored"',
+    );
     expect(errorOf([...h, '--broker', 'http://x'])).toBe(
       '--broker (WARREN_BROKER_URL) must be an amqp:// or amqps:// URL',
     );
@@ -148,6 +154,7 @@ describe('loadAgentConfig', () => {
       ['--concurrency', 'WARREN_CONCURRENCY'],
       ['--state-dir', 'WARREN_STATE_DIR'],
       ['--namespace', 'WARREN_NAMESPACE'],
+      ['--queue-type', 'WARREN_QUEUE_TYPE'],
       ['--presence-interval', 'WARREN_PRESENCE_INTERVAL'],
       ['--max-output', 'WARREN_MAX_OUTPUT_BYTES'],
       ['--shutdown-grace', 'WARREN_SHUTDOWN_GRACE'],

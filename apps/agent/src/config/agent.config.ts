@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readPublicKeyFile, type TrustedKey } from '@warren/protocol';
+import { type QueueType, readPublicKeyFile, type TrustedKey } from '@warren/protocol';
 import { withBrokerPassword } from '@warren/amqp';
 import { type ConfigEnv, ConfigError, parseCommandLine, processEnv, readConfig, settingName } from '@warren/runtime';
 import { AGENT_OPTIONS, agentProgram, type ProcessTrackingMode } from './agent.program';
@@ -40,6 +40,8 @@ export class AgentConfig {
   clockSkewMs: number;
   /** prefix of every exchange and queue name */
   namespace: string;
+  /** type of the durable queues this agent declares (its inbox and control queue, the shared ones); see `QUEUE_TYPE_OPTION` */
+  queueType: QueueType;
   /** ms between presence heartbeats */
   presenceIntervalMs: number;
   /** bytes of stdout, and separately of stderr, kept per command */
@@ -111,6 +113,7 @@ export function loadAgentConfig(argv: string[], env: ConfigEnv = processEnv()): 
     trustedKeys: loadTrustedKeys(o.trust),
     clockSkewMs: o.clockSkew,
     namespace: o.namespace,
+    queueType: o.queueType,
     presenceIntervalMs: o.presenceInterval,
     maxOutputBytes: o.maxOutput,
     shutdownGraceMs: o.shutdownGrace,

@@ -1,4 +1,4 @@
-import { AMQP_HEARTBEAT_OPTION, BROKER_OPTIONS, NAMESPACE_OPTION } from '@warren/amqp';
+import { AMQP_HEARTBEAT_OPTION, BROKER_OPTIONS, NAMESPACE_OPTION, QUEUE_TYPE_OPTION } from '@warren/amqp';
 import { HOST_ID_PATTERN, WARREN_VERSION } from '@warren/protocol';
 import {
   addConfigOptions,
@@ -80,6 +80,7 @@ export const AGENT_OPTIONS = {
     parse: duration(0, 'must not be negative', 300_000, 'must be at most 5m'),
   },
   namespace: NAMESPACE_OPTION,
+  queueType: QUEUE_TYPE_OPTION,
   presenceInterval: {
     flags: '--presence-interval <dur>',
     env: 'WARREN_PRESENCE_INTERVAL',

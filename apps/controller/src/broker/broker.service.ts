@@ -39,7 +39,7 @@ export class BrokerService implements OnApplicationShutdown {
       heartbeatSec: config.amqpHeartbeatSec,
       tls: config.brokerTls,
       setup: async (ch, conn) => {
-        const t = sharedTopology(ns);
+        const t = sharedTopology(ns, config.queueType);
         await assertTopology(ch, {
           ...t,
           queues: [

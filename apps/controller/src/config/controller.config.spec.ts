@@ -18,6 +18,17 @@ describe('loadControllerConfig', () => {
     expect(loadControllerConfig(['--port', '9090'], { WARREN_PORT: '8080' }).port).toBe(9090);
   });
 
+  it('declares classic queues unless --queue-type (WARREN_QUEUE_TYPE) says quorum, and refuses any other type', () => {
+    expect(loadControllerConfig([], {}).queueType).toBe('classic');
+    expect(loadControllerConfig([], { WARREN_QUEUE_TYPE: 'quorum' }).queueType).toBe('quorum');
+    expect(loadControllerConfig(['--queue-type', 'classic'], { WARREN_QUEUE_TYPE: 'quorum' }).queueType).toBe(
+      'classic',
+    );
+    expect(() => loadControllerConfig(['--queue-type', 'stream'], {})).toThrow(
+      /^--queue-type \(WARREN_QUEUE_TYPE\) must be one of classic, quorum, got "stream"$/,
+    );
+  });
+
   it('forgets pending host keys after --pending-key-ttl, 24 h by default', () => {
     expect(loadControllerConfig([], {}).pendingKeyTtlMs).toBe(24 * 3_600_000);
     expect(loadControllerConfig([], { WARREN_PENDING_KEY_TTL: '2h' }).pendingKeyTtlMs).toBe(7_200_000);

@@ -1,6 +1,12 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { AMQP_HEARTBEAT_OPTION, BROKER_OPTIONS, NAMESPACE_OPTION, withBrokerPassword } from '@warren/amqp';
+import {
+  AMQP_HEARTBEAT_OPTION,
+  BROKER_OPTIONS,
+  NAMESPACE_OPTION,
+  QUEUE_TYPE_OPTION,
+  withBrokerPassword,
+} from '@warren/amqp';
 import {
   addConfigOptions,
   type ConfigEnv,
@@ -17,6 +23,7 @@ import {
   text,
 } from '@warren/runtime';
 import { Command } from 'commander';
+import type { QueueType } from '@warren/protocol';
 import { type ControllerAction, addControllerSubcommands, eachCommand } from './controller.subcommands';
 import { BYTE_SIZE_FORMAT, parseByteSize, parseDurationMs } from '@warren/api';
 
@@ -47,6 +54,8 @@ export class ControllerConfig {
   pendingKeyTtlMs: number;
   /** prefix of every exchange and queue name */
   namespace: string;
+  /** type of the durable queues (results, undelivered, inboxes, control queues); see `QUEUE_TYPE_OPTION` */
+  queueType: QueueType;
   logLevel: string;
   /** s; AMQP heartbeat */
   amqpHeartbeatSec: number;
@@ -148,6 +157,7 @@ const CONTROLLER_OPTIONS = {
     parse: duration,
   },
   namespace: NAMESPACE_OPTION,
+  queueType: QUEUE_TYPE_OPTION,
   logLevel: LOG_LEVEL_OPTION,
   amqpHeartbeat: AMQP_HEARTBEAT_OPTION,
   deliveryGrace: {
@@ -256,6 +266,7 @@ export function parseControllerArgs(
     autoAccept: o.autoAccept,
     pendingKeyTtlMs: o.pendingKeyTtl,
     namespace: o.namespace,
+    queueType: o.queueType,
     logLevel: o.logLevel,
     amqpHeartbeatSec: o.amqpHeartbeat,
     deliveryGraceMs: o.deliveryGrace,
