@@ -1,6 +1,13 @@
 import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
 import type { ConsumeMessage } from '@warren/amqp';
-import { eventNotesExchange, eventsStream, isTerminal, repliesExchange } from '@warren/protocol';
+import {
+  eventNotesExchange,
+  eventsStream,
+  isTerminal,
+  type OutputMessage,
+  repliesExchange,
+  type StartedMessage,
+} from '@warren/protocol';
 import { ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ControllerConfig } from '../config/controller.config';
@@ -38,6 +45,9 @@ export const TASK_EVENTS_DEFAULTS: TaskEventsOptions = { checkMs: 2_000, startSl
 /** Injection token of partial {@link TaskEventsOptions} (tests); absent = the defaults. */
 export const TASK_EVENTS_OPTIONS = Symbol('TASK_EVENTS_OPTIONS');
 
+/** replies whose check is remembered: at most 16 KiB each (an output chunk's text), so 16 MiB at worst */
+const CHECKED_KEPT = 1_024;
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**
@@ -58,6 +68,11 @@ export class TaskEvents implements OnModuleDestroy {
   private readonly opts: TaskEventsOptions;
   private readonly ctx: FeedContext;
   private readonly open = new Map<TaskEventFeed, () => void>();
+  /**
+   * Stream offset → the reply checked there (null: nothing to believe), shared by this
+   * controller's feeds: N clients watching one task cost one signature check per message, not N.
+   */
+  private readonly checked = new Map<number, Promise<StartedMessage | OutputMessage | null>>();
   private readonly replies: string;
   private readonly notes: string;
 
@@ -126,9 +141,23 @@ export class TaskEvents implements OnModuleDestroy {
       return d.ok ? { kind: 'note', note: d.note } : null;
     }
     if (msg.fields.exchange !== this.replies) return null;
-    const m = this.verifier.believe(msg.content, msg.properties.headers as Record<string, unknown> | undefined);
-    if (!m || (m.kind !== 'started' && m.kind !== 'output') || !(await this.verifier.owns(m))) return null;
+    const offset = Number(msg.properties.headers?.['x-stream-offset']);
+    let checked = this.checked.get(offset);
+    if (!checked) {
+      checked = this.check(msg);
+      this.checked.set(offset, checked);
+      if (this.checked.size > CHECKED_KEPT) this.checked.delete(this.checked.keys().next().value as number);
+    }
+    const m = await checked;
+    if (!m || m.taskId !== taskId) return null;
     return m.kind === 'started' ? { kind: 'started', message: m } : { kind: 'output', message: m };
+  }
+
+  /** The `started` or `output` reply `msg` holds, if believed and about its host's own invocation. */
+  private async check(msg: ConsumeMessage): Promise<StartedMessage | OutputMessage | null> {
+    const m = this.verifier.believe(msg.content, msg.properties.headers as Record<string, unknown> | undefined);
+    if (!m || (m.kind !== 'started' && m.kind !== 'output')) return null;
+    return (await this.verifier.owns(m)) ? m : null;
   }
 
   private publishSplit(note: EventNote): void {
