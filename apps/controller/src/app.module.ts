@@ -36,7 +36,7 @@ import { TasksModule } from './tasks/tasks.module';
  * filter, and the start-up order across modules.
  *
  * Shutdown, in Nest's phases: module destroy stops every timer and listener (sweeper, rolling
- * scheduler, completion waits, live event logs); then the consumers stop here, the results
+ * scheduler, completion waits, SSE sessions); then the consumers stop here, the results
  * consumer storing and acking what it received, which so starts nothing new, and the audit log
  * writes the counts of the repeated refusals it holds; then the HTTP server
  * closes; then the broker connection, and the store last (StoreModule says how).
