@@ -271,4 +271,15 @@ describe('live output from whichever controller you reach', () => {
     ]);
     expect(resumed.events.at(-1)).toMatchObject({ event: 'completed', data: { taskId: id } });
   }, 90_000);
+
+  it('a controller started with other retention than the stream has says so once, keeps the stream, and serves its events', async () => {
+    const c = await cs.start('c', ['--auto-accept', '--events-max-bytes', '2MiB']);
+    await c.proc.waitFor(/the events stream exists with other retention arguments/);
+    const done = await cs.api('c', 'POST', '/v1/tasks', { command: 'echo via-c', hosts: ['h1'], wait: true });
+    expect(done.body.state).toBe('completed');
+    const r = await readEvents(url('c'), w.token, done.body.id);
+    expect(r.ended).toBe(true);
+    expect(r.events.map((e) => e.event)).toEqual(['started', 'output', 'result', 'completed']);
+    await c.proc.stop('SIGTERM');
+  }, 60_000);
 });

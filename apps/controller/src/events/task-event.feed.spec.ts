@@ -52,6 +52,7 @@ describe('TaskEventFeed', () => {
     const channels: FakeChannel[] = [];
     const notes: EventNote[] = [];
     const got: string[] = [];
+    const reads = { full: 0 };
     const ctx: FeedContext = {
       channels: {
         open: async () => {
@@ -62,7 +63,13 @@ describe('TaskEventFeed', () => {
       } as unknown as StreamChannels,
       stream: 'test.events',
       decode: async (_taskId, m) => JSON.parse(m.content.toString()) as StreamItem,
-      stored: async () => stored(),
+      counts: async () => {
+        const s = stored();
+        const counts: Record<string, number> = {};
+        for (const r of s.invocations) counts[r.state] = (counts[r.state] ?? 0) + 1;
+        return { state: s.state, counts };
+      },
+      stored: async () => (reads.full++, stored()),
       publishNote: (n) => notes.push(n),
       logger: pino({ level: 'silent' }),
       checkMs: 20,
@@ -73,7 +80,7 @@ describe('TaskEventFeed', () => {
     });
     feeds.push(feed);
     feed.start();
-    return { feed, channels, notes, got };
+    return { feed, channels, notes, got, reads };
   }
 
   it('reads the stream from the task’s start time, hands on its events in order, and acks each message', async () => {
@@ -120,7 +127,7 @@ describe('TaskEventFeed', () => {
 
   it("announces nothing the stream's notes already said", async () => {
     const stored: StoredTaskState = { state: 'completed', invocations: [{ id: 'i1', state: 'failed' }] };
-    const { channels, notes, got } = make(() => stored);
+    const { channels, notes, got, reads } = make(() => stored);
     await until(() => channels[0]?.deliver !== null && channels.length === 1);
     const note: EventNote = {
       v: 1,
@@ -130,8 +137,10 @@ describe('TaskEventFeed', () => {
     channels[0].deliver!(message(3, { kind: 'note', note }));
     await until(() => got.length === 3);
     expect(got).toEqual(['3-0 started', '3-1 result', '3-2 completed']);
+    const before = reads.full;
     await new Promise((r) => setTimeout(r, 100));
     expect(notes).toEqual([]);
+    expect(reads.full).toBe(before); // the counts agree: no invocation is read, nor its output
   });
 
   it('from a Last-Event-ID, hands on only what follows it, though it reads from the start', async () => {

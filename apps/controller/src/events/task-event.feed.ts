@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from '@warren/amqp';
+import type { InvocationState, TaskState } from '@warren/protocol';
 import type { Logger } from 'pino';
 import type { EventPosition } from './event-id';
 import type { EventNote } from './event-note';
@@ -13,7 +14,9 @@ export interface FeedContext {
   stream: string;
   /** The believed item of a stream message about `taskId`, or null (another task's, unverified, or of no interest). */
   decode(taskId: string, message: ConsumeMessage): Promise<StreamItem | null>;
-  /** The task's state in the store (null: it is gone). */
+  /** The task's state and its invocations' counts by state in the store, a cheap read (null: it is gone). */
+  counts(taskId: string): Promise<{ state: TaskState; counts: Partial<Record<InvocationState, number>> } | null>;
+  /** The task's state and each invocation's in the store (null: it is gone). */
   stored(taskId: string): Promise<StoredTaskState | null>;
   /** Publishes a note (a repair of one that never came). */
   publishNote(note: EventNote): void;
@@ -95,6 +98,13 @@ export class TaskEventFeed {
     if (this.checking || this.closed) return;
     this.checking = true;
     try {
+      // Mostly the counts agree (the notes came): one cheap read, none of the stored output.
+      const counts = await this.ctx.counts(this.taskId);
+      if (!counts || this.closed) return;
+      if (this.stream.agrees(counts)) {
+        this.suspects.clear();
+        return;
+      }
       const stored = await this.ctx.stored(this.taskId);
       if (!stored || this.closed) return;
       const u = this.stream.unannounced(stored);

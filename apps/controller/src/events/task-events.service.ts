@@ -92,6 +92,10 @@ export class TaskEvents implements OnModuleDestroy {
       channels,
       stream: eventsStream(config.namespace),
       decode: (taskId, msg) => this.decode(taskId, msg),
+      counts: async (taskId) => {
+        const task = await this.store.getTask(taskId);
+        return task && { state: task.state, counts: await this.store.countByState(taskId) };
+      },
       stored: async (taskId) => {
         const task = await this.store.getTask(taskId);
         if (!task) return null;

@@ -95,4 +95,15 @@ describe('TaskStream', () => {
     expect(s.unannounced(stored)).toEqual({ results: [], completed: false });
     expect(s.unannounced({ ...stored, state: 'running' }).completed).toBe(false);
   });
+
+  it("agrees with the store's counts only when every terminal state and the completion were announced", () => {
+    const s = new TaskStream('t1');
+    s.accept(0, note([['i1', 'undelivered']]));
+    expect(s.agrees({ state: 'running', counts: { undelivered: 1, running: 1 } })).toBe(true);
+    expect(s.agrees({ state: 'running', counts: { succeeded: 1, running: 1 } })).toBe(false); // i1 ran after all
+    expect(s.agrees({ state: 'running', counts: { undelivered: 1, lost: 1 } })).toBe(false);
+    expect(s.agrees({ state: 'completed', counts: { undelivered: 1, lost: 1 } })).toBe(false);
+    s.accept(1, note([['i2', 'lost']], ['t1']));
+    expect(s.agrees({ state: 'completed', counts: { undelivered: 1, lost: 1 } })).toBe(true);
+  });
 });

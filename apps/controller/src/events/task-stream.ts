@@ -116,6 +116,20 @@ export class TaskStream {
     return after ? out.filter((e) => isAfter(e.at, after)) : out;
   }
 
+  /**
+   * Whether the store's counts (invocations per state, and the task's state) match what the notes
+   * announced: then nothing is unannounced, and the store need not be read invocation by invocation.
+   */
+  agrees(stored: { state: TaskState; counts: Partial<Record<InvocationState, number>> }): boolean {
+    const announced: Partial<Record<InvocationState, number>> = {};
+    for (const state of this.results.values()) announced[state] = (announced[state] ?? 0) + 1;
+    for (const [state, n] of Object.entries(stored.counts) as [InvocationState, number][])
+      if (isTerminal(state) && announced[state] !== n) return false;
+    for (const [state, n] of Object.entries(announced) as [InvocationState, number][])
+      if ((stored.counts[state] ?? 0) !== n) return false;
+    return stored.state === 'running' || this.completed;
+  }
+
   /** What the store holds that no note read so far announced: terminal invocations and the task's completion. */
   unannounced(stored: StoredTaskState): Unannounced {
     const results = stored.invocations
