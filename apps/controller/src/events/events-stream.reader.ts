@@ -92,7 +92,11 @@ export class EventsStreamReader {
         const offset = Number(msg.properties.headers?.['x-stream-offset']);
         // The broker starts at the chunk holding the offset asked for: earlier messages may come.
         if (Number.isSafeInteger(offset) && offset > this.last) {
-          await this.opts.handle(offset, msg);
+          await this.opts
+            .handle(offset, msg)
+            .catch((err: Error) =>
+              this.opts.logger.error({ offset, err: err.message }, 'events stream handler failed'),
+            );
           this.last = offset;
         }
         if (ch === this.channel)

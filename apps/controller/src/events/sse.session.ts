@@ -58,7 +58,7 @@ export class SseSession {
       this.task.id,
       this.task.createdAt,
       after,
-      { deliver: (events) => this.deliver(events) },
+      { deliver: (events) => this.deliver(events), fail: () => this.stop() },
       () => this.stop(),
     );
   }

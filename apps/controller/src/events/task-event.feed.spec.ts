@@ -48,11 +48,15 @@ describe('TaskEventFeed', () => {
     feeds.length = 0;
   });
 
-  function make(stored: () => StoredTaskState, after: TaskEvent['at'] | null = null) {
+  function make(
+    stored: () => StoredTaskState,
+    after: TaskEvent['at'] | null = null,
+    decode: FeedContext['decode'] = async (_taskId, m) => JSON.parse(m.content.toString()) as StreamItem,
+  ) {
     const channels: FakeChannel[] = [];
     const notes: EventNote[] = [];
     const got: string[] = [];
-    const reads = { full: 0 };
+    const reads = { full: 0, failed: 0 };
     const ctx: FeedContext = {
       channels: {
         open: async () => {
@@ -62,7 +66,7 @@ describe('TaskEventFeed', () => {
         },
       } as unknown as StreamChannels,
       stream: 'test.events',
-      decode: async (_taskId, m) => JSON.parse(m.content.toString()) as StreamItem,
+      decode,
       counts: async () => {
         const s = stored();
         const counts: Record<string, number> = {};
@@ -77,6 +81,7 @@ describe('TaskEventFeed', () => {
     };
     const feed = new TaskEventFeed(ctx, 't1', new Date(1_000_000), after, {
       deliver: async (events) => void got.push(...events.map((e) => `${renderEventId(e.at)} ${e.event}`)),
+      fail: () => void reads.failed++,
     });
     feeds.push(feed);
     feed.start();
@@ -151,5 +156,24 @@ describe('TaskEventFeed', () => {
     await until(() => got.length === 1);
     expect(got).toEqual(['9-0 output']);
     expect(channels[0].acked).toBe(2);
+  });
+
+  it('ends the session rather than skip a message it could not check (the store did not answer)', async () => {
+    let down = true;
+    const { channels, got, reads } = make(
+      () => ({ state: 'running', invocations: [] }),
+      null,
+      async (_taskId, m) => {
+        if (down) throw new Error('database away');
+        return JSON.parse(m.content.toString()) as StreamItem;
+      },
+    );
+    await until(() => channels[0]?.deliver !== null && channels.length === 1);
+    channels[0].deliver!(message(7, { kind: 'started', message: started('i1', 'web1') }));
+    await until(() => reads.failed === 1);
+    down = false;
+    channels[0].deliver!(message(8, { kind: 'output', message: chunk('i1', 'web1', 0, 0, 'a\n') }));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(got).toEqual([]); // nothing after the gap: the client resumes from its last id
   });
 });

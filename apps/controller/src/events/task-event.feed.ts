@@ -31,6 +31,11 @@ export interface FeedContext {
 export interface FeedSink {
   /** Sends these events (rendered from the store); resolves once written, after the client drained them. */
   deliver(events: TaskEvent[]): Promise<void>;
+  /**
+   * A message could not be checked (the store did not answer): the feed cannot go on without
+   * skipping it, so the session ends, and the client's resume with `Last-Event-ID` reads it again.
+   */
+  fail(): void;
 }
 
 /** ms a repaired item is not repaired again, while its note comes back through the stream (or was lost too) */
@@ -87,7 +92,17 @@ export class TaskEventFeed {
 
   private async handle(offset: number, msg: ConsumeMessage): Promise<void> {
     if (this.closed) return;
-    const item = await this.ctx.decode(this.taskId, msg);
+    let item: StreamItem | null;
+    try {
+      item = await this.ctx.decode(this.taskId, msg);
+    } catch (err) {
+      this.ctx.logger.warn(
+        { taskId: this.taskId, offset, err: (err as Error).message },
+        'event not checked; ending the stream',
+      );
+      this.closed = true;
+      return this.sink.fail();
+    }
     if (!item || this.closed) return;
     const events = this.stream.accept(offset, item);
     if (events.length > 0) await this.sink.deliver(events);

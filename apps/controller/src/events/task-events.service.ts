@@ -150,6 +150,8 @@ export class TaskEvents implements OnModuleDestroy {
     if (!checked) {
       checked = this.check(msg);
       this.checked.set(offset, checked);
+      // A failed check (the store did not answer) is not remembered: the next feed tries again.
+      checked.catch(() => this.checked.delete(offset));
       if (this.checked.size > CHECKED_KEPT) this.checked.delete(this.checked.keys().next().value as number);
     }
     const m = await checked;
