@@ -41,7 +41,7 @@ export interface TaskEventsOptions {
   prefetch: number;
 }
 
-export const TASK_EVENTS_DEFAULTS: TaskEventsOptions = { checkMs: 2_000, startSlackMs: 30_000, prefetch: 64 };
+export const TASK_EVENTS_DEFAULTS: TaskEventsOptions = { checkMs: 2_000, startSlackMs: 5_000, prefetch: 64 };
 /** Injection token of partial {@link TaskEventsOptions} (tests); absent = the defaults. */
 export const TASK_EVENTS_OPTIONS = Symbol('TASK_EVENTS_OPTIONS');
 
