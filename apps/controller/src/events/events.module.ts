@@ -19,5 +19,6 @@ import { TaskEventsController } from './task-events.controller';
   imports: [StoreModule, BrokerModule, ResultsModule, TasksModule, TaskActivityModule, AuthModule],
   controllers: [TaskEventsController],
   providers: [TaskEvents, NotePublisher, StreamChannels],
+  exports: [NotePublisher],
 })
 export class EventsModule {}

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { eventNotesExchange, isTerminal } from '@warren/protocol';
 import { ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
@@ -21,7 +21,7 @@ import { TaskActivityNotifier } from './task-activity.notifier';
  * store checks, which publish it themselves ({@link publish} with `repair`).
  */
 @Injectable()
-export class NotePublisher implements OnModuleDestroy {
+export class NotePublisher {
   private results: EventNote['results'] = [];
   private completed: EventNote['completed'] = [];
   private scheduled: NodeJS.Immediate | null = null;
@@ -94,8 +94,12 @@ export class NotePublisher implements OnModuleDestroy {
       );
   }
 
-  /** Stops listening; what is noted goes out now (the publisher drains it before the connection closes). */
-  onModuleDestroy(): void {
+  /**
+   * Stops listening; what is noted goes out now (the publisher drains it before the connection
+   * closes). AppModule calls it at shutdown after the results consumer stored its last batch, so
+   * that those commits are announced too.
+   */
+  stop(): void {
     for (const off of this.unlisten) off();
     if (this.scheduled) clearImmediate(this.scheduled);
     this.flush();
