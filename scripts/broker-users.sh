@@ -80,12 +80,13 @@ case "$role" in
   controller)
     [ -z "$user" ] || die "--user is for agents; the controller's user is the second argument"
     user=$name
-    shared="$N\\.(cmd|ctl|replies|dlx|presence|changes|results|undelivered)"
+    # events (the stream) and event-notes (its notes exchange): the controllers' own, see docs/streaming.md.
+    shared="$N\\.(cmd|ctl|replies|dlx|presence|changes|results|undelivered|events|event-notes)"
     # Its own exclusive queues: on the presence fanout, and on the changes fanout between controllers.
     own_q="$N\\.(presence|changes)\\.controller-[0-9a-f]+"
     conf="^$shared\$|^$own_q\$"
-    write="^$N\\.(cmd|ctl|changes|results|undelivered)\$|^$own_q\$"
-    read="^$N\\.(replies|dlx|presence|changes|results|undelivered)\$|^$own_q\$"
+    write="^$N\\.(cmd|ctl|changes|results|undelivered|events|event-notes)\$|^$own_q\$"
+    read="^$N\\.(replies|dlx|presence|changes|results|undelivered|events|event-notes)\$|^$own_q\$"
     ;;
   *) die "unknown role '$role': controller or agent" ;;
 esac

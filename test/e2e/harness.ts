@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as amqplib from 'amqplib';
 import type { TaskView } from '@warren/api';
-import { agentControlQueue, agentQueue, type QueueType, sharedTopology } from '@warren/protocol';
+import {
+  agentControlQueue,
+  agentQueue,
+  eventNotesExchange,
+  eventsStream,
+  type QueueType,
+  sharedTopology,
+} from '@warren/protocol';
 import { removeAgentCgroups } from '../support/agent-cgroups';
 
 /** The shared broker every e2e suite uses; each run gets its own namespace on it. */
@@ -271,6 +278,7 @@ export class Warren {
       const hosts = [...this.agents.keys()];
       const queues = [
         ...t.queues.map((q) => q.name),
+        eventsStream(this.ns),
         ...hosts.flatMap((h) => [agentQueue(this.ns, h), agentControlQueue(this.ns, h)]),
       ];
       for (const q of queues) {
@@ -278,7 +286,7 @@ export class Warren {
         await ch.deleteQueue(q).catch(() => undefined);
         await ch.close().catch(() => undefined);
       }
-      for (const e of t.exchanges) {
+      for (const e of [...t.exchanges, { name: eventNotesExchange(this.ns) }]) {
         const ch = await channel();
         await ch.deleteExchange(e.name).catch(() => undefined);
         await ch.close().catch(() => undefined);

@@ -19,6 +19,7 @@ import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { UndeliveredConsumer } from './dead-letters/undelivered.consumer';
 import { HttpExceptionFilter } from './errors/http-exception.filter';
 import { EventsModule } from './events/events.module';
+import { NotePublisher } from './events/note.publisher';
 import { HealthModule } from './health/health.module';
 import { HostsModule } from './hosts/hosts.module';
 import { HostsRegistry } from './hosts/hosts.registry';
@@ -36,7 +37,7 @@ import { TasksModule } from './tasks/tasks.module';
  * filter, and the start-up order across modules.
  *
  * Shutdown, in Nest's phases: module destroy stops every timer and listener (sweeper, rolling
- * scheduler, completion waits, live event logs); then the consumers stop here, the results
+ * scheduler, completion waits, SSE sessions); then the consumers stop here, the results
  * consumer storing and acking what it received, which so starts nothing new, and the audit log
  * writes the counts of the repeated refusals it holds; then the HTTP server
  * closes; then the broker connection, and the store last (StoreModule says how).
@@ -51,6 +52,7 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly sweeper: DeadlineSweeper,
     private readonly audit: AggregatingAuditLog,
     private readonly cluster: ClusterChanges,
+    private readonly notes: NotePublisher,
   ) {}
 
   static forRoot(config: ControllerConfig, logger: Logger): DynamicModule {
@@ -88,6 +90,7 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
   async beforeApplicationShutdown(): Promise<void> {
     await Promise.all([this.results.stop(), this.undelivered.stop(), this.hosts.stop()]);
     await this.cluster.stop(); // after the results consumer: its last commits are announced
+    this.notes.stop(); // and noted in the events stream
     await this.audit.flush(); // the counts of repeated refusals not yet written
   }
 }

@@ -2,8 +2,9 @@ import type { TaskState } from '@warren/protocol';
 import type { HostResult, TaskSummary } from './tasks.contract';
 
 /**
- * `GET /v1/tasks/:id/events` is a `text/event-stream`: each event has an `id` (`<epoch>.<seq>`,
- * resumable with `Last-Event-ID`), a name below, and one `data:` line of JSON. The stream ends
+ * `GET /v1/tasks/:id/events` is a `text/event-stream`: each event has an `id` (`<offset>-<k>`, its
+ * place in the controllers' events stream, the same on every controller; resumable with
+ * `Last-Event-ID` on any of them), a name below, and one `data:` line of JSON. The stream ends
  * after `completed`; a comment line is sent every 15 s while idle.
  */
 export type TaskEventName = 'started' | 'output' | 'result' | 'completed';

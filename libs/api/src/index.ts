@@ -10,6 +10,7 @@ export * from './events.contract';
 export * from './hostlist';
 export * from './hosts.contract';
 export * from './tasks.contract';
+export * from './byte-size.rule';
 export * from './duration.rule';
 export * from './labels.rule';
 export * from './limit.rule';

@@ -203,3 +203,62 @@ export function agentTopology(ns: string, host: string, queueType: QueueType): T
   t.bindings.push({ queue: agentControlQueue(ns, host), exchange: controlExchange(ns), routingKey: host });
   return t;
 }
+
+/**
+ * The controllers' RabbitMQ stream (`x-queue-type: stream`) of task events: bound to
+ * {@link repliesExchange} with the same routing key as {@link resultsQueue}, so the broker copies
+ * every agent reply (`started`, `output`, `result`) into it with no extra publish, and controllers
+ * append their signed notes (which invocations became terminal, which tasks completed) after each
+ * commit. Event ids of `GET /v1/tasks/:id/events` are its offsets, the same on every controller.
+ * Declared by controllers only (agents never name it); see docs/streaming.md.
+ */
+export function eventsStream(ns: string): string {
+  return `${ns}.events`;
+}
+
+/** Retention of {@link eventsStream}, fixed when the stream is declared. */
+export interface EventsRetention {
+  /** bytes the stream may hold (`x-max-length-bytes`); whole segments past it are deleted */
+  maxBytes: number;
+  /** s; segments whose every message is older are deleted (`x-max-age`) */
+  maxAgeSec: number;
+}
+
+/**
+ * The declare arguments of {@link eventsStream}. Retention applies to whole segment files, and
+ * only once a segment is full, so the segment size (`x-stream-max-segment-size-bytes`) is an
+ * eighth of `maxBytes` (at least 64 KiB): the stream holds up to 9/8 of `maxBytes` on disk, and
+ * an age limit is reached at most one segment late. https://www.rabbitmq.com/docs/streams#retention
+ */
+export function eventsStreamArguments(r: EventsRetention): Record<string, unknown> {
+  return {
+    'x-queue-type': 'stream',
+    'x-max-length-bytes': r.maxBytes,
+    'x-max-age': `${r.maxAgeSec}s`,
+    'x-stream-max-segment-size-bytes': Math.max(64 * 1024, Math.floor(r.maxBytes / 8)),
+  };
+}
+
+/**
+ * Fanout exchange controllers publish their signed notes to (see {@link eventsStream}), bound to
+ * the stream alone; declared by controllers only. A publish to the default exchange would need
+ * write permission on every queue of the vhost (`amq.default`), this needs it on one exchange.
+ */
+export function eventNotesExchange(ns: string): string {
+  return `${ns}.event-notes`;
+}
+
+/**
+ * What controllers declare besides {@link sharedTopology}: the notes exchange and the events
+ * stream, bound to the replies exchange (every agent reply) and to the notes exchange.
+ */
+export function eventsTopology(ns: string, retention: EventsRetention): TopologyDeclarations {
+  return {
+    exchanges: [{ name: eventNotesExchange(ns), type: 'fanout', durable: true }],
+    queues: [{ name: eventsStream(ns), durable: true, arguments: eventsStreamArguments(retention) }],
+    bindings: [
+      { queue: eventsStream(ns), exchange: repliesExchange(ns), routingKey: resultsQueue(ns) },
+      { queue: eventsStream(ns), exchange: eventNotesExchange(ns), routingKey: '' },
+    ],
+  };
+}

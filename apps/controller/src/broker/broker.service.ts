@@ -5,10 +5,12 @@ import { changesExchange, controllerChangesQueue, presenceExchange, sharedTopolo
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
+import { eventsTopologySetup } from './events.topology';
 
 /**
- * The controller's one broker connection and its confirm publisher. Asserts the shared topology
- * plus this controller's own exclusive presence and changes queues on every (re)connect. Consumers attach to
+ * The controller's one broker connection and its confirm publisher. Asserts the shared topology,
+ * the events stream (`eventsTopologySetup`) and this controller's own exclusive presence and
+ * changes queues on every (re)connect. Consumers attach to
  * `connection`; they are closed by their owners before this closes the connection.
  */
 @Injectable()
@@ -29,13 +31,14 @@ export class BrokerService implements OnApplicationShutdown {
     const ns = config.namespace;
     this.presenceQueue = `${ns}.presence.controller-${this.instanceId}`;
     this.changesQueue = controllerChangesQueue(ns, this.instanceId);
+    const eventsSetup = eventsTopologySetup(ns, config.eventsRetention, this.log);
     this.connection = new AmqpConnection({
       url: config.brokerUrl,
       name: `warren-controller ${process.pid}`,
       logger: this.log,
       heartbeatSec: config.amqpHeartbeatSec,
       tls: config.brokerTls,
-      setup: async (ch) => {
+      setup: async (ch, conn) => {
         const t = sharedTopology(ns, config.queueType);
         await assertTopology(ch, {
           ...t,
@@ -50,6 +53,7 @@ export class BrokerService implements OnApplicationShutdown {
             { queue: this.changesQueue, exchange: changesExchange(ns), routingKey: '' },
           ],
         });
+        await eventsSetup(ch, conn);
       },
     });
     this.publisher = new ConfirmPublisher(this.connection, {

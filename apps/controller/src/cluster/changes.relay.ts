@@ -3,7 +3,7 @@ import { type ChangesMessage, decodeChanges, encodeChanges, MAX_IDS_PER_LIST } f
 
 /** What the relay tells this controller when another one announced changes. */
 export interface ChangesSink {
-  /** tasks whose stored invocations changed: rolling scheduler and live event logs catch up from the store */
+  /** tasks whose stored invocations changed: the rolling scheduler catches up from the store */
   changed(taskIds: string[]): void;
   /** tasks that completed: requests waiting for them are woken (not counted again: metrics are the committer's) */
   completed(taskIds: string[]): void;
@@ -33,7 +33,7 @@ export interface ChangesRelayOptions {
  * takes a global lock at commit, so every committing transaction that notifies is serialised
  * behind the others (see the Notes of NOTIFY in the PostgreSQL docs), on the hot path of storing
  * results; the broker is already there, sized for exactly this traffic, and works the same over
- * SQLite. Nothing depends on a wake-up arriving: waits and event logs re-read the store now and
+ * SQLite. Nothing depends on a wake-up arriving: waits and SSE sessions re-read the store now and
  * then, so a lost one only delays.
  */
 export class ChangesRelay {

@@ -19,7 +19,7 @@ export const HOST_KEYS_RELOAD_MS = 30_000;
  * Makes several controllers on one database behave as one (see {@link ChangesRelay} for the
  * mechanism and why): what this controller commits (tasks changed and completed, host keys
  * changed) is announced on the changes fanout; what another announces wakes this one's waiting
- * requests ({@link CompletionNotifier}), rolling scheduler and live event logs
+ * requests ({@link CompletionNotifier}) and rolling scheduler
  * ({@link TaskActivityNotifier.changed}, not `applied`: the committer's metrics counted it), and
  * reloads the host keys it names. With a single controller the messages only come back to it and
  * are ignored. AppModule starts it before the broker connects and stops it with the consumers.
@@ -47,12 +47,12 @@ export class ClusterChanges {
     this.relay = new ChangesRelay({
       instanceId: broker.instanceId,
       tickMs: CHANGES_TICK_MS,
-      // Transient, unconfirmed: a lost wake-up only delays (waits and event logs re-read the store).
+      // Transient, unconfirmed: a lost wake-up only delays (waits and SSE sessions re-read the store).
       send: (body) =>
         broker.publisher.publishIfConnected(exchange, '', body, { persistent: false, contentType: 'application/json' }),
       sink: {
         changed: (ids) => this.relayed(() => this.activity.changed(ids)),
-        completed: (ids) => this.relayed(() => this.completion.notify(ids)),
+        completed: (ids) => this.relayed(() => this.completion.notify(ids, true)),
         hostKeys: (hosts) => {
           for (const host of hosts)
             this.hostKeys

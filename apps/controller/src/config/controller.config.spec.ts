@@ -29,6 +29,18 @@ describe('loadControllerConfig', () => {
     );
   });
 
+  it('keeps 256 MiB and 1 h in the events stream unless --events-max-bytes / --events-max-age say otherwise; refuses less than 1 MiB', () => {
+    expect(loadControllerConfig([], {}).eventsRetention).toEqual({ maxBytes: 256 * 1024 ** 2, maxAgeSec: 3600 });
+    expect(
+      loadControllerConfig(['--events-max-age', '10m'], { WARREN_EVENTS_MAX_BYTES: '1.5GiB' }).eventsRetention,
+    ).toEqual({ maxBytes: 1.5 * 1024 ** 3, maxAgeSec: 600 });
+    expect(() => loadControllerConfig(['--events-max-bytes', '512KiB'], {})).toThrow(
+      /^--events-max-bytes \(WARREN_EVENTS_MAX_BYTES\) must be a size of at least 1MiB, like .*got "512KiB"$/,
+    );
+    expect(() => loadControllerConfig([], { WARREN_EVENTS_MAX_BYTES: 'lots' })).toThrow(/--events-max-bytes/);
+    expect(() => loadControllerConfig(['--events-max-age', 'forever'], {})).toThrow(/--events-max-age/);
+  });
+
   it('forgets pending host keys after --pending-key-ttl, 24 h by default', () => {
     expect(loadControllerConfig([], {}).pendingKeyTtlMs).toBe(24 * 3_600_000);
     expect(loadControllerConfig([], { WARREN_PENDING_KEY_TTL: '2h' }).pendingKeyTtlMs).toBe(7_200_000);

@@ -25,7 +25,7 @@ import {
 import { Command } from 'commander';
 import type { QueueType } from '@warren/protocol';
 import { type ControllerAction, addControllerSubcommands, eachCommand } from './controller.subcommands';
-import { parseDurationMs } from '@warren/api';
+import { BYTE_SIZE_FORMAT, parseByteSize, parseDurationMs } from '@warren/api';
 
 export { ConfigError } from '@warren/runtime';
 
@@ -73,6 +73,18 @@ export class ControllerConfig {
   httpHeadersTimeoutMs: number;
   /** ms; a client must have sent a whole request (headers and body) within this, else 408 and closed */
   httpRequestTimeoutMs: number;
+  /**
+   * retention of the events stream (`<ns>.events`, docs/streaming.md): bytes it may hold, and s
+   * after which its messages go; fixed when the stream is first declared
+   */
+  eventsRetention: { maxBytes: number; maxAgeSec: number };
+}
+
+function byteSize(t: string | undefined): number {
+  const bytes = t === undefined ? null : parseByteSize(t);
+  if (bytes === null || bytes < 1024 * 1024)
+    throw new ConfigError(`must be a size of at least 1MiB, like ${BYTE_SIZE_FORMAT}${got(t ?? '')}`);
+  return bytes;
 }
 
 function duration(t: string | undefined): number {
@@ -162,6 +174,21 @@ const CONTROLLER_OPTIONS = {
     default: '5s',
     parse: duration,
   },
+  eventsMaxBytes: {
+    flags: '--events-max-bytes <size>',
+    env: 'WARREN_EVENTS_MAX_BYTES',
+    description:
+      'live output kept for resuming on any controller (the events stream): at most this many bytes on the broker',
+    default: '256MiB',
+    parse: byteSize,
+  },
+  eventsMaxAge: {
+    flags: '--events-max-age <dur>',
+    env: 'WARREN_EVENTS_MAX_AGE',
+    description: 'and for at most this long',
+    default: '1h',
+    parse: duration,
+  },
   metricsPublic: {
     flags: '--metrics-public',
     env: 'WARREN_METRICS_PUBLIC',
@@ -249,6 +276,7 @@ export function parseControllerArgs(
     tls: o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : null,
     httpHeadersTimeoutMs: o.httpHeadersTimeout,
     httpRequestTimeoutMs: o.httpRequestTimeout,
+    eventsRetention: { maxBytes: o.eventsMaxBytes, maxAgeSec: Math.max(1, Math.round(o.eventsMaxAge / 1000)) },
   } satisfies ControllerConfig);
   return { action, config };
 }

@@ -1,26 +1,25 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../store/database';
-import { SqliteTaskStore } from '../store/sqlite-task.store';
+import type { EventPosition } from './event-id';
 import { SseSession } from './sse.session';
-import { TaskActivityNotifier } from './task-activity.notifier';
-import { TaskEventLog } from './task-event.log';
-import { chunk, result, started, task } from './task-events.fixtures';
+import type { FeedSink } from './task-event.feed';
+import type { SentEvent, TaskEvents } from './task-events.service';
+import type { TaskEvent } from './task-stream';
 
-/** The slice of a ServerResponse a session uses, recording what it writes. */
+/** The slice of a ServerResponse a session uses, recording what it writes; `full` makes writes report a full buffer. */
 class FakeResponse extends EventEmitter {
   written = '';
   writableEnded = false;
   status = 0;
+  full = false;
   writeHead(status: number) {
     this.status = status;
     return this;
   }
   write(s: string) {
     this.written += s;
-    return true;
+    return !this.full;
   }
   end() {
     this.writableEnded = true;
@@ -28,61 +27,71 @@ class FakeResponse extends EventEmitter {
   }
 }
 
-function parseFrames(text: string): { id: string; event: string; data: Record<string, unknown> }[] {
-  return text
-    .split('\n\n')
-    .filter((f) => f.includes('event: '))
-    .map((f) => {
-      const field = (k: string) =>
-        f
-          .split('\n')
-          .find((l) => l.startsWith(`${k}: `))!
-          .slice(k.length + 2);
-      return { id: field('id'), event: field('event'), data: JSON.parse(field('data')) };
-    });
+/** TaskEvents as a session sees it: the feed's sink handed to the test, events rendered as `{ n }`. */
+function fakeEvents() {
+  const state = { sink: null as FeedSink | null, after: undefined as EventPosition | null | undefined, closed: 0 };
+  const events = {
+    feed: (_id: string, _at: number, after: EventPosition | null, sink: FeedSink) => {
+      state.sink = sink;
+      state.after = after;
+      return {};
+    },
+    close: async () => void state.closed++,
+    render: async (_id: string, es: TaskEvent[]): Promise<SentEvent[]> =>
+      es.map((e) => ({ id: `${e.at.offset}-${e.at.k}`, event: e.event, data: { n: e.at.offset } })),
+  } as unknown as TaskEvents;
+  return { events, state };
 }
 
-describe('SseSession', () => {
-  it('streams the log as text/event-stream, resumes after Last-Event-ID, and ends after completed', async () => {
-    const events = new TaskActivityNotifier();
-    const store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.applied(c));
-    await store.createTask({ ...task('t1'), hostCount: 1 }, [{ id: 'i1', host: 'web1', deadlineAt: 99_000 }]);
-    const log = new TaskEventLog(store, events, new ManualClock(), {});
-    const first = new FakeResponse();
-    await new SseSession(first as unknown as ServerResponse, log, 't1').start(undefined);
-    expect(first.status).toBe(200);
-    events.started(started('i1', 'web1'));
-    events.output(chunk('i1', 'web1', 0, 0, 'a\n'));
-    await new Promise((r) => setImmediate(r));
-    const seen = parseFrames(first.written);
-    expect(seen.map((f) => f.event)).toEqual(['started', 'output']);
-    first.emit('close'); // the client dropped
+const ev = (offset: number, event: TaskEvent['event']): TaskEvent => ({
+  at: { offset, k: 0 },
+  event,
+  invocationId: null,
+  data: null,
+});
 
-    events.output(chunk('i1', 'web1', 1, 2, 'b\n'));
-    const second = new FakeResponse();
-    await new SseSession(second as unknown as ServerResponse, log, 't1').start(seen[1].id);
-    await store.applyUpdates([result('i1', 'web1', 'a\nb\n')], 4_000);
-    await new Promise((r) => setImmediate(r));
-    const rest = parseFrames(second.written);
-    expect(rest.map((f) => [f.event, f.data.data ?? null])).toEqual([
-      ['output', 'b\n'],
-      ['result', null],
-      ['completed', null],
-    ]);
-    expect(second.writableEnded).toBe(true);
-    log.onModuleDestroy();
+describe('SseSession', () => {
+  it('writes the feed’s events as text/event-stream, from the Last-Event-ID on, and ends after completed', async () => {
+    const { events, state } = fakeEvents();
+    const res = new FakeResponse();
+    new SseSession(res as unknown as ServerResponse, events, { id: 't1', createdAt: 1_000 }).start({ offset: 4, k: 0 });
+    expect(res.status).toBe(200);
+    expect(state.after).toEqual({ offset: 4, k: 0 });
+    await state.sink!.deliver([ev(5, 'output'), ev(6, 'result')]);
+    expect(res.written).toContain('id: 5-0\nevent: output\ndata: {"n":5}\n\n');
+    expect(res.writableEnded).toBe(false);
+    await state.sink!.deliver([ev(9, 'completed')]);
+    expect(res.written).toMatch(/id: 9-0\nevent: completed\n.*\n\n$/);
+    expect(res.writableEnded).toBe(true);
+    expect(state.closed).toBe(1);
+  });
+
+  it('holds the feed back until a slow client has drained what was written', async () => {
+    const { events, state } = fakeEvents();
+    const res = new FakeResponse();
+    new SseSession(res as unknown as ServerResponse, events, { id: 't1', createdAt: 1_000 }).start(null);
+    res.full = true;
+    let taken = false;
+    const delivering = state.sink!.deliver([ev(5, 'output')]).then(() => (taken = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(taken).toBe(false);
+    res.full = false;
+    res.emit('drain');
+    await delivering;
+    expect(taken).toBe(true);
+    expect(res.listenerCount('drain')).toBe(0);
+    res.emit('close');
+    expect(state.closed).toBe(1);
   });
 
   it('ends an open stream once its token is no longer valid, and keeps one whose token holds', async () => {
-    const events = new TaskActivityNotifier();
-    const store = new SqliteTaskStore(openDatabase(':memory:'), (c) => events.applied(c));
-    await store.createTask({ ...task('t1'), hostCount: 1 }, [{ id: 'i1', host: 'web1', deadlineAt: 99_000 }]);
-    const log = new TaskEventLog(store, events, new ManualClock(), {});
+    const { events } = fakeEvents();
     let revoked = false;
     const kept = new FakeResponse();
     const cut = new FakeResponse();
-    await new SseSession(kept as unknown as ServerResponse, log, 't1', 60_000, async () => true, 5).start(undefined);
-    await new SseSession(cut as unknown as ServerResponse, log, 't1', 60_000, async () => !revoked, 5).start(undefined);
+    const task = { id: 't1', createdAt: 1_000 };
+    new SseSession(kept as unknown as ServerResponse, events, task, 60_000, async () => true, 5).start(null);
+    new SseSession(cut as unknown as ServerResponse, events, task, 60_000, async () => !revoked, 5).start(null);
     await new Promise((r) => setTimeout(r, 30));
     expect(cut.writableEnded).toBe(false);
     revoked = true;
@@ -91,6 +100,5 @@ describe('SseSession', () => {
     expect(cut.written).toMatch(/: token no longer valid\n\n$/);
     expect(kept.writableEnded).toBe(false);
     kept.emit('close');
-    log.onModuleDestroy();
   });
 });

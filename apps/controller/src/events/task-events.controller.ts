@@ -5,23 +5,24 @@ import { BadQueryError } from '../errors/errors';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { TaskReader } from '../tasks/task-reader.service';
 import { TokenService } from '../auth/token.service';
+import { parseLastEventId } from './event-id';
 import { HEARTBEAT_MS, SseSession } from './sse.session';
-import { TaskEventLog } from './task-event.log';
-import { parseEventId } from './task-log';
+import { TaskEvents } from './task-events.service';
 
 /** `GET /v1/tasks/:id/events`: a task's progress as Server-Sent Events (docs/streaming.md). */
 @Controller('v1/tasks')
 export class TaskEventsController {
   constructor(
     private readonly tasks: TaskReader,
-    private readonly log: TaskEventLog,
+    private readonly feeds: TaskEvents,
     private readonly tokens: TokenService,
   ) {}
 
   /**
-   * `started`, `output`, `result`, then `completed`, after which the response ends; resumable with
-   * `Last-Event-ID`. 404 unknown task; 403 (audited) when a host is outside the token's patterns;
-   * 400 for a `Last-Event-ID` that is not an id this API sends (`<epoch>.<seq>`). The stream ends
+   * `started`, `output`, `result`, then `completed`, after which the response ends; resumable on
+   * any controller with `Last-Event-ID` (`<offset>-<k>`; an id of the per-controller logs before the
+   * events stream, `<8 hex>.<seq>`, starts from the beginning). 404 unknown task; 403 (audited) when
+   * a host is outside the token's patterns; 400 for any other `Last-Event-ID`. The stream ends
    * within `TOKEN_RECHECK_MS` (2 s) of the token being revoked.
    */
   @Get(':id/events')
@@ -33,14 +34,22 @@ export class TaskEventsController {
     @ClientIp() source: string | null,
     @Res() res: Response,
   ): Promise<void> {
-    if (lastEventId !== undefined && lastEventId.trim() !== '' && parseEventId(lastEventId) === null)
+    const last = parseLastEventId(lastEventId);
+    if (last.kind === 'invalid')
       throw new BadQueryError(
-        `Last-Event-ID must be the id of an event of this stream (<epoch>.<seq>, e.g. 1a2b3c4d.17), got ${JSON.stringify(lastEventId).slice(0, 60)}`,
+        `Last-Event-ID must be the id of an event of this stream (<offset>-<k>, e.g. 1042-0), got ${JSON.stringify(lastEventId).slice(0, 60)}`,
       );
     // The same existence and host-scope rules as GET /v1/tasks/:id, refused before any byte is sent.
-    await this.tasks.get(id, { principal, source });
+    const task = await this.tasks.get(id, { principal, source });
     // A token revoked while the stream is open ends it (revocation is written by another process, so it is polled).
     const stillAllowed = () => this.tokens.isActive(principal.tokenId);
-    await new SseSession(res, this.log, id, HEARTBEAT_MS, stillAllowed).start(lastEventId);
+    const session = new SseSession(
+      res,
+      this.feeds,
+      { id, createdAt: Date.parse(task.createdAt) },
+      HEARTBEAT_MS,
+      stillAllowed,
+    );
+    session.start(last.kind === 'position' ? last.at : null);
   }
 }

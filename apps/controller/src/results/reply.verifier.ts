@@ -50,35 +50,54 @@ export class ReplyVerifier {
 
   /** The reply `d` carries if it is believed; null (counted and logged) if the caller must drop it. */
   verify(d: Delivery): ReplyMessage | null {
-    const headers = d.properties.headers as Record<string, unknown> | undefined;
-    const keyId = headers?.[KEY_ID_HEADER];
-    const signer = typeof keyId === 'string' ? this.hostKeys.acceptedKey(keyId) : null;
-    if (!signer) {
+    const checked = this.check(d.content, d.properties.headers as Record<string, unknown> | undefined);
+    if (checked.ok) return checked.message;
+    if (checked.metric === 'untrusted_key') {
       this.untrusted++;
       this.metrics.replyRejected('untrusted_key');
       this.log.warn(
-        {
-          correlationId: d.properties.correlationId,
-          keyId: shownKeyId(keyId),
-          dropped: this.untrusted,
-        },
+        { correlationId: d.properties.correlationId, keyId: checked.keyId, dropped: this.untrusted },
         'dropped a reply not signed by an accepted agent key',
       );
-      return null;
+    } else {
+      this.metrics.replyRejected(checked.metric);
+      this.log.warn(
+        { host: checked.host, correlationId: d.properties.correlationId, reason: checked.reason },
+        'rejected reply',
+      );
     }
-    const v = verifyBody(d.content, headers, new Map([[keyId as string, signer.key]]));
-    const decoded = v.ok ? decodeReply(d.content) : null;
-    if (!v.ok || !decoded?.ok || decoded.message.host !== signer.host) {
-      const reason = !v.ok
-        ? v.reason
-        : decoded && !decoded.ok
-          ? decoded.reason
-          : `signed by ${signer.host}'s key but speaks for ${decoded?.ok ? decoded.message.host : '?'}`;
-      this.metrics.replyRejected(!v.ok ? 'bad_signature' : decoded && !decoded.ok ? 'malformed' : 'wrong_host');
-      this.log.warn({ host: signer.host, correlationId: d.properties.correlationId, reason }, 'rejected reply');
-      return null;
-    }
-    return decoded.message;
+    return null;
+  }
+
+  /**
+   * The same check as {@link verify} for a copy of a reply read again elsewhere (the events
+   * stream): neither counted nor logged, since the results consumer counts and logs each reply once.
+   */
+  believe(content: Buffer, headers: Record<string, unknown> | undefined): ReplyMessage | null {
+    const checked = this.check(content, headers);
+    return checked.ok ? checked.message : null;
+  }
+
+  private check(
+    content: Buffer,
+    headers: Record<string, unknown> | undefined,
+  ):
+    | { ok: true; message: ReplyMessage }
+    | { ok: false; metric: 'untrusted_key'; keyId: string }
+    | { ok: false; metric: 'bad_signature' | 'malformed' | 'wrong_host'; host: string; reason: string } {
+    const keyId = headers?.[KEY_ID_HEADER];
+    const signer = typeof keyId === 'string' ? this.hostKeys.acceptedKey(keyId) : null;
+    if (!signer) return { ok: false, metric: 'untrusted_key', keyId: shownKeyId(keyId) };
+    const v = verifyBody(content, headers, new Map([[keyId as string, signer.key]]));
+    const decoded = v.ok ? decodeReply(content) : null;
+    if (v.ok && decoded?.ok && decoded.message.host === signer.host) return { ok: true, message: decoded.message };
+    const reason = !v.ok
+      ? v.reason
+      : decoded && !decoded.ok
+        ? decoded.reason
+        : `signed by ${signer.host}'s key but speaks for ${decoded?.ok ? decoded.message.host : '?'}`;
+    const metric = !v.ok ? 'bad_signature' : decoded && !decoded.ok ? 'malformed' : 'wrong_host';
+    return { ok: false, metric, host: signer.host, reason };
   }
 
   /** True when the invocation a live event names is a task's invocation on the host that signed it. */

@@ -92,7 +92,6 @@ async function consumerOf(store: TaskStore, ping: () => Promise<void> = async ()
     { resultGraceMs: 1_000, namespace: 'test' } as ControllerConfig,
     new ReplyVerifier(keys, store, metrics, logger),
     new ResultsWriter(store, new TaskChanges(events, new CompletionNotifier()), clock, logger),
-    events,
     new TaskAudit(audit, metrics),
     logger,
     { ping },

@@ -5,7 +5,6 @@ import { type BackoffOptions, backoffDelay, ROOT_LOGGER } from '@warren/runtime'
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
-import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { isStoreUnavailable } from '../store/store-errors';
 import { STORES } from '../store/store.module';
 import type { Stores } from '../store/stores';
@@ -46,7 +45,8 @@ export const STORE_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 5_000 };
  *
  * A reply is believed only when {@link ReplyVerifier} says so; anything else is dropped. An
  * agent's `rejected` answers are audited ({@link TaskAudit}). Storing and announcing a batch is
- * {@link ResultsWriter}'s; relaying live events (`started`, output) is here, as they are read.
+ * {@link ResultsWriter}'s. Live output is not stored: it reaches SSE clients through the events
+ * stream, where the broker copies every reply (docs/streaming.md); here an `output` is only acked.
  */
 @Injectable()
 export class ResultsConsumer {
@@ -54,7 +54,7 @@ export class ResultsConsumer {
   private batch: Delivery[] = [];
   private scheduled = false;
   /**
-   * The flushes, one after the other: replies are stored (and live events emitted) in the order read,
+   * The flushes, one after the other: replies are stored in the order read,
    * and shutdown waits for the last one.
    */
   private flushing: Promise<void> = Promise.resolve();
@@ -65,7 +65,6 @@ export class ResultsConsumer {
     private readonly config: ControllerConfig,
     private readonly verifier: ReplyVerifier,
     private readonly writer: ResultsWriter,
-    private readonly events: TaskActivityNotifier,
     private readonly audit: TaskAudit,
     @Inject(ROOT_LOGGER) root: Logger,
     /** to learn when the database answers again after an outage */
@@ -134,25 +133,16 @@ export class ResultsConsumer {
     /** tasks whose invocations these replies may change */
     const touched = new Set<string>();
     const verified = batch.map((d) => ({ d, m: this.verifier.verify(d) }));
-    // The live events check each `started` and chunk against its invocation's owner: one read for
-    // the batch rather than one per reply (a round trip each on PostgreSQL).
-    await this.verifier.learnOwners(
-      verified.flatMap(({ m }) => (m && (m.kind === 'started' || m.kind === 'output') ? [m.invocationId] : [])),
-    );
     for (const { d, m } of verified) {
       if (!m) {
         d.reject(false);
         continue;
       }
       accepted.push(d);
-      if (m.kind === 'output') {
-        // Live only, never stored: so check here that it is about this host's own invocation.
-        if (await this.verifier.owns(m)) this.events.output(m);
-        continue;
-      }
+      // Live only, never stored: the SSE sessions read it from the events stream (a copy of each reply).
+      if (m.kind === 'output') continue;
       touched.add(m.taskId);
       if (m.kind === 'started') {
-        if (await this.verifier.owns(m)) this.events.started(m); // now, so that it precedes the live chunks read after it
         updates.push({
           kind: 'started',
           invocationId: m.invocationId,

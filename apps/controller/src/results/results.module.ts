@@ -17,6 +17,6 @@ import { ResultsWriter } from './results.writer';
 @Module({
   imports: [StoreModule, BrokerModule, HostsModule, TasksModule, TaskActivityModule, MetricsModule],
   providers: [ResultsConsumer, ReplyVerifier, ResultsWriter],
-  exports: [ResultsConsumer],
+  exports: [ResultsConsumer, ReplyVerifier],
 })
 export class ResultsModule {}

@@ -8,7 +8,7 @@ import { TaskChanges } from '../tasks/task-changes';
  * Stores the believed replies of one batch in one transaction, stamped by the clock, then, once
  * the caller has acked them, wakes whoever waits for the tasks that completed (held `GET`s,
  * rolling runs). The acks always come after the commit. The store itself reports each commit to
- * the activity notifier as it happens (metrics, live event logs): those listeners may hear of a
+ * the activity notifier as it happens (metrics, events notes): those listeners may hear of a
  * change before the acks, which is harmless, since they only read what is committed.
  */
 @Injectable()

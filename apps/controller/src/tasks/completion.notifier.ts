@@ -7,7 +7,7 @@ import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 @Injectable()
 export class CompletionNotifier implements OnModuleDestroy {
   private readonly waiters = new Map<string, Set<(completed: boolean) => void>>();
-  private readonly listeners = new Set<(taskIds: string[]) => void>();
+  private readonly listeners = new Set<(taskIds: string[], relayed: boolean) => void>();
   /** set on shutdown: waits end at once, so held requests are answered and the server can close */
   closed = false;
 
@@ -32,16 +32,19 @@ export class CompletionNotifier implements OnModuleDestroy {
     });
   }
 
-  /** Called after a store transaction completed these tasks: wakes their waiters, then tells the listeners. */
-  notify(taskIds: Iterable<string>): void {
+  /**
+   * Called after a store transaction completed these tasks: wakes their waiters, then tells the
+   * listeners. `relayed`: another controller committed it (heard through the cluster relay).
+   */
+  notify(taskIds: Iterable<string>, relayed = false): void {
     const ids = [...taskIds];
     if (ids.length === 0) return;
     for (const id of ids) for (const wake of [...(this.waiters.get(id) ?? [])]) wake(true);
-    for (const l of this.listeners) l(ids);
+    for (const l of this.listeners) l(ids, relayed);
   }
 
-  /** Calls `listener` with the ids of every {@link notify}; returns the unsubscribe. */
-  onNotified(listener: (taskIds: string[]) => void): () => void {
+  /** Calls `listener` with the ids of every {@link notify}, and whether it was relayed; returns the unsubscribe. */
+  onNotified(listener: (taskIds: string[], relayed: boolean) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -4,7 +4,7 @@ import { CompletionNotifier } from './completion.notifier';
 
 /**
  * The in-process news after a store commit, told in one order everywhere: first which tasks'
- * invocations changed (to the rolling scheduler and the live event logs), then which tasks
+ * invocations changed (to the rolling scheduler and the events notes), then which tasks
  * completed (waking the requests that wait for them). Subscribing to the first is here too, so
  * that the rolling scheduler hears what it is told.
  */
