@@ -4,6 +4,7 @@ export * from './connection';
 export * from './consumer';
 export * from './errors';
 export * from './logger';
+export * from './nack-retry';
 export * from './publisher';
 export * from './topology';
 export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';

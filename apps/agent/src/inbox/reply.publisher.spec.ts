@@ -1,4 +1,4 @@
-import { ClosedError, PublishNackedError } from '@warren/amqp';
+import { ClosedError, NACK_BACKOFF, PublishNackedError } from '@warren/amqp';
 import { decodeReply } from '@warren/protocol';
 import { ManualClock } from '@warren/runtime';
 import pino from 'pino';
@@ -7,7 +7,7 @@ import type { BrokerService } from '../broker/broker.service';
 import type { AgentConfig } from '../config/agent.config';
 import type { AgentIdentity } from '../identity/agent.identity';
 import { refusedMessage, startedMessage } from './reply.builder';
-import { NACK_BACKOFF, ReplyPublisher } from './reply.publisher';
+import { ReplyPublisher } from './reply.publisher';
 
 const ids = { invocationId: 'inv-1', taskId: 't_1', host: 'web1' };
 

@@ -9,8 +9,8 @@ import {
   type ReplyMessage,
   repliesExchange,
 } from '@warren/protocol';
-import { PublishNackedError } from '@warren/amqp';
-import { backoffDelay, type BackoffOptions, Clock, ROOT_LOGGER } from '@warren/runtime';
+import { retryNacked } from '@warren/amqp';
+import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
@@ -18,20 +18,11 @@ import { AgentIdentity } from '../identity/agent.identity';
 import { refusedMessage, type ReplyIds } from './reply.builder';
 
 /**
- * Delays between publishes of a reply the broker refused (`basic.nack`), ms: equal jitter, the cap
- * doubling from 100 ms to 5 s. A quorum results queue whose leader node just died nacks what a
- * client publishes before its members have elected another (measured here: up to ~0.5 s after a
- * SIGKILL); RabbitMQ sends a nack when it could not take responsibility for a message
- * (https://www.rabbitmq.com/docs/confirms#server-sent-nacks), so the same reply is published again.
- */
-export const NACK_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
-
-/**
  * Publishes `started` and `result` replies to the replies exchange with publisher confirms (and
  * live `output` chunks without them, see {@link sendLive}). A reply
  * is never lost to a broker outage: it waits for the connection (in order, so `started` still
  * precedes its `result`), is re-published after a lost confirm, and again, after a
- * {@link NACK_BACKOFF} delay, each time the broker nacks it. Sending never throws; a reply
+ * `NACK_BACKOFF` delay (`@warren/amqp`), each time the broker nacks it. Sending never throws; a reply
  * that cannot be delivered (the agent shutting down) is logged. Every reply is signed with the agent's key.
  */
 @Injectable()
@@ -110,10 +101,11 @@ export class ReplyPublisher {
 
   private async deliver(message: ReplyMessage, routingKey: string): Promise<void> {
     const body = encode(message);
-    for (let nacks = 0; ; nacks++) {
-      // Only publish on a fully set-up connection; see BrokerService.whenConnected.
-      if (!this.broker.connection.connected) await this.broker.whenConnected();
-      try {
+    // A nack is the broker's "not now"; anything else (closed, unreachable for a day) is final.
+    await retryNacked(
+      async () => {
+        // Only publish on a fully set-up connection; see BrokerService.whenConnected.
+        if (!this.broker.connection.connected) await this.broker.whenConnected();
         // Signed, so that the controller stores only what this host's accepted key vouches for.
         await this.broker.publisher.publish(
           repliesExchange(this.config.namespace),
@@ -121,19 +113,15 @@ export class ReplyPublisher {
           body,
           this.properties(message, body),
         );
-        return;
-      } catch (err) {
-        // A nack is the broker's "not now"; anything else (closed, unreachable for a day) is final.
-        if (!(err instanceof PublishNackedError)) throw err;
-        const delayMs = backoffDelay(nacks, NACK_BACKOFF);
-        this.log.warn(
-          { err: err.message, correlationId: message.invocationId, kind: message.kind, nacks: nacks + 1, delayMs },
-          'reply refused by the broker; publishing it again',
-        );
-        // Unref'd: a reply waiting here never holds up the process's exit (shutdown drains with its own limit).
-        await new Promise((r) => setTimeout(r, delayMs).unref());
-      }
-    }
+      },
+      {
+        onNack: (err, nacks, delayMs) =>
+          this.log.warn(
+            { err: err.message, correlationId: message.invocationId, kind: message.kind, nacks, delayMs },
+            'reply refused by the broker; publishing it again',
+          ),
+      },
+    );
   }
 
   private properties(message: ReplyMessage, body: Buffer) {

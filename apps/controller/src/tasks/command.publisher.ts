@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { retryNacked } from '@warren/amqp';
 import {
   APP_ID,
   type CancelMessage,
@@ -10,6 +11,8 @@ import {
   PROTOCOL_VERSION,
   resultsQueue,
 } from '@warren/protocol';
+import { Clock, ROOT_LOGGER } from '@warren/runtime';
+import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { ControllerKey } from '../keys/controller-key';
@@ -22,7 +25,9 @@ import type { TaskRecord } from '../store/task-store.port';
  * cancel (on the control exchange, which the agent reads before its inbox). Every body is signed
  * with the controller's key over its whole bytes (see libs/protocol signing.ts), and names the
  * namespace and the agent key it is for, so that a captured copy runs nowhere else. Each call resolves
- * when the broker has confirmed the message and rejects when it has not.
+ * when the broker has confirmed the message. A nack (a quorum queue between two leaders, during a
+ * node's failover) is published again with backoff until the message would have expired; then, or
+ * on any other failure, the call rejects.
  */
 @Injectable()
 export class CommandPublisher {
@@ -31,7 +36,13 @@ export class CommandPublisher {
     private readonly config: ControllerConfig,
     private readonly signer: ControllerKey,
     private readonly metrics: MetricsService,
-  ) {}
+    private readonly clock: Clock,
+    @Inject(ROOT_LOGGER) root: Logger,
+  ) {
+    this.log = root.child({ component: 'publish' });
+  }
+
+  private readonly log: Logger;
 
   /**
    * The command of `task` for one invocation, issued at `issuedAt` (ms) and addressed to the agent
@@ -59,21 +70,43 @@ export class CommandPublisher {
       ...(task.live === false ? { live: false } : {}),
     };
     const body = encode(msg);
+    // A nack (a quorum inbox between leaders) is sent again until the command would have expired.
     return this.metrics.timePublish(inv.id, () =>
-      this.broker.publisher.publish(commandExchange(ns), inv.host, body, {
-        headers: this.signer.sign(body),
-        persistent: true,
-        mandatory: true,
-        expiration: String(task.deliveryTimeoutMs),
-        correlationId: inv.id,
-        messageId: inv.id,
-        replyTo: resultsQueue(ns),
-        type: MESSAGE_TYPES.command,
-        contentType: 'application/json',
-        timestamp: Math.floor(issuedAt / 1000),
-        appId: APP_ID,
-      }),
+      this.retryingNacks(
+        issuedAt + task.deliveryTimeoutMs,
+        { taskId: task.id, host: inv.host, correlationId: inv.id },
+        () =>
+          this.broker.publisher.publish(commandExchange(ns), inv.host, body, {
+            headers: this.signer.sign(body),
+            persistent: true,
+            mandatory: true,
+            expiration: String(task.deliveryTimeoutMs),
+            correlationId: inv.id,
+            messageId: inv.id,
+            replyTo: resultsQueue(ns),
+            type: MESSAGE_TYPES.command,
+            contentType: 'application/json',
+            timestamp: Math.floor(issuedAt / 1000),
+            appId: APP_ID,
+          }),
+      ),
     );
+  }
+
+  /**
+   * Runs one confirmed publish again after each nack (`retryNacked`, `NACK_BACKOFF` of
+   * `@warren/amqp`), logging each; a nack still coming at `giveUpAt` (ms since epoch) is final.
+   */
+  private retryingNacks(giveUpAt: number, ids: Record<string, string>, publish: () => Promise<void>): Promise<void> {
+    return retryNacked(publish, {
+      giveUpAt,
+      now: () => this.clock.now(),
+      onNack: (err, nacks, delayMs) =>
+        this.log.warn(
+          { ...ids, err: err.message, nacks, delayMs },
+          'publish refused by the broker; publishing it again',
+        ),
+    });
   }
 
   /**
@@ -105,14 +138,16 @@ export class CommandPublisher {
       replyTo: resultsQueue(ns),
     };
     const body = encode(msg);
-    return this.broker.publisher.publish(controlExchange(ns), host, body, {
-      headers: this.signer.sign(body),
-      persistent: true,
-      messageId: `${task.id}:${host}:${now}`,
-      type: MESSAGE_TYPES.cancel,
-      contentType: 'application/json',
-      timestamp: Math.floor(now / 1000),
-      appId: APP_ID,
-    });
+    return this.retryingNacks(msg.expiresAt, { taskId: task.id, host }, () =>
+      this.broker.publisher.publish(controlExchange(ns), host, body, {
+        headers: this.signer.sign(body),
+        persistent: true,
+        messageId: `${task.id}:${host}:${now}`,
+        type: MESSAGE_TYPES.cancel,
+        contentType: 'application/json',
+        timestamp: Math.floor(now / 1000),
+        appId: APP_ID,
+      }),
+    );
   }
 }
