@@ -52,6 +52,8 @@ describe('--queue-type quorum: controller and agents on quorum queues', () => {
     expect(task.results[0].state).toBe('undelivered');
     // The dead letter decided it, not the deadline sweeper (which gives another reason).
     expect(task.results[0].reason).toBe('expired in the host queue: no agent took it within the delivery timeout');
+    // The line is written before the task completes, but reaches this process through a pipe, maybe after the answer.
+    await w.controller!.waitFor(/"command expired unread"/, 5_000);
     const expired = logLines(w.controller!, /^command expired unread$/);
     expect(expired.map((l) => l.correlationId)).toEqual([task.results[0].invocationId]);
     await w.startAgent('q3');

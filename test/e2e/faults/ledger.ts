@@ -29,7 +29,7 @@ export interface LedgerCounts {
 /** What the ledger reads of `GET /v1/tasks/:id`. */
 interface TaskSeen {
   state: string;
-  results: { host: string; state: string }[];
+  results: { host: string; state: string; reason?: string | null }[];
 }
 
 interface SentTask {
@@ -66,6 +66,8 @@ export interface SendOptions {
  * more, unexpected = token never sent to that host.
  */
 export class Ledger {
+  /** the first 10 invocations the last count found not succeeded, `task host state (ran n×): reason`, for the report */
+  private notSucceeded: string[] = [];
   readonly sideFile: string;
   private readonly sent: SentTask[] = [];
 
@@ -169,6 +171,7 @@ export class Ledger {
   }
 
   private count(tasks: Map<string, TaskSeen>): LedgerCounts {
+    this.notSucceeded = [];
     const runs = new Map<string, number>();
     for (const line of this.executions()) runs.set(line, (runs.get(line) ?? 0) + 1);
     const expected = new Set<string>();
@@ -193,6 +196,8 @@ export class Ledger {
         if (!TERMINAL_STATES.has(state as InvocationState)) c.unfinished++; // 'missing' is not terminal
         if (n > 1) c.duplicated++;
         if ((state === 'succeeded' && n === 0) || (NEVER_RAN.has(state) && n !== 0)) c.inconsistent++;
+        if (state !== 'succeeded' && this.notSucceeded.length < 10)
+          this.notSucceeded.push(`${t.id} ${host} ${state} (ran ${n}×): ${r?.reason ?? ''}`);
       }
     }
     for (const line of runs.keys()) if (!expected.has(line)) c.unexpected++;
@@ -204,7 +209,8 @@ export class Ledger {
     const more = Object.entries(extra)
       .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join('');
-    const line = `[faults] ${this.scenario}: invocations=${c.invocations} unfinished=${c.unfinished} duplicated=${c.duplicated} unexpected=${c.unexpected} inconsistent=${c.inconsistent} states=${JSON.stringify(c.byState)}${more}`;
+    const why = this.notSucceeded.length > 0 ? `\n  not succeeded (first 10): ${this.notSucceeded.join('\n  ')}` : '';
+    const line = `[faults] ${this.scenario}: invocations=${c.invocations} unfinished=${c.unfinished} duplicated=${c.duplicated} unexpected=${c.unexpected} inconsistent=${c.inconsistent} states=${JSON.stringify(c.byState)}${more}${why}`;
     console.log(line);
     return line;
   }

@@ -139,6 +139,28 @@ describe('faults: a RabbitMQ cluster node leading the results queue dies with 20
       failover,
       agentReconnectMs: { median: median([...back.values()]), max: Math.max(...back.values()) },
     });
+    if (counts.byState.succeeded !== 200) {
+      // Diagnostics only (the assertion below is on the counts above): were the replies late or gone,
+      // and what did the agents say about publishing them?
+      await sleep(15_000);
+      ledger.report(await ledger.settle(0, 0), { note: '15 s later' });
+      const said = (re: RegExp) =>
+        HOSTS.map(
+          (h) =>
+            `${h}:${
+              w.agents
+                .get(h)!
+                .output.slice(logFrom.get(h))
+                .split('\n')
+                .filter((l) => re.test(l)).length
+            }`,
+        )
+          .filter((x) => !x.endsWith(':0'))
+          .join(' ');
+      console.log(
+        `[faults] agents since the fault: refused replies ${said(/reply refused/)}; undelivered replies ${said(/reply not delivered/)}; connect failures ${said(/amqp connect failed/)}; channel replaced ${said(/channel replaced after a nack/)}`,
+      );
+    }
     expect(counts).toEqual({
       invocations: 200,
       unfinished: 0,
