@@ -100,4 +100,18 @@ describe('TaskEvents', () => {
       summary: { total: 2, byState: { succeeded: 2 } },
     });
   });
+
+  it("reads the output of the invocations a batch names only, and completed's summary from counts", async () => {
+    const { store, events } = await make();
+    await store.applyUpdates([result('i1', 'web1', 'one\n'), result('i2', 'web2', 'two\n')], 4_000);
+    const asked: string[][] = [];
+    const byIds = store.getInvocationsByIds.bind(store);
+    store.getInvocationsByIds = (taskId, ids) => (asked.push([...ids]), byIds(taskId, ids));
+    store.getInvocations = () => Promise.reject(new Error("read every invocation's output"));
+    const sent = await events.render('t1', [ev(3, 0, 'result', 'i2')]);
+    expect(sent.map((e) => [e.event, e.data?.host, e.data?.stdout])).toEqual([['result', 'web2', 'two\n']]);
+    const done = await events.render('t1', [ev(4, 0, 'completed', null)]);
+    expect(done[0].data).toMatchObject({ state: 'completed', summary: { total: 2, byState: { succeeded: 2 } } });
+    expect(asked).toEqual([['i2']]);
+  });
 });

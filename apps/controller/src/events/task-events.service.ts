@@ -99,7 +99,7 @@ export class TaskEvents implements OnModuleDestroy {
       stored: async (taskId) => {
         const task = await this.store.getTask(taskId);
         if (!task) return null;
-        return { state: task.state, invocations: await this.store.getInvocations(taskId) };
+        return { state: task.state, invocations: await this.store.invocationStates(taskId) };
       },
       publishNote: (note) => this.publishSplit(note),
       logger: root.child({ component: 'events' }),
@@ -173,27 +173,30 @@ export class TaskEvents implements OnModuleDestroy {
   }
 
   /**
-   * The events as sent: ids from their positions; `started` of a note, `result` and `completed`
-   * read from the store (one read for all of them). One whose record has nothing to tell is
-   * skipped: an invocation that never started, a result the store does not hold as terminal, a
-   * completion of a task that runs again.
+   * The events as sent: ids from their positions; `started` of a note and `result` read from the
+   * store (one read of the invocations the batch names, with their output), `completed` from the
+   * task and its counts by state (no output). One whose record has nothing to tell is skipped: an
+   * invocation that never started, a result the store does not hold as terminal, a completion of
+   * a task that runs again.
    */
   async render(taskId: string, events: TaskEvent[]): Promise<SentEvent[]> {
-    const needsStore = events.some((e) => e.data === null);
-    const invocations = needsStore ? new Map((await this.store.getInvocations(taskId)).map((r) => [r.id, r])) : null;
-    const task = events.some((e) => e.event === 'completed') ? await this.store.getTask(taskId) : null;
+    const ids = events.filter((e) => e.data === null && e.invocationId !== null).map((e) => e.invocationId!);
+    const invocations = new Map(
+      (ids.length > 0 ? await this.store.getInvocationsByIds(taskId, ids) : []).map((r) => [r.id, r]),
+    );
+    const completes = events.some((e) => e.event === 'completed');
+    const task = completes ? await this.store.getTask(taskId) : null;
+    const byState: StateCounts | null = task && task.state !== 'running' ? await this.store.countByState(taskId) : null;
     const out: SentEvent[] = [];
     for (const e of events) {
       let data = e.data;
       if (data === null && e.event !== 'completed') {
-        const r = invocations!.get(e.invocationId!);
+        const r = invocations.get(e.invocationId!);
         if (e.event === 'started')
           data = r?.startedAt != null ? { host: r.host, invocationId: r.id, startedAt: iso(r.startedAt) } : null;
         else data = r && isTerminal(r.state) ? presentInvocation(r) : null;
       } else if (e.event === 'completed') {
-        if (task && task.state !== 'running') {
-          const byState: StateCounts = {};
-          for (const r of invocations!.values()) byState[r.state] = (byState[r.state] ?? 0) + 1;
+        if (task && byState) {
           data = {
             taskId,
             state: task.state,
