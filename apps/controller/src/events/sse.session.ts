@@ -58,7 +58,7 @@ export class SseSession {
       this.task.id,
       this.task.createdAt,
       after,
-      { deliver: (events) => this.deliver(events), fail: () => this.stop() },
+      { deliver: (events) => this.deliver(events), fail: () => this.stop(), end: () => this.stop() },
       () => this.stop(),
     );
   }
