@@ -36,6 +36,8 @@ export class EventsStreamReader {
   private pumping = false;
   /** the consumer of the current channel is registered (the broker sends what the stream holds from here on) */
   private subscribed = false;
+  /** whether a consumer was registered once since {@link start} (the broker was reachable) */
+  everSubscribed = false;
   private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: EventsStreamReaderOptions) {}
@@ -63,6 +65,7 @@ export class EventsStreamReader {
           arguments: { 'x-stream-offset': from },
         });
         this.subscribed = true;
+        this.everSubscribed = true;
       } catch (err) {
         this.opts.logger.debug({ err: (err as Error).message }, 'events stream not readable; trying again');
         await ch.close().catch(() => undefined);

@@ -186,6 +186,11 @@ export class TaskEventFeed {
     }
   }
 
+  /** Whether the reader has subscribed to the stream (the broker was there) since the feed started. */
+  get reading(): boolean {
+    return this.reader.everSubscribed;
+  }
+
   /** Stops reading and checking. */
   async close(): Promise<void> {
     this.closed = true;
