@@ -25,6 +25,8 @@ export function formatEvent(e: SentEvent): string {
  * A write waits for the socket to drain before the feed reads on, so a slow client holds back its
  * own reader of the stream and costs no more memory than the reader's prefetch. The feed ends with
  * the connection, and the stream ends within {@link TOKEN_RECHECK_MS} of its token being revoked.
+ * A done task whose feed has not reached the events stream within {@link BROKER_WAIT_MS} is served
+ * from the store and the response ends.
  */
 export class SseSession {
   private feed: TaskEventFeed | null = null;
