@@ -256,6 +256,16 @@ describe('live streaming', () => {
     expect(ok.events.map((e) => e.event)).toEqual(['started', 'result', 'completed']);
   });
 
+  it("ends the response of a done task resumed at or past its end (its completed's id, an id beyond any offset) with no event", async () => {
+    const task = await w.runAndWait({ command: 'echo hi', hosts: ['h1'] });
+    const all = await readEvents(w, task.id);
+    const completed = all.events.find((e) => e.event === 'completed')!;
+    for (const lastEventId of [completed.id, '999999999-0']) {
+      const r = await readEvents(w, task.id, { lastEventId });
+      expect(r).toMatchObject({ status: 200, ended: true, events: [] });
+    }
+  });
+
   it.each(['SIGTERM', 'SIGKILL'] as const)(
     'a CLI follower survives a controller restart (%s) mid-run: it reconnects and still prints every line once',
     async (signal) => {

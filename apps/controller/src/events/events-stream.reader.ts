@@ -34,6 +34,10 @@ export class EventsStreamReader {
   private last = -1;
   private readonly queue: { ch: Channel; msg: ConsumeMessage }[] = [];
   private pumping = false;
+  /** the consumer of the current channel is registered (the broker sends what the stream holds from here on) */
+  private subscribed = false;
+  /** whether a consumer was registered once since {@link start} (the broker was reachable) */
+  everSubscribed = false;
   private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: EventsStreamReaderOptions) {}
@@ -60,6 +64,8 @@ export class EventsStreamReader {
           noAck: false,
           arguments: { 'x-stream-offset': from },
         });
+        this.subscribed = true;
+        this.everSubscribed = true;
       } catch (err) {
         this.opts.logger.debug({ err: (err as Error).message }, 'events stream not readable; trying again');
         await ch.close().catch(() => undefined);
@@ -68,6 +74,7 @@ export class EventsStreamReader {
       }
       await gone;
       this.channel = null;
+      this.subscribed = false;
       this.queue.length = 0; // unacked deliveries of a closed channel come again from `last + 1`
     }
   }
@@ -109,6 +116,18 @@ export class EventsStreamReader {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * Whether the reader has read what the broker sent it: subscribed, every delivery handled, and
+   * no handler waiting (on a slow client's drain, say). A stream's tail offset is not to be had
+   * over AMQP 0-9-1 (a passive declare of a stream counts 0 messages), so this is the sign that
+   * the reader is at the tail, short of what is in flight. False while no channel reads. A reader
+   * that handles a backlog faster than the broker sends it may be idle for a moment between two
+   * deliveries: a caller that must know takes two looks, apart in time.
+   */
+  get idle(): boolean {
+    return this.subscribed && this.channel !== null && this.queue.length === 0 && !this.pumping;
   }
 
   /** Stops reading and closes the channel; resolves once the reader has stopped. */

@@ -28,19 +28,21 @@ class FakeResponse extends EventEmitter {
 }
 
 /** TaskEvents as a session sees it: the feed's sink handed to the test, events rendered as `{ n }`. */
-function fakeEvents() {
+function fakeEvents(store: { reading?: boolean; done?: SentEvent[] | null } = {}) {
   const state = { sink: null as FeedSink | null, after: undefined as EventPosition | null | undefined, closed: 0 };
+  const feed = { reading: store.reading ?? true };
   const events = {
     feed: (_id: string, _at: number, after: EventPosition | null, sink: FeedSink) => {
       state.sink = sink;
       state.after = after;
-      return {};
+      return feed;
     },
+    fromStore: async () => store.done ?? null,
     close: async () => void state.closed++,
     render: async (_id: string, es: TaskEvent[]): Promise<SentEvent[]> =>
       es.map((e) => ({ id: `${e.at.offset}-${e.at.k}`, event: e.event, data: { n: e.at.offset } })),
   } as unknown as TaskEvents;
-  return { events, state };
+  return { events, state, feed };
 }
 
 const ev = (offset: number, event: TaskEvent['event']): TaskEvent => ({
@@ -100,5 +102,50 @@ describe('SseSession', () => {
     expect(cut.written).toMatch(/: token no longer valid\n\n$/);
     expect(kept.writableEnded).toBe(false);
     kept.emit('close');
+  });
+
+  it('serves a done task from the store and ends when the events stream stays out of reach (the broker is away)', async () => {
+    const done: SentEvent[] = [
+      { id: '00000000.1', event: 'result', data: { host: 'h1' } },
+      { id: '00000000.2', event: 'completed', data: { state: 'completed' } },
+    ];
+    const { events } = fakeEvents({ reading: false, done });
+    const res = new FakeResponse();
+    const task = { id: 't1', createdAt: 1_000 };
+    new SseSession(res as unknown as ServerResponse, events, task, 60_000, async () => true, 60_000, 5).start(null);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(res.written).toMatch(/id: 00000000.1\nevent: result\n.*\n\nid: 00000000.2\nevent: completed\n.*\n\n$/);
+    expect(res.writableEnded).toBe(true);
+  });
+
+  it('waits on the feed for a running task, or once the feed reads the stream', async () => {
+    const task = { id: 't1', createdAt: 1_000 };
+    const done: SentEvent[] = [{ id: '00000000.1', event: 'completed', data: {} }];
+    const running = new FakeResponse();
+    new SseSession(
+      running as unknown as ServerResponse,
+      fakeEvents({ reading: false, done: null }).events,
+      task,
+      60_000,
+      async () => true,
+      60_000,
+      5,
+    ).start(null);
+    const reading = new FakeResponse();
+    new SseSession(
+      reading as unknown as ServerResponse,
+      fakeEvents({ reading: true, done }).events,
+      task,
+      60_000,
+      async () => true,
+      60_000,
+      5,
+    ).start(null);
+    await new Promise((r) => setTimeout(r, 30));
+    for (const res of [running, reading]) {
+      expect(res.writableEnded).toBe(false);
+      expect(res.written).not.toContain('event:');
+      res.emit('close');
+    }
   });
 });

@@ -8,6 +8,11 @@ import type { TaskEvent } from './task-stream';
 export const HEARTBEAT_MS = 15_000;
 /** ms between checks that the stream's token is still valid: a revoked token's stream ends within this */
 export const TOKEN_RECHECK_MS = 2_000;
+/**
+ * ms a session waits for the events stream (the broker) before it serves a done task from the
+ * store alone ({@link TaskEvents.fromStore}) and ends; a running task's session waits on
+ */
+export const BROKER_WAIT_MS = 5_000;
 
 /** One event in `text/event-stream` framing; JSON never holds a raw newline, so one `data:` line suffices. */
 export function formatEvent(e: SentEvent): string {
@@ -20,12 +25,15 @@ export function formatEvent(e: SentEvent): string {
  * A write waits for the socket to drain before the feed reads on, so a slow client holds back its
  * own reader of the stream and costs no more memory than the reader's prefetch. The feed ends with
  * the connection, and the stream ends within {@link TOKEN_RECHECK_MS} of its token being revoked.
+ * A done task whose feed has not reached the events stream within {@link BROKER_WAIT_MS} is served
+ * from the store and the response ends.
  */
 export class SseSession {
   private feed: TaskEventFeed | null = null;
   private closed = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private recheck: NodeJS.Timeout | null = null;
+  private brokerWait: NodeJS.Timeout | null = null;
 
   /**
    * `stillAllowed` is asked every `recheckMs` whether the caller's token still holds (not revoked);
@@ -38,6 +46,7 @@ export class SseSession {
     private readonly heartbeatMs = HEARTBEAT_MS,
     private readonly stillAllowed: () => Promise<boolean> = async () => true,
     private readonly recheckMs = TOKEN_RECHECK_MS,
+    private readonly brokerWaitMs = BROKER_WAIT_MS,
   ) {}
 
   /** Sends the headers and starts the feed of the events after `after` (all of them when null). */
@@ -58,9 +67,24 @@ export class SseSession {
       this.task.id,
       this.task.createdAt,
       after,
-      { deliver: (events) => this.deliver(events), fail: () => this.stop() },
+      { deliver: (events) => this.deliver(events), fail: () => this.stop(), end: () => this.stop() },
       () => this.stop(),
     );
+    this.brokerWait = setTimeout(() => void this.serveFromStore(), this.brokerWaitMs);
+  }
+
+  /**
+   * The feed never reached the events stream (the broker is away): a done task's events are all in
+   * the store, so they are sent from there and the response ends, instead of heartbeats until the
+   * broker returns. A store that fails leaves the session waiting on the feed.
+   */
+  private async serveFromStore(): Promise<void> {
+    if (this.closed || this.feed?.reading) return;
+    const sent = await this.events.fromStore(this.task.id).catch(() => null);
+    // The feed may have reached the stream meanwhile: then it serves the events, with their ids.
+    if (!sent || this.closed || this.feed?.reading) return;
+    this.res.write(sent.map(formatEvent).join(''));
+    this.stop();
   }
 
   /** Writes the events (rendered from the store); resolves once the client has taken them. */
@@ -98,6 +122,7 @@ export class SseSession {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.recheck) clearInterval(this.recheck);
+    if (this.brokerWait) clearTimeout(this.brokerWait);
     if (this.feed) void this.events.close(this.feed);
     if (!this.res.writableEnded) this.res.end();
   }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Channel, ConsumeMessage } from '@warren/amqp';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { renderEventId } from './event-id';
 import type { EventNote } from './event-note';
 import type { StreamChannels } from './stream-channels';
@@ -52,11 +52,13 @@ describe('TaskEventFeed', () => {
     stored: () => StoredTaskState,
     after: TaskEvent['at'] | null = null,
     decode: FeedContext['decode'] = async (_taskId, m) => JSON.parse(m.content.toString()) as StreamItem,
+    /** resolves once the client took the events (default: at once) */
+    drained: () => Promise<void> = async () => undefined,
   ) {
     const channels: FakeChannel[] = [];
     const notes: EventNote[] = [];
     const got: string[] = [];
-    const reads = { full: 0, failed: 0 };
+    const reads = { full: 0, counts: 0, failed: 0, ended: 0 };
     const ctx: FeedContext = {
       channels: {
         open: async () => {
@@ -68,6 +70,7 @@ describe('TaskEventFeed', () => {
       stream: 'test.events',
       decode,
       counts: async () => {
+        reads.counts++;
         const s = stored();
         const counts: Record<string, number> = {};
         for (const r of s.invocations) counts[r.state] = (counts[r.state] ?? 0) + 1;
@@ -80,8 +83,12 @@ describe('TaskEventFeed', () => {
       prefetch: 8,
     };
     const feed = new TaskEventFeed(ctx, 't1', new Date(1_000_000), after, {
-      deliver: async (events) => void got.push(...events.map((e) => `${renderEventId(e.at)} ${e.event}`)),
+      deliver: async (events) => {
+        got.push(...events.map((e) => `${renderEventId(e.at)} ${e.event}`));
+        await drained();
+      },
       fail: () => void reads.failed++,
+      end: () => void reads.ended++,
     });
     feeds.push(feed);
     feed.start();
@@ -175,5 +182,109 @@ describe('TaskEventFeed', () => {
     channels[0].deliver!(message(8, { kind: 'output', message: chunk('i1', 'web1', 0, 0, 'a\n') }));
     await new Promise((r) => setTimeout(r, 30));
     expect(got).toEqual([]); // nothing after the gap: the client resumes from its last id
+  });
+});
+
+describe('TaskEventFeed, behind the tail or past the end', () => {
+  const feeds: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    vi.useRealTimers();
+    await Promise.all(feeds.map((f) => f.close()));
+    feeds.length = 0;
+  });
+  const done: StoredTaskState = { state: 'completed', invocations: [{ id: 'i1', state: 'succeeded' }] };
+  const NOTE: EventNote = {
+    v: 1,
+    results: [{ taskId: 't1', invocationId: 'i1', state: 'succeeded' }],
+    completed: [{ taskId: 't1' }],
+  };
+
+  function open(
+    stored: () => StoredTaskState,
+    after: TaskEvent['at'] | null = null,
+    drained: () => Promise<void> = async () => undefined,
+  ) {
+    const channels: FakeChannel[] = [];
+    const notes: EventNote[] = [];
+    const got: string[] = [];
+    const reads = { full: 0, counts: 0, ended: 0 };
+    const ctx: FeedContext = {
+      channels: {
+        open: async () => (channels.push(new FakeChannel()), channels[channels.length - 1] as unknown as Channel),
+      } as unknown as StreamChannels,
+      stream: 'test.events',
+      decode: async (_taskId, m) => JSON.parse(m.content.toString()) as StreamItem,
+      counts: async () => {
+        reads.counts++;
+        const s = stored();
+        const counts: Record<string, number> = {};
+        for (const r of s.invocations) counts[r.state] = (counts[r.state] ?? 0) + 1;
+        return { state: s.state, counts };
+      },
+      stored: async () => (reads.full++, stored()),
+      publishNote: (n) => notes.push(n),
+      logger: pino({ level: 'silent' }),
+      checkMs: 10,
+      prefetch: 8,
+    };
+    const feed = new TaskEventFeed(ctx, 't1', new Date(1_000_000), after, {
+      deliver: async (events) => {
+        got.push(...events.map((e) => `${renderEventId(e.at)} ${e.event}`));
+        await drained();
+      },
+      fail: () => undefined,
+      end: () => void reads.ended++,
+    });
+    feeds.push(feed);
+    feed.start();
+    return { channels, notes, got, reads };
+  }
+
+  it('announces nothing and reads nothing from the store while a client that does not drain holds back the note it has not read', async () => {
+    const { channels, notes, got, reads } = open(
+      () => done,
+      null,
+      () => new Promise(() => undefined), // the client's socket never drains
+    );
+    await until(() => channels[0]?.deliver !== null && channels.length === 1);
+    channels[0].deliver!(message(1, { kind: 'started', message: started('i1', 'web1') }));
+    channels[0].deliver!(message(2, { kind: 'note', note: NOTE })); // the committer's own note, behind the stuck client
+    await until(() => got.length === 1);
+    await new Promise((r) => setTimeout(r, 200)); // some twenty checks
+    expect(notes).toEqual([]);
+    expect(reads).toMatchObject({ full: 0, counts: 0 });
+  });
+
+  it('announces what never came once per feed, however long its repair takes to come back', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { channels, notes } = open(() => done);
+    await until(() => channels[0]?.deliver !== null && channels.length === 1);
+    await until(() => notes.length === 1);
+    expect(notes[0]).toMatchObject({ repair: true, completed: [{ taskId: 't1' }] });
+    vi.setSystemTime(Date.now() + 60_000); // a minute on, the repair lost too
+    await new Promise((r) => setTimeout(r, 100));
+    expect(notes).toHaveLength(1);
+  });
+
+  it('ends the session of a done task whose completed lies before the Last-Event-ID (one past its end, or from a stream declared again)', async () => {
+    const { channels, got, reads } = open(() => done, { offset: 999_999_999, k: 0 });
+    await until(() => channels[0]?.deliver !== null && channels.length === 1);
+    channels[0].deliver!(message(1, { kind: 'started', message: started('i1', 'web1') }));
+    channels[0].deliver!(message(2, { kind: 'note', note: NOTE }));
+    await until(() => reads.ended === 1);
+    expect(got).toEqual([]);
+  });
+
+  it('goes on after a completed before the Last-Event-ID when the store says the task runs again', async () => {
+    const { channels, got, reads } = open(() => ({ state: 'running', invocations: [{ id: 'i1', state: 'running' }] }), {
+      offset: 2,
+      k: 2,
+    });
+    await until(() => channels[0]?.deliver !== null && channels.length === 1);
+    channels[0].deliver!(message(2, { kind: 'note', note: NOTE }));
+    channels[0].deliver!(message(5, { kind: 'started', message: started('i1', 'web1') }));
+    await until(() => got.length === 1);
+    expect(got).toEqual(['5-0 started']);
+    expect(reads.ended).toBe(0);
   });
 });

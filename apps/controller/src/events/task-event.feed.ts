@@ -16,7 +16,7 @@ export interface FeedContext {
   decode(taskId: string, message: ConsumeMessage): Promise<StreamItem | null>;
   /** The task's state and its invocations' counts by state in the store, a cheap read (null: it is gone). */
   counts(taskId: string): Promise<{ state: TaskState; counts: Partial<Record<InvocationState, number>> } | null>;
-  /** The task's state and each invocation's in the store (null: it is gone). */
+  /** The task's state and each invocation's in the store, without output (null: it is gone). */
   stored(taskId: string): Promise<StoredTaskState | null>;
   /** Publishes a note (a repair of one that never came). */
   publishNote(note: EventNote): void;
@@ -36,10 +36,13 @@ export interface FeedSink {
    * skipping it, so the session ends, and the client's resume with `Last-Event-ID` reads it again.
    */
   fail(): void;
+  /**
+   * The task is done and its `completed` lies at or before the resume point (a `Last-Event-ID`
+   * from its end, or beyond it: a made-up one, one from a stream deleted and declared again): there
+   * is nothing more to send, so the session ends.
+   */
+  end(): void;
 }
-
-/** ms a repaired item is not repaired again, while its note comes back through the stream (or was lost too) */
-const REPAIR_HOLD_MS = 10_000;
 
 /**
  * One SSE session's events of one task: a reader of the events stream from the task's beginning
@@ -49,9 +52,17 @@ const REPAIR_HOLD_MS = 10_000;
  * The check is the safety net for notes that never came: a controller that committed a change and
  * died before its note, or whose note was lost with the broker. What the store holds that no note
  * announced, at two checks in a row, is announced by this session: it publishes the note itself,
- * and the events come back through the stream with ids like any (a note seen
- * twice gives its events once). Notes of a task older than the stream's retention are gone too:
- * the same check announces what remains, so a late watcher still gets every result.
+ * and the events come back through the stream with ids like any (a note seen twice gives its
+ * events once). Notes of a task older than the stream's retention are gone too: the same check
+ * announces what remains, so a late watcher still gets every result.
+ *
+ * What the reader has not read yet is not missing: a check counts only when the reader is at the
+ * stream's tail (everything the broker sent is handled, no client drain awaited:
+ * {@link EventsStreamReader.idle}) when it begins, and at the check before it too; a session
+ * behind a slow client or a long replay reads nothing from the store and announces nothing. The
+ * check reads counts, then, if they disagree, states (never output), and announces an item at most
+ * once per feed: a repair that never comes back (the broker lost it too) is left to the client's
+ * resume, which starts a new feed.
  */
 export class TaskEventFeed {
   private readonly stream: TaskStream;
@@ -61,8 +72,8 @@ export class TaskEventFeed {
   private closed = false;
   /** keys of what the last check found unannounced */
   private suspects = new Set<string>();
-  /** key → when this feed announced it */
-  private readonly repaired = new Map<string, number>();
+  /** keys this feed announced (at most once each) */
+  private readonly repaired = new Set<string>();
 
   constructor(
     private readonly ctx: FeedContext,
@@ -71,7 +82,6 @@ export class TaskEventFeed {
     from: Date,
     after: EventPosition | null,
     private readonly sink: FeedSink,
-    private readonly now: () => number = Date.now,
   ) {
     this.stream = new TaskStream(taskId, after);
     this.reader = new EventsStreamReader({
@@ -106,11 +116,39 @@ export class TaskEventFeed {
     if (!item || this.closed) return;
     const events = this.stream.accept(offset, item);
     if (events.length > 0) await this.sink.deliver(events);
+    const completes = item.kind === 'note' && item.note.completed.some((c) => c.taskId === this.taskId);
+    if (completes && !this.closed && !events.some((e) => e.event === 'completed')) await this.endIfDone(offset);
+  }
+
+  /**
+   * A `completed` was read and not sent (at or before the resume point): ends the session if the
+   * store says the task is done (or gone); one that runs again goes on.
+   */
+  private async endIfDone(offset: number): Promise<void> {
+    let state: { state: TaskState } | null;
+    try {
+      state = await this.ctx.counts(this.taskId);
+    } catch (err) {
+      this.ctx.logger.warn(
+        { taskId: this.taskId, offset, err: (err as Error).message },
+        'task state not read; ending the stream',
+      );
+      this.closed = true;
+      return this.sink.fail();
+    }
+    if (this.closed || (state && state.state === 'running')) return;
+    this.closed = true;
+    this.sink.end();
   }
 
   /** Compares the store with what the stream announced; announces what stayed unannounced since the last check. */
   private async check(): Promise<void> {
     if (this.checking || this.closed) return;
+    if (!this.reader.idle) {
+      // Behind the tail: what looks unannounced may be a note not read yet.
+      this.suspects.clear();
+      return;
+    }
     this.checking = true;
     try {
       // Mostly the counts agree (the notes came): one cheap read, none of the stored output.
@@ -123,19 +161,16 @@ export class TaskEventFeed {
       const stored = await this.ctx.stored(this.taskId);
       if (!stored || this.closed) return;
       const u = this.stream.unannounced(stored);
-      const now = this.now();
       const found = new Map<string, () => void>();
       const note: EventNote = { v: 1, results: [], completed: [], repair: true };
       for (const r of u.results)
         found.set(`${r.invocationId}:${r.state}`, () => note.results.push({ taskId: this.taskId, ...r }));
       if (u.completed) found.set('completed', () => note.completed.push({ taskId: this.taskId }));
-      for (const [key, add] of found) {
-        const at = this.repaired.get(key);
-        if (this.suspects.has(key) && (at === undefined || now - at > REPAIR_HOLD_MS)) {
+      for (const [key, add] of found)
+        if (this.suspects.has(key) && !this.repaired.has(key)) {
           add();
-          this.repaired.set(key, now);
+          this.repaired.add(key);
         }
-      }
       this.suspects = new Set(found.keys());
       if (note.results.length + note.completed.length > 0) {
         this.ctx.logger.info(
@@ -149,6 +184,11 @@ export class TaskEventFeed {
     } finally {
       this.checking = false;
     }
+  }
+
+  /** Whether the reader has subscribed to the stream (the broker was there) since the feed started. */
+  get reading(): boolean {
+    return this.reader.everSubscribed;
   }
 
   /** Stops reading and checking. */

@@ -6,9 +6,11 @@ import type { ControllerConfig } from '../config/controller.config';
 import type { ReplyVerifier } from '../results/reply.verifier';
 import { openDatabase } from '../store/database';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
+import { parseLastEventId } from './event-id';
 import { encodeNote } from './event-note';
 import type { NotePublisher } from './note.publisher';
 import type { StreamChannels } from './stream-channels';
+import { started } from '../store/task-store.contract.fixtures';
 import { chunk, result, task } from './task-events.fixtures';
 import { TaskEvents } from './task-events.service';
 import type { TaskEvent } from './task-stream';
@@ -99,5 +101,40 @@ describe('TaskEvents', () => {
       state: 'completed',
       summary: { total: 2, byState: { succeeded: 2 } },
     });
+  });
+
+  it("reads the output of the invocations a batch names only, and completed's summary from counts", async () => {
+    const { store, events } = await make();
+    await store.applyUpdates([result('i1', 'web1', 'one\n'), result('i2', 'web2', 'two\n')], 4_000);
+    const asked: string[][] = [];
+    const byIds = store.getInvocationsByIds.bind(store);
+    store.getInvocationsByIds = (taskId, ids) => (asked.push([...ids]), byIds(taskId, ids));
+    store.getInvocations = () => Promise.reject(new Error("read every invocation's output"));
+    const sent = await events.render('t1', [ev(3, 0, 'result', 'i2')]);
+    expect(sent.map((e) => [e.event, e.data?.host, e.data?.stdout])).toEqual([['result', 'web2', 'two\n']]);
+    const done = await events.render('t1', [ev(4, 0, 'completed', null)]);
+    expect(done[0].data).toMatchObject({ state: 'completed', summary: { total: 2, byState: { succeeded: 2 } } });
+    expect(asked).toEqual([['i2']]);
+  });
+
+  it('gives a done task\'s events from the store alone, with ids a resume reads as "from the beginning"; none while it runs', async () => {
+    const { store, events } = await make();
+    expect(await events.fromStore('t1')).toBeNull();
+    expect(await events.fromStore('nope')).toBeNull();
+    await store.applyUpdates(
+      [started('i1', 'web1'), result('i1', 'web1', 'one\n'), result('i2', 'web2', 'two\n')],
+      4_000,
+    );
+    const sent = (await events.fromStore('t1'))!;
+    expect(sent.map((e) => [e.id, e.event, e.data.host])).toEqual([
+      ['00000000.1', 'started', 'web1'],
+      ['00000000.2', 'result', 'web1'],
+      ['00000000.3', 'started', 'web2'],
+      ['00000000.4', 'result', 'web2'],
+      ['00000000.5', 'completed', undefined],
+    ]);
+    expect(sent[3].data).toMatchObject({ stdout: 'two\n', state: 'succeeded' });
+    expect(sent[4].data).toMatchObject({ state: 'completed', summary: { total: 2, byState: { succeeded: 2 } } });
+    for (const e of sent) expect(parseLastEventId(e.id)).toEqual({ kind: 'legacy' });
   });
 });

@@ -48,6 +48,12 @@ export const TASK_EVENTS_OPTIONS = Symbol('TASK_EVENTS_OPTIONS');
 /** replies whose check is remembered: at most 16 KiB each (an output chunk's text), so 16 MiB at worst */
 const CHECKED_KEPT = 1_024;
 
+/**
+ * Prefix of the ids of events read from the store alone ({@link TaskEvents.fromStore}): the form
+ * of the per-controller logs' ids, `<8 hex>.<seq>`, which a resume reads as "from the beginning".
+ */
+export const STORE_ID_PREFIX = '00000000.';
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**
@@ -99,7 +105,7 @@ export class TaskEvents implements OnModuleDestroy {
       stored: async (taskId) => {
         const task = await this.store.getTask(taskId);
         if (!task) return null;
-        return { state: task.state, invocations: await this.store.getInvocations(taskId) };
+        return { state: task.state, invocations: await this.store.invocationStates(taskId) };
       },
       publishNote: (note) => this.publishSplit(note),
       logger: root.child({ component: 'events' }),
@@ -173,27 +179,30 @@ export class TaskEvents implements OnModuleDestroy {
   }
 
   /**
-   * The events as sent: ids from their positions; `started` of a note, `result` and `completed`
-   * read from the store (one read for all of them). One whose record has nothing to tell is
-   * skipped: an invocation that never started, a result the store does not hold as terminal, a
-   * completion of a task that runs again.
+   * The events as sent: ids from their positions; `started` of a note and `result` read from the
+   * store (one read of the invocations the batch names, with their output), `completed` from the
+   * task and its counts by state (no output). One whose record has nothing to tell is skipped: an
+   * invocation that never started, a result the store does not hold as terminal, a completion of
+   * a task that runs again.
    */
   async render(taskId: string, events: TaskEvent[]): Promise<SentEvent[]> {
-    const needsStore = events.some((e) => e.data === null);
-    const invocations = needsStore ? new Map((await this.store.getInvocations(taskId)).map((r) => [r.id, r])) : null;
-    const task = events.some((e) => e.event === 'completed') ? await this.store.getTask(taskId) : null;
+    const ids = events.filter((e) => e.data === null && e.invocationId !== null).map((e) => e.invocationId!);
+    const invocations = new Map(
+      (ids.length > 0 ? await this.store.getInvocationsByIds(taskId, ids) : []).map((r) => [r.id, r]),
+    );
+    const completes = events.some((e) => e.event === 'completed');
+    const task = completes ? await this.store.getTask(taskId) : null;
+    const byState: StateCounts | null = task && task.state !== 'running' ? await this.store.countByState(taskId) : null;
     const out: SentEvent[] = [];
     for (const e of events) {
       let data = e.data;
       if (data === null && e.event !== 'completed') {
-        const r = invocations!.get(e.invocationId!);
+        const r = invocations.get(e.invocationId!);
         if (e.event === 'started')
           data = r?.startedAt != null ? { host: r.host, invocationId: r.id, startedAt: iso(r.startedAt) } : null;
         else data = r && isTerminal(r.state) ? presentInvocation(r) : null;
       } else if (e.event === 'completed') {
-        if (task && task.state !== 'running') {
-          const byState: StateCounts = {};
-          for (const r of invocations!.values()) byState[r.state] = (byState[r.state] ?? 0) + 1;
+        if (task && byState) {
           data = {
             taskId,
             state: task.state,
@@ -205,6 +214,31 @@ export class TaskEvents implements OnModuleDestroy {
       if (data) out.push({ id: renderEventId(e.at), event: e.event, data });
     }
     return out;
+  }
+
+  /**
+   * The whole of a done task's events from the store alone, for a session that cannot read the
+   * events stream (the broker is away): each started invocation's `started` and `result` (with its
+   * whole output), in host order, then `completed`; null while the task runs (or is gone). Their
+   * ids are of the form `00000000.<n>`, which a later `Last-Event-ID` resume on any controller
+   * treats as "from the beginning" (as the per-controller logs' ids were): the client's rule drops
+   * what it printed already. No `output` events: the results hold the whole output.
+   */
+  async fromStore(taskId: string): Promise<SentEvent[] | null> {
+    const task = await this.store.getTask(taskId);
+    if (!task || task.state === 'running') return null;
+    const rows = await this.store.getInvocations(taskId);
+    const out: { event: TaskEventName; data: Record<string, unknown> }[] = [];
+    const byState: StateCounts = {};
+    for (const r of rows) {
+      byState[r.state] = (byState[r.state] ?? 0) + 1;
+      if (r.startedAt != null)
+        out.push({ event: 'started', data: { host: r.host, invocationId: r.id, startedAt: iso(r.startedAt) } });
+      if (isTerminal(r.state)) out.push({ event: 'result', data: presentInvocation(r) });
+    }
+    const summary = { total: task.hostCount, byState };
+    out.push({ event: 'completed', data: { taskId, state: task.state, finishedAt: iso(task.finishedAt), summary } });
+    return out.map((e, n) => ({ id: `${STORE_ID_PREFIX}${n + 1}`, ...e }));
   }
 
   /** Ends every session (so the HTTP server can close) and stops their feeds. */

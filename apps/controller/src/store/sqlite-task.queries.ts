@@ -12,6 +12,7 @@ import {
 } from './sqlite-task.rows';
 import type {
   InvocationRecord,
+  InvocationStateRow,
   OverdueInvocation,
   StateCounts,
   StoreActivity,
@@ -40,6 +41,8 @@ export class SqliteTaskQueries {
     this.stmts = {
       getTask: db.prepare(`SELECT * FROM tasks WHERE id = ?`),
       getInvocations: db.prepare(`SELECT ${INVOCATION_COLUMNS} FROM invocations WHERE task_id = ? ORDER BY host`),
+      byId: db.prepare(`SELECT ${INVOCATION_COLUMNS} FROM invocations WHERE task_id = ? AND id = ?`),
+      states: db.prepare(`SELECT id, state FROM invocations WHERE task_id = ? ORDER BY host`),
       stdout: db.prepare(`SELECT ${outputColumns('stdout')} FROM invocations WHERE task_id = ? AND host = ?`),
       stderr: db.prepare(`SELECT ${outputColumns('stderr')} FROM invocations WHERE task_id = ? AND host = ?`),
       // Only the hosts, not the rows with their output: a host-limited listing reads this per task.
@@ -76,6 +79,20 @@ export class SqliteTaskQueries {
 
   getInvocations(taskId: string): InvocationRecord[] {
     return (this.stmts.getInvocations.all(taskId) as InvocationRow[]).map(toInvocation);
+  }
+
+  /** By the primary key, one row per id (SQLite reads them in one synchronous call, with no round trips). */
+  getInvocationsByIds(taskId: string, invocationIds: readonly string[]): InvocationRecord[] {
+    const rows: InvocationRecord[] = [];
+    for (const id of new Set(invocationIds)) {
+      const row = this.stmts.byId.get(taskId, id) as InvocationRow | undefined;
+      if (row) rows.push(toInvocation(row));
+    }
+    return rows.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  }
+
+  invocationStates(taskId: string): InvocationStateRow[] {
+    return this.stmts.states.all(taskId) as InvocationStateRow[];
   }
 
   getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): StoredOutput | null {

@@ -4,6 +4,7 @@ import { SqliteTaskTransitions } from './sqlite-task.transitions';
 import type {
   AppliedChange,
   InvocationRecord,
+  InvocationStateRow,
   InvocationUpdate,
   OverdueInvocation,
   RollingProgress,
@@ -54,6 +55,14 @@ export class SqliteTaskStore implements TaskStore {
 
   async getInvocations(taskId: string): Promise<InvocationRecord[]> {
     return this.queries.getInvocations(taskId);
+  }
+
+  async getInvocationsByIds(taskId: string, invocationIds: readonly string[]): Promise<InvocationRecord[]> {
+    return this.queries.getInvocationsByIds(taskId, invocationIds);
+  }
+
+  async invocationStates(taskId: string): Promise<InvocationStateRow[]> {
+    return this.queries.invocationStates(taskId);
   }
 
   async getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): Promise<StoredOutput | null> {

@@ -45,6 +45,25 @@ function describeBasics(open: OpenStore): void {
       expect(await store.getTask('t1')).toMatchObject({ createdBy: 'alice', runAs: null });
     });
 
+    it('reads only the invocations asked for, of that task only, and states without output', async () => {
+      const { store } = ctx;
+      await store.createTask(task('t2'), [{ id: 'j1', host: 'a', deadlineAt: 7_000 }]);
+      await store.applyUpdates([res('i2', 'failed', 'bee'), res('i1', 'succeeded', 'ay')], 4_000);
+      const rows = await store.getInvocationsByIds('t1', ['i2', 'j1', 'nope', 'i1', 'i2']);
+      expect(rows.map((r) => [r.id, r.host, r.state, r.stdout])).toEqual([
+        ['i1', 'a', 'succeeded', 'ay'],
+        ['i2', 'b', 'failed', 'bee'],
+      ]);
+      expect(await store.getInvocationsByIds('t1', ['i2'])).toEqual([(await store.getInvocations('t1'))[1]]);
+      expect(await store.getInvocationsByIds('t1', [])).toEqual([]);
+      expect(await store.getInvocationsByIds('nope', ['i1'])).toEqual([]);
+      expect(await store.invocationStates('t1')).toEqual([
+        { id: 'i1', state: 'succeeded' },
+        { id: 'i2', state: 'failed' },
+      ]);
+      expect(await store.invocationStates('nope')).toEqual([]);
+    });
+
     it('creates one pending row per host from the moment the task exists', async () => {
       const { store } = ctx;
       expect((await store.getInvocations('t1')).map((r) => [r.host, r.state, r.sentAt])).toEqual([

@@ -72,6 +72,12 @@ export interface StoredOutput {
   truncated: boolean;
 }
 
+/** One invocation's id and state, read without its output. */
+export interface InvocationStateRow {
+  id: string;
+  state: InvocationState;
+}
+
 /** Counts of a task's invocations by state. */
 export type StateCounts = Partial<Record<InvocationState, number>>;
 
@@ -185,6 +191,14 @@ export interface TaskStore {
   getTask(id: string): Promise<TaskRecord | null>;
   /** The task's invocations with their whole output, ordered by host; [] for an unknown task. */
   getInvocations(taskId: string): Promise<InvocationRecord[]>;
+  /**
+   * These invocations of the task with their whole output, ordered by host: one read of the few
+   * rows a batch of events names, not the task's every row. Ids the task does not have (another
+   * task's, unknown) are left out; [] for none.
+   */
+  getInvocationsByIds(taskId: string, invocationIds: readonly string[]): Promise<InvocationRecord[]>;
+  /** Each of the task's invocations with its state only (no output), ordered by host; [] for an unknown task. */
+  invocationStates(taskId: string): Promise<InvocationStateRow[]>;
   /** One stream's stored output of the task's invocation on `host`; null when the task has no such host. */
   getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): Promise<StoredOutput | null>;
   /** The task's hosts only (no output): cheap enough to check a token's scope on every read. */

@@ -2,6 +2,7 @@ import type { InvocationState } from '@warren/protocol';
 import { SCOPED_LIST_WINDOW } from '../sqlite-task.queries';
 import type {
   InvocationRecord,
+  InvocationStateRow,
   OverdueInvocation,
   StateCounts,
   StoreActivity,
@@ -51,6 +52,23 @@ export class PgTaskQueries {
       [taskId],
     );
     return rows.map(toInvocation);
+  }
+
+  async getInvocationsByIds(taskId: string, invocationIds: readonly string[]): Promise<InvocationRecord[]> {
+    if (invocationIds.length === 0) return [];
+    const { rows } = await this.pool.query<PgInvocationRow>(
+      `SELECT ${PG_INVOCATION_COLUMNS} FROM invocations WHERE task_id = $1 AND id = ANY($2::text[]) ORDER BY host COLLATE "C"`,
+      [taskId, invocationIds],
+    );
+    return rows.map(toInvocation);
+  }
+
+  async invocationStates(taskId: string): Promise<InvocationStateRow[]> {
+    const { rows } = await this.pool.query<InvocationStateRow>(
+      `SELECT id, state FROM invocations WHERE task_id = $1 ORDER BY host COLLATE "C"`,
+      [taskId],
+    );
+    return rows;
   }
 
   async getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): Promise<StoredOutput | null> {

@@ -1,6 +1,7 @@
 import type {
   AppliedChange,
   InvocationRecord,
+  InvocationStateRow,
   InvocationUpdate,
   OverdueInvocation,
   RollingProgress,
@@ -62,6 +63,18 @@ export class PgTaskStore implements TaskStore {
 
   async getInvocations(taskId: string): Promise<InvocationRecord[]> {
     return unstorable(taskId) ? [] : this.queries.getInvocations(taskId);
+  }
+
+  async getInvocationsByIds(taskId: string, invocationIds: readonly string[]): Promise<InvocationRecord[]> {
+    if (unstorable(taskId)) return [];
+    return this.queries.getInvocationsByIds(
+      taskId,
+      invocationIds.filter((id) => !unstorable(id)),
+    );
+  }
+
+  async invocationStates(taskId: string): Promise<InvocationStateRow[]> {
+    return unstorable(taskId) ? [] : this.queries.invocationStates(taskId);
   }
 
   async getOutput(taskId: string, host: string, stream: 'stdout' | 'stderr'): Promise<StoredOutput | null> {
