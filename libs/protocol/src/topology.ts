@@ -114,7 +114,8 @@ export const AGENT_QUEUE_DELIVERY_LIMIT = 10;
 /**
  * `x-delivery-limit` of the quorum queues controllers consume (results, undelivered): past it a
  * message is dropped silently (they have no dead-letter exchange, and the broker tells no consumer),
- * so its invocation ends `lost` at its deadline; docs/scaling.md, "Queue type". A controller gives a reply back only
+ * so its invocation ends `lost` at its deadline; the results consumer logs the return that drops
+ * one (docs/scaling.md, "Queue type"). A controller gives a reply back only
  * while its store fails (`ResultsConsumer`: at most one return every 1 to 5 s per failing batch), so
  * the limit must be out of reach of a database outage: 1,000 returns is about an hour of a store
  * refusing the same batch, while a reply that crashes every controller reading it still stops.
