@@ -96,4 +96,19 @@ describe('event streams past --max-event-streams', () => {
     expect([t.res.status, u.res.status]).toEqual([200, 200]);
     await Promise.all([t.readToEnd(), u.readToEnd()]);
   });
+
+  it('warren check --follow at a full controller waits as Retry-After says, then prints the task', async () => {
+    const { body: long } = await w.api('POST', '/v1/tasks', { command: LONG, hosts: ['h1'] });
+    const a = await openEvents(w, long.id);
+    await openEvents(w, long.id);
+    const task = await w.runAndWait({ command: 'echo followed', hosts: ['h1'] });
+    const before = (await gauges(w)).refused!;
+    const follow = w.cli(['check', task.id, '--follow']);
+    await until(async () => (await gauges(w)).refused! > before);
+    a.close();
+    const r = await follow;
+    expect(r.stderr).toMatch(/already serves 2 event streams.*waiting 5 s/);
+    expect(r.stdout).toMatch(/h1 \| followed/);
+    expect(r.code).toBe(0);
+  });
 });
