@@ -1,4 +1,5 @@
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import { backoffDelay, type BackoffOptions } from '@warren/runtime';
 import type { AmqpConnection } from './connection';
 import { BrokerUnavailableError, ClosedError, PublishNackedError } from './errors';
 import type { AmqpLogger } from './logger';
@@ -16,6 +17,14 @@ export interface PublisherOptions {
   /** ms; how long a publish made while disconnected waits for the connection before failing */
   waitForConnectionMs?: number;
 }
+
+/**
+ * Delays between attempts at opening the successor of a nacked channel, ms: equal jitter, the cap
+ * doubling from 100 ms to 5 s (as `NACK_BACKOFF`). Opening a channel fails when the
+ * connection is at the broker's `channel_max` or the broker is failing over
+ * (https://www.rabbitmq.com/docs/channels#channel-max); both pass, so the publisher keeps trying.
+ */
+export const RENEW_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
 
 interface Entry {
   exchange: string;
@@ -51,8 +60,10 @@ export class ConfirmPublisher {
   private channel: ConfirmChannel | null = null;
   /** the connection of the current channel, on which a nacked channel's successor is opened */
   private model: ChannelModel | null = null;
-  /** a successor channel being opened after a nack */
+  /** a successor channel being opened after a nack (or waiting to try again) */
   private renewing = false;
+  /** the wait before the next attempt at a successor channel, cleared by `close` */
+  private renewTimer: NodeJS.Timeout | null = null;
   /** channels retired after a nack, closed once nothing they carried awaits a confirm */
   private readonly retired = new Set<ConfirmChannel>();
   /** channels replaced after a nack */
@@ -79,6 +90,9 @@ export class ConfirmPublisher {
       this.model = model;
       this.channel = ch;
       this.retired.clear(); // they went with the old connection
+      if (this.renewTimer) clearTimeout(this.renewTimer); // this connection's channel replaces any successor
+      this.renewTimer = null;
+      this.renewing = false;
       const resend = [...this.inFlight, ...this.waiting];
       this.inFlight.clear();
       this.waiting.clear();
@@ -110,27 +124,48 @@ export class ConfirmPublisher {
     this.channel = null;
     this.retired.add(ch);
     this.closeIfIdle(ch);
-    this.openChannel(model)
-      .then(
-        (fresh) => {
-          if (this.model !== model || this.closed || this.channel) {
-            fresh.close().catch(() => undefined);
-            return;
-          }
-          this.channel = fresh;
-          this.renewedChannels++;
-          this.opts.logger.info({ renewed: this.renewedChannels }, 'publish channel replaced after a nack');
-          const held = [...this.waiting];
-          this.waiting.clear();
-          for (const e of held) this.send(fresh, e);
-        },
-        (err: Error) =>
-          this.opts.logger.warn(
-            { err: err.message },
-            'cannot open a channel to replace a nacked one; the reconnect will',
-          ),
-      )
-      .finally(() => (this.renewing = false));
+    this.openSuccessor(model, 0);
+  }
+
+  /**
+   * Opens the successor of a nacked channel on `model`. A failed open is tried again after
+   * {@link RENEW_BACKOFF} (attempt 0, 1, … of it) for as long as `model` is the connection in use
+   * and nothing else has given the publisher a channel: without a channel every publish would wait
+   * `waitForConnectionMs` and fail until the connection happened to drop.
+   */
+  private openSuccessor(model: ChannelModel, attempt: number): void {
+    this.renewTimer = null;
+    if (this.model !== model || this.closed || this.channel) {
+      this.renewing = false;
+      return;
+    }
+    this.openChannel(model).then(
+      (fresh) => {
+        this.renewing = false;
+        if (this.model !== model || this.closed || this.channel) {
+          fresh.close().catch(() => undefined);
+          return;
+        }
+        this.channel = fresh;
+        this.renewedChannels++;
+        this.opts.logger.info(
+          { renewed: this.renewedChannels, attempts: attempt + 1 },
+          'publish channel replaced after a nack',
+        );
+        const held = [...this.waiting];
+        this.waiting.clear();
+        for (const e of held) this.send(fresh, e);
+      },
+      (err: Error) => {
+        const delayMs = backoffDelay(attempt, RENEW_BACKOFF);
+        this.opts.logger.warn(
+          { err: err.message, attempt: attempt + 1, retryInMs: delayMs },
+          'cannot open a channel to replace a nacked one; trying again',
+        );
+        this.renewTimer = setTimeout(() => this.openSuccessor(model, attempt + 1), delayMs);
+        this.renewTimer.unref();
+      },
+    );
   }
 
   /** Closes a retired channel once no message it carried still awaits its confirm. */
@@ -229,6 +264,8 @@ export class ConfirmPublisher {
    */
   async close(drainMs = 2_000): Promise<void> {
     this.closed = true;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = null;
     if (this.pending > 0 && drainMs > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {

@@ -113,7 +113,9 @@ export const AGENT_QUEUE_DELIVERY_LIMIT = 10;
 
 /**
  * `x-delivery-limit` of the quorum queues controllers consume (results, undelivered): past it a
- * message is dropped (they have no dead-letter exchange). A controller gives a reply back only
+ * message is dropped silently (they have no dead-letter exchange, and the broker tells no consumer),
+ * so its invocation ends `lost` at its deadline; the results consumer logs the return that drops
+ * one (docs/scaling.md, "Queue type"). A controller gives a reply back only
  * while its store fails (`ResultsConsumer`: at most one return every 1 to 5 s per failing batch), so
  * the limit must be out of reach of a database outage: 1,000 returns is about an hour of a store
  * refusing the same batch, while a reply that crashes every controller reading it still stops.
@@ -208,8 +210,9 @@ export function agentTopology(ns: string, host: string, queueType: QueueType): T
  * The controllers' RabbitMQ stream (`x-queue-type: stream`) of task events: bound to
  * {@link repliesExchange} with the same routing key as {@link resultsQueue}, so the broker copies
  * every agent reply (`started`, `output`, `result`) into it with no extra publish, and controllers
- * append their signed notes (which invocations became terminal, which tasks completed) after each
- * commit. Event ids of `GET /v1/tasks/:id/events` are its offsets, the same on every controller.
+ * append their notes (which invocations became terminal, which tasks completed) after each commit.
+ * Notes are not signed: a reader believes one because it came through {@link eventNotesExchange},
+ * which only controllers may write to (docs/broker-security.md). Event ids of `GET /v1/tasks/:id/events` are its offsets, the same on every controller.
  * Declared by controllers only (agents never name it); see docs/streaming.md.
  */
 export function eventsStream(ns: string): string {
@@ -240,8 +243,9 @@ export function eventsStreamArguments(r: EventsRetention): Record<string, unknow
 }
 
 /**
- * Fanout exchange controllers publish their signed notes to (see {@link eventsStream}), bound to
- * the stream alone; declared by controllers only. A publish to the default exchange would need
+ * Fanout exchange controllers publish their (unsigned) notes to (see {@link eventsStream}), bound to
+ * the stream alone; declared by controllers only. Write permission on it is what makes a note
+ * trusted: only controllers' broker users may have it (docs/broker-security.md). A publish to the default exchange would need
  * write permission on every queue of the vhost (`amq.default`), this needs it on one exchange.
  */
 export function eventNotesExchange(ns: string): string {

@@ -4,7 +4,7 @@ import { backoffDelay, type BackoffOptions } from '@warren/runtime';
 import { colorEnabled } from '../cli.io';
 import { EXIT } from '../exit-status.table';
 import type { ControllerClient } from '../http/controller.client';
-import { ControllerUnreachableError } from '../http/http.errors';
+import { ApiError, ControllerUnreachableError } from '../http/http.errors';
 import type { SseEvent } from '../http/sse.parser';
 import { painter } from '../render/colors';
 import { allSucceeded, headerDetail, inHostOrder, OUTPUT_FIELDS, summaryLines } from '../render/task.render';
@@ -20,7 +20,8 @@ const RECONNECT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 2_000 };
 /**
  * `--stream` / `--follow`: prints the task's output live as `host | line` (stderr `host ! line`)
  * from `GET /v1/tasks/:id/events`, reconnecting with `Last-Event-ID` when the connection drops
- * (up to `ctx.poll.maxFailures` failures in a row), then one header line per host and the summary,
+ * (up to `ctx.poll.maxFailures` failures in a row, a `503` with `Retry-After` from a controller at
+ * its `--max-event-streams` included: it waits that long), then one header line per host and the summary,
  * as `warren check` prints them without the output. Returns the exit status: 0 only if every host
  * succeeded.
  */
@@ -49,9 +50,16 @@ export async function followTask(
       if (completed) break;
       failures++;
     } catch (err) {
-      if (!(err instanceof ControllerUnreachableError)) throw err;
+      const busy = err instanceof ApiError && err.status === 503 && err.retryAfterSec !== undefined;
+      if (!(err instanceof ControllerUnreachableError) && !busy) throw err;
       failures++;
       if (failures >= ctx.poll.maxFailures) throw err;
+      if (busy) {
+        // The controller serves its --max-event-streams already: wait as long as it asks.
+        ctx.io.stderr.write(`warren: ${err.message}; waiting ${err.retryAfterSec} s\n`);
+        await sleep(err.retryAfterSec! * 1000);
+        continue;
+      }
     }
     await sleep(backoffDelay(failures - 1, RECONNECT_BACKOFF));
   }

@@ -102,8 +102,14 @@ export class ControllerClient {
       headers,
       onEvent,
       {
-        refused: (status, statusText, body) =>
-          new ApiError(this.url, status, apiMessages(parseJson(body), { status, statusText }), this.token !== null),
+        refused: (status, statusText, body, retryAfterSec) =>
+          new ApiError(
+            this.url,
+            status,
+            apiMessages(parseJson(body), { status, statusText }),
+            this.token !== null,
+            retryAfterSec,
+          ),
         unreachable: (err) =>
           new ControllerUnreachableError(this.url, networkReason(err, SSE_IDLE_TIMEOUT_MS, this.url)),
       },

@@ -26,7 +26,7 @@ export class ApiError extends Error {
     readonly messages: string[],
     /** whether the request carried a token: a 401 without one needs different advice */
     readonly tokenSent = false,
-    /** s; the answer's `Retry-After` (a 429), when it had one */
+    /** s; the answer's `Retry-After` (a 429, or an event stream's 503), when it had one */
     readonly retryAfterSec?: number,
   ) {
     super(messages.join('; '));

@@ -7,8 +7,8 @@ export const SSE_IDLE_TIMEOUT_MS = 45_000;
 
 /** How {@link openEventStream} turns failures into the client's typed errors. */
 export interface EventStreamErrors {
-  /** a non-200 answer, with its body */
-  refused(status: number, statusText: string, body: string): Error;
+  /** a non-200 answer, with its body and its `Retry-After` in s (a 503 past the controller's cap) */
+  refused(status: number, statusText: string, body: string, retryAfterSec?: number): Error;
   /** no usable answer: connection refused or cut, or silent for the idle timeout */
   unreachable(err: unknown): Error;
 }
@@ -46,8 +46,16 @@ export async function openEventStream(
         if (status !== 200) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
+          const retryAfter = Number(res.headers['retry-after'] ?? NaN);
           res.on('end', () =>
-            fail(errors.refused(status, res.statusMessage ?? '', Buffer.concat(chunks).toString('utf8'))),
+            fail(
+              errors.refused(
+                status,
+                res.statusMessage ?? '',
+                Buffer.concat(chunks).toString('utf8'),
+                Number.isFinite(retryAfter) ? retryAfter : undefined,
+              ),
+            ),
           );
           res.on('error', (e) => fail(errors.unreachable(e)));
           return;

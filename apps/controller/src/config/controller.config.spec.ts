@@ -41,6 +41,16 @@ describe('loadControllerConfig', () => {
     expect(() => loadControllerConfig(['--events-max-age', 'forever'], {})).toThrow(/--events-max-age/);
   });
 
+  it('serves 1000 event streams at once unless --max-event-streams says otherwise, and never more than a connection has channels', () => {
+    expect(loadControllerConfig([], {}).maxEventStreams).toBe(1000);
+    expect(loadControllerConfig([], { WARREN_MAX_EVENT_STREAMS: '50' }).maxEventStreams).toBe(50);
+    expect(loadControllerConfig(['--max-event-streams', '2000'], {}).maxEventStreams).toBe(2000);
+    expect(() => loadControllerConfig(['--max-event-streams', '2047'], {})).toThrow(
+      /^--max-event-streams \(WARREN_MAX_EVENT_STREAMS\) must be an integer from 1 to 2000, got "2047"$/,
+    );
+    expect(() => loadControllerConfig([], { WARREN_MAX_EVENT_STREAMS: '0' })).toThrow(/--max-event-streams/);
+  });
+
   it('forgets pending host keys after --pending-key-ttl, 24 h by default', () => {
     expect(loadControllerConfig([], {}).pendingKeyTtlMs).toBe(24 * 3_600_000);
     expect(loadControllerConfig([], { WARREN_PENDING_KEY_TTL: '2h' }).pendingKeyTtlMs).toBe(7_200_000);

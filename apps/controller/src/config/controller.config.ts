@@ -78,6 +78,12 @@ export class ControllerConfig {
    * after which its messages go; fixed when the stream is first declared
    */
   eventsRetention: { maxBytes: number; maxAgeSec: number };
+  /**
+   * event streams (`GET /v1/tasks/:id/events`) this controller serves at once; one more is answered
+   * 503 with `Retry-After` (`EventStreamSlots`). Each holds a channel of the events connection,
+   * whose `channel_max` is 2,047 by default
+   */
+  maxEventStreams: number;
 }
 
 function byteSize(t: string | undefined): number {
@@ -189,6 +195,14 @@ const CONTROLLER_OPTIONS = {
     default: '1h',
     parse: duration,
   },
+  maxEventStreams: {
+    flags: '--max-event-streams <n>',
+    env: 'WARREN_MAX_EVENT_STREAMS',
+    description:
+      'live event streams (GET /v1/tasks/:id/events) served at once; past it 503 with Retry-After (each holds a broker channel: at most 2,000)',
+    default: '1000',
+    parse: integer(1, 2_000),
+  },
   metricsPublic: {
     flags: '--metrics-public',
     env: 'WARREN_METRICS_PUBLIC',
@@ -277,6 +291,7 @@ export function parseControllerArgs(
     httpHeadersTimeoutMs: o.httpHeadersTimeout,
     httpRequestTimeoutMs: o.httpRequestTimeout,
     eventsRetention: { maxBytes: o.eventsMaxBytes, maxAgeSec: Math.max(1, Math.round(o.eventsMaxAge / 1000)) },
+    maxEventStreams: o.maxEventStreams,
   } satisfies ControllerConfig);
   return { action, config };
 }

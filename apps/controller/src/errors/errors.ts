@@ -96,6 +96,25 @@ export class TooManyRequestsError extends Error {
 }
 
 /**
+ * This controller already serves its `--max-event-streams` event streams (503, `Retry-After`):
+ * each holds a broker channel, and past the cap they would exhaust the events connection's
+ * `channel_max`. Another controller, or this one a little later, can serve the request.
+ */
+export class TooManyEventStreamsError extends Error {
+  override readonly name = 'TooManyEventStreamsError';
+  constructor(
+    /** the cap, `--max-event-streams` */
+    readonly max: number,
+    /** s; when the client may try again, sent as `Retry-After` (RFC 9110 §10.2.3) */
+    readonly retryAfterSec: number,
+  ) {
+    super(
+      `this controller already serves ${max} event streams (--max-event-streams): try again in ${retryAfterSec} s (Retry-After), or through another controller`,
+    );
+  }
+}
+
+/**
  * The controller cannot use its database now (PostgreSQL unreachable or restarting, the SQLite
  * file busy or failing) (503): nothing this request would have stored was stored, and for
  * `POST /v1/tasks` nothing was sent. The cause is logged, never sent (it may name the server).

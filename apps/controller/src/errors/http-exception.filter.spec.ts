@@ -11,6 +11,7 @@ import {
   HostKeyError,
   InvalidRequestError,
   TaskNotFoundError,
+  TooManyEventStreamsError,
   TooManyRequestsError,
   UnauthenticatedError,
   UnprocessableTaskError,
@@ -36,6 +37,7 @@ describe('the error table', () => {
     [new TooManyRequestsError(2), 429, 'Too Many Requests'],
     [new BrokerUnavailableError('not connected'), 503, 'BrokerUnavailableError'],
     [new DatabaseUnavailableError(), 503, 'DatabaseUnavailableError'],
+    [new TooManyEventStreamsError(1000, 5), 503, 'TooManyEventStreamsError'],
   ])('answers %s with %i and the error text the API has always sent', (err, status, error) => {
     expect(err.name).toBe(err.constructor.name);
     expect(httpAnswerOf(err)).toEqual({

@@ -15,6 +15,7 @@ import {
   HostNotInTaskError,
   InvalidRequestError,
   TaskNotFoundError,
+  TooManyEventStreamsError,
   TooManyRequestsError,
   UnauthenticatedError,
   UnprocessableTaskError,
@@ -53,6 +54,7 @@ const ERROR_TABLE: [new (...args: never[]) => Error, HttpStatus, string][] = [
   [UnprocessableTaskError, HttpStatus.UNPROCESSABLE_ENTITY, 'UnprocessableTaskError'],
   [BrokerUnavailableError, HttpStatus.SERVICE_UNAVAILABLE, 'BrokerUnavailableError'],
   [DatabaseUnavailableError, HttpStatus.SERVICE_UNAVAILABLE, 'DatabaseUnavailableError'],
+  [TooManyEventStreamsError, HttpStatus.SERVICE_UNAVAILABLE, 'TooManyEventStreamsError'],
 ];
 
 /**
@@ -107,7 +109,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     // RFC 6750: a 401 says which scheme would work.
     if (err instanceof UnauthenticatedError) res.setHeader('WWW-Authenticate', 'Bearer realm="warren"');
-    if (err instanceof TooManyRequestsError) res.setHeader('Retry-After', String(err.retryAfterSec));
+    if (err instanceof TooManyRequestsError || err instanceof TooManyEventStreamsError)
+      res.setHeader('Retry-After', String(err.retryAfterSec));
     res.status(answer.statusCode).json(answer);
   }
 }

@@ -4,6 +4,7 @@ import { BrokerModule } from '../broker/broker.module';
 import { ResultsModule } from '../results/results.module';
 import { StoreModule } from '../store/store.module';
 import { TasksModule } from '../tasks/tasks.module';
+import { EventStreamSlotsModule } from './event-stream-slots.module';
 import { NotePublisher } from './note.publisher';
 import { StreamChannels } from './stream-channels';
 import { TaskActivityModule } from './task-activity.module';
@@ -16,7 +17,15 @@ import { TaskEventsController } from './task-events.controller';
  * ({@link NotePublisher}).
  */
 @Module({
-  imports: [StoreModule, BrokerModule, ResultsModule, TasksModule, TaskActivityModule, AuthModule],
+  imports: [
+    StoreModule,
+    BrokerModule,
+    ResultsModule,
+    TasksModule,
+    TaskActivityModule,
+    AuthModule,
+    EventStreamSlotsModule,
+  ],
   controllers: [TaskEventsController],
   providers: [TaskEvents, NotePublisher, StreamChannels],
   exports: [NotePublisher],

@@ -6,6 +6,7 @@ import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { TaskReader } from '../tasks/task-reader.service';
 import { TokenService } from '../auth/token.service';
 import { parseLastEventId } from './event-id';
+import { EventStreamSlots } from './event-stream.slots';
 import { HEARTBEAT_MS, SseSession } from './sse.session';
 import { TaskEvents } from './task-events.service';
 
@@ -16,14 +17,17 @@ export class TaskEventsController {
     private readonly tasks: TaskReader,
     private readonly feeds: TaskEvents,
     private readonly tokens: TokenService,
+    private readonly slots: EventStreamSlots,
   ) {}
 
   /**
    * `started`, `output`, `result`, then `completed`, after which the response ends; resumable on
    * any controller with `Last-Event-ID` (`<offset>-<k>`; an id of the per-controller logs before the
    * events stream, `<8 hex>.<seq>`, starts from the beginning). 404 unknown task; 403 (audited) when
-   * a host is outside the token's patterns; 400 for any other `Last-Event-ID`. The stream ends
-   * within `TOKEN_RECHECK_MS` (2 s) of the token being revoked.
+   * a host is outside the token's patterns; 400 for any other `Last-Event-ID`; 503 with
+   * `Retry-After` when this controller already serves `--max-event-streams` streams
+   * ({@link EventStreamSlots}). The stream ends within `TOKEN_RECHECK_MS` (2 s) of the token being
+   * revoked.
    */
   @Get(':id/events')
   @Roles('viewer')
@@ -43,6 +47,9 @@ export class TaskEventsController {
     const task = await this.tasks.get(id, { principal, source });
     // A token revoked while the stream is open ends it (revocation is written by another process, so it is polled).
     const stillAllowed = () => this.tokens.isActive(principal.tokenId);
+    // Taken after every await, so no refusal above can leak a slot; given back when the response closes, however it ends.
+    const release = this.slots.take();
+    res.once('close', release);
     const session = new SseSession(
       res,
       this.feeds,

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { BrokerModule } from '../broker/broker.module';
 import type { ControllerConfig } from '../config/controller.config';
+import { EventStreamSlotsModule } from '../events/event-stream-slots.module';
 import { TaskActivityModule } from '../events/task-activity.module';
 import { HostsModule } from '../hosts/hosts.module';
 import { StoreModule } from '../store/store.module';
@@ -14,7 +15,7 @@ import { MetricsSources } from './metrics.sources';
  * broker connection, the store's commits).
  */
 @Module({
-  imports: [StoreModule, BrokerModule, HostsModule, TaskActivityModule],
+  imports: [StoreModule, BrokerModule, HostsModule, TaskActivityModule, EventStreamSlotsModule],
   providers: [MetricsService, MetricsSources],
   exports: [MetricsService],
 })

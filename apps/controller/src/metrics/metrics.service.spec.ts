@@ -121,6 +121,7 @@ describe('MetricsService', () => {
       brokerConnected: () => connected,
       resultsQueueDepth: async () => depth,
       globMatching: () => ({ running: 1, waiting: 3 }),
+      eventStreams: () => ({ open: 4, max: 1000, refused: 2 }),
     };
     metrics.bind(sources);
     await store.applyUpdates(
@@ -138,6 +139,9 @@ describe('MetricsService', () => {
     expect(m.value('warren_results_queue_messages')).toBe(7);
     expect(m.value('warren_glob_matching_requests', { state: 'running' })).toBe(1);
     expect(m.value('warren_glob_matching_requests', { state: 'waiting' })).toBe(3);
+    expect(m.value('warren_event_streams')).toBe(4);
+    expect(m.value('warren_event_streams_limit')).toBe(1000);
+    expect(m.value('warren_event_streams_refused_total')).toBe(2);
 
     await store.applyUpdates(
       [result('i1', 'a', 'succeeded'), result('i2', 'b', 'succeeded'), result('i3', 'c', 'succeeded')],

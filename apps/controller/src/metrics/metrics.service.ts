@@ -14,6 +14,8 @@ export interface ScrapeSources {
   resultsQueueDepth(): Promise<number | null>;
   /** requests whose costly glob matching runs now (0 or 1) and waits for its turn */
   globMatching(): { running: number; waiting: number };
+  /** event streams (SSE) served now, the cap `--max-event-streams`, and those refused since start */
+  eventStreams(): { open: number; max: number; refused: number };
 }
 
 /** Why the controller dropped a reply without reading it. */
@@ -131,6 +133,35 @@ export class MetricsService {
       if (!g) return;
       this.globMatching.set({ state: 'running' }, g.running);
       this.globMatching.set({ state: 'waiting' }, g.waiting);
+    },
+  });
+  private readonly eventStreams: Gauge = new Gauge({
+    name: 'warren_event_streams',
+    help: 'Event streams (GET /v1/tasks/:id/events) this controller serves now; each holds a broker channel.',
+    registers: [this.registry],
+    collect: () => {
+      const e = this.sources?.eventStreams();
+      if (e) this.eventStreams.set(e.open);
+    },
+  });
+  private readonly eventStreamsLimit: Gauge = new Gauge({
+    name: 'warren_event_streams_limit',
+    help: 'The cap on event streams (--max-event-streams): past it new ones are answered 503.',
+    registers: [this.registry],
+    collect: () => {
+      const e = this.sources?.eventStreams();
+      if (e) this.eventStreamsLimit.set(e.max);
+    },
+  });
+  private readonly eventStreamsRefused: Counter = new Counter({
+    name: 'warren_event_streams_refused_total',
+    help: 'Event streams refused with 503 because --max-event-streams were open.',
+    registers: [this.registry],
+    collect: () => {
+      const e = this.sources?.eventStreams();
+      if (!e) return;
+      this.eventStreamsRefused.reset();
+      this.eventStreamsRefused.inc(e.refused);
     },
   });
   private readonly brokerUp: Gauge = new Gauge({

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
+import { EventStreamSlots } from '../events/event-stream.slots';
 import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { HostsRegistry } from '../hosts/hosts.registry';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
@@ -35,6 +36,7 @@ export class MetricsSources {
     private readonly config: ControllerConfig,
     @Inject(ROOT_LOGGER) root: Logger,
     activity: TaskActivityNotifier,
+    slots: EventStreamSlots,
   ) {
     this.log = root.child({ component: 'metrics' });
     activity.onApplied((changes) => metrics.invocationsChanged(changes));
@@ -55,6 +57,7 @@ export class MetricsSources {
       brokerConnected: () => broker.connected,
       resultsQueueDepth: () => this.resultsQueueDepth(),
       globMatching: () => ({ running: costlyMatching.running, waiting: costlyMatching.waiting }),
+      eventStreams: () => ({ open: slots.open, max: slots.max, refused: slots.refused }),
     });
   }
 

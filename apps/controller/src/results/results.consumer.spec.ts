@@ -1,4 +1,5 @@
 import {
+  CONTROLLER_QUEUE_DELIVERY_LIMIT,
   encode,
   generateSigningKey,
   type InterruptedMessage,
@@ -46,11 +47,11 @@ const result = (invocationId: string): ResultMessage => ({
 });
 
 /** A reply as the consumer receives it, signed by web1's accepted key, recording how it was settled. */
-function delivery(m: ResultMessage | InterruptedMessage) {
+function delivery(m: ResultMessage | InterruptedMessage, headers: Record<string, unknown> = {}) {
   const content = encode(m);
   const d = {
     content,
-    properties: { headers: signBody(content, agent), correlationId: m.invocationId },
+    properties: { headers: { ...signBody(content, agent), ...headers }, correlationId: m.invocationId },
     acks: 0,
     rejects: [] as boolean[],
     get settled() {
@@ -79,12 +80,15 @@ function deferredStore() {
   return { store, commits };
 }
 
-async function consumerOf(store: TaskStore, ping: () => Promise<void> = async () => undefined) {
+async function consumerOf(
+  store: TaskStore,
+  ping: () => Promise<void> = async () => undefined,
+  logger = pino({ level: 'silent' }),
+) {
   const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), clock);
   const publicKey = agent.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   await keys.seen('web1', publicKey, agent.keyId, true);
   const audit = { record: async () => undefined, query: async () => [] } as AuditLog;
-  const logger = pino({ level: 'silent' });
   const metrics = new MetricsService();
   const events = new TaskActivityNotifier();
   const consumer = new ResultsConsumer(
@@ -173,6 +177,29 @@ describe('ResultsConsumer', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(d.acks).toBe(0);
     expect(d.rejects).toEqual([true]);
+  });
+
+  it('says so when it gives back a reply the quorum results queue will drop (past its delivery limit), and only then', async () => {
+    vi.useFakeTimers();
+    const { store, commits } = deferredStore();
+    const lines: string[] = [];
+    const { receive, flush } = await consumerOf(
+      store,
+      undefined,
+      pino({ level: 'error' }, { write: (l: string) => void lines.push(l) }),
+    );
+    const last = delivery(result('i1'), { 'x-delivery-count': CONTROLLER_QUEUE_DELIVERY_LIMIT });
+    const earlier = delivery(result('i2'), { 'x-delivery-count': CONTROLLER_QUEUE_DELIVERY_LIMIT - 1 });
+    receive(last);
+    receive(earlier);
+    const flushed = flush();
+    await vi.advanceTimersByTimeAsync(0);
+    commits[0].reject(new Error('disk full'));
+    await flushed;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect([last.rejects, earlier.rejects]).toEqual([[true], [true]]);
+    const drops = lines.map((l) => JSON.parse(l)).filter((l) => /delivery limit/.test(l.msg));
+    expect(drops).toEqual([expect.objectContaining({ correlationId: 'i1', returns: CONTROLLER_QUEUE_DELIVERY_LIMIT })]);
   });
 
   it('waits longer before each requeue while the store keeps failing, and starts over once it commits', async () => {

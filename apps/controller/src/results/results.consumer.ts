@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
-import { resultsQueue } from '@warren/protocol';
+import { CONTROLLER_QUEUE_DELIVERY_LIMIT, resultsQueue } from '@warren/protocol';
 import { type BackoffOptions, backoffDelay, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
@@ -206,7 +206,7 @@ export class ResultsConsumer {
       this.requeueLater(deliveries);
       return;
     }
-    for (const d of deliveries) if (!d.settled) d.reject(true);
+    for (const d of deliveries) this.giveBack(d);
     if (this.storeAway) return;
     this.storeAway = true;
     this.log.warn(
@@ -258,7 +258,25 @@ export class ResultsConsumer {
   /** Puts back on the queue, after the {@link STORE_RETRY} pause, the deliveries not settled yet. */
   private requeueLater(deliveries: Delivery[]): void {
     const ms = backoffDelay(this.failures++, STORE_RETRY);
-    setTimeout(() => deliveries.forEach((d) => d.settled || d.reject(true)), ms).unref();
+    setTimeout(() => deliveries.forEach((d) => this.giveBack(d)), ms).unref();
+  }
+
+  /**
+   * Puts one reply back on the queue, if not settled yet. A quorum results queue drops a reply
+   * given back past its `x-delivery-limit` ({@link CONTROLLER_QUEUE_DELIVERY_LIMIT}) without a
+   * word to any consumer; its `x-delivery-count` header (returns so far, set by quorum queues
+   * only) shows when this return is that one, and the controller says so first, the only trace
+   * the drop leaves (docs/scaling.md, "Queue type").
+   */
+  private giveBack(d: Delivery): void {
+    if (d.settled) return;
+    const returns = Number(d.properties.headers?.['x-delivery-count'] ?? 0);
+    if (returns >= CONTROLLER_QUEUE_DELIVERY_LIMIT)
+      this.log.error(
+        { correlationId: d.properties.correlationId, returns, limit: CONTROLLER_QUEUE_DELIVERY_LIMIT },
+        'giving back a reply past the results queue delivery limit: the broker drops it, and its invocation ends lost at its deadline',
+      );
+    d.reject(true);
   }
 
   /** Stops taking replies, stores and acks those received (AppModule calls it at shutdown, see there). */
