@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { renderEventId } from './event-id';
 import type { EventNote } from './event-note';
 import type { StreamChannels } from './stream-channels';
-import { type FeedContext, TaskEventFeed } from './task-event.feed';
+import { type FeedContext, REPAIR_AGAIN_MS, TaskEventFeed } from './task-event.feed';
 import { chunk, started } from './task-events.fixtures';
 import type { StoredTaskState, StreamItem, TaskEvent } from './task-stream';
 
@@ -255,15 +255,19 @@ describe('TaskEventFeed, behind the tail or past the end', () => {
     expect(reads).toMatchObject({ full: 0, counts: 0 });
   });
 
-  it('announces what never came once per feed, however long its repair takes to come back', async () => {
+  it('announces what never came at most once per REPAIR_AGAIN_MS, and again after it when the repair was lost too', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const { channels, notes } = open(() => done);
     await until(() => channels[0]?.deliver !== null && channels.length === 1);
     await until(() => notes.length === 1);
     expect(notes[0]).toMatchObject({ repair: true, completed: [{ taskId: 't1' }] });
-    vi.setSystemTime(Date.now() + 60_000); // a minute on, the repair lost too
+    vi.setSystemTime(Date.now() + REPAIR_AGAIN_MS - 1_000); // not yet: a repair on its way is not sent twice
     await new Promise((r) => setTimeout(r, 100));
     expect(notes).toHaveLength(1);
+    vi.setSystemTime(Date.now() + 1_000); // the repair never came back (lost too): once more, so the session can end
+    await until(() => notes.length === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(notes).toHaveLength(2);
   });
 
   it('ends the session of a done task whose completed lies before the Last-Event-ID (one past its end, or from a stream declared again)', async () => {
@@ -286,5 +290,20 @@ describe('TaskEventFeed, behind the tail or past the end', () => {
     await until(() => got.length === 1);
     expect(got).toEqual(['5-0 started']);
     expect(reads.ended).toBe(0);
+  });
+
+  it('does not end at the first run’s completed when the resume point lies in the second run', async () => {
+    const runs: EventNote[] = ['undelivered', 'succeeded'].map((state) => ({
+      v: 1,
+      results: [{ taskId: 't1', invocationId: 'i1', state: state as 'succeeded' }],
+      completed: [{ taskId: 't1' }],
+    }));
+    const { channels, got } = open(() => done, { offset: 5, k: 0 });
+    await until(() => channels[0]?.deliver !== null && channels.length === 1);
+    channels[0].deliver!(message(2, { kind: 'note', note: runs[0] }));
+    channels[0].deliver!(message(5, { kind: 'started', message: started('i1', 'web1') }));
+    channels[0].deliver!(message(6, { kind: 'note', note: runs[1] }));
+    await until(() => got.length === 2);
+    expect(got).toEqual(['6-0 result', '6-1 completed']);
   });
 });

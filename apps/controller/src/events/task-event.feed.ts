@@ -61,9 +61,16 @@ export interface FeedSink {
  * {@link EventsStreamReader.idle}) when it begins, and at the check before it too; a session
  * behind a slow client or a long replay reads nothing from the store and announces nothing. The
  * check reads counts, then, if they disagree, states (never output), and announces an item at most
- * once per feed: a repair that never comes back (the broker lost it too) is left to the client's
- * resume, which starts a new feed.
+ * once per {@link REPAIR_AGAIN_MS}: a repair the broker lost too (a nack, the stream's leader
+ * failing over) is announced again, so that a done task's session still ends.
+ *
+ * A `completed` read at or before the resume point ends nothing by itself (the task may have run
+ * again after it): the session ends at the second check in a row that finds the reader at the tail,
+ * no `started` read since, and the store saying the task is done.
  */
+/** ms before this feed announces an item again that it announced and still never read back */
+export const REPAIR_AGAIN_MS = 30_000;
+
 export class TaskEventFeed {
   private readonly stream: TaskStream;
   private readonly reader: EventsStreamReader;
@@ -72,8 +79,11 @@ export class TaskEventFeed {
   private closed = false;
   /** keys of what the last check found unannounced */
   private suspects = new Set<string>();
-  /** keys this feed announced (at most once each) */
-  private readonly repaired = new Set<string>();
+  /** when each item was last announced by this feed (ms since epoch): again only after {@link REPAIR_AGAIN_MS} */
+  private readonly repaired = new Map<string, number>();
+  /** a `completed` was read and not sent (at or before the resume point); idle checks since, in a row */
+  private pastEnd = false;
+  private pastEndChecks = 0;
 
   constructor(
     private readonly ctx: FeedContext,
@@ -117,20 +127,23 @@ export class TaskEventFeed {
     const events = this.stream.accept(offset, item);
     if (events.length > 0) await this.sink.deliver(events);
     const completes = item.kind === 'note' && item.note.completed.some((c) => c.taskId === this.taskId);
-    if (completes && !this.closed && !events.some((e) => e.event === 'completed')) await this.endIfDone(offset);
+    // Not ended here: a task that ran again after this `completed` may have more to send past the
+    // resume point; the checks end the session once the reader is at the tail and nothing followed.
+    if (completes && !events.some((e) => e.event === 'completed')) this.pastEnd = true;
+    if (events.some((e) => e.event === 'started')) this.pastEnd = false;
   }
 
   /**
    * A `completed` was read and not sent (at or before the resume point): ends the session if the
    * store says the task is done (or gone); one that runs again goes on.
    */
-  private async endIfDone(offset: number): Promise<void> {
+  private async endIfDone(): Promise<void> {
     let state: { state: TaskState } | null;
     try {
       state = await this.ctx.counts(this.taskId);
     } catch (err) {
       this.ctx.logger.warn(
-        { taskId: this.taskId, offset, err: (err as Error).message },
+        { taskId: this.taskId, err: (err as Error).message },
         'task state not read; ending the stream',
       );
       this.closed = true;
@@ -147,8 +160,13 @@ export class TaskEventFeed {
     if (!this.reader.idle) {
       // Behind the tail: what looks unannounced may be a note not read yet.
       this.suspects.clear();
+      this.pastEndChecks = 0;
       return;
     }
+    // Past a done task's end: ended at the second idle check in a row with nothing read since that `completed`.
+    if (this.pastEnd && this.stream.done) {
+      if (++this.pastEndChecks >= 2) return this.endIfDone();
+    } else this.pastEndChecks = 0;
     this.checking = true;
     try {
       // Mostly the counts agree (the notes came): one cheap read, none of the stored output.
@@ -167,9 +185,9 @@ export class TaskEventFeed {
         found.set(`${r.invocationId}:${r.state}`, () => note.results.push({ taskId: this.taskId, ...r }));
       if (u.completed) found.set('completed', () => note.completed.push({ taskId: this.taskId }));
       for (const [key, add] of found)
-        if (this.suspects.has(key) && !this.repaired.has(key)) {
+        if (this.suspects.has(key) && Date.now() - (this.repaired.get(key) ?? -Infinity) >= REPAIR_AGAIN_MS) {
           add();
-          this.repaired.add(key);
+          this.repaired.set(key, Date.now());
         }
       this.suspects = new Set(found.keys());
       if (note.results.length + note.completed.length > 0) {

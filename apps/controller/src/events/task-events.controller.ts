@@ -49,6 +49,8 @@ export class TaskEventsController {
     const stillAllowed = () => this.tokens.isActive(principal.tokenId);
     // Taken after every await, so no refusal above can leak a slot; given back when the response closes, however it ends.
     const release = this.slots.take();
+    // A client gone during the awaits above closed `res` already: a 'close' listener added now would never run.
+    if (res.destroyed || res.closed) return release();
     res.once('close', release);
     const session = new SseSession(
       res,

@@ -64,6 +64,11 @@ export class TaskStream {
   /** a `completed` was read, and no `started` since (a task that runs again after completing can complete again) */
   private completed = false;
 
+  /** A `completed` was read (sent or not), and no `started` since. */
+  get done(): boolean {
+    return this.completed;
+  }
+
   constructor(
     readonly taskId: string,
     /** events at or before this position were sent already; null: send everything */
