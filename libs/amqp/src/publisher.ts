@@ -51,7 +51,7 @@ interface Entry {
  *
  * A nack also retires the channel that brought it: later publishes go through a fresh channel on
  * the same connection, and the old one is closed once its last confirm is in. Measured on RabbitMQ
- * 3.10.8 (`test/e2e/faults/rabbit-cluster.e2e-spec.ts`): a channel whose first publish to a quorum
+ * 3.10.8 (`test/e2e/faults/chaos/rabbit-cluster.chaos-spec.ts`): a channel whose first publish to a quorum
  * queue comes while that queue's leader node is dead and no other is elected yet nacks that
  * publish, and every later one to the queue, for as long as the channel lives, while a fresh
  * channel is confirmed at once.

@@ -4,7 +4,9 @@ import { defineConfig } from 'vitest/config';
 
 const root = resolve(__dirname, '../../../..');
 
-// `npm run chaos`: the long fault runs, too slow for `npm test` on two cores (see docs/reliability.md).
+// `npm run chaos`: the long fault runs, too slow for `npm test` on two cores (see docs/reliability.md),
+// and the RabbitMQ cluster faults, out of `npm test` while they lose invocations now and then (issue 14
+// open: docs/scaling.md, "A RabbitMQ cluster").
 export default defineConfig({
   root,
   plugins: [swc.vite({ module: { type: 'es6' } })],
@@ -12,6 +14,8 @@ export default defineConfig({
     alias: {
       '@warren/protocol': resolve(root, 'libs/protocol/src'),
       '@warren/amqp': resolve(root, 'libs/amqp/src'),
+      '@warren/runtime': resolve(root, 'libs/runtime/src'),
+      '@warren/api': resolve(root, 'libs/api/src'),
     },
   },
   test: {

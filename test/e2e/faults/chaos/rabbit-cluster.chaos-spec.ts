@@ -2,11 +2,11 @@ import { AmqpConnection, type AmqpLogger, ConfirmPublisher, PublishNackedError }
 import { agentQueue, resultsQueue } from '@warren/protocol';
 import * as amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RabbitCluster, type RabbitNode, startRabbitCluster } from '../../support/rabbit-cluster';
-import { sleep, until, Warren } from '../harness';
-import { ConfirmProbe, connectedLines, currentNode, median, rotated } from './cluster.measure';
-import { Controllers, type SharedDatabase, sharedDatabase } from './controllers';
-import { agentEnv, Ledger } from './ledger';
+import { type RabbitCluster, type RabbitNode, startRabbitCluster } from '../../../support/rabbit-cluster';
+import { sleep, until, Warren } from '../../harness';
+import { ConfirmProbe, connectedLines, currentNode, median, rotated } from '../cluster.measure';
+import { Controllers, type SharedDatabase, sharedDatabase } from '../controllers';
+import { agentEnv, Ledger } from '../ledger';
 
 const HOSTS = Array.from({ length: 20 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`);
 /**
