@@ -41,6 +41,64 @@ const until = async (ok: () => boolean) => {
   expect(ok()).toBe(true);
 };
 
+/** A feed of task `t1` over fake stream channels, recording what it delivers, reads and announces. */
+function openFeed(
+  feeds: TaskEventFeed[],
+  {
+    stored,
+    after = null,
+    decode = async (_taskId, m) => JSON.parse(m.content.toString()) as StreamItem,
+    drained = async () => undefined,
+    checkMs,
+  }: {
+    stored: () => StoredTaskState;
+    after?: TaskEvent['at'] | null;
+    decode?: FeedContext['decode'];
+    drained?: () => Promise<void>;
+    /** ms between the feed's store checks */
+    checkMs: number;
+  },
+) {
+  const channels: FakeChannel[] = [];
+  const notes: EventNote[] = [];
+  const got: string[] = [];
+  const reads = { full: 0, counts: 0, failed: 0, ended: 0 };
+  const ctx: FeedContext = {
+    channels: {
+      open: async () => {
+        const ch = new FakeChannel();
+        channels.push(ch);
+        return ch as unknown as Channel;
+      },
+    } as unknown as StreamChannels,
+    stream: 'test.events',
+    decode,
+    counts: async () => {
+      reads.counts++;
+      const s = stored();
+      const counts: Record<string, number> = {};
+      for (const r of s.invocations) counts[r.state] = (counts[r.state] ?? 0) + 1;
+      return { state: s.state, counts };
+    },
+    stored: async () => (reads.full++, stored()),
+    publishNote: (n) => notes.push(n),
+    logger: pino({ level: 'silent' }),
+    checkMs,
+    prefetch: 8,
+  };
+  const feed = new TaskEventFeed(ctx, 't1', new Date(1_000_000), after, {
+    deliver: async (events) => {
+      got.push(...events.map((e) => `${renderEventId(e.at)} ${e.event}`));
+      await drained();
+    },
+    fail: () => void reads.failed++,
+    end: () => void reads.ended++,
+  });
+  feeds.push(feed);
+  feed.start();
+  return { feed, channels, notes, got, reads };
+}
+
 describe('TaskEventFeed', () => {
   const feeds: TaskEventFeed[] = [];
   afterEach(async () => {
@@ -48,52 +106,12 @@ describe('TaskEventFeed', () => {
     feeds.length = 0;
   });
 
-  function make(
+  const make = (
     stored: () => StoredTaskState,
     after: TaskEvent['at'] | null = null,
-    decode: FeedContext['decode'] = async (_taskId, m) => JSON.parse(m.content.toString()) as StreamItem,
-    /** resolves once the client took the events (default: at once) */
-    drained: () => Promise<void> = async () => undefined,
-  ) {
-    const channels: FakeChannel[] = [];
-    const notes: EventNote[] = [];
-    const got: string[] = [];
-    const reads = { full: 0, counts: 0, failed: 0, ended: 0 };
-    const ctx: FeedContext = {
-      channels: {
-        open: async () => {
-          const ch = new FakeChannel();
-          channels.push(ch);
-          return ch as unknown as Channel;
-        },
-      } as unknown as StreamChannels,
-      stream: 'test.events',
-      decode,
-      counts: async () => {
-        reads.counts++;
-        const s = stored();
-        const counts: Record<string, number> = {};
-        for (const r of s.invocations) counts[r.state] = (counts[r.state] ?? 0) + 1;
-        return { state: s.state, counts };
-      },
-      stored: async () => (reads.full++, stored()),
-      publishNote: (n) => notes.push(n),
-      logger: pino({ level: 'silent' }),
-      checkMs: 20,
-      prefetch: 8,
-    };
-    const feed = new TaskEventFeed(ctx, 't1', new Date(1_000_000), after, {
-      deliver: async (events) => {
-        got.push(...events.map((e) => `${renderEventId(e.at)} ${e.event}`));
-        await drained();
-      },
-      fail: () => void reads.failed++,
-      end: () => void reads.ended++,
-    });
-    feeds.push(feed);
-    feed.start();
-    return { feed, channels, notes, got, reads };
-  }
+    decode?: FeedContext['decode'],
+    drained?: () => Promise<void>,
+  ) => openFeed(feeds, { stored, after, decode, drained, checkMs: 20 });
 
   it('reads the stream from the task’s start time, hands on its events in order, and acks each message', async () => {
     const { channels, got } = make(() => ({ state: 'running', invocations: [] }));
@@ -186,7 +204,7 @@ describe('TaskEventFeed', () => {
 });
 
 describe('TaskEventFeed, behind the tail or past the end', () => {
-  const feeds: { close(): Promise<void> }[] = [];
+  const feeds: TaskEventFeed[] = [];
   afterEach(async () => {
     vi.useRealTimers();
     await Promise.all(feeds.map((f) => f.close()));
@@ -199,46 +217,8 @@ describe('TaskEventFeed, behind the tail or past the end', () => {
     completed: [{ taskId: 't1' }],
   };
 
-  function open(
-    stored: () => StoredTaskState,
-    after: TaskEvent['at'] | null = null,
-    drained: () => Promise<void> = async () => undefined,
-  ) {
-    const channels: FakeChannel[] = [];
-    const notes: EventNote[] = [];
-    const got: string[] = [];
-    const reads = { full: 0, counts: 0, ended: 0 };
-    const ctx: FeedContext = {
-      channels: {
-        open: async () => (channels.push(new FakeChannel()), channels[channels.length - 1] as unknown as Channel),
-      } as unknown as StreamChannels,
-      stream: 'test.events',
-      decode: async (_taskId, m) => JSON.parse(m.content.toString()) as StreamItem,
-      counts: async () => {
-        reads.counts++;
-        const s = stored();
-        const counts: Record<string, number> = {};
-        for (const r of s.invocations) counts[r.state] = (counts[r.state] ?? 0) + 1;
-        return { state: s.state, counts };
-      },
-      stored: async () => (reads.full++, stored()),
-      publishNote: (n) => notes.push(n),
-      logger: pino({ level: 'silent' }),
-      checkMs: 10,
-      prefetch: 8,
-    };
-    const feed = new TaskEventFeed(ctx, 't1', new Date(1_000_000), after, {
-      deliver: async (events) => {
-        got.push(...events.map((e) => `${renderEventId(e.at)} ${e.event}`));
-        await drained();
-      },
-      fail: () => undefined,
-      end: () => void reads.ended++,
-    });
-    feeds.push(feed);
-    feed.start();
-    return { channels, notes, got, reads };
-  }
+  const open = (stored: () => StoredTaskState, after: TaskEvent['at'] | null = null, drained?: () => Promise<void>) =>
+    openFeed(feeds, { stored, after, drained, checkMs: 10 });
 
   it('announces nothing and reads nothing from the store while a client that does not drain holds back the note it has not read', async () => {
     const { channels, notes, got, reads } = open(
