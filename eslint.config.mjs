@@ -11,8 +11,8 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   prettier,
   {
-    // The launchers in bin/ are plain CommonJS that load the built bundles.
-    files: ['bin/*.js'],
+    // The launchers in bin/ are plain CommonJS that load the built bundles; so is the webpack config Nest loads.
+    files: ['bin/*.js', 'webpack.config.js', 'scripts/*.webpack.js'],
     languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
@@ -21,6 +21,11 @@ export default tseslint.config(
     // the bytes a client gets rather than on a type that could drift with it.
     files: ['test/e2e/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    // The web console runs in the browser (its vite config in Node).
+    files: ['apps/console/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
   },
   {
     languageOptions: { globals: { ...globals.node } },

@@ -20,6 +20,31 @@ export function shSpawnExit(rounds: number): Promise<number[]> {
   );
 }
 
+/**
+ * The fan-out's floor: `/bin/sh -c <command>` (as an agent runs it, output read and discarded) `n`
+ * times, `parallel` at a time (the machine's cores), no Warren; the wall clock of all `n`, in ms.
+ */
+export async function commandAlone(command: string, n: number, parallel = 2): Promise<number> {
+  const one = () =>
+    new Promise<void>((res, rej) => {
+      const c = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+      c.stdout.resume();
+      c.stderr.resume();
+      c.on('error', rej);
+      c.on('close', (code) => (code === 0 ? res() : rej(new Error(`sh -c ${JSON.stringify(command)} exited ${code}`))));
+    });
+  let started = 0;
+  const lane = async () => {
+    while (started < n) {
+      started++;
+      await one();
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: Math.min(parallel, n) }, lane));
+  return performance.now() - t0;
+}
+
 /** One append + fsync of a 64-byte line (the agent's journal write), in ms. */
 export async function fsyncAppend(rounds: number): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'warren-floor-'));

@@ -121,14 +121,22 @@ export function renderTable(rows: Row[]): string {
     fmt(r.p99, r.unit),
     String(r.rounds),
     r.vs
-      ? `${r.vs.ratio.toFixed(1)}× vs ${r.vs.name}`
+      ? `${r.vs.ratio.toFixed(r.vs.ratio < 10 ? 2 : 1)}× vs ${r.vs.name}`
       : [r.baseline && `${r.baseline.ratio.toFixed(2)}× ${r.baseline.name}`, r.note].filter(Boolean).join('; '),
   ]);
+  return alignColumns(head, body).join('\n');
+}
+
+/**
+ * A header, a rule and the rows as lines of aligned columns two spaces apart: the 4th to 6th
+ * columns (the figures) right-aligned, the others left-aligned.
+ */
+export function alignColumns(head: string[], body: string[][]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (i >= 3 && i <= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
       .join('  ')
       .trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
 }

@@ -35,8 +35,8 @@ import {
 
 /** channels declaring the simulated hosts' queues side by side */
 const SETUP_LANES = 8;
-/** ms; 1,000 hosts' quorum queues on a 3-node cluster of two cores take about 20 s */
-const READY_TIMEOUT_MS = 180_000;
+/** ms; 1,000 hosts' quorum queues on a 3-node cluster of two cores take about 20 s, 2,500 classic ones 1-3 minutes on a busy machine */
+const READY_TIMEOUT_MS = 600_000;
 
 function arg(name: string, def?: string): string {
   const i = process.argv.indexOf(`--${name}`);

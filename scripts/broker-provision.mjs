@@ -36,12 +36,13 @@ function queueArguments(ns, queueType) {
       'x-overflow': 'reject-publish',
     },
     control: { 'x-queue-type': 'quorum', 'x-delivery-limit': 10 },
+    chunks: { 'x-queue-type': 'quorum', 'x-delivery-limit': 10 },
   };
 }
 
 /**
  * What to declare for a namespace, a list of agent hosts and a queue type: shared topology, then
- * each host's inbox and control queue.
+ * each host's inbox, control queue and chunk queue.
  */
 export function provisionPlan(ns, hosts = [], queueType = 'classic') {
   const args = queueArguments(ns, queueType);
@@ -54,14 +55,19 @@ export function provisionPlan(ns, hosts = [], queueType = 'classic') {
       { name: `${ns}.dlx`, type: 'fanout', durable: true },
       { name: `${ns}.presence`, type: 'fanout', durable: true },
       { name: `${ns}.changes`, type: 'fanout', durable: true },
+      // File chunks to agents (issue 16): routing key = host, BCC header = the other hosts.
+      { name: `${ns}.chunks`, type: 'direct', durable: true },
     ],
     queues: [
       withArgs({ name: `${ns}.results`, durable: true }, args.shared),
       withArgs({ name: `${ns}.undelivered`, durable: true }, args.shared),
+      // Chunks of fetched files (warren fetch), which agents publish to the replies exchange.
+      withArgs({ name: `${ns}.fetched`, durable: true }, args.shared),
     ],
     bindings: [
       { queue: `${ns}.results`, exchange: `${ns}.replies`, routingKey: `${ns}.results` },
       { queue: `${ns}.undelivered`, exchange: `${ns}.dlx`, routingKey: '' },
+      { queue: `${ns}.fetched`, exchange: `${ns}.replies`, routingKey: `${ns}.fetched` },
     ],
   };
   for (const host of hosts) {
@@ -70,6 +76,9 @@ export function provisionPlan(ns, hosts = [], queueType = 'classic') {
     // Its control queue (cancels), durable so that a cancel waits for an agent that is offline.
     plan.queues.push(withArgs({ name: `${ns}.ctl.${host}`, durable: true }, args.control));
     plan.bindings.push({ queue: `${ns}.ctl.${host}`, exchange: `${ns}.ctl`, routingKey: host });
+    // Its chunk queue (file transfer): chunks expire with their transfer, never dead-lettered.
+    plan.queues.push(withArgs({ name: `${ns}.chunks.${host}`, durable: true }, args.chunks));
+    plan.bindings.push({ queue: `${ns}.chunks.${host}`, exchange: `${ns}.chunks`, routingKey: host });
   }
   return plan;
 }

@@ -18,14 +18,15 @@
 # A password of "-" is read from the first line of stdin (keeps it out of shell history).
 #
 # `agent` declares the shared topology, the host's inbox (durable, dead-lettering to <ns>.dlx) bound
-# to <ns>.cmd and its control queue bound to <ns>.ctl, both with the host id as key (every queue of
-# --queue-type, with the arguments libs/protocol/src/topology.ts gives that type), then creates
-# or updates the user with:
+# to <ns>.cmd, its control queue bound to <ns>.ctl and its chunk queue bound to <ns>.chunks, all
+# with the host id as key (every queue of --queue-type, with the arguments
+# libs/protocol/src/topology.ts gives that type), then creates or updates the user with:
 #   configure ^$                              nothing: its queues and bindings are the admin's
-#   write     ^<ns>\.(replies|presence)$      publish results and heartbeats, nothing else
-#   read      ^<ns>\.(agent|ctl)\.<host>$     consume its own inbox and control queue, no other
+#   write     ^<ns>\.(replies|presence)$      publish results, fetched file chunks and heartbeats, nothing else
+#   read      ^<ns>\.(agent|ctl|chunks)\.<host>$  consume its own inbox, control and chunk queues, no other
 # `controller` creates or updates the controller's user with configure/write/read on the shared
-# names and on its own presence queues (<ns>.presence.controller-<hex>), and nothing per agent.
+# names (it writes file chunks to <ns>.chunks and reads fetched ones from <ns>.fetched) and on its
+# own presence queues (<ns>.presence.controller-<hex>), and nothing per agent.
 set -euo pipefail
 
 NAME_RE='^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'
@@ -75,18 +76,18 @@ case "$role" in
     user=${user:-$host}
     conf='^$'
     write="^$N\\.(replies|presence)\$"
-    read="^$N\\.(agent|ctl)\\.$(re_escape "$host")\$"
+    read="^$N\\.(agent|ctl|chunks)\\.$(re_escape "$host")\$"
     ;;
   controller)
     [ -z "$user" ] || die "--user is for agents; the controller's user is the second argument"
     user=$name
     # events (the stream) and event-notes (its notes exchange): the controllers' own, see docs/streaming.md.
-    shared="$N\\.(cmd|ctl|replies|dlx|presence|changes|results|undelivered|events|event-notes)"
+    shared="$N\\.(cmd|ctl|replies|dlx|presence|changes|results|undelivered|events|event-notes|chunks|fetched)"
     # Its own exclusive queues: on the presence fanout, and on the changes fanout between controllers.
     own_q="$N\\.(presence|changes)\\.controller-[0-9a-f]+"
     conf="^$shared\$|^$own_q\$"
-    write="^$N\\.(cmd|ctl|changes|results|undelivered|events|event-notes)\$|^$own_q\$"
-    read="^$N\\.(replies|dlx|presence|changes|results|undelivered|events|event-notes)\$|^$own_q\$"
+    write="^$N\\.(cmd|ctl|changes|results|undelivered|events|event-notes|chunks|fetched)\$|^$own_q\$"
+    read="^$N\\.(replies|dlx|presence|changes|results|undelivered|events|event-notes|fetched)\$|^$own_q\$"
     ;;
   *) die "unknown role '$role': controller or agent" ;;
 esac

@@ -12,8 +12,8 @@ if port_open; then
 fi
 if ! command -v rabbitmq-server >/dev/null 2>&1; then
   echo "broker: installing Debian's rabbitmq-server"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq rabbitmq-server >/dev/null
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq rabbitmq-server >/dev/null
 fi
 if ! port_open; then
   echo "broker: starting rabbitmq-server"

@@ -38,8 +38,8 @@ fi
 if [ "$candidate" = "(none)" ]; then candidate=""; fi
 if [ -n "$candidate" ] && recent_enough "$candidate"; then
   echo "node: installing the distribution's nodejs $candidate (found: ${found:-none})"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq nodejs npm >/dev/null
   found=$(node_version)
   if [ -n "$found" ] && recent_enough "$found"; then
     echo "node: $found"

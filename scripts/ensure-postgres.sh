@@ -11,8 +11,8 @@ trusted() { psql -h 127.0.0.1 -U postgres -w -Atc 'SELECT 1' postgres >/dev/null
 
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
   echo "postgres: installing Debian's postgresql"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq postgresql >/dev/null
 fi
 version=$(ls /etc/postgresql | sort -V | tail -1)
 if ! answers; then

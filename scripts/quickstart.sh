@@ -85,4 +85,5 @@ echo "== warren run \"uname -a; uptime\" --hosts $HOST_ID --wait"
 node bin/warren.js run "uname -a; uptime" --hosts "$HOST_ID" --wait
 echo
 echo "Warren is running. Try:  npx warren hosts   |   npx warren run \"df -h\" --hosts $HOST_ID --wait"
+echo "Web console:  $WARREN_URL/   (sign in with the token in $TOKEN_FILE; beyond localhost, serve it over HTTPS: docs/console.md)"
 echo "Stop it with:  scripts/quickstart.sh stop"

@@ -179,3 +179,35 @@ export function peerVersions(): Record<string, string> {
   if (sshVersion) versions.openssh += ` (${sshVersion})`;
   return versions;
 }
+
+/** A peer's command line that copies one local file to every host. */
+export interface PeerCopyCommand {
+  tool: 'pdcp' | 'pscp' | 'clush --copy';
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * The command lines that copy `src` to `dest` on h001..h<n>, one connection per host at once
+ * (parallelism n, as Warren reaches every host at once): pdsh's `pdcp` (which runs `pdcp` on each
+ * host too: here the same machine), pssh's `parallel-scp`, and `clush --copy`. Each exits 0 only
+ * when every host got the file. Needs setupPeers() to have run.
+ */
+export function peerCopyCommands(n: number, src: string, dest: string): PeerCopyCommand[] {
+  const hosts = peerHosts(n);
+  const range = hostRange(n);
+  const sshF = `-F ${SSH_CONFIG}`;
+  return [
+    {
+      tool: 'pdcp',
+      argv: ['pdcp', '-R', 'ssh', '-f', String(n), '-w', range, src, dest],
+      env: { PDSH_SSH_ARGS_APPEND: sshF },
+    },
+    { tool: 'pscp', argv: ['parallel-scp', '-p', String(n), '-x', sshF, '-H', hosts.join(' '), src, dest], env: {} },
+    {
+      tool: 'clush --copy',
+      argv: ['clush', '-f', String(n), '--nostdin', '-o', sshF, '-w', range, '--copy', src, '--dest', dest],
+      env: {},
+    },
+  ];
+}

@@ -53,7 +53,7 @@ if ((${#missing[@]})); then
     die "apt-get install ${missing[*]} failed (log: $STATE/apt.log)"
   fi
 fi
-for b in /usr/sbin/sshd ssh ssh-keygen parallel-ssh pdsh clush ansible; do
+for b in /usr/sbin/sshd ssh ssh-keygen parallel-ssh parallel-scp pdsh pdcp clush ansible; do
   command -v "$b" >/dev/null || die "'$b' not found after installing ${PKGS[*]}"
 done
 

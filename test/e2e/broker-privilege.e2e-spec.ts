@@ -118,6 +118,11 @@ describe('broker least privilege', () => {
     expect(await attempt(web1, (ch) => ch.assertQueue(`${ns}.agent.web1x`, { durable: true }))).toMatch(refused);
     expect(await attempt(web1, (ch) => ch.deleteQueue(`${ns}.agent.web1`))).toMatch(refused);
     expect(await attempt(web1, (ch) => ch.consume(`${ns}.results`, () => undefined))).toMatch(refused);
+    // File transfer: another host's chunks, the controllers' fetched chunks, publishing chunks itself.
+    expect(await attempt(web1, (ch) => ch.get(`${ns}.chunks.web2`))).toMatch(refused);
+    expect(await attempt(web1, (ch) => ch.get(`${ns}.fetched`))).toMatch(refused);
+    expect(await attempt(web1, publish(`${ns}.chunks`, 'web2'))).toMatch(refused);
+    expect(await attempt(web1, (ch) => ch.bindQueue(`${ns}.chunks.web1`, `${ns}.chunks`, 'web2'))).toMatch(refused);
   });
 
   it('lets agent web1 consume its own inbox and publish replies and presence', async () => {
@@ -131,6 +136,14 @@ describe('broker least privilege', () => {
     expect(got).not.toBe(false);
     expect(await attempt(web1, publish(`${ns}.replies`, `${ns}.results`))).toBe('allowed');
     expect(await attempt(web1, publish(`${ns}.presence`, ''))).toBe('allowed');
+    // A fetched file's chunks go to the replies exchange too, routed to the fetched queue.
+    expect(await attempt(web1, publish(`${ns}.replies`, `${ns}.fetched`))).toBe('allowed');
+    expect(await attempt(admin, publish(`${ns}.chunks`, 'web1'))).toBe('allowed');
+    expect(
+      await attempt(web1, async (ch) =>
+        expect(await until(() => ch.get(`${ns}.chunks.web1`, { noAck: true }), 5_000)).toBeTruthy(),
+      ),
+    ).toBe('allowed');
     const reply = await attempt(admin, async (ch) => {
       const m = await until(() => ch.get(`${ns}.results`, { noAck: true }), 5_000);
       expect(m.content.toString()).toBe('{}');
@@ -143,15 +156,21 @@ describe('broker least privilege', () => {
     expect(await attempt(ctl, (ch) => ch.get(`${ns}.agent.web1`))).toMatch(/ACCESS_REFUSED/);
     expect(await attempt(ctl, (ch) => ch.bindQueue(`${ns}.agent.web1`, `${ns}.cmd`, 'web2'))).toMatch(/ACCESS_REFUSED/);
     expect(await attempt(ctl, publish(`${ns}.cmd`, 'web1'))).toBe('allowed');
-    await (await connectAs('guest', 'guest')).createChannel().then((ch) => ch.purgeQueue(`${ns}.agent.web1`));
+    // File transfer: it publishes chunks for agents and reads the fetched ones, never an agent's chunk queue.
+    expect(await attempt(ctl, (ch) => ch.get(`${ns}.chunks.web1`))).toMatch(/ACCESS_REFUSED/);
+    expect(await attempt(ctl, publish(`${ns}.chunks`, 'web1'))).toBe('allowed');
+    expect(await attempt(ctl, (ch) => ch.get(`${ns}.fetched`))).toBe('allowed');
+    const admin = await (await connectAs('guest', 'guest')).createChannel();
+    await admin.purgeQueue(`${ns}.agent.web1`);
+    await admin.purgeQueue(`${ns}.chunks.web1`);
   });
 
   it('declares every queue quorum with --queue-type quorum, as an agent of that installation would', async () => {
     const ns2 = `${ns}q`;
     const r = await brokerUsers(['--namespace', ns2, '--queue-type', 'quorum', 'agent', 'web9', pw.web1]);
-    expect(r).toMatchObject({ code: 0, out: expect.stringContaining('4 quorum queues') });
+    expect(r).toMatchObject({ code: 0, out: expect.stringContaining('6 quorum queues') });
     const types = await b.ctl('list_queues', 'name', 'type', '--no-table-headers');
-    for (const q of ['results', 'undelivered', 'agent.web9', 'ctl.web9'])
+    for (const q of ['results', 'undelivered', 'fetched', 'agent.web9', 'ctl.web9', 'chunks.web9'])
       expect(types).toMatch(new RegExp(`^${ns2}\\.${q.replace('.', '\\.')}\\s+quorum$`, 'm'));
     // The same installation provisioned again with the other type: the broker refuses, the script says so.
     const again = await brokerUsers(['--namespace', ns2, 'agent', 'web9', pw.web1]);

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import * as amqplib from 'amqplib';
 import type { TaskView } from '@warren/api';
 import {
+  agentChunksQueue,
   agentControlQueue,
   agentQueue,
   eventNotesExchange,
@@ -124,7 +125,8 @@ export class Warren {
         ...env,
       },
     );
-    const line = await p.waitFor(/"controller listening"/);
+    // A controller starts in a second or two; a loaded CI machine has taken over 15 s.
+    const line = await p.waitFor(/"controller listening"/, 60_000);
     this.url = `http://127.0.0.1:${JSON.parse(line).port}`;
     await until(async () => (await fetch(`${this.url}/healthz`)).ok);
     this.controller = p;
@@ -134,16 +136,17 @@ export class Warren {
   /**
    * Starts an agent for `host`; resolves once the controller sees it online (or at once with
    * `wait: false`). A later flag in `args` wins over the defaults (e.g. another `--state-dir`);
-   * `opts.brokerUrl` replaces the installation's `--broker` (e.g. a cluster's URLs in another order).
+   * `opts.brokerUrl` replaces the installation's `--broker` (e.g. a cluster's URLs in another order);
+   * `opts.entry` runs another agent script (an absolute path, e.g. an unpacked artifact's) in `opts.cwd`.
    */
   async startAgent(
     host: string,
     env: Record<string, string> = {},
     args: string[] = [],
-    opts: { wait?: boolean; brokerUrl?: string } = {},
+    opts: { wait?: boolean; brokerUrl?: string; entry?: string; cwd?: string } = {},
   ): Promise<Proc> {
     const p = this.spawn(
-      'bin/warren-agent.js',
+      opts.entry ?? 'bin/warren-agent.js',
       [
         '--host',
         host,
@@ -162,6 +165,7 @@ export class Warren {
         ...args,
       ],
       env,
+      opts.cwd,
     );
     this.agents.set(host, p);
     if (opts.wait === false) return p;
@@ -188,8 +192,13 @@ export class Warren {
     ]).trim();
   }
 
+  /** set by a blocking {@link controllerCommand}, cleared by the next {@link api} call */
+  private blocked = false;
+
   /** Runs `warren-controller <args>` against this installation's state; returns its stdout, throws on a non-zero exit. */
   controllerCommand(args: string[]): string {
+    // spawnSync blocks this process: the controller may close a kept-alive socket meanwhile, unseen.
+    this.blocked = true;
     const r = spawnSync(
       process.execPath,
       [join(ROOT, 'bin/warren-controller.js'), ...args, '--state-dir', this.dir, '--db', this.db],
@@ -226,13 +235,26 @@ export class Warren {
     const token = opts.token === undefined ? this.token : opts.token;
     const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${this.url}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+    const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+    // After a blocking command the client may reuse a socket the controller closed while idle (its
+    // 5 s keep-alive passed while this process could not see it): the request never reached the
+    // controller (undici: `other side closed`), so it is sent once more, on a new socket.
+    const stale = this.blocked;
+    this.blocked = false;
+    const res = await fetch(`${this.url}${path}`, init).catch((err: Error & { cause?: { code?: string } }) => {
+      if (!stale || err.cause?.code !== 'UND_ERR_SOCKET') throw err;
+      return fetch(`${this.url}${path}`, init);
     });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+  }
+
+  /** The id of `host`'s accepted agent key, as `GET /v1/hosts` lists it (what a signed command names). */
+  async hostKeyId(host: string): Promise<string> {
+    const { hosts } = (await this.api('GET', '/v1/hosts')).body as { hosts: { host: string; keyId: string | null }[] };
+    const keyId = hosts.find((h) => h.host === host)?.keyId;
+    if (!keyId) throw new Error(`${host} has no accepted key`);
+    return keyId;
   }
 
   /** Posts a task with `wait: true` and returns the finished task. */
@@ -242,8 +264,9 @@ export class Warren {
     return res.body;
   }
 
-  private spawn(script: string, args: string[], env: Record<string, string>): Proc {
-    const child = spawn(process.execPath, [join(ROOT, script), ...args], {
+  private spawn(script: string, args: string[], env: Record<string, string>, cwd?: string): Proc {
+    const child = spawn(process.execPath, [resolve(ROOT, script), ...args], {
+      cwd,
       env: { ...process.env, WARREN_LOG_LEVEL: 'debug', WARREN_QUEUE_TYPE: this.queueType, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -279,7 +302,7 @@ export class Warren {
       const queues = [
         ...t.queues.map((q) => q.name),
         eventsStream(this.ns),
-        ...hosts.flatMap((h) => [agentQueue(this.ns, h), agentControlQueue(this.ns, h)]),
+        ...hosts.flatMap((h) => [agentQueue(this.ns, h), agentControlQueue(this.ns, h), agentChunksQueue(this.ns, h)]),
       ];
       for (const q of queues) {
         const ch = await channel();

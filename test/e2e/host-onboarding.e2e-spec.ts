@@ -124,9 +124,12 @@ describe('host onboarding: no lock-out by forged keys, no replayed presence, lab
     await w.controller!.stop();
     await w.startController({}, []);
     // Replayed within the presence window of its sentAt: only the recorded newest sentAt tells it apart.
-    for (const m of [last, heartbeats[0]]) await publish(m.content, m.properties.headers ?? {});
+    // One at a time: two heartbeats of one key read in the same turn are one (the newer), by design.
     const replays = () => (w.controller!.output.match(/ignored a stale or replayed heartbeat/g) ?? []).length;
-    await until(() => replays() >= 2 || undefined, 5_000);
+    for (const [i, m] of [last, heartbeats[0]].entries()) {
+      await publish(m.content, m.properties.headers ?? {});
+      await until(() => replays() >= i + 1 || undefined, 5_000);
+    }
     await until(async () => (await hosts()).some((h) => h.host === 'o1' && h.status === 'online'), 10_000);
     // Listed (presence persists across restarts) but offline: the replays were not believed.
     expect((await hosts()).find((h) => h.host === 'o2')?.status).toBe('offline');

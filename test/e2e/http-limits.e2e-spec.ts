@@ -60,10 +60,15 @@ describe('hostile clients: guessing tokens, and holding connections open', () =>
     );
     await sleep(300);
     const valid = await w.api('GET', '/v1/hosts');
-    const cli = await w.cli(['hosts']);
+    // A CLI call is a process start away from the last guess: a refill may be left for it now and
+    // then (CI, loaded, saw one get through). Up to 5 calls: refused ones say so and exit 3.
+    const clis: { code: number | null; stderr: string }[] = [];
+    while (clis.length < 5 && clis.at(-1)?.code !== 3) clis.push(await w.cli(['hosts']));
     guessing = false;
     await guesser;
     expect(valid.status).toBe(429);
+    expect(clis.every((c) => c.code === 0 || c.code === 3)).toBe(true);
+    const cli = clis.at(-1)!;
     expect(cli.code).toBe(3);
     expect(cli.stderr).toMatch(/refuses requests from this address for now \(HTTP 429.*retry in \d+ s/);
 

@@ -15,10 +15,10 @@ import { freshDatabase, type TestDatabase } from '../support/postgres';
  */
 const ROOT = resolve(__dirname, '../..');
 const TOO_NEW =
-  'warren-controller: database schema is at version 2, newer than this warren-controller knows (1): upgrade warren-controller, or point --db elsewhere\n';
+  'warren-controller: database schema is at version 4, newer than this warren-controller knows (3): upgrade warren-controller, or point --db elsewhere\n';
 const later = (dialect: 'sqlite' | 'postgres') => [
   ...MIGRATIONS[dialect],
-  { version: 2, name: 'later', sql: 'CREATE TABLE later (x INTEGER)' },
+  { version: MIGRATIONS[dialect].length + 1, name: 'later', sql: 'CREATE TABLE later (x INTEGER)' },
 ];
 
 /** Runs `bin/warren-controller.js args`; resolves with its exit status and output (killed after 30 s). */
@@ -83,17 +83,21 @@ describe('warren-controller migrate on PostgreSQL', () => {
     const dry = await controller(['migrate', '--dry-run', '--db', url]);
     expect(dry).toEqual({
       code: 0,
-      stdout: `${url}: at schema version 0 (empty)\nwould apply 0001_initial\ndry run: nothing changed\n`,
+      stdout: `${url}: at schema version 0 (empty)\nwould apply 0001_initial\nwould apply 0002_files\nwould apply 0003_active_by_task\ndry run: nothing changed\n`,
       stderr: '',
     });
     expect(await tables(pool)).toBe(0);
     const real = await controller(['migrate', '--db', url]);
     expect(real.stdout).toBe(
-      `${url}: at schema version 0 (empty)\napplied 0001_initial\n${url}: now at schema version 1\n`,
+      `${url}: at schema version 0 (empty)\napplied 0001_initial\napplied 0002_files\napplied 0003_active_by_task\n${url}: now at schema version 3\n`,
     );
-    expect((await pool.query(`SELECT version FROM schema_migrations`)).rows).toEqual([{ version: 1 }]);
+    expect((await pool.query(`SELECT version FROM schema_migrations ORDER BY version`)).rows).toEqual([
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+    ]);
     expect((await controller(['migrate', '--dry-run', '--db', url])).stdout).toBe(
-      `${url}: at schema version 1, the newest this warren-controller knows: nothing to do\n`,
+      `${url}: at schema version 3, the newest this warren-controller knows: nothing to do\n`,
     );
   });
 });

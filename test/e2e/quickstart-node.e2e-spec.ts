@@ -80,7 +80,10 @@ describe('quick start on a machine without a recent enough Node.js (scripts/ensu
     expect(r.stdout).toBe(
       "node: installing the distribution's nodejs 20.19.2+dfsg-1 (found: v18.20.4)\nnode: v20.19.2\n",
     );
-    expect(aptCalls(m)).toEqual(['update -qq', 'install -y -qq nodejs npm']);
+    expect(aptCalls(m)).toEqual([
+      '-o DPkg::Lock::Timeout=600 update -qq',
+      '-o DPkg::Lock::Timeout=600 install -y -qq nodejs npm',
+    ]);
   });
 
   it('stops with the commands that install the LTS when the distribution offers too old a nodejs (Debian 12) or none', async () => {

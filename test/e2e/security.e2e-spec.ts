@@ -104,8 +104,7 @@ describe('security: only signed, fresh, first-seen commands for this host ever r
     await w.startAgent('sec1');
     await w.startAgent('sec2');
     key = readSigningKeyFile(w.controllerKeyPath);
-    const { hosts } = (await w.api('GET', '/v1/hosts')).body as { hosts: { host: string; keyId: string }[] };
-    sec1Key = hosts.find((h) => h.host === 'sec1')!.keyId;
+    sec1Key = await w.hostKeyId('sec1');
     conn = await amqplib.connect(BROKER_URL);
     ch = await conn.createConfirmChannel();
   });

@@ -1,15 +1,35 @@
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import * as amqplib from 'amqplib';
 import {
   encode,
-  generateSigningKey,
+  keyFingerprint,
   type PresenceMessage,
   presenceExchange,
   PROTOCOL_VERSION,
   signBody,
+  type SigningKey,
 } from '@warren/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_URL, sleep, until, Warren } from './harness';
+
+/** DER prefix of an Ed25519 private key in PKCS #8 before its 32-byte seed (RFC 8410, section 7). */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * A fresh Ed25519 key made from 32 random bytes rather than `generateKeyPairSync`: with thousands of
+ * those, Node 20 deadlocked here (a key-generation job freed by the GC while `keyFingerprint`'s JWK
+ * export held the key's lock: the test worker stuck in a futex, no timeout able to fire).
+ */
+function forgedKey(): SigningKey {
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, randomBytes(32)]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const publicKey = createPublicKey(privateKey);
+  const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  return { privateKey, publicKey, keyId: keyFingerprint(publicKey), publicPem };
+}
 
 /** The middle value: one slow outlier on a loaded machine moves it no further than one place. */
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -149,7 +169,7 @@ describe('targets: globs against thousands of known digit-heavy hosts stall noth
   let ch: amqplib.ConfirmChannel;
 
   const forgeHeartbeat = (host: string) => {
-    const key = generateSigningKey();
+    const key = forgedKey();
     const m: PresenceMessage = {
       v: PROTOCOL_VERSION,
       kind: 'presence',

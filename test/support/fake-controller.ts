@@ -70,9 +70,10 @@ export class FakeController {
     }
     if (req.method === 'POST' && req.url === '/v1/tasks') {
       const body = req.body as CreateTaskRequest;
-      const id = `${/sleep/.test(body.command) ? 't_slow' : /brief/.test(body.command) ? 't_brief' : 't_'}${this.tasks.size + 1}`;
+      const command = body.command ?? '';
+      const id = `${/sleep/.test(command) ? 't_slow' : /brief/.test(command) ? 't_brief' : 't_'}${this.tasks.size + 1}`;
       const hosts = body.hosts ?? [];
-      this.tasks.set(id, { command: body.command, hosts, at: Date.now() });
+      this.tasks.set(id, { command, hosts, at: Date.now() });
       return [202, { id, hosts, state: 'running', concurrency: null, maxErrors: null } satisfies TaskAccepted];
     }
     const m = /^\/v1\/tasks\/([^/?]+)/.exec(req.url);
@@ -161,6 +162,7 @@ function hostResult(host: string, now: string, over: Partial<HostResult>): HostR
     startedAt: now,
     finishedAt: now,
     durationMs: null,
+    file: null,
     ...over,
   };
 }
@@ -176,6 +178,8 @@ function taskView(
   return {
     id,
     command,
+    transfer: null,
+    stdin: null,
     cwd: null,
     envNames: [],
     runAs: null,

@@ -50,6 +50,7 @@ interface Endpoint {
 export const ENDPOINTS: Endpoint[] = [
   { name: 'GET /healthz', method: 'GET', path: () => '/healthz', query: {} },
   { name: 'GET /metrics', method: 'GET', path: () => '/metrics', query: {} },
+  { name: 'GET /v1/openapi.json', method: 'GET', path: () => '/v1/openapi.json', query: {} },
   { name: 'GET /v1/hosts', method: 'GET', path: () => '/v1/hosts', query: {} },
   {
     name: 'POST /v1/hosts/:host/accept',

@@ -49,6 +49,16 @@ export function procState(pid: number): string | null {
   }
 }
 
+/** `/proc/<pid>/stat`'s start time (clock ticks after boot, field 22 in proc(5)): tells a pid from its reuse. Null if gone. */
+export function procStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The pid on the first line of a PostgreSQL lock file (`postmaster.pid`, `.s.PGSQL.<port>.lock`), or null. */
 export function lockPid(file: string): number | null {
   try {

@@ -29,6 +29,12 @@ export interface PrivateBrokerOptions {
    * are to form a cluster share one (see `rabbit-cluster.ts`). Default: a random one per node.
    */
   cookie?: string;
+  /**
+   * Extra Erlang VM flags, appended to `RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS`, e.g. `+sbwt none` (no
+   * scheduler busy-waiting: RabbitMQ's runtime-tuning guide advises it where the broker shares its
+   * cores with other busy processes).
+   */
+  erlArgs?: string;
 }
 
 /** The directory holding RabbitMQ's own scripts; called directly so that no wrapper switches user. */
@@ -141,7 +147,7 @@ export class PrivateBroker {
       RABBITMQ_PID_FILE: join(this.dir, 'node.pid'),
       // -noinput: the start below asks for an exec'd VM (RABBITMQ_ALLOW_INPUT), which would
       // otherwise start an Erlang shell that exits at stdin's EOF.
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-noinput -kernel inet_dist_use_interface {127,0,0,1}',
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-noinput -kernel inet_dist_use_interface {127,0,0,1}${this.opts.erlArgs ? ` ${this.opts.erlArgs}` : ''}`,
       ERL_EPMD_ADDRESS: '127.0.0.1',
     };
   }
@@ -317,7 +323,8 @@ export class PrivateBroker {
     this.lastStartMs = Date.now() - started;
   }
 
-  private beamPid(): number | null {
+  /** The node's Erlang VM (beam.smp), or null when it is not running. */
+  beamPid(): number | null {
     try {
       return Number(readFileSync(join(this.dir, 'node.pid'), 'utf8').trim()) || null;
     } catch {

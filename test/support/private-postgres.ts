@@ -4,7 +4,7 @@ import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { lockPid, PG_USER, procState, runPg } from './pg-processes';
+import { lockPid, PG_USER, procStartTime, procState, runPg } from './pg-processes';
 import { freePort } from './private-broker';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -170,7 +170,17 @@ export class PrivatePostgres {
     const postmaster = this.postmasterPid();
     if (postmaster && this.isOurs(postmaster)) PrivatePostgres.kill(postmaster);
     const deadline = Date.now() + 10_000;
-    for (let left = await this.pids(); left.length > 0; left = await this.pids()) {
+    // A SIGKILLed process still exiting has released its memory, so its command line reads empty
+    // and it no longer looks like ours, yet its state is still R or D: wait on every pid once seen.
+    // The start time tells such a pid from a reuse of it by some other process, never to be killed.
+    const seen = new Map<number, string | null>();
+    const alive = (): number[] => {
+      for (const pid of this.pidsSync()) if (!seen.has(pid)) seen.set(pid, procStartTime(pid));
+      return [...seen]
+        .filter(([pid, t]) => t !== null && procStartTime(pid) === t && ![null, 'Z'].includes(procState(pid)))
+        .map(([pid]) => pid);
+    };
+    for (let left = alive(); left.length > 0; left = alive()) {
       if (Date.now() > deadline)
         throw new Error(`processes of ${this.clusterName} survived SIGKILL: ${left.join(', ')}`);
       left.forEach(PrivatePostgres.kill);

@@ -7,7 +7,8 @@ import { type Db, openDatabase } from '../../apps/controller/src/store/database'
  * its own tables.
  */
 export function migratedSqlite(): Db {
-  const db = openDatabase(':memory:');
+  // Not migrated on open: each migration is applied here once (a second run of 0002's ALTER TABLE fails).
+  const db = openDatabase(':memory:', { migrate: false });
   for (const m of MIGRATIONS.sqlite) db.exec(m.sql);
   return db;
 }

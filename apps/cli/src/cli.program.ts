@@ -4,6 +4,8 @@ import { UsageError } from './cli.errors';
 import type { CliIo } from './cli.io';
 import { registerAuditCommand } from './commands/audit.command';
 import { registerCheckCommand } from './commands/check.command';
+import { registerCpCommand } from './commands/cp.command';
+import { registerFetchCommand } from './commands/fetch.command';
 import type { CommandContext } from './commands/command.context';
 import { LOCAL_COMMANDS, registerCompletionCommand } from './commands/completion.command';
 import { registerCancelCommand } from './commands/cancel.command';
@@ -34,6 +36,8 @@ export interface CliTuning {
   confirm?: Confirmer;
   /** Ctrl-C while watching a task: cancel or detach (the real process only) */
   interrupts?: InterruptHub;
+  /** ms `warren fetch` retries a download answered 409 "incomplete" (default 10 s) */
+  incompleteRetryMs?: number;
 }
 
 /** `--url`, else `WARREN_URL`, else {@link DEFAULT_URL}; must be an http(s) URL. */
@@ -65,6 +69,9 @@ Examples:
   warren run "uptime" --hosts web1 web2 --wait
   id=$(warren run "sleep 30; date" --hosts web1); warren check "$id" --wait
   warren --url http://controller:7070 tasks --limit 5
+  warren cp motd.txt --dest /etc/motd --hosts web1 web2 --wait
+  warren fetch /var/log/syslog --dest ./logs --hosts web1 web2
+  warren run 'sha256sum' --stdin backup.tar --hosts web1 --wait
   warren shell
   source <(warren completion bash)     (zsh, fish: see warren completion --help)
 `;
@@ -103,6 +110,8 @@ function buildProgram(ctx: CommandContext, state: CliState, tuning: Partial<CliT
       state.ca = state.caFile === null ? undefined : readCaFile(state.caFile);
     });
   registerRunCommand(program, ctx);
+  registerCpCommand(program, ctx);
+  registerFetchCommand(program, ctx);
   registerRerunCommand(program, ctx);
   registerCheckCommand(program, ctx);
   registerHostsCommand(program, ctx);
@@ -148,6 +157,7 @@ function contextFor(
     now: tuning.now ?? Date.now,
     confirm: tuning.confirm,
     interrupts: tuning.interrupts,
+    incompleteRetryMs: tuning.incompleteRetryMs,
     setExit,
   };
 }

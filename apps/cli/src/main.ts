@@ -9,7 +9,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 void runCli(
   process.argv.slice(2),
-  { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  { stdout: process.stdout, stderr: process.stderr, env: process.env, stdin: process.stdin },
   { interrupts: processInterruptHub() },
 ).then((code) => {
   process.exitCode = code;

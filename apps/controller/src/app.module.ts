@@ -20,17 +20,20 @@ import { UndeliveredConsumer } from './dead-letters/undelivered.consumer';
 import { HttpExceptionFilter } from './errors/http-exception.filter';
 import { EventsModule } from './events/events.module';
 import { NotePublisher } from './events/note.publisher';
+import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { HostsModule } from './hosts/hosts.module';
 import { HostsRegistry } from './hosts/hosts.registry';
 import { MetricsEndpointModule } from './metrics/metrics.module';
+import { OpenApiModule } from './openapi/openapi.module';
+import { FetchedConsumer } from './results/fetched.consumer';
 import { ResultsConsumer } from './results/results.consumer';
 import { ResultsModule } from './results/results.module';
 import { DeadlineSweeper } from './tasks/deadline.sweeper';
 import { TasksModule } from './tasks/tasks.module';
 
 /**
- * The controller: HTTP API (tasks, events, hosts, audit, metrics, health), the dispatcher, the
+ * The controller: HTTP API (tasks, events, hosts, audit, metrics, health, its OpenAPI document), the dispatcher, the
  * consumers of results, dead letters and presence, the deadline sweeper, the wake-ups between
  * controllers sharing the database, and the stores (SQLite or PostgreSQL),
  * each in its feature module. Here: the global configuration and logger, the one exception
@@ -47,6 +50,7 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
   constructor(
     private readonly broker: BrokerService,
     private readonly results: ResultsConsumer,
+    private readonly fetched: FetchedConsumer,
     private readonly undelivered: UndeliveredConsumer,
     private readonly hosts: HostsRegistry,
     private readonly sweeper: DeadlineSweeper,
@@ -65,12 +69,14 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
         AuditModule,
         HostsModule,
         TasksModule,
+        FilesModule,
         ResultsModule,
         ClusterModule,
         DeadLettersModule,
         EventsModule,
         MetricsEndpointModule.register(config),
         HealthModule,
+        OpenApiModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };
@@ -79,6 +85,7 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Attaches consumers before connecting, so the first connection sets everything up at once. */
   async onApplicationBootstrap(): Promise<void> {
     await this.results.start();
+    await this.fetched.start();
     await this.undelivered.start();
     await this.hosts.start();
     await this.cluster.start();
@@ -88,9 +95,9 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
 
   /** Stops the consumers once every timer and listener is gone (see the class comment). */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.results.stop(), this.undelivered.stop(), this.hosts.stop()]);
+    await Promise.all([this.results.stop(), this.fetched.stop(), this.undelivered.stop(), this.hosts.stop()]);
     await this.cluster.stop(); // after the results consumer: its last commits are announced
-    this.notes.stop(); // and noted in the events stream
+    await this.notes.stop(); // and noted in the events stream
     await this.audit.flush(); // the counts of repeated refusals not yet written
   }
 }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { scrubBrokerPasswordFromProcessTitle } from '@warren/amqp';
@@ -9,10 +9,12 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runMaintenanceCommand } from './auth/token.commands';
 import { type ControllerConfig, parseControllerArgs } from './config/controller.config';
+import { consoleStatic, loadConsoleFiles } from './console/console.static';
 import { validationPipe } from './errors/validation.pipe';
 import { applyServerLimits, DEFAULT_SERVER_TIMEOUTS } from './http/http-server';
 import { jsonBody } from './http/json-body';
 import { runKeygen } from './keys/keygen.command';
+import { runOpenApi } from './openapi/openapi.command';
 import { openToOthers } from './store/database';
 import { migrationLabel } from './store/migrations/migration-plan';
 import { migrateDatabase, printableDb } from './store/migrations/migrate-database';
@@ -41,6 +43,10 @@ async function serve(config: ControllerConfig): Promise<void> {
     if (mode) logger.warn({ dir, mode }, 'state directory is accessible to group or others: chmod 700 it');
   }
   app.disable('x-powered-by');
+  // The web console, built by `npm run build` beside this bundle (dist/console): served without a token.
+  const consoleFiles = loadConsoleFiles(join(__dirname, '..', '..', 'console'));
+  if (consoleFiles) app.use(consoleStatic(consoleFiles));
+  else logger.warn('web console not built (npm run build): / answers 404');
   app.use(jsonBody());
   applyServerLimits(app.getHttpServer(), {
     ...DEFAULT_SERVER_TIMEOUTS,
@@ -79,6 +85,12 @@ async function main(): Promise<void> {
   const { action, config } = loadConfigOrExit('warren-controller', () => parseControllerArgs(process.argv.slice(2)));
   if (action.command === 'serve') return serve(config);
   const io = { stdout: process.stdout, stderr: process.stderr };
+  if (action.command === 'openapi') {
+    // Built, not started: its modules' metadata lists the controllers.
+    const app = AppModule.forRoot(config, createRootLogger('warren-controller', config.logLevel));
+    process.exitCode = runOpenApi(app, action.out, io);
+    return;
+  }
   process.exitCode =
     action.command === 'keygen'
       ? runKeygen(action.out ?? config.keyPath, io)

@@ -16,7 +16,23 @@ export interface PublisherOptions {
   onReturn?: (msg: ReturnedMessage) => void;
   /** ms; how long a publish made while disconnected waits for the connection before failing */
   waitForConnectionMs?: number;
+  /**
+   * ms a publish handed to a channel may wait for its confirm before the channel is given up as
+   * stalled and the message is published again on a fresh one; default {@link CONFIRM_TIMEOUT_MS}.
+   * Time while the broker blocks the connection (`connection.blocked`) does not count.
+   */
+  confirmTimeoutMs?: number;
 }
+
+/**
+ * ms a publish waits for its confirm before {@link ConfirmPublisher} gives its channel up as stalled
+ * and publishes it again on a fresh channel. RabbitMQ confirms a persistent message once every queue
+ * it was routed to has taken it (https://www.rabbitmq.com/docs/confirms#when-publishes-are-confirmed);
+ * a quorum queue or stream that loses its leader node re-elects one within about a second here
+ * (measured on 3.10.8), yet now and then a channel's confirm never comes, nor a nack, nor a channel
+ * close. Ten seconds is far above any confirm seen on a live broker (tens of ms under load).
+ */
+export const CONFIRM_TIMEOUT_MS = 10_000;
 
 /**
  * Delays between attempts at opening the successor of a nacked channel, ms: equal jitter, the cap
@@ -38,6 +54,8 @@ interface Entry {
   sends: number;
   /** the channel it was last handed to */
   channel: ConfirmChannel | null;
+  /** fires when its confirm is overdue on `channel` ({@link PublisherOptions.confirmTimeoutMs}) */
+  overdue: NodeJS.Timeout | null;
 }
 
 /**
@@ -51,10 +69,15 @@ interface Entry {
  *
  * A nack also retires the channel that brought it: later publishes go through a fresh channel on
  * the same connection, and the old one is closed once its last confirm is in. Measured on RabbitMQ
- * 3.10.8 (`test/e2e/faults/chaos/rabbit-cluster.chaos-spec.ts`): a channel whose first publish to a quorum
+ * 3.10.8 (`test/e2e/faults/rabbit-cluster.e2e-spec.ts`): a channel whose first publish to a quorum
  * queue comes while that queue's leader node is dead and no other is elected yet nacks that
  * publish, and every later one to the queue, for as long as the channel lives, while a fresh
  * channel is confirmed at once.
+ *
+ * A confirm that does not come within `confirmTimeoutMs` (neither ack, nack nor channel close) has
+ * the same effect as a lost connection, on the channel alone: the channel is given up, and what it
+ * carried unconfirmed is published again on a fresh channel of the same connection (logged once per
+ * channel given up, counted in {@link stalledChannels}).
  */
 export class ConfirmPublisher {
   private channel: ConfirmChannel | null = null;
@@ -75,8 +98,12 @@ export class ConfirmPublisher {
   private closed = false;
   /** resolves `close`'s wait once nothing is pending */
   private onDrained: (() => void) | null = null;
-  /** messages published again after a connection loss */
+  /** messages published again after a connection loss or a stalled channel */
   republished = 0;
+  /** channels given up because a confirm was overdue */
+  stalledChannels = 0;
+  /** the broker has blocked the current connection (`connection.blocked`, a resource alarm) */
+  private blocked = false;
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -88,6 +115,14 @@ export class ConfirmPublisher {
     await this.conn.attach(async (model) => {
       const ch = await this.openChannel(model);
       this.model = model;
+      // https://www.rabbitmq.com/docs/connection-blocked: nothing is confirmed while it lasts.
+      this.blocked = false;
+      model.on('blocked', () => {
+        if (this.model === model) this.blocked = true;
+      });
+      model.on('unblocked', () => {
+        if (this.model === model) this.blocked = false;
+      });
       this.channel = ch;
       this.retired.clear(); // they went with the old connection
       if (this.renewTimer) clearTimeout(this.renewTimer); // this connection's channel replaces any successor
@@ -125,6 +160,60 @@ export class ConfirmPublisher {
     this.retired.add(ch);
     this.closeIfIdle(ch);
     this.openSuccessor(model, 0);
+  }
+
+  /**
+   * A confirm on `ch` is overdue: give `ch` up (its late answers are ignored) and publish what it
+   * carried unconfirmed again, on the current channel, or on a successor opened as after a nack.
+   * Time the connection spends blocked by the broker does not count: the check waits again.
+   */
+  private onOverdue(ch: ConfirmChannel, e: Entry): void {
+    e.overdue = null;
+    if (!this.inFlight.has(e) || e.channel !== ch || this.closed) return;
+    // Blocked by the broker, or the connection is gone (its reconnect publishes everything again).
+    if (this.blocked || (this.channel !== ch && !this.retired.has(ch) && !this.conn.connected)) {
+      this.armOverdue(ch, e);
+      return;
+    }
+    const stranded = [...this.inFlight].filter((x) => x.channel === ch);
+    for (const x of stranded) {
+      this.inFlight.delete(x);
+      if (x.overdue) clearTimeout(x.overdue);
+      x.overdue = null;
+      x.channel = null;
+    }
+    this.stalledChannels++;
+    this.opts.logger.warn(
+      {
+        exchange: e.exchange,
+        routingKey: e.routingKey,
+        waitedMs: this.confirmTimeoutMs,
+        unconfirmed: stranded.length,
+        stalled: this.stalledChannels,
+        // the one in use, one retired after a nack and waiting for its last confirms, or one closed under us
+        channel: this.channel === ch ? 'current' : this.retired.has(ch) ? 'retired' : 'closed',
+      },
+      'publish not confirmed in time; publishing again on a fresh channel',
+    );
+    // The channel in use is retired as after a nack (and closed, nothing being in flight on it now);
+    // a retired one is closed here. One closed under us needs nothing.
+    if (this.channel === ch) this.renewAfterNack(ch);
+    else if (this.retired.delete(ch)) ch.close().catch(() => undefined);
+    for (const x of stranded) {
+      this.republished++;
+      if (this.channel) this.send(this.channel, x);
+      else this.waiting.add(x); // the successor (or the next connection) sends it
+    }
+  }
+
+  private get confirmTimeoutMs(): number {
+    return this.opts.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS;
+  }
+
+  private armOverdue(ch: ConfirmChannel, e: Entry): void {
+    if (e.overdue) clearTimeout(e.overdue);
+    e.overdue = setTimeout(() => this.onOverdue(ch, e), this.confirmTimeoutMs);
+    e.overdue.unref();
   }
 
   /**
@@ -189,6 +278,7 @@ export class ConfirmPublisher {
         timer: null,
         sends: 0,
         channel: null,
+        overdue: null,
       };
       // The channel exists from its attach hook on: publishing need not wait for later hooks.
       if (this.channel) {
@@ -227,6 +317,7 @@ export class ConfirmPublisher {
     e.sends++;
     e.channel = ch;
     this.inFlight.add(e);
+    this.armOverdue(ch, e);
     try {
       ch.publish(e.exchange, e.routingKey, e.content, e.options, (err) => {
         // Not in flight, or re-sent on another channel since: this answer is stale.
@@ -249,6 +340,8 @@ export class ConfirmPublisher {
 
   private settled(e: Entry): void {
     this.inFlight.delete(e);
+    if (e.overdue) clearTimeout(e.overdue);
+    e.overdue = null;
     if (e.channel) this.closeIfIdle(e.channel);
     if (this.pending === 0) this.onDrained?.();
   }
@@ -277,6 +370,7 @@ export class ConfirmPublisher {
     }
     for (const e of [...this.waiting, ...this.inFlight]) {
       if (e.timer) clearTimeout(e.timer);
+      if (e.overdue) clearTimeout(e.overdue);
       e.reject(new ClosedError('publisher closed before the broker confirmed'));
     }
     this.waiting.clear();

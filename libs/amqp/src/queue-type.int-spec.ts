@@ -40,7 +40,9 @@ async function declare(ns: string, type: QueueType): Promise<void> {
 async function remove(ns: string): Promise<void> {
   const c = await amqplib.connect(URL);
   const ch = await c.createChannel();
-  for (const q of sharedTopology(ns, 'classic').queues) await ch.deleteQueue(q.name);
+  // Last declared first: a retry between two deletes then still fails on the first queue (the mismatch
+  // already logged) rather than on the next one, which would be a new mismatch with a line of its own.
+  for (const q of [...sharedTopology(ns, 'classic').queues].reverse()) await ch.deleteQueue(q.name);
   for (const e of sharedTopology(ns, 'classic').exchanges) await ch.deleteExchange(e.name);
   await c.close();
 }

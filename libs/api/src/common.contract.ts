@@ -2,6 +2,16 @@ import type { AuditList } from './audit.contract';
 import type { HostAccepted, HostKeyList, HostList, HostRejected } from './hosts.contract';
 import type { DryRunAnswer, OutputBytes, TaskAccepted, TaskCancelled, TaskList, TaskView } from './tasks.contract';
 
+/** `GET /v1/whoami` (any role): the token the request carried, so a client (the console) shows only what it may do. */
+export interface Whoami {
+  /** the token's name, as the audit log names its actor */
+  name: string;
+  /** `viewer` reads; `operator` also runs, cancels and re-runs tasks; `admin` also reads the audit log and accepts host keys */
+  role: 'viewer' | 'operator' | 'admin';
+  /** the host patterns the token is limited to; null: every host */
+  hostPatterns: string[] | null;
+}
+
 /** `GET /healthz` (no token needed): 200 when the broker connection is up, 503 otherwise. */
 export interface Health {
   status: 'ok' | 'degraded';
@@ -35,4 +45,5 @@ export type ApiResponseBody =
   | HostKeyList
   | AuditList
   | Health
+  | Whoami
   | ApiErrorBody;

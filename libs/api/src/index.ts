@@ -7,6 +7,7 @@
 export * from './audit.contract';
 export * from './common.contract';
 export * from './events.contract';
+export * from './files.contract';
 export * from './hostlist';
 export * from './hosts.contract';
 export * from './tasks.contract';

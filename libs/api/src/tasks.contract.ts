@@ -1,4 +1,5 @@
 import type { InvocationState, RejectCode, TaskState } from '@warren/protocol';
+import type { GetRequest, HostFile, PutRequest, TaskStdinView, TaskTransferView } from './files.contract';
 import type { LimitSpec } from './limit.rule';
 
 /** Why a host a glob, a label selector or `all` matched is left out of a task. */
@@ -11,12 +12,19 @@ export interface ExcludedHost {
 }
 
 /**
- * Body of `POST /v1/tasks`. One of `hosts`, `labels` or `all` is required; optional fields left out
- * take the controller's defaults. Unknown fields are refused (400).
+ * Body of `POST /v1/tasks`. One of `hosts`, `labels` or `all` is required, and exactly one of
+ * `command`, `put` or `get` (else 400); optional fields left out take the controller's defaults.
+ * Unknown fields are refused (400).
  */
 export interface CreateTaskRequest {
   /** run on each host as `/bin/sh -c <command>` */
-  command: string;
+  command?: string;
+  /** write an uploaded file on each host instead of running a command (`warren cp`); role operator */
+  put?: PutRequest;
+  /** read a file from each host instead of running a command (`warren fetch`); role operator */
+  get?: GetRequest;
+  /** SHA-256 of an uploaded file fed to `command`'s standard input on every host (`--stdin`); only with `command` */
+  stdin?: string;
   /**
    * host names, ranges (`web[01-20]`) and globs (`web*`, matched among online hosts): at most 10000
    * entries of at most 255 characters, at most 100 globs, a glob of at most 8 brackets whose bounds
@@ -151,12 +159,19 @@ export type HostResult = {
   finishedAt: string | null;
   /** ms; null when it never started */
   durationMs: number | null;
+  /** the file of a put, get or stdin invocation that succeeded; null otherwise */
+  file: HostFile | null;
 };
 
 /** A task without results, as `GET /v1/tasks` lists it; env values are never shown. */
 export interface TaskHead {
   id: string;
+  /** the shell command; for a put or get, a description of it (`put /etc/motd`, `get /var/log/syslog`) */
   command: string;
+  /** the file transfer this task is instead of a command; null for a command */
+  transfer: TaskTransferView | null;
+  /** the file fed to the command's stdin; null if none */
+  stdin: TaskStdinView | null;
   cwd: string | null;
   /** names of the env variables set; never their values */
   envNames: string[];
@@ -189,7 +204,27 @@ export interface TaskView extends TaskHead {
   results: HostResult[];
 }
 
-/** `GET /v1/tasks?limit=N` (1–1000, default 20): newest first. */
+/**
+ * Query string of `GET /v1/tasks`: each parameter at most once, unknown ones refused (400); the
+ * filters combine (AND).
+ */
+export interface TaskListQueryParams {
+  /** tasks per answer, 1–1000 (outside: the nearest bound); default 20 */
+  limit?: number;
+  state?: TaskState;
+  /** text the command contains, ignoring ASCII case; at most 200 characters */
+  q?: string;
+  /** the token name (or `local:<user>`) that created the task, exactly */
+  createdBy?: string;
+  /** created at or after: an ISO time or ms since the epoch */
+  since?: string;
+  /** created before: an ISO time or ms since the epoch */
+  until?: string;
+  /** a task id: the tasks after it, newest first (the next page: the last id of this one); an unknown id lists none */
+  before?: string;
+}
+
+/** `GET /v1/tasks` ({@link TaskListQueryParams}): newest first. */
 export interface TaskList {
   tasks: TaskHead[];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCancel, decodeCommand, decodeReply, encode } from './codec';
+import { decodeCancel, decodeCommand, decodePresence, decodeReply, encode } from './codec';
 import type { CommandMessage, InterruptedMessage, ResultMessage } from './messages';
 import { agentQueue, agentTopology, commandExchange } from './topology';
 
@@ -22,6 +22,52 @@ const command: CommandMessage = {
   replyTo: 'warren.results',
 };
 
+describe('codec: protocol versions', () => {
+  const raw = (o: unknown) => Buffer.from(JSON.stringify(o));
+
+  it('marks a command of a version outside 1..2 as wrongVersion, naming both, with the ids it could read', () => {
+    for (const v of [0, 3]) {
+      expect(decodeCommand(raw({ ...command, v }))).toEqual({
+        ok: false,
+        reason: `controller speaks protocol ${v}; this agent accepts 1 to 2`,
+        partial: { invocationId: 'inv-1', taskId: 't_1', host: 'web1' },
+        wrongVersion: v,
+      });
+    }
+    expect(decodeCancel(raw({ v: 3, kind: 'cancel' }))).toMatchObject({ ok: false, wrongVersion: 3 });
+  });
+
+  it('checks the version before the kind and fields: a newer protocol may have others', () => {
+    expect(decodeCommand(raw({ v: 3, kind: 'run', invocationId: 'inv-9' }))).toMatchObject({
+      ok: false,
+      wrongVersion: 3,
+      partial: { invocationId: 'inv-9' },
+    });
+  });
+
+  it('says the agent speaks it when a reply or heartbeat is of another version', () => {
+    expect(decodeReply(raw({ v: 0, kind: 'result', host: 'web1' }))).toMatchObject({
+      ok: false,
+      reason: 'agent speaks protocol 0; this controller accepts 1 to 2',
+      partial: { host: 'web1' },
+      wrongVersion: 0,
+    });
+    expect(decodePresence(raw({ v: 3, kind: 'presence', host: 'web1' }))).toMatchObject({
+      ok: false,
+      reason: 'agent speaks protocol 3; this controller accepts 1 to 2',
+      wrongVersion: 3,
+    });
+  });
+
+  it('calls a v that is no integer malformed, not another version', () => {
+    for (const v of [undefined, null, '1', 1.5]) {
+      const d = decodeReply(raw({ v, kind: 'result' }));
+      expect(d).toMatchObject({ ok: false, reason: 'v must be an integer protocol version' });
+      expect(d).not.toHaveProperty('wrongVersion');
+    }
+  });
+});
+
 describe('codec', () => {
   it('round-trips a command, with or without live: false', () => {
     expect(decodeCommand(encode(command))).toEqual({ ok: true, message: command });
@@ -35,10 +81,10 @@ describe('codec', () => {
     const bad = (o: unknown) => decodeCommand(Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)));
     expect(bad('{"v":1,')).toMatchObject({ ok: false, reason: 'body is not valid JSON' });
     expect(bad([1])).toMatchObject({ ok: false, reason: 'body is not a JSON object' });
-    expect(bad({ ...command, v: 2 })).toMatchObject({
+    expect(bad({ ...command, v: '1' })).toEqual({
       ok: false,
-      reason: 'unsupported protocol version 2',
-      partial: { invocationId: 'inv-1' },
+      reason: 'v must be an integer protocol version',
+      partial: { invocationId: 'inv-1', taskId: 't_1' },
     });
     expect(bad({ ...command, kind: 'result' })).toMatchObject({
       ok: false,

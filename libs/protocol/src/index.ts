@@ -8,3 +8,4 @@ export * from './version';
 export * from './signing';
 export * from './private-file';
 export * from './text.rule';
+export * from './files';

@@ -1,5 +1,5 @@
+import type { FileManifest, FileRequest, ResultFile, Transfer } from './files';
 import type { AgentResultState } from './states';
-import type { PROTOCOL_VERSION } from './version';
 
 /** AMQP `type` property of each message kind. */
 export const MESSAGE_TYPES = {
@@ -10,14 +10,21 @@ export const MESSAGE_TYPES = {
   output: 'warren.output',
   cancel: 'warren.cancel',
   interrupted: 'warren.interrupted',
+  ready: 'warren.ready',
+  fileChunk: 'warren.file-chunk',
 } as const;
 
 /** Kinds of message on the wire. */
 export type MessageKind = keyof typeof MESSAGE_TYPES;
 
 interface Base<K extends MessageKind> {
-  /** protocol version, always {@link PROTOCOL_VERSION} */
-  v: typeof PROTOCOL_VERSION;
+  /**
+   * protocol version, 1 or 2; a receiver accepts `MIN_PROTOCOL_VERSION` to `PROTOCOL_VERSION` (N
+   * and N−1). Agents send {@link PROTOCOL_VERSION}. A controller sends a command or cancel as 1
+   * unless it carries a field of 2 (`transfer`, `stdin`), so that an agent still at 1 runs plain
+   * commands and refuses file transfers (code `protocol_version`) rather than misreading them.
+   */
+  v: number;
   kind: K;
 }
 
@@ -61,6 +68,13 @@ export interface CommandMessage extends Base<'command'> {
   replyTo: string;
   /** false: send no live output chunks, only the result (absent: stream, as before this field) */
   live?: boolean;
+  /**
+   * protocol 2: a file transfer instead of a shell command (`command` is then only its description
+   * for logs, e.g. `put /etc/motd`, and is never run); see `files.ts`
+   */
+  transfer?: Transfer;
+  /** protocol 2: bytes fed to the command's standard input, carried like a put (see `files.ts`) */
+  stdin?: FileManifest;
 }
 
 /**
@@ -125,7 +139,9 @@ export interface InvocationOutcome {
 /**
  * Why an agent refused a message. The first five mean the agent could not trust what it read, so
  * the ids it names are only claims; the controller records them in the audit log and changes no
- * invocation for them.
+ * invocation for them. `protocol_version`: a trusted controller signed it, but in a protocol
+ * version this agent does not accept (the reason names both: `controller speaks protocol 2; this
+ * agent accepts 1 to 2`); upgrade the agent.
  */
 export const REJECT_CODES = [
   'oversized',
@@ -140,6 +156,7 @@ export const REJECT_CODES = [
   'not_yet_valid',
   'replay',
   'policy',
+  'protocol_version',
 ] as const;
 export type RejectCode = (typeof REJECT_CODES)[number];
 
@@ -159,6 +176,8 @@ export interface ResultMessage extends Base<'result'>, InvocationOutcome {
   host: string;
   /** set when `state` is `rejected`: why, as a code (the `reason` says it in words) */
   code?: RejectCode;
+  /** protocol 2: the file of a put, get or stdin invocation that succeeded */
+  file?: ResultFile;
 }
 
 /** Agent → everyone: a heartbeat (`online`) every `intervalMs`, and `goodbye` on clean shutdown. */
@@ -243,8 +262,26 @@ export interface InterruptedMessage extends Base<'interrupted'> {
   reason: string;
 }
 
+/** Agent → controller, protocol 2: send me the chunks of a put or stdin (see `FileRequest`). */
+export interface ReadyMessage extends Base<'ready'>, FileRequest {}
+
+/**
+ * Agent → controller, protocol 2: one chunk of a file a get invocation reads, published to the
+ * command's `transfer.chunkReplyTo` and signed like every reply. Chunks go in order; the agent sends
+ * its `result` (with the file's size and SHA-256) only once the broker confirmed them all.
+ */
+export interface FileChunkMessage extends Base<'fileChunk'> {
+  invocationId: string;
+  taskId: string;
+  host: string;
+  /** from 0; every chunk but the last holds `FILE_CHUNK_BYTES` bytes */
+  index: number;
+  /** the chunk's bytes, base64 */
+  data: string;
+}
+
 /** What an agent sends back on the replies exchange. */
-export type ReplyMessage = StartedMessage | ResultMessage | OutputMessage | InterruptedMessage;
+export type ReplyMessage = StartedMessage | ResultMessage | OutputMessage | InterruptedMessage | ReadyMessage;
 
 /** Any Warren message. */
 export type WarrenMessage =
@@ -254,4 +291,6 @@ export type WarrenMessage =
   | PresenceMessage
   | OutputMessage
   | CancelMessage
-  | InterruptedMessage;
+  | InterruptedMessage
+  | ReadyMessage
+  | FileChunkMessage;

@@ -10,8 +10,10 @@ describe('topology by queue type', () => {
     expect(queueArgs(agentTopology('ns', 'web1', 'classic'))).toEqual({
       'ns.results': undefined,
       'ns.undelivered': undefined,
+      'ns.fetched': undefined,
       'ns.agent.web1': { 'x-dead-letter-exchange': 'ns.dlx', 'x-queue-type': 'classic' },
       'ns.ctl.web1': undefined,
+      'ns.chunks.web1': undefined,
     });
     // No `arguments` key at all, so the declare's wire bytes are unchanged too.
     for (const q of agentTopology('ns', 'web1', 'classic').queues)
@@ -33,8 +35,10 @@ describe('topology by queue type', () => {
     expect(queueArgs(agentTopology('ns', 'web1', 'quorum'))).toEqual({
       'ns.results': { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 },
       'ns.undelivered': { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 },
+      'ns.fetched': { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 },
       'ns.agent.web1': inbox,
       'ns.ctl.web1': { 'x-queue-type': 'quorum', 'x-delivery-limit': 10 },
+      'ns.chunks.web1': { 'x-queue-type': 'quorum', 'x-delivery-limit': 10 },
     });
     expect(agentQueueArguments('ns', 'quorum')).toEqual(inbox);
     expect(agentTopology('ns', 'web1', 'quorum').queues.every((q) => q.durable)).toBe(true);
@@ -45,6 +49,10 @@ describe('topology by queue type', () => {
     const { queues: qq, ...quorum } = agentTopology('ns', 'web1', 'quorum');
     expect(quorum).toEqual(classic);
     expect(qq.map((q) => q.name)).toEqual(qc.map((q) => q.name));
-    expect(sharedTopology('ns', 'quorum').queues.map((q) => q.name)).toEqual(['ns.results', 'ns.undelivered']);
+    expect(sharedTopology('ns', 'quorum').queues.map((q) => q.name)).toEqual([
+      'ns.results',
+      'ns.undelivered',
+      'ns.fetched',
+    ]);
   });
 });

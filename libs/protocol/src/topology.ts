@@ -66,6 +66,29 @@ export function controllerChangesQueue(ns: string, instance: string): string {
   return `${ns}.changes.controller-${instance}`;
 }
 
+/**
+ * Direct exchange for the chunks of files sent to agents (protocol 2, `files.ts`); routing key =
+ * host id, and the `BCC` header names the other hosts one chunk is for (RabbitMQ sender-selected
+ * distribution), so a chunk is published once for all of them.
+ */
+export function chunksExchange(ns: string): string {
+  return `${ns}.chunks`;
+}
+
+/** The host's chunk queue: durable, bound to {@link chunksExchange} with the host id as key. */
+export function agentChunksQueue(ns: string, host: string): string {
+  return `${ns}.chunks.${host}`;
+}
+
+/**
+ * Durable queue controllers consume the chunks of fetched files from (`warren fetch`): bound to
+ * {@link repliesExchange} with its own name as key, which a get command names as its
+ * `chunkReplyTo`. Apart from {@link resultsQueue} so that file bytes never enter the events stream.
+ */
+export function fetchedQueue(ns: string): string {
+  return `${ns}.fetched`;
+}
+
 /** The host's inbox: a durable queue bound to {@link commandExchange} with the host id as key. */
 export function agentQueue(ns: string, host: string): string {
   return `${ns}.agent.${host}`;
@@ -162,8 +185,8 @@ export interface TopologyDeclarations {
 }
 
 /**
- * What every Warren process shares: the command, control, replies, dead-letter and presence
- * exchanges, the results and undelivered queues and their bindings. Agents publish replies to the
+ * What every Warren process shares: the command, control, replies, dead-letter, presence and chunks
+ * exchanges, the results, undelivered and fetched queues and their bindings. Agents publish replies to the
  * replies exchange with the command's `reply_to` as routing key; the results queue is bound with
  * its own name as key, so `reply_to` = `resultsQueue(ns)`. The dead-letter exchange is a fanout:
  * a dead-lettered command keeps its routing key (the host), and every one of them belongs in the
@@ -180,21 +203,24 @@ export function sharedTopology(ns: string, queueType: QueueType): TopologyDeclar
       { name: deadLetterExchange(ns), type: 'fanout', durable: true },
       { name: presenceExchange(ns), type: 'fanout', durable: true },
       { name: changesExchange(ns), type: 'fanout', durable: true },
+      { name: chunksExchange(ns), type: 'direct', durable: true },
     ],
     queues: [
       { name: resultsQueue(ns), durable: true, ...(args && { arguments: args }) },
       { name: undeliveredQueue(ns), durable: true, ...(args && { arguments: args }) },
+      { name: fetchedQueue(ns), durable: true, ...(args && { arguments: args }) },
     ],
     bindings: [
       { queue: resultsQueue(ns), exchange: repliesExchange(ns), routingKey: resultsQueue(ns) },
       { queue: undeliveredQueue(ns), exchange: deadLetterExchange(ns), routingKey: '' },
+      { queue: fetchedQueue(ns), exchange: repliesExchange(ns), routingKey: fetchedQueue(ns) },
     ],
   };
 }
 
 /**
- * {@link sharedTopology} plus one host's inbox and control queue, bound to the command and control
- * exchanges by host id; every queue of `queueType`.
+ * {@link sharedTopology} plus one host's inbox, control queue and chunk queue, bound to the
+ * command, control and chunks exchanges by host id; every queue of `queueType`.
  */
 export function agentTopology(ns: string, host: string, queueType: QueueType): TopologyDeclarations {
   const t = sharedTopology(ns, queueType);
@@ -203,6 +229,16 @@ export function agentTopology(ns: string, host: string, queueType: QueueType): T
   const ctlArgs = agentControlQueueArguments(queueType);
   t.queues.push({ name: agentControlQueue(ns, host), durable: true, ...(ctlArgs && { arguments: ctlArgs }) });
   t.bindings.push({ queue: agentControlQueue(ns, host), exchange: controlExchange(ns), routingKey: host });
+  // Chunks expire with their transfer (per-message TTL) and are never dead-lettered: a missing one
+  // fails its invocation, which the agent reports.
+  t.queues.push({
+    name: agentChunksQueue(ns, host),
+    durable: true,
+    ...(queueType === 'quorum' && {
+      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': AGENT_QUEUE_DELIVERY_LIMIT },
+    }),
+  });
+  t.bindings.push({ queue: agentChunksQueue(ns, host), exchange: chunksExchange(ns), routingKey: host });
   return t;
 }
 

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivatePostgres } from '../../support/private-postgres';
 import { sleep, until, Warren } from '../harness';
@@ -42,17 +44,26 @@ describe('faults: PostgreSQL restarted or SIGKILLed mid-run under two controller
     await pg?.destroy();
   });
 
-  /** 10 tasks × 10 hosts posted through A; PostgreSQL goes `down` once a quarter of them have run. */
+  /** 10 tasks × 10 hosts posted through A; PostgreSQL goes `down` once half of them have run, and the other half run while it is away. */
   async function wave(scenario: string, down: () => Promise<void>): Promise<void> {
     cs.use('a');
     const ledger = new Ledger(w, scenario);
-    // Staggered, and long enough that commands start and finish while the database is away.
-    for (let i = 0; i < 10; i++) await ledger.send(HOSTS, { ...TASK, before: `sleep ${0.5 + (i % 4) * 0.5}` });
-    await until(() => ledger.executions().length >= 25, 30_000);
+    // The first 5 tasks run at once, staggered; the last 5 wait for a gate the test opens only once
+    // the database is away, so commands surely start and finish while it is (on a slow machine every
+    // command could otherwise end before a clean stop completes). They poll it twice a second: 40
+    // shells polling faster would starve the rest of two cores.
+    const gate = join(w.dir, `gate-${scenario.replace(/[^a-z0-9]+/gi, '-')}`);
+    for (let i = 0; i < 10; i++) {
+      const wait = i < 5 ? '' : `while [ ! -e ${gate} ]; do sleep 0.5; done; `;
+      await ledger.send(HOSTS, { ...TASK, before: `${wait}sleep ${0.2 + (i % 4) * 0.3}` });
+    }
+    await until(() => ledger.executions().length >= 50, 30_000);
     const atCut = await ledger.snapshot();
     await down();
     const cutAt = Date.now();
     const ranBeforeCut = ledger.executions().length;
+    expect(ranBeforeCut).toBe(50);
+    writeFileSync(gate, '');
     const refusals: { controller: string; status: number; body: unknown; ms: number }[] = [];
     let ranWhileDown: number;
     try {

@@ -69,7 +69,6 @@ describe('faults: an agent or the controller killed (or stopped) and restarted',
 
     // The controller's re-publish after a lost confirm looks exactly like this: same invocation, signed.
     const invocationId = (await w.api('GET', `/v1/tasks/${long}`)).body.results[0].invocationId as string;
-    const { hosts } = (await w.api('GET', '/v1/hosts')).body as { hosts: { host: string; keyId: string }[] };
     const copy: CommandMessage = {
       v: PROTOCOL_VERSION,
       kind: 'command',
@@ -77,7 +76,7 @@ describe('faults: an agent or the controller killed (or stopped) and restarted',
       taskId: long,
       host: 'k1',
       namespace: w.ns,
-      agentKeyId: hosts.find((h) => h.host === 'k1')!.keyId,
+      agentKeyId: await w.hostKeyId('k1'),
       command: ledger.commandOf(long),
       runAs: null,
       cwd: null,

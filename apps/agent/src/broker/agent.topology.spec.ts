@@ -38,7 +38,7 @@ function passiveConn(checks: string[], missing: string[] = []) {
 const silent = pino({ level: 'silent' });
 
 describe('agentTopologySetup', () => {
-  it('declares the shared topology and this host inbox exactly as the controller does', async () => {
+  it('declares the shared topology and this host inbox, control and chunk queues exactly as the controller does', async () => {
     const calls: unknown[][] = [];
     const { conn, channels } = passiveConn([]);
     await agentTopologySetup('ns', 'web1', 'classic', silent)(declaringChannel(calls), conn);
@@ -50,6 +50,7 @@ describe('agentTopologySetup', () => {
       ['exchange', 'ns.dlx', 'fanout', d],
       ['exchange', 'ns.presence', 'fanout', d],
       ['exchange', 'ns.changes', 'fanout', d], // the controllers' wake-ups: shared, as the controller declares it
+      ['exchange', 'ns.chunks', 'direct', d], // file chunks to agents (issue 16)
     ]);
     const queues = calls
       .filter((c) => c[0] === 'queue')
@@ -61,14 +62,18 @@ describe('agentTopologySetup', () => {
     expect(queues).toEqual([
       ['ns.results', true, undefined],
       ['ns.undelivered', true, undefined],
+      ['ns.fetched', true, undefined],
       ['ns.agent.web1', true, { 'x-dead-letter-exchange': 'ns.dlx', 'x-queue-type': 'classic' }],
       ['ns.ctl.web1', true, undefined],
+      ['ns.chunks.web1', true, undefined],
     ]);
     expect(calls.filter((c) => c[0] === 'bind')).toEqual([
       ['bind', 'ns.results', 'ns.replies', 'ns.results'],
       ['bind', 'ns.undelivered', 'ns.dlx', ''],
+      ['bind', 'ns.fetched', 'ns.replies', 'ns.fetched'],
       ['bind', 'ns.agent.web1', 'ns.cmd', 'web1'],
       ['bind', 'ns.ctl.web1', 'ns.ctl', 'web1'],
+      ['bind', 'ns.chunks.web1', 'ns.chunks', 'web1'],
     ]);
     expect(channels()).toBe(0);
   });
@@ -80,6 +85,7 @@ describe('agentTopologySetup', () => {
     expect(queues).toEqual([
       ['ns.results', { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 }],
       ['ns.undelivered', { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 }],
+      ['ns.fetched', { 'x-queue-type': 'quorum', 'x-delivery-limit': 1000 }],
       [
         'ns.agent.web1',
         {
@@ -91,10 +97,11 @@ describe('agentTopologySetup', () => {
         },
       ],
       ['ns.ctl.web1', { 'x-queue-type': 'quorum', 'x-delivery-limit': 10 }],
+      ['ns.chunks.web1', { 'x-queue-type': 'quorum', 'x-delivery-limit': 10 }],
     ]);
   });
 
-  it('with a user refused declares, checks the provisioned exchanges and inbox on a fresh channel instead', async () => {
+  it('with a user refused declares, checks the provisioned exchanges and its own queues on a fresh channel instead', async () => {
     const checks: string[] = [];
     const { conn, closed } = passiveConn(checks);
     const logged: unknown[] = [];
@@ -105,7 +112,7 @@ describe('agentTopologySetup', () => {
       'classic',
       log,
     )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED - access to exchange')), conn);
-    expect(checks).toEqual(['ns.replies', 'ns.presence', 'ns.agent.web1', 'ns.ctl.web1']);
+    expect(checks).toEqual(['ns.replies', 'ns.presence', 'ns.agent.web1', 'ns.ctl.web1', 'ns.chunks.web1']);
     expect(closed()).toBe(1);
     expect(logged).toEqual([
       expect.objectContaining({ inbox: 'ns.agent.web1', msg: expect.stringContaining('managed by the broker admin') }),
@@ -119,7 +126,7 @@ describe('agentTopologySetup', () => {
     const calls: unknown[][] = [];
     await setup(declaringChannel(calls), passiveConn(checks).conn);
     expect(calls).toEqual([]);
-    expect(checks).toHaveLength(8);
+    expect(checks).toHaveLength(10);
   });
 
   it('fails the connect, naming the missing queue and how to provision it, when the admin has not declared it', async () => {
@@ -140,6 +147,14 @@ describe('agentTopologySetup', () => {
       silent,
     )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), passiveConn([], ['ns.agent.web1']).conn);
     await expect(quorum).rejects.toThrow(/scripts\/broker-users\.sh --queue-type quorum agent web1/);
+    // An installation provisioned before file transfers: its agents' chunk queues are missing.
+    const noChunks = agentTopologySetup(
+      'ns',
+      'web1',
+      'classic',
+      silent,
+    )(declaringChannel([], amqpError(403, 'ACCESS_REFUSED')), passiveConn([], ['ns.chunks.web1']).conn);
+    await expect(noChunks).rejects.toThrow(/queue ns\.chunks\.web1 does not exist.*broker-users\.sh agent web1/);
   });
 
   it('rethrows any other broker error, so the connection retries as before', async () => {

@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
 import { AmqpConnection, ClosedError, ConfirmPublisher } from '@warren/amqp';
 import type { Logger } from 'pino';
 import { AgentConfig } from '../config/agent.config';
-import { ROOT_LOGGER } from '@warren/runtime';
 import { agentTopologySetup } from './agent.topology';
 
 /**
@@ -17,14 +15,13 @@ const REPLY_HOLD_MS = 24 * 3600 * 1000;
  * confirm publisher. Consumers and the publisher attach before `start`, so the first connection
  * sets everything up at once. Closed last, by the agent's shutdown sequence.
  */
-@Injectable()
 export class BrokerService {
   readonly connection: AmqpConnection;
   readonly publisher: ConfirmPublisher;
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private closed = false;
 
-  constructor(config: AgentConfig, @Inject(ROOT_LOGGER) root: Logger) {
+  constructor(config: AgentConfig, root: Logger) {
     const log = root.child({ component: 'broker' });
     this.connection = new AmqpConnection({
       url: config.brokerUrl,

@@ -1,5 +1,5 @@
 import { AMQP_HEARTBEAT_OPTION, BROKER_OPTIONS, NAMESPACE_OPTION, QUEUE_TYPE_OPTION } from '@warren/amqp';
-import { HOST_ID_PATTERN, WARREN_VERSION } from '@warren/protocol';
+import { HOST_ID_PATTERN } from '@warren/protocol';
 import {
   addConfigOptions,
   ConfigError,
@@ -13,6 +13,7 @@ import {
 } from '@warren/runtime';
 import { Command } from 'commander';
 import { parseDurationMs } from '@warren/api';
+import { versionLine } from './build.stamp';
 import { parseLabels } from './labels.parser';
 
 /** bytes; the most output per stream an agent may keep. Two captures, JSON-escaped, must fit a reply. */
@@ -92,7 +93,7 @@ export const AGENT_OPTIONS = {
     flags: '--policy <file>',
     env: 'WARREN_POLICY',
     description:
-      "local policy (YAML or JSON): allowed and denied commands, run-as users, timeout and output ceilings (see docs/policy.md); without one, commands run as the agent's own user, and never as root",
+      "local policy (YAML or JSON): allowed and denied commands, run-as users, timeout and output ceilings, paths files may be written to and read from (see docs/policy.md); without one, commands run as the agent's own user, never as root, and no file may be copied or fetched",
     parse: text(),
   },
   maxOutput: {
@@ -127,7 +128,7 @@ export function agentProgram(): Command {
     .description(
       'Warren agent: runs the shell commands sent to this host over RabbitMQ and replies with their results.',
     )
-    .version(WARREN_VERSION)
+    .version(versionLine(), '-V, --version', 'print the version and the commit it was built from')
     .allowExcessArguments(false)
     .addHelpText(
       'after',

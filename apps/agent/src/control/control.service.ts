@@ -1,4 +1,3 @@
-import { Inject, Injectable } from '@nestjs/common';
 import type { Channel, GetMessage, Message } from 'amqplib';
 import { agentControlQueue, decodeCancel, verifyBody } from '@warren/protocol';
 import type { Logger } from 'pino';
@@ -7,7 +6,6 @@ import { AgentConfig } from '../config/agent.config';
 import { AgentIdentity } from '../identity/agent.identity';
 import { misaddressing } from '../inbox/inbox.decision';
 import { InboxService } from '../inbox/inbox.service';
-import { ROOT_LOGGER } from '@warren/runtime';
 
 /**
  * Reads the host's control queue (`<ns>.ctl.<host>`): signed cancels from the controller. On every
@@ -16,7 +14,6 @@ import { ROOT_LOGGER } from '@warren/runtime';
  * A cancel is verified like a command (trusted key; this namespace, host and agent key); anything
  * else is dropped and logged.
  */
-@Injectable()
 export class ControlService {
   private readonly log: Logger;
   private channel: Channel | null = null;
@@ -26,7 +23,7 @@ export class ControlService {
     private readonly broker: BrokerService,
     private readonly identity: AgentIdentity,
     private readonly inbox: InboxService,
-    @Inject(ROOT_LOGGER) root: Logger,
+    root: Logger,
   ) {
     this.log = root.child({ component: 'control' });
   }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import type { AgentResultState } from '@warren/protocol';
 import type { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
@@ -19,21 +20,30 @@ const GROUP_POLL_MS = 50;
  */
 const GATE = 'IFS= read -r go && [ "$go" = go ] && exec "$@" </dev/null; exit 125';
 
+/** {@link GATE} for a run with a stdin file: the file waits as fd 3 and becomes fd 0 at the exec. */
+const GATE_STDIN = 'IFS= read -r go && [ "$go" = go ] && exec "$@" <&3 3<&-; exit 125';
+
 /**
  * Spawns `plan` as the leader of its own process group (pgid = pid), so the whole tree can be
- * signalled at once; `gated`, behind {@link GATE} in the same process (exec keeps the pid).
+ * signalled at once; `gated`, behind {@link GATE} in the same process (exec keeps the pid). With
+ * `stdinFd` (an fd the agent opened read-only) the command reads it as its standard input; else
+ * its stdin is /dev/null.
  */
-function spawnGroupLeader(plan: SpawnPlan, gated: boolean): ChildProcess {
+function spawnGroupLeader(plan: SpawnPlan, gated: boolean, stdinFd: number | null): ChildProcess {
+  const gate = stdinFd === null ? GATE : GATE_STDIN;
   const [file, args] = gated
-    ? ['/bin/sh', ['-c', GATE, 'warren-run', plan.file, ...plan.args]]
+    ? ['/bin/sh', ['-c', gate, 'warren-run', plan.file, ...plan.args]]
     : [plan.file, plan.args];
+  const stdio: ('pipe' | 'ignore' | number)[] = gated
+    ? ['pipe', 'pipe', 'pipe', ...(stdinFd === null ? [] : [stdinFd])]
+    : [stdinFd ?? 'ignore', 'pipe', 'pipe'];
   return spawn(file, args, {
     cwd: plan.cwd,
     env: plan.env,
     uid: plan.uid,
     gid: plan.gid,
     detached: true,
-    stdio: [gated ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    stdio,
   });
 }
 
@@ -93,11 +103,16 @@ export class Run {
     this.out = new BoundedCapture(maxOutputBytes);
     this.err = new BoundedCapture(maxOutputBytes);
     const cgroup = tracking.cgroups?.create() ?? null;
+    // The agent opens the stdin file: the run-as user needs no access to the agent's state dir.
+    let stdinFd: number | null = null;
     try {
-      this.child = spawnGroupLeader(plan, cgroup !== null);
+      if (spec.stdinPath) stdinFd = openSync(spec.stdinPath, 'r');
+      this.child = spawnGroupLeader(plan, cgroup !== null, stdinFd);
     } catch (err) {
       cgroup?.release();
       throw err;
+    } finally {
+      if (stdinFd !== null) closeSync(stdinFd); // the child has its own copy
     }
     this.pid = this.child.pid ?? null;
     this.child.on('error', (e) => this.onError(e));

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,26 @@ describe('ProcessRunner with a cgroup per run', () => {
     expect(Number(pid)).toBe(h.pid);
     expect(rest.join('\n')).toContain(`/${name}/${h.cgroup!.split('/').pop()}`);
     expect(rest).toContain('/dev/null');
+  });
+
+  it('with a stdinPath, the command in its cgroup reads that file as fd 0, and no fd 3 is left open', async () => {
+    const dir = join('/tmp', `${name}-stdin`);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'in');
+    writeFileSync(file, 'from the file\n', { mode: 0o600 });
+    const h = runner.start(
+      spec('cat /proc/self/cgroup; cat; [ -e /proc/self/fd/3 ] && echo fd3 open; true', { stdinPath: file }),
+    );
+    const o = await h.outcome;
+    expect(o).toMatchObject({ state: 'succeeded' });
+    expect(o.stdout.data).toContain(`/${name}/`);
+    expect(o.stdout.data).toContain('from the file\n');
+    expect(o.stdout.data).not.toContain('fd3 open');
+    // As another user: the agent opened the 0600 root file, so nobody reads it all the same.
+    const nobody = systemUserDatabase.lookup('nobody')!;
+    const as = await runner.start(spec('cat', { stdinPath: file, runAs: { ...nobody, user: nobody.name } })).outcome;
+    expect(as).toMatchObject({ state: 'succeeded', stdout: { data: 'from the file\n' } });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('kills a setsid daemon at the timeout, with cgroup.kill, and removes the cgroup', async () => {

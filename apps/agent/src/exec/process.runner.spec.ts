@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -57,6 +57,34 @@ describe('ProcessRunner', () => {
     expect(o.stderr).toEqual({ data: 'err\n', utf8: true, bytes: 4, truncated: false });
     expect(o.durationMs).toBeGreaterThanOrEqual(0);
     expect(o.finishedAt).toBeGreaterThanOrEqual(o.startedAt!);
+  });
+
+  it('gives the command /dev/null as stdin, or the stdinPath file; a missing one is an error, not a run', async () => {
+    expect((await run('readlink /proc/self/fd/0')).stdout.data).toBe('/dev/null\n');
+    const dir = mkdtempSync(join(tmpdir(), 'warren-stdin-'));
+    try {
+      const file = join(dir, 'in');
+      writeFileSync(file, 'line 1\nline 2\n');
+      expect(await run('wc -l', { stdinPath: file })).toMatchObject({ state: 'succeeded', stdout: { data: '2\n' } });
+      expect(await run('cat', { stdinPath: join(dir, 'missing') })).toMatchObject({
+        state: 'error',
+        reason: expect.stringContaining('ENOENT'),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts how long each start held the event loop (the spawn), in ms', async () => {
+    const own = new ProcessRunner({ baseEnv: buildBaseEnv(process.env), maxOutputBytes: MiB });
+    expect(own.startTimes).toEqual({ count: 0, p50: 0, p99: 0, max: 0 });
+    await own.start(spec('true')).outcome;
+    await own.start(spec('true')).outcome;
+    const t = own.startTimes;
+    expect(t.count).toBe(2);
+    expect(t.p50).toBeGreaterThan(0);
+    expect(t.max).toBeGreaterThanOrEqual(t.p99);
+    expect(t.max).toBeLessThan(1_000);
   });
 
   it('reports exit 0 as succeeded and runs in the given cwd', async () => {
@@ -174,5 +202,26 @@ describe('ProcessRunner', () => {
       expect(liveMembers(h.pid!)).toEqual([]);
     }
     expect(runner.running).toBe(0);
+  });
+});
+
+describe('ProcessRunner running count', () => {
+  it('reports a command as running from before its spawn to its exit, and one that cannot start as none', async () => {
+    const counts: number[] = [];
+    const r = new ProcessRunner({
+      baseEnv: buildBaseEnv(process.env),
+      maxOutputBytes: MiB,
+      onRunningChange: (n) => counts.push(n),
+    });
+    const first = r.start(spec('sleep 0.2'));
+    expect(counts).toEqual([1, 1]); // before the fork (so its loop delay is sampled), and after
+    const second = r.start(spec('true'));
+    expect(counts).toEqual([1, 1, 2, 2]);
+    await Promise.all([first.outcome, second.outcome]);
+    expect(counts.slice(4)).toEqual([1, 0]);
+    expect(r.startTimes.count).toBe(2);
+    const refused = r.start(spec('true', { cwd: '/nonexistent/dir' }));
+    await refused.outcome;
+    expect(counts.at(-1)).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { createHistogram, performance } from 'node:perf_hooks';
 import { type Clock, SystemClock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import type { CgroupTracker } from './cgroup.tracker';
@@ -7,6 +8,11 @@ import { findPrlimit, findSetpriv, planSpawn, type UserSwitch } from './spawn.pl
 
 /** Options of {@link ProcessRunner}. */
 export interface ProcessRunnerOptions {
+  /**
+   * called with the number of commands running each time it changes, from just before a spawn
+   * (counting the one being started) to its exit (the agent's loop-delay sampling)
+   */
+  onRunningChange?: (count: number) => void;
   /** environment every command starts from (the agent's own minus WARREN_*) */
   baseEnv: Readonly<Record<string, string>>;
   /** bytes of stdout, and separately of stderr, kept per run (a spec may ask for less) */
@@ -40,6 +46,14 @@ export interface ProcessRunnerOptions {
 export type ProcessTrackingInfo =
   { processTracking: 'cgroup'; path: string } | { processTracking: 'process-group'; reason: string };
 
+/** How long {@link ProcessRunner.start} held the event loop (mostly the fork/exec), in ms with 2 decimals. */
+export interface StartTimes {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 /** ms; the longest SIGTERM→SIGKILL grace used when the agent itself is shutting down. */
 const SHUTDOWN_KILL_GRACE_MS = 2_000;
 
@@ -59,6 +73,8 @@ export class ProcessRunner {
   private readonly active = new Set<Run>();
   private readonly userSwitch: UserSwitch;
   private readonly clock: Clock;
+  /** µs each {@link start} took, synchronously */
+  private readonly startUs = createHistogram();
 
   constructor(private readonly opts: ProcessRunnerOptions) {
     this.clock = opts.clock ?? new SystemClock();
@@ -82,8 +98,28 @@ export class ProcessRunner {
     return this.active.size;
   }
 
+  /** How long each {@link start} blocked the event loop, since the runner was made. */
+  get startTimes(): StartTimes {
+    const h = this.startUs;
+    const ms = (us: number) => Math.round(us / 10) / 100;
+    if (h.count === 0) return { count: 0, p50: 0, p99: 0, max: 0 };
+    return { count: h.count, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
+  }
+
   /** Starts `spec` now. */
   start(spec: RunSpec): RunHandle {
+    // Counted as running from before the fork, so that what the fork costs the loop is measured.
+    this.opts.onRunningChange?.(this.active.size + 1);
+    const t0 = performance.now();
+    try {
+      return this.startNow(spec);
+    } finally {
+      this.startUs.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      this.opts.onRunningChange?.(this.active.size);
+    }
+  }
+
+  private startNow(spec: RunSpec): RunHandle {
     const plan = planSpawn(spec, this.opts.baseEnv, this.userSwitch);
     if ('error' in plan) return this.neverStarted(plan.error);
     let run: Run;
@@ -101,7 +137,10 @@ export class ProcessRunner {
       return this.neverStarted(`could not start ${plan.file}: ${(err as Error).message}`);
     }
     this.active.add(run);
-    void run.outcome.then(() => this.active.delete(run));
+    void run.outcome.then(() => {
+      this.active.delete(run);
+      this.opts.onRunningChange?.(this.active.size);
+    });
     return {
       pid: run.pid,
       startedAt: run.pid === null ? null : run.startedAt,

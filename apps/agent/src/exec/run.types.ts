@@ -1,4 +1,4 @@
-import type { InvocationOutcome } from '@warren/protocol';
+import type { InvocationOutcome, ResultFile } from '@warren/protocol';
 
 /** The account a command runs as, as the policy resolved it (a `PolicyGrant` fits). */
 export interface RunAsUser {
@@ -29,6 +29,11 @@ export interface RunSpec {
   runAs?: RunAsUser | null;
   /** bytes of stdout, and of stderr, kept; default and ceiling: the runner's `maxOutputBytes` */
   maxOutputBytes?: number;
+  /**
+   * a file the command reads as its standard input (opened read-only by the agent, so the run-as
+   * user needs no access to it); absent = /dev/null
+   */
+  stdinPath?: string;
   /** RLIMIT_NPROC for the command (set through prlimit(1)); absent or null = none */
   maxProcesses?: number | null;
   /**
@@ -53,8 +58,11 @@ export interface RunSpec {
   }) => void;
 }
 
-/** How one run ended: everything a `result` message reports, minus the ids. */
-export type RunOutcome = InvocationOutcome;
+/**
+ * How one run ended: everything a `result` message reports, minus the ids; `file` for a put, a get
+ * or a command given a stdin file.
+ */
+export type RunOutcome = InvocationOutcome & { file?: ResultFile };
 
 /** A run in progress. */
 export interface RunHandle {

@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent.config';
 import type { AgentIdentity } from '../identity/agent.identity';
 import type { InvocationJournal } from '../journal/invocation.journal';
+import { evaluateTransfer, stdinRefusal } from '../policy/files.policy';
 import { evaluatePolicy } from '../policy/policy.decision';
 import type { PolicyGrant } from '../policy/policy.types';
-import { agentIdentity } from '../policy/user.database';
+import { agentIdentity, type GroupDatabase, systemGroupDatabase } from '../policy/user.database';
 import { admit, type Seen } from './inbox.decision';
 import { replyRoute } from './reply.builder';
 import { type Refusal, sendRefusal } from './reply.publisher';
@@ -44,6 +45,8 @@ export class InboxAdmission {
     private readonly replies: Pick<ReplyPublisher, 'send'>,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** where a put's group is looked up */
+    private readonly groups: GroupDatabase = systemGroupDatabase,
   ) {}
 
   /** Where replies go when a command names no usable route of its own. */
@@ -84,13 +87,21 @@ export class InboxAdmission {
     // What execve(2) would refuse (a controller older than the rule may send it) is refused here,
     // by the same rule as the API's, rather than failing with `spawn E2BIG`.
     const unrunnable = unrunnableProblem(c);
+    // A put or get is decided by the policy's `files` section (its command is only a description);
+    // a command with a stdin file by its command rules and the `files` size ceiling.
+    const policy = this.config.policy;
+    const tooBig = stdinRefusal(policy, c);
     const decision: ReturnType<typeof evaluatePolicy> = unrunnable
       ? { ok: false, reason: `this host cannot run it: ${unrunnable}` }
-      : evaluatePolicy(
-          this.config.policy,
-          { command: c.command, runAs: c.runAs, timeoutMs: c.timeoutMs, envNames: Object.keys(c.env) },
-          this.agentUser,
-        );
+      : c.transfer
+        ? evaluateTransfer(policy, c, this.agentUser, this.groups)
+        : tooBig !== null
+          ? { ok: false, reason: tooBig }
+          : evaluatePolicy(
+              policy,
+              { command: c.command, runAs: c.runAs, timeoutMs: c.timeoutMs, envNames: Object.keys(c.env) },
+              this.agentUser,
+            );
     if (!decision.ok) {
       d.ack();
       const logged = { taskId: c.taskId, correlationId: c.invocationId, messageId, verified: true };

@@ -57,11 +57,11 @@ const MAX_ID = 128;
 
 /**
  * Admits a delivery, checking in this order and before anything else acts on it: its size, the signature
- * over the whole body by a trusted controller key (nothing is parsed before that), that it decodes
- * as a command, that it is for this namespace, this host and this agent's key (so that a copy
- * replayed into another installation, or after this host's state and key were wiped, runs nowhere
- * else), that it was not issued in the future (beyond the clock
- * skew) nor has expired, and that its invocation id has never been accepted here (running,
+ * over the whole body by a trusted controller key (nothing is parsed before that), that it is of a
+ * protocol version this agent accepts (else `protocol_version`), that it decodes as a command, that
+ * it is for this namespace, this host and this agent's key (so that a copy replayed into another
+ * installation, or after this host's state and key were wiped, runs nowhere else), that it was not
+ * issued in the future (beyond the clock skew) nor has expired, and that its invocation id has never been accepted here (running,
  * waiting, or in the journal, whatever the `redelivered` flag says). The skew applies to the issue
  * time only. What passes waits for a slot.
  */
@@ -77,6 +77,9 @@ export function admit(m: Incoming, ctx: AdmitContext): Admission {
   const v = verifyBody(m.content, m.headers, ctx.trusted);
   if (!v.ok) return unverified(v.code, v.reason, m.correlationId);
   const decoded = decodeCommand(m.content);
+  // Signed by a trusted controller in a protocol this agent does not speak: answered as a verified
+  // refusal (on its signed reply route), so the controller's user reads why: upgrade the agent.
+  if (!decoded.ok && decoded.wrongVersion !== undefined) return wrongProtocol(decoded, m.correlationId);
   if (!decoded.ok) return unverified('malformed', decoded.reason, m.correlationId);
   const c = decoded.message;
   const answer = { invocationId: c.invocationId, taskId: c.taskId };
@@ -129,11 +132,32 @@ export function misaddressing(
 }
 
 function unverified(code: RejectCode, reason: string, correlationId: unknown): Admission {
-  const id =
-    typeof correlationId === 'string' && correlationId.length > 0 && correlationId.length <= MAX_ID
-      ? correlationId
-      : 'unidentified';
-  return { action: 'reject', code, reason, answer: { invocationId: id, taskId: 'unknown' }, verified: false };
+  return {
+    action: 'reject',
+    code,
+    reason,
+    answer: { invocationId: idOf(correlationId), taskId: 'unknown' },
+    verified: false,
+  };
+}
+
+/** The refusal of a signed command of a protocol version outside this agent's range, answered with the ids it names. */
+function wrongProtocol(
+  decoded: { reason: string; partial: { invocationId?: string; taskId?: string } },
+  correlationId: unknown,
+): Admission {
+  const answer = {
+    invocationId: decoded.partial.invocationId ?? idOf(correlationId),
+    taskId: decoded.partial.taskId ?? 'unknown',
+  };
+  return { action: 'reject', code: 'protocol_version', reason: decoded.reason, answer, verified: true };
+}
+
+/** The AMQP correlation id as an invocation id, when it can be one. */
+function idOf(correlationId: unknown): string {
+  return typeof correlationId === 'string' && correlationId.length > 0 && correlationId.length <= MAX_ID
+    ? correlationId
+    : 'unidentified';
 }
 
 /** "replay: …", saying what became of the first copy. */

@@ -5,6 +5,7 @@ import type { Delivery } from '@warren/amqp';
 import {
   type CommandMessage,
   encode,
+  type FileChunkMessage,
   type OutputMessage,
   generateSigningKey,
   keyRing,
@@ -21,6 +22,8 @@ import { ProcessRunner } from '../exec/process.runner';
 import { AgentIdentity } from '../identity/agent.identity';
 import { InvocationJournal } from '../journal/invocation.journal';
 import { parsePolicy } from '../policy/policy.loader';
+import type { AgentPolicy } from '../policy/policy.types';
+import { ChunkRouter } from '../transfer/chunk.router';
 import { InboxService } from './inbox.service';
 import type { ReplyPublisher } from './reply.publisher';
 
@@ -73,12 +76,16 @@ export class InboxHarness {
   /** true: confirms of `sendConfirmed` wait in {@link unconfirmed} until a test settles them */
   holdConfirms = false;
   unconfirmed: { id: string; kind: string; confirm: (ok: boolean) => void }[] = [];
+  /** `fileChunk` replies of gets, in the order sent */
+  chunksSent: { message: FileChunkMessage; routingKey: string }[] = [];
   /** an inbox running two commands at once */
   inbox!: InboxService;
+  /** where the inbox's transfers register for their chunks (fed by tests with `chunks.handle`) */
+  chunks!: ChunkRouter;
   private seq = 0;
 
   // The tests run as root, as a lab agent does: its policy allows that, and denies `reboot*`.
-  private readonly policy = parsePolicy('allowRoot: true\ndeny: ["reboot*"]\n', 'lab.yaml', {
+  policy: AgentPolicy = parsePolicy('allowRoot: true\ndeny: ["reboot*"]\n', 'lab.yaml', {
     agentMaxOutputBytes: 4096,
   });
   readonly controllerKey = generateSigningKey();
@@ -93,6 +100,7 @@ export class InboxHarness {
     this.runner = new ProcessRunner({ baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, maxOutputBytes: 4096 });
     this.sent = [];
     this.live = [];
+    this.chunksSent = [];
     this.holdConfirms = false;
     this.unconfirmed = [];
     this.inbox = this.make(2);
@@ -112,6 +120,7 @@ export class InboxHarness {
       concurrency,
       clockSkewMs: 30_000,
       policy: this.policy,
+      stateDir: this.dir,
     } as AgentConfig;
     const replies = {
       send: (message: ReplyMessage, routingKey: string) => this.sent.push({ message, routingKey }),
@@ -124,8 +133,13 @@ export class InboxHarness {
       },
       sendLive: (message: OutputMessage, routingKey: string) =>
         this.live.push({ message, routingKey, at: this.sent.length }),
+      sendChunk: (message: FileChunkMessage, routingKey: string) => {
+        this.chunksSent.push({ message, routingKey });
+        return new Promise<boolean>((r) => setImmediate(() => r(true)));
+      },
     } as unknown as ReplyPublisher;
     const log = pino({ level: 'silent' });
+    this.chunks = new ChunkRouter(config, {} as BrokerService, log);
     return new InboxService(
       config,
       {} as BrokerService,
@@ -135,6 +149,7 @@ export class InboxHarness {
       this.identity,
       log,
       new SystemClock(),
+      this.chunks,
     );
   };
 

@@ -1,3 +1,5 @@
+import { readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { type InterruptedMessage, PROTOCOL_VERSION, type ReplyMessage } from '@warren/protocol';
 import type { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
@@ -20,6 +22,9 @@ export const NEVER_STARTED_REASON = 'not run: the agent stopped after accepting 
  *   it `lost`) when the agent had decided to spawn it, a `result` of `error` ("not run") when the
  *   journal shows it never started. The report is itself journaled first, so a second crash
  *   re-sends it too.
+ * Before that, it unlinks the temp files of transfers the journal holds (a put's temp file beside
+ * its destination, never the destination itself) and every file left in the stdin directory:
+ * nothing runs yet, so none is in use, and an interrupted put leaves no partial file behind.
  * Journal entries of older agents (no reply route) can only be logged.
  */
 export class InboxRecovery {
@@ -29,10 +34,43 @@ export class InboxRecovery {
     private readonly replies: Pick<ReplyPublisher, 'sendConfirmed'>,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** where stdin files are received (`<stateDir>/stdin`); null = none to clean */
+    private readonly stdinDir: string | null = null,
   ) {}
 
-  /** Journals and sends the reports, then re-sends every unconfirmed reply; returns how many of each. */
+  /**
+   * Unlinks the temp files journaled by invocations and the files of the stdin directory; returns
+   * the paths it removed. Never throws (a file it cannot remove is logged).
+   */
+  removeTempFiles(): string[] {
+    const paths = this.journal.tempFiles().map((t) => t.path);
+    if (this.stdinDir !== null) {
+      try {
+        paths.push(...readdirSync(this.stdinDir).map((f) => join(this.stdinDir!, f)));
+      } catch {
+        // no stdin directory yet
+      }
+    }
+    const removed: string[] = [];
+    for (const path of new Set(paths)) {
+      try {
+        unlinkSync(path);
+        removed.push(path);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') this.log.error({ path, err: (err as Error).message }, 'cannot remove a temp file');
+      }
+    }
+    if (removed.length > 0) this.log.warn({ removed }, 'removed temp files of transfers the agent stopped');
+    return removed;
+  }
+
+  /**
+   * Removes transfer temp files ({@link removeTempFiles}), journals and sends the reports, then
+   * re-sends every unconfirmed reply; returns how many of each.
+   */
   recover(): { reported: number; resent: number } {
+    this.removeTempFiles();
     const now = this.clock.now();
     const unfinished = this.journal.unfinished();
     for (const u of unfinished) {

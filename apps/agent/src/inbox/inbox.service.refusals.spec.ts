@@ -64,14 +64,47 @@ describe('InboxService refusing commands', () => {
 
   it('rejects signed but malformed messages without requeue, answering with the correlation id', () => {
     expect(deliver(h.inbox, Buffer.from('{"v":1,'), { correlationId: 'inv-x' }).settled).toBe('reject');
-    const wrongVersion = { ...command(), v: 2 };
-    expect(
-      deliver(h.inbox, Buffer.from(JSON.stringify(wrongVersion)), { correlationId: wrongVersion.invocationId }).settled,
-    ).toBe('reject');
     expect(results().map((r) => [r.invocationId, r.code, r.reason])).toEqual([
       ['inv-x', 'malformed', 'body is not valid JSON'],
-      [wrongVersion.invocationId, 'malformed', 'unsupported protocol version 2'],
     ]);
+  });
+
+  it('refuses a signed command of protocol 0 or 3, never runs it, and answers its reply route naming both versions', async () => {
+    const marker = join(h.dir, 'ran');
+    const old = { ...command({ command: `touch ${marker}`, replyTo: 'ns.results.c1' }), v: 0 };
+    const newer = { ...command({ command: `touch ${marker}`, replyTo: 'ns.results.c1' }), v: 3 };
+    for (const c of [old, newer]) {
+      const body = Buffer.from(JSON.stringify(c));
+      expect(deliver(h.inbox, body, { correlationId: 'claimed-elsewhere' }).settled).toBe('ack');
+    }
+    expect(results().map((r) => [r.invocationId, r.taskId, r.state, r.code, r.reason])).toEqual([
+      [
+        old.invocationId,
+        old.taskId,
+        'rejected',
+        'protocol_version',
+        'controller speaks protocol 0; this agent accepts 1 to 2',
+      ],
+      [
+        newer.invocationId,
+        newer.taskId,
+        'rejected',
+        'protocol_version',
+        'controller speaks protocol 3; this agent accepts 1 to 2',
+      ],
+    ]);
+    expect(h.sent.map((x) => x.routingKey)).toEqual(['ns.results.c1', 'ns.results.c1']);
+    await sleep(100);
+    expect(existsSync(marker)).toBe(false);
+    expect(h.journal.has(old.invocationId)).toBe(false);
+  });
+
+  it('answers an unsigned command of another protocol version as unsigned: the version of a message nobody signed means nothing', () => {
+    const c = { ...command(), v: 2 };
+    expect(
+      deliver(h.inbox, Buffer.from(JSON.stringify(c)), { correlationId: c.invocationId }, { key: null }).settled,
+    ).toBe('reject');
+    expect(results().map((r) => r.code)).toEqual(['unsigned']);
   });
 
   it('rejects a command for another host and says so', () => {

@@ -1,13 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
 import { Consumer, type Delivery } from '@warren/amqp';
 import { agentQueue } from '@warren/protocol';
-import { Clock, ROOT_LOGGER } from '@warren/runtime';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { ProcessRunner } from '../exec/process.runner';
 import { AgentIdentity } from '../identity/agent.identity';
 import { InvocationJournal } from '../journal/invocation.journal';
+import { ChunkRouter } from '../transfer/chunk.router';
+import { FileTransfers } from '../transfer/file.transfers';
+import { stdinDir } from '../transfer/stdin.executor';
 import { InboxAdmission, type Waiting } from './inbox.admission';
 import { decideStart, replayReason, type Seen } from './inbox.decision';
 import { InboxRecovery } from './inbox.recovery';
@@ -30,7 +32,6 @@ export const SHUTDOWN_REASON = 'agent shutting down';
  * {@link InvocationLauncher} journals it with fsync, acks it, and only then spawns it: at most once,
  * even across crashes. A waiting delivery whose channel died is dropped (the broker requeues it).
  */
-@Injectable()
 export class InboxService {
   private consumer: Consumer | null = null;
   private readonly waiting: Waiting[] = [];
@@ -51,13 +52,18 @@ export class InboxService {
     private readonly runner: ProcessRunner,
     private readonly replies: ReplyPublisher,
     identity: AgentIdentity,
-    @Inject(ROOT_LOGGER) root: Logger,
+    root: Logger,
     private readonly clock: Clock,
+    chunks: ChunkRouter,
   ) {
     this.log = root.child({ component: 'inbox' });
     this.admission = new InboxAdmission(config, identity, journal, replies, clock, this.log);
-    this.launcher = new InvocationLauncher(journal, runner, replies, clock, this.log);
-    this.recovery = new InboxRecovery(config.host, journal, replies, clock, this.log);
+    const files = new FileTransfers(
+      { journal, chunks, replies, clock, log: this.log, stateDir: config.stateDir },
+      config.policy,
+    );
+    this.launcher = new InvocationLauncher(journal, runner, replies, clock, this.log, files);
+    this.recovery = new InboxRecovery(config.host, journal, replies, clock, this.log, stdinDir(config.stateDir));
   }
 
   /** Commands started and not yet reported. */

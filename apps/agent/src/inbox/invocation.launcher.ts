@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ProcessRunner } from '../exec/process.runner';
 import type { RunHandle, RunOutcome } from '../exec/run.types';
 import type { InvocationJournal } from '../journal/invocation.journal';
+import type { FileTransfers } from '../transfer/file.transfers';
 import type { Waiting } from './inbox.admission';
 import { OutputStreamer, outputMessage, STREAM_DEFAULTS } from './output.streamer';
 import { refusedMessage, type ReplyIds, resultMessage, startedMessage } from './reply.builder';
@@ -31,7 +32,8 @@ type Replies = Pick<ReplyPublisher, 'send' | 'sendLive' | 'sendConfirmed'>;
  *    settled by its restart report if it comes back);
  * 3. journals that it is spawning it (fsync), so that a restarted agent can tell a command that
  *    never started from one that may have run, and spawns it, streaming its output live (unless
- *    the signed command says `live: false`);
+ *    the signed command says `live: false`); a put or a get runs its transfer instead of a spawn,
+ *    and a command with `stdin` receives that file before its spawn ({@link FileTransfers});
  * 4. when it ends, journals the outcome *and the whole result* (fsync) before publishing it, so
  *    that a result the broker has not confirmed is sent again after an agent restart
  *    ({@link InboxRecovery}); marks it confirmed once the broker says so.
@@ -45,6 +47,7 @@ export class InvocationLauncher {
     private readonly replies: Replies,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly files: FileTransfers,
   ) {}
 
   /** Starts `w`; null when it could not be journaled (then it is rejected and answered `error`, never run). */
@@ -120,6 +123,7 @@ export class InvocationLauncher {
       this.log.error({ taskId: c.taskId, correlationId: c.invocationId, reason }, 'invocation not started');
       return null;
     }
+    if (c.transfer) return { handle: this.files.transfer(w), streamer: null };
     // A run streams unless its (signed) command says `live: false`: a silent command costs nothing,
     // a chatty one at most ten chunks a second up to its cap.
     const streamer =
@@ -130,13 +134,17 @@ export class InvocationLauncher {
             clock: this.clock,
             send: (chunk) => this.replies.sendLive(outputMessage(ids, chunk), w.replyTo),
           });
-    return { handle: this.spawn(w, streamer), streamer };
+    const handle = c.stdin
+      ? this.files.withStdin(w, (stdinPath) => this.spawn(w, streamer, stdinPath))
+      : this.spawn(w, streamer);
+    return { handle, streamer };
   }
 
-  private spawn(w: Waiting, streamer: OutputStreamer | null): RunHandle {
+  private spawn(w: Waiting, streamer: OutputStreamer | null, stdinPath?: string): RunHandle {
     const { command: c, grant: g } = w;
     const handle = this.runner.start({
       command: c.command,
+      stdinPath,
       cwd: c.cwd,
       env: c.env,
       timeoutMs: g.timeoutMs,
@@ -193,6 +201,7 @@ export class InvocationLauncher {
         stderrBytes: o.stderr.bytes,
         chunks: streamer?.sent ?? 0,
         reason: o.reason,
+        file: o.file,
       },
       'invocation finished',
     );

@@ -24,7 +24,7 @@ export function startedMessage(ids: ReplyIds, startedAt: number, pid: number | n
   return { v: PROTOCOL_VERSION, kind: 'started', ...pick(ids), startedAt, pid };
 }
 
-/** The `result` of a run, cut down if need be to fit a reply (see {@link fitReply}). */
+/** The `result` of a run (with its `file` for a transfer or stdin), cut down if need be to fit a reply (see {@link fitReply}). */
 export function resultMessage(ids: ReplyIds, o: RunOutcome): ResultMessage {
   return fitReply({
     v: PROTOCOL_VERSION,
@@ -39,6 +39,7 @@ export function resultMessage(ids: ReplyIds, o: RunOutcome): ResultMessage {
     finishedAt: o.finishedAt,
     durationMs: o.durationMs,
     reason: o.reason,
+    ...(o.file && { file: o.file }),
   });
 }
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
 import {
   APP_ID,
   encode,
+  type FileChunkMessage,
   MESSAGE_TYPES,
   type OutputMessage,
   type RejectCode,
@@ -10,7 +10,7 @@ import {
   repliesExchange,
 } from '@warren/protocol';
 import { retryNacked } from '@warren/amqp';
-import { Clock, ROOT_LOGGER } from '@warren/runtime';
+import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
@@ -25,7 +25,6 @@ import { refusedMessage, type ReplyIds } from './reply.builder';
  * `NACK_BACKOFF` delay (`@warren/amqp`), each time the broker nacks it. Sending never throws; a reply
  * that cannot be delivered (the agent shutting down) is logged. Every reply is signed with the agent's key.
  */
-@Injectable()
 export class ReplyPublisher {
   private readonly outstanding = new Set<Promise<boolean>>();
   private readonly log: Logger;
@@ -35,7 +34,7 @@ export class ReplyPublisher {
     private readonly config: AgentConfig,
     private readonly identity: AgentIdentity,
     private readonly clock: Clock,
-    @Inject(ROOT_LOGGER) root: Logger,
+    root: Logger,
   ) {
     this.log = root.child({ component: 'replies' });
   }
@@ -54,7 +53,7 @@ export class ReplyPublisher {
    * As {@link send}, and resolves once the broker has confirmed it (true), or once it cannot be
    * delivered at all (false, logged). Never rejects.
    */
-  sendConfirmed(message: ReplyMessage, routingKey: string): Promise<boolean> {
+  sendConfirmed(message: ReplyMessage | FileChunkMessage, routingKey: string): Promise<boolean> {
     const p = this.deliver(message, routingKey).then(
       () => true,
       (err: Error) => {
@@ -74,6 +73,15 @@ export class ReplyPublisher {
     this.outstanding.add(p);
     void p.finally(() => this.outstanding.delete(p));
     return p;
+  }
+
+  /**
+   * Publishes one chunk of a fetched file (a get's `fileChunk`, signed, persistent) to
+   * `routingKey` (the get's `chunkReplyTo`) like {@link sendConfirmed}: resolves true once the
+   * broker confirmed it, false once it cannot be delivered. Never rejects.
+   */
+  sendChunk(message: FileChunkMessage, routingKey: string): Promise<boolean> {
+    return this.sendConfirmed(message, routingKey);
   }
 
   /**
@@ -99,7 +107,7 @@ export class ReplyPublisher {
     return done;
   }
 
-  private async deliver(message: ReplyMessage, routingKey: string): Promise<void> {
+  private async deliver(message: ReplyMessage | FileChunkMessage, routingKey: string): Promise<void> {
     const body = encode(message);
     // A nack is the broker's "not now"; anything else (closed, unreachable for a day) is final.
     await retryNacked(
@@ -124,7 +132,7 @@ export class ReplyPublisher {
     );
   }
 
-  private properties(message: ReplyMessage, body: Buffer) {
+  private properties(message: ReplyMessage | FileChunkMessage, body: Buffer) {
     return {
       headers: this.identity.sign(body),
       persistent: true,

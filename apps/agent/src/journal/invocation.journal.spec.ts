@@ -41,6 +41,24 @@ describe('InvocationJournal', () => {
     again.close();
   });
 
+  it('keeps the temp file of a transfer across a reopen and a compaction, with whether it finished', () => {
+    const now = Date.now();
+    const j = InvocationJournal.open(dir, new ManualClock(now));
+    j.append('put-1', now + 60_000, { taskId: 't_1', replyTo: 'r' });
+    j.recordTemp('put-1', '/etc/.motd.warren-put-1.tmp');
+    j.append('put-2', now + 60_000, { taskId: 't_1', replyTo: 'r' });
+    j.recordTemp('put-2', '/srv/.x.warren-put-2.tmp');
+    j.recordOutcome('put-2', { state: 'failed', exitCode: null, signal: null, finishedAt: now });
+    expect(() => j.recordTemp('unknown', '/x')).toThrow('invocation unknown is not journaled');
+    j.close();
+    const again = InvocationJournal.open(dir, new ManualClock(now + 1000)); // compacts on open
+    expect(again.tempFiles()).toEqual([
+      { invocationId: 'put-1', path: '/etc/.motd.warren-put-1.tmp', finished: false },
+      { invocationId: 'put-2', path: '/srv/.x.warren-put-2.tmp', finished: true },
+    ]);
+    again.close();
+  });
+
   it('drops entries past expiry + retention when opened, and compacts the file', () => {
     const now = Date.now();
     const j = InvocationJournal.open(dir, new ManualClock(now));

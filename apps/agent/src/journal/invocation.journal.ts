@@ -63,6 +63,8 @@ interface Entry {
   res?: ReplyMessage;
   /** the broker confirmed `res` */
   ok?: true;
+  /** a temp file it writes (a put's beside its destination, a stdin's in the state dir), journaled before it exists */
+  tmp?: string;
 }
 
 /**
@@ -73,7 +75,7 @@ interface Entry {
  *
  * On disk: `<stateDir>/journal.log`, JSON lines `{"id":…,"exp":…, …}` (`exp` in ms since epoch),
  * each adding fields to its invocation: `task` and `route` when accepted (fsync), `spawn` right
- * before the spawn (fsync), `out` and `res` (how it ended, and the whole final reply) before that
+ * before the spawn (fsync), `tmp` before a transfer creates its temp file (fsync), `out` and `res` (how it ended, and the whole final reply) before that
  * reply is published (fsync), `ok` once the broker confirmed it (no fsync: losing it only re-sends
  * a reply the controller stores idempotently). Every message is checked against it, not only
  * redelivered ones: a re-published or replayed copy arrives with `redelivered = false`. Entries
@@ -151,6 +153,25 @@ export class InvocationJournal {
     this.write(invocationId, reply ? { exp: e.exp, out, res: reply } : { exp: e.exp, out }, reply !== undefined);
     e.out = out;
     if (reply) e.res = reply;
+  }
+
+  /**
+   * Records durably (fsync) the temp file an invocation is about to create, so that a restarted
+   * agent can unlink it ({@link tempFiles}). Throws if the disk refuses; then do not create it.
+   */
+  recordTemp(invocationId: string, path: string): void {
+    const e = this.entries.get(invocationId);
+    if (!e) throw new Error(`invocation ${invocationId} is not journaled`);
+    this.write(invocationId, { exp: e.exp, tmp: path }, true);
+    e.tmp = path;
+  }
+
+  /** Temp files journaled by invocations (some long gone): what a restarted agent unlinks. */
+  tempFiles(): { invocationId: string; path: string; finished: boolean }[] {
+    const out: { invocationId: string; path: string; finished: boolean }[] = [];
+    for (const [invocationId, e] of this.entries)
+      if (e.tmp) out.push({ invocationId, path: e.tmp, finished: e.out !== undefined });
+    return out;
   }
 
   /** The broker confirmed the journaled reply of `invocationId`: it need not be sent again. */

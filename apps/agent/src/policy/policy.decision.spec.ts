@@ -177,6 +177,7 @@ describe('describePolicy', () => {
       allowRoot: false,
       maxTimeoutMs: 3_600_000,
       maxOutputBytes: 65_536,
+      files: { write: 0, read: 0, maxBytes: 100 * 1024 * 1024 },
     });
   });
 });

@@ -69,5 +69,6 @@ export function describePolicy(policy: AgentPolicy): Record<string, unknown> {
     allowRoot: policy.allowRoot,
     maxTimeoutMs: policy.maxTimeoutMs,
     maxOutputBytes: policy.maxOutputBytes,
+    files: { write: policy.files.write.length, read: policy.files.read.length, maxBytes: policy.files.maxBytes },
   };
 }

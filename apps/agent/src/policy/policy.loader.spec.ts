@@ -106,7 +106,7 @@ maxOutputBytes: 512KiB
     ['maxOutputBytes: -1', 'maxOutputBytes: must be a whole number of bytes, got -1'],
     [
       'alow: ["df *"]',
-      'alow: unknown field (known: allow, deny, users, allowRoot, maxTimeout, maxOutputBytes, maxProcesses, env)',
+      'alow: unknown field (known: allow, deny, users, allowRoot, maxTimeout, maxOutputBytes, maxProcesses, env, files)',
     ],
     ['maxProcesses: 0', 'maxProcesses: must be a whole number from 1 to 1000000, got 0'],
     ['maxProcesses: "lots"', 'maxProcesses: must be a whole number from 1 to 1000000, got "lots"'],
@@ -165,11 +165,11 @@ describe('loadAgentPolicy', () => {
 
   it('loads the example policies shipped in docs/examples with the real user database', () => {
     const root = join(__dirname, '../../../../docs/examples');
-    expect(loadAgentPolicy(join(root, 'lab-policy.yaml'), { agentMaxOutputBytes: 1024 })).toMatchObject({
-      allowRoot: true,
-      allow: [],
-      deny: [],
-    });
+    const lab = loadAgentPolicy(join(root, 'lab-policy.yaml'), { agentMaxOutputBytes: 1024 });
+    expect(lab).toMatchObject({ allowRoot: true, allow: [], deny: [] });
+    // The lab lets `warren cp` and `warren fetch` use any path (the e2e harness and quick start rely on it).
+    expect([lab.files.write, lab.files.read].map((l) => l.map((g) => g.source))).toEqual([['/**'], ['/**']]);
+    expect(lab.files.write[0].test('/etc/motd')).toBe(true);
     // The full example names deploy and www-data, which a test host may lack: the fake database has them.
     const p = loadAgentPolicy(join(root, 'agent-policy.yaml'), {
       agentMaxOutputBytes: 1_048_576,
@@ -184,5 +184,14 @@ describe('loadAgentPolicy', () => {
     for (const no of ['df -h; rm -rf /', 'ls /var/log; id', 'free -s REBOOT', 'ls -l /etc'])
       expect(allowed(no)).toBe(false);
     expect(p).toMatchObject({ allowRoot: false, maxTimeoutMs: 3_600_000, maxOutputBytes: 256 * 1024 });
+    const writable = (path: string) => p.files.write.some((g) => g.test(path));
+    expect(['/etc/motd', '/srv/app/conf/x.yaml', '/etc/shadow', '/srv/app'].map(writable)).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect(p.files.read.some((g) => g.test('/var/log/nginx/access.log'))).toBe(true);
+    expect(p.files.maxBytes).toBe(100 * 1024 * 1024);
   });
 });

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { parseDurationMs } from '@warren/api';
+import { parseByteSize } from './byte.size';
 import { compilePattern } from './command.pattern';
+import { defaultFilesPolicy, parseFilesPolicy } from './files.policy';
 import type { AgentPolicy, CommandPattern, PolicyUser } from './policy.types';
 import { PolicyError } from './policy.error';
 import { agentAccount, systemUserDatabase, USER_NAME_PATTERN, type UserDatabase } from './user.database';
@@ -16,9 +18,19 @@ export interface PolicyLoadOptions {
   users?: UserDatabase;
 }
 
-const FIELDS = ['allow', 'deny', 'users', 'allowRoot', 'maxTimeout', 'maxOutputBytes', 'maxProcesses', 'env'] as const;
+const FIELDS = [
+  'allow',
+  'deny',
+  'users',
+  'allowRoot',
+  'maxTimeout',
+  'maxOutputBytes',
+  'maxProcesses',
+  'env',
+  'files',
+] as const;
 
-const BYTE_UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+export { parseByteSize } from './byte.size';
 
 /**
  * The policy of an agent started without `--policy`: every command, as the agent's own user, and
@@ -35,6 +47,7 @@ export function defaultPolicy(opts: PolicyLoadOptions): AgentPolicy {
     maxOutputBytes: opts.agentMaxOutputBytes,
     maxProcesses: null,
     envNames: null,
+    files: defaultFilesPolicy(),
   };
 }
 
@@ -137,6 +150,7 @@ export function parsePolicy(text: string, file: string, opts: PolicyLoadOptions)
     ),
     maxProcesses: parseMaxProcesses(obj.maxProcesses, (p) => fail('maxProcesses', p)),
     envNames: parseEnvNames(obj.env, stringList('env'), stringList('allow').length > 0, (f, p) => fail(f, p)),
+    files: parseFilesPolicy(obj.files, (f, p) => fail(f, p)),
   };
 }
 
@@ -176,16 +190,4 @@ function parseMaxTimeout(v: unknown, fail: (problem: string) => never): number {
   if (ms === null) return fail(`must be a duration like 30s, 5m or 1h, got ${JSON.stringify(v)}`);
   if (ms < 1) return fail('must be more than 0');
   return ms;
-}
-
-/** Bytes from a whole number or `512KiB`, `1MiB`, `1.5GiB` (binary units; `B` = bytes). */
-export function parseByteSize(v: unknown, fail: (problem: string) => never): number {
-  if (typeof v === 'number') {
-    if (Number.isSafeInteger(v) && v >= 0) return v;
-    return fail(`must be a whole number of bytes, got ${v}`);
-  }
-  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(v.trim()) : null;
-  const unit = m ? BYTE_UNITS[(m[2] || 'b').toLowerCase()] : undefined;
-  if (!m || unit === undefined) return fail(`must be a size like 65536, 512KiB or 1MiB, got ${JSON.stringify(v)}`);
-  return Math.floor(Number(m[1]) * unit);
 }

@@ -1,3 +1,5 @@
+import type { FilesPolicy } from './files.policy';
+
 /** A user commands may run as, resolved from the system user database when the policy is loaded. */
 export interface PolicyUser {
   /** login name, as the envelope's `runAs` names it */
@@ -48,6 +50,8 @@ export interface AgentPolicy {
    * change what an allowed command does.
    */
   envNames: readonly string[] | null;
+  /** where file transfers may write and read, and the largest file (`files`; default: no path, 100 MiB) */
+  files: FilesPolicy;
 }
 
 /** Who the agent process itself is. */

@@ -85,3 +85,27 @@ export function agentIdentity(): AgentIdentity {
   const a = agentAccount();
   return { uid: a.uid, user: a.name };
 }
+
+/** Finds groups by name. */
+export interface GroupDatabase {
+  /** the gid of group `name`; null when no such group exists or it cannot be asked */
+  gidOf(name: string): number | null;
+}
+
+/** The system's group database, through `getent group <name>` (NSS: also LDAP/SSSD groups). */
+export const systemGroupDatabase: GroupDatabase = {
+  gidOf(name: string): number | null {
+    if (!USER_NAME_PATTERN.test(name)) return null;
+    try {
+      const out = execFileSync('getent', ['group', name], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 10_000,
+      });
+      const f = out.split('\n')[0].split(':');
+      return f[0] === name && /^\d+$/.test(f[2] ?? '') ? Number(f[2]) : null;
+    } catch {
+      return null;
+    }
+  },
+};

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
 import { APP_ID, encode, MESSAGE_TYPES, presenceExchange } from '@warren/protocol';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { AgentConfig } from '../config/agent.config';
 import { ProcessRunner } from '../exec/process.runner';
 import { AgentIdentity } from '../identity/agent.identity';
-import { Clock, ROOT_LOGGER } from '@warren/runtime';
+import { Clock } from '@warren/runtime';
 import { presenceMessage } from './presence.message';
 
 /** ms; the longest a clean shutdown waits for its goodbye to be confirmed. */
@@ -17,7 +16,6 @@ const GOODBYE_WAIT_MS = 1_000;
  * presence interval after, and a `goodbye` on clean shutdown. Heartbeats are published only while
  * connected and never queued: a stale heartbeat would say the agent is there when it may not be.
  */
-@Injectable()
 export class PresenceService {
   private timer: NodeJS.Timeout | null = null;
   private readonly onConnected = () => this.beat();
@@ -29,7 +27,7 @@ export class PresenceService {
     private readonly runner: ProcessRunner,
     private readonly identity: AgentIdentity,
     private readonly clock: Clock,
-    @Inject(ROOT_LOGGER) root: Logger,
+    root: Logger,
   ) {
     this.log = root.child({ component: 'presence' });
   }

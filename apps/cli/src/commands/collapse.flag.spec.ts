@@ -34,7 +34,7 @@ async function cli(argv: string[]) {
   const code = await runCli(
     argv,
     { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {} },
-    { fetch, poll: { waitMs: 1, minIntervalMs: 0, retryDelayMs: 1, maxFailures: 1 } },
+    { fetch, poll: { waitMs: 1, minIntervalMs: 0, retryDelayMs: 1, maxFailures: 1, outageMs: 0 } },
   );
   return { code, stdout, stderr, calls };
 }

@@ -24,6 +24,8 @@ export interface CommandContext {
   confirm?: Confirmer;
   /** Ctrl-C while watching a task (only in the real process): cancel or detach */
   interrupts?: InterruptHub;
+  /** ms `warren fetch` retries a download answered 409 "incomplete"; default 10 s (tests shorten it) */
+  incompleteRetryMs?: number;
 }
 
 /** Writes one JSON document to stdout, with nothing in it a terminal acts on ({@link jsonForTerminal}). */

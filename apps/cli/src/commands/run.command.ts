@@ -14,6 +14,7 @@ import {
   TARGETING_HELP,
   type TargetingOptions,
 } from './targeting';
+import { localSource, uploadSource } from './file.source';
 import { RAW_HELP, watchTask } from './task.watch';
 import { escapeControls } from '../render/terminal.safe';
 
@@ -31,10 +32,12 @@ interface RunOptions extends TargetingOptions {
   json?: boolean;
   collapse?: boolean;
   raw?: boolean;
+  /** `--stdin <file|->` */
+  stdin?: string;
 }
 
 /** A duration flag; 0 only where no time at all makes sense (`--kill-grace 0`: SIGKILL at once). */
-function duration(allowZero: boolean) {
+export function duration(allowZero: boolean) {
   return (text: string): number => {
     const ms = parseDurationMs(text);
     if (ms === null || (ms === 0 && !allowZero))
@@ -109,6 +112,10 @@ export function registerRunCommand(program: Command, ctx: CommandContext): void 
       'with --wait: print hosts with identical state, exit code and output once, as one group headed by their folded names (web[01-40]); with --json, groups instead of results',
     )
     .option('--raw', RAW_HELP)
+    .option(
+      '--stdin <file>',
+      "feed this local file (or, with -, this program's standard input, which must not be a terminal) to the command's standard input on every host; uploaded once, up to the controller's --max-file-size",
+    )
     .allowExcessArguments(true)
     .addHelpText(
       'after',
@@ -123,7 +130,9 @@ Examples:
   warren run "uname -r" --hosts web01 web02 web03 --wait --collapse
   warren run "apt-get -y upgrade" --hosts web1 web2 --stream
   warren run "uptime" --hosts 'web[01-20]' --label zone=eu --dry-run
-  warren run "systemctl restart app" --label role=web --concurrency 2 --max-errors 1 --wait`,
+  warren run "systemctl restart app" --label role=web --concurrency 2 --max-errors 1 --wait
+  warren run 'tee /etc/motd >/dev/null' --stdin motd.txt --all --wait
+  pg_dump app | warren run 'psql app_copy' --stdin - --hosts db2 --wait`,
     )
     .action(async (command: string, opts: RunOptions, cmd: Command) => {
       if (cmd.args.length > 1) {
@@ -140,8 +149,12 @@ Examples:
       if (opts.collapse && !opts.wait)
         throw new UsageError('--collapse needs --wait (without it, run prints only the task id)');
       const client = ctx.client();
-      const body = await settleTarget(ctx, client, buildTaskRequest(command, opts), opts);
+      const request = buildTaskRequest(command, opts);
+      // Checked before anything is sent: a terminal on `--stdin -` is refused, a missing file too.
+      const input = opts.stdin === undefined ? null : await localSource(opts.stdin, ctx.io, '--stdin');
+      const body = await settleTarget(ctx, client, request, opts);
       if (body === null) return; // a dry run, or not confirmed
+      if (input) body.stdin = (await uploadSource(client, input)).sha256;
       const accepted = await client.createTask(body);
       noteLeftOut(ctx, accepted);
       if (!opts.wait && !opts.stream) {

@@ -10,6 +10,7 @@ import { painter } from '../render/colors';
 import { allSucceeded, headerDetail, inHostOrder, OUTPUT_FIELDS, summaryLines } from '../render/task.render';
 import { forTerminal } from '../render/terminal.safe';
 import type { CommandContext } from './command.context';
+import { outageTooLong } from './task.poller';
 import { type OutputEvent, type ResultEvent, StreamPrinter } from './stream.printer';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -20,8 +21,9 @@ const RECONNECT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 2_000 };
 /**
  * `--stream` / `--follow`: prints the task's output live as `host | line` (stderr `host ! line`)
  * from `GET /v1/tasks/:id/events`, reconnecting with `Last-Event-ID` when the connection drops
- * (up to `ctx.poll.maxFailures` failures in a row, a `503` with `Retry-After` from a controller at
- * its `--max-event-streams` included: it waits that long), then one header line per host and the summary,
+ * (until `ctx.poll.maxFailures` failures in a row have taken at least `ctx.poll.outageMs`, so that a
+ * controller restart is waited out; a `503` with `Retry-After` from a controller at its
+ * `--max-event-streams` counts as one, and it waits that long), then one header line per host and the summary,
  * as `warren check` prints them without the output. Returns the exit status: 0 only if every host
  * succeeded.
  */
@@ -35,6 +37,8 @@ export async function followTask(
   let lastEventId: string | undefined;
   let completed = false;
   let failures = 0;
+  /** ms: when the current run of failures began */
+  let since = 0;
   const onEvent = (e: SseEvent) => {
     failures = 0;
     const data = JSON.parse(e.data) as unknown;
@@ -48,12 +52,12 @@ export async function followTask(
       await client.streamTaskEvents(id, lastEventId, onEvent);
       // The controller ends the stream after `completed`, or when it shuts down: then resume.
       if (completed) break;
-      failures++;
+      if (failures++ === 0) since = Date.now();
     } catch (err) {
       const busy = err instanceof ApiError && err.status === 503 && err.retryAfterSec !== undefined;
       if (!(err instanceof ControllerUnreachableError) && !busy) throw err;
-      failures++;
-      if (failures >= ctx.poll.maxFailures) throw err;
+      if (failures++ === 0) since = Date.now();
+      if (outageTooLong(failures, since, ctx.poll)) throw err;
       if (busy) {
         // The controller serves its --max-event-streams already: wait as long as it asks.
         ctx.io.stderr.write(`warren: ${err.message}; waiting ${err.retryAfterSec} s\n`);

@@ -124,6 +124,13 @@ function localCount(body: CreateTaskRequest): number | null {
   }
 }
 
+/** What a task does, in a few words for a question: its command, `put <dest>` or `get <path>`. */
+export function describeRequest(body: CreateTaskRequest): string {
+  if (body.put) return `put ${body.put.dest}`;
+  if (body.get) return `get ${body.get.path}`;
+  return body.command ?? '';
+}
+
 /** Notes on stderr the known hosts a target left out and the globs that matched nothing. */
 export function noteLeftOut(
   ctx: CommandContext,
@@ -189,7 +196,8 @@ export async function settleTarget(
       `not run: it would reach ${preview.count} hosts (${preview.folded}), more than ${limit}, and there is no terminal to confirm it; add --yes (or raise --confirm-over / WARREN_CONFIRM_OVER)`,
     );
   }
-  const shown = body.command.length > 60 ? `${body.command.slice(0, 57)}...` : body.command;
+  const what = describeRequest(body);
+  const shown = what.length > 60 ? `${what.slice(0, 57)}...` : what;
   const question = `Run ${JSON.stringify(shown)} on ${preview.count} hosts (${preview.folded})? [y/N] `;
   if (await confirm.ask(escapeControls(question))) return resolved;
   ctx.io.stderr.write('warren: not run\n');

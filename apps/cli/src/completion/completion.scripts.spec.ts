@@ -145,6 +145,15 @@ describe('bash completion, driven through COMP_WORDS in bash --norc', () => {
   it('completes file names for --ca', () => {
     expect(bashCompletes(['warren', '--ca', `${dir}/warren.ba`])).toEqual([`${dir}/warren.bash`]);
   });
+
+  it('completes the file transfer commands: cp files and flags, fetch, run --stdin', () => {
+    expect(bashCompletes(['warren', 'fe'])).toEqual(['fetch']);
+    expect(bashCompletes(['warren', 'cp', `${dir}/warren.ba`])).toEqual([`${dir}/warren.bash`]);
+    expect(bashCompletes(['warren', 'cp', 'x', '--des'])).toEqual(['--dest']);
+    expect(bashCompletes(['warren', 'cp', 'x', '--mk'])).toEqual(['--mkdir']);
+    expect(bashCompletes(['warren', 'fetch', '/etc/x', '--max'])).toEqual(['--max-errors', '--max-size']);
+    expect(bashCompletes(['warren', 'run', 'x', '--stdin', `${dir}/warren.ba`])).toEqual([`${dir}/warren.bash`]);
+  });
 });
 
 describe('zsh completion (compadd stood in for)', () => {
@@ -154,6 +163,10 @@ describe('zsh completion (compadd stood in for)', () => {
     expect(zshCompletes(['warren', 'run', '--ti'])).toEqual(['--timeout']);
     expect(zshCompletes(['warren', 'audit', '--decision', ''])).toEqual(['allowed', 'denied']);
     expect(zshCompletes(['warren', '--ca', ''])).toEqual(['(files)']);
+    expect(zshCompletes(['warren', 'cp', ''])).toEqual(['(files)']);
+    expect(zshCompletes(['warren', 'cp', 'x', '--ow'])).toEqual(['--owner']);
+    expect(zshCompletes(['warren', 'fetch', '/etc/x', '--dest', ''])).toEqual(['(files-/)']);
+    expect(zshCompletes(['warren', 'run', 'x', '--stdin', ''])).toEqual(['(files)']);
   });
 
   it('asks warren __complete for host names and task ids', () => {
@@ -170,6 +183,9 @@ describe('fish completion (complete -C)', () => {
     expect(fishCompletes('warren hosts ')).toEqual(['accept', 'keys', 'reject']);
     expect(fishCompletes('warren run --ti')).toEqual(['--timeout']);
     expect(fishCompletes('warren audit --decision ')).toEqual(['allowed', 'denied']);
+    expect(fishCompletes('warren fe')).toEqual(['fetch']);
+    expect(fishCompletes('warren cp x --mo')).toEqual(['--mode']);
+    expect(fishCompletes('warren run x --std')).toEqual(['--stdin']);
   });
 
   it('asks warren __complete for host names and task ids', () => {

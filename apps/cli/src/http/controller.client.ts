@@ -15,6 +15,7 @@ import type {
   TaskList,
   TaskView,
 } from '@warren/api';
+import type { Readable, Writable } from 'node:stream';
 import { ApiError, ControllerUnreachableError } from './http.errors';
 import { type HttpAnswer, type HttpCall, nodeHttpFetch } from './node-http.fetch';
 import { openEventStream, SSE_IDLE_TIMEOUT_MS } from './sse.client';
@@ -183,19 +184,43 @@ export class ControllerClient {
     return this.call('GET', `/v1/audit${qs ? `?${qs}` : ''}`);
   }
 
+  /**
+   * One request for a file transfer ({@link uploadFile}, {@link downloadHostFile}): `body` is
+   * streamed as `application/octet-stream`, and a 2xx answer's body is streamed into `sink`. A
+   * non-2xx answer is thrown as {@link ApiError}; the answer (headers, status) is returned otherwise.
+   */
+  async transfer(
+    method: string,
+    path: string,
+    opts: { body?: Readable; contentLength?: number; sink?: Writable; timeoutMs: number },
+  ): Promise<HttpAnswer> {
+    const headers: Record<string, string> = {};
+    if (opts.body) headers['content-type'] = 'application/octet-stream';
+    if (opts.contentLength !== undefined) headers['content-length'] = String(opts.contentLength);
+    const { res, body } = await this.request(method, path, opts.body, opts.timeoutMs, (r) => r.text(), {
+      headers,
+      sink: opts.sink,
+    });
+    if (!res.ok) throw this.refusal(res, body);
+    return res;
+  }
+
+  /** The {@link ApiError} of a non-2xx answer and its body text. */
+  private refusal(res: HttpAnswer, text: string): ApiError {
+    const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+    return new ApiError(
+      this.url,
+      res.status,
+      apiMessages(parseJson(text), res),
+      this.token !== null,
+      Number.isFinite(retryAfter) ? retryAfter : undefined,
+    );
+  }
+
   private async call<T>(method: string, path: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
     const { res, body: text } = await this.request(method, path, body, timeoutMs, (r) => r.text());
     const parsed = parseJson(text);
-    if (!res.ok) {
-      const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
-      throw new ApiError(
-        this.url,
-        res.status,
-        apiMessages(parsed, res),
-        this.token !== null,
-        Number.isFinite(retryAfter) ? retryAfter : undefined,
-      );
-    }
+    if (!res.ok) throw this.refusal(res, text);
     if (parsed === undefined || typeof parsed !== 'object' || parsed === null) {
       throw new ControllerUnreachableError(
         this.url,
@@ -212,15 +237,18 @@ export class ControllerClient {
     body: unknown,
     timeoutMs: number,
     read: (res: HttpAnswer) => Promise<B>,
+    bytes?: { headers: Record<string, string>; sink?: Writable },
   ): Promise<{ res: HttpAnswer; body: B }> {
     try {
       const headers: Record<string, string> = { accept: 'application/json' };
       if (body !== undefined) headers['content-type'] = 'application/json';
+      Object.assign(headers, bytes?.headers);
       if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
       const res = await this.fetchFn(this.base + path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || bytes ? (body as Readable | undefined) : JSON.stringify(body),
+        sink: bytes?.sink,
         signal: AbortSignal.timeout(timeoutMs),
         tls: this.tls,
       });

@@ -1,3 +1,5 @@
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { type ClientTls, requestFor } from './transport';
 
 /** What the client reads of an HTTP answer: the slice of `Response` it uses. */
@@ -16,7 +18,13 @@ export interface HttpAnswer {
 export interface HttpCall {
   method: string;
   headers: Record<string, string>;
-  body?: string;
+  /** a JSON text, or a stream of bytes sent as they are read (a file upload: never held whole in memory) */
+  body?: string | Readable;
+  /**
+   * Where a 2xx answer's body goes as it arrives (a file download); the answer then resolves once
+   * `sink` has finished, and its `text()` / `arrayBuffer()` are empty. Other answers are read whole.
+   */
+  sink?: Writable;
   signal?: AbortSignal;
   /** TLS settings for an https: URL */
   tls?: ClientTls;
@@ -33,25 +41,38 @@ export async function nodeHttpFetch(url: string, init: HttpCall): Promise<HttpAn
   const request = await requestFor(u);
   return new Promise((resolve, reject) => {
     const options = { method: init.method, headers: init.headers, signal: init.signal, agent: false, ...init.tls };
+    let answered = false;
     const req = request(u, options, (res) => {
+      answered = true;
+      const status = res.statusCode ?? 0;
+      const answer = (body: Buffer): HttpAnswer => ({
+        ok: status >= 200 && status < 300,
+        status,
+        statusText: res.statusMessage ?? '',
+        headers: { get: (name) => headerValue(res.headers[name.toLowerCase()]) },
+        text: async () => body.toString('utf8'),
+        arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
+      });
+      if (init.sink && status >= 200 && status < 300) {
+        pipeline(res, init.sink).then(() => resolve(answer(Buffer.alloc(0))), reject);
+        return;
+      }
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        const body = Buffer.concat(chunks);
-        resolve({
-          ok: status >= 200 && status < 300,
-          status,
-          statusText: res.statusMessage ?? '',
-          headers: { get: (name) => headerValue(res.headers[name.toLowerCase()]) },
-          text: async () => body.toString('utf8'),
-          arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
-        });
-      });
+      res.on('end', () => resolve(answer(Buffer.concat(chunks))));
     });
-    req.on('error', reject);
-    req.end(init.body);
+    // A controller refusing an upload (413) may answer and close before it has read the body: the
+    // answer is what counts, not the write that then fails.
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    if (init.body === undefined || typeof init.body === 'string') req.end(init.body);
+    // A stream that fails (an unreadable file) aborts the request: the controller stores nothing.
+    else
+      pipeline(init.body, req).catch((err: Error) => {
+        if (!answered) req.destroy(err);
+      });
   });
 }
 

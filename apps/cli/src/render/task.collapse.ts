@@ -53,7 +53,7 @@ function hostRegExp(host: string): RegExp {
 }
 
 /**
- * What hosts must share to be one group. Output that is not valid UTF-8 (or of an agent that did
+ * What hosts must share to be one group (and a file transfer's hash and whether it changed the host). Output that is not valid UTF-8 (or of an agent that did
  * not say) is shown as text with replacement characters, so equal text does not prove equal bytes:
  * such a host is a group of its own.
  */
@@ -70,6 +70,8 @@ function groupKey(r: HostResult, reason: string | null): string {
     r.stderrBytes,
     r.stdoutTruncated,
     r.stderrTruncated,
+    // a put's hosts that wrote the file are not grouped with those that already had it
+    r.file ? [r.file.sha256, r.file.size, r.file.changed] : null,
   ]);
 }
 

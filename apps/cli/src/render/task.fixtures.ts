@@ -26,6 +26,7 @@ export function result(host: string, over: Partial<HostResult> = {}): HostResult
     startedAt: iso(10),
     finishedAt: iso(20),
     durationMs: 10,
+    file: null,
     ...over,
   };
 }
@@ -36,6 +37,8 @@ export function task(results: HostResult[], over: Partial<TaskView> = {}): TaskV
   return {
     id: 't_abc',
     command: 'deploy',
+    transfer: null,
+    stdin: null,
     cwd: null,
     envNames: [],
     runAs: null,

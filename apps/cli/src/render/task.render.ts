@@ -99,11 +99,24 @@ export function headerDetail(r: HostResult, task: TaskView, now: number): string
       return r.signal ? [`signal ${r.signal}`, killed] : [killed];
     }
   }
+  if (r.state === 'succeeded' && r.file && task.transfer) return fileDetail(r, r.file, task.transfer.op);
   const exit = r.exitCode !== null ? `exit ${r.exitCode}` : r.signal ? `signal ${r.signal}` : null;
   if (exit === null) return [r.reason ?? FALLBACK_REASON[r.state] ?? r.state];
   const cells = [exit];
   if (r.durationMs !== null) cells.push(formatElapsed(r.durationMs));
   if (r.reason) cells.push(r.reason);
+  return cells;
+}
+
+/**
+ * A put or get that succeeded: `changed` (written) or `unchanged` (the host already had these
+ * bytes; nothing was sent) for a put, then size, time and the SHA-256 the agent computed.
+ */
+function fileDetail(r: HostResult, file: NonNullable<HostResult['file']>, op: 'put' | 'get'): string[] {
+  const cells = op === 'put' ? [file.changed ? 'changed' : 'unchanged'] : [];
+  cells.push(formatBytes(file.size));
+  if (r.durationMs !== null) cells.push(formatElapsed(r.durationMs));
+  cells.push(`sha256 ${file.sha256}`);
   return cells;
 }
 

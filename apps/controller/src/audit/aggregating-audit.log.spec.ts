@@ -86,4 +86,25 @@ describe('AggregatingAuditLog', () => {
     await log.record(forged(4));
     expect((await store.query({ limit: 10 })).map((r) => r.count)).toEqual([1, 1, 1, 1]);
   });
+
+  it('folds the repeats of a batch and writes what is left of it to the store in one write, in order', async () => {
+    const writes: AuditEvent[][] = [];
+    const recordMany = store.recordMany.bind(store);
+    store.recordMany = async (events) => {
+      writes.push([...events]);
+      return recordMany(events);
+    };
+    const allowed: AuditEvent = { actor: 'controller', source: 'broker', action: 'host.accept', decision: 'allowed' };
+    await log.recordMany([forged(1), { ...allowed, hosts: ['a'] }, forged(2), forged(3), { ...allowed, hosts: ['b'] }]);
+    expect(writes.map((w) => w.map((e) => [e.action, e.hosts]))).toEqual([
+      [
+        ['host.key.seen', ['fake1']],
+        ['host.accept', ['a']],
+        ['host.accept', ['b']],
+      ],
+    ]);
+    clock.advance(60_000);
+    await log.flush();
+    expect(writes[1]).toEqual([expect.objectContaining({ action: 'host.key.seen', count: 2 })]);
+  });
 });

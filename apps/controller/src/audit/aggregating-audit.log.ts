@@ -54,14 +54,29 @@ export class AggregatingAuditLog implements AuditLog {
 
   /** Closes ended intervals every `intervalMs / 4` (an unref'd timer, stopped by {@link flush}). */
   start(): void {
-    this.timer ??= setInterval(() => void this.closeEnded(this.clock.now()), this.limits.intervalMs / 4).unref();
+    this.timer ??= setInterval(
+      () => void this.store.recordMany(this.closeEnded(this.clock.now(), [])),
+      this.limits.intervalMs / 4,
+    ).unref();
   }
 
   async record(event: AuditEvent): Promise<void> {
+    return this.recordMany([event]);
+  }
+
+  /** As {@link record} for each event in turn; what is to be written then goes to the store in one write. */
+  async recordMany(events: readonly AuditEvent[]): Promise<void> {
+    const out: AuditEvent[] = [];
+    for (const event of events) this.take(event, out);
+    await this.store.recordMany(out);
+  }
+
+  /** Folds `event` into its open interval, or appends to `out` what is to be written now. */
+  private take(event: AuditEvent, out: AuditEvent[]): void {
     const { repeatKey, ...e } = event;
     const now = e.at ?? this.clock.now();
-    await this.closeEnded(now);
-    if (repeatKey === undefined || this.flushed) return this.store.record(e);
+    this.closeEnded(now, out);
+    if (repeatKey === undefined || this.flushed) return void out.push(e);
     const key = JSON.stringify([e.decision, e.action, e.source, repeatKey]);
     const o = this.open.get(key);
     if (o) {
@@ -72,12 +87,12 @@ export class AggregatingAuditLog implements AuditLog {
       return;
     }
     this.open.set(key, { start: now, repeats: 0, last: null, actors: new Set(), hosts: new Set() });
-    while (this.open.size > this.limits.maxOpen) await this.close(this.open.keys().next().value as string);
-    await this.store.record({ ...e, at: now, count: 1 });
+    while (this.open.size > this.limits.maxOpen) this.close(this.open.keys().next().value as string, out);
+    out.push({ ...e, at: now, count: 1 });
   }
 
   async query(q: AuditQuery): Promise<AuditRecordView[]> {
-    await this.closeEnded(this.clock.now());
+    await this.store.recordMany(this.closeEnded(this.clock.now(), []));
     return this.store.query(q);
   }
 
@@ -89,23 +104,27 @@ export class AggregatingAuditLog implements AuditLog {
     this.flushed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    for (const key of [...this.open.keys()]) await this.close(key);
+    const out: AuditEvent[] = [];
+    for (const key of [...this.open.keys()]) this.close(key, out);
+    await this.store.recordMany(out);
   }
 
-  /** Closes the intervals that have ended by `now` (the oldest are first in the Map). */
-  private async closeEnded(now: number): Promise<void> {
+  /** Closes the intervals that have ended by `now` (the oldest are first in the Map), their records appended to `out`. */
+  private closeEnded(now: number, out: AuditEvent[]): AuditEvent[] {
     for (const [key, o] of this.open) {
       if (now - o.start < this.limits.intervalMs) break;
-      await this.close(key);
+      this.close(key, out);
     }
+    return out;
   }
 
-  private async close(key: string): Promise<void> {
+  /** Closes one interval: the record of its repeats (if any) is appended to `out`. */
+  private close(key: string, out: AuditEvent[]): void {
     const o = this.open.get(key);
     this.open.delete(key);
     if (!o?.last) return;
     const { last } = o;
-    await this.store.record({
+    out.push({
       ...last,
       // Several actors (a fresh-key flood names a host each): say how many rather than pick one.
       actor: o.actors.size === 1 ? last.actor : `(${o.actors.size} actors)`,

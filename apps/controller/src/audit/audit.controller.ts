@@ -20,7 +20,7 @@ function one(q: RawQuery, name: string): string | undefined {
 
 /** Reads and checks the query string of `GET /v1/audit`; throws {@link BadQueryError} naming the parameter. */
 export function parseAuditQuery(q: RawQuery): AuditQuery {
-  const known = new Set(['limit', 'taskId', 'actor', 'action', 'decision', 'since']);
+  const known = new Set(['limit', 'taskId', 'actor', 'action', 'decision', 'since', 'before']);
   const unknown = Object.keys(q).filter((k) => !known.has(k));
   if (unknown.length)
     throw new BadQueryError(`unknown query parameter ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
@@ -30,6 +30,12 @@ export function parseAuditQuery(q: RawQuery): AuditQuery {
     if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > AUDIT_LIMITS.max)
       throw new BadQueryError(`limit must be a whole number from 1 to ${AUDIT_LIMITS.max}`);
     out.limit = Number(limit);
+  }
+  const before = one(q, 'before');
+  if (before !== undefined) {
+    if (!/^\d{1,15}$/.test(before) || Number(before) < 1)
+      throw new BadQueryError('before must be the id of an audit record (a whole number from 1)');
+    out.before = Number(before);
   }
   const decision = one(q, 'decision');
   if (decision !== undefined) {
@@ -55,7 +61,7 @@ export function parseAuditQuery(q: RawQuery): AuditQuery {
 export class AuditController {
   constructor(@Inject(AUDIT_LOG) private readonly audit: AuditLog) {}
 
-  /** `GET /v1/audit?limit=&taskId=&actor=&action=&decision=&since=`: newest first; admin only. */
+  /** `GET /v1/audit?limit=&taskId=&actor=&action=&decision=&since=&before=`: newest first, paged by `before`; admin only. */
   @Get()
   @Roles('admin')
   async list(@Query() query: RawQuery): Promise<AuditList> {

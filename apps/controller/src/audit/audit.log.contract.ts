@@ -62,6 +62,33 @@ export function describeAuditLogContract(
       expect(await audit.query({ limit: 1 })).toHaveLength(1);
     });
 
+    it('pages with before: each page the next older records, none missed or repeated, filters kept', async () => {
+      const { audit } = await open(new ManualClock());
+      for (let i = 1; i <= 7; i++)
+        await audit.record({
+          at: i * 1_000,
+          actor: i % 2 ? 'alice' : 'bob',
+          source: null,
+          action: `a.${i}`,
+          decision: 'allowed',
+        });
+      const seen: string[] = [];
+      let before: number | undefined;
+      for (;;) {
+        const page = await audit.query({ limit: 3, ...(before ? { before } : {}) });
+        if (page.length === 0) break;
+        seen.push(...page.map((r) => r.action));
+        before = page.at(-1)!.id;
+      }
+      expect(seen).toEqual(['a.7', 'a.6', 'a.5', 'a.4', 'a.3', 'a.2', 'a.1']);
+      const [newest] = await audit.query({ limit: 1, actor: 'alice' });
+      expect((await audit.query({ limit: 10, actor: 'alice', before: newest.id })).map((r) => r.action)).toEqual([
+        'a.5',
+        'a.3',
+        'a.1',
+      ]);
+    });
+
     it('keeps every field as given, and fills the absent ones with null or empty lists', async () => {
       const { audit } = await open(new ManualClock());
       await audit.record({
@@ -145,6 +172,33 @@ export function describeAuditLogContract(
         ['b', new Date(7_000).toISOString()],
         ['a', '2026-01-02T03:04:05.000Z'],
       ]);
+    });
+
+    it('appends a batch in the order given, each stamped as one record would be', async () => {
+      const clock = new ManualClock(5_000);
+      const { audit } = await open(clock);
+      await audit.recordMany([]);
+      await audit.recordMany([
+        { actor: 'a', source: 'broker', action: 'host.accept', decision: 'allowed', hosts: ['web1'] },
+        { at: 7_000, actor: 'b', source: 'broker', action: 'host.key.seen', decision: 'denied', count: 3 },
+        { actor: 'c', source: null, action: 'x', decision: 'allowed' },
+      ]);
+      expect((await audit.query({ limit: 10 })).map((r) => [r.actor, r.at, r.count, r.hosts])).toEqual([
+        ['c', new Date(5_000).toISOString(), 1, []],
+        ['b', new Date(7_000).toISOString(), 3, []],
+        ['a', new Date(5_000).toISOString(), 1, ['web1']],
+      ]);
+    });
+
+    it('never rejects into the caller with a batch either: each record it cannot write is logged', async () => {
+      const errors: unknown[] = [];
+      const { audit, breakStorage } = await open(new ManualClock(), {
+        error: (o: unknown) => errors.push(o),
+      } as never);
+      await breakStorage();
+      const batch = ['a', 'b'].map((actor) => ({ actor, source: null, action: 'x', decision: 'allowed' as const }));
+      await expect(audit.recordMany(batch)).resolves.toBeUndefined();
+      expect(errors).toEqual([expect.objectContaining({ actor: 'a' }), expect.objectContaining({ actor: 'b' })]);
     });
   });
 }

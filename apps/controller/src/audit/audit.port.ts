@@ -52,6 +52,11 @@ export interface AuditQuery {
   decision?: 'allowed' | 'denied';
   /** ms since epoch; records at or after */
   since?: number;
+  /**
+   * paging: only records whose `id` is below this one (the last `id` of the page before; ids grow
+   * with time, so the next page is the next older records, with none missed or repeated)
+   */
+  before?: number;
 }
 
 /** One stored record, as the API shows it: the contract's `AuditRecord`. */
@@ -65,6 +70,12 @@ export interface AuditLog {
    * the promise unawaited where nothing must wait for the record.
    */
   record(event: AuditEvent): Promise<void>;
+  /**
+   * Appends records in the order given, in one write (one transaction or statement), each stamped
+   * as by {@link record}: for many decisions taken at once (a batch of heartbeats). Resolves once
+   * they are stored; never rejects, as {@link record}.
+   */
+  recordMany(events: readonly AuditEvent[]): Promise<void>;
   /**
    * Records matching `q`, newest first (at most `q.limit`); a `task.create` record that was
    * allowed carries each host's invocation state now. Rejects only when the storage fails.

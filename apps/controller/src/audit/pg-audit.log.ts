@@ -11,11 +11,35 @@ const FILTERS = [
   ['action', 'action ='],
   ['decision', 'decision ='],
   ['since', 'at >='],
+  ['before', 'id <'],
+] as const;
+
+/** Rows of one `INSERT` at most: PostgreSQL takes 65,535 parameters in a statement. */
+const MAX_ROWS = 1_000;
+
+/** The columns a record fills, in the order of `PgAuditLog.row`. */
+const COLUMNS = [
+  'at',
+  'actor',
+  'source',
+  'action',
+  'decision',
+  'reason',
+  'task_id',
+  'hosts',
+  'command',
+  'cwd',
+  'env_names',
+  'run_as',
+  'invocation_id',
+  'detail',
+  'count',
 ] as const;
 
 /**
  * The audit log in PostgreSQL (table `audit_log` of migration 0001), shared by every controller on
- * the database: append-only (nothing here updates or deletes a row), one `INSERT` per record. Ids
+ * the database: append-only (nothing here updates or deletes a row), one `INSERT` per record (one
+ * multi-row `INSERT` per 1,000 records for {@link recordMany}, its rows taking ids in the order given). Ids
  * come from the table's identity column (a sequence, drawn at insert time): "newest first" is the
  * highest id first, so two records written by two controllers within the same milliseconds may list
  * in either order. The per-host outcome of a `task.create` record is read from `invocations` of the
@@ -30,36 +54,47 @@ export class PgAuditLog implements AuditLog {
   ) {}
 
   async record(e: AuditEvent): Promise<void> {
+    return this.recordMany([e]);
+  }
+
+  async recordMany(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
     try {
-      await this.pool.query(
-        `INSERT INTO audit_log (at, actor, source, action, decision, reason, task_id, hosts, command, cwd, env_names,
-                                run_as, invocation_id, detail, count)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-        [
-          e.at ?? this.clock.now(),
-          e.actor,
-          e.source ?? null,
-          e.action,
-          e.decision,
-          e.reason ?? null,
-          e.taskId ?? null,
-          json(e.hosts),
-          e.command ?? null,
-          e.cwd ?? null,
-          json(e.envNames),
-          e.runAs ?? null,
-          e.invocationId ?? null,
-          json(e.detail),
-          e.count ?? 1,
-        ],
-      );
+      for (let i = 0; i < events.length; i += MAX_ROWS) {
+        const chunk = events.slice(i, i + MAX_ROWS);
+        const params = chunk.flatMap((e) => this.row(e));
+        const rows = chunk.map((_, r) => `(${COLUMNS.map((_c, j) => `$${r * COLUMNS.length + j + 1}`).join(', ')})`);
+        await this.pool.query(`INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES ${rows.join(', ')}`, params);
+      }
     } catch (err) {
       // The port promises never to throw into the caller; a lost record must at least be loud.
-      this.log?.error(
-        { err, action: e.action, actor: e.actor, decision: e.decision, taskId: e.taskId },
-        'AUDIT RECORD NOT WRITTEN',
-      );
+      for (const e of events)
+        this.log?.error(
+          { err, action: e.action, actor: e.actor, decision: e.decision, taskId: e.taskId },
+          'AUDIT RECORD NOT WRITTEN',
+        );
     }
+  }
+
+  /** The values of `e`, in the order of {@link COLUMNS}. */
+  private row(e: AuditEvent): unknown[] {
+    return [
+      e.at ?? this.clock.now(),
+      e.actor,
+      e.source ?? null,
+      e.action,
+      e.decision,
+      e.reason ?? null,
+      e.taskId ?? null,
+      json(e.hosts),
+      e.command ?? null,
+      e.cwd ?? null,
+      json(e.envNames),
+      e.runAs ?? null,
+      e.invocationId ?? null,
+      json(e.detail),
+      e.count ?? 1,
+    ];
   }
 
   async query(q: AuditQuery): Promise<AuditRecordView[]> {

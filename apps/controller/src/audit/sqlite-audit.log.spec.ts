@@ -87,6 +87,7 @@ describe('parseAuditQuery', () => {
       since: 1000,
     });
     expect(parseAuditQuery({ since: '1500' }).since).toBe(1500);
+    expect(parseAuditQuery({ before: '42' }).before).toBe(42);
   });
 
   it.each([
@@ -94,6 +95,8 @@ describe('parseAuditQuery', () => {
     [{ limit: '5000' }, /^limit/],
     [{ decision: 'maybe' }, /^decision/],
     [{ since: 'yesterday' }, /^since/],
+    [{ before: '0' }, /^before/],
+    [{ before: 't_1' }, /^before/],
     [{ actor: ['a', 'b'] }, /^actor/],
     [{ who: 'x' }, /unknown query parameter who/],
   ])('refuses %j naming the parameter', (q, re) => {

@@ -8,7 +8,7 @@ import { type AuditRow, auditView, json } from './audit.rows';
 /**
  * The audit log in the controller's SQLite file: append-only (nothing here updates or deletes a
  * row). Each record is written in its own statement, synchronously (better-sqlite3), before the
- * promise of {@link record} settles.
+ * promise of {@link record} settles; {@link recordMany} writes its records in one transaction.
  */
 export class SqliteAuditLog implements AuditLog {
   private readonly insert;
@@ -36,31 +36,44 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async record(e: AuditEvent): Promise<void> {
+    return this.recordMany([e]);
+  }
+
+  async recordMany(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
     try {
-      this.insert.run({
-        at: e.at ?? this.clock.now(),
-        actor: e.actor,
-        source: e.source ?? null,
-        action: e.action,
-        decision: e.decision,
-        reason: e.reason ?? null,
-        taskId: e.taskId ?? null,
-        hosts: json(e.hosts),
-        command: e.command ?? null,
-        cwd: e.cwd ?? null,
-        envNames: json(e.envNames),
-        runAs: e.runAs ?? null,
-        invocationId: e.invocationId ?? null,
-        detail: json(e.detail),
-        count: e.count ?? 1,
-      });
+      this.db.transaction(() => {
+        for (const e of events) this.insert.run(this.row(e));
+      })();
     } catch (err) {
       // The port promises never to throw into the caller; a lost record must at least be loud.
-      this.log?.error(
-        { err, action: e.action, actor: e.actor, decision: e.decision, taskId: e.taskId },
-        'AUDIT RECORD NOT WRITTEN',
-      );
+      for (const e of events)
+        this.log?.error(
+          { err, action: e.action, actor: e.actor, decision: e.decision, taskId: e.taskId },
+          'AUDIT RECORD NOT WRITTEN',
+        );
     }
+  }
+
+  /** The statement's parameters for `e`. */
+  private row(e: AuditEvent): Record<string, unknown> {
+    return {
+      at: e.at ?? this.clock.now(),
+      actor: e.actor,
+      source: e.source ?? null,
+      action: e.action,
+      decision: e.decision,
+      reason: e.reason ?? null,
+      taskId: e.taskId ?? null,
+      hosts: json(e.hosts),
+      command: e.command ?? null,
+      cwd: e.cwd ?? null,
+      envNames: json(e.envNames),
+      runAs: e.runAs ?? null,
+      invocationId: e.invocationId ?? null,
+      detail: json(e.detail),
+      count: e.count ?? 1,
+    };
   }
 
   async query(q: AuditQuery): Promise<AuditRecordView[]> {
@@ -73,6 +86,7 @@ export class SqliteAuditLog implements AuditLog {
       ['action', 'action = @action'],
       ['decision', 'decision = @decision'],
       ['since', 'at >= @since'],
+      ['before', 'id < @before'],
     ] as const;
     for (const [key, condition] of filters) {
       if (q[key] === undefined) continue;

@@ -74,7 +74,11 @@ let limiter = new InMemoryAuthFailureLimiter(clock);
     { provide: TokenService, useValue: tokens },
     {
       provide: AUDIT_LOG,
-      useValue: { record: (e: AuditEvent) => audit.record(e), query: (q: AuditQuery) => audit.query(q) },
+      useValue: {
+        record: (e: AuditEvent) => audit.record(e),
+        recordMany: (es: readonly AuditEvent[]) => audit.recordMany(es),
+        query: (q: AuditQuery) => audit.query(q),
+      },
     },
     {
       provide: AuthFailureLimiter,
@@ -280,7 +284,11 @@ describe('AuthGuard', () => {
         new Reflector(),
         tokens,
         limiter,
-        { record: (e: AuditEvent) => audit.record(e), query: (q: AuditQuery) => audit.query(q) },
+        {
+          record: (e: AuditEvent) => audit.record(e),
+          recordMany: (es: readonly AuditEvent[]) => audit.recordMany(es),
+          query: (q: AuditQuery) => audit.query(q),
+        },
         pino({ level: 'silent' }),
       );
       const refusals: string[] = [];

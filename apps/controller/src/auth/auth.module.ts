@@ -8,6 +8,7 @@ import { AuthFailureLimiter, InMemoryAuthFailureLimiter } from './auth-failure.l
 import { AuthGuard } from './auth.guard';
 import { RefusalAuditInterceptor } from './refusal-audit.interceptor';
 import { TokenService } from './token.service';
+import { WhoamiController } from './whoami.controller';
 
 /**
  * API tokens (their rules in {@link TokenService}, their rows behind `TOKEN_STORE`, from the
@@ -15,10 +16,11 @@ import { TokenService } from './token.service';
  * on the database counts on every other at its next request), the global guard that checks them on
  * every route (auditing each 401 and 403; failed authentication rate limited per address), the
  * interceptor that refuses undeclared query parameters, and the global interceptor that audits a request to
- * an audited action refused as invalid (400).
+ * an audited action refused as invalid (400); and `GET /v1/whoami`.
  */
 @Module({
   imports: [StoreModule, AuditModule],
+  controllers: [WhoamiController],
   providers: [
     TokenService,
     // Per process: controllers sharing a database would share an adapter of this port instead.

@@ -20,7 +20,8 @@ const NOW = Date.UTC(2026, 0, 2, 3, 4, 5);
 async function run(argv: string[], dir = mkdtempSync(join(tmpdir(), 'warren-tok-'))) {
   if (!dirs.includes(dir)) dirs.push(dir);
   const { action, config } = parseControllerArgs([...argv, '--state-dir', dir], {});
-  if (action.command === 'serve' || action.command === 'keygen') throw new Error(`parsed as ${action.command}`);
+  if (action.command === 'serve' || action.command === 'keygen' || action.command === 'openapi')
+    throw new Error(`parsed as ${action.command}`);
   let stdout = '';
   let stderr = '';
   const code = await runMaintenanceCommand(

@@ -52,7 +52,7 @@ function tokenTable(tokens: TokenInfo[]): string {
  * Token changes are audit records with the local user as actor, stamped by `clock`.
  */
 export async function runMaintenanceCommand(
-  action: Exclude<ControllerAction, { command: 'serve' | 'keygen' }>,
+  action: Exclude<ControllerAction, { command: 'serve' | 'keygen' | 'openapi' }>,
   config: ControllerConfig,
   io: CommandIo,
   actor = localActor(),

@@ -51,6 +51,18 @@ describe('loadControllerConfig', () => {
     expect(() => loadControllerConfig([], { WARREN_MAX_EVENT_STREAMS: '0' })).toThrow(/--max-event-streams/);
   });
 
+  it('stores files of at most --max-file-size (100 MiB by default, sizes like 100MiB, at most 1 GiB)', () => {
+    expect(loadControllerConfig([], {}).maxFileBytes).toBe(100 * 1024 * 1024);
+    expect(loadControllerConfig([], { WARREN_MAX_FILE_SIZE: '2MiB' }).maxFileBytes).toBe(2 * 1024 * 1024);
+    expect(loadControllerConfig(['--max-file-size', '1GiB'], {}).maxFileBytes).toBe(1024 ** 3);
+    expect(loadControllerConfig(['--max-file-size', '4096'], {}).maxFileBytes).toBe(4096);
+    expect(() => loadControllerConfig(['--max-file-size', '2GiB'], {})).toThrow(
+      /^--max-file-size \(WARREN_MAX_FILE_SIZE\) must be a size from 1 byte to 1GiB/,
+    );
+    expect(() => loadControllerConfig([], { WARREN_MAX_FILE_SIZE: 'big' })).toThrow(/--max-file-size/);
+    expect(() => loadControllerConfig([], { WARREN_MAX_FILE_SIZE: '0' })).toThrow(/--max-file-size/);
+  });
+
   it('forgets pending host keys after --pending-key-ttl, 24 h by default', () => {
     expect(loadControllerConfig([], {}).pendingKeyTtlMs).toBe(24 * 3_600_000);
     expect(loadControllerConfig([], { WARREN_PENDING_KEY_TTL: '2h' }).pendingKeyTtlMs).toBe(7_200_000);

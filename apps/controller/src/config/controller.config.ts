@@ -23,7 +23,7 @@ import {
   text,
 } from '@warren/runtime';
 import { Command } from 'commander';
-import type { QueueType } from '@warren/protocol';
+import { MAX_FILE_BYTES, type QueueType } from '@warren/protocol';
 import { type ControllerAction, addControllerSubcommands, eachCommand } from './controller.subcommands';
 import { BYTE_SIZE_FORMAT, parseByteSize, parseDurationMs } from '@warren/api';
 
@@ -84,12 +84,22 @@ export class ControllerConfig {
    * whose `channel_max` is 2,047 by default
    */
   maxEventStreams: number;
+  /** bytes; the largest file `POST /v1/files` stores (413 past it), and the default and most of a get's `maxBytes` */
+  maxFileBytes: number;
 }
 
 function byteSize(t: string | undefined): number {
   const bytes = t === undefined ? null : parseByteSize(t);
   if (bytes === null || bytes < 1024 * 1024)
     throw new ConfigError(`must be a size of at least 1MiB, like ${BYTE_SIZE_FORMAT}${got(t ?? '')}`);
+  return bytes;
+}
+
+/** A file size limit: at least 1 byte, at most what the protocol carries (`MAX_FILE_BYTES`, 1 GiB). */
+function fileSize(t: string | undefined): number {
+  const bytes = t === undefined ? null : parseByteSize(t);
+  if (bytes === null || bytes < 1 || bytes > MAX_FILE_BYTES)
+    throw new ConfigError(`must be a size from 1 byte to 1GiB, like ${BYTE_SIZE_FORMAT}${got(t ?? '')}`);
   return bytes;
 }
 
@@ -203,6 +213,14 @@ const CONTROLLER_OPTIONS = {
     default: '1000',
     parse: integer(1, 2_000),
   },
+  maxFileSize: {
+    flags: '--max-file-size <size>',
+    env: 'WARREN_MAX_FILE_SIZE',
+    description:
+      'largest file uploaded with POST /v1/files (warren cp, run --stdin; 413 past it) and fetched (warren fetch); at most 1GiB',
+    default: '100MiB',
+    parse: fileSize,
+  },
   metricsPublic: {
     flags: '--metrics-public',
     env: 'WARREN_METRICS_PUBLIC',
@@ -292,6 +310,7 @@ export function parseControllerArgs(
     httpRequestTimeoutMs: o.httpRequestTimeout,
     eventsRetention: { maxBytes: o.eventsMaxBytes, maxAgeSec: Math.max(1, Math.round(o.eventsMaxAge / 1000)) },
     maxEventStreams: o.maxEventStreams,
+    maxFileBytes: o.maxFileSize,
   } satisfies ControllerConfig);
   return { action, config };
 }

@@ -7,6 +7,7 @@ export type ControllerAction =
   | { command: 'token list'; json: boolean }
   | { command: 'token revoke'; name: string }
   | { command: 'keygen'; out: string | null }
+  | { command: 'openapi'; out: string | null }
   | { command: 'migrate'; dryRun: boolean }
   | { command: 'db copy'; from: string; to: string };
 
@@ -19,6 +20,7 @@ while it runs. --db is a SQLite file or a postgres:// URL. Examples:
   warren-controller token list
   warren-controller token revoke alice
   warren-controller keygen --out /etc/warren/controller.key
+  warren-controller openapi --out docs/openapi.json
   warren-controller migrate --dry-run
   warren-controller db copy --from ~/.warren/controller.db --to postgres://warren@db1/warren
 `;
@@ -39,7 +41,7 @@ function postgresUrl(flag: string) {
 }
 
 /**
- * Adds `serve` (default), `token create|list|revoke`, `keygen`, `migrate` and `db copy` to the controller's program. Each
+ * Adds `serve` (default), `token create|list|revoke`, `keygen`, `openapi`, `migrate` and `db copy` to the controller's program. Each
  * action only reports what was asked through `onAction`: the caller loads the configuration and
  * carries it out, so that parsing stays free of side effects (and testable).
  */
@@ -52,7 +54,7 @@ export function addControllerSubcommands(program: Command, onAction: (a: Control
 
   const token = program
     .command('token')
-    .description('manage API tokens (every HTTP endpoint but /healthz needs one)')
+    .description('manage API tokens (every HTTP endpoint but /healthz and /v1/openapi.json needs one)')
     .addHelpText(
       'after',
       `
@@ -95,6 +97,19 @@ its patterns: globs (web*, db?) and ranges (web[01-20], db[1-3,7]).`,
       'private key file; the public key goes next to it as .pub (default: --key, i.e. <state-dir>/controller.key)',
     )
     .action((o: { out?: string }) => onAction({ command: 'keygen', out: o.out ?? null }));
+
+  program
+    .command('openapi')
+    .description('print the OpenAPI 3.1 document of the HTTP API (as GET /v1/openapi.json serves it); starts nothing')
+    .option('--out <file>', 'write it to this file instead of stdout', nonEmpty('--out'))
+    .addHelpText(
+      'after',
+      `
+The document follows the other options as the server would (e.g. --metrics-public makes /metrics
+public in it). Exit status: 0 written; 1 refused (a route without documentation, or the file cannot
+be written); 2 bad arguments. docs/openapi.json is this, with the defaults (npm run openapi).`,
+    )
+    .action((o: { out?: string }) => onAction({ command: 'openapi', out: o.out ?? null }));
 
   program
     .command('migrate')

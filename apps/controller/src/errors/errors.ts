@@ -59,6 +59,14 @@ export class HostKeyError extends Error {
   override readonly name = 'HostKeyError';
 }
 
+/**
+ * A task's file cannot be answered now (409): the task is not a get, the host did not succeed, or
+ * its chunks are still arriving (`incomplete`, worth retrying) or do not match the hash reported.
+ */
+export class FileNotAvailableError extends Error {
+  override readonly name = 'FileNotAvailableError';
+}
+
 /** A token command refused: a bad or taken name, no such token, already revoked. */
 export class TokenError extends Error {
   override readonly name = 'TokenError';

@@ -6,7 +6,7 @@ describe('events notes', () => {
     const note = {
       v: 1 as const,
       results: [{ taskId: 't_a', invocationId: 'i_1', state: 'succeeded' as const }],
-      completed: [{ taskId: 't_a' }],
+      completed: [{ taskId: 't_a', invocations: 3 }, { taskId: 't_b' }],
       repair: true as const,
     };
     expect(decodeNote(encodeNote(note))).toEqual({ ok: true, note });
@@ -37,6 +37,10 @@ describe('events notes', () => {
       ),
     ],
     ['a completed entry is malformed', Buffer.from(JSON.stringify({ v: 1, results: [], completed: [{}] }))],
+    ...[-1, 1.5, '3', null].map((invocations): [string, Buffer] => [
+      'a completed entry is malformed',
+      Buffer.from(JSON.stringify({ v: 1, results: [], completed: [{ taskId: 't', invocations }] })),
+    ]),
     [
       'too many entries',
       Buffer.from(JSON.stringify({ v: 1, results: [], completed: Array(MAX_NOTE_ENTRIES + 1).fill({ taskId: 't' }) })),

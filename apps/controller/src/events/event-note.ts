@@ -16,8 +16,15 @@ export interface EventNote {
   v: 1;
   /** invocations that reached a terminal state in the commit */
   results: { taskId: string; invocationId: string; state: InvocationState }[];
-  /** tasks the commit completed (reached a state other than `running`) */
-  completed: { taskId: string }[];
+  /**
+   * tasks the commit completed (reached a state other than `running`), each with its number of
+   * invocations when the committer could read it: a session holds the task's `completed` until
+   * it has read a result for that many invocations, so a result another controller committed
+   * earlier but whose note reached the stream later still comes first (notes of two controllers
+   * reach the stream in any order). Absent (an older controller, a store that did not answer):
+   * `completed` goes out when read.
+   */
+  completed: { taskId: string; invocations?: number }[];
   /** sent by a session that found these in the store with no note (the committer died before sending it) */
   repair?: true;
 }
@@ -60,7 +67,12 @@ export function decodeNote(body: Buffer): { ok: true; note: EventNote } | { ok: 
     )
       return { ok: false, reason: 'a result entry is malformed' };
   for (const c of o.completed as Record<string, unknown>[])
-    if (typeof c !== 'object' || c === null || !isId(c.taskId))
+    if (
+      typeof c !== 'object' ||
+      c === null ||
+      !isId(c.taskId) ||
+      (c.invocations !== undefined && !(Number.isSafeInteger(c.invocations) && (c.invocations as number) >= 0))
+    )
       return { ok: false, reason: 'a completed entry is malformed' };
   const note: EventNote = {
     v: 1,
@@ -69,7 +81,9 @@ export function decodeNote(body: Buffer): { ok: true; note: EventNote } | { ok: 
       invocationId,
       state,
     })),
-    completed: (o.completed as EventNote['completed']).map(({ taskId }) => ({ taskId })),
+    completed: (o.completed as EventNote['completed']).map(({ taskId, invocations }) =>
+      invocations === undefined ? { taskId } : { taskId, invocations },
+    ),
   };
   if (o.repair === true) note.repair = true;
   return { ok: true, note };

@@ -4,17 +4,21 @@ import { ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
+import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from '../tasks/completion.notifier';
 import { encodeNote, type EventNote, MAX_NOTE_ENTRIES, NOTE_TYPE } from './event-note';
 import { TaskActivityNotifier } from './task-activity.notifier';
+
+/** ms {@link NotePublisher.stop} waits for completions still being counted */
+const STOP_COUNT_WAIT_MS = 2_000;
 
 /**
  * Appends this controller's notes to the events stream (through the notes exchange, which only
  * controllers may write to: that is what makes a note believed, as for the changes fanout): after
  * each store commit, which invocations became terminal and in which state (the store's report, so
  * every path counts: agents' results, deadline verdicts, cancels, dead letters), and which tasks
- * completed (told by {@link CompletionNotifier}, not when relayed: the committer announces those).
- * What one tick of the event loop noted goes out in one note (split past {@link MAX_NOTE_ENTRIES}).
+ * completed (told by {@link CompletionNotifier}, not when relayed: the committer announces those),
+ * each with its number of invocations read from the store (`EventNote.completed`). What one tick of the event loop noted goes out in one note (split past {@link MAX_NOTE_ENTRIES}).
  *
  * Published with confirms, re-published over a reconnect; a note that never arrives (the
  * controller died after its commit, or the broker stayed away) is made good by the SSE sessions'
@@ -24,6 +28,8 @@ import { TaskActivityNotifier } from './task-activity.notifier';
 export class NotePublisher {
   private results: EventNote['results'] = [];
   private completed: EventNote['completed'] = [];
+  /** completions whose invocations are being counted */
+  private counting = 0;
   private scheduled: NodeJS.Immediate | null = null;
   private readonly unlisten: (() => void)[];
   private readonly exchange: string;
@@ -33,6 +39,7 @@ export class NotePublisher {
 
   constructor(
     private readonly broker: BrokerService,
+    @Inject(TASK_STORE) private readonly store: TaskStore,
     activity: TaskActivityNotifier,
     completion: CompletionNotifier,
     config: ControllerConfig,
@@ -48,11 +55,35 @@ export class NotePublisher {
         this.schedule();
       }),
       completion.onNotified((ids, relayed) => {
-        if (relayed) return;
-        for (const taskId of ids) this.completed.push({ taskId });
-        this.schedule();
+        if (!relayed) void this.noteCompleted(ids);
       }),
     ];
+  }
+
+  /**
+   * Notes these completions with each task's number of invocations (see `EventNote.completed`):
+   * read from the store after the commit that completed them; without it when the store does not
+   * answer (sessions then send `completed` when they read it, as before).
+   */
+  private async noteCompleted(ids: string[]): Promise<void> {
+    this.counting++;
+    try {
+      const entries = await Promise.all(
+        ids.map(async (taskId) => {
+          try {
+            const counts = await this.store.countByState(taskId);
+            return { taskId, invocations: Object.values(counts).reduce((a, n) => a + (n ?? 0), 0) };
+          } catch (err) {
+            this.log.debug({ taskId, err: (err as Error).message }, 'invocations of a completed task not counted');
+            return { taskId };
+          }
+        }),
+      );
+      this.completed.push(...entries);
+    } finally {
+      this.counting--;
+    }
+    this.schedule();
   }
 
   private schedule(): void {
@@ -95,12 +126,16 @@ export class NotePublisher {
   }
 
   /**
-   * Stops listening; what is noted goes out now (the publisher drains it before the connection
+   * Stops listening; what is noted goes out now, with the completions still being counted once
+   * counted (at most {@link STOP_COUNT_WAIT_MS}; the publisher drains it before the connection
    * closes). AppModule calls it at shutdown after the results consumer stored its last batch, so
    * that those commits are announced too.
    */
-  stop(): void {
+  async stop(): Promise<void> {
     for (const off of this.unlisten) off();
+    // Completions being counted join the last note (a store read; it fails fast if the store is gone).
+    for (let waited = 0; this.counting > 0 && waited < STOP_COUNT_WAIT_MS; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     if (this.scheduled) clearImmediate(this.scheduled);
     this.flush();
   }

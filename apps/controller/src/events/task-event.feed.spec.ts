@@ -149,7 +149,7 @@ describe('TaskEventFeed', () => {
       v: 1,
       repair: true,
       results: [{ taskId: 't1', invocationId: 'i1', state: 'succeeded' }],
-      completed: [{ taskId: 't1' }],
+      completed: [{ taskId: 't1', invocations: 1 }],
     });
     await new Promise((r) => setTimeout(r, 100)); // several checks: announced once, while it comes back
     expect(notes).toHaveLength(1);
@@ -265,7 +265,9 @@ describe('TaskEventFeed, behind the tail or past the end', () => {
       k: 2,
     });
     await until(() => channels[0]?.deliver !== null && channels.length === 1);
-    channels[0].deliver!(message(2, { kind: 'note', note: NOTE }));
+    // i1 guessed undelivered, the task completed; then the host's late `started`: it ran after all.
+    const guessed: EventNote = { ...NOTE, results: [{ taskId: 't1', invocationId: 'i1', state: 'undelivered' }] };
+    channels[0].deliver!(message(2, { kind: 'note', note: guessed }));
     channels[0].deliver!(message(5, { kind: 'started', message: started('i1', 'web1') }));
     await until(() => got.length === 1);
     expect(got).toEqual(['5-0 started']);

@@ -126,10 +126,9 @@ export class TaskEventFeed {
     if (!item || this.closed) return;
     const events = this.stream.accept(offset, item);
     if (events.length > 0) await this.sink.deliver(events);
-    const completes = item.kind === 'note' && item.note.completed.some((c) => c.taskId === this.taskId);
     // Not ended here: a task that ran again after this `completed` may have more to send past the
     // resume point; the checks end the session once the reader is at the tail and nothing followed.
-    if (completes && !events.some((e) => e.event === 'completed')) this.pastEnd = true;
+    if (this.stream.completedJustNow && !events.some((e) => e.event === 'completed')) this.pastEnd = true;
     if (events.some((e) => e.event === 'started')) this.pastEnd = false;
   }
 
@@ -183,7 +182,10 @@ export class TaskEventFeed {
       const note: EventNote = { v: 1, results: [], completed: [], repair: true };
       for (const r of u.results)
         found.set(`${r.invocationId}:${r.state}`, () => note.results.push({ taskId: this.taskId, ...r }));
-      if (u.completed) found.set('completed', () => note.completed.push({ taskId: this.taskId }));
+      if (u.completed)
+        found.set('completed', () =>
+          note.completed.push({ taskId: this.taskId, invocations: stored.invocations.length }),
+        );
       for (const [key, add] of found)
         if (this.suspects.has(key) && Date.now() - (this.repaired.get(key) ?? -Infinity) >= REPAIR_AGAIN_MS) {
           add();

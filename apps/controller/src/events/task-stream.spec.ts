@@ -4,12 +4,17 @@ import { renderEventId } from './event-id';
 import { chunk, started } from './task-events.fixtures';
 import { type StreamItem, TaskStream } from './task-stream';
 
-const note = (results: [string, string][], completed: string[] = [], taskId = 't1'): StreamItem => ({
+const note = (
+  results: [string, string][],
+  completed: string[] = [],
+  taskId = 't1',
+  invocations?: number,
+): StreamItem => ({
   kind: 'note',
   note: {
     v: 1,
     results: results.map(([invocationId, state]) => ({ taskId, invocationId, state })) as EventNote['results'],
-    completed: completed.map((t) => ({ taskId: t })),
+    completed: completed.map((t) => (invocations === undefined ? { taskId: t } : { taskId: t, invocations })),
   },
 });
 
@@ -105,5 +110,62 @@ describe('TaskStream', () => {
     expect(s.agrees({ state: 'completed', counts: { undelivered: 1, lost: 1 } })).toBe(false);
     s.accept(1, note([['i2', 'lost']], ['t1']));
     expect(s.agrees({ state: 'completed', counts: { undelivered: 1, lost: 1 } })).toBe(true);
+  });
+
+  it("holds a completed whose note counts more invocations than have a result until the other controller's later note brings them, the same for every reader", () => {
+    // Controller B completed the task (web2's result) before controller A's note of web1's reached the stream.
+    const stream: StreamItem[] = [
+      { kind: 'started', message: started('i1', 'web1') },
+      { kind: 'started', message: started('i2', 'web2') },
+      note([['i2', 'succeeded']], ['t1'], 't1', 2),
+      { kind: 'started', message: started('x1', 'web9', 't2') },
+      note([['i1', 'failed']]),
+    ];
+    const read = (s: TaskStream) => stream.flatMap((item, offset) => s.accept(offset, item));
+    const all = read(new TaskStream('t1'));
+    expect(shown(all)).toEqual(['0-0 started i1', '1-0 started i2', '2-0 result i2', '4-0 result i1', '4-1 completed']);
+    for (let i = 0; i < all.length; i++)
+      expect(shown(read(new TaskStream('t1', all[i].at)))).toEqual(shown(all.slice(i + 1)));
+    // Until then the session is not done, and the store check sees the completion unannounced.
+    const s = new TaskStream('t1');
+    stream.slice(0, 4).forEach((item, offset) => s.accept(offset, item));
+    expect(s.done).toBe(false);
+    expect(s.agrees({ state: 'completed', counts: { succeeded: 1, failed: 1 } })).toBe(false);
+    expect(
+      s.unannounced({
+        state: 'completed',
+        invocations: [
+          { id: 'i1', state: 'failed' },
+          { id: 'i2', state: 'succeeded' },
+        ],
+      }),
+    ).toEqual({
+      results: [{ invocationId: 'i1', state: 'failed' }],
+      completed: true,
+    });
+  });
+
+  it('drops a held completed when the task runs again, and tells a completed given before the resume point', () => {
+    const s = new TaskStream('t1', { offset: 5, k: 0 });
+    s.accept(0, note([['i1', 'undelivered']], ['t1'], 't1', 2));
+    expect(s.completedJustNow).toBe(false);
+    s.accept(1, { kind: 'started', message: started('i1', 'web1') }); // ran after all: not done
+    expect(shown(s.accept(2, note([['i2', 'lost']])))).toEqual([]);
+    expect(s.done).toBe(false);
+    expect(s.accept(3, note([['i1', 'succeeded']], ['t1'], 't1', 2))).toEqual([]); // at or before the resume point
+    expect([s.done, s.completedJustNow]).toEqual([true, true]);
+    s.accept(4, { kind: 'started', message: started('x1', 'web9', 't2') });
+    expect(s.completedJustNow).toBe(false);
+  });
+
+  it("keeps a held completed when an invocation's first started comes late, and takes a started after a real outcome for a late copy", () => {
+    const s = new TaskStream('t1');
+    s.accept(0, { kind: 'started', message: started('i2', 'web2') });
+    s.accept(1, note([['i2', 'succeeded']], ['t1'], 't1', 2)); // held: i1 has no result yet
+    expect(shown(s.accept(2, { kind: 'started', message: started('i1', 'web1') }))).toEqual(['2-0 started i1']);
+    expect(shown(s.accept(3, note([['i1', 'failed']])))).toEqual(['3-0 result i1', '3-1 completed']);
+    // A copy of i2's started after its real outcome: no second started, the task stays done.
+    expect(s.accept(4, { kind: 'started', message: started('i2', 'web2') })).toEqual([]);
+    expect(s.done).toBe(true);
   });
 });

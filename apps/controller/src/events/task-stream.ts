@@ -8,6 +8,12 @@ import {
 import type { EventNote } from './event-note';
 import { type EventPosition, isAfter } from './event-id';
 
+/**
+ * Results a host's own outcome may replace (the store's rule: a `result` updates an invocation in
+ * these states only when the command ran), so a `started` after one of them is a run, not a copy.
+ */
+const SUPERSEDED_BY_A_RUN: ReadonlySet<InvocationState> = new Set(['undelivered', 'lost', 'cancelled']);
+
 /** The SSE event names of `GET /v1/tasks/:id/events`. */
 export type TaskEventName = 'started' | 'output' | 'result' | 'completed';
 
@@ -54,7 +60,9 @@ export interface Unannounced {
  * only with a `seq` above the last one of its invocation, and not after its result (a chunk that
  * arrives late or twice is dropped); a `result` per invocation and state a note names (so an
  * `undelivered` guess followed by the host's own outcome gives two, and a `started` in between lets
- * its chunks through again), preceded by a `started` when none was read; `completed` per note.
+ * its chunks through again), preceded by a `started` when none was read; `completed` per note,
+ * once a result was read for as many invocations as the note counts (held until then: two
+ * controllers' notes reach the stream in either order).
  */
 export class TaskStream {
   private readonly started = new Set<string>();
@@ -63,10 +71,22 @@ export class TaskStream {
   private readonly results = new Map<string, InvocationState>();
   /** a `completed` was read, and no `started` since (a task that runs again after completing can complete again) */
   private completed = false;
+  /**
+   * A `completed` read before a result for as many invocations as its note counted: it waits for
+   * the missing results (another controller's note, behind in the stream) and goes out after them.
+   */
+  private held: { invocations: number } | null = null;
+  /** the last {@link accept} gave a `completed` (sent, or at or before the resume point) */
+  private gaveCompleted = false;
 
-  /** A `completed` was read (sent or not), and no `started` since. */
+  /** A `completed` was given (sent or not), and no `started` since. */
   get done(): boolean {
     return this.completed;
+  }
+
+  /** Whether the last {@link accept} gave a `completed`, including one at or before the resume point (not returned). */
+  get completedJustNow(): boolean {
+    return this.gaveCompleted;
   }
 
   constructor(
@@ -78,6 +98,7 @@ export class TaskStream {
   /** Feeds the message at `offset`; returns the events it gives that follow the resume point. */
   accept(offset: number, item: StreamItem): TaskEvent[] {
     const out: TaskEvent[] = [];
+    this.gaveCompleted = false;
     const emit = (event: TaskEventName, invocationId: string | null, data: Record<string, unknown> | null) => {
       const at = { offset, k: out.length };
       const e = { at, event, invocationId, data };
@@ -86,12 +107,17 @@ export class TaskStream {
     if (item.kind === 'started') {
       const m = item.message;
       if (m.taskId !== this.taskId) return [];
-      // After a result, a `started` means it ran after all (an `undelivered` guess before): its
-      // chunks go through again, and the task may complete again.
-      if (this.started.has(m.invocationId) && !this.results.has(m.invocationId)) return [];
+      // After a guessed result (`undelivered`, `lost`, `cancelled`: the store lets a host's own
+      // outcome replace only those), a `started` means it ran after all: its chunks go through
+      // again, and the task may complete again. After a real outcome it is a late copy.
+      const prior = this.results.get(m.invocationId);
+      if (this.started.has(m.invocationId) && (prior === undefined || !SUPERSEDED_BY_A_RUN.has(prior))) return [];
       this.started.add(m.invocationId);
-      this.results.delete(m.invocationId);
-      this.completed = false;
+      if (prior !== undefined) {
+        this.results.delete(m.invocationId);
+        this.completed = false;
+        this.held = null;
+      }
       emit('started', m.invocationId, { host: m.host, invocationId: m.invocationId, startedAt: iso(m.startedAt) });
     } else if (item.kind === 'output') {
       const m = item.message;
@@ -111,9 +137,14 @@ export class TaskStream {
         emit('result', r.invocationId, null);
       }
       // Once per note: a second note about it (a repair, a duplicate) gives another, which a
-      // session never reaches, having ended after the first.
-      if (item.note.completed.some((c) => c.taskId === this.taskId)) {
+      // session never reaches, having ended after the first. One that counts more invocations
+      // than have a result waits for them (see `EventNote.completed`).
+      const c = item.note.completed.find((x) => x.taskId === this.taskId);
+      if (c) this.held = { invocations: c.invocations ?? 0 };
+      if (this.held && this.results.size >= this.held.invocations) {
+        this.held = null;
         this.completed = true;
+        this.gaveCompleted = true;
         emit('completed', null, null);
       }
     }

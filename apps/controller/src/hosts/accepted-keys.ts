@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { parsePublicKey } from '@warren/protocol';
-import type { HostKeyRecord, Labels } from './host-keys.port';
+import type { HostKeyRecord, Labels, RecordSeenOutcome } from './host-keys.port';
+import type { Seen, Sighting } from './host-keys.types';
 import { sameLabels } from './labels.compare';
 
 /**
@@ -65,5 +66,37 @@ export class AcceptedKeys {
       })
       .map((r) => r.host);
     return [...gone, ...changed];
+  }
+
+  /**
+   * What a sighting the repository recorded means, this cache updated to it. `reload`: the key is
+   * accepted in the repository but not here (accepted through another controller on the database):
+   * the caller reads the host again.
+   */
+  apply(s: Sighting, outcome: RecordSeenOutcome): { seen: Seen; reload: boolean } {
+    const { host, keyId, publicKey } = s;
+    const accepted = this.of(host);
+    const labels = s.labels ?? {};
+    const seen = (result: Seen['result'], evicted: Seen['evicted'] = []) => ({
+      seen: { result, evicted },
+      reload: false,
+    });
+    if ('stale' in outcome) return seen('stale');
+    if ('rejected' in outcome) return seen('rejected');
+    if ('preAccepted' in outcome) {
+      if (outcome.preAccepted.replaced) this.dropKey(outcome.preAccepted.replaced);
+      this.set(host, keyId, publicKey, labels);
+      return { seen: { result: 'pre-accepted', evicted: [], acceptedBy: outcome.preAccepted.by }, reload: false };
+    }
+    if ('known' in outcome) {
+      if (outcome.known !== 'accepted') return seen(accepted ? 'changed' : 'pending');
+      if (accepted && accepted.labels === null) accepted.labels = labels; // see the repository's touch
+      return { seen: { result: 'accepted', evicted: [] }, reload: !accepted };
+    }
+    if (outcome.inserted === 'accepted') {
+      this.set(host, keyId, publicKey, labels);
+      return seen('auto-accepted');
+    }
+    return seen(accepted ? 'changed' : 'new-pending', outcome.evicted);
   }
 }

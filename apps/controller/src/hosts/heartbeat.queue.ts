@@ -9,19 +9,42 @@ export interface HeardMessage {
   properties: { headers?: unknown };
 }
 
+/** A heartbeat as queued: the message and when it was read (ms since epoch, controller time). */
+export interface Heard {
+  m: HeardMessage;
+  at: number;
+}
+
+/** A heartbeat queued, with what its place in the queue depends on. */
+interface Queued extends Heard {
+  /** its signed `sentAt` (0 when malformed) */
+  sentAt: number;
+  /** the host it names; null when malformed */
+  host: string | null;
+}
+
 /** How a {@link HeartbeatQueue} is fed to its handler and stays small. */
 export interface HeartbeatQueueOptions {
   /** heartbeats queued at most; beyond, the oldest queued is dropped (a counted warning) */
   max: number;
-  /** handles one heartbeat read at `at` (ms since epoch); one at a time, in the order queued */
-  handle: (m: HeardMessage, at: number) => Promise<void>;
+  /** heartbeats handed to the handler at once at most */
+  maxBatch: number;
+  /**
+   * handles a batch of heartbeats, in the order queued, at most one per host; one batch at a time.
+   * A rejection fails the whole batch (logged, nothing retried: the agents beat again)
+   */
+  handle: (batch: Heard[]) => Promise<void>;
   log: Logger;
   clock: Clock;
 }
 
 /**
- * The heartbeats read and not yet handled, handled one at a time in the order read (the replay
- * check and key records need it). While the store is slow or away (a blackholed database makes
+ * The heartbeats read and not yet handled, handed to the handler in batches in the order read (the
+ * replay check and key records need it), by group commit: a batch takes, on the next turn of the
+ * event loop, whatever is queued (up to `maxBatch`), and while it is handled what arrives waits
+ * for the next one, so under load each store transaction takes hundreds of heartbeats and an idle
+ * controller still handles one at once. A batch holds one heartbeat per host: a second one of the
+ * same host (another key) keeps its place for the next batch. While the store is slow or away (a blackholed database makes
  * each heartbeat wait for the connection timeout) heartbeats keep arriving, so the queue is bounded
  * two ways: a heartbeat signed with the key it announces replaces the one queued for the same
  * host and key unless it was sent earlier (only the newest of a host matters; it keeps the queued
@@ -31,7 +54,8 @@ export interface HeartbeatQueueOptions {
  * once per 30 s with a count ({@link FailureLog}).
  */
 export class HeartbeatQueue {
-  private readonly queued = new Map<string, { m: HeardMessage; at: number; sentAt: number }>();
+  /** `host\npublicKey` (a malformed message: `\n<n>`) → the newest heartbeat queued of it (host: null when malformed) */
+  private readonly queued = new Map<string, Queued>();
   private pumping: Promise<void> | null = null;
   /** numbers the slots of malformed messages */
   private unkeyed = 0;
@@ -64,7 +88,7 @@ export class HeartbeatQueue {
     // Only the key's holder replaces a queued heartbeat (the key is public: anyone can announce it).
     if (held && decoded.ok && !signedWith(m, decoded.message.publicKey)) key = `\n${this.unkeyed++}`;
     else if (held && held.sentAt > sentAt) return;
-    this.queued.set(key, { m, at, sentAt });
+    this.queued.set(key, { m, at, sentAt, host: decoded.ok ? decoded.message.host : null });
     if (this.queued.size > this.opts.max) {
       const [oldest] = this.queued.keys();
       this.queued.delete(oldest);
@@ -78,7 +102,7 @@ export class HeartbeatQueue {
     while (this.pumping) await this.pumping;
   }
 
-  /** Drops what is queued (at shutdown: the agents beat again, every controller reads them) and waits for the one being handled. */
+  /** Drops what is queued (at shutdown: the agents beat again, every controller reads them) and waits for the batch being handled. */
   async stop(): Promise<void> {
     this.queued.clear();
     await this.drained();
@@ -86,18 +110,37 @@ export class HeartbeatQueue {
 
   private async pump(): Promise<void> {
     for (;;) {
-      const [first] = this.queued;
-      if (!first) break;
-      const [key, { m, at }] = first;
-      this.queued.delete(key);
+      // What the same turn of the event loop reads (a burst, as the broker sends it) goes together.
+      await new Promise((resolve) => setImmediate(resolve));
+      const batch = this.take();
+      if (batch.length === 0) break;
       try {
-        await this.opts.handle(m, at);
+        await this.opts.handle(batch);
         this.failures.succeeded();
       } catch (err) {
-        this.failures.failed(err, { host: key.split('\n')[0] || undefined });
+        this.failures.failed(err, { host: batch[0].host ?? undefined, heartbeats: batch.length });
       }
     }
     this.drops.succeeded();
+  }
+
+  /**
+   * Takes the next batch: the oldest queued first, one per host (malformed ones each count alone),
+   * up to `maxBatch`. Looks at `4 × maxBatch` queued heartbeats at most, so a flood of keys for one
+   * name costs small batches rather than a scan of the whole queue each time.
+   */
+  private take(): Queued[] {
+    const hosts = new Set<string>();
+    const batch: Queued[] = [];
+    let looked = 0;
+    for (const [key, q] of this.queued) {
+      if (batch.length >= this.opts.maxBatch || looked++ >= 4 * this.opts.maxBatch) break;
+      if (q.host !== null && hosts.has(q.host)) continue;
+      if (q.host !== null) hosts.add(q.host);
+      this.queued.delete(key); // deleting the entry visited keeps the Map's iteration going
+      batch.push(q);
+    }
+    return batch;
   }
 }
 

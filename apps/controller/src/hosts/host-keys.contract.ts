@@ -1,7 +1,7 @@
 import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { HostKeyError } from '../errors/errors';
-import { announced, type OpenHostKeys, setup } from './host-keys.fixtures';
+import { announced, type OpenHostKeys, recordSeen, setup } from './host-keys.fixtures';
 import type { HostKeyRepository } from './host-keys.port';
 import { DEFAULT_HOST_KEY_BOUNDS, HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 
@@ -57,6 +57,26 @@ export function describeHostKeysContract(label: string, open: OpenHostKeys): voi
         expect(await keys.view('web1')).toEqual({ trust: 'accepted', keyId: b.keyId, pendingKeyIds: [] });
       });
 
+      it('tells where every host stands from one read (views) exactly as one by one (view)', async () => {
+        const { clock, repo, keys } = await setup(open);
+        const [a, b, c, d, e] = [announced(), announced(), announced(), announced(), announced()];
+        await keys.seen('web1', a.publicKey, a.keyId, true); // accepted
+        await keys.seen('web1', b.publicKey, b.keyId, true); // and a change pending
+        await keys.seen('db1', c.publicKey, c.keyId, false); // pending
+        clock.advance(1_000);
+        await keys.seen('db1', d.publicKey, d.keyId, false); // two pending, in the order first heard
+        await keys.seen('app1', e.publicKey, e.keyId, true); // accepted alone
+        const hosts = ['web1', 'db1', 'app1', 'never-heard'];
+        let reads = 0;
+        const listKeys = repo.listKeys.bind(repo);
+        repo.listKeys = (since) => (reads++, listKeys(since));
+        const all = await keys.views(hosts);
+        expect(reads).toBe(1);
+        for (const h of hosts) expect(all.get(h), h).toEqual(await keys.view(h));
+        expect(all.get('db1')).toEqual({ trust: 'pending', keyId: null, pendingKeyIds: [c.keyId, d.keyId] });
+        expect(all.get('never-heard')).toEqual({ trust: 'unknown', keyId: null, pendingKeyIds: [] });
+      });
+
       it('refuses to accept nothing, or one of several pending keys not named', async () => {
         const { keys } = await setup(open);
         await expect(keys.accept('web9', undefined, 'alice')).rejects.toThrow(/no agent has announced host web9/);
@@ -107,14 +127,14 @@ export function describeHostKeysContract(label: string, open: OpenHostKeys): voi
         const repo = (await open()).repo;
         const opts = { accept: false, labels: {}, maxPendingPerHost: 2, maxPending: 100, pendingHeardSince: 0 };
         const key = (n: number) => ({ host: 'web1', keyId: `k${n}`, publicKey: 'p' });
-        expect(await repo.recordSeen(key(1), { ...opts, at: 1 })).toEqual({ inserted: 'pending', evicted: [] });
-        expect(await repo.recordSeen(key(2), { ...opts, at: 2 })).toEqual({ inserted: 'pending', evicted: [] });
-        expect(await repo.recordSeen(key(1), { ...opts, at: 3 })).toEqual({ known: 'pending' }); // k2 is now the stalest
-        expect(await repo.recordSeen(key(3), { ...opts, at: 4 })).toEqual({
+        expect(await recordSeen(repo, key(1), { ...opts, at: 1 })).toEqual({ inserted: 'pending', evicted: [] });
+        expect(await recordSeen(repo, key(2), { ...opts, at: 2 })).toEqual({ inserted: 'pending', evicted: [] });
+        expect(await recordSeen(repo, key(1), { ...opts, at: 3 })).toEqual({ known: 'pending' }); // k2 is now the stalest
+        expect(await recordSeen(repo, key(3), { ...opts, at: 4 })).toEqual({
           inserted: 'pending',
           evicted: [{ host: 'web1', keyId: 'k2' }],
         });
-        expect(await repo.recordSeen(key(4), { ...opts, at: 5, accept: true })).toEqual({
+        expect(await recordSeen(repo, key(4), { ...opts, at: 5, accept: true })).toEqual({
           inserted: 'accepted',
           evicted: [],
         });
@@ -129,8 +149,8 @@ export function describeHostKeysContract(label: string, open: OpenHostKeys): voi
       it('accepts one key of a host and retires the one it replaces, at once', async () => {
         const repo = (await open()).repo;
         const opts = { accept: false, at: 1, labels: {}, maxPendingPerHost: 4, maxPending: 100, pendingHeardSince: 0 };
-        await repo.recordSeen({ host: 'web1', keyId: 'k1', publicKey: 'p' }, { ...opts, accept: true });
-        await repo.recordSeen({ host: 'web1', keyId: 'k2', publicKey: 'p' }, opts);
+        await recordSeen(repo, { host: 'web1', keyId: 'k1', publicKey: 'p' }, { ...opts, accept: true });
+        await recordSeen(repo, { host: 'web1', keyId: 'k2', publicKey: 'p' }, opts);
         await repo.accept('web1', 'k2', 'alice', 2);
         expect((await repo.listAccepted()).map((r) => r.keyId)).toEqual(['k2']);
         expect((await repo.keysOf('web1', 0)).map((r) => [r.keyId, r.status])).toEqual([['k2', 'accepted']]);
@@ -274,8 +294,8 @@ export function describeHostKeysContract(label: string, open: OpenHostKeys): voi
       it('stores the new key pending, leaving the accepted one (another controller accepted it since the caller looked)', async () => {
         const { repo } = await open();
         const opts = { accept: true, at: 1, labels: {}, maxPendingPerHost: 4, maxPending: 100, pendingHeardSince: 0 };
-        await repo.recordSeen({ host: 'web1', keyId: 'k1', publicKey: 'p' }, opts);
-        expect(await repo.recordSeen({ host: 'web1', keyId: 'k2', publicKey: 'p' }, { ...opts, at: 2 })).toEqual({
+        await recordSeen(repo, { host: 'web1', keyId: 'k1', publicKey: 'p' }, opts);
+        expect(await recordSeen(repo, { host: 'web1', keyId: 'k2', publicKey: 'p' }, { ...opts, at: 2 })).toEqual({
           inserted: 'pending',
           evicted: [],
         });

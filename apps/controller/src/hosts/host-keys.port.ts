@@ -21,7 +21,7 @@ export interface HostKeyRecord {
   acceptedLabels: Labels | null;
 }
 
-/** What {@link HostKeyRepository.recordSeen} did with an announced key. */
+/** What {@link HostKeyRepository.recordSeenMany} did with one announced key. */
 export type RecordSeenOutcome =
   /** the key was known: its last sighting (and labels) are updated; its status is this */
   | { known: HostKeyRecord['status'] }
@@ -71,6 +71,21 @@ export interface RecordSeenOptions {
   pendingHeardSince: number;
 }
 
+/** One key announced in a heartbeat, and how to record it: an item of {@link HostKeyRepository.recordSeenMany}. */
+export interface KeySighting {
+  key: Pick<HostKeyRecord, 'host' | 'keyId' | 'publicKey'>;
+  opts: RecordSeenOptions;
+}
+
+/** What bounds a whole batch of {@link HostKeyRepository.recordSeenMany}. */
+export interface RecordBatchOptions {
+  /**
+   * new keys the batch may store `accepted` on their `opts.accept` at most (the room left under the
+   * auto-accept cap); past it a new key is stored `pending`, as when the cap is reached. Default: no limit
+   */
+  maxAutoAccepted?: number;
+}
+
 /**
  * Persistence of the agents' public keys (`warren hosts`, `warren hosts accept|reject|keys`).
  * Rejects only when the storage fails.
@@ -83,16 +98,16 @@ export interface HostKeyRepository {
   /** A host's accepted key and its pending keys heard since `pendingHeardSince` (ms), first seen first. */
   keysOf(host: string, pendingHeardSince: number): Promise<HostKeyRecord[]>;
   /**
-   * Records a sighting of a key, in one transaction: a rejected key or a replayed heartbeat
-   * changes nothing; a known key gets its last sighting and labels updated; a new one is inserted
-   * (`accepted` with `accepted_by` = `auto-accept` and the announced labels when `opts.accept`,
-   * else `pending`, evicting the least recently heard pending keys over the bounds). A key
-   * pre-accepted for the host (see {@link preAccept}) not yet accepted becomes the accepted one at once.
+   * Records the sightings of a batch of keys, in ONE transaction, each as it would be alone and in
+   * the order given (a later item sees what an earlier one wrote): a rejected key or a replayed
+   * heartbeat changes nothing; a known key gets its last sighting and labels updated; a new one is
+   * inserted (`accepted` with `accepted_by` = `auto-accept` and the announced labels when its
+   * `opts.accept` and `batch.maxAutoAccepted` allow, else `pending`, evicting the least recently
+   * heard pending keys over the bounds). A key pre-accepted for the host (see {@link preAccept}) not
+   * yet accepted becomes the accepted one at once. Resolves one outcome per item, in order; rejects
+   * (recording nothing of the batch) when the storage fails.
    */
-  recordSeen(
-    key: Pick<HostKeyRecord, 'host' | 'keyId' | 'publicKey'>,
-    opts: RecordSeenOptions,
-  ): Promise<RecordSeenOutcome>;
+  recordSeenMany(items: readonly KeySighting[], batch?: RecordBatchOptions): Promise<RecordSeenOutcome[]>;
   /**
    * In one transaction, retires the host's accepted key (if any) and accepts `keyId` with the labels
    * it last announced, recording who (`by`) and when (`at`, ms). `keyId` must be one of the host's

@@ -1,7 +1,7 @@
 import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { HostKeyError } from '../errors/errors';
-import { announced, type OpenHostKeys, setup } from './host-keys.fixtures';
+import { announced, type OpenHostKeys, recordSeen, setup } from './host-keys.fixtures';
 import { DEFAULT_HOST_KEY_BOUNDS, HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
 
 /** The agent's heartbeat interval in these specs (ms). */
@@ -147,7 +147,7 @@ export function describeHostKeyPreAcceptContract(label: string, open: OpenHostKe
       it('changes nothing and says so when the key was evicted meanwhile (the store then pre-accepts it)', async () => {
         const repo = (await open()).repo;
         const opts = { accept: true, at: 1, labels: {}, maxPendingPerHost: 4, maxPending: 100, pendingHeardSince: 0 };
-        await repo.recordSeen({ host: 'web1', keyId: 'k1', publicKey: 'p' }, opts);
+        await recordSeen(repo, { host: 'web1', keyId: 'k1', publicKey: 'p' }, opts);
         expect(await repo.accept('web1', 'gone', 'alice', 2)).toBe(false);
         expect((await repo.keysOf('web1', 0)).map((k) => [k.keyId, k.status])).toEqual([['k1', 'accepted']]);
       });
@@ -156,17 +156,17 @@ export function describeHostKeyPreAcceptContract(label: string, open: OpenHostKe
         const { repo } = await open();
         const opts = { accept: false, labels: { a: 'b' }, maxPendingPerHost: 4, maxPending: 100, pendingHeardSince: 0 };
         const k1 = { host: 'web1', keyId: 'k1', publicKey: 'p' };
-        await repo.recordSeen(k1, { ...opts, at: 1, sentAt: 1 });
+        await recordSeen(repo, k1, { ...opts, at: 1, sentAt: 1 });
         await repo.preAccept('web1', 'k1', 'alice', 2);
-        expect(await repo.recordSeen(k1, { ...opts, at: 2, sentAt: 1 })).toEqual({ stale: true }); // a replay accepts nothing
-        expect(await repo.recordSeen(k1, { ...opts, at: 3, sentAt: 3 })).toEqual({
+        expect(await recordSeen(repo, k1, { ...opts, at: 2, sentAt: 1 })).toEqual({ stale: true }); // a replay accepts nothing
+        expect(await recordSeen(repo, k1, { ...opts, at: 3, sentAt: 3 })).toEqual({
           preAccepted: { by: 'alice', replaced: null },
         });
         expect(await repo.listPreAccepted()).toEqual([]);
         expect(await repo.listAccepted()).toEqual([
           expect.objectContaining({ keyId: 'k1', firstSeenAt: 3, lastSentAt: 3, acceptedLabels: { a: 'b' } }),
         ]);
-        expect(await repo.recordSeen(k1, { ...opts, at: 4, sentAt: 4 })).toEqual({ known: 'accepted' });
+        expect(await recordSeen(repo, k1, { ...opts, at: 4, sentAt: 4 })).toEqual({ known: 'accepted' });
       });
     });
   });

@@ -1,6 +1,7 @@
 import { ManualClock } from '@warren/runtime';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../store/database';
+import { describeHostKeyBatchContract } from './host-keys.batch.contract';
 import { describeHostKeysContract } from './host-keys.contract';
 import { announced, openSqliteHostKeys, setup } from './host-keys.fixtures';
 import { HostKeysStore, MAX_PENDING_KEYS } from './host-keys.store';
@@ -8,6 +9,7 @@ import { migrateSqlite } from '../store/migrations/sqlite-migrator';
 import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
 
 describeHostKeysContract('SqliteHostKeyRepository', openSqliteHostKeys);
+describeHostKeyBatchContract('SqliteHostKeyRepository', openSqliteHostKeys);
 
 describe('HostKeysStore over the SQLite repository at the default bounds', () => {
   it(`${MAX_PENDING_KEYS} forged pending keys do not stop a new host joining: the least recently heard one goes`, async () => {
@@ -44,5 +46,31 @@ describe('SqliteHostKeyRepository on a file from before labels and sentAt were r
     await keys.seen('web1', a.publicKey, a.keyId, false, { sentAt: 5, labels: { role: 'web' } });
     await keys.seen('web1', a.publicKey, a.keyId, false, { sentAt: 6, labels: { role: 'db' } });
     expect(keys.acceptedLabels('web1')).toEqual({ role: 'web' });
+  });
+});
+
+describe('HostKeysStore.seenMany when reading a key another controller accepted fails after the commit', () => {
+  it('keeps the batch: the others are accepted, told to the listeners and returned; the failed read is not thrown', async () => {
+    const db = openDatabase(':memory:');
+    const repoA = new SqliteHostKeyRepository(db);
+    const a = new HostKeysStore(repoA, new ManualClock(10_000));
+    const b = new HostKeysStore(new SqliteHostKeyRepository(db), new ManualClock(10_000));
+    await a.onModuleInit();
+    await b.onModuleInit();
+    const [kx, ky] = [announced(), announced()];
+    await b.seen('x', kx.publicKey, kx.keyId, true, { sentAt: 1 }); // accepted through "another controller"
+    const told: string[] = [];
+    a.onChanged((h) => told.push(h));
+    repoA.keysOf = () => Promise.reject(new Error('connection reset')); // the read after the commit fails
+    const seen = await a.seenMany(
+      [
+        { host: 'x', ...kx, sentAt: 2 },
+        { host: 'y', ...ky, sentAt: 1 },
+      ],
+      true,
+    );
+    expect(seen.map((s) => s.result)).toEqual(['accepted', 'auto-accepted']);
+    expect(a.isAccepted('y')).toBe(true);
+    expect(told).toEqual(['y']);
   });
 });

@@ -2,7 +2,8 @@ import type { HostTrust } from '@warren/api';
 import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
 import { KEY_FINGERPRINT_PATTERN } from '@warren/protocol';
-import { Clock } from '@warren/runtime';
+import { Clock, ROOT_LOGGER } from '@warren/runtime';
+import type { Logger } from 'pino';
 import { HostKeyError } from '../errors/errors';
 import { AcceptedKeys } from './accepted-keys';
 import {
@@ -19,6 +20,7 @@ import {
   type HostKeyBounds,
   type HostKeyView,
   type Seen,
+  type Sighting,
 } from './host-keys.types';
 import { sameLabels } from './labels.compare';
 
@@ -44,8 +46,8 @@ export class HostKeysStore implements OnModuleInit {
   private readonly accepted = new AcceptedKeys();
   /**
    * host → the last key change under way. Each change reads the cache, writes the store, then the
-   * cache: two changes of one host (two accepts, an accept and a heartbeat) run one after the
-   * other, so neither decides on what the other is about to change.
+   * cache: two changes of one host (two accepts, an accept and a batch of heartbeats holding it) run
+   * one after the other, so neither decides on what the other is about to change.
    */
   private readonly changing = new Map<string, Promise<unknown>>();
   private readonly bounds: HostKeyBounds;
@@ -56,6 +58,8 @@ export class HostKeysStore implements OnModuleInit {
     @Inject(HOST_KEY_REPOSITORY) private readonly repo: HostKeyRepository,
     private readonly clock: Clock,
     @Optional() @Inject(HOST_KEY_BOUNDS) bounds?: HostKeyBounds,
+    /** where a key cache read that failed after a commit is said (none in unit tests) */
+    @Optional() @Inject(ROOT_LOGGER) private readonly log?: Logger,
   ) {
     this.bounds = bounds ?? DEFAULT_HOST_KEY_BOUNDS;
   }
@@ -67,65 +71,71 @@ export class HostKeysStore implements OnModuleInit {
 
   /**
    * Records a key a host announced (its heartbeat was verified with that very key), with the
-   * heartbeat's signed `sentAt` (ms; undefined: no replay check) and labels. Returns what that
-   * means, and the pending keys evicted to make room for a new one.
+   * heartbeat's signed `sentAt` (ms; undefined: no replay check) and labels: {@link seenMany} of one.
    */
-  seen(
+  async seen(
     host: string,
     publicKey: string,
     keyId: string,
     autoAccept: boolean,
     heard: { sentAt?: number; labels?: Labels } = {},
   ): Promise<Seen> {
-    return this.changed(host, async () => {
-      const seen = await this.record(host, publicKey, keyId, autoAccept, heard);
-      return { out: seen, changed: seen.result === 'pre-accepted' || seen.result === 'auto-accepted' };
-    });
+    const [out] = await this.seenMany([{ host, publicKey, keyId, ...heard }], autoAccept);
+    return out;
   }
 
-  private async record(
-    host: string,
-    publicKey: string,
-    keyId: string,
-    autoAccept: boolean,
-    heard: { sentAt?: number; labels?: Labels },
-  ): Promise<Seen> {
-    const accepted = this.accepted.of(host);
-    const labels = heard.labels ?? {};
-    const now = this.clock.now();
-    const outcome = await this.repo.recordSeen(
-      { host, keyId, publicKey },
-      {
-        accept: autoAccept && !accepted && this.accepted.size < this.bounds.maxAutoAccepted,
-        at: now,
-        sentAt: heard.sentAt,
-        labels,
-        maxPendingPerHost: this.bounds.maxPendingPerHost,
-        maxPending: this.bounds.maxPending,
-        pendingHeardSince: now - this.bounds.pendingKeyTtlMs,
+  /**
+   * Records the keys a batch of heartbeats announced (each verified with the key it announces), in
+   * one transaction of the repository, each as if recorded alone in the order given: returns what
+   * each means, and the pending keys evicted to make room for a new one. The batch waits for the
+   * changes under way of each of its hosts, and an accept or reject of one of them waits for the
+   * batch. `autoAccept`: `--auto-accept` (a first key of a host without one is accepted while the
+   * accepted hosts are fewer than the bound). Rejects, recording none of them, when the store fails.
+   */
+  seenMany(sightings: readonly Sighting[], autoAccept: boolean): Promise<Seen[]> {
+    return this.changed(
+      sightings.map((s) => s.host),
+      async () => {
+        const seen = await this.record(sightings, autoAccept);
+        const changed = sightings.filter(
+          (_, i) => seen[i].result === 'pre-accepted' || seen[i].result === 'auto-accepted',
+        );
+        return { out: seen, changed: changed.map((s) => s.host) };
       },
     );
-    if ('stale' in outcome) return { result: 'stale', evicted: [] };
-    if ('rejected' in outcome) return { result: 'rejected', evicted: [] };
-    if ('preAccepted' in outcome) {
-      if (outcome.preAccepted.replaced) this.accepted.dropKey(outcome.preAccepted.replaced);
-      this.accepted.set(host, keyId, publicKey, labels);
-      return { result: 'pre-accepted', evicted: [], acceptedBy: outcome.preAccepted.by };
-    }
-    if ('known' in outcome) {
-      if (outcome.known === 'accepted') {
-        if (!accepted)
-          await this.reloadNow(host); // accepted through another controller on the database
-        else if (accepted.labels === null) accepted.labels = labels; // see the repository's touch
-        return { result: 'accepted', evicted: [] };
-      }
-      return { result: accepted ? 'changed' : 'pending', evicted: [] };
-    }
-    if (outcome.inserted === 'accepted') {
-      this.accepted.set(host, keyId, publicKey, labels);
-      return { result: 'auto-accepted', evicted: [] };
-    }
-    return { result: accepted ? 'changed' : 'new-pending', evicted: outcome.evicted };
+  }
+
+  private async record(sightings: readonly Sighting[], autoAccept: boolean): Promise<Seen[]> {
+    const now = this.clock.now();
+    const outcomes = await this.repo.recordSeenMany(
+      sightings.map(({ host, keyId, publicKey, sentAt, labels }) => ({
+        key: { host, keyId, publicKey },
+        opts: {
+          accept: autoAccept && !this.accepted.of(host),
+          at: now,
+          sentAt,
+          labels: labels ?? {},
+          maxPendingPerHost: this.bounds.maxPendingPerHost,
+          maxPending: this.bounds.maxPending,
+          pendingHeardSince: now - this.bounds.pendingKeyTtlMs,
+        },
+      })),
+      { maxAutoAccepted: Math.max(0, this.bounds.maxAutoAccepted - this.accepted.size) },
+    );
+    /** hosts whose key another controller accepted: read again once the cache holds the rest */
+    const reload: string[] = [];
+    const seen = outcomes.map((outcome, i) => {
+      const { seen, reload: again } = this.accepted.apply(sightings[i], outcome);
+      if (again) reload.push(sightings[i].host);
+      return seen;
+    });
+    // After the commit: a failed read must not fail the batch (its keys, audit and presence stand);
+    // the cache of that host is read again at the next reload (reloadAll, the changes relay).
+    for (const host of reload)
+      await this.reloadNow(host).catch((err: Error) =>
+        this.log?.warn({ host, err: err.message }, 'key accepted through another controller not read yet'),
+      );
+    return seen;
   }
 
   /**
@@ -138,7 +148,7 @@ export class HostKeysStore implements OnModuleInit {
    * {@link HostKeyError} when there is nothing (unambiguous) to accept, or `keyId` is no fingerprint.
    */
   accept(host: string, keyId: string | undefined, by: string): Promise<AcceptOutcome> {
-    return this.changed(host, async () => ({ out: await this.acceptNow(host, keyId, by), changed: true }));
+    return this.changed([host], async () => ({ out: await this.acceptNow(host, keyId, by), changed: [host] }));
   }
 
   private async acceptNow(host: string, keyId: string | undefined, by: string): Promise<AcceptOutcome> {
@@ -177,16 +187,16 @@ export class HostKeysStore implements OnModuleInit {
    * Throws {@link HostKeyError} when there is nothing (unambiguous) to reject.
    */
   reject(host: string, keyId: string | undefined, by: string): Promise<{ keyId: string; preAccepted: boolean }> {
-    return this.changed<{ keyId: string; preAccepted: boolean }>(host, async () => {
+    return this.changed<{ keyId: string; preAccepted: boolean }>([host], async () => {
       const rows = await this.repo.keysOf(host, this.pendingHeardSince());
       const pick = await this.pickPending(host, rows, keyId, 'reject');
       if (pick) {
         await this.repo.reject(host, pick.keyId, by, this.clock.now());
-        return { out: { keyId: pick.keyId, preAccepted: false }, changed: true };
+        return { out: { keyId: pick.keyId, preAccepted: false }, changed: [host] };
       }
       const named = keyId as string;
       if (await this.repo.withdrawPreAccepted(host, named))
-        return { out: { keyId: named, preAccepted: true }, changed: true };
+        return { out: { keyId: named, preAccepted: true }, changed: [host] };
       throw new HostKeyError(`host ${host} has no pending key ${named}`);
     });
   }
@@ -197,16 +207,19 @@ export class HostKeysStore implements OnModuleInit {
     return () => this.changeListeners.delete(listener);
   }
 
-  /** Runs a change of `host` {@link oneAtATime}, telling the listeners when it says it changed something. */
-  private async changed<T>(host: string, change: () => Promise<{ out: T; changed: boolean }>): Promise<T> {
-    const { out, changed } = await this.oneAtATime(host, change);
-    if (changed) for (const l of this.changeListeners) l(host);
+  /** Runs a change of `hosts` {@link oneAtATime}, telling the listeners of each host it says it changed. */
+  private async changed<T>(
+    hosts: readonly string[],
+    change: () => Promise<{ out: T; changed: readonly string[] }>,
+  ): Promise<T> {
+    const { out, changed } = await this.oneAtATime(hosts, change);
+    for (const host of changed) for (const l of this.changeListeners) l(host);
     return out;
   }
 
   /** Reads `host`'s accepted key again from the repository (another controller on the database changed it). */
   reload(host: string): Promise<void> {
-    return this.oneAtATime(host, () => this.reloadNow(host));
+    return this.oneAtATime([host], () => this.reloadNow(host));
   }
 
   private async reloadNow(host: string): Promise<void> {
@@ -250,13 +263,19 @@ export class HostKeysStore implements OnModuleInit {
     );
   }
 
-  /** Runs `change` after every earlier change of `host` has settled (whether it succeeded or not). */
-  private oneAtATime<T>(host: string, change: () => Promise<T>): Promise<T> {
-    const run = (this.changing.get(host) ?? Promise.resolve()).then(change, change);
+  /**
+   * Runs `change` after every earlier change of each of `hosts` has settled (whether it succeeded or
+   * not); a later change of any of them waits for this one.
+   */
+  private oneAtATime<T>(hosts: readonly string[], change: () => Promise<T>): Promise<T> {
+    const unique = [...new Set(hosts)];
+    // Each tail settles (never rejects) once its change has.
+    const earlier = unique.flatMap((h) => this.changing.get(h) ?? []);
+    const run = Promise.all(earlier).then(change, change);
     const tail = run.catch(() => undefined);
-    this.changing.set(host, tail);
+    for (const h of unique) this.changing.set(h, tail);
     void tail.then(() => {
-      if (this.changing.get(host) === tail) this.changing.delete(host);
+      for (const h of unique) if (this.changing.get(h) === tail) this.changing.delete(h);
     });
     return run;
   }
@@ -274,8 +293,32 @@ export class HostKeysStore implements OnModuleInit {
   /** Where a host stands. */
   async view(host: string): Promise<HostKeyView> {
     const rows = await this.repo.keysOf(host, this.pendingHeardSince());
+    return this.viewOf(
+      host,
+      rows.filter((r) => r.status === 'pending').map((r) => r.keyId),
+    );
+  }
+
+  /**
+   * Where each of `hosts` stands, from one read of the store (`GET /v1/hosts` at 10,000 hosts would
+   * otherwise ask it 10,000 times): host → its view, as {@link view} gives it.
+   */
+  async views(hosts: Iterable<string>): Promise<Map<string, HostKeyView>> {
+    const pending = new Map<string, string[]>();
+    for (const r of await this.repo.listKeys(this.pendingHeardSince())) {
+      if (r.status !== 'pending') continue;
+      const ids = pending.get(r.host);
+      if (ids) ids.push(r.keyId);
+      else pending.set(r.host, [r.keyId]);
+    }
+    const out = new Map<string, HostKeyView>();
+    for (const host of hosts) out.set(host, this.viewOf(host, pending.get(host) ?? []));
+    return out;
+  }
+
+  /** A host's view from its pending keys (in the order first heard) and the accepted key in memory. */
+  private viewOf(host: string, pendingKeyIds: string[]): HostKeyView {
     const accepted = this.accepted.of(host)?.keyId ?? null;
-    const pendingKeyIds = rows.filter((r) => r.status === 'pending').map((r) => r.keyId);
     const trust: HostTrust = accepted
       ? pendingKeyIds.length > 0
         ? 'changed'
@@ -299,6 +342,11 @@ export class HostKeysStore implements OnModuleInit {
   /** Trust of a host for dispatch: accepted, pending/changed (known, not trusted… yet), or unknown. */
   isAccepted(host: string): boolean {
     return this.accepted.of(host) !== undefined;
+  }
+
+  /** The fingerprint of `host`'s accepted key, from memory (no read of the store); null when none is accepted. */
+  acceptedKeyIdOf(host: string): string | null {
+    return this.accepted.of(host)?.keyId ?? null;
   }
 
   private labelsAccepted(r: HostKeyRecord): boolean {

@@ -76,3 +76,16 @@ export interface AcceptOutcome {
 
 /** The heartbeat's outcome: `acceptedBy` names who pre-accepted the key, for `pre-accepted`. */
 export type Seen = { result: SeenResult; evicted: Pick<HostKeyRecord, 'host' | 'keyId'>[]; acceptedBy?: string };
+
+/** A key a verified heartbeat announced: an item of `HostKeysStore.seenMany`. */
+export interface Sighting {
+  host: string;
+  /** base64 SPKI DER, as announced */
+  publicKey: string;
+  /** its fingerprint */
+  keyId: string;
+  /** the heartbeat's signed `sentAt` (ms, agent time); undefined: no replay check */
+  sentAt?: number;
+  /** the labels it announces ({} when undefined) */
+  labels?: Labels;
+}

@@ -10,7 +10,8 @@ import type { ControllerConfig } from '../config/controller.config';
 import { openDatabase } from '../store/database';
 import { SqlitePresenceStore } from './sqlite-presence.store';
 import { HostKeysStore, MAX_PENDING_KEYS_PER_HOST } from './host-keys.store';
-import { HEARTBEAT_SKEW_MS, HostsRegistry } from './hosts.registry';
+import { HEARTBEAT_SKEW_MS } from './heartbeat.verifier';
+import { HEARTBEAT_BATCH, HostsRegistry } from './hosts.registry';
 import { TargetResolver } from '../tasks/target.resolver';
 import { SqliteHostKeyRepository } from './sqlite-host-key.repository';
 import type { HostKeyRepository } from './host-keys.port';
@@ -49,13 +50,17 @@ function registry(
     {} as BrokerService,
     keys,
     { autoAccept } as ControllerConfig,
-    auditLog ?? { record: async (e) => void audit.push(e), query: async () => [] },
+    auditLog ?? {
+      record: async (e) => void audit.push(e),
+      recordMany: async (es) => void audit.push(...es),
+      query: async () => [],
+    },
     pino({ level: 'silent' }),
     clock,
     new SqlitePresenceStore(db),
   );
   const receive = (d: { content: Buffer; properties: object }, now = clock.now()) =>
-    (r as unknown as { receive(d: unknown, now: number): Promise<void> }).receive(d, now);
+    (r as unknown as { receive(batch: unknown[]): Promise<void> }).receive([{ m: d, at: now }]);
   return { r, keys, audit, receive };
 }
 
@@ -257,14 +262,17 @@ describe('HostsRegistry', () => {
     let calls = 0;
     // The database blackholed: no answer until told (each heartbeat would wait its connection timeout).
     const repo = Object.create(real) as HostKeyRepository;
-    repo.recordSeen = async (...args) => {
+    repo.recordSeenMany = async (...args) => {
       calls++;
       await answering;
-      return real.recordSeen(...args);
+      return real.recordSeenMany(...args);
     };
     const { r } = registry(true, db, undefined, repo);
     const keys = Array.from({ length: 100 }, () => generateSigningKey());
     const t = clock.now();
+    r.heard(heartbeat('web0', keys[0], { sentAt: t - 1 }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(1); // web0's first batch, waiting
     let most = 0;
     for (let i = 0; i < 10_000; i++) {
       const host = i % 100;
@@ -272,15 +280,42 @@ describe('HostsRegistry', () => {
       most = Math.max(most, r.queuedHeartbeats);
     }
     await new Promise((resolve) => setImmediate(resolve));
-    expect(calls).toBe(1); // web0's first, waiting
-    expect(most).toBeLessThanOrEqual(100); // then the newest of each host
+    expect(calls).toBe(1);
+    expect(most).toBeLessThanOrEqual(100); // the newest of each host
     answer();
     await r.heartbeatsHandled();
-    expect(calls).toBe(101);
+    expect(calls).toBe(2); // then one batch: the newest of each host
     const views = await r.list(t + 99);
     expect(views).toHaveLength(100);
     expect(views.every((v) => v.status === 'online')).toBe(true);
     expect(r.known().every((p) => p.sentAt === t + 99)).toBe(true);
+    await r.stop();
+  }, 60_000);
+
+  it('records a burst of 1,200 first heartbeats in at most ceil(1,200 / 500) + 1 key transactions and audit writes, every host online', async () => {
+    const db = openDatabase(':memory:');
+    const real = new SqliteHostKeyRepository(db);
+    let transactions = 0;
+    const repo = Object.create(real) as HostKeyRepository;
+    repo.recordSeenMany = (...args) => {
+      transactions++; // one transaction per call: see the batch contract (host-keys.batch.contract.ts)
+      return real.recordSeenMany(...args);
+    };
+    const records: AuditEvent[] = [];
+    let writes = 0;
+    const audit: AuditLog = {
+      record: async (e) => void records.push(e),
+      recordMany: async (es) => void (writes++, records.push(...es)),
+      query: async () => [],
+    };
+    const { r } = registry(true, db, audit, repo);
+    const t = clock.now();
+    for (let i = 0; i < 1_200; i++) r.heard(heartbeat(`web${i}`, undefined, { sentAt: t }));
+    await r.heartbeatsHandled();
+    expect(transactions).toBeLessThanOrEqual(Math.ceil(1_200 / HEARTBEAT_BATCH) + 1);
+    expect(writes).toBeLessThanOrEqual(Math.ceil(1_200 / HEARTBEAT_BATCH) + 1);
+    expect(records.filter((e) => e.action === 'host.accept')).toHaveLength(1_200);
+    expect(r.onlineHosts(t)).toHaveLength(1_200);
     await r.stop();
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import type { HostView } from '@warren/api';
 import { Inject, Injectable } from '@nestjs/common';
 import { Consumer } from '@warren/amqp';
-import { decodePresence, keyRing, LIMITS, parsePublicKey, type PresenceMessage, verifyBody } from '@warren/protocol';
+import { LIMITS, type PresenceMessage } from '@warren/protocol';
 import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
@@ -9,12 +9,14 @@ import { AUDIT_LOG, type AuditLog } from '../audit/audit.port';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { BoundedMap } from '../core/bounded.map';
-import { HeartbeatQueue, type HeardMessage } from './heartbeat.queue';
+import { type Heard, HeartbeatQueue, type HeardMessage } from './heartbeat.queue';
+import { HeartbeatVerifier, MISSED_HEARTBEATS } from './heartbeat.verifier';
 import { HostKeysStore } from './host-keys.store';
 import { KeyOutcomeReporter } from './key-outcome.reporter';
 import { sameLabels } from './labels.compare';
 import { PRESENCE_STORE, type PresenceRecord, type PresenceStore } from './presence-store.port';
 import { PresenceRecorder } from './presence.recorder';
+import { ProtocolMismatchLog } from './protocol-mismatch.log';
 
 /** What `GET /v1/hosts` shows of one agent: the contract's `HostView`. */
 export type { HostView };
@@ -24,11 +26,10 @@ const PRESENCE_BOUNDS = { maxEntries: 2 * LIMITS.hostsPerTask, ttlMs: 24 * 3600_
 
 /** Heartbeats read and not yet handled, at most (one per host and key): twice the hosts of the largest task. */
 export const MAX_QUEUED_HEARTBEATS = 2 * LIMITS.hostsPerTask;
-
-/** A host is offline after this many missed heartbeat intervals. */
-const MISSED_HEARTBEATS = 3;
-/** ms; how far an agent's clock may differ from the controller's for its heartbeats to count */
-export const HEARTBEAT_SKEW_MS = 30_000;
+/** Heartbeats whose keys are recorded in one store transaction at most (and their audit records in one write). */
+export const HEARTBEAT_BATCH = 500;
+/** Heartbeats whose signature is checked in one turn of the event loop. */
+const VERIFY_SLICE = 50;
 
 /**
  * Known agents, from their presence heartbeats. Each heartbeat carries the agent's public key and
@@ -51,7 +52,7 @@ export class HostsRegistry {
   /** hosts loaded from the presence store at start and not heard since: offline, whatever their last-seen time */
   private readonly unheard = new Set<string>();
   private consumer: Consumer | null = null;
-  /** heartbeats read and not yet handled: one at a time, in the order read, the newest of each host only */
+  /** heartbeats read and not yet handled: in batches, in the order read, the newest of each host and key only */
   private readonly queue: HeartbeatQueue;
   private readonly log: Logger;
 
@@ -65,6 +66,7 @@ export class HostsRegistry {
     @Inject(PRESENCE_STORE) store: PresenceStore,
   ) {
     this.log = root.child({ component: 'presence' });
+    this.verifier = new HeartbeatVerifier(this.log);
     this.recorder = new PresenceRecorder(store, this.log);
     this.hosts = new BoundedMap(clock, {
       ...PRESENCE_BOUNDS,
@@ -77,7 +79,8 @@ export class HostsRegistry {
     this.outcomes = new KeyOutcomeReporter(this.log, audit, clock, config.autoAccept, PRESENCE_BOUNDS);
     this.queue = new HeartbeatQueue({
       max: MAX_QUEUED_HEARTBEATS,
-      handle: (m, at) => this.receive(m, at),
+      maxBatch: HEARTBEAT_BATCH,
+      handle: (batch) => this.receive(batch),
       log: this.log,
       clock,
     });
@@ -131,40 +134,53 @@ export class HostsRegistry {
     return this.recorder.flush();
   }
 
-  /** Verifies a heartbeat (signed with the key it carries) and records it with its key. */
-  private async receive(d: HeardMessage, now: number): Promise<void> {
-    const decoded = decodePresence(d.content);
-    if (!decoded.ok)
-      return void this.log.warn({ reason: decoded.reason, rejected: ++this.rejected }, 'rejected presence message');
-    const p = decoded.message;
-    let key;
-    try {
-      key = parsePublicKey(p.publicKey);
-    } catch (err) {
-      return void this.log.warn({ host: p.host, reason: (err as Error).message }, 'rejected presence message');
+  /**
+   * Verifies a batch of heartbeats (each signed with the key it carries) and records them with their
+   * keys: the keys in one store transaction, the audit records they bring in one write.
+   */
+  private async receive(batch: readonly Heard[]): Promise<void> {
+    // Ed25519 checks (and key parsing) of up to 500 heartbeats: VERIFY_SLICE per turn of the event
+    // loop, so that a burst of a fleet's first heartbeats does not hold /healthz and replies.
+    const verified: NonNullable<ReturnType<HeartbeatVerifier['verify']>>[] = [];
+    for (let i = 0; i < batch.length; i += VERIFY_SLICE) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const { m, at } of batch.slice(i, i + VERIFY_SLICE)) {
+        const v = this.verifier.verify(m, at);
+        if (v) verified.push(v);
+      }
     }
-    const v = verifyBody(d.content, d.properties.headers as Record<string, unknown> | undefined, keyRing([key]));
-    if (!v.ok) return void this.log.warn({ host: p.host, reason: v.reason }, 'rejected presence message');
-    if (!this.withinWindow(p, now)) return;
+    if (verified.length === 0) return;
     // A captured heartbeat (or goodbye) played again is not newer than the newest one of that key
     // the store has recorded (persisted, so across restarts too): the store ignores it.
-    const {
-      result: seen,
-      evicted,
-      acceptedBy,
-    } = await this.keys.seen(p.host, p.publicKey, key.keyId, this.config.autoAccept, {
-      sentAt: p.sentAt,
-      labels: p.labels,
+    const seen = await this.keys.seenMany(
+      verified.map(({ p, keyId }) => ({
+        host: p.host,
+        publicKey: p.publicKey,
+        keyId,
+        sentAt: p.sentAt,
+        labels: p.labels,
+      })),
+      this.config.autoAccept,
+    );
+    const reported = verified.flatMap((v, i) => {
+      const { result } = seen[i];
+      const { p, at, keyId } = v;
+      // Another controller on the database recorded this very heartbeat first: it is news here still.
+      if (result === 'stale' && this.newHere(p, keyId)) {
+        this.record(p, at, keyId);
+        return [];
+      }
+      if (result === 'stale' || result === 'rejected') {
+        this.log.debug(
+          { host: p.host, keyId, sentAt: p.sentAt },
+          result === 'stale' ? 'ignored a stale or replayed heartbeat' : 'ignored a heartbeat of a rejected key',
+        );
+        return [];
+      }
+      return [{ ...v, seen: seen[i] }];
     });
-    // Another controller on the database recorded this very heartbeat first: it is news here still.
-    if (seen === 'stale' && this.newHere(p, key.keyId)) return this.record(p, now, key.keyId);
-    if (seen === 'stale' || seen === 'rejected')
-      return void this.log.debug(
-        { host: p.host, keyId: key.keyId, sentAt: p.sentAt },
-        seen === 'stale' ? 'ignored a stale or replayed heartbeat' : 'ignored a heartbeat of a rejected key',
-      );
-    if (!(await this.outcomes.report(p, key.keyId, { result: seen, evicted, acceptedBy }))) return;
-    this.record(p, now, key.keyId);
+    const counts = await this.outcomes.reportMany(reported);
+    reported.forEach(({ p, at, keyId }, i) => counts[i] && this.record(p, at, keyId));
   }
 
   /**
@@ -182,24 +198,11 @@ export class HostsRegistry {
   }
 
   private readonly outcomes: KeyOutcomeReporter;
-  /** presence messages dropped as malformed (a bad label, version…) */
-  private rejected = 0;
+  private readonly verifier: HeartbeatVerifier;
 
-  /**
-   * False (and logged) for a heartbeat whose signed `sentAt` is older than the presence window
-   * (3 intervals) or in the future, beyond {@link HEARTBEAT_SKEW_MS} either way: a captured
-   * heartbeat played later says nothing about now.
-   */
-  private withinWindow(p: PresenceMessage, now: number): boolean {
-    const oldest = now - MISSED_HEARTBEATS * p.intervalMs - HEARTBEAT_SKEW_MS;
-    if (p.sentAt >= oldest && p.sentAt <= now + HEARTBEAT_SKEW_MS) return true;
-    this.log.warn(
-      { host: p.host, sentAt: p.sentAt, now, skewMs: HEARTBEAT_SKEW_MS },
-      p.sentAt > now
-        ? 'ignored a heartbeat sent in the future (check the agent clock)'
-        : 'ignored a heartbeat sent too long ago (replayed, or the agent clock is behind)',
-    );
-    return false;
+  /** heartbeats of agents whose protocol version this controller does not accept, counted and logged once per host */
+  get mismatches(): ProtocolMismatchLog {
+    return this.verifier.mismatches;
   }
 
   /** Records a heartbeat or goodbye received at `now`, verified with the key `keyId`. */
@@ -255,7 +258,9 @@ export class HostsRegistry {
 
   /** What `GET /v1/hosts` shows: every known host with its presence and trust at `now`, by name. */
   async list(now = this.clock.now()): Promise<HostView[]> {
-    const views = [...this.hosts.values()].map(async (r) => ({
+    const records = [...this.hosts.values()];
+    const keys = await this.keys.views(records.map((r) => r.host));
+    const views = records.map((r) => ({
       host: r.host,
       status: this.statusOf(r, now),
       ...this.labelsOf(r),
@@ -263,15 +268,15 @@ export class HostsRegistry {
       running: r.status === 'goodbye' ? 0 : r.running,
       concurrency: r.concurrency,
       lastSeen: new Date(r.receivedAt).toISOString(),
-      ...(await this.keys.view(r.host)),
+      ...keys.get(r.host)!,
     }));
-    return (await Promise.all(views)).sort((a, b) => a.host.localeCompare(b.host));
+    return views.sort((a, b) => a.host.localeCompare(b.host));
   }
 
   /**
    * What targeting needs of every known host at `now`: its name, presence, the labels accepted with
-   * its key, and whether a key is accepted. From memory only (no store read per host, as
-   * {@link HostsRegistry.list} makes), so a task among 20,000 known hosts resolves in milliseconds.
+   * its key, and whether a key is accepted. From memory only (no store read, as
+   * {@link HostsRegistry.list} makes once), so a task among 20,000 known hosts resolves in milliseconds.
    */
   targets(
     now = this.clock.now(),

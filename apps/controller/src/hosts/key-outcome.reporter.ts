@@ -1,7 +1,7 @@
 import type { Clock } from '@warren/runtime';
 import type { PresenceMessage } from '@warren/protocol';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../audit/audit.port';
+import type { AuditEvent, AuditLog } from '../audit/audit.port';
 import { BoundedMap, type BoundedMapLimits } from '../core/bounded.map';
 import type { Seen } from './host-keys.types';
 
@@ -26,10 +26,24 @@ export class KeyOutcomeReporter {
   }
 
   /**
-   * Logs and audits the outcome `seen` of heartbeat `p`, verified with key `keyId`; false when the
-   * heartbeat is not to be believed (another key than the accepted one), true when it counts.
+   * Logs and audits the outcome `seen` of each heartbeat `p`, verified with key `keyId`, the audit
+   * records of them all in one write; for each, false when the heartbeat is not to be believed
+   * (another key than the accepted one), true when it counts.
    */
-  async report(p: PresenceMessage, keyId: string, { result: seen, evicted, acceptedBy }: Seen): Promise<boolean> {
+  async reportMany(heard: readonly { p: PresenceMessage; keyId: string; seen: Seen }[]): Promise<boolean[]> {
+    const records: AuditEvent[] = [];
+    const counts = heard.map(({ p, keyId, seen }) => this.report(p, keyId, seen, records));
+    await this.audit.recordMany(records);
+    return counts;
+  }
+
+  /** Logs the outcome of one heartbeat, appending its audit records to `records`; whether it counts. */
+  private report(
+    p: PresenceMessage,
+    keyId: string,
+    { result: seen, evicted, acceptedBy }: Seen,
+    records: AuditEvent[],
+  ): boolean {
     if (evicted.length > 0)
       this.log.info({ host: p.host, keyId, evicted }, 'pending keys evicted to record a key heard now');
     if (seen === 'changed') {
@@ -40,7 +54,7 @@ export class KeyOutcomeReporter {
           { host: p.host, keyId },
           'host announced a different key than the accepted one; ignored until accepted',
         );
-        await this.audit.record({
+        records.push({
           actor: `agent:${p.host}`,
           source: 'broker',
           action: 'host.key.changed',
@@ -55,7 +69,7 @@ export class KeyOutcomeReporter {
     }
     if (seen === 'pre-accepted') {
       this.log.info({ host: p.host, keyId, acceptedBy }, 'pre-accepted host key heard: accepted');
-      await this.audit.record({
+      records.push({
         actor: 'controller',
         source: 'broker',
         action: 'host.accept',
@@ -74,7 +88,7 @@ export class KeyOutcomeReporter {
             ? 'new host key pending acceptance: --auto-accept stopped at its cap on accepted hosts'
             : 'new host key pending acceptance',
       );
-      await this.audit.record({
+      records.push({
         actor: seen === 'auto-accepted' ? 'controller' : `agent:${p.host}`,
         source: 'broker',
         action: seen === 'auto-accepted' ? 'host.accept' : 'host.key.seen',

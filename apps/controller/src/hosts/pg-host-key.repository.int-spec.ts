@@ -2,8 +2,9 @@ import { ManualClock } from '@warren/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratedDatabase, type MigratedDatabase, unreachablePool } from '../../../../test/support/pg-schema';
 import { isDatabaseUnavailable, type PgPool } from '../store/postgres/pg.database';
+import { describeHostKeyBatchContract } from './host-keys.batch.contract';
 import { describeHostKeysContract } from './host-keys.contract';
-import { announced, type OpenHostKeys } from './host-keys.fixtures';
+import { announced, type OpenHostKeys, recordSeen } from './host-keys.fixtures';
 import { describeHostKeyPreAcceptContract } from './host-keys.pre-accept.contract';
 import type { RecordSeenOptions } from './host-keys.port';
 import { HostKeysStore } from './host-keys.store';
@@ -25,11 +26,27 @@ const TABLES = ['host_keys', 'host_key_rejections', 'host_key_pre_accepts'];
 /** Empty tables, a repository on the first pool and another (the restarted or second controller) on the second. */
 const openPg: OpenHostKeys = async () => {
   await pg.truncate(...TABLES);
-  return { repo: new PgHostKeyRepository(pg.pool), reopen: () => new PgHostKeyRepository(poolB) };
+  // A transaction checks a client out (`connect`); a statement outside one goes through `query`.
+  let begun = 0;
+  const counted = Object.create(pg.pool) as PgPool;
+  counted.connect = (() => {
+    begun++;
+    return pg.pool.connect();
+  }) as PgPool['connect'];
+  counted.query = ((...args: Parameters<PgPool['query']>) => {
+    begun++;
+    return pg.pool.query(...args);
+  }) as PgPool['query'];
+  return {
+    repo: new PgHostKeyRepository(counted),
+    reopen: () => new PgHostKeyRepository(poolB),
+    transactions: () => begun,
+  };
 };
 
 describeHostKeysContract('PgHostKeyRepository', openPg);
 describeHostKeyPreAcceptContract('PgHostKeyRepository', openPg);
+describeHostKeyBatchContract('PgHostKeyRepository', openPg);
 
 describe('PgHostKeyRepository: two controllers on one database (two pools)', () => {
   const opts: RecordSeenOptions = {
@@ -57,7 +74,7 @@ describe('PgHostKeyRepository: two controllers on one database (two pools)', () 
       await pg.truncate(...TABLES);
       const outcomes = await Promise.all(
         HOSTS.flatMap((host) =>
-          [a, b].map((r) => r.recordSeen({ host, keyId: 'k1', publicKey: 'p' }, { ...opts, accept })),
+          [a, b].map((r) => recordSeen(r, { host, keyId: 'k1', publicKey: 'p' }, { ...opts, accept })),
         ),
       );
       const status = accept ? 'accepted' : 'pending';
@@ -69,14 +86,31 @@ describe('PgHostKeyRepository: two controllers on one database (two pools)', () 
     }
   });
 
+  it('both controllers recording batches of the same hosts in opposite orders at once: both succeed, each key inserted once', async () => {
+    const [a, b] = [new PgHostKeyRepository(pg.pool), new PgHostKeyRepository(poolB)];
+    const items = HOSTS.map((host) => ({
+      key: { host, keyId: 'k1', publicKey: 'p' },
+      opts: { ...opts, accept: true },
+    }));
+    for (let round = 0; round < 3; round++) {
+      await pg.truncate(...TABLES);
+      const [x, y] = await Promise.all([a.recordSeenMany(items), b.recordSeenMany([...items].reverse())]);
+      for (let i = 0; i < HOSTS.length; i++)
+        expect([x[i], y[HOSTS.length - 1 - i]]).toEqual(
+          expect.arrayContaining([{ inserted: 'accepted', evicted: [] }, { known: 'accepted' }]),
+        );
+      expect(await a.listAccepted()).toHaveLength(HOSTS.length);
+    }
+  });
+
   it('an operator accepting on A while B auto-accepts a new key of the same host: both succeed, one accepted key', async () => {
     await pg.truncate(...TABLES);
     const [a, b] = [new PgHostKeyRepository(pg.pool), new PgHostKeyRepository(poolB)];
-    for (const host of HOSTS) await a.recordSeen({ host, keyId: 'operator', publicKey: 'p' }, opts);
+    for (const host of HOSTS) await recordSeen(a, { host, keyId: 'operator', publicKey: 'p' }, opts);
     const results = await Promise.all(
       HOSTS.flatMap((host) => [
         a.accept(host, 'operator', 'alice', 2),
-        b.recordSeen({ host, keyId: 'auto', publicKey: 'p' }, { ...opts, at: 2, accept: true }),
+        recordSeen(b, { host, keyId: 'auto', publicKey: 'p' }, { ...opts, at: 2, accept: true }),
       ]),
     );
     for (let i = 0; i < HOSTS.length; i++) expect(results[2 * i]).toBe(true);
@@ -89,7 +123,7 @@ describe('PgHostKeyRepository: two controllers on one database (two pools)', () 
     const bounded = { ...opts, maxPending: 10 };
     const hosts = Array.from({ length: 80 }, (_, i) => `junk${i}`);
     const outcomes = await Promise.all(
-      hosts.map((host, i) => (i % 2 ? a : b).recordSeen({ host, keyId: 'k', publicKey: 'p' }, { ...bounded, at: i })),
+      hosts.map((host, i) => recordSeen(i % 2 ? a : b, { host, keyId: 'k', publicKey: 'p' }, { ...bounded, at: i })),
     );
     const evicted = outcomes.flatMap((o) => ('evicted' in o ? o.evicted.map((e) => e.host) : []));
     expect(new Set(evicted).size).toBe(evicted.length); // no key evicted by two controllers
@@ -105,7 +139,8 @@ describe('PgHostKeyRepository: two controllers on one database (two pools)', () 
     await a.onModuleInit();
     const k = announced();
     await a.seen('db1', k.publicKey, k.keyId, false);
-    await new PgHostKeyRepository(poolB).recordSeen(
+    await recordSeen(
+      new PgHostKeyRepository(poolB),
       { host: 'db1', keyId: k.keyId, publicKey: k.publicKey },
       { ...opts, at: clock.now() },
     );
@@ -129,7 +164,7 @@ describe('PgHostKeyRepository while the database is down', () => {
       const repo = new PgHostKeyRepository(away);
       const opts = { accept: true, at: 1, labels: {}, maxPendingPerHost: 4, maxPending: 10, pendingHeardSince: 0 };
       for (const call of [
-        () => repo.recordSeen({ host: 'web1', keyId: 'k', publicKey: 'p' }, opts),
+        () => recordSeen(repo, { host: 'web1', keyId: 'k', publicKey: 'p' }, opts),
         () => repo.accept('web1', 'k', 'alice', 1),
         () => repo.listAccepted(),
       ]) {

@@ -1,14 +1,16 @@
-import { inTransaction, type PgPool } from '../store/postgres/pg.database';
+import { inTransaction, type PgClient, type PgPool } from '../store/postgres/pg.database';
 import type {
   HostKeyRecord,
   HostKeyRepository,
+  KeySighting,
   Labels,
   PreAcceptedKey,
+  RecordBatchOptions,
   RecordSeenOptions,
   RecordSeenOutcome,
 } from './host-keys.port';
 import { type HostKeyRow, toRecord } from './host-key.rows';
-import { acceptedOf, insert, lockHost, makeRoom, rejectedOf } from './pg-host-key.statements';
+import { acceptedOf, insert, lockHost, lockHosts, makeRoom, rejectedOf } from './pg-host-key.statements';
 
 /** Thrown inside a transaction to roll it back: the key to accept is gone. */
 const NO_SUCH_KEY = Symbol('no such key');
@@ -22,12 +24,14 @@ const live = (n: number) => `(status = 'accepted' OR (status = 'pending' AND las
  * every controller on the database. Several controllers hear the same heartbeat (each has its own
  * presence queue) and an operator may accept on one while another records a heartbeat: every
  * transaction that reads a host's keys and then changes them first takes that host's advisory lock,
- * so they run one after the other per host (the second `recordSeen` of a new key finds it known;
- * `host_keys_one_accepted` never sees two accepted keys). Evictions over the pending bounds, which
- * touch other hosts' keys, also hold one lock for the bounds, so two new keys never both take the last
- * slot. The common heartbeat (a known key, nothing to decide) is one `UPDATE` that needs no lock: one
- * round trip instead of seven, as each controller records every heartbeat. Host names and key ids
- * sort bytewise (`COLLATE "C"`), as in SQLite.
+ * so they run one after the other per host (the second record of a new key finds it known;
+ * `host_keys_one_accepted` never sees two accepted keys). A batch of heartbeats takes the locks of
+ * all its hosts at once, in one order (by lock key) every controller follows, so two batches never
+ * wait on each other in a circle. Evictions over the pending bounds, which touch other hosts' keys,
+ * also hold one lock for the bounds (taken after any host lock), and skip a key another transaction
+ * holds (it is being heard now), so two new keys never both take the last slot and an eviction never
+ * waits for a heartbeat. The common heartbeat (a known key, nothing to decide) is one `UPDATE`. Host
+ * names and key ids sort bytewise (`COLLATE "C"`), as in SQLite.
  */
 export class PgHostKeyRepository implements HostKeyRepository {
   constructor(private readonly pool: PgPool) {}
@@ -53,7 +57,27 @@ export class PgHostKeyRepository implements HostKeyRepository {
     return rows.map(toRecord);
   }
 
-  async recordSeen(
+  async recordSeenMany(items: readonly KeySighting[], batch: RecordBatchOptions = {}): Promise<RecordSeenOutcome[]> {
+    if (items.length === 0) return [];
+    return inTransaction(this.pool, async (c) => {
+      await lockHosts(
+        c,
+        items.map((i) => i.key.host),
+      );
+      let acceptable = batch.maxAutoAccepted ?? Infinity;
+      const outcomes: RecordSeenOutcome[] = [];
+      for (const { key, opts } of items) {
+        const out = await this.recordOne(c, key, { ...opts, accept: opts.accept && acceptable > 0 });
+        if ('inserted' in out && out.inserted === 'accepted') acceptable--;
+        outcomes.push(out);
+      }
+      return outcomes;
+    });
+  }
+
+  /** One sighting of {@link recordSeenMany}, in its transaction, under the host's lock. */
+  private async recordOne(
+    c: PgClient,
     key: Pick<HostKeyRecord, 'host' | 'keyId' | 'publicKey'>,
     opts: RecordSeenOptions,
   ): Promise<RecordSeenOutcome> {
@@ -66,57 +90,47 @@ export class PgHostKeyRepository implements HostKeyRepository {
       sentAt: opts.sentAt ?? 0,
       labels: JSON.stringify(opts.labels),
     };
-    const known = await this.touchKnown(base, opts.sentAt);
+    const known = await this.touchKnown(c, base, opts.sentAt);
     if (known) return { known };
-    return inTransaction(this.pool, async (c): Promise<RecordSeenOutcome> => {
-      await lockHost(c, host);
-      if (await rejectedOf(c, host, keyId)) return { rejected: true };
-      const row = (await c.query<HostKeyRow>(`SELECT * FROM host_keys WHERE host = $1 AND key_id = $2`, [host, keyId]))
-        .rows[0];
-      if (row && opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
-      const pre = await c.query<{ accepted_by: string; key_id: string }>(
-        `SELECT accepted_by, key_id FROM host_key_pre_accepts WHERE host = $1`,
-        [host],
-      );
-      const preAccepted = pre.rows[0]?.key_id === keyId ? pre.rows[0] : undefined;
-      if (preAccepted && row?.status !== 'accepted') {
-        // Pre-accepted: accepted at once, a pending (or retired) record of it replaced, no slot taken.
-        const current = await acceptedOf(c, host);
-        await c.query(`UPDATE host_keys SET status = 'retired' WHERE host = $1 AND status = 'accepted'`, [host]);
-        await c.query(`DELETE FROM host_keys WHERE host = $1 AND key_id = $2`, [host, keyId]);
-        await c.query(`DELETE FROM host_key_pre_accepts WHERE host = $1`, [host]);
-        const by = preAccepted.accepted_by;
-        await insert(c, { ...base, status: 'accepted', acceptedBy: by });
-        return { preAccepted: { by, replaced: current } };
-      }
-      if (row) {
-        await c.query(
-          `UPDATE host_keys SET last_seen_at = $3, last_sent_at = GREATEST(last_sent_at, $4), labels = $5,
-                  accepted_labels = CASE WHEN status = 'accepted' THEN COALESCE(accepted_labels, $5) END
-           WHERE host = $1 AND key_id = $2`,
-          [host, keyId, base.now, base.sentAt, base.labels],
-        );
-        return { known: row.status };
-      }
-      // An operator pre-accepted another key for this host, or another controller accepted one since
-      // the caller looked: this key waits for an operator.
-      const accept = opts.accept && pre.rows.length === 0 && (await acceptedOf(c, host)) === null;
-      const evicted = accept ? [] : await makeRoom(c, host, opts);
-      await insert(c, { ...base, status: accept ? 'accepted' : 'pending', acceptedBy: accept ? 'auto-accept' : null });
-      return { inserted: accept ? 'accepted' : 'pending', evicted };
-    });
+    if (await rejectedOf(c, host, keyId)) return { rejected: true };
+    const row = (await c.query<HostKeyRow>(`SELECT * FROM host_keys WHERE host = $1 AND key_id = $2`, [host, keyId]))
+      .rows[0];
+    if (row && opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
+    const pre = await c.query<{ accepted_by: string; key_id: string }>(
+      `SELECT accepted_by, key_id FROM host_key_pre_accepts WHERE host = $1`,
+      [host],
+    );
+    const preAccepted = pre.rows[0]?.key_id === keyId ? pre.rows[0] : undefined;
+    if (preAccepted && row?.status !== 'accepted') {
+      // Pre-accepted: accepted at once, a pending (or retired) record of it replaced, no slot taken.
+      const current = await acceptedOf(c, host);
+      await c.query(`UPDATE host_keys SET status = 'retired' WHERE host = $1 AND status = 'accepted'`, [host]);
+      await c.query(`DELETE FROM host_keys WHERE host = $1 AND key_id = $2`, [host, keyId]);
+      await c.query(`DELETE FROM host_key_pre_accepts WHERE host = $1`, [host]);
+      const by = preAccepted.accepted_by;
+      await insert(c, { ...base, status: 'accepted', acceptedBy: by });
+      return { preAccepted: { by, replaced: current } };
+    }
+    // A known key that is neither rejected, replayed nor pre-accepted was touched above (the host's
+    // lock keeps it so): this one is new. An operator pre-accepted another key for this host, or
+    // another controller accepted one since the caller looked: it waits for an operator.
+    const accept = opts.accept && pre.rows.length === 0 && (await acceptedOf(c, host)) === null;
+    const evicted = accept ? [] : await makeRoom(c, host, opts);
+    await insert(c, { ...base, status: accept ? 'accepted' : 'pending', acceptedBy: accept ? 'auto-accept' : null });
+    return { inserted: accept ? 'accepted' : 'pending', evicted };
   }
 
   /**
    * The common heartbeat, in one statement: a known key, neither rejected, nor replayed, nor
    * pre-accepted while not accepted, gets its sighting recorded; its status, or null when any of
-   * that does not hold (then the transaction of {@link recordSeen} decides, under the host's lock).
+   * that does not hold (then {@link recordOne} reads the host's keys and decides).
    */
   private async touchKnown(
+    c: PgClient,
     k: { host: string; keyId: string; now: number; labels: string },
     sentAt: number | undefined,
   ): Promise<HostKeyRecord['status'] | null> {
-    const { rows } = await this.pool.query<{ status: HostKeyRecord['status'] }>(
+    const { rows } = await c.query<{ status: HostKeyRecord['status'] }>(
       `UPDATE host_keys k SET last_seen_at = $3, last_sent_at = GREATEST(last_sent_at, $4), labels = $5,
               accepted_labels = CASE WHEN status = 'accepted' THEN COALESCE(accepted_labels, $5) END
        WHERE host = $1 AND key_id = $2 AND ($6::bigint IS NULL OR last_sent_at < $6)

@@ -23,13 +23,29 @@ export interface NewRow {
   labels: string;
 }
 
-/** The least recently heard pending key (of a host, or of all): what makes room for a key heard now. */
+/**
+ * The least recently heard pending key (of a host, or of all): what makes room for a key heard now.
+ * A key another transaction holds is being heard now, so it is skipped rather than waited for.
+ */
 const STALEST = `SELECT host, key_id FROM host_keys WHERE status = 'pending'`;
-const STALEST_ORDER = `ORDER BY last_seen_at, first_seen_at LIMIT 1`;
+const STALEST_ORDER = `ORDER BY last_seen_at, first_seen_at LIMIT 1 FOR UPDATE SKIP LOCKED`;
 
 /** Waits for, then holds until the transaction ends, the lock that serialises changes to `host`'s keys. */
 export async function lockHost(c: PgClient, host: string): Promise<void> {
   await c.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [HOST_LOCK, host]);
+}
+
+/**
+ * Waits for, then holds until the transaction ends, the locks of every host of `hosts` (a batch),
+ * taken in the order of their lock keys: every transaction that holds several takes them so, and
+ * the bounds lock only after them, so none waits for another in a circle.
+ */
+export async function lockHosts(c: PgClient, hosts: readonly string[]): Promise<void> {
+  // A subquery with ORDER BY is not flattened: the locks are taken row by row, in its order.
+  await c.query(
+    `SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT hashtext(h) AS k FROM unnest($2::text[]) AS h ORDER BY k) AS s`,
+    [HOST_LOCK, [...new Set(hosts)]],
+  );
 }
 
 /** The public key of `keyId` if an operator rejected it for `host`, or null. */
@@ -78,7 +94,7 @@ export async function insert(c: PgClient, r: NewRow): Promise<void> {
 
 /**
  * Under the bounds lock: expires pending keys not heard lately, then evicts the least recently heard
- * ones over the per-host and global bounds.
+ * ones over the per-host and global bounds (keys other transactions hold are skipped: see `STALEST`).
  */
 export async function makeRoom(
   c: PgClient,
@@ -86,7 +102,11 @@ export async function makeRoom(
   opts: RecordSeenOptions,
 ): Promise<Pick<HostKeyRecord, 'host' | 'keyId'>[]> {
   await c.query(`SELECT pg_advisory_xact_lock($1, 0)`, [BOUNDS_LOCK]);
-  await c.query(`DELETE FROM host_keys WHERE status = 'pending' AND last_seen_at < $1`, [opts.pendingHeardSince]);
+  await c.query(
+    `DELETE FROM host_keys WHERE (host, key_id) IN
+       (SELECT host, key_id FROM host_keys WHERE status = 'pending' AND last_seen_at < $1 FOR UPDATE SKIP LOCKED)`,
+    [opts.pendingHeardSince],
+  );
   const evicted: Pick<HostKeyRecord, 'host' | 'keyId'>[] = [];
   const count = async (sql: string, params: unknown[]) =>
     (await c.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM host_keys WHERE status = 'pending' ${sql}`, params))

@@ -11,7 +11,7 @@ describe('PgPresenceStore', () => {
   beforeAll(async () => {
     database = await freshDatabase('presence');
     pool = openPostgres(database.url);
-    await pool.query(MIGRATIONS.postgres[0].sql);
+    for (const m of MIGRATIONS.postgres) await pool.query(m.sql);
   });
   afterAll(async () => {
     await pool?.end();

@@ -2,8 +2,10 @@ import type { Db } from '../store/database';
 import type {
   HostKeyRecord,
   HostKeyRepository,
+  KeySighting,
   Labels,
   PreAcceptedKey,
+  RecordBatchOptions,
   RecordSeenOptions,
   RecordSeenOutcome,
 } from './host-keys.port';
@@ -88,65 +90,76 @@ export class SqliteHostKeyRepository implements HostKeyRepository {
     return (this.stmts.byHost.all(host, pendingHeardSince) as HostKeyRow[]).map(toRecord);
   }
 
-  async recordSeen(
+  async recordSeenMany(items: readonly KeySighting[], batch: RecordBatchOptions = {}): Promise<RecordSeenOutcome[]> {
+    if (items.length === 0) return [];
+    return this.db
+      .transaction((): RecordSeenOutcome[] => {
+        let acceptable = batch.maxAutoAccepted ?? Infinity;
+        return items.map(({ key, opts }) => {
+          const out = this.recordOne(key, { ...opts, accept: opts.accept && acceptable > 0 });
+          if ('inserted' in out && out.inserted === 'accepted') acceptable--;
+          return out;
+        });
+      })
+      .immediate();
+  }
+
+  /** One sighting of {@link recordSeenMany}, inside its transaction. */
+  private recordOne(
     key: Pick<HostKeyRecord, 'host' | 'keyId' | 'publicKey'>,
     opts: RecordSeenOptions,
-  ): Promise<RecordSeenOutcome> {
+  ): RecordSeenOutcome {
     const { host, keyId, publicKey } = key;
     const now = opts.at;
     const sentAt = opts.sentAt ?? 0;
     const labels = JSON.stringify(opts.labels);
-    return this.db
-      .transaction((): RecordSeenOutcome => {
-        if (this.stmts.rejected.get(host, keyId)) return { rejected: true };
-        const row = this.stmts.get.get(host, keyId) as HostKeyRow | undefined;
-        if (row && opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
-        const pre = this.stmts.preAccepted.get(host, keyId) as { accepted_by: string } | undefined;
-        if (pre && row?.status !== 'accepted') {
-          // Pre-accepted: accepted at once, a pending (or retired) record of it replaced, no slot taken.
-          const current = this.stmts.acceptedOf.get(host) as { key_id: string } | undefined;
-          this.stmts.retire.run(host);
-          this.stmts.delete.run(host, keyId);
-          this.stmts.withdrawOf.run(host);
-          const by = pre.accepted_by;
-          this.stmts.insert.run({
-            host,
-            keyId,
-            publicKey,
-            status: 'accepted',
-            now,
-            acceptedAt: now,
-            acceptedBy: by,
-            sentAt,
-            labels,
-            acceptedLabels: labels,
-          });
-          return { preAccepted: { by, replaced: current?.key_id ?? null } };
-        }
-        if (row) {
-          this.stmts.touch.run({ now, sentAt, labels, host, keyId });
-          return { known: row.status };
-        }
-        // An operator pre-accepted another key for this host (auto-accept waits for that one), or
-        // accepted one since the caller looked: this key waits for an operator.
-        const accept = opts.accept && !this.stmts.preAcceptedOf.get(host) && !this.stmts.acceptedOf.get(host);
-        const evicted = accept ? [] : this.makeRoom(host, opts);
-        const status = accept ? 'accepted' : 'pending';
-        this.stmts.insert.run({
-          host,
-          keyId,
-          publicKey,
-          status,
-          now,
-          acceptedAt: accept ? now : null,
-          acceptedBy: accept ? 'auto-accept' : null,
-          sentAt,
-          labels,
-          acceptedLabels: accept ? labels : null,
-        });
-        return { inserted: status, evicted };
-      })
-      .immediate();
+    if (this.stmts.rejected.get(host, keyId)) return { rejected: true };
+    const row = this.stmts.get.get(host, keyId) as HostKeyRow | undefined;
+    if (row && opts.sentAt !== undefined && opts.sentAt <= row.last_sent_at) return { stale: true };
+    const pre = this.stmts.preAccepted.get(host, keyId) as { accepted_by: string } | undefined;
+    if (pre && row?.status !== 'accepted') {
+      // Pre-accepted: accepted at once, a pending (or retired) record of it replaced, no slot taken.
+      const current = this.stmts.acceptedOf.get(host) as { key_id: string } | undefined;
+      this.stmts.retire.run(host);
+      this.stmts.delete.run(host, keyId);
+      this.stmts.withdrawOf.run(host);
+      const by = pre.accepted_by;
+      this.stmts.insert.run({
+        host,
+        keyId,
+        publicKey,
+        status: 'accepted',
+        now,
+        acceptedAt: now,
+        acceptedBy: by,
+        sentAt,
+        labels,
+        acceptedLabels: labels,
+      });
+      return { preAccepted: { by, replaced: current?.key_id ?? null } };
+    }
+    if (row) {
+      this.stmts.touch.run({ now, sentAt, labels, host, keyId });
+      return { known: row.status };
+    }
+    // An operator pre-accepted another key for this host (auto-accept waits for that one), or
+    // accepted one since the caller looked: this key waits for an operator.
+    const accept = opts.accept && !this.stmts.preAcceptedOf.get(host) && !this.stmts.acceptedOf.get(host);
+    const evicted = accept ? [] : this.makeRoom(host, opts);
+    const status = accept ? 'accepted' : 'pending';
+    this.stmts.insert.run({
+      host,
+      keyId,
+      publicKey,
+      status,
+      now,
+      acceptedAt: accept ? now : null,
+      acceptedBy: accept ? 'auto-accept' : null,
+      sentAt,
+      labels,
+      acceptedLabels: accept ? labels : null,
+    });
+    return { inserted: status, evicted };
   }
 
   /** Expires pending keys not heard lately, then evicts the least recently heard ones over the bounds. */

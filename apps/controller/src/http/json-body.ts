@@ -55,10 +55,17 @@ function domainError(err: Error & { type?: string; status?: number }): Error | n
 }
 
 /**
+ * Routes whose body is not JSON and is read by their handler as a stream (`POST /v1/files`: a file
+ * of up to `--max-file-size`, never buffered): the parser leaves their requests alone.
+ */
+export const RAW_BODY_ROUTES: readonly { method: string; path: string }[] = [{ method: 'POST', path: '/v1/files' }];
+
+/**
  * The controller's body parser (Express middleware): a body is JSON (`application/json` or
  * `…+json`, else 415), at most {@link BODY_LIMIT_BYTES} (else 413) and {@link MAX_BODY_DEPTH}
  * levels deep (else 400); every refusal is a domain error the filter's table maps, naming the
- * problem. A request without a body passes with `req.body` unset.
+ * problem. A request without a body passes with `req.body` unset, and so does one to a
+ * {@link RAW_BODY_ROUTES} route, unread.
  */
 export function jsonBody(): RequestHandler {
   const parse = json({
@@ -67,6 +74,7 @@ export function jsonBody(): RequestHandler {
     verify: (_q, _s, buf) => checkJsonDepth(buf),
   });
   return (req: Request, res: Response, next: NextFunction) => {
+    if (RAW_BODY_ROUTES.some((r) => r.method === req.method && r.path === req.path)) return next();
     // `req.is` is null without a body (no Content-Length, no Transfer-Encoding); an empty chunked
     // body without a Content-Type (Node's client sends one for PROPFIND and the like) is let through.
     const typed = req.headers['content-type'] !== undefined || Number(req.headers['content-length']) > 0;

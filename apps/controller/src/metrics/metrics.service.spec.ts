@@ -122,6 +122,7 @@ describe('MetricsService', () => {
       resultsQueueDepth: async () => depth,
       globMatching: () => ({ running: 1, waiting: 3 }),
       eventStreams: () => ({ open: 4, max: 1000, refused: 2 }),
+      heartbeatsWrongProtocol: () => 5,
     };
     metrics.bind(sources);
     await store.applyUpdates(
@@ -142,6 +143,7 @@ describe('MetricsService', () => {
     expect(m.value('warren_event_streams')).toBe(4);
     expect(m.value('warren_event_streams_limit')).toBe(1000);
     expect(m.value('warren_event_streams_refused_total')).toBe(2);
+    expect(m.value('warren_heartbeats_wrong_protocol_total')).toBe(5);
 
     await store.applyUpdates(
       [result('i1', 'a', 'succeeded'), result('i2', 'b', 'succeeded'), result('i3', 'c', 'succeeded')],

@@ -16,10 +16,18 @@ export interface ScrapeSources {
   globMatching(): { running: number; waiting: number };
   /** event streams (SSE) served now, the cap `--max-event-streams`, and those refused since start */
   eventStreams(): { open: number; max: number; refused: number };
+  /** heartbeats dropped since start because their agent speaks a protocol version this controller does not accept */
+  heartbeatsWrongProtocol(): number;
 }
 
 /** Why the controller dropped a reply without reading it. */
-export const REPLY_REJECT_REASONS = ['untrusted_key', 'bad_signature', 'malformed', 'wrong_host'] as const;
+export const REPLY_REJECT_REASONS = [
+  'untrusted_key',
+  'bad_signature',
+  'malformed',
+  'wrong_host',
+  'protocol_version',
+] as const;
 export type ReplyRejectReason = (typeof REPLY_REJECT_REASONS)[number];
 
 /**
@@ -69,7 +77,7 @@ export class MetricsService {
   });
   private readonly repliesRejected = new Counter({
     name: 'warren_replies_rejected_total',
-    help: 'Replies the controller dropped unread: not signed by an accepted agent key, bad signature, malformed, or speaking for another host.',
+    help: 'Replies the controller dropped unread: not signed by an accepted agent key, bad signature, malformed, speaking for another host, or of a protocol version it does not accept.',
     labelNames: ['reason'],
     registers: [this.registry],
   });
@@ -77,6 +85,16 @@ export class MetricsService {
     name: 'warren_agent_rejections_total',
     help: 'Commands agents answered as rejected, by reject code.',
     labelNames: ['code'],
+    registers: [this.registry],
+  });
+  private readonly fileChunksPublished = new Counter({
+    name: 'warren_file_chunks_published_total',
+    help: 'Chunks of files published to agents (one publish reaches up to 200 hosts through the BCC header).',
+    registers: [this.registry],
+  });
+  private readonly fetchedChunksStored = new Counter({
+    name: 'warren_fetched_chunks_stored_total',
+    help: 'Chunks of fetched files (warren fetch) verified and stored.',
     registers: [this.registry],
   });
   private readonly brokerReconnects = new Counter({
@@ -164,6 +182,22 @@ export class MetricsService {
       this.eventStreamsRefused.inc(e.refused);
     },
   });
+  private readonly heartbeatsWrongProtocol: Counter = new Counter({
+    name: 'warren_heartbeats_wrong_protocol_total',
+    help: 'Heartbeats dropped because their agent speaks a protocol version this controller does not accept (each host is logged once).',
+    registers: [this.registry],
+    collect: () => {
+      const n = this.sources?.heartbeatsWrongProtocol();
+      if (n === undefined) return;
+      this.heartbeatsWrongProtocol.reset();
+      this.heartbeatsWrongProtocol.inc(n);
+    },
+  });
+  private readonly publishPacedSeconds = new Counter({
+    name: 'warren_publish_paced_seconds_total',
+    help: 'Seconds task dispatches waited for the broker to confirm commands before publishing more (MAX_UNCONFIRMED per task): above zero, the broker is the pace.',
+    registers: [this.registry],
+  });
   private readonly brokerUp: Gauge = new Gauge({
     name: 'warren_broker_connected',
     help: 'Whether the controller is connected to the broker (1) or not (0).',
@@ -222,8 +256,23 @@ export class MetricsService {
     }
   }
 
+  /** A dispatch waited `seconds` for confirms before publishing more commands. */
+  publishPaced(seconds: number): void {
+    this.publishPacedSeconds.inc(seconds);
+  }
+
   replyRejected(reason: ReplyRejectReason): void {
     this.repliesRejected.inc({ reason });
+  }
+
+  /** `n` publishes of file chunks were confirmed by the broker. */
+  chunksPublished(n = 1): void {
+    this.fileChunksPublished.inc(n);
+  }
+
+  /** A chunk of a fetched file was stored. */
+  fetchedChunkStored(): void {
+    this.fetchedChunksStored.inc();
   }
 
   /** An agent answered `rejected`; `code` is absent only from agents older than reject codes. */

@@ -84,6 +84,17 @@ describe('ReplyVerifier', () => {
     expect(verifier.verify(signed(result('web1')))).toMatchObject({ invocationId: 'i1' });
   });
 
+  it('drops a reply of protocol 0 or 3 from an accepted agent, counted as protocol_version rather than malformed', async () => {
+    const { verifier, metrics } = await verifierOf();
+    for (const v of [0, 3]) {
+      const m = { ...result('web1'), v } as unknown as ResultMessage;
+      expect(verifier.verify(signed(m))).toBeNull();
+    }
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/reason="protocol_version"\} 2/);
+    expect(text).toMatch(/reason="malformed"\} 0/);
+  });
+
   it("relays a live event only about the signing host's own invocation, reading the store once per invocation", async () => {
     const { verifier, lookups } = await verifierOf();
     expect(await verifier.owns({ invocationId: 'i1', taskId: 't1', host: 'web1' })).toBe(true);
@@ -109,6 +120,8 @@ describe('ReplyVerifier', () => {
     expect(verifier.changesInvocation(result('web1', { state: 'rejected', code: 'expired' }))).toBe(true);
     // addressed to the key this controller accepted, but the host now has another: true of this very invocation
     expect(verifier.changesInvocation(result('web1', { state: 'rejected', code: 'wrong_key' }))).toBe(true);
+    // a signed command in a protocol the agent does not speak: the invocation is rejected, saying so
+    expect(verifier.changesInvocation(result('web1', { state: 'rejected', code: 'protocol_version' }))).toBe(true);
     for (const code of ['bad_signature', 'wrong_host', 'wrong_namespace', 'replay'] as const)
       expect(verifier.changesInvocation(result('web1', { state: 'rejected', code }))).toBe(false);
   });

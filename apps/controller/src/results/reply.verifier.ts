@@ -1,7 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Delivery } from '@warren/amqp';
 import {
+  type Decoded,
+  decodeFileChunk,
   decodeReply,
+  type FileChunkMessage,
   KEY_ID_HEADER,
   type RejectCode,
   shownKeyId,
@@ -13,6 +16,7 @@ import {
 import { ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { HostKeysStore } from '../hosts/host-keys.store';
+import { ProtocolMismatchLog } from '../hosts/protocol-mismatch.log';
 import { MetricsService } from '../metrics/metrics.service';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 
@@ -38,6 +42,8 @@ export class ReplyVerifier {
   /** invocation id → its task and host, for the live events (bounded: the oldest go first) */
   private readonly owners = new Map<string, { taskId: string; host: string } | null>();
   private readonly log: Logger;
+  /** replies of a protocol version this controller does not accept, logged once per host */
+  private readonly mismatches: ProtocolMismatchLog;
 
   constructor(
     private readonly hostKeys: HostKeysStore,
@@ -46,11 +52,24 @@ export class ReplyVerifier {
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child({ component: 'results' });
+    this.mismatches = new ProtocolMismatchLog(this.log, 'reply');
   }
 
   /** The reply `d` carries if it is believed; null (counted and logged) if the caller must drop it. */
   verify(d: Delivery): ReplyMessage | null {
-    const checked = this.check(d.content, d.properties.headers as Record<string, unknown> | undefined);
+    return this.verified(d, decodeReply);
+  }
+
+  /**
+   * The chunk of a fetched file `d` carries (from the fetched queue) if it is believed, by the same
+   * rules as a reply: signed by the accepted key of the host it speaks for; null (counted and logged) otherwise.
+   */
+  verifyChunk(d: Delivery): FileChunkMessage | null {
+    return this.verified(d, decodeFileChunk);
+  }
+
+  private verified<M extends { host: string }>(d: Delivery, decode: (b: Buffer) => Decoded<M>): M | null {
+    const checked = this.check(d.content, d.properties.headers as Record<string, unknown> | undefined, decode);
     if (checked.ok) return checked.message;
     if (checked.metric === 'untrusted_key') {
       this.untrusted++;
@@ -59,6 +78,9 @@ export class ReplyVerifier {
         { correlationId: d.properties.correlationId, keyId: checked.keyId, dropped: this.untrusted },
         'dropped a reply not signed by an accepted agent key',
       );
+    } else if (checked.metric === 'protocol_version') {
+      this.metrics.replyRejected('protocol_version');
+      this.mismatches.report(checked.host, checked.version, checked.reason);
     } else {
       this.metrics.replyRejected(checked.metric);
       this.log.warn(
@@ -74,23 +96,33 @@ export class ReplyVerifier {
    * stream): neither counted nor logged, since the results consumer counts and logs each reply once.
    */
   believe(content: Buffer, headers: Record<string, unknown> | undefined): ReplyMessage | null {
-    const checked = this.check(content, headers);
+    const checked = this.check(content, headers, decodeReply);
     return checked.ok ? checked.message : null;
   }
 
-  private check(
+  private check<M extends { host: string }>(
     content: Buffer,
     headers: Record<string, unknown> | undefined,
+    decode: (b: Buffer) => Decoded<M>,
   ):
-    | { ok: true; message: ReplyMessage }
+    | { ok: true; message: M }
     | { ok: false; metric: 'untrusted_key'; keyId: string }
+    | { ok: false; metric: 'protocol_version'; host: string; version: number; reason: string }
     | { ok: false; metric: 'bad_signature' | 'malformed' | 'wrong_host'; host: string; reason: string } {
     const keyId = headers?.[KEY_ID_HEADER];
     const signer = typeof keyId === 'string' ? this.hostKeys.acceptedKey(keyId) : null;
     if (!signer) return { ok: false, metric: 'untrusted_key', keyId: shownKeyId(keyId) };
     const v = verifyBody(content, headers, new Map([[keyId as string, signer.key]]));
-    const decoded = v.ok ? decodeReply(content) : null;
+    const decoded = v.ok ? decode(content) : null;
     if (v.ok && decoded?.ok && decoded.message.host === signer.host) return { ok: true, message: decoded.message };
+    if (decoded && !decoded.ok && decoded.wrongVersion !== undefined)
+      return {
+        ok: false,
+        metric: 'protocol_version',
+        host: signer.host,
+        version: decoded.wrongVersion,
+        reason: decoded.reason,
+      };
     const reason = !v.ok
       ? v.reason
       : decoded && !decoded.ok

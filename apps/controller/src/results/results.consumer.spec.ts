@@ -4,6 +4,7 @@ import {
   generateSigningKey,
   type InterruptedMessage,
   PROTOCOL_VERSION,
+  type ReadyMessage,
   type ResultMessage,
   signBody,
 } from '@warren/protocol';
@@ -22,6 +23,7 @@ import type { InvocationUpdate, TaskStore } from '../store/task-store.port';
 import { CompletionNotifier } from '../tasks/completion.notifier';
 import { TaskAudit } from '../tasks/task-audit.service';
 import { TaskChanges } from '../tasks/task-changes';
+import type { ChunkSender } from '../files/chunk.sender';
 import { ReplyVerifier } from './reply.verifier';
 import { ResultsConsumer, STORE_RETRY } from './results.consumer';
 import { ResultsWriter } from './results.writer';
@@ -47,7 +49,7 @@ const result = (invocationId: string): ResultMessage => ({
 });
 
 /** A reply as the consumer receives it, signed by web1's accepted key, recording how it was settled. */
-function delivery(m: ResultMessage | InterruptedMessage, headers: Record<string, unknown> = {}) {
+function delivery(m: ResultMessage | InterruptedMessage | ReadyMessage, headers: Record<string, unknown> = {}) {
   const content = encode(m);
   const d = {
     content,
@@ -84,11 +86,12 @@ async function consumerOf(
   store: TaskStore,
   ping: () => Promise<void> = async () => undefined,
   logger = pino({ level: 'silent' }),
+  readies: ReadyMessage[] = [],
 ) {
   const keys = new HostKeysStore(new SqliteHostKeyRepository(openDatabase(':memory:')), clock);
   const publicKey = agent.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   await keys.seen('web1', publicKey, agent.keyId, true);
-  const audit = { record: async () => undefined, query: async () => [] } as AuditLog;
+  const audit = { record: async () => undefined, recordMany: async () => undefined, query: async () => [] } as AuditLog;
   const metrics = new MetricsService();
   const events = new TaskActivityNotifier();
   const consumer = new ResultsConsumer(
@@ -99,6 +102,7 @@ async function consumerOf(
     new TaskAudit(audit, metrics),
     logger,
     { ping },
+    { ready: async (m: ReadyMessage) => void readies.push(m) } as unknown as ChunkSender,
   );
   // The consumer's intake, as its broker consumer calls it, and the flush it schedules; its AMQP
   // consumer stands in as one that records the pause and resume it is told.
@@ -118,11 +122,48 @@ async function consumerOf(
   };
 }
 
-/** Lets pending promise callbacks run. */
-const settle = () => new Promise((r) => setImmediate(r));
+/** Lets the consumer run: a turn before each batch, one to store it, one for what follows. */
+const settle = async () => {
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('ResultsConsumer', () => {
   afterEach(() => vi.useRealTimers());
+
+  it('hands a verified ready to the chunk sender and acks it, storing nothing; drops a forged one', async () => {
+    const { store, commits } = deferredStore();
+    const readies: ReadyMessage[] = [];
+    const { receive, flush } = await consumerOf(store, undefined, undefined, readies);
+    const ready: ReadyMessage = {
+      v: PROTOCOL_VERSION,
+      kind: 'ready',
+      invocationId: 'i1',
+      taskId: 't1',
+      host: 'web1',
+      sha256: 'a'.repeat(64),
+    };
+    const d = delivery(ready);
+    const forged = delivery({ ...ready, invocationId: 'i2' }, { 'warren-sig': 'AAAA' });
+    receive(d);
+    receive(forged);
+    await flush();
+    expect(readies).toEqual([ready]);
+    expect(commits).toHaveLength(0);
+    expect(d.acks).toBe(1);
+    expect(forged.rejects).toEqual([false]);
+  });
+
+  it('stores the file a result reports with it', async () => {
+    const { store, commits } = deferredStore();
+    const { receive, flush } = await consumerOf(store);
+    const file = { sha256: 'b'.repeat(64), size: 3, changed: true };
+    receive(delivery({ ...result('i1'), file }));
+    const flushed = flush();
+    await settle();
+    expect(commits[0].updates).toEqual([expect.objectContaining({ kind: 'result', file })]);
+    commits[0].resolve();
+    await flushed;
+  });
 
   it('acks a reply only once the store has committed it, stamped with the clock', async () => {
     const { store, commits } = deferredStore();

@@ -5,6 +5,7 @@ import { type BackoffOptions, backoffDelay, ROOT_LOGGER } from '@warren/runtime'
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
+import { ChunkSender } from '../files/chunk.sender';
 import { isStoreUnavailable } from '../store/store-errors';
 import { STORES } from '../store/store.module';
 import type { Stores } from '../store/stores';
@@ -27,6 +28,11 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /** Most replies stored in one transaction. */
 const MAX_BATCH = 500;
+/** Replies whose signature is checked in one turn of the event loop. */
+const VERIFY_SLICE = 50;
+
+/** Resolves after the I/O callbacks (and timers) already due have run. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Pause before replies the store could not take go back to the queue: 0.5–1 s after the first
@@ -69,6 +75,7 @@ export class ResultsConsumer {
     @Inject(ROOT_LOGGER) root: Logger,
     /** to learn when the database answers again after an outage */
     @Inject(STORES) private readonly stores: Pick<Stores, 'ping'>,
+    private readonly chunks: ChunkSender,
   ) {
     this.log = root.child({ component: 'results' });
   }
@@ -109,6 +116,9 @@ export class ResultsConsumer {
     if (batch.length > 0) {
       this.unstored++;
       this.flushing = this.flushing.then(async () => {
+        // A turn of the event loop between batches: stored back to back in microtasks, a backlog
+        // of replies would hold it (and /healthz, publishing, other requests) for seconds.
+        await yieldToEventLoop();
         await this.storeBatch(batch).catch((err: Error) => {
           // A read of the store failed before the write: put back what is not settled.
           this.storeFailed(batch, err, 'reading the store failed');
@@ -132,7 +142,12 @@ export class ResultsConsumer {
     const accepted: Delivery[] = [];
     /** tasks whose invocations these replies may change */
     const touched = new Set<string>();
-    const verified = batch.map((d) => ({ d, m: this.verifier.verify(d) }));
+    // Ed25519 checks, VERIFY_SLICE per turn of the event loop (a batch of 500 is 50-100 ms of CPU).
+    const verified: { d: Delivery; m: ReturnType<ReplyVerifier['verify']> }[] = [];
+    for (let i = 0; i < batch.length; i += VERIFY_SLICE) {
+      if (i > 0) await yieldToEventLoop();
+      for (const d of batch.slice(i, i + VERIFY_SLICE)) verified.push({ d, m: this.verifier.verify(d) });
+    }
     for (const { d, m } of verified) {
       if (!m) {
         d.reject(false);
@@ -141,6 +156,11 @@ export class ResultsConsumer {
       accepted.push(d);
       // Live only, never stored: the SSE sessions read it from the events stream (a copy of each reply).
       if (m.kind === 'output') continue;
+      // A request for a put's or stdin's chunks changes no state: the chunk sender serves it.
+      if (m.kind === 'ready') {
+        void this.chunks.ready(m);
+        continue;
+      }
       touched.add(m.taskId);
       if (m.kind === 'started') {
         updates.push({

@@ -23,7 +23,8 @@ const freshDir = () => {
 /** `warren-controller <argv>`: exit status and output. */
 async function run(argv: string[]) {
   const { action, config } = parseControllerArgs(argv, {});
-  if (action.command === 'serve' || action.command === 'keygen') throw new Error(`parsed as ${action.command}`);
+  if (action.command === 'serve' || action.command === 'keygen' || action.command === 'openapi')
+    throw new Error(`parsed as ${action.command}`);
   let stdout = '';
   let stderr = '';
   const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
@@ -37,12 +38,12 @@ describe('warren-controller migrate (SQLite)', () => {
     const db = join(freshDir(), 'controller.db');
     expect(await run(['migrate', '--db', db])).toEqual({
       code: 0,
-      stdout: `${db}: at schema version 0 (empty)\napplied 0001_initial\n${db}: now at schema version 1\n`,
+      stdout: `${db}: at schema version 0 (empty)\napplied 0001_initial\napplied 0002_files\napplied 0003_active_by_task\n${db}: now at schema version 3\n`,
       stderr: '',
     });
     expect(await run(['migrate', '--db', db])).toEqual({
       code: 0,
-      stdout: `${db}: at schema version 1, the newest this warren-controller knows: nothing to do\n`,
+      stdout: `${db}: at schema version 3, the newest this warren-controller knows: nothing to do\n`,
       stderr: '',
     });
   });
@@ -62,7 +63,7 @@ describe('warren-controller migrate (SQLite)', () => {
     const before = sha(db);
     expect(await run(['migrate', '--dry-run', '--db', db])).toEqual({
       code: 0,
-      stdout: `${db}: at schema version 0 (a file from before versioned migrations)\nwould apply 0001_initial\ndry run: nothing changed\n`,
+      stdout: `${db}: at schema version 0 (a file from before versioned migrations)\nwould apply 0001_initial\nwould apply 0002_files\nwould apply 0003_active_by_task\ndry run: nothing changed\n`,
       stderr: '',
     });
     expect(sha(db)).toBe(before);
@@ -71,17 +72,17 @@ describe('warren-controller migrate (SQLite)', () => {
   it('with --dry-run does not create a file that does not exist', async () => {
     const db = join(freshDir(), 'nope', 'controller.db');
     expect((await run(['migrate', '--dry-run', '--db', db])).stdout).toBe(
-      `${db}: at schema version 0 (empty)\nwould apply 0001_initial\ndry run: nothing changed\n`,
+      `${db}: at schema version 0 (empty)\nwould apply 0001_initial\nwould apply 0002_files\nwould apply 0003_active_by_task\ndry run: nothing changed\n`,
     );
     expect(existsSync(db)).toBe(false);
   });
 
   it('refuses a file newer than this binary with exit 1 and the one line, with and without --dry-run', async () => {
     const db = join(freshDir(), 'controller.db');
-    const v2 = { version: 2, name: 'later', sql: 'CREATE TABLE later (x INTEGER)' };
+    const v2 = { version: MIGRATIONS.sqlite.length + 1, name: 'later', sql: 'CREATE TABLE later (x INTEGER)' };
     openDatabase(db, { migrateOptions: { migrations: [...MIGRATIONS.sqlite, v2] } }).close();
     const line =
-      'warren-controller: database schema is at version 2, newer than this warren-controller knows (1): upgrade warren-controller, or point --db elsewhere\n';
+      'warren-controller: database schema is at version 4, newer than this warren-controller knows (3): upgrade warren-controller, or point --db elsewhere\n';
     expect(await run(['migrate', '--db', db])).toEqual({ code: 1, stdout: '', stderr: line });
     expect(await run(['migrate', '--dry-run', '--db', db])).toEqual({ code: 1, stdout: '', stderr: line });
   });

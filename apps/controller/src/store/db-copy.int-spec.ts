@@ -78,7 +78,8 @@ async function target(): Promise<{ db: TestDatabase; pool: PgPool }> {
 /** `warren-controller <argv>` as the command line runs it; its exit status and output. */
 async function run(argv: string[]) {
   const { action, config } = parseControllerArgs(argv, {});
-  if (action.command === 'serve' || action.command === 'keygen') throw new Error(`parsed as ${action.command}`);
+  if (action.command === 'serve' || action.command === 'keygen' || action.command === 'openapi')
+    throw new Error(`parsed as ${action.command}`);
   let stdout = '';
   let stderr = '';
   const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
@@ -246,7 +247,7 @@ describe('warren-controller db copy (SQLite file → real PostgreSQL)', () => {
     const out = await run(['db', 'copy', '--from', legacy, '--to', empty.db.url]);
     expect(out.code).toBe(1);
     expect(out.stderr).toBe(
-      `warren-controller: ${legacy} is at schema version 0, not 1: run warren-controller migrate --db ${legacy} first\n`,
+      `warren-controller: ${legacy} is at schema version 0, not 3: run warren-controller migrate --db ${legacy} first\n`,
     );
     expect(sha(legacy)).toBe(before);
     expect((await empty.pool.query(`SELECT to_regclass('tasks') AS t`)).rows[0].t).toBeNull();
@@ -267,7 +268,7 @@ describe('warren-controller db copy (SQLite file → real PostgreSQL)', () => {
   it('copies the same rows in batches of any size', async () => {
     const small = await target();
     const counts = await copySqliteToPostgres(source, small.pool, { rows: 2, bytes: 16 });
-    expect(counts.map((c) => c.rows)).toEqual([2, 3, 2, 3, 3, 1, 1, 2]);
+    expect(counts.map((c) => c.rows)).toEqual([2, 3, 2, 3, 3, 1, 1, 2, 0, 0, 0, 0]);
     expect((await small.pool.query(`SELECT stdout_raw FROM invocations WHERE id = 'i_1'`)).rows[0].stdout_raw).toEqual(
       RAW,
     );

@@ -17,6 +17,11 @@ export const COPIED_TABLES = [
   'host_key_rejections',
   'host_key_pre_accepts',
   'hosts',
+  // file transfer (schema version 2): uploaded files, so a copied task can be re-run; fetched files
+  'files',
+  'file_chunks',
+  'file_uploads',
+  'fetched_chunks',
 ] as const;
 
 /** Bounds of one multi-row `INSERT` of {@link copySqliteToPostgres}. */

@@ -85,6 +85,11 @@ describe('SqliteTaskStore: exact output in the file', () => {
     const db = new Database(path);
     for (const c of ['stdout_raw', 'stderr_raw', 'stdout_utf8', 'stderr_utf8'])
       db.exec(`ALTER TABLE invocations DROP COLUMN ${c}`);
+    // and nothing of schema version 2 (files), which came after versioned migrations
+    for (const t of ['files', 'file_chunks', 'file_uploads', 'fetched_chunks']) db.exec(`DROP TABLE ${t}`);
+    db.exec(`ALTER TABLE tasks DROP COLUMN transfer`);
+    db.exec(`ALTER TABLE tasks DROP COLUMN stdin`);
+    db.exec(`ALTER TABLE invocations DROP COLUMN result_file`);
     db.exec(`DROP TABLE schema_migrations`); // as every file written before versioned migrations
     db.close();
     store = new SqliteTaskStore(path);

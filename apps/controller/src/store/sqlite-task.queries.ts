@@ -1,4 +1,5 @@
 import type { InvocationState } from '@warren/protocol';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './database';
 import {
   INVOCATION_COLUMNS,
@@ -20,6 +21,7 @@ import type {
   TaskListItem,
   TaskRecord,
 } from './task-store.port';
+import { type TaskListFilter, taskFilterSql } from './task-list.filter';
 
 /** Most recent tasks a host-limited listing walks back through for ones it may see. */
 export const SCOPED_LIST_WINDOW = 2_000;
@@ -33,8 +35,9 @@ let visibleNow: (host: string) => boolean = () => false;
 /** The reads of the SQLite task store: synchronous, each one statement (see {@link SqliteTaskStore}). */
 export class SqliteTaskQueries {
   private readonly stmts;
+  private readonly listings = new Map<string, Statement<(string | number)[]>>();
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     db.function('warren_visible', { deterministic: false }, (host: unknown) =>
       typeof host === 'string' && visibleNow(host) ? 1 : 0,
     );
@@ -48,13 +51,6 @@ export class SqliteTaskQueries {
       // Only the hosts, not the rows with their output: a host-limited listing reads this per task.
       hostsOf: db.prepare(`SELECT host FROM invocations WHERE task_id = ?`).pluck(),
       countByState: db.prepare(`SELECT state, COUNT(*) AS n FROM invocations WHERE task_id = ? GROUP BY state`),
-      listTasks: db.prepare(`SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?`),
-      // Newest first by the created_at index, each task's hosts by the task_id index; stops once the page is full.
-      listTasksWithin: db.prepare(
-        `SELECT * FROM (SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT ${SCOPED_LIST_WINDOW}) t
-         WHERE NOT EXISTS (SELECT 1 FROM invocations i WHERE i.task_id = t.id AND NOT warren_visible(i.host))
-         ORDER BY created_at DESC, id DESC LIMIT ?`,
-      ),
       owner: db.prepare(`SELECT task_id, host FROM invocations WHERE id = ?`),
       overdue: db.prepare(
         `SELECT id, task_id, host, state FROM invocations WHERE state IN ('pending', 'running') AND deadline_at <= ? ORDER BY deadline_at LIMIT ?`,
@@ -111,23 +107,43 @@ export class SqliteTaskQueries {
     return counts;
   }
 
-  listTasks(limit: number): TaskListItem[] {
-    return (this.stmts.listTasks.all(limit) as TaskRow[]).map((row) => ({
+  /** A listing statement, prepared once per shape of filter (at most 2^6 of them). */
+  private listing(sql: string) {
+    let stmt = this.listings.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare<(string | number)[]>(sql);
+      this.listings.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  listTasks(limit: number, filter: TaskListFilter = {}): TaskListItem[] {
+    const values: (string | number)[] = [];
+    const where = taskFilterSql(filter, 'sqlite', (v) => (values.push(v), '?'));
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return (this.listing(sql).all(...values, limit) as TaskRow[]).map((row) => ({
       task: toTask(row),
       counts: this.countByState(row.id),
     }));
   }
 
   /**
-   * The `limit` most recent tasks whose every host `visible` lets through, among the
-   * {@link SCOPED_LIST_WINDOW} most recent, newest first, each with its counts: one statement that
+   * The `limit` most recent tasks matching `filter` whose every host `visible` lets through, among
+   * the {@link SCOPED_LIST_WINDOW} most recent matching, newest first, each with its counts: one statement that
    * stops once the page is full, and counts read for the page only.
    */
-  listTasksWithin(limit: number, visible: (host: string) => boolean): TaskListItem[] {
+  listTasksWithin(limit: number, visible: (host: string) => boolean, filter: TaskListFilter = {}): TaskListItem[] {
+    const values: (string | number)[] = [];
+    const where = taskFilterSql(filter, 'sqlite', (v) => (values.push(v), '?'));
+    // Newest first by the created_at index, each task's hosts by the task_id index; stops once the page is full.
+    const sql = `SELECT * FROM (SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY created_at DESC, id DESC LIMIT ${SCOPED_LIST_WINDOW}) t
+       WHERE NOT EXISTS (SELECT 1 FROM invocations i WHERE i.task_id = t.id AND NOT warren_visible(i.host))
+       ORDER BY created_at DESC, id DESC LIMIT ?`;
     visibleNow = visible;
     let rows: TaskRow[];
     try {
-      rows = this.stmts.listTasksWithin.all(limit) as TaskRow[];
+      rows = this.listing(sql).all(...values, limit) as TaskRow[];
     } finally {
       visibleNow = () => false;
     }

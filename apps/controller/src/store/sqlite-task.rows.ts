@@ -4,9 +4,10 @@ import {
   type InvocationState,
   type OutputCapture,
   type RejectCode,
+  type ResultFile,
   type TaskState,
 } from '@warren/protocol';
-import type { InvocationRecord, StoredOutput, TaskRecord } from './task-store.port';
+import type { InvocationRecord, StoredOutput, TaskRecord, TaskStdin, TaskTransfer } from './task-store.port';
 
 /** A row of `tasks`, as SQLite returns it. */
 export interface TaskRow {
@@ -30,6 +31,10 @@ export interface TaskRow {
   rerun_of: string | null;
   /** 0 or 1 */
   live: number;
+  /** JSON of the {@link TaskTransfer}, or null */
+  transfer: string | null;
+  /** JSON of the {@link TaskStdin}, or null */
+  stdin: string | null;
 }
 
 /** A row of `invocations`, as SQLite returns it. */
@@ -55,6 +60,8 @@ export interface InvocationRow {
   finished_at: number | null;
   duration_ms: number | null;
   sent_at: number | null;
+  /** JSON of the result's `file`, or null */
+  result_file: string | null;
 }
 
 /** The named parameters of the task insert. */
@@ -66,6 +73,8 @@ export function taskParams(task: TaskRecord): Record<string, unknown> {
     maxErrors: task.maxErrors ?? null,
     rerunOf: task.rerunOf ?? null,
     live: task.live === false ? 0 : 1,
+    transfer: task.transfer ? JSON.stringify(task.transfer) : null,
+    stdin: task.stdin ? JSON.stringify(task.stdin) : null,
   };
 }
 
@@ -89,6 +98,8 @@ export function toTask(r: TaskRow): TaskRecord {
     maxErrors: r.max_errors,
     rerunOf: r.rerun_of,
     live: r.live !== 0,
+    transfer: r.transfer === null ? null : (JSON.parse(r.transfer) as TaskTransfer),
+    stdin: r.stdin === null ? null : (JSON.parse(r.stdin) as TaskStdin),
   };
 }
 
@@ -115,6 +126,7 @@ export function toInvocation(r: InvocationRow): InvocationRecord {
     finishedAt: r.finished_at,
     durationMs: r.duration_ms,
     sentAt: r.sent_at,
+    file: r.result_file === null ? null : (JSON.parse(r.result_file) as ResultFile),
   };
 }
 
@@ -124,7 +136,7 @@ export function toInvocation(r: InvocationRow): InvocationRecord {
  */
 export const INVOCATION_COLUMNS = `id, task_id, host, state, exit_code, signal, stdout, stderr, stdout_bytes, stderr_bytes,
   stdout_truncated, stderr_truncated, stdout_utf8, stderr_utf8, reason, reject_code, started_at, finished_at,
-  duration_ms, sent_at`;
+  duration_ms, sent_at, result_file`;
 
 /**
  * The named parameters that store one capture as `stream`: its text (`stdout`), its exact bytes

@@ -16,6 +16,7 @@ import type {
   TaskRecord,
   TaskStore,
 } from './task-store.port';
+import type { TaskListFilter } from './task-list.filter';
 
 /**
  * The default task store: one embedded SQLite file (WAL, synchronous=FULL, so that a result the
@@ -77,12 +78,16 @@ export class SqliteTaskStore implements TaskStore {
     return this.queries.countByState(taskId);
   }
 
-  async listTasks(limit: number): Promise<TaskListItem[]> {
-    return this.queries.listTasks(limit);
+  async listTasks(limit: number, filter?: TaskListFilter): Promise<TaskListItem[]> {
+    return this.queries.listTasks(limit, filter);
   }
 
-  async listTasksWithin(limit: number, visible: (host: string) => boolean): Promise<TaskListItem[]> {
-    return this.queries.listTasksWithin(limit, visible);
+  async listTasksWithin(
+    limit: number,
+    visible: (host: string) => boolean,
+    filter?: TaskListFilter,
+  ): Promise<TaskListItem[]> {
+    return this.queries.listTasksWithin(limit, visible, filter);
   }
 
   async applyUpdates(

@@ -37,8 +37,8 @@ export class SqliteTaskTransitions {
   ) {
     this.stmts = {
       insertTask: db.prepare(
-        `INSERT INTO tasks (id, command, cwd, env, run_as, timeout_ms, delivery_timeout_ms, kill_grace_ms, state, created_at, finished_at, host_count, created_by, concurrency, max_errors, rerun_of, live)
-         VALUES (@id, @command, @cwd, @env, @runAs, @timeoutMs, @deliveryTimeoutMs, @killGraceMs, @state, @createdAt, @finishedAt, @hostCount, @createdBy, @concurrency, @maxErrors, @rerunOf, @live)`,
+        `INSERT INTO tasks (id, command, cwd, env, run_as, timeout_ms, delivery_timeout_ms, kill_grace_ms, state, created_at, finished_at, host_count, created_by, concurrency, max_errors, rerun_of, live, transfer, stdin)
+         VALUES (@id, @command, @cwd, @env, @runAs, @timeoutMs, @deliveryTimeoutMs, @killGraceMs, @state, @createdAt, @finishedAt, @hostCount, @createdBy, @concurrency, @maxErrors, @rerunOf, @live, @transfer, @stdin)`,
       ),
       insertInvocation: db.prepare(
         `INSERT INTO invocations (id, task_id, host, state, deadline_at, sent_at, updated_at)
@@ -59,7 +59,7 @@ export class SqliteTaskTransitions {
            stdout_truncated = @stdoutTruncated, stderr_truncated = @stderrTruncated, reason = @reason, reject_code = @code,
            stdout_raw = @stdoutRaw, stderr_raw = @stderrRaw, stdout_utf8 = @stdoutUtf8, stderr_utf8 = @stderrUtf8,
            started_at = COALESCE(@startedAt, started_at), finished_at = @finishedAt, duration_ms = @durationMs,
-           deadline_at = NULL, updated_at = @now
+           result_file = @file, deadline_at = NULL, updated_at = @now
          WHERE id = @invocationId AND host = @host AND (state IN ('pending', 'running') OR (state IN ('undelivered', 'lost', 'cancelled') AND @state IN ${RAN_STATES}))
          RETURNING task_id`,
       ),
@@ -164,6 +164,7 @@ export class SqliteTaskTransitions {
           startedAt: u.startedAt,
           finishedAt: u.finishedAt,
           durationMs: u.durationMs,
+          file: u.file ? JSON.stringify({ sha256: u.file.sha256, size: u.file.size, changed: u.file.changed }) : null,
           now,
         }) as { task_id: string } | undefined;
       case 'interrupted': {

@@ -7,6 +7,7 @@ import { TaskActivityModule } from '../events/task-activity.module';
 import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { HOST_KEY_REPOSITORY } from '../hosts/host-keys.port';
 import { PRESENCE_STORE } from '../hosts/presence-store.port';
+import { FILE_STORE } from './file-store.port';
 import { openStores, type Stores } from './stores';
 import { TASK_STORE } from './task-store.port';
 
@@ -58,8 +59,9 @@ class StoreCloser implements OnApplicationShutdown {
     { provide: STORED_AUDIT_LOG, useFactory: (s: Stores) => s.audit, inject: [STORES] },
     { provide: HOST_KEY_REPOSITORY, useFactory: (s: Stores) => s.hostKeys, inject: [STORES] },
     { provide: PRESENCE_STORE, useFactory: (s: Stores) => s.presence, inject: [STORES] },
+    { provide: FILE_STORE, useFactory: (s: Stores) => s.files, inject: [STORES] },
     StoreCloser,
   ],
-  exports: [STORES, TASK_STORE, TOKEN_STORE, STORED_AUDIT_LOG, HOST_KEY_REPOSITORY, PRESENCE_STORE],
+  exports: [STORES, TASK_STORE, TOKEN_STORE, STORED_AUDIT_LOG, HOST_KEY_REPOSITORY, PRESENCE_STORE, FILE_STORE],
 })
 export class StoreModule {}

@@ -9,8 +9,10 @@ import type { PresenceStore } from '../hosts/presence-store.port';
 import { SqlitePresenceStore } from '../hosts/sqlite-presence.store';
 import { SqliteHostKeyRepository } from '../hosts/sqlite-host-key.repository';
 import { openDatabase } from './database';
+import type { FileStore } from './file-store.port';
 import { openPostgresStores } from './postgres/pg-stores';
 import { isPostgresUrl } from './postgres/pg.database';
+import { SqliteFileStore } from './sqlite-file.store';
 import { SqliteTaskStore } from './sqlite-task.store';
 import type { AppliedChange, TaskStore } from './task-store.port';
 
@@ -24,6 +26,8 @@ export interface Stores {
   audit: AuditLog;
   hostKeys: HostKeyRepository;
   presence: PresenceStore;
+  /** uploaded files and fetched chunks (issue 16) */
+  files: FileStore;
   /** Resolves when the database answers a trivial query (`SELECT 1`); rejects while it cannot (health). */
   ping(): Promise<void>;
   /** Closes the database (the SQLite file, or the PostgreSQL pool): last, once nothing writes any more. */
@@ -61,6 +65,7 @@ export function openSqliteStores(path: string, deps: StoreDeps): Stores {
     audit: new SqliteAuditLog(db, deps.clock, deps.logger?.child({ component: 'audit' })),
     hostKeys: new SqliteHostKeyRepository(db),
     presence: new SqlitePresenceStore(db),
+    files: new SqliteFileStore(db),
     ping: async () => void db.prepare('SELECT 1').get(),
     close: () => tasks.close(),
   };

@@ -62,6 +62,8 @@ export function task(id: string, createdAt = 1_000, extra: Partial<TaskRecord> =
     hostCount: 2,
     runAs: null,
     createdBy: 'alice',
+    transfer: null,
+    stdin: null,
     ...extra,
   };
 }

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { describeCancelRollingSweep } from './task-store.contract.cancel';
 import { type OpenStore, result, started, task, useStore } from './task-store.contract.fixtures';
 import { describeJournaledInvariant } from './task-store.contract.journal';
+import { describeTransfers } from './task-store.contract.files';
+import { describeListFilters } from './task-store.contract.list';
 import { describeExactOutput } from './task-store.contract.output';
 import type { InvocationUpdate } from './task-store.port';
 
@@ -22,6 +24,8 @@ export function describeTaskStoreContract(label: string, open: OpenStore): void 
     describeJournaledInvariant(open);
     describeExactOutput(open);
     describeCancelRollingSweep(open);
+    describeTransfers(open);
+    describeListFilters(open);
   });
 }
 

@@ -1,4 +1,34 @@
-import type { InvocationOutcome, InvocationState, RejectCode, TaskState } from '@warren/protocol';
+import type { InvocationOutcome, InvocationState, RejectCode, ResultFile, TaskState } from '@warren/protocol';
+import type { TaskListFilter } from './task-list.filter';
+
+/**
+ * A task's file transfer as stored (issue 16, docs/files.md): a put of an uploaded file (its name and
+ * size copied from the upload, for display) or a get of a path. `mode` is permission bits (0 to
+ * 0o7777) or null for the default; `maxBytes` is bytes.
+ */
+export type TaskTransfer =
+  | {
+      op: 'put';
+      /** SHA-256 of the uploaded file (`files.sha256`) */
+      file: string;
+      name: string | null;
+      /** bytes */
+      size: number;
+      dest: string;
+      mode: number | null;
+      owner: string | null;
+      group: string | null;
+      mkdir: boolean;
+    }
+  | { op: 'get'; path: string; maxBytes: number };
+
+/** The uploaded file a task's command reads on its standard input. */
+export interface TaskStdin {
+  /** SHA-256 of the uploaded file */
+  file: string;
+  /** bytes */
+  size: number;
+}
 
 /** A task as stored. Times are ms since epoch. */
 export interface TaskRecord {
@@ -26,6 +56,10 @@ export interface TaskRecord {
   rerunOf?: string | null;
   /** false: agents send no live output, only results (absent = stream) */
   live?: boolean;
+  /** a file transfer instead of a command (`command` then only describes it); null/absent: none */
+  transfer?: TaskTransfer | null;
+  /** an uploaded file fed to the command's stdin; null/absent: none */
+  stdin?: TaskStdin | null;
 }
 
 /** One (task, host) row. */
@@ -53,6 +87,8 @@ export interface InvocationRecord {
   durationMs: number | null;
   /** when the controller published it; null while a rolling run has not reached it (or it was never sent) */
   sentAt: number | null;
+  /** the file its agent reported with its result (put, get, stdin); null/absent: none */
+  file?: ResultFile | null;
 }
 
 /** One stream of one invocation as stored, for `GET /v1/tasks/:id/results/:host/stdout`. */
@@ -99,7 +135,7 @@ export type InvocationUpdate =
       /** ms; past now + the task's timeout + kill grace, the invocation is `lost` */
       resultGraceMs: number;
     }
-  | ({ kind: 'result'; invocationId: string; host: string; code?: RejectCode } & InvocationOutcome)
+  | ({ kind: 'result'; invocationId: string; host: string; code?: RejectCode; file?: ResultFile } & InvocationOutcome)
   /**
    * an agent's restart report: it had journaled and may have started this invocation, then stopped
    * before it ended; it becomes `lost` with `reason`, from whatever the controller guessed
@@ -205,14 +241,14 @@ export interface TaskStore {
   hostsOf(taskId: string): Promise<string[]>;
   /** How many of the task's invocations are in each state (states with none are absent). */
   countByState(taskId: string): Promise<StateCounts>;
-  /** The `limit` most recent tasks, newest first, each with its counts by state. */
-  listTasks(limit: number): Promise<TaskListItem[]>;
+  /** The `limit` most recent tasks matching `filter` (default: all), newest first, each with its counts by state. */
+  listTasks(limit: number, filter?: TaskListFilter): Promise<TaskListItem[]>;
   /**
-   * The `limit` most recent tasks whose every host `visible` lets through (a host-limited token's
+   * The `limit` most recent tasks matching `filter` whose every host `visible` lets through (a host-limited token's
    * view), newest first, with counts; filtered in the store, so the cost follows the page, not the
    * history (it looks back through at most the 2,000 most recent tasks).
    */
-  listTasksWithin(limit: number, visible: (host: string) => boolean): Promise<TaskListItem[]>;
+  listTasksWithin(limit: number, visible: (host: string) => boolean, filter?: TaskListFilter): Promise<TaskListItem[]>;
   /**
    * Applies updates in one transaction, idempotently: a repeated or stale update changes nothing.
    * `now` stamps the rows. Resolves once committed, with how many rows changed and the ids of tasks

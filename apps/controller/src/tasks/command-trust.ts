@@ -41,7 +41,12 @@ export class CommandTrust {
     now: number,
     visible: (host: string) => boolean = () => false,
   ): Promise<TrustGrant | TrustRefusal> {
-    // One read of the store per host: it also gives the accepted key the command is addressed to.
+    // A host whose accepted key is still heard gets its command, whatever keys are pending for its
+    // name (an impostor's announcement changes nothing, see `acceptedKeyGone`): decided in memory,
+    // with no read of the store, which at a task of thousands of hosts was one query per host.
+    const accepted = this.hostKeys.acceptedKeyIdOf(host);
+    if (accepted !== null && !this.hosts.acceptedKeyGone(host, now)) return { agentKeyId: accepted };
+    // Otherwise one read of the store for the host's pending keys, which decide the verdict.
     const { trust, keyId, pendingKeyIds } = await this.hostKeys.view(host);
     const changedAndGone = keyId !== null && trust === 'changed' && this.hosts.acceptedKeyGone(host, now);
     if (keyId !== null && !changedAndGone) return { agentKeyId: keyId }; // accepted (perhaps merely offline)

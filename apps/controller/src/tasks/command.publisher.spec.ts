@@ -1,4 +1,4 @@
-import { decodeCommand, generateSigningKey, keyRing, PROTOCOL_VERSION, signBody, verifyBody } from '@warren/protocol';
+import { decodeCommand, generateSigningKey, keyRing, signBody, verifyBody } from '@warren/protocol';
 import { PublishNackedError } from '@warren/amqp';
 import type { Clock } from '@warren/runtime';
 import pino from 'pino';
@@ -8,7 +8,13 @@ import type { ControllerConfig } from '../config/controller.config';
 import type { ControllerKey } from '../keys/controller-key';
 import { MetricsService } from '../metrics/metrics.service';
 import type { TaskRecord } from '../store/task-store.port';
+import type { FileManifests } from '../files/file-manifests';
 import { CommandPublisher } from './command.publisher';
+
+const SHA = 'c'.repeat(64);
+/** The manifest every stored file has in these tests: 3 bytes, one chunk. */
+const MANIFEST = { sha256: SHA, size: 3, chunkSize: 512 * 1024, chunks: ['d'.repeat(64)] };
+const manifests = { of: async (sha: string) => ({ ...MANIFEST, sha256: sha }) } as unknown as FileManifests;
 
 const key = generateSigningKey();
 
@@ -27,7 +33,15 @@ function publisherOf(nacks = 0) {
   const config = { namespace: 'ns', deliveryGraceMs: 5_000 } as ControllerConfig;
   const signer = { sign: (body: Buffer) => signBody(body, key) } as unknown as ControllerKey;
   return {
-    publisher: new CommandPublisher(broker, config, signer, new MetricsService(), clock, pino({ level: 'silent' })),
+    publisher: new CommandPublisher(
+      broker,
+      config,
+      signer,
+      new MetricsService(),
+      clock,
+      pino({ level: 'silent' }),
+      manifests,
+    ),
     published,
   };
 }
@@ -56,7 +70,8 @@ describe('CommandPublisher', () => {
     expect(decoded).toMatchObject({
       ok: true,
       message: {
-        v: PROTOCOL_VERSION,
+        // a plain command is sent as protocol 1, so that an agent still at 1 runs it
+        v: 1,
         invocationId: 'i1',
         taskId: 't_1',
         namespace: 'ns',
@@ -126,5 +141,64 @@ describe('CommandPublisher', () => {
       await sent;
       expect(published).toHaveLength(2);
     });
+  });
+
+  it('sends a put as protocol 2 with the signed manifest, destination, mode and owner, and a plain command as 1', async () => {
+    const { publisher, published } = publisherOf();
+    const put = {
+      ...task,
+      command: 'put /etc/motd',
+      transfer: {
+        op: 'put',
+        file: SHA,
+        name: 'm',
+        size: 3,
+        dest: '/etc/motd',
+        mode: 0o640,
+        owner: 'root',
+        group: null,
+        mkdir: true,
+      },
+    } as TaskRecord;
+    await publisher.command(put, { id: 'i1', host: 'web1', agentKeyId: 'k' }, 1_000_000);
+    await publisher.command(task, { id: 'i2', host: 'web1', agentKeyId: 'k' }, 1_000_000);
+    const [sent, plain] = published.map((p) => decodeCommand(p.body));
+    expect(sent).toMatchObject({
+      ok: true,
+      message: {
+        v: 2,
+        command: 'put /etc/motd',
+        transfer: {
+          op: 'put',
+          file: MANIFEST,
+          dest: '/etc/motd',
+          mode: 0o640,
+          owner: 'root',
+          group: null,
+          mkdir: true,
+        },
+      },
+    });
+    expect(sent.ok && sent.message.stdin).toBeUndefined();
+    expect(plain).toMatchObject({ ok: true, message: { v: 1 } });
+    expect(plain.ok && plain.message.transfer).toBeUndefined();
+  });
+
+  it('sends a get with the fetched queue as chunkReplyTo, and a stdin with its manifest', async () => {
+    const { publisher, published } = publisherOf();
+    const get = {
+      ...task,
+      command: 'get /var/log/x',
+      transfer: { op: 'get', path: '/var/log/x', maxBytes: 10 },
+    } as TaskRecord;
+    const stdin = { ...task, command: 'sha256sum', stdin: { file: SHA, size: 3 } } as TaskRecord;
+    await publisher.command(get, { id: 'i1', host: 'web1', agentKeyId: 'k' }, 1_000_000);
+    await publisher.command(stdin, { id: 'i2', host: 'web1', agentKeyId: 'k' }, 1_000_000);
+    const [g, s] = published.map((p) => decodeCommand(p.body));
+    expect(g).toMatchObject({
+      ok: true,
+      message: { v: 2, transfer: { op: 'get', path: '/var/log/x', maxBytes: 10, chunkReplyTo: 'ns.fetched' } },
+    });
+    expect(s).toMatchObject({ ok: true, message: { v: 2, command: 'sha256sum', stdin: MANIFEST } });
   });
 });

@@ -5,11 +5,13 @@ import {
   type CancelMessage,
   type CommandMessage,
   commandExchange,
+  commandVersion,
   controlExchange,
   encode,
+  fetchedQueue,
   MESSAGE_TYPES,
-  PROTOCOL_VERSION,
   resultsQueue,
+  type Transfer,
 } from '@warren/protocol';
 import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
@@ -17,6 +19,7 @@ import { BrokerService } from '../broker/broker.service';
 import { ControllerConfig } from '../config/controller.config';
 import { ControllerKey } from '../keys/controller-key';
 import { MetricsService } from '../metrics/metrics.service';
+import { FileManifests } from '../files/file-manifests';
 import type { TaskRecord } from '../store/task-store.port';
 
 /**
@@ -38,8 +41,28 @@ export class CommandPublisher {
     private readonly metrics: MetricsService,
     private readonly clock: Clock,
     @Inject(ROOT_LOGGER) root: Logger,
+    private readonly manifests: FileManifests,
   ) {
     this.log = root.child({ component: 'publish' });
+  }
+
+  /**
+   * A task's file transfer and stdin as a command carries them (protocol 2): a put or stdin with the
+   * file's manifest, a get with the controllers' fetched queue as its `chunkReplyTo`; `{}` for a
+   * plain command.
+   */
+  private async transferFields(task: TaskRecord): Promise<Pick<CommandMessage, 'transfer' | 'stdin'>> {
+    const t = task.transfer;
+    let transfer: Transfer | undefined;
+    if (t?.op === 'put') {
+      const { dest, mode, owner, group, mkdir } = t;
+      transfer = { op: 'put', file: await this.manifests.of(t.file), dest, mode, owner, group, mkdir };
+    } else if (t?.op === 'get')
+      transfer = { op: 'get', path: t.path, maxBytes: t.maxBytes, chunkReplyTo: fetchedQueue(this.config.namespace) };
+    return {
+      ...(transfer ? { transfer } : {}),
+      ...(task.stdin ? { stdin: await this.manifests.of(task.stdin.file) } : {}),
+    };
   }
 
   private readonly log: Logger;
@@ -47,12 +70,15 @@ export class CommandPublisher {
   /**
    * The command of `task` for one invocation, issued at `issuedAt` (ms) and addressed to the agent
    * key `inv.agentKeyId` (the host's accepted key, see CommandTrust); its publish is timed on `/metrics`.
+   * A put, get or stdin task's command carries its transfer (protocol 2, see {@link transferFields}).
    */
-  command(task: TaskRecord, inv: { id: string; host: string; agentKeyId: string }, issuedAt: number): Promise<void> {
+  async command(
+    task: TaskRecord,
+    inv: { id: string; host: string; agentKeyId: string },
+    issuedAt: number,
+  ): Promise<void> {
     const ns = this.config.namespace;
-    const msg: CommandMessage = {
-      v: PROTOCOL_VERSION,
-      kind: 'command',
+    const fields: Omit<CommandMessage, 'v' | 'kind'> = {
       invocationId: inv.id,
       taskId: task.id,
       host: inv.host,
@@ -68,7 +94,10 @@ export class CommandPublisher {
       expiresAt: issuedAt + task.deliveryTimeoutMs,
       replyTo: resultsQueue(ns),
       ...(task.live === false ? { live: false } : {}),
+      ...(await this.transferFields(task)),
     };
+    // Version 1 unless it carries a field of 2: an agent still at 1 keeps running plain commands.
+    const msg: CommandMessage = { v: commandVersion(fields), kind: 'command', ...fields };
     const body = encode(msg);
     // A nack (a quorum inbox between leaders) is sent again until the command would have expired.
     return this.metrics.timePublish(inv.id, () =>
@@ -123,7 +152,8 @@ export class CommandPublisher {
     const ns = this.config.namespace;
     const { host, agentKeyId } = to;
     const msg: CancelMessage = {
-      v: PROTOCOL_VERSION,
+      // A cancel is the same in protocol 1 and 2: sent as 1, every agent still at 1 reads it.
+      v: 1,
       kind: 'cancel',
       taskId: task.id,
       host,

@@ -8,7 +8,7 @@ import type { TaskRecord } from '../store/task-store.port';
 import { STORE_RETRY } from '../results/results.consumer';
 import { capturedLogger } from '../../../../test/support/log-lines';
 import { CompletionNotifier } from './completion.notifier';
-import { DeadlineSweeper } from './deadline.sweeper';
+import { BACKLOG_HOLD_MAX_MS, DeadlineSweeper } from './deadline.sweeper';
 
 /** ms; the task is created then */
 const T0 = Date.UTC(2026, 0, 1);
@@ -37,6 +37,8 @@ describe('DeadlineSweeper', () => {
   let notifier: CompletionNotifier;
   let completed: string[][];
   let sweeper: DeadlineSweeper;
+  /** what the results queue's backlog reads as (null: the broker cannot say) */
+  let backlog: number | null;
 
   beforeEach(async () => {
     clock = new ManualClock(T0);
@@ -49,7 +51,10 @@ describe('DeadlineSweeper', () => {
     completed = [];
     notifier.notify = (ids) => void completed.push([...ids]);
     const config = { sweepIntervalMs: 1_000 } as ControllerConfig;
-    sweeper = new DeadlineSweeper(config, store, notifier, pino({ level: 'silent' }), clock);
+    backlog = 0;
+    sweeper = new DeadlineSweeper(config, store, notifier, pino({ level: 'silent' }), clock, {
+      depth: () => Promise.resolve(backlog),
+    });
   });
   afterEach(async () => {
     await sweeper.onModuleDestroy();
@@ -120,6 +125,84 @@ describe('DeadlineSweeper', () => {
     }
   });
 
+  it('holds its verdicts while replies wait unread in the results queue, for at most BACKLOG_HOLD_MAX_MS in a row', async () => {
+    vi.useFakeTimers();
+    try {
+      sweeper.start();
+      clock.set(DELIVERY);
+      backlog = 250; // a started of web1 may be among them
+      const states = async () => (await store.getInvocations('t1')).map((r) => r.state);
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(await states()).toEqual(['pending', 'pending']);
+      // The queue read up: judged at the next tick.
+      backlog = 0;
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(await states()).toEqual(['undelivered', 'undelivered']);
+    } finally {
+      await sweeper.onModuleDestroy();
+      vi.useRealTimers();
+    }
+  });
+
+  it('judges anyway once a backlog has held it for BACKLOG_HOLD_MAX_MS, and when the broker cannot count the queue', async () => {
+    vi.useFakeTimers();
+    try {
+      sweeper.start();
+      clock.set(DELIVERY);
+      backlog = 10;
+      const states = async () => (await store.getInvocations('t1')).map((r) => r.state);
+      await vi.advanceTimersByTimeAsync(1_000);
+      clock.set(DELIVERY + BACKLOG_HOLD_MAX_MS - 1);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(await states()).toEqual(['pending', 'pending']);
+      clock.set(DELIVERY + BACKLOG_HOLD_MAX_MS);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(await states()).toEqual(['undelivered', 'undelivered']);
+      // Unknown is no backlog: nothing is held for a broker that cannot answer.
+      await store.createTask({ ...task, id: 't2' }, [{ id: 'j1', host: 'web1', deadlineAt: clock.now() }]);
+      backlog = null;
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect((await store.getInvocations('t2')).map((r) => r.state)).toEqual(['undelivered']);
+    } finally {
+      await sweeper.onModuleDestroy();
+      vi.useRealTimers();
+    }
+  });
+
+  it('never overlaps its ticks while the broker is slow to count the queue, and sweeps nothing once destroyed', async () => {
+    vi.useFakeTimers();
+    const asked: (() => void)[] = [];
+    const slow = new DeadlineSweeper(
+      { sweepIntervalMs: 250 } as ControllerConfig,
+      store,
+      notifier,
+      pino({ level: 'silent' }),
+      clock,
+      {
+        // Answers "no backlog" only when the test says so: a broker slow to count.
+        depth: () => new Promise((resolve) => asked.push(() => resolve(0))),
+      },
+    );
+    let sweeps = 0;
+    const realSweep = store.sweepOverdue.bind(store);
+    store.sweepOverdue = (...args) => (sweeps++, realSweep(...args));
+    try {
+      slow.start();
+      clock.set(DELIVERY);
+      await vi.advanceTimersByTimeAsync(1_000); // four intervals, one tick waiting on the count
+      expect(asked).toHaveLength(1);
+      // Shutdown waits for the tick under way (the real count gives up after 1 s), which then sweeps nothing.
+      const destroyed = slow.onModuleDestroy();
+      asked.forEach((answer) => answer());
+      await destroyed;
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(sweeps).toBe(0);
+      expect((await store.getInvocations('t1')).map((r) => r.state)).toEqual(['pending', 'pending']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('after a failed sweep, gives no verdict until the store has answered for as long as held results take to come back', async () => {
     vi.useFakeTimers();
     const realSweep = store.sweepOverdue.bind(store);
@@ -162,7 +245,9 @@ describe('DeadlineSweeper', () => {
   it('logs a failing sweep once, then once per 30 s with a count, and once when sweeps work again', async () => {
     vi.useFakeTimers();
     const { logger, lines } = capturedLogger();
-    const logged = new DeadlineSweeper({ sweepIntervalMs: 250 } as ControllerConfig, store, notifier, logger, clock);
+    const logged = new DeadlineSweeper({ sweepIntervalMs: 250 } as ControllerConfig, store, notifier, logger, clock, {
+      depth: () => Promise.resolve(0),
+    });
     const real = store.sweepOverdue.bind(store);
     let down = true;
     store.sweepOverdue = (...args) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : real(...args));

@@ -3,6 +3,7 @@ import { Clock } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '@warren/runtime';
 import { ControllerConfig } from '../config/controller.config';
+import { ResultsBacklog } from '../broker/results-backlog';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { STORE_RETRY } from '../results/results.consumer';
 import { FailureLog } from '../core/failure-log';
@@ -24,6 +25,13 @@ const VERDICT_REASONS = {
   running: 'the agent started the command but sent no result by its deadline (agent died or was cut off?)',
 };
 
+/**
+ * Longest time, ms, the sweeper holds its verdicts while replies wait unread in the results queue
+ * (see {@link DeadlineSweeper.tick}): past it, a controller that never catches up still ends its
+ * tasks.
+ */
+export const BACKLOG_HOLD_MAX_MS = 60_000;
+
 @Injectable()
 export class DeadlineSweeper implements OnModuleDestroy {
   private timer: NodeJS.Timeout | null = null;
@@ -39,6 +47,8 @@ export class DeadlineSweeper implements OnModuleDestroy {
     private readonly notifier: CompletionNotifier,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly clock: Clock,
+    /** replies ready in the results queue and read by no controller yet (null: unknown) */
+    @Inject(ResultsBacklog) private readonly backlog: Pick<ResultsBacklog, 'depth'>,
   ) {
     this.log = root.child({ component: 'deadlines' });
     this.failures = new FailureLog(clock, this.log, {
@@ -63,9 +73,51 @@ export class DeadlineSweeper implements OnModuleDestroy {
   /** a sweep failed and the store has not answered a probe since */
   private recovering = false;
 
-  private async tick(): Promise<void> {
-    if (this.sweeping) return;
+  /** ms since epoch when the current backlog hold began; null while none */
+  private heldSince: number | null = null;
+
+  /**
+   * Whether to hold this tick's verdicts: replies wait unread in the results queue (agents answer
+   * faster than the controllers store), so the `started` or result of an invocation about to be
+   * judged `undelivered` or `lost` may be among them, and the verdict would claim what did not
+   * happen. Held for at most {@link BACKLOG_HOLD_MAX_MS} in a row; logged when a hold begins and ends.
+   */
+  private async heldByBacklog(): Promise<boolean> {
+    const depth = await this.backlog.depth();
+    const now = this.clock.now();
+    if (depth !== null && depth > 0) {
+      if (this.heldSince === null) {
+        this.heldSince = now;
+        this.log.warn(
+          { backlog: depth, maxHoldMs: BACKLOG_HOLD_MAX_MS },
+          'replies wait unread in the results queue: deadline verdicts held until they are stored',
+        );
+      }
+      if (now - this.heldSince < BACKLOG_HOLD_MAX_MS) return true;
+      return false;
+    }
+    if (this.heldSince !== null) {
+      this.log.info({ heldMs: now - this.heldSince }, 'results queue read up: deadline verdicts resumed');
+      this.heldSince = null;
+    }
+    return false;
+  }
+
+  /** the tick under way, from its first check to its end: ticks never overlap, and shutdown waits for it */
+  private ticking: Promise<void> | null = null;
+  /** set by {@link onModuleDestroy}: no sweep starts after it */
+  private stopped = false;
+
+  private tick(): Promise<void> {
+    if (this.ticking || this.stopped) return this.ticking ?? Promise.resolve();
+    this.ticking = this.tickOnce().finally(() => (this.ticking = null));
+    return this.ticking;
+  }
+
+  private async tickOnce(): Promise<void> {
     if (this.clock.now() < this.holdUntil) return;
+    if (!this.recovering && (await this.heldByBacklog())) return;
+    if (this.stopped) return;
     const probing = this.recovering;
     this.sweeping = probing ? this.store.findOverdue(this.clock.now(), 1).then(() => 0) : this.sweep();
     try {
@@ -110,8 +162,10 @@ export class DeadlineSweeper implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.ticking?.catch(() => undefined);
     await this.sweeping?.catch(() => undefined);
   }
 }

@@ -4,9 +4,17 @@ import { Clock, ROOT_LOGGER } from '@warren/runtime';
 import type { Logger } from 'pino';
 import { BrokerService } from '../broker/broker.service';
 import { type InvocationUpdate, TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
+import { MetricsService } from '../metrics/metrics.service';
 import { CommandPublisher } from './command.publisher';
 import { CompletionNotifier } from './completion.notifier';
 import { CommandTrust, isGrant } from './command-trust';
+
+/** Commands signed and published in one turn of the event loop. */
+export const PUBLISH_SLICE = 100;
+/** Most commands of one task published and not yet confirmed by the broker. */
+export const MAX_UNCONFIRMED = 2_000;
+/** ms of waiting for confirms after which a task's dispatch logs that the broker paces it */
+const PACED_LOG_MS = 1_000;
 
 /**
  * Publishes a task's commands, one per host, back to back ({@link CommandPublisher}), then awaits
@@ -27,6 +35,7 @@ export class DispatcherService {
     private readonly trust: CommandTrust,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly clock: Clock,
+    private readonly metrics: MetricsService,
   ) {
     this.log = root.child({ component: 'dispatcher' });
     this.broker.onReturn((msg) => {
@@ -44,8 +53,7 @@ export class DispatcherService {
     visible?: (host: string) => boolean,
   ): Promise<void> {
     const invocations = await this.refuseUntrusted(task, all, issuedAt, visible);
-    const sends = invocations.map((inv) => this.publisher.command(task, inv, issuedAt));
-    const settled = await Promise.allSettled(sends);
+    const { settled, pacedMs } = await this.publishPaced(task, invocations, issuedAt);
     const failures = settled.flatMap((s, i) =>
       s.status === 'rejected' ? [{ inv: invocations[i], err: s.reason as Error }] : [],
     );
@@ -69,9 +77,56 @@ export class DispatcherService {
       this.notifier.notify(completedTaskIds);
     }
     this.log.info(
-      { taskId: task.id, hosts: invocations.length, failed: failures.length, ms: this.clock.now() - issuedAt },
+      {
+        taskId: task.id,
+        hosts: invocations.length,
+        failed: failures.length,
+        ms: this.clock.now() - issuedAt,
+        ...(pacedMs > 0 ? { pacedMs } : {}),
+      },
       'task dispatched',
     );
+  }
+
+  /**
+   * Publishes the commands {@link PUBLISH_SLICE} at a time, yielding to the event loop between
+   * slices (signing and framing 10,000 commands at once would hold it for seconds, and `/healthz`,
+   * replies and other tasks with it), and with at most {@link MAX_UNCONFIRMED} of this task's
+   * commands unconfirmed: when the broker confirms slower than that (its flow control, a disk
+   * alarm), publishing waits for it instead of piling commands into the socket, and the wait is
+   * counted (`warren_publish_paced_seconds_total`) and logged once per task. Resolves with each
+   * command's outcome, in order, and the ms spent waiting.
+   */
+  private async publishPaced(
+    task: TaskRecord,
+    invocations: { id: string; host: string; agentKeyId: string }[],
+    issuedAt: number,
+  ): Promise<{ settled: PromiseSettledResult<void>[]; pacedMs: number }> {
+    const sends: Promise<void>[] = [];
+    let pacedMs = 0;
+    for (let i = 0; i < invocations.length; i += PUBLISH_SLICE) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      // Every command before this index is settled before the slice goes (earlier ones already were).
+      const settledBefore = i + PUBLISH_SLICE - MAX_UNCONFIRMED;
+      if (settledBefore > 0) {
+        const t0 = performance.now();
+        await Promise.allSettled(sends.slice(Math.max(0, settledBefore - PUBLISH_SLICE), settledBefore));
+        const waited = performance.now() - t0;
+        if (pacedMs + waited >= PACED_LOG_MS && pacedMs < PACED_LOG_MS)
+          this.log.warn(
+            { taskId: task.id, sent: i, hosts: invocations.length, unconfirmed: MAX_UNCONFIRMED },
+            'the broker confirms commands slower than they are published: publishing paced to its confirms',
+          );
+        // Only a real wait counts: the window's commands already confirmed cost a turn, not the broker's pace.
+        if (waited >= 1) {
+          pacedMs += waited;
+          this.metrics.publishPaced(waited / 1000);
+        }
+      }
+      for (const inv of invocations.slice(i, i + PUBLISH_SLICE))
+        sends.push(this.publisher.command(task, inv, issuedAt));
+    }
+    return { settled: await Promise.allSettled(sends), pacedMs: Math.round(pacedMs) };
   }
 
   /** Marks the invocations of hosts without an accepted key; returns the others, with their accepted key. */

@@ -24,7 +24,10 @@ export const COSTLY_MATCHING_STEPS = 1_000_000;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** One costly matching at a time, first come first served; `running`/`waiting` are read by `/metrics`. */
+/**
+ * One costly matching at a time, first come first served (in the order requests reach the gate,
+ * after their cost pass); `running`/`waiting` are read by `/metrics`.
+ */
 class CostlyMatchingGate {
   running = 0;
   waiting = 0;

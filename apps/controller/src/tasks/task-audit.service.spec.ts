@@ -12,7 +12,11 @@ import { TaskAudit } from './task-audit.service';
 
 function auditOf() {
   const records: AuditEvent[] = [];
-  const log = { record: async (e: AuditEvent) => void records.push(e), query: async () => [] } as AuditLog;
+  const log = {
+    record: async (e: AuditEvent) => void records.push(e),
+    recordMany: async (es: readonly AuditEvent[]) => void records.push(...es),
+    query: async () => [],
+  } as AuditLog;
   const metrics = new MetricsService();
   return { audit: new TaskAudit(log, metrics), records, metrics };
 }

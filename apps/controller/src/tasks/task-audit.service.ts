@@ -6,7 +6,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import type { TaskRecord } from '../store/task-store.port';
 
 /** What a task runs, as the audit log keeps it. */
-export type AuditedSpec = Pick<TaskRecord, 'command' | 'cwd' | 'env' | 'runAs'>;
+export type AuditedSpec = Pick<TaskRecord, 'command' | 'cwd' | 'env' | 'runAs' | 'transfer' | 'stdin'>;
 
 /** Who asked for a cancel, and from where. */
 export interface CancelRequester {
@@ -44,7 +44,7 @@ export class TaskAudit {
       decision: 'denied',
       reason,
       ...facts(spec, hosts),
-      ...(detail ? { detail } : {}),
+      ...withTransfer(spec, detail ?? {}),
     });
   }
 
@@ -65,7 +65,7 @@ export class TaskAudit {
       decision: 'allowed',
       taskId,
       ...facts(spec, hosts),
-      ...(Object.keys(detail).length > 0 ? { detail } : {}),
+      ...withTransfer(spec, detail),
     });
   }
 
@@ -109,6 +109,32 @@ export class TaskAudit {
 /** What the audit log keeps of a task: its hosts and exact command, env names but never values. */
 function facts(spec: AuditedSpec, hosts: string[]) {
   return { hosts, command: spec.command, cwd: spec.cwd, envNames: Object.keys(spec.env), runAs: spec.runAs };
+}
+
+/**
+ * `{detail}` with what a file transfer adds to a task's record (the file's hash and name, the
+ * destination or path, the mode and owner asked; or the stdin file's hash), or `{}` when there is
+ * nothing to say. The outcome per host is read from the invocations, as for a command.
+ */
+function withTransfer(spec: AuditedSpec, detail: Record<string, unknown>): { detail?: Record<string, unknown> } {
+  const t = spec.transfer;
+  const all = {
+    ...detail,
+    ...(t?.op === 'put'
+      ? {
+          transfer: 'put',
+          sha256: t.file,
+          name: t.name,
+          size: t.size,
+          dest: t.dest,
+          mode: t.mode === null ? null : t.mode.toString(8).padStart(4, '0'),
+          owner: t.owner === null ? null : t.group === null ? t.owner : `${t.owner}:${t.group}`,
+        }
+      : {}),
+    ...(t?.op === 'get' ? { transfer: 'get', path: t.path, maxBytes: t.maxBytes } : {}),
+    ...(spec.stdin ? { stdin: spec.stdin.file, stdinSize: spec.stdin.size } : {}),
+  };
+  return Object.keys(all).length > 0 ? { detail: all } : {};
 }
 
 function cancelBase(who: CancelRequester, s: CancelSubject) {

@@ -5,6 +5,7 @@ import { nameHosts } from '../auth/host-patterns';
 import type { Caller } from '../auth/principal';
 import { ForbiddenError, TaskNotFoundError } from '../errors/errors';
 import { TASK_STORE, type TaskRecord, type TaskStore } from '../store/task-store.port';
+import type { TaskListFilter } from '../store/task-list.filter';
 import { CompletionNotifier } from './completion.notifier';
 import { presentTask, presentTaskHead } from './task.presenter';
 
@@ -91,14 +92,14 @@ export class TaskReader {
   }
 
   /**
-   * Recent tasks, newest first. A host-limited token sees only tasks whose every host is within
+   * Recent tasks matching `filter`, newest first. A host-limited token sees only tasks whose every host is within
    * its patterns, chosen by the store (`listTasksWithin`) so that the cost follows the page.
    */
-  async list(limit: number, caller: Caller): Promise<TaskList> {
+  async list(limit: number, caller: Caller, filter: TaskListFilter = {}): Promise<TaskList> {
     const scope = caller.principal.scope;
     const items = scope.unlimited
-      ? await this.store.listTasks(limit)
-      : await this.store.listTasksWithin(limit, (h) => scope.allows(h));
+      ? await this.store.listTasks(limit, filter)
+      : await this.store.listTasksWithin(limit, (h) => scope.allows(h), filter);
     return { tasks: items.map(({ task, counts }) => presentTaskHead(task, counts)) };
   }
 

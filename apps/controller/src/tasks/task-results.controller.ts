@@ -1,9 +1,11 @@
+import { Readable } from 'node:stream';
 import { Controller, Get, Param, Query, Res, StreamableFile } from '@nestjs/common';
 import type { OutputBytes, OutputStream } from '@warren/api';
 import type { Response } from 'express';
 import { Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { BadQueryError } from '../errors/errors';
+import { FetchedFileReader } from './fetched-file.reader';
 import { TaskOutputReader } from './task-output.reader';
 
 /**
@@ -18,14 +20,42 @@ export const OUTPUT_HEADERS = {
   truncated: 'Warren-Truncated',
 } as const;
 
+/** The response headers of a fetched file: its SHA-256 (lowercase hex) and size in bytes. */
+export const FILE_HEADERS = { sha256: 'Warren-SHA256', size: 'Warren-Size' } as const;
+
 /**
  * One host's output streams, exactly: `GET /v1/tasks/:id/results/:host/stdout` (and `stderr`)
  * answers the kept bytes as `application/octet-stream`, or with `?encoding=base64` as JSON
  * ({@link OutputBytes}). A viewer token suffices, within its host patterns, as for the task.
+ * A get task's file of one host: `GET /v1/tasks/:id/results/:host/file` (role operator), the bytes
+ * with {@link FILE_HEADERS}, or 409 (see {@link FetchedFileReader}).
  */
 @Controller('v1/tasks')
 export class TaskResultsController {
-  constructor(private readonly outputs: TaskOutputReader) {}
+  constructor(
+    private readonly outputs: TaskOutputReader,
+    private readonly fetched: FetchedFileReader,
+  ) {}
+
+  @Get(':id/results/:host/file')
+  @Roles('operator')
+  async file(
+    @Param('id') id: string,
+    @Param('host') host: string,
+    @CurrentPrincipal() principal: Principal,
+    @ClientIp() source: string | null,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile> {
+    const f = await this.fetched.read(id, host, { principal, source });
+    res.setHeader(FILE_HEADERS.sha256, f.sha256);
+    res.setHeader(FILE_HEADERS.size, String(f.size));
+    // The task and host exist (the read above found them), so both are ids: safe in a quoted filename.
+    return new StreamableFile(Readable.from(f.bytes()), {
+      type: 'application/octet-stream',
+      length: f.size,
+      disposition: `attachment; filename="${id}.${host}.file"`,
+    });
+  }
 
   @Get(':id/results/:host/stdout')
   @Roles('viewer')

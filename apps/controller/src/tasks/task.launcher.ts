@@ -21,7 +21,16 @@ export function newTaskId(): string {
 /** What a task runs, wherever its hosts came from (a target or a re-run). */
 export type TaskSpec = Pick<
   TaskRecord,
-  'command' | 'cwd' | 'env' | 'runAs' | 'timeoutMs' | 'deliveryTimeoutMs' | 'killGraceMs' | 'live'
+  | 'command'
+  | 'cwd'
+  | 'env'
+  | 'runAs'
+  | 'timeoutMs'
+  | 'deliveryTimeoutMs'
+  | 'killGraceMs'
+  | 'live'
+  | 'transfer'
+  | 'stdin'
 >;
 
 /** Rolling limits as counts; null: no limit. */
@@ -100,6 +109,9 @@ export class TaskLauncher {
         actor: who.name,
         ...limits,
         rerunOf,
+        ...(task.transfer ? { transfer: task.transfer.op } : {}),
+        ...(task.transfer?.op === 'put' ? { sha256: task.transfer.file, dest: task.transfer.dest } : {}),
+        ...(task.stdin ? { stdin: task.stdin.file } : {}),
       },
       'task created',
     );

@@ -1,5 +1,12 @@
-import { type HostResult, naturalCompare, type TaskHead, type TaskSummary, type TaskView } from '@warren/api';
-import type { InvocationRecord, StateCounts, TaskRecord } from '../store/task-store.port';
+import {
+  type HostResult,
+  naturalCompare,
+  type TaskHead,
+  type TaskSummary,
+  type TaskTransferView,
+  type TaskView,
+} from '@warren/api';
+import type { InvocationRecord, StateCounts, TaskRecord, TaskTransfer } from '../store/task-store.port';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -29,7 +36,20 @@ export function presentInvocation(r: InvocationRecord): HostResult {
     startedAt: iso(r.startedAt),
     finishedAt: iso(r.finishedAt),
     durationMs: r.durationMs,
+    file: r.file ? { sha256: r.file.sha256, size: r.file.size, changed: r.file.changed } : null,
   };
+}
+
+/** Permission bits as the API writes them: 4 octal digits (`0644`); null stays null. */
+export function octalMode(mode: number | null): string | null {
+  return mode === null ? null : mode.toString(8).padStart(4, '0');
+}
+
+/** A stored transfer as the API shows it (the mode in octal). */
+export function presentTransfer(t: TaskTransfer): TaskTransferView {
+  if (t.op === 'get') return { op: 'get', path: t.path, maxBytes: t.maxBytes };
+  const { file, name, size, dest, mode, owner, group, mkdir } = t;
+  return { op: 'put', file, name, size, dest, mode: octalMode(mode), owner, group, mkdir };
 }
 
 /** The task without results, as listed by `GET /v1/tasks`; env values are never shown. */
@@ -37,6 +57,8 @@ export function presentTaskHead(task: TaskRecord, counts: StateCounts): TaskHead
   return {
     id: task.id,
     command: task.command,
+    transfer: task.transfer ? presentTransfer(task.transfer) : null,
+    stdin: task.stdin ? { file: task.stdin.file, size: task.stdin.size } : null,
     cwd: task.cwd,
     envNames: Object.keys(task.env),
     runAs: task.runAs,

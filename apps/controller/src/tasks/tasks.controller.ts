@@ -16,6 +16,7 @@ import { AuditAs, Roles } from '../auth/auth.decorators';
 import { ClientIp, CurrentPrincipal, type Principal } from '../auth/principal';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { RerunTaskDto } from './dto/rerun-task.dto';
+import { parseTaskListParams } from './task-list.query';
 import { MAX_WAIT_MS, TaskReader } from './task-reader.service';
 import { TasksService } from './tasks.service';
 
@@ -79,14 +80,22 @@ export class TasksController {
     return this.reader.waitForCompletion(created.id, caller, clientGone(res));
   }
 
+  /** `GET /v1/tasks?limit=&state=&q=&createdBy=&since=&until=&before=`: newest first, filtered, one page. */
   @Get()
   @Roles('viewer')
   list(
     @Query('limit', new DefaultValuePipe(20), new ParseIntPipe()) limit: number,
+    @Query('state') state: string | undefined,
+    @Query('q') q: string | undefined,
+    @Query('createdBy') createdBy: string | undefined,
+    @Query('since') since: string | undefined,
+    @Query('until') until: string | undefined,
+    @Query('before') before: string | undefined,
     @CurrentPrincipal() principal: Principal,
     @ClientIp() source: string | null,
   ): Promise<TaskList> {
-    return this.reader.list(Math.max(1, Math.min(1000, limit)), { principal, source });
+    const filter = parseTaskListParams({ state, q, createdBy, since, until, before });
+    return this.reader.list(Math.max(1, Math.min(1000, limit)), { principal, source }, filter);
   }
 
   @Get(':id')

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { BrokerModule } from '../broker/broker.module';
 import { TaskActivityModule } from '../events/task-activity.module';
+import { FilesModule } from '../files/files.module';
 import { HostsModule } from '../hosts/hosts.module';
 import { KeysModule } from '../keys/keys.module';
 import { MetricsModule } from '../metrics/metrics.module';
@@ -19,6 +20,7 @@ import { TaskChanges } from './task-changes';
 import { TaskLauncher } from './task.launcher';
 import { TaskReader } from './task-reader.service';
 import { TaskActionsController } from './task-actions.controller';
+import { FetchedFileReader } from './fetched-file.reader';
 import { TaskOutputReader } from './task-output.reader';
 import { TaskResultsController } from './task-results.controller';
 import { TasksController } from './tasks.controller';
@@ -33,13 +35,23 @@ import { TasksService } from './tasks.service';
  * results consumer and the event stream use.
  */
 @Module({
-  imports: [StoreModule, BrokerModule, KeysModule, HostsModule, MetricsModule, AuditModule, TaskActivityModule],
+  imports: [
+    StoreModule,
+    BrokerModule,
+    KeysModule,
+    HostsModule,
+    MetricsModule,
+    AuditModule,
+    TaskActivityModule,
+    FilesModule,
+  ],
   controllers: [TasksController, TaskActionsController, TaskResultsController],
   providers: [
     TasksService,
     TaskLauncher,
     TaskReader,
     TaskOutputReader,
+    FetchedFileReader,
     TaskAudit,
     TaskChanges,
     DispatcherService,

@@ -9,6 +9,7 @@ import { ControllerConfig } from '../config/controller.config';
 import { TaskActivityNotifier } from '../events/task-activity.notifier';
 import { MetricsService } from '../metrics/metrics.service';
 import { openDatabase } from '../store/database';
+import { SqliteFileStore } from '../store/sqlite-file.store';
 import { SqliteTaskStore } from '../store/sqlite-task.store';
 import { CompletionNotifier } from './completion.notifier';
 import type { DispatcherService } from './dispatcher.service';
@@ -48,7 +49,9 @@ export const clock = new ManualClock();
  * not; records what it dispatches (task ids, and each dispatch's hosts), audits, and resolves.
  */
 export function service(connected: boolean) {
-  const store = new SqliteTaskStore(openDatabase(':memory:'));
+  const db = openDatabase(':memory:');
+  const store = new SqliteTaskStore(db);
+  const files = new SqliteFileStore(db);
   const dispatched: string[] = [];
   /** hosts of every dispatch, in order */
   const sent: string[][] = [];
@@ -60,8 +63,16 @@ export function service(connected: boolean) {
     },
   } as unknown as DispatcherService;
   const broker = { connected } as BrokerService;
-  const config = Object.assign(new ControllerConfig(), { deliveryGraceMs: 1000, resultGraceMs: 1000 });
-  const audit = { record: async (e: AuditEvent) => void audited.push(e), query: async () => [] };
+  const config = Object.assign(new ControllerConfig(), {
+    deliveryGraceMs: 1000,
+    resultGraceMs: 1000,
+    maxFileBytes: 1024 * 1024,
+  });
+  const audit = {
+    record: async (e: AuditEvent) => void audited.push(e),
+    recordMany: async (es: readonly AuditEvent[]) => void audited.push(...es),
+    query: async () => [],
+  };
   const logger = pino({ level: 'silent' });
   const notifier = new CompletionNotifier();
   /** selectors the resolver was asked to match against presence, in order */
@@ -87,8 +98,8 @@ export function service(connected: boolean) {
   const reader = new TaskReader(store, notifier, audit);
   const taskAudit = new TaskAudit(audit, new MetricsService());
   const launcher = new TaskLauncher(store, dispatcher, rolling, config, taskAudit, logger, clock);
-  const svc = new TasksService(store, broker, targets, reader, taskAudit, launcher);
-  return { svc, reader, store, dispatched, sent, audited, rolling, resolved };
+  const svc = new TasksService(store, broker, targets, reader, taskAudit, launcher, files, config);
+  return { svc, reader, store, files, dispatched, sent, audited, rolling, resolved };
 }
 
 /** Ends an invocation of `taskId` on `host` as the agent would report it. */

@@ -10,6 +10,8 @@ import {
   TaskNotFoundError,
   UnprocessableTaskError,
 } from '../errors/errors';
+import { ControllerConfig } from '../config/controller.config';
+import { FILE_STORE, type FileStore } from '../store/file-store.port';
 import { TASK_STORE, type TaskStore } from '../store/task-store.port';
 import { type CreateTaskDto, TASK_DEFAULTS } from './dto/create-task.dto';
 import { DEFAULT_RERUN_STATES, type RerunTaskDto } from './dto/rerun-task.dto';
@@ -65,7 +67,56 @@ export class TasksService {
     private readonly reader: TaskReader,
     private readonly audit: TaskAudit,
     private readonly launcher: TaskLauncher,
+    @Inject(FILE_STORE) private readonly files: FileStore,
+    private readonly config: ControllerConfig,
   ) {}
+
+  /**
+   * What a body runs: its command, or for a put or get a description of it (`put /etc/motd`), with
+   * the transfer and the stdin file as stored. 422 `no uploaded file <sha>` for a put or stdin of a
+   * file not uploaded, unless `dryRun` (a preview of the target, which `warren cp --dry-run` asks
+   * before uploading anything: the file is then shown with size 0 and no name); 422 for a get's
+   * `maxBytes` over `--max-file-size`.
+   */
+  private async kindOf(dto: CreateTaskDto, dryRun: boolean): Promise<Pick<TaskSpec, 'command' | 'transfer' | 'stdin'>> {
+    const fileOf = async (sha: string) => {
+      const file = await this.files.getFile(sha);
+      if (file) return file;
+      if (dryRun) return { sha256: sha, size: 0, name: null };
+      throw new UnprocessableTaskError(`no uploaded file ${sha}; upload it with POST /v1/files first`);
+    };
+    if (dto.put) {
+      const { file: sha, dest, mode, owner, mkdir } = dto.put;
+      const file = await fileOf(sha);
+      const [user, group] = owner === undefined ? [null, null] : owner.split(':');
+      const transfer = {
+        op: 'put' as const,
+        file: sha,
+        name: file.name,
+        size: file.size,
+        dest,
+        mode: mode === undefined ? null : parseInt(mode, 8),
+        owner: user,
+        group: group ?? null,
+        mkdir: mkdir === true,
+      };
+      return { command: `put ${dest}`, transfer, stdin: null };
+    }
+    if (dto.get) {
+      const max = this.config.maxFileBytes;
+      const maxBytes = dto.get.maxBytes ?? max;
+      if (maxBytes > max)
+        throw new UnprocessableTaskError(`get.maxBytes ${maxBytes} is over the controller's --max-file-size of ${max}`);
+      return { command: `get ${dto.get.path}`, transfer: { op: 'get', path: dto.get.path, maxBytes }, stdin: null };
+    }
+    let stdin: TaskSpec['stdin'] = null;
+    if (dto.stdin !== undefined) {
+      const file = await fileOf(dto.stdin);
+      stdin = { file: file.sha256, size: file.size };
+    }
+    // The DTO makes sure a body without put or get has a command.
+    return { command: dto.command ?? '', transfer: null, stdin };
+  }
 
   /**
    * Resolves the target (names, ranges, globs, labels, all: see {@link TargetResolver}), then
@@ -103,7 +154,7 @@ export class TasksService {
     const labels = dto.labels === undefined ? undefined : normalizeLabels(dto.labels, 'labels');
     const selector = { hosts: dto.hosts, labels, all: dto.all };
     const spec: TaskSpec = {
-      command: dto.command,
+      ...(await this.kindOf(dto, auditDetail?.dryRun === true)),
       cwd: dto.cwd ?? null,
       env: dto.env ?? {},
       runAs: dto.runAs ?? null,
@@ -155,6 +206,8 @@ export class TasksService {
     const { command, cwd, env, runAs, timeoutMs, deliveryTimeoutMs, killGraceMs } = original;
     const spec: TaskSpec = {
       command,
+      transfer: original.transfer ?? null,
+      stdin: original.stdin ?? null,
       cwd,
       env,
       runAs,

@@ -4,9 +4,7 @@ import { defineConfig } from 'vitest/config';
 
 const root = resolve(__dirname, '../../../..');
 
-// `npm run chaos`: the long fault runs, too slow for `npm test` on two cores (see docs/reliability.md),
-// and the RabbitMQ cluster faults, out of `npm test` while they lose invocations now and then (issue 14
-// open: docs/scaling.md, "A RabbitMQ cluster").
+// `npm run chaos`: the long fault runs, too slow for `npm test` on two cores (see docs/reliability.md).
 export default defineConfig({
   root,
   plugins: [swc.vite({ module: { type: 'es6' } })],

@@ -10,6 +10,10 @@ import { MIGRATION_LOCK_KEY, migratePostgres } from './pg-migrator';
 const TABLES = [
   'api_tokens',
   'audit_log',
+  'fetched_chunks',
+  'file_chunks',
+  'file_uploads',
+  'files',
   'host_key_pre_accepts',
   'host_key_rejections',
   'host_keys',
@@ -21,7 +25,7 @@ const TABLES = [
 const clock = new ManualClock(1_700_000_000_000);
 /** A second migration; its `pg_sleep` holds the run long enough for a concurrent one to race it. */
 const v2: Migration = {
-  version: 2,
+  version: MIGRATIONS.postgres.length + 1,
   name: 'notes',
   sql: `SELECT pg_sleep(0.3); CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL);`,
 };
@@ -48,8 +52,14 @@ const tables = async (pool: PgPool) =>
   ).rows.map((r) => r.t);
 const recorded = async (pool: PgPool) =>
   (await pool.query(`SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)).rows;
+/** Advisory locks held in this test's database only: `pg_locks` is server-wide, and other spec files migrate their own databases at the same time. */
 const advisoryLocks = async (pool: PgPool) =>
-  (await pool.query(`SELECT objid FROM pg_locks WHERE locktype = 'advisory'`)).rows.length;
+  (
+    await pool.query(
+      `SELECT objid FROM pg_locks
+        WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    )
+  ).rows.length;
 /** `p`, or a rejection when it has not settled within `s` seconds (its timer cleared either way). */
 async function withinSeconds<T>(s: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -64,13 +74,17 @@ async function withinSeconds<T>(s: number, p: Promise<T>): Promise<T> {
 }
 
 describe('PostgreSQL migrations (real server)', () => {
-  it('brings an empty database to version 1: every table, one schema_migrations row, the lock released', async () => {
+  it('brings an empty database to the newest version: every table, one schema_migrations row each, the lock released', async () => {
     const { pool } = await poolOn();
     const report = await migratePostgres(pool, { clock });
-    expect(report).toMatchObject({ dialect: 'postgres', from: 0, to: 1, legacy: false, dryRun: false });
-    expect(report.applied.map((m) => m.version)).toEqual([1]);
+    expect(report).toMatchObject({ dialect: 'postgres', from: 0, to: 3, legacy: false, dryRun: false });
+    expect(report.applied.map((m) => m.version)).toEqual([1, 2, 3]);
     expect(await tables(pool)).toEqual(TABLES);
-    expect(await recorded(pool)).toEqual([{ version: 1, name: 'initial', applied_at: 1_700_000_000_000 }]);
+    expect(await recorded(pool)).toEqual([
+      { version: 1, name: 'initial', applied_at: 1_700_000_000_000 },
+      { version: 2, name: 'files', applied_at: 1_700_000_000_000 },
+      { version: 3, name: 'active_by_task', applied_at: 1_700_000_000_000 },
+    ]);
     expect(await advisoryLocks(pool)).toBe(0);
     expect((await migratePostgres(pool)).applied).toEqual([]);
   });
@@ -79,9 +93,9 @@ describe('PostgreSQL migrations (real server)', () => {
     const { pool } = await poolOn();
     await migratePostgres(pool);
     const report = await migratePostgres(pool, { migrations: TWO, clock });
-    expect(report).toMatchObject({ from: 1, to: 2 });
+    expect(report).toMatchObject({ from: 3, to: 4 });
     expect(report.applied.map((m) => m.name)).toEqual(['notes']);
-    expect((await recorded(pool)).map((r) => r.version)).toEqual([1, 2]);
+    expect((await recorded(pool)).map((r) => r.version)).toEqual([1, 2, 3, 4]);
     expect(await tables(pool)).toContain('notes');
   });
 
@@ -92,7 +106,7 @@ describe('PostgreSQL migrations (real server)', () => {
     const err = await migratePostgres(pool).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaTooNewError);
     expect((err as Error).message).toBe(
-      'database schema is at version 2, newer than this warren-controller knows (1): upgrade warren-controller, or point --db elsewhere',
+      'database schema is at version 4, newer than this warren-controller knows (3): upgrade warren-controller, or point --db elsewhere',
     );
     await expect(migratePostgres(pool, { dryRun: true })).rejects.toThrow(SchemaTooNewError);
     expect(await recorded(pool)).toEqual(before);
@@ -106,37 +120,38 @@ describe('PostgreSQL migrations (real server)', () => {
       migratePostgres(pool, { migrations: TWO }),
       migratePostgres(other, { migrations: TWO }),
     ]);
-    expect([a.applied.length, b.applied.length].sort()).toEqual([0, 2]);
-    expect([a.to, b.to]).toEqual([2, 2]);
-    expect((await recorded(pool)).map((r) => r.version)).toEqual([1, 2]);
+    expect([a.applied.length, b.applied.length].sort()).toEqual([0, 4]);
+    expect([a.to, b.to]).toEqual([4, 4]);
+    expect((await recorded(pool)).map((r) => r.version)).toEqual([1, 2, 3, 4]);
   });
 
   it('with dryRun reports what it would apply and changes nothing', async () => {
     const { pool } = await poolOn();
     const report = await migratePostgres(pool, { dryRun: true });
     expect(report).toMatchObject({ from: 0, to: 0, dryRun: true });
-    expect(report.applied.map((m) => m.name)).toEqual(['initial']);
+    expect(report.applied.map((m) => m.name)).toEqual(['initial', 'files', 'active_by_task']);
     expect(await tables(pool)).toEqual([]);
     await migratePostgres(pool);
     const next = await migratePostgres(pool, { migrations: TWO, dryRun: true });
-    expect(next).toMatchObject({ from: 1, to: 1 });
+    expect(next).toMatchObject({ from: 3, to: 3 });
     expect(next.applied.map((m) => m.name)).toEqual(['notes']);
     expect(await tables(pool)).not.toContain('notes');
   });
 
   it('rolls a failing migration back whole and releases the lock: still at the version before', async () => {
     const { pool } = await poolOn();
+    await migratePostgres(pool);
     const broken: Migration = {
-      version: 2,
+      version: 4,
       name: 'broken',
       sql: `CREATE TABLE half (x INT); INSERT INTO nowhere VALUES (1);`,
     };
     const err = await migratePostgres(pool, { migrations: [...MIGRATIONS.postgres, broken] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationFailedError);
     expect((err as Error).message).toBe(
-      'migration 0002_broken failed, nothing of it applied: relation "nowhere" does not exist',
+      'migration 0004_broken failed, nothing of it applied: relation "nowhere" does not exist',
     );
-    expect((await recorded(pool)).map((r) => r.version)).toEqual([1]);
+    expect((await recorded(pool)).map((r) => r.version)).toEqual([1, 2, 3]);
     expect(await tables(pool)).not.toContain('half');
     expect(await advisoryLocks(pool)).toBe(0);
     expect((await migratePostgres(pool)).applied).toEqual([]);
@@ -146,15 +161,15 @@ describe('PostgreSQL migrations (real server)', () => {
     const { pool } = await poolOn();
     await migratePostgres(pool);
     const sneaky: Migration = {
-      version: 2,
+      version: 4,
       name: 'sneaky',
-      sql: `CREATE TABLE half (x INT); INSERT INTO schema_migrations VALUES (2, 'other', 0);`,
+      sql: `CREATE TABLE half (x INT); INSERT INTO schema_migrations VALUES (3, 'other', 0);`,
     };
     const err = await migratePostgres(pool, { migrations: [...MIGRATIONS.postgres, sneaky] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationFailedError);
-    expect((err as Error).message).toMatch(/^migration 0002_sneaky failed, nothing of it applied: duplicate key/);
+    expect((err as Error).message).toMatch(/^migration 0004_sneaky failed, nothing of it applied: duplicate key/);
     expect(await tables(pool)).not.toContain('half');
-    expect((await recorded(pool)).map((r) => r.version)).toEqual([1]);
+    expect((await recorded(pool)).map((r) => r.version)).toEqual([1, 2, 3]);
   });
 
   it('starts as a user with only data rights when nothing is pending: no DDL, no lock, and the newer-schema refusal', async () => {
@@ -172,7 +187,7 @@ describe('PostgreSQL migrations (real server)', () => {
       const app = openPostgres(u.toString(), { max: 1 });
       const session = await pool.connect();
       try {
-        expect(await migratePostgres(app)).toMatchObject({ from: 1, to: 1, applied: [], dryRun: false });
+        expect(await migratePostgres(app)).toMatchObject({ from: 3, to: 3, applied: [], dryRun: false });
         // The lock held elsewhere: a run that took it would wait, so it must settle at once.
         await session.query(`SELECT pg_advisory_lock($1::bigint)`, [MIGRATION_LOCK_KEY]);
         expect(await withinSeconds(3, migratePostgres(app))).toMatchObject({ applied: [] });
@@ -205,6 +220,6 @@ describe('PostgreSQL migrations (real server)', () => {
     await migratePostgres(holder, { dryRun: true }); // a dry run takes no lock
     await session.query(`SELECT pg_advisory_unlock($1::bigint)`, [MIGRATION_LOCK_KEY]);
     session.release();
-    expect((await run).applied.map((m) => m.version)).toEqual([1]);
+    expect((await run).applied.map((m) => m.version)).toEqual([1, 2, 3]);
   });
 });

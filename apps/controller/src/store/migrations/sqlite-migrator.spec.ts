@@ -55,7 +55,18 @@ const TABLES = [
   'host_key_rejections',
   'host_key_pre_accepts',
   'hosts',
+  'files',
+  'file_chunks',
+  'file_uploads',
+  'fetched_chunks',
   'schema_migrations',
+];
+
+/** What `schema_migrations` holds once every migration of this code is applied at the test clock. */
+const ALL_RECORDED = [
+  { version: 1, name: 'initial', applied_at: 1_700_000_000_000 },
+  { version: 2, name: 'files', applied_at: 1_700_000_000_000 },
+  { version: 3, name: 'active_by_task', applied_at: 1_700_000_000_000 },
 ];
 
 const dirs: string[] = [];
@@ -76,22 +87,24 @@ const tables = (db: Db) =>
     .filter((n) => n !== 'sqlite_sequence');
 const recorded = (db: Db) =>
   db.prepare(`SELECT version, name, applied_at FROM schema_migrations ORDER BY version`).all();
+/** The version after this code's newest: a migration the next release would add. */
+const NEXT = MIGRATIONS.sqlite.length + 1;
 const v2: Migration = {
-  version: 2,
+  version: NEXT,
   name: 'notes',
   sql: `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);`,
 };
 const clock = new ManualClock(1_700_000_000_000);
 
 describe('SQLite migrations', () => {
-  it('brings an empty file to version 1: every table, one schema_migrations row', () => {
+  it('brings an empty file to the newest version: every table, one schema_migrations row each', () => {
     const path = freshPath();
     const db = openDatabase(path, { migrate: false });
     const report = migrateSqlite(db, { clock });
-    expect(report).toMatchObject({ from: 0, to: 1, legacy: false, dryRun: false });
-    expect(report.applied.map((m) => m.version)).toEqual([1]);
+    expect(report).toMatchObject({ from: 0, to: 3, legacy: false, dryRun: false });
+    expect(report.applied.map((m) => m.version)).toEqual([1, 2, 3]);
     expect(tables(db)).toEqual([...TABLES].sort());
-    expect(recorded(db)).toEqual([{ version: 1, name: 'initial', applied_at: 1_700_000_000_000 }]);
+    expect(recorded(db)).toEqual(ALL_RECORDED);
     expect(migrateSqlite(db, { clock }).applied).toEqual([]);
     db.close();
   });
@@ -102,8 +115,8 @@ describe('SQLite migrations', () => {
     const db = openDatabase(path, { migrate: false });
     expect(sqliteSchemaVersion(db)).toEqual({ version: 0, legacy: true });
     const report = migrateSqlite(db, { clock });
-    expect(report).toMatchObject({ from: 0, to: 1, legacy: true });
-    expect(recorded(db)).toEqual([{ version: 1, name: 'initial', applied_at: 1_700_000_000_000 }]);
+    expect(report).toMatchObject({ from: 0, to: 3, legacy: true });
+    expect(recorded(db)).toEqual(ALL_RECORDED);
     expect(tables(db)).toEqual([...TABLES].sort());
     expect(
       db.prepare(`SELECT id, host, sent_at, updated_at, stdout_raw, stdout_utf8 FROM invocations ORDER BY id`).all(),
@@ -143,7 +156,7 @@ describe('SQLite migrations', () => {
     write(path, OLDEST_SCHEMA);
     openDatabase(path).close();
     const db = openDatabase(path, { migrate: false });
-    expect(sqliteSchemaVersion(db)).toEqual({ version: 1, legacy: false });
+    expect(sqliteSchemaVersion(db)).toEqual({ version: 3, legacy: false });
     expect(migrateSqlite(db).applied).toEqual([]);
     db.close();
   });
@@ -153,9 +166,9 @@ describe('SQLite migrations', () => {
     openDatabase(path).close();
     const db = openDatabase(path, { migrate: false });
     const report = migrateSqlite(db, { migrations: [...MIGRATIONS.sqlite, v2], clock });
-    expect(report).toMatchObject({ from: 1, to: 2 });
+    expect(report).toMatchObject({ from: NEXT - 1, to: NEXT });
     expect(report.applied.map((m) => m.name)).toEqual(['notes']);
-    expect(recorded(db).map((r) => (r as { version: number }).version)).toEqual([1, 2]);
+    expect(recorded(db).map((r) => (r as { version: number }).version)).toEqual([1, 2, 3, 4]);
     expect(tables(db)).toContain('notes');
     db.close();
   });
@@ -171,10 +184,10 @@ describe('SQLite migrations', () => {
     }
     expect(err).toBeInstanceOf(SchemaTooNewError);
     expect((err as Error).message).toBe(
-      'database schema is at version 2, newer than this warren-controller knows (1): upgrade warren-controller, or point --db elsewhere',
+      'database schema is at version 4, newer than this warren-controller knows (3): upgrade warren-controller, or point --db elsewhere',
     );
     const db = openDatabase(path, { readonly: true });
-    expect(sqliteSchemaVersion(db).version).toBe(2);
+    expect(sqliteSchemaVersion(db).version).toBe(4);
     db.close();
   });
 
@@ -182,17 +195,17 @@ describe('SQLite migrations', () => {
     const path = freshPath();
     openDatabase(path).close();
     const broken: Migration = {
-      version: 2,
+      version: NEXT,
       name: 'broken',
       sql: `CREATE TABLE half (x); INSERT INTO nowhere VALUES (1);`,
     };
     const db = openDatabase(path, { migrate: false });
     expect(() => migrateSqlite(db, { migrations: [...MIGRATIONS.sqlite, broken] })).toThrow(MigrationFailedError);
     expect(() => migrateSqlite(db, { migrations: [...MIGRATIONS.sqlite, broken] })).toThrow(
-      /^migration 0002_broken failed, nothing of it applied: no such table: nowhere$/,
+      /^migration 0004_broken failed, nothing of it applied: no such table: nowhere$/,
     );
     expect(tables(db)).not.toContain('half');
-    expect(sqliteSchemaVersion(db).version).toBe(1);
+    expect(sqliteSchemaVersion(db).version).toBe(3);
     db.close();
   });
 
@@ -200,16 +213,16 @@ describe('SQLite migrations', () => {
     const path = freshPath();
     openDatabase(path).close();
     const sneaky: Migration = {
-      version: 2,
+      version: NEXT,
       name: 'sneaky',
-      sql: `CREATE TABLE half (x); INSERT INTO schema_migrations VALUES (2, 'other', 0);`,
+      sql: `CREATE TABLE half (x); INSERT INTO schema_migrations VALUES (${NEXT}, 'other', 0);`,
     };
     const db = openDatabase(path, { migrate: false });
     expect(() => migrateSqlite(db, { migrations: [...MIGRATIONS.sqlite, sneaky] })).toThrow(
-      /^migration 0002_sneaky failed, nothing of it applied: UNIQUE constraint failed/,
+      /^migration 0004_sneaky failed, nothing of it applied: UNIQUE constraint failed/,
     );
     expect(tables(db)).not.toContain('half');
-    expect(sqliteSchemaVersion(db).version).toBe(1);
+    expect(sqliteSchemaVersion(db).version).toBe(3);
     db.close();
   });
 
@@ -219,7 +232,7 @@ describe('SQLite migrations', () => {
     const db = openDatabase(path, { readonly: true });
     const report = migrateSqlite(db, { dryRun: true });
     expect(report).toMatchObject({ from: 0, to: 0, legacy: true, dryRun: true });
-    expect(report.applied.map((m) => m.version)).toEqual([1]);
+    expect(report.applied.map((m) => m.version)).toEqual([1, 2, 3]);
     db.close();
     const again = openDatabase(path, { migrate: false });
     expect(sqliteSchemaVersion(again)).toEqual({ version: 0, legacy: true });

@@ -5,6 +5,7 @@ import { PgHostKeyRepository } from '../../hosts/pg-host-key.repository';
 import { PgPresenceStore } from '../../hosts/pg-presence.store';
 import type { StoreDeps, Stores } from '../stores';
 import { openPostgres } from './pg.database';
+import { PgFileStore } from './pg-file.store';
 import { PgTaskStore } from './pg-task.store';
 
 /**
@@ -26,6 +27,7 @@ export function openPostgresStores(url: string, deps: StoreDeps): Stores {
     audit: new PgAuditLog(pool, deps.clock, deps.logger?.child({ component: 'audit' })),
     hostKeys: new PgHostKeyRepository(pool),
     presence: new PgPresenceStore(pool),
+    files: new PgFileStore(pool),
     ping: async () => void (await pool.query('SELECT 1')),
     close: () => pool.end(),
   };

@@ -21,7 +21,7 @@ let controllers: Controller[];
 beforeAll(async () => {
   db = await freshDatabase('pg_task_concurrency');
   admin = openPostgres(db.url, { max: 1 });
-  await admin.query(MIGRATIONS.postgres[0].sql);
+  for (const m of MIGRATIONS.postgres) await admin.query(m.sql);
   // Test instrumentation: one row per UPDATE that leaves an invocation with a verdict, so that a
   // verdict written twice (even the same one) shows, which the final state alone would not.
   await admin.query(`

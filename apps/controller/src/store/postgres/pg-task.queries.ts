@@ -21,6 +21,7 @@ import {
   toStoredOutput,
   toTask,
 } from './pg-task.rows';
+import { type TaskListFilter, taskFilterSql } from '../task-list.filter';
 
 /**
  * Tasks a host-limited listing reads at once while it looks for tasks the caller may see: small
@@ -90,31 +91,43 @@ export class PgTaskQueries {
     return (await this.countsOf([taskId])).get(taskId) ?? {};
   }
 
-  async listTasks(limit: number): Promise<TaskListItem[]> {
-    const { rows } = await this.pool.query<PgTaskRow>(`SELECT * FROM tasks ORDER BY ${NEWEST_FIRST} LIMIT $1`, [limit]);
+  async listTasks(limit: number, filter: TaskListFilter = {}): Promise<TaskListItem[]> {
+    const values: (string | number)[] = [limit];
+    const where = taskFilterSql(filter, 'postgres', (v) => `$${values.push(v)}`);
+    const { rows } = await this.pool.query<PgTaskRow>(
+      `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${NEWEST_FIRST} LIMIT $1`,
+      values,
+    );
     return this.withCounts(rows);
   }
 
   /**
-   * The `limit` most recent tasks whose every host `visible` lets through, among the
-   * {@link SCOPED_LIST_WINDOW} most recent, newest first, each with its counts. PostgreSQL cannot
+   * The `limit` most recent tasks matching `filter` whose every host `visible` lets through, among the
+   * {@link SCOPED_LIST_WINDOW} most recent matching, newest first, each with its counts. PostgreSQL cannot
    * call `visible`: the window is read newest first, {@link SCOPED_LIST_CHUNK} tasks with their
    * hosts at a time, and asked here, host by host until one is refused, stopping once the page is
    * full (as SQLite's statement does).
    */
-  async listTasksWithin(limit: number, visible: (host: string) => boolean): Promise<TaskListItem[]> {
+  async listTasksWithin(
+    limit: number,
+    visible: (host: string) => boolean,
+    filter: TaskListFilter = {},
+  ): Promise<TaskListItem[]> {
     const page: PgTaskRow[] = [];
     // Each chunk continues after the last task read (not at an offset, which a task created
     // meanwhile would shift, showing one task twice).
     let after: { created_at: number; id: string } | undefined;
     for (let read = 0; read < SCOPED_LIST_WINDOW && page.length < limit;) {
       const chunk = Math.min(SCOPED_LIST_CHUNK, SCOPED_LIST_WINDOW - read);
+      const values: (string | number | null)[] = [chunk, after?.created_at ?? null, after?.id ?? null];
+      const where = taskFilterSql(filter, 'postgres', (v) => `$${values.push(v)}`);
       const { rows }: { rows: (PgTaskRow & { hosts: string[] | null })[] } = await this.pool.query(
         `SELECT t.*, (SELECT array_agg(i.host ORDER BY i.seq) FROM invocations i WHERE i.task_id = t.id) AS hosts
          FROM tasks t
-         WHERE $2::bigint IS NULL OR t.created_at < $2 OR (t.created_at = $2 AND t.id COLLATE "C" < $3)
+         WHERE ($2::bigint IS NULL OR t.created_at < $2 OR (t.created_at = $2 AND t.id COLLATE "C" < $3))
+         ${where.map((w) => `AND ${w}`).join(' ')}
          ORDER BY ${NEWEST_FIRST} LIMIT $1`,
-        [chunk, after?.created_at ?? null, after?.id ?? null],
+        values,
       );
       for (const { hosts, ...row } of rows) {
         if (page.length >= limit) break;

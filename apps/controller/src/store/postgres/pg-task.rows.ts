@@ -5,9 +5,10 @@ import {
   type InvocationState,
   type OutputCapture,
   type RejectCode,
+  type ResultFile,
   type TaskState,
 } from '@warren/protocol';
-import type { InvocationRecord, StoredOutput, TaskRecord } from '../task-store.port';
+import type { InvocationRecord, StoredOutput, TaskRecord, TaskStdin, TaskTransfer } from '../task-store.port';
 
 /** A row of `tasks`, as `pg` returns it (BIGINT as number: see `openPostgres`). */
 export interface PgTaskRow {
@@ -30,6 +31,10 @@ export interface PgTaskRow {
   max_errors: number | null;
   rerun_of: string | null;
   live: boolean;
+  /** JSON of the {@link TaskTransfer}, or null */
+  transfer: string | null;
+  /** JSON of the {@link TaskStdin}, or null */
+  stdin: string | null;
 }
 
 /** A row of `invocations` read with {@link PG_INVOCATION_COLUMNS}. */
@@ -56,6 +61,8 @@ export interface PgInvocationRow {
   finished_at: number | null;
   duration_ms: number | null;
   sent_at: number | null;
+  /** JSON of the result's `file`, or null */
+  result_file: string | null;
 }
 
 /** The values of the task insert, in the order of {@link TASK_INSERT_COLUMNS}. */
@@ -78,12 +85,14 @@ export function taskValues(task: TaskRecord): unknown[] {
     task.maxErrors ?? null,
     task.rerunOf ?? null,
     task.live !== false,
+    task.transfer ? JSON.stringify(task.transfer) : null,
+    task.stdin ? JSON.stringify(task.stdin) : null,
   ];
 }
 
 /** The columns {@link taskValues} fills, in its order. */
 export const TASK_INSERT_COLUMNS = `id, command, cwd, env, run_as, timeout_ms, delivery_timeout_ms, kill_grace_ms, state,
-  created_at, finished_at, host_count, created_by, concurrency, max_errors, rerun_of, live`;
+  created_at, finished_at, host_count, created_by, concurrency, max_errors, rerun_of, live, transfer, stdin`;
 
 /** A `tasks` row as the port's record. */
 export function toTask(r: PgTaskRow): TaskRecord {
@@ -105,6 +114,8 @@ export function toTask(r: PgTaskRow): TaskRecord {
     maxErrors: r.max_errors,
     rerunOf: r.rerun_of,
     live: r.live,
+    transfer: r.transfer === null ? null : (JSON.parse(r.transfer) as TaskTransfer),
+    stdin: r.stdin === null ? null : (JSON.parse(r.stdin) as TaskStdin),
   };
 }
 
@@ -114,7 +125,7 @@ export function toTask(r: PgTaskRow): TaskRecord {
  */
 export const PG_INVOCATION_COLUMNS = `id, task_id, host, state, exit_code, signal, stdout, stderr, stdout_raw, stderr_raw,
   stdout_bytes, stderr_bytes, stdout_truncated, stderr_truncated, stdout_utf8, stderr_utf8, reason, reject_code,
-  started_at, finished_at, duration_ms, sent_at`;
+  started_at, finished_at, duration_ms, sent_at, result_file`;
 
 /** An `invocations` row as the port's record. */
 export function toInvocation(r: PgInvocationRow): InvocationRecord {
@@ -139,6 +150,7 @@ export function toInvocation(r: PgInvocationRow): InvocationRecord {
     finishedAt: r.finished_at,
     durationMs: r.duration_ms,
     sentAt: r.sent_at,
+    file: r.result_file === null ? null : (JSON.parse(r.result_file) as ResultFile),
   };
 }
 

@@ -12,7 +12,7 @@ beforeAll(async () => {
   db = await freshDatabase('pg_task_contract');
   const pool = openPostgres(db.url, { max: 1 });
   try {
-    await pool.query(MIGRATIONS.postgres[0].sql);
+    for (const m of MIGRATIONS.postgres) await pool.query(m.sql);
     // A linguistic collation on the host column, as a database created with an ICU or libc locale
     // would have (this server's default, C.UTF-8, orders byte-wise anyway): results must still
     // come in SQLite's byte-wise order.

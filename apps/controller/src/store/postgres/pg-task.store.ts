@@ -16,6 +16,7 @@ import type {
 import type { PgPool } from './pg.database';
 import { PgTaskQueries } from './pg-task.queries';
 import { PgTaskTransitions } from './pg-task.transitions';
+import type { TaskListFilter } from '../task-list.filter';
 
 /**
  * True when `s` holds U+0000, which no PostgreSQL text value can
@@ -89,12 +90,12 @@ export class PgTaskStore implements TaskStore {
     return unstorable(taskId) ? {} : this.queries.countByState(taskId);
   }
 
-  listTasks(limit: number): Promise<TaskListItem[]> {
-    return this.queries.listTasks(limit);
+  listTasks(limit: number, filter?: TaskListFilter): Promise<TaskListItem[]> {
+    return this.queries.listTasks(limit, filter);
   }
 
-  listTasksWithin(limit: number, visible: (host: string) => boolean): Promise<TaskListItem[]> {
-    return this.queries.listTasksWithin(limit, visible);
+  listTasksWithin(limit: number, visible: (host: string) => boolean, filter?: TaskListFilter): Promise<TaskListItem[]> {
+    return this.queries.listTasksWithin(limit, visible, filter);
   }
 
   /** An update naming an id no row can have (see {@link unstorable}) changes nothing, as an unknown one. */

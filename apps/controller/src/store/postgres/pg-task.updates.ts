@@ -143,12 +143,12 @@ async function applyResults(client: PgClient, batch: Indexed<'result'>[], now: n
        stdout_utf8 = u.out_utf8, stderr_utf8 = u.err_utf8, stdout_bytes = u.out_bytes, stderr_bytes = u.err_bytes,
        stdout_truncated = u.out_cut, stderr_truncated = u.err_cut, reason = u.why, reject_code = u.code,
        started_at = COALESCE(u.began, i.started_at), finished_at = u.ended, duration_ms = u.took,
-       deadline_at = NULL, updated_at = $1
+       result_file = u.file, deadline_at = NULL, updated_at = $1
      FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[],
        $10::bytea[], $11::bytea[], $12::bool[], $13::bool[], $14::bigint[], $15::bigint[], $16::bool[], $17::bool[],
-       $18::text[], $19::text[], $20::bigint[], $21::bigint[], $22::bigint[])
+       $18::text[], $19::text[], $20::bigint[], $21::bigint[], $22::bigint[], $23::text[])
        AS u(ord, inv, who, st, exit, sig, out, err, out_raw, err_raw, out_utf8, err_utf8, out_bytes, err_bytes,
-         out_cut, err_cut, why, code, began, ended, took)
+         out_cut, err_cut, why, code, began, ended, took, file)
      WHERE i.id = u.inv AND i.host = u.who
        AND (i.state IN ('pending', 'running') OR (i.state IN ('undelivered', 'lost', 'cancelled') AND u.st IN ${RAN_STATES}))
      RETURNING u.ord, i.task_id`,
@@ -175,6 +175,9 @@ async function applyResults(client: PgClient, batch: Indexed<'result'>[], now: n
       batch.map((b) => b.u.startedAt),
       batch.map((b) => b.u.finishedAt),
       batch.map((b) => b.u.durationMs),
+      batch.map(({ u }) =>
+        u.file ? JSON.stringify({ sha256: u.file.sha256, size: u.file.size, changed: u.file.changed }) : null,
+      ),
     ],
   );
   return rows;

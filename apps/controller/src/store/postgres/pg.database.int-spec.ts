@@ -35,14 +35,20 @@ describe('PostgreSQL pool (real server)', () => {
   it('runs a serializable body again after a serialization failure, and commits once', async () => {
     await pool.query('INSERT INTO t VALUES (3, 0)');
     let runs = 0;
-    // Two serializable increments that read then write the same row: one must fail with 40001 and be retried.
+    // Two serializable increments that read then write the same row: one must fail with 40001 and be
+    // retried. Neither writes before both have read (a barrier, not a sleep: on a loaded machine the
+    // first could commit before the second began, and nothing would conflict).
+    let read = 0;
+    let bothRead: () => void = () => undefined;
+    const barrier = new Promise<void>((r) => (bothRead = r));
     const bump = () =>
       inTransaction(
         pool,
         async (c) => {
           runs++;
           const { rows } = await c.query<{ at: number }>('SELECT at FROM t WHERE id = 3');
-          await new Promise((r) => setTimeout(r, 50));
+          if (++read === 2) bothRead();
+          await barrier;
           await c.query('UPDATE t SET at = $1 WHERE id = 3', [rows[0].at + 1]);
         },
         { isolation: 'serializable' },

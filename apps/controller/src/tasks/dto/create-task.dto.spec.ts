@@ -123,3 +123,67 @@ describe('POST /v1/tasks body limits', () => {
     ).toBe(true);
   });
 });
+
+describe('POST /v1/tasks: put, get and stdin', () => {
+  const sha = 'ab'.repeat(32);
+  const put = { file: sha, dest: '/etc/motd' };
+
+  it('accepts a put, a get, and a command with stdin', async () => {
+    expect(
+      await refusal({ hosts: ['web1'], put: { ...put, mode: '0644', owner: 'www-data:adm', mkdir: true } }),
+    ).toEqual([]);
+    expect(await refusal({ hosts: ['web1'], put: { ...put, mode: '755', owner: 'root' } })).toEqual([]);
+    expect(await refusal({ hosts: ['web1'], get: { path: '/var/log/syslog', maxBytes: 1024 } })).toEqual([]);
+    expect(await refusal({ ...ok, stdin: sha })).toEqual([]);
+  });
+
+  it('needs exactly one of command, put or get, and stdin only with command', async () => {
+    expect(await refusal({ hosts: ['web1'] })).toEqual(['one of command, put or get is required']);
+    expect(await refusal({ ...ok, put })).toEqual([
+      'only one of command, put or get may be given, got command and put',
+    ]);
+    expect(await refusal({ hosts: ['web1'], put, get: { path: '/x' } })).toEqual([
+      'only one of command, put or get may be given, got put and get',
+    ]);
+    expect(await refusal({ hosts: ['web1'], put, stdin: sha })).toEqual(['stdin goes only with command']);
+    expect(await refusal({ hosts: ['web1'], command: 42 })).toEqual(['command must be a string']);
+  });
+
+  it('names every bad field of a put or get', async () => {
+    const bad = await refusal({
+      hosts: ['web1'],
+      put: { file: 'ABC', dest: 'etc/motd', mode: '0999', owner: 'Root', mkdir: 'yes', extra: 1 },
+    });
+    expect(bad).toEqual(
+      expect.arrayContaining([
+        'put.file must be the lowercase hex SHA-256 of an uploaded file',
+        'put.dest must be an absolute path',
+        'put.mode must be octal permission bits, like 0644 or 644',
+        'put.owner must be user or user:group (names as useradd takes them)',
+        'put.mkdir must be a boolean value',
+        'put.property extra should not exist',
+      ]),
+    );
+    expect(await refusal({ hosts: ['web1'], put: { ...put, dest: '/etc/../shadow' } })).toEqual([
+      'put.dest must not hold a .. segment',
+    ]);
+    expect(await refusal({ hosts: ['web1'], put: { ...put, dest: '/etc/' } })).toEqual([
+      'put.dest must name a file, not end with /',
+    ]);
+    // What the agent's codec refuses (isPrintable: C1 controls, bidi overrides) is refused here, not
+    // signed and sent to come back `rejected` as malformed from every host.
+    expect(await refusal({ hosts: ['web1'], put: { ...put, dest: '/srv/\u202etxt.exe' } })).toEqual([
+      'put.dest must be printable: no control or bidirectional-override characters',
+    ]);
+    expect(await refusal({ hosts: ['web1'], get: { path: '/var/log/\u009b2J' } })).toEqual([
+      'get.path must be printable: no control or bidirectional-override characters',
+    ]);
+    expect(await refusal({ hosts: ['web1'], get: { path: '/x', maxBytes: -1 } })).toEqual([
+      'get.maxBytes must not be less than 0',
+    ]);
+    expect(await refusal({ hosts: ['web1'], put: 'x' })).toEqual(expect.arrayContaining(['put must be an object']));
+    expect(await refusal({ ...ok, stdin: 'nope' })).toEqual([
+      'stdin must be the lowercase hex SHA-256 of an uploaded file',
+    ]);
+  });
+});

@@ -1,12 +1,13 @@
 import { commandProblem, type CreateTaskRequest, cwdProblem, envProblem } from '@warren/api';
-import { LIMITS } from '@warren/protocol';
+import { LIMITS, SHA256_HEX_PATTERN } from '@warren/protocol';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayNotEmpty,
   IsArray,
   IsBoolean,
   IsInt,
-  IsNotEmpty,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -14,8 +15,10 @@ import {
   MaxLength,
   Min,
   MinLength,
+  ValidateNested,
 } from 'class-validator';
 import { FollowsRule, IsLabelSelector, IsLimitSpec } from './targeting.validators';
+import { GetDto, IsOneTaskKind, PutDto } from './transfer.dto';
 
 /** chars; one host pattern (a name is at most 63; ranges and globs a little more) */
 export const HOST_PATTERN_LENGTH = 255;
@@ -26,13 +29,43 @@ const HOST_PATTERN_CHARS = /^[A-Za-z0-9._*?,[\]-]+$/;
 /** User names `runAs` may hold: the portable POSIX-ish shape useradd accepts. */
 export const RUN_AS_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
 
+/** What is wrong with `command` (absent is fine: a put or get has none), naming it, or null. */
+function optionalCommandProblem(value: unknown, field: string): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string') return `${field} must be a string`;
+  if (value === '') return `${field} should not be empty`;
+  return commandProblem(value, field);
+}
+
 /** Body of `POST /v1/tasks`. Unknown fields are refused by the global ValidationPipe. */
 export class CreateTaskDto implements CreateTaskRequest {
-  /** run on each host as `/bin/sh -c <command>` */
+  /**
+   * run on each host as `/bin/sh -c <command>`. Exactly one of command, put or get: checked here for
+   * the whole body ({@link IsOneTaskKind}), since this field is validated even when absent.
+   */
+  @IsOneTaskKind()
+  @FollowsRule(optionalCommandProblem)
+  command?: string;
+
+  /** write an uploaded file on each host instead of running a command (`warren cp`) */
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => PutDto)
+  put?: PutDto;
+
+  /** read a file from each host instead of running a command (`warren fetch`) */
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => GetDto)
+  get?: GetDto;
+
+  /** SHA-256 of an uploaded file fed to `command`'s standard input on every host; only with command */
+  @IsOptional()
   @IsString()
-  @IsNotEmpty()
-  @FollowsRule(commandProblem)
-  command: string;
+  @Matches(SHA256_HEX_PATTERN, { message: 'stdin must be the lowercase hex SHA-256 of an uploaded file' })
+  stdin?: string;
 
   /**
    * host names, ranges (`web[01-20]`) and globs (`web*`, matched among online hosts); with

@@ -1,0 +1,7 @@
+-- Warren controller schema, version 3 (SQLite): the invocations of a task still pending or running,
+-- indexed apart (issue "One task to 10,000 hosts"). Every commit of replies asks, per task it
+-- touched, whether any invocation is still active (to complete or reopen the task); through
+-- invocations_by_task that question walked past every invocation of the task already ended, a cost
+-- that grew with the task's size on each batch. This index holds only the active ones, so the
+-- answer is one lookup. The PostgreSQL twin is ../postgres/0003_active_by_task.sql.
+CREATE INDEX IF NOT EXISTS invocations_active_by_task ON invocations(task_id) WHERE state IN ('pending', 'running');
