@@ -4,7 +4,7 @@ import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Warren } from './harness';
+import { SYNC_COMMAND_MS, Warren } from './harness';
 
 const ROOT = resolve(__dirname, '../..');
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -42,6 +42,8 @@ describe('the agent artifact: one file that runs with nothing but Node', () => {
   beforeAll(async () => {
     tgz = execFileSync(process.execPath, [join(ROOT, 'scripts/pack-agent.mjs'), '--out', join(work, 'out')], {
       encoding: 'utf8',
+      timeout: SYNC_COMMAND_MS,
+      killSignal: 'SIGKILL',
     }).trim();
     // docs/install-agent.md, step 1, as written there
     mkdirSync(install, { recursive: true });
@@ -97,7 +99,12 @@ describe('the agent artifact: one file that runs with nothing but Node', () => {
     expect(packageFolders(install)).toEqual([]);
     // Run as the unit runs it: the link (the file's #! line finds node on the PATH), no other environment.
     const PATH = `${dirname(process.execPath)}:${process.env.PATH}`;
-    const out = execFileSync(bin, ['--version'], { cwd: install, encoding: 'utf8', env: { PATH } });
+    const out = execFileSync(bin, ['--version'], {
+      cwd: install,
+      encoding: 'utf8',
+      env: { PATH },
+      timeout: SYNC_COMMAND_MS,
+    });
     expect(out).toMatch(new RegExp(`^${version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{7,}(-dirty)?\\)\\n$`));
   });
 

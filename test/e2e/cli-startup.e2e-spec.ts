@@ -24,6 +24,8 @@ function packagesLoaded(args: string[]): string[] {
   );
   const r = spawnSync(process.execPath, ['--require', hook, join(ROOT, 'bin/warren.js'), ...args], {
     encoding: 'utf8',
+    timeout: 60_000, // bounded: a blocked worker cannot fire the test's own timeout
+    killSignal: 'SIGKILL',
   });
   expect(r.status, r.stderr).toBe(0);
   const files = JSON.parse(readFileSync(out, 'utf8')) as string[];

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Warren } from './harness';
+import { SYNC_COMMAND_MS, Warren } from './harness';
 
 /**
  * Shell completion end to end: the script the built `warren completion` prints, sourced in a real
@@ -21,6 +21,8 @@ describe('warren completion against a real controller', () => {
     const args = name === 'bash' ? ['--norc', '--noprofile', '-c', code] : ['--no-config', '-c', code];
     return spawnSync(name, args, {
       encoding: 'utf8',
+      timeout: SYNC_COMMAND_MS,
+      killSignal: 'SIGKILL',
       env: {
         ...process.env,
         PATH: `${bin}:${process.env.PATH}`,

@@ -56,6 +56,18 @@ export class Proc {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The bound on a command a test runs synchronously (`spawnSync`, `execFileSync`), in ms: a blocked
+ * worker cannot fire a test's own timeout, so a hung command would hold the whole run until CI's.
+ */
+export const SYNC_COMMAND_MS = 120_000;
+
+/** How a `spawnSync` ended, for an error message: `exited 3`, `killed by SIGKILL (timed out…)`. */
+export function exitOf(r: { status: number | null; signal: NodeJS.Signals | null; error?: Error }): string {
+  if (r.status !== null) return `exited ${r.status}`;
+  return `killed by ${r.signal}${r.error ? ` (${r.error.message})` : ''}`;
+}
+
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
 export async function until<T>(
   fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
@@ -202,9 +214,10 @@ export class Warren {
     const r = spawnSync(
       process.execPath,
       [join(ROOT, 'bin/warren-controller.js'), ...args, '--state-dir', this.dir, '--db', this.db],
-      { encoding: 'utf8' },
+      // A blocked process cannot time out a test: the spawn itself is bounded.
+      { encoding: 'utf8', timeout: SYNC_COMMAND_MS, killSignal: 'SIGKILL' },
     );
-    if (r.status !== 0) throw new Error(`warren-controller ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`warren-controller ${args.join(' ')} ${exitOf(r)}: ${r.stderr}`);
     return r.stdout;
   }
 

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freshDatabase } from '../../support/postgres';
-import { Proc, until, type Warren } from '../harness';
+import { exitOf, Proc, SYNC_COMMAND_MS, until, type Warren } from '../harness';
 
 const ROOT = resolve(__dirname, '../../..');
 
@@ -211,9 +211,9 @@ export class Controllers {
     const r = spawnSync(
       process.execPath,
       [join(ROOT, 'bin/warren-controller.js'), ...args, '--state-dir', this.w.dir, '--db', this.db.url],
-      { encoding: 'utf8', cwd: this.w.dir },
+      { encoding: 'utf8', cwd: this.w.dir, timeout: SYNC_COMMAND_MS, killSignal: 'SIGKILL' },
     );
-    if (r.status !== 0) throw new Error(`warren-controller ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`warren-controller ${args.join(' ')} ${exitOf(r)}: ${r.stderr}`);
     return r.stdout;
   }
 

@@ -47,8 +47,9 @@ export function run(shell: CompletionShell, code: string): string {
       : shell === 'zsh'
         ? ['-f', '-c', code]
         : ['--no-config', '-c', code];
-  const r = spawnSync(shell, args, { encoding: 'utf8', env: ENV, cwd: dir });
-  if (r.status !== 0) throw new Error(`${shell} exited ${r.status}: ${r.stderr}`);
+  // Bounded: a shell that blocks would block the whole worker, test timeouts included.
+  const r = spawnSync(shell, args, { encoding: 'utf8', env: ENV, cwd: dir, timeout: 60_000, killSignal: 'SIGKILL' });
+  if (r.status !== 0) throw new Error(`${shell} exited ${r.status ?? r.signal}: ${r.error?.message ?? r.stderr}`);
   return r.stdout;
 }
 
